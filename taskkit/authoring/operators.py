@@ -1,0 +1,140 @@
+"""The built-in operators: PythonOperator, BashOperator and EmptyOperator."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from taskkit.authoring.baseoperator import BaseOperator
+from taskkit.errors import InvalidTaskParameterError, TaskSkipped
+
+if TYPE_CHECKING:
+    from taskkit.authoring.context import Context
+
+#: Context keys a callable receives when it names them as parameters.
+CONTEXT_KEYS = frozenset(
+    {
+        "ti", "task_instance", "dag_run", "logical_date", "params", "conf", "ds",
+        "ds_nodash", "ts", "ts_nodash", "run_id", "task", "try_number",
+        "data_interval_start", "data_interval_end",
+    }
+)
+
+
+def context_parameters(function: Callable[..., Any]) -> tuple[frozenset[str], bool]:
+    """Which context keys `function` asks for by name, and whether it takes **kwargs."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return frozenset(), False
+    names = frozenset(p.name for p in parameters if p.name in CONTEXT_KEYS)
+    takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+    return names, takes_kwargs
+
+
+class PythonOperator(BaseOperator):
+    """Calls `python_callable(*op_args, **op_kwargs)`; its return value becomes the XCom.
+
+    Context values (`ti`, `params`, `logical_date`…) are passed to the
+    callable when it names them as parameters, or all of them when it takes
+    `**kwargs`.
+    """
+
+    template_fields = ("op_args", "op_kwargs")
+
+    def __init__(
+        self,
+        *,
+        python_callable: Callable[..., Any],
+        op_args: Sequence[Any] | None = None,
+        op_kwargs: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not callable(python_callable):
+            raise InvalidTaskParameterError(
+                f"DAG {self.dag.dag_id!r}, task {self.task_id!r}: python_callable must be "
+                f"callable, got {python_callable!r}."
+            )
+        self.python_callable = python_callable
+        self.op_args = list(op_args or ())
+        self.op_kwargs = dict(op_kwargs or {})
+        self._context_names, self._takes_kwargs = context_parameters(python_callable)
+
+    def execute(self, context: Context) -> Any:
+        return self.call(context, self.op_args, self.op_kwargs)
+
+    def call(self, context: Context, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        """Call the callable with these arguments plus the context values it asks for."""
+        if self._takes_kwargs:
+            kwargs = {**context, **kwargs}
+        elif self._context_names:
+            kwargs = {**{n: context[n] for n in self._context_names}, **kwargs}
+        return self.python_callable(*args, **kwargs)
+
+
+class BashOperator(BaseOperator):
+    """Runs `bash_command` with bash; the last line of stdout becomes the XCom.
+
+    A non-zero exit fails the try; exit code 99 (`skip_on_exit_code`) skips it,
+    as in Airflow. Output is streamed into the try's log line by line.
+    """
+
+    template_fields = ("bash_command", "env", "cwd")
+
+    def __init__(
+        self,
+        *,
+        bash_command: str,
+        env: Mapping[str, str] | None = None,
+        append_env: bool = False,
+        cwd: str | None = None,
+        skip_on_exit_code: int | None = 99,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(bash_command, str) or not bash_command.strip():
+            raise InvalidTaskParameterError(
+                f"DAG {self.dag.dag_id!r}, task {self.task_id!r}: bash_command must be a "
+                "non-empty string."
+            )
+        self.bash_command = bash_command
+        self.env = dict(env) if env is not None else None
+        self.append_env = append_env
+        self.cwd = cwd
+        self.skip_on_exit_code = skip_on_exit_code
+
+    def execute(self, context: Context) -> str | None:
+        env = None
+        if self.env is not None:
+            env = {**os.environ, **self.env} if self.append_env else dict(self.env)
+        process = subprocess.Popen(
+            ["bash", "-c", self.bash_command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=self.cwd,
+            text=True,
+        )
+        last_line = None
+        assert process.stdout is not None
+        for line in process.stdout:
+            sys.stdout.write(line)
+            last_line = line.rstrip("\n")
+        code = process.wait()
+        if self.skip_on_exit_code is not None and code == self.skip_on_exit_code:
+            raise TaskSkipped(f"bash exited with {code} (skip_on_exit_code)")
+        if code != 0:
+            raise RuntimeError(f"bash command failed with exit code {code}")
+        return last_line
+
+
+class EmptyOperator(BaseOperator):
+    """Does nothing; useful to join or fan out branches."""
+
+    def execute(self, context: Context) -> None:
+        return None

@@ -1,0 +1,68 @@
+"""Checks a DAG's schedule when it is defined, so a bad one is an import error, not a surprise."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from taskkit.errors import ScheduleError
+
+#: Airflow's presets and the cron expressions they stand for ("@once" has none).
+PRESETS: dict[str, str | None] = {
+    "@once": None,
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
+
+
+def validate_schedule(
+    dag_id: str,
+    schedule: str | dt.timedelta | None,
+    start_date: dt.datetime | None,
+    end_date: dt.datetime | None,
+) -> str | dt.timedelta | None:
+    """Return the schedule unchanged if it can produce runs, else raise ScheduleError."""
+    if start_date is not None and not isinstance(start_date, dt.datetime):
+        raise ScheduleError(
+            f"DAG {dag_id!r}: start_date must be a datetime.datetime, got {start_date!r}."
+        )
+    if start_date and end_date and _aware(end_date) < _aware(start_date):
+        raise ScheduleError(
+            f"DAG {dag_id!r}: end_date {end_date} is before start_date {start_date}; "
+            "swap them or remove end_date."
+        )
+    if schedule is None:
+        return None
+    if isinstance(schedule, dt.timedelta):
+        if schedule <= dt.timedelta(0):
+            raise ScheduleError(
+                f"DAG {dag_id!r}: a timedelta schedule must be positive, got {schedule}."
+            )
+        return schedule
+    if not isinstance(schedule, str):
+        raise ScheduleError(
+            f"DAG {dag_id!r}: schedule must be None, a preset, a cron string or a timedelta, "
+            f"got {schedule!r}."
+        )
+    if schedule.startswith("@"):
+        if schedule not in PRESETS:
+            raise ScheduleError(
+                f"DAG {dag_id!r}: unknown schedule preset {schedule!r}; "
+                f"use one of {', '.join(PRESETS)}, a cron string or a timedelta."
+            )
+        return schedule
+    from croniter import croniter
+
+    if len(schedule.split()) != 5 or not croniter.is_valid(schedule):
+        raise ScheduleError(
+            f"DAG {dag_id!r}: {schedule!r} is not a valid 5-field cron expression "
+            "(minute hour day-of-month month day-of-week), e.g. '30 2 * * *'."
+        )
+    return schedule
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)

@@ -1,0 +1,100 @@
+"""Every error taskkit raises on purpose; each also derives from the fitting builtin."""
+
+from __future__ import annotations
+
+
+class TaskkitError(Exception):
+    """Base of every error taskkit raises on purpose."""
+
+
+class DagDefinitionError(TaskkitError, ValueError):
+    """A DAG or task is defined in a way that can never run correctly."""
+
+
+class CycleError(DagDefinitionError):
+    """The task graph has a cycle."""
+
+
+class DuplicateTaskIdError(DagDefinitionError):
+    """Two tasks in one DAG share a task_id."""
+
+
+class InvalidTaskParameterError(DagDefinitionError):
+    """A task parameter (pool_slots, priority_weight, retries, rules…) is out of range."""
+
+
+class DagAssignmentError(DagDefinitionError):
+    """An operator was used outside a DAG, or in two DAGs."""
+
+
+class ScheduleError(DagDefinitionError):
+    """A schedule, start_date or end_date cannot produce runs."""
+
+
+class DuplicateDagIdError(DagDefinitionError):
+    """Two DAG files in one folder define the same dag_id."""
+
+
+class TaskSkipped(TaskkitError):
+    """Raise inside a task to end the try as skipped (BashOperator: exit code 99)."""
+
+
+class TaskTimeoutError(TaskkitError, TimeoutError):
+    """A try ran longer than its execution_timeout."""
+
+
+class ConfigError(TaskkitError, ValueError):
+    """A setting has a bad value; the message names the setting and where it came from."""
+
+
+class NotFoundError(TaskkitError, LookupError):
+    """A DAG, run, task or pool that was asked for does not exist."""
+
+
+class DagNotFoundError(NotFoundError):
+    """No DAG with that id is known."""
+
+
+class RunNotFoundError(NotFoundError):
+    """No run with that id exists for the DAG."""
+
+
+class TaskNotFoundError(NotFoundError):
+    """No task with that id exists in the DAG."""
+
+
+class PoolNotFoundError(NotFoundError):
+    """No pool with that name exists."""
+
+
+class PoolError(TaskkitError, ValueError):
+    """A pool change that cannot be made (negative slots, deleting default_pool)."""
+
+
+class DuplicateRunError(TaskkitError, ValueError):
+    """A run with that run_id (or logical date) already exists."""
+
+
+class MetastoreError(TaskkitError, RuntimeError):
+    """The metastore cannot be used as it is."""
+
+
+class MetastoreNotInitializedError(MetastoreError):
+    """The database has no taskkit schema yet, or an old one."""
+
+
+class PayloadIntegrityError(MetastoreError):
+    """A stored DAG payload failed its keyed-hash check and was not loaded."""
+
+
+class DagImportError(TaskkitError, ImportError):
+    """A DAG file failed to import; carries the file and line."""
+
+    def __init__(self, message: str, *, file: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.file = file
+        self.line = line
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.args[0]}"

@@ -1,0 +1,1 @@
+"""Running tries: the task runtime and the executors that host it."""

@@ -1,0 +1,43 @@
+"""The frozen description of one task, as the scheduler and the runtime see it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import attrs
+
+from taskkit.states import TriggerRule, WeightRule
+
+DEFAULT_POOL = "default_pool"
+
+
+@attrs.frozen
+class TaskSpec:
+    """Everything the scheduler needs to know about a task, without its callable.
+
+    Built from an operator when its DAG is finalised; `priority_weight_total`
+    is computed once per DAG version over the whole graph.
+    """
+
+    task_id: str
+    upstream: frozenset[str] = frozenset()
+    downstream: frozenset[str] = frozenset()
+    owner: str = "taskkit"
+    pool: str = DEFAULT_POOL
+    pool_slots: int = 1
+    priority_weight: int = 1
+    weight_rule: WeightRule = WeightRule.DOWNSTREAM
+    priority_weight_total: int = 1
+    trigger_rule: TriggerRule = TriggerRule.ALL_SUCCESS
+    retries: int = 0
+    retry_delay: dt.timedelta = dt.timedelta(seconds=300)
+    retry_exponential_backoff: bool = False
+    max_retry_delay: dt.timedelta | None = None
+    max_active_tis_per_dag: int | None = None
+    execution_timeout: dt.timedelta | None = None
+    queue: str = "default"
+
+    @property
+    def max_tries(self) -> int:
+        """How many tries the task gets in all: the first plus its retries."""
+        return self.retries + 1

@@ -1,0 +1,1 @@
+"""Scheduling: pure decisions (readiness, selection, transitions) and the loop that applies them."""

@@ -1,0 +1,98 @@
+"""PURE: given its upstream tasks' states, may a task run, must it wait, or is it decided?"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+
+import attrs
+
+from taskkit.model.task import TaskSpec
+from taskkit.states import FAILURE_STATES, State, TriggerRule
+
+
+class Readiness(enum.Enum):
+    """The outcome of evaluating a task's trigger rule."""
+
+    READY = "ready"  #: the rule is met: the task may be scheduled
+    WAIT = "wait"  #: not enough upstream tasks have finished to decide
+    SKIP = "skip"  #: the rule can no longer be met because of skips
+    UPSTREAM_FAILED = "upstream_failed"  #: the rule can no longer be met because of failures
+
+
+@attrs.frozen
+class UpstreamCounts:
+    """How many direct upstream tasks are in each finished state."""
+
+    total: int
+    success: int = 0
+    skipped: int = 0
+    failed: int = 0  #: failed or upstream_failed
+
+    @property
+    def done(self) -> int:
+        return self.success + self.skipped + self.failed
+
+    @classmethod
+    def of(cls, upstream: Iterable[str], states: Mapping[str, State]) -> UpstreamCounts:
+        total = success = skipped = failed = 0
+        for task_id in upstream:
+            total += 1
+            state = states.get(task_id, State.NONE)
+            if state is State.SUCCESS:
+                success += 1
+            elif state is State.SKIPPED:
+                skipped += 1
+            elif state in FAILURE_STATES:
+                failed += 1
+        return cls(total=total, success=success, skipped=skipped, failed=failed)
+
+
+def evaluate_trigger_rule(rule: TriggerRule, up: UpstreamCounts) -> Readiness:
+    """Airflow's trigger-rule semantics, deciding as early as the outcome is certain."""
+    if up.total == 0 or rule is TriggerRule.ALWAYS:
+        return Readiness.READY
+    all_done = up.done == up.total
+    if rule is TriggerRule.ALL_SUCCESS:
+        if up.failed:
+            return Readiness.UPSTREAM_FAILED
+        if up.skipped:
+            return Readiness.SKIP
+        return Readiness.READY if up.success == up.total else Readiness.WAIT
+    if rule is TriggerRule.ALL_FAILED:
+        if up.success or up.skipped:
+            return Readiness.SKIP
+        return Readiness.READY if all_done else Readiness.WAIT
+    if rule is TriggerRule.ALL_DONE:
+        return Readiness.READY if all_done else Readiness.WAIT
+    if rule is TriggerRule.ONE_SUCCESS:
+        if up.success:
+            return Readiness.READY
+        if not all_done:
+            return Readiness.WAIT
+        return Readiness.SKIP if up.skipped == up.total else Readiness.UPSTREAM_FAILED
+    if rule is TriggerRule.ONE_FAILED:
+        if up.failed:
+            return Readiness.READY
+        return Readiness.SKIP if all_done else Readiness.WAIT
+    if rule is TriggerRule.NONE_FAILED:
+        if up.failed:
+            return Readiness.UPSTREAM_FAILED
+        return Readiness.READY if all_done else Readiness.WAIT
+    # NONE_FAILED_MIN_ONE_SUCCESS
+    if up.failed:
+        return Readiness.UPSTREAM_FAILED
+    if not all_done:
+        return Readiness.WAIT
+    return Readiness.READY if up.success else Readiness.SKIP
+
+
+def task_readiness(task: TaskSpec, states: Mapping[str, State]) -> Readiness:
+    """Evaluate `task`'s trigger rule against the current states of its run."""
+    return evaluate_trigger_rule(task.trigger_rule, UpstreamCounts.of(task.upstream, states))
+
+
+def waiting_upstream(task: TaskSpec, states: Mapping[str, State]) -> list[str]:
+    """The upstream task ids that have not finished yet, for "why is it waiting"."""
+    finished = {State.SUCCESS, State.SKIPPED, *FAILURE_STATES}
+    return sorted(t for t in task.upstream if states.get(t, State.NONE) not in finished)

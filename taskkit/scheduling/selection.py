@@ -1,0 +1,212 @@
+"""PURE: which ready task instances start now, and why each of the others waits.
+
+The rules (DESIGN.md A5), applied to candidates in priority order:
+
+1. Global `parallelism` caps queued+running tries; once it is reached nobody starts.
+2. A task whose pool does not exist, or is smaller than its pool_slots, is
+   rejected: it can never run, so it fails instead of hanging.
+3. A task held back by its DAG's `max_active_tasks` or its own
+   `max_active_tis_per_dag` just waits; it blocks nobody else.
+4. Within one pool, the first (highest-priority) task that does not fit holds
+   the pool: lower-priority tasks of that pool wait even if they would fit,
+   so the pool drains until the big task fits and is never starved.
+   Tasks in other pools are unaffected.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+
+import attrs
+
+from taskkit.model.keys import TaskInstanceKey
+
+
+@attrs.frozen
+class Candidate:
+    """A task instance that is ready to run, with what selection needs to know."""
+
+    key: TaskInstanceKey
+    priority: int
+    pool: str
+    pool_slots: int = 1
+    run_order: int = 0  #: smaller is older; ties in priority go to the older run
+    max_active_tis_per_dag: int | None = None
+    dag_max_active_tasks: int | None = None  #: the DAG's limit, already resolved from config
+
+
+def priority_key(candidate: Candidate) -> tuple[int, int, str, str, str]:
+    """Sort key: higher priority first, then the older run, then task_id."""
+    key = candidate.key
+    return (-candidate.priority, candidate.run_order, key.task_id, key.dag_id, key.run_id)
+
+
+@attrs.define
+class Occupancy:
+    """Slots held by queued and running tries, derived from task instance states."""
+
+    total: int = 0
+    per_dag: Counter[str] = attrs.Factory(Counter)
+    per_task: Counter[tuple[str, str]] = attrs.Factory(Counter)
+    per_pool: Counter[str] = attrs.Factory(Counter)
+
+    def add(self, dag_id: str, task_id: str, pool: str, pool_slots: int) -> None:
+        self.total += 1
+        self.per_dag[dag_id] += 1
+        self.per_task[dag_id, task_id] += 1
+        self.per_pool[pool] += pool_slots
+
+    def remove(self, dag_id: str, task_id: str, pool: str, pool_slots: int) -> None:
+        self.total -= 1
+        self.per_dag[dag_id] -= 1
+        self.per_task[dag_id, task_id] -= 1
+        self.per_pool[pool] -= pool_slots
+
+    def copy(self) -> Occupancy:
+        return Occupancy(
+            self.total, Counter(self.per_dag), Counter(self.per_task), Counter(self.per_pool)
+        )
+
+
+class WaitKind(enum.Enum):
+    """Why a ready task did not start in this round."""
+
+    PARALLELISM = "parallelism"
+    DAG_LIMIT = "dag_limit"
+    TASK_LIMIT = "task_limit"
+    POOL_FULL = "pool_full"
+    POOL_HELD = "pool_held"
+
+
+@attrs.frozen
+class Wait:
+    """A waiting task's reason, as one line a user can act on."""
+
+    kind: WaitKind
+    message: str
+
+
+@attrs.frozen
+class Selection:
+    """The outcome of one selection round."""
+
+    start: list[Candidate]
+    reject: list[tuple[Candidate, str]]
+    waits: dict[TaskInstanceKey, Wait]
+
+
+def select_tasks(
+    candidates: Iterable[Candidate],
+    *,
+    pools: Mapping[str, int],
+    parallelism: int,
+    occupancy: Occupancy,
+    presorted: bool = False,
+    explain: bool = True,
+) -> Selection:
+    """Choose which candidates start now, following the module's rules.
+
+    `occupancy` is not modified. With `presorted`, candidates are taken to be
+    in `priority_key` order already (the in-process runner keeps them so).
+    With `explain=False`, tasks that wait only because parallelism is reached
+    are not listed, which keeps a large backlog cheap.
+    """
+    ordered: Sequence[Candidate] = (
+        candidates if presorted and isinstance(candidates, Sequence)
+        else sorted(candidates, key=priority_key)
+    )
+    used = occupancy.copy()
+    start: list[Candidate] = []
+    reject: list[tuple[Candidate, str]] = []
+    waits: dict[TaskInstanceKey, Wait] = {}
+    held_pools: dict[str, Candidate] = {}
+    for index, candidate in enumerate(ordered):
+        if used.total >= parallelism:
+            if explain:
+                message = f"parallelism reached: {used.total} of {parallelism} task slots in use"
+                for waiting in ordered[index:]:
+                    waits[waiting.key] = Wait(WaitKind.PARALLELISM, message)
+            break
+        key = candidate.key
+        pool_size = pools.get(candidate.pool)
+        if pool_size is None or candidate.pool_slots > pool_size:
+            reject.append((candidate, _rejection(candidate, pool_size)))
+            continue
+        dag_limit = candidate.dag_max_active_tasks
+        if dag_limit is not None and used.per_dag[key.dag_id] >= dag_limit:
+            waits[key] = Wait(
+                WaitKind.DAG_LIMIT,
+                f"DAG {key.dag_id!r} limit reached: {used.per_dag[key.dag_id]} of "
+                f"max_active_tasks={dag_limit} running or queued",
+            )
+            continue
+        task_limit = candidate.max_active_tis_per_dag
+        if task_limit is not None and used.per_task[key.dag_id, key.task_id] >= task_limit:
+            waits[key] = Wait(
+                WaitKind.TASK_LIMIT,
+                f"task limit reached: {used.per_task[key.dag_id, key.task_id]} of "
+                f"max_active_tis_per_dag={task_limit} instances of {key.task_id!r} active",
+            )
+            continue
+        holder = held_pools.get(candidate.pool)
+        if holder is not None:
+            waits[key] = Wait(
+                WaitKind.POOL_HELD,
+                f"pool {candidate.pool!r} is draining for higher-priority task "
+                f"{holder.key.task_id!r} (needs {holder.pool_slots} slots)",
+            )
+            continue
+        in_use = used.per_pool[candidate.pool]
+        if in_use + candidate.pool_slots > pool_size:
+            held_pools[candidate.pool] = candidate
+            waits[key] = Wait(
+                WaitKind.POOL_FULL,
+                f"pool {candidate.pool!r} full: {in_use} of {pool_size} slots in use, "
+                f"needs {candidate.pool_slots}",
+            )
+            continue
+        used.add(key.dag_id, key.task_id, candidate.pool, candidate.pool_slots)
+        start.append(candidate)
+    return Selection(start=start, reject=reject, waits=waits)
+
+
+def _rejection(candidate: Candidate, pool_size: int | None) -> str:
+    pool = candidate.pool
+    if pool_size is None:
+        return (
+            f"pool {pool!r} does not exist: create it with `taskkit pools set {pool} SLOTS` "
+            "or use another pool"
+        )
+    return (
+        f"task needs {candidate.pool_slots} slots but pool {pool!r} has only {pool_size}: "
+        f"raise the pool's slots (`taskkit pools set {pool} {candidate.pool_slots}`) "
+        "or lower pool_slots"
+    )
+
+
+@attrs.frozen
+class RunCandidate:
+    """A queued DAG run that may become running."""
+
+    dag_id: str
+    run_id: str
+    run_order: int  #: smaller is older
+
+
+def select_runs(
+    queued: Iterable[RunCandidate],
+    active_per_dag: Mapping[str, int],
+    max_active_runs: Mapping[str, int | None],
+) -> list[RunCandidate]:
+    """Queued runs that may start, oldest first, keeping each DAG within max_active_runs."""
+    active = Counter(active_per_dag)
+    started: list[RunCandidate] = []
+    for run in sorted(queued, key=lambda r: r.run_order):
+        limit = max_active_runs.get(run.dag_id)
+        if limit is not None and active[run.dag_id] >= limit:
+            continue
+        active[run.dag_id] += 1
+        started.append(run)
+    return started

@@ -1,0 +1,72 @@
+"""PURE: what a finished try means for its task instance, and when a run is over."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+
+import attrs
+
+from taskkit.model.results import TryOutcome
+from taskkit.model.task import TaskSpec
+from taskkit.states import FAILURE_STATES, FINISHED_STATES, RunState, State
+
+
+@attrs.frozen
+class TryTransition:
+    """The task instance's next state, and when to retry if it is up for retry."""
+
+    state: State
+    next_retry_at: dt.datetime | None = None
+
+
+def retry_delay_for(
+    task: TaskSpec, try_number: int, override: dt.timedelta | None = None
+) -> dt.timedelta:
+    """The wait before the try after `try_number`.
+
+    With retry_exponential_backoff the delay doubles each try (no random
+    jitter, so tests and `tasks why` can state the exact time), capped by
+    max_retry_delay.
+    """
+    delay = task.retry_delay if override is None else override
+    if task.retry_exponential_backoff:
+        # Cap the exponent: 2**62 seconds is already far beyond any max.
+        delay = delay * (2 ** min(try_number - 1, 62)) if delay else delay
+    if task.max_retry_delay is not None:
+        delay = min(delay, task.max_retry_delay)
+    return delay
+
+
+def after_try(
+    task: TaskSpec,
+    try_number: int,
+    outcome: TryOutcome,
+    now: dt.datetime,
+    retry_delay: dt.timedelta | None = None,
+) -> TryTransition:
+    """The state a task instance moves to once try number `try_number` ended."""
+    if outcome is TryOutcome.SUCCESS:
+        return TryTransition(State.SUCCESS)
+    if outcome is TryOutcome.SKIPPED:
+        return TryTransition(State.SKIPPED)
+    if try_number < task.max_tries:
+        try:
+            at = now + retry_delay_for(task, try_number, retry_delay)
+        except OverflowError:
+            at = dt.datetime.max.replace(tzinfo=now.tzinfo)
+        return TryTransition(State.UP_FOR_RETRY, next_retry_at=at)
+    return TryTransition(State.FAILED)
+
+
+def run_outcome(leaves: Iterable[str], states: Mapping[str, State]) -> RunState | None:
+    """The run's final state once every task has finished, else None.
+
+    As in Airflow, the leaves decide: a failed task whose downstream
+    (all_done, say) succeeded does not fail the run.
+    """
+    if any(state not in FINISHED_STATES for state in states.values()):
+        return None
+    if any(states[leaf] in FAILURE_STATES for leaf in leaves):
+        return RunState.FAILED
+    return RunState.SUCCESS

@@ -1,0 +1,93 @@
+"""Task and run states, trigger rules and weight rules, with the rules that go with them."""
+
+from __future__ import annotations
+
+import enum
+
+
+class _StrEnum(str, enum.Enum):
+    """A str enum whose str() is its value, so f-strings and JSON show plain names."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class State(_StrEnum):
+    """The state of a task instance (and, for the run-level subset, of a DAG run)."""
+
+    NONE = "none"  #: created with its run; no decision made yet
+    SCHEDULED = "scheduled"  #: scheduler: dependencies met, waiting for a slot
+    QUEUED = "queued"  #: scheduler: handed to the executor, occupies its slots
+    RUNNING = "running"  #: worker: the try has started
+    SUCCESS = "success"  #: worker: the try returned
+    FAILED = "failed"  #: worker or scheduler: the last try failed, no retries left
+    UP_FOR_RETRY = "up_for_retry"  #: scheduler: a try failed, another comes after retry_delay
+    UPSTREAM_FAILED = "upstream_failed"  #: scheduler: the trigger rule can no longer be met
+    SKIPPED = "skipped"  #: scheduler: the trigger rule says not to run
+
+
+#: A task instance in one of these states will not change again unless cleared.
+FINISHED_STATES = frozenset(
+    {State.SUCCESS, State.FAILED, State.UPSTREAM_FAILED, State.SKIPPED}
+)
+#: States that hold slots in pools, parallelism and per-DAG limits.
+OCCUPYING_STATES = frozenset({State.QUEUED, State.RUNNING})
+#: States counted as a failure by trigger rules.
+FAILURE_STATES = frozenset({State.FAILED, State.UPSTREAM_FAILED})
+
+#: Which state may follow which; anything else is a bug or a lost race.
+ALLOWED_TRANSITIONS: dict[State, frozenset[State]] = {
+    State.NONE: frozenset(
+        {State.SCHEDULED, State.UPSTREAM_FAILED, State.SKIPPED, State.FAILED}
+    ),
+    State.SCHEDULED: frozenset({State.QUEUED, State.FAILED, State.NONE}),
+    State.QUEUED: frozenset({State.RUNNING, State.SUCCESS, State.FAILED, State.UP_FOR_RETRY,
+                             State.SCHEDULED}),
+    State.RUNNING: frozenset({State.SUCCESS, State.FAILED, State.UP_FOR_RETRY}),
+    State.UP_FOR_RETRY: frozenset({State.SCHEDULED, State.FAILED}),
+    State.SUCCESS: frozenset({State.NONE}),
+    State.FAILED: frozenset({State.NONE}),
+    State.UPSTREAM_FAILED: frozenset({State.NONE}),
+    State.SKIPPED: frozenset({State.NONE}),
+}
+
+
+class RunState(_StrEnum):
+    """The state of a DAG run."""
+
+    QUEUED = "queued"  #: created, waiting for max_active_runs
+    RUNNING = "running"  #: its task instances are being scheduled
+    SUCCESS = "success"  #: every leaf task succeeded or was skipped
+    FAILED = "failed"  #: a leaf task failed or was upstream_failed
+
+
+FINISHED_RUN_STATES = frozenset({RunState.SUCCESS, RunState.FAILED})
+
+
+class RunType(_StrEnum):
+    """Why a DAG run exists."""
+
+    MANUAL = "manual"
+    SCHEDULED = "scheduled"
+    BACKFILL = "backfill"
+
+
+class TriggerRule(_StrEnum):
+    """When a task runs, given its upstream tasks' states (Airflow's names)."""
+
+    ALL_SUCCESS = "all_success"
+    ALL_FAILED = "all_failed"
+    ALL_DONE = "all_done"
+    ONE_SUCCESS = "one_success"
+    ONE_FAILED = "one_failed"
+    NONE_FAILED = "none_failed"
+    NONE_FAILED_MIN_ONE_SUCCESS = "none_failed_min_one_success"
+    ALWAYS = "always"
+
+
+class WeightRule(_StrEnum):
+    """How a task's effective priority is summed over the graph."""
+
+    DOWNSTREAM = "downstream"  #: own weight plus every distinct descendant's
+    UPSTREAM = "upstream"  #: own weight plus every distinct ancestor's
+    ABSOLUTE = "absolute"  #: own weight only
