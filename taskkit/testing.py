@@ -100,13 +100,23 @@ def run_dag_test(
     retry_delay: dt.timedelta | None = None,
 ) -> DagRunResult:
     """Run every task of `dag` once (with retries) in this process; see DAG.test()."""
-    return _TestRun(dag, logical_date, conf, pools, parallelism, retry_delay).run()
+    if parallelism is not None and (isinstance(parallelism, bool) or parallelism < 1):
+        raise ValueError(f"DAG.test(parallelism={parallelism!r}): use an int >= 1, or None.")
+    return _TestRun(
+        dag,
+        logical_date=logical_date,
+        conf=conf,
+        pools=pools,
+        parallelism=parallelism,
+        retry_delay=retry_delay,
+    ).run()
 
 
 class _TestRun:
     def __init__(
         self,
         dag: DAG,
+        *,
         logical_date: dt.datetime | None,
         conf: Mapping[str, Any] | None,
         pools: Mapping[str, int] | None,

@@ -16,6 +16,7 @@ from taskkit.states import TriggerRule, WeightRule
 if TYPE_CHECKING:
     from taskkit.authoring.context import Context
     from taskkit.authoring.dag import DAG
+    from taskkit.authoring.decorators import XComArg
 
 
 class _NotSet:
@@ -89,7 +90,7 @@ class BaseOperator(DependencyMixin):
                 "task_id must be 1-250 letters, digits, '_', '-' or '.'; rename the task."
             )
         self.doc = doc
-        given = {
+        given: dict[str, Any] = {
             "owner": owner,
             "retries": retries,
             "retry_delay": retry_delay,
@@ -117,7 +118,9 @@ class BaseOperator(DependencyMixin):
         self.pool: str = self._check_pool(values["pool"])
         self.pool_slots: int = self._check_int("pool_slots", values["pool_slots"], minimum=1)
         self.priority_weight: int = self._check_int("priority_weight", values["priority_weight"])
-        self.weight_rule: WeightRule = self._as_enum("weight_rule", WeightRule, values["weight_rule"])
+        self.weight_rule: WeightRule = self._as_enum(
+            "weight_rule", WeightRule, values["weight_rule"]
+        )
         self.trigger_rule: TriggerRule = self._as_enum(
             "trigger_rule", TriggerRule, values["trigger_rule"]
         )
@@ -128,6 +131,9 @@ class BaseOperator(DependencyMixin):
         self.execution_timeout = self._as_optional_delta(
             "execution_timeout", values["execution_timeout"]
         )
+        if self.execution_timeout is not None and not self.execution_timeout:
+            # A zero timer would silently mean "no timeout" to setitimer.
+            raise self._fail("execution_timeout must be positive; use None for no timeout.")
         self.queue: str = values["queue"]
         self.upstream_task_ids: set[str] = set()
         self.downstream_task_ids: set[str] = set()
@@ -157,6 +163,13 @@ class BaseOperator(DependencyMixin):
         self.downstream_task_ids.add(other.task_id)
         other.upstream_task_ids.add(self.task_id)
         self.dag.invalidate()
+
+    @property
+    def output(self) -> XComArg:
+        """This task's return value, to pass to a @task function or a PythonOperator."""
+        from taskkit.authoring.decorators import XComArg
+
+        return XComArg(self)
 
     @property
     def priority_weight_total(self) -> int:
@@ -197,9 +210,13 @@ class BaseOperator(DependencyMixin):
 
     def _check_int(self, name: str, value: Any, minimum: int | None = None) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self._fail(f"{name} must be an int, got {value!r} ({type(value).__name__}).")
+            raise self._fail(
+                f"{name} must be an int, got {value!r} ({type(value).__name__}); "
+                f"pass a whole number such as {name}={max(minimum or 1, 1)}."
+            )
         if minimum is not None and value < minimum:
-            raise self._fail(f"{name} must be >= {minimum}, got {value}.")
+            raise self._fail(f"{name} must be >= {minimum}, got {value}; set {name}={minimum} "
+                             "or more.")
         if abs(value) > _INT64_MAX:
             raise self._fail(f"{name}={value} does not fit in 64 bits; use a smaller number.")
         return value

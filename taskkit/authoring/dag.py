@@ -146,8 +146,8 @@ class DAG:
         if order is None:
             cycle = find_cycle(downstream) or []
             raise CycleError(
-                f"DAG {self.dag_id!r} has a cycle: {' >> '.join(cycle)}. "
-                f"Remove one of these dependencies (task {cycle[0]!r} cannot depend on itself)."
+                f"DAG {self.dag_id!r} has a cycle: {' >> '.join(cycle)}. Remove one of "
+                f"these dependencies: task {cycle[0]!r} would have to run before itself."
             )
         upstream = {tid: op.upstream_task_ids for tid, op in self.task_dict.items()}
         totals = priority_weight_totals(
@@ -247,7 +247,9 @@ class DagFunction:
 @overload
 def dag(function: Callable[..., Any], /) -> DagFunction: ...
 @overload
-def dag(function: None = None, /, **dag_kwargs: Any) -> Callable[[Callable[..., Any]], DagFunction]: ...
+def dag(
+    function: None = None, /, **dag_kwargs: Any
+) -> Callable[[Callable[..., Any]], DagFunction]: ...
 def dag(
     function: Callable[..., Any] | None = None, /, **dag_kwargs: Any
 ) -> DagFunction | Callable[[Callable[..., Any]], DagFunction]:

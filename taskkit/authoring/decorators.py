@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from taskkit.authoring import registry
 from taskkit.authoring.dependencies import DependencyMixin
@@ -66,7 +66,7 @@ class DecoratedPythonOperator(PythonOperator):
     handed on from upstream tasks must arrive exactly as they were returned.
     """
 
-    template_fields = ()
+    template_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, has_xcom_args: bool, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Union
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from taskkit.authoring.baseoperator import BaseOperator
 
-    Dependable = Union["DependencyMixin", Sequence["DependencyMixin"]]
+    Dependable: TypeAlias = "DependencyMixin | Sequence[DependencyMixin]"
 
 
 class DependencyMixin:
@@ -64,14 +67,14 @@ def chain(*elements: Any) -> None:
     Two adjacent lists must have equal length and are linked pairwise, as in
     Airflow; a single task next to a list fans out or in.
     """
-    for left, right in zip(elements, elements[1:]):
+    for left, right in pairwise(elements):
         if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
             if len(left) != len(right):
                 raise ValueError(
                     f"chain() got adjacent lists of length {len(left)} and {len(right)}; "
                     "they must be equally long (use cross_downstream to link every pair)."
                 )
-            for up, down in zip(left, right):
+            for up, down in zip(left, right, strict=True):
                 _link(up, down)
         else:
             _link(left, right)

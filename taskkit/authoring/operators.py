@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from taskkit.authoring.baseoperator import BaseOperator
 from taskkit.errors import InvalidTaskParameterError, TaskSkipped
@@ -44,7 +44,7 @@ class PythonOperator(BaseOperator):
     `**kwargs`.
     """
 
-    template_fields = ("op_args", "op_kwargs")
+    template_fields: ClassVar[tuple[str, ...]] = ("op_args", "op_kwargs")
 
     def __init__(
         self,
@@ -84,7 +84,7 @@ class BashOperator(BaseOperator):
     as in Airflow. Output is streamed into the try's log line by line.
     """
 
-    template_fields = ("bash_command", "env", "cwd")
+    template_fields: ClassVar[tuple[str, ...]] = ("bash_command", "env", "cwd")
 
     def __init__(
         self,
@@ -119,13 +119,21 @@ class BashOperator(BaseOperator):
             env=env,
             cwd=self.cwd,
             text=True,
+            errors="replace",
         )
         last_line = None
         assert process.stdout is not None
-        for line in process.stdout:
-            sys.stdout.write(line)
-            last_line = line.rstrip("\n")
-        code = process.wait()
+        try:
+            for line in process.stdout:
+                sys.stdout.write(line)
+                last_line = line.rstrip("\n")
+            code = process.wait()
+        finally:
+            # A timeout or interrupt lands here mid-read: never leave bash running behind us.
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            process.stdout.close()
         if self.skip_on_exit_code is not None and code == self.skip_on_exit_code:
             raise TaskSkipped(f"bash exited with {code} (skip_on_exit_code)")
         if code != 0:

@@ -34,7 +34,7 @@ def announce(dag: DAG) -> None:
         _collectors[-1].append(dag)
 
 
-class collect_dags:  # noqa: N801 - used as a context manager, reads like a function
+class collect_dags:  # lower-case: used as a context manager, reads like a function
     """Gather every DAG created inside the block, bound to a name or not.
 
     This is how the DAG processor finds DAGs built in loops or never bound to

@@ -29,7 +29,7 @@ def render(value: Any, context: Context) -> Any:
         return _compile(value).render(context)
     if isinstance(value, (list, tuple)):
         items = [render(v, context) for v in value]
-        if all(new is old for new, old in zip(items, value)):
+        if all(new is old for new, old in zip(items, value, strict=True)):
             return value
         return items if isinstance(value, list) else tuple(items)
     if isinstance(value, dict):
@@ -44,7 +44,7 @@ def render(value: Any, context: Context) -> Any:
 def _environment() -> jinja2.Environment:
     import jinja2
 
-    return jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
 
 
 @functools.lru_cache(maxsize=1024)

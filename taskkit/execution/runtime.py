@@ -38,7 +38,7 @@ def execute_try(operator: BaseOperator, context: Context) -> TryResult:
     except TaskSkipped as skip:
         return TryResult(TryOutcome.SKIPPED, error=str(skip) or None,
                          duration_s=time.perf_counter() - started)
-    except BaseException as exc:  # noqa: BLE001 - user code may raise anything, even SystemExit
+    except BaseException as exc:  # user code may raise anything, even SystemExit
         if isinstance(exc, KeyboardInterrupt):
             raise
         traceback.print_exc()

@@ -113,7 +113,9 @@ def priority_weight_totals(
     return totals
 
 
-def _relatives(visit_order: Iterable[str], edges: Edges, index: Mapping[str, int]) -> dict[str, int]:
+def _relatives(
+    visit_order: Iterable[str], edges: Edges, index: Mapping[str, int]
+) -> dict[str, int]:
     """Bitset of every task reachable through `edges`, visiting each task after its targets."""
     reach: dict[str, int] = {}
     for task_id in visit_order:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import attrs
 
@@ -48,43 +48,76 @@ class UpstreamCounts:
         return cls(total=total, success=success, skipped=skipped, failed=failed)
 
 
-def evaluate_trigger_rule(rule: TriggerRule, up: UpstreamCounts) -> Readiness:
-    """Airflow's trigger-rule semantics, deciding as early as the outcome is certain."""
-    if up.total == 0 or rule is TriggerRule.ALWAYS:
+def _all_success(up: UpstreamCounts, all_done: bool) -> Readiness:
+    if up.failed:
+        return Readiness.UPSTREAM_FAILED
+    if up.skipped:
+        return Readiness.SKIP
+    return Readiness.READY if up.success == up.total else Readiness.WAIT
+
+
+def _all_failed(up: UpstreamCounts, all_done: bool) -> Readiness:
+    if up.success or up.skipped:
+        return Readiness.SKIP
+    return Readiness.READY if all_done else Readiness.WAIT
+
+
+def _all_done(up: UpstreamCounts, all_done: bool) -> Readiness:
+    return Readiness.READY if all_done else Readiness.WAIT
+
+
+def _one_success(up: UpstreamCounts, all_done: bool) -> Readiness:
+    if up.success:
         return Readiness.READY
-    all_done = up.done == up.total
-    if rule is TriggerRule.ALL_SUCCESS:
-        if up.failed:
-            return Readiness.UPSTREAM_FAILED
-        if up.skipped:
-            return Readiness.SKIP
-        return Readiness.READY if up.success == up.total else Readiness.WAIT
-    if rule is TriggerRule.ALL_FAILED:
-        if up.success or up.skipped:
-            return Readiness.SKIP
-        return Readiness.READY if all_done else Readiness.WAIT
-    if rule is TriggerRule.ALL_DONE:
-        return Readiness.READY if all_done else Readiness.WAIT
-    if rule is TriggerRule.ONE_SUCCESS:
-        if up.success:
-            return Readiness.READY
-        if not all_done:
-            return Readiness.WAIT
-        return Readiness.SKIP if up.skipped == up.total else Readiness.UPSTREAM_FAILED
-    if rule is TriggerRule.ONE_FAILED:
-        if up.failed:
-            return Readiness.READY
-        return Readiness.SKIP if all_done else Readiness.WAIT
-    if rule is TriggerRule.NONE_FAILED:
-        if up.failed:
-            return Readiness.UPSTREAM_FAILED
-        return Readiness.READY if all_done else Readiness.WAIT
-    # NONE_FAILED_MIN_ONE_SUCCESS
+    if not all_done:
+        return Readiness.WAIT
+    return Readiness.SKIP if up.skipped == up.total else Readiness.UPSTREAM_FAILED
+
+
+def _one_failed(up: UpstreamCounts, all_done: bool) -> Readiness:
+    if up.failed:
+        return Readiness.READY
+    return Readiness.SKIP if all_done else Readiness.WAIT
+
+
+def _none_failed(up: UpstreamCounts, all_done: bool) -> Readiness:
+    if up.failed:
+        return Readiness.UPSTREAM_FAILED
+    return Readiness.READY if all_done else Readiness.WAIT
+
+
+def _none_failed_min_one_success(up: UpstreamCounts, all_done: bool) -> Readiness:
     if up.failed:
         return Readiness.UPSTREAM_FAILED
     if not all_done:
         return Readiness.WAIT
     return Readiness.READY if up.success else Readiness.SKIP
+
+
+def _always(up: UpstreamCounts, all_done: bool) -> Readiness:
+    return Readiness.READY
+
+
+_RULES: dict[TriggerRule, Callable[[UpstreamCounts, bool], Readiness]] = {
+    TriggerRule.ALL_SUCCESS: _all_success,
+    TriggerRule.ALL_FAILED: _all_failed,
+    TriggerRule.ALL_DONE: _all_done,
+    TriggerRule.ONE_SUCCESS: _one_success,
+    TriggerRule.ONE_FAILED: _one_failed,
+    TriggerRule.NONE_FAILED: _none_failed,
+    TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS: _none_failed_min_one_success,
+    TriggerRule.ALWAYS: _always,
+}
+
+
+def evaluate_trigger_rule(rule: TriggerRule, up: UpstreamCounts) -> Readiness:
+    """Airflow's trigger-rule semantics, deciding as early as the outcome is certain.
+
+    A task without upstream tasks is always ready, whatever its rule.
+    """
+    if up.total == 0:
+        return Readiness.READY
+    return _RULES[rule](up, up.done == up.total)
 
 
 def task_readiness(task: TaskSpec, states: Mapping[str, State]) -> Readiness:

@@ -11,6 +11,9 @@ from taskkit.model.results import TryOutcome
 from taskkit.model.task import TaskSpec
 from taskkit.states import FAILURE_STATES, FINISHED_STATES, RunState, State
 
+_MICROSECOND = dt.timedelta(microseconds=1)
+_MAX_DELTA_MICROS = dt.timedelta.max // _MICROSECOND
+
 
 @attrs.frozen
 class TryTransition:
@@ -27,12 +30,14 @@ def retry_delay_for(
 
     With retry_exponential_backoff the delay doubles each try (no random
     jitter, so tests and `tasks why` can state the exact time), capped by
-    max_retry_delay.
+    max_retry_delay. Never raises, however many tries came before.
     """
     delay = task.retry_delay if override is None else override
-    if task.retry_exponential_backoff:
-        # Cap the exponent: 2**62 seconds is already far beyond any max.
-        delay = delay * (2 ** min(try_number - 1, 62)) if delay else delay
+    if task.retry_exponential_backoff and delay:
+        # Double in whole microseconds (exact ints), then clamp to what a timedelta holds,
+        # so a late try with a huge multiplier still honours max_retry_delay.
+        micros = (delay // _MICROSECOND) << min(max(try_number - 1, 0), 128)
+        delay = _MICROSECOND * min(micros, _MAX_DELTA_MICROS)
     if task.max_retry_delay is not None:
         delay = min(delay, task.max_retry_delay)
     return delay

@@ -1,0 +1,346 @@
+"""Settings resolved once at the edge: defaults, then taskkit.toml, then env vars, then flags.
+
+Nothing here runs at import time and nothing is global: `load_settings()`
+reads the file and the environment it is given and returns a frozen
+`Settings`, which callers pass down. Every value remembers where it came
+from, so `taskkit config list` can say why a setting has the value it has.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import attrs
+
+from taskkit.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+CONFIG_FILE_NAME = "taskkit.toml"
+ENV_PREFIX = "TASKKIT__"
+HOME_ENV = "TASKKIT_HOME"
+
+Executor = Literal["local", "sequential"]
+EXECUTORS: tuple[Executor, ...] = ("local", "sequential")
+
+
+@attrs.frozen
+class CoreSettings:
+    """The [core] section: where DAGs live and how much runs at once."""
+
+    dags_folder: Path
+    executor: Executor = "local"
+    parallelism: int = 32
+    max_active_tasks_per_dag: int = 16
+    max_active_runs_per_dag: int = 16
+    default_pool_task_slot_count: int = 128
+    dags_are_paused_at_creation: bool = False
+    secret_key: str | None = attrs.field(default=None, repr=False)
+
+
+@attrs.frozen
+class DatabaseSettings:
+    """The [database] section: the metastore's SQLAlchemy URL."""
+
+    sql_alchemy_conn: str
+
+
+@attrs.frozen
+class SchedulerSettings:
+    """The [scheduler] section: intervals and timeouts, in seconds."""
+
+    dag_dir_list_interval: float = 30.0
+    parsing_timeout: float = 30.0
+    heartbeat_sec: float = 2.0
+    task_heartbeat_timeout: float = 10.0
+
+
+@attrs.frozen
+class Settings:
+    """Every setting, typed and validated, plus where each value came from.
+
+    `sources` maps "section.key" to "default", "file <path>", "env <VAR>" or
+    "flag"; read it through `describe()` or `source_of()`.
+    """
+
+    home: Path
+    core: CoreSettings
+    database: DatabaseSettings
+    scheduler: SchedulerSettings
+    sources: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+
+    def get(self, name: str) -> object:
+        """Return the value of a setting by its dotted name, e.g. "core.parallelism"."""
+        if name not in _SPECS:
+            raise ConfigError(f"Unknown setting {name!r}. Known settings: {', '.join(_SPECS)}.")
+        section, key = name.split(".")
+        return getattr(getattr(self, section), key)
+
+    def source_of(self, name: str) -> str:
+        """Where the setting's value came from: default, file <path>, env <VAR> or flag."""
+        return self.sources.get(name, "default")
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """Rows of (name, value, source) for every setting; secrets are masked."""
+        rows = []
+        for name, spec in _SPECS.items():
+            value = self.get(name)
+            shown = "<hidden>" if spec.secret and value is not None else _show(value)
+            rows.append((name, shown, self.source_of(name)))
+        return rows
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+# --- parsing and validation of one raw value -------------------------------------------
+
+Parser = Callable[[object, "_Origin"], object]
+
+
+@attrs.frozen
+class _Origin:
+    """Where a raw value came from; relative paths resolve against `base`."""
+
+    source: str
+    base: Path
+
+
+def _parse_int(raw: object, origin: _Origin) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("expected an integer, got a boolean")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str):
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise ValueError("expected an integer") from None
+    raise ValueError(f"expected an integer, got {type(raw).__name__}")
+
+
+def _positive_int(raw: object, origin: _Origin) -> int:
+    value = _parse_int(raw, origin)
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
+def _non_negative_int(raw: object, origin: _Origin) -> int:
+    value = _parse_int(raw, origin)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _positive_float(raw: object, origin: _Origin) -> float:
+    if isinstance(raw, bool):
+        raise ValueError("expected a number of seconds, got a boolean")
+    if isinstance(raw, (int, float)):
+        value = float(raw)
+    elif isinstance(raw, str):
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ValueError("expected a number of seconds") from None
+    else:
+        raise ValueError(f"expected a number of seconds, got {type(raw).__name__}")
+    if not value > 0 or value == float("inf"):
+        raise ValueError("must be a finite number greater than 0")
+    return value
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _parse_bool(raw: object, origin: _Origin) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+        return raw.strip().lower() in _TRUE
+    raise ValueError("expected true or false")
+
+
+def _parse_executor(raw: object, origin: _Origin) -> Executor:
+    if isinstance(raw, str) and raw.strip().lower() in EXECUTORS:
+        return cast(Executor, raw.strip().lower())
+    raise ValueError(f"expected one of {', '.join(EXECUTORS)}")
+
+
+def _parse_path(raw: object, origin: _Origin) -> Path:
+    if not isinstance(raw, (str, os.PathLike)) or not str(raw).strip():
+        raise ValueError("expected a non-empty path")
+    path = Path(str(raw).strip()).expanduser()
+    return path if path.is_absolute() else origin.base / path
+
+
+def _parse_url(raw: object, origin: _Origin) -> str:
+    if not isinstance(raw, str) or "://" not in raw:
+        raise ValueError("expected a SQLAlchemy URL such as sqlite:////path/taskkit.db")
+    scheme = raw.split("://", 1)[0].split("+", 1)[0].lower()
+    if scheme not in {"sqlite", "postgresql", "postgres"}:
+        raise ValueError("only sqlite:// and postgresql:// URLs are supported")
+    return raw.strip()
+
+
+def _parse_secret(raw: object, origin: _Origin) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise ValueError("expected a string")
+    if len(raw) < 16:
+        raise ValueError("must be at least 16 characters long")
+    return raw
+
+
+@attrs.frozen
+class _Spec:
+    """How to parse one setting and what its default is (given TASKKIT_HOME)."""
+
+    parse: Parser
+    default: Callable[[Path], object]
+    secret: bool = False
+
+
+_SPECS: dict[str, _Spec] = {
+    "core.dags_folder": _Spec(_parse_path, lambda home: home / "dags"),
+    "core.executor": _Spec(_parse_executor, lambda home: "local"),
+    "core.parallelism": _Spec(_positive_int, lambda home: 32),
+    "core.max_active_tasks_per_dag": _Spec(_positive_int, lambda home: 16),
+    "core.max_active_runs_per_dag": _Spec(_positive_int, lambda home: 16),
+    "core.default_pool_task_slot_count": _Spec(_non_negative_int, lambda home: 128),
+    "core.dags_are_paused_at_creation": _Spec(_parse_bool, lambda home: False),
+    "core.secret_key": _Spec(_parse_secret, lambda home: None, secret=True),
+    "database.sql_alchemy_conn": _Spec(_parse_url, lambda home: f"sqlite:///{home / 'taskkit.db'}"),
+    "scheduler.dag_dir_list_interval": _Spec(_positive_float, lambda home: 30.0),
+    "scheduler.parsing_timeout": _Spec(_positive_float, lambda home: 30.0),
+    "scheduler.heartbeat_sec": _Spec(_positive_float, lambda home: 2.0),
+    "scheduler.task_heartbeat_timeout": _Spec(_positive_float, lambda home: 10.0),
+}
+
+SETTING_NAMES: tuple[str, ...] = tuple(_SPECS)
+
+
+# --- gathering raw values from each layer -----------------------------------------------
+
+
+def _home_from(environ: Mapping[str, str]) -> Path:
+    raw = environ.get(HOME_ENV, "").strip()
+    return Path(raw).expanduser().absolute() if raw else Path("~/taskkit").expanduser()
+
+
+def _read_file(path: Path) -> dict[str, tuple[object, _Origin]]:
+    """Raw values from taskkit.toml; a missing file is fine, a malformed one is not."""
+    try:
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Cannot parse config file {path}: {exc}.") from exc
+    except OSError as exc:
+        raise ConfigError(f"Cannot read config file {path}: {exc}.") from exc
+    origin = _Origin(f"file {path}", path.parent)
+    values: dict[str, tuple[object, _Origin]] = {}
+    for section, table in document.items():
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"Unknown top-level key {section!r} in {path}: settings belong in sections "
+                f"such as [core]. Known settings: {', '.join(_SPECS)}."
+            )
+        for key, raw in table.items():
+            name = f"{section}.{key}"
+            if name not in _SPECS:
+                raise ConfigError(
+                    f"Unknown setting {name!r} in {path}. Known settings: {', '.join(_SPECS)}."
+                )
+            values[name] = (raw, origin)
+    return values
+
+
+def _read_env(environ: Mapping[str, str]) -> dict[str, tuple[object, _Origin]]:
+    """Raw values from TASKKIT__SECTION__KEY variables; unknown ones are an error."""
+    values: dict[str, tuple[object, _Origin]] = {}
+    for var, raw in sorted(environ.items()):
+        if not var.upper().startswith(ENV_PREFIX):
+            continue
+        parts = var[len(ENV_PREFIX) :].split("__")
+        name = ".".join(parts).lower()
+        if len(parts) != 2 or name not in _SPECS:
+            raise ConfigError(
+                f"Unknown setting in environment variable {var}. Known variables: "
+                + ", ".join(_env_var(n) for n in _SPECS)
+                + "."
+            )
+        values[name] = (raw, _Origin(f"env {var}", Path.cwd()))
+    return values
+
+
+def _env_var(name: str) -> str:
+    return ENV_PREFIX + name.upper().replace(".", "__")
+
+
+def _read_overrides(overrides: Mapping[str, object]) -> dict[str, tuple[object, _Origin]]:
+    """Raw values from command-line flags; None means the flag was not given."""
+    values: dict[str, tuple[object, _Origin]] = {}
+    for name, raw in overrides.items():
+        if name not in _SPECS:
+            raise ConfigError(f"Unknown setting {name!r}. Known settings: {', '.join(_SPECS)}.")
+        if raw is not None:
+            values[name] = (raw, _Origin("flag", Path.cwd()))
+    return values
+
+
+def load_settings(
+    overrides: Mapping[str, object] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve every setting: defaults < $TASKKIT_HOME/taskkit.toml < env vars < overrides.
+
+    `environ` defaults to `os.environ`; `overrides` maps dotted names
+    ("core.parallelism") to flag values, where None means "not given".
+    Raises ConfigError naming the setting, the bad value and its source.
+    """
+    env = os.environ if environ is None else environ
+    home = _home_from(env)
+    layers = [_read_file(home / CONFIG_FILE_NAME), _read_env(env), _read_overrides(overrides or {})]
+    parsed: dict[str, object] = {}
+    sources: dict[str, str] = {}
+    for name, spec in _SPECS.items():
+        raw: object = spec.default(home)
+        origin = _Origin("default", home)
+        for layer in layers:
+            if name in layer:
+                raw, origin = layer[name]
+        try:
+            parsed[name] = spec.parse(raw, origin)
+        except ValueError as exc:
+            shown = "<hidden>" if spec.secret else repr(raw)
+            message = f"Bad setting {name} = {shown} (from {origin.source}): {exc}."
+            raise ConfigError(message) from exc
+        sources[name] = origin.source
+    return Settings(
+        home=home,
+        core=CoreSettings(**_section(parsed, "core")),
+        database=DatabaseSettings(**_section(parsed, "database")),
+        scheduler=SchedulerSettings(**_section(parsed, "scheduler")),
+        sources=sources,
+    )
+
+
+def _section(parsed: Mapping[str, object], section: str) -> dict[str, Any]:
+    prefix = section + "."
+    return {name[len(prefix) :]: value for name, value in parsed.items() if name.startswith(prefix)}

@@ -1,0 +1,94 @@
+"""What crosses the process boundary (Workload, events) and the Executor protocol."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import attrs
+
+from taskkit.model.keys import TaskInstanceKey
+from taskkit.model.results import TryResult
+
+
+@attrs.frozen
+class Workload:
+    """Everything a worker needs to run one try, and nothing it would have to look up.
+
+    The DAG itself travels separately, once per version (see DagPayload), so a
+    workload stays small. Upstream XCom values travel with it, so workers never
+    read or write the metastore: the scheduler is the one writer.
+    """
+
+    key: TaskInstanceKey
+    try_number: int
+    max_tries: int
+    dag_version_id: int
+    logical_date: dt.datetime
+    conf: Mapping[str, Any]
+    run_type: str
+    log_path: str
+    upstream_xcoms: Mapping[tuple[str, str], Any] = attrs.Factory(dict)
+    execution_timeout_s: float | None = None
+    data_interval_start: dt.datetime | None = None
+    data_interval_end: dt.datetime | None = None
+
+
+@attrs.frozen
+class DagPayload:
+    """A serialized DAG version, sent to a worker before the first workload that needs it."""
+
+    dag_version_id: int
+    payload: bytes
+    signature: str
+
+
+@attrs.frozen
+class TryStarted:
+    """A worker process started a try."""
+
+    key: TaskInstanceKey
+    try_number: int
+    pid: int
+    hostname: str
+    at: dt.datetime
+
+
+@attrs.frozen
+class TryFinished:
+    """A try ended (returned, raised, crashed, was killed or timed out)."""
+
+    key: TaskInstanceKey
+    try_number: int
+    result: TryResult
+    pushed_xcoms: Mapping[str, Any] = attrs.Factory(dict)
+    at: dt.datetime = attrs.Factory(lambda: dt.datetime.now(dt.timezone.utc))
+
+
+Event = TryStarted | TryFinished
+
+
+class Executor(Protocol):
+    """Runs workloads somewhere and reports what happened; decides nothing."""
+
+    #: How many tries it runs at once at most.
+    capacity: int
+
+    def start(self) -> None:
+        """Start worker processes; called once before the first submit."""
+
+    def submit(self, workload: Workload, dag: DagPayload | None) -> None:
+        """Run `workload`; `dag` is given when this executor has not seen that version yet."""
+
+    def poll(self, timeout: float) -> list[Event]:
+        """Events since the last poll, waiting up to `timeout` seconds for the first one."""
+
+    def running(self) -> int:
+        """How many submitted tries have not finished yet."""
+
+    def shutdown(self, grace: float) -> list[Event]:
+        """Let running tries finish for up to `grace` seconds, kill the rest, stop workers.
+
+        Returns the events of tries that ended meanwhile (killed ones included).
+        """

@@ -1,0 +1,368 @@
+"""The warm worker ("zygote"): keeps DAG versions loaded and forks one child per try.
+
+Forking from a process that has already imported taskkit and unpickled the
+DAG makes a fresh, fully isolated process per try cost about a millisecond:
+a crash, os._exit, a segfault or an OOM kill takes down only that child. The
+zygote watches each child's pipes and exit status, writes its log, enforces
+execution_timeout by killing the child's process group, and sends exactly
+one TryFinished per try back to the scheduler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import logging
+import os
+import pickle
+import selectors
+import signal
+import socket
+import sys
+import time
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+import attrs
+
+from taskkit.execution.base import DagPayload, TryFinished, TryStarted, Workload
+from taskkit.execution.tasklog import TryLog
+from taskkit.model.results import TryOutcome, TryResult
+
+_CHUNK = 65536
+
+
+@attrs.define
+class _Child:
+    """A forked try the zygote is watching."""
+
+    workload: Workload
+    pid: int
+    result_fd: int
+    out_fds: dict[int, str]  # fd -> "stdout" | "stderr"
+    log: TryLog
+    started: float
+    deadline: float | None
+    result: bytearray = attrs.Factory(bytearray)
+    exit_status: int | None = None
+    timed_out: bool = False
+
+
+class Zygote:
+    """The zygote's event loop; runs in its own process (see `serve`)."""
+
+    def __init__(self, conn: Connection, secret_key: bytes) -> None:
+        self.conn = conn
+        self.secret_key = secret_key
+        self.dags: dict[int, Any] = {}
+        self.children: dict[int, _Child] = {}
+        self.by_fd: dict[int, _Child] = {}
+        self.selector = selectors.DefaultSelector()
+        self.hostname = socket.gethostname()
+        self.draining = False
+        self.kill_at: float | None = None
+
+    def serve(self) -> None:
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        os.set_blocking(wake_r, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the scheduler decides when to stop
+        self.selector.register(self.conn.fileno(), selectors.EVENT_READ, "conn")
+        self.selector.register(wake_r, selectors.EVENT_READ, "wake")
+        while not (self.draining and not self.children):
+            for key, _ in self.selector.select(self._timeout()):
+                if key.data == "conn":
+                    self._receive()
+                elif key.data == "wake":
+                    _drain(wake_r)
+                else:
+                    self._read_child(key.fd)
+            self._enforce_deadlines()
+            self._reap()
+
+    # -- messages from the scheduler ------------------------------------------
+
+    def _receive(self) -> None:
+        try:
+            message = self.conn.recv()
+        except (EOFError, OSError):
+            # The scheduler is gone: nobody will record results, so stop now.
+            for child in self.children.values():
+                _kill_group(child.pid)
+            os._exit(1)
+        if isinstance(message, DagPayload):
+            self._load(message)
+        elif isinstance(message, Workload):
+            self._fork(message)
+        elif isinstance(message, tuple) and message[0] == "shutdown":
+            self.draining = True
+            self.kill_at = time.monotonic() + float(message[1])
+
+    def _load(self, message: DagPayload) -> None:
+        from taskkit import serde
+
+        if message.dag_version_id not in self.dags:
+            self.dags[message.dag_version_id] = serde.loads_verified_dag(
+                message.payload, message.signature, self.secret_key
+            )
+
+    # -- children ---------------------------------------------------------------
+
+    def _fork(self, workload: Workload) -> None:
+        result_r, result_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the child
+            try:
+                for fd in (result_r, out_r, err_r):
+                    os.close(fd)
+                _run_child(self, workload, result_w, out_w, err_w)
+            except BaseException:
+                traceback.print_exc()  # reaches the try's log once stderr is redirected
+            finally:
+                os._exit(70)
+        for fd in (result_w, out_w, err_w):
+            os.close(fd)
+        with contextlib.suppress(OSError):  # also here, so a kill never races the child's call
+            os.setpgid(pid, pid)
+        now = time.monotonic()
+        timeout = workload.execution_timeout_s
+        log = TryLog.open(workload)
+        child = _Child(
+            workload=workload,
+            pid=pid,
+            result_fd=result_r,
+            out_fds={out_r: "stdout", err_r: "stderr"},
+            log=log,
+            started=now,
+            deadline=now + timeout if timeout is not None else None,
+        )
+        self.children[pid] = child
+        for fd in (result_r, out_r, err_r):
+            os.set_blocking(fd, False)
+            self.by_fd[fd] = child
+            self.selector.register(fd, selectors.EVENT_READ, "child")
+        started = TryStarted(
+            workload.key, workload.try_number, pid, self.hostname, dt.datetime.now(dt.timezone.utc)
+        )
+        log.started(pid, self.hostname)
+        self.conn.send(started)
+
+    def _read_child(self, fd: int) -> None:
+        child = self.by_fd.get(fd)
+        if child is None:
+            return
+        try:
+            data = os.read(fd, _CHUNK)
+        except BlockingIOError:
+            return
+        if not data:
+            self._close_fd(fd)
+        elif fd == child.result_fd:
+            child.result.extend(data)
+        else:
+            child.log.output(child.out_fds[fd], data)
+
+    def _close_fd(self, fd: int) -> None:
+        self.selector.unregister(fd)
+        os.close(fd)
+        child = self.by_fd.pop(fd)
+        child.out_fds.pop(fd, None)
+        if fd == child.result_fd:
+            child.result_fd = -1
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for child in self.children.values():
+            if child.deadline is not None and now >= child.deadline and not child.timed_out:
+                child.timed_out = True
+                _kill_group(child.pid)
+        if self.kill_at is not None and now >= self.kill_at:
+            for child in self.children.values():
+                _kill_group(child.pid)
+
+    def _timeout(self) -> float | None:
+        deadlines = [c.deadline for c in self.children.values() if c.deadline and not c.timed_out]
+        if self.kill_at is not None:
+            deadlines.append(self.kill_at)
+        if self.children and any(c.exit_status is not None for c in self.children.values()):
+            return 0.01  # an exited child whose pipes a grandchild still holds
+        return max(min(deadlines) - time.monotonic(), 0) if deadlines else None
+
+    def _reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            if pid in self.children:
+                self.children[pid].exit_status = status
+        for pid in [p for p, c in self.children.items() if c.exit_status is not None]:
+            self._finish(self.children[pid])
+
+    def _finish(self, child: _Child) -> None:
+        if child.result_fd != -1:
+            # Read what the child wrote before exiting; a grandchild cannot hold this pipe.
+            while child.result_fd != -1:
+                try:
+                    data = os.read(child.result_fd, _CHUNK)
+                except BlockingIOError:
+                    break
+                if not data:
+                    self._close_fd(child.result_fd)
+                else:
+                    child.result.extend(data)
+        for fd in list(child.out_fds):
+            # Keep what is buffered now; don't wait for grandchildren that kept the pipe.
+            try:
+                while data := os.read(fd, _CHUNK):
+                    child.log.output(child.out_fds[fd], data)
+            except BlockingIOError:
+                pass
+            self._close_fd(fd)
+        del self.children[child.pid]
+        finished = self._outcome(child)
+        child.log.finished(finished.result)
+        self.conn.send(finished)
+
+    def _outcome(self, child: _Child) -> TryFinished:
+        workload = child.workload
+        duration = time.monotonic() - child.started
+        if child.timed_out:
+            reason = f"execution_timeout of {workload.execution_timeout_s:g}s exceeded; killed"
+        elif child.result and child.result_fd == -1:
+            try:
+                finished: TryFinished = pickle.loads(bytes(child.result))
+            except Exception as exc:
+                reason = f"could not read the try's result: {exc}"
+            else:
+                return finished
+        else:
+            exit_description = _describe_exit(child.exit_status)
+            reason = f"worker process {exit_description} without reporting a result"
+        result = TryResult(TryOutcome.FAILED, error=reason, duration_s=duration)
+        return TryFinished(workload.key, workload.try_number, result)
+
+
+class _XComFromWorkload:
+    """XCom access inside a child: upstream values came with the workload."""
+
+    def __init__(self, workload: Workload) -> None:
+        self.values = workload.upstream_xcoms
+        self.pushed: dict[str, Any] = {}
+        self.task_id = workload.key.task_id
+
+    def pull(self, task_id: str, key: str) -> Any:
+        if (task_id, key) in self.values:
+            return self.values[task_id, key]
+        if task_id == self.task_id:
+            return self.pushed.get(key)
+        return None
+
+    def push(self, task_id: str, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def _run_child(zygote: Zygote, workload: Workload, result_w: int, out_w: int, err_w: int) -> None:
+    """Inside the forked child: run the try and write the pickled TryFinished to `result_w`."""
+    from taskkit.authoring.context import DagRunInfo, TaskInstanceInfo, base_context, try_context
+    from taskkit.execution.runtime import execute_try
+
+    os.setpgid(0, 0)  # its own process group, so a timeout kills what it started too
+    signal.set_wakeup_fd(-1)
+    for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+    zygote.conn.close()
+    zygote.selector.close()
+    for fd in zygote.by_fd:
+        os.close(fd)
+    os.dup2(out_w, 1)
+    os.dup2(err_w, 2)
+    os.close(out_w)
+    os.close(err_w)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
+                        format="%(levelname)s %(name)s: %(message)s")
+    key = workload.key
+    dag = zygote.dags[workload.dag_version_id]
+    operator = dag.task_dict[key.task_id]
+    run = DagRunInfo(
+        key.dag_id, key.run_id, workload.logical_date, workload.conf, workload.run_type,
+        workload.data_interval_start, workload.data_interval_end,
+    )
+    xcom = _XComFromWorkload(workload)
+    ti = TaskInstanceInfo(key.dag_id, key.task_id, key.run_id, workload.try_number,
+                          workload.max_tries, xcom)
+    result = execute_try(operator, try_context(base_context(run, dag.params), ti, operator))
+    finished = TryFinished(key, workload.try_number, result, xcom.pushed)
+    try:
+        payload = pickle.dumps(finished)
+    except Exception as exc:
+        failed = TryResult(TryOutcome.FAILED, error=f"the task's return value cannot be "
+                           f"stored as an XCom: {type(exc).__name__}: {exc}",
+                           duration_s=result.duration_s)
+        payload = pickle.dumps(TryFinished(key, workload.try_number, failed))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _write_all(result_w, payload)
+    os.close(result_w)
+    os._exit(0)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL the child and everything it started (its process group)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError as exc:
+        if exc.errno not in (errno.ESRCH, errno.EPERM):
+            raise
+        with contextlib.suppress(ProcessLookupError):  # it had not made its own group yet
+            os.kill(pid, signal.SIGKILL)
+
+
+def _describe_exit(status: int | None) -> str:
+    if status is None:
+        return "vanished"
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        return f"was killed by signal {signal.Signals(signum).name}"
+    return f"exited with code {os.waitstatus_to_exitcode(status)}"
+
+
+def main(argv: list[str]) -> None:
+    """Entry point of the zygote: `python -m taskkit.execution.worker FD`.
+
+    FD is one end of a socketpair; the first message on it is the secret key
+    that DAG payloads must be signed with.
+    """
+    conn = Connection(int(argv[1]))
+    secret_key = conn.recv_bytes()
+    Zygote(conn, secret_key).serve()
+
+
+if __name__ == "__main__":
+    main(sys.argv)
+

@@ -1,0 +1,1 @@
+"""The Alembic environment and revisions of the metastore schema, shipped in the package."""

@@ -1,0 +1,113 @@
+"""Pools: named slot budgets. Occupancy is always derived from task instance states."""
+
+from __future__ import annotations
+
+from sqlalchemy import case, delete, func, select
+
+from taskkit.errors import PoolError, PoolNotFoundError
+from taskkit.metastore.records import Occupancy, PoolRecord
+from taskkit.metastore.tables import PoolRow, TaskInstanceRow
+from taskkit.metastore.units import UnitOfWork, rowcount, upsert_insert
+from taskkit.model.task import DEFAULT_POOL
+from taskkit.states import OCCUPYING_STATES, State
+
+
+def _check_slots(name: str, slots: int) -> None:
+    if isinstance(slots, bool) or not isinstance(slots, int) or slots < 0:
+        raise PoolError(f"Pool {name!r} needs a whole number of slots >= 0, not {slots!r}.")
+
+
+class PoolMethods(UnitOfWork):
+    """Pool CRUD and the occupancy query."""
+
+    def list_pools(self) -> list[PoolRecord]:
+        """Every pool by name, with running and queued slot sums from task instance states."""
+        ti = TaskInstanceRow
+        running = func.sum(case((ti.state == State.RUNNING, ti.pool_slots), else_=0))
+        queued = func.sum(case((ti.state == State.QUEUED, ti.pool_slots), else_=0))
+        used = (
+            select(ti.pool, running.label("running"), queued.label("queued"))
+            .where(ti.state.in_(OCCUPYING_STATES))
+            .group_by(ti.pool)
+            .subquery()
+        )
+        query = (
+            select(PoolRow.name, PoolRow.slots, PoolRow.description, used.c.running, used.c.queued)
+            .outerjoin(used, used.c.pool == PoolRow.name)
+            .order_by(PoolRow.name)
+        )
+        with self._read() as session:
+            return [
+                PoolRecord(name, slots, description, int(running or 0), int(queued or 0))
+                for name, slots, description, running, queued in session.execute(query)
+            ]
+
+    def get_pool(self, name: str) -> PoolRecord:
+        """One pool with its occupancy; raises PoolNotFoundError if it does not exist."""
+        for pool in self.list_pools():
+            if pool.name == name:
+                return pool
+        raise PoolNotFoundError(f"No pool {name!r}. Run `taskkit pools list` to see the pools.")
+
+    def get_pool_slots(self) -> dict[str, int]:
+        """Each pool's size by name, for the scheduler's selection."""
+        with self._read() as session:
+            return dict(session.execute(select(PoolRow.name, PoolRow.slots)).all())
+
+    def set_pool(self, name: str, slots: int, description: str | None = None) -> None:
+        """Create the pool or change its slots (and description, when one is given)."""
+        _check_slots(name, slots)
+        if not name or not name.strip():
+            raise PoolError("A pool needs a non-empty name.")
+        with self._write() as session:
+            query = upsert_insert(session, PoolRow).values(
+                name=name, slots=slots, description=description
+            )
+            keep = {"slots": query.excluded.slots}
+            if description is not None:
+                keep["description"] = query.excluded.description
+            session.execute(query.on_conflict_do_update(index_elements=["name"], set_=keep))
+
+    def ensure_pool(self, name: str, slots: int, description: str | None = None) -> bool:
+        """Create the pool if it is missing, leaving an existing one alone; True if created."""
+        _check_slots(name, slots)
+        with self._write() as session:
+            query = upsert_insert(session, PoolRow).values(
+                name=name, slots=slots, description=description
+            )
+            return bool(rowcount(session.execute(query.on_conflict_do_nothing())))
+
+    def delete_pool(self, name: str) -> None:
+        """Delete a pool; default_pool cannot be deleted and an unknown name is an error.
+
+        Task instances still naming the pool then fail with "pool does not exist".
+        """
+        if name == DEFAULT_POOL:
+            raise PoolError(f"{DEFAULT_POOL} cannot be deleted; set its slots instead.")
+        with self._write() as session:
+            deleted = rowcount(session.execute(delete(PoolRow).where(PoolRow.name == name)))
+        if not deleted:
+            raise PoolNotFoundError(f"No pool {name!r}. Run `taskkit pools list` to see the pools.")
+
+    def get_occupancy(self) -> Occupancy:
+        """Queued+running totals per pool (slots), per DAG, per (DAG, task) and overall (TIs).
+
+        One GROUP BY query, consistent within itself.
+        """
+        ti = TaskInstanceRow
+        query = (
+            select(ti.dag_id, ti.task_id, ti.pool, func.count(), func.sum(ti.pool_slots))
+            .where(ti.state.in_(OCCUPYING_STATES))
+            .group_by(ti.dag_id, ti.task_id, ti.pool)
+        )
+        pools: dict[str, int] = {}
+        dags: dict[str, int] = {}
+        tasks: dict[tuple[str, str], int] = {}
+        total = 0
+        with self._read() as session:
+            for dag_id, task_id, pool, count, slots in session.execute(query):
+                total += count
+                pools[pool] = pools.get(pool, 0) + int(slots)
+                dags[dag_id] = dags.get(dag_id, 0) + count
+                tasks[(dag_id, task_id)] = tasks.get((dag_id, task_id), 0) + count
+        return Occupancy(total=total, pool_slots=pools, by_dag=dags, by_task=tasks)

@@ -1,0 +1,223 @@
+"""Frozen value objects the Metastore returns and accepts; rows never leave the package."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+
+from taskkit.model.keys import TaskInstanceKey
+from taskkit.states import RunState, RunType, State
+
+
+@attrs.frozen
+class PoolRecord:
+    """A pool with the slots its queued and running task instances occupy right now."""
+
+    name: str
+    slots: int
+    description: str | None
+    running: int = 0
+    queued: int = 0
+
+    @property
+    def open_slots(self) -> int:
+        """Slots not held by queued or running task instances (negative if shrunk below use)."""
+        return self.slots - self.running - self.queued
+
+
+@attrs.frozen
+class DagRecord:
+    """What the metastore knows about a DAG id, without its payload."""
+
+    dag_id: str
+    fileloc: str
+    is_active: bool
+    is_paused: bool
+    current_version_id: int | None
+    schedule: str | None
+    next_run: dt.datetime | None
+    max_active_runs: int | None
+    max_active_tasks: int | None
+    description: str | None
+    tags: list[str]
+    updated_at: dt.datetime
+
+
+@attrs.frozen
+class DagVersionRecord:
+    """One stored DAG version: the signed cloudpickle payload and its hash."""
+
+    id: int
+    dag_id: str
+    version_number: int
+    content_hash: str
+    signature: str
+    payload: bytes = attrs.field(repr=False)
+    fileloc: str
+    created_at: dt.datetime
+
+
+@attrs.frozen
+class SavedVersion:
+    """The outcome of `save_dag_version`: the current version and whether it is new."""
+
+    version_id: int
+    version_number: int
+    created: bool
+
+
+@attrs.frozen
+class RunRecord:
+    """One DAG run."""
+
+    id: int
+    dag_id: str
+    run_id: str
+    logical_date: dt.datetime
+    run_type: RunType
+    state: RunState
+    conf: dict[str, Any]
+    dag_version_id: int
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    data_interval_start: dt.datetime | None
+    data_interval_end: dt.datetime | None
+
+
+@attrs.frozen
+class TaskInstanceRecord:
+    """One task instance: its state, tries, slots and the scheduler's notes on it."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    dag_run_id: int
+    state: State
+    try_number: int
+    max_tries: int
+    pool: str
+    pool_slots: int
+    priority_weight: int
+    queue: str
+    queued_at: dt.datetime | None
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    next_retry_at: dt.datetime | None
+    hostname: str | None
+    pid: int | None
+    heartbeat_at: dt.datetime | None
+    wait_reason: str | None
+    error: str | None
+    updated_at: dt.datetime
+
+    @property
+    def key(self) -> TaskInstanceKey:
+        """The (dag_id, run_id, task_id) key naming this task instance."""
+        return TaskInstanceKey(self.dag_id, self.run_id, self.task_id)
+
+
+class _Unset(enum.Enum):
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: Marks a TIChange field that the change leaves as it is.
+UNSET: Final = _Unset.UNSET
+
+
+def _frozen_states(value: object) -> frozenset[State]:
+    if isinstance(value, State):
+        return frozenset({value})
+    assert isinstance(value, (set, frozenset, list, tuple))
+    return frozenset(State(v) for v in value)
+
+
+@attrs.frozen
+class TIChange:
+    """A conditional change to one task instance: applied only if its state is in `expected`.
+
+    Fields left UNSET are not touched; set one to None to clear it.
+    """
+
+    key: TaskInstanceKey
+    expected: frozenset[State] = attrs.field(converter=_frozen_states)
+    state: State | _Unset = UNSET
+    try_number: int | _Unset = UNSET
+    queued_at: dt.datetime | _Unset | None = UNSET
+    started_at: dt.datetime | _Unset | None = UNSET
+    ended_at: dt.datetime | _Unset | None = UNSET
+    next_retry_at: dt.datetime | _Unset | None = UNSET
+    hostname: str | _Unset | None = UNSET
+    pid: int | _Unset | None = UNSET
+    heartbeat_at: dt.datetime | _Unset | None = UNSET
+    wait_reason: str | _Unset | None = UNSET
+    error: str | _Unset | None = UNSET
+
+    def values(self) -> dict[str, object]:
+        """The columns this change sets, by name."""
+        skip = {"key", "expected"}
+        return {
+            f.name: getattr(self, f.name)
+            for f in attrs.fields(TIChange)
+            if f.name not in skip and getattr(self, f.name) is not UNSET
+        }
+
+
+@attrs.frozen
+class Occupancy:
+    """Slots and task instances held by queued+running TIs, derived from their states.
+
+    `pool_slots` sums pool_slots per pool; the others count task instances,
+    as parallelism, max_active_tasks and max_active_tis_per_dag do.
+    """
+
+    total: int = 0
+    pool_slots: Mapping[str, int] = attrs.field(factory=dict)
+    by_dag: Mapping[str, int] = attrs.field(factory=dict)
+    by_task: Mapping[tuple[str, str], int] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class ImportErrorRecord:
+    """A DAG file that failed to import at its last parse."""
+
+    fileloc: str
+    line: int | None
+    message: str
+    created_at: dt.datetime
+
+
+@attrs.frozen
+class XComRecord:
+    """A stored XCom value, still encoded; decode it with taskkit.serde.loads_value."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    key: str
+    value: bytes = attrs.field(repr=False)
+    encoding: str
+    created_at: dt.datetime
+
+
+@attrs.frozen
+class DbStatus:
+    """What `check_db` found: reachable, and at which schema revision."""
+
+    url: str
+    reachable: bool
+    current_revision: str | None
+    head_revision: str
+    error: str | None = None
+
+    @property
+    def up_to_date(self) -> bool:
+        """True when the database is reachable and at the revision this code expects."""
+        return self.reachable and self.current_revision == self.head_revision

@@ -1,0 +1,170 @@
+"""DAG runs: created with all their task instances at once, moved by conditional updates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from taskkit.errors import DuplicateRunError, RunNotFoundError
+from taskkit.metastore.records import RunRecord
+from taskkit.metastore.tables import DagRunRow, TaskInstanceRow
+from taskkit.metastore.units import UnitOfWork, rowcount
+from taskkit.model.task import TaskSpec
+from taskkit.states import FINISHED_RUN_STATES, RunState, RunType, State
+
+_RUN_COLUMNS = tuple(DagRunRow.__table__.c)
+ACTIVE_RUN_STATES = frozenset({RunState.QUEUED, RunState.RUNNING})
+
+
+class RunMethods(UnitOfWork):
+    """Creating, listing and moving DAG runs."""
+
+    def create_run(
+        self,
+        dag_id: str,
+        run_id: str,
+        logical_date: dt.datetime,
+        *,
+        run_type: RunType,
+        dag_version_id: int,
+        tasks: Sequence[TaskSpec],
+        conf: Mapping[str, Any] | None = None,
+        data_interval: tuple[dt.datetime, dt.datetime] | None = None,
+    ) -> RunRecord:
+        """Create a queued run and one task instance per task (state none, try 0), atomically.
+
+        Raises DuplicateRunError if the DAG already has this run_id, or (for
+        scheduled runs only) a scheduled run at this logical date: manual runs
+        may share a date, but one interval is never scheduled twice.
+        """
+        now = self._now()
+        values = {
+            "dag_id": dag_id,
+            "run_id": run_id,
+            "logical_date": logical_date,
+            "run_type": run_type,
+            "state": RunState.QUEUED,
+            "conf": dict(conf or {}),
+            "dag_version_id": dag_version_id,
+            "created_at": now,
+            "data_interval_start": data_interval[0] if data_interval else None,
+            "data_interval_end": data_interval[1] if data_interval else None,
+        }
+        try:
+            with self._write() as session:
+                self._refuse_duplicate(session, dag_id, run_id, logical_date, run_type)
+                run_pk = session.execute(
+                    insert(DagRunRow).values(**values).returning(DagRunRow.id)
+                ).scalar_one()
+                if tasks:
+                    session.execute(
+                        insert(TaskInstanceRow),
+                        [_new_ti(dag_id, run_id, run_pk, spec, now) for spec in tasks],
+                    )
+        except IntegrityError as exc:  # lost a race that the check above could not see
+            raise DuplicateRunError(
+                f"DAG {dag_id!r} already has run {run_id!r} or a scheduled run at "
+                f"{logical_date.isoformat()}."
+            ) from exc
+        return self.get_run(dag_id, run_id)
+
+    @staticmethod
+    def _refuse_duplicate(
+        session: Any, dag_id: str, run_id: str, logical_date: dt.datetime, run_type: RunType
+    ) -> None:
+        same_id = select(DagRunRow.id).where(DagRunRow.dag_id == dag_id, DagRunRow.run_id == run_id)
+        if session.execute(same_id).first() is not None:
+            raise DuplicateRunError(
+                f"DAG {dag_id!r} already has a run {run_id!r}; pick another --run-id."
+            )
+        if run_type is RunType.SCHEDULED:
+            same_date = select(DagRunRow.run_id).where(
+                DagRunRow.dag_id == dag_id,
+                DagRunRow.logical_date == logical_date,
+                DagRunRow.run_type == RunType.SCHEDULED,
+            )
+            other = session.execute(same_date).scalar()
+            if other is not None:
+                raise DuplicateRunError(
+                    f"DAG {dag_id!r} already has scheduled run {other!r} at "
+                    f"{logical_date.isoformat()}."
+                )
+
+    def get_run(self, dag_id: str, run_id: str) -> RunRecord:
+        """One run; raises RunNotFoundError if the DAG has no run with that id."""
+        query = select(*_RUN_COLUMNS).where(DagRunRow.dag_id == dag_id, DagRunRow.run_id == run_id)
+        with self._read() as session:
+            row = session.execute(query).first()
+        if row is None:
+            raise RunNotFoundError(
+                f"DAG {dag_id!r} has no run {run_id!r}. Run `taskkit runs list {dag_id}`."
+            )
+        return RunRecord(**row._asdict())
+
+    def list_runs(self, dag_id: str | None = None, *, limit: int | None = None) -> list[RunRecord]:
+        """Runs newest first (by logical date, then creation), of one DAG or of all."""
+        query = select(*_RUN_COLUMNS).order_by(DagRunRow.logical_date.desc(), DagRunRow.id.desc())
+        if dag_id is not None:
+            query = query.where(DagRunRow.dag_id == dag_id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as session:
+            return [RunRecord(**row._asdict()) for row in session.execute(query)]
+
+    def list_active_runs(self) -> list[RunRecord]:
+        """Queued and running runs, oldest first (logical date, then id), for the scheduler."""
+        query = (
+            select(*_RUN_COLUMNS)
+            .where(DagRunRow.state.in_(ACTIVE_RUN_STATES))
+            .order_by(DagRunRow.logical_date, DagRunRow.id)
+        )
+        with self._read() as session:
+            return [RunRecord(**row._asdict()) for row in session.execute(query)]
+
+    def set_run_state(
+        self,
+        dag_id: str,
+        run_id: str,
+        state: RunState,
+        *,
+        expected: Collection[RunState] | None = None,
+        now: dt.datetime | None = None,
+    ) -> bool:
+        """Move a run to `state` if its state is in `expected` (any, when None); True if moved.
+
+        Entering running stamps started_at; entering a finished state stamps ended_at.
+        """
+        stamp = now or self._now()
+        values: dict[str, object] = {"state": state}
+        if state is RunState.RUNNING:
+            values["started_at"] = stamp
+        if state in FINISHED_RUN_STATES:
+            values["ended_at"] = stamp
+        query = update(DagRunRow).where(DagRunRow.dag_id == dag_id, DagRunRow.run_id == run_id)
+        if expected is not None:
+            query = query.where(DagRunRow.state.in_(list(expected)))
+        with self._write() as session:
+            return bool(rowcount(session.execute(query.values(**values))))
+
+
+def _new_ti(
+    dag_id: str, run_id: str, run_pk: int, spec: TaskSpec, now: dt.datetime
+) -> dict[str, object]:
+    return {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "task_id": spec.task_id,
+        "dag_run_id": run_pk,
+        "state": State.NONE,
+        "try_number": 0,
+        "max_tries": spec.max_tries,
+        "pool": spec.pool,
+        "pool_slots": spec.pool_slots,
+        "priority_weight": spec.priority_weight_total,
+        "queue": spec.queue,
+        "updated_at": now,
+    }

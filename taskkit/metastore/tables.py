@@ -1,0 +1,230 @@
+"""The metastore's rows: SQLAlchemy 2.0 typed models. Rows never leave `taskkit.metastore`.
+
+Enums are stored as their values in plain VARCHAR columns (no native enum,
+no CHECK constraint) so SQLite and PostgreSQL behave alike and migrations
+stay simple. Timestamps are stored in UTC and always read back aware.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from taskkit.states import RunState, RunType, State
+
+#: The Alembic revision this code expects; a test checks it is the scripts' head.
+SCHEMA_REVISION = "0001"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """An aware datetime stored as UTC; naive datetimes are refused, not guessed."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"Naive datetime {value!r}: the metastore needs aware datetimes.")
+        utc = value.astimezone(dt.timezone.utc)
+        # SQLite has no time zones; store naive UTC text that sorts correctly.
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+def _enum_column(enum_cls: type[enum.Enum]) -> SAEnum:
+    return SAEnum(
+        enum_cls,
+        values_callable=lambda members: [m.value for m in members],
+        native_enum=False,
+        create_constraint=False,
+        length=20,
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    """Declarative base with taskkit's naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class DagRow(Base):
+    """One DAG id seen in the DAGs folder, with its current version and pause flag."""
+
+    __tablename__ = "dag"
+
+    dag_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    fileloc: Mapped[str] = mapped_column(Text)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    current_version_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    schedule: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_run: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    max_active_runs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_active_tasks: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class DagVersionRow(Base):
+    """One serialized version of a DAG; runs execute the version they were created with."""
+
+    __tablename__ = "dag_version"
+    __table_args__ = (UniqueConstraint("dag_id", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str] = mapped_column(String(250), ForeignKey("dag.dag_id"))
+    version_number: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    fileloc: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+_SCHEDULED_ONLY = f"run_type = '{RunType.SCHEDULED.value}'"
+
+
+class DagRunRow(Base):
+    """One run of a DAG."""
+
+    __tablename__ = "dag_run"
+    __table_args__ = (
+        UniqueConstraint("dag_id", "run_id"),
+        Index("ix_dag_run_state_dag_id", "state", "dag_id"),
+        # Two scheduled runs for one interval would run it twice; manual runs may share dates.
+        Index(
+            "uq_dag_run_scheduled_logical_date",
+            "dag_id",
+            "logical_date",
+            unique=True,
+            sqlite_where=text(_SCHEDULED_ONLY),
+            postgresql_where=text(_SCHEDULED_ONLY),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str] = mapped_column(String(250), ForeignKey("dag.dag_id"))
+    run_id: Mapped[str] = mapped_column(String(250))
+    logical_date: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    run_type: Mapped[RunType] = mapped_column(_enum_column(RunType))
+    state: Mapped[RunState] = mapped_column(_enum_column(RunState))
+    conf: Mapped[dict[str, Any]] = mapped_column(JSON)
+    dag_version_id: Mapped[int] = mapped_column(Integer, ForeignKey("dag_version.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    data_interval_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    data_interval_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class TaskInstanceRow(Base):
+    """One task in one run; its state, tries and the slots it occupies."""
+
+    __tablename__ = "task_instance"
+    __table_args__ = (
+        Index("ix_task_instance_dag_run_id_state", "dag_run_id", "state"),
+        Index("ix_task_instance_state_pool", "state", "pool"),
+    )
+
+    dag_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    dag_run_id: Mapped[int] = mapped_column(Integer, ForeignKey("dag_run.id", ondelete="CASCADE"))
+    state: Mapped[State] = mapped_column(_enum_column(State))
+    #: Tries started so far: 0 before the first.
+    try_number: Mapped[int] = mapped_column(Integer)
+    max_tries: Mapped[int] = mapped_column(Integer)
+    pool: Mapped[str] = mapped_column(String(256))
+    pool_slots: Mapped[int] = mapped_column(Integer)
+    priority_weight: Mapped[int] = mapped_column(BigInteger)
+    queue: Mapped[str] = mapped_column(String(256))
+    queued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    next_retry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    hostname: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    wait_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class XComRow(Base):
+    """A value a task pushed; `encoding` says whether `value` is JSON or a pickle."""
+
+    __tablename__ = "xcom"
+
+    dag_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), primary_key=True, default="return_value")
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    encoding: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class PoolRow(Base):
+    """A named pool of slots; occupancy is derived from task instances, never stored."""
+
+    __tablename__ = "pool"
+
+    name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    slots: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ImportErrorRow(Base):
+    """A DAG file that failed to import at its last parse."""
+
+    __tablename__ = "import_error"
+    __table_args__ = (Index("ix_import_error_fileloc", "fileloc"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fileloc: Mapped[str] = mapped_column(String(1000))
+    line: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+metadata = Base.metadata

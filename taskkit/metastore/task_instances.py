@@ -1,0 +1,151 @@
+"""Task instances: listed in one query, changed only by conditional batched updates.
+
+Every change is `UPDATE ... WHERE key AND state IN expected`, so when two
+processes race for one transition exactly one of them applies it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+
+from taskkit.metastore.records import TaskInstanceRecord, TIChange
+from taskkit.metastore.runs import ACTIVE_RUN_STATES
+from taskkit.metastore.tables import DagRunRow, TaskInstanceRow
+from taskkit.metastore.units import UnitOfWork, rowcount
+from taskkit.model.keys import TaskInstanceKey
+from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, State
+
+_TI = TaskInstanceRow
+_TI_COLUMNS = tuple(TaskInstanceRow.__table__.c)
+
+
+def _key_matches(key: TaskInstanceKey) -> ColumnElement[bool]:
+    return and_(_TI.dag_id == key.dag_id, _TI.run_id == key.run_id, _TI.task_id == key.task_id)
+
+
+class TaskInstanceMethods(UnitOfWork):
+    """Listing, transitions, heartbeats and crash recovery of task instances."""
+
+    def list_task_instances(self, dag_id: str, run_id: str) -> list[TaskInstanceRecord]:
+        """The task instances of one run, by task_id."""
+        query = (
+            select(*_TI_COLUMNS)
+            .where(_TI.dag_id == dag_id, _TI.run_id == run_id)
+            .order_by(_TI.task_id)
+        )
+        with self._read() as session:
+            return [TaskInstanceRecord(**row._asdict()) for row in session.execute(query)]
+
+    def list_active_task_instances(
+        self, *, unfinished_only: bool = False
+    ) -> list[TaskInstanceRecord]:
+        """Task instances of every queued or running run, in one query.
+
+        With `unfinished_only`, finished ones (success, failed, skipped,
+        upstream_failed) are left out.
+        """
+        query = (
+            select(*_TI_COLUMNS)
+            .join(DagRunRow, DagRunRow.id == _TI.dag_run_id)
+            .where(DagRunRow.state.in_(ACTIVE_RUN_STATES))
+            .order_by(_TI.dag_run_id, _TI.task_id)
+        )
+        if unfinished_only:
+            query = query.where(_TI.state.not_in(FINISHED_STATES))
+        with self._read() as session:
+            return [TaskInstanceRecord(**row._asdict()) for row in session.execute(query)]
+
+    def transition_task_instances(self, changes: Sequence[TIChange]) -> list[bool]:
+        """Apply each change whose task instance is in one of its expected states, atomically.
+
+        Returns, per change, whether it applied. All changes commit together,
+        so a caller acts on exactly the transitions it won.
+        """
+        if not changes:
+            return []
+        now = self._now()
+        applied: list[bool] = []
+        with self._write() as session:
+            for change in changes:
+                query = (
+                    update(_TI)
+                    .where(_key_matches(change.key), _TI.state.in_(change.expected))
+                    .values(**change.values(), updated_at=now)
+                )
+                applied.append(bool(rowcount(session.execute(query))))
+        return applied
+
+    def heartbeat_task_instances(
+        self, keys: Iterable[TaskInstanceKey], *, now: dt.datetime | None = None
+    ) -> int:
+        """Stamp heartbeat_at on those of `keys` that are queued or running; returns how many."""
+        stamp = now or self._now()
+        keys = list(keys)
+        if not keys:
+            return 0
+        query = (
+            update(_TI)
+            .where(or_(*(_key_matches(k) for k in keys)))
+            .where(_TI.state.in_(OCCUPYING_STATES))
+            .values(heartbeat_at=stamp)
+        )
+        with self._write() as session:
+            return int(rowcount(session.execute(query)))
+
+    def find_stale_task_instances(self, cutoff: dt.datetime) -> list[TaskInstanceRecord]:
+        """Queued or running task instances with no heartbeat since `cutoff`.
+
+        One that never beat counts from when it was queued (or last updated),
+        so a scheduler that died between queueing and starting is noticed too.
+        """
+        last_sign = _TI.heartbeat_at
+        query = select(*_TI_COLUMNS).where(
+            _TI.state.in_(OCCUPYING_STATES),
+            or_(
+                last_sign < cutoff,
+                and_(last_sign.is_(None), _TI.updated_at < cutoff),
+            ),
+        )
+        with self._read() as session:
+            return [TaskInstanceRecord(**row._asdict()) for row in session.execute(query)]
+
+    def reset_stale_task_instances(
+        self, records: Iterable[TaskInstanceRecord], *, reason: str
+    ) -> list[TaskInstanceKey]:
+        """Put orphaned *queued* task instances back to scheduled, if still unchanged.
+
+        Each applies only if its state and heartbeat are what the record says,
+        so a task instance that beat or moved meanwhile is left alone. Running
+        ones are skipped: a lost try is a failed try, which the scheduler
+        records with `transition_task_instances` (retry or fail).
+        """
+        changed: list[TaskInstanceKey] = []
+        now = self._now()
+        with self._write() as session:
+            for record in records:
+                if record.state is not State.QUEUED:
+                    continue
+                beat = (
+                    _TI.heartbeat_at.is_(None)
+                    if record.heartbeat_at is None
+                    else _TI.heartbeat_at == record.heartbeat_at
+                )
+                query = (
+                    update(_TI)
+                    .where(_key_matches(record.key), _TI.state == State.QUEUED, beat)
+                    .values(
+                        state=State.SCHEDULED,
+                        queued_at=None,
+                        hostname=None,
+                        pid=None,
+                        heartbeat_at=None,
+                        wait_reason=reason,
+                        updated_at=now,
+                    )
+                )
+                if rowcount(session.execute(query)):
+                    changed.append(record.key)
+        return changed

@@ -1,0 +1,61 @@
+"""XCom values, stored encoded (JSON or pickle, see taskkit.serde) and never decoded here."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, delete, select
+
+from taskkit.metastore.records import XComRecord
+from taskkit.metastore.tables import XComRow
+from taskkit.metastore.units import UnitOfWork
+from taskkit.model.keys import TaskInstanceKey
+
+RETURN_VALUE = "return_value"
+_XCOM_COLUMNS = tuple(XComRow.__table__.c)
+
+
+class XComMethods(UnitOfWork):
+    """Setting and reading XCom values."""
+
+    def set_xcom(
+        self, ti: TaskInstanceKey, value: bytes, *, encoding: str, key: str = RETURN_VALUE
+    ) -> None:
+        """Store (or replace) the task instance's value under `key`."""
+        with self._write() as session:
+            session.execute(delete(XComRow).where(*_matches(ti), XComRow.key == key))
+            session.add(
+                XComRow(
+                    dag_id=ti.dag_id,
+                    run_id=ti.run_id,
+                    task_id=ti.task_id,
+                    key=key,
+                    value=value,
+                    encoding=encoding,
+                    created_at=self._now(),
+                )
+            )
+
+    def get_xcom(self, ti: TaskInstanceKey, key: str = RETURN_VALUE) -> XComRecord | None:
+        """The value the task instance stored under `key`, or None if it stored none."""
+        query = select(*_XCOM_COLUMNS).where(*_matches(ti), XComRow.key == key)
+        with self._read() as session:
+            row = session.execute(query).first()
+        return None if row is None else XComRecord(**row._asdict())
+
+    def get_xcoms(self, dag_id: str, run_id: str) -> list[XComRecord]:
+        """Every value stored in one run, by task_id then key."""
+        query = (
+            select(*_XCOM_COLUMNS)
+            .where(XComRow.dag_id == dag_id, XComRow.run_id == run_id)
+            .order_by(XComRow.task_id, XComRow.key)
+        )
+        with self._read() as session:
+            return [XComRecord(**row._asdict()) for row in session.execute(query)]
+
+    def clear_xcoms(self, ti: TaskInstanceKey) -> None:
+        """Delete the task instance's values, e.g. before a new try pushes its own."""
+        with self._write() as session:
+            session.execute(delete(XComRow).where(*_matches(ti)))
+
+
+def _matches(ti: TaskInstanceKey) -> tuple[ColumnElement[bool], ...]:
+    return (XComRow.dag_id == ti.dag_id, XComRow.run_id == ti.run_id, XComRow.task_id == ti.task_id)

@@ -1,0 +1,80 @@
+"""Every example DAG runs through DAG.test() and does what its docstring says."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from taskkit import DAG, State
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def load(name: str) -> ModuleType:
+    """Import examples/dags/<name>.py by path, as the DAG processor would."""
+    path = EXAMPLES / "dags" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_seed_runs_c_then_a_then_b_in_a_one_slot_pool() -> None:
+    """With test_pool at one slot, process_c, process_a, process_b start in that order."""
+    dag: DAG = load("seed_pool_priority").seed_pool_priority_dag
+    result = dag.test(pools={"test_pool": 1})
+    assert result.order == ["process_c", "process_a", "process_b"]
+    assert result.state == "success"
+    assert result.xcom("process_a") == "processed by process_a"
+
+
+def test_seed_pool_exists_in_the_pools_file() -> None:
+    """examples/pools.json defines test_pool with one slot for the scheduler."""
+    pools = json.loads((EXAMPLES / "pools.json").read_text())
+    assert pools["test_pool"]["slots"] == 1
+    assert pools["warehouse"]["slots"] == 4
+
+
+def test_taskflow_etl_passes_values_and_renders_the_report() -> None:
+    """Rows flow extract -> transform/count -> load, and the bash report quotes load's value."""
+    dag: DAG = load("taskflow_etl").taskflow_etl_dag
+    result = dag.test(conf={"multiplier": 3})
+    assert result.state == "success"
+    assert result.xcom("transform") == [30, 96]
+    assert result.xcom("load") == "loaded 2 rows totalling 126"
+    assert result.xcom("report").endswith("try 1: loaded 2 rows totalling 126")
+    assert result.order.index("report") == len(result.order) - 1
+
+
+def test_pool_slots_big_task_is_not_starved() -> None:
+    """The 3-slot rebuild_index starts right after warmup, before any 1-slot load."""
+    dag: DAG = load("pool_slots").pool_slots_dag
+    result = dag.test(pools={"warehouse": 4})
+    assert result.order[:2] == ["warmup", "rebuild_index"]
+    assert sorted(result.order[2:]) == [f"load_{i}" for i in range(8)]
+    assert result.state == "success"
+
+
+def test_classic_trigger_rules_example() -> None:
+    """publish is upstream_failed, alert and cleanup run, and the run succeeds."""
+    dag: DAG = load("classic_trigger_rules").classic_trigger_rules_dag
+    result = dag.test()
+    assert result.task_states["strict_check"] == State.FAILED
+    assert result.task_states["publish"] == State.UPSTREAM_FAILED
+    assert result.task_states["alert"] == State.SUCCESS
+    assert result.task_states["cleanup"] == State.SUCCESS
+    assert result.state == "success"
+
+
+def test_examples_import_only_taskkit_and_the_standard_library() -> None:
+    """Example files import nothing but taskkit and stdlib modules."""
+    for path in (EXAMPLES / "dags").glob("*.py"):
+        for line in path.read_text().splitlines():
+            if line.startswith(("import ", "from ")):
+                top = line.split()[1].split(".")[0]
+                assert top == "taskkit" or top in sys.stdlib_module_names or top == "__future__", (
+                    path.name, line)

@@ -1,0 +1,109 @@
+"""Schema creation, upgrade, reset and checks, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from taskkit.errors import MetastoreError, MetastoreNotInitializedError
+from taskkit.metastore import Metastore, check_db, init_db, reset_db, upgrade_db
+from taskkit.metastore.migrate import head_revision
+from taskkit.metastore.tables import SCHEMA_REVISION, metadata
+
+
+def test_schema_revision_is_the_scripts_head() -> None:
+    """The revision the code checks for is the newest packaged Alembic revision."""
+    assert head_revision() == SCHEMA_REVISION
+
+
+def test_migrations_produce_exactly_the_models_schema(metastore: Metastore) -> None:
+    """Running the migrations yields the schema the models describe: autogenerate sees no diff."""
+    with metastore.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+
+
+def test_open_refuses_an_uninitialised_database(db_url: str) -> None:
+    """Opening a database without the schema says to run `taskkit db init`."""
+    with pytest.raises(MetastoreNotInitializedError, match="taskkit db init"):
+        Metastore.open(db_url)
+
+
+def test_open_refuses_an_outdated_schema(metastore: Metastore, db_url: str) -> None:
+    """Opening a database at another revision says to run `taskkit db upgrade`."""
+    with metastore.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+    with pytest.raises(MetastoreNotInitializedError, match="taskkit db upgrade"):
+        Metastore.open(db_url)
+
+
+def test_check_db_reports_uninitialised_then_up_to_date(db_url: str) -> None:
+    """check_db sees no revision before init and the head revision after it."""
+    before = check_db(db_url)
+    assert before.reachable
+    assert before.current_revision is None
+    assert not before.up_to_date
+    init_db(db_url)
+    after = check_db(db_url)
+    assert after.up_to_date
+    assert after.current_revision == SCHEMA_REVISION
+
+
+def test_check_db_reports_an_unreachable_database(tmp_path: Path) -> None:
+    """check_db reports a database it cannot reach instead of raising."""
+    (tmp_path / "a_file").write_text("")
+    for url in (f"sqlite:///{tmp_path / 'a_file' / 'x.db'}", "postgresql://nobody@127.0.0.1:1/x"):
+        status = check_db(url)
+        assert not status.reachable
+        assert status.error
+
+
+def test_open_reports_an_unreachable_server() -> None:
+    """Opening a metastore whose server is down is one clear MetastoreError."""
+    with pytest.raises(MetastoreError, match="Cannot reach"):
+        Metastore.open("postgresql://nobody@127.0.0.1:1/none")
+
+
+def test_init_is_idempotent_and_keeps_default_pool_slots(db_url: str) -> None:
+    """Running init twice is harmless, and a second init does not resize default_pool."""
+    init_db(db_url, default_pool_slots=5)
+    with Metastore.open(db_url) as store:
+        store.set_pool("default_pool", 9)
+    init_db(db_url, default_pool_slots=5)
+    upgrade_db(db_url)
+    with Metastore.open(db_url) as store:
+        assert store.get_pool_slots() == {"default_pool": 9}
+
+
+def test_reset_drops_data_and_recreates_the_schema(metastore: Metastore, db_url: str) -> None:
+    """reset_db leaves a fresh schema: only default_pool, with the slots given."""
+    metastore.set_pool("db", 3)
+    metastore.dispose()
+    reset_db(db_url, default_pool_slots=11)
+    with Metastore.open(db_url) as store:
+        assert store.get_pool_slots() == {"default_pool": 11}
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
+def test_postgres_urls_use_psycopg3(scheme: str) -> None:
+    """postgres:// and postgresql:// URLs are pointed at the psycopg 3 driver."""
+    from taskkit.metastore.engine import normalize_url
+
+    assert normalize_url(f"{scheme}://u@h/db").drivername == "postgresql+psycopg"
+
+
+def test_sqlite_file_is_private_and_in_wal_mode(tmp_path: Path) -> None:
+    """The SQLite file is created 0600 (with its directory) and opened in WAL mode."""
+    path = tmp_path / "new" / "dir" / "taskkit.db"
+    url = f"sqlite:///{path}"
+    init_db(url)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with Metastore.open(url) as store, store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000

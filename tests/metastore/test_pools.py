@@ -1,0 +1,83 @@
+"""Pools: CRUD, refusals, and occupancy derived from task instance states."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from taskkit.errors import PoolError, PoolNotFoundError
+from taskkit.metastore import Metastore, PoolRecord, RunRecord, TIChange
+from taskkit.model.keys import TaskInstanceKey
+from taskkit.model.task import TaskSpec
+from taskkit.states import State
+
+MakeRun = Callable[..., RunRecord]
+
+
+def test_set_pool_creates_then_updates(metastore: Metastore) -> None:
+    """set_pool creates a pool, then changes its slots and keeps its description."""
+    metastore.set_pool("db", 4, "the database")
+    metastore.set_pool("db", 6)
+    assert metastore.get_pool("db") == PoolRecord("db", 6, "the database", 0, 0)
+    assert metastore.get_pool_slots() == {"db": 6, "default_pool": 128}
+
+
+def test_negative_slots_are_refused(metastore: Metastore) -> None:
+    """A pool cannot have fewer than 0 slots."""
+    with pytest.raises(PoolError, match="-1"):
+        metastore.set_pool("db", -1)
+
+
+def test_default_pool_cannot_be_deleted(metastore: Metastore) -> None:
+    """Deleting default_pool is refused and it stays."""
+    with pytest.raises(PoolError, match="default_pool"):
+        metastore.delete_pool("default_pool")
+    assert "default_pool" in metastore.get_pool_slots()
+
+
+def test_deleting_an_unknown_pool_is_an_error(metastore: Metastore) -> None:
+    """Deleting a pool that does not exist raises PoolNotFoundError (a LookupError)."""
+    with pytest.raises(PoolNotFoundError, match="nope"):
+        metastore.delete_pool("nope")
+    with pytest.raises(LookupError):
+        metastore.get_pool("nope")
+
+
+def test_delete_pool_removes_it(metastore: Metastore) -> None:
+    """A deleted pool is gone from the listing."""
+    metastore.set_pool("db", 2)
+    metastore.delete_pool("db")
+    assert [p.name for p in metastore.list_pools()] == ["default_pool"]
+
+
+def test_occupancy_is_derived_from_states(metastore: Metastore, make_run: MakeRun) -> None:
+    """Queued and running TIs count toward pools, DAGs and tasks; other states do not."""
+    metastore.set_pool("db", 10)
+    tasks = [
+        TaskSpec("a", pool="db", pool_slots=3),
+        TaskSpec("b", pool="db", pool_slots=2),
+        TaskSpec("c"),
+        TaskSpec("d", pool="db", pool_slots=5),
+    ]
+    make_run("r1", tasks)
+
+    def key(task_id: str) -> TaskInstanceKey:
+        return TaskInstanceKey("etl", "r1", task_id)
+
+    metastore.transition_task_instances(
+        [
+            TIChange(key("a"), {State.NONE}, state=State.QUEUED),
+            TIChange(key("b"), {State.NONE}, state=State.RUNNING),
+            TIChange(key("c"), {State.NONE}, state=State.RUNNING),
+            TIChange(key("d"), {State.NONE}, state=State.SUCCESS),
+        ]
+    )
+    pools = {p.name: p for p in metastore.list_pools()}
+    assert (pools["db"].queued, pools["db"].running, pools["db"].open_slots) == (3, 2, 5)
+    assert (pools["default_pool"].queued, pools["default_pool"].running) == (0, 1)
+    occupancy = metastore.get_occupancy()
+    assert occupancy.total == 3
+    assert occupancy.pool_slots == {"db": 5, "default_pool": 1}
+    assert occupancy.by_dag == {"etl": 3}
+    assert occupancy.by_task == {("etl", "a"): 1, ("etl", "b"): 1, ("etl", "c"): 1}

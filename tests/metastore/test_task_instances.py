@@ -1,0 +1,107 @@
+"""Task instances: conditional batched transitions, listing, heartbeats, stale detection, XCom."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from taskkit.metastore import Metastore, RunRecord, TIChange
+from taskkit.model.keys import TaskInstanceKey
+from taskkit.model.task import TaskSpec
+from taskkit.states import RunState, State
+
+MakeRun = Callable[..., RunRecord]
+A = TaskInstanceKey("etl", "run1", "a")
+B = TaskInstanceKey("etl", "run1", "b")
+
+
+def test_transitions_apply_only_from_expected_states(
+    metastore: Metastore, make_run: MakeRun
+) -> None:
+    """Each change applies iff the TI is in an expected state; the result says which did."""
+    make_run()
+    now = dt.datetime.now(dt.timezone.utc)
+    applied = metastore.transition_task_instances(
+        [
+            TIChange(A, {State.NONE, State.SCHEDULED}, state=State.QUEUED, queued_at=now),
+            TIChange(B, {State.SCHEDULED}, state=State.QUEUED),
+        ]
+    )
+    assert applied == [True, False]
+    a, b = metastore.list_task_instances("etl", "run1")
+    assert (a.state, a.queued_at, b.state) == (State.QUEUED, now, State.NONE)
+
+
+def test_unset_fields_are_kept_and_none_clears(metastore: Metastore, make_run: MakeRun) -> None:
+    """Fields left UNSET keep their value; fields set to None are cleared."""
+    make_run()
+    metastore.transition_task_instances(
+        [TIChange(A, State.NONE, state=State.RUNNING, try_number=1, hostname="h", pid=42)]
+    )
+    metastore.transition_task_instances(
+        [TIChange(A, State.RUNNING, state=State.UP_FOR_RETRY, pid=None, error="boom")]
+    )
+    (a, _) = metastore.list_task_instances("etl", "run1")
+    assert (a.state, a.try_number, a.hostname, a.pid, a.error) == (
+        State.UP_FOR_RETRY,
+        1,
+        "h",
+        None,
+        "boom",
+    )
+
+
+def test_active_task_instances_come_from_active_runs_only(
+    metastore: Metastore, make_run: MakeRun
+) -> None:
+    """Only TIs of queued/running runs are listed; unfinished_only drops finished TIs."""
+    make_run("run1")
+    make_run("run2", [TaskSpec("x")], logical_date=dt.datetime(2026, 2, 1, tzinfo=dt.timezone.utc))
+    metastore.set_run_state("etl", "run2", RunState.SUCCESS)
+    metastore.transition_task_instances([TIChange(A, State.NONE, state=State.SUCCESS)])
+    assert [ti.task_id for ti in metastore.list_active_task_instances()] == ["a", "b"]
+    unfinished = metastore.list_active_task_instances(unfinished_only=True)
+    assert [ti.key for ti in unfinished] == [B]
+
+
+def test_heartbeats_and_stale_task_instances(metastore: Metastore, make_run: MakeRun) -> None:
+    """A running TI without a recent heartbeat is stale; a beating one is not."""
+    make_run()
+    long_ago = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+    metastore.transition_task_instances(
+        [
+            TIChange(A, State.NONE, state=State.RUNNING),
+            TIChange(B, State.NONE, state=State.QUEUED),
+        ]
+    )
+    assert metastore.heartbeat_task_instances([A, B], now=long_ago) == 2
+    cutoff = dt.datetime(2021, 1, 1, tzinfo=dt.timezone.utc)
+    assert {ti.key for ti in metastore.find_stale_task_instances(cutoff)} == {A, B}
+    metastore.heartbeat_task_instances([A])
+    stale = metastore.find_stale_task_instances(cutoff)
+    assert [ti.key for ti in stale] == [B]
+    assert metastore.reset_stale_task_instances(stale, reason="scheduler restarted") == [B]
+    b = metastore.list_task_instances("etl", "run1")[1]
+    assert (b.state, b.heartbeat_at, b.wait_reason) == (
+        State.SCHEDULED,
+        None,
+        "scheduler restarted",
+    )
+    assert metastore.reset_stale_task_instances(stale, reason="again") == []
+
+
+def test_xcom_values_are_stored_and_replaced(metastore: Metastore, make_run: MakeRun) -> None:
+    """set_xcom stores encoded bytes under a key and replaces them on a second set."""
+    make_run()
+    metastore.set_xcom(A, b"1", encoding="json")
+    metastore.set_xcom(A, b"2", encoding="json")
+    metastore.set_xcom(A, b"\x80", encoding="pickle", key="other")
+    record = metastore.get_xcom(A)
+    assert record is not None and (record.value, record.encoding) == (b"2", "json")
+    assert metastore.get_xcom(B) is None
+    assert [(x.task_id, x.key) for x in metastore.get_xcoms("etl", "run1")] == [
+        ("a", "other"),
+        ("a", "return_value"),
+    ]
+    metastore.clear_xcoms(A)
+    assert metastore.get_xcoms("etl", "run1") == []

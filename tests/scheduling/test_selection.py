@@ -1,0 +1,247 @@
+"""Selection: which ready tasks start now, under parallelism, limits, pools and priority."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import attrs
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from taskkit.model.keys import TaskInstanceKey
+from taskkit.scheduling.selection import (
+    Candidate,
+    Occupancy,
+    RunCandidate,
+    Selection,
+    WaitKind,
+    select_runs,
+    select_tasks,
+)
+
+
+def cand(task_id: str, priority: int = 1, pool: str = "p", slots: int = 1, *, dag: str = "d",
+         run: str = "r", run_order: int = 0, task_limit: int | None = None,
+         dag_limit: int | None = None) -> Candidate:
+    return Candidate(TaskInstanceKey(dag, run, task_id), priority, pool, slots, run_order,
+                     task_limit, dag_limit)
+
+
+def started(selection: Selection) -> list[str]:
+    return [c.key.task_id for c in selection.start]
+
+
+def test_higher_priority_starts_first() -> None:
+    """With one slot, the highest priority_weight_total candidate gets it."""
+    selection = select_tasks([cand("a", 7), cand("b", 6), cand("c", 8)], pools={"p": 1},
+                             parallelism=10, occupancy=Occupancy())
+    assert started(selection) == ["c"]
+
+
+def test_priority_ties_go_to_the_older_run_then_task_id() -> None:
+    """Equal priorities are broken by run order, then task_id."""
+    candidates = [cand("b", run="new", run_order=2), cand("z", run="old", run_order=1),
+                  cand("a", run="new", run_order=2)]
+    selection = select_tasks(candidates, pools={"p": 2}, parallelism=10, occupancy=Occupancy())
+    assert started(selection) == ["z", "a"]
+
+
+def test_parallelism_caps_the_number_of_active_tries() -> None:
+    """Nobody starts beyond parallelism, counting tries already running."""
+    occupancy = Occupancy()
+    occupancy.add("other", "x", "q", 1)
+    selection = select_tasks([cand("a"), cand("b"), cand("c")], pools={"p": 9},
+                             parallelism=2, occupancy=occupancy)
+    assert started(selection) == ["a"]
+    assert {w.kind for w in selection.waits.values()} == {WaitKind.PARALLELISM}
+
+
+def test_explain_false_omits_parallelism_waits() -> None:
+    """A large backlog held back only by parallelism is not explained when explain=False."""
+    selection = select_tasks([cand("a"), cand("b")], pools={"p": 9}, parallelism=1,
+                             occupancy=Occupancy(), explain=False)
+    assert started(selection) == ["a"]
+    assert selection.waits == {}
+
+
+def test_occupancy_is_not_modified() -> None:
+    """select_tasks works on a copy of the occupancy it is given."""
+    occupancy = Occupancy()
+    select_tasks([cand("a")], pools={"p": 1}, parallelism=1, occupancy=occupancy)
+    assert occupancy.total == 0
+
+
+def test_a_task_bigger_than_its_pool_is_rejected_with_the_fix() -> None:
+    """A candidate needing more slots than its pool has is rejected, not left waiting."""
+    selection = select_tasks([cand("big", slots=5)], pools={"p": 4}, parallelism=9,
+                             occupancy=Occupancy())
+    [(rejected, reason)] = selection.reject
+    assert rejected.key.task_id == "big"
+    assert "needs 5 slots but pool 'p' has only 4" in reason
+    assert "taskkit pools set p 5" in reason
+
+
+def test_a_task_in_an_unknown_pool_is_rejected_with_the_fix() -> None:
+    """A candidate whose pool does not exist is rejected with how to create it."""
+    selection = select_tasks([cand("lost", pool="nowhere")], pools={"p": 4}, parallelism=9,
+                             occupancy=Occupancy())
+    [(_, reason)] = selection.reject
+    assert "pool 'nowhere' does not exist" in reason
+
+
+def test_a_big_task_holds_its_pool_until_it_fits() -> None:
+    """Lower-priority small tasks wait while a higher-priority big task waits for slots."""
+    occupancy = Occupancy()
+    occupancy.add("d", "running", "p", 2)
+    candidates = [cand("big", priority=5, slots=3), cand("small", priority=1)]
+    selection = select_tasks(candidates, pools={"p": 4}, parallelism=9, occupancy=occupancy)
+    assert started(selection) == []
+    assert selection.waits[candidates[0].key].kind is WaitKind.POOL_FULL
+    held = selection.waits[candidates[1].key]
+    assert held.kind is WaitKind.POOL_HELD
+    assert "'big'" in held.message
+
+
+def test_a_full_pool_does_not_block_other_pools() -> None:
+    """A task waiting for pool p does not stop a task in pool q."""
+    occupancy = Occupancy()
+    occupancy.add("d", "running", "p", 1)
+    selection = select_tasks([cand("a", 9, pool="p"), cand("b", 1, pool="q")],
+                             pools={"p": 1, "q": 1}, parallelism=9, occupancy=occupancy)
+    assert started(selection) == ["b"]
+
+
+def test_dag_and_task_limits_hold_back_only_their_own_candidates() -> None:
+    """A task over its DAG's or its own limit waits without holding its pool."""
+    occupancy = Occupancy()
+    occupancy.add("busy", "x", "other", 1)
+    occupancy.add("d", "capped", "other", 1)
+    candidates = [
+        cand("top", 9, dag="busy", dag_limit=1),
+        cand("capped", 8, task_limit=1),
+        cand("free", 1),
+    ]
+    selection = select_tasks(candidates, pools={"p": 1, "other": 5}, parallelism=9,
+                             occupancy=occupancy)
+    assert started(selection) == ["free"]
+    assert selection.waits[candidates[0].key].kind is WaitKind.DAG_LIMIT
+    assert selection.waits[candidates[1].key].kind is WaitKind.TASK_LIMIT
+    assert "max_active_tasks=1" in selection.waits[candidates[0].key].message
+
+
+def test_select_runs_keeps_each_dag_within_max_active_runs() -> None:
+    """Queued runs start oldest first while their DAG is under max_active_runs."""
+    queued = [RunCandidate("d", "r3", 3), RunCandidate("d", "r1", 1), RunCandidate("e", "r2", 2)]
+    chosen = select_runs(queued, {"d": 0}, {"d": 1, "e": None})
+    assert [r.run_id for r in chosen] == ["r1", "r2"]
+
+
+# -- properties ----------------------------------------------------------------
+
+POOLS = ["p", "q", "r"]
+DAGS = ["d1", "d2"]
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> dict[str, object]:
+    pools = {p: draw(st.integers(0, 6)) for p in POOLS}
+    dag_limits = {d: draw(st.none() | st.integers(1, 4)) for d in DAGS}
+    task_limits = {t: draw(st.none() | st.integers(1, 3)) for t in "abcdef"}
+    occupancy = Occupancy()
+    for _ in range(draw(st.integers(0, 5))):
+        pool = draw(st.sampled_from(POOLS))
+        occupancy.add(draw(st.sampled_from(DAGS)), draw(st.sampled_from("abcdef")), pool,
+                      draw(st.integers(1, 3)))
+    candidates = []
+    for i in range(draw(st.integers(0, 14))):
+        dag = draw(st.sampled_from(DAGS))
+        task = draw(st.sampled_from("abcdef"))
+        candidates.append(cand(
+            task, draw(st.integers(-3, 10)), draw(st.sampled_from([*POOLS, "missing"])),
+            draw(st.integers(1, 4)), dag=dag, run=f"run{i}", run_order=i,
+            task_limit=task_limits[task], dag_limit=dag_limits[dag],
+        ))
+    return {"pools": pools, "parallelism": draw(st.integers(1, 12)), "occupancy": occupancy,
+            "candidates": candidates}
+
+
+def _select(s: dict[str, object]) -> Selection:
+    return select_tasks(s["candidates"], pools=s["pools"],  # type: ignore[arg-type]
+                        parallelism=s["parallelism"], occupancy=s["occupancy"])  # type: ignore[arg-type]
+
+
+def _after(s: dict[str, object], selection: Selection) -> Occupancy:
+    occupancy = s["occupancy"].copy()  # type: ignore[attr-defined]
+    for c in selection.start:
+        occupancy.add(c.key.dag_id, c.key.task_id, c.pool, c.pool_slots)
+    return occupancy  # type: ignore[no-any-return]
+
+
+@settings(max_examples=120, deadline=None)
+@given(scenarios())
+def test_no_pool_parallelism_or_limit_is_ever_exceeded_by_starting(s: dict[str, object]) -> None:
+    """Starting the selection never pushes a pool, parallelism, a DAG or a task over its limit."""
+    before = s["occupancy"]
+    selection = _select(s)
+    after = _after(s, selection)
+    assert after.total <= max(s["parallelism"], before.total)  # type: ignore[call-overload, attr-defined]
+    for pool, slots in s["pools"].items():  # type: ignore[attr-defined]
+        if any(c.pool == pool for c in selection.start):
+            assert after.per_pool[pool] <= slots
+    for c in selection.start:
+        if c.dag_max_active_tasks is not None:
+            assert after.per_dag[c.key.dag_id] <= c.dag_max_active_tasks
+        if c.max_active_tis_per_dag is not None:
+            assert after.per_task[c.key.dag_id, c.key.task_id] <= c.max_active_tis_per_dag
+
+
+@settings(max_examples=120, deadline=None)
+@given(scenarios())
+def test_every_candidate_is_started_rejected_or_told_why_it_waits(s: dict[str, object]) -> None:
+    """With explain=True each candidate gets exactly one outcome."""
+    selection = _select(s)
+    outcomes = Counter([c.key for c in selection.start] + [c.key for c, _ in selection.reject]
+                       + list(selection.waits))
+    assert outcomes == Counter(c.key for c in s["candidates"])  # type: ignore[attr-defined]
+    assert all(w.message for w in selection.waits.values())
+
+
+@settings(max_examples=120, deadline=None)
+@given(scenarios())
+def test_within_a_pool_no_lower_priority_task_overtakes_one_waiting_for_slots(
+    s: dict[str, object],
+) -> None:
+    """If a candidate waits for slots in its pool, nothing of lower priority starts in that pool."""
+    selection = _select(s)
+    for waiting_key, wait in selection.waits.items():
+        if wait.kind is not WaitKind.POOL_FULL:
+            continue
+        waiting = next(c for c in s["candidates"] if c.key == waiting_key)  # type: ignore[attr-defined]
+        for c in selection.start:
+            if c.pool == waiting.pool:
+                assert (c.priority, -c.run_order) >= (waiting.priority, -waiting.run_order)
+
+
+@settings(max_examples=120, deadline=None)
+@given(scenarios())
+def test_tasks_held_by_limits_never_block_others(s: dict[str, object]) -> None:
+    """Removing candidates that wait on DAG or task limits changes nothing for the rest."""
+    selection = _select(s)
+    limited = {k for k, w in selection.waits.items()
+               if w.kind in (WaitKind.DAG_LIMIT, WaitKind.TASK_LIMIT)}
+    rest = [c for c in s["candidates"] if c.key not in limited]  # type: ignore[attr-defined]
+    again = _select({**s, "candidates": rest})
+    assert [c.key for c in again.start] == [c.key for c in selection.start]
+
+
+@settings(max_examples=120, deadline=None)
+@given(scenarios())
+def test_a_waiting_pool_never_blocks_another_pool(s: dict[str, object]) -> None:
+    """Without shared limits, starts in one pool do not depend on other pools' candidates."""
+    unlimited = [attrs.evolve(c, max_active_tis_per_dag=None, dag_max_active_tasks=None)
+                 for c in s["candidates"]]  # type: ignore[attr-defined]
+    s = {**s, "candidates": unlimited, "parallelism": 100}
+    selection = _select(s)
+    for pool in POOLS:
+        alone = _select({**s, "candidates": [c for c in unlimited if c.pool == pool]})
+        assert [c.key for c in selection.start if c.pool == pool] == [c.key for c in alone.start]

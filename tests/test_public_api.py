@@ -1,0 +1,40 @@
+"""The public API of DESIGN.md A1 is importable, and `import taskkit` stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import taskkit
+
+A1_NAMES = [
+    "dag", "task", "DAG", "BashOperator", "PythonOperator", "EmptyOperator", "BaseOperator",
+    "chain", "cross_downstream", "WeightRule", "TriggerRule", "State", "get_current_context",
+]
+
+
+def test_every_a1_name_is_exported() -> None:
+    """Each name of DESIGN.md A1 is in taskkit.__all__ and importable."""
+    for name in A1_NAMES:
+        assert name in taskkit.__all__
+        assert getattr(taskkit, name) is not None
+
+
+def test_states_are_str_enums() -> None:
+    """State members compare equal to their names, e.g. State.SUCCESS == "success"."""
+    assert taskkit.State.SUCCESS == "success"
+    assert {s.value for s in taskkit.State} == {
+        "none", "scheduled", "queued", "running", "success", "failed", "up_for_retry",
+        "upstream_failed", "skipped",
+    }
+    assert len(taskkit.TriggerRule) == 8
+
+
+def test_importing_taskkit_loads_no_heavy_dependencies() -> None:
+    """`import taskkit` does not import SQLAlchemy, Jinja2 or cloudpickle."""
+    code = (
+        "import sys, taskkit\n"
+        "print(','.join(m for m in ('sqlalchemy', 'jinja2', 'cloudpickle') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
