@@ -26,10 +26,16 @@ def main() -> None:
         baseline.append(time.perf_counter() - started)
     total = statistics.median(samples) * 1000
     bare = statistics.median(baseline) * 1000
-    print(f"python -c 'import taskkit': {total:.1f} ms; bare interpreter {bare:.1f} ms; "
-          f"import cost ~{total - bare:.1f} ms")
-    trace = subprocess.run([sys.executable, "-X", "importtime", "-c", "import taskkit"],
-                           capture_output=True, text=True, check=True).stderr.splitlines()
+    print(
+        f"python -c 'import taskkit': {total:.1f} ms; bare interpreter {bare:.1f} ms; "
+        f"import cost ~{total - bare:.1f} ms"
+    )
+    trace = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import taskkit"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr.splitlines()
     for line in trace:
         if line.rstrip().endswith(" taskkit"):
             cumulative_us = int(line.split("|")[1])

@@ -18,8 +18,10 @@ LAYERS, WIDTH, FAN = 100, 100, 3
 def lattice() -> DAG:
     with DAG("lattice") as dag:
         layers = [
-            [EmptyOperator(task_id=f"t{layer}_{i}", priority_weight=1 + (i % 7))
-             for i in range(WIDTH)]
+            [
+                EmptyOperator(task_id=f"t{layer}_{i}", priority_weight=1 + (i % 7))
+                for i in range(WIDTH)
+            ]
             for layer in range(LAYERS)
         ]
         for upper, lower in pairwise(layers):
@@ -48,9 +50,11 @@ def main() -> None:
         started = time.perf_counter()
         priority_weight_totals(order, upstream, downstream, weights, rules)
         pure.append((rule, time.perf_counter() - started))
-    print(f"{len(spec.tasks)} tasks, {LAYERS * WIDTH * FAN - WIDTH * FAN} edges: "
-          f"all priority totals in {statistics.median(samples) * 1000:.1f} ms "
-          f"(whole DagSpec build, median of 5; largest total {top})")
+    print(
+        f"{len(spec.tasks)} tasks, {LAYERS * WIDTH * FAN - WIDTH * FAN} edges: "
+        f"all priority totals in {statistics.median(samples) * 1000:.1f} ms "
+        f"(whole DagSpec build, median of 5; largest total {top})"
+    )
     for rule, seconds in pure:
         print(f"  priority_weight_totals alone, weight_rule={rule}: {seconds * 1000:.1f} ms")
 

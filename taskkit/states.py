@@ -27,9 +27,7 @@ class State(_StrEnum):
 
 
 #: A task instance in one of these states will not change again unless cleared.
-FINISHED_STATES = frozenset(
-    {State.SUCCESS, State.FAILED, State.UPSTREAM_FAILED, State.SKIPPED}
-)
+FINISHED_STATES = frozenset({State.SUCCESS, State.FAILED, State.UPSTREAM_FAILED, State.SKIPPED})
 #: States that hold slots in pools, parallelism and per-DAG limits.
 OCCUPYING_STATES = frozenset({State.QUEUED, State.RUNNING})
 #: States counted as a failure by trigger rules.
@@ -37,12 +35,11 @@ FAILURE_STATES = frozenset({State.FAILED, State.UPSTREAM_FAILED})
 
 #: Which state may follow which; anything else is a bug or a lost race.
 ALLOWED_TRANSITIONS: dict[State, frozenset[State]] = {
-    State.NONE: frozenset(
-        {State.SCHEDULED, State.UPSTREAM_FAILED, State.SKIPPED, State.FAILED}
-    ),
+    State.NONE: frozenset({State.SCHEDULED, State.UPSTREAM_FAILED, State.SKIPPED, State.FAILED}),
     State.SCHEDULED: frozenset({State.QUEUED, State.FAILED, State.NONE}),
-    State.QUEUED: frozenset({State.RUNNING, State.SUCCESS, State.FAILED, State.UP_FOR_RETRY,
-                             State.SCHEDULED}),
+    State.QUEUED: frozenset(
+        {State.RUNNING, State.SUCCESS, State.FAILED, State.UP_FOR_RETRY, State.SCHEDULED}
+    ),
     State.RUNNING: frozenset({State.SUCCESS, State.FAILED, State.UP_FOR_RETRY}),
     State.UP_FOR_RETRY: frozenset({State.SCHEDULED, State.FAILED}),
     State.SUCCESS: frozenset({State.NONE}),

@@ -225,8 +225,9 @@ class _TestRun:
             self.logs[task_id].append(f"Task cannot run: {reason}\n")
             self._finish(task_id, State.FAILED)
         for candidate in selection.start:
-            self.occupancy.add(candidate.key.dag_id, candidate.key.task_id,
-                               candidate.pool, candidate.pool_slots)
+            self.occupancy.add(
+                candidate.key.dag_id, candidate.key.task_id, candidate.pool, candidate.pool_slots
+            )
             self.states[candidate.key.task_id] = State.QUEUED
             self.order.append(candidate.key.task_id)
             self.running.append(candidate)

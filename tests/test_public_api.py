@@ -8,8 +8,19 @@ import sys
 import taskkit
 
 A1_NAMES = [
-    "dag", "task", "DAG", "BashOperator", "PythonOperator", "EmptyOperator", "BaseOperator",
-    "chain", "cross_downstream", "WeightRule", "TriggerRule", "State", "get_current_context",
+    "dag",
+    "task",
+    "DAG",
+    "BashOperator",
+    "PythonOperator",
+    "EmptyOperator",
+    "BaseOperator",
+    "chain",
+    "cross_downstream",
+    "WeightRule",
+    "TriggerRule",
+    "State",
+    "get_current_context",
 ]
 
 
@@ -24,8 +35,15 @@ def test_states_are_str_enums() -> None:
     """State members compare equal to their names, e.g. State.SUCCESS == "success"."""
     assert taskkit.State.SUCCESS == "success"
     assert {s.value for s in taskkit.State} == {
-        "none", "scheduled", "queued", "running", "success", "failed", "up_for_retry",
-        "upstream_failed", "skipped",
+        "none",
+        "scheduled",
+        "queued",
+        "running",
+        "success",
+        "failed",
+        "up_for_retry",
+        "upstream_failed",
+        "skipped",
     }
     assert len(taskkit.TriggerRule) == 8
 

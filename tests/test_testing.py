@@ -90,7 +90,9 @@ def test_upstream_failed_and_skipped_propagate_down_the_chain() -> None:
         d.get_task("b2") >> cleanup
     result = d.test()
     assert [result.task_states[t] for t in ("bad", "b1", "b2")] == [
-        State.FAILED, State.UPSTREAM_FAILED, State.UPSTREAM_FAILED
+        State.FAILED,
+        State.UPSTREAM_FAILED,
+        State.UPSTREAM_FAILED,
     ]
     assert [result.task_states[t] for t in ("skip", "s1", "s2")] == [State.SKIPPED] * 3
     assert result.task_states["cleanup"] == State.SUCCESS
@@ -246,8 +248,13 @@ def test_task_functions_receive_the_run_context() -> None:
 
     @task
     def inspect(ti: Any, params: Any, conf: Any, logical_date: Any, dag_run: Any) -> dict[str, Any]:
-        return {"try": ti.try_number, "p": params["p"], "conf": conf.get("c"),
-                "date": logical_date, "run_id": dag_run.run_id}
+        return {
+            "try": ti.try_number,
+            "p": params["p"],
+            "conf": conf.get("c"),
+            "date": logical_date,
+            "run_id": dag_run.run_id,
+        }
 
     @dag(params={"p": "default"})
     def ctx() -> None:
@@ -255,8 +262,7 @@ def test_task_functions_receive_the_run_context() -> None:
 
     result = ctx().test(logical_date=DATE, conf={"c": 1, "p": "from conf"})
     value = result.xcom("inspect")
-    assert value == {"try": 1, "p": "from conf", "conf": 1, "date": DATE,
-                     "run_id": result.run_id}
+    assert value == {"try": 1, "p": "from conf", "conf": 1, "date": DATE, "run_id": result.run_id}
 
 
 def test_get_current_context_returns_the_running_tasks_context() -> None:
@@ -312,8 +318,11 @@ def test_result_accessors_reject_unknown_tasks() -> None:
 def test_execution_timeout_fails_a_slow_try() -> None:
     """A try running past execution_timeout fails with the timeout in its log."""
     with DAG("timeout") as d:
-        PythonOperator(task_id="slow", python_callable=lambda: time.sleep(5),
-                       execution_timeout=dt.timedelta(milliseconds=50))
+        PythonOperator(
+            task_id="slow",
+            python_callable=lambda: time.sleep(5),
+            execution_timeout=dt.timedelta(milliseconds=50),
+        )
     result = d.test()
     assert result.task_states["slow"] == State.FAILED
     assert "TaskTimeoutError" in result.logs("slow")

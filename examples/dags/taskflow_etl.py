@@ -43,8 +43,7 @@ def taskflow_etl() -> None:
     rows = extract()
     report = BashOperator(
         task_id="report",
-        bash_command="echo 'run {{ ds }} try {{ ti.try_number }}: "
-        "{{ ti.xcom_pull(\"load\") }}'",
+        bash_command="echo 'run {{ ds }} try {{ ti.try_number }}: {{ ti.xcom_pull(\"load\") }}'",
     )
     load({"amounts": transform(rows), "rows": count(rows)}) >> report
 

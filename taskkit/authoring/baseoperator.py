@@ -215,8 +215,9 @@ class BaseOperator(DependencyMixin):
                 f"pass a whole number such as {name}={max(minimum or 1, 1)}."
             )
         if minimum is not None and value < minimum:
-            raise self._fail(f"{name} must be >= {minimum}, got {value}; set {name}={minimum} "
-                             "or more.")
+            raise self._fail(
+                f"{name} must be >= {minimum}, got {value}; set {name}={minimum} or more."
+            )
         if abs(value) > _INT64_MAX:
             raise self._fail(f"{name}={value} does not fit in 64 bits; use a smaller number.")
         return value

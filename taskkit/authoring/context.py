@@ -50,9 +50,7 @@ class TaskInstanceInfo:
     max_tries: int
     xcom: XComAccess = attrs.field(repr=False, eq=False)
 
-    def xcom_pull(
-        self, task_ids: str | list[str] | None = None, key: str = "return_value"
-    ) -> Any:
+    def xcom_pull(self, task_ids: str | list[str] | None = None, key: str = "return_value") -> Any:
         """An upstream task's value (a list when given a list of task ids)."""
         if task_ids is None:
             raise TypeError("xcom_pull() needs task_ids")

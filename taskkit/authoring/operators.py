@@ -18,9 +18,21 @@ if TYPE_CHECKING:
 #: Context keys a callable receives when it names them as parameters.
 CONTEXT_KEYS = frozenset(
     {
-        "ti", "task_instance", "dag_run", "logical_date", "params", "conf", "ds",
-        "ds_nodash", "ts", "ts_nodash", "run_id", "task", "try_number",
-        "data_interval_start", "data_interval_end",
+        "ti",
+        "task_instance",
+        "dag_run",
+        "logical_date",
+        "params",
+        "conf",
+        "ds",
+        "ds_nodash",
+        "ts",
+        "ts_nodash",
+        "run_id",
+        "task",
+        "try_number",
+        "data_interval_start",
+        "data_interval_end",
     }
 )
 

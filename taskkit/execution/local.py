@@ -110,9 +110,12 @@ class LocalExecutor:
     def _lost_worker(self) -> list[Event]:
         """The zygote died: every try it held is failed, and a new zygote is started."""
         lost: list[Event] = [
-            TryFinished(key, try_number, TryResult(
-                TryOutcome.FAILED, error="the worker process died; the try was lost"
-            ), at=dt.datetime.now(dt.timezone.utc))
+            TryFinished(
+                key,
+                try_number,
+                TryResult(TryOutcome.FAILED, error="the worker process died; the try was lost"),
+                at=dt.datetime.now(dt.timezone.utc),
+            )
             for (key, try_number) in self._in_flight
         ]
         self._in_flight.clear()

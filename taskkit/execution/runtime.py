@@ -36,14 +36,18 @@ def execute_try(operator: BaseOperator, context: Context) -> TryResult:
             task = render_fields(operator, context)
             value = task.execute(context)
     except TaskSkipped as skip:
-        return TryResult(TryOutcome.SKIPPED, error=str(skip) or None,
-                         duration_s=time.perf_counter() - started)
+        return TryResult(
+            TryOutcome.SKIPPED, error=str(skip) or None, duration_s=time.perf_counter() - started
+        )
     except BaseException as exc:  # user code may raise anything, even SystemExit
         if isinstance(exc, KeyboardInterrupt):
             raise
         traceback.print_exc()
-        return TryResult(TryOutcome.FAILED, error=f"{type(exc).__name__}: {exc}",
-                         duration_s=time.perf_counter() - started)
+        return TryResult(
+            TryOutcome.FAILED,
+            error=f"{type(exc).__name__}: {exc}",
+            duration_s=time.perf_counter() - started,
+        )
     return TryResult(TryOutcome.SUCCESS, value=value, duration_s=time.perf_counter() - started)
 
 

@@ -48,7 +48,9 @@ class TryLog:
         )
         key = workload.key
         bound = logger.bind(
-            dag_id=key.dag_id, run_id=key.run_id, task_id=key.task_id,
+            dag_id=key.dag_id,
+            run_id=key.run_id,
+            task_id=key.task_id,
             try_number=workload.try_number,
         )
         return cls(file, bound)
@@ -75,8 +77,12 @@ class TryLog:
         self.partial.clear()
         outcome = result.outcome.value
         emit = self.log.info if outcome != "failed" else self.log.error
-        emit("try_finished", outcome=outcome, duration_s=round(result.duration_s, 6),
-             error=result.error)
+        emit(
+            "try_finished",
+            outcome=outcome,
+            duration_s=round(result.duration_s, 6),
+            error=result.error,
+        )
         self.file.flush()
         self.file.close()
 
@@ -94,7 +100,8 @@ def format_log(path: Path) -> str:
             lines.append(event.get("line", ""))
             continue
         extras = " ".join(
-            f"{k}={v}" for k, v in event.items()
+            f"{k}={v}"
+            for k, v in event.items()
             if k not in {"event", "timestamp", "level", "dag_id", "run_id", "task_id"}
             and v is not None
         )

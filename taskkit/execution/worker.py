@@ -289,26 +289,39 @@ def _run_child(zygote: Zygote, workload: Workload, result_w: int, out_w: int, er
     os.dup2(err_w, 2)
     os.close(out_w)
     os.close(err_w)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        force=True,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     key = workload.key
     dag = zygote.dags[workload.dag_version_id]
     operator = dag.task_dict[key.task_id]
     run = DagRunInfo(
-        key.dag_id, key.run_id, workload.logical_date, workload.conf, workload.run_type,
-        workload.data_interval_start, workload.data_interval_end,
+        key.dag_id,
+        key.run_id,
+        workload.logical_date,
+        workload.conf,
+        workload.run_type,
+        workload.data_interval_start,
+        workload.data_interval_end,
     )
     xcom = _XComFromWorkload(workload)
-    ti = TaskInstanceInfo(key.dag_id, key.task_id, key.run_id, workload.try_number,
-                          workload.max_tries, xcom)
+    ti = TaskInstanceInfo(
+        key.dag_id, key.task_id, key.run_id, workload.try_number, workload.max_tries, xcom
+    )
     result = execute_try(operator, try_context(base_context(run, dag.params), ti, operator))
     finished = TryFinished(key, workload.try_number, result, xcom.pushed)
     try:
         payload = pickle.dumps(finished)
     except Exception as exc:
-        failed = TryResult(TryOutcome.FAILED, error=f"the task's return value cannot be "
-                           f"stored as an XCom: {type(exc).__name__}: {exc}",
-                           duration_s=result.duration_s)
+        failed = TryResult(
+            TryOutcome.FAILED,
+            error=f"the task's return value cannot be "
+            f"stored as an XCom: {type(exc).__name__}: {exc}",
+            duration_s=result.duration_s,
+        )
         payload = pickle.dumps(TryFinished(key, workload.try_number, failed))
     sys.stdout.flush()
     sys.stderr.flush()
@@ -365,4 +378,3 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv)
-

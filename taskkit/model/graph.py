@@ -52,7 +52,7 @@ def find_cycle(downstream: Edges) -> list[str] | None:
                 continue
             child = children.pop()
             if colour[child] == grey:
-                return [*path[path.index(child):], child]
+                return [*path[path.index(child) :], child]
             if colour[child] == white:
                 colour[child] = grey
                 path.append(child)

@@ -114,7 +114,8 @@ def select_tasks(
     are not listed, which keeps a large backlog cheap.
     """
     ordered: Sequence[Candidate] = (
-        candidates if presorted and isinstance(candidates, Sequence)
+        candidates
+        if presorted and isinstance(candidates, Sequence)
         else sorted(candidates, key=priority_key)
     )
     used = occupancy.copy()

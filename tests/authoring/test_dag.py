@@ -87,7 +87,9 @@ def test_default_args_fill_unset_task_parameters_only() -> None:
         inherits = EmptyOperator(task_id="inherits")
         overrides = EmptyOperator(task_id="overrides", retries=0, pool="other")
     assert (inherits.retries, inherits.retry_delay, inherits.pool) == (
-        2, dt.timedelta(seconds=10), "db"
+        2,
+        dt.timedelta(seconds=10),
+        "db",
     )
     assert (overrides.retries, overrides.pool) == (0, "other")
 
@@ -95,8 +97,14 @@ def test_default_args_fill_unset_task_parameters_only() -> None:
 def test_dag_parameters_are_kept() -> None:
     """Tags, params, description, catchup and dates are available on the DAG."""
     with DAG(
-        "params", start_date=START, end_date=START + dt.timedelta(days=3), catchup=True,
-        params={"x": 1}, tags=["etl"], description="desc", schedule=dt.timedelta(hours=1),
+        "params",
+        start_date=START,
+        end_date=START + dt.timedelta(days=3),
+        catchup=True,
+        params={"x": 1},
+        tags=["etl"],
+        description="desc",
+        schedule=dt.timedelta(hours=1),
     ) as d:
         EmptyOperator(task_id="t")
     assert d.params == {"x": 1}

@@ -13,16 +13,21 @@ DATE = dt.datetime(2026, 3, 4, tzinfo=dt.timezone.utc)
 def test_python_operator_passes_args_kwargs_and_returns_the_xcom() -> None:
     """PythonOperator calls the callable with op_args and op_kwargs; its return is the XCom."""
     with DAG("py") as d:
-        PythonOperator(task_id="add", python_callable=lambda x, y: x + y, op_args=[2],
-                       op_kwargs={"y": 3})
+        PythonOperator(
+            task_id="add", python_callable=lambda x, y: x + y, op_args=[2], op_kwargs={"y": 3}
+        )
     assert d.test().xcom("add") == 5
 
 
 def test_python_operator_renders_templates_in_its_arguments() -> None:
     """Strings in op_args and op_kwargs are Jinja templates rendered against the context."""
     with DAG("py_tpl") as d:
-        PythonOperator(task_id="echo", python_callable=lambda a, b: f"{a}|{b}",
-                       op_args=["{{ ds }}"], op_kwargs={"b": "{{ ti.try_number }}"})
+        PythonOperator(
+            task_id="echo",
+            python_callable=lambda a, b: f"{a}|{b}",
+            op_args=["{{ ds }}"],
+            op_kwargs={"b": "{{ ti.try_number }}"},
+        )
     assert d.test(logical_date=DATE).xcom("echo") == "2026-03-04|1"
 
 
@@ -64,8 +69,12 @@ def test_bash_operator_skips_on_exit_code_99() -> None:
 def test_bash_operator_uses_env_and_cwd(tmp_path: object) -> None:
     """`env` replaces the environment and `cwd` sets the working directory, both templated."""
     with DAG("bash_env") as d:
-        BashOperator(task_id="env", bash_command="echo $GREETING-$(pwd)",
-                     env={"GREETING": "hi {{ ds }}"}, cwd="/")
+        BashOperator(
+            task_id="env",
+            bash_command="echo $GREETING-$(pwd)",
+            env={"GREETING": "hi {{ ds }}"},
+            cwd="/",
+        )
     assert d.test(logical_date=DATE).xcom("env") == "hi 2026-03-04-/"
 
 
@@ -89,8 +98,11 @@ def test_rendering_leaves_the_operator_itself_unchanged() -> None:
 def test_bash_operator_past_its_timeout_fails_and_stops_the_command() -> None:
     """A bash command running past execution_timeout fails the try and is killed."""
     with DAG("bash_timeout") as d:
-        BashOperator(task_id="slow", bash_command="echo started; exec sleep 30",
-                     execution_timeout=dt.timedelta(milliseconds=200))
+        BashOperator(
+            task_id="slow",
+            bash_command="echo started; exec sleep 30",
+            execution_timeout=dt.timedelta(milliseconds=200),
+        )
     result = d.test()
     assert result.task_states["slow"] == State.FAILED
     assert "TaskTimeoutError" in result.logs("slow")

@@ -26,8 +26,9 @@ def test_a_cycle_fails_when_the_with_block_ends_and_shows_its_path() -> None:
         a >> b >> c >> a
     message = str(info.value)
     assert "'cyclic'" in message
-    assert any(path in message for path in ("a >> b >> c >> a", "b >> c >> a >> b",
-                                            "c >> a >> b >> c"))
+    assert any(
+        path in message for path in ("a >> b >> c >> a", "b >> c >> a >> b", "c >> a >> b >> c")
+    )
     assert "Remove one of these dependencies" in message
 
 
@@ -87,8 +88,9 @@ def test_bad_task_parameters_fail_naming_dag_task_and_fix(
 
 def test_bad_values_in_default_args_fail_too() -> None:
     """A bad value in default_args fails for the first task that inherits it."""
-    with pytest.raises(InvalidTaskParameterError, match=r"'t'.*retries"), DAG(
-        "bad_defaults", default_args={"retries": -2}
+    with (
+        pytest.raises(InvalidTaskParameterError, match=r"'t'.*retries"),
+        DAG("bad_defaults", default_args={"retries": -2}),
     ):
         EmptyOperator(task_id="t")
 

@@ -77,4 +77,6 @@ def test_examples_import_only_taskkit_and_the_standard_library() -> None:
             if line.startswith(("import ", "from ")):
                 top = line.split()[1].split(".")[0]
                 assert top == "taskkit" or top in sys.stdlib_module_names or top == "__future__", (
-                    path.name, line)
+                    path.name,
+                    line,
+                )

@@ -40,8 +40,9 @@ def test_find_cycle_handles_a_self_loop_and_deep_chains() -> None:
     assert find_cycle(chain) is None
 
 
-def _brute_totals(order: list[str], down: dict[str, list[str]], weights: dict[str, int],
-                  rule: WeightRule) -> dict[str, int]:
+def _brute_totals(
+    order: list[str], down: dict[str, list[str]], weights: dict[str, int], rule: WeightRule
+) -> dict[str, int]:
     up: dict[str, list[str]] = {t: [] for t in order}
     for parent, children in down.items():
         for child in children:

@@ -20,11 +20,21 @@ from taskkit.scheduling.selection import (
 )
 
 
-def cand(task_id: str, priority: int = 1, pool: str = "p", slots: int = 1, *, dag: str = "d",
-         run: str = "r", run_order: int = 0, task_limit: int | None = None,
-         dag_limit: int | None = None) -> Candidate:
-    return Candidate(TaskInstanceKey(dag, run, task_id), priority, pool, slots, run_order,
-                     task_limit, dag_limit)
+def cand(
+    task_id: str,
+    priority: int = 1,
+    pool: str = "p",
+    slots: int = 1,
+    *,
+    dag: str = "d",
+    run: str = "r",
+    run_order: int = 0,
+    task_limit: int | None = None,
+    dag_limit: int | None = None,
+) -> Candidate:
+    return Candidate(
+        TaskInstanceKey(dag, run, task_id), priority, pool, slots, run_order, task_limit, dag_limit
+    )
 
 
 def started(selection: Selection) -> list[str]:
@@ -33,15 +43,22 @@ def started(selection: Selection) -> list[str]:
 
 def test_higher_priority_starts_first() -> None:
     """With one slot, the highest priority_weight_total candidate gets it."""
-    selection = select_tasks([cand("a", 7), cand("b", 6), cand("c", 8)], pools={"p": 1},
-                             parallelism=10, occupancy=Occupancy())
+    selection = select_tasks(
+        [cand("a", 7), cand("b", 6), cand("c", 8)],
+        pools={"p": 1},
+        parallelism=10,
+        occupancy=Occupancy(),
+    )
     assert started(selection) == ["c"]
 
 
 def test_priority_ties_go_to_the_older_run_then_task_id() -> None:
     """Equal priorities are broken by run order, then task_id."""
-    candidates = [cand("b", run="new", run_order=2), cand("z", run="old", run_order=1),
-                  cand("a", run="new", run_order=2)]
+    candidates = [
+        cand("b", run="new", run_order=2),
+        cand("z", run="old", run_order=1),
+        cand("a", run="new", run_order=2),
+    ]
     selection = select_tasks(candidates, pools={"p": 2}, parallelism=10, occupancy=Occupancy())
     assert started(selection) == ["z", "a"]
 
@@ -50,16 +67,18 @@ def test_parallelism_caps_the_number_of_active_tries() -> None:
     """Nobody starts beyond parallelism, counting tries already running."""
     occupancy = Occupancy()
     occupancy.add("other", "x", "q", 1)
-    selection = select_tasks([cand("a"), cand("b"), cand("c")], pools={"p": 9},
-                             parallelism=2, occupancy=occupancy)
+    selection = select_tasks(
+        [cand("a"), cand("b"), cand("c")], pools={"p": 9}, parallelism=2, occupancy=occupancy
+    )
     assert started(selection) == ["a"]
     assert {w.kind for w in selection.waits.values()} == {WaitKind.PARALLELISM}
 
 
 def test_explain_false_omits_parallelism_waits() -> None:
     """A large backlog held back only by parallelism is not explained when explain=False."""
-    selection = select_tasks([cand("a"), cand("b")], pools={"p": 9}, parallelism=1,
-                             occupancy=Occupancy(), explain=False)
+    selection = select_tasks(
+        [cand("a"), cand("b")], pools={"p": 9}, parallelism=1, occupancy=Occupancy(), explain=False
+    )
     assert started(selection) == ["a"]
     assert selection.waits == {}
 
@@ -73,8 +92,9 @@ def test_occupancy_is_not_modified() -> None:
 
 def test_a_task_bigger_than_its_pool_is_rejected_with_the_fix() -> None:
     """A candidate needing more slots than its pool has is rejected, not left waiting."""
-    selection = select_tasks([cand("big", slots=5)], pools={"p": 4}, parallelism=9,
-                             occupancy=Occupancy())
+    selection = select_tasks(
+        [cand("big", slots=5)], pools={"p": 4}, parallelism=9, occupancy=Occupancy()
+    )
     [(rejected, reason)] = selection.reject
     assert rejected.key.task_id == "big"
     assert "needs 5 slots but pool 'p' has only 4" in reason
@@ -83,8 +103,9 @@ def test_a_task_bigger_than_its_pool_is_rejected_with_the_fix() -> None:
 
 def test_a_task_in_an_unknown_pool_is_rejected_with_the_fix() -> None:
     """A candidate whose pool does not exist is rejected with how to create it."""
-    selection = select_tasks([cand("lost", pool="nowhere")], pools={"p": 4}, parallelism=9,
-                             occupancy=Occupancy())
+    selection = select_tasks(
+        [cand("lost", pool="nowhere")], pools={"p": 4}, parallelism=9, occupancy=Occupancy()
+    )
     [(_, reason)] = selection.reject
     assert "pool 'nowhere' does not exist" in reason
 
@@ -106,8 +127,12 @@ def test_a_full_pool_does_not_block_other_pools() -> None:
     """A task waiting for pool p does not stop a task in pool q."""
     occupancy = Occupancy()
     occupancy.add("d", "running", "p", 1)
-    selection = select_tasks([cand("a", 9, pool="p"), cand("b", 1, pool="q")],
-                             pools={"p": 1, "q": 1}, parallelism=9, occupancy=occupancy)
+    selection = select_tasks(
+        [cand("a", 9, pool="p"), cand("b", 1, pool="q")],
+        pools={"p": 1, "q": 1},
+        parallelism=9,
+        occupancy=occupancy,
+    )
     assert started(selection) == ["b"]
 
 
@@ -121,8 +146,9 @@ def test_dag_and_task_limits_hold_back_only_their_own_candidates() -> None:
         cand("capped", 8, task_limit=1),
         cand("free", 1),
     ]
-    selection = select_tasks(candidates, pools={"p": 1, "other": 5}, parallelism=9,
-                             occupancy=occupancy)
+    selection = select_tasks(
+        candidates, pools={"p": 1, "other": 5}, parallelism=9, occupancy=occupancy
+    )
     assert started(selection) == ["free"]
     assert selection.waits[candidates[0].key].kind is WaitKind.DAG_LIMIT
     assert selection.waits[candidates[1].key].kind is WaitKind.TASK_LIMIT
@@ -150,24 +176,44 @@ def scenarios(draw: st.DrawFn) -> dict[str, object]:
     occupancy = Occupancy()
     for _ in range(draw(st.integers(0, 5))):
         pool = draw(st.sampled_from(POOLS))
-        occupancy.add(draw(st.sampled_from(DAGS)), draw(st.sampled_from("abcdef")), pool,
-                      draw(st.integers(1, 3)))
+        occupancy.add(
+            draw(st.sampled_from(DAGS)),
+            draw(st.sampled_from("abcdef")),
+            pool,
+            draw(st.integers(1, 3)),
+        )
     candidates = []
     for i in range(draw(st.integers(0, 14))):
         dag = draw(st.sampled_from(DAGS))
         task = draw(st.sampled_from("abcdef"))
-        candidates.append(cand(
-            task, draw(st.integers(-3, 10)), draw(st.sampled_from([*POOLS, "missing"])),
-            draw(st.integers(1, 4)), dag=dag, run=f"run{i}", run_order=i,
-            task_limit=task_limits[task], dag_limit=dag_limits[dag],
-        ))
-    return {"pools": pools, "parallelism": draw(st.integers(1, 12)), "occupancy": occupancy,
-            "candidates": candidates}
+        candidates.append(
+            cand(
+                task,
+                draw(st.integers(-3, 10)),
+                draw(st.sampled_from([*POOLS, "missing"])),
+                draw(st.integers(1, 4)),
+                dag=dag,
+                run=f"run{i}",
+                run_order=i,
+                task_limit=task_limits[task],
+                dag_limit=dag_limits[dag],
+            )
+        )
+    return {
+        "pools": pools,
+        "parallelism": draw(st.integers(1, 12)),
+        "occupancy": occupancy,
+        "candidates": candidates,
+    }
 
 
 def _select(s: dict[str, object]) -> Selection:
-    return select_tasks(s["candidates"], pools=s["pools"],  # type: ignore[arg-type]
-                        parallelism=s["parallelism"], occupancy=s["occupancy"])  # type: ignore[arg-type]
+    return select_tasks(
+        s["candidates"],
+        pools=s["pools"],  # type: ignore[arg-type]
+        parallelism=s["parallelism"],
+        occupancy=s["occupancy"],
+    )  # type: ignore[arg-type]
 
 
 def _after(s: dict[str, object], selection: Selection) -> Occupancy:
@@ -200,8 +246,11 @@ def test_no_pool_parallelism_or_limit_is_ever_exceeded_by_starting(s: dict[str, 
 def test_every_candidate_is_started_rejected_or_told_why_it_waits(s: dict[str, object]) -> None:
     """With explain=True each candidate gets exactly one outcome."""
     selection = _select(s)
-    outcomes = Counter([c.key for c in selection.start] + [c.key for c, _ in selection.reject]
-                       + list(selection.waits))
+    outcomes = Counter(
+        [c.key for c in selection.start]
+        + [c.key for c, _ in selection.reject]
+        + list(selection.waits)
+    )
     assert outcomes == Counter(c.key for c in s["candidates"])  # type: ignore[attr-defined]
     assert all(w.message for w in selection.waits.values())
 
@@ -227,8 +276,9 @@ def test_within_a_pool_no_lower_priority_task_overtakes_one_waiting_for_slots(
 def test_tasks_held_by_limits_never_block_others(s: dict[str, object]) -> None:
     """Removing candidates that wait on DAG or task limits changes nothing for the rest."""
     selection = _select(s)
-    limited = {k for k, w in selection.waits.items()
-               if w.kind in (WaitKind.DAG_LIMIT, WaitKind.TASK_LIMIT)}
+    limited = {
+        k for k, w in selection.waits.items() if w.kind in (WaitKind.DAG_LIMIT, WaitKind.TASK_LIMIT)
+    }
     rest = [c for c in s["candidates"] if c.key not in limited]  # type: ignore[attr-defined]
     again = _select({**s, "candidates": rest})
     assert [c.key for c in again.start] == [c.key for c in selection.start]
@@ -238,8 +288,10 @@ def test_tasks_held_by_limits_never_block_others(s: dict[str, object]) -> None:
 @given(scenarios())
 def test_a_waiting_pool_never_blocks_another_pool(s: dict[str, object]) -> None:
     """Without shared limits, starts in one pool do not depend on other pools' candidates."""
-    unlimited = [attrs.evolve(c, max_active_tis_per_dag=None, dag_max_active_tasks=None)
-                 for c in s["candidates"]]  # type: ignore[attr-defined]
+    unlimited = [
+        attrs.evolve(c, max_active_tis_per_dag=None, dag_max_active_tasks=None)
+        for c in s["candidates"]
+    ]  # type: ignore[attr-defined]
     s = {**s, "candidates": unlimited, "parallelism": 100}
     selection = _select(s)
     for pool in POOLS:

@@ -53,10 +53,15 @@ def test_exponential_backoff_doubles_the_delay_each_try(try_number: int, minutes
 
 def test_max_retry_delay_caps_the_backoff() -> None:
     """The delay never exceeds max_retry_delay."""
-    task = TaskSpec("t", retries=10, retry_delay=MIN, retry_exponential_backoff=True,
-                    max_retry_delay=5 * MIN)
+    task = TaskSpec(
+        "t", retries=10, retry_delay=MIN, retry_exponential_backoff=True, max_retry_delay=5 * MIN
+    )
     assert [retry_delay_for(task, n) for n in (1, 2, 3, 4, 5)] == [
-        MIN, 2 * MIN, 4 * MIN, 5 * MIN, 5 * MIN
+        MIN,
+        2 * MIN,
+        4 * MIN,
+        5 * MIN,
+        5 * MIN,
     ]
 
 
@@ -68,8 +73,13 @@ def test_max_retry_delay_caps_a_plain_delay_too() -> None:
 
 def test_a_very_late_try_still_honours_max_retry_delay() -> None:
     """After hundreds of tries the doubled delay is capped, never overflowing."""
-    task = TaskSpec("t", retries=1000, retry_delay=dt.timedelta(seconds=10),
-                    retry_exponential_backoff=True, max_retry_delay=dt.timedelta(hours=1))
+    task = TaskSpec(
+        "t",
+        retries=1000,
+        retry_delay=dt.timedelta(seconds=10),
+        retry_exponential_backoff=True,
+        max_retry_delay=dt.timedelta(hours=1),
+    )
     transition = after_try(task, 500, TryOutcome.FAILED, NOW)
     assert transition.next_retry_at == NOW + dt.timedelta(hours=1)
 
