@@ -52,14 +52,10 @@ class LocalExecutor:
         if workload.dag_version_id not in self._sent_versions:
             if dag is None:
                 raise ValueError(f"the worker has not seen DAG version {workload.dag_version_id}")
-            conn.send(dag)
+            conn.send(dag)  # once per version; later workloads only name it
             self._sent_versions.add(workload.dag_version_id)
         conn.send(workload)
         self._in_flight[workload.key, workload.try_number] = workload
-
-    def needs_version(self, dag_version_id: int) -> bool:
-        """Whether submit() must be given this version's payload."""
-        return dag_version_id not in self._sent_versions
 
     def poll(self, timeout: float) -> list[Event]:
         conn = self._connection()

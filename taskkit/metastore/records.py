@@ -150,6 +150,7 @@ class TIChange:
     expected: frozenset[State] = attrs.field(converter=_frozen_states)
     state: State | _Unset = UNSET
     try_number: int | _Unset = UNSET
+    max_tries: int | _Unset = UNSET
     queued_at: dt.datetime | _Unset | None = UNSET
     started_at: dt.datetime | _Unset | None = UNSET
     ended_at: dt.datetime | _Unset | None = UNSET
@@ -168,6 +169,16 @@ class TIChange:
             for f in attrs.fields(TIChange)
             if f.name not in skip and getattr(self, f.name) is not UNSET
         }
+
+
+@attrs.frozen
+class XComWrite:
+    """An encoded XCom value to store with a batch of transitions."""
+
+    ti: TaskInstanceKey
+    key: str
+    value: bytes = attrs.field(repr=False)
+    encoding: str
 
 
 @attrs.frozen

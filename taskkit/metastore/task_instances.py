@@ -11,10 +11,11 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
-from taskkit.metastore.records import TaskInstanceRecord, TIChange
+from taskkit.metastore.records import TaskInstanceRecord, TIChange, XComWrite
 from taskkit.metastore.runs import ACTIVE_RUN_STATES
 from taskkit.metastore.tables import DagRunRow, TaskInstanceRow
 from taskkit.metastore.units import UnitOfWork, rowcount
+from taskkit.metastore.xcoms import write_xcom
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, State
 
@@ -58,13 +59,16 @@ class TaskInstanceMethods(UnitOfWork):
         with self._read() as session:
             return [TaskInstanceRecord(**row._asdict()) for row in session.execute(query)]
 
-    def transition_task_instances(self, changes: Sequence[TIChange]) -> list[bool]:
+    def transition_task_instances(
+        self, changes: Sequence[TIChange], xcoms: Sequence[XComWrite] = ()
+    ) -> list[bool]:
         """Apply each change whose task instance is in one of its expected states, atomically.
 
-        Returns, per change, whether it applied. All changes commit together,
-        so a caller acts on exactly the transitions it won.
+        Returns, per change, whether it applied. All changes (and the XCom
+        values given with them, replacing older ones) commit together, so a
+        caller acts on exactly the transitions it won.
         """
-        if not changes:
+        if not changes and not xcoms:
             return []
         now = self._now()
         applied: list[bool] = []
@@ -76,6 +80,8 @@ class TaskInstanceMethods(UnitOfWork):
                     .values(**change.values(), updated_at=now)
                 )
                 applied.append(bool(rowcount(session.execute(query))))
+            for xcom in xcoms:
+                write_xcom(session, xcom, now)
         return applied
 
     def heartbeat_task_instances(

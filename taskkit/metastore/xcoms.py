@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from sqlalchemy import ColumnElement, delete, select
 
-from taskkit.metastore.records import XComRecord
+from taskkit.metastore.records import XComRecord, XComWrite
 from taskkit.metastore.tables import XComRow
 from taskkit.metastore.units import UnitOfWork
 from taskkit.model.keys import TaskInstanceKey
@@ -21,18 +24,7 @@ class XComMethods(UnitOfWork):
     ) -> None:
         """Store (or replace) the task instance's value under `key`."""
         with self._write() as session:
-            session.execute(delete(XComRow).where(*_matches(ti), XComRow.key == key))
-            session.add(
-                XComRow(
-                    dag_id=ti.dag_id,
-                    run_id=ti.run_id,
-                    task_id=ti.task_id,
-                    key=key,
-                    value=value,
-                    encoding=encoding,
-                    created_at=self._now(),
-                )
-            )
+            write_xcom(session, XComWrite(ti, key, value, encoding), self._now())
 
     def get_xcom(self, ti: TaskInstanceKey, key: str = RETURN_VALUE) -> XComRecord | None:
         """The value the task instance stored under `key`, or None if it stored none."""
@@ -55,6 +47,23 @@ class XComMethods(UnitOfWork):
         """Delete the task instance's values, e.g. before a new try pushes its own."""
         with self._write() as session:
             session.execute(delete(XComRow).where(*_matches(ti)))
+
+
+def write_xcom(session: Any, xcom: XComWrite, now: dt.datetime) -> None:
+    """Store (or replace) one value inside the caller's transaction."""
+    ti = xcom.ti
+    session.execute(delete(XComRow).where(*_matches(ti), XComRow.key == xcom.key))
+    session.add(
+        XComRow(
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            task_id=ti.task_id,
+            key=xcom.key,
+            value=xcom.value,
+            encoding=xcom.encoding,
+            created_at=now,
+        )
+    )
 
 
 def _matches(ti: TaskInstanceKey) -> tuple[ColumnElement[bool], ...]:

@@ -1,0 +1,127 @@
+"""The scheduler's in-memory view of one active run: task states, tries and upstream values.
+
+The metastore stays the source of truth: an ActiveRun is loaded from it and
+every change the scheduler makes here is written back (conditionally) in the
+same loop iteration, before anything acts on it. Keeping the view in memory
+means a finished try re-evaluates only its direct downstream tasks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from taskkit.model.dag import DagSpec
+from taskkit.model.keys import TaskInstanceKey
+from taskkit.scheduling.readiness import Readiness, task_readiness
+from taskkit.scheduling.selection import Candidate
+from taskkit.states import FINISHED_STATES, State
+
+_DECIDED = {Readiness.SKIP: State.SKIPPED, Readiness.UPSTREAM_FAILED: State.UPSTREAM_FAILED}
+
+
+@attrs.define
+class TaskState:
+    """One task instance as the scheduler tracks it."""
+
+    state: State
+    try_number: int
+    max_tries: int
+    next_retry_at: dt.datetime | None = None
+
+
+@attrs.define
+class ActiveRun:
+    """A running (or queued) DAG run and the version of the DAG it executes."""
+
+    id: int
+    dag_id: str
+    run_id: str
+    dag_version_id: int
+    spec: DagSpec
+    logical_date: dt.datetime
+    conf: dict[str, Any]
+    run_type: str
+    data_interval_start: dt.datetime | None
+    data_interval_end: dt.datetime | None
+    tasks: dict[str, TaskState]
+    xcoms: dict[tuple[str, str], Any] = attrs.Factory(dict)
+    dirty: set[str] = attrs.Factory(set)  #: NONE tasks whose upstream changed
+
+    def key(self, task_id: str) -> TaskInstanceKey:
+        return TaskInstanceKey(self.dag_id, self.run_id, task_id)
+
+    def states(self) -> dict[str, State]:
+        return {task_id: ti.state for task_id, ti in self.tasks.items()}
+
+    def mark_all_dirty(self) -> None:
+        self.dirty = {t for t, ti in self.tasks.items() if ti.state is State.NONE}
+
+    def decide_ready(self) -> list[tuple[str, State]]:
+        """Move dirty NONE tasks whose trigger rule is decided; returns (task_id, new state).
+
+        Skips and upstream failures cascade to their own downstream tasks in
+        the same call, so a failure settles a whole branch at once.
+        """
+        changed: list[tuple[str, State]] = []
+        pending = list(self.dirty)
+        self.dirty.clear()
+        states = _StateView(self.tasks)
+        while pending:
+            task_id = pending.pop()
+            ti = self.tasks[task_id]
+            if ti.state is not State.NONE:
+                continue
+            spec = self.spec.tasks[task_id]
+            readiness = task_readiness(spec, states)
+            if readiness is Readiness.WAIT:
+                continue
+            ti.state = State.SCHEDULED if readiness is Readiness.READY else _DECIDED[readiness]
+            changed.append((task_id, ti.state))
+            if ti.state is not State.SCHEDULED:
+                pending.extend(spec.downstream)
+        return changed
+
+    def finish(self, task_id: str, state: State) -> None:
+        """Record a finished task and mark its downstream tasks for re-evaluation."""
+        self.tasks[task_id].state = state
+        if state in FINISHED_STATES:
+            self.dirty.update(self.spec.tasks[task_id].downstream)
+
+    def candidate(self, task_id: str, dag_limit: int | None) -> Candidate:
+        spec = self.spec.tasks[task_id]
+        return Candidate(
+            key=self.key(task_id),
+            priority=spec.priority_weight_total,
+            pool=spec.pool,
+            pool_slots=spec.pool_slots,
+            run_order=self.id,
+            max_active_tis_per_dag=spec.max_active_tis_per_dag,
+            dag_max_active_tasks=dag_limit,
+        )
+
+    def upstream_xcoms(self, task_id: str) -> dict[tuple[str, str], Any]:
+        """The values of the task's direct upstream tasks, to send with its workload."""
+        upstream = self.spec.tasks[task_id].upstream
+        return {k: v for k, v in self.xcoms.items() if k[0] in upstream}
+
+    def finished_states(self) -> Iterable[State]:
+        return (ti.state for ti in self.tasks.values())
+
+
+class _StateView(dict[str, State]):
+    """A read-only State mapping over TaskState objects, without copying them."""
+
+    def __init__(self, tasks: dict[str, TaskState]) -> None:
+        super().__init__()
+        self._tasks = tasks
+
+    def get(self, key: str, default: Any = None) -> Any:
+        ti = self._tasks.get(key)
+        return default if ti is None else ti.state
+
+    def __getitem__(self, key: str) -> State:
+        return self._tasks[key].state

@@ -1,0 +1,622 @@
+"""The scheduler loop: read the metastore, decide, commit, submit, collect, record.
+
+It is the only module that wires the layers together. Every decision comes
+from the pure functions in readiness/selection/transitions; every change is
+committed (conditionally) before it is acted on; the loop wakes as soon as a
+try finishes and re-evaluates only that task's downstream tasks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from taskkit.execution.base import DagPayload, Event, TryFinished, TryStarted, Workload
+from taskkit.execution.tasklog import log_path
+from taskkit.metastore.records import UNSET, TIChange, XComWrite
+from taskkit.scheduling.active_run import ActiveRun, TaskState
+from taskkit.scheduling.selection import (
+    Candidate,
+    Occupancy,
+    RunCandidate,
+    select_runs,
+    select_tasks,
+)
+from taskkit.scheduling.summary import RunSummary, SchedulerSummary
+from taskkit.scheduling.transitions import after_try, run_outcome
+from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, RunState, State
+
+if TYPE_CHECKING:
+    from taskkit.config import Settings
+    from taskkit.execution.base import Executor
+    from taskkit.metastore.records import RunRecord
+    from taskkit.metastore.store import Metastore
+    from taskkit.model.dag import DagSpec
+    from taskkit.model.keys import TaskInstanceKey
+
+log = structlog.get_logger("taskkit.scheduler")
+
+#: How often runs, pools and pause flags changed by the CLI are picked up.
+REFRESH_INTERVAL_S = 0.5
+#: How often wait reasons are recomputed and written for `taskkit tasks why`.
+EXPLAIN_INTERVAL_S = 1.0
+#: How long running tries may finish after SIGINT/SIGTERM before they are killed.
+SHUTDOWN_GRACE_S = 30.0
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Scheduler:
+    """Runs DAG runs to completion under every concurrency control of DESIGN.md A5."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        exit_when_idle: bool = False,
+        shutdown_grace_s: float = SHUTDOWN_GRACE_S,
+    ) -> None:
+        self.settings = settings
+        self.exit_when_idle = exit_when_idle
+        self.shutdown_grace_s = shutdown_grace_s
+        self.logs_folder = settings.home / "logs"
+        self.summary = SchedulerSummary()
+        self.runs: dict[tuple[str, str], ActiveRun] = {}
+        self.queued_runs: dict[tuple[str, str], RunRecord] = {}
+        self.scheduled: dict[TaskInstanceKey, Candidate] = {}
+        self.retries: list[tuple[dt.datetime, TaskInstanceKey]] = []
+        self.occupancy = Occupancy()
+        self.pools: dict[str, int] = {}
+        self.paused: set[str] = set()
+        self.max_active_runs: dict[str, int | None] = {}
+        self.versions: dict[int, tuple[DagSpec, DagPayload]] = {}
+        self.wait_reasons: dict[TaskInstanceKey, str] = {}
+        self.changes: list[TIChange] = []
+        self.xcom_writes: list[XComWrite] = []
+        self.to_submit: list[Workload] = []
+        self.stopping: str | None = None
+        self.store: Metastore
+        self.executor: Executor
+        self.secret_key = b""
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def run(self) -> SchedulerSummary:
+        """Schedule until idle (with exit_when_idle) or until SIGINT/SIGTERM; then drain."""
+        from taskkit import serde
+        from taskkit.metastore.store import Metastore
+
+        started = time.monotonic()
+        self.store = Metastore.open(self.settings.database.sql_alchemy_conn)
+        self.secret_key = serde.load_secret_key(self.settings.home, self.settings.core.secret_key)
+        self.executor = self._make_executor()
+        with self._signals():
+            self.executor.start()
+            try:
+                self._loop()
+            finally:
+                self._drain()
+                self.store.dispose()
+        self.summary.duration_s = time.monotonic() - started
+        return self.summary
+
+    def _make_executor(self) -> Executor:
+        from taskkit.execution.local import LocalExecutor, SequentialExecutor
+
+        parallelism = self.settings.core.parallelism
+        if self.settings.core.executor == "sequential":
+            return SequentialExecutor(1, self.secret_key)
+        return LocalExecutor(parallelism, self.secret_key)
+
+    @contextmanager
+    def _signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def request_stop(signum: int, frame: object) -> None:
+            if self.stopping is not None:
+                raise KeyboardInterrupt  # a second signal: stop now
+            self.stopping = signal.Signals(signum).name
+            log.info("scheduler_stopping", signal=self.stopping)
+
+        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _drain(self) -> None:
+        """Stop taking work, let running tries finish within the grace period, record all."""
+        grace = 0.0 if self.stopping is None else self.shutdown_grace_s
+        try:
+            events = self.executor.shutdown(grace)
+        except KeyboardInterrupt:
+            events = self.executor.shutdown(0)
+        self._handle(events)
+        self._commit()
+        self.summary.stopped_by = self.stopping or "idle"
+
+    # -- the loop ------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        self._recover_lost_tries()
+        self._sync_dags()
+        next_parse = time.monotonic() + self.settings.scheduler.dag_dir_list_interval
+        next_refresh = next_explain = next_beat = 0.0
+        while self.stopping is None:
+            clock = time.monotonic()
+            if clock >= next_parse:
+                self._sync_dags()
+                next_parse = clock + self.settings.scheduler.dag_dir_list_interval
+            if clock >= next_refresh:
+                self._refresh()
+                next_refresh = clock + REFRESH_INTERVAL_S
+            explain = clock >= next_explain
+            if explain:
+                next_explain = clock + EXPLAIN_INTERVAL_S
+            self._step(_utcnow(), explain=explain)
+            if clock >= next_beat:
+                self._heartbeat()
+                next_beat = clock + self.settings.scheduler.heartbeat_sec
+            if self.exit_when_idle and self._idle():
+                self._refresh()
+                if self._idle():
+                    return
+                continue
+            self._handle(self.executor.poll(self._poll_timeout(next_refresh)))
+
+    def _poll_timeout(self, next_refresh: float) -> float:
+        if self.to_submit or self.changes:
+            return 0.0
+        timeout = max(next_refresh - time.monotonic(), 0.0)
+        if self.retries:
+            due = (self.retries[0][0] - _utcnow()).total_seconds()
+            timeout = min(timeout, max(due, 0.0))
+        return timeout
+
+    def _idle(self) -> bool:
+        if self.executor.running():
+            return False
+        live = [r for r in self.runs.values() if r.dag_id not in self.paused]
+        queued = [r for r in self.queued_runs.values() if r.dag_id not in self.paused]
+        return not live and not queued
+
+    def _step(self, now: dt.datetime, *, explain: bool = False) -> None:
+        """One round of decisions: start runs, settle readiness, release retries, select."""
+        self._start_queued_runs()
+        for run in self.runs.values():
+            if run.dirty:
+                for task_id, state in run.decide_ready():
+                    self._record_readiness(run, task_id, state)
+        self._release_due_retries(now)
+        self._select(now, explain=explain)
+        self._commit()
+        self._finish_runs()
+
+    # -- decisions -------------------------------------------------------------------
+
+    def _start_queued_runs(self) -> None:
+        if not self.queued_runs:
+            return
+        active = Counter(run.dag_id for run in self.runs.values())
+        candidates = [
+            RunCandidate(r.dag_id, r.run_id, r.id)
+            for r in self.queued_runs.values()
+            if r.dag_id not in self.paused
+        ]
+        limits = {
+            dag_id: self.max_active_runs.get(dag_id) or self.settings.core.max_active_runs_per_dag
+            for dag_id in {c.dag_id for c in candidates}
+        }
+        for chosen in select_runs(candidates, active, limits):
+            record = self.queued_runs.pop((chosen.dag_id, chosen.run_id))
+            if self.store.set_run_state(
+                chosen.dag_id, chosen.run_id, RunState.RUNNING, expected=[RunState.QUEUED]
+            ):
+                self._load_run(record)
+                log.info("run_started", dag_id=chosen.dag_id, run_id=chosen.run_id)
+
+    def _record_readiness(self, run: ActiveRun, task_id: str, state: State) -> None:
+        key = run.key(task_id)
+        self.changes.append(TIChange(key, expected=State.NONE, state=state))
+        if state is State.SCHEDULED:
+            self.scheduled[key] = run.candidate(task_id, self._dag_limit(run))
+
+    def _dag_limit(self, run: ActiveRun) -> int:
+        return run.spec.max_active_tasks or self.settings.core.max_active_tasks_per_dag
+
+    def _release_due_retries(self, now: dt.datetime) -> None:
+        while self.retries and self.retries[0][0] <= now:
+            _, key = heapq.heappop(self.retries)
+            run = self.runs.get((key.dag_id, key.run_id))
+            if run is None or run.tasks[key.task_id].state is not State.UP_FOR_RETRY:
+                continue
+            run.tasks[key.task_id].state = State.SCHEDULED
+            self.changes.append(
+                TIChange(
+                    key, expected=State.UP_FOR_RETRY, state=State.SCHEDULED, next_retry_at=None
+                )
+            )
+            self.scheduled[key] = run.candidate(key.task_id, self._dag_limit(run))
+
+    def _select(self, now: dt.datetime, *, explain: bool) -> None:
+        candidates = [c for c in self.scheduled.values() if c.key.dag_id not in self.paused]
+        if not candidates:
+            return
+        parallelism = min(self.settings.core.parallelism, self.executor.capacity)
+        selection = select_tasks(
+            candidates,
+            pools=self.pools,
+            parallelism=parallelism,
+            occupancy=self.occupancy,
+            explain=explain,
+        )
+        for candidate, reason in selection.reject:
+            self._reject(candidate, reason, now)
+        for candidate in selection.start:
+            self._queue(candidate, now)
+        if explain:
+            self._note_wait_reasons({k: w.message for k, w in selection.waits.items()})
+
+    def _queue(self, candidate: Candidate, now: dt.datetime) -> None:
+        key = candidate.key
+        run = self.runs[key.dag_id, key.run_id]
+        ti = run.tasks[key.task_id]
+        ti.state = State.QUEUED
+        ti.try_number += 1
+        del self.scheduled[key]
+        self.wait_reasons.pop(key, None)
+        self.occupancy.add(key.dag_id, key.task_id, candidate.pool, candidate.pool_slots)
+        self.changes.append(
+            TIChange(
+                key,
+                expected=State.SCHEDULED,
+                state=State.QUEUED,
+                try_number=ti.try_number,
+                queued_at=now,
+                heartbeat_at=now,
+                wait_reason=None,
+                error=None,
+            )
+        )
+        spec = run.spec.tasks[key.task_id]
+        timeout = spec.execution_timeout
+        self.to_submit.append(
+            Workload(
+                key=key,
+                try_number=ti.try_number,
+                max_tries=ti.max_tries,
+                dag_version_id=run.dag_version_id,
+                logical_date=run.logical_date,
+                conf=run.conf,
+                run_type=run.run_type,
+                log_path=str(log_path(self.logs_folder, *_parts(key), ti.try_number)),
+                upstream_xcoms=run.upstream_xcoms(key.task_id),
+                execution_timeout_s=timeout.total_seconds() if timeout is not None else None,
+                data_interval_start=run.data_interval_start,
+                data_interval_end=run.data_interval_end,
+            )
+        )
+
+    def _reject(self, candidate: Candidate, reason: str, now: dt.datetime) -> None:
+        """A task that can never run (no such pool, or too big for it) fails with the reason."""
+        key = candidate.key
+        run = self.runs[key.dag_id, key.run_id]
+        ti = run.tasks[key.task_id]
+        ti.try_number += 1
+        del self.scheduled[key]
+        path = log_path(self.logs_folder, *_parts(key), ti.try_number)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as file:
+            file.write(
+                f'{{"event": "try_rejected", "level": "error", "timestamp": "{now.isoformat()}", '
+                f'"error": {_json(reason)}}}\n'
+            )
+        self.changes.append(
+            TIChange(
+                key,
+                expected=State.SCHEDULED,
+                state=State.FAILED,
+                try_number=ti.try_number,
+                ended_at=now,
+                error=reason,
+                wait_reason=reason,
+            )
+        )
+        run.finish(key.task_id, State.FAILED)
+        log.warning(
+            "task_rejected",
+            dag_id=key.dag_id,
+            run_id=key.run_id,
+            task_id=key.task_id,
+            reason=reason,
+        )
+
+    def _note_wait_reasons(self, reasons: dict[TaskInstanceKey, str]) -> None:
+        """Write each waiting task's reason when it changed, for `taskkit tasks why`."""
+        for key, message in reasons.items():
+            if self.wait_reasons.get(key) != message:
+                self.wait_reasons[key] = message
+                self.changes.append(TIChange(key, expected=State.SCHEDULED, wait_reason=message))
+                log.debug(
+                    "task_waiting",
+                    dag_id=key.dag_id,
+                    run_id=key.run_id,
+                    task_id=key.task_id,
+                    reason=message,
+                )
+
+    # -- events from the executor ----------------------------------------------------
+
+    def _handle(self, events: list[Event]) -> None:
+        now = _utcnow()
+        for event in events:
+            run = self.runs.get((event.key.dag_id, event.key.run_id))
+            if run is None:
+                continue
+            if isinstance(event, TryStarted):
+                ti = run.tasks[event.key.task_id]
+                if ti.state is State.QUEUED and ti.try_number == event.try_number:
+                    ti.state = State.RUNNING
+                    self.changes.append(
+                        TIChange(
+                            event.key,
+                            expected=State.QUEUED,
+                            state=State.RUNNING,
+                            started_at=event.at,
+                            pid=event.pid,
+                            hostname=event.hostname,
+                            heartbeat_at=event.at,
+                        )
+                    )
+            elif isinstance(event, TryFinished):
+                self._record_finished(run, event, now)
+
+    def _record_finished(self, run: ActiveRun, event: TryFinished, now: dt.datetime) -> None:
+        from taskkit import serde
+
+        key = event.key
+        ti = run.tasks[key.task_id]
+        if ti.state not in OCCUPYING_STATES or ti.try_number != event.try_number:
+            return  # a stale report (e.g. of a try reset after a restart)
+        spec = run.spec.tasks[key.task_id]
+        self.occupancy.remove(key.dag_id, key.task_id, spec.pool, spec.pool_slots)
+        result = event.result
+        self.summary.tries += 1
+        if result.outcome.value == "failed":
+            self.summary.failed_tries += 1
+        transition = after_try(spec, event.try_number, result.outcome, now)
+        if transition.state is State.SUCCESS:
+            values = dict(event.pushed_xcoms)
+            if result.value is not None:
+                values["return_value"] = result.value
+            for name, value in values.items():
+                encoded, encoding = serde.dumps_value(value)
+                self.xcom_writes.append(XComWrite(key, name, encoded, encoding))
+                if spec.downstream:
+                    run.xcoms[key.task_id, name] = value
+        self.changes.append(
+            TIChange(
+                key,
+                expected=OCCUPYING_STATES,
+                state=transition.state,
+                ended_at=now,
+                next_retry_at=transition.next_retry_at,
+                error=result.error,
+                pid=None if transition.state is State.UP_FOR_RETRY else UNSET,
+            )
+        )
+        log.info(
+            "task_finished",
+            dag_id=key.dag_id,
+            run_id=key.run_id,
+            task_id=key.task_id,
+            try_number=event.try_number,
+            state=transition.state.value,
+            duration_s=round(result.duration_s, 4),
+            error=result.error,
+        )
+        if transition.state is State.UP_FOR_RETRY:
+            ti.state = State.UP_FOR_RETRY
+            ti.next_retry_at = transition.next_retry_at
+            assert transition.next_retry_at is not None
+            heapq.heappush(self.retries, (transition.next_retry_at, key))
+        else:
+            run.finish(key.task_id, transition.state)
+
+    # -- the metastore edge -------------------------------------------------------------
+
+    def _commit(self) -> None:
+        """Write every pending change in one transaction, then submit what was queued."""
+        if self.changes or self.xcom_writes:
+            changes, self.changes = self.changes, []
+            applied = self.store.transition_task_instances(changes, self.xcom_writes)
+            self.xcom_writes = []
+            lost = {c.key for c, ok in zip(changes, applied) if not ok and c.state is not UNSET}
+            if lost:
+                self._forget_lost(lost)
+        if self.to_submit:
+            workloads, self.to_submit = self.to_submit, []
+            for workload in workloads:
+                _, payload = self.versions[workload.dag_version_id]
+                self.executor.submit(workload, payload)
+
+    def _forget_lost(self, keys: set[TaskInstanceKey]) -> None:
+        """Someone else changed these task instances: drop our plans and reload their runs."""
+        log.warning("transitions_lost", count=len(keys))
+        self.to_submit = [w for w in self.to_submit if w.key not in keys]
+        for key in keys:
+            run = self.runs.pop((key.dag_id, key.run_id), None)
+            if run is not None:
+                self._unload(run)
+
+    def _finish_runs(self) -> None:
+        for run in list(self.runs.values()):
+            if run.dirty:
+                continue
+            states = run.states()
+            if any(state not in FINISHED_STATES for state in states.values()):
+                continue
+            outcome = run_outcome((t.task_id for t in run.spec.leaves), states)
+            if outcome is None:
+                continue
+            self.store.set_run_state(run.dag_id, run.run_id, outcome, expected=[RunState.RUNNING])
+            del self.runs[run.dag_id, run.run_id]
+            self._unload(run)
+            record = self.store.get_run(run.dag_id, run.run_id)
+            took = None
+            if record.started_at and record.ended_at:
+                took = (record.ended_at - record.started_at).total_seconds()
+            self.summary.runs.append(
+                RunSummary(run.dag_id, run.run_id, outcome, Counter(states.values()), took)
+            )
+            if outcome is RunState.FAILED:
+                self.summary.exit_code = 0  # a failed run is a result, not a scheduler error
+            log.info("run_finished", dag_id=run.dag_id, run_id=run.run_id, state=outcome.value)
+
+    def _unload(self, run: ActiveRun) -> None:
+        for task_id, ti in run.tasks.items():
+            key = run.key(task_id)
+            self.scheduled.pop(key, None)
+            self.wait_reasons.pop(key, None)
+            if ti.state in OCCUPYING_STATES:
+                spec = run.spec.tasks[task_id]
+                self.occupancy.remove(run.dag_id, task_id, spec.pool, spec.pool_slots)
+
+    def _refresh(self) -> None:
+        """Pick up what others changed: new runs, pools, pause flags and run limits."""
+        self.pools = self.store.get_pool_slots()
+        dags = self.store.list_dags(include_inactive=True)
+        self.paused = {d.dag_id for d in dags if d.is_paused}
+        self.max_active_runs = {d.dag_id: d.max_active_runs for d in dags}
+        active = self.store.list_active_runs()
+        seen = set()
+        for record in active:
+            ident = (record.dag_id, record.run_id)
+            seen.add(ident)
+            if ident in self.runs:
+                continue
+            if record.state is RunState.QUEUED:
+                self.queued_runs.setdefault(ident, record)
+            else:
+                self._load_run(record)
+        for ident in [i for i in self.runs if i not in seen]:
+            self._unload(self.runs.pop(ident))
+        for ident in [i for i in self.queued_runs if i not in seen]:
+            del self.queued_runs[ident]
+
+    def _load_run(self, record: RunRecord) -> None:
+        from taskkit import serde
+
+        spec, _ = self._version(record.dag_version_id)
+        tis = self.store.list_task_instances(record.dag_id, record.run_id)
+        run = ActiveRun(
+            id=record.id,
+            dag_id=record.dag_id,
+            run_id=record.run_id,
+            dag_version_id=record.dag_version_id,
+            spec=spec,
+            logical_date=record.logical_date,
+            conf=dict(record.conf),
+            run_type=record.run_type.value,
+            data_interval_start=record.data_interval_start,
+            data_interval_end=record.data_interval_end,
+            tasks={
+                ti.task_id: TaskState(ti.state, ti.try_number, ti.max_tries, ti.next_retry_at)
+                for ti in tis
+            },
+        )
+        for xcom in self.store.get_xcoms(record.dag_id, record.run_id):
+            run.xcoms[xcom.task_id, xcom.key] = serde.loads_value(xcom.value, xcom.encoding)
+        self.runs[record.dag_id, record.run_id] = run
+        run.mark_all_dirty()
+        for task_id, ti in run.tasks.items():
+            key = run.key(task_id)
+            if ti.state is State.SCHEDULED:
+                self.scheduled[key] = run.candidate(task_id, self._dag_limit(run))
+            elif ti.state is State.UP_FOR_RETRY:
+                at = ti.next_retry_at or _utcnow()
+                heapq.heappush(self.retries, (at, key))
+            elif ti.state in OCCUPYING_STATES:
+                spec_task = spec.tasks[task_id]
+                self.occupancy.add(run.dag_id, task_id, spec_task.pool, spec_task.pool_slots)
+
+    def _version(self, version_id: int) -> tuple[DagSpec, DagPayload]:
+        """A DAG version's spec and payload, verified and unpickled once per scheduler."""
+        from taskkit import serde
+
+        if version_id not in self.versions:
+            record = self.store.get_dag_version(version_id)
+            dag: Any = serde.loads_verified_dag(record.payload, record.signature, self.secret_key)
+            payload = DagPayload(version_id, record.payload, record.signature)
+            self.versions[version_id] = (dag.spec, payload)
+        return self.versions[version_id]
+
+    def _sync_dags(self) -> None:
+        from taskkit.scheduling.dag_processor import sync_dags_folder
+
+        report = sync_dags_folder(self.store, self.settings, self.secret_key)
+        log.debug("dags_synced", report=str(report))
+
+    def _recover_lost_tries(self) -> None:
+        """Tries a dead predecessor left queued or running go back to scheduled, once.
+
+        One scheduler owns a metastore, so at start-up every queued or running
+        task instance is an orphan: its process died with the old scheduler.
+        It reruns as a new try, and max_tries grows by one so the crash does
+        not eat one of the task's retries. Succeeded tasks are never touched.
+        """
+        orphans = [
+            ti
+            for ti in self.store.list_active_task_instances(unfinished_only=True)
+            if ti.state in OCCUPYING_STATES
+        ]
+        if not orphans:
+            return
+        changes = [
+            TIChange(
+                ti.key,
+                expected=ti.state,
+                state=State.SCHEDULED,
+                max_tries=ti.max_tries + 1,
+                pid=None,
+                hostname=None,
+                wait_reason="reset after the previous scheduler died mid-try",
+            )
+            for ti in orphans
+        ]
+        applied = self.store.transition_task_instances(changes)
+        log.warning("orphaned_tries_reset", count=sum(applied))
+
+    def _heartbeat(self) -> None:
+        keys = [
+            run.key(task_id)
+            for run in self.runs.values()
+            for task_id, ti in run.tasks.items()
+            if ti.state in OCCUPYING_STATES
+        ]
+        for start in range(0, len(keys), 200):
+            self.store.heartbeat_task_instances(keys[start : start + 200])
+
+
+def _parts(key: TaskInstanceKey) -> tuple[str, str, str]:
+    return key.dag_id, key.run_id, key.task_id
+
+
+def _json(text: str) -> str:
+    import json
+
+    return json.dumps(text)
