@@ -445,7 +445,11 @@ class Scheduler:
             changes, self.changes = self.changes, []
             applied = self.store.transition_task_instances(changes, self.xcom_writes)
             self.xcom_writes = []
-            lost = {c.key for c, ok in zip(changes, applied) if not ok and c.state is not UNSET}
+            lost = {
+                c.key
+                for c, ok in zip(changes, applied, strict=True)
+                if not ok and c.state is not UNSET
+            }
             if lost:
                 self._forget_lost(lost)
         if self.to_submit:
