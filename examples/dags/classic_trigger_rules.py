@@ -19,7 +19,7 @@ def strict_check() -> None:
 
 with DAG(
     "classic_trigger_rules",
-    schedule=None,
+    schedule="@once",
     start_date=dt.datetime(2026, 1, 1),
     description="chain, cross_downstream and trigger rules",
 ) as classic_trigger_rules_dag:

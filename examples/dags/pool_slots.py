@@ -17,7 +17,7 @@ import datetime as dt
 from taskkit import EmptyOperator, dag
 
 
-@dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+@dag(schedule="@once", start_date=dt.datetime(2026, 1, 1))
 def pool_slots() -> None:
     """A heavy task and many light ones in one pool."""
     EmptyOperator(task_id="warmup", pool="warehouse", pool_slots=2, priority_weight=100)

@@ -7,7 +7,8 @@ so the order is c, a, b.
 The pool must exist:
 - in tests: `seed_pool_priority.test(pools={"test_pool": 1})`;
 - for the scheduler: `taskkit pools import examples/pools.json` (which
-  creates `test_pool` with 1 slot), then `taskkit dags trigger seed_pool_priority`.
+  creates `test_pool` with 1 slot). The DAG runs once (`@once`) when the
+  scheduler first sees it; `taskkit dags trigger seed_pool_priority` runs it again.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import datetime as dt
 from taskkit import dag, task
 
 
-@dag(schedule=None, start_date=dt.datetime(2026, 1, 1), catchup=False)
+@dag(schedule="@once", start_date=dt.datetime(2026, 1, 1), catchup=False)
 def seed_pool_priority() -> None:
     """Three tasks in a one-slot pool, started in priority order."""
     for name, weight in (("process_a", 7), ("process_b", 6), ("process_c", 8)):

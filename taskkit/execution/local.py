@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections import deque
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
 
@@ -24,7 +28,8 @@ class LocalExecutor:
     so it inherits none of the scheduler's database connections or threads,
     and unlike multiprocessing's spawn it never re-imports the caller's
     `__main__`; each try is forked from the zygote, so it
-    starts in about a millisecond with the DAG already loaded.
+    starts in about a millisecond with the DAG already loaded. At most
+    `capacity` tries run at once; later submissions wait here, in order.
     """
 
     def __init__(self, capacity: int, secret_key: bytes) -> None:
@@ -32,8 +37,11 @@ class LocalExecutor:
         self.secret_key = secret_key
         self._conn: Connection | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._payloads: dict[int, DagPayload] = {}
         self._sent_versions: set[int] = set()
-        self._in_flight: dict[tuple[TaskInstanceKey, int], Workload] = {}
+        self._waiting: deque[Workload] = deque()
+        #: Tries handed to the zygote and not finished, with their pid once started.
+        self._in_flight: dict[tuple[TaskInstanceKey, int], int | None] = {}
 
     def start(self) -> None:
         ours, theirs = socket.socketpair()
@@ -48,14 +56,22 @@ class LocalExecutor:
         self._sent_versions.clear()
 
     def submit(self, workload: Workload, dag: DagPayload | None) -> None:
+        if dag is not None:
+            self._payloads.setdefault(dag.dag_version_id, dag)
+        if workload.dag_version_id not in self._payloads:
+            raise ValueError(f"the worker has not seen DAG version {workload.dag_version_id}")
+        self._waiting.append(workload)
+        self._send_waiting()
+
+    def _send_waiting(self) -> None:
         conn = self._connection()
-        if workload.dag_version_id not in self._sent_versions:
-            if dag is None:
-                raise ValueError(f"the worker has not seen DAG version {workload.dag_version_id}")
-            conn.send(dag)  # once per version; later workloads only name it
-            self._sent_versions.add(workload.dag_version_id)
-        conn.send(workload)
-        self._in_flight[workload.key, workload.try_number] = workload
+        while self._waiting and len(self._in_flight) < self.capacity:
+            workload = self._waiting.popleft()
+            if workload.dag_version_id not in self._sent_versions:
+                conn.send(self._payloads[workload.dag_version_id])  # once per version
+                self._sent_versions.add(workload.dag_version_id)
+            conn.send(workload)
+            self._in_flight[workload.key, workload.try_number] = None
 
     def poll(self, timeout: float) -> list[Event]:
         conn = self._connection()
@@ -65,21 +81,28 @@ class LocalExecutor:
                 return events
             while True:
                 event = conn.recv()
+                ident = (event.key, event.try_number)
                 if isinstance(event, TryFinished):
-                    self._in_flight.pop((event.key, event.try_number), None)
+                    self._in_flight.pop(ident, None)
+                elif ident in self._in_flight:
+                    self._in_flight[ident] = event.pid
                 events.append(event)
                 if not conn.poll(0):
                     break
+            self._send_waiting()
         except (EOFError, OSError):
             events.extend(self._lost_worker())
+            self.start()
+            self._send_waiting()
         return events
 
     def running(self) -> int:
-        return len(self._in_flight)
+        return len(self._in_flight) + len(self._waiting)
 
     def shutdown(self, grace: float) -> list[Event]:
         if self._conn is None:
             return []
+        self._waiting.clear()  # not started: nothing to report, the scheduler reschedules them
         events: list[Event] = []
         try:
             self._conn.send(("shutdown", grace))
@@ -87,16 +110,29 @@ class LocalExecutor:
             return self._lost_worker()
         deadline = time.monotonic() + grace + 5
         while self._in_flight and time.monotonic() < deadline:
-            events.extend(self.poll(0.2))
+            events.extend(self._poll_until_gone(0.2))
         if self._process is not None:
             try:
                 self._process.wait(5)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-        self._conn.close()
-        self._conn = None
         return events + self._lost_worker()
+
+    def _poll_until_gone(self, timeout: float) -> list[Event]:
+        """Poll during shutdown: a zygote that went away is not replaced."""
+        conn = self._connection()
+        events: list[Event] = []
+        try:
+            while conn.poll(timeout):
+                timeout = 0
+                event = conn.recv()
+                if isinstance(event, TryFinished):
+                    self._in_flight.pop((event.key, event.try_number), None)
+                events.append(event)
+        except (EOFError, OSError):
+            events.extend(self._lost_worker())
+        return events
 
     def _connection(self) -> Connection:
         if self._conn is None:
@@ -104,21 +140,32 @@ class LocalExecutor:
         return self._conn
 
     def _lost_worker(self) -> list[Event]:
-        """The zygote died: every try it held is failed, and a new zygote is started."""
-        lost: list[Event] = [
-            TryFinished(
-                key,
-                try_number,
-                TryResult(TryOutcome.FAILED, error="the worker process died; the try was lost"),
-                at=dt.datetime.now(dt.timezone.utc),
+        """The zygote is gone: every try it held is failed, and killed if it still runs.
+
+        A zygote that dies abruptly cannot kill its children, and a try that
+        goes on running unobserved could run twice once it is retried.
+        """
+        lost: list[Event] = []
+        for (key, try_number), pid in self._in_flight.items():
+            if pid is not None:
+                with contextlib.suppress(OSError):
+                    os.killpg(pid, signal.SIGKILL)  # each try leads its own process group
+            lost.append(
+                TryFinished(
+                    key,
+                    try_number,
+                    TryResult(TryOutcome.FAILED, error="the worker process died; the try was lost"),
+                    at=dt.datetime.now(dt.timezone.utc),
+                )
             )
-            for (key, try_number) in self._in_flight
-        ]
         self._in_flight.clear()
-        zygote_died = self._process is not None and self._process.poll() is not None
-        if self._conn is not None and zygote_died:
+        if self._conn is not None:
             self._conn.close()
-            self.start()
+            self._conn = None
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+        if self._process is not None:
+            self._process.wait()
         return lost
 
 

@@ -3,15 +3,19 @@
 The zygote writes it, not the task: output is read from the child's pipes
 line by line, so even a try that segfaults or is killed leaves a complete log
 ending in a `try_finished` line with the reason.
+
+The lines have structlog's JSON shape (event, level, timestamp and the bound
+keys dag_id, run_id, task_id, try_number) but are rendered with json.dumps
+directly: importing structlog (and the rich it pulls in when installed) would
+triple the zygote's memory, and fork() slows down with every megabyte.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
-
-import structlog
 
 if TYPE_CHECKING:
     from taskkit.execution.base import Workload
@@ -28,35 +32,37 @@ def log_path(logs_folder: Path, dag_id: str, run_id: str, task_id: str, try_numb
 class TryLog:
     """Structured writer for one try's log file."""
 
-    def __init__(self, file: IO[str], bound: Any) -> None:
+    def __init__(self, file: IO[str], bound: dict[str, Any]) -> None:
         self.file = file
-        self.log = bound
+        self.bound = bound
         self.partial: dict[str, bytes] = {}
+
+    def _emit(self, level: str, event: str, **values: Any) -> None:
+        line = {
+            **self.bound,
+            **values,
+            "event": event,
+            "level": level,
+            "timestamp": dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+        }
+        self.file.write(json.dumps(line) + "\n")
 
     @classmethod
     def open(cls, workload: Workload) -> TryLog:
         path = Path(workload.log_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         file = path.open("a", encoding="utf-8")
-        logger = structlog.wrap_logger(
-            structlog.WriteLogger(file),
-            processors=[
-                structlog.processors.add_log_level,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-                structlog.processors.JSONRenderer(),
-            ],
-        )
         key = workload.key
-        bound = logger.bind(
-            dag_id=key.dag_id,
-            run_id=key.run_id,
-            task_id=key.task_id,
-            try_number=workload.try_number,
-        )
+        bound = {
+            "dag_id": key.dag_id,
+            "run_id": key.run_id,
+            "task_id": key.task_id,
+            "try_number": workload.try_number,
+        }
         return cls(file, bound)
 
     def started(self, pid: int, hostname: str) -> None:
-        self.log.info("try_started", pid=pid, hostname=hostname)
+        self._emit("info", "try_started", pid=pid, hostname=hostname)
 
     def output(self, stream: str, data: bytes) -> None:
         """Log every complete line of `data`; keep a trailing partial line for later."""
@@ -67,17 +73,17 @@ class TryLog:
             rest = b""
         if rest:
             self.partial[stream] = rest
-        level = self.log.info if stream == "stdout" else self.log.warning
+        level = "info" if stream == "stdout" else "warning"
         for line in lines:
-            level("output", stream=stream, line=line.decode("utf-8", "replace"))
+            self._emit(level, "output", stream=stream, line=line.decode("utf-8", "replace"))
 
     def finished(self, result: TryResult) -> None:
         for stream, rest in self.partial.items():
-            self.log.info("output", stream=stream, line=rest.decode("utf-8", "replace"))
+            self._emit("info", "output", stream=stream, line=rest.decode("utf-8", "replace"))
         self.partial.clear()
         outcome = result.outcome.value
-        emit = self.log.info if outcome != "failed" else self.log.error
-        emit(
+        self._emit(
+            "info" if outcome != "failed" else "error",
             "try_finished",
             outcome=outcome,
             duration_s=round(result.duration_s, 6),

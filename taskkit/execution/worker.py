@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import gc
 import logging
 import os
 import pickle
@@ -70,7 +71,10 @@ class Zygote:
         os.set_blocking(wake_r, False)
         signal.set_wakeup_fd(wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the scheduler decides when to stop
+        # The scheduler decides when to stop (and the zygote exits when it goes away): a
+        # Ctrl-C or a SIGTERM sent to the whole process group must not lose running tries.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         self.selector.register(self.conn.fileno(), selectors.EVENT_READ, "conn")
         self.selector.register(wake_r, selectors.EVENT_READ, "wake")
         while not (self.draining and not self.children):
@@ -109,6 +113,9 @@ class Zygote:
             self.dags[message.dag_version_id] = serde.loads_verified_dag(
                 message.payload, message.signature, self.secret_key
             )
+            # Move what is loaded out of the collector's sight: forked children then
+            # don't copy-on-write every page just because a GC pass touched it.
+            gc.freeze()
 
     # -- children ---------------------------------------------------------------
 
@@ -204,8 +211,15 @@ class Zygote:
                 break
             if pid == 0:
                 break
-            if pid in self.children:
-                self.children[pid].exit_status = status
+            child = self.children.get(pid)
+            if child is None:
+                continue
+            child.exit_status = status
+            if child.deadline is not None and time.monotonic() >= child.deadline:
+                # It ran out of time (the in-process alarm may have won the race with
+                # _enforce_deadlines): what it started in the background dies with it.
+                with contextlib.suppress(OSError):
+                    os.killpg(pid, signal.SIGKILL)
         for pid in [p for p, c in self.children.items() if c.exit_status is not None]:
             self._finish(self.children[pid])
 

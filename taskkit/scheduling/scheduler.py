@@ -24,6 +24,7 @@ from taskkit.execution.base import DagPayload, Event, TryFinished, TryStarted, W
 from taskkit.execution.tasklog import log_path
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
 from taskkit.scheduling.active_run import ActiveRun, TaskState
+from taskkit.scheduling.ready_queue import ReadyQueue
 from taskkit.scheduling.selection import (
     Candidate,
     Occupancy,
@@ -33,7 +34,7 @@ from taskkit.scheduling.selection import (
 )
 from taskkit.scheduling.summary import RunSummary, SchedulerSummary
 from taskkit.scheduling.transitions import after_try, run_outcome
-from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, RunState, State
+from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, RunState, RunType, State
 
 if TYPE_CHECKING:
     from taskkit.config import Settings
@@ -74,7 +75,8 @@ class Scheduler:
         self.summary = SchedulerSummary()
         self.runs: dict[tuple[str, str], ActiveRun] = {}
         self.queued_runs: dict[tuple[str, str], RunRecord] = {}
-        self.scheduled: dict[TaskInstanceKey, Candidate] = {}
+        self.scheduled = ReadyQueue()
+        self.pending_starts: dict[TaskInstanceKey, TryStarted] = {}
         self.retries: list[tuple[dt.datetime, TaskInstanceKey]] = []
         self.occupancy = Occupancy()
         self.pools: dict[str, int] = {}
@@ -82,6 +84,7 @@ class Scheduler:
         self.max_active_runs: dict[str, int | None] = {}
         self.versions: dict[int, tuple[DagSpec, DagPayload]] = {}
         self.wait_reasons: dict[TaskInstanceKey, str] = {}
+        self.last_scheduled: dict[str, dt.datetime | None] = {}
         self.changes: list[TIChange] = []
         self.xcom_writes: list[XComWrite] = []
         self.to_submit: list[Workload] = []
@@ -141,12 +144,20 @@ class Scheduler:
     def _drain(self) -> None:
         """Stop taking work, let running tries finish within the grace period, record all."""
         grace = 0.0 if self.stopping is None else self.shutdown_grace_s
+        # Tries chosen but not yet handed over (the loop was interrupted between deciding
+        # and submitting) stay scheduled for the next scheduler: the executor is closing.
+        unsent = {w.key for w in self.to_submit}
+        self.to_submit = []
+        self.changes = [
+            c for c in self.changes if c.key not in unsent or c.state is not State.QUEUED
+        ]
         try:
             events = self.executor.shutdown(grace)
         except KeyboardInterrupt:
             events = self.executor.shutdown(0)
         self._handle(events)
         self._commit()
+        self._finish_runs()  # runs whose last tries ended during the grace period
         self.summary.stopped_by = self.stopping or "idle"
 
     # -- the loop ------------------------------------------------------------------
@@ -233,7 +244,7 @@ class Scheduler:
         key = run.key(task_id)
         self.changes.append(TIChange(key, expected=State.NONE, state=state))
         if state is State.SCHEDULED:
-            self.scheduled[key] = run.candidate(task_id, self._dag_limit(run))
+            self.scheduled.add(run.candidate(task_id, self._dag_limit(run)))
 
     def _dag_limit(self, run: ActiveRun) -> int:
         return run.spec.max_active_tasks or self.settings.core.max_active_tasks_per_dag
@@ -250,24 +261,30 @@ class Scheduler:
                     key, expected=State.UP_FOR_RETRY, state=State.SCHEDULED, next_retry_at=None
                 )
             )
-            self.scheduled[key] = run.candidate(key.task_id, self._dag_limit(run))
+            self.scheduled.add(run.candidate(key.task_id, self._dag_limit(run)))
 
     def _select(self, now: dt.datetime, *, explain: bool) -> None:
-        candidates = [c for c in self.scheduled.values() if c.key.dag_id not in self.paused]
-        if not candidates:
-            return
         parallelism = min(self.settings.core.parallelism, self.executor.capacity)
+        if not self.scheduled or (self.occupancy.total >= parallelism and not explain):
+            return
+        candidates = self.scheduled.ordered()
+        if self.paused:
+            candidates = [c for c in candidates if c.key.dag_id not in self.paused]
         selection = select_tasks(
             candidates,
             pools=self.pools,
             parallelism=parallelism,
             occupancy=self.occupancy,
+            presorted=True,
             explain=explain,
         )
         for candidate, reason in selection.reject:
             self._reject(candidate, reason, now)
         for candidate in selection.start:
             self._queue(candidate, now)
+        self.scheduled.discard(
+            [c.key for c in selection.start] + [c.key for c, _ in selection.reject]
+        )
         if explain:
             self._note_wait_reasons({k: w.message for k, w in selection.waits.items()})
 
@@ -277,7 +294,6 @@ class Scheduler:
         ti = run.tasks[key.task_id]
         ti.state = State.QUEUED
         ti.try_number += 1
-        del self.scheduled[key]
         self.wait_reasons.pop(key, None)
         self.occupancy.add(key.dag_id, key.task_id, candidate.pool, candidate.pool_slots)
         self.changes.append(
@@ -317,7 +333,6 @@ class Scheduler:
         run = self.runs[key.dag_id, key.run_id]
         ti = run.tasks[key.task_id]
         ti.try_number += 1
-        del self.scheduled[key]
         path = log_path(self.logs_folder, *_parts(key), ti.try_number)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as file:
@@ -371,19 +386,24 @@ class Scheduler:
                 ti = run.tasks[event.key.task_id]
                 if ti.state is State.QUEUED and ti.try_number == event.try_number:
                     ti.state = State.RUNNING
-                    self.changes.append(
-                        TIChange(
-                            event.key,
-                            expected=State.QUEUED,
-                            state=State.RUNNING,
-                            started_at=event.at,
-                            pid=event.pid,
-                            hostname=event.hostname,
-                            heartbeat_at=event.at,
-                        )
-                    )
+                    self.pending_starts[event.key] = event
             elif isinstance(event, TryFinished):
                 self._record_finished(run, event, now)
+        # Starts whose try has not also finished in this batch become running now;
+        # the others were folded into their finishing change (one write, not two).
+        for started in self.pending_starts.values():
+            self.changes.append(
+                TIChange(
+                    started.key,
+                    expected=State.QUEUED,
+                    state=State.RUNNING,
+                    started_at=started.at,
+                    pid=started.pid,
+                    hostname=started.hostname,
+                    heartbeat_at=started.at,
+                )
+            )
+        self.pending_starts.clear()
 
     def _record_finished(self, run: ActiveRun, event: TryFinished, now: dt.datetime) -> None:
         from taskkit import serde
@@ -408,15 +428,20 @@ class Scheduler:
                 self.xcom_writes.append(XComWrite(key, name, encoded, encoding))
                 if spec.downstream:
                     run.xcoms[key.task_id, name] = value
+        started = self.pending_starts.pop(key, None)
         self.changes.append(
             TIChange(
                 key,
                 expected=OCCUPYING_STATES,
                 state=transition.state,
+                started_at=started.at if started else UNSET,
+                hostname=started.hostname if started else UNSET,
                 ended_at=now,
                 next_retry_at=transition.next_retry_at,
                 error=result.error,
-                pid=None if transition.state is State.UP_FOR_RETRY else UNSET,
+                pid=None
+                if transition.state is State.UP_FOR_RETRY
+                else (started.pid if started else UNSET),
             )
         )
         log.info(
@@ -492,9 +517,9 @@ class Scheduler:
             log.info("run_finished", dag_id=run.dag_id, run_id=run.run_id, state=outcome.value)
 
     def _unload(self, run: ActiveRun) -> None:
+        self.scheduled.discard(run.key(task_id) for task_id in run.tasks)
         for task_id, ti in run.tasks.items():
             key = run.key(task_id)
-            self.scheduled.pop(key, None)
             self.wait_reasons.pop(key, None)
             if ti.state in OCCUPYING_STATES:
                 spec = run.spec.tasks[task_id]
@@ -506,6 +531,9 @@ class Scheduler:
         dags = self.store.list_dags(include_inactive=True)
         self.paused = {d.dag_id for d in dags if d.is_paused}
         self.max_active_runs = {d.dag_id: d.max_active_runs for d in dags}
+        for dag in dags:
+            if dag.is_active and not dag.is_paused and dag.current_version_id:
+                self._create_due_run(dag.dag_id, dag.current_version_id)
         active = self.store.list_active_runs()
         seen = set()
         for record in active:
@@ -521,6 +549,54 @@ class Scheduler:
             self._unload(self.runs.pop(ident))
         for ident in [i for i in self.queued_runs if i not in seen]:
             del self.queued_runs[ident]
+
+    def _create_due_run(self, dag_id: str, version_id: int) -> None:
+        """Create the DAG's next scheduled run if its interval has ended (one per refresh).
+
+        Catchup therefore fills history incrementally, and never queues more
+        runs than max_active_runs allows to wait.
+        """
+        from taskkit.errors import DuplicateRunError
+        from taskkit.scheduling.timetable import next_due_run
+
+        spec, _ = self._version(version_id)
+        if spec.schedule is None:
+            return
+        if dag_id not in self.last_scheduled:
+            dated = [
+                r.logical_date
+                for r in self.store.list_runs(dag_id)
+                if r.run_type is RunType.SCHEDULED
+            ]
+            self.last_scheduled[dag_id] = max(dated, default=None)
+        waiting = sum(1 for r in self.queued_runs.values() if r.dag_id == dag_id)
+        limit = self.max_active_runs.get(dag_id) or self.settings.core.max_active_runs_per_dag
+        if waiting >= limit:
+            return
+        due = next_due_run(
+            spec.schedule,
+            start_date=spec.start_date,
+            end_date=spec.end_date,
+            catchup=spec.catchup,
+            last_logical_date=self.last_scheduled[dag_id],
+            now=_utcnow(),
+        )
+        if due is None:
+            return
+        self.last_scheduled[dag_id] = due.logical_date
+        try:
+            self.store.create_run(
+                dag_id,
+                f"scheduled__{due.logical_date.isoformat()}",
+                due.logical_date,
+                run_type=RunType.SCHEDULED,
+                dag_version_id=version_id,
+                tasks=list(spec.tasks.values()),
+                data_interval=(due.logical_date, due.data_interval_end),
+            )
+        except DuplicateRunError:
+            return
+        log.info("run_created", dag_id=dag_id, logical_date=due.logical_date.isoformat())
 
     def _load_run(self, record: RunRecord) -> None:
         from taskkit import serde
@@ -550,7 +626,7 @@ class Scheduler:
         for task_id, ti in run.tasks.items():
             key = run.key(task_id)
             if ti.state is State.SCHEDULED:
-                self.scheduled[key] = run.candidate(task_id, self._dag_limit(run))
+                self.scheduled.add(run.candidate(task_id, self._dag_limit(run)))
             elif ti.state is State.UP_FOR_RETRY:
                 at = ti.next_retry_at or _utcnow()
                 heapq.heappush(self.retries, (at, key))

@@ -110,8 +110,8 @@ def select_tasks(
 
     `occupancy` is not modified. With `presorted`, candidates are taken to be
     in `priority_key` order already (the in-process runner keeps them so).
-    With `explain=False`, tasks that wait only because parallelism is reached
-    are not listed, which keeps a large backlog cheap.
+    With `explain=False` no wait reasons are built at all (the decisions are
+    the same), which keeps a large backlog cheap for the hot path.
     """
     ordered: Sequence[Candidate] = (
         candidates
@@ -130,47 +130,72 @@ def select_tasks(
                 for waiting in ordered[index:]:
                     waits[waiting.key] = Wait(WaitKind.PARALLELISM, message)
             break
-        key = candidate.key
         pool_size = pools.get(candidate.pool)
         if pool_size is None or candidate.pool_slots > pool_size:
             reject.append((candidate, _rejection(candidate, pool_size)))
             continue
-        dag_limit = candidate.dag_max_active_tasks
-        if dag_limit is not None and used.per_dag[key.dag_id] >= dag_limit:
-            waits[key] = Wait(
-                WaitKind.DAG_LIMIT,
-                f"DAG {key.dag_id!r} limit reached: {used.per_dag[key.dag_id]} of "
-                f"max_active_tasks={dag_limit} running or queued",
-            )
+        kind = _hold(candidate, used, held_pools, pool_size)
+        if kind is None:
+            key = candidate.key
+            used.add(key.dag_id, key.task_id, candidate.pool, candidate.pool_slots)
+            start.append(candidate)
             continue
-        task_limit = candidate.max_active_tis_per_dag
-        if task_limit is not None and used.per_task[key.dag_id, key.task_id] >= task_limit:
-            waits[key] = Wait(
-                WaitKind.TASK_LIMIT,
-                f"task limit reached: {used.per_task[key.dag_id, key.task_id]} of "
-                f"max_active_tis_per_dag={task_limit} instances of {key.task_id!r} active",
-            )
-            continue
-        holder = held_pools.get(candidate.pool)
-        if holder is not None:
-            waits[key] = Wait(
-                WaitKind.POOL_HELD,
-                f"pool {candidate.pool!r} is draining for higher-priority task "
-                f"{holder.key.task_id!r} (needs {holder.pool_slots} slots)",
-            )
-            continue
-        in_use = used.per_pool[candidate.pool]
-        if in_use + candidate.pool_slots > pool_size:
+        if explain:
+            message = _wait_message(kind, candidate, used, held_pools, pool_size)
+            waits[candidate.key] = Wait(kind, message)
+        if kind is WaitKind.POOL_FULL:
             held_pools[candidate.pool] = candidate
-            waits[key] = Wait(
-                WaitKind.POOL_FULL,
-                f"pool {candidate.pool!r} full: {in_use} of {pool_size} slots in use, "
-                f"needs {candidate.pool_slots}",
-            )
-            continue
-        used.add(key.dag_id, key.task_id, candidate.pool, candidate.pool_slots)
-        start.append(candidate)
     return Selection(start=start, reject=reject, waits=waits)
+
+
+def _hold(
+    candidate: Candidate, used: Occupancy, held_pools: Mapping[str, Candidate], pool_size: int
+) -> WaitKind | None:
+    """Why `candidate` cannot start now (checked in rule order), or None if it can."""
+    key = candidate.key
+    dag_limit = candidate.dag_max_active_tasks
+    if dag_limit is not None and used.per_dag[key.dag_id] >= dag_limit:
+        return WaitKind.DAG_LIMIT
+    task_limit = candidate.max_active_tis_per_dag
+    if task_limit is not None and used.per_task[key.dag_id, key.task_id] >= task_limit:
+        return WaitKind.TASK_LIMIT
+    if candidate.pool in held_pools:
+        return WaitKind.POOL_HELD
+    if used.per_pool[candidate.pool] + candidate.pool_slots > pool_size:
+        return WaitKind.POOL_FULL
+    return None
+
+
+def _wait_message(
+    kind: WaitKind,
+    candidate: Candidate,
+    used: Occupancy,
+    held_pools: Mapping[str, Candidate],
+    pool_size: int,
+) -> str:
+    """The one line `taskkit tasks why` shows for a waiting task."""
+    key = candidate.key
+    if kind is WaitKind.DAG_LIMIT:
+        return (
+            f"DAG {key.dag_id!r} limit reached: {used.per_dag[key.dag_id]} of "
+            f"max_active_tasks={candidate.dag_max_active_tasks} running or queued"
+        )
+    if kind is WaitKind.TASK_LIMIT:
+        return (
+            f"task limit reached: {used.per_task[key.dag_id, key.task_id]} of "
+            f"max_active_tis_per_dag={candidate.max_active_tis_per_dag} instances of "
+            f"{key.task_id!r} active"
+        )
+    if kind is WaitKind.POOL_HELD:
+        holder = held_pools[candidate.pool]
+        return (
+            f"pool {candidate.pool!r} is draining for higher-priority task "
+            f"{holder.key.task_id!r} (needs {holder.pool_slots} slots)"
+        )
+    return (
+        f"pool {candidate.pool!r} full: {used.per_pool[candidate.pool]} of {pool_size} slots "
+        f"in use, needs {candidate.pool_slots}"
+    )
 
 
 def _rejection(candidate: Candidate, pool_size: int | None) -> str:
