@@ -1,0 +1,3 @@
+from taskkit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,136 @@
+"""What commands share: settings, the metastore, the secret key and finding a DAG.
+
+Everything heavy is imported inside the functions, so importing this module
+costs nothing at `--help` time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from taskkit.errors import DagImportError, DagNotFoundError
+
+if TYPE_CHECKING:
+    from taskkit.authoring.dag import DAG
+    from taskkit.config import Settings
+    from taskkit.metastore import DagVersionRecord, Metastore
+    from taskkit.scheduling.dag_import import FileImportError
+
+
+def settings(overrides: Mapping[str, object] | None = None) -> Settings:
+    """The effective settings: taskkit.toml < environment < `overrides` (flags).
+
+    Every command that does work starts here, so this is also where logging is
+    set up (warnings and errors on stderr); `--help` never gets this far.
+    """
+    from taskkit.config import load_settings
+    from taskkit.logs import configure_logging
+
+    configure_logging("warning")
+    return load_settings(overrides)
+
+
+@contextlib.contextmanager
+def open_store(config: Settings) -> Iterator[Metastore]:
+    """The metastore, checked to be initialised (else: "run `taskkit db init`")."""
+    from taskkit.metastore import Metastore
+
+    store = Metastore.open(config.database.sql_alchemy_conn)
+    try:
+        yield store
+    finally:
+        store.dispose()
+
+
+def secret_key(config: Settings) -> bytes:
+    """The HMAC key that signs DAG payloads."""
+    from taskkit.serde import load_secret_key
+
+    return load_secret_key(config.home, config.core.secret_key)
+
+
+def not_found(dag_id: str, folder: object, errors: tuple[FileImportError, ...]) -> Exception:
+    """The error for a DAG that is not in the folder: the first import error, if any."""
+    if errors:
+        first = errors[0]
+        more = f" and {len(errors) - 1} more" if len(errors) > 1 else ""
+        return DagImportError(
+            f"{first.message} (DAG {dag_id!r} not found; this file{more} failed to import: "
+            "see `taskkit dags list-import-errors`)",
+            file=first.file,
+            line=first.line,
+        )
+    return DagNotFoundError(
+        f"No DAG {dag_id!r} in {folder}. Run `taskkit dags list` to see what was found."
+    )
+
+
+def current_version(store: Metastore, config: Settings, dag_id: str) -> DagVersionRecord:
+    """The DAG's current stored version, parsing the DAGs folder first if it is not known."""
+    from taskkit.scheduling.dag_processor import sync_dags_folder
+
+    try:
+        dag = store.get_dag(dag_id)
+        if dag.is_active and dag.current_version_id is not None:
+            return store.get_dag_version(dag.current_version_id)
+    except DagNotFoundError:
+        pass
+    report = sync_dags_folder(store, config, secret_key(config))
+    if dag_id not in report.saved:
+        raise not_found(dag_id, config.core.dags_folder, report.errors)
+    return store.get_current_dag_version(dag_id)
+
+
+def load_version(config: Settings, version: DagVersionRecord) -> DAG:
+    """Verify and unpickle a stored DAG version."""
+    from taskkit.authoring.dag import DAG
+    from taskkit.serde import loads_verified_dag
+
+    dag = loads_verified_dag(version.payload, version.signature, secret_key(config))
+    assert isinstance(dag, DAG)
+    return dag
+
+
+def dag_from_folder(config: Settings, dag_id: str) -> DAG:
+    """A live DAG object imported from its file in this process (for `dags test`, `tasks test`).
+
+    The folder is parsed in a child first to find the file, so a file that
+    hangs or crashes cannot take this process down with it.
+    """
+    from taskkit.scheduling.dag_import import import_dag_file
+    from taskkit.scheduling.dag_processor import parse_folder
+
+    folder = config.core.dags_folder
+    parse = parse_folder(folder, config.scheduler.parsing_timeout)
+    found = parse.find(dag_id)
+    if found is None:
+        raise not_found(dag_id, folder, parse.errors)
+    imported = import_dag_file(found.fileloc)
+    if imported.error is not None:
+        error = imported.error
+        raise DagImportError(error.message, file=error.file, line=error.line)
+    for dag in imported.dags:
+        if dag.dag_id == dag_id:
+            return dag
+    raise not_found(dag_id, folder, parse.errors)  # the file changed between the two imports
+
+
+def pool_slots_for_test(config: Settings) -> dict[str, int]:
+    """Pools from the metastore when it is initialised, else default_pool at its default size."""
+    from taskkit.errors import MetastoreError
+    from taskkit.metastore import Metastore
+    from taskkit.metastore.engine import normalize_url, sqlite_path
+    from taskkit.model.task import DEFAULT_POOL
+
+    defaults = {DEFAULT_POOL: config.core.default_pool_task_slot_count}
+    url = config.database.sql_alchemy_conn
+    path = sqlite_path(normalize_url(url))
+    if path is not None and not path.exists():
+        return defaults  # do not create an empty database file as a side effect
+    try:
+        with Metastore.open(url) as store:
+            return {**defaults, **store.get_pool_slots()}
+    except MetastoreError:
+        return defaults

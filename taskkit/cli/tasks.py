@@ -1,0 +1,178 @@
+"""`taskkit tasks`: task instance states, logs, why one waits, and running one task."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from taskkit.cli import context
+from taskkit.cli.output import emit, output_option
+from taskkit.errors import NotFoundError, TaskNotFoundError
+
+if TYPE_CHECKING:
+    from taskkit.config import Settings
+    from taskkit.metastore import DagRecord, Metastore, RunRecord, TaskInstanceRecord
+
+
+@click.group()
+def tasks() -> None:
+    """Inspect and test task instances."""
+
+
+@tasks.command()
+@click.argument("dag_id")
+@click.argument("run_id")
+@output_option
+def states(dag_id: str, run_id: str, output: str) -> None:
+    """The state of every task instance of RUN_ID of DAG_ID."""
+    config = context.settings()
+    with context.open_store(config) as store:
+        store.get_dag(dag_id)
+        store.get_run(dag_id, run_id)
+        records = store.list_task_instances(dag_id, run_id)
+    rows = [
+        {
+            "task_id": ti.task_id,
+            "state": ti.state,
+            "try_number": ti.try_number,
+            "max_tries": ti.max_tries,
+            "pool": ti.pool,
+            "pool_slots": ti.pool_slots,
+            "priority_weight": ti.priority_weight,
+            "started_at": ti.started_at,
+            "ended_at": ti.ended_at,
+            "wait_reason": ti.wait_reason,
+        }
+        for ti in records
+    ]
+    columns = ["task_id", "state", "try_number", "pool", "pool_slots", "priority_weight"]
+    emit(rows, columns, output, f"Run {run_id!r} has no task instances.")
+
+
+@tasks.command("test")
+@click.argument("dag_id")
+@click.argument("task_id")
+def test_task(dag_id: str, task_id: str) -> int:
+    """Run TASK_ID of DAG_ID once in this process (no upstream values, no metastore).
+
+    Its output goes to this terminal; exits 1 if the try failed.
+    """
+    from taskkit.authoring.context import DagRunInfo, TaskInstanceInfo, base_context, try_context
+    from taskkit.execution.runtime import execute_try
+
+    config = context.settings()
+    dag = context.dag_from_folder(config, dag_id)
+    operator = dag.get_task(task_id)
+    now = dt.datetime.now(dt.timezone.utc)
+    run = DagRunInfo(dag_id, f"test__{now.isoformat()}", now, {}, "test")
+    max_tries = dag.spec.tasks[task_id].max_tries
+    ti = TaskInstanceInfo(dag_id, task_id, run.run_id, 1, max_tries, _XCom())
+    result = execute_try(operator, try_context(base_context(run, dag.params), ti, operator))
+    if result.value is not None:
+        click.echo(f"Returned: {result.value!r}")
+    detail = f": {result.error}" if result.error else ""
+    click.echo(f"Task {task_id} {result.outcome.value} in {result.duration_s:.3f}s{detail}")
+    return 0 if result.outcome.value != "failed" else 1
+
+
+class _XCom:
+    """XCom for a lone test try: upstream values are absent, pushes are kept in memory."""
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str], Any] = {}
+
+    def pull(self, task_id: str, key: str) -> Any:
+        return self.values.get((task_id, key))
+
+    def push(self, task_id: str, key: str, value: Any) -> None:
+        self.values[task_id, key] = value
+
+
+@tasks.command()
+@click.argument("dag_id")
+@click.argument("run_id")
+@click.argument("task_id")
+@click.option("--try", "try_number", type=click.IntRange(min=1), help="Default: the latest try.")
+def logs(dag_id: str, run_id: str, task_id: str, try_number: int | None) -> None:
+    """Print the log of one try of TASK_ID in RUN_ID of DAG_ID."""
+    from taskkit.execution.tasklog import format_log
+
+    config = context.settings()
+    path = find_log(config.home / "logs", dag_id, run_id, task_id, try_number)
+    click.echo(format_log(path), nl=False)
+
+
+def find_log(folder: Path, dag_id: str, run_id: str, task_id: str, try_number: int | None) -> Path:
+    """The log file of a try (the latest one when `try_number` is None), or NotFoundError."""
+    from taskkit.execution.tasklog import log_path
+
+    task_dir = log_path(folder, dag_id, run_id, task_id, 1).parent
+    tries = sorted(int(p.stem) for p in task_dir.glob("*.log") if p.stem.isdigit())
+    what = f"task {task_id!r} of run {run_id!r} of DAG {dag_id!r}"
+    if not tries:
+        raise NotFoundError(f"No logs for {what} in {task_dir}: it has not started a try yet.")
+    if try_number is None:
+        try_number = tries[-1]
+    if try_number not in tries:
+        raise NotFoundError(
+            f"No log of try {try_number} for {what}; tries with logs: {', '.join(map(str, tries))}."
+        )
+    return log_path(folder, dag_id, run_id, task_id, try_number)
+
+
+@tasks.command()
+@click.argument("dag_id")
+@click.argument("run_id")
+@click.argument("task_id")
+def why(dag_id: str, run_id: str, task_id: str) -> None:
+    """Say in one line why TASK_ID is not running (yet), as the scheduler sees it."""
+    config = context.settings()
+    with context.open_store(config) as store:
+        dag = store.get_dag(dag_id)
+        run = store.get_run(dag_id, run_id)
+        found = [ti for ti in store.list_task_instances(dag_id, run_id) if ti.task_id == task_id]
+        if not found:
+            raise TaskNotFoundError(f"Run {run_id!r} of DAG {dag_id!r} has no task {task_id!r}.")
+        click.echo(explain(store, config, dag, run, found[0]))
+
+
+def _at(value: dt.datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value else "an unknown time"
+
+
+def explain(
+    store: Metastore, config: Settings, dag: DagRecord, run: RunRecord, ti: TaskInstanceRecord
+) -> str:
+    """The one-line answer of `tasks why`."""
+    from taskkit.states import FINISHED_STATES, RunState, State
+
+    state = ti.state
+    if state in FINISHED_STATES:
+        return f"finished: {state}"
+    if state is State.RUNNING:
+        where = f" (pid {ti.pid} on {ti.hostname})" if ti.pid else ""
+        return f"running since {_at(ti.started_at)}{where}, try {ti.try_number}"
+    if state is State.QUEUED:
+        return f"queued since {_at(ti.queued_at)}: handed to the executor, about to start"
+    if state is State.UP_FOR_RETRY:
+        return (
+            f"waiting for retry until {_at(ti.next_retry_at)} "
+            f"(try {ti.try_number} of {ti.max_tries} failed)"
+        )
+    if dag.is_paused:
+        return f"DAG is paused: run `taskkit dags unpause {dag.dag_id}`"
+    if state is State.SCHEDULED:
+        return ti.wait_reason or "scheduled: waiting for the scheduler to queue it"
+    if run.state is RunState.QUEUED:
+        return "DAG run is queued (max_active_runs reached)"
+    if run.state is not RunState.RUNNING:
+        return f"DAG run is finished: {run.state}"
+    spec = context.load_version(config, store.get_dag_version(run.dag_version_id)).spec
+    states = {t.task_id: t.state for t in store.list_task_instances(dag.dag_id, run.run_id)}
+    waiting = sorted(u for u in spec.tasks[ti.task_id].upstream if states[u] not in FINISHED_STATES)
+    if waiting:
+        return f"waiting for upstream task(s) {', '.join(waiting)}"
+    return ti.wait_reason or "upstream tasks are done: waiting for the scheduler to evaluate it"

@@ -1,0 +1,337 @@
+"""Find the DAGs in the DAGs folder, serialize them, and store versions and import errors.
+
+DAG files are user code: one may hang, call `sys.exit`, `os._exit` or crash
+the interpreter. So the folder is parsed in ONE child process
+(`python -m taskkit.scheduling.dag_processor`) that reports each file as it
+starts and finishes it. The parent enforces a per-file timeout; when the
+child hangs or dies, the file it was working on gets the import error and a
+fresh child carries on with the files after it, so one bad file never costs
+the others their DAGs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pickle
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING
+
+import attrs
+
+from taskkit.scheduling.dag_import import (
+    FileImportError,
+    absolute,
+    import_dag_file,
+    list_dag_files,
+)
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from taskkit.authoring.dag import DAG
+    from taskkit.config import Settings
+    from taskkit.metastore import Metastore
+
+_STARTUP_GRACE_S = 30.0  # interpreter start-up and `import taskkit` in the child
+
+
+@attrs.frozen
+class ParsedDag:
+    """One DAG found in a file, serialized (its file's module by value), with its metadata."""
+
+    dag_id: str
+    fileloc: str
+    payload: bytes = attrs.field(repr=False)
+    content_hash: str
+    schedule: str | None
+    max_active_runs: int | None
+    max_active_tasks: int | None
+    description: str | None
+    tags: tuple[str, ...]
+    task_count: int
+
+
+@attrs.frozen
+class ParsedFile:
+    """The outcome of importing one file: its DAGs, or the error that stopped it."""
+
+    path: str
+    dags: tuple[ParsedDag, ...] = ()
+    error: FileImportError | None = None
+    duration_s: float = 0.0
+
+
+@attrs.frozen
+class FolderParse:
+    """Every .py file found in the folder, the DAGs they define and the files that failed.
+
+    Duplicate dag_ids are already resolved: the first file (in path order)
+    keeps the DAG, and the others get an import error naming both files.
+    """
+
+    folder: str
+    files: tuple[str, ...]
+    dags: tuple[ParsedDag, ...]
+    errors: tuple[FileImportError, ...]
+    duration_s: float
+
+    def find(self, dag_id: str) -> ParsedDag | None:
+        """The DAG with this id, or None."""
+        return next((d for d in self.dags if d.dag_id == dag_id), None)
+
+
+@attrs.frozen
+class SyncReport:
+    """What `sync_dags_folder` did: DAGs saved, new versions, import errors, deactivations."""
+
+    folder: str
+    files: int
+    saved: tuple[str, ...]
+    new_versions: tuple[str, ...]
+    errors: tuple[FileImportError, ...]
+    deactivated: tuple[str, ...]
+    duration_s: float
+
+
+def parse_file(path: str | os.PathLike[str]) -> ParsedFile:
+    """Import a DAG file in this process and serialize each DAG it defines; never raises."""
+    from taskkit import serde
+
+    started = time.perf_counter()
+    imported = import_dag_file(path)
+    if imported.error is not None:
+        return ParsedFile(imported.path, (), imported.error, time.perf_counter() - started)
+    parsed = []
+    try:
+        for dag in imported.dags:
+            payload = serde.dumps_dag(dag, [imported.module_name])
+            parsed.append(_parsed_dag(dag, imported.path, payload, serde.content_hash(payload)))
+    except Exception as exc:  # an unpicklable object in the DAG (a lock, a connection...)
+        error = FileImportError(
+            imported.path, None, f"Cannot serialize the DAG: {type(exc).__name__}: {exc}"
+        )
+        return ParsedFile(imported.path, (), error, time.perf_counter() - started)
+    return ParsedFile(imported.path, tuple(parsed), None, time.perf_counter() - started)
+
+
+def _parsed_dag(dag: DAG, fileloc: str, payload: bytes, digest: str) -> ParsedDag:
+    return ParsedDag(
+        dag_id=dag.dag_id,
+        fileloc=fileloc,
+        payload=payload,
+        content_hash=digest,
+        schedule=describe_schedule(dag.schedule),
+        max_active_runs=dag.max_active_runs,
+        max_active_tasks=dag.max_active_tasks,
+        description=dag.description,
+        tags=tuple(dag.tags),
+        task_count=len(dag.task_dict),
+    )
+
+
+def describe_schedule(schedule: str | dt.timedelta | None) -> str | None:
+    """The schedule as text for the metastore and `dags list`: a preset, cron or timedelta."""
+    if schedule is None or isinstance(schedule, str):
+        return schedule
+    return f"every {schedule}"
+
+
+# --- parsing a folder in a child process ----------------------------------------------------
+
+
+def parse_folder(folder: str | os.PathLike[str], timeout: float = 30.0) -> FolderParse:
+    """Parse every DAG file in `folder` in a child process; `timeout` is per file, in seconds.
+
+    A file that hangs past `timeout`, or kills the child, gets an import
+    error; the files after it are parsed by a new child.
+    """
+    started = time.perf_counter()
+    files = list_dag_files(folder)
+    results: dict[str, ParsedFile] = {}
+    pending = list(files)
+    while pending:
+        done, culprit = _run_child(pending, timeout)
+        results.update((r.path, r) for r in done)
+        if culprit is not None:
+            results[culprit.path] = culprit
+        pending = [f for f in pending if f not in results]
+    ordered = [results[f] for f in files]
+    dags, errors = _resolve_duplicates(ordered)
+    return FolderParse(
+        absolute(folder),
+        tuple(files),
+        tuple(dags),
+        tuple(errors),
+        time.perf_counter() - started,
+    )
+
+
+def _resolve_duplicates(
+    parsed: Sequence[ParsedFile],
+) -> tuple[list[ParsedDag], list[FileImportError]]:
+    """Keep each dag_id from its first file; later files defining it get an error naming both."""
+    errors = {p.path: p.error for p in parsed if p.error is not None}
+    owner: dict[str, str] = {}
+    dags: list[ParsedDag] = []
+    for result in parsed:
+        for dag in result.dags:
+            first = owner.setdefault(dag.dag_id, result.path)
+            if first == result.path:
+                dags.append(dag)
+            elif result.path not in errors:
+                errors[result.path] = FileImportError(
+                    result.path,
+                    None,
+                    f"DuplicateDagIdError: DAG {dag.dag_id!r} is defined in both {first} and "
+                    f"{result.path}; dag_ids must be unique in the DAGs folder, rename one.",
+                )
+    return dags, [errors[p.path] for p in parsed if p.path in errors]
+
+
+def _run_child(files: Sequence[str], timeout: float) -> tuple[list[ParsedFile], ParsedFile | None]:
+    """Parse `files` in one child; returns the results and, if it died, the culprit's error."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "taskkit.scheduling.dag_processor"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    child.stdin.write(pickle.dumps(list(files)))
+    child.stdin.close()
+    messages: queue.Queue[tuple[str, object]] = queue.Queue()
+    reader = threading.Thread(target=_read_messages, args=(child.stdout, messages), daemon=True)
+    reader.start()
+    done: list[ParsedFile] = []
+    current: str | None = None
+    wait = timeout + _STARTUP_GRACE_S
+    try:
+        while True:
+            try:
+                kind, body = messages.get(timeout=wait)
+            except queue.Empty:
+                child.kill()
+                child.wait()
+                if current is None and len(done) == len(files):
+                    return done, None  # all parsed; a grandchild kept the pipe open
+                culprit = current or files[len(done)]
+                return done, ParsedFile(
+                    culprit, (), FileImportError(culprit, None, f"timed out after {timeout:g}s")
+                )
+            if kind == "start":
+                current, wait = str(body), timeout
+            elif kind == "done":
+                assert isinstance(body, ParsedFile)
+                done.append(body)
+                current = None
+            else:  # "eof": the child exited
+                code = child.wait()
+                if current is None and len(done) == len(files):
+                    return done, None
+                culprit = current or files[len(done)]
+                message = f"crashed the parser: {_describe_exit(code)}"
+                return done, ParsedFile(culprit, (), FileImportError(culprit, None, message))
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        child.stdout.close()
+        reader.join(timeout=5)
+
+
+def _read_messages(stream: IO[bytes], messages: queue.Queue[tuple[str, object]]) -> None:
+    try:
+        while True:
+            messages.put(pickle.load(stream))
+    except Exception:  # EOF, or a truncated frame from a child that died mid-write
+        messages.put(("eof", None))
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"the interpreter exited with code {code} (os._exit?)"
+
+
+def _child_main() -> None:
+    """The child: read the file list on stdin, report each file on the real stdout."""
+    files: list[str] = pickle.load(sys.stdin.buffer)
+    # DAG files may print or read stdin: give them /dev/null and keep fd 1 for results.
+    channel = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    for file in files:
+        pickle.dump(("start", file), channel)
+        channel.flush()
+        result = parse_file(file)
+        pickle.dump(("done", result), channel)
+        channel.flush()
+    channel.close()
+
+
+# --- storing the outcome ----------------------------------------------------------------
+
+
+def sync_dags_folder(store: Metastore, settings: Settings, secret_key: bytes) -> SyncReport:
+    """Parse settings.core.dags_folder and make the metastore match it.
+
+    Each DAG is saved (a new version only when its content hash changed),
+    import errors are replaced by this parse's, and DAGs whose file is gone
+    are marked inactive (kept with their history). DAGs of a file that
+    failed this time stay active, so a typo does not make them vanish.
+    """
+    from taskkit import serde
+
+    folder = settings.core.dags_folder
+    parse = parse_folder(folder, settings.scheduler.parsing_timeout)
+    saved: list[str] = []
+    created: list[str] = []
+    for dag in parse.dags:
+        outcome = store.save_dag_version(
+            dag.dag_id,
+            dag.fileloc,
+            dag.payload,
+            dag.content_hash,
+            serde.sign(dag.payload, secret_key),
+            schedule_desc=dag.schedule,
+            max_active_runs=dag.max_active_runs,
+            max_active_tasks=dag.max_active_tasks,
+            description=dag.description,
+            tags=dag.tags,
+            paused_at_creation=settings.core.dags_are_paused_at_creation,
+        )
+        saved.append(dag.dag_id)
+        if outcome.created:
+            created.append(dag.dag_id)
+    store.replace_import_errors(
+        {e.file: (e.line, e.message) for e in parse.errors},
+        parsed_files=parse.files,
+        all_files=parse.files,
+    )
+    gone = store.deactivate_missing_dags(saved, keep_files={e.file for e in parse.errors})
+    return SyncReport(
+        folder=str(folder),
+        files=len(parse.files),
+        saved=tuple(saved),
+        new_versions=tuple(created),
+        errors=parse.errors,
+        deactivated=tuple(gone),
+        duration_s=parse.duration_s,
+    )
+
+
+if __name__ == "__main__":
+    # Run the imported module's copy, so results pickle as taskkit.scheduling.dag_processor.*
+    # classes (which the parent can load), not as __main__.* ones.
+    importlib.import_module("taskkit.scheduling.dag_processor")._child_main()

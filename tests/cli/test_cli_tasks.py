@@ -1,0 +1,97 @@
+"""`taskkit runs` and `taskkit tasks`: states, why a task waits, logs and one-task tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from cli_harness import ETL_DAG, FAILING_DAG, Cli
+
+from taskkit.metastore import TIChange
+from taskkit.model.keys import TaskInstanceKey
+from taskkit.states import RunState, State
+
+T = dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def etl_run(cli_sqlite: Cli) -> str:
+    """A triggered (queued) run of the etl DAG; returns its run id."""
+    cli_sqlite.write_dag("etl.py", ETL_DAG)
+    return cli_sqlite.ok("dags", "trigger", "etl", "--run-id", "r1").strip()
+
+
+def test_runs_list_and_unknown_run(cli_sqlite: Cli, etl_run: str) -> None:
+    """`runs list` shows the run; `tasks states` of an unknown run is one line."""
+    table = cli_sqlite.ok("runs", "list", "etl")
+    assert table.splitlines()[1].split()[:2] == ["r1", "queued"]
+    assert "has no run 'nope'" in cli_sqlite.fails("tasks", "states", "etl", "nope")
+    assert "extract" in cli_sqlite.ok("tasks", "states", "etl", etl_run)
+
+
+def test_why_follows_the_task_instance_through_its_states(cli_sqlite: Cli, etl_run: str) -> None:
+    """`tasks why` gives one line per situation: queued run, upstream, wait reason, retry, done."""
+
+    def why(task_id: str) -> str:
+        out = cli_sqlite.ok("tasks", "why", "etl", etl_run, task_id)
+        assert out.count("\n") == 1
+        return out.strip()
+
+    def move(task_id: str, **values: object) -> None:
+        key = TaskInstanceKey("etl", etl_run, task_id)
+        with cli_sqlite.store() as store:
+            [applied] = store.transition_task_instances([TIChange(key, set(State), **values)])  # type: ignore[arg-type]
+            assert applied
+
+    assert why("load") == "DAG run is queued (max_active_runs reached)"
+    with cli_sqlite.store() as store:
+        store.set_run_state("etl", etl_run, RunState.RUNNING)
+    assert why("load") == "waiting for upstream task(s) extract"
+    move("extract", state=State.SCHEDULED, wait_reason="pool 'db' full: 2 of 2 slots used")
+    assert why("extract") == "pool 'db' full: 2 of 2 slots used"
+    move("extract", state=State.QUEUED, queued_at=T)
+    assert why("extract").startswith("queued since 2026-03-01T10:00:00+00:00")
+    move("extract", state=State.RUNNING, started_at=T, try_number=1, pid=42, hostname="h")
+    assert why("extract") == "running since 2026-03-01T10:00:00+00:00 (pid 42 on h), try 1"
+    move("extract", state=State.UP_FOR_RETRY, next_retry_at=T)
+    assert why("extract").startswith("waiting for retry until 2026-03-01T10:00:00+00:00")
+    move("extract", state=State.SUCCESS)
+    assert why("extract") == "finished: success"
+    cli_sqlite.ok("dags", "pause", "etl")
+    assert why("load").startswith("DAG is paused")
+    assert "has no task 'nope'" in cli_sqlite.fails("tasks", "why", "etl", etl_run, "nope")
+
+
+def test_logs_prints_the_latest_try_or_the_one_asked_for(cli_sqlite: Cli, etl_run: str) -> None:
+    """`tasks logs` formats the JSON-lines log of the latest try, or of --try N."""
+    folder = cli_sqlite.home / "logs" / "etl" / etl_run / "extract"
+    folder.mkdir(parents=True)
+    for try_number in (1, 2):
+        lines = [
+            {"event": "try_started", "timestamp": "t0", "pid": 7},
+            {"event": "output", "stream": "stdout", "line": f"hello from try {try_number}"},
+        ]
+        (folder / f"{try_number}.log").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    latest = cli_sqlite.ok("tasks", "logs", "etl", etl_run, "extract")
+    assert latest.splitlines() == ["[t0] try_started pid=7", "hello from try 2"]
+    first = cli_sqlite.ok("tasks", "logs", "etl", etl_run, "extract", "--try", "1")
+    assert "hello from try 1" in first
+    assert "tries with logs: 1, 2" in cli_sqlite.fails(
+        "tasks", "logs", "etl", etl_run, "extract", "--try", "5"
+    )
+    assert "No logs for task 'load'" in cli_sqlite.fails("tasks", "logs", "etl", etl_run, "load")
+
+
+def test_tasks_test_runs_one_task_in_process(cli_sqlite: Cli) -> None:
+    """`tasks test` runs a single task, shows its output and value, and fails for a failing one."""
+    cli_sqlite.write_dag("etl.py", ETL_DAG)
+    cli_sqlite.write_dag("failing.py", FAILING_DAG)
+    out = cli_sqlite.ok("tasks", "test", "etl", "extract")
+    assert "extracting" in out
+    assert "Returned: {'rows': 3}" in out
+    assert "Task extract success" in out
+    result = cli_sqlite("tasks", "test", "failing", "boom")
+    assert result.exit_code == 1
+    assert "RuntimeError: kaboom" in result.stdout
+    assert "has no task 'nope'" in cli_sqlite.fails("tasks", "test", "etl", "nope")

@@ -1,0 +1,246 @@
+"""The Local and Sequential executors on their own: real zygote, real forked tries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import signal
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from taskkit import serde
+from taskkit.execution.base import DagPayload, Event, TryFinished, TryStarted, Workload
+from taskkit.execution.local import LocalExecutor, SequentialExecutor
+from taskkit.execution.tasklog import format_log
+from taskkit.model.keys import TaskInstanceKey
+from taskkit.model.results import TryOutcome
+from taskkit.scheduling.dag_processor import parse_file
+
+pytestmark = pytest.mark.slow
+
+KEY = b"k" * 32
+
+DAG_FILE = """
+import ctypes
+import datetime as dt
+import itertools
+import os
+import signal
+import time
+
+from taskkit import BashOperator, DAG, PythonOperator
+
+MARKS = {marks!r}
+
+
+def returns(ti):
+    ti.xcom_push("extra", [1, 2])
+    return {{"upstream": ti.xcom_pull("up"), "try": ti.try_number}}
+
+
+def raises():
+    raise ValueError("no such table")
+
+
+def segfaults():
+    ctypes.string_at(0)
+
+
+def chatty():
+    for i in range(30_000):
+        print(f"row {{i:05d}} " + "y" * 100)
+
+
+def marks(name, seconds):
+    start = time.time()
+    time.sleep(seconds)
+    with open(os.path.join(MARKS, name), "w") as file:
+        file.write(f"{{start}} {{time.time()}}")
+
+
+with DAG("ex", schedule=None, start_date=dt.datetime(2026, 1, 1)) as ex:
+    PythonOperator(task_id="returns", python_callable=returns)
+    PythonOperator(task_id="raises", python_callable=raises)
+    PythonOperator(task_id="exits", python_callable=lambda: os._exit(3))
+    PythonOperator(task_id="segfaults", python_callable=segfaults)
+    PythonOperator(task_id="sleeps", python_callable=lambda: time.sleep(30))
+    PythonOperator(task_id="chatty", python_callable=chatty)
+    BashOperator(task_id="bash_hangs",
+                 bash_command="sleep 30 & echo $! > {marks}/grandchild; wait")
+    for i in range(3):
+        PythonOperator(task_id=f"mark_{{i}}", python_callable=marks,
+                       op_kwargs={{"name": f"mark_{{i}}", "seconds": 0.2}})
+"""
+
+
+class Harness:
+    """A DAG version the executors can run, and a way to build workloads for its tasks."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.marks = tmp_path / "marks"
+        self.marks.mkdir()
+        path = tmp_path / "ex.py"
+        path.write_text(textwrap.dedent(DAG_FILE.format(marks=str(self.marks))))
+        (parsed,) = parse_file(path).dags
+        self.payload = DagPayload(1, parsed.payload, serde.sign(parsed.payload, KEY))
+
+    def workload(self, task_id: str, try_number: int = 1, **changes: object) -> Workload:
+        key = TaskInstanceKey("ex", "run1", task_id)
+        fields: dict[str, object] = {
+            "key": key,
+            "try_number": try_number,
+            "max_tries": 1,
+            "dag_version_id": 1,
+            "logical_date": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+            "conf": {},
+            "run_type": "manual",
+            "log_path": str(self.tmp_path / "logs" / task_id / f"{try_number}.log"),
+            **changes,
+        }
+        return Workload(**fields)  # type: ignore[arg-type]
+
+    def log(self, task_id: str, try_number: int = 1) -> str:
+        return format_log(self.tmp_path / "logs" / task_id / f"{try_number}.log")
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Harness:
+    return Harness(tmp_path)
+
+
+@pytest.fixture
+def executor() -> Iterator[LocalExecutor]:
+    executor = LocalExecutor(4, KEY)
+    executor.start()
+    yield executor
+    executor.shutdown(0)
+
+
+def run_all(executor: LocalExecutor, timeout: float = 20.0) -> dict[str, TryFinished]:
+    """Poll until nothing is in flight; the TryFinished of each task."""
+    events: list[Event] = []
+    deadline = time.monotonic() + timeout
+    while executor.running():
+        assert time.monotonic() < deadline, "tries did not finish"
+        events.extend(executor.poll(0.2))
+    return {e.key.task_id: e for e in events if isinstance(e, TryFinished)}
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_success_reports_value_and_pushed_xcoms(executor: LocalExecutor, harness: Harness) -> None:
+    """A try that returns reports success, its value, its pushed XComs and a TryStarted first."""
+    workload = harness.workload("returns", 2, upstream_xcoms={("up", "return_value"): "hi"})
+    executor.submit(workload, harness.payload)
+    events: list[Event] = []
+    while executor.running():
+        events.extend(executor.poll(5))
+    started, finished = events
+    assert isinstance(started, TryStarted) and started.try_number == 2 and started.pid > 0
+    assert isinstance(finished, TryFinished)
+    assert finished.result.outcome is TryOutcome.SUCCESS
+    assert finished.result.value == {"upstream": "hi", "try": 2}
+    assert finished.pushed_xcoms == {"extra": [1, 2]}
+    assert "outcome=success" in harness.log("returns", 2)
+
+
+def test_failures_are_reported_with_their_reason(executor: LocalExecutor, harness: Harness) -> None:
+    """Raising, os._exit and a segfault each end as a failed try with the reason in its log."""
+    for task_id in ("raises", "exits", "segfaults"):
+        executor.submit(harness.workload(task_id), harness.payload)
+    finished = run_all(executor)
+    expected = {
+        "raises": "ValueError: no such table",
+        "exits": "exited with code 3",
+        "segfaults": "killed by signal SIGSEGV",
+    }
+    for task_id, reason in expected.items():
+        result = finished[task_id].result
+        assert result.outcome is TryOutcome.FAILED
+        assert reason in (result.error or "")
+        assert reason in harness.log(task_id)
+    assert "Traceback" in harness.log("raises")
+
+
+def test_timeout_kills_the_whole_process_group(executor: LocalExecutor, harness: Harness) -> None:
+    """Past execution_timeout the try fails, and what it started in the background dies too."""
+    executor.submit(harness.workload("bash_hangs", execution_timeout_s=0.5), harness.payload)
+    executor.submit(harness.workload("sleeps", execution_timeout_s=0.3), harness.payload)
+    finished = run_all(executor)
+    for task_id in ("bash_hangs", "sleeps"):
+        assert finished[task_id].result.outcome is TryOutcome.FAILED
+        assert "execution_timeout" in (finished[task_id].result.error or "")
+    grandchild = int((harness.marks / "grandchild").read_text())
+    deadline = time.monotonic() + 5
+    while pid_alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(grandchild), "the background `sleep 30` outlived the timed-out try"
+
+
+def test_megabytes_of_output_reach_the_log(executor: LocalExecutor, harness: Harness) -> None:
+    """Several megabytes on stdout neither block the try nor lose lines."""
+    executor.submit(harness.workload("chatty"), harness.payload)
+    assert run_all(executor)["chatty"].result.outcome is TryOutcome.SUCCESS
+    rows = [line for line in harness.log("chatty").splitlines() if line.startswith("row ")]
+    assert len(rows) == 30_000 and rows[-1].startswith("row 29999 ")
+
+
+def test_dead_zygote_loses_in_flight_tries_and_is_replaced(
+    executor: LocalExecutor, harness: Harness
+) -> None:
+    """When the warm worker dies, its tries are reported lost, killed, and a new worker runs on."""
+    executor.submit(harness.workload("sleeps"), harness.payload)
+    started = executor.poll(5)
+    assert isinstance(started[0], TryStarted)
+    assert executor._process is not None
+    os.kill(executor._process.pid, signal.SIGKILL)
+
+    finished = run_all(executor)
+
+    assert finished["sleeps"].result.outcome is TryOutcome.FAILED
+    assert "worker process died" in (finished["sleeps"].result.error or "")
+    deadline = time.monotonic() + 5
+    while pid_alive(started[0].pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(started[0].pid), "the orphaned try kept running"
+    executor.submit(harness.workload("returns", 2), harness.payload)
+    assert run_all(executor)["returns"].result.outcome is TryOutcome.SUCCESS
+
+
+def test_sequential_executor_runs_one_try_at_a_time(harness: Harness) -> None:
+    """The Sequential executor runs tries one after another even when given several at once."""
+    executor = SequentialExecutor(8, KEY)
+    executor.start()
+    try:
+        for i in range(3):
+            executor.submit(harness.workload(f"mark_{i}"), harness.payload)
+        finished = run_all(executor)
+    finally:
+        executor.shutdown(0)
+    assert all(f.result.outcome is TryOutcome.SUCCESS for f in finished.values())
+    spans = sorted(
+        tuple(map(float, (harness.marks / f"mark_{i}").read_text().split())) for i in range(3)
+    )
+    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans))
+
+
+def test_local_executor_runs_tries_at_once(executor: LocalExecutor, harness: Harness) -> None:
+    """The Local executor runs submitted tries in parallel processes."""
+    for i in range(3):
+        executor.submit(harness.workload(f"mark_{i}"), harness.payload)
+    run_all(executor)
+    spans = [tuple(map(float, (harness.marks / f"mark_{i}").read_text().split())) for i in range(3)]
+    assert max(s[0] for s in spans) < min(s[1] for s in spans)

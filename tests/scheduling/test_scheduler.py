@@ -1,0 +1,501 @@
+"""The scheduler end to end: real worker processes, real metastores, recorded timestamps."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from harness import Home, Try, max_overlap, wait_for
+
+from taskkit.states import RunState, State
+
+pytestmark = pytest.mark.slow
+
+
+def starts(tries: list[Try]) -> list[str]:
+    """Task ids in the order their tries started."""
+    return [t.task for t in sorted(tries, key=lambda t: t.start)]
+
+
+def test_chain_runs_in_order_and_passes_xcoms(any_home: Home) -> None:
+    """A chain runs each task after its upstream, and each return value reaches the next task."""
+    any_home.write_dag(
+        "etl",
+        """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+        def etl():
+            @task
+            def extract(ti=None):
+                note(ti, time.time())
+                return {"rows": 3}
+
+            @task
+            def transform(data, ti=None):
+                note(ti, time.time())
+                ti.xcom_push("doubled", data["rows"] * 2)
+                return data["rows"] + 1
+
+            @task
+            def load(total, ti=None):
+                note(ti, time.time())
+                return f"loaded {total} and {ti.xcom_pull('transform', key='doubled')}"
+
+            load(transform(extract()))
+
+        etl()
+        """,
+    )
+    any_home.sync()
+    run = any_home.trigger("etl")
+
+    summary = any_home.run_scheduler()
+
+    assert any_home.run_state("etl", run.run_id) is RunState.SUCCESS
+    assert [r.state for r in summary.runs] == [RunState.SUCCESS]
+    assert starts(any_home.tries("etl")) == ["extract", "transform", "load"]
+    xcoms = {
+        (x.task_id, x.key): x.value.decode() for x in any_home.store.get_xcoms("etl", run.run_id)
+    }
+    assert xcoms == {
+        ("extract", "return_value"): '{"rows": 3}',
+        ("transform", "return_value"): "4",
+        ("transform", "doubled"): "6",
+        ("load", "return_value"): '"loaded 4 and 6"',
+    }
+    assert all(ti.try_number == 1 for ti in any_home.tis("etl", run.run_id).values())
+
+
+def test_seed_pool_runs_by_priority(any_home: Home) -> None:
+    """Three tasks in a one-slot pool with weights 7, 6, 8 start in the order c, a, b."""
+    any_home.write_dag(
+        "seed",
+        """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+        def seed():
+            for name, weight in (("a", 7), ("b", 6), ("c", 8)):
+                PythonOperator(
+                    task_id=f"process_{name}",
+                    python_callable=sleeper,
+                    op_kwargs={"seconds": 0.05},
+                    pool="test_pool",
+                    priority_weight=weight,
+                )
+
+        seed()
+        """,
+    )
+    any_home.sync()
+    any_home.pool("test_pool", 1)
+    run = any_home.trigger("seed")
+
+    any_home.run_scheduler()
+
+    tis = any_home.tis("seed", run.run_id)
+    assert all(ti.state is State.SUCCESS for ti in tis.values())
+    by_start = sorted(tis.values(), key=lambda ti: ti.started_at)
+    assert [ti.task_id for ti in by_start] == ["process_c", "process_a", "process_b"]
+    assert max_overlap(any_home.tries("seed")) == 1
+
+
+def test_pool_slots_never_exceeded_and_big_task_not_starved(home: Home) -> None:
+    """A 4-slot pool never holds more than 4 weighted slots, and a 3-slot task is not starved."""
+    home.write_dag(
+        "pools",
+        """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+        def pools():
+            def op(task_id, slots, weight, seconds=0.2):
+                return PythonOperator(
+                    task_id=task_id, python_callable=sleeper, pool="wh", pool_slots=slots,
+                    priority_weight=weight, op_kwargs={"seconds": seconds, "slots": slots},
+                )
+
+            op("warmup", 2, 100, seconds=0.4)
+            op("big", 3, 10)
+            for i in range(6):
+                op(f"small_{i}", 1, 1, seconds=0.1)
+            op("double", 2, 1, seconds=0.1)
+
+        pools()
+        """,
+    )
+    home.sync()
+    home.pool("wh", 4)
+    run = home.trigger("pools")
+
+    home.run_scheduler(core_parallelism=8)
+
+    assert home.run_state("pools", run.run_id) is RunState.SUCCESS
+    tries = home.tries("pools")
+    assert max_overlap(tries, weight=lambda t: t.slots) <= 4
+    first = {t.task: t.start for t in tries}
+    # warmup holds 2 of 4 slots: small tasks would fit, but the pool drains for `big`.
+    assert all(first["big"] < first[f"small_{i}"] for i in range(6))
+    assert first["big"] >= next(t.end for t in tries if t.task == "warmup")
+
+
+def test_parallelism_caps_running_tries(home: Home) -> None:
+    """With core.parallelism=2, six independent sleepers never run more than two at once."""
+    home.write_dag(
+        "wide",
+        """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+        def wide():
+            for i in range(6):
+                PythonOperator(task_id=f"t{i}", python_callable=sleeper)
+
+        wide()
+        """,
+    )
+    home.sync()
+    run = home.trigger("wide")
+
+    home.run_scheduler(core_parallelism=2)
+
+    assert home.run_state("wide", run.run_id) is RunState.SUCCESS
+    tries = home.tries("wide")
+    assert len(tries) == 6
+    assert max_overlap(tries) == 2
+
+
+def test_per_dag_limits_hold_across_runs(home: Home) -> None:
+    """max_active_tasks, max_active_runs and max_active_tis_per_dag each hold across two runs."""
+    home.write_dag(
+        "limits",
+        """
+        with DAG("capped", schedule=None, start_date=dt.datetime(2026, 1, 1),
+                 max_active_tasks=2):
+            for i in range(3):
+                PythonOperator(task_id=f"t{i}", python_callable=sleeper)
+
+        with DAG("one_run", schedule=None, start_date=dt.datetime(2026, 1, 1),
+                 max_active_runs=1):
+            PythonOperator(task_id="first", python_callable=sleeper, op_kwargs={"seconds": 0.1})
+            PythonOperator(task_id="second", python_callable=sleeper, op_kwargs={"seconds": 0.1})
+
+        with DAG("one_ti", schedule=None, start_date=dt.datetime(2026, 1, 1)):
+            PythonOperator(task_id="solo", python_callable=sleeper, max_active_tis_per_dag=1)
+            PythonOperator(task_id="free", python_callable=sleeper, op_kwargs={"seconds": 0.4})
+        """,
+    )
+    home.sync()
+    runs = [home.trigger(dag_id) for dag_id in ("capped", "one_run", "one_ti") for _ in range(2)]
+
+    home.run_scheduler(core_parallelism=16)
+
+    assert all(home.run_state(r.dag_id, r.run_id) is RunState.SUCCESS for r in runs)
+    capped = home.tries("capped")
+    assert len(capped) == 6
+    assert max_overlap(capped) == 2
+    one_run = home.tries("one_run")
+    spans = sorted(
+        (min(t.start for t in g), max(t.end for t in g))
+        for g in ([t for t in one_run if t.run == r.run_id] for r in runs[2:4])
+    )
+    assert spans[0][1] <= spans[1][0], "the second run started before the first ended"
+    solo = [t for t in home.tries("one_ti") if t.task == "solo"]
+    assert len(solo) == 2
+    assert max_overlap(solo) == 1
+    free = [t for t in home.tries("one_ti") if t.task == "free"]
+    assert max_overlap(free) == 2  # the limit is per task, not per DAG
+
+
+def test_task_held_by_its_pool_does_not_block_other_pools(home: Home) -> None:
+    """A high-priority task waiting for its full pool never delays a lower one in another pool."""
+    home.write_dag(
+        "two_pools",
+        """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+        def two_pools():
+            PythonOperator(task_id="holder", python_callable=sleeper, pool="narrow",
+                           priority_weight=30, op_kwargs={"seconds": 0.5})
+            PythonOperator(task_id="waiter", python_callable=sleeper, pool="narrow",
+                           priority_weight=20, op_kwargs={"seconds": 0.05})
+            PythonOperator(task_id="elsewhere", python_callable=sleeper, pool="other",
+                           priority_weight=1, op_kwargs={"seconds": 0.05})
+
+        two_pools()
+        """,
+    )
+    home.sync()
+    home.pool("narrow", 1)
+    home.pool("other", 1)
+    home.trigger("two_pools")
+
+    home.run_scheduler()
+
+    tries = {t.task: t for t in home.tries("two_pools")}
+    assert tries["elsewhere"].start < tries["holder"].end
+    assert tries["waiter"].start >= tries["holder"].end
+
+
+def test_priority_then_older_run_then_task_id(any_home: Home) -> None:
+    """With one slot, tries start by priority, then the older run, then task_id."""
+    any_home.write_dag(
+        "prio",
+        """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+        def prio():
+            for task_id, weight in (("x", 1), ("z", 5), ("y", 5)):
+                PythonOperator(task_id=task_id, python_callable=sleeper,
+                               priority_weight=weight, op_kwargs={"seconds": 0.01})
+
+        prio()
+        """,
+    )
+    any_home.sync()
+    older = any_home.trigger("prio", "older")
+    any_home.trigger("prio", "newer")
+    assert older.id is not None
+
+    any_home.run_scheduler(core_parallelism=1)
+
+    order = [(t.run, t.task) for t in sorted(any_home.tries("prio"), key=lambda t: t.start)]
+    assert order == [
+        ("older", "y"),
+        ("older", "z"),
+        ("newer", "y"),
+        ("newer", "z"),
+        ("older", "x"),
+        ("newer", "x"),
+    ]
+
+
+def test_retries_until_success(any_home: Home) -> None:
+    """A task failing twice with retries=2 succeeds on try 3, with one log file per try."""
+    any_home.write_dag(
+        "flaky",
+        """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1),
+             default_args={"retries": 2, "retry_delay": dt.timedelta(0)})
+        def flaky():
+            @task
+            def shaky(ti=None):
+                note(ti, time.time())
+                if ti.try_number < 3:
+                    raise RuntimeError(f"attempt {ti.try_number} failed")
+                return ti.try_number
+
+            shaky()
+
+        flaky()
+        """,
+    )
+    any_home.sync()
+    run = any_home.trigger("flaky")
+
+    summary = any_home.run_scheduler()
+
+    ti = any_home.tis("flaky", run.run_id)["shaky"]
+    assert (ti.state, ti.try_number) == (State.SUCCESS, 3)
+    assert [t.try_number for t in any_home.tries("flaky")] == [1, 2, 3]
+    logs = sorted(p.name for p in (any_home.path / "logs/flaky" / run.run_id / "shaky").iterdir())
+    assert logs == ["1.log", "2.log", "3.log"]
+    assert "RuntimeError: attempt 2 failed" in any_home.log_text("flaky", run.run_id, "shaky", 2)
+    assert (summary.tries, summary.failed_tries) == (3, 2)
+
+
+def test_impossible_pool_requests_fail_at_once(home: Home) -> None:
+    """A task in a missing pool or needing more slots than its pool has fails with the reason."""
+    home.write_dag(
+        "bad_pools",
+        """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+        def bad_pools():
+            missing = EmptyOperator(task_id="missing", pool="nowhere")
+            EmptyOperator(task_id="too_big", pool="small", pool_slots=3)
+            EmptyOperator(task_id="fine", pool="small")
+            missing >> EmptyOperator(task_id="after")
+
+        bad_pools()
+        """,
+    )
+    home.sync()
+    home.pool("small", 2)
+    run = home.trigger("bad_pools")
+
+    home.run_scheduler()
+
+    tis = home.tis("bad_pools", run.run_id)
+    states = {task_id: ti.state for task_id, ti in tis.items()}
+    assert states == {
+        "missing": State.FAILED,
+        "too_big": State.FAILED,
+        "fine": State.SUCCESS,
+        "after": State.UPSTREAM_FAILED,
+    }
+    assert "pool 'nowhere' does not exist" in (tis["missing"].error or "")
+    assert "needs 3 slots but pool 'small' has only 2" in (tis["too_big"].error or "")
+    assert "pool 'nowhere' does not exist" in home.log_text("bad_pools", run.run_id, "missing", 1)
+    assert "has only 2" in home.log_text("bad_pools", run.run_id, "too_big", 1)
+    assert home.run_state("bad_pools", run.run_id) is RunState.FAILED
+
+
+def test_crashing_tries_fail_with_reason_and_others_carry_on(any_home: Home) -> None:
+    """Raising, os._exit, a segfault, SIGKILL and a timeout fail their try; other tasks run."""
+    any_home.write_dag(
+        "faults",
+        """
+        import ctypes
+        import signal
+
+
+        def raises():
+            raise ValueError("bad row 17")
+
+
+        def exits():
+            os._exit(3)
+
+
+        def segfaults():
+            ctypes.string_at(0)
+
+
+        def killed():
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+        def hangs():
+            time.sleep(30)
+
+
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+        def faults():
+            PythonOperator(task_id="raises", python_callable=raises)
+            PythonOperator(task_id="exits", python_callable=exits)
+            PythonOperator(task_id="segfaults", python_callable=segfaults)
+            PythonOperator(task_id="killed", python_callable=killed, retries=1,
+                           retry_delay=dt.timedelta(0))
+            PythonOperator(task_id="hangs", python_callable=hangs,
+                           execution_timeout=dt.timedelta(seconds=0.5))
+            PythonOperator(task_id="fine", python_callable=sleeper, op_kwargs={"seconds": 0})
+
+        faults()
+        """,
+    )
+    any_home.sync()
+    run = any_home.trigger("faults")
+
+    any_home.run_scheduler()
+
+    tis = any_home.tis("faults", run.run_id)
+    assert {t: ti.state for t, ti in tis.items()} == {
+        "raises": State.FAILED,
+        "exits": State.FAILED,
+        "segfaults": State.FAILED,
+        "killed": State.FAILED,
+        "hangs": State.FAILED,
+        "fine": State.SUCCESS,
+    }
+    expected = {
+        "raises": "ValueError: bad row 17",
+        "exits": "exited with code 3",
+        "segfaults": "killed by signal SIGSEGV",
+        "killed": "killed by signal SIGKILL",
+        "hangs": "execution_timeout",
+    }
+    for task_id, reason in expected.items():
+        assert reason in (tis[task_id].error or ""), task_id
+        try_number = tis[task_id].try_number
+        assert reason in any_home.log_text("faults", run.run_id, task_id, try_number), task_id
+    assert tis["killed"].try_number == 2
+    assert "bad row 17" in any_home.log_text("faults", run.run_id, "raises", 1)  # the traceback
+
+
+def test_megabytes_of_output_are_logged(home: Home) -> None:
+    """A task printing several megabytes completes, and every line is in its log."""
+    home.write_dag(
+        "chatty",
+        """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+        def chatty():
+            @task
+            def talk():
+                for i in range(40_000):
+                    print(f"line {i:06d} " + "x" * 100)
+                return "done"
+
+            talk()
+
+        chatty()
+        """,
+    )
+    home.sync()
+    run = home.trigger("chatty")
+
+    home.run_scheduler()
+
+    assert home.tis("chatty", run.run_id)["talk"].state is State.SUCCESS
+    text = home.log_text("chatty", run.run_id, "talk", 1)
+    lines = [line for line in text.splitlines() if line.startswith("line ")]
+    assert len(lines) == 40_000
+    assert lines[0].startswith("line 000000 ") and lines[-1].startswith("line 039999 ")
+
+
+def test_wait_reason_is_written_for_a_task_waiting_on_its_pool(home: Home) -> None:
+    """While a long task holds a one-slot pool, the waiting task's wait_reason says so."""
+    home.write_dag(
+        "waiting",
+        """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+        def waiting():
+            PythonOperator(task_id="long", python_callable=sleeper, pool="one",
+                           priority_weight=2, op_kwargs={"seconds": 1.0})
+            PythonOperator(task_id="short", python_callable=sleeper, pool="one",
+                           op_kwargs={"seconds": 0})
+
+        waiting()
+        """,
+    )
+    home.sync()
+    home.pool("one", 1)
+    run = home.trigger("waiting")
+    thread = threading.Thread(target=home.run_scheduler, daemon=True)
+    thread.start()
+    try:
+        waiting = wait_for(
+            lambda: (ti := home.tis("waiting", run.run_id)["short"]).wait_reason and ti
+        )
+        assert waiting.state is State.SCHEDULED
+        assert "pool 'one' full: 1 of 1 slots in use" in (waiting.wait_reason or "")
+        assert home.tis("waiting", run.run_id)["long"].state in {State.QUEUED, State.RUNNING}
+    finally:
+        thread.join(30)
+    assert not thread.is_alive()
+    tis = home.tis("waiting", run.run_id)
+    assert tis["short"].state is State.SUCCESS
+    assert tis["short"].wait_reason is None
+
+
+def test_runs_keep_their_dag_version_when_the_file_changes(home: Home) -> None:
+    """A run created before its DAG file was edited or deleted finishes on its own version."""
+    body = """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+        def {dag_id}():
+            @task
+            def which():
+                return "{version}"
+
+            which()
+
+        {dag_id}()
+        """
+    edited = home.write_dag("edited", body.format(dag_id="edited", version="v1"))
+    deleted = home.write_dag("deleted", body.format(dag_id="deleted", version="v1"))
+    home.sync()
+    old = home.trigger("edited", "old")
+    gone = home.trigger("deleted", "gone")
+    edited.write_text(edited.read_text().replace('"v1"', '"v2"'))
+    deleted.unlink()
+
+    home.run_scheduler()  # parses the folder on start: a new version of `edited`
+
+    assert home.run_state("edited", "old") is RunState.SUCCESS
+    assert home.run_state("deleted", "gone") is RunState.SUCCESS
+    assert home.store.get_xcoms("edited", old.run_id)[0].value == b'"v1"'
+    assert home.store.get_xcoms("deleted", gone.run_id)[0].value == b'"v1"'
+    assert home.store.get_current_dag_version("edited").id != old.dag_version_id
+    new = home.trigger("edited", "new")
+    home.run_scheduler()
+    assert home.store.get_xcoms("edited", new.run_id)[0].value == b'"v2"'
