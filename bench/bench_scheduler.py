@@ -26,7 +26,7 @@ from pathlib import Path
 
 import structlog
 
-DAG_FILE = '''
+DAG_FILE = """
 import time
 from taskkit import DAG, chain, task
 
@@ -54,7 +54,7 @@ with DAG("chain") as ch:
 with DAG("huge") as huge:
     for _ in range({huge}):
         noop()
-'''
+"""
 
 
 def prepare(url: str | None, width: int, length: int, huge: int) -> tuple[object, Path]:
@@ -66,8 +66,7 @@ def prepare(url: str | None, width: int, length: int, huge: int) -> tuple[object
     dags.mkdir()
     record = home / "chain.record"
     (dags / "bench_dags.py").write_text(
-        textwrap.dedent(DAG_FILE.format(record=str(record), width=width, length=length,
-                                        huge=huge))
+        textwrap.dedent(DAG_FILE.format(record=str(record), width=width, length=length, huge=huge))
     )
     overrides: dict[str, object] = {"core.dags_folder": str(dags), "core.parallelism": 32}
     if url:
@@ -96,9 +95,14 @@ def trigger(settings: object, dag_id: str) -> None:
     sync_dags_folder(store, settings, key)  # type: ignore[arg-type]
     version = store.get_current_dag_version(dag_id)
     dag = serde.loads_verified_dag(version.payload, version.signature, key)
-    store.create_run(dag_id, f"bench_{uuid.uuid4().hex[:6]}", dt.datetime.now(dt.timezone.utc),
-                     run_type=RunType.MANUAL, dag_version_id=version.id,
-                     tasks=list(dag.spec.tasks.values()))  # type: ignore[attr-defined]
+    store.create_run(
+        dag_id,
+        f"bench_{uuid.uuid4().hex[:6]}",
+        dt.datetime.now(dt.timezone.utc),
+        run_type=RunType.MANUAL,
+        dag_version_id=version.id,
+        tasks=list(dag.spec.tasks.values()),
+    )  # type: ignore[attr-defined]
     store.dispose()
 
 
@@ -124,25 +128,31 @@ def main() -> None:
 
     trigger(settings, "fan_out")
     seconds = run_scheduler(settings)
-    print(f"[{where}] fan-out of {args.width} tasks: {seconds:.2f}s trigger to success "
-          f"(including scheduler start-up), {args.width / seconds:.0f} tasks/s")
+    print(
+        f"[{where}] fan-out of {args.width} tasks: {seconds:.2f}s trigger to success "
+        f"(including scheduler start-up), {args.width / seconds:.0f} tasks/s"
+    )
 
     trigger(settings, "chain")
     run_scheduler(settings)
     stamps = [line.split() for line in record.read_text().splitlines()]
     starts = [float(v) for k, v in stamps if k == "start"]
     ends = [float(v) for k, v in stamps if k == "end"]
-    hops = [(s - e) * 1000 for e, s in zip(ends, starts[1:])]
-    print(f"[{where}] chain of {args.length}: hop latency median {statistics.median(hops):.1f} ms, "
-          f"p90 {sorted(hops)[int(len(hops) * 0.9)]:.1f} ms")
+    hops = [(s - e) * 1000 for e, s in zip(ends[:-1], starts[1:], strict=True)]
+    print(
+        f"[{where}] chain of {args.length}: hop latency median {statistics.median(hops):.1f} ms, "
+        f"p90 {sorted(hops)[int(len(hops) * 0.9)]:.1f} ms"
+    )
 
     if args.rss:
         trigger(settings, "huge")
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         seconds = run_scheduler(settings)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"[{where}] 10,000-task run: {seconds:.1f}s, scheduler peak RSS {peak:.0f} MB "
-              f"(was {before:.0f} MB before the run)")
+        print(
+            f"[{where}] 10,000-task run: {seconds:.1f}s, scheduler peak RSS {peak:.0f} MB "
+            f"(was {before:.0f} MB before the run)"
+        )
     sys.stdout.flush()
     os._exit(0)
 
