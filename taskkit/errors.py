@@ -83,6 +83,10 @@ class MetastoreNotInitializedError(MetastoreError):
     """The database has no taskkit schema yet, or an old one."""
 
 
+class SchedulerAlreadyRunningError(MetastoreError):
+    """A second scheduler was started against a metastore that already has a live one."""
+
+
 class PayloadIntegrityError(MetastoreError):
     """A stored DAG payload failed its keyed-hash check and was not loaded."""
 

@@ -8,49 +8,20 @@ other and can run in parallel under pytest-xdist.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from databases import DATABASES, pg_schema
 
 from taskkit.metastore import Metastore, init_db
-from taskkit.metastore.engine import normalize_url
-
-PG_URL = os.environ.get("TASKKIT_TEST_PG_URL", "")
-
-DATABASES = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param(
-        "postgres",
-        id="postgres",
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.skipif(
-                not PG_URL,
-                reason="set TASKKIT_TEST_PG_URL=postgresql+psycopg://user@host:port/db to run",
-            ),
-        ],
-    ),
-]
 
 
 @pytest.fixture
 def pg_schema_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a new, empty schema, dropped afterwards."""
-    admin = create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(normalize_url(PG_URL)).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with pg_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=DATABASES)

@@ -11,22 +11,9 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from harness import PG_URL, Home, pg_schema
+from databases import DATABASES, pg_schema
+from harness import Home
 
-DATABASES = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param(
-        "postgres",
-        id="postgres",
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.skipif(
-                not PG_URL,
-                reason="set TASKKIT_TEST_PG_URL=postgresql+psycopg://user@host:port/db to run",
-            ),
-        ],
-    ),
-]
 EXECUTORS = ["local", "sequential"]
 
 

@@ -17,25 +17,20 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import attrs
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from taskkit import serde
 from taskkit.config import Settings, load_settings
 from taskkit.metastore import Metastore, RunRecord, TaskInstanceRecord, init_db
-from taskkit.metastore.engine import normalize_url
 from taskkit.scheduling.dag_processor import sync_dags_folder
 from taskkit.scheduling.scheduler import Scheduler
 from taskkit.scheduling.summary import SchedulerSummary
 from taskkit.states import RunState, RunType
 
-PG_URL = os.environ.get("TASKKIT_TEST_PG_URL", "")
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 PRELUDE = '''\
@@ -90,22 +85,6 @@ def max_overlap(tries: Iterable[Try], weight: Callable[[Try], int] = lambda t: 1
         level += delta
         peak = max(peak, level)
     return peak
-
-
-@contextmanager
-def pg_schema() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a new, empty schema, dropped afterwards."""
-    admin = create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(normalize_url(PG_URL)).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @attrs.define

@@ -1,0 +1,70 @@
+"""The scheduler lease: at most one live scheduler per metastore, known at once when it dies.
+
+PostgreSQL: a session-level advisory lock held on a dedicated connection.
+SQLite: an exclusive flock on a file beside the database. Both are released
+by the operating system or the server the moment the holder's process dies,
+so a restarted scheduler knows immediately that every queued or running try
+it finds is an orphan, while a second scheduler started next to a live one
+is refused instead of resetting that one's tries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from typing import IO
+
+from sqlalchemy import Engine, text
+
+from taskkit.errors import SchedulerAlreadyRunningError
+from taskkit.metastore.engine import sqlite_path
+
+#: Arbitrary but fixed: the advisory-lock class taskkit schedulers agree on ("tk").
+_PG_LOCK_CLASS = 0x746B
+#: The lock is per schema, so metastores in different schemas of one database don't collide.
+_PG_TRY_LOCK = text("SELECT pg_try_advisory_lock(:cls, hashtext(current_schema()))")
+_PG_UNLOCK = text("SELECT pg_advisory_unlock(:cls, hashtext(current_schema()))")
+
+
+@contextlib.contextmanager
+def scheduler_lease(engine: Engine) -> Iterator[None]:
+    """Hold the lease for the block; raise SchedulerAlreadyRunningError if it is taken."""
+    where = engine.url.render_as_string(hide_password=True)
+    if engine.url.get_backend_name() == "postgresql":
+        with engine.connect() as connection:
+            # Advisory locks live in the session, outside transactions: commit at once.
+            got = connection.execute(_PG_TRY_LOCK, {"cls": _PG_LOCK_CLASS}).scalar()
+            connection.commit()
+            if not got:
+                raise _taken(where)
+            try:
+                yield
+            finally:
+                connection.execute(_PG_UNLOCK, {"cls": _PG_LOCK_CLASS})
+                connection.commit()
+        return
+    path = sqlite_path(engine.url)
+    if path is None:  # an in-memory database is private to this process anyway
+        yield
+        return
+    lock_file: IO[str] = open(f"{path}.scheduler.lock", "a")  # noqa: SIM115, PTH123
+    try:
+        try:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _taken(where) from None
+        lock_file.truncate(0)
+        lock_file.write(f"{os.getpid()}\n")
+        lock_file.flush()
+        yield
+    finally:
+        lock_file.close()
+
+
+def _taken(where: str) -> SchedulerAlreadyRunningError:
+    return SchedulerAlreadyRunningError(
+        f"Another scheduler is already running against the metastore at {where}; "
+        "stop it first (one scheduler per metastore)."
+    )
