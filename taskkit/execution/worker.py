@@ -90,7 +90,13 @@ class Zygote:
         self.selector.register(self.conn.fileno(), selectors.EVENT_READ, "conn")
         self.selector.register(wake_r, selectors.EVENT_READ, "wake")
         while not (self.draining and not self.children):
-            for key, _ in self.selector.select(self._timeout()):
+            timeout = self._timeout()
+            if self.spare is None and self.dags and not self.draining:
+                # Fork the next try's process only when nothing else is waiting, so the
+                # fork never delays noticing a finished try or dispatching a queued one.
+                timeout = 0
+            ready = self.selector.select(timeout)
+            for key, _ in ready:
                 if key.data == "conn":
                     self._receive()
                 elif key.data == "wake":
@@ -99,6 +105,8 @@ class Zygote:
                     self._read_child(key.fd)
             self._enforce_deadlines()
             self._reap()
+            if not ready and self.spare is None and self.dags and not self.draining:
+                self.spare = self._fork_spare()
 
     # -- messages from the scheduler ------------------------------------------
 
@@ -208,8 +216,6 @@ class Zygote:
         )
         log.started(spare.pid, self.hostname)
         self.conn.send(started)
-        if not self.draining:
-            self.spare = self._fork_spare()
 
     def _read_child(self, fd: int) -> None:
         child = self.by_fd.get(fd)
