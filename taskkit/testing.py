@@ -7,7 +7,6 @@ tries finish in the order they started. Nothing touches a database or disk.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import heapq
 import io
@@ -25,7 +24,8 @@ from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import TryOutcome
 from taskkit.model.task import DEFAULT_POOL
 from taskkit.scheduling.readiness import Readiness, task_readiness
-from taskkit.scheduling.selection import Candidate, Occupancy, priority_key, select_tasks
+from taskkit.scheduling.ready_queue import ReadyQueue
+from taskkit.scheduling.selection import Candidate, Occupancy, select_tasks
 from taskkit.scheduling.transitions import after_try, run_outcome
 from taskkit.states import RunState, State
 
@@ -139,7 +139,7 @@ class _TestRun:
         self.logs: dict[str, list[str]] = {t: [] for t in self.spec.tasks}
         self.xcom = _InMemoryXCom()
         self.order: list[str] = []
-        self.ready: list[Candidate] = []  # kept in priority_key order
+        self.ready = ReadyQueue()
         self.retries: list[tuple[dt.datetime, str]] = []  # heap of (next_retry_at, task_id)
         self.running: deque[Candidate] = deque()
         self.occupancy = Occupancy()
@@ -193,7 +193,7 @@ class _TestRun:
                 continue
             if readiness is Readiness.READY:
                 self.states[current] = State.SCHEDULED
-                bisect.insort(self.ready, self._candidate(current), key=priority_key)
+                self.ready.add(self._candidate(current))
                 continue
             self.states[current] = _READINESS_STATE[readiness]
             pending.extend(task.downstream)
@@ -203,13 +203,13 @@ class _TestRun:
         while self.retries and self.retries[0][0] <= now:
             _, task_id = heapq.heappop(self.retries)
             self.states[task_id] = State.SCHEDULED
-            bisect.insort(self.ready, self._candidate(task_id), key=priority_key)
+            self.ready.add(self._candidate(task_id))
 
     def _start_selected(self) -> None:
         if not self.ready:
             return
         selection = select_tasks(
-            self.ready,
+            self.ready.ordered(),
             pools=self.pools,
             parallelism=self.parallelism,
             occupancy=self.occupancy,
@@ -218,8 +218,7 @@ class _TestRun:
         )
         if not selection.start and not selection.reject:
             return
-        taken = {id(c) for c in selection.start} | {id(c) for c, _ in selection.reject}
-        self.ready = [c for c in self.ready if id(c) not in taken]
+        self.ready.discard([c.key for c in selection.start] + [c.key for c, _ in selection.reject])
         for candidate, reason in selection.reject:
             task_id = candidate.key.task_id
             self.logs[task_id].append(f"Task cannot run: {reason}\n")

@@ -5,9 +5,12 @@ from __future__ import annotations
 import attrs
 
 
-@attrs.frozen(order=True)
+@attrs.frozen(order=True, cache_hash=True)
 class TaskInstanceKey:
-    """Names one task instance: a task in one run of one DAG."""
+    """Names one task instance: a task in one run of one DAG.
+
+    The hash is cached: keys live in the sets and dicts of every hot path.
+    """
 
     dag_id: str
     run_id: str

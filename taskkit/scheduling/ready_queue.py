@@ -25,8 +25,18 @@ class ReadyQueue:
     def discard(self, keys: Iterable[TaskInstanceKey]) -> None:
         """Remove these keys (those not queued are ignored)."""
         gone = self._keys.intersection(keys)
-        if gone:
-            self._keys -= gone
+        if not gone:
+            return
+        self._keys -= gone
+        # Usually the highest-priority candidates started: drop a prefix without a rebuild.
+        prefix = 0
+        for candidate in self._ordered:
+            if candidate.key not in gone:
+                break
+            prefix += 1
+        if prefix == len(gone):
+            del self._ordered[:prefix]
+        else:
             self._ordered = [c for c in self._ordered if c.key not in gone]
 
     def ordered(self) -> list[Candidate]:
