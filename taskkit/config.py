@@ -27,8 +27,8 @@ CONFIG_FILE_NAME = "taskkit.toml"
 ENV_PREFIX = "TASKKIT__"
 HOME_ENV = "TASKKIT_HOME"
 
-Executor = Literal["local", "sequential"]
-EXECUTORS: tuple[Executor, ...] = ("local", "sequential")
+Executor = Literal["local", "sequential", "celery"]
+EXECUTORS: tuple[Executor, ...] = ("local", "sequential", "celery")
 
 
 @attrs.frozen
@@ -63,6 +63,25 @@ class SchedulerSettings:
 
 
 @attrs.frozen
+class CelerySettings:
+    """The [celery] section: the broker, the channel tries report on, and worker defaults.
+
+    `result_backend` None means "the broker": workers report try events on a
+    queue of that broker (see docs/distributed.md).
+    """
+
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    result_backend: str | None = None
+    worker_concurrency: int = 16
+    default_queue: str = "default"
+
+    @property
+    def events_url(self) -> str:
+        """Where workers send try events: the result backend, else the broker."""
+        return self.result_backend or self.broker_url
+
+
+@attrs.frozen
 class Settings:
     """Every setting, typed and validated, plus where each value came from.
 
@@ -74,6 +93,7 @@ class Settings:
     core: CoreSettings
     database: DatabaseSettings
     scheduler: SchedulerSettings
+    celery: CelerySettings = attrs.Factory(CelerySettings)
     sources: Mapping[str, str] = attrs.field(factory=dict, repr=False)
 
     def get(self, name: str) -> object:
@@ -196,6 +216,30 @@ def _parse_url(raw: object, origin: _Origin) -> str:
     return raw.strip()
 
 
+_BROKER_SCHEMES = {"redis", "rediss", "amqp", "amqps", "pyamqp"}
+
+
+def _parse_broker_url(raw: object, origin: _Origin) -> str:
+    if not isinstance(raw, str) or raw.split("://", 1)[0].lower() not in _BROKER_SCHEMES:
+        raise ValueError(
+            "expected a Redis or RabbitMQ URL such as redis://127.0.0.1:6379/0 "
+            "or amqp://guest:guest@127.0.0.1:5672//"
+        )
+    return raw.strip()
+
+
+def _parse_optional_broker_url(raw: object, origin: _Origin) -> str | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    return _parse_broker_url(raw, origin)
+
+
+def _parse_queue(raw: object, origin: _Origin) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValueError("expected a non-empty queue name")
+    return raw.strip()
+
+
 def _parse_secret(raw: object, origin: _Origin) -> str | None:
     if raw is None:
         return None
@@ -229,6 +273,10 @@ _SPECS: dict[str, _Spec] = {
     "scheduler.parsing_timeout": _Spec(_positive_float, lambda home: 30.0),
     "scheduler.heartbeat_sec": _Spec(_positive_float, lambda home: 2.0),
     "scheduler.task_heartbeat_timeout": _Spec(_positive_float, lambda home: 10.0),
+    "celery.broker_url": _Spec(_parse_broker_url, lambda home: "redis://127.0.0.1:6379/0"),
+    "celery.result_backend": _Spec(_parse_optional_broker_url, lambda home: None),
+    "celery.worker_concurrency": _Spec(_positive_int, lambda home: 16),
+    "celery.default_queue": _Spec(_parse_queue, lambda home: "default"),
 }
 
 SETTING_NAMES: tuple[str, ...] = tuple(_SPECS)
@@ -337,6 +385,7 @@ def load_settings(
         core=CoreSettings(**_section(parsed, "core")),
         database=DatabaseSettings(**_section(parsed, "database")),
         scheduler=SchedulerSettings(**_section(parsed, "scheduler")),
+        celery=CelerySettings(**_section(parsed, "celery")),
         sources=sources,
     )
 

@@ -41,27 +41,40 @@ def metastore(db_url: str) -> Iterator[Metastore]:
     store.dispose()
 
 
-# -- CI guard: PostgreSQL tests must run, not skip -----------------------------------------
+# -- CI guard: PostgreSQL and Celery tests must run, not skip ------------------------------
 
-_postgres_outcomes: dict[str, int] = {"passed": 0, "other": 0}
+#: marker -> (the variable that requires it, what to check when none ran)
+_REQUIRED = {
+    "postgres": (
+        "TASKKIT_REQUIRE_PG",
+        "no PostgreSQL test ran (is TASKKIT_TEST_PG_URL set and the server up?)",
+    ),
+    "celery": (
+        "TASKKIT_REQUIRE_CELERY",
+        "no Celery test ran (are Redis on 127.0.0.1:6379, RabbitMQ on 127.0.0.1:5672 and "
+        "PostgreSQL from TASKKIT_TEST_PG_URL up, and is taskkit[celery] installed?)",
+    ),
+}
+_ran: dict[str, int] = dict.fromkeys(_REQUIRED, 0)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Count how the PostgreSQL-marked tests ended (their call phase)."""
-    if report.when == "call" and "postgres" in report.keywords:
-        _postgres_outcomes["passed" if report.passed else "other"] += 1
+    """Count the PostgreSQL- and Celery-marked tests that got to their call phase."""
+    if report.when == "call":
+        for marker in _REQUIRED:
+            if marker in report.keywords:
+                _ran[marker] += 1
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """With TASKKIT_REQUIRE_PG=1 (set by .ci/run), a run where no PostgreSQL test ran fails."""
-    if os.environ.get("TASKKIT_REQUIRE_PG") != "1" or hasattr(session.config, "workerinput"):
+    """With TASKKIT_REQUIRE_PG=1 / TASKKIT_REQUIRE_CELERY=1 (set by .ci/run), fail a run
+    where no test of that kind ran."""
+    if hasattr(session.config, "workerinput"):
         return
-    if _postgres_outcomes["passed"] + _postgres_outcomes["other"] == 0:
+    for marker, (variable, problem) in _REQUIRED.items():
+        if os.environ.get(variable) != "1" or _ran[marker]:
+            continue
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
-            reporter.write_line(
-                "FAILED: TASKKIT_REQUIRE_PG=1 but no PostgreSQL test ran "
-                "(is TASKKIT_TEST_PG_URL set and the server up?)",
-                red=True,
-            )
+            reporter.write_line(f"FAILED: {variable}=1 but {problem}", red=True)

@@ -78,7 +78,7 @@ def test_env_values_are_parsed_to_their_types(tmp_path: Path) -> None:
     [
         ("TASKKIT__CORE__PARALLELISM", "lots", "integer"),
         ("TASKKIT__CORE__PARALLELISM", "0", "at least 1"),
-        ("TASKKIT__CORE__EXECUTOR", "celery", "local, sequential"),
+        ("TASKKIT__CORE__EXECUTOR", "kubernetes", "local, sequential, celery"),
         ("TASKKIT__CORE__DAGS_ARE_PAUSED_AT_CREATION", "maybe", "true or false"),
         ("TASKKIT__SCHEDULER__HEARTBEAT_SEC", "-1", "greater than 0"),
         ("TASKKIT__DATABASE__SQL_ALCHEMY_CONN", "mysql://x/y", "sqlite"),

@@ -25,10 +25,11 @@ def validate_schedule(
     end_date: dt.datetime | None,
 ) -> str | dt.timedelta | None:
     """Return the schedule unchanged if it can produce runs, else raise ScheduleError."""
-    if start_date is not None and not isinstance(start_date, dt.datetime):
-        raise ScheduleError(
-            f"DAG {dag_id!r}: start_date must be a datetime.datetime, got {start_date!r}."
-        )
+    for name, value in (("start_date", start_date), ("end_date", end_date)):
+        if value is not None and not isinstance(value, dt.datetime):
+            raise ScheduleError(
+                f"DAG {dag_id!r}: {name} must be a datetime.datetime, got {value!r}."
+            )
     if start_date and end_date and _aware(end_date) < _aware(start_date):
         raise ScheduleError(
             f"DAG {dag_id!r}: end_date {end_date} is before start_date {start_date}; "

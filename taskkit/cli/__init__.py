@@ -78,6 +78,7 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from taskkit.cli.celery import celery
     from taskkit.cli.config import config
     from taskkit.cli.dags import dags
     from taskkit.cli.db import db
@@ -86,7 +87,7 @@ def _register() -> None:
     from taskkit.cli.scheduler import scheduler
     from taskkit.cli.tasks import tasks
 
-    for command in (db, scheduler, dags, runs, tasks, pools, config):
+    for command in (db, scheduler, dags, runs, tasks, pools, config, celery):
         cli.add_command(command)
 
 

@@ -1,4 +1,4 @@
-"""`taskkit dags`: list, trigger, test, pause and show DAGs."""
+"""`taskkit dags`: list, trigger, backfill, test, pause and show DAGs."""
 
 from __future__ import annotations
 
@@ -83,6 +83,7 @@ def list_dags(output: str, no_parse: bool) -> None:
             "paused": r.is_paused,
             "schedule": r.schedule,
             "next_run": r.next_run,
+            "next_run_after": r.next_run_after,
             "fileloc": r.fileloc,
             "version_id": r.current_version_id,
             "max_active_runs": r.max_active_runs,
@@ -143,6 +144,77 @@ def trigger(dag_id: str, run_id: str | None, conf: str | None, logical_date: str
             conf=run_conf,
         )
     click.echo(run.run_id)
+
+
+def parse_range_date(value: str, name: str, zone: dt.tzinfo) -> dt.datetime:
+    """--start-date/--end-date: an ISO 8601 date or date-time; naive ones are in `zone`."""
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 date or date-time such as 2026-01-31",
+            param_hint=f"'{name}'",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+
+
+@dags.command()
+@click.argument("dag_id")
+@click.option("--start-date", required=True, help="First logical date (ISO 8601), included.")
+@click.option("--end-date", required=True, help="Last logical date (ISO 8601), included.")
+@click.option("--reset", is_flag=True, help="Clear and rerun intervals that already have a run.")
+@click.option(
+    "--max-active-runs",
+    type=click.IntRange(min=1),
+    help="At most N of the DAG's backfill runs run at once (the DAG's own limit still applies).",
+)
+def backfill(
+    dag_id: str, start_date: str, end_date: str, reset: bool, max_active_runs: int | None
+) -> None:
+    """Create backfill runs of DAG_ID for every interval starting in [START, END].
+
+    Naive dates are in the DAG's time zone (its start_date's). Intervals that
+    already have a scheduled or backfill run are skipped unless --reset,
+    which clears those runs so they run again. The scheduler runs the new
+    runs oldest first under the usual limits.
+    """
+    from taskkit.scheduling.rerun import backfill as create_backfill
+    from taskkit.scheduling.timetable import Timetable
+
+    config = context.settings()
+    with context.open_store(config) as store:
+        version = context.current_version(store, config, dag_id)
+        spec = context.load_version(config, version).spec
+        zone = Timetable.of(spec).zone
+        earliest = parse_range_date(start_date, "--start-date", zone)
+        latest = parse_range_date(end_date, "--end-date", zone)
+        if latest < earliest:
+            raise click.BadParameter("is before --start-date", param_hint="'--end-date'")
+
+        def spec_of(version_id: int) -> DagSpec:
+            return context.load_version(config, store.get_dag_version(version_id)).spec
+
+        report = create_backfill(
+            store,
+            spec,
+            version.id,
+            earliest,
+            latest,
+            reset=reset,
+            max_active_runs=max_active_runs,
+            spec_of=spec_of,
+        )
+    for when in report.created:
+        click.echo(f"created backfill__{when.isoformat()}")
+    for when in report.reset:
+        click.echo(f"reset the run at {when.isoformat()}")
+    if report.skipped:
+        click.echo(
+            f"skipped {len(report.skipped)} interval(s) that already have a run "
+            "(use --reset to rerun them)"
+        )
+    if not (report.created or report.reset or report.skipped):
+        click.echo(f"No intervals of DAG {dag_id!r} start between {earliest} and {latest}.")
 
 
 @dags.command("test")

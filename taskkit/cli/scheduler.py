@@ -15,7 +15,7 @@ from taskkit.cli import context
 )
 @click.option(
     "--executor",
-    type=click.Choice(["sequential", "local"]),
+    type=click.Choice(["sequential", "local", "celery"]),
     help="Override core.executor.",
 )
 @click.option("--parallelism", type=int, help="Override core.parallelism.")

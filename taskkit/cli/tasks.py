@@ -52,6 +52,42 @@ def states(dag_id: str, run_id: str, output: str) -> None:
     emit(rows, columns, output, f"Run {run_id!r} has no task instances.")
 
 
+@tasks.command()
+@click.argument("dag_id")
+@click.option("--run-id", required=True, help="The run whose task instances to clear.")
+@click.option("--task-regex", help="Clear only tasks whose id matches (re.search); default all.")
+@click.option("--downstream", is_flag=True, help="Also clear every task downstream of those.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def clear(dag_id: str, run_id: str, task_regex: str | None, downstream: bool, yes: bool) -> None:
+    """Rerun task instances of a run: reset them so the scheduler runs each as a new try.
+
+    They get their retries again and lose their XComs; the run goes back to
+    queued. Queued or running task instances are left to finish.
+    """
+    import re
+
+    from taskkit.scheduling.rerun import select_tasks, tries_of
+
+    config = context.settings()
+    with context.open_store(config) as store:
+        store.get_dag(dag_id)
+        run = store.get_run(dag_id, run_id)
+        spec = context.load_version(config, store.get_dag_version(run.dag_version_id)).spec
+        try:
+            chosen = select_tasks(spec, task_regex, downstream=downstream)
+        except re.error as exc:
+            raise click.BadParameter(
+                f"not a regular expression: {exc}", param_hint="'--task-regex'"
+            ) from None
+        if not yes:
+            click.confirm(
+                f"Clear {len(chosen)} task instance(s) of run {run_id!r}: {', '.join(chosen)}?",
+                abort=True,
+            )
+        count = store.clear_task_instances(dag_id, run_id, tries_of(spec, chosen))
+    click.echo(f"Cleared {count} task instance(s) of run {run_id!r} of DAG {dag_id!r}.")
+
+
 @tasks.command("test")
 @click.argument("dag_id")
 @click.argument("task_id")

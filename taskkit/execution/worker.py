@@ -11,6 +11,7 @@ one TryFinished per try back to the scheduler.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
 import errno
 import gc
@@ -76,6 +77,7 @@ class Zygote:
         self.draining = False
         self.kill_at: float | None = None
         self.spare: _Spare | None = None
+        self.pid = os.getpid()
 
     def serve(self) -> None:
         wake_r, wake_w = os.pipe()
@@ -347,6 +349,7 @@ def _run_child(zygote: Zygote, work_r: int, result_w: int, out_w: int, err_w: in
     from taskkit.execution.runtime import execute_try
 
     os.setpgid(0, 0)  # its own process group, so a timeout kills what it started too
+    _die_with(zygote.pid)
     signal.set_wakeup_fd(-1)
     for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_DFL)
@@ -401,6 +404,20 @@ def _run_child(zygote: Zygote, work_r: int, result_w: int, out_w: int, err_w: in
     _write_all(result_w, payload)
     os.close(result_w)
     os._exit(0)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel SIGKILL this child when the zygote dies (Linux), even by SIGKILL.
+
+    A try leads its own process group, so a SIGKILL sent to the zygote's group
+    (say, a Celery worker's) would otherwise leave it running unobserved, and
+    it could run twice once the scheduler retries it.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it died before the call above
+        os._exit(1)
 
 
 def _frame(data: bytes) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from taskkit.metastore.migrate import check_db, init_db, reset_db, upgrade_db
 from taskkit.metastore.records import (
     UNSET,
+    DagFlags,
     DagRecord,
     DagVersionRecord,
     DbStatus,
@@ -21,6 +22,7 @@ from taskkit.metastore.store import Metastore
 
 __all__ = [
     "UNSET",
+    "DagFlags",
     "DagRecord",
     "DagVersionRecord",
     "DbStatus",

@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, delete, func, or_, select, update
 
 from taskkit.errors import DagNotFoundError, NotFoundError
 from taskkit.metastore.records import (
+    DagFlags,
     DagRecord,
     DagVersionRecord,
     ImportErrorRecord,
@@ -19,6 +20,13 @@ from taskkit.metastore.units import UnitOfWork, rowcount, upsert_insert
 
 _DAG_COLUMNS = tuple(DagRow.__table__.c)
 _VERSION_COLUMNS = tuple(DagVersionRow.__table__.c)
+_FLAG_COLUMNS = (
+    DagRow.dag_id,
+    DagRow.is_active,
+    DagRow.is_paused,
+    DagRow.current_version_id,
+    DagRow.max_active_runs,
+)
 
 
 def _no_dag(dag_id: str) -> DagNotFoundError:
@@ -42,13 +50,15 @@ class DagMethods(UnitOfWork):
         description: str | None = None,
         tags: Sequence[str] = (),
         paused_at_creation: bool = False,
+        next_run: tuple[dt.datetime, dt.datetime] | None = None,
     ) -> SavedVersion:
         """Record a parsed DAG: upsert its row and make the version with this hash current.
 
         A new version is stored only when no version of the DAG has this hash;
         going back to an earlier hash makes that earlier version current again.
         A new DAG starts paused iff `paused_at_creation`; an existing DAG keeps
-        its pause flag and is marked active.
+        its pause flag and is marked active. `next_run` is the (logical date,
+        run after) of its next scheduled run, None when there will be none.
         """
         now = self._now()
         with self._write() as session:
@@ -76,6 +86,7 @@ class DagMethods(UnitOfWork):
             dag.max_active_tasks = max_active_tasks
             dag.description = description
             dag.tags = list(tags)
+            dag.next_run, dag.next_run_after = next_run or (None, None)
             dag.updated_at = now
             session.flush()
             found = session.execute(
@@ -104,19 +115,28 @@ class DagMethods(UnitOfWork):
             return SavedVersion(version.id, version.version_number, created=True)
 
     def deactivate_missing_dags(
-        self, present_dag_ids: Collection[str], *, keep_files: Collection[str] = ()
+        self,
+        present_dag_ids: Collection[str],
+        *,
+        keep_files: Collection[str] = (),
+        within: str | None = None,
     ) -> list[str]:
         """Mark active DAGs not in `present_dag_ids` inactive; returns their ids.
 
         DAGs whose file is in `keep_files` (files that failed to import this
-        time) stay active, so a typo does not make a DAG vanish.
+        time) stay active, so a typo does not make a DAG vanish. With `within`
+        (the folder just parsed), only DAGs whose file lies under it are
+        considered: parsing one folder never deactivates another folder's DAGs.
         """
+        prefix = None if within is None else within.rstrip("/") + "/"
         with self._write() as session:
             query = select(DagRow.dag_id).where(DagRow.is_active.is_(True))
             gone = [
                 dag_id
                 for dag_id, fileloc in session.execute(query.add_columns(DagRow.fileloc))
-                if dag_id not in present_dag_ids and fileloc not in keep_files
+                if dag_id not in present_dag_ids
+                and fileloc not in keep_files
+                and (prefix is None or fileloc.startswith(prefix))
             ]
             if gone:
                 session.execute(
@@ -133,6 +153,15 @@ class DagMethods(UnitOfWork):
             query = query.where(DagRow.is_active.is_(True))
         with self._read() as session:
             return [DagRecord(**row._asdict()) for row in session.execute(query)]
+
+    def list_dag_flags(self) -> list[DagFlags]:
+        """Every DAG's active and paused flags, current version and run limit, by dag_id.
+
+        The scheduler calls this twice a second, so it reads no timestamps or JSON.
+        """
+        query = select(*_FLAG_COLUMNS).order_by(DagRow.dag_id)
+        with self._read() as session:
+            return [DagFlags(*row) for row in session.execute(query)]
 
     def get_dag(self, dag_id: str) -> DagRecord:
         """One DAG's record; raises DagNotFoundError if the id was never seen."""
@@ -155,12 +184,22 @@ class DagMethods(UnitOfWork):
         if not changed:
             raise _no_dag(dag_id)
 
-    def set_next_run(self, dag_id: str, next_run: dt.datetime | None) -> None:
-        """Record when the DAG's next scheduled run is due (None: never)."""
+    def set_next_run(
+        self,
+        dag_id: str,
+        next_run: dt.datetime | None,
+        next_run_after: dt.datetime | None = None,
+    ) -> None:
+        """Record the DAG's next scheduled run: its logical date and when it may be created.
+
+        None means there will be none (no schedule, past end_date, "@once" done).
+        """
         with self._write() as session:
             changed = rowcount(
                 session.execute(
-                    update(DagRow).where(DagRow.dag_id == dag_id).values(next_run=next_run)
+                    update(DagRow)
+                    .where(DagRow.dag_id == dag_id)
+                    .values(next_run=next_run, next_run_after=next_run_after)
                 )
             )
         if not changed:

@@ -45,6 +45,19 @@ class DagRecord:
     description: str | None
     tags: list[str]
     updated_at: dt.datetime
+    #: When the next scheduled run (logical date `next_run`) may be created: its interval's end.
+    next_run_after: dt.datetime | None = None
+
+
+@attrs.frozen
+class DagFlags:
+    """The few DAG columns the scheduler reads every refresh (a cheap query by design)."""
+
+    dag_id: str
+    is_active: bool
+    is_paused: bool
+    current_version_id: int | None
+    max_active_runs: int | None
 
 
 @attrs.frozen
@@ -87,6 +100,8 @@ class RunRecord:
     ended_at: dt.datetime | None
     data_interval_start: dt.datetime | None
     data_interval_end: dt.datetime | None
+    #: A backfill's own cap on its DAG's running backfill runs (None: only the DAG's limit).
+    max_active_runs: int | None = None
 
 
 @attrs.frozen

@@ -6,18 +6,20 @@ import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from taskkit.errors import DuplicateRunError, RunNotFoundError
 from taskkit.metastore.records import RunRecord
-from taskkit.metastore.tables import DagRunRow, TaskInstanceRow
+from taskkit.metastore.tables import DagRunRow, TaskInstanceRow, as_aware_utc
 from taskkit.metastore.units import UnitOfWork, rowcount
 from taskkit.model.task import TaskSpec
 from taskkit.states import FINISHED_RUN_STATES, RunState, RunType, State
 
 _RUN_COLUMNS = tuple(DagRunRow.__table__.c)
 ACTIVE_RUN_STATES = frozenset({RunState.QUEUED, RunState.RUNNING})
+#: Runs that cover a data interval: at most one of them per DAG and logical date.
+INTERVAL_RUN_TYPES = (RunType.SCHEDULED, RunType.BACKFILL)
 
 
 class RunMethods(UnitOfWork):
@@ -34,12 +36,15 @@ class RunMethods(UnitOfWork):
         tasks: Sequence[TaskSpec],
         conf: Mapping[str, Any] | None = None,
         data_interval: tuple[dt.datetime, dt.datetime] | None = None,
+        max_active_runs: int | None = None,
     ) -> RunRecord:
         """Create a queued run and one task instance per task (state none, try 0), atomically.
 
         Raises DuplicateRunError if the DAG already has this run_id, or (for
-        scheduled runs only) a scheduled run at this logical date: manual runs
-        may share a date, but one interval is never scheduled twice.
+        scheduled and backfill runs) a scheduled or backfill run at this
+        logical date: manual runs may share a date, but one interval never
+        runs twice. `max_active_runs` caps the DAG's running runs of this
+        run's type (for backfills), on top of the DAG's own limit.
         """
         now = self._now()
         values = {
@@ -53,6 +58,7 @@ class RunMethods(UnitOfWork):
             "created_at": now,
             "data_interval_start": data_interval[0] if data_interval else None,
             "data_interval_end": data_interval[1] if data_interval else None,
+            "max_active_runs": max_active_runs,
         }
         try:
             with self._write() as session:
@@ -81,16 +87,16 @@ class RunMethods(UnitOfWork):
             raise DuplicateRunError(
                 f"DAG {dag_id!r} already has a run {run_id!r}; pick another --run-id."
             )
-        if run_type is RunType.SCHEDULED:
+        if run_type in INTERVAL_RUN_TYPES:
             same_date = select(DagRunRow.run_id).where(
                 DagRunRow.dag_id == dag_id,
                 DagRunRow.logical_date == logical_date,
-                DagRunRow.run_type == RunType.SCHEDULED,
+                DagRunRow.run_type.in_(INTERVAL_RUN_TYPES),
             )
             other = session.execute(same_date).scalar()
             if other is not None:
                 raise DuplicateRunError(
-                    f"DAG {dag_id!r} already has scheduled run {other!r} at "
+                    f"DAG {dag_id!r} already has run {other!r} for the interval starting "
                     f"{logical_date.isoformat()}."
                 )
 
@@ -114,6 +120,29 @@ class RunMethods(UnitOfWork):
             query = query.limit(limit)
         with self._read() as session:
             return [RunRecord(**row._asdict()) for row in session.execute(query)]
+
+    def latest_scheduled_dates(self) -> dict[str, dt.datetime]:
+        """Each DAG's latest scheduled logical date, in one query (DAGs without one left out)."""
+        query = (
+            select(DagRunRow.dag_id, func.max(DagRunRow.logical_date))
+            .where(DagRunRow.run_type == RunType.SCHEDULED)
+            .group_by(DagRunRow.dag_id)
+        )
+        with self._read() as session:
+            return {dag_id: as_aware_utc(latest) for dag_id, latest in session.execute(query).all()}
+
+    def find_interval_runs(
+        self, dag_id: str, logical_dates: Collection[dt.datetime]
+    ) -> dict[dt.datetime, RunRecord]:
+        """The DAG's scheduled and backfill runs at these logical dates, by logical date."""
+        query = select(*_RUN_COLUMNS).where(
+            DagRunRow.dag_id == dag_id,
+            DagRunRow.run_type.in_(INTERVAL_RUN_TYPES),
+            DagRunRow.logical_date.in_(list(logical_dates)),
+        )
+        with self._read() as session:
+            records = [RunRecord(**row._asdict()) for row in session.execute(query)]
+        return {r.logical_date: r for r in records}
 
     def list_active_runs(self) -> list[RunRecord]:
         """Queued and running runs, oldest first (logical date, then id), for the scheduler."""

@@ -16,6 +16,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from taskkit.errors import MetastoreError, MetastoreNotInitializedError
+from taskkit.metastore.clearing import ClearMethods
 from taskkit.metastore.dags import DagMethods
 from taskkit.metastore.engine import create_engine_for
 from taskkit.metastore.pools import PoolMethods
@@ -25,7 +26,9 @@ from taskkit.metastore.task_instances import TaskInstanceMethods
 from taskkit.metastore.xcoms import XComMethods
 
 
-class Metastore(PoolMethods, DagMethods, RunMethods, TaskInstanceMethods, XComMethods):
+class Metastore(
+    PoolMethods, DagMethods, RunMethods, TaskInstanceMethods, XComMethods, ClearMethods
+):
     """taskkit's database. One instance per process; methods are safe across threads."""
 
     @classmethod

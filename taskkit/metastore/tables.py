@@ -34,7 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from taskkit.states import RunState, RunType, State
 
 #: The Alembic revision this code expects; a test checks it is the scripts' head.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -69,6 +69,15 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.timezone.utc)
 
 
+def as_aware_utc(value: dt.datetime) -> dt.datetime:
+    """A datetime read outside a UTCDateTime column (an aggregate) as aware UTC."""
+    if isinstance(value, str):  # SQLite returns MAX() of a timestamp as text
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
 def _enum_column(enum_cls: type[enum.Enum]) -> SAEnum:
     return SAEnum(
         enum_cls,
@@ -97,7 +106,9 @@ class DagRow(Base):
     is_paused: Mapped[bool] = mapped_column(Boolean, default=False)
     current_version_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     schedule: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: The logical date (interval start) of the next scheduled run, and when it may be created.
     next_run: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    next_run_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     max_active_runs: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_active_tasks: Mapped[int | None] = mapped_column(Integer, nullable=True)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -121,7 +132,7 @@ class DagVersionRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-_SCHEDULED_ONLY = f"run_type = '{RunType.SCHEDULED.value}'"
+_INTERVAL_RUNS = f"run_type IN ('{RunType.SCHEDULED.value}', '{RunType.BACKFILL.value}')"
 
 
 class DagRunRow(Base):
@@ -131,14 +142,15 @@ class DagRunRow(Base):
     __table_args__ = (
         UniqueConstraint("dag_id", "run_id"),
         Index("ix_dag_run_state_dag_id", "state", "dag_id"),
-        # Two scheduled runs for one interval would run it twice; manual runs may share dates.
+        # Two scheduled or backfill runs for one interval would run it twice;
+        # manual runs may share dates.
         Index(
-            "uq_dag_run_scheduled_logical_date",
+            "uq_dag_run_interval_logical_date",
             "dag_id",
             "logical_date",
             unique=True,
-            sqlite_where=text(_SCHEDULED_ONLY),
-            postgresql_where=text(_SCHEDULED_ONLY),
+            sqlite_where=text(_INTERVAL_RUNS),
+            postgresql_where=text(_INTERVAL_RUNS),
         ),
     )
 
@@ -155,6 +167,8 @@ class DagRunRow(Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     data_interval_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     data_interval_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: A backfill's cap on how many of its DAG's backfill runs run at once (None: no own cap).
+    max_active_runs: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class TaskInstanceRow(Base):

@@ -63,6 +63,12 @@ class TaskInstanceMethods(UnitOfWork):
         with self._read() as session:
             return [TaskInstanceRecord(**row._asdict()) for row in session.execute(query)]
 
+    def get_task_instance(self, key: TaskInstanceKey) -> TaskInstanceRecord | None:
+        """One task instance by key, or None if there is no such task instance."""
+        with self._read() as session:
+            row = session.execute(select(*_TI_COLUMNS).where(_key_matches(key))).first()
+        return None if row is None else TaskInstanceRecord(**row._asdict())
+
     def list_active_task_instances(
         self, *, unfinished_only: bool = False
     ) -> list[TaskInstanceRecord]:

@@ -11,6 +11,7 @@ the others their DAGs.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import os
 import pickle
@@ -31,10 +32,9 @@ from taskkit.scheduling.dag_import import (
     import_dag_file,
     list_dag_files,
 )
+from taskkit.scheduling.timetable import Timetable
 
 if TYPE_CHECKING:
-    import datetime as dt
-
     from taskkit.authoring.dag import DAG
     from taskkit.config import Settings
     from taskkit.metastore import Metastore
@@ -56,6 +56,8 @@ class ParsedDag:
     description: str | None
     tags: tuple[str, ...]
     task_count: int
+    #: Its schedule, start, end and catchup, so the parent can compute the next run.
+    timetable: Timetable | None = None
 
 
 @attrs.frozen
@@ -133,6 +135,7 @@ def _parsed_dag(dag: DAG, fileloc: str, payload: bytes, digest: str) -> ParsedDa
         description=dag.description,
         tags=tuple(dag.tags),
         task_count=len(dag.task_dict),
+        timetable=Timetable.of(dag),
     )
 
 
@@ -295,6 +298,8 @@ def sync_dags_folder(store: Metastore, settings: Settings, secret_key: bytes) ->
 
     folder = settings.core.dags_folder
     parse = parse_folder(folder, settings.scheduler.parsing_timeout)
+    latest = store.latest_scheduled_dates() if parse.dags else {}
+    now = dt.datetime.now(dt.timezone.utc)
     saved: list[str] = []
     created: list[str] = []
     for dag in parse.dags:
@@ -310,6 +315,7 @@ def sync_dags_folder(store: Metastore, settings: Settings, secret_key: bytes) ->
             description=dag.description,
             tags=dag.tags,
             paused_at_creation=settings.core.dags_are_paused_at_creation,
+            next_run=_next_run(dag.timetable, latest.get(dag.dag_id), now),
         )
         saved.append(dag.dag_id)
         if outcome.created:
@@ -319,7 +325,9 @@ def sync_dags_folder(store: Metastore, settings: Settings, secret_key: bytes) ->
         parsed_files=parse.files,
         all_files=parse.files,
     )
-    gone = store.deactivate_missing_dags(saved, keep_files={e.file for e in parse.errors})
+    gone = store.deactivate_missing_dags(
+        saved, keep_files={e.file for e in parse.errors}, within=parse.folder
+    )
     return SyncReport(
         folder=str(folder),
         files=len(parse.files),
@@ -329,6 +337,14 @@ def sync_dags_folder(store: Metastore, settings: Settings, secret_key: bytes) ->
         deactivated=tuple(gone),
         duration_s=parse.duration_s,
     )
+
+
+def _next_run(
+    timetable: Timetable | None, last: dt.datetime | None, now: dt.datetime
+) -> tuple[dt.datetime, dt.datetime] | None:
+    """(logical date, run after) of the next scheduled run, for `dags list` right after a parse."""
+    planned = None if timetable is None else timetable.next_run(last, now)
+    return None if planned is None else (planned.logical_date, planned.run_after)
 
 
 if __name__ == "__main__":

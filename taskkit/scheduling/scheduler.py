@@ -25,6 +25,7 @@ from taskkit.execution.tasklog import log_path
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
 from taskkit.scheduling.active_run import ActiveRun, TaskState
 from taskkit.scheduling.ready_queue import ReadyQueue
+from taskkit.scheduling.run_creation import RunCreator, held_back_backfills
 from taskkit.scheduling.selection import (
     Candidate,
     Occupancy,
@@ -34,7 +35,7 @@ from taskkit.scheduling.selection import (
 )
 from taskkit.scheduling.summary import RunSummary, SchedulerSummary
 from taskkit.scheduling.transitions import after_try, run_outcome
-from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, RunState, RunType, State
+from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, RunState, State
 
 if TYPE_CHECKING:
     from taskkit.config import Settings
@@ -84,12 +85,14 @@ class Scheduler:
         self.max_active_runs: dict[str, int | None] = {}
         self.versions: dict[int, tuple[DagSpec, DagPayload]] = {}
         self.wait_reasons: dict[TaskInstanceKey, str] = {}
-        self.last_scheduled: dict[str, dt.datetime | None] = {}
         self.changes: list[TIChange] = []
         self.xcom_writes: list[XComWrite] = []
         self.to_submit: list[Workload] = []
         self.stopping: str | None = None
+        #: A run finished: refresh at once, so catchup and max_active_runs move on promptly.
+        self.refresh_soon = False
         self.store: Metastore
+        self.creator: RunCreator
         self.executor: Executor
         self.secret_key = b""
 
@@ -98,19 +101,25 @@ class Scheduler:
     def run(self) -> SchedulerSummary:
         """Schedule until idle (with exit_when_idle) or until SIGINT/SIGTERM; then drain."""
         from taskkit import serde
+        from taskkit.metastore.lease import scheduler_lease
         from taskkit.metastore.store import Metastore
 
         started = time.monotonic()
         self.store = Metastore.open(self.settings.database.sql_alchemy_conn)
-        self.secret_key = serde.load_secret_key(self.settings.home, self.settings.core.secret_key)
-        self.executor = self._make_executor()
-        with self._signals():
-            self.executor.start()
-            try:
-                self._loop()
-            finally:
-                self._drain()
-                self.store.dispose()
+        try:
+            self.creator = RunCreator(self.store)
+            self.secret_key = serde.load_secret_key(
+                self.settings.home, self.settings.core.secret_key
+            )
+            self.executor = self._make_executor()
+            with scheduler_lease(self.store.engine), self._signals():
+                self.executor.start()
+                try:
+                    self._loop()
+                finally:
+                    self._drain()
+        finally:
+            self.store.dispose()
         self.summary.duration_s = time.monotonic() - started
         return self.summary
 
@@ -120,6 +129,21 @@ class Scheduler:
         parallelism = self.settings.core.parallelism
         if self.settings.core.executor == "sequential":
             return SequentialExecutor(1, self.secret_key)
+        if self.settings.core.executor == "celery":
+            from taskkit.execution.celery_executor import CeleryExecutor
+
+            def route(workload: Workload) -> tuple[str, int]:
+                task = self._version(workload.dag_version_id)[0].tasks[workload.key.task_id]
+                return task.queue, task.priority_weight_total
+
+            return CeleryExecutor(
+                self.settings.celery,
+                capacity=parallelism,
+                secret_key=self.secret_key,
+                metastore_url=self.settings.database.sql_alchemy_conn,
+                route=route,
+                heartbeat_timeout_s=self.settings.scheduler.task_heartbeat_timeout,
+            )
         return LocalExecutor(parallelism, self.secret_key)
 
     @contextmanager
@@ -172,7 +196,7 @@ class Scheduler:
             if clock >= next_parse:
                 self._sync_dags()
                 next_parse = clock + self.settings.scheduler.dag_dir_list_interval
-            if clock >= next_refresh:
+            if clock >= next_refresh or self.refresh_soon:
                 self._refresh()
                 next_refresh = clock + REFRESH_INTERVAL_S
             explain = clock >= next_explain
@@ -190,7 +214,7 @@ class Scheduler:
             self._handle(self.executor.poll(self._poll_timeout(next_refresh)))
 
     def _poll_timeout(self, next_refresh: float) -> float:
-        if self.to_submit or self.changes:
+        if self.to_submit or self.changes or self.refresh_soon:
             return 0.0
         timeout = max(next_refresh - time.monotonic(), 0.0)
         if self.retries:
@@ -223,10 +247,11 @@ class Scheduler:
         if not self.queued_runs:
             return
         active = Counter(run.dag_id for run in self.runs.values())
+        held = held_back_backfills(self.queued_runs.values(), self.runs.values())
         candidates = [
             RunCandidate(r.dag_id, r.run_id, r.id)
             for r in self.queued_runs.values()
-            if r.dag_id not in self.paused
+            if r.dag_id not in self.paused and (r.dag_id, r.run_id) not in held
         ]
         limits = {
             dag_id: self.max_active_runs.get(dag_id) or self.settings.core.max_active_runs_per_dag
@@ -505,6 +530,7 @@ class Scheduler:
             self.store.set_run_state(run.dag_id, run.run_id, outcome, expected=[RunState.RUNNING])
             del self.runs[run.dag_id, run.run_id]
             self._unload(run)
+            self.refresh_soon = True
             record = self.store.get_run(run.dag_id, run.run_id)
             took = None
             if record.started_at and record.ended_at:
@@ -526,22 +552,31 @@ class Scheduler:
                 self.occupancy.remove(run.dag_id, task_id, spec.pool, spec.pool_slots)
 
     def _refresh(self) -> None:
-        """Pick up what others changed: new runs, pools, pause flags and run limits."""
+        """Pick up what others changed: new and cleared runs, pools, pause flags, run limits."""
+        self.refresh_soon = False
+        self._commit()  # pending results first, so a cleared run is reloaded as it really is
         self.pools = self.store.get_pool_slots()
-        dags = self.store.list_dags(include_inactive=True)
+        dags = self.store.list_dag_flags()
         self.paused = {d.dag_id for d in dags if d.is_paused}
         self.max_active_runs = {d.dag_id: d.max_active_runs for d in dags}
-        for dag in dags:
-            if dag.is_active and not dag.is_paused and dag.current_version_id:
-                self._create_due_run(dag.dag_id, dag.current_version_id)
+        self.creator.create_due_runs(
+            dags,
+            Counter(r.dag_id for r in self.queued_runs.values()),
+            lambda version_id: self._version(version_id)[0],
+            self.settings.core.max_active_runs_per_dag,
+            _utcnow(),
+        )
         active = self.store.list_active_runs()
         seen = set()
         for record in active:
             ident = (record.dag_id, record.run_id)
             seen.add(ident)
-            if ident in self.runs:
+            held = self.runs.get(ident)
+            if held is not None and record.state is RunState.QUEUED:
+                self._reload_cleared(held, record)
+            elif held is not None:
                 continue
-            if record.state is RunState.QUEUED:
+            elif record.state is RunState.QUEUED:
                 self.queued_runs.setdefault(ident, record)
             else:
                 self._load_run(record)
@@ -550,53 +585,14 @@ class Scheduler:
         for ident in [i for i in self.queued_runs if i not in seen]:
             del self.queued_runs[ident]
 
-    def _create_due_run(self, dag_id: str, version_id: int) -> None:
-        """Create the DAG's next scheduled run if its interval has ended (one per refresh).
-
-        Catchup therefore fills history incrementally, and never queues more
-        runs than max_active_runs allows to wait.
-        """
-        from taskkit.errors import DuplicateRunError
-        from taskkit.scheduling.timetable import next_due_run
-
-        spec, _ = self._version(version_id)
-        if spec.schedule is None:
-            return
-        if dag_id not in self.last_scheduled:
-            dated = [
-                r.logical_date
-                for r in self.store.list_runs(dag_id)
-                if r.run_type is RunType.SCHEDULED
-            ]
-            self.last_scheduled[dag_id] = max(dated, default=None)
-        waiting = sum(1 for r in self.queued_runs.values() if r.dag_id == dag_id)
-        limit = self.max_active_runs.get(dag_id) or self.settings.core.max_active_runs_per_dag
-        if waiting >= limit:
-            return
-        due = next_due_run(
-            spec.schedule,
-            start_date=spec.start_date,
-            end_date=spec.end_date,
-            catchup=spec.catchup,
-            last_logical_date=self.last_scheduled[dag_id],
-            now=_utcnow(),
-        )
-        if due is None:
-            return
-        self.last_scheduled[dag_id] = due.logical_date
-        try:
-            self.store.create_run(
-                dag_id,
-                f"scheduled__{due.logical_date.isoformat()}",
-                due.logical_date,
-                run_type=RunType.SCHEDULED,
-                dag_version_id=version_id,
-                tasks=list(spec.tasks.values()),
-                data_interval=(due.logical_date, due.data_interval_end),
-            )
-        except DuplicateRunError:
-            return
-        log.info("run_created", dag_id=dag_id, logical_date=due.logical_date.isoformat())
+    def _reload_cleared(self, held: ActiveRun, record: RunRecord) -> None:
+        """A run we run was put back to queued (`tasks clear`): reload it, still running."""
+        self._unload(self.runs.pop((held.dag_id, held.run_id)))
+        if self.store.set_run_state(
+            record.dag_id, record.run_id, RunState.RUNNING, expected=[RunState.QUEUED]
+        ):
+            self._load_run(record)
+            log.info("run_reloaded", dag_id=record.dag_id, run_id=record.run_id)
 
     def _load_run(self, record: RunRecord) -> None:
         from taskkit import serde
@@ -664,6 +660,9 @@ class Scheduler:
             for ti in self.store.list_active_task_instances(unfinished_only=True)
             if ti.state in OCCUPYING_STATES
         ]
+        adopt = getattr(self.executor, "adopt", None)
+        if adopt is not None:  # tries on remote workers outlive us: keep what runs there
+            orphans = adopt(orphans)
         if not orphans:
             return
         changes = [

@@ -1,8 +1,25 @@
-"""PURE: which scheduled run (logical date and data interval) a DAG is due for next.
+"""PURE: which scheduled runs (logical date and data interval) a DAG's schedule produces.
 
 A scheduled run covers [data_interval_start, data_interval_end) and is due
 once that interval has ended; its logical_date is the interval's start, as
-in Airflow 2. `now` is a parameter, never read here.
+in Airflow 2. `now` is always a parameter, never read here.
+
+Time zones: a naive start_date means UTC. Cron schedules and presets are
+evaluated on the wall clock of the start_date's zone, so "@daily" is local
+midnight all year. The schedule points are a set of instants, and the data
+intervals tile time between consecutive points, so across a DST change no
+interval is skipped and none is covered twice:
+
+- a wall time that does not exist (spring forward, 02:30 in Europe/Amsterdam
+  on the last Sunday of March) fires at the moment the clocks jump (03:00
+  local), like cron; the day's interval is an hour shorter;
+- a wall time that happens twice (fall back, 02:30 on the last Sunday of
+  October) fires once, at its first occurrence, unless the cron's hour field
+  is `*`: an hourly schedule fires every real hour, both 02:00s included
+  (25 runs that day, 23 in spring), since each covers a different hour of data.
+
+timedelta schedules are absolute durations from start_date (24 hours, not
+"the same wall time tomorrow"). Every datetime returned is in UTC.
 """
 
 from __future__ import annotations
@@ -12,75 +29,205 @@ import datetime as dt
 import attrs
 
 from taskkit.authoring.schedules import PRESETS
+from taskkit.errors import ScheduleError
 
 UTC = dt.timezone.utc
+_TICK = dt.timedelta(microseconds=1)
+#: A backfill or listing larger than this is refused instead of building a huge list.
+MAX_RUNS_BETWEEN = 10_000
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """An aware datetime in UTC; a naive one is taken to be UTC already."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @attrs.frozen
-class DueRun:
-    """A scheduled run to create."""
+class PlannedRun:
+    """One scheduled run: its data interval and the earliest time it may be created."""
 
     logical_date: dt.datetime
     data_interval_end: dt.datetime
+    run_after: dt.datetime
+
+    @property
+    def data_interval(self) -> tuple[dt.datetime, dt.datetime]:
+        """[start, end) of the data this run covers; start is the logical date."""
+        return self.logical_date, self.data_interval_end
+
+    @property
+    def run_id(self) -> str:
+        """The run id a scheduled run of this interval gets."""
+        return f"scheduled__{self.logical_date.isoformat()}"
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+@attrs.frozen
+class Timetable:
+    """A DAG's schedule with its start, end and catchup: the runs it should have, over time."""
 
+    schedule: str | dt.timedelta | None
+    start_date: dt.datetime | None
+    end_date: dt.datetime | None = None
+    catchup: bool = False
 
-def _following(schedule: str | dt.timedelta, start: dt.datetime) -> dt.datetime:
-    """The first schedule point strictly after `start`."""
-    if isinstance(schedule, dt.timedelta):
-        return start + schedule
-    from croniter import croniter
+    @classmethod
+    def of(cls, spec: object) -> Timetable:
+        """The timetable of a DagSpec (or DAG): its schedule, start_date, end_date and catchup."""
+        return cls(
+            getattr(spec, "schedule", None),
+            getattr(spec, "start_date", None),
+            getattr(spec, "end_date", None),
+            bool(getattr(spec, "catchup", False)),
+        )
 
-    expression = PRESETS.get(schedule, schedule)
-    result: dt.datetime = croniter(expression, start).get_next(dt.datetime)
-    return _aware(result)
+    @property
+    def zone(self) -> dt.tzinfo:
+        """The zone cron schedules are evaluated in: the start_date's, else UTC."""
+        if self.start_date is None or self.start_date.tzinfo is None:
+            return UTC
+        return self.start_date.tzinfo
 
-
-def _first_point(schedule: str | dt.timedelta, start_date: dt.datetime) -> dt.datetime:
-    """The first schedule point at or after start_date (a timedelta starts at start_date)."""
-    if isinstance(schedule, dt.timedelta):
-        return start_date
-    return _following(schedule, start_date - dt.timedelta(microseconds=1))
-
-
-def next_due_run(
-    schedule: str | dt.timedelta | None,
-    *,
-    start_date: dt.datetime | None,
-    end_date: dt.datetime | None,
-    catchup: bool,
-    last_logical_date: dt.datetime | None,
-    now: dt.datetime,
-) -> DueRun | None:
-    """The next run to create, or None if none is due yet (or ever).
-
-    With catchup, runs come one interval after another from start_date, so a
-    DAG years behind is caught up incrementally, one run per call. Without
-    catchup only the latest interval that has ended is created.
-    """
-    if schedule is None or start_date is None:
-        return None
-    start_date = _aware(start_date)
-    if schedule == "@once":
-        if last_logical_date is not None or start_date > now:
+    @property
+    def _cron(self) -> str | None:
+        if self.schedule is None or isinstance(self.schedule, dt.timedelta):
             return None
-        return DueRun(start_date, start_date)
-    if last_logical_date is None:
-        begin = _first_point(schedule, start_date)
-    else:
-        begin = _following(schedule, _aware(last_logical_date))
-    end = _following(schedule, begin)
-    if end > now:
-        return None
-    if not catchup:
-        while True:  # skip ahead to the latest interval that has ended
-            later = _following(schedule, end)
-            if later > now:
-                break
-            begin, end = end, later
-    if end_date is not None and begin > _aware(end_date):
-        return None
-    return DueRun(begin, end)
+        return PRESETS.get(self.schedule, self.schedule)
+
+    # -- schedule points ---------------------------------------------------------------
+
+    def point_after(self, moment: dt.datetime) -> dt.datetime:
+        """The first schedule point strictly after `moment`."""
+        moment = as_utc(moment)
+        if isinstance(self.schedule, dt.timedelta):
+            start = self._start()
+            if moment < start:
+                return start
+            return start + ((moment - start) // self.schedule + 1) * self.schedule
+        return self._cron_step(moment, forward=True)
+
+    def point_at_or_before(self, moment: dt.datetime) -> dt.datetime | None:
+        """The last schedule point at or before `moment` (None before a timedelta's start)."""
+        moment = as_utc(moment)
+        if isinstance(self.schedule, dt.timedelta):
+            start = self._start()
+            if moment < start:
+                return None
+            return start + ((moment - start) // self.schedule) * self.schedule
+        return self._cron_step(moment + _TICK, forward=False)
+
+    def _cron_step(self, moment: dt.datetime, *, forward: bool) -> dt.datetime:
+        from croniter import croniter
+
+        expression = self._cron
+        if expression is None:
+            raise ScheduleError(f"schedule {self.schedule!r} has no schedule points")
+        zone = self.zone
+        every_hour = expression.split()[1] == "*"
+        points = croniter(expression, moment.astimezone(zone))
+        while True:
+            found: dt.datetime = (
+                points.get_next(dt.datetime) if forward else points.get_prev(dt.datetime)
+            )
+            found = as_utc(found)
+            # croniter may hand a moment in a DST gap back as itself: keep strictness.
+            beyond = (found > moment) if forward else (found < moment)
+            if beyond and (every_hour or not _second_occurrence(found, zone)):
+                return found
+
+    def _start(self) -> dt.datetime:
+        if self.start_date is None:
+            raise ScheduleError("a schedule without a start_date has no schedule points")
+        return as_utc(self.start_date)
+
+    def first_point(self) -> dt.datetime | None:
+        """The first schedule point at or after start_date (a timedelta starts at start_date)."""
+        if self.schedule is None or self.start_date is None:
+            return None
+        start = self._start()
+        if isinstance(self.schedule, dt.timedelta) or self.schedule == "@once":
+            return start
+        return self.point_after(start - _TICK)
+
+    # -- runs --------------------------------------------------------------------------
+
+    def next_run(
+        self, last_logical_date: dt.datetime | None, now: dt.datetime
+    ) -> PlannedRun | None:
+        """The next scheduled run to create after `last_logical_date`, due yet or not.
+
+        None when there will be none (no schedule, "@once" done, past end_date).
+        With catchup it is the interval right after the last one (the first at
+        start_date when there is none), so history fills one interval at a time,
+        oldest first. Without catchup, intervals that ended before the latest
+        ended one are skipped: a DAG unpaused after a week runs once, not 7 times.
+        """
+        first = self.first_point()
+        if first is None:
+            return None
+        now = as_utc(now)
+        if self.schedule == "@once":
+            return None if last_logical_date is not None else PlannedRun(first, first, first)
+        begin = first if last_logical_date is None else self.point_after(last_logical_date)
+        if not self.catchup:
+            latest = self._latest_ended_start(now, first)
+            if latest is not None and latest > begin:
+                begin = latest
+        if self.end_date is not None and begin > as_utc(self.end_date):
+            return None
+        end = self.point_after(begin)
+        return PlannedRun(begin, end, end)
+
+    def due_run(self, last_logical_date: dt.datetime | None, now: dt.datetime) -> PlannedRun | None:
+        """The next run if it may be created at `now` (its interval has ended), else None."""
+        planned = self.next_run(last_logical_date, now)
+        return planned if planned is not None and planned.run_after <= as_utc(now) else None
+
+    def _latest_ended_start(self, now: dt.datetime, first: dt.datetime) -> dt.datetime | None:
+        """The start of the latest interval that ended by `now` (within end_date), if any."""
+        limit = now
+        if self.end_date is not None:
+            last_start = self.point_at_or_before(as_utc(self.end_date))
+            if last_start is None or last_start < first:
+                return None
+            limit = min(limit, self.point_after(last_start))
+        end = self.point_at_or_before(limit)
+        if end is None or end <= first:
+            return None
+        start = self.point_at_or_before(end - _TICK)
+        return start if start is not None and start >= first else None
+
+    def runs_between(self, earliest: dt.datetime, latest: dt.datetime) -> list[PlannedRun]:
+        """Every run whose logical date is in [earliest, latest] and within start/end_date.
+
+        For backfills; raises ScheduleError for a DAG without a schedule or a
+        range of more than MAX_RUNS_BETWEEN runs.
+        """
+        first = self.first_point()
+        if self.schedule is None or first is None:
+            raise ScheduleError(
+                "the DAG has no schedule (or no start_date), so it has no intervals to "
+                "backfill; use `taskkit dags trigger` for manual runs."
+            )
+        earliest, latest = max(as_utc(earliest), first), as_utc(latest)
+        if self.end_date is not None:
+            latest = min(latest, as_utc(self.end_date))
+        if self.schedule == "@once":
+            return [PlannedRun(first, first, first)] if earliest <= first <= latest else []
+        runs: list[PlannedRun] = []
+        begin = self.point_after(earliest - _TICK)
+        while begin <= latest:
+            if len(runs) >= MAX_RUNS_BETWEEN:
+                raise ScheduleError(
+                    f"more than {MAX_RUNS_BETWEEN} runs between {earliest} and {latest}; "
+                    "backfill a shorter range at a time."
+                )
+            end = self.point_after(begin)
+            runs.append(PlannedRun(begin, end, end))
+            begin = end
+        return runs
+
+
+def _second_occurrence(moment: dt.datetime, zone: dt.tzinfo) -> bool:
+    """Whether `moment` is the repeat of a wall time that happened an hour (or so) before."""
+    local = moment.astimezone(zone)
+    return local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset()

@@ -293,6 +293,20 @@ def test_a_deleted_file_makes_its_dag_inactive_not_deleted(
     assert metastore.get_dag_version(gone.current_version_id or 0).dag_id == "etl"
 
 
+def test_parsing_another_folder_leaves_this_folders_dags_active(
+    metastore: Metastore, settings: Settings, dags_folder: Path, db_url: str, tmp_path: Path
+) -> None:
+    """Syncing a second DAGs folder does not deactivate the DAGs found in the first one."""
+    write(dags_folder, "etl.py", simple("etl"))
+    sync_dags_folder(metastore, settings, KEY)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    write(elsewhere, "other.py", simple("other"))
+    report = sync_dags_folder(metastore, settings_for(elsewhere, db_url, tmp_path / "h2"), KEY)
+    assert report.deactivated == ()
+    assert [d.dag_id for d in metastore.list_dags()] == ["etl", "other"]
+
+
 def test_new_dags_start_paused_when_configured(
     metastore: Metastore, dags_folder: Path, db_url: str, tmp_path: Path
 ) -> None:

@@ -1,0 +1,164 @@
+"""Benchmark tries per second through the Celery executor with 1, 2 and 4 worker processes.
+
+  .venv/bin/python bench/bench_celery.py                       # Redis broker
+  .venv/bin/python bench/bench_celery.py --broker amqp://guest:guest@127.0.0.1:5672//
+
+Needs PostgreSQL (--url, default TASKKIT_TEST_PG_URL or postgres@127.0.0.1/test) and the
+broker. For each worker count it starts that many `taskkit celery worker` processes
+(--concurrency each), runs a warm-up run, then times a fan-out of --width no-op tasks
+from trigger to run success with the scheduler in this process (core.parallelism 32).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import structlog
+from sqlalchemy import create_engine, text
+
+DAG_FILE = """
+from taskkit import DAG, task
+
+@task
+def noop():
+    return None
+
+with DAG("fan_out") as fan:
+    root = noop()
+    for _ in range({width}):
+        root >> noop()
+
+with DAG("warmup") as warm:
+    for _ in range(8):
+        noop()
+"""
+
+
+def prepare(url: str, broker: str, width: int) -> object:
+    from taskkit.config import load_settings
+    from taskkit.metastore.migrate import init_db
+
+    home = Path(tempfile.mkdtemp(prefix="taskkit-bench-celery-"))
+    (home / "dags").mkdir()
+    (home / "dags" / "bench_dags.py").write_text(DAG_FILE.format(width=width - 1))
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    engine.dispose()
+    url = f"{url}?options=-csearch_path%3D{schema}"
+    (home / "taskkit.toml").write_text(
+        f"[core]\nexecutor = 'celery'\nparallelism = 32\n"
+        f"[database]\nsql_alchemy_conn = {url!r}\n"
+        f"[celery]\nbroker_url = {broker!r}\ndefault_queue = {'bench-' + schema!r}\n"
+    )
+    settings = load_settings(environ={"TASKKIT_HOME": str(home)})
+    init_db(settings.database.sql_alchemy_conn, 128)
+    return settings
+
+
+def trigger(settings: object, dag_id: str) -> None:
+    from taskkit import serde
+    from taskkit.metastore.store import Metastore
+    from taskkit.scheduling.dag_processor import sync_dags_folder
+    from taskkit.states import RunType
+
+    store = Metastore.open(settings.database.sql_alchemy_conn)  # type: ignore[attr-defined]
+    key = serde.load_secret_key(settings.home, None)  # type: ignore[attr-defined]
+    sync_dags_folder(store, settings, key)  # type: ignore[arg-type]
+    version = store.get_current_dag_version(dag_id)
+    dag = serde.loads_verified_dag(version.payload, version.signature, key)
+    store.create_run(
+        dag_id,
+        f"bench_{uuid.uuid4().hex[:6]}",
+        dt.datetime.now(dt.timezone.utc),
+        run_type=RunType.MANUAL,
+        dag_version_id=version.id,
+        tasks=list(dag.spec.tasks.values()),  # type: ignore[attr-defined]
+    )
+    store.dispose()
+
+
+def run_scheduler(settings: object) -> float:
+    from taskkit.scheduling.scheduler import Scheduler
+
+    started = time.perf_counter()
+    summary = Scheduler(settings, exit_when_idle=True).run()  # type: ignore[arg-type]
+    assert all(r.state == "success" for r in summary.runs), summary.render()
+    return time.perf_counter() - started
+
+
+def start_workers(settings: object, count: int, concurrency: int) -> list[subprocess.Popen[bytes]]:
+    env = {**os.environ, "TASKKIT_HOME": str(settings.home)}  # type: ignore[attr-defined]
+    return [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "taskkit",
+                "celery",
+                "worker",
+                "--concurrency",
+                str(concurrency),
+            ],
+            env=env,
+            start_new_session=True,
+        )
+        for _ in range(count)
+    ]
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        os.killpg(worker.pid, signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    default_url = os.environ.get(
+        "TASKKIT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    parser.add_argument("--url", default=default_url, help="a PostgreSQL URL")
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--width", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=8, help="per worker process")
+    parser.add_argument("--workers", default="1,2,4")
+    args = parser.parse_args()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    broker = "RabbitMQ" if args.broker.startswith(("amqp", "pyamqp")) else "Redis"
+    for count in (int(n) for n in args.workers.split(",")):
+        settings = prepare(args.url, args.broker, args.width)
+        workers = start_workers(settings, count, args.concurrency)
+        try:
+            trigger(settings, "warmup")
+            run_scheduler(settings)
+            trigger(settings, "fan_out")
+            seconds = run_scheduler(settings)
+        finally:
+            stop_workers(workers)
+        print(
+            f"[{broker}, PostgreSQL] {count} worker process(es) x {args.concurrency}: "
+            f"fan-out of {args.width} no-op tasks in {seconds:.2f}s, "
+            f"{args.width / seconds:.0f} tries/s",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""CeleryExecutor: tries go to Celery workers through a broker; reports come back on a queue.
+
+The scheduler still decides everything before a try is sent (parallelism,
+pools, per-DAG limits, priority); this executor only routes each chosen try
+to the Celery queue its operator names, with a broker priority derived from
+its priority_weight_total, and turns what workers report on the event channel
+(see celery_app.py) into the TryStarted/TryFinished events the scheduler
+records. A started try whose worker stops beating for
+`scheduler.task_heartbeat_timeout` seconds is reported failed ("lost").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+import attrs
+import structlog
+
+from taskkit.execution.base import DagPayload, Event, TryFinished, TryStarted, Workload
+from taskkit.execution.celery_app import (
+    RUN_TRY,
+    EventChannel,
+    WorkerBeat,
+    broker_priority,
+    events_queue_name,
+    is_redis,
+    make_app,
+    seal,
+)
+from taskkit.model.results import TryOutcome, TryResult
+from taskkit.states import State
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from taskkit.config import CelerySettings
+    from taskkit.model.keys import TaskInstanceKey
+
+log = structlog.get_logger("taskkit.celery_executor")
+
+#: (workload) -> (the operator's queue, its priority_weight_total).
+Route = Callable[[Workload], tuple[str, int]]
+_Ident = tuple["TaskInstanceKey", int]
+
+#: The key under which the executor leaves a mark in a Redis broker, to tell after a
+#: reconnection whether the broker restarted empty (and messages were lost).
+_MARK = "taskkit:broker-mark:"
+
+
+class ActiveTaskInstance(Protocol):
+    """What `adopt` reads of a queued or running task instance."""
+
+    @property
+    def key(self) -> TaskInstanceKey: ...
+    @property
+    def state(self) -> State: ...
+    @property
+    def try_number(self) -> int: ...
+    @property
+    def hostname(self) -> str | None: ...
+
+
+@attrs.define
+class _Flight:
+    """A try sent to the broker and not finished yet."""
+
+    workload: Workload | None  # None for a try adopted from a previous scheduler
+    started: bool = False
+    seen: float = attrs.Factory(time.monotonic)  # last sign of life (sent, started, beat)
+    host: str | None = None
+
+
+class CeleryExecutor:
+    """Sends tries to Celery workers and reports their events; capacity = core.parallelism."""
+
+    def __init__(
+        self,
+        config: CelerySettings,
+        *,
+        capacity: int,
+        secret_key: bytes,
+        metastore_url: str,
+        route: Route,
+        heartbeat_timeout_s: float,
+    ) -> None:
+        self.capacity = capacity
+        self.config = config
+        self.secret_key = secret_key
+        self.route = route
+        self.heartbeat_timeout_s = heartbeat_timeout_s
+        self.events_queue = events_queue_name(metastore_url)
+        self.hostname = socket.gethostname()
+        self.redis = is_redis(config.broker_url)
+        self._app: Celery | None = None
+        self._channel = EventChannel(config.events_url, self.events_queue, secret_key)
+        self._in_flight: dict[_Ident, _Flight] = {}
+        self._buffered: list[object] = []
+        self._mark = ""
+
+    def start(self) -> None:
+        self._app = make_app(self.config)
+        self._app.connection_for_write().ensure_connection(max_retries=None, interval_max=2)
+        self._mark = self._set_mark()
+
+    def submit(self, workload: Workload, dag: DagPayload | None) -> None:
+        self._send(workload)
+        self._in_flight[workload.key, workload.try_number] = _Flight(workload)
+
+    def _send(self, workload: Workload) -> None:
+        queue, weight = self.route(workload)
+        if queue == "default":  # the operator did not choose: the configured default
+            queue = self.config.default_queue
+        self._celery().send_task(
+            RUN_TRY,
+            args=[self.events_queue, seal(workload, self.secret_key), self.hostname],
+            queue=queue,
+            priority=broker_priority(weight, redis=self.redis),
+        )
+
+    def poll(self, timeout: float) -> list[Event]:
+        # The scheduler committed what the last poll returned before calling again.
+        self._channel.ack()
+        return self._receive(timeout)
+
+    def _receive(self, timeout: float) -> list[Event]:
+        received, self._buffered = self._buffered, []
+        drained = True
+        try:
+            fresh = self._channel.receive(timeout if not received else 0)
+            drained = len(fresh) < 2000
+            received.extend(fresh)
+        except ConnectionError as exc:
+            log.warning("celery_event_channel_lost", error=str(exc))
+            time.sleep(min(timeout, 0.5))
+            self._after_reconnect()
+            drained = False
+        events = self._fold(received)
+        if drained:
+            events.extend(self._lost_tries())
+        return events
+
+    def _fold(self, received: list[object]) -> list[Event]:
+        """Keep bookkeeping from every report; return the scheduler's events."""
+        events: list[Event] = []
+        now = time.monotonic()
+        for item in received:
+            if isinstance(item, WorkerBeat):
+                for ident in item.tries:
+                    flight = self._in_flight.get(ident)
+                    if flight is not None:
+                        flight.started, flight.seen, flight.host = True, now, item.hostname
+                continue
+            if not isinstance(item, (TryStarted, TryFinished)):
+                continue
+            ident = (item.key, item.try_number)
+            flight = self._in_flight.get(ident)
+            if isinstance(item, TryFinished):
+                self._in_flight.pop(ident, None)
+            elif flight is not None:
+                flight.started, flight.seen, flight.host = True, now, item.hostname
+            events.append(item)
+        return events
+
+    def _lost_tries(self) -> list[Event]:
+        """Started tries whose worker has been silent too long are over: failed, "lost"."""
+        cutoff = time.monotonic() - self.heartbeat_timeout_s
+        lost: list[Event] = []
+        for ident, flight in list(self._in_flight.items()):
+            if flight.started and flight.seen < cutoff:
+                del self._in_flight[ident]
+                error = (
+                    f"the Celery worker on {flight.host or 'an unknown host'} sent no heartbeat "
+                    f"for {self.heartbeat_timeout_s:g}s; the try was lost (worker killed?)"
+                )
+                log.warning("celery_try_lost", key=str(ident[0]), try_number=ident[1], error=error)
+                result = TryResult(TryOutcome.FAILED, error=error)
+                lost.append(TryFinished(ident[0], ident[1], result, at=_utcnow()))
+        return lost
+
+    def _after_reconnect(self) -> None:
+        """If the broker came back empty (a Redis without persistence), resend unstarted tries.
+
+        A broker that kept its data (RabbitMQ's durable queues, a persistent
+        Redis) still holds them: resending would only make duplicates.
+        """
+        mark = self._set_mark()
+        if mark == self._mark:
+            return
+        self._mark = mark
+        resent = 0
+        for flight in self._in_flight.values():
+            if not flight.started and flight.workload is not None:
+                self._send(flight.workload)
+                flight.seen = time.monotonic()
+                resent += 1
+        log.warning("celery_broker_restarted_empty", resent=resent)
+
+    def _set_mark(self) -> str:
+        """The broker's mark: kept from before if it survived, else a new one."""
+        if not self.redis:
+            return "durable"
+        import uuid
+
+        import redis
+
+        client = redis.Redis.from_url(self.config.broker_url, socket_timeout=5)
+        try:
+            key = _MARK + self.events_queue
+            client.set(key, uuid.uuid4().hex, nx=True)
+            value = client.get(key)
+            return value.decode() if isinstance(value, bytes) else str(value)
+        except redis.RedisError:
+            return self._mark
+        finally:
+            client.close()
+
+    def running(self) -> int:
+        return len(self._in_flight)
+
+    def adopt(self, tis: Sequence[ActiveTaskInstance]) -> list[ActiveTaskInstance]:
+        """Take over the tries a previous scheduler sent; return those it cannot vouch for.
+
+        Running ones keep running on their workers: their reports arrive on
+        the event channel and their heartbeats are watched from now on. A
+        queued one whose start is already on the channel is adopted too; other
+        queued ones are returned to be rescheduled as a new try (their old
+        message, if a worker ever gets it, is dropped as no longer due).
+        """
+        try:
+            self._buffered = list(self._channel.receive(0.2))
+        except ConnectionError:
+            self._buffered = []
+        started = {(e.key, e.try_number) for e in self._buffered if isinstance(e, TryStarted)}
+        for beat in self._buffered:
+            if isinstance(beat, WorkerBeat):
+                started.update(beat.tries)
+        orphans: list[ActiveTaskInstance] = []
+        for ti in tis:
+            ident = (ti.key, ti.try_number)
+            if ti.state is State.RUNNING or ident in started:
+                self._in_flight[ident] = _Flight(None, started=True, host=ti.hostname)
+            else:
+                orphans.append(ti)
+        log.info("celery_tries_adopted", count=len(self._in_flight), rescheduled=len(orphans))
+        return orphans
+
+    def shutdown(self, grace: float) -> list[Event]:
+        """Wait up to `grace` for running tries; the rest go on running, for the next scheduler."""
+        events: list[Event] = []
+        deadline = time.monotonic() + grace
+        while self._in_flight and time.monotonic() < deadline:
+            events.extend(self._receive(min(0.5, max(deadline - time.monotonic(), 0))))
+        # Not acknowledged: whatever the scheduler fails to commit now is delivered again.
+        self._channel.close()
+        if self._app is not None:
+            self._app.close()
+        return events
+
+    def _celery(self) -> Celery:
+        if self._app is None:
+            raise RuntimeError("the executor was not started")
+        return self._app
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)

@@ -1,0 +1,203 @@
+"""The worker side of the Celery executor: Celery delivers tries, the zygote runs them.
+
+`taskkit celery worker` runs a real Celery worker with a thread pool. Each
+delivered `taskkit.run_try` message is handled by a pool thread, which checks
+that the try is still due, hands its workload to one `TryRunner` per worker
+process and waits for it to end; the message is acknowledged only then
+(acks_late). The runner's dispatcher thread owns a LocalExecutor, so every try
+is forked from the same warm zygote as under the Local executor (crash-isolated,
+logged, timed out the same way), and it publishes TryStarted, TryFinished and a
+periodic WorkerBeat on the event channel named in the message.
+
+This module never touches the metastore: the command line passes in how to
+fetch a DAG version and how to read a task instance's state.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+import structlog
+
+from taskkit.execution.base import DagPayload, Event, TryFinished, Workload
+from taskkit.execution.celery_app import EventChannel, WorkerBeat, unseal
+from taskkit.execution.local import LocalExecutor
+from taskkit.execution.tasklog import log_path
+from taskkit.model.results import TryOutcome, TryResult
+
+if TYPE_CHECKING:
+    from taskkit.model.keys import TaskInstanceKey
+
+log = structlog.get_logger("taskkit.celery_worker")
+
+#: (dag_version_id) -> the stored, signed DAG version.
+FetchDag = Callable[[int], DagPayload]
+#: (workload) -> why it must not run (None: it is still queued with this try number).
+CheckDue = Callable[[Workload], "str | None"]
+
+_Ident = tuple["TaskInstanceKey", int]
+
+
+@attrs.define
+class _Job:
+    """A try handed from a Celery pool thread to the dispatcher."""
+
+    workload: Workload
+    events_queue: str
+    payload: DagPayload | None = None
+    done: threading.Event = attrs.Factory(threading.Event)
+
+
+class TryRunner:
+    """Runs tries for one Celery worker process through a warm zygote; reports on the channel."""
+
+    def __init__(
+        self,
+        *,
+        concurrency: int,
+        secret_key: bytes,
+        events_url: str,
+        logs_folder: Path,
+        fetch_dag: FetchDag,
+        check_due: CheckDue,
+        refuse: str | None = None,
+        heartbeat_s: float = 2.0,
+    ) -> None:
+        self.secret_key = secret_key
+        self.events_url = events_url
+        self.logs_folder = logs_folder
+        self.fetch_dag = fetch_dag
+        self.check_due = check_due
+        self.refuse = refuse
+        self.heartbeat_s = heartbeat_s
+        self.hostname = socket.gethostname()
+        self.executor = LocalExecutor(concurrency, secret_key)
+        self._incoming: queue.SimpleQueue[tuple[_Job, TryFinished | None]] = queue.SimpleQueue()
+        self._jobs: dict[_Ident, _Job] = {}
+        self._lock = threading.Lock()
+        self._payloads: dict[int, DagPayload] = {}
+        self._channels: dict[str, EventChannel] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._dispatch, name="taskkit-tries", daemon=True)
+
+    def start(self) -> None:
+        self.executor.start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the running tries (Celery's warm shutdown has waited for them)."""
+        self._stop.set()
+        self._thread.join(10)
+        self.executor.shutdown(0)
+        for channel in self._channels.values():
+            channel.close()
+
+    # -- in a Celery pool thread ---------------------------------------------------------
+
+    def run(self, events_queue: str, sealed: str, scheduler_host: str) -> None:
+        """The body of the `taskkit.run_try` task: run one try, return when it has ended."""
+        workload: Workload = unseal(sealed, self.secret_key)
+        ident = (workload.key, workload.try_number)
+        bound = log.bind(
+            dag_id=workload.key.dag_id,
+            run_id=workload.key.run_id,
+            task_id=workload.key.task_id,
+            try_number=workload.try_number,
+        )
+        with self._lock:
+            if ident in self._jobs:
+                bound.info("try_already_running_here")
+                return
+        refusal = self._refusal(scheduler_host)
+        if refusal is None:
+            reason = self.check_due(workload)
+            if reason is not None:
+                # A redelivered or superseded message: the try ran, runs, or was replaced.
+                bound.info("try_not_due", reason=reason)
+                return
+        here = log_path(self.logs_folder, *_parts(workload.key), workload.try_number)
+        job = _Job(attrs.evolve(workload, log_path=str(here)), events_queue)
+        with self._lock:
+            self._jobs[ident] = job
+        if refusal is not None:
+            bound.error("try_refused", reason=refusal)
+            failed = TryResult(TryOutcome.FAILED, error=refusal)
+            self._incoming.put((job, TryFinished(workload.key, workload.try_number, failed)))
+        else:
+            job.payload = self._payload(workload.dag_version_id)
+            self._incoming.put((job, None))
+        job.done.wait()
+
+    def _refusal(self, scheduler_host: str) -> str | None:
+        if self.refuse is not None and scheduler_host != self.hostname:
+            return self.refuse.format(worker=self.hostname, scheduler=scheduler_host)
+        return None
+
+    def _payload(self, version_id: int) -> DagPayload:
+        with self._lock:
+            found = self._payloads.get(version_id)
+        if found is None:
+            found = self.fetch_dag(version_id)
+            with self._lock:
+                self._payloads[version_id] = found
+        return found
+
+    # -- in the dispatcher thread --------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        next_beat = 0.0
+        while not self._stop.is_set():
+            self._take_incoming()
+            for event in self.executor.poll(0.02):
+                self._report(event)
+            if time.monotonic() >= next_beat:
+                self._beat()
+                next_beat = time.monotonic() + self.heartbeat_s
+
+    def _take_incoming(self) -> None:
+        while True:
+            try:
+                job, refused = self._incoming.get_nowait()
+            except queue.Empty:
+                return
+            if refused is not None:
+                self._report(refused)
+            else:
+                self.executor.submit(job.workload, job.payload)
+
+    def _report(self, event: Event) -> None:
+        ident = (event.key, event.try_number)
+        with self._lock:
+            job = self._jobs.get(ident)
+        if job is None:
+            return
+        self._channel(job.events_queue).publish(event)
+        if isinstance(event, TryFinished):
+            with self._lock:
+                self._jobs.pop(ident, None)
+            job.done.set()
+
+    def _beat(self) -> None:
+        by_queue: dict[str, list[_Ident]] = {}
+        with self._lock:
+            for ident, job in self._jobs.items():
+                by_queue.setdefault(job.events_queue, []).append(ident)
+        for name, tries in by_queue.items():
+            self._channel(name).publish(WorkerBeat(self.hostname, os.getpid(), tuple(tries)))
+
+    def _channel(self, name: str) -> EventChannel:
+        if name not in self._channels:
+            self._channels[name] = EventChannel(self.events_url, name, self.secret_key)
+        return self._channels[name]
+
+
+def _parts(key: TaskInstanceKey) -> tuple[str, str, str]:
+    return key.dag_id, key.run_id, key.task_id

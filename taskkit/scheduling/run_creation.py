@@ -1,0 +1,178 @@
+"""Creating scheduled runs as their intervals end, from an in-memory plan per DAG.
+
+The scheduler asks every refresh (twice a second) whether each DAG is due.
+The answer must cost nothing when it is "no", so each DAG's next due time
+is kept here and the metastore is touched only when a run is actually due:
+with 200 DAGs up to date a refresh does no per-DAG query at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+import attrs
+import structlog
+
+from taskkit.errors import DuplicateRunError
+from taskkit.scheduling.timetable import PlannedRun, Timetable
+from taskkit.states import RunType
+
+if TYPE_CHECKING:
+    from taskkit.metastore.records import DagFlags, RunRecord
+    from taskkit.metastore.store import Metastore
+    from taskkit.model.dag import DagSpec
+    from taskkit.scheduling.active_run import ActiveRun
+
+log = structlog.get_logger("taskkit.scheduler")
+
+#: At most this many runs of one DAG are created per refresh: catchup is quick
+#: (30 intervals behind take a couple of refreshes) but never a flood.
+MAX_RUNS_PER_REFRESH = 8
+
+
+@attrs.define
+class _Plan:
+    """What the scheduler knows about one DAG's schedule between refreshes."""
+
+    version_id: int
+    timetable: Timetable
+    last: dt.datetime | None
+    next: PlannedRun | None
+
+
+@attrs.define
+class RunCreator:
+    """Creates each DAG's due scheduled runs, oldest first, a bounded number per refresh."""
+
+    store: Metastore
+    plans: dict[str, _Plan] = attrs.Factory(dict)
+    _latest: dict[str, dt.datetime] | None = None
+    #: (next_run, next_run_after) as the metastore has them, so unchanged ones aren't rewritten.
+    _published: dict[str, tuple[dt.datetime | None, dt.datetime | None]] | None = None
+
+    def create_due_runs(
+        self,
+        dags: Iterable[DagFlags],
+        waiting: Counter[str],
+        spec_of: Callable[[int], DagSpec],
+        default_max_active_runs: int,
+        now: dt.datetime,
+    ) -> None:
+        """Create the due runs of every active, unpaused DAG; a query only for DAGs that are due.
+
+        `waiting` counts each DAG's queued runs: a DAG never gets more than
+        max_active_runs runs waiting to start.
+        """
+        for dag in dags:
+            if not dag.is_active or dag.is_paused or dag.current_version_id is None:
+                continue
+            if not self.due(dag, now):
+                continue
+            limit = dag.max_active_runs or default_max_active_runs
+            spec = spec_of(dag.current_version_id)
+            room = limit - waiting[dag.dag_id]
+            waiting[dag.dag_id] += self.create_due(
+                dag, dag.current_version_id, spec, room=room, now=now
+            )
+
+    def due(self, dag: DagFlags, now: dt.datetime) -> bool:
+        """Whether the DAG may have a run to create now; False costs no query."""
+        plan = self.plans.get(dag.dag_id)
+        if plan is None or plan.version_id != dag.current_version_id:
+            return True  # not planned yet, or a new version: plan it (create_due does)
+        return plan.next is not None and plan.next.run_after <= now
+
+    def create_due(
+        self, dag: DagFlags, version_id: int, spec: DagSpec, *, room: int, now: dt.datetime
+    ) -> int:
+        """Create up to `room` (at most MAX_RUNS_PER_REFRESH) due runs of the DAG; return how many.
+
+        Each run is its own transaction. An interval that already has a run
+        (a backfill of it) is skipped. Keeps dag.next_run in the metastore
+        up to date.
+        """
+        plan = self._plan(dag, version_id, spec, now)
+        created = 0
+        while created < min(room, MAX_RUNS_PER_REFRESH):
+            due = plan.timetable.due_run(plan.last, now)
+            if due is None:
+                break
+            plan.last = due.logical_date
+            if self._create(dag.dag_id, version_id, spec, due):
+                created += 1
+        plan.next = plan.timetable.next_run(plan.last, now)
+        self._publish(dag.dag_id, plan.next)
+        return created
+
+    def _plan(self, dag: DagFlags, version_id: int, spec: DagSpec, now: dt.datetime) -> _Plan:
+        plan = self.plans.get(dag.dag_id)
+        if plan is None:
+            if self._latest is None:  # once per scheduler: two queries for every DAG
+                self._latest = self.store.latest_scheduled_dates()
+                self._published = {
+                    d.dag_id: (d.next_run, d.next_run_after)
+                    for d in self.store.list_dags(include_inactive=True)
+                }
+            last = self._latest.get(dag.dag_id)
+            plan = _Plan(version_id, Timetable.of(spec), last, None)
+            self.plans[dag.dag_id] = plan
+        elif plan.version_id != version_id:
+            plan.version_id, plan.timetable = version_id, Timetable.of(spec)
+        plan.next = plan.timetable.next_run(plan.last, now)
+        return plan
+
+    def _create(self, dag_id: str, version_id: int, spec: DagSpec, due: PlannedRun) -> bool:
+        try:
+            self.store.create_run(
+                dag_id,
+                due.run_id,
+                due.logical_date,
+                run_type=RunType.SCHEDULED,
+                dag_version_id=version_id,
+                tasks=list(spec.tasks.values()),
+                data_interval=due.data_interval,
+            )
+        except DuplicateRunError:
+            log.info("run_exists", dag_id=dag_id, logical_date=due.logical_date.isoformat())
+            return False
+        log.info("run_created", dag_id=dag_id, logical_date=due.logical_date.isoformat())
+        return True
+
+    def _publish(self, dag_id: str, planned: PlannedRun | None) -> None:
+        """Write the DAG's next run to the metastore when it differs from what is there.
+
+        A parse (`sync_dags_folder`) writes the same value computed the same
+        way, so the two never fight over it.
+        """
+        assert self._published is not None
+        when = (planned.logical_date, planned.run_after) if planned else (None, None)
+        if self._published.get(dag_id) != when:
+            self.store.set_next_run(dag_id, *when)
+            self._published[dag_id] = when
+
+
+def held_back_backfills(
+    queued: Iterable[RunRecord], running: Iterable[ActiveRun]
+) -> set[tuple[str, str]]:
+    """Queued backfill runs that must wait for their backfill's own max_active_runs.
+
+    `dags backfill --max-active-runs N` stores N on each run it creates: a
+    backfill run starts only while fewer than N backfill runs of its DAG
+    run, oldest first. The DAG's own max_active_runs applies on top.
+    """
+    busy = Counter(r.dag_id for r in running if r.run_type == RunType.BACKFILL.value)
+    held: set[tuple[str, str]] = set()
+    waiting = sorted(
+        (r for r in queued if r.run_type is RunType.BACKFILL and r.max_active_runs is not None),
+        key=lambda r: (r.logical_date, r.id),
+    )
+    for record in waiting:
+        assert record.max_active_runs is not None
+        if busy[record.dag_id] >= record.max_active_runs:
+            held.add((record.dag_id, record.run_id))
+        else:
+            busy[record.dag_id] += 1
+    return held

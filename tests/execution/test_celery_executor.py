@@ -1,0 +1,68 @@
+"""The Celery executor's pieces that need no broker: priorities, sealed messages, settings."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("celery", reason="install taskkit[celery] to test the Celery executor")
+
+from taskkit.config import load_settings
+from taskkit.errors import ConfigError, PayloadIntegrityError
+from taskkit.execution.celery_app import broker_priority, events_queue_name, seal, unseal
+from taskkit.model.keys import TaskInstanceKey
+
+
+def test_priority_levels_follow_weight_magnitude_on_rabbitmq() -> None:
+    """Heavier tasks get higher RabbitMQ priorities, from 0 up to a cap of 9."""
+    levels = [broker_priority(w, redis=False) for w in (1, 3, 7, 8, 100, 10**12)]
+    assert levels == sorted(levels)
+    assert levels[0] == 0
+    assert levels[-1] == 9
+    assert broker_priority(-5, redis=False) == 0
+
+
+def test_priority_levels_are_inverted_on_redis() -> None:
+    """On Redis, where kombu serves lower numbers first, heavier tasks get lower numbers."""
+    assert broker_priority(1, redis=True) == 9
+    assert broker_priority(10**12, redis=True) == 0
+    assert broker_priority(8, redis=True) < broker_priority(2, redis=True)
+
+
+def test_sealed_messages_open_only_with_the_same_key() -> None:
+    """A message sealed with one secret key opens with it and is refused under another."""
+    key = TaskInstanceKey("etl", "manual__1", "load")
+    sealed = seal({"key": key, "try": 2}, b"k" * 32)
+
+    assert unseal(sealed, b"k" * 32) == {"key": key, "try": 2}
+    with pytest.raises(PayloadIntegrityError):
+        unseal(sealed, b"x" * 32)
+
+
+def test_event_channel_is_named_after_the_metastore() -> None:
+    """Every scheduler on one metastore uses one event channel; another metastore, another."""
+    pg = "postgresql+psycopg://u:secret@db/taskkit"
+    assert events_queue_name(pg) == events_queue_name("postgresql+psycopg://u:other@db/taskkit")
+    assert events_queue_name(pg) != events_queue_name("postgresql+psycopg://u@db/other")
+
+
+def test_celery_settings_come_from_the_environment(tmp_path: object) -> None:
+    """celery.* settings and core.executor = celery are read from TASKKIT__ variables."""
+    env = {
+        "TASKKIT_HOME": str(tmp_path),
+        "TASKKIT__CORE__EXECUTOR": "celery",
+        "TASKKIT__CELERY__BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
+        "TASKKIT__CELERY__WORKER_CONCURRENCY": "4",
+    }
+    settings = load_settings(environ=env)
+
+    assert settings.core.executor == "celery"
+    assert settings.celery.worker_concurrency == 4
+    assert settings.celery.default_queue == "default"
+    assert settings.celery.events_url == "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def test_a_non_broker_url_is_refused(tmp_path: object) -> None:
+    """A celery.broker_url that is neither Redis nor RabbitMQ is a clear configuration error."""
+    env = {"TASKKIT_HOME": str(tmp_path), "TASKKIT__CELERY__BROKER_URL": "sqs://queue"}
+    with pytest.raises(ConfigError, match=r"celery\.broker_url"):
+        load_settings(environ=env)
