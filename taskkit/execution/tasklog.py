@@ -93,6 +93,14 @@ class TryLog:
         self.file.close()
 
 
+def write_rejection(path: Path, reason: str, at: dt.datetime) -> None:
+    """The whole log of a try that could never start (no such pool, or too small)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = {"event": "try_rejected", "level": "error", "timestamp": at.isoformat(), "error": reason}
+    with path.open("a", encoding="utf-8") as file:
+        file.write(json.dumps(line) + "\n")
+
+
 def format_log(path: Path) -> str:
     """The log as text a person reads: output lines as they were, events as one line each."""
     lines = []

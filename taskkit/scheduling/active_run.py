@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import attrs
 
+from taskkit.execution.base import Workload
+from taskkit.execution.tasklog import log_path
 from taskkit.model.dag import DagSpec
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.scheduling.readiness import Readiness, task_readiness
@@ -101,6 +104,25 @@ class ActiveRun:
             run_order=self.id,
             max_active_tis_per_dag=spec.max_active_tis_per_dag,
             dag_max_active_tasks=dag_limit,
+        )
+
+    def workload(self, task_id: str, logs_folder: Path) -> Workload:
+        """Everything a worker needs for the task's current try."""
+        ti = self.tasks[task_id]
+        timeout = self.spec.tasks[task_id].execution_timeout
+        return Workload(
+            key=self.key(task_id),
+            try_number=ti.try_number,
+            max_tries=ti.max_tries,
+            dag_version_id=self.dag_version_id,
+            logical_date=self.logical_date,
+            conf=self.conf,
+            run_type=self.run_type,
+            log_path=str(log_path(logs_folder, self.dag_id, self.run_id, task_id, ti.try_number)),
+            upstream_xcoms=self.upstream_xcoms(task_id),
+            execution_timeout_s=timeout.total_seconds() if timeout is not None else None,
+            data_interval_start=self.data_interval_start,
+            data_interval_end=self.data_interval_end,
         )
 
     def upstream_xcoms(self, task_id: str) -> dict[tuple[str, str], Any]:

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-import signal
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from taskkit.execution.base import DagPayload, Event, TryFinished, TryStarted, Workload
-from taskkit.execution.tasklog import log_path
+from taskkit.execution.tasklog import log_path, write_rejection
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
 from taskkit.scheduling.active_run import ActiveRun, TaskState
+from taskkit.scheduling.executors import make_executor
 from taskkit.scheduling.ready_queue import ReadyQueue
+from taskkit.scheduling.recovery import recover_orphaned_tries
 from taskkit.scheduling.run_creation import RunCreator, held_back_backfills
 from taskkit.scheduling.selection import (
     Candidate,
@@ -33,6 +31,7 @@ from taskkit.scheduling.selection import (
     select_runs,
     select_tasks,
 )
+from taskkit.scheduling.signals import stop_requests
 from taskkit.scheduling.summary import RunSummary, SchedulerSummary
 from taskkit.scheduling.transitions import after_try, run_outcome
 from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, RunState, State
@@ -111,8 +110,9 @@ class Scheduler:
             self.secret_key = serde.load_secret_key(
                 self.settings.home, self.settings.core.secret_key
             )
-            self.executor = self._make_executor()
-            with scheduler_lease(self.store.engine), self._signals():
+            self.executor = make_executor(self.settings, self.secret_key, self._route)
+            stops = stop_requests(self._request_stop, lambda: self.stopping is not None)
+            with scheduler_lease(self.store.engine), stops:
                 self.executor.start()
                 try:
                     self._loop()
@@ -123,47 +123,14 @@ class Scheduler:
         self.summary.duration_s = time.monotonic() - started
         return self.summary
 
-    def _make_executor(self) -> Executor:
-        from taskkit.execution.local import LocalExecutor, SequentialExecutor
+    def _route(self, workload: Workload) -> tuple[str, int]:
+        """A workload's queue and priority, for executors that route (Celery)."""
+        task = self._version(workload.dag_version_id)[0].tasks[workload.key.task_id]
+        return task.queue, task.priority_weight_total
 
-        parallelism = self.settings.core.parallelism
-        if self.settings.core.executor == "sequential":
-            return SequentialExecutor(1, self.secret_key)
-        if self.settings.core.executor == "celery":
-            from taskkit.execution.celery_executor import CeleryExecutor
-
-            def route(workload: Workload) -> tuple[str, int]:
-                task = self._version(workload.dag_version_id)[0].tasks[workload.key.task_id]
-                return task.queue, task.priority_weight_total
-
-            return CeleryExecutor(
-                self.settings.celery,
-                capacity=parallelism,
-                secret_key=self.secret_key,
-                metastore_url=self.settings.database.sql_alchemy_conn,
-                route=route,
-                heartbeat_timeout_s=self.settings.scheduler.task_heartbeat_timeout,
-            )
-        return LocalExecutor(parallelism, self.secret_key)
-
-    @contextmanager
-    def _signals(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def request_stop(signum: int, frame: object) -> None:
-            if self.stopping is not None:
-                raise KeyboardInterrupt  # a second signal: stop now
-            self.stopping = signal.Signals(signum).name
-            log.info("scheduler_stopping", signal=self.stopping)
-
-        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+    def _request_stop(self, signal_name: str) -> None:
+        self.stopping = signal_name
+        log.info("scheduler_stopping", signal=signal_name)
 
     def _drain(self) -> None:
         """Stop taking work, let running tries finish within the grace period, record all."""
@@ -187,7 +154,7 @@ class Scheduler:
     # -- the loop ------------------------------------------------------------------
 
     def _loop(self) -> None:
-        self._recover_lost_tries()
+        recover_orphaned_tries(self.store, self.executor)
         self._sync_dags()
         next_parse = time.monotonic() + self.settings.scheduler.dag_dir_list_interval
         next_refresh = next_explain = next_beat = 0.0
@@ -333,24 +300,7 @@ class Scheduler:
                 error=None,
             )
         )
-        spec = run.spec.tasks[key.task_id]
-        timeout = spec.execution_timeout
-        self.to_submit.append(
-            Workload(
-                key=key,
-                try_number=ti.try_number,
-                max_tries=ti.max_tries,
-                dag_version_id=run.dag_version_id,
-                logical_date=run.logical_date,
-                conf=run.conf,
-                run_type=run.run_type,
-                log_path=str(log_path(self.logs_folder, *_parts(key), ti.try_number)),
-                upstream_xcoms=run.upstream_xcoms(key.task_id),
-                execution_timeout_s=timeout.total_seconds() if timeout is not None else None,
-                data_interval_start=run.data_interval_start,
-                data_interval_end=run.data_interval_end,
-            )
-        )
+        self.to_submit.append(run.workload(key.task_id, self.logs_folder))
 
     def _reject(self, candidate: Candidate, reason: str, now: dt.datetime) -> None:
         """A task that can never run (no such pool, or too big for it) fails with the reason."""
@@ -358,13 +308,7 @@ class Scheduler:
         run = self.runs[key.dag_id, key.run_id]
         ti = run.tasks[key.task_id]
         ti.try_number += 1
-        path = log_path(self.logs_folder, *_parts(key), ti.try_number)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as file:
-            file.write(
-                f'{{"event": "try_rejected", "level": "error", "timestamp": "{now.isoformat()}", '
-                f'"error": {_json(reason)}}}\n'
-            )
+        write_rejection(log_path(self.logs_folder, *_parts(key), ti.try_number), reason, now)
         self.changes.append(
             TIChange(
                 key,
@@ -647,39 +591,6 @@ class Scheduler:
         report = sync_dags_folder(self.store, self.settings, self.secret_key)
         log.debug("dags_synced", report=str(report))
 
-    def _recover_lost_tries(self) -> None:
-        """Tries a dead predecessor left queued or running go back to scheduled, once.
-
-        One scheduler owns a metastore, so at start-up every queued or running
-        task instance is an orphan: its process died with the old scheduler.
-        It reruns as a new try, and max_tries grows by one so the crash does
-        not eat one of the task's retries. Succeeded tasks are never touched.
-        """
-        orphans = [
-            ti
-            for ti in self.store.list_active_task_instances(unfinished_only=True)
-            if ti.state in OCCUPYING_STATES
-        ]
-        adopt = getattr(self.executor, "adopt", None)
-        if adopt is not None:  # tries on remote workers outlive us: keep what runs there
-            orphans = adopt(orphans)
-        if not orphans:
-            return
-        changes = [
-            TIChange(
-                ti.key,
-                expected=ti.state,
-                state=State.SCHEDULED,
-                max_tries=ti.max_tries + 1,
-                pid=None,
-                hostname=None,
-                wait_reason="reset after the previous scheduler died mid-try",
-            )
-            for ti in orphans
-        ]
-        applied = self.store.transition_task_instances(changes)
-        log.warning("orphaned_tries_reset", count=sum(applied))
-
     def _heartbeat(self) -> None:
         keys = [
             run.key(task_id)
@@ -693,9 +604,3 @@ class Scheduler:
 
 def _parts(key: TaskInstanceKey) -> tuple[str, str, str]:
     return key.dag_id, key.run_id, key.task_id
-
-
-def _json(text: str) -> str:
-    import json
-
-    return json.dumps(text)

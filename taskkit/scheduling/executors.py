@@ -1,0 +1,34 @@
+"""Which executor the scheduler runs tries on, built from the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from taskkit.config import Settings
+    from taskkit.execution.base import Executor, Workload
+
+#: Where a workload goes on a distributed executor: its queue and its priority.
+Route = Callable[["Workload"], tuple[str, int]]
+
+
+def make_executor(settings: Settings, secret_key: bytes, route: Route) -> Executor:
+    """The executor `core.executor` names, with `core.parallelism` as its capacity."""
+    from taskkit.execution.local import LocalExecutor, SequentialExecutor
+
+    parallelism = settings.core.parallelism
+    if settings.core.executor == "sequential":
+        return SequentialExecutor(1, secret_key)
+    if settings.core.executor == "celery":
+        from taskkit.execution.celery_executor import CeleryExecutor
+
+        return CeleryExecutor(
+            settings.celery,
+            capacity=parallelism,
+            secret_key=secret_key,
+            metastore_url=settings.database.sql_alchemy_conn,
+            route=route,
+            heartbeat_timeout_s=settings.scheduler.task_heartbeat_timeout,
+        )
+    return LocalExecutor(parallelism, secret_key)

@@ -1,0 +1,53 @@
+"""Start-up recovery: tries a dead scheduler left queued or running are rerun, once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import structlog
+
+from taskkit.metastore.records import TIChange
+from taskkit.states import OCCUPYING_STATES, State
+
+if TYPE_CHECKING:
+    from taskkit.execution.base import Executor
+    from taskkit.metastore.store import Metastore
+
+log = structlog.get_logger("taskkit.scheduler")
+
+
+def recover_orphaned_tries(store: Metastore, executor: Executor) -> int:
+    """Put tries a dead predecessor left queued or running back to scheduled; returns how many.
+
+    The caller holds the scheduler lease, so every queued or running task
+    instance is an orphan: its process died with the old scheduler (whose
+    zygote killed its children). It reruns as a new try, and max_tries grows
+    by one so the crash does not eat one of the task's retries. Succeeded
+    tasks are never touched. An executor whose tries outlive the scheduler
+    (Celery workers) may adopt some instead: those are left as they are.
+    """
+    orphans = [
+        ti
+        for ti in store.list_active_task_instances(unfinished_only=True)
+        if ti.state in OCCUPYING_STATES
+    ]
+    adopt = getattr(executor, "adopt", None)
+    if adopt is not None:
+        orphans = adopt(orphans)
+    if not orphans:
+        return 0
+    changes = [
+        TIChange(
+            ti.key,
+            expected=ti.state,
+            state=State.SCHEDULED,
+            max_tries=ti.max_tries + 1,
+            pid=None,
+            hostname=None,
+            wait_reason="reset after the previous scheduler died mid-try",
+        )
+        for ti in orphans
+    ]
+    count = sum(store.transition_task_instances(changes))
+    log.warning("orphaned_tries_reset", count=count)
+    return count
