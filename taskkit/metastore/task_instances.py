@@ -117,8 +117,7 @@ class TaskInstanceMethods(UnitOfWork):
                 }
             )
         applied = [True] * len(changes)
-        with self._write() as session:
-            connection = session.connection()
+        with self._write_core() as connection:
             for (expected, columns), indexes in groups.items():
                 statement = _conditional_update(expected, columns)
                 params = [rows[i] for i in indexes]
@@ -131,7 +130,7 @@ class TaskInstanceMethods(UnitOfWork):
                         ).scalar()
                         applied[i] = stamp == now
             for xcom in xcoms:
-                write_xcom(session, xcom, now)
+                write_xcom(connection, xcom, now)
         return applied
 
     def heartbeat_task_instances(

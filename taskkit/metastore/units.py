@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, Result
+from sqlalchemy import Connection, CursorResult, Engine, Result
 from sqlalchemy.orm import Session
 
 from taskkit.metastore.engine import WRITE_OPTION
@@ -44,6 +44,17 @@ class UnitOfWork:
             connection.execution_options(**{WRITE_OPTION: True})
             with Session(bind=connection, expire_on_commit=False) as session, session.begin():
                 yield session
+
+    @contextlib.contextmanager
+    def _write_core(self) -> Iterator[Connection]:
+        """A write transaction on a bare Core connection, for the scheduler's hot path.
+
+        Same locking as `_write`, without the ORM session's bookkeeping.
+        """
+        with self._engine.connect() as connection:
+            connection.execution_options(**{WRITE_OPTION: True})
+            with connection.begin():
+                yield connection
 
     @staticmethod
     def _now() -> dt.datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, insert, select
 
 from taskkit.metastore.records import XComRecord, XComWrite
 from taskkit.metastore.tables import XComRow
@@ -50,11 +50,11 @@ class XComMethods(UnitOfWork):
 
 
 def write_xcom(session: Any, xcom: XComWrite, now: dt.datetime) -> None:
-    """Store (or replace) one value inside the caller's transaction."""
+    """Store (or replace) one value inside the caller's transaction (Session or Connection)."""
     ti = xcom.ti
     session.execute(delete(XComRow).where(*_matches(ti), XComRow.key == xcom.key))
-    session.add(
-        XComRow(
+    session.execute(
+        insert(XComRow).values(
             dag_id=ti.dag_id,
             run_id=ti.run_id,
             task_id=ti.task_id,

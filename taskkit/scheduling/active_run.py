@@ -9,7 +9,6 @@ means a finished try re-evaluates only its direct downstream tasks.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +52,11 @@ class ActiveRun:
     tasks: dict[str, TaskState]
     xcoms: dict[tuple[str, str], Any] = attrs.Factory(dict)
     dirty: set[str] = attrs.Factory(set)  #: NONE tasks whose upstream changed
+    #: Tasks not finished yet; kept as a count so "is the run over?" costs nothing per loop.
+    unfinished: int = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.unfinished = sum(ti.state not in FINISHED_STATES for ti in self.tasks.values())
 
     def key(self, task_id: str) -> TaskInstanceKey:
         return TaskInstanceKey(self.dag_id, self.run_id, task_id)
@@ -85,14 +89,17 @@ class ActiveRun:
             ti.state = State.SCHEDULED if readiness is Readiness.READY else _DECIDED[readiness]
             changed.append((task_id, ti.state))
             if ti.state is not State.SCHEDULED:
+                self.unfinished -= 1
                 pending.extend(spec.downstream)
         return changed
 
     def finish(self, task_id: str, state: State) -> None:
         """Record a finished task and mark its downstream tasks for re-evaluation."""
-        self.tasks[task_id].state = state
-        if state in FINISHED_STATES:
+        ti = self.tasks[task_id]
+        if state in FINISHED_STATES and ti.state not in FINISHED_STATES:
+            self.unfinished -= 1
             self.dirty.update(self.spec.tasks[task_id].downstream)
+        ti.state = state
 
     def candidate(self, task_id: str, dag_limit: int | None) -> Candidate:
         spec = self.spec.tasks[task_id]
@@ -129,9 +136,6 @@ class ActiveRun:
         """The values of the task's direct upstream tasks, to send with its workload."""
         upstream = self.spec.tasks[task_id].upstream
         return {k: v for k, v in self.xcoms.items() if k[0] in upstream}
-
-    def finished_states(self) -> Iterable[State]:
-        return (ti.state for ti in self.tasks.values())
 
 
 class _StateView(dict[str, State]):

@@ -34,7 +34,7 @@ from taskkit.scheduling.selection import (
 from taskkit.scheduling.signals import stop_requests
 from taskkit.scheduling.summary import RunSummary, SchedulerSummary
 from taskkit.scheduling.transitions import after_try, run_outcome
-from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, RunState, State
+from taskkit.states import OCCUPYING_STATES, RunState, State
 
 if TYPE_CHECKING:
     from taskkit.config import Settings
@@ -463,11 +463,9 @@ class Scheduler:
 
     def _finish_runs(self) -> None:
         for run in list(self.runs.values()):
-            if run.dirty:
+            if run.dirty or run.unfinished:
                 continue
             states = run.states()
-            if any(state not in FINISHED_STATES for state in states.values()):
-                continue
             outcome = run_outcome((t.task_id for t in run.spec.leaves), states)
             if outcome is None:
                 continue
@@ -482,8 +480,6 @@ class Scheduler:
             self.summary.runs.append(
                 RunSummary(run.dag_id, run.run_id, outcome, Counter(states.values()), took)
             )
-            if outcome is RunState.FAILED:
-                self.summary.exit_code = 0  # a failed run is a result, not a scheduler error
             log.info("run_finished", dag_id=run.dag_id, run_id=run.run_id, state=outcome.value)
 
     def _unload(self, run: ActiveRun) -> None:

@@ -123,6 +123,7 @@ def select_tasks(
     reject: list[tuple[Candidate, str]] = []
     waits: dict[TaskInstanceKey, Wait] = {}
     held_pools: dict[str, Candidate] = {}
+    saturated: set[str] = set()
     for index, candidate in enumerate(ordered):
         if used.total >= parallelism:
             if explain:
@@ -130,6 +131,8 @@ def select_tasks(
                 for waiting in ordered[index:]:
                     waits[waiting.key] = Wait(WaitKind.PARALLELISM, message)
             break
+        if not explain and candidate.key.dag_id in saturated:
+            continue  # its DAG is at max_active_tasks: nothing more to learn from it
         pool_size = pools.get(candidate.pool)
         if pool_size is None or candidate.pool_slots > pool_size:
             reject.append((candidate, _rejection(candidate, pool_size)))
@@ -145,6 +148,8 @@ def select_tasks(
             waits[candidate.key] = Wait(kind, message)
         if kind is WaitKind.POOL_FULL:
             held_pools[candidate.pool] = candidate
+        elif kind is WaitKind.DAG_LIMIT:
+            saturated.add(candidate.key.dag_id)
     return Selection(start=start, reject=reject, waits=waits)
 
 
