@@ -29,7 +29,10 @@ from typing import Any
 
 import attrs
 
+# Imported here, in the zygote, so no forked try pays for importing them again.
+from taskkit.authoring.context import DagRunInfo, TaskInstanceInfo, base_context, try_context
 from taskkit.execution.base import DagPayload, TryFinished, TryStarted, Workload
+from taskkit.execution.runtime import execute_try
 from taskkit.execution.tasklog import TryLog
 from taskkit.model.results import TryOutcome, TryResult
 
@@ -345,9 +348,6 @@ class _XComFromWorkload:
 
 def _run_child(zygote: Zygote, work_r: int, result_w: int, out_w: int, err_w: int) -> None:
     """Inside the forked child: wait for the workload, run the try, write its TryFinished."""
-    from taskkit.authoring.context import DagRunInfo, TaskInstanceInfo, base_context, try_context
-    from taskkit.execution.runtime import execute_try
-
     os.setpgid(0, 0)  # its own process group, so a timeout kills what it started too
     _die_with(zygote.pid)
     signal.set_wakeup_fd(-1)
