@@ -86,8 +86,8 @@ def main() -> None:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print(f"fork+exit+waitpid, bare interpreter ({rss():.0f} MB): {fork_rate():.0f}/s")
-    import taskkit.execution.worker  # what the zygote holds
-    import taskkit.serde
+    for module in ("taskkit.execution.worker", "taskkit.serde"):  # what the zygote holds
+        importlib.import_module(module)
 
     print(f"fork+exit+waitpid, zygote's imports ({rss():.0f} MB): {fork_rate():.0f}/s")
     print(f"LocalExecutor alone, no-op tries, 16 at a time: {executor_rate():.0f} tries/s")
