@@ -154,6 +154,23 @@ class EventChannel:
         self._connection: Connection | None = None
         self._queue: SimpleQueue | None = None
         self._unacked: list[Any] = []
+        self._lost: tuple[type[BaseException], ...] | None = None
+
+    def _connection_errors(self) -> tuple[type[BaseException], ...]:
+        """What means "the broker went away" here: OSError and the transport's own errors.
+
+        redis-py's ConnectionError and kombu's InconsistencyError (a restarted, empty
+        Redis lost the queue's binding) are not OSErrors.
+        """
+        if self._lost is None:
+            from kombu import Connection
+            from kombu.exceptions import OperationalError
+
+            probe = Connection(self.url)  # not connected: only asks its transport
+            transport = [e for e in probe.connection_errors if e is not KeyError]  # Redis lists it
+            self._lost = (OSError, OperationalError, *transport)
+            probe.release()
+        return self._lost
 
     def _open(self) -> SimpleQueue:
         if self._queue is None:
@@ -175,13 +192,12 @@ class EventChannel:
 
     def publish(self, event: object) -> None:
         """Send one event, reconnecting and retrying until the broker takes it."""
-        from kombu.exceptions import OperationalError
-
         body = {"sealed": seal(event, self.key)}
+        lost = self._connection_errors()
         while True:
             try:
                 self._open().put(body, delivery_mode=2)
-            except (OSError, OperationalError, ConnectionError):
+            except lost:
                 self.reset()
                 continue
             return
@@ -193,11 +209,9 @@ class EventChannel:
         """
         from queue import Empty
 
-        from kombu.exceptions import OperationalError
-
-        queue = self._open()
         found: list[object] = []
         try:
+            queue = self._open()
             message = queue.get(block=True, timeout=timeout) if timeout > 0 else queue.get_nowait()
             while True:
                 self._unacked.append(message)
@@ -207,7 +221,7 @@ class EventChannel:
                 message = queue.get_nowait()
         except Empty:
             pass
-        except (OSError, OperationalError) as exc:
+        except self._connection_errors() as exc:
             self.reset()
             raise ConnectionError(str(exc)) from exc
         return found
