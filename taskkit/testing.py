@@ -77,8 +77,8 @@ class DagRunResult:
             raise TaskNotFoundError(f"DAG {self.dag_id!r} has no task {task_id!r}.")
 
 
-class _InMemoryXCom:
-    """XCom storage for one in-process run."""
+class InMemoryXCom:
+    """XCom storage for in-process runs (DAG.test(), `taskkit tasks test`)."""
 
     def __init__(self) -> None:
         self.values: dict[tuple[str, str], Any] = {}
@@ -137,7 +137,7 @@ class _TestRun:
         self.states: dict[str, State] = dict.fromkeys(self.spec.tasks, State.NONE)
         self.tries = dict.fromkeys(self.spec.tasks, 0)
         self.logs: dict[str, list[str]] = {t: [] for t in self.spec.tasks}
-        self.xcom = _InMemoryXCom()
+        self.xcom = InMemoryXCom()
         self.order: list[str] = []
         self.ready = ReadyQueue()
         self.retries: list[tuple[dt.datetime, str]] = []  # heap of (next_retry_at, task_id)

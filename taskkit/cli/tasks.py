@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -98,6 +98,7 @@ def test_task(dag_id: str, task_id: str) -> int:
     """
     from taskkit.authoring.context import DagRunInfo, TaskInstanceInfo, base_context, try_context
     from taskkit.execution.runtime import execute_try
+    from taskkit.testing import InMemoryXCom
 
     config = context.settings()
     dag = context.dag_from_folder(config, dag_id)
@@ -105,26 +106,13 @@ def test_task(dag_id: str, task_id: str) -> int:
     now = dt.datetime.now(dt.timezone.utc)
     run = DagRunInfo(dag_id, f"test__{now.isoformat()}", now, {}, "test")
     max_tries = dag.spec.tasks[task_id].max_tries
-    ti = TaskInstanceInfo(dag_id, task_id, run.run_id, 1, max_tries, _XCom())
+    ti = TaskInstanceInfo(dag_id, task_id, run.run_id, 1, max_tries, InMemoryXCom())
     result = execute_try(operator, try_context(base_context(run, dag.params), ti, operator))
     if result.value is not None:
         click.echo(f"Returned: {result.value!r}")
     detail = f": {result.error}" if result.error else ""
     click.echo(f"Task {task_id} {result.outcome.value} in {result.duration_s:.3f}s{detail}")
     return 0 if result.outcome.value != "failed" else 1
-
-
-class _XCom:
-    """XCom for a lone test try: upstream values are absent, pushes are kept in memory."""
-
-    def __init__(self) -> None:
-        self.values: dict[tuple[str, str], Any] = {}
-
-    def pull(self, task_id: str, key: str) -> Any:
-        return self.values.get((task_id, key))
-
-    def push(self, task_id: str, key: str, value: Any) -> None:
-        self.values[task_id, key] = value
 
 
 @tasks.command()
