@@ -12,18 +12,17 @@ from trigger to run success with the scheduler in this process (core.parallelism
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import structlog
+from bench_scheduler import run_scheduler, trigger  # same directory: run as a script
 from sqlalchemy import create_engine, text
 
 DAG_FILE = """
@@ -65,37 +64,6 @@ def prepare(url: str, broker: str, width: int) -> object:
     settings = load_settings(environ={"TASKKIT_HOME": str(home)})
     init_db(settings.database.sql_alchemy_conn, 128)
     return settings
-
-
-def trigger(settings: object, dag_id: str) -> None:
-    from taskkit import serde
-    from taskkit.metastore.store import Metastore
-    from taskkit.scheduling.dag_processor import sync_dags_folder
-    from taskkit.states import RunType
-
-    store = Metastore.open(settings.database.sql_alchemy_conn)  # type: ignore[attr-defined]
-    key = serde.load_secret_key(settings.home, None)  # type: ignore[attr-defined]
-    sync_dags_folder(store, settings, key)  # type: ignore[arg-type]
-    version = store.get_current_dag_version(dag_id)
-    dag = serde.loads_verified_dag(version.payload, version.signature, key)
-    store.create_run(
-        dag_id,
-        f"bench_{uuid.uuid4().hex[:6]}",
-        dt.datetime.now(dt.timezone.utc),
-        run_type=RunType.MANUAL,
-        dag_version_id=version.id,
-        tasks=list(dag.spec.tasks.values()),  # type: ignore[attr-defined]
-    )
-    store.dispose()
-
-
-def run_scheduler(settings: object) -> float:
-    from taskkit.scheduling.scheduler import Scheduler
-
-    started = time.perf_counter()
-    summary = Scheduler(settings, exit_when_idle=True).run()  # type: ignore[arg-type]
-    assert all(r.state == "success" for r in summary.runs), summary.render()
-    return time.perf_counter() - started
 
 
 def start_workers(settings: object, count: int, concurrency: int) -> list[subprocess.Popen[bytes]]:
