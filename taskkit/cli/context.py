@@ -7,6 +7,7 @@ costs nothing at `--help` time.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
@@ -107,6 +108,8 @@ def dag_from_folder(config: Settings, dag_id: str) -> DAG:
     found = parse.find(dag_id)
     if found is None:
         raise not_found(dag_id, folder, parse.errors)
+    if str(parse.folder) not in sys.path:
+        sys.path.insert(0, str(parse.folder))  # helper modules beside DAG files, as in Airflow
     imported = import_dag_file(found.fileloc)
     if imported.error is not None:
         error = imported.error

@@ -102,18 +102,24 @@ class SyncReport:
     duration_s: float
 
 
-def parse_file(path: str | os.PathLike[str]) -> ParsedFile:
-    """Import a DAG file in this process and serialize each DAG it defines; never raises."""
+def parse_file(path: str | os.PathLike[str], folder: str | None = None) -> ParsedFile:
+    """Import a DAG file in this process and serialize each DAG it defines; never raises.
+
+    The file's module, and every module imported from under `folder` (helper
+    modules beside the DAG files), are pickled by value: workers need nothing
+    but the payload, not the DAGs folder.
+    """
     from taskkit import serde
 
     started = time.perf_counter()
     imported = import_dag_file(path)
     if imported.error is not None:
         return ParsedFile(imported.path, (), imported.error, time.perf_counter() - started)
+    by_value = [imported.module_name, *(_modules_under(folder) if folder else ())]
     parsed = []
     try:
         for dag in imported.dags:
-            payload = serde.dumps_dag(dag, [imported.module_name])
+            payload = serde.dumps_dag(dag, by_value)
             parsed.append(_parsed_dag(dag, imported.path, payload, serde.content_hash(payload)))
     except Exception as exc:  # an unpicklable object in the DAG (a lock, a connection...)
         error = FileImportError(
@@ -160,7 +166,7 @@ def parse_folder(folder: str | os.PathLike[str], timeout: float = 30.0) -> Folde
     results: dict[str, ParsedFile] = {}
     pending = list(files)
     while pending:
-        done, culprit = _run_child(pending, timeout)
+        done, culprit = _run_child(absolute(folder), pending, timeout)
         results.update((r.path, r) for r in done)
         if culprit is not None:
             results[culprit.path] = culprit
@@ -173,6 +179,16 @@ def parse_folder(folder: str | os.PathLike[str], timeout: float = 30.0) -> Folde
         tuple(dags),
         tuple(errors),
         time.perf_counter() - started,
+    )
+
+
+def _modules_under(folder: str) -> list[str]:
+    """Names of imported modules whose file lies in `folder` (a DAG file's helpers)."""
+    prefix = folder.rstrip(os.sep) + os.sep
+    return sorted(
+        name
+        for name, module in list(sys.modules.items())
+        if (path := getattr(module, "__file__", None)) and absolute(path).startswith(prefix)
     )
 
 
@@ -198,7 +214,9 @@ def _resolve_duplicates(
     return dags, [errors[p.path] for p in parsed if p.path in errors]
 
 
-def _run_child(files: Sequence[str], timeout: float) -> tuple[list[ParsedFile], ParsedFile | None]:
+def _run_child(
+    folder: str, files: Sequence[str], timeout: float
+) -> tuple[list[ParsedFile], ParsedFile | None]:
     """Parse `files` in one child; returns the results and, if it died, the culprit's error."""
     child = subprocess.Popen(
         [sys.executable, "-m", "taskkit.scheduling.dag_processor"],
@@ -207,7 +225,7 @@ def _run_child(files: Sequence[str], timeout: float) -> tuple[list[ParsedFile], 
         stderr=subprocess.DEVNULL,
     )
     assert child.stdin is not None and child.stdout is not None
-    child.stdin.write(pickle.dumps(list(files)))
+    child.stdin.write(pickle.dumps((folder, list(files))))
     child.stdin.close()
     messages: queue.Queue[tuple[str, object]] = queue.Queue()
     reader = threading.Thread(target=_read_messages, args=(child.stdout, messages), daemon=True)
@@ -268,7 +286,9 @@ def _describe_exit(code: int) -> str:
 
 def _child_main() -> None:
     """The child: read the file list on stdin, report each file on the real stdout."""
-    files: list[str] = pickle.load(sys.stdin.buffer)
+    folder, files = pickle.load(sys.stdin.buffer)
+    # As in Airflow, the DAGs folder is importable: DAG files may share helper modules.
+    sys.path.insert(0, folder)
     # DAG files may print or read stdin: give them /dev/null and keep fd 1 for results.
     channel = os.fdopen(os.dup(1), "wb")
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -277,7 +297,7 @@ def _child_main() -> None:
     for file in files:
         pickle.dump(("start", file), channel)
         channel.flush()
-        result = parse_file(file)
+        result = parse_file(file, folder)
         pickle.dump(("done", result), channel)
         channel.flush()
     channel.close()

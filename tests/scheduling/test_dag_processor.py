@@ -381,3 +381,60 @@ def test_a_stored_version_runs_where_the_dag_file_is_not_importable(
     )
     assert completed.returncode == 0, completed.stderr.decode()
     assert completed.stdout.decode().split() == ["success", "42", "TOTAL", "42!"]
+
+
+HELPER_MODULE = """
+FACTOR = 7
+
+def helper(values):
+    return sum(values) * FACTOR
+
+class Shouter:
+    def shout(self, text):
+        return text.upper() + "!"
+"""
+
+USES_HELPER_MODULE = """
+import datetime as dt
+from taskkit import dag, task
+from shared_helpers import Shouter, helper
+
+@dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+def uses_helpers():
+    @task
+    def total():
+        return helper([1, 2, 3])
+
+    @task
+    def shout(value):
+        return Shouter().shout(f"total {value}")
+
+    shout(total())
+
+uses_helpers()
+"""
+
+
+def test_helper_modules_beside_dag_files_travel_with_the_payload(
+    metastore: Metastore, settings: Settings, dags_folder: Path, tmp_path: Path
+) -> None:
+    """A DAG file may import a helper module from the DAGs folder; workers need neither file."""
+    dag_file = write(dags_folder, "uses_helpers.py", USES_HELPER_MODULE)
+    helper_file = write(dags_folder, "shared_helpers.py", HELPER_MODULE)
+    report = sync_dags_folder(metastore, settings, KEY)
+    assert report.errors == ()
+    version = metastore.get_current_dag_version("uses_helpers")
+    dag_file.unlink()
+    helper_file.unlink()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    completed = subprocess.run(
+        [sys.executable, "-c", RUN_STORED_VERSION, version.signature, KEY.decode()],
+        input=version.payload,
+        capture_output=True,
+        cwd=elsewhere,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr.decode()
+    assert completed.stdout.decode().split() == ["success", "42", "TOTAL", "42!"]
