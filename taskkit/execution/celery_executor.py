@@ -100,11 +100,13 @@ class CeleryExecutor:
         self._in_flight: dict[_Ident, _Flight] = {}
         self._buffered: list[object] = []
         self._mark = ""
+        #: The event channel was lost: check the broker's mark once it answers again.
+        self._reconnecting = False
 
     def start(self) -> None:
         self._app = make_app(self.config)
         self._app.connection_for_write().ensure_connection(max_retries=None, interval_max=2)
-        self._mark = self._set_mark()
+        self._mark = self._set_mark() or ""
 
     def submit(self, workload: Workload, dag: DagPayload | None) -> None:
         self._send(workload)
@@ -136,9 +138,11 @@ class CeleryExecutor:
         except ConnectionError as exc:
             log.warning("celery_event_channel_lost", error=str(exc))
             time.sleep(min(timeout, 0.5))
-            self._after_reconnect()
+            self._reconnecting = True
             drained = False
-        events = self._fold(received)
+        events = self._fold(received)  # tries reported started now are not resent below
+        if self._reconnecting and drained:
+            self._after_reconnect()
         if drained:
             events.extend(self._lost_tries())
         return events
@@ -184,10 +188,15 @@ class CeleryExecutor:
     def _after_reconnect(self) -> None:
         """If the broker came back empty (a Redis without persistence), resend unstarted tries.
 
-        A broker that kept its data (RabbitMQ's durable queues, a persistent
-        Redis) still holds them: resending would only make duplicates.
+        Called once the event channel answers again; until the broker's mark can
+        be read (the broker is back) it is called again on the next poll. A broker
+        that kept its data (RabbitMQ's durable queues, a persistent Redis) still
+        holds them: resending would only make duplicates.
         """
         mark = self._set_mark()
+        if mark is None:  # the broker is not back yet
+            return
+        self._reconnecting = False
         if mark == self._mark:
             return
         self._mark = mark
@@ -199,8 +208,8 @@ class CeleryExecutor:
                 resent += 1
         log.warning("celery_broker_restarted_empty", resent=resent)
 
-    def _set_mark(self) -> str:
-        """The broker's mark: kept from before if it survived, else a new one."""
+    def _set_mark(self) -> str | None:
+        """The broker's mark: kept from before if it survived, else a new one; None if unreachable."""
         if not self.redis:
             return "durable"
         import uuid
@@ -214,7 +223,7 @@ class CeleryExecutor:
             value = client.get(key)
             return value.decode() if isinstance(value, bytes) else str(value)
         except redis.RedisError:
-            return self._mark
+            return None
         finally:
             client.close()
 
