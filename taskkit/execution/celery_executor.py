@@ -209,7 +209,7 @@ class CeleryExecutor:
         log.warning("celery_broker_restarted_empty", resent=resent)
 
     def _set_mark(self) -> str | None:
-        """The broker's mark: kept from before if it survived, else a new one; None if unreachable."""
+        """The broker's mark: the old one if it survived, else a new one; None: no answer."""
         if not self.redis:
             return "durable"
         import uuid
