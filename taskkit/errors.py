@@ -43,6 +43,10 @@ class TaskTimeoutError(TaskkitError, TimeoutError):
     """A try ran longer than its execution_timeout."""
 
 
+class XComNotReachableError(TaskkitError, LookupError):
+    """A task pulled the XCom of a task that is not one of its direct upstream tasks."""
+
+
 class ConfigError(TaskkitError, ValueError):
     """A setting has a bad value; the message names the setting and where it came from."""
 

@@ -238,7 +238,13 @@ class _TestRun:
         spec = self.spec.tasks[task_id]
         operator = self.dag.task_dict[task_id]
         ti = TaskInstanceInfo(
-            self.dag.dag_id, task_id, self.run_id, try_number, spec.max_tries, self.xcom
+            self.dag.dag_id,
+            task_id,
+            self.run_id,
+            try_number,
+            spec.max_tries,
+            self.xcom,
+            upstream=spec.upstream,
         )
         self.states[task_id] = State.RUNNING
         buffer = io.StringIO()

@@ -243,6 +243,21 @@ def test_xcom_push_and_pull_through_ti() -> None:
     assert result.xcom("push", key="extra") == 42
 
 
+def test_pulling_a_task_that_is_not_upstream_fails_with_the_fix() -> None:
+    """xcom_pull of a task that is not a direct upstream fails the try, naming the edge to add."""
+
+    def pull(ti: Any) -> Any:
+        return ti.xcom_pull("source")
+
+    with DAG("xcom_not_upstream") as d:
+        source = PythonOperator(task_id="source", python_callable=lambda: 1)
+        middle = PythonOperator(task_id="middle", python_callable=lambda: 2)
+        source >> middle >> PythonOperator(task_id="pull", python_callable=pull)
+    result = d.test()
+    assert result.task_states["pull"] == "failed"
+    assert "add `source >> pull`" in result.logs("pull")
+
+
 def test_task_functions_receive_the_run_context() -> None:
     """ti, params, conf, logical_date and dag_run are filled from the run."""
 

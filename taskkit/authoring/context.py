@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from taskkit.errors import TaskkitError
+from taskkit.errors import TaskkitError, XComNotReachableError
 
 #: The mapping passed to execute() and templates, and returned by get_current_context().
 Context = dict[str, Any]
@@ -49,14 +49,31 @@ class TaskInstanceInfo:
     try_number: int
     max_tries: int
     xcom: XComAccess = attrs.field(repr=False, eq=False)
+    #: The task's direct upstream task ids; None lifts the check (a lone `tasks test` try).
+    upstream: frozenset[str] | None = None
 
     def xcom_pull(self, task_ids: str | list[str] | None = None, key: str = "return_value") -> Any:
-        """An upstream task's value (a list when given a list of task ids)."""
+        """A direct upstream task's value (a list when given a list of task ids).
+
+        Values travel along edges: a worker receives its direct upstream
+        tasks' values with its workload. Pulling any other task fails loudly,
+        in DAG.test() exactly as under the scheduler, instead of returning None
+        in production only.
+        """
         if task_ids is None:
             raise TypeError("xcom_pull() needs task_ids")
         if isinstance(task_ids, str):
-            return self.xcom.pull(task_ids, key)
-        return [self.xcom.pull(t, key) for t in task_ids]
+            return self._pull(task_ids, key)
+        return [self._pull(t, key) for t in task_ids]
+
+    def _pull(self, task_id: str, key: str) -> Any:
+        if self.upstream is not None and task_id not in self.upstream and task_id != self.task_id:
+            raise XComNotReachableError(
+                f"Task {self.task_id!r} pulled the XCom of {task_id!r}, which is not one of its "
+                f"direct upstream tasks; add `{task_id} >> {self.task_id}` (values travel "
+                "along edges)."
+            )
+        return self.xcom.pull(task_id, key)
 
     def xcom_push(self, key: str, value: Any) -> None:
         """Store an extra value under `key` for downstream tasks."""

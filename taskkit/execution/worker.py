@@ -385,7 +385,13 @@ def _run_child(zygote: Zygote, work_r: int, result_w: int, out_w: int, err_w: in
     )
     xcom = _XComFromWorkload(workload)
     ti = TaskInstanceInfo(
-        key.dag_id, key.task_id, key.run_id, workload.try_number, workload.max_tries, xcom
+        key.dag_id,
+        key.task_id,
+        key.run_id,
+        workload.try_number,
+        workload.max_tries,
+        xcom,
+        upstream=frozenset(operator.upstream_task_ids),
     )
     result = execute_try(operator, try_context(base_context(run, dag.params), ti, operator))
     finished = TryFinished(key, workload.try_number, result, xcom.pushed)

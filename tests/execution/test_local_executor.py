@@ -64,7 +64,9 @@ def marks(name, seconds):
 
 
 with DAG("ex", schedule=None, start_date=dt.datetime(2026, 1, 1)) as ex:
-    PythonOperator(task_id="returns", python_callable=returns)
+    PythonOperator(task_id="up", python_callable=lambda: 7) >> PythonOperator(
+        task_id="returns", python_callable=returns
+    )
     PythonOperator(task_id="raises", python_callable=raises)
     PythonOperator(task_id="exits", python_callable=lambda: os._exit(3))
     PythonOperator(task_id="segfaults", python_callable=segfaults)
