@@ -25,6 +25,20 @@ from taskkit.states import FINISHED_STATES, State
 _DECIDED = {Readiness.SKIP: State.SKIPPED, Readiness.UPSTREAM_FAILED: State.UPSTREAM_FAILED}
 
 
+def run_order(logical_date: dt.datetime, run_pk: int) -> int:
+    """Sort key of a run: older logical date first (as Airflow orders), then creation order.
+
+    A backfill created today for last year runs before today's run, which a
+    creation-order key alone would get backwards. Python ints are exact, so
+    the two parts pack into one number without overflow.
+    """
+    micros = (logical_date - _EPOCH) // dt.timedelta(microseconds=1)
+    return (micros << 40) + run_pk
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
 @attrs.define
 class TaskState:
     """One task instance as the scheduler tracks it."""
@@ -108,7 +122,7 @@ class ActiveRun:
             priority=spec.priority_weight_total,
             pool=spec.pool,
             pool_slots=spec.pool_slots,
-            run_order=self.id,
+            run_order=run_order(self.logical_date, self.id),
             max_active_tis_per_dag=spec.max_active_tis_per_dag,
             dag_max_active_tasks=dag_limit,
         )

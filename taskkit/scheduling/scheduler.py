@@ -19,7 +19,7 @@ import structlog
 from taskkit.execution.base import DagPayload, Event, TryFinished, TryStarted, Workload
 from taskkit.execution.tasklog import log_path, write_rejection
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
-from taskkit.scheduling.active_run import ActiveRun, TaskState
+from taskkit.scheduling.active_run import ActiveRun, TaskState, run_order
 from taskkit.scheduling.executors import make_executor
 from taskkit.scheduling.ready_queue import ReadyQueue
 from taskkit.scheduling.recovery import recover_orphaned_tries
@@ -216,7 +216,7 @@ class Scheduler:
         active = Counter(run.dag_id for run in self.runs.values())
         held = held_back_backfills(self.queued_runs.values(), self.runs.values())
         candidates = [
-            RunCandidate(r.dag_id, r.run_id, r.id)
+            RunCandidate(r.dag_id, r.run_id, run_order(r.logical_date, r.id))
             for r in self.queued_runs.values()
             if r.dag_id not in self.paused and (r.dag_id, r.run_id) not in held
         ]

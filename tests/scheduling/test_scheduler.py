@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
@@ -259,6 +260,29 @@ def test_priority_then_older_run_then_task_id(any_home: Home) -> None:
         ("older", "x"),
         ("newer", "x"),
     ]
+
+
+def test_a_run_created_later_for_an_earlier_date_counts_as_the_older_run(home: Home) -> None:
+    """Equal priorities go to the earlier logical date, even when that run was created last."""
+    home.write_dag(
+        "dated",
+        """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+        def dated():
+            PythonOperator(task_id="only", python_callable=sleeper, op_kwargs={"seconds": 0.01})
+
+        dated()
+        """,
+    )
+    home.sync()
+    later = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
+    home.trigger("dated", "march", logical_date=later)
+    home.trigger("dated", "february", logical_date=later - dt.timedelta(days=30))
+
+    home.run_scheduler(core_parallelism=1)
+
+    order = [t.run for t in sorted(home.tries("dated"), key=lambda t: t.start)]
+    assert order == ["february", "march"]
 
 
 def test_retries_until_success(any_home: Home) -> None:
