@@ -11,7 +11,7 @@ import pytest
 
 from taskkit import serde
 from taskkit.config import Settings, load_settings
-from taskkit.metastore import Metastore
+from taskkit.metastore import DagVersionRecord, Metastore
 from taskkit.scheduling.dag_import import list_dag_files
 from taskkit.scheduling.dag_processor import parse_file, parse_folder, sync_dags_folder
 
@@ -328,6 +328,23 @@ result = dag.test()
 print(result.state, result.xcom("total"), result.xcom("shout"))
 """
 
+
+def run_elsewhere(version: DagVersionRecord, tmp_path: Path) -> list[str]:
+    """Run a stored version with DAG.test() in a fresh interpreter, away from the DAGs folder."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    completed = subprocess.run(
+        [sys.executable, "-c", RUN_STORED_VERSION, version.signature, KEY.decode()],
+        input=version.payload,
+        capture_output=True,
+        cwd=elsewhere,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr.decode()
+    return completed.stdout.decode().split()
+
+
 SELF_CONTAINED = """
 import datetime as dt
 from taskkit import dag, task, BashOperator
@@ -369,18 +386,7 @@ def test_a_stored_version_runs_where_the_dag_file_is_not_importable(
     sync_dags_folder(metastore, settings, KEY)
     version = metastore.get_current_dag_version("self_contained")
     path.unlink()  # the worker must need nothing but the payload
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    completed = subprocess.run(
-        [sys.executable, "-c", RUN_STORED_VERSION, version.signature, KEY.decode()],
-        input=version.payload,
-        capture_output=True,
-        cwd=elsewhere,
-        timeout=60,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr.decode()
-    assert completed.stdout.decode().split() == ["success", "42", "TOTAL", "42!"]
+    assert run_elsewhere(version, tmp_path) == ["success", "42", "TOTAL", "42!"]
 
 
 HELPER_MODULE = """
@@ -426,15 +432,4 @@ def test_helper_modules_beside_dag_files_travel_with_the_payload(
     version = metastore.get_current_dag_version("uses_helpers")
     dag_file.unlink()
     helper_file.unlink()
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    completed = subprocess.run(
-        [sys.executable, "-c", RUN_STORED_VERSION, version.signature, KEY.decode()],
-        input=version.payload,
-        capture_output=True,
-        cwd=elsewhere,
-        timeout=60,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr.decode()
-    assert completed.stdout.decode().split() == ["success", "42", "TOTAL", "42!"]
+    assert run_elsewhere(version, tmp_path) == ["success", "42", "TOTAL", "42!"]
