@@ -249,20 +249,21 @@ def test_dag(dag_id: str, conf: str | None) -> int:
 @click.argument("dag_id")
 def pause(dag_id: str) -> None:
     """Stop the scheduler from creating runs and starting tasks of DAG_ID."""
-    config = context.settings()
-    with context.open_store(config) as store:
-        store.set_paused(dag_id, True)
-    click.echo(f"DAG {dag_id!r} is paused.")
+    _set_paused(dag_id, paused=True)
 
 
 @dags.command()
 @click.argument("dag_id")
 def unpause(dag_id: str) -> None:
     """Let the scheduler run DAG_ID again."""
+    _set_paused(dag_id, paused=False)
+
+
+def _set_paused(dag_id: str, *, paused: bool) -> None:
     config = context.settings()
     with context.open_store(config) as store:
-        store.set_paused(dag_id, False)
-    click.echo(f"DAG {dag_id!r} is unpaused.")
+        store.set_paused(dag_id, paused)
+    click.echo(f"DAG {dag_id!r} is {'paused' if paused else 'unpaused'}.")
 
 
 @dags.command()
