@@ -12,18 +12,19 @@ import datetime as dt
 import heapq
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
-from taskkit.execution.base import DagPayload, Event, TryFinished, TryStarted, Workload
+from taskkit.execution.base import Event, TryFinished, TryStarted, Workload
 from taskkit.execution.tasklog import log_path, write_rejection
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
-from taskkit.scheduling.active_run import ActiveRun, TaskState, run_order
+from taskkit.scheduling.active_run import ActiveRun, run_order
 from taskkit.scheduling.executors import make_executor
 from taskkit.scheduling.ready_queue import ReadyQueue
 from taskkit.scheduling.recovery import recover_orphaned_tries
 from taskkit.scheduling.run_creation import RunCreator, held_back_backfills
+from taskkit.scheduling.run_loader import RunLoader
 from taskkit.scheduling.selection import (
     Candidate,
     Occupancy,
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
     from taskkit.execution.base import Executor
     from taskkit.metastore.records import RunRecord
     from taskkit.metastore.store import Metastore
-    from taskkit.model.dag import DagSpec
     from taskkit.model.keys import TaskInstanceKey
 
 log = structlog.get_logger("taskkit.scheduler")
@@ -82,7 +82,6 @@ class Scheduler:
         self.pools: dict[str, int] = {}
         self.paused: set[str] = set()
         self.max_active_runs: dict[str, int | None] = {}
-        self.versions: dict[int, tuple[DagSpec, DagPayload]] = {}
         self.wait_reasons: dict[TaskInstanceKey, str] = {}
         self.changes: list[TIChange] = []
         self.xcom_writes: list[XComWrite] = []
@@ -93,6 +92,7 @@ class Scheduler:
         self.store: Metastore
         self.creator: RunCreator
         self.executor: Executor
+        self.loader: RunLoader
         self.secret_key = b""
 
     # -- lifecycle ---------------------------------------------------------------
@@ -110,6 +110,7 @@ class Scheduler:
             self.secret_key = serde.load_secret_key(
                 self.settings.home, self.settings.core.secret_key
             )
+            self.loader = RunLoader(self.store, self.secret_key)
             self.executor = make_executor(self.settings, self.secret_key, self._route)
             stops = stop_requests(self._request_stop, lambda: self.stopping is not None)
             with scheduler_lease(self.store.engine), stops:
@@ -125,7 +126,7 @@ class Scheduler:
 
     def _route(self, workload: Workload) -> tuple[str, int]:
         """A workload's queue and priority, for executors that route (Celery)."""
-        task = self._version(workload.dag_version_id)[0].tasks[workload.key.task_id]
+        task = self.loader.spec(workload.dag_version_id).tasks[workload.key.task_id]
         return task.queue, task.priority_weight_total
 
     def _request_stop(self, signal_name: str) -> None:
@@ -449,7 +450,7 @@ class Scheduler:
         if self.to_submit:
             workloads, self.to_submit = self.to_submit, []
             for workload in workloads:
-                _, payload = self.versions[workload.dag_version_id]
+                _, payload = self.loader.version(workload.dag_version_id)
                 self.executor.submit(workload, payload)
 
     def _forget_lost(self, keys: set[TaskInstanceKey]) -> None:
@@ -502,7 +503,7 @@ class Scheduler:
         self.creator.create_due_runs(
             dags,
             Counter(r.dag_id for r in self.queued_runs.values()),
-            lambda version_id: self._version(version_id)[0],
+            self.loader.spec,
             self.settings.core.max_active_runs_per_dag,
             _utcnow(),
         )
@@ -535,30 +536,9 @@ class Scheduler:
             log.info("run_reloaded", dag_id=record.dag_id, run_id=record.run_id)
 
     def _load_run(self, record: RunRecord) -> None:
-        from taskkit import serde
-
-        spec, _ = self._version(record.dag_version_id)
-        tis = self.store.list_task_instances(record.dag_id, record.run_id)
-        run = ActiveRun(
-            id=record.id,
-            dag_id=record.dag_id,
-            run_id=record.run_id,
-            dag_version_id=record.dag_version_id,
-            spec=spec,
-            logical_date=record.logical_date,
-            conf=dict(record.conf),
-            run_type=record.run_type.value,
-            data_interval_start=record.data_interval_start,
-            data_interval_end=record.data_interval_end,
-            tasks={
-                ti.task_id: TaskState(ti.state, ti.try_number, ti.max_tries, ti.next_retry_at)
-                for ti in tis
-            },
-        )
-        for xcom in self.store.get_xcoms(record.dag_id, record.run_id):
-            run.xcoms[xcom.task_id, xcom.key] = serde.loads_value(xcom.value, xcom.encoding)
+        """Hold a run in memory and register its scheduled, retrying and occupying tasks."""
+        run = self.loader.load(record)
         self.runs[record.dag_id, record.run_id] = run
-        run.mark_all_dirty()
         for task_id, ti in run.tasks.items():
             key = run.key(task_id)
             if ti.state is State.SCHEDULED:
@@ -567,19 +547,8 @@ class Scheduler:
                 at = ti.next_retry_at or _utcnow()
                 heapq.heappush(self.retries, (at, key))
             elif ti.state in OCCUPYING_STATES:
-                spec_task = spec.tasks[task_id]
-                self.occupancy.add(run.dag_id, task_id, spec_task.pool, spec_task.pool_slots)
-
-    def _version(self, version_id: int) -> tuple[DagSpec, DagPayload]:
-        """A DAG version's spec and payload, verified and unpickled once per scheduler."""
-        from taskkit import serde
-
-        if version_id not in self.versions:
-            record = self.store.get_dag_version(version_id)
-            dag: Any = serde.loads_verified_dag(record.payload, record.signature, self.secret_key)
-            payload = DagPayload(version_id, record.payload, record.signature)
-            self.versions[version_id] = (dag.spec, payload)
-        return self.versions[version_id]
+                spec = run.spec.tasks[task_id]
+                self.occupancy.add(run.dag_id, task_id, spec.pool, spec.pool_slots)
 
     def _sync_dags(self) -> None:
         from taskkit.scheduling.dag_processor import sync_dags_folder

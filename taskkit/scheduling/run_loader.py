@@ -1,0 +1,63 @@
+"""Reading runs and DAG versions out of the metastore into the scheduler's in-memory view."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from taskkit import serde
+from taskkit.execution.base import DagPayload
+from taskkit.scheduling.active_run import ActiveRun, TaskState
+
+if TYPE_CHECKING:
+    from taskkit.metastore.records import RunRecord
+    from taskkit.metastore.store import Metastore
+    from taskkit.model.dag import DagSpec
+
+
+class RunLoader:
+    """Loads runs with their task instances and XComs; DAG versions are verified once each."""
+
+    def __init__(self, store: Metastore, secret_key: bytes) -> None:
+        self.store = store
+        self.secret_key = secret_key
+        self._versions: dict[int, tuple[DagSpec, DagPayload]] = {}
+
+    def version(self, version_id: int) -> tuple[DagSpec, DagPayload]:
+        """A DAG version's spec and signed payload, unpickled once per scheduler.
+
+        The scheduler may unpickle: the payload's HMAC is verified first, and
+        only the spec is kept; tries run the payload in the zygote.
+        """
+        if version_id not in self._versions:
+            record = self.store.get_dag_version(version_id)
+            dag: Any = serde.loads_verified_dag(record.payload, record.signature, self.secret_key)
+            payload = DagPayload(version_id, record.payload, record.signature)
+            self._versions[version_id] = (dag.spec, payload)
+        return self._versions[version_id]
+
+    def spec(self, version_id: int) -> DagSpec:
+        return self.version(version_id)[0]
+
+    def load(self, record: RunRecord) -> ActiveRun:
+        """The run as the metastore has it now, every undecided task marked for evaluation."""
+        tis = self.store.list_task_instances(record.dag_id, record.run_id)
+        run = ActiveRun(
+            id=record.id,
+            dag_id=record.dag_id,
+            run_id=record.run_id,
+            dag_version_id=record.dag_version_id,
+            spec=self.spec(record.dag_version_id),
+            logical_date=record.logical_date,
+            conf=dict(record.conf),
+            run_type=record.run_type.value,
+            data_interval_start=record.data_interval_start,
+            data_interval_end=record.data_interval_end,
+            tasks={
+                ti.task_id: TaskState(ti.state, ti.try_number, ti.max_tries, ti.next_retry_at)
+                for ti in tis
+            },
+        )
+        for xcom in self.store.get_xcoms(record.dag_id, record.run_id):
+            run.xcoms[xcom.task_id, xcom.key] = serde.loads_value(xcom.value, xcom.encoding)
+        run.mark_all_dirty()
+        return run
