@@ -172,6 +172,11 @@ class Home:
     def tis(self, dag_id: str, run_id: str) -> dict[str, TaskInstanceRecord]:
         return {ti.task_id: ti for ti in self.store.list_task_instances(dag_id, run_id)}
 
+    def started_order(self, dag_id: str, run_id: str) -> list[str]:
+        """The run's task ids in the order their (last) tries started, by TI.started_at."""
+        tis = self.tis(dag_id, run_id).values()
+        return [ti.task_id for ti in sorted(tis, key=lambda ti: ti.started_at or ti.updated_at)]
+
     def run_state(self, dag_id: str, run_id: str) -> RunState:
         return self.store.get_run(dag_id, run_id).state
 

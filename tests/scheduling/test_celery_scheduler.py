@@ -186,8 +186,7 @@ def test_pool_of_one_runs_by_priority(shared: Home) -> None:
 
     tis = shared.tis("seed", run.run_id)
     assert all(ti.state is State.SUCCESS for ti in tis.values())
-    by_start = sorted(tis.values(), key=lambda ti: ti.started_at)
-    assert [ti.task_id for ti in by_start] == ["process_c", "process_a", "process_b"]
+    assert shared.started_order("seed", run.run_id) == ["process_c", "process_a", "process_b"]
     assert max_overlap(shared.tries("seed")) == 1
 
 
