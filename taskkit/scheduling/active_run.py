@@ -64,7 +64,8 @@ class ActiveRun:
     data_interval_start: dt.datetime | None
     data_interval_end: dt.datetime | None
     tasks: dict[str, TaskState]
-    xcoms: dict[tuple[str, str], Any] = attrs.Factory(dict)
+    #: Values of finished tasks that have downstream tasks: task_id -> key -> value.
+    xcoms: dict[str, dict[str, Any]] = attrs.Factory(dict)
     dirty: set[str] = attrs.Factory(set)  #: NONE tasks whose upstream changed
     #: Tasks not finished yet; kept as a count so "is the run over?" costs nothing per loop.
     unfinished: int = attrs.field(init=False)
@@ -149,7 +150,15 @@ class ActiveRun:
     def upstream_xcoms(self, task_id: str) -> dict[tuple[str, str], Any]:
         """The values of the task's direct upstream tasks, to send with its workload."""
         upstream = self.spec.tasks[task_id].upstream
-        return {k: v for k, v in self.xcoms.items() if k[0] in upstream}
+        return {
+            (task, key): value
+            for task in upstream
+            for key, value in self.xcoms.get(task, {}).items()
+        }
+
+    def keep_xcom(self, task_id: str, key: str, value: Any) -> None:
+        """Remember a value for the task's downstream workloads."""
+        self.xcoms.setdefault(task_id, {})[key] = value
 
 
 class _StateView(dict[str, State]):

@@ -58,6 +58,6 @@ class RunLoader:
             },
         )
         for xcom in self.store.get_xcoms(record.dag_id, record.run_id):
-            run.xcoms[xcom.task_id, xcom.key] = serde.loads_value(xcom.value, xcom.encoding)
+            run.keep_xcom(xcom.task_id, xcom.key, serde.loads_value(xcom.value, xcom.encoding))
         run.mark_all_dirty()
         return run

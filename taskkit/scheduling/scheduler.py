@@ -397,7 +397,7 @@ class Scheduler:
                 encoded, encoding = serde.dumps_value(value)
                 self.xcom_writes.append(XComWrite(key, name, encoded, encoding))
                 if spec.downstream:
-                    run.xcoms[key.task_id, name] = value
+                    run.keep_xcom(key.task_id, name, value)
         started = self.pending_starts.pop(key, None)
         self.changes.append(
             TIChange(
