@@ -146,21 +146,17 @@ class RunEngine:
         the same call, so a failure settles a whole branch at once.
         """
         changes: list[Transition] = []
-        pending = list(self.dirty)
-        self.dirty.clear()
-        while pending:
-            task_id = pending.pop()
-            ti = self.tis[task_id]
-            if ti.state is not State.NONE:
+        while self.dirty:
+            task_id = self.dirty.pop()
+            if self.tis[task_id].state is not State.NONE:
                 continue
-            spec = self.spec.tasks[task_id]
-            readiness = task_readiness(spec, self._states)
+            readiness = task_readiness(self.spec.tasks[task_id], self._states)
             if readiness is Readiness.WAIT:
                 continue
             target = State.SCHEDULED if readiness is Readiness.READY else _DECIDED[readiness]
+            # A skip or upstream failure marks the task's own downstream tasks dirty: the loop
+            # follows the cascade.
             changes.append(self._move(task_id, target))
-            if target is not State.SCHEDULED:
-                pending.extend(spec.downstream)
         return changes
 
     def release_retries(self, now: dt.datetime) -> list[Transition]:
@@ -244,11 +240,14 @@ class RunEngine:
             for chosen in result.follow:
                 keep |= self.spec.descendants(chosen)
             return sorted(spec.downstream - keep)
+        if result.skip_downstream is None:
+            return ()
         if result.skip_downstream is SkipScope.ALL:
-            return sorted(self.spec.descendants(task_id))
-        if result.skip_downstream is SkipScope.DIRECT:
-            return sorted(spec.downstream)
-        return ()
+            targets: Iterable[str] = self.spec.descendants(task_id)
+        else:
+            targets = spec.downstream
+        # A short circuit never skips cleaning up: teardowns follow their trigger rule.
+        return sorted(t for t in targets if not self.spec.tasks[t].is_teardown)
 
     def _skip(self, task_ids: Iterable[str]) -> list[Transition]:
         """Skip tasks directly (trigger rules then decide their downstream tasks)."""
