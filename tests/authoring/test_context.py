@@ -24,10 +24,10 @@ def test_base_context_holds_dates_in_airflow_formats() -> None:
     assert context["dag_run"].run_id == "r"
 
 
-def test_conf_overrides_declared_params_only() -> None:
-    """A run's conf replaces the values of params the DAG declares; conf stays whole."""
+def test_conf_overrides_params_and_adds_its_other_keys() -> None:
+    """A run's conf replaces declared params and adds the rest, as Airflow's params do."""
     context = base_context(DagRunInfo("d", "r", DATE, {"x": 2, "extra": 3}), {"x": 1, "y": 1})
-    assert context["params"] == {"x": 2, "y": 1}
+    assert context["params"] == {"x": 2, "y": 1, "extra": 3}
     assert context["conf"] == {"x": 2, "extra": 3}
 
 
