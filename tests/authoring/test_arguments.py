@@ -1,4 +1,4 @@
-"""default_args and operator/DAG arguments: implemented ones apply, Airflow-only ones warn, typos fail."""
+"""Task and DAG arguments: implemented ones apply, Airflow-only ones warn, typos fail."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ START = dt.datetime(2026, 1, 1)
 
 def test_a_misspelt_default_args_key_fails_with_a_did_you_mean() -> None:
     """`retires` in default_args is a DagDefinitionError suggesting `retries`."""
-    with pytest.raises(UnknownDefaultArgError, match="unknown key 'retires'. Did you mean 'retries'"):
+    with pytest.raises(
+        UnknownDefaultArgError, match=r"unknown key 'retires'\. Did you mean 'retries'"
+    ):
         DAG("typo", default_args={"retires": 3})
-    with pytest.raises(DagDefinitionError, match="'on_failure_calback'.*'on_failure_callback'"):
+    with pytest.raises(DagDefinitionError, match=r"'on_failure_calback'.*'on_failure_callback'"):
         DAG("typo2", default_args={"on_failure_calback": print})
 
 
@@ -65,7 +67,7 @@ def test_implemented_default_args_reach_every_new_task_option() -> None:
 def test_every_implemented_task_argument_is_a_real_keyword() -> None:
     """Each key of the implemented table can be passed to an operator directly."""
     with DAG("kw") as d:
-        EmptyOperator(task_id="t", **{k: v for k, v in TASK_DEFAULTS.items()})
+        EmptyOperator(task_id="t", **dict(TASK_DEFAULTS))
     assert d.warnings == []
 
 
@@ -81,9 +83,13 @@ def test_bad_values_of_new_task_options_fail_naming_the_task() -> None:
     with DAG("badopts"):
         with pytest.raises(InvalidTaskParameterError, match="task 't': on_retry_callback must be"):
             EmptyOperator(task_id="t", on_retry_callback="notify")
-        with pytest.raises(InvalidTaskParameterError, match="depends_on_past must be True or False"):
+        with pytest.raises(
+            InvalidTaskParameterError, match="depends_on_past must be True or False"
+        ):
             EmptyOperator(task_id="t", depends_on_past="yes")
-        with pytest.raises(InvalidTaskParameterError, match="max_active_tis_per_dagrun must be >= 1"):
+        with pytest.raises(
+            InvalidTaskParameterError, match="max_active_tis_per_dagrun must be >= 1"
+        ):
             EmptyOperator(task_id="t", max_active_tis_per_dagrun=0)
 
 
@@ -92,7 +98,7 @@ def test_operator_arguments_airflow_only_warn_and_typos_fail() -> None:
     with DAG("opargs") as d:
         BashOperator(task_id="a", bash_command="true", email="x@y.z", postgres_conn_id="pg")
         BashOperator(task_id="b", bash_command="true", email="x@y.z")
-        with pytest.raises(InvalidTaskParameterError, match="'retires'. Did you mean 'retries'"):
+        with pytest.raises(InvalidTaskParameterError, match=r"'retires'\. Did you mean 'retries'"):
             EmptyOperator(task_id="c", retires=1)
     assert len(d.warnings) == 2
     assert "argument 'email' (first on task 'a')" in d.warnings[0]
@@ -119,7 +125,7 @@ def test_default_args_start_date_is_the_dags_start_date() -> None:
 
 
 def test_dag_arguments_are_stored_and_checked() -> None:
-    """doc_md, display name, owner links, dagrun_timeout, callbacks and template options are kept."""
+    """doc_md, display name, owner links, timeout, callbacks and template options are kept."""
 
     def cb(context: object) -> None: ...
 
@@ -161,7 +167,9 @@ def test_dag_arguments_are_stored_and_checked() -> None:
         ({"schedul": "@daily"}, "unknown argument 'schedul'. Did you mean 'schedule'"),
     ],
 )
-def test_bad_dag_arguments_fail_with_one_clear_line(kwargs: dict[str, object], message: str) -> None:
+def test_bad_dag_arguments_fail_with_one_clear_line(
+    kwargs: dict[str, object], message: str
+) -> None:
     """Each bad DAG argument is a DagDefinitionError naming the DAG and the argument."""
     with pytest.raises(DagDefinitionError, match=f"DAG 'badargs': {message}"):
         DAG("badargs", **kwargs)  # type: ignore[arg-type]

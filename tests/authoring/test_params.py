@@ -54,7 +54,7 @@ def test_values_must_be_json_serialisable() -> None:
     """A Param default or conf value that JSON cannot hold is rejected where it is given."""
     with pytest.raises(ParamValidationError, match="not JSON-serialisable"):
         Param(object())
-    with pytest.raises(ParamValidationError, match="'when'.*not JSON-serialisable"):
+    with pytest.raises(ParamValidationError, match=r"'when'.*not JSON-serialisable"):
         resolve_params({"when": Param(None)}, {"when": START})
 
 
@@ -88,7 +88,9 @@ def test_a_bad_schema_fails_where_the_dag_is_defined() -> None:
 def test_a_scheduled_dag_needs_valid_param_defaults() -> None:
     """As in Airflow, a scheduled DAG's defaults must validate; an unscheduled one may wait."""
     with pytest.raises(ParamValidationError, match="DAG 'p_sched', param 'n'"):
-        DAG("p_sched", schedule="@daily", start_date=START, params={"n": Param("x", type="integer")})
+        DAG(
+            "p_sched", schedule="@daily", start_date=START, params={"n": Param("x", type="integer")}
+        )
     DAG("p_manual", params={"n": Param(type="integer")})
 
 

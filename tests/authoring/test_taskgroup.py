@@ -112,7 +112,7 @@ def test_two_groups_with_one_id_are_a_definition_error() -> None:
 
 def test_bad_group_ids_and_groups_outside_a_dag_are_rejected() -> None:
     """A group id with a dot, or a group created outside any DAG, fails with the fix."""
-    with DAG("tg_bad"), pytest.raises(DagDefinitionError, match="group_id 'a.b' is not valid"):
+    with DAG("tg_bad"), pytest.raises(DagDefinitionError, match=r"group_id 'a\.b' is not valid"):
         TaskGroup("a.b")
     with pytest.raises(DagAssignmentError, match="outside a DAG"):
         TaskGroup("lonely")
@@ -157,7 +157,7 @@ def test_task_group_decorator_returns_the_functions_value_or_the_group() -> None
         start = one.override(task_id="start")()
         out = returns_output()
         group = returns_nothing(2)
-        again = returns_output()
+        returns_output()
         start >> out
         start >> group
 
