@@ -426,6 +426,9 @@ class DagFunction:
         options = {k: v for k, v in self.dag_kwargs.items() if k != "dag_id"}
         if self.function.__doc__ and "description" not in options:
             options["description"] = self.function.__doc__.strip().splitlines()[0]
+        if self.function.__doc__ and options.get("doc_md") is None:
+            # As Airflow's @dag does: the docstring is the DAG's documentation.
+            options["doc_md"] = self.function.__doc__
         with DAG(dag_id, **options) as new_dag:
             self.function(*args, **kwargs)
         return new_dag

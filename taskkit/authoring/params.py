@@ -194,11 +194,22 @@ def param_values(
     conf: Mapping[str, Any] | None,
     task_params: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The run's param values without validation: the cheap path for building a context."""
-    if not task_params and not isinstance(dag_params, ParamsDict):
-        # Plain dicts (the common case) need no Param wrapping at all.
-        return {**(dag_params or {}), **(conf or {})}
-    return merge_params(dag_params, conf, task_params).dump()
+    """The run's param values without validation: the cheap path for building a context.
+
+    Built per try in a worker, so it wraps nothing and checks nothing.
+    """
+    return {**_values(dag_params), **_values(task_params), **(conf or {})}
+
+
+def _values(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not params:
+        return {}
+    if isinstance(params, ParamsDict):
+        return params.dump()
+    return {
+        k: (v.value if v.has_value else None) if isinstance(v, Param) else v
+        for k, v in params.items()
+    }
 
 
 def _check_json(name: str, value: Any, dag_id: str | None = None) -> None:

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from taskkit import DAG, BashOperator, EmptyOperator, task
+from taskkit import DAG, BashOperator, EmptyOperator, dag, task
 from taskkit.authoring.arguments import TASK_DEFAULTS
 from taskkit.errors import DagDefinitionError, InvalidTaskParameterError, UnknownDefaultArgError
 
@@ -180,3 +180,21 @@ def test_airflow_only_dag_arguments_warn() -> None:
     d = DAG("dagwarn", access_control={"role": {"can_read"}}, sla_miss_callback=print)
     assert len(d.warnings) == 2
     assert "'access_control' is an Airflow setting" in d.warnings[0]
+
+
+def test_a_dag_functions_docstring_is_its_doc_md() -> None:
+    """As in Airflow, `@dag` takes doc_md from the function's docstring unless given."""
+
+    @dag
+    def documented() -> None:
+        """Loads rows.
+
+        More words.
+        """
+
+    @dag(doc_md="own")
+    def overridden() -> None:
+        """Not this."""
+
+    assert "More words." in (documented().doc_md or "")
+    assert overridden().doc_md == "own"
