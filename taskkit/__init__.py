@@ -38,6 +38,9 @@ _EXPORTS: dict[str, str] = {
     "Param": "taskkit.authoring.params",
     "ParamsDict": "taskkit.authoring.params",
     "ParamValidationError": "taskkit.errors",
+    # control flow
+    "AirflowFailException": "taskkit.errors",
+    "AirflowSkipException": "taskkit.errors",
     # states and rules
     "RunState": "taskkit.states",
     "State": "taskkit.states",
@@ -48,6 +51,8 @@ _EXPORTS: dict[str, str] = {
 #: Kept literal for linters and IDEs; a test checks it matches _EXPORTS.
 __all__ = [
     "DAG",
+    "AirflowFailException",
+    "AirflowSkipException",
     "BaseOperator",
     "BashOperator",
     "EdgeModifier",
@@ -82,7 +87,7 @@ if TYPE_CHECKING:
     from taskkit.authoring.operators import BashOperator, EmptyOperator, PythonOperator
     from taskkit.authoring.params import Param, ParamsDict
     from taskkit.authoring.taskgroup import TaskGroup, task_group
-    from taskkit.errors import ParamValidationError
+    from taskkit.errors import AirflowFailException, AirflowSkipException, ParamValidationError
     from taskkit.states import RunState, State, TriggerRule, WeightRule
 
 

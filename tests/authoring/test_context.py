@@ -9,7 +9,7 @@ import pytest
 from taskkit import DAG, BashOperator, EmptyOperator, get_current_context
 from taskkit.authoring.context import DagRunInfo, TaskInstanceInfo, base_context, try_context
 from taskkit.errors import TaskkitError
-from taskkit.testing import InMemoryXCom
+from taskkit.execution.runtime import TryXCom
 
 DATE = dt.datetime(2026, 5, 6, 7, 8, 9, tzinfo=dt.timezone.utc)
 
@@ -43,7 +43,7 @@ def test_context_has_airflows_other_keys() -> None:
     run = DagRunInfo("d", "r", DATE, {}, prev_data_interval_start_success=DATE)
     with DAG("ctx") as d:
         op = EmptyOperator(task_id="t")
-    ti = TaskInstanceInfo("ctx", "t", "r", 1, 1, InMemoryXCom())
+    ti = TaskInstanceInfo("ctx", "t", "r", 1, 1, TryXCom("t", {}))
     context = try_context(base_context(run, {}), ti, op)
     assert context["ts_nodash_with_tz"] == "20260506T070809+0000"
     assert context["task_instance_key_str"] == "ctx__t__20260506"
