@@ -83,7 +83,7 @@ class DecoratedPythonOperator(PythonOperator):
     handed on from upstream tasks must arrive exactly as they were returned.
     """
 
-    template_fields: ClassVar[tuple[str, ...]] = ()
+    template_fields: ClassVar[tuple[str, ...]] = ("templates_dict",)
 
     def __init__(self, *, has_xcom_args: bool, **kwargs: Any) -> None:
         super().__init__(**kwargs)
