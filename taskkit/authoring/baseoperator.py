@@ -64,6 +64,12 @@ class BaseOperator(DependencyMixin):
     the DAG, the task and the fix.
     """
 
+    on_execute_callback: list[Callback]
+    on_success_callback: list[Callback]
+    on_failure_callback: list[Callback]
+    on_retry_callback: list[Callback]
+    on_skipped_callback: list[Callback]
+
     #: Attributes rendered with Jinja against the run's context before execute().
     template_fields: ClassVar[tuple[str, ...]] = ()
     #: A template field value ending in one of these names a template file, found in the
