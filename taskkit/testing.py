@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from taskkit.authoring.params import resolve_params
 from taskkit.errors import TaskNotFoundError
 from taskkit.execution.base import Workload
 from taskkit.execution.runtime import decode_xcom, run_try
@@ -114,6 +115,7 @@ class _TestRun:
         self.logical_date = logical_date
         self.run_id = f"test__{logical_date.isoformat()}"
         self.conf = dict(conf or {})
+        resolve_params(dag.params, self.conf, dag_id=dag.dag_id)  # as a trigger would
         self.pools = {DEFAULT_POOL: DEFAULT_POOL_SLOTS, **(pools or {})}
         self.parallelism = parallelism or DEFAULT_PARALLELISM
         self.retry_delay = retry_delay
