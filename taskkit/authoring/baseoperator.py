@@ -358,6 +358,8 @@ class BaseOperator(DependencyMixin):
             upstream_setups=frozenset(
                 t for t in self.upstream_task_ids if self.dag.task_dict[t].is_setup
             ),
+            depends_on_past=self.depends_on_past,
+            wait_for_downstream=self.wait_for_downstream,
         )
 
     def __repr__(self) -> str:

@@ -54,6 +54,11 @@ class DagSpec:
         ]
         return leaves or [t.task_id for t in self.leaves]
 
+    @property
+    def depends_on_past(self) -> bool:
+        """Whether any task waits on the previous run (depends_on_past, wait_for_downstream)."""
+        return any(t.depends_on_past for t in self.tasks.values())
+
     def descendants(self, task_id: str) -> set[str]:
         """Every task downstream of `task_id`, however far."""
         found: set[str] = set()

@@ -24,7 +24,7 @@ import attrs
 from taskkit.errors import IllegalTransitionError
 from taskkit.model.dag import DagSpec
 from taskkit.model.results import SkipScope, TryOutcome, TryResult
-from taskkit.scheduling.readiness import Readiness, task_readiness
+from taskkit.scheduling.readiness import Readiness, past_allows, task_readiness
 from taskkit.scheduling.transitions import after_try, run_outcome
 from taskkit.states import ALLOWED_TRANSITIONS, FINISHED_STATES, OCCUPYING_STATES, RunState, State
 
@@ -74,8 +74,11 @@ class RunEngine:
         spec: DagSpec,
         instances: Mapping[str, TaskInstance] | None = None,
         xcoms: XComMap | None = None,
+        past: Mapping[str, State] | None = None,
     ) -> None:
         self.spec = spec
+        #: The previous run's task states, for depends_on_past (None: no previous run).
+        self.past: dict[str, State] | None = None if past is None else dict(past)
         self.tis: dict[str, TaskInstance] = (
             dict(instances)
             if instances is not None
@@ -150,14 +153,34 @@ class RunEngine:
             task_id = self.dirty.pop()
             if self.tis[task_id].state is not State.NONE:
                 continue
-            readiness = task_readiness(self.spec.tasks[task_id], self._states)
+            task = self.spec.tasks[task_id]
+            readiness = task_readiness(task, self._states)
             if readiness is Readiness.WAIT:
                 continue
+            if readiness is Readiness.READY and not past_allows(task, self.past):
+                continue  # set_past marks it dirty again when the previous run moves on
             target = State.SCHEDULED if readiness is Readiness.READY else _DECIDED[readiness]
             # A skip or upstream failure marks the task's own downstream tasks dirty: the loop
             # follows the cascade.
             changes.append(self._move(task_id, target))
         return changes
+
+    def set_past(self, task_id: str, state: State) -> None:
+        """The previous run's `task_id` moved to `state`: re-evaluate who waits on it."""
+        if self.past is None:
+            self.past = {}
+        self.past[task_id] = state
+        task = self.spec.tasks.get(task_id)
+        if task is None:
+            return
+        waiting = [task] + [
+            self.spec.tasks[u] for u in task.upstream if self.spec.tasks[u].wait_for_downstream
+        ]
+        self.dirty.update(
+            t.task_id
+            for t in waiting
+            if t.depends_on_past and self.tis[t.task_id].state is State.NONE
+        )
 
     def release_retries(self, now: dt.datetime) -> list[Transition]:
         """Schedule again every up_for_retry task whose retry time has come."""

@@ -86,6 +86,8 @@ class Scheduler:
         self.paused: set[str] = set()
         self.max_active_runs: dict[str, int | None] = {}
         self.wait_reasons: dict[TaskInstanceKey, str] = {}
+        #: A run -> the run after it whose depends_on_past tasks follow its states.
+        self.followers: dict[tuple[str, str], tuple[str, str]] = {}
         self.changes: list[TIChange] = []
         self.xcom_writes: list[XComWrite] = []
         self.to_submit: list[Workload] = []
@@ -252,6 +254,9 @@ class Scheduler:
             try_number=change.try_number,
         )
         self.changes.append(attrs.evolve(ti_change, **columns) if columns else ti_change)
+        follower_id = self.followers.get((run.dag_id, run.run_id))
+        if follower_id is not None and (follower := self.runs.get(follower_id)) is not None:
+            follower.engine.set_past(change.task_id, change.target)
         for name, value in change.xcoms.items():
             self.xcom_writes.append(
                 XComWrite(run.key(change.task_id), name, value.data, value.encoding)
@@ -454,6 +459,8 @@ class Scheduler:
             log.info("run_finished", dag_id=run.dag_id, run_id=run.run_id, state=outcome.value)
 
     def _unload(self, run: ActiveRun) -> None:
+        if run.previous is not None:
+            self.followers.pop(run.previous, None)
         self.scheduled.discard(run.key(task_id) for task_id in run.engine.tis)
         for task_id, ti in run.engine.tis.items():
             key = run.key(task_id)
@@ -509,6 +516,8 @@ class Scheduler:
         """Hold a run in memory and register its scheduled, retrying and occupying tasks."""
         run = self.loader.load(record)
         self.runs[record.dag_id, record.run_id] = run
+        if run.spec.depends_on_past:
+            self._link_past(run)
         retry_at = run.engine.next_retry_at()
         if retry_at is not None:
             heapq.heappush(self.retries, (retry_at, run.dag_id, run.run_id))
@@ -518,6 +527,22 @@ class Scheduler:
             elif ti.state in OCCUPYING_STATES:
                 spec = run.spec.tasks[task_id]
                 self.occupancy.add(run.dag_id, task_id, spec.pool, spec.pool_slots)
+
+    def _link_past(self, run: ActiveRun) -> None:
+        """Give a run's engine the previous run's states, and keep them current from now on."""
+        previous = self.store.get_previous_run(run.dag_id, run.logical_date)
+        if previous is None:
+            return  # the first run: depends_on_past waits for nothing, as in Airflow
+        ident = (previous.dag_id, previous.run_id)
+        held = self.runs.get(ident)
+        if held is not None:
+            past = held.engine.states()
+        else:
+            past = {ti.task_id: ti.state for ti in self.store.list_task_instances(*ident)}
+        for task_id, state in past.items():
+            run.engine.set_past(task_id, state)
+        run.previous = ident
+        self.followers[ident] = (run.dag_id, run.run_id)
 
     def _sync_dags(self) -> None:
         from taskkit.scheduling.dag_processor import sync_dags_folder

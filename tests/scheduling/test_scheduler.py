@@ -592,3 +592,33 @@ def test_control_flow_under_the_scheduler(any_home: Home) -> None:
         if x.key == "return_value"
     }
     assert pulled["pull"] == "41"
+
+
+def test_depends_on_past_and_wait_for_downstream_order_two_runs(any_home: Home) -> None:
+    """Run 2's task starts only after run 1's task and its downstream task finished."""
+    any_home.write_dag(
+        "past",
+        """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1), max_active_runs=2)
+        def past():
+            first = PythonOperator(task_id="first", python_callable=sleeper,
+                                   op_kwargs={"seconds": 0.3}, wait_for_downstream=True)
+            after = PythonOperator(task_id="after", python_callable=sleeper,
+                                   op_kwargs={"seconds": 0.3})
+            first >> after
+
+        past()
+        """,
+    )
+    any_home.sync()
+    one = any_home.trigger(
+        "past", "one", logical_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    )
+    two = any_home.trigger(
+        "past", "two", logical_date=dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)
+    )
+    any_home.run_scheduler()
+    assert any_home.run_state("past", one.run_id) is RunState.SUCCESS
+    assert any_home.run_state("past", two.run_id) is RunState.SUCCESS
+    tries = {(t.run, t.task): t for t in any_home.tries("past")}
+    assert tries["two", "first"].start >= tries["one", "after"].end
