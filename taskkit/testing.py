@@ -127,7 +127,11 @@ class _TestRun:
 
     def run(self) -> DagRunResult:
         engine = self.engine
+        timeout = self.dag.spec.dagrun_timeout
+        deadline = None if timeout is None else time.monotonic() + timeout.total_seconds()
         while True:
+            if deadline is not None and time.monotonic() >= deadline and not engine.timed_out:
+                self._time_out()
             self._apply(engine.decide())
             self._apply(engine.release_retries(_utcnow()))
             self._start_selected()
@@ -149,6 +153,13 @@ class _TestRun:
             tries={task_id: ti.try_number for task_id, ti in engine.tis.items()},
             logs=self.logs,
         )
+
+    def _time_out(self) -> None:
+        """dagrun_timeout passed between two tries: skip what is left, as the scheduler does."""
+        for change in self.engine.time_out():
+            self.logs[change.task_id].append(f"Skipped: {change.error}\n")
+        self.ready = ReadyQueue()
+        self.running.clear()
 
     def _apply(self, transitions: list[Transition]) -> None:
         for change in transitions:

@@ -447,3 +447,14 @@ def test_dag_test_validates_conf_against_params_as_a_trigger_does() -> None:
     with pytest.raises(ParamValidationError, match="rows"):
         d.test(conf={"rows": 0})
     assert d.test(conf={"rows": 3}).state == RunState.SUCCESS
+
+
+def test_dagrun_timeout_skips_what_is_left_and_fails_the_run() -> None:
+    """Once dagrun_timeout passed, DAG.test() skips the tasks not run yet and the run fails."""
+    with DAG("timeout_dag", dagrun_timeout=dt.timedelta(seconds=0.05)) as d:
+        slow = PythonOperator(task_id="slow", python_callable=lambda: time.sleep(0.2))
+        slow >> EmptyOperator(task_id="after")
+    result = d.test()
+    assert result.task_states == {"slow": State.SUCCESS, "after": State.SKIPPED}
+    assert result.state == RunState.FAILED
+    assert "dagrun_timeout" in result.logs("after")

@@ -298,6 +298,9 @@ class DAG:
             end_date=self.end_date,
             catchup=self.catchup,
             fileloc=self.fileloc,
+            dagrun_timeout=self.dagrun_timeout,
+            success_callbacks=bool(self.on_success_callback),
+            failure_callbacks=bool(self.on_failure_callback),
         )
 
     # -- running -------------------------------------------------------------

@@ -27,6 +27,11 @@ class DagSpec:
     end_date: dt.datetime | None = None
     catchup: bool = False
     fileloc: str | None = None
+    #: How long a run may take before it fails and its unfinished tasks are skipped.
+    dagrun_timeout: dt.timedelta | None = None
+    #: Whether the DAG has on_success_callback / on_failure_callback to call when a run ends.
+    success_callbacks: bool = False
+    failure_callbacks: bool = False
 
     @property
     def leaves(self) -> list[TaskSpec]:

@@ -96,6 +96,8 @@ class RunEngine:
         #: Tasks not finished yet; a count, so "is the run over?" costs nothing per loop.
         self.unfinished = sum(ti.state not in FINISHED_STATES for ti in self.tis.values())
         self._states = _StateView(self.tis)
+        #: Set once dagrun_timeout passed: the run has failed whatever its tasks did.
+        self.timed_out = False
 
     # -- reading -------------------------------------------------------------------
 
@@ -114,6 +116,8 @@ class RunEngine:
         """The run's final state once every task has finished, else None."""
         if self.unfinished or self.dirty:
             return None
+        if self.timed_out:
+            return RunState.FAILED
         return run_outcome(self.spec.outcome_leaves, self._states)
 
     def xcoms_for(self, task_id: str) -> dict[tuple[str, str], Any]:
@@ -251,6 +255,20 @@ class RunEngine:
         changes = [own]
         if decided.state is State.SUCCESS:
             changes += self._skip(self._skipped_by(task_id, result))
+        return changes
+
+    def time_out(self) -> list[Transition]:
+        """dagrun_timeout passed: every unfinished task is skipped and the run fails (Airflow).
+
+        Queued and running ones are among them: their drivers stop those tries.
+        """
+        self.timed_out = True
+        changes = [
+            self._move(task_id, State.SKIPPED, error="the run's dagrun_timeout passed")
+            for task_id, ti in self.tis.items()
+            if ti.state not in FINISHED_STATES
+        ]
+        self.dirty.clear()  # everything is decided: nothing is left to re-evaluate
         return changes
 
     def _skipped_by(self, task_id: str, result: TryResult) -> Iterable[str]:

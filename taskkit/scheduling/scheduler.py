@@ -8,6 +8,7 @@ try finishes and re-evaluates only that task's downstream tasks.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import heapq
 import time
@@ -81,6 +82,8 @@ class Scheduler:
         self.pending_starts: dict[TaskInstanceKey, TryStarted] = {}
         #: When runs have a retry due: (retry time, dag_id, run_id); their engines own the timers.
         self.retries: list[tuple[dt.datetime, str, str]] = []
+        #: When runs pass their dagrun_timeout: (deadline, dag_id, run_id).
+        self.timeouts: list[tuple[dt.datetime, str, str]] = []
         self.occupancy = Occupancy()
         self.pools: dict[str, int] = {}
         self.paused: set[str] = set()
@@ -190,9 +193,10 @@ class Scheduler:
         if self.to_submit or self.changes or self.refresh_soon:
             return 0.0
         timeout = max(next_refresh - time.monotonic(), 0.0)
-        if self.retries:
-            due = (self.retries[0][0] - _utcnow()).total_seconds()
-            timeout = min(timeout, max(due, 0.0))
+        for timers in (self.retries, self.timeouts):
+            if timers:
+                due = (timers[0][0] - _utcnow()).total_seconds()
+                timeout = min(timeout, max(due, 0.0))
         return timeout
 
     def _idle(self) -> bool:
@@ -210,6 +214,7 @@ class Scheduler:
                 for change in run.engine.decide():
                     self._record(run, change)
         self._release_due_retries(now)
+        self._time_out_runs(now)
         self._select(now, explain=explain)
         self._commit()
         self._finish_runs()
@@ -276,6 +281,25 @@ class Scheduler:
             if run is not None:
                 for change in run.engine.release_retries(now):
                     self._record(run, change, next_retry_at=None)
+
+    def _time_out_runs(self, now: dt.datetime) -> None:
+        """Runs past their dagrun_timeout fail: unfinished tasks skip, running tries stop."""
+        while self.timeouts and self.timeouts[0][0] <= now:
+            _, dag_id, run_id = heapq.heappop(self.timeouts)
+            run = self.runs.get((dag_id, run_id))
+            if run is None:
+                continue
+            log.warning("run_timed_out", dag_id=dag_id, run_id=run_id)
+            for change in run.engine.time_out():
+                key = run.key(change.task_id)
+                self.scheduled.discard([key])
+                self.wait_reasons.pop(key, None)
+                if change.source in OCCUPYING_STATES:
+                    spec = run.spec.tasks[change.task_id]
+                    self.occupancy.remove(dag_id, change.task_id, spec.pool, spec.pool_slots)
+                    self.pending_starts.pop(key, None)
+                    self.executor.cancel(key, change.try_number)
+                self._record(run, change, ended_at=now)
 
     def _select(self, now: dt.datetime, *, explain: bool) -> None:
         parallelism = min(self.settings.core.parallelism, self.executor.capacity)
@@ -518,6 +542,10 @@ class Scheduler:
         self.runs[record.dag_id, record.run_id] = run
         if run.spec.depends_on_past:
             self._link_past(run)
+        if run.spec.dagrun_timeout is not None:
+            with contextlib.suppress(OverflowError):  # a timeout past year 9999 never passes
+                deadline = (record.started_at or _utcnow()) + run.spec.dagrun_timeout
+                heapq.heappush(self.timeouts, (deadline, run.dag_id, run.run_id))
         retry_at = run.engine.next_retry_at()
         if retry_at is not None:
             heapq.heappush(self.retries, (retry_at, run.dag_id, run.run_id))

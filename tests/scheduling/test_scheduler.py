@@ -622,3 +622,27 @@ def test_depends_on_past_and_wait_for_downstream_order_two_runs(any_home: Home) 
     assert any_home.run_state("past", two.run_id) is RunState.SUCCESS
     tries = {(t.run, t.task): t for t in any_home.tries("past")}
     assert tries["two", "first"].start >= tries["one", "after"].end
+
+
+def test_dagrun_timeout_fails_the_run_and_stops_its_running_try(any_home: Home) -> None:
+    """Past dagrun_timeout the run fails, the running try is killed, the rest is skipped."""
+    any_home.write_dag(
+        "slow",
+        """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1),
+             dagrun_timeout=dt.timedelta(seconds=1))
+        def slow():
+            long = PythonOperator(task_id="long", python_callable=sleeper,
+                                  op_kwargs={"seconds": 60})
+            long >> EmptyOperator(task_id="never")
+
+        slow()
+        """,
+    )
+    any_home.sync()
+    run = any_home.trigger("slow")
+    any_home.run_scheduler()
+    assert any_home.run_state("slow", run.run_id) is RunState.FAILED
+    tis = any_home.tis("slow", run.run_id)
+    assert (tis["long"].state, tis["never"].state) == (State.SKIPPED, State.SKIPPED)
+    assert any_home.tries("slow") == []  # killed before it could note its end
