@@ -461,7 +461,7 @@ def test_dagrun_timeout_skips_what_is_left_and_fails_the_run() -> None:
 
 
 def test_dag_callbacks_are_called_with_the_runs_context_and_reason() -> None:
-    """A failed run calls on_failure_callback (reason task_failure); a raising one is only printed."""
+    """A failed run calls on_failure_callback (reason task_failure); one that raises is printed."""
     seen: list[tuple[str, str]] = []
 
     def record(context: Any) -> None:
