@@ -39,6 +39,11 @@ _EXPORTS: dict[str, str] = {
     "ParamsDict": "taskkit.authoring.params",
     "ParamValidationError": "taskkit.errors",
     # control flow
+    "BaseBranchOperator": "taskkit.authoring.branching",
+    "BranchPythonOperator": "taskkit.authoring.branching",
+    "ShortCircuitOperator": "taskkit.authoring.branching",
+    "setup": "taskkit.authoring.decorators",
+    "teardown": "taskkit.authoring.decorators",
     "AirflowFailException": "taskkit.errors",
     "AirflowSkipException": "taskkit.errors",
     # states and rules
@@ -53,8 +58,10 @@ __all__ = [
     "DAG",
     "AirflowFailException",
     "AirflowSkipException",
+    "BaseBranchOperator",
     "BaseOperator",
     "BashOperator",
+    "BranchPythonOperator",
     "EdgeModifier",
     "EmptyOperator",
     "Label",
@@ -63,6 +70,7 @@ __all__ = [
     "ParamsDict",
     "PythonOperator",
     "RunState",
+    "ShortCircuitOperator",
     "State",
     "TaskGroup",
     "TriggerRule",
@@ -73,15 +81,22 @@ __all__ = [
     "cross_downstream",
     "dag",
     "get_current_context",
+    "setup",
     "task",
     "task_group",
+    "teardown",
 ]
 
 if TYPE_CHECKING:
     from taskkit.authoring.baseoperator import BaseOperator
+    from taskkit.authoring.branching import (
+        BaseBranchOperator,
+        BranchPythonOperator,
+        ShortCircuitOperator,
+    )
     from taskkit.authoring.context import get_current_context
     from taskkit.authoring.dag import DAG, dag
-    from taskkit.authoring.decorators import XComArg, task
+    from taskkit.authoring.decorators import XComArg, setup, task, teardown
     from taskkit.authoring.dependencies import chain, cross_downstream
     from taskkit.authoring.edges import EdgeModifier, Label
     from taskkit.authoring.operators import BashOperator, EmptyOperator, PythonOperator

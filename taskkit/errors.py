@@ -62,6 +62,10 @@ class AirflowSkipException(TaskkitError):
 TaskSkipped = AirflowSkipException
 
 
+class BranchError(TaskkitError, ValueError):
+    """A branching task chose something it cannot follow; the try fails with this."""
+
+
 class AirflowFailException(TaskkitError):
     """Raise inside a task to fail it at once, without using its remaining retries."""
 

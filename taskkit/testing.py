@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from taskkit.authoring.params import resolve_params
 from taskkit.errors import TaskNotFoundError
 from taskkit.execution.base import Workload
 from taskkit.execution.runtime import decode_xcom, run_try
@@ -114,6 +115,7 @@ class _TestRun:
         self.logical_date = logical_date
         self.run_id = f"test__{logical_date.isoformat()}"
         self.conf = dict(conf or {})
+        resolve_params(dag.params, self.conf, dag_id=dag.dag_id)  # as a trigger would
         self.pools = {DEFAULT_POOL: DEFAULT_POOL_SLOTS, **(pools or {})}
         self.parallelism = parallelism or DEFAULT_PARALLELISM
         self.retry_delay = retry_delay
@@ -125,7 +127,11 @@ class _TestRun:
 
     def run(self) -> DagRunResult:
         engine = self.engine
+        timeout = self.dag.spec.dagrun_timeout
+        deadline = None if timeout is None else time.monotonic() + timeout.total_seconds()
         while True:
+            if deadline is not None and time.monotonic() >= deadline and not engine.timed_out:
+                self._time_out()
             self._apply(engine.decide())
             self._apply(engine.release_retries(_utcnow()))
             self._start_selected()
@@ -147,6 +153,13 @@ class _TestRun:
             tries={task_id: ti.try_number for task_id, ti in engine.tis.items()},
             logs=self.logs,
         )
+
+    def _time_out(self) -> None:
+        """dagrun_timeout passed between two tries: skip what is left, as the scheduler does."""
+        for change in self.engine.time_out():
+            self.logs[change.task_id].append(f"Skipped: {change.error}\n")
+        self.ready = ReadyQueue()
+        self.running.clear()
 
     def _apply(self, transitions: list[Transition]) -> None:
         for change in transitions:

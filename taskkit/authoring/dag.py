@@ -126,7 +126,8 @@ class DAG:
         self.task_dict: dict[str, BaseOperator] = {}
         #: Labels on edges, by (upstream task_id, downstream task_id); for display only.
         self.edge_info: dict[tuple[str, str], EdgeInfo] = {}
-        self._group_ids: set[str] = set()
+        #: Every TaskGroup by its (prefixed) id, as Airflow's `dag.task_group_dict`.
+        self.task_group_dict: dict[str, TaskGroup] = {}
         #: The id-less group holding the top-level tasks and groups.
         self.task_group = TaskGroup.create_root(self)
         self._spec: DagSpec | None = None
@@ -183,7 +184,7 @@ class DAG:
                 f"DAG {self.dag_id!r} already has a task {task.task_id!r}: "
                 "give each task a unique task_id."
             )
-        if task.task_id in self._group_ids:
+        if task.task_id in self.task_group_dict:
             raise DuplicateGroupIdError(
                 f"DAG {self.dag_id!r}: task id {task.task_id!r} is already the id of a "
                 "TaskGroup; rename the task or the group."
@@ -196,17 +197,17 @@ class DAG:
         """Register a TaskGroup's id; it must differ from every task and group id."""
         group_id = group.group_id
         assert group_id is not None
-        if group_id in self.task_dict or group_id in self._group_ids:
+        if group_id in self.task_dict or group_id in self.task_group_dict:
             what = "a task" if group_id in self.task_dict else "another TaskGroup"
             raise DuplicateGroupIdError(
                 f"DAG {self.dag_id!r}: group_id {group_id!r} is already the id of {what}; "
                 "rename one of them."
             )
-        self._group_ids.add(group_id)
+        self.task_group_dict[group_id] = group
 
     def node_ids(self) -> set[str]:
         """Every task id and group id in use."""
-        return {*self.task_dict, *self._group_ids}
+        return {*self.task_dict, *self.task_group_dict}
 
     def unique_task_id(self, base: str) -> str:
         """`base`, or `base__1`, `base__2`… when a task function is called again.
@@ -297,6 +298,9 @@ class DAG:
             end_date=self.end_date,
             catchup=self.catchup,
             fileloc=self.fileloc,
+            dagrun_timeout=self.dagrun_timeout,
+            success_callbacks=bool(self.on_success_callback),
+            failure_callbacks=bool(self.on_failure_callback),
         )
 
     # -- running -------------------------------------------------------------
