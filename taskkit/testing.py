@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from taskkit.authoring.context import DagRunInfo
 from taskkit.authoring.params import resolve_params
 from taskkit.errors import TaskNotFoundError
 from taskkit.execution.base import Workload
+from taskkit.execution.dag_callbacks import call_dag_callbacks, end_reason
 from taskkit.execution.runtime import decode_xcom, run_try
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.task import DEFAULT_POOL
@@ -143,10 +145,18 @@ class _TestRun:
                 time.sleep(max((retry_at - _utcnow()).total_seconds(), 0))
             else:
                 break
+        state = engine.outcome() or RunState.FAILED
+        succeeded = state is RunState.SUCCESS
+        call_dag_callbacks(
+            self.dag,
+            DagRunInfo(self.dag.dag_id, self.run_id, self.logical_date, self.conf, "test"),
+            success=succeeded,
+            reason=end_reason(succeeded, engine.timed_out),
+        )
         return DagRunResult(
             dag_id=self.dag.dag_id,
             run_id=self.run_id,
-            state=engine.outcome() or RunState.FAILED,
+            state=state,
             task_states=engine.states(),
             order=self.order,
             xcoms=engine.xcoms,
