@@ -106,3 +106,33 @@ class DagImportError(TaskkitError, ImportError):
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         return f"{where}: {self.args[0]}"
+
+
+class XComIntegrityError(PayloadIntegrityError):
+    """A stored XCom value failed its HMAC check or is not in a format taskkit wrote."""
+
+
+class XComEncodeError(TaskkitError, TypeError):
+    """A task's XCom value cannot be stored under the current settings."""
+
+    def __init__(
+        self, type_name: str, path: str, *, pickling: bool, reason: str | None = None
+    ) -> None:
+        super().__init__(type_name, path)
+        self.type_name = type_name
+        self.path = path
+        self.pickling = pickling
+        self.reason = reason
+
+    def __str__(self) -> str:
+        where = "" if self.path == "value" else f" (at {self.path})"
+        if self.pickling:
+            return (
+                f"The XCom value cannot be stored: {self.type_name}{where} is neither JSON "
+                f"nor picklable ({self.reason}). Return plain data instead."
+            )
+        return (
+            f"The XCom value cannot be stored: {self.type_name}{where} is not JSON-serializable. "
+            "Return plain data (dict, list, str, numbers, datetime, dataclasses...), or set "
+            "core.enable_xcom_pickling = true to pickle it (see docs/security.md)."
+        )

@@ -127,22 +127,6 @@ def test_configured_secret_key_wins(tmp_path: Path) -> None:
     assert not (tmp_path / "secret_key").exists()
 
 
-@pytest.mark.parametrize(
-    ("value", "encoding"),
-    [
-        ({"rows": 3, "names": ["a"]}, "json"),
-        (None, "json"),
-        ((1, 2), "pickle"),
-        ({1: "a"}, "pickle"),
-    ],
-)
-def test_xcom_values_use_json_when_it_round_trips(value: object, encoding: str) -> None:
-    """Values that survive JSON are stored as JSON; tuples, int keys and objects are pickled."""
-    data, used = serde.dumps_value(value)
-    assert used == encoding
-    assert serde.loads_value(data, used) == value
-
-
 REAL_DAG_FILE = """
 import datetime as dt
 from taskkit import dag, task

@@ -58,6 +58,7 @@ class RunLoader:
             },
         )
         for xcom in self.store.get_xcoms(record.dag_id, record.run_id):
-            run.keep_xcom(xcom.task_id, xcom.key, serde.loads_value(xcom.value, xcom.encoding))
+            value = serde.decode_xcom(xcom.value, xcom.encoding, key=self.secret_key)
+            run.keep_xcom(xcom.task_id, xcom.key, value)
         run.mark_all_dirty()
         return run

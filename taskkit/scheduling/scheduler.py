@@ -14,13 +14,17 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
+import attrs
 import structlog
 
+from taskkit.errors import XComEncodeError
 from taskkit.execution.base import Event, TryFinished, TryStarted, Workload
 from taskkit.execution.tasklog import log_path, write_rejection
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
+from taskkit.model.results import TryOutcome
 from taskkit.scheduling.active_run import ActiveRun, run_order
 from taskkit.scheduling.executors import make_executor
+from taskkit.scheduling.processor_service import processor_beside
 from taskkit.scheduling.ready_queue import ReadyQueue
 from taskkit.scheduling.recovery import recover_orphaned_tries
 from taskkit.scheduling.run_creation import RunCreator, held_back_backfills
@@ -52,6 +56,8 @@ REFRESH_INTERVAL_S = 0.5
 EXPLAIN_INTERVAL_S = 1.0
 #: How long running tries may finish after SIGINT/SIGTERM before they are killed.
 SHUTDOWN_GRACE_S = 30.0
+#: The exit code after a forced stop (a second SIGINT/SIGTERM), as for an interrupted command.
+EXIT_FORCED = 130
 
 
 def _utcnow() -> dt.datetime:
@@ -87,6 +93,8 @@ class Scheduler:
         self.xcom_writes: list[XComWrite] = []
         self.to_submit: list[Workload] = []
         self.stopping: str | None = None
+        #: A second stop signal: running tries are abandoned to be reset on the next start.
+        self.forced = False
         #: A run finished: refresh at once, so catchup and max_active_runs move on promptly.
         self.refresh_soon = False
         self.store: Metastore
@@ -108,21 +116,30 @@ class Scheduler:
         try:
             self.creator = RunCreator(self.store)
             self.secret_key = serde.load_secret_key(
-                self.settings.home, self.settings.core.secret_key
+                self.settings.home,
+                self.settings.core.secret_key,
+                self.settings.core.secret_key_file,
             )
             self.loader = RunLoader(self.store, self.secret_key)
             self.executor = make_executor(self.settings, self.secret_key, self._route)
             stops = stop_requests(self._request_stop, lambda: self.stopping is not None)
-            with scheduler_lease(self.store.engine), stops:
+            processor = processor_beside(self.settings, enabled=self._starts_processor())
+            with scheduler_lease(self.store.engine), stops, processor:
                 self.executor.start()
                 try:
                     self._loop()
+                except KeyboardInterrupt:  # a second SIGINT/SIGTERM: stop at once
+                    self.forced = True
                 finally:
                     self._drain()
         finally:
             self.store.dispose()
         self.summary.duration_s = time.monotonic() - started
         return self.summary
+
+    def _starts_processor(self) -> bool:
+        """A long-running scheduler starts `taskkit dag-processor` beside itself by default."""
+        return not self.exit_when_idle and not self.settings.scheduler.standalone_dag_processor
 
     def _route(self, workload: Workload) -> tuple[str, int]:
         """A workload's queue and priority, for executors that route (Celery)."""
@@ -131,7 +148,13 @@ class Scheduler:
 
     def _request_stop(self, signal_name: str) -> None:
         self.stopping = signal_name
-        log.info("scheduler_stopping", signal=signal_name)
+        log.warning(
+            "scheduler_stopping",
+            signal=signal_name,
+            grace_s=self.shutdown_grace_s,
+            hint="running tries may finish; a second signal stops at once and they rerun "
+            "on the next start without using a retry",
+        )
 
     def _drain(self) -> None:
         """Stop taking work, let running tries finish within the grace period, record all."""
@@ -143,27 +166,32 @@ class Scheduler:
         self.changes = [
             c for c in self.changes if c.key not in unsent or c.state is not State.QUEUED
         ]
-        try:
-            events = self.executor.shutdown(grace)
-        except KeyboardInterrupt:
-            events = self.executor.shutdown(0)
+        events: list[Event] = []
+        if not self.forced:
+            try:
+                events = self.executor.shutdown(grace)
+            except KeyboardInterrupt:
+                self.forced = True
+        if self.forced:
+            # As after a SIGKILL: tries cut short stay queued/running in the metastore, and
+            # the next scheduler resets them without spending a try. Their events are dropped.
+            self.executor.shutdown(0)
+            events = []
+            self.summary.exit_code = EXIT_FORCED
         self._handle(events)
         self._commit()
         self._finish_runs()  # runs whose last tries ended during the grace period
-        self.summary.stopped_by = self.stopping or "idle"
+        self.summary.stopped_by = (self.stopping or "idle") + (", forced" if self.forced else "")
 
     # -- the loop ------------------------------------------------------------------
 
     def _loop(self) -> None:
         recover_orphaned_tries(self.store, self.executor)
-        self._sync_dags()
-        next_parse = time.monotonic() + self.settings.scheduler.dag_dir_list_interval
+        if self.exit_when_idle and not self.settings.scheduler.standalone_dag_processor:
+            self._sync_dags()  # a batch run parses once, up front; else the processor parses
         next_refresh = next_explain = next_beat = 0.0
         while self.stopping is None:
             clock = time.monotonic()
-            if clock >= next_parse:
-                self._sync_dags()
-                next_parse = clock + self.settings.scheduler.dag_dir_list_interval
             if clock >= next_refresh or self.refresh_soon:
                 self._refresh()
                 next_refresh = clock + REFRESH_INTERVAL_S
@@ -388,16 +416,28 @@ class Scheduler:
         self.summary.tries += 1
         if result.outcome.value == "failed":
             self.summary.failed_tries += 1
+        values = dict(event.pushed_xcoms)
+        if result.value is not None:
+            values["return_value"] = result.value
+        encoded_values: dict[str, tuple[bytes, str]] = {}
+        if result.outcome is TryOutcome.SUCCESS:
+            try:
+                for name, value in values.items():
+                    data, encoded_as = serde.encode_xcom(
+                        value,
+                        allow_pickle=self.settings.core.enable_xcom_pickling,
+                        key=self.secret_key,
+                    )
+                    encoded_values[name] = (data, encoded_as.value)
+            except XComEncodeError as exc:  # the try's value cannot be stored: it fails
+                result = attrs.evolve(result, outcome=TryOutcome.FAILED, error=str(exc))
+                self.summary.failed_tries += 1
         transition = after_try(spec, event.try_number, result.outcome, now)
         if transition.state is State.SUCCESS:
-            values = dict(event.pushed_xcoms)
-            if result.value is not None:
-                values["return_value"] = result.value
-            for name, value in values.items():
-                encoded, encoding = serde.dumps_value(value)
-                self.xcom_writes.append(XComWrite(key, name, encoded, encoding))
+            for name, (data, encoding) in encoded_values.items():
+                self.xcom_writes.append(XComWrite(key, name, data, encoding))
                 if spec.downstream:
-                    run.keep_xcom(key.task_id, name, value)
+                    run.keep_xcom(key.task_id, name, values[name])
         started = self.pending_starts.pop(key, None)
         self.changes.append(
             TIChange(
