@@ -38,6 +38,7 @@ from taskkit.cli import context
     help="How much the scheduler logs on stderr.",
 )
 def scheduler(
+    *,
     dags_folder: str | None,
     executor: str | None,
     parallelism: int | None,
