@@ -336,7 +336,7 @@ def _read_file(path: Path) -> dict[str, tuple[object, _Origin]]:
             document = tomllib.load(handle)
     except FileNotFoundError:
         return {}
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Cannot parse config file {path}: {exc}.") from exc
     except OSError as exc:
         raise ConfigError(f"Cannot read config file {path}: {exc}.") from exc

@@ -71,6 +71,10 @@ class PoolNotFoundError(NotFoundError):
     """No pool with that name exists."""
 
 
+class InvalidNameError(TaskkitError, ValueError):
+    """A run id, DAG id, task id, pool name or count does not follow the naming rules."""
+
+
 class PoolError(TaskkitError, ValueError):
     """A pool change that cannot be made (negative slots, deleting default_pool)."""
 

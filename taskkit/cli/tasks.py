@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from taskkit.cli import context
+from taskkit.cli import context, params
 from taskkit.cli.output import emit, output_option
 from taskkit.errors import NotFoundError, TaskNotFoundError
 
@@ -23,8 +23,8 @@ def tasks() -> None:
 
 
 @tasks.command()
-@click.argument("dag_id")
-@click.argument("run_id")
+@click.argument("dag_id", type=params.DAG_ID)
+@click.argument("run_id", type=params.RUN_ID)
 @output_option
 def states(dag_id: str, run_id: str, output: str) -> None:
     """The state of every task instance of RUN_ID of DAG_ID."""
@@ -53,8 +53,10 @@ def states(dag_id: str, run_id: str, output: str) -> None:
 
 
 @tasks.command()
-@click.argument("dag_id")
-@click.option("--run-id", required=True, help="The run whose task instances to clear.")
+@click.argument("dag_id", type=params.DAG_ID)
+@click.option(
+    "--run-id", type=params.RUN_ID, required=True, help="The run whose task instances to clear."
+)
 @click.option("--task-regex", help="Clear only tasks whose id matches (re.search); default all.")
 @click.option("--downstream", is_flag=True, help="Also clear every task downstream of those.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -89,8 +91,8 @@ def clear(dag_id: str, run_id: str, task_regex: str | None, downstream: bool, ye
 
 
 @tasks.command("test")
-@click.argument("dag_id")
-@click.argument("task_id")
+@click.argument("dag_id", type=params.DAG_ID)
+@click.argument("task_id", type=params.TASK_ID)
 def test_task(dag_id: str, task_id: str) -> int:
     """Run TASK_ID of DAG_ID once in this process (no upstream values, no metastore).
 
@@ -116,9 +118,9 @@ def test_task(dag_id: str, task_id: str) -> int:
 
 
 @tasks.command()
-@click.argument("dag_id")
-@click.argument("run_id")
-@click.argument("task_id")
+@click.argument("dag_id", type=params.DAG_ID)
+@click.argument("run_id", type=params.RUN_ID)
+@click.argument("task_id", type=params.TASK_ID)
 @click.option("--try", "try_number", type=click.IntRange(min=1), help="Default: the latest try.")
 def logs(dag_id: str, run_id: str, task_id: str, try_number: int | None) -> None:
     """Print the log of one try of TASK_ID in RUN_ID of DAG_ID."""
@@ -148,9 +150,9 @@ def find_log(folder: Path, dag_id: str, run_id: str, task_id: str, try_number: i
 
 
 @tasks.command()
-@click.argument("dag_id")
-@click.argument("run_id")
-@click.argument("task_id")
+@click.argument("dag_id", type=params.DAG_ID)
+@click.argument("run_id", type=params.RUN_ID)
+@click.argument("task_id", type=params.TASK_ID)
 def why(dag_id: str, run_id: str, task_id: str) -> None:
     """Say in one line why TASK_ID is not running (yet), as the scheduler sees it."""
     config = context.settings()
