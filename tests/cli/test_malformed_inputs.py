@@ -1,4 +1,4 @@
-"""Malformed input anywhere a user types it gets one clean line and a non-zero exit, never a traceback."""
+"""Malformed input anywhere a user types it: one clean line and a non-zero exit, no traceback."""
 
 from __future__ import annotations
 
@@ -148,6 +148,7 @@ def test_malformed_command_line_is_one_clean_line(
 
 @pytest.mark.parametrize(("what", "env", "toml"), CONFIGS, ids=[c[0] for c in CONFIGS])
 def test_malformed_configuration_is_one_clean_line(
+    *,
     cli_sqlite: Cli,
     paths: dict[str, Path],
     monkeypatch: pytest.MonkeyPatch,
