@@ -99,6 +99,10 @@ class PayloadIntegrityError(MetastoreError):
     """A stored DAG payload failed its keyed-hash check and was not loaded."""
 
 
+class DagVersionUnloadableError(MetastoreError):
+    """A stored DAG version cannot be loaded (bad signature, or it fails to unpickle)."""
+
+
 class DagImportError(TaskkitError, ImportError):
     """A DAG file failed to import; carries the file and line."""
 

@@ -144,8 +144,9 @@ def verify(payload: bytes, signature: str, key: bytes) -> None:
     if not hmac.compare_digest(sign(payload, key), signature):
         raise PayloadIntegrityError(
             "A stored DAG payload failed its HMAC check and was not loaded: it was written "
-            "with another secret key or altered in the database. If you changed "
-            "core.secret_key or $TASKKIT_HOME/secret_key, let the scheduler re-parse the DAGs."
+            "with another secret key or altered in the database. If you changed the secret "
+            "key, re-parse the DAGs folder (`taskkit dags list`, or the DAG processor's next "
+            "pass): versions whose file is unchanged are re-signed with the new key."
         )
 
 

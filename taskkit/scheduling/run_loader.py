@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from taskkit import serde
+from taskkit.errors import DagVersionUnloadableError
 from taskkit.execution.base import DagPayload
 from taskkit.scheduling.active_run import ActiveRun, TaskState
 
@@ -30,7 +31,15 @@ class RunLoader:
         """
         if version_id not in self._versions:
             record = self.store.get_dag_version(version_id)
-            dag: Any = serde.loads_verified_dag(record.payload, record.signature, self.secret_key)
+            try:
+                dag: Any = serde.loads_verified_dag(
+                    record.payload, record.signature, self.secret_key
+                )
+            except Exception as exc:  # altered, signed with another key, or fails to unpickle
+                raise DagVersionUnloadableError(
+                    f"DAG {record.dag_id!r} version {record.version_number} cannot be loaded: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
             payload = DagPayload(version_id, record.payload, record.signature)
             self._versions[version_id] = (dag.spec, payload)
         return self._versions[version_id]

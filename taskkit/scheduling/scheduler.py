@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING
 import attrs
 import structlog
 
-from taskkit.errors import XComEncodeError
+from taskkit.errors import DagVersionUnloadableError, XComEncodeError
 from taskkit.execution.base import Event, TryFinished, TryStarted, Workload
 from taskkit.execution.tasklog import log_path, write_rejection
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
 from taskkit.model.results import TryOutcome
 from taskkit.scheduling.active_run import ActiveRun, run_order
+from taskkit.scheduling.broken_runs import fail_unloadable_run
 from taskkit.scheduling.executors import make_executor
 from taskkit.scheduling.processor_service import processor_beside
 from taskkit.scheduling.ready_queue import ReadyQueue
@@ -577,7 +578,14 @@ class Scheduler:
 
     def _load_run(self, record: RunRecord) -> None:
         """Hold a run in memory and register its scheduled, retrying and occupying tasks."""
-        run = self.loader.load(record)
+        try:
+            run = self.loader.load(record)
+        except DagVersionUnloadableError as exc:  # that run fails alone, with the reason
+            fail_unloadable_run(self.store, record, str(exc), _utcnow())
+            self.summary.runs.append(
+                RunSummary(record.dag_id, record.run_id, RunState.FAILED, Counter(), None)
+            )
+            return
         self.runs[record.dag_id, record.run_id] = run
         for task_id, ti in run.tasks.items():
             key = run.key(task_id)

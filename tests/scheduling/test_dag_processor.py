@@ -451,3 +451,22 @@ def test_helper_modules_beside_dag_files_travel_with_the_payload(
     dag_file.unlink()
     helper_file.unlink()
     assert run_elsewhere(version, tmp_path) == ["success", "42", "TOTAL", "42!"]
+
+
+def test_a_rotated_secret_key_is_recovered_by_the_next_parse(
+    metastore: Metastore, settings: Settings, dags_folder: Path
+) -> None:
+    """After the secret key changes, re-parsing an unchanged DAG re-signs its stored version
+    with the new key (no new version), so it loads again; so does a version whose stored bytes
+    were altered, as long as a fresh parse gives the bytes its hash names."""
+    write(dags_folder, "etl.py", simple("etl"))
+    sync_dags_folder(metastore, settings, KEY)
+    new_key = b"n" * 32
+    old = metastore.get_current_dag_version("etl")
+    with pytest.raises(serde.PayloadIntegrityError):
+        serde.loads_verified_dag(old.payload, old.signature, new_key)
+    report = sync_dags_folder(metastore, settings, new_key)
+    assert report.new_versions == ()
+    version = metastore.get_current_dag_version("etl")
+    assert version.id == old.id
+    assert serde.loads_verified_dag(version.payload, version.signature, new_key).dag_id == "etl"  # type: ignore[attr-defined]
