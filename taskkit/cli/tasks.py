@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -122,13 +125,47 @@ def test_task(dag_id: str, task_id: str) -> int:
 @click.argument("run_id", type=params.RUN_ID)
 @click.argument("task_id", type=params.TASK_ID)
 @click.option("--try", "try_number", type=click.IntRange(min=1), help="Default: the latest try.")
-def logs(dag_id: str, run_id: str, task_id: str, try_number: int | None) -> None:
-    """Print the log of one try of TASK_ID in RUN_ID of DAG_ID."""
-    from taskkit.execution.tasklog import format_log
+@click.option(
+    "-f", "--follow", is_flag=True, help="Keep printing new lines until the try finishes."
+)
+def logs(dag_id: str, run_id: str, task_id: str, try_number: int | None, follow: bool) -> None:
+    """Print the log of one try of TASK_ID in RUN_ID of DAG_ID, line by line as it is read."""
+    from taskkit.execution.tasklog import follow_log, format_line
 
     config = context.settings()
     path = find_log(config.home / "logs", dag_id, run_id, task_id, try_number)
-    click.echo(format_log(path), nl=False)
+    with contextlib.ExitStack() as stack:
+        still_running: Callable[[], bool] = lambda: False  # noqa: E731
+        if follow:
+            store = stack.enter_context(context.open_store(config))
+            still_running = _running_check(store, dag_id, run_id, task_id, int(path.stem))
+        try:
+            for raw in follow_log(path, still_running):
+                click.echo(format_line(raw))
+        except OSError as exc:
+            raise NotFoundError(f"Cannot read the log {path}: {exc.strerror}.") from None
+
+
+def _running_check(
+    store: Metastore, dag_id: str, run_id: str, task_id: str, try_number: int
+) -> Callable[[], bool]:
+    """For --follow: whether this log's try is still queued or running (asked at most 1/s)."""
+    from taskkit.states import OCCUPYING_STATES
+
+    last = {"at": 0.0, "answer": 1.0}
+
+    def check() -> bool:
+        now = time.monotonic()
+        if now - last["at"] >= 1.0:
+            last["at"] = now
+            found = [
+                ti for ti in store.list_task_instances(dag_id, run_id) if ti.task_id == task_id
+            ]
+            running = bool(found) and found[0].try_number == try_number
+            last["answer"] = float(running and found[0].state in OCCUPYING_STATES)
+        return bool(last["answer"])
+
+    return check
 
 
 def find_log(folder: Path, dag_id: str, run_id: str, task_id: str, try_number: int | None) -> Path:

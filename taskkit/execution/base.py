@@ -33,6 +33,8 @@ class Workload:
     execution_timeout_s: float | None = None
     data_interval_start: dt.datetime | None = None
     data_interval_end: dt.datetime | None = None
+    #: logging.max_task_log_bytes; None means its default (100 MiB).
+    max_log_bytes: int | None = None
 
 
 @attrs.frozen

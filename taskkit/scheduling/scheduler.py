@@ -19,7 +19,7 @@ import structlog
 
 from taskkit.errors import DagVersionUnloadableError, XComEncodeError
 from taskkit.execution.base import Event, TryFinished, TryStarted, Workload
-from taskkit.execution.tasklog import log_path, write_rejection
+from taskkit.execution.tasklog import DEFAULT_MAX_LOG_BYTES, log_path, write_rejection
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
 from taskkit.model.results import TryOutcome
 from taskkit.scheduling.active_run import ActiveRun, run_order
@@ -330,7 +330,12 @@ class Scheduler:
                 error=None,
             )
         )
-        self.to_submit.append(run.workload(key.task_id, self.logs_folder))
+        workload = run.workload(key.task_id, self.logs_folder)
+        if self.settings.logging.max_task_log_bytes != DEFAULT_MAX_LOG_BYTES:
+            workload = attrs.evolve(
+                workload, max_log_bytes=self.settings.logging.max_task_log_bytes
+            )
+        self.to_submit.append(workload)
 
     def _reject(self, candidate: Candidate, reason: str, now: dt.datetime) -> None:
         """A task that can never run (no such pool, or too big for it) fails with the reason."""
