@@ -79,6 +79,13 @@ def list_dags(output: str, no_parse: bool) -> None:
         if not no_parse:
             _sync(store, config)
         records = store.list_dags()
+        failed = len(store.list_import_errors())
+    if failed:  # on stderr, so `-o json` stays one document on stdout
+        click.echo(
+            f"warning: {failed} DAG file(s) failed to import; "
+            "run `taskkit dags list-import-errors` to see why.",
+            err=True,
+        )
     rows = [
         {
             "dag_id": r.dag_id,

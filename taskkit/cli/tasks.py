@@ -47,12 +47,38 @@ def states(dag_id: str, run_id: str, output: str) -> None:
             "priority_weight": ti.priority_weight,
             "started_at": ti.started_at,
             "ended_at": ti.ended_at,
+            "start": _seconds(ti.started_at),
+            "end": _seconds(ti.ended_at),
             "wait_reason": ti.wait_reason,
+            "error": ti.error,
+            "reason": _short(ti.error or ti.wait_reason),
         }
         for ti in records
     ]
-    columns = ["task_id", "state", "try_number", "pool", "pool_slots", "priority_weight"]
+    columns = [
+        "task_id",
+        "state",
+        "try_number",
+        "pool",
+        "pool_slots",
+        "priority_weight",
+        "start",
+        "end",
+        "reason",
+    ]
     emit(rows, columns, output, f"Run {run_id!r} has no task instances.")
+
+
+def _seconds(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="seconds")
+
+
+def _short(text: str | None, limit: int = 100) -> str | None:
+    """A reason on one table line: its first line, cut at `limit` characters."""
+    if not text:
+        return None
+    first = text.strip().splitlines()[0] if text.strip() else text
+    return first if len(first) <= limit else first[: limit - 3] + "..."
 
 
 @tasks.command()
@@ -214,16 +240,18 @@ def explain(
 
     state = ti.state
     if state in FINISHED_STATES:
-        return f"finished: {state}"
+        reason = f": {_short(ti.error, 300)}" if ti.error and state is not State.SUCCESS else ""
+        return f"finished: {state}{reason}"
     if state is State.RUNNING:
         where = f" (pid {ti.pid} on {ti.hostname})" if ti.pid else ""
         return f"running since {_at(ti.started_at)}{where}, try {ti.try_number}"
     if state is State.QUEUED:
         return f"queued since {_at(ti.queued_at)}: handed to the executor, about to start"
     if state is State.UP_FOR_RETRY:
+        failed = f": {_short(ti.error)}" if ti.error else ""
         return (
             f"waiting for retry until {_at(ti.next_retry_at)} "
-            f"(try {ti.try_number} of {ti.max_tries} failed)"
+            f"(try {ti.try_number} of {ti.max_tries} failed{failed})"
         )
     if dag.is_paused:
         return f"DAG is paused: run `taskkit dags unpause {dag.dag_id}`"

@@ -133,6 +133,7 @@ class Scheduler:
                     self.forced = True
                 finally:
                     self._drain()
+            self.summary.import_errors = len(self.store.list_import_errors())
         finally:
             self.store.dispose()
         self.summary.duration_s = time.monotonic() - started
@@ -521,12 +522,7 @@ class Scheduler:
             self._unload(run)
             self.refresh_soon = True
             record = self.store.get_run(run.dag_id, run.run_id)
-            took = None
-            if record.started_at and record.ended_at:
-                took = (record.ended_at - record.started_at).total_seconds()
-            self.summary.runs.append(
-                RunSummary(run.dag_id, run.run_id, outcome, Counter(states.values()), took)
-            )
+            self.summary.runs.append(RunSummary.of(self.store, record, outcome))
             log.info("run_finished", dag_id=run.dag_id, run_id=run.run_id, state=outcome.value)
 
     def _unload(self, run: ActiveRun) -> None:
@@ -587,9 +583,7 @@ class Scheduler:
             run = self.loader.load(record)
         except DagVersionUnloadableError as exc:  # that run fails alone, with the reason
             fail_unloadable_run(self.store, record, str(exc), _utcnow())
-            self.summary.runs.append(
-                RunSummary(record.dag_id, record.run_id, RunState.FAILED, Counter(), None)
-            )
+            self.summary.runs.append(RunSummary.of(self.store, record, RunState.FAILED))
             return
         self.runs[record.dag_id, record.run_id] = run
         for task_id, ti in run.tasks.items():
