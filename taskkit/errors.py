@@ -91,6 +91,10 @@ class MetastoreNotInitializedError(MetastoreError):
     """The database has no taskkit schema yet, or an old one."""
 
 
+class MetastoreUnavailableError(MetastoreError):
+    """The metastore could not be written even after retries (disk full, read-only, down)."""
+
+
 class SchedulerAlreadyRunningError(MetastoreError):
     """A second scheduler was started against a metastore that already has a live one."""
 

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 
 import attrs
 import structlog
+from sqlalchemy.exc import OperationalError
 
-from taskkit.errors import DagVersionUnloadableError, XComEncodeError
+from taskkit.errors import DagVersionUnloadableError, MetastoreUnavailableError, XComEncodeError
 from taskkit.execution.base import Event, TryFinished, TryStarted, Workload
 from taskkit.execution.tasklog import DEFAULT_MAX_LOG_BYTES, log_path, write_rejection
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
@@ -57,6 +58,8 @@ REFRESH_INTERVAL_S = 0.5
 EXPLAIN_INTERVAL_S = 1.0
 #: How long running tries may finish after SIGINT/SIGTERM before they are killed.
 SHUTDOWN_GRACE_S = 30.0
+#: Waits between attempts when the metastore cannot be written; then the scheduler gives up.
+WRITE_RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0)
 #: The exit code after a forced stop (a second SIGINT/SIGTERM), as for an interrupted command.
 EXIT_FORCED = 130
 
@@ -96,6 +99,9 @@ class Scheduler:
         self.stopping: str | None = None
         #: A second stop signal: running tries are abandoned to be reset on the next start.
         self.forced = False
+        self.recovered = False
+        #: Consecutive failed attempts to write the metastore (reset by a successful commit).
+        self.write_failures = 0
         #: A run finished: refresh at once, so catchup and max_active_runs move on promptly.
         self.refresh_soon = False
         self.store: Metastore
@@ -128,7 +134,7 @@ class Scheduler:
             with scheduler_lease(self.store.engine), stops, processor:
                 self.executor.start()
                 try:
-                    self._loop()
+                    self._loop_retrying()
                 except KeyboardInterrupt:  # a second SIGINT/SIGTERM: stop at once
                     self.forced = True
                 finally:
@@ -181,14 +187,45 @@ class Scheduler:
             events = []
             self.summary.exit_code = EXIT_FORCED
         self._handle(events)
-        self._commit()
-        self._finish_runs()  # runs whose last tries ended during the grace period
+        try:
+            self._commit()
+            self._finish_runs()  # runs whose last tries ended during the grace period
+        except OperationalError as exc:  # cannot write: the next start resets these tries
+            log.warning("metastore_write_failed_at_exit", error=str(exc.orig or exc)[:200])
         self.summary.stopped_by = (self.stopping or "idle") + (", forced" if self.forced else "")
 
     # -- the loop ------------------------------------------------------------------
 
+    def _loop_retrying(self) -> None:
+        """Run the loop; when the metastore cannot be written, retry with backoff, then give up.
+
+        Nothing is lost meanwhile: pending changes stay pending until a commit
+        succeeds (`_commit`), and whatever was committed is consistent, so a
+        restart resumes where this scheduler stopped.
+        """
+        while True:
+            try:
+                self._loop()
+                return
+            except OperationalError as exc:
+                self.write_failures += 1
+                error = " ".join(str(exc.orig or exc).split())[:200]
+                if self.write_failures > len(WRITE_RETRY_DELAYS_S):
+                    raise MetastoreUnavailableError(
+                        f"Cannot write to the metastore "
+                        f"({self.store.engine.url.render_as_string(hide_password=True)}): "
+                        f"{error}; gave up after {self.write_failures} tries. Everything already "
+                        "committed is consistent: fix the database (space, permissions, server) "
+                        "and start the scheduler again, it resumes where it stopped."
+                    ) from None
+                delay = WRITE_RETRY_DELAYS_S[self.write_failures - 1]
+                log.warning("metastore_write_failed", error=error, retry_in_s=delay)
+                time.sleep(delay)
+
     def _loop(self) -> None:
-        recover_orphaned_tries(self.store, self.executor)
+        if not self.recovered:
+            recover_orphaned_tries(self.store, self.executor)
+            self.recovered = True
         if self.exit_when_idle and not self.settings.scheduler.standalone_dag_processor:
             self._sync_dags()  # a batch run parses once, up front; else the processor parses
         next_refresh = next_explain = next_beat = 0.0
@@ -484,9 +521,10 @@ class Scheduler:
     def _commit(self) -> None:
         """Write every pending change in one transaction, then submit what was queued."""
         if self.changes or self.xcom_writes:
-            changes, self.changes = self.changes, []
+            changes = self.changes
             applied = self.store.transition_task_instances(changes, self.xcom_writes)
-            self.xcom_writes = []
+            self.changes, self.xcom_writes = [], []  # only once written: a failed write is retried
+            self.write_failures = 0
             lost = {
                 c.key
                 for c, ok in zip(changes, applied, strict=True)
