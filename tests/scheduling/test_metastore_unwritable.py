@@ -1,4 +1,4 @@
-"""A metastore that cannot be written: retries with backoff, then one line, and a restart resumes."""
+"""A metastore that cannot be written: retries with backoff, one line, a restart resumes."""
 
 from __future__ import annotations
 
