@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -428,6 +428,24 @@ def load_settings(
         logging=LoggingSettings(**_section(parsed, "logging")),
         sources=sources,
     )
+
+
+#: Settings whose value must never reach a try (or a DAG file being parsed) through the
+#: environment it inherits: see docs/security.md.
+SECRET_ENV_VARS: tuple[str, ...] = (ENV_PREFIX + "CORE__SECRET_KEY",)
+
+
+def remove_secrets_from_environment(environ: MutableMapping[str, str] | None = None) -> None:
+    """Drop secret settings from this process's environment once they are loaded.
+
+    Tries, DAG-file parsers and worker processes inherit the environment of
+    the process that starts them; a key they can read is a key they can use
+    to forge signed payloads. Call after `load_settings`, before starting any.
+    """
+    env = os.environ if environ is None else environ
+    for name in list(env):
+        if name.upper() in SECRET_ENV_VARS:
+            del env[name]
 
 
 def _section(parsed: Mapping[str, object], section: str) -> dict[str, Any]:

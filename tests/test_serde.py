@@ -195,3 +195,20 @@ def test_sets_keep_their_type_and_contents() -> None:
     """Sorted pickling of sets gives back the same sets and frozensets."""
     value = {"f": frozenset({"b", "a", "c"}), "s": {3, 1, 2}, "mixed": {1, "a"}, "one": {"x"}}
     assert serde.loads_dag(serde.dumps_dag(value)) == value
+
+
+def test_the_key_file_can_live_outside_taskkit_home(tmp_path: Path) -> None:
+    """With core.secret_key_file the key is created (0600) and read there, not in $TASKKIT_HOME."""
+    from taskkit.config import load_settings
+
+    home = tmp_path / "home"
+    outside = tmp_path / "vault" / "taskkit.key"
+    settings = load_settings(
+        environ={"TASKKIT_HOME": str(home), "TASKKIT__CORE__SECRET_KEY_FILE": str(outside)}
+    )
+    assert settings.core.secret_key_file == outside
+    key = serde.load_secret_key(home, None, settings.core.secret_key_file)
+    assert outside.read_bytes() == key
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o600
+    assert not (home / "secret_key").exists()
+    assert serde.load_secret_key(home, None, outside) == key

@@ -26,16 +26,19 @@ def dag_processor(dags_folder: str | None, num_runs: int | None, parent_pid: int
     The scheduler starts one beside itself unless scheduler.standalone_dag_processor
     is true; run this command yourself when it is (e.g. on another machine).
     """
+    from taskkit.config import remove_secrets_from_environment
     from taskkit.scheduling.dag_import import check_dags_folder
     from taskkit.scheduling.processor_service import parent_alive, run_processor
 
     config = context.settings({"core.dags_folder": dags_folder})
     check_dags_folder(config.core.dags_folder)
+    key = context.secret_key(config)
+    remove_secrets_from_environment()  # DAG files are parsed in children of this process
     with context.open_store(config) as store:
         run_processor(
             store,
             config,
-            context.secret_key(config),
+            key,
             num_runs=num_runs,
             keep_going=parent_alive(parent_pid),
         )

@@ -18,6 +18,7 @@ import attrs
 import structlog
 from sqlalchemy.exc import OperationalError
 
+from taskkit.config import remove_secrets_from_environment
 from taskkit.errors import DagVersionUnloadableError, MetastoreUnavailableError, XComEncodeError
 from taskkit.execution.base import Event, TryFinished, TryStarted, Workload
 from taskkit.execution.tasklog import DEFAULT_MAX_LOG_BYTES, log_path, write_rejection
@@ -127,6 +128,7 @@ class Scheduler:
                 self.settings.core.secret_key,
                 self.settings.core.secret_key_file,
             )
+            remove_secrets_from_environment()  # workers and tries inherit the environment
             self.loader = RunLoader(self.store, self.secret_key)
             self.executor = make_executor(self.settings, self.secret_key, self._route)
             stops = stop_requests(self._request_stop, lambda: self.stopping is not None)
