@@ -23,8 +23,15 @@ import json, os
 from pathlib import Path
 
 SEEN = Path({seen!r})
-with SEEN.open("a") as out:
-    out.write(json.dumps({{"where": "parse", "keys": sorted(k for k in os.environ if "SECRET" in k)}}) + "\\n")
+
+
+def record(where):
+    keys = sorted(k for k in os.environ if "SECRET" in k)
+    with SEEN.open("a") as out:
+        out.write(json.dumps({{"where": where, "keys": keys}}) + "\\n")
+
+
+record("parse")
 
 
 @dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
@@ -32,8 +39,7 @@ def spy():
     @task
     def look(ti=None):
         note(ti, time.time())
-        with SEEN.open("a") as out:
-            out.write(json.dumps({{"where": "try", "keys": sorted(k for k in os.environ if "SECRET" in k)}}) + "\\n")
+        record("try")
 
     look()
 
