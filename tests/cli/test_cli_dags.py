@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from cli_harness import ETL_DAG, FAILING_DAG, SIMPLE_DAG, Cli
 
 
@@ -168,3 +169,26 @@ def test_list_says_how_many_files_failed_and_how_to_see_them(cli_sqlite: Cli) ->
     assert str(cli_sqlite.dags / "etl.py") in duplicate["message"]
     clean = cli_sqlite("dags", "list")
     assert "warning: 2 DAG file(s)" in clean.stderr
+
+
+def test_trigger_of_a_known_dag_never_waits_on_other_files(
+    cli_sqlite: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a DAG is stored, `dags trigger` uses it without parsing, so a file that hangs at
+    import (with a 600 s parsing timeout) does not hold the command up."""
+    import subprocess
+    import sys
+
+    cli_sqlite.write_dag("simple.py", SIMPLE_DAG.format(dag_id="simple"))
+    cli_sqlite.ok("dags", "list")
+    cli_sqlite.write_dag("hangs.py", "import time\ntime.sleep(10**6)\n")
+    monkeypatch.setenv("TASKKIT__SCHEDULER__PARSING_TIMEOUT", "600")
+    done = subprocess.run(
+        [sys.executable, "-m", "taskkit", "dags", "trigger", "simple", "--run-id", "r1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "r1"
