@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from taskkit.metastore.store import Metastore
     from taskkit.model.keys import TaskInstanceKey
 
-log = structlog.get_logger("taskkit.scheduler")
+log = structlog.get_logger(__name__)
 
 #: How often runs, pools and pause flags changed by the CLI are picked up.
 REFRESH_INTERVAL_S = 0.5
