@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -108,23 +109,36 @@ def trigger(settings: object, dag_id: str) -> None:
     store.dispose()
 
 
-def run_scheduler(settings: object) -> float:
+def _cpu() -> tuple[float, float]:
+    """CPU seconds of this process and of its waited-for descendants (zygote and tries)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def run_scheduler(settings: object) -> tuple[float, float, float]:
+    """Wall seconds, scheduler CPU seconds and worker-side CPU seconds of one scheduler run."""
     from taskkit.scheduling.scheduler import Scheduler
 
+    cpu_before = _cpu()
     started = time.perf_counter()
     summary = Scheduler(settings, exit_when_idle=True).run()  # type: ignore[arg-type]
     assert all(r.state == "success" for r in summary.runs), summary.render()
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    cpu_after = _cpu()
+    return wall, cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
 
 
 def measure_speed(url: str | None, where: str, width: int, length: int) -> None:
     """(a) fan-out throughput and (b) chain hop latency, scheduler in this process."""
     settings, record = prepare(url, width - 1, length, 1)
     trigger(settings, "fan_out")
-    seconds = run_scheduler(settings)
+    seconds, own_cpu, worker_cpu = run_scheduler(settings)
     print(
         f"[{where}] fan-out of {width} tasks: {seconds:.2f}s trigger to success "
-        f"(including scheduler start-up), {width / seconds:.0f} tasks/s"
+        f"(including scheduler start-up), {width / seconds:.0f} tasks/s; CPU per task: "
+        f"scheduler {own_cpu * 1000 / width:.2f} ms, zygote and tries "
+        f"{worker_cpu * 1000 / width:.2f} ms"
     )
     trigger(settings, "chain")
     run_scheduler(settings)
@@ -134,7 +148,8 @@ def measure_speed(url: str | None, where: str, width: int, length: int) -> None:
     hops = [(s - e) * 1000 for e, s in zip(ends[:-1], starts[1:], strict=True)]
     print(
         f"[{where}] chain of {length}: hop latency median {statistics.median(hops):.1f} ms, "
-        f"p90 {sorted(hops)[int(len(hops) * 0.9)]:.1f} ms"
+        f"p90 {sorted(hops)[int(len(hops) * 0.9)]:.1f} ms, "
+        f"p99 {sorted(hops)[int(len(hops) * 0.99)]:.1f} ms"
     )
 
 

@@ -1,27 +1,27 @@
-"""A try's log file: JSON lines under logs/<dag_id>/<run_id>/<task_id>/<try>.log.
+"""A try's log file under logs/<dag_id>/<run_id>/<task_id>/<try>.log.
 
-The zygote writes it, not the task: output is read from the child's pipes
-line by line, so even a try that segfaults or is killed leaves a complete log
-ending in a `try_finished` line with the reason.
-
-The lines have structlog's JSON shape (event, level, timestamp and the bound
-keys dag_id, run_id, task_id, try_number) but are rendered with json.dumps
-directly: importing structlog (and the rich it pulls in when installed) would
-triple the zygote's memory, and fork() slows down with every megabyte.
+The try's own process opens it and points its stdout and stderr at it, so
+output goes to the file without passing through any other process (and a
+log that cannot be opened fails that try alone). Around the output, taskkit
+writes event lines in structlog's JSON shape (event, level, timestamp and the
+bound keys dag_id, run_id, task_id, try_number): `try_started` first, and a
+`try_finished` line with the outcome and reason last, written by the try
+itself or, when it died without reporting, by the executor. Lines are
+rendered with json.dumps directly: importing structlog (and the rich it pulls
+in when installed) would triple the forking process's memory, and fork()
+slows down with every megabyte. Folders are 0700 and files 0600.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from taskkit.execution.base import Workload
-    from taskkit.model.results import TryResult
-
-_MAX_LINE = 64 * 1024
+#: Event lines taskkit writes; any other line is the try's own output.
+EVENTS = frozenset({"try_started", "try_finished", "try_rejected", "output"})
 
 
 def log_path(logs_folder: Path, dag_id: str, run_id: str, task_id: str, try_number: int) -> Path:
@@ -29,85 +29,81 @@ def log_path(logs_folder: Path, dag_id: str, run_id: str, task_id: str, try_numb
     return logs_folder / dag_id / run_id / task_id / f"{try_number}.log"
 
 
-class TryLog:
-    """Structured writer for one try's log file."""
+def open_log(path: str) -> int:
+    """An O_APPEND descriptor on the log at `path`, creating private folders as needed.
 
-    def __init__(self, file: IO[str], bound: dict[str, Any]) -> None:
-        self.file = file
-        self.bound = bound
-        self.partial: dict[str, bytes] = {}
+    Raises OSError (too long a name, a folder that is a file, no permission).
+    """
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC  # read: see write_event
+    try:
+        return os.open(path, flags, 0o600)
+    except FileNotFoundError:
+        Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return os.open(path, flags, 0o600)
 
-    def _emit(self, level: str, event: str, **values: Any) -> None:
-        line = {
-            **self.bound,
-            **values,
-            "event": event,
-            "level": level,
-            "timestamp": dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
-        }
-        self.file.write(json.dumps(line) + "\n")
 
-    @classmethod
-    def open(cls, workload: Workload) -> TryLog:
-        path = Path(workload.log_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        file = path.open("a", encoding="utf-8")
-        key = workload.key
-        bound = {
-            "dag_id": key.dag_id,
-            "run_id": key.run_id,
-            "task_id": key.task_id,
-            "try_number": workload.try_number,
-        }
-        return cls(file, bound)
+def event_line(bound: dict[str, Any], level: str, event: str, **values: Any) -> bytes:
+    """One JSON event line (with its newline)."""
+    line = {
+        **bound,
+        **values,
+        "event": event,
+        "level": level,
+        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+    }
+    return (json.dumps(line) + "\n").encode()
 
-    def started(self, pid: int, hostname: str) -> None:
-        self._emit("info", "try_started", pid=pid, hostname=hostname)
 
-    def output(self, stream: str, data: bytes) -> None:
-        """Log every complete line of `data`; keep a trailing partial line for later."""
-        data = self.partial.pop(stream, b"") + data
-        *lines, rest = data.split(b"\n")
-        if len(rest) > _MAX_LINE:
-            lines.append(rest)
-            rest = b""
-        if rest:
-            self.partial[stream] = rest
-        level = "info" if stream == "stdout" else "warning"
-        for line in lines:
-            self._emit(level, "output", stream=stream, line=line.decode("utf-8", "replace"))
+def bound_keys(dag_id: str, run_id: str, task_id: str, try_number: int) -> dict[str, Any]:
+    """The keys every event line of one try carries."""
+    return {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "try_number": try_number}
 
-    def finished(self, result: TryResult) -> None:
-        for stream, rest in self.partial.items():
-            self._emit("info", "output", stream=stream, line=rest.decode("utf-8", "replace"))
-        self.partial.clear()
-        outcome = result.outcome.value
-        self._emit(
-            "info" if outcome != "failed" else "error",
-            "try_finished",
-            outcome=outcome,
-            duration_s=round(result.duration_s, 6),
-            error=result.error,
-        )
-        self.file.flush()
-        self.file.close()
+
+def finished_line(
+    bound: dict[str, Any], outcome: str, duration_s: float, error: str | None
+) -> bytes:
+    """The `try_finished` event line."""
+    return event_line(
+        bound,
+        "info" if outcome != "failed" else "error",
+        "try_finished",
+        outcome=outcome,
+        duration_s=round(duration_s, 6),
+        error=error,
+    )
+
+
+def write_event(fd: int, line: bytes) -> None:
+    """Append an event line, on a line of its own even if the output ended mid-line."""
+    size = os.fstat(fd).st_size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        line = b"\n" + line
+    view = memoryview(line)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def append_event(path: str, line: bytes) -> None:
+    """Open the log at `path`, append `line`, close; for a try that could not write it itself."""
+    fd = open_log(path)
+    try:
+        write_event(fd, line)
+    finally:
+        os.close(fd)
 
 
 def write_rejection(path: Path, reason: str, at: dt.datetime) -> None:
     """The whole log of a try that could never start (no such pool, or too small)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     line = {"event": "try_rejected", "level": "error", "timestamp": at.isoformat(), "error": reason}
-    with path.open("a", encoding="utf-8") as file:
-        file.write(json.dumps(line) + "\n")
+    append_event(str(path), (json.dumps(line) + "\n").encode())
 
 
 def format_log(path: Path) -> str:
     """The log as text a person reads: output lines as they were, events as one line each."""
     lines = []
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        try:
-            event = json.loads(raw)
-        except json.JSONDecodeError:
+    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        event = _event(raw)
+        if event is None:
             lines.append(raw)
             continue
         if event.get("event") == "output":
@@ -121,3 +117,16 @@ def format_log(path: Path) -> str:
         )
         lines.append(f"[{event.get('timestamp', '')}] {event.get('event')} {extras}".rstrip())
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _event(raw: str) -> dict[str, Any] | None:
+    """The event a line holds, or None for a line of the try's own output."""
+    if not raw.startswith("{"):
+        return None
+    try:
+        event = json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+    if isinstance(event, dict) and event.get("event") in EVENTS:
+        return event
+    return None
