@@ -60,7 +60,9 @@ with DAG("huge", max_active_tasks=32) as huge:
 """
 
 
-def prepare(url: str | None, width: int, length: int, huge: int) -> tuple[object, Path]:
+def prepare(
+    url: str | None, width: int, length: int, huge: int, reuse: int = 0
+) -> tuple[object, Path]:
     from taskkit.config import load_settings
     from taskkit.metastore.migrate import init_db, reset_db
 
@@ -71,7 +73,11 @@ def prepare(url: str | None, width: int, length: int, huge: int) -> tuple[object
     (dags / "bench_dags.py").write_text(
         textwrap.dedent(DAG_FILE.format(record=str(record), width=width, length=length, huge=huge))
     )
-    overrides: dict[str, object] = {"core.dags_folder": str(dags), "core.parallelism": 32}
+    overrides: dict[str, object] = {
+        "core.dags_folder": str(dags),
+        "core.parallelism": 32,
+        "local.reuse_processes": reuse,
+    }
     if url:
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         from sqlalchemy import create_engine, text
@@ -129,9 +135,11 @@ def run_scheduler(settings: object) -> tuple[float, float, float]:
     return wall, cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
 
 
-def measure_speed(url: str | None, where: str, width: int, length: int) -> None:
+def measure_speed(url: str | None, where: str, width: int, length: int, reuse: int) -> None:
     """(a) fan-out throughput and (b) chain hop latency, scheduler in this process."""
-    settings, record = prepare(url, width - 1, length, 1)
+    settings, record = prepare(url, width - 1, length, 1, reuse)
+    if reuse:
+        where += f", reuse_processes={reuse}"
     trigger(settings, "fan_out")
     seconds, own_cpu, worker_cpu = run_scheduler(settings)
     print(
@@ -189,13 +197,14 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1000)
     parser.add_argument("--length", type=int, default=200)
     parser.add_argument("--rss", action="store_true", help="measure RSS holding a 10,000-task run")
+    parser.add_argument("--reuse", type=int, default=0, help="[local] reuse_processes (0: off)")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     where = "PostgreSQL" if args.url else "SQLite"
     if args.rss:
         measure_rss(args.url, where)
     else:
-        measure_speed(args.url, where, args.width, args.length)
+        measure_speed(args.url, where, args.width, args.length, args.reuse)
     sys.stdout.flush()
     os._exit(0)
 

@@ -20,12 +20,22 @@ import attrs
 
 from taskkit.execution.base import DagPayload, Event, TryFinished, TryStarted, Workload
 from taskkit.execution.tasklog import append_event, bound_keys, finished_line
-from taskkit.execution.worker import describe_exit, unpack_result_header
+from taskkit.execution.worker import (
+    LAST,
+    MORE,
+    REQUEUE,
+    STARTED,
+    WORK,
+    describe_exit,
+    unpack_result_header,
+)
 from taskkit.model.results import TryOutcome, TryResult
 
 #: Environment variables that would hand the secret key to every try.
 _SECRET_ENV_PREFIX = "TASKKIT__CORE__SECRET_KEY"
 _UTC = dt.timezone.utc
+#: With process reuse, bigger workloads go the fresh-process way (one fork each).
+_MAX_WORK_MESSAGE = 60 * 1024
 
 
 @attrs.define
@@ -36,6 +46,8 @@ class _Flight:
     pid: int | None = None
     started: bool = False
     chunks: list[bytes] = attrs.Factory(list)
+    deadline: float | None = None  #: for tries on reused workers, which the zygote does not time
+    timed_out: bool = False
 
 
 class LocalExecutor:
@@ -54,9 +66,19 @@ class LocalExecutor:
     memory or environment.
     """
 
-    def __init__(self, capacity: int, secret_key: bytes) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        secret_key: bytes,
+        *,
+        reuse_processes: int = 0,
+        reuse_max_rss_mb: int = 1024,
+    ) -> None:
         self.capacity = capacity
         self.secret_key = secret_key
+        self.reuse_processes = reuse_processes
+        self.reuse_max_rss_mb = reuse_max_rss_mb
+        self._work: socket.socket | None = None
         self.hostname = socket.gethostname()
         self._conn: Connection | None = None
         self._results: socket.socket | None = None
@@ -74,20 +96,20 @@ class LocalExecutor:
         ours, theirs = socket.socketpair()
         results, children = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SECRET_ENV_PREFIX)}
+        argv = [sys.executable, "-m", "taskkit.execution.worker"]
+        passed = [theirs, children]
+        if self.reuse_processes:
+            self._work, workers = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            self._work.setblocking(False)
+            passed.append(workers)
+        argv += [str(s.fileno()) for s in passed]
+        if self.reuse_processes:
+            argv += [str(self.capacity), str(self.reuse_processes), str(self.reuse_max_rss_mb)]
         self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "taskkit.execution.worker",
-                str(theirs.fileno()),
-                str(children.fileno()),
-            ],
-            pass_fds=[theirs.fileno(), children.fileno()],
-            stdin=subprocess.DEVNULL,
-            env=env,
+            argv, pass_fds=[s.fileno() for s in passed], stdin=subprocess.DEVNULL, env=env
         )
-        theirs.close()
-        children.close()
+        for end in passed:
+            end.close()
         results.setblocking(False)
         self._conn = Connection(ours.detach())
         self._results = results
@@ -125,8 +147,16 @@ class LocalExecutor:
                 conn.send(("dag", version, self._payloads[version].payload))
                 self._sent_versions.add(version)
             self._seq += 1
-            self._in_flight[self._seq] = _Flight(workload)
             data = pickle.dumps(workload, pickle.HIGHEST_PROTOCOL)
+            if self._work is not None and len(data) < _MAX_WORK_MESSAGE:
+                try:
+                    self._work.send(WORK.pack(self._seq, version) + data)
+                except BlockingIOError:  # the workers are behind: the rest waits here
+                    self._waiting.appendleft(workload)
+                    break
+                self._in_flight[self._seq] = _Flight(workload)
+                continue
+            self._in_flight[self._seq] = _Flight(workload)
             batch.append((self._seq, version, workload.execution_timeout_s, data))
         if batch:
             conn.send(("run", batch))
@@ -154,6 +184,8 @@ class LocalExecutor:
                 timeout = 0
             selector = self._selector
             assert selector is not None
+            if self._work is not None:
+                timeout = self._kill_overdue(timeout)
             if selector.select(timeout):
                 self._collect(events)
             events.extend(self._send_waiting())
@@ -191,14 +223,26 @@ class LocalExecutor:
             except BlockingIOError:
                 return
             try:
-                seq, last, pid, started, chunk = unpack_result_header(message)
+                seq, kind, pid, started, chunk = unpack_result_header(message)
             except Exception:
                 continue  # not ours: whatever a task wrote here is no result
             flight = self._in_flight.get(seq)
             if flight is None:
                 continue
+            if kind == STARTED:
+                self._on_forked(seq, pid, started, events)
+                timeout = flight.workload.execution_timeout_s
+                if timeout is not None:
+                    flight.deadline = time.monotonic() + timeout
+                continue
+            if kind == REQUEUE:  # a worker forked before this DAG version was loaded
+                del self._in_flight[seq]
+                self._waiting.appendleft(flight.workload)
+                continue
             flight.chunks.append(chunk)
-            if not last:
+            if kind == MORE:
+                continue
+            if kind != LAST:
                 continue
             payload, flight.chunks = b"".join(flight.chunks), []
             try:
@@ -213,6 +257,20 @@ class LocalExecutor:
             del self._in_flight[seq]
             self._by_pid.pop(pid, None)
             events.append(finished)
+
+    def _kill_overdue(self, timeout: float) -> float:
+        """Kill tries on reused workers past their execution_timeout; the time to the next."""
+        now = time.monotonic()
+        for flight in self._in_flight.values():
+            if flight.deadline is None or flight.timed_out:
+                continue
+            if flight.deadline <= now and flight.pid is not None:
+                flight.timed_out = True
+                with contextlib.suppress(OSError):
+                    os.killpg(flight.pid, signal.SIGKILL)
+            else:
+                timeout = min(timeout, max(flight.deadline - now, 0.0))
+        return timeout
 
     def _on_forked(self, seq: int, pid: int, at: float, events: list[Event]) -> None:
         flight = self._in_flight.get(seq)
@@ -231,7 +289,7 @@ class LocalExecutor:
         if flight is None:
             return  # it reported its result already
         workload = flight.workload
-        if timed_out:
+        if timed_out or flight.timed_out:
             reason = f"execution_timeout of {workload.execution_timeout_s:g}s exceeded; killed"
         else:
             reason = f"worker process {describe_exit(status)} without reporting a result"
@@ -250,6 +308,9 @@ class LocalExecutor:
             self._conn.send(("shutdown", grace))
         except OSError:
             return self._lost_worker()
+        if self._work is not None:  # idle reusable workers read end of file and exit
+            self._work.close()
+            self._work = None
         deadline = time.monotonic() + grace + 5
         while self._in_flight and time.monotonic() < deadline:
             try:
@@ -291,6 +352,9 @@ class LocalExecutor:
         if self._results is not None:
             self._results.close()
             self._results = None
+        if self._work is not None:
+            self._work.close()
+            self._work = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None

@@ -23,6 +23,13 @@ Messages on the control socket (pickled, in batches):
   timed_out), ...], [(seq, reason), ...])   # forked, exited, refused
 On the result socket (SOCK_SEQPACKET) each child sends its pickled
 TryFinished (with its pid and start time) as `_HEADER` + chunk messages.
+
+With process reuse (`[local] reuse_processes = N`, opt-in) the zygote also
+keeps a pool of long-lived workers that take workloads straight from the
+executor on a shared work socket (`_WORK` header + pickled workload), report
+STARTED, run the try, report the result, and wait for the next one; each
+exits after N tries, or when its memory passes the limit, and a crash ends
+it like any child. The zygote forks replacements.
 """
 
 from __future__ import annotations
@@ -52,8 +59,11 @@ from taskkit.execution.runtime import execute_try
 from taskkit.execution.tasklog import bound_keys, event_line, finished_line, open_log, write_event
 from taskkit.model.results import TryOutcome, TryResult
 
-#: seq (u64), this chunk is the last one (u8), pid (u32), start time (f64).
+#: seq (u64), kind (u8: one of the kinds below), pid (u32), start time (f64).
 _HEADER = struct.Struct("<QBId")
+MORE, LAST, STARTED, REQUEUE = 0, 1, 2, 3  # a chunk, the last chunk, or a pool worker's note
+#: A workload for a pool worker: seq (u64), DAG version (u64), then the pickled workload.
+WORK = struct.Struct("<QQ")
 #: Result messages are cut into chunks that fit any SOCK_SEQPACKET send buffer.
 RESULT_CHUNK = 32 * 1024
 _PR_SET_PDEATHSIG = 1
@@ -62,9 +72,23 @@ _PR_SET_PDEATHSIG = 1
 class Zygote:
     """The zygote's event loop; runs in its own process (see `main`)."""
 
-    def __init__(self, conn: Connection, result_fd: int) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        result_fd: int,
+        *,
+        work_fd: int | None = None,
+        pool_size: int = 0,
+        reuse: int = 0,
+        max_rss_mb: int = 0,
+    ) -> None:
         self.conn = conn
         self.result_fd = result_fd
+        self.work_fd = work_fd
+        self.pool_size = pool_size if work_fd is not None else 0
+        self.reuse = reuse
+        self.max_rss_pages = max_rss_mb * 1024 * 1024 // os.sysconf("SC_PAGE_SIZE")
+        self.pool: set[int] = set()
         self.dags: dict[int, Any] = {}
         self.broken: dict[int, str] = {}  # version -> why it could not be loaded
         #: pid -> (seq, deadline or None) of every child not yet reaped.
@@ -99,9 +123,12 @@ class Zygote:
         # pass would touch (and so un-share) every page the children have in common.
         gc.freeze()
         gc.disable()
-        while not (self.draining and not self.children):
+        while not (self.draining and not self.children and not self.pool):
+            self._fill_pool()
             timeout = self._timeout()
-            want_spare = self.spare is None and bool(self.dags) and not self.draining
+            want_spare = (
+                self.spare is None and bool(self.dags) and not self.draining and not self.pool_size
+            )
             if want_spare:
                 # Fork the next try's process only when nothing else is waiting, so the
                 # fork never delays noticing a finished try or dispatching a queued one.
@@ -156,7 +183,7 @@ class Zygote:
     def _gone(self) -> None:
         """The scheduler is gone: nobody will record results, so stop now, quietly."""
         self._discard_spare()
-        for pid in self.children:
+        for pid in [*self.children, *self.pool]:
             _kill_group(pid)
         os._exit(0)
 
@@ -257,7 +284,7 @@ class Zygote:
                 self.timed_out.add(pid)
                 _kill_group(pid)
         if self.kill_at is not None and now >= self.kill_at:
-            for pid in self.children:
+            for pid in [*self.children, *self.pool]:
                 _kill_group(pid)
 
     def _timeout(self) -> float | None:
@@ -276,6 +303,10 @@ class Zygote:
                 return
             if pid == 0:
                 return
+            if pid in self.pool:
+                self.pool.discard(pid)
+                self.exited.append((pid, status, False))
+                continue
             entry = self.children.pop(pid, None)
             if entry is None:
                 continue  # a discarded spare
@@ -289,7 +320,36 @@ class Zygote:
                     os.killpg(pid, signal.SIGKILL)
             self.exited.append((pid, status, timed_out))
 
+    def _fill_pool(self) -> None:
+        """Keep `pool_size` reusable workers (process reuse only), once a DAG is loaded."""
+        while len(self.pool) < self.pool_size and self.dags and not self.draining:
+            try:
+                pid = self._fork(self._pool_worker)
+            except OSError:
+                return  # try again on the next pass
+            self.pool.add(pid)
+
     # -- inside a forked child -------------------------------------------------------
+
+    def _pool_worker(self) -> None:
+        """A reusable worker: take workloads from the work socket until done or too big."""
+        assert self.work_fd is not None
+        self._detach()
+        pid = os.getpid()
+        for _ in range(self.reuse):
+            message = os.read(self.work_fd, 1 << 20)
+            if not message:  # the executor closed the work socket: shutting down
+                os._exit(0)
+            seq, version = WORK.unpack_from(message)
+            started = time.time()
+            if version not in self.dags:  # loaded after this worker was forked
+                os.write(self.result_fd, _HEADER.pack(seq, REQUEUE, pid, started))
+                os._exit(0)
+            os.write(self.result_fd, _HEADER.pack(seq, STARTED, pid, started))
+            self._run(seq, version, message[WORK.size :], started)
+            if self.max_rss_pages and _resident_pages() > self.max_rss_pages:
+                break
+        os._exit(0)
 
     def _spare_child(self, work_r: int, work_w: int) -> None:
         os.close(work_w)
@@ -300,10 +360,12 @@ class Zygote:
             os._exit(0)
         seq, version, data = pickle.loads(message)
         self._run(seq, version, data)
+        os._exit(0)
 
     def _child(self, seq: int, version: int, data: bytes) -> None:
         self._detach()
         self._run(seq, version, data)
+        os._exit(0)
 
     def _detach(self) -> None:
         """Become a try's process: own process group, dies with the zygote, no zygote fds."""
@@ -324,9 +386,9 @@ class Zygote:
             os.close(self.spare[1])
         gc.enable()
 
-    def _run(self, seq: int, version: int, data: bytes) -> None:
-        """Open the log, run the try, write its last log line and send its result; exit."""
-        started = time.time()
+    def _run(self, seq: int, version: int, data: bytes, started: float | None = None) -> None:
+        """Open the log, run the try, write its last log line and send its result."""
+        started = started or time.time()
         workload: Workload = pickle.loads(data)
         key = workload.key
         bound = bound_keys(key.dag_id, key.run_id, key.task_id, workload.try_number)
@@ -336,7 +398,7 @@ class Zygote:
             reason = f"cannot open the try's log file {workload.log_path!r}: {exc.strerror or exc}"
             failed = TryResult(TryOutcome.FAILED, error=reason)
             self._send(seq, started, TryFinished(key, workload.try_number, failed))
-            os._exit(0)
+            return
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
         os.close(log_fd)
@@ -380,7 +442,6 @@ class Zygote:
         line = finished_line(bound, result.outcome.value, result.duration_s, result.error)
         write_event(1, line)
         self._send_bytes(seq, started, payload)
-        os._exit(0)
 
     def _send(self, seq: int, started: float, finished: TryFinished) -> None:
         self._send_bytes(seq, started, pickle.dumps(finished))
@@ -390,7 +451,7 @@ class Zygote:
         last = max(len(payload) - 1, 0) // RESULT_CHUNK
         for index in range(last + 1):
             chunk = payload[index * RESULT_CHUNK : (index + 1) * RESULT_CHUNK]
-            header = _HEADER.pack(seq, index == last, pid, started)
+            header = _HEADER.pack(seq, LAST if index == last else MORE, pid, started)
             os.write(self.result_fd, header + chunk)  # one datagram; never split
 
 
@@ -426,10 +487,15 @@ def _prctl() -> Any:
         return None
 
 
-def unpack_result_header(message: bytes) -> tuple[int, bool, int, float, bytes]:
-    """(seq, last chunk, pid, started_at, chunk) of one result message."""
-    seq, last, pid, started = _HEADER.unpack_from(message)
-    return seq, bool(last), pid, started, message[_HEADER.size :]
+def unpack_result_header(message: bytes) -> tuple[int, int, int, float, bytes]:
+    """(seq, kind, pid, started_at, chunk) of one result message."""
+    seq, kind, pid, started = _HEADER.unpack_from(message)
+    return seq, kind, pid, started, message[_HEADER.size :]
+
+
+def _resident_pages() -> int:
+    with open("/proc/self/statm", "rb") as statm:  # noqa: PTH123 - no pathlib on this path
+        return int(statm.read().split()[1])
 
 
 def _read_all(fd: int) -> bytes:
@@ -473,15 +539,19 @@ def describe_exit(status: int) -> str:
 
 
 def main(argv: list[str]) -> None:
-    """Entry point of the zygote: `python -m taskkit.execution.worker CONTROL_FD RESULT_FD`.
+    """Entry point: `python -m taskkit.execution.worker CONTROL RESULTS [WORK POOL REUSE MAX_MB]`.
 
-    CONTROL_FD is this process's end of a socketpair with the executor;
-    RESULT_FD the children's end of the SOCK_SEQPACKET pair results go back on.
-    Neither is passed on to programs the tries exec.
+    CONTROL is this process's end of a socketpair with the executor; RESULTS
+    the children's end of the SOCK_SEQPACKET pair results go back on; with
+    process reuse, WORK the workers' end of the pair workloads come on, POOL
+    how many workers to keep, REUSE how many tries each runs, MAX_MB its
+    memory limit. No descriptor is passed on to programs the tries exec.
     """
     control, result_fd = int(argv[1]), int(argv[2])
-    for fd in (control, result_fd):
-        os.set_inheritable(fd, False)
+    work_fd, pool, reuse, max_mb = (int(a) for a in argv[3:7]) if len(argv) >= 7 else (-1, 0, 0, 0)
+    for fd in (control, result_fd, work_fd):
+        if fd >= 0:
+            os.set_inheritable(fd, False)
     # Configured once here; each child's stderr is its log, so its records land there.
     logging.basicConfig(
         level=logging.INFO,
@@ -489,7 +559,10 @@ def main(argv: list[str]) -> None:
         force=True,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    Zygote(Connection(control), result_fd).serve()
+    work = work_fd if work_fd >= 0 else None
+    Zygote(
+        Connection(control), result_fd, work_fd=work, pool_size=pool, reuse=reuse, max_rss_mb=max_mb
+    ).serve()
 
 
 if __name__ == "__main__":

@@ -349,3 +349,54 @@ def test_a_payload_that_fails_its_check_fails_its_tries(
     forged = DagPayload(1, harness.payload.payload, serde.sign(harness.payload.payload, b"x" * 32))
     executor.submit(harness.workload("up"), forged)
     assert "HMAC" in (run_all(executor)["up"].result.error or "")
+
+
+@pytest.fixture
+def reusing() -> Iterator[LocalExecutor]:
+    executor = LocalExecutor(2, KEY, reuse_processes=3)
+    executor.start()
+    yield executor
+    executor.shutdown(0)
+
+
+def test_process_reuse_runs_several_tries_per_process(
+    reusing: LocalExecutor, harness: Harness
+) -> None:
+    """With reuse_processes = 3, a worker process runs up to three tries, then is replaced."""
+    pids: list[int] = []
+    for try_number in range(1, 10):
+        reusing.submit(harness.workload("up", try_number), harness.payload)
+        events: list[Event] = []
+        while reusing.running():
+            events.extend(reusing.poll(5))
+        started, finished = events
+        assert isinstance(started, TryStarted) and isinstance(finished, TryFinished)
+        assert finished.result.outcome is TryOutcome.SUCCESS and finished.result.value == 7
+        pids.append(started.pid)
+    counts = {pid: pids.count(pid) for pid in pids}
+    assert max(counts.values()) == 3, pids  # reused, and never past the limit
+    assert harness.log("up", 9).count("try_started") == 1
+
+
+def test_process_reuse_keeps_crash_isolation_and_timeouts(
+    reusing: LocalExecutor, harness: Harness
+) -> None:
+    """A reused worker that crashes or overruns fails that try only; the next try still runs."""
+    reusing.submit(harness.workload("segfaults"), harness.payload)
+    reusing.submit(harness.workload("sleeps", execution_timeout_s=0.3), harness.payload)
+    finished = run_all(reusing)
+    assert "killed by signal SIGSEGV" in (finished["segfaults"].result.error or "")
+    assert "execution_timeout" in (finished["sleeps"].result.error or "")
+    reusing.submit(harness.workload("returns", upstream_xcoms={("up", "return_value"): 1}), None)
+    assert run_all(reusing)["returns"].result.outcome is TryOutcome.SUCCESS
+
+
+def test_process_reuse_picks_up_a_dag_version_sent_later(
+    reusing: LocalExecutor, harness: Harness
+) -> None:
+    """Workers forked before a new DAG version arrived hand its tries back; fresh ones run them."""
+    reusing.submit(harness.workload("up"), harness.payload)
+    assert run_all(reusing)["up"].result.outcome is TryOutcome.SUCCESS
+    second = DagPayload(2, harness.payload.payload, harness.payload.signature)
+    reusing.submit(harness.workload("up", 2, dag_version_id=2), second)
+    assert run_all(reusing)["up"].result.outcome is TryOutcome.SUCCESS
