@@ -11,7 +11,6 @@ import copy
 import signal
 import threading
 import time
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -42,6 +41,10 @@ def execute_try(operator: BaseOperator, context: Context) -> TryResult:
     except BaseException as exc:  # user code may raise anything, even SystemExit
         if isinstance(exc, KeyboardInterrupt):
             raise
+        # Imported here, not at the top: traceback pulls in textwrap and its regexes, which
+        # cost a cold DAG.test() milliseconds although only failing tries need them.
+        import traceback
+
         traceback.print_exc()
         return TryResult(
             TryOutcome.FAILED,
