@@ -72,7 +72,7 @@ def scheduler_rows(label: str, extra: list[str]) -> list[tuple[str, str, str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pg", action="store_true", help="also on PostgreSQL (TASKKIT_TEST_PG_URL)")
+    parser.add_argument("--pg", action="store_true", help="also PostgreSQL (TASKKIT_TEST_PG_URL)")
     parser.add_argument("--celery", action="store_true", help="also Celery, 1 worker, Redis")
     parser.add_argument("--rss", action="store_true", help="also the 10,000-task RSS run")
     args = parser.parse_args()
