@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 from collections import deque
-from multiprocessing.connection import Connection
 from typing import Any
 
 import attrs
@@ -26,6 +25,7 @@ from taskkit.execution.worker import (
     REQUEUE,
     STARTED,
     WORK,
+    Channel,
     describe_exit,
     unpack_result_header,
 )
@@ -80,7 +80,7 @@ class LocalExecutor:
         self.reuse_max_rss_mb = reuse_max_rss_mb
         self._work: socket.socket | None = None
         self.hostname = socket.gethostname()
-        self._conn: Connection | None = None
+        self._conn: Channel | None = None
         self._results: socket.socket | None = None
         self._selector: selectors.BaseSelector | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -111,7 +111,7 @@ class LocalExecutor:
         for end in passed:
             end.close()
         results.setblocking(False)
-        self._conn = Connection(ours.detach())
+        self._conn = Channel(ours.detach())
         self._results = results
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._conn.fileno(), selectors.EVENT_READ)
@@ -327,7 +327,7 @@ class LocalExecutor:
                 self._process.wait()
         return events + self._lost_worker()
 
-    def _connection(self) -> Connection:
+    def _connection(self) -> Channel:
         if self._conn is None:
             raise RuntimeError("the executor was not started")
         return self._conn

@@ -42,14 +42,13 @@ import heapq
 import logging
 import os
 import pickle
+import select
 import selectors
 import signal
-import socket
 import struct
 import sys
 import time
 import traceback
-from multiprocessing.connection import Connection
 from typing import Any
 
 # Imported here, in the zygote, so no forked try pays for importing them again.
@@ -74,7 +73,7 @@ class Zygote:
 
     def __init__(
         self,
-        conn: Connection,
+        conn: Channel,
         result_fd: int,
         *,
         work_fd: int | None = None,
@@ -455,6 +454,60 @@ class Zygote:
             os.write(self.result_fd, header + chunk)  # one datagram; never split
 
 
+class Channel:
+    """Length-prefixed pickles over one end of a stream socketpair, either way.
+
+    multiprocessing's Connection would do, but importing it pulls tempfile,
+    shutil, bz2, lzma and random into the zygote: shared libraries and heap
+    that every fork() copies and every child tears down again.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buffer = bytearray()
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def send(self, message: object) -> None:
+        data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+        _write_all(self.fd, _LENGTH.pack(len(data)) + data)
+
+    def recv(self) -> Any:
+        """The next message, waiting for it; EOFError once the other end is closed."""
+        while (message := self._take()) is None:
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
+                raise EOFError("the other end of the channel was closed")
+            self._buffer += chunk
+        return pickle.loads(message)
+
+    def poll(self, timeout: float) -> bool:
+        """Whether a message (or end of file) can be read within `timeout` seconds."""
+        if len(self._buffer) >= _LENGTH.size:
+            (size,) = _LENGTH.unpack_from(self._buffer)
+            if len(self._buffer) >= _LENGTH.size + size:
+                return True
+        return bool(select.select([self.fd], [], [], timeout)[0])
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def _take(self) -> bytes | None:
+        if len(self._buffer) < _LENGTH.size:
+            return None
+        (size,) = _LENGTH.unpack_from(self._buffer)
+        end = _LENGTH.size + size
+        if len(self._buffer) < end:
+            return None
+        message = bytes(self._buffer[_LENGTH.size : end])
+        del self._buffer[:end]
+        return message
+
+
+_LENGTH = struct.Struct("!Q")
+
+
 class _XComFromWorkload:
     """XCom access inside a child: upstream values came with the workload."""
 
@@ -474,7 +527,7 @@ class _XComFromWorkload:
         self.pushed[key] = value
 
 
-HOST = socket.gethostname()
+HOST = os.uname().nodename  # socket.gethostname() without importing socket here
 
 
 def _prctl() -> Any:
@@ -561,7 +614,7 @@ def main(argv: list[str]) -> None:
     )
     work = work_fd if work_fd >= 0 else None
     Zygote(
-        Connection(control), result_fd, work_fd=work, pool_size=pool, reuse=reuse, max_rss_mb=max_mb
+        Channel(control), result_fd, work_fd=work, pool_size=pool, reuse=reuse, max_rss_mb=max_mb
     ).serve()
 
 
