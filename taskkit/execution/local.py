@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -30,6 +30,9 @@ from taskkit.execution.worker import (
     unpack_result_header,
 )
 from taskkit.model.results import TryOutcome, TryResult
+
+if TYPE_CHECKING:
+    from taskkit.model.keys import TaskInstanceKey
 
 #: Environment variables that would hand the secret key to every try.
 _SECRET_ENV_PREFIX = "TASKKIT__CORE__SECRET_KEY"
@@ -91,6 +94,8 @@ class LocalExecutor:
         self._seq = 0
         self._in_flight: dict[int, _Flight] = {}
         self._by_pid: dict[int, int] = {}
+        #: Cancelled tries whose process is not known yet: killed when they start.
+        self._cancelled: set[tuple[TaskInstanceKey, int]] = set()
 
     def start(self) -> None:
         ours, theirs = socket.socketpair()
@@ -280,6 +285,9 @@ class LocalExecutor:
         flight.started = True
         self._by_pid[pid] = seq
         workload = flight.workload
+        if (workload.key, workload.try_number) in self._cancelled:
+            self._cancelled.discard((workload.key, workload.try_number))
+            _kill_group(pid)
         started_at = dt.datetime.fromtimestamp(at, _UTC)
         events.append(TryStarted(workload.key, workload.try_number, pid, self.hostname, started_at))
 
@@ -298,6 +306,18 @@ class LocalExecutor:
 
     def running(self) -> int:
         return len(self._in_flight) + len(self._waiting)
+
+    def cancel(self, key: TaskInstanceKey, try_number: int) -> None:
+        ident = (key, try_number)
+        self._waiting = deque(w for w in self._waiting if (w.key, w.try_number) != ident)
+        for flight in self._in_flight.values():
+            workload = flight.workload
+            if (workload.key, workload.try_number) != ident:
+                continue
+            if flight.pid is None:
+                self._cancelled.add(ident)
+            else:  # its death comes back as a (stale) TryFinished
+                _kill_group(flight.pid)
 
     def shutdown(self, grace: float) -> list[Event]:
         if self._conn is None:
@@ -363,6 +383,12 @@ class LocalExecutor:
         if self._process is not None:
             self._process.wait()
         return lost
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL a try's process group (each try leads its own), if it is still there."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def _failed(workload: Workload, reason: str) -> TryFinished:

@@ -52,9 +52,8 @@ import traceback
 from typing import Any
 
 # Imported here, in the zygote, so no forked try pays for importing them again.
-from taskkit.authoring.context import DagRunInfo, TaskInstanceInfo, base_context, try_context
 from taskkit.execution.base import TryFinished, Workload
-from taskkit.execution.runtime import execute_try
+from taskkit.execution.runtime import run_try
 from taskkit.execution.tasklog import bound_keys, event_line, finished_line, open_log, write_event
 from taskkit.model.results import TryOutcome, TryResult
 
@@ -402,36 +401,14 @@ class Zygote:
         os.dup2(log_fd, 2)
         os.close(log_fd)
         write_event(1, event_line(bound, "info", "try_started", pid=os.getpid(), hostname=HOST))
-        dag = self.dags[version]
-        operator = dag.task_dict[key.task_id]
-        run = DagRunInfo(
-            key.dag_id,
-            key.run_id,
-            workload.logical_date,
-            workload.conf,
-            workload.run_type,
-            workload.data_interval_start,
-            workload.data_interval_end,
-        )
-        xcom = _XComFromWorkload(workload)
-        ti = TaskInstanceInfo(
-            key.dag_id,
-            key.task_id,
-            key.run_id,
-            workload.try_number,
-            workload.max_tries,
-            xcom,
-            upstream=frozenset(operator.upstream_task_ids),
-        )
-        result = execute_try(operator, try_context(base_context(run, dag.params), ti, operator))
-        finished = TryFinished(key, workload.try_number, result, xcom.pushed)
+        result = run_try(self.dags[version], workload)
+        finished = TryFinished(key, workload.try_number, result)
         try:
             payload = pickle.dumps(finished)
         except Exception as exc:
             result = TryResult(
                 TryOutcome.FAILED,
-                error=f"the task's return value cannot be "
-                f"stored as an XCom: {type(exc).__name__}: {exc}",
+                error=f"the try's result cannot be sent back: {type(exc).__name__}: {exc}",
                 duration_s=result.duration_s,
             )
             finished = TryFinished(key, workload.try_number, result)
@@ -506,25 +483,6 @@ class Channel:
 
 
 _LENGTH = struct.Struct("!Q")
-
-
-class _XComFromWorkload:
-    """XCom access inside a child: upstream values came with the workload."""
-
-    def __init__(self, workload: Workload) -> None:
-        self.values = workload.upstream_xcoms
-        self.pushed: dict[str, Any] = {}
-        self.task_id = workload.key.task_id
-
-    def pull(self, task_id: str, key: str) -> Any:
-        if (task_id, key) in self.values:
-            return self.values[task_id, key]
-        if task_id == self.task_id:
-            return self.pushed.get(key)
-        return None
-
-    def push(self, task_id: str, key: str, value: Any) -> None:
-        self.pushed[key] = value
 
 
 HOST = os.uname().nodename  # socket.gethostname() without importing socket here

@@ -17,6 +17,7 @@ import pytest
 from taskkit import serde
 from taskkit.execution.base import DagPayload, Event, TryFinished, TryStarted, Workload
 from taskkit.execution.local import LocalExecutor, SequentialExecutor
+from taskkit.execution.runtime import decode_xcom, encode_xcom
 from taskkit.execution.tasklog import format_log
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import TryOutcome
@@ -147,7 +148,8 @@ def pid_alive(pid: int) -> bool:
 
 def test_success_reports_value_and_pushed_xcoms(executor: LocalExecutor, harness: Harness) -> None:
     """A try that returns reports success, its value, its pushed XComs and a TryStarted first."""
-    workload = harness.workload("returns", 2, upstream_xcoms={("up", "return_value"): "hi"})
+    upstream = {("up", "return_value"): encode_xcom("hi")}
+    workload = harness.workload("returns", 2, upstream_xcoms=upstream)
     executor.submit(workload, harness.payload)
     events: list[Event] = []
     while executor.running():
@@ -156,8 +158,8 @@ def test_success_reports_value_and_pushed_xcoms(executor: LocalExecutor, harness
     assert isinstance(started, TryStarted) and started.try_number == 2 and started.pid > 0
     assert isinstance(finished, TryFinished)
     assert finished.result.outcome is TryOutcome.SUCCESS
-    assert finished.result.value == {"upstream": "hi", "try": 2}
-    assert finished.pushed_xcoms == {"extra": [1, 2]}
+    pushed = {name: decode_xcom(value) for name, value in finished.result.xcoms.items()}
+    assert pushed == {"return_value": {"upstream": "hi", "try": 2}, "extra": [1, 2]}
     assert "outcome=success" in harness.log("returns", 2)
 
 
@@ -371,7 +373,8 @@ def test_process_reuse_runs_several_tries_per_process(
             events.extend(reusing.poll(5))
         started, finished = events
         assert isinstance(started, TryStarted) and isinstance(finished, TryFinished)
-        assert finished.result.outcome is TryOutcome.SUCCESS and finished.result.value == 7
+        assert finished.result.outcome is TryOutcome.SUCCESS
+        assert decode_xcom(finished.result.xcoms["return_value"]) == 7
         pids.append(started.pid)
     counts = {pid: pids.count(pid) for pid in pids}
     assert max(counts.values()) == 3, pids  # reused, and never past the limit
@@ -387,7 +390,8 @@ def test_process_reuse_keeps_crash_isolation_and_timeouts(
     finished = run_all(reusing)
     assert "killed by signal SIGSEGV" in (finished["segfaults"].result.error or "")
     assert "execution_timeout" in (finished["sleeps"].result.error or "")
-    reusing.submit(harness.workload("returns", upstream_xcoms={("up", "return_value"): 1}), None)
+    upstream = {("up", "return_value"): encode_xcom(1)}
+    reusing.submit(harness.workload("returns", upstream_xcoms=upstream), None)
     assert run_all(reusing)["returns"].result.outcome is TryOutcome.SUCCESS
 
 
