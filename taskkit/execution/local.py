@@ -23,8 +23,10 @@ from taskkit.execution.worker import (
     LAST,
     MORE,
     REQUEUE,
+    RESULT_CHUNK,
     STARTED,
     WORK,
+    WORK_MESSAGE_MAX,
     Channel,
     describe_exit,
     unpack_result_header,
@@ -37,8 +39,6 @@ if TYPE_CHECKING:
 #: Environment variables that would hand the secret key to every try.
 _SECRET_ENV_PREFIX = "TASKKIT__CORE__SECRET_KEY"
 _UTC = dt.timezone.utc
-#: With process reuse, bigger workloads go the fresh-process way (one fork each).
-_MAX_WORK_MESSAGE = 60 * 1024
 
 
 @attrs.define
@@ -94,6 +94,9 @@ class LocalExecutor:
         self._seq = 0
         self._in_flight: dict[int, _Flight] = {}
         self._by_pid: dict[int, int] = {}
+        #: One result datagram at a time (children send at most RESULT_CHUNK + a header);
+        #: reused, since socket.recv(n) would allocate n bytes for every message.
+        self._inbox = bytearray(2 * RESULT_CHUNK)
         #: Cancelled tries whose process is not known yet: killed when they start.
         self._cancelled: set[tuple[TaskInstanceKey, int]] = set()
 
@@ -153,7 +156,7 @@ class LocalExecutor:
                 self._sent_versions.add(version)
             self._seq += 1
             data = pickle.dumps(workload, pickle.HIGHEST_PROTOCOL)
-            if self._work is not None and len(data) < _MAX_WORK_MESSAGE:
+            if self._work is not None and len(data) + WORK.size <= WORK_MESSAGE_MAX:
                 try:
                     self._work.send(WORK.pack(self._seq, version) + data)
                 except BlockingIOError:  # the workers are behind: the rest waits here
@@ -224,9 +227,10 @@ class LocalExecutor:
         assert results is not None
         while True:
             try:
-                message = results.recv(1 << 20)
+                size = results.recv_into(self._inbox)
             except BlockingIOError:
                 return
+            message = bytes(self._inbox[:size])
             try:
                 seq, kind, pid, started, chunk = unpack_result_header(message)
             except Exception:

@@ -62,6 +62,8 @@ _HEADER = struct.Struct("<QBId")
 MORE, LAST, STARTED, REQUEUE = 0, 1, 2, 3  # a chunk, the last chunk, or a pool worker's note
 #: A workload for a pool worker: seq (u64), DAG version (u64), then the pickled workload.
 WORK = struct.Struct("<QQ")
+#: The largest such message; bigger workloads go the fresh-process way.
+WORK_MESSAGE_MAX = 64 * 1024
 #: Result messages are cut into chunks that fit any SOCK_SEQPACKET send buffer.
 RESULT_CHUNK = 32 * 1024
 _PR_SET_PDEATHSIG = 1
@@ -335,7 +337,7 @@ class Zygote:
         self._detach()
         pid = os.getpid()
         for _ in range(self.reuse):
-            message = os.read(self.work_fd, 1 << 20)
+            message = os.read(self.work_fd, WORK_MESSAGE_MAX)
             if not message:  # the executor closed the work socket: shutting down
                 os._exit(0)
             seq, version = WORK.unpack_from(message)
@@ -453,7 +455,7 @@ class Channel:
     def recv(self) -> Any:
         """The next message, waiting for it; EOFError once the other end is closed."""
         while (message := self._take()) is None:
-            chunk = os.read(self.fd, 1 << 20)
+            chunk = os.read(self.fd, 256 * 1024)
             if not chunk:
                 raise EOFError("the other end of the channel was closed")
             self._buffer += chunk

@@ -75,6 +75,7 @@ with DAG("ex", schedule=None, start_date=dt.datetime(2026, 1, 1)) as ex:
     PythonOperator(task_id="segfaults", python_callable=segfaults)
     PythonOperator(task_id="sleeps", python_callable=lambda: time.sleep(30))
     PythonOperator(task_id="chatty", python_callable=chatty)
+    PythonOperator(task_id="big", python_callable=lambda ti: len(ti.xcom_pull("up")) * "x")
     BashOperator(task_id="bash_hangs",
                  bash_command="sleep 30 & echo $! > {marks}/grandchild; wait")
     for i in range(3):
@@ -404,3 +405,17 @@ def test_process_reuse_picks_up_a_dag_version_sent_later(
     second = DagPayload(2, harness.payload.payload, harness.payload.signature)
     reusing.submit(harness.workload("up", 2, dag_version_id=2), second)
     assert run_all(reusing)["up"].result.outcome is TryOutcome.SUCCESS
+
+
+@pytest.mark.parametrize("fixture", ["executor", "reusing"])
+def test_large_results_and_workloads_travel_whole(
+    harness: Harness, request: pytest.FixtureRequest, fixture: str
+) -> None:
+    """A result and an upstream value of hundreds of kilobytes reach their destination intact."""
+    executor: LocalExecutor = request.getfixturevalue(fixture)
+    upstream = {("up", "return_value"): encode_xcom("y" * 300_000)}
+    workload = harness.workload("big", upstream_xcoms=upstream)
+    executor.submit(workload, harness.payload)
+    result = run_all(executor)["big"].result
+    assert result.outcome is TryOutcome.SUCCESS, result.error
+    assert decode_xcom(result.xcoms["return_value"]) == "x" * 300_000
