@@ -13,12 +13,13 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from taskkit.execution.base import DagPayload, Event, TryFinished, TryStarted, Workload
-from taskkit.execution.tasklog import append_event, bound_keys, finished_line
+from taskkit.execution.base import TI, DagPayload, Event, TryFinished, TryStarted, Workload
+from taskkit.execution.tasklog import bound_keys, finish_log, finished_line, open_log
 from taskkit.execution.worker import (
     LAST,
     MORE,
@@ -311,6 +312,10 @@ class LocalExecutor:
     def running(self) -> int:
         return len(self._in_flight) + len(self._waiting)
 
+    def adopt(self, tis: Sequence[TI]) -> list[TI]:
+        """Tries die with the scheduler that ran them (the zygote is its child): adopt none."""
+        return list(tis)
+
     def cancel(self, key: TaskInstanceKey, try_number: int) -> None:
         ident = (key, try_number)
         self._waiting = deque(w for w in self._waiting if (w.key, w.try_number) != ident)
@@ -405,7 +410,13 @@ def _end_log(workload: Workload, reason: str) -> None:
     key = workload.key
     bound: dict[str, Any] = bound_keys(key.dag_id, key.run_id, key.task_id, workload.try_number)
     with contextlib.suppress(OSError):
-        append_event(workload.log_path, finished_line(bound, "failed", 0.0, reason))
+        fd = open_log(workload.log_path)
+        try:
+            finish_log(
+                fd, bound, workload.max_log_bytes, finished_line(bound, "failed", 0.0, reason)
+            )
+        finally:
+            os.close(fd)
 
 
 class SequentialExecutor(LocalExecutor):

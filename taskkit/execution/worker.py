@@ -54,7 +54,14 @@ from typing import Any
 # Imported here, in the zygote, so no forked try pays for importing them again.
 from taskkit.execution.base import TryFinished, Workload
 from taskkit.execution.runtime import run_try
-from taskkit.execution.tasklog import bound_keys, event_line, finished_line, open_log, write_event
+from taskkit.execution.tasklog import (
+    bound_keys,
+    event_line,
+    finish_log,
+    finished_line,
+    open_log,
+    write_event,
+)
 from taskkit.model.results import TryOutcome, TryResult
 
 #: seq (u64), kind (u8: one of the kinds below), pid (u32), start time (f64).
@@ -418,7 +425,7 @@ class Zygote:
         sys.stdout.flush()
         sys.stderr.flush()
         line = finished_line(bound, result.outcome.value, result.duration_s, result.error)
-        write_event(1, line)
+        finish_log(1, bound, workload.max_log_bytes, line)
         self._send_bytes(seq, started, payload)
 
     def _send(self, seq: int, started: float, finished: TryFinished) -> None:
