@@ -98,6 +98,20 @@ class CelerySettings:
 
 
 @attrs.frozen
+class LocalSettings:
+    """The [local] section: opt-in process reuse for trusted, short tasks (Local executor).
+
+    `reuse_processes` 0 (the default) runs every try in a fresh forked
+    process. N > 0 runs tries in long-lived worker processes, each replaced
+    after a crash, after N tries, or once its memory passes
+    `reuse_max_rss_mb`; see docs/performance.md for what that gives up.
+    """
+
+    reuse_processes: int = 0
+    reuse_max_rss_mb: int = 1024
+
+
+@attrs.frozen
 class Settings:
     """Every setting, typed and validated, plus where each value came from.
 
@@ -111,6 +125,7 @@ class Settings:
     scheduler: SchedulerSettings
     celery: CelerySettings = attrs.Factory(CelerySettings)
     logging: LoggingSettings = attrs.Factory(LoggingSettings)
+    local: LocalSettings = attrs.Factory(LocalSettings)
     sources: Mapping[str, str] = attrs.field(factory=dict, repr=False)
 
     def get(self, name: str) -> object:
@@ -316,6 +331,8 @@ _SPECS: dict[str, _Spec] = {
     "celery.result_backend": _Spec(_parse_optional_broker_url, lambda home: None),
     "celery.worker_concurrency": _Spec(_positive_int, lambda home: 16),
     "celery.default_queue": _Spec(_parse_queue, lambda home: "default"),
+    "local.reuse_processes": _Spec(_non_negative_int, lambda home: 0),
+    "local.reuse_max_rss_mb": _Spec(_positive_int, lambda home: 1024),
 }
 
 SETTING_NAMES: tuple[str, ...] = tuple(_SPECS)
@@ -426,6 +443,7 @@ def load_settings(
         scheduler=SchedulerSettings(**_section(parsed, "scheduler")),
         celery=CelerySettings(**_section(parsed, "celery")),
         logging=LoggingSettings(**_section(parsed, "logging")),
+        local=LocalSettings(**_section(parsed, "local")),
         sources=sources,
     )
 
