@@ -106,3 +106,7 @@ class DagImportError(TaskkitError, ImportError):
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         return f"{where}: {self.args[0]}"
+
+
+class BrokerMessageError(TaskkitError, ValueError):
+    """A message taken from the broker is malformed or not signed with this installation's key."""

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import attrs
 import structlog
 
+from taskkit.errors import BrokerMessageError
 from taskkit.execution.base import DagPayload, Event, TryFinished, Workload
 from taskkit.execution.celery_app import EventChannel, WorkerBeat, unseal
 from taskkit.execution.local import LocalExecutor
@@ -103,8 +104,19 @@ class TryRunner:
     # -- in a Celery pool thread ---------------------------------------------------------
 
     def run(self, events_queue: str, sealed: str, scheduler_host: str) -> None:
-        """The body of the `taskkit.run_try` task: run one try, return when it has ended."""
-        workload: Workload = unseal(sealed, self.secret_key)
+        """The body of the `taskkit.run_try` task: run one try, return when it has ended.
+
+        A message that is not a try sealed with this installation's key is
+        logged as one warning and dropped (Celery acknowledges it).
+        """
+        try:
+            workload = unseal(sealed, self.secret_key)
+        except BrokerMessageError as exc:
+            log.warning("celery_try_message_dropped", reason=str(exc))
+            return
+        if not isinstance(workload, Workload):
+            log.warning("celery_try_message_dropped", reason=f"not a try: {type(workload)}")
+            return
         ident = (workload.key, workload.try_number)
         bound = log.bind(
             dag_id=workload.key.dag_id,
