@@ -1,0 +1,248 @@
+"""Running a Celery fleet end to end: autoscaling, worker health, stopping, queues, priorities.
+
+Real `taskkit celery worker` processes on the machine's Redis and RabbitMQ, a
+PostgreSQL metastore, and real schedulers; every test has its own home, queue
+names and event channel, so tests never see each other's messages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from databases import PG_URL, pg_schema
+from harness import Home, max_overlap, wait_for
+
+from taskkit.model.workers import WorkerReport
+from taskkit.scheduling.summary import SchedulerSummary
+from taskkit.states import RunState, State
+
+pytest.importorskip("celery", reason="install taskkit[celery] to test the Celery executor")
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+REDIS = "redis://127.0.0.1:6379/0"
+RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
+needs_redis = pytest.mark.skipif(not _answers(6379), reason="Redis is not on 127.0.0.1:6379")
+needs_rabbitmq = pytest.mark.skipif(not _answers(5672), reason="RabbitMQ is not on 127.0.0.1:5672")
+
+pytestmark = [
+    pytest.mark.celery,
+    pytest.mark.slow,
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        not PG_URL, reason="the Celery tests need TASKKIT_TEST_PG_URL (PostgreSQL metastore)"
+    ),
+]
+
+DAGS = """
+with DAG("burst", schedule=None, start_date=dt.datetime(2026, 1, 1)) as burst:
+    for i in range(8):
+        PythonOperator(task_id=f"t{i}", python_callable=sleeper, op_kwargs={"seconds": 2.0})
+
+
+def slow(ti, seconds=4):
+    start = time.time()
+    time.sleep(seconds)
+    note(ti, start)
+
+
+with DAG("long", schedule=None, start_date=dt.datetime(2026, 1, 1)) as long:
+    PythonOperator(task_id="sleeps", python_callable=slow)
+
+with DAG("endless", schedule=None, start_date=dt.datetime(2026, 1, 1)) as endless:
+    PythonOperator(task_id="sleeps", python_callable=slow, op_kwargs={"seconds": 600})
+
+with DAG("routed", schedule=None, start_date=dt.datetime(2026, 1, 1),
+         default_args={"queue": QUEUE_B}) as routed:
+    for i in range(3):
+        PythonOperator(task_id=f"on_a_{i}", python_callable=sleeper, queue=QUEUE_A)
+        PythonOperator(task_id=f"on_b_{i}", python_callable=sleeper)
+
+with DAG("low", schedule=None, start_date=dt.datetime(2026, 1, 1)) as low:
+    PythonOperator(task_id="blocker", python_callable=sleeper, op_kwargs={"seconds": 3.0},
+                   priority_weight=1000)
+    for i in range(4):
+        PythonOperator(task_id=f"low_{i}", python_callable=sleeper, priority_weight=1)
+
+with DAG("high", schedule=None, start_date=dt.datetime(2026, 1, 1)) as high:
+    PythonOperator(task_id="urgent", python_callable=sleeper, priority_weight=600)
+"""
+
+
+class Fleet:
+    """A celery home on PostgreSQL plus the workers a test starts (killed at the end)."""
+
+    def __init__(self, home: Home, broker: str) -> None:
+        self.home = home
+        self.broker = broker
+        self.queue = f"fleet-{uuid.uuid4().hex[:8]}"
+        self.queue_a = f"{self.queue}-a"
+        self.queue_b = f"{self.queue}-b"
+        self.workers: list[subprocess.Popen[str]] = []
+
+    def configure(self, **celery: object) -> None:
+        lines = [f"broker_url = {self.broker!r}", f"default_queue = {self.queue!r}"]
+        lines += [f"{key} = {value!r}" for key, value in celery.items()]
+        (self.home.path / "taskkit.toml").write_text(
+            f"[database]\nsql_alchemy_conn = {self.home.db_url!r}\n"
+            "[celery]\n" + "\n".join(lines) + "\n"
+            "[scheduler]\nheartbeat_sec = 0.5\ntask_heartbeat_timeout = 5.0\n",
+            encoding="utf-8",
+        )
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TASKKIT__")}
+        return {**env, "TASKKIT_HOME": str(self.home.path), **extra}
+
+    def start_worker(self, *args: str, **env: str) -> subprocess.Popen[str]:
+        """A real `taskkit celery worker ARGS` in its own process group."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "taskkit", "celery", "worker", *args],
+            env=self.env(**env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.workers.append(process)
+        wait_for(lambda: self.report_of(process) is not None, timeout=60)
+        return process
+
+    def report_of(self, process: subprocess.Popen[str]) -> WorkerReport | None:
+        found = [r for r in self.home.store.list_celery_workers() if r.pid == process.pid]
+        return found[0] if found else None
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "taskkit", *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+
+    def workers_json(self, *args: str) -> list[dict[str, object]]:
+        done = self.cli("celery", "workers", "-o", "json", *args)
+        assert done.returncode == 0, done.stderr
+        rows: list[dict[str, object]] = json.loads(done.stdout)
+        return rows
+
+    def kill_all(self) -> str:
+        out = []
+        for process in self.workers:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+            out.append(process.communicate(timeout=10)[0])
+        return "\n".join(out)
+
+
+@pytest.fixture
+def fleet(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fleet]:
+    broker = getattr(request, "param", REDIS)
+    with pg_schema() as url:
+        home = Home.create(tmp_path / "home", url, "celery")
+        fleet = Fleet(home, broker)
+        fleet.configure()
+        prelude = f"QUEUE_A = {fleet.queue_a!r}\nQUEUE_B = {fleet.queue_b!r}\n"
+        home.write_dag("fleet", prelude + DAGS)
+        home.sync()
+        try:
+            yield fleet
+        finally:
+            fleet.kill_all()
+            home.close()
+
+
+def _in_background(home: Home, **overrides: object) -> tuple[threading.Thread, list[object]]:
+    result: list[object] = []
+
+    def run() -> None:
+        try:
+            result.append(home.run_scheduler(**overrides))
+        except BaseException as exc:  # surfaced by the test
+            result.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, result
+
+
+def _states(home: Home, dag_id: str, run_id: str) -> Sequence[State]:
+    return [ti.state for ti in home.tis(dag_id, run_id).values()]
+
+
+@needs_redis
+def test_autoscaled_worker_grows_under_a_burst_and_shrinks_when_idle(fleet: Fleet) -> None:
+    """With --autoscale 4,1, a burst of 8 tries grows the worker to 4 at once (never more), and
+    once idle Celery's autoscaler shrinks it back to 1."""
+    worker = fleet.start_worker("--autoscale", "4,1", AUTOSCALE_KEEPALIVE="1")
+    report = fleet.report_of(worker)
+    assert report is not None
+    assert (report.concurrency, report.autoscale) == (1, "4,1")
+    run = fleet.home.trigger("burst")
+
+    summary = fleet.home.run_scheduler(core_parallelism=8)
+
+    assert isinstance(summary, SchedulerSummary)
+    assert fleet.home.run_state("burst", run.run_id) is RunState.SUCCESS
+    tries = fleet.home.tries("burst")
+    assert len(tries) == 8
+    assert max_overlap(tries) == 4  # grew from 1 to the maximum, and no further
+    wait_for(lambda: fleet.report_of(worker).concurrency == 1, timeout=60)  # type: ignore[union-attr]
+
+
+def test_config_list_says_autoscale_overrides_concurrency(fleet: Fleet) -> None:
+    """`config list` marks celery.worker_concurrency as not used once worker_autoscale is set."""
+    fleet.configure(worker_autoscale="8,2")
+
+    done = fleet.cli("config", "list", "-o", "json")
+
+    rows = {row["name"]: row for row in json.loads(done.stdout)}
+    assert rows["celery.worker_autoscale"]["value"] == "8,2"
+    assert "not used: celery.worker_autoscale" in rows["celery.worker_concurrency"]["source"]
+
+
+@needs_redis
+def test_workers_lists_live_workers_and_shows_a_killed_one_as_lost(fleet: Fleet) -> None:
+    """`celery workers -o json` gives host, queues, concurrency, running tries and the last
+    heartbeat of each worker; one SIGKILLed mid-try is shown as lost and its try fails."""
+    worker = fleet.start_worker("--queues", f"{fleet.queue},other", "--concurrency", "3")
+    run = fleet.home.trigger("long")
+    scheduler, _ = _in_background(fleet.home)
+    try:
+        wait_for(lambda: State.RUNNING in _states(fleet.home, "long", run.run_id), timeout=60)
+        wait_for(lambda: fleet.report_of(worker).running, timeout=30)  # type: ignore[union-attr]
+        [row] = fleet.workers_json()
+        assert row["host"] == socket.gethostname()
+        assert row["pid"] == worker.pid
+        assert row["status"] == "online"
+        assert row["queues"] == [fleet.queue, "other"]
+        assert row["concurrency"] == 3
+        assert row["running_tries"] == [f"long/{run.run_id}/sleeps#1"]
+        assert row["last_heartbeat"]
+
+        os.killpg(worker.pid, signal.SIGKILL)
+        wait_for(lambda: fleet.workers_json()[0]["status"] == "lost", timeout=60)
+    finally:
+        scheduler.join(120)
+    ti = fleet.home.tis("long", run.run_id)["sleeps"]
+    assert ti.state is State.FAILED
+    assert "sent no heartbeat" in (ti.error or "")
