@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -69,14 +70,20 @@ with DAG("long", schedule=None, start_date=dt.datetime(2026, 1, 1)) as long:
 with DAG("endless", schedule=None, start_date=dt.datetime(2026, 1, 1)) as endless:
     PythonOperator(task_id="sleeps", python_callable=slow, op_kwargs={"seconds": 600})
 
+def whoami(ti):
+    start = time.time()
+    time.sleep(0.3)
+    note(ti, start, worker=os.environ.get("FLEET_WORKER"))
+
+
 with DAG("routed", schedule=None, start_date=dt.datetime(2026, 1, 1),
          default_args={"queue": QUEUE_B}) as routed:
     for i in range(3):
-        PythonOperator(task_id=f"on_a_{i}", python_callable=sleeper, queue=QUEUE_A)
-        PythonOperator(task_id=f"on_b_{i}", python_callable=sleeper)
+        PythonOperator(task_id=f"on_a_{i}", python_callable=whoami, queue=QUEUE_A)
+        PythonOperator(task_id=f"on_b_{i}", python_callable=whoami)
 
 with DAG("low", schedule=None, start_date=dt.datetime(2026, 1, 1)) as low:
-    PythonOperator(task_id="blocker", python_callable=sleeper, op_kwargs={"seconds": 3.0},
+    PythonOperator(task_id="blocker", python_callable=sleeper, op_kwargs={"seconds": 8.0},
                    priority_weight=1000)
     for i in range(4):
         PythonOperator(task_id=f"low_{i}", python_callable=sleeper, priority_weight=1)
@@ -246,3 +253,102 @@ def test_workers_lists_live_workers_and_shows_a_killed_one_as_lost(fleet: Fleet)
     ti = fleet.home.tis("long", run.run_id)["sleeps"]
     assert ti.state is State.FAILED
     assert "sent no heartbeat" in (ti.error or "")
+
+
+@needs_redis
+def test_celery_stop_lets_running_tries_finish_and_loses_none(fleet: Fleet) -> None:
+    """`taskkit celery stop NAME` mid-burst: the worker finishes the tries it runs and exits;
+    a second worker runs the rest, and every task of the run runs exactly once."""
+    first = fleet.start_worker("--concurrency", "2")
+    run = fleet.home.trigger("burst")
+    scheduler, result = _in_background(fleet.home, core_parallelism=8)
+    try:
+        wait_for(lambda: len(fleet.report_of(first).running) == 2, timeout=60)  # type: ignore[union-attr]
+        name = fleet.report_of(first).name  # type: ignore[union-attr]
+
+        done = fleet.cli("celery", "stop", name)
+
+        assert done.returncode == 0, done.stderr
+        assert f"stopped: {name}" in done.stdout
+        assert first.wait(30) == 0
+        assert fleet.report_of(first).state.value == "stopped"  # type: ignore[union-attr]
+        assert len(fleet.home.tries("burst")) >= 2  # its two running tries finished
+        fleet.start_worker("--concurrency", "2")
+    finally:
+        scheduler.join(180)
+    assert not isinstance(result[0], BaseException), result
+    assert fleet.home.run_state("burst", run.run_id) is RunState.SUCCESS
+    tis = fleet.home.tis("burst", run.run_id)
+    assert {ti.try_number for ti in tis.values()} == {1}
+    assert Counter(t.task for t in fleet.home.tries("burst")) == {f"t{i}": 1 for i in range(8)}
+
+
+@needs_redis
+def test_sigterm_fails_a_try_that_outlasts_the_shutdown_timeout(fleet: Fleet) -> None:
+    """SIGTERM to a worker whose try would run for minutes: after
+    celery.worker_shutdown_timeout the try is killed and failed with that reason, and the worker
+    exits cleanly instead of hanging or leaving the try running."""
+    fleet.configure(worker_shutdown_timeout=1.0)
+    worker = fleet.start_worker("--concurrency", "1")
+    run = fleet.home.trigger("endless")
+    scheduler, _ = _in_background(fleet.home)
+    try:
+        wait_for(lambda: fleet.report_of(worker).running, timeout=60)  # type: ignore[union-attr]
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(60) == 0
+    finally:
+        scheduler.join(120)
+    ti = fleet.home.tis("endless", run.run_id)["sleeps"]
+    assert ti.state is State.FAILED
+    assert "celery.worker_shutdown_timeout (1s)" in (ti.error or ""), ti.error
+    assert fleet.report_of(worker).state.value == "stopped"  # type: ignore[union-attr]
+
+
+@needs_redis
+def test_two_workers_on_two_queues_run_only_their_queues_tries(fleet: Fleet) -> None:
+    """Worker A listens on queue A only, worker B on queue B only; the DAG sends three tries to
+    A explicitly and three to B through default_args, and each ran only where it may."""
+    fleet.start_worker("--queues", fleet.queue_a, "--concurrency", "2", FLEET_WORKER="a")
+    fleet.start_worker("--queues", fleet.queue_b, "--concurrency", "2", FLEET_WORKER="b")
+    run = fleet.home.trigger("routed")
+
+    fleet.home.run_scheduler(core_parallelism=6)
+
+    assert fleet.home.run_state("routed", run.run_id) is RunState.SUCCESS
+    lines = [json.loads(line) for line in fleet.home.record.read_text().splitlines()]
+    where = {line["task"]: line["worker"] for line in lines if line["dag"] == "routed"}
+    assert where == {f"on_{q}_{i}": q for q in "ab" for i in range(3)}
+    rows = {tuple(row["queues"]): row for row in fleet.workers_json()}  # type: ignore[arg-type]
+    assert set(rows) == {(fleet.queue_a,), (fleet.queue_b,)}
+
+
+@pytest.mark.parametrize(
+    "fleet",
+    [
+        pytest.param(RABBITMQ, id="rabbitmq", marks=needs_rabbitmq),
+        pytest.param(REDIS, id="redis", marks=needs_redis),
+    ],
+    indirect=True,
+)
+def test_a_high_priority_try_overtakes_queued_low_ones(fleet: Fleet) -> None:
+    """On a busy one-slot worker, a try of weight 600 sent after four tries of weight 1 are
+    already waiting in the broker runs before all of them (broker message priority)."""
+    fleet.start_worker("--concurrency", "1")
+    low = fleet.home.trigger("low")
+    scheduler, result = _in_background(fleet.home, core_parallelism=8)
+    try:
+
+        def lows_wait_behind_the_blocker() -> bool:
+            tis = fleet.home.tis("low", low.run_id)
+            return tis["blocker"].state is State.RUNNING and all(
+                tis[f"low_{i}"].state is State.QUEUED for i in range(4)
+            )
+
+        wait_for(lows_wait_behind_the_blocker, timeout=60, interval=0.02)
+        high = fleet.home.trigger("high")
+    finally:
+        scheduler.join(180)
+    assert not isinstance(result[0], BaseException), result
+    assert fleet.home.run_state("high", high.run_id) is RunState.SUCCESS
+    order = [t.task for t in sorted(fleet.home.tries(), key=lambda t: t.start)]
+    assert order[:2] == ["blocker", "urgent"], order
