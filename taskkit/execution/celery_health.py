@@ -35,6 +35,7 @@ class HealthReporter:
         self.interval_s = interval_s
         self.state = WorkerState.ONLINE
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="taskkit-health", daemon=True)
         self._failing = False
 
@@ -54,20 +55,25 @@ class HealthReporter:
             self._failing = False
 
     def stopping(self) -> None:
-        """The worker began to shut down: say so at once."""
+        """The worker began to shut down: say so now (safe to call from a signal handler)."""
         self.state = WorkerState.STOPPING
-        self.report()
+        self._wake.set()
 
     def stop(self) -> None:
         """The worker is exiting: a last report says it stopped cleanly."""
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(5)
         self.state = WorkerState.STOPPED
         self.report()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        while True:
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             self.report()
 
 
