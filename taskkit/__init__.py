@@ -8,28 +8,39 @@ from __future__ import annotations
 
 from taskkit.authoring import (
     DAG,
+    BaseBranchOperator,
     BaseOperator,
     BashOperator,
+    BranchPythonOperator,
     EmptyOperator,
     PythonOperator,
+    ShortCircuitOperator,
     XComArg,
     chain,
     cross_downstream,
     dag,
     get_current_context,
+    setup,
     task,
+    teardown,
 )
+from taskkit.errors import AirflowFailException, AirflowSkipException
 from taskkit.states import RunState, State, TriggerRule, WeightRule
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DAG",
+    "AirflowFailException",
+    "AirflowSkipException",
+    "BaseBranchOperator",
     "BaseOperator",
     "BashOperator",
+    "BranchPythonOperator",
     "EmptyOperator",
     "PythonOperator",
     "RunState",
+    "ShortCircuitOperator",
     "State",
     "TriggerRule",
     "WeightRule",
@@ -39,5 +50,7 @@ __all__ = [
     "cross_downstream",
     "dag",
     "get_current_context",
+    "setup",
     "task",
+    "teardown",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from taskkit.authoring import registry
@@ -135,6 +135,9 @@ class BaseOperator(DependencyMixin):
             # A zero timer would silently mean "no timeout" to setitimer.
             raise self._fail("execution_timeout must be positive; use None for no timeout.")
         self.queue: str = values["queue"]
+        self.is_setup = False
+        self.is_teardown = False
+        self.on_failure_fail_dagrun = False
         self.upstream_task_ids: set[str] = set()
         self.downstream_task_ids: set[str] = set()
         dag.add_task(self)
@@ -144,6 +147,37 @@ class BaseOperator(DependencyMixin):
     def execute(self, context: Context) -> Any:
         """Do the task's work; the return value becomes its XCom."""
         raise NotImplementedError(f"{type(self).__name__} must implement execute(context)")
+
+    # -- setup and teardown ----------------------------------------------------
+
+    def as_setup(self) -> BaseOperator:
+        """Make this a setup task: it creates what the work after it needs."""
+        self.is_setup = True
+        self.dag.invalidate()
+        return self
+
+    def as_teardown(
+        self,
+        *,
+        setups: DependencyMixin | Sequence[DependencyMixin] | None = None,
+        on_failure_fail_dagrun: bool = False,
+    ) -> BaseOperator:
+        """Make this a teardown task: it runs once the work is done, even if it failed.
+
+        It runs when one of its upstream setups succeeded (trigger rule
+        all_done_setup_success); `setups` are made its upstream and marked as
+        setups. Its failure does not fail the run unless `on_failure_fail_dagrun`.
+        """
+        self.is_teardown = True
+        self.on_failure_fail_dagrun = on_failure_fail_dagrun
+        self.trigger_rule = TriggerRule.ALL_DONE_SETUP_SUCCESS
+        if setups is not None:
+            for setup in [setups] if isinstance(setups, DependencyMixin) else setups:
+                for operator in setup.as_operators():
+                    operator.as_setup()
+                    operator.add_edge_to(self)
+        self.dag.invalidate()
+        return self
 
     # -- graph -------------------------------------------------------------
 
@@ -196,6 +230,12 @@ class BaseOperator(DependencyMixin):
             max_active_tis_per_dag=self.max_active_tis_per_dag,
             execution_timeout=self.execution_timeout,
             queue=self.queue,
+            is_setup=self.is_setup,
+            is_teardown=self.is_teardown,
+            on_failure_fail_dagrun=self.on_failure_fail_dagrun,
+            upstream_setups=frozenset(
+                t for t in self.upstream_task_ids if self.dag.task_dict[t].is_setup
+            ),
         )
 
     def __repr__(self) -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 import attrs
 
-from taskkit.errors import TaskkitError, XComNotReachableError
+from taskkit.errors import TaskkitError
+from taskkit.model.results import SkipScope
 
 #: The mapping passed to execute() and templates, and returned by get_current_context().
 Context = dict[str, Any]
@@ -39,6 +40,14 @@ class DagRunInfo:
     data_interval_end: dt.datetime | None = None
 
 
+@attrs.define
+class TryDirectives:
+    """What a try asks of the run engine besides its outcome (set by branching operators)."""
+
+    follow: frozenset[str] | None = None
+    skip_downstream: SkipScope | None = None
+
+
 @attrs.frozen
 class TaskInstanceInfo:
     """The `ti` of a try: its identity, its try number and XCom access."""
@@ -49,31 +58,30 @@ class TaskInstanceInfo:
     try_number: int
     max_tries: int
     xcom: XComAccess = attrs.field(repr=False, eq=False)
-    #: The task's direct upstream task ids; None lifts the check (a lone `tasks test` try).
-    upstream: frozenset[str] | None = None
+    map_index: int = -1
+    directives: TryDirectives = attrs.field(factory=TryDirectives, repr=False, eq=False)
 
-    def xcom_pull(self, task_ids: str | list[str] | None = None, key: str = "return_value") -> Any:
-        """A direct upstream task's value (a list when given a list of task ids).
+    def xcom_pull(
+        self,
+        task_ids: str | Iterable[str] | None = None,
+        key: str = "return_value",
+        *,
+        default: Any = None,
+        map_indexes: int | Iterable[int] | None = None,
+        include_prior_dates: bool = False,
+    ) -> Any:
+        """A task's value (a list when given several task ids); `default` when it has none.
 
-        Values travel along edges: a worker receives its direct upstream
-        tasks' values with its workload. Pulling any other task fails loudly,
-        in DAG.test() exactly as under the scheduler, instead of returning None
-        in production only.
+        With no task_ids, this task's own value, as in Airflow. A try sees the
+        values of this task and of every task upstream of it, however far;
+        the value of a task that did not run (or is not upstream) is `default`.
         """
         if task_ids is None:
-            raise TypeError("xcom_pull() needs task_ids")
+            task_ids = self.task_id
         if isinstance(task_ids, str):
-            return self._pull(task_ids, key)
-        return [self._pull(t, key) for t in task_ids]
-
-    def _pull(self, task_id: str, key: str) -> Any:
-        if self.upstream is not None and task_id not in self.upstream and task_id != self.task_id:
-            raise XComNotReachableError(
-                f"Task {self.task_id!r} pulled the XCom of {task_id!r}, which is not one of its "
-                f"direct upstream tasks; add `{task_id} >> {self.task_id}` (values travel "
-                "along edges)."
-            )
-        return self.xcom.pull(task_id, key)
+            value = self.xcom.pull(task_ids, key)
+            return default if value is None else value
+        return [self.xcom.pull(t, key) for t in task_ids]
 
     def xcom_push(self, key: str, value: Any) -> None:
         """Store an extra value under `key` for downstream tasks."""

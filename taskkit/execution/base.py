@@ -13,6 +13,17 @@ from taskkit.model.results import TryResult
 
 
 @attrs.frozen
+class EncodedXCom:
+    """An XCom value as it is stored and travels: encoded by the try that pushed it.
+
+    Only tries decode values, so the scheduler never unpickles user data.
+    """
+
+    data: bytes = attrs.field(repr=False)
+    encoding: str
+
+
+@attrs.frozen
 class Workload:
     """Everything a worker needs to run one try, and nothing it would have to look up.
 
@@ -29,7 +40,8 @@ class Workload:
     conf: Mapping[str, Any]
     run_type: str
     log_path: str
-    upstream_xcoms: Mapping[tuple[str, str], Any] = attrs.Factory(dict)
+    #: The values the try may pull: its own and its ancestors', by (task_id, key).
+    upstream_xcoms: Mapping[tuple[str, str], EncodedXCom] = attrs.Factory(dict)
     execution_timeout_s: float | None = None
     data_interval_start: dt.datetime | None = None
     data_interval_end: dt.datetime | None = None
@@ -62,7 +74,6 @@ class TryFinished:
     key: TaskInstanceKey
     try_number: int
     result: TryResult
-    pushed_xcoms: Mapping[str, Any] = attrs.Factory(dict)
     at: dt.datetime = attrs.Factory(lambda: dt.datetime.now(dt.timezone.utc))
 
 

@@ -1,8 +1,9 @@
-"""Run one try of an operator: render its templates, call it, and turn the outcome into a TryResult.
+"""Run one try: build its context, render its templates, call it, collect what it pushed.
 
-This is the user-code boundary: whatever the task raises is recorded as the
-try's error (with its traceback on stderr, which is the try's log), never
-re-raised as a taskkit error. Both DAG.test() and the worker processes use it.
+`run_try` is the one way a try runs, whoever runs it: the Local and Celery
+workers, DAG.test() and `taskkit tasks test`. It is the user-code boundary:
+whatever the task raises is recorded as the try's error (with its traceback
+on stderr, which is the try's log), never re-raised as a taskkit error.
 """
 
 from __future__ import annotations
@@ -16,29 +17,121 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from taskkit.authoring.context import active_context
+import attrs
+
+from taskkit.authoring.context import (
+    DagRunInfo,
+    TaskInstanceInfo,
+    active_context,
+    base_context,
+    try_context,
+)
 from taskkit.authoring.templating import render
-from taskkit.errors import TaskSkipped, TaskTimeoutError
+from taskkit.errors import AirflowFailException, AirflowSkipException, TaskTimeoutError
+from taskkit.execution.base import EncodedXCom
 from taskkit.model.results import TryOutcome, TryResult
 
 if TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Mapping
 
     from taskkit.authoring.baseoperator import BaseOperator
     from taskkit.authoring.context import Context
+    from taskkit.authoring.dag import DAG
+    from taskkit.execution.base import Workload
 
 
-def execute_try(operator: BaseOperator, context: Context) -> TryResult:
-    """Run `operator` once with `context`; never raises for the task's own errors."""
+class TryXCom:
+    """A try's XCom access: the values it may pull (decoded when pulled), and what it pushes."""
+
+    def __init__(self, task_id: str, values: Mapping[tuple[str, str], EncodedXCom]) -> None:
+        self.task_id = task_id
+        self.values = values
+        self.pushed: dict[str, Any] = {}
+
+    def pull(self, task_id: str, key: str) -> Any:
+        if task_id == self.task_id and key in self.pushed:
+            return self.pushed[key]
+        encoded = self.values.get((task_id, key))
+        return None if encoded is None else decode_xcom(encoded)
+
+    def push(self, task_id: str, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def encode_xcom(value: Any) -> EncodedXCom:
+    """Encode a pushed value for storage; raises TypeError/ValueError if it cannot be."""
+    # serde pulls in cloudpickle: imported when a value is first stored, not with the runtime.
+    from taskkit import serde
+
+    data, encoding = serde.dumps_value(value)
+    return EncodedXCom(data, encoding)
+
+
+def decode_xcom(encoded: EncodedXCom) -> Any:
+    """The value a try pushed, decoded (only ever in a try, never in the scheduler)."""
+    from taskkit import serde  # see encode_xcom
+
+    return serde.loads_value(encoded.data, encoded.encoding)
+
+
+def run_try(dag: DAG, workload: Workload) -> TryResult:
+    """Run the try `workload` names of a task of `dag`; never raises for the task's errors.
+
+    The result carries every value the try pushed (its return value
+    included, and what it pushed before failing) and what a branching
+    task chose; the run engine decides what all of that means.
+    """
+    key = workload.key
+    operator = dag.task_dict[key.task_id]
+    run = DagRunInfo(
+        key.dag_id,
+        key.run_id,
+        workload.logical_date,
+        workload.conf,
+        workload.run_type,
+        workload.data_interval_start,
+        workload.data_interval_end,
+    )
+    xcom = TryXCom(key.task_id, workload.upstream_xcoms)
+    ti = TaskInstanceInfo(
+        key.dag_id, key.task_id, key.run_id, workload.try_number, workload.max_tries, xcom
+    )
+    context = try_context(base_context(run, dag.params), ti, operator)
+    result, value = execute_try(operator, context)
+    if result.outcome is TryOutcome.SUCCESS and value is not None:
+        xcom.pushed["return_value"] = value
+    encoded: dict[str, EncodedXCom] = {}
+    for name, pushed in xcom.pushed.items():
+        try:
+            encoded[name] = encode_xcom(pushed)
+        except Exception as exc:
+            return TryResult(
+                TryOutcome.FAILED,
+                error=f"XCom {name!r} ({type(pushed).__name__}) cannot be stored: "
+                f"{type(exc).__name__}: {exc}",
+                duration_s=result.duration_s,
+                xcoms=encoded,
+            )
+    return attrs.evolve(
+        result,
+        xcoms=encoded,
+        follow=ti.directives.follow,
+        skip_downstream=ti.directives.skip_downstream,
+    )
+
+
+def execute_try(operator: BaseOperator, context: Context) -> tuple[TryResult, Any]:
+    """Run `operator` once with `context`: its result, and the value execute() returned."""
     started = time.perf_counter()
     try:
         with active_context(context), _alarm(operator.execution_timeout):
             task = render_fields(operator, context)
             value = task.execute(context)
-    except TaskSkipped as skip:
+    except AirflowSkipException as skip:
         return TryResult(
             TryOutcome.SKIPPED, error=str(skip) or None, duration_s=time.perf_counter() - started
-        )
+        ), None
     except BaseException as exc:  # user code may raise anything, even SystemExit
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -47,8 +140,9 @@ def execute_try(operator: BaseOperator, context: Context) -> TryResult:
             TryOutcome.FAILED,
             error=f"{type(exc).__name__}: {exc}",
             duration_s=time.perf_counter() - started,
-        )
-    return TryResult(TryOutcome.SUCCESS, value=value, duration_s=time.perf_counter() - started)
+            retryable=not isinstance(exc, AirflowFailException),
+        ), None
+    return TryResult(TryOutcome.SUCCESS, duration_s=time.perf_counter() - started), value
 
 
 def render_fields(operator: BaseOperator, context: Context) -> BaseOperator:

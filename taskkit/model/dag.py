@@ -30,8 +30,40 @@ class DagSpec:
 
     @property
     def leaves(self) -> list[TaskSpec]:
-        """Tasks with no downstream task; their states decide the run's state."""
+        """Tasks with no downstream task."""
         return [t for t in self.tasks.values() if not t.downstream]
+
+    @property
+    def outcome_leaves(self) -> list[str]:
+        """The tasks whose states decide the run's state, as Airflow picks them.
+
+        A leaf, or a task whose downstream tasks are all teardowns that may
+        fail quietly; such a teardown never decides the run itself, so a
+        teardown that succeeded never hides the failure of the work it
+        cleaned up after (unless `on_failure_fail_dagrun`). A DAG made only of
+        teardowns falls back to its plain leaves.
+        """
+
+        def quiet(task: TaskSpec) -> bool:
+            return task.is_teardown and not task.on_failure_fail_dagrun
+
+        leaves = [
+            t.task_id
+            for t in self.tasks.values()
+            if not quiet(t) and all(quiet(self.tasks[d]) for d in t.downstream)
+        ]
+        return leaves or [t.task_id for t in self.leaves]
+
+    def descendants(self, task_id: str) -> set[str]:
+        """Every task downstream of `task_id`, however far."""
+        found: set[str] = set()
+        pending = [task_id]
+        while pending:
+            for child in self.tasks[pending.pop()].downstream:
+                if child not in found:
+                    found.add(child)
+                    pending.append(child)
+        return found
 
     @property
     def roots(self) -> list[TaskSpec]:

@@ -36,6 +36,12 @@ class TaskSpec:
     max_active_tis_per_dag: int | None = None
     execution_timeout: dt.timedelta | None = None
     queue: str = "default"
+    is_setup: bool = False
+    is_teardown: bool = False
+    #: A teardown whose failure fails the run (teardowns are otherwise left out of its state).
+    on_failure_fail_dagrun: bool = False
+    #: The direct upstream tasks that are setup tasks (for all_done_setup_success).
+    upstream_setups: frozenset[str] = frozenset()
 
     @property
     def max_tries(self) -> int:

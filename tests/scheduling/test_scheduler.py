@@ -522,3 +522,73 @@ def test_runs_keep_their_dag_version_when_the_file_changes(home: Home) -> None:
     new = home.trigger("edited", "new")
     home.run_scheduler()
     assert home.store.get_xcoms("edited", new.run_id)[0].value == b'"v2"'
+
+
+def test_control_flow_under_the_scheduler(any_home: Home) -> None:
+    """Branches, short circuits, skip/fail exceptions, teardowns and a failed try's XComs."""
+    any_home.write_dag(
+        "flow",
+        """
+        from taskkit import AirflowFailException, ShortCircuitOperator, setup, teardown
+
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1),
+             default_args={"retries": 2, "retry_delay": dt.timedelta(0)})
+        def flow():
+            @task.branch
+            def pick():
+                return "left"
+
+            @task
+            def partial(ti=None):
+                ti.xcom_push("partial", 41)
+                raise AirflowFailException("no retry")
+
+            @task(trigger_rule="all_done")
+            def pull(ti=None):
+                return ti.xcom_pull("partial", key="partial")
+
+            @setup
+            def create():
+                return "cluster"
+
+            @teardown
+            def delete():
+                pass
+
+            left, right = EmptyOperator(task_id="left"), EmptyOperator(task_id="right")
+            join = EmptyOperator(task_id="join", trigger_rule="none_failed_min_one_success")
+            pick() >> [left, right] >> join
+            gate = ShortCircuitOperator(task_id="gate", python_callable=lambda: False)
+            gate >> EmptyOperator(task_id="gated")
+            made, dropped = create(), delete()
+            made >> partial() >> pull() >> dropped
+            made >> dropped
+
+        flow()
+        """,
+    )
+    any_home.sync()
+    run = any_home.trigger("flow")
+    any_home.run_scheduler()
+    tis = any_home.tis("flow", run.run_id)
+    assert {t: ti.state for t, ti in tis.items()} == {
+        "pick": State.SUCCESS,
+        "left": State.SUCCESS,
+        "right": State.SKIPPED,
+        "join": State.SUCCESS,
+        "gate": State.SUCCESS,
+        "gated": State.SKIPPED,
+        "create": State.SUCCESS,
+        "partial": State.FAILED,
+        "pull": State.SUCCESS,
+        "delete": State.SUCCESS,
+    }
+    assert tis["partial"].try_number == 1  # AirflowFailException spends no retry
+    # As in Airflow the leaves decide: `pull` (all_done) succeeded after `partial` failed.
+    assert any_home.run_state("flow", run.run_id) is RunState.SUCCESS
+    pulled = {
+        x.task_id: x.value.decode()
+        for x in any_home.store.get_xcoms("flow", run.run_id)
+        if x.key == "return_value"
+    }
+    assert pulled["pull"] == "41"
