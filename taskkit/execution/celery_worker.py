@@ -166,14 +166,18 @@ class TryRunner:
                 return
         here = log_path(self.logs_folder, *_parts(workload.key), workload.try_number)
         job = _Job(attrs.evolve(workload, log_path=str(here)), events_queue)
+        if refusal is None:
+            job.payload = self._payload(workload.dag_version_id)
         with self._lock:
+            if self._drain_deadline is not None:  # it began while the try was being checked
+                bound.info("try_handed_back", reason="the worker is stopping")
+                raise Reject("the worker is stopping", requeue=True)
             self._jobs[ident] = job
         if refusal is not None:
             bound.error("try_refused", reason=refusal)
             failed = TryResult(TryOutcome.FAILED, error=refusal)
             self._incoming.put((job, TryFinished(workload.key, workload.try_number, failed)))
         else:
-            job.payload = self._payload(workload.dag_version_id)
             self._incoming.put((job, None))
         job.done.wait()
         if job.handed_back:

@@ -7,6 +7,7 @@ names and event channel, so tests never see each other's messages.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -192,6 +193,11 @@ def _in_background(home: Home, **overrides: object) -> tuple[threading.Thread, l
     return thread, result
 
 
+def _silent_for(report: WorkerReport | None, seconds: float) -> bool:
+    now = dt.datetime.now(dt.timezone.utc)
+    return report is not None and (now - report.last_heartbeat).total_seconds() > seconds
+
+
 def _states(home: Home, dag_id: str, run_id: str) -> Sequence[State]:
     return [ti.state for ti in home.tis(dag_id, run_id).values()]
 
@@ -232,10 +238,10 @@ def test_workers_lists_live_workers_and_shows_a_killed_one_as_lost(fleet: Fleet)
     """`celery workers -o json` gives host, queues, concurrency, running tries and the last
     heartbeat of each worker; one SIGKILLed mid-try is shown as lost and its try fails."""
     worker = fleet.start_worker("--queues", f"{fleet.queue},other", "--concurrency", "3")
-    run = fleet.home.trigger("long")
+    run = fleet.home.trigger("endless")
     scheduler, _ = _in_background(fleet.home)
     try:
-        wait_for(lambda: State.RUNNING in _states(fleet.home, "long", run.run_id), timeout=60)
+        wait_for(lambda: State.RUNNING in _states(fleet.home, "endless", run.run_id), timeout=60)
         wait_for(lambda: fleet.report_of(worker).running, timeout=30)  # type: ignore[union-attr]
         [row] = fleet.workers_json()
         assert row["host"] == socket.gethostname()
@@ -243,14 +249,17 @@ def test_workers_lists_live_workers_and_shows_a_killed_one_as_lost(fleet: Fleet)
         assert row["status"] == "online"
         assert row["queues"] == [fleet.queue, "other"]
         assert row["concurrency"] == 3
-        assert row["running_tries"] == [f"long/{run.run_id}/sleeps#1"]
+        assert row["running_tries"] == [f"endless/{run.run_id}/sleeps#1"]
         assert row["last_heartbeat"]
 
         os.killpg(worker.pid, signal.SIGKILL)
-        wait_for(lambda: fleet.workers_json()[0]["status"] == "lost", timeout=60)
+        wait_for(lambda: not scheduler.is_alive(), timeout=120)  # the try was failed as lost
+        wait_for(lambda: _silent_for(fleet.report_of(worker), 5.0), timeout=60)
+        [row] = fleet.workers_json()
+        assert row["status"] == "lost"
     finally:
         scheduler.join(120)
-    ti = fleet.home.tis("long", run.run_id)["sleeps"]
+    ti = fleet.home.tis("endless", run.run_id)["sleeps"]
     assert ti.state is State.FAILED
     assert "sent no heartbeat" in (ti.error or "")
 
@@ -323,16 +332,11 @@ def test_two_workers_on_two_queues_run_only_their_queues_tries(fleet: Fleet) -> 
 
 
 @pytest.mark.parametrize(
-    "fleet",
-    [
-        pytest.param(RABBITMQ, id="rabbitmq", marks=needs_rabbitmq),
-        pytest.param(REDIS, id="redis", marks=needs_redis),
-    ],
-    indirect=True,
+    "fleet", [pytest.param(RABBITMQ, id="rabbitmq", marks=needs_rabbitmq)], indirect=True
 )
 def test_a_high_priority_try_overtakes_queued_low_ones(fleet: Fleet) -> None:
     """On a busy one-slot worker, a try of weight 600 sent after four tries of weight 1 are
-    already waiting in the broker runs before all of them (broker message priority)."""
+    already waiting in RabbitMQ runs before all of them (x-max-priority message priority)."""
     fleet.start_worker("--concurrency", "1")
     low = fleet.home.trigger("low")
     scheduler, result = _in_background(fleet.home, core_parallelism=8)
