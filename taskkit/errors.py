@@ -129,3 +129,7 @@ class DagImportError(TaskkitError, ImportError):
 
 class BrokerMessageError(TaskkitError, ValueError):
     """A message taken from the broker is malformed or not signed with this installation's key."""
+
+
+class BrokerUnreachableError(TaskkitError, ConnectionError):
+    """The Celery broker (celery.broker_url) did not answer."""

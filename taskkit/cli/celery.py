@@ -246,17 +246,11 @@ def stop(names: tuple[str, ...], every: bool, wait: bool) -> None:
     retried per their task's retries) and exits; tries it had received but
     not started go back to the broker for another worker.
     """
-    from taskkit.execution.celery_app import make_app
-
     config = context.settings()
     with context.open_store(config) as store:
         live = [r for r in _worker_rows(config, store) if r["status"] in {"online", "stopping"}]
         targets = _targets(live, names, every)
-        app = make_app(config.celery)
-        try:
-            app.control.shutdown(destination=targets)
-        finally:
-            app.close()
+        _send_shutdown(config, targets)
         click.echo(f"asked to stop: {', '.join(targets)}")
         if not wait:
             return
@@ -272,6 +266,29 @@ def stop(names: tuple[str, ...], every: bool, wait: bool) -> None:
         raise TaskkitError(
             f"Celery workers still running after the shutdown timeout: {', '.join(sorted(pending))}"
         )
+
+
+def _send_shutdown(config: Settings, targets: list[str]) -> None:
+    """Celery's remote `shutdown` to `targets`; one clear error if the broker does not answer."""
+    from kombu.exceptions import OperationalError
+    from sqlalchemy.engine import make_url
+
+    from taskkit.errors import BrokerUnreachableError
+    from taskkit.execution.celery_app import make_app
+
+    app = make_app(config.celery)
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=2, interval_start=0.5, interval_max=1)
+            app.control.shutdown(destination=targets, connection=connection)
+    except (OperationalError, OSError) as exc:
+        where = make_url(config.celery.broker_url).render_as_string(hide_password=True)
+        raise BrokerUnreachableError(
+            f"Cannot reach the Celery broker at {where} ({exc}). Check that it runs and that "
+            "celery.broker_url is right; the workers were not asked to stop."
+        ) from exc
+    finally:
+        app.close()
 
 
 def _targets(live: list[dict[str, Any]], names: tuple[str, ...], every: bool) -> list[str]:

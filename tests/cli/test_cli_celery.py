@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import socket
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from cli_harness import Cli
+
+from taskkit.model.workers import WorkerReport, WorkerState
 
 
 def test_concurrency_and_autoscale_together_are_a_usage_error(cli_sqlite: Cli) -> None:
@@ -54,6 +57,38 @@ def test_workers_and_stop_with_no_worker(cli_sqlite: Cli) -> None:
 
     line = cli_sqlite.fails("celery", "stop", "taskkit-1@nowhere")
     assert "No live Celery worker named taskkit-1@nowhere" in line
+
+
+def test_stop_with_the_broker_down_is_one_clear_line(
+    cli_sqlite: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`celery stop` when the broker does not answer names it (without its password) and fails."""
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("TASKKIT__CELERY__BROKER_URL", f"redis://:secret@127.0.0.1:{port}/0")
+    now = dt.datetime.now(dt.timezone.utc)
+    store = cli_sqlite.store()
+    store.save_celery_worker(
+        WorkerReport(
+            f"taskkit-1@{socket.gethostname()}",
+            socket.gethostname(),
+            1,
+            ("default",),
+            2,
+            None,
+            (),
+            WorkerState.ONLINE,
+            now,
+            now,
+        )
+    )
+    store.dispose()
+
+    line = cli_sqlite.fails("celery", "stop", "--no-wait")
+
+    assert f"Cannot reach the Celery broker at redis://:***@127.0.0.1:{port}/0" in line
+    assert "secret" not in line
 
 
 # -- Flower, in a real browser ------------------------------------------------------------
