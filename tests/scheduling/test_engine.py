@@ -203,3 +203,22 @@ def test_an_engine_loaded_mid_run_resumes_where_the_metastore_left_it() -> None:
     assert engine.decide() == []
     assert engine.next_retry_at() == NOW
     assert targets(engine.release_retries(NOW)) == {"b": State.SCHEDULED}
+
+
+def test_depends_on_past_waits_for_the_previous_runs_instance() -> None:
+    """Ready by its trigger rule, the task still waits until the previous run's one succeeded."""
+    engine = RunEngine(
+        _spec("t>u", {"t": {"depends_on_past": True, "wait_for_downstream": True}}),
+        past={"t": State.SUCCESS, "u": State.RUNNING},
+    )
+    assert engine.decide() == []  # u of the previous run still runs: wait_for_downstream
+    engine.set_past("u", State.FAILED)
+    assert engine.decide() == []
+    engine.set_past("u", State.SUCCESS)
+    assert targets(engine.decide()) == {"t": State.SCHEDULED}
+
+
+def test_depends_on_past_without_a_previous_run_waits_for_nothing() -> None:
+    """The first run (no past at all) runs a depends_on_past task at once, as Airflow does."""
+    engine = RunEngine(_spec("t", {"t": {"depends_on_past": True}}))
+    assert targets(engine.decide()) == {"t": State.SCHEDULED}
