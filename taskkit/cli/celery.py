@@ -93,6 +93,7 @@ def _run_worker(config: Settings, queues: list[str], loglevel: str) -> int:
 
     from celery import signals
 
+    from taskkit.config import remove_secrets_from_environment
     from taskkit.execution.celery_app import make_app
     from taskkit.execution.celery_health import HealthReporter
     from taskkit.execution.celery_pool import pool_class
@@ -107,9 +108,11 @@ def _run_worker(config: Settings, queues: list[str], loglevel: str) -> int:
     store = Metastore.open(url)
     autoscale = config.celery.worker_autoscale
     most = autoscale.max if autoscale else config.celery.worker_concurrency
+    key = context.secret_key(config)
+    remove_secrets_from_environment()  # tries inherit the environment
     runner = TryRunner(
         concurrency=most,
-        secret_key=context.secret_key(config),
+        secret_key=key,
         events_url=config.celery.events_url,
         logs_folder=config.home / "logs",
         fetch_dag=lambda version_id: _fetch_dag(store, version_id),
