@@ -59,6 +59,8 @@ class ParsedDag:
     task_count: int
     #: Its schedule, start, end and catchup, so the parent can compute the next run.
     timetable: Timetable | None = None
+    #: Airflow arguments it uses that taskkit does not implement (they change nothing).
+    warnings: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -143,6 +145,7 @@ def _parsed_dag(dag: DAG, fileloc: str, payload: bytes, digest: str) -> ParsedDa
         tags=tuple(dag.tags),
         task_count=len(dag.task_dict),
         timetable=Timetable.of(dag),
+        warnings=tuple(dag.warnings),
     )
 
 
@@ -384,8 +387,13 @@ def sync_dags_folder(store: Metastore, settings: Settings, secret_key: bytes) ->
         saved.append(dag.dag_id)
         if outcome.created:
             created.append(dag.dag_id)
+    problems = {e.file: (e.line, e.message) for e in parse.errors}
+    for dag in parse.dags:
+        if dag.warnings and dag.fileloc not in problems:
+            # Shown beside the import errors, so an ignored safety setting is not silent.
+            problems[dag.fileloc] = (None, "warning: " + " ".join(dag.warnings))
     store.replace_import_errors(
-        {e.file: (e.line, e.message) for e in parse.errors},
+        problems,
         parsed_files=parse.files,
         all_files=parse.files,
     )

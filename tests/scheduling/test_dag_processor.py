@@ -470,3 +470,21 @@ def test_a_rotated_secret_key_is_recovered_by_the_next_parse(
     version = metastore.get_current_dag_version("etl")
     assert version.id == old.id
     assert serde.loads_verified_dag(version.payload, version.signature, new_key).dag_id == "etl"  # type: ignore[attr-defined]
+
+
+def test_airflow_only_default_args_are_warnings_beside_the_import_errors(
+    metastore: Metastore, settings: Settings, dags_folder: Path
+) -> None:
+    """default_args={'email': ...}: the DAG is saved, and a warning names the ignored key."""
+    write(
+        dags_folder,
+        "mailer.py",
+        "import datetime as dt\nfrom taskkit import DAG, EmptyOperator\n"
+        "with DAG('mailer', start_date=dt.datetime(2026, 1, 1),\n"
+        "         default_args={'email': 'ops@example.com'}):\n"
+        "    EmptyOperator(task_id='t')\n",
+    )
+    report = sync_dags_folder(metastore, settings, KEY)
+    assert report.saved == ("mailer",)
+    [warning] = metastore.list_import_errors()
+    assert warning.message.startswith("warning: DAG 'mailer': default_args key 'email'")
