@@ -106,3 +106,31 @@ class DagImportError(TaskkitError, ImportError):
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         return f"{where}: {self.args[0]}"
+
+
+class UserNotFoundError(NotFoundError):
+    """No user with that name exists."""
+
+
+class UserError(TaskkitError, ValueError):
+    """A user cannot be created or changed as asked (name taken, bad role, bad name)."""
+
+
+class AuthError(TaskkitError, PermissionError):
+    """A login failed: wrong password, unknown user, bad or expired token."""
+
+
+class TooManyLoginsError(AuthError):
+    """Too many failed logins in a row for one user: wait before the next try."""
+
+
+class ForbiddenError(TaskkitError, PermissionError):
+    """The logged-in user's role may not do this."""
+
+
+class InvalidInputError(TaskkitError, ValueError):
+    """A request's value is malformed (a run id, a pool name, a conf that fails its params)."""
+
+
+class ConflictError(TaskkitError, ValueError):
+    """A change that conflicts with the current state (a task instance still running)."""

@@ -103,8 +103,13 @@ def write_rejection(path: Path, reason: str, at: dt.datetime) -> None:
 
 def format_log(path: Path) -> str:
     """The log as text a person reads: output lines as they were, events as one line each."""
+    return format_log_lines(path.read_text(encoding="utf-8"))
+
+
+def format_log_lines(text: str) -> str:
+    """Lines of a log file (JSON lines) as text a person reads, as `format_log` does."""
     lines = []
-    for raw in path.read_text(encoding="utf-8").splitlines():
+    for raw in text.splitlines():
         try:
             event = json.loads(raw)
         except json.JSONDecodeError:

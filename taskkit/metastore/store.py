@@ -19,15 +19,26 @@ from taskkit.errors import MetastoreError, MetastoreNotInitializedError
 from taskkit.metastore.clearing import ClearMethods
 from taskkit.metastore.dags import DagMethods
 from taskkit.metastore.engine import create_engine_for
+from taskkit.metastore.marking import MarkMethods
 from taskkit.metastore.pools import PoolMethods
 from taskkit.metastore.runs import RunMethods
 from taskkit.metastore.tables import SCHEMA_REVISION
 from taskkit.metastore.task_instances import TaskInstanceMethods
+from taskkit.metastore.users import UserMethods
+from taskkit.metastore.views import ViewMethods
 from taskkit.metastore.xcoms import XComMethods
 
 
 class Metastore(
-    PoolMethods, DagMethods, RunMethods, TaskInstanceMethods, XComMethods, ClearMethods
+    PoolMethods,
+    DagMethods,
+    RunMethods,
+    TaskInstanceMethods,
+    XComMethods,
+    ClearMethods,
+    MarkMethods,
+    UserMethods,
+    ViewMethods,
 ):
     """taskkit's database. One instance per process; methods are safe across threads."""
 

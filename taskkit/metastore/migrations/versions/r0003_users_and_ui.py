@@ -1,0 +1,41 @@
+"""Users for the API and UI, and an index for reading a DAG's newest runs.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-29
+
+- app_user: who may log in, their role, an argon2 password hash, and the state of the
+  failed-login rate limit.
+- ix_dag_run_dag_id_logical_date: the grid and the run lists read a DAG's newest runs.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    """Create app_user and the run index."""
+    op.create_table(
+        "app_user",
+        sa.Column("username", sa.String(64), nullable=False),
+        sa.Column("role", sa.String(20), nullable=False),
+        sa.Column("password_hash", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("failed_logins", sa.Integer(), nullable=False),
+        sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("username", name=op.f("pk_app_user")),
+    )
+    op.create_index("ix_dag_run_dag_id_logical_date", "dag_run", ["dag_id", "logical_date"])
+
+
+def downgrade() -> None:
+    """Back to revision 0002."""
+    op.drop_index("ix_dag_run_dag_id_logical_date", table_name="dag_run")
+    op.drop_table("app_user")

@@ -1,0 +1,109 @@
+"""Task logs: finding a try's file and reading it in pieces, never whole.
+
+A log may be tens of megabytes; the UI asks for the tail, then earlier or
+newer pieces by byte offset, so neither the server nor the page ever holds
+the whole file. Offsets always fall on line starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+
+from taskkit.errors import NotFoundError
+from taskkit.execution.tasklog import format_log_lines, log_path
+
+#: The most one piece of a log holds.
+MAX_CHUNK = 256 * 1024
+
+
+def find_log(folder: Path, dag_id: str, run_id: str, task_id: str, try_number: int | None) -> Path:
+    """The log file of a try (the latest one when `try_number` is None), or NotFoundError."""
+    task_dir = log_path(folder, dag_id, run_id, task_id, 1).parent
+    tries = sorted(int(p.stem) for p in task_dir.glob("*.log") if p.stem.isdigit())
+    what = f"task {task_id!r} of run {run_id!r} of DAG {dag_id!r}"
+    if not tries:
+        raise NotFoundError(f"No logs for {what} in {task_dir}: it has not started a try yet.")
+    if try_number is None:
+        try_number = tries[-1]
+    if try_number not in tries:
+        raise NotFoundError(
+            f"No log of try {try_number} for {what}; tries with logs: {', '.join(map(str, tries))}."
+        )
+    return log_path(folder, dag_id, run_id, task_id, try_number)
+
+
+def tries_with_logs(folder: Path, dag_id: str, run_id: str, task_id: str) -> list[int]:
+    """The try numbers that have a log file, in order."""
+    task_dir = log_path(folder, dag_id, run_id, task_id, 1).parent
+    return sorted(int(p.stem) for p in task_dir.glob("*.log") if p.stem.isdigit())
+
+
+@attrs.frozen
+class LogChunk:
+    """Formatted lines of a log between two byte offsets of its file."""
+
+    text: str
+    start: int
+    end: int
+    size: int
+
+    @property
+    def at_start(self) -> bool:
+        """True if nothing comes before this piece."""
+        return self.start == 0
+
+
+def read_chunk(path: Path, *, start: int | None = None, limit: int = MAX_CHUNK) -> LogChunk:
+    """Up to `limit` bytes of whole lines from `start`, or the last `limit` bytes when None.
+
+    Only complete lines are returned, so following a growing log by asking
+    again from `end` never splits a line.
+    """
+    limit = max(1, min(limit, MAX_CHUNK))
+    with path.open("rb") as file:
+        size = file.seek(0, 2)
+        if start is None:
+            start = max(0, size - limit)
+            if start:
+                file.seek(start - 1)
+                # start on the line after the one the cut falls in
+                start += len(file.readline()) - 1
+        start = max(0, min(start, size))
+        file.seek(start)
+        data = file.read(limit)
+    cut = data.rfind(b"\n") + 1
+    if cut == 0 and len(data) == limit:
+        cut = len(data)  # one line longer than a chunk: give it in pieces
+    data = data[:cut]
+    return LogChunk(format_log_lines(data.decode("utf-8", "replace")), start, start + cut, size)
+
+
+def read_chunk_before(path: Path, end: int, *, limit: int = MAX_CHUNK) -> LogChunk:
+    """Up to `limit` bytes of whole lines that end at `end` (for "load earlier")."""
+    limit = max(1, min(limit, MAX_CHUNK))
+    end = max(0, end)
+    with path.open("rb") as file:
+        size = file.seek(0, 2)
+        end = min(end, size)
+        start = max(0, end - limit)
+        file.seek(start)
+        data = file.read(end - start)
+    if start:
+        first = data.find(b"\n") + 1
+        if 0 < first < len(data):
+            data, start = data[first:], start + first
+    return LogChunk(format_log_lines(data.decode("utf-8", "replace")), start, end, size)
+
+
+def stream_formatted(path: Path, *, block: int = MAX_CHUNK) -> Iterator[bytes]:
+    """The whole log as readable text, piece by piece (for downloads)."""
+    offset = 0
+    while True:
+        chunk = read_chunk(path, start=offset, limit=block)
+        if chunk.end == chunk.start:
+            return
+        yield chunk.text.encode("utf-8")
+        offset = chunk.end
