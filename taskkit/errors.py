@@ -134,3 +134,7 @@ class InvalidInputError(TaskkitError, ValueError):
 
 class ConflictError(TaskkitError, ValueError):
     """A change that conflicts with the current state (a task instance still running)."""
+
+
+class PortInUseError(TaskkitError, OSError):
+    """The API server's port is taken by another process, or cannot be bound."""
