@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import attrs
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -20,8 +21,8 @@ from taskkit.api import auth
 from taskkit.api.routes_runs import grid_response
 from taskkit.api.schemas import DAGRunResponse, PoolResponse, TaskInstanceResponse
 from taskkit.api.state import ApiState, api_state
+from taskkit.services import logs, task_instances
 from taskkit.services import pools as pool_service
-from taskkit.services import task_instances
 
 router = APIRouter(prefix="/ui/events", tags=["UI"], include_in_schema=False)
 _KEEPALIVE_EVERY = 15
@@ -73,10 +74,14 @@ def run_events(
     def read() -> dict[str, Any]:
         run = api.store.get_run(dag_id, run_id)
         found = task_instances.list_task_instances(api.store, dag_id, run_id)
-        return {
-            "run": DAGRunResponse.of(run).model_dump(mode="json"),
-            "task_instances": [TaskInstanceResponse.of(t).model_dump(mode="json") for t in found],
-        }
+        shown = []
+        for ti in found:
+            entry = TaskInstanceResponse.of(ti).model_dump(mode="json")
+            if ti.try_number > 1:  # earlier tries, for the Gantt
+                spans = logs.try_spans(api.logs_folder, dag_id, run_id, ti.task_id)
+                entry["tries"] = [attrs.asdict(s) for s in spans if s.try_number < ti.try_number]
+            shown.append(entry)
+        return {"run": DAGRunResponse.of(run).model_dump(mode="json"), "task_instances": shown}
 
     return _stream(request, api, read)
 

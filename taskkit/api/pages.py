@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -28,6 +28,10 @@ from taskkit.services.health import check_health
 from taskkit.services.pools import list_pools
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+#: `{{ {...} | query }}`: a query string, lists as repeated keys, empty values left out.
+TEMPLATES.env.filters["query"] = lambda values: urlencode(
+    {k: v for k, v in values.items() if v not in ("", None, [])}, doseq=True
+)
 router = APIRouter(include_in_schema=False)
 DAGS_PER_PAGE = 50
 

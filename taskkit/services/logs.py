@@ -7,8 +7,10 @@ the whole file. Offsets always fall on line starts.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -107,3 +109,44 @@ def stream_formatted(path: Path, *, block: int = MAX_CHUNK) -> Iterator[bytes]:
             return
         yield chunk.text.encode("utf-8")
         offset = chunk.end
+
+
+@attrs.frozen
+class TrySpan:
+    """When one try ran and how it ended, read from its log's first and last lines."""
+
+    try_number: int
+    started: str | None
+    ended: str | None
+    outcome: str | None
+
+
+def try_spans(folder: Path, dag_id: str, run_id: str, task_id: str) -> list[TrySpan]:
+    """Every try with a log, for the Gantt's earlier tries (reads two lines per file)."""
+    spans = []
+    for number in tries_with_logs(folder, dag_id, run_id, task_id):
+        path = log_path(folder, dag_id, run_id, task_id, number)
+        with path.open("rb") as file:
+            first = _event(file.readline())
+            size = file.seek(0, 2)
+            file.seek(max(0, size - 8192))
+            tail = file.read().splitlines()
+        last = _event(tail[-1]) if tail else {}
+        finished = last.get("event") in {"try_finished", "try_rejected"}
+        spans.append(
+            TrySpan(
+                number,
+                first.get("timestamp"),
+                last.get("timestamp") if finished else None,
+                (last.get("outcome") or "failed") if finished else None,
+            )
+        )
+    return spans
+
+
+def _event(raw: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,84 @@
+// The DAG page: the grid and the graph's state overlay, live; the trigger form.
+"use strict";
+
+(() => {
+  const gridBox = document.getElementById("grid");
+  const dagId = gridBox.dataset.dagId;
+  const { el, enc } = taskkit;
+
+  function renderGrid(data) {
+    if (!data.runs.length) {
+      gridBox.replaceChildren(el("p", { class: "muted", text: "No runs yet. Trigger one." }));
+      return;
+    }
+    const durations = data.runs.map((r) => {
+      if (!r.start_date) return 0;
+      const end = r.end_date ? Date.parse(r.end_date) : Date.now();
+      return Math.max(0, end - Date.parse(r.start_date));
+    });
+    const longest = Math.max(1, ...durations);
+    const head = el("tr", {}, el("th", { class: "task", text: `${data.task_ids.length} tasks` }));
+    data.runs.forEach((run, i) => {
+      const height = 6 + Math.round(44 * durations[i] / longest);
+      const bar = el("a", {
+        class: `run-bar ${run.state}`, style: `height:${height}px`,
+        href: `/dags/${enc(dagId)}/runs/${enc(run.dag_run_id)}`,
+        title: `${run.dag_run_id}: ${run.state}`, "data-run-id": run.dag_run_id, "data-state": run.state,
+      });
+      head.append(el("th", {}, bar));
+    });
+    const body = el("tbody");
+    for (const taskId of data.task_ids) {
+      const row = el("tr", {}, el("th", { class: "task", title: taskId, text: taskId }));
+      data.cells[taskId].forEach((cell, i) => {
+        const run = data.runs[i];
+        const td = el("td");
+        if (cell === null) {
+          td.append(el("span", { class: "cell missing", title: "not in this run's version" }));
+        } else {
+          const [state, tries] = cell;
+          td.append(el("a", {
+            class: `cell ${state}`, "data-state": state,
+            href: `/dags/${enc(dagId)}/runs/${enc(run.dag_run_id)}/tasks/${enc(taskId)}`,
+            title: `${taskId} · ${run.dag_run_id}\n${state}${tries > 1 ? ` (try ${tries})` : ""}`,
+          }));
+        }
+        row.append(td);
+      });
+      body.append(row);
+    }
+    const table = el("table", { class: "grid" }, el("thead", {}, head), body);
+    gridBox.replaceChildren(el("div", { class: "grid-wrap" }, table));
+  }
+
+  function overlayGraph(data) {
+    const last = data.runs.length - 1;
+    const note = document.getElementById("graph-run");
+    note.textContent = last >= 0 ? `States of run ${data.runs[last].dag_run_id} (${data.runs[last].state}).` : "No runs yet.";
+    for (const node of document.querySelectorAll("#graph .node")) {
+      const row = data.cells[node.dataset.taskId];
+      const cell = row && last >= 0 ? row[last] : null;
+      node.setAttribute("class", `node ${cell ? cell[0] : "none"}`);
+    }
+  }
+
+  taskkit.live(`/ui/events/grid/${enc(dagId)}`, (data) => { renderGrid(data); overlayGraph(data); });
+
+  const panel = document.getElementById("trigger-panel");
+  document.getElementById("open-trigger").addEventListener("click", () => { panel.hidden = false; });
+  document.getElementById("close-trigger").addEventListener("click", () => { panel.hidden = true; });
+  const form = document.getElementById("trigger-form");
+  const problem = document.getElementById("trigger-error");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    problem.hidden = true;
+    try {
+      const run = await taskkit.api("POST", `/ui/dags/${enc(dagId)}/trigger`, new FormData(form));
+      taskkit.toast(`Triggered ${run.dag_run_id}.`);
+      panel.hidden = true;
+    } catch (error) {
+      problem.textContent = error.message;
+      problem.hidden = false;
+    }
+  });
+})();
