@@ -6,6 +6,8 @@ package's files (no CDN), reading /openapi.json.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import swagger_ui_bundle
@@ -33,7 +35,13 @@ from taskkit.services.dag_versions import DagVersions, secret_key
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(config: Settings, store: Metastore, *, live_interval: float = 1.0) -> FastAPI:
+def create_app(
+    config: Settings,
+    store: Metastore,
+    *,
+    live_interval: float = 1.0,
+    clock: Callable[[], dt.datetime] | None = None,
+) -> FastAPI:
     """The app for one metastore; the caller owns `store` (and disposes of it)."""
     key = secret_key(config)
     app = FastAPI(
@@ -49,6 +57,7 @@ def create_app(config: Settings, store: Metastore, *, live_interval: float = 1.0
         versions=DagVersions(store, key),
         signer=TokenSigner(key),
         live_interval=live_interval,
+        **({"clock": clock} if clock is not None else {}),
     )
     errors.install(app)
     for router in (

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = dt.timedelta(seconds=60)
-_HASHER = PasswordHasher()
+#: argon2id at OWASP's recommended minimum (19 MiB, 2 passes): slow to guess, quick to log in.
+_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 #: Verified against when the user does not exist, so both cases take as long.
 _DUMMY_HASH = _HASHER.hash("not a password anyone has")
 
