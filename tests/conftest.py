@@ -41,7 +41,7 @@ def metastore(db_url: str) -> Iterator[Metastore]:
     store.dispose()
 
 
-# -- CI guard: PostgreSQL and Celery tests must run, not skip ------------------------------
+# -- CI guard: PostgreSQL, Celery and browser tests must run, not skip ------------------------------
 
 #: marker -> (the variable that requires it, what to check when none ran)
 _REQUIRED = {
@@ -54,12 +54,16 @@ _REQUIRED = {
         "no Celery test ran (are Redis on 127.0.0.1:6379, RabbitMQ on 127.0.0.1:5672 and "
         "PostgreSQL from TASKKIT_TEST_PG_URL up, and is taskkit[celery] installed?)",
     ),
+    "browser": (
+        "TASKKIT_REQUIRE_BROWSER",
+        "no browser test ran (is Debian's chromium at /usr/bin/chromium and Playwright installed?)",
+    ),
 }
 _ran: dict[str, int] = dict.fromkeys(_REQUIRED, 0)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Count the PostgreSQL- and Celery-marked tests that got to their call phase."""
+    """Count the PostgreSQL-, Celery- and browser-marked tests that got to their call phase."""
     if report.when == "call":
         for marker in _REQUIRED:
             if marker in report.keywords:

@@ -72,7 +72,9 @@ def test_failed_logins_are_rate_limited(api: ApiHome) -> None:
 def test_expired_and_forged_tokens_are_refused(api: ApiHome) -> None:
     """An expired token, a token with a changed body and garbage all get 401."""
     signer = api.signer()
-    old = signer.issue("admin", "access", dt.datetime.now(dt.timezone.utc) - 2 * ACCESS_TTL, ACCESS_TTL)
+    old = signer.issue(
+        "admin", "access", dt.datetime.now(dt.timezone.utc) - 2 * ACCESS_TTL, ACCESS_TTL
+    )
     good = api.token("viewer")["Authorization"].removeprefix("Bearer ")
     body, mac = good.split(".")
     forged_body = signer.issue("admin", "access", dt.datetime.now(dt.timezone.utc), ACCESS_TTL)
@@ -118,7 +120,9 @@ def test_an_op_may_not_manage_users(api: ApiHome) -> None:
     """Ops change DAGs and pools but managing users needs an admin."""
     headers = api.token("op")
     assert api.client.get("/api/v2/users", headers=headers).status_code == 403
-    assert api.client.patch("/api/v2/dags/etl", json={"is_paused": True}, headers=headers).is_success
+    assert api.client.patch(
+        "/api/v2/dags/etl", json={"is_paused": True}, headers=headers
+    ).is_success
     admin = api.token("admin")
     listed = api.client.get("/api/v2/users", headers=admin).json()
     assert [u["username"] for u in listed["users"]] == ["admin", "op", "viewer"]
