@@ -41,7 +41,7 @@ def metastore(db_url: str) -> Iterator[Metastore]:
     store.dispose()
 
 
-# -- CI guard: PostgreSQL, Celery and browser tests must run, not skip ------------------------------
+# -- CI guard: PostgreSQL, Celery and browser tests must run, not skip ---------------------
 
 #: marker -> (the variable that requires it, what to check when none ran)
 _REQUIRED = {

@@ -216,8 +216,9 @@ def test_the_pools_page_during_a_run_with_a_one_slot_pool(ui: dict[str, Any]) ->
             assert running + queued <= 1, numbers
             page.wait_for_timeout(200)
         page.wait_for_function(
-            "() => document.querySelector('section.pool[data-pool=single] [data-testid=pool-numbers]')"
-            ".textContent.startsWith('0 running · 0 queued · 0 deferred · 1 open of 1')",
+            "() => document.querySelector('section.pool[data-pool=single] "
+            "[data-testid=pool-numbers]').textContent"
+            ".startsWith('0 running · 0 queued · 0 deferred · 1 open of 1')",
             timeout=WAIT_MS,
         )
     finally:
