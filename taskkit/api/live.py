@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from taskkit.api import auth
-from taskkit.api.routes_runs import grid_response
+from taskkit.api.routes_runs import grid_data
 from taskkit.api.schemas import DAGRunResponse, PoolResponse, TaskInstanceResponse
 from taskkit.api.state import ApiState, api_state
 from taskkit.services import logs, task_instances
@@ -61,7 +61,7 @@ def grid_events(
 ) -> StreamingResponse:
     """The DAG page's grid and graph data, whenever it changes."""
     api.store.get_dag(dag_id)
-    return _stream(request, api, lambda: grid_response(api, dag_id, runs).model_dump(mode="json"))
+    return _stream(request, api, lambda: grid_data(api, dag_id, runs))
 
 
 @router.get("/run/{dag_id}/{run_id}", dependencies=[auth.viewer])

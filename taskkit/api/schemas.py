@@ -394,5 +394,11 @@ class GridResponse(BaseModel):
     dag_id: str
     task_ids: list[str]
     runs: list[DAGRunResponse]
-    #: task_id -> one entry per run: [state, try_number], or null where the run lacks the task.
-    cells: dict[str, list[tuple[str, int] | None]]
+    #: letter -> state name, for reading `cells`.
+    codes: dict[str, str]
+    #: task_id -> one letter per run (see `codes`); "-" where the run lacks the task.
+    cells: dict[str, str]
+    #: task_id -> try number per run where above 1 (else 0); only tasks retried somewhere.
+    tries: dict[str, list[int]]
+
+    model_config = ConfigDict(json_schema_extra={"description": "Served as plain JSON."})

@@ -6,6 +6,7 @@ one clear error instead of uvicorn's log lines and exit.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 
@@ -60,6 +61,9 @@ def serve(config: Settings, host: str, port: int) -> None:
         shown = f"[{host}]" if ":" in host else host
         print(f"taskkit api-server: listening on http://{shown}:{port}", flush=True)
         log.info("api_server_started", host=host, port=port)
-        server.run(sockets=[sock])
+        # uvicorn re-raises the Ctrl-C it handled; for a server that is a normal stop.
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[sock])
+        log.info("api_server_stopped")
     finally:
         store.dispose()

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 
 import attrs
-from sqlalchemy import case, func, select
+from sqlalchemy import String, case, func, select, type_coerce
 
 from taskkit.metastore.records import RunRecord, TaskInstanceRecord
 from taskkit.metastore.tables import DagRunRow, PoolRow, TaskInstanceRow, as_aware_utc
@@ -22,14 +22,8 @@ _TI_COLUMNS = tuple(TaskInstanceRow.__table__.c)
 _TI = TaskInstanceRow
 
 
-@attrs.frozen
-class GridCell:
-    """One task instance as the grid shows it."""
-
-    dag_run_id: int
-    task_id: str
-    state: State
-    try_number: int
+#: One task instance as the grid shows it: (dag_run pk, task_id, state, try_number).
+GridCell = tuple[int, str, str, int]
 
 
 @attrs.frozen
@@ -97,15 +91,23 @@ class ViewMethods(UnitOfWork):
                 found[record.dag_id].append(record)
         return found
 
-    def grid_cells(self, run_pks: Sequence[int]) -> list[GridCell]:
-        """The task instances of these runs, only the columns the grid shows."""
+    def grid_cells(self, run_pks: Sequence[int]) -> Sequence[GridCell]:
+        """The task instances of these runs, only the columns the grid shows.
+
+        Read as plain tuples with the state as text (a covering index serves
+        it): 25,000 cells must cost tens of milliseconds, not hundreds.
+        """
         if not run_pks:
             return []
-        query = select(_TI.dag_run_id, _TI.task_id, _TI.state, _TI.try_number).where(
-            _TI.dag_run_id.in_(list(run_pks))
-        )
-        with self._read() as session:
-            return [GridCell(*row) for row in session.execute(query)]
+        table = TaskInstanceRow.__table__
+        query = select(
+            table.c.dag_run_id,
+            table.c.task_id,
+            type_coerce(table.c.state, String),
+            table.c.try_number,
+        ).where(table.c.dag_run_id.in_(list(run_pks)))
+        with self._engine.connect() as connection:
+            return connection.execute(query).tuples().all()
 
     def pool_usage(self) -> list[PoolUsage]:
         """Every pool by name with the slots held by running and queued task instances

@@ -81,7 +81,8 @@ def test_the_grid_gives_runs_by_tasks(api: ApiHome) -> None:
     grid = api.get("/ui/grid/etl").json()
     assert grid["task_ids"] == ["extract", "load", "notify"]
     assert [r["dag_run_id"] for r in grid["runs"]] == ["d1", "d2"]
-    assert grid["cells"]["extract"] == [["none", 0], ["none", 0]]
+    assert [grid["codes"][letter] for letter in grid["cells"]["extract"]] == ["none", "none"]
+    assert grid["tries"] == {}
 
 
 def test_clearing_and_marking_a_finished_run(api_sqlite: ApiHome) -> None:

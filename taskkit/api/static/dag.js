@@ -30,13 +30,15 @@
     const body = el("tbody");
     for (const taskId of data.task_ids) {
       const row = el("tr", {}, el("th", { class: "task", title: taskId, text: taskId }));
-      data.cells[taskId].forEach((cell, i) => {
+      const retried = data.tries[taskId];
+      [...data.cells[taskId]].forEach((letter, i) => {
         const run = data.runs[i];
         const td = el("td");
-        if (cell === null) {
+        if (letter === "-") {
           td.append(el("span", { class: "cell missing", title: "not in this run's version" }));
         } else {
-          const [state, tries] = cell;
+          const state = data.codes[letter] || "none";
+          const tries = retried ? retried[i] : 0;
           td.append(el("a", {
             class: `cell ${state}`, "data-state": state,
             href: `/dags/${enc(dagId)}/runs/${enc(run.dag_run_id)}/tasks/${enc(taskId)}`,
@@ -57,8 +59,8 @@
     note.textContent = last >= 0 ? `States of run ${data.runs[last].dag_run_id} (${data.runs[last].state}).` : "No runs yet.";
     for (const node of document.querySelectorAll("#graph .node")) {
       const row = data.cells[node.dataset.taskId];
-      const cell = row && last >= 0 ? row[last] : null;
-      node.setAttribute("class", `node ${cell ? cell[0] : "none"}`);
+      const state = row && last >= 0 ? data.codes[row[last]] : null;
+      node.setAttribute("class", `node ${state || "none"}`);
     }
   }
 

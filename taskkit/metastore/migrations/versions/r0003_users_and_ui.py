@@ -7,6 +7,8 @@ Create Date: 2026-11-29
 - app_user: who may log in, their role, an argon2 password hash, and the state of the
   failed-login rate limit.
 - ix_dag_run_dag_id_logical_date: the grid and the run lists read a DAG's newest runs.
+- ix_task_instance_grid: covers the grid's cells, so 25 runs of a 1,000-task DAG are read
+  from the index alone.
 """
 
 from __future__ import annotations
@@ -33,9 +35,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("username", name=op.f("pk_app_user")),
     )
     op.create_index("ix_dag_run_dag_id_logical_date", "dag_run", ["dag_id", "logical_date"])
+    op.create_index(
+        "ix_task_instance_grid",
+        "task_instance",
+        ["dag_run_id", "task_id", "state", "try_number"],
+    )
 
 
 def downgrade() -> None:
     """Back to revision 0002."""
+    op.drop_index("ix_task_instance_grid", table_name="task_instance")
     op.drop_index("ix_dag_run_dag_id_logical_date", table_name="dag_run")
     op.drop_table("app_user")
