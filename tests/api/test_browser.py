@@ -139,9 +139,9 @@ def test_triggering_with_conf_and_watching_the_run_finish_in_the_grid(ui: dict[s
     error.wait_for(state="visible")
     assert "Param 'rows' needs a value of type integer" in error.inner_text()
     assert api.store.list_runs("slow") == []
+    ui["shots"].take(page, "trigger-form")
     page.fill("#trigger-form input[name=rows]", "7")
     page.fill("#trigger-form input[name=run_id]", "from_the_ui")
-    ui["shots"].take(page, "trigger-form")
     page.click("#trigger-form button[type=submit]")
     page.wait_for_selector(".run-bar[data-run-id=from_the_ui]")
     assert api.store.get_run("slow", "from_the_ui").conf == {"rows": 7, "label": "daily"}
