@@ -23,6 +23,25 @@ class InvalidTaskParameterError(DagDefinitionError):
     """A task parameter (pool_slots, priority_weight, retries, rules…) is out of range."""
 
 
+class DuplicateGroupIdError(DagDefinitionError):
+    """A task group's id is already used by a task or another group of the DAG."""
+
+
+class UnknownDefaultArgError(DagDefinitionError):
+    """`default_args` holds a key that no task parameter (taskkit's or Airflow's) has."""
+
+
+class ParamValidationError(DagDefinitionError):
+    """A DAG or task `Param` value fails its JSON schema (or is missing)."""
+
+    def __init__(self, param: str, problem: str, *, dag_id: str | None = None) -> None:
+        self.param = param
+        self.problem = problem
+        self.dag_id = dag_id
+        where = f"DAG {dag_id!r}, param {param!r}" if dag_id else f"Param {param!r}"
+        super().__init__(f"{where}: {problem}")
+
+
 class DagAssignmentError(DagDefinitionError):
     """An operator was used outside a DAG, or in two DAGs."""
 
@@ -35,16 +54,35 @@ class DuplicateDagIdError(DagDefinitionError):
     """Two DAG files in one folder define the same dag_id."""
 
 
-class TaskSkipped(TaskkitError):
+class AirflowSkipException(TaskkitError):
     """Raise inside a task to end the try as skipped (BashOperator: exit code 99)."""
+
+
+#: taskkit's own name for AirflowSkipException.
+TaskSkipped = AirflowSkipException
+
+
+class BranchError(TaskkitError, ValueError):
+    """A branching task chose something it cannot follow; the try fails with this."""
+
+
+class AirflowFailException(TaskkitError):
+    """Raise inside a task to fail it at once, without using its remaining retries."""
+
+
+class IllegalTransitionError(TaskkitError, RuntimeError):
+    """The run engine was asked for a state change that states.ALLOWED_TRANSITIONS forbids.
+
+    It names a bug in taskkit (or a lost race), never a user mistake.
+    """
+
+    def __init__(self, task_id: str, source: object, target: object) -> None:
+        super().__init__(f"Task {task_id!r} cannot move from {source} to {target}.")
+        self.task_id = task_id
 
 
 class TaskTimeoutError(TaskkitError, TimeoutError):
     """A try ran longer than its execution_timeout."""
-
-
-class XComNotReachableError(TaskkitError, LookupError):
-    """A task pulled the XCom of a task that is not one of its direct upstream tasks."""
 
 
 class ConfigError(TaskkitError, ValueError):

@@ -36,12 +36,19 @@ FAILURE_STATES = frozenset({State.FAILED, State.UPSTREAM_FAILED})
 #: Which state may follow which; anything else is a bug or a lost race.
 ALLOWED_TRANSITIONS: dict[State, frozenset[State]] = {
     State.NONE: frozenset({State.SCHEDULED, State.UPSTREAM_FAILED, State.SKIPPED, State.FAILED}),
-    State.SCHEDULED: frozenset({State.QUEUED, State.FAILED, State.NONE}),
+    State.SCHEDULED: frozenset({State.QUEUED, State.FAILED, State.SKIPPED, State.NONE}),
     State.QUEUED: frozenset(
-        {State.RUNNING, State.SUCCESS, State.FAILED, State.UP_FOR_RETRY, State.SCHEDULED}
+        {
+            State.RUNNING,
+            State.SUCCESS,
+            State.FAILED,
+            State.UP_FOR_RETRY,
+            State.SKIPPED,
+            State.SCHEDULED,
+        }
     ),
-    State.RUNNING: frozenset({State.SUCCESS, State.FAILED, State.UP_FOR_RETRY}),
-    State.UP_FOR_RETRY: frozenset({State.SCHEDULED, State.FAILED}),
+    State.RUNNING: frozenset({State.SUCCESS, State.FAILED, State.UP_FOR_RETRY, State.SKIPPED}),
+    State.UP_FOR_RETRY: frozenset({State.SCHEDULED, State.FAILED, State.SKIPPED}),
     State.SUCCESS: frozenset({State.NONE}),
     State.FAILED: frozenset({State.NONE}),
     State.UPSTREAM_FAILED: frozenset({State.NONE}),
@@ -72,14 +79,19 @@ class RunType(_StrEnum):
 class TriggerRule(_StrEnum):
     """When a task runs, given its upstream tasks' states (Airflow's names)."""
 
-    ALL_SUCCESS = "all_success"
-    ALL_FAILED = "all_failed"
-    ALL_DONE = "all_done"
-    ONE_SUCCESS = "one_success"
-    ONE_FAILED = "one_failed"
-    NONE_FAILED = "none_failed"
-    NONE_FAILED_MIN_ONE_SUCCESS = "none_failed_min_one_success"
-    ALWAYS = "always"
+    ALL_SUCCESS = "all_success"  #: every upstream task succeeded (the default)
+    ALL_FAILED = "all_failed"  #: every upstream task failed or was upstream_failed
+    ALL_DONE = "all_done"  #: every upstream task finished, whatever its state
+    ALL_DONE_MIN_ONE_SUCCESS = "all_done_min_one_success"  #: all done, none skipped, one success
+    ALL_DONE_SETUP_SUCCESS = "all_done_setup_success"  #: all done and an upstream setup succeeded
+    ONE_SUCCESS = "one_success"  #: as soon as one upstream task succeeded
+    ONE_FAILED = "one_failed"  #: as soon as one upstream task failed or was upstream_failed
+    ONE_DONE = "one_done"  #: as soon as one upstream task succeeded or failed
+    NONE_FAILED = "none_failed"  #: all done, none failed (skips are fine)
+    NONE_SKIPPED = "none_skipped"  #: all done, none skipped
+    NONE_FAILED_MIN_ONE_SUCCESS = "none_failed_min_one_success"  #: none failed, one success
+    ALL_SKIPPED = "all_skipped"  #: every upstream task was skipped
+    ALWAYS = "always"  #: at once, whatever happens upstream
 
 
 class WeightRule(_StrEnum):

@@ -1,45 +1,43 @@
-"""The DAG.test() engine: a whole run in the calling process, with the scheduler's own rules.
+"""DAG.test(): a whole run in the calling process, driven through the scheduler's run engine.
 
-It uses the same pure functions as the scheduler (readiness, selection,
-transitions) and simulates an executor with `parallelism` workers whose
-tries finish in the order they started. Nothing touches a database or disk.
+The run's bookkeeping (readiness, retries, skips, XComs) is the same
+RunEngine the scheduler drives; this module only plays the executor: a
+simulated pool of `parallelism` workers whose tries run here, one after
+another, in the order they started. Nothing touches a database or disk.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import heapq
 import io
+import logging
 import time
 from collections import deque
-from collections.abc import Mapping
-from contextlib import redirect_stderr, redirect_stdout
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from taskkit.authoring.context import DagRunInfo, TaskInstanceInfo, base_context, try_context
-from taskkit.execution.runtime import execute_try
+from taskkit.authoring.params import resolve_params
+from taskkit.errors import TaskNotFoundError
+from taskkit.execution.base import Workload
+from taskkit.execution.runtime import decode_xcom, run_try
 from taskkit.model.keys import TaskInstanceKey
-from taskkit.model.results import TryOutcome
 from taskkit.model.task import DEFAULT_POOL
-from taskkit.scheduling.readiness import Readiness, task_readiness
+from taskkit.scheduling.engine import RunEngine, Transition
 from taskkit.scheduling.ready_queue import ReadyQueue
 from taskkit.scheduling.selection import Candidate, Occupancy, select_tasks
-from taskkit.scheduling.transitions import after_try, run_outcome
 from taskkit.states import RunState, State
 
 if TYPE_CHECKING:
     from taskkit.authoring.dag import DAG
-    from taskkit.model.dag import DagSpec
 
 #: The defaults of core.parallelism and core.default_pool_task_slot_count.
 DEFAULT_PARALLELISM = 32
 DEFAULT_POOL_SLOTS = 128
-_READINESS_STATE = {
-    Readiness.SKIP: State.SKIPPED,
-    Readiness.UPSTREAM_FAILED: State.UPSTREAM_FAILED,
-}
+#: How a try's `logging` records read in its log, as in a worker's task log.
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
 @attrs.frozen
@@ -51,14 +49,15 @@ class DagRunResult:
     state: RunState
     task_states: dict[str, State]
     order: list[str]
-    _xcoms: dict[tuple[str, str], Any] = attrs.field(repr=False, alias="xcoms")
+    _xcoms: Mapping[str, Mapping[str, Any]] = attrs.field(repr=False, alias="xcoms")
     _tries: dict[str, int] = attrs.field(repr=False, alias="tries")
     _logs: dict[str, list[str]] = attrs.field(repr=False, alias="logs")
 
     def xcom(self, task_id: str, key: str = "return_value") -> Any:
         """The value `task_id` pushed under `key` (its return value by default), or None."""
         self._check(task_id)
-        return self._xcoms.get((task_id, key))
+        encoded = self._xcoms.get(task_id, {}).get(key)
+        return None if encoded is None else decode_xcom(encoded)
 
     def try_number(self, task_id: str) -> int:
         """How many tries `task_id` started (0 if it never ran)."""
@@ -66,28 +65,13 @@ class DagRunResult:
         return self._tries[task_id]
 
     def logs(self, task_id: str) -> str:
-        """Everything `task_id` printed, try by try, with each failure's reason."""
+        """Everything `task_id` printed or logged, try by try, with each failure's reason."""
         self._check(task_id)
         return "".join(self._logs[task_id])
 
     def _check(self, task_id: str) -> None:
         if task_id not in self.task_states:
-            from taskkit.errors import TaskNotFoundError
-
             raise TaskNotFoundError(f"DAG {self.dag_id!r} has no task {task_id!r}.")
-
-
-class InMemoryXCom:
-    """XCom storage for in-process runs (DAG.test(), `taskkit tasks test`)."""
-
-    def __init__(self) -> None:
-        self.values: dict[tuple[str, str], Any] = {}
-
-    def pull(self, task_id: str, key: str) -> Any:
-        return self.values.get((task_id, key))
-
-    def push(self, task_id: str, key: str, value: Any) -> None:
-        self.values[task_id, key] = value
 
 
 def run_dag_test(
@@ -124,86 +108,74 @@ class _TestRun:
         retry_delay: dt.timedelta | None,
     ) -> None:
         self.dag = dag
-        self.spec: DagSpec = dag.spec
+        self.engine = RunEngine(dag.spec)
         logical_date = logical_date or dt.datetime.now(dt.timezone.utc)
         if logical_date.tzinfo is None:
             logical_date = logical_date.replace(tzinfo=dt.timezone.utc)
+        self.logical_date = logical_date
         self.run_id = f"test__{logical_date.isoformat()}"
+        self.conf = dict(conf or {})
+        resolve_params(dag.params, self.conf, dag_id=dag.dag_id)  # as a trigger would
         self.pools = {DEFAULT_POOL: DEFAULT_POOL_SLOTS, **(pools or {})}
         self.parallelism = parallelism or DEFAULT_PARALLELISM
         self.retry_delay = retry_delay
-        run = DagRunInfo(dag.dag_id, self.run_id, logical_date, dict(conf or {}), "test")
-        self.base_context = base_context(run, dag.params)
-        self.states: dict[str, State] = dict.fromkeys(self.spec.tasks, State.NONE)
-        self.tries = dict.fromkeys(self.spec.tasks, 0)
-        self.logs: dict[str, list[str]] = {t: [] for t in self.spec.tasks}
-        self.xcom = InMemoryXCom()
+        self.logs: dict[str, list[str]] = {t: [] for t in dag.spec.tasks}
         self.order: list[str] = []
         self.ready = ReadyQueue()
-        self.retries: list[tuple[dt.datetime, str]] = []  # heap of (next_retry_at, task_id)
         self.running: deque[Candidate] = deque()
         self.occupancy = Occupancy()
 
     def run(self) -> DagRunResult:
-        for task in self.spec.roots:
-            self._evaluate(task.task_id)
+        engine = self.engine
+        timeout = self.dag.spec.dagrun_timeout
+        deadline = None if timeout is None else time.monotonic() + timeout.total_seconds()
         while True:
-            self._release_due_retries()
+            if deadline is not None and time.monotonic() >= deadline and not engine.timed_out:
+                self._time_out()
+            self._apply(engine.decide())
+            self._apply(engine.release_retries(_utcnow()))
             self._start_selected()
             if self.running:
                 self._run_next()
-            elif self.retries:
-                wait = (self.retries[0][0] - dt.datetime.now(dt.timezone.utc)).total_seconds()
-                time.sleep(max(wait, 0))
+            elif engine.dirty:
+                continue
+            elif (retry_at := engine.next_retry_at()) is not None:
+                time.sleep(max((retry_at - _utcnow()).total_seconds(), 0))
             else:
                 break
-        state = run_outcome((t.task_id for t in self.spec.leaves), self.states)
         return DagRunResult(
             dag_id=self.dag.dag_id,
             run_id=self.run_id,
-            state=state or RunState.FAILED,
-            task_states=self.states,
+            state=engine.outcome() or RunState.FAILED,
+            task_states=engine.states(),
             order=self.order,
-            xcoms=self.xcom.values,
-            tries=self.tries,
+            xcoms=engine.xcoms,
+            tries={task_id: ti.try_number for task_id, ti in engine.tis.items()},
             logs=self.logs,
         )
 
+    def _time_out(self) -> None:
+        """dagrun_timeout passed between two tries: skip what is left, as the scheduler does."""
+        for change in self.engine.time_out():
+            self.logs[change.task_id].append(f"Skipped: {change.error}\n")
+        self.ready = ReadyQueue()
+        self.running.clear()
+
+    def _apply(self, transitions: list[Transition]) -> None:
+        for change in transitions:
+            if change.target is State.SCHEDULED:
+                self.ready.add(self._candidate(change.task_id))
+
     def _candidate(self, task_id: str) -> Candidate:
-        task = self.spec.tasks[task_id]
+        task = self.dag.spec.tasks[task_id]
         return Candidate(
             key=TaskInstanceKey(self.dag.dag_id, self.run_id, task_id),
             priority=task.priority_weight_total,
             pool=task.pool,
             pool_slots=task.pool_slots,
             max_active_tis_per_dag=task.max_active_tis_per_dag,
-            dag_max_active_tasks=self.spec.max_active_tasks,
+            dag_max_active_tasks=self.dag.spec.max_active_tasks,
         )
-
-    def _evaluate(self, task_id: str) -> None:
-        """Decide a NONE task from its upstream states; follow skips and failures downstream."""
-        pending = [task_id]
-        while pending:
-            current = pending.pop()
-            if self.states[current] is not State.NONE:
-                continue
-            task = self.spec.tasks[current]
-            readiness = task_readiness(task, self.states)
-            if readiness is Readiness.WAIT:
-                continue
-            if readiness is Readiness.READY:
-                self.states[current] = State.SCHEDULED
-                self.ready.add(self._candidate(current))
-                continue
-            self.states[current] = _READINESS_STATE[readiness]
-            pending.extend(task.downstream)
-
-    def _release_due_retries(self) -> None:
-        now = dt.datetime.now(dt.timezone.utc)
-        while self.retries and self.retries[0][0] <= now:
-            _, task_id = heapq.heappop(self.retries)
-            self.states[task_id] = State.SCHEDULED
-            self.ready.add(self._candidate(task_id))
 
     def _start_selected(self) -> None:
         if not self.ready:
@@ -222,53 +194,65 @@ class _TestRun:
         for candidate, reason in selection.reject:
             task_id = candidate.key.task_id
             self.logs[task_id].append(f"Task cannot run: {reason}\n")
-            self._finish(task_id, State.FAILED)
+            self.engine.reject(task_id, reason)
         for candidate in selection.start:
             self.occupancy.add(
                 candidate.key.dag_id, candidate.key.task_id, candidate.pool, candidate.pool_slots
             )
-            self.states[candidate.key.task_id] = State.QUEUED
+            self.engine.queue(candidate.key.task_id)
             self.order.append(candidate.key.task_id)
             self.running.append(candidate)
 
     def _run_next(self) -> None:
         candidate = self.running.popleft()
         task_id = candidate.key.task_id
-        try_number = self.tries[task_id] = self.tries[task_id] + 1
-        spec = self.spec.tasks[task_id]
-        operator = self.dag.task_dict[task_id]
-        ti = TaskInstanceInfo(
-            self.dag.dag_id,
-            task_id,
-            self.run_id,
-            try_number,
-            spec.max_tries,
-            self.xcom,
-            upstream=spec.upstream,
-        )
-        self.states[task_id] = State.RUNNING
+        ti = self.engine.tis[task_id]
+        self.engine.start(task_id, ti.try_number)
         buffer = io.StringIO()
-        with redirect_stdout(buffer), redirect_stderr(buffer):
-            result = execute_try(operator, try_context(self.base_context, ti, operator))
+        with _captured(buffer):
+            result = run_try(self.dag, self._workload(candidate.key))
         log = buffer.getvalue()
         if result.error:
-            log += f"Try {try_number} {result.outcome.value}: {result.error}\n"
+            log += f"Try {ti.try_number} {result.outcome.value}: {result.error}\n"
         if log:
             self.logs[task_id].append(log)
-        if result.outcome is TryOutcome.SUCCESS and result.value is not None:
-            self.xcom.push(task_id, "return_value", result.value)
         self.occupancy.remove(self.dag.dag_id, task_id, candidate.pool, candidate.pool_slots)
-        transition = after_try(
-            spec, try_number, result.outcome, dt.datetime.now(dt.timezone.utc), self.retry_delay
-        )
-        if transition.state is State.UP_FOR_RETRY:
-            self.states[task_id] = State.UP_FOR_RETRY
-            assert transition.next_retry_at is not None
-            heapq.heappush(self.retries, (transition.next_retry_at, task_id))
-        else:
-            self._finish(task_id, transition.state)
+        self._apply(self.engine.finish(task_id, ti.try_number, result, _utcnow(), self.retry_delay))
 
-    def _finish(self, task_id: str, state: State) -> None:
-        self.states[task_id] = state
-        for downstream in self.spec.tasks[task_id].downstream:
-            self._evaluate(downstream)
+    def _workload(self, key: TaskInstanceKey) -> Workload:
+        ti = self.engine.tis[key.task_id]
+        timeout = self.dag.spec.tasks[key.task_id].execution_timeout
+        return Workload(
+            key=key,
+            try_number=ti.try_number,
+            max_tries=ti.max_tries,
+            dag_version_id=0,
+            logical_date=self.logical_date,
+            conf=self.conf,
+            run_type="test",
+            log_path="",
+            upstream_xcoms=self.engine.xcoms_for(key.task_id),
+            execution_timeout_s=timeout.total_seconds() if timeout is not None else None,
+        )
+
+
+@contextmanager
+def _captured(buffer: io.StringIO) -> Iterator[None]:
+    """Send a try's stdout, stderr and `logging` records to `buffer`, as a worker's log has them."""
+    root = logging.getLogger()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    level = root.level
+    root.addHandler(handler)
+    if not level or level > logging.INFO:
+        root.setLevel(logging.INFO)
+    try:
+        with redirect_stdout(buffer), redirect_stderr(buffer):
+            yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import tempfile
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from taskkit import (
     DAG,
     BashOperator,
     EmptyOperator,
+    Param,
     PythonOperator,
     State,
     TriggerRule,
@@ -22,7 +24,7 @@ from taskkit import (
     get_current_context,
     task,
 )
-from taskkit.errors import TaskNotFoundError
+from taskkit.errors import AirflowSkipException, ParamValidationError, TaskNotFoundError
 from taskkit.states import RunState
 
 DATE = dt.datetime(2026, 2, 3, tzinfo=dt.timezone.utc)
@@ -193,7 +195,9 @@ def test_a_task_that_can_never_fit_its_pool_fails_with_the_reason() -> None:
     result = d.test(pools={"small": 2})
     assert result.task_states == {"huge": State.FAILED, "next": State.UPSTREAM_FAILED}
     assert "needs 3 slots but pool 'small' has only 2" in result.logs("huge")
-    assert result.try_number("huge") == 0
+    # As under the scheduler, the refusal is try 1's: that try's log holds the reason.
+    assert result.try_number("huge") == 1
+    assert result.order == []
 
 
 def test_a_task_in_an_unknown_pool_fails_with_the_reason() -> None:
@@ -243,19 +247,53 @@ def test_xcom_push_and_pull_through_ti() -> None:
     assert result.xcom("push", key="extra") == 42
 
 
-def test_pulling_a_task_that_is_not_upstream_fails_with_the_fix() -> None:
-    """xcom_pull of a task that is not a direct upstream fails the try, naming the edge to add."""
+def test_xcom_pull_reaches_any_ancestor_and_gives_none_for_a_task_that_never_ran() -> None:
+    """A try pulls the value of a task two hops up; a skipped task's value is None (Airflow)."""
 
     def pull(ti: Any) -> Any:
-        return ti.xcom_pull("source")
+        return [ti.xcom_pull("source"), ti.xcom_pull("never"), ti.xcom_pull("never", default=7)]
 
-    with DAG("xcom_not_upstream") as d:
+    def skip() -> None:
+        raise AirflowSkipException
+
+    with DAG("xcom_far_upstream") as d:
         source = PythonOperator(task_id="source", python_callable=lambda: 1)
         middle = PythonOperator(task_id="middle", python_callable=lambda: 2)
-        source >> middle >> PythonOperator(task_id="pull", python_callable=pull)
+        never = PythonOperator(task_id="never", python_callable=skip)
+        puller = PythonOperator(task_id="pull", python_callable=pull, trigger_rule="all_done")
+        source >> middle >> puller
+        never >> puller
     result = d.test()
-    assert result.task_states["pull"] == "failed"
-    assert "add `source >> pull`" in result.logs("pull")
+    assert result.xcom("pull") == [1, None, 7]
+
+
+def test_what_a_failed_try_pushed_reaches_an_all_done_task() -> None:
+    """Values pushed before a try raised are kept, as in Airflow: an all_done task pulls them."""
+
+    def partial(ti: Any) -> None:
+        ti.xcom_push("partial", 41)
+        raise RuntimeError("boom")
+
+    def pull(ti: Any) -> Any:
+        return ti.xcom_pull("partial", key="partial")
+
+    with DAG("xcom_failed_push") as d:
+        failing = PythonOperator(task_id="partial", python_callable=partial)
+        failing >> PythonOperator(task_id="pull", python_callable=pull, trigger_rule="all_done")
+    result = d.test()
+    assert result.task_states["partial"] == State.FAILED
+    assert result.xcom("pull") == 41
+
+
+def test_logs_hold_what_a_task_logged_with_the_logging_module() -> None:
+    """`logging` output is part of the task's log in DAG.test(), as in a worker's task log."""
+
+    def chatty() -> None:
+        logging.getLogger("etl.load").info("loaded %d rows", 3)
+
+    with DAG("logging_dag") as d:
+        PythonOperator(task_id="chatty", python_callable=chatty)
+    assert "INFO etl.load: loaded 3 rows" in d.test().logs("chatty")
 
 
 def test_task_functions_receive_the_run_context() -> None:
@@ -400,3 +438,23 @@ def test_parallelism_must_be_positive() -> None:
         EmptyOperator(task_id="t")
     with pytest.raises(ValueError, match="parallelism"):
         d.test(parallelism=0)
+
+
+def test_dag_test_validates_conf_against_params_as_a_trigger_does() -> None:
+    """A conf value failing its Param's schema is a ParamValidationError naming the param."""
+    with DAG("validated", params={"rows": Param(10, type="integer", minimum=1)}) as d:
+        EmptyOperator(task_id="t")
+    with pytest.raises(ParamValidationError, match="rows"):
+        d.test(conf={"rows": 0})
+    assert d.test(conf={"rows": 3}).state == RunState.SUCCESS
+
+
+def test_dagrun_timeout_skips_what_is_left_and_fails_the_run() -> None:
+    """Once dagrun_timeout passed, DAG.test() skips the tasks not run yet and the run fails."""
+    with DAG("timeout_dag", dagrun_timeout=dt.timedelta(seconds=0.05)) as d:
+        slow = PythonOperator(task_id="slow", python_callable=lambda: time.sleep(0.2))
+        slow >> EmptyOperator(task_id="after")
+    result = d.test()
+    assert result.task_states == {"slow": State.SUCCESS, "after": State.SKIPPED}
+    assert result.state == RunState.FAILED
+    assert "dagrun_timeout" in result.logs("after")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 import attrs
 
-from taskkit.errors import TaskkitError, XComNotReachableError
+from taskkit.authoring import macros
+from taskkit.authoring.params import param_values
+from taskkit.errors import TaskkitError
+from taskkit.model.results import SkipScope
 
 #: The mapping passed to execute() and templates, and returned by get_current_context().
 Context = dict[str, Any]
@@ -37,6 +40,19 @@ class DagRunInfo:
     run_type: str = "manual"
     data_interval_start: dt.datetime | None = None
     data_interval_end: dt.datetime | None = None
+    #: The previous successful run's data interval and dates (None when unknown).
+    prev_data_interval_start_success: dt.datetime | None = None
+    prev_data_interval_end_success: dt.datetime | None = None
+    prev_start_date_success: dt.datetime | None = None
+    prev_end_date_success: dt.datetime | None = None
+
+
+@attrs.define
+class TryDirectives:
+    """What a try asks of the run engine besides its outcome (set by branching operators)."""
+
+    follow: frozenset[str] | None = None
+    skip_downstream: SkipScope | None = None
 
 
 @attrs.frozen
@@ -49,31 +65,30 @@ class TaskInstanceInfo:
     try_number: int
     max_tries: int
     xcom: XComAccess = attrs.field(repr=False, eq=False)
-    #: The task's direct upstream task ids; None lifts the check (a lone `tasks test` try).
-    upstream: frozenset[str] | None = None
+    map_index: int = -1
+    directives: TryDirectives = attrs.field(factory=TryDirectives, repr=False, eq=False)
 
-    def xcom_pull(self, task_ids: str | list[str] | None = None, key: str = "return_value") -> Any:
-        """A direct upstream task's value (a list when given a list of task ids).
+    def xcom_pull(
+        self,
+        task_ids: str | Iterable[str] | None = None,
+        key: str = "return_value",
+        *,
+        default: Any = None,
+        map_indexes: int | Iterable[int] | None = None,
+        include_prior_dates: bool = False,
+    ) -> Any:
+        """A task's value (a list when given several task ids); `default` when it has none.
 
-        Values travel along edges: a worker receives its direct upstream
-        tasks' values with its workload. Pulling any other task fails loudly,
-        in DAG.test() exactly as under the scheduler, instead of returning None
-        in production only.
+        With no task_ids, this task's own value, as in Airflow. A try sees the
+        values of this task and of every task upstream of it, however far;
+        the value of a task that did not run (or is not upstream) is `default`.
         """
         if task_ids is None:
-            raise TypeError("xcom_pull() needs task_ids")
+            task_ids = self.task_id
         if isinstance(task_ids, str):
-            return self._pull(task_ids, key)
-        return [self._pull(t, key) for t in task_ids]
-
-    def _pull(self, task_id: str, key: str) -> Any:
-        if self.upstream is not None and task_id not in self.upstream and task_id != self.task_id:
-            raise XComNotReachableError(
-                f"Task {self.task_id!r} pulled the XCom of {task_id!r}, which is not one of its "
-                f"direct upstream tasks; add `{task_id} >> {self.task_id}` (values travel "
-                "along edges)."
-            )
-        return self.xcom.pull(task_id, key)
+            value = self.xcom.pull(task_ids, key)
+            return default if value is None else value
+        return [self.xcom.pull(t, key) for t in task_ids]
 
     def xcom_push(self, key: str, value: Any) -> None:
         """Store an extra value under `key` for downstream tasks."""
@@ -81,31 +96,52 @@ class TaskInstanceInfo:
 
 
 def base_context(run: DagRunInfo, params: Mapping[str, Any]) -> Context:
-    """The part of the context shared by every try of a run (built once per run)."""
+    """The part of the context shared by every try of a run (built once per run).
+
+    `params` are the DAG's; the run's conf overrides them and adds its other
+    keys, as Airflow's `dag_run_conf_overrides_params` does. Values are not
+    validated here: `resolve_params` does that when the run is triggered.
+    """
     logical_date = run.logical_date
-    merged_params = {**params, **{k: v for k, v in run.conf.items() if k in params}}
+    ts = logical_date.isoformat()
+    ds_nodash = logical_date.strftime("%Y%m%d")
     return {
         "dag_run": run,
         "run_id": run.run_id,
         "logical_date": logical_date,
         "ds": logical_date.strftime("%Y-%m-%d"),
-        "ds_nodash": logical_date.strftime("%Y%m%d"),
-        "ts": logical_date.isoformat(),
+        "ds_nodash": ds_nodash,
+        "ts": ts,
         "ts_nodash": logical_date.strftime("%Y%m%dT%H%M%S"),
+        "ts_nodash_with_tz": ts.replace("-", "").replace(":", ""),
         "data_interval_start": run.data_interval_start or logical_date,
         "data_interval_end": run.data_interval_end or logical_date,
-        "params": merged_params,
+        "prev_data_interval_start_success": run.prev_data_interval_start_success,
+        "prev_data_interval_end_success": run.prev_data_interval_end_success,
+        "prev_start_date_success": run.prev_start_date_success,
+        "prev_end_date_success": run.prev_end_date_success,
+        "params": param_values(params, run.conf),
         "conf": run.conf,
+        "macros": macros,
     }
 
 
 def try_context(base: Context, ti: TaskInstanceInfo, task: Any) -> Context:
-    """The context of one try: the run's plus `ti`, `task` and `try_number`."""
+    """The context of one try: the run's plus `ti`, `task`, `dag` and `try_number`.
+
+    A task's own `params` sit between the DAG's and the run's conf.
+    """
     context = base.copy()
     context["ti"] = ti
     context["task_instance"] = ti
     context["task"] = task
     context["try_number"] = ti.try_number
+    dag = getattr(task, "dag", None)
+    context["dag"] = dag
+    context["task_instance_key_str"] = f"{ti.dag_id}__{ti.task_id}__{base['ds_nodash']}"
+    task_params = getattr(task, "params", None)
+    if task_params:
+        context["params"] = param_values(getattr(dag, "params", None), base["conf"], task_params)
     return context
 
 

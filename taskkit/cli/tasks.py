@@ -9,6 +9,7 @@ import click
 
 from taskkit.cli import context
 from taskkit.cli.output import emit, output_option
+from taskkit.model.results import TryOutcome
 
 if TYPE_CHECKING:
     from taskkit.model.dag import DagSpec
@@ -93,23 +94,30 @@ def test_task(dag_id: str, task_id: str) -> int:
 
     Its output goes to this terminal; exits 1 if the try failed.
     """
-    from taskkit.authoring.context import DagRunInfo, TaskInstanceInfo, base_context, try_context
-    from taskkit.execution.runtime import execute_try
-    from taskkit.testing import InMemoryXCom
+    from taskkit.execution.base import Workload
+    from taskkit.execution.runtime import decode_xcom, run_try
+    from taskkit.model.keys import TaskInstanceKey
 
     config = context.settings()
     dag = context.dag_from_folder(config, dag_id)
-    operator = dag.get_task(task_id)
+    dag.get_task(task_id)  # an unknown task is one clear error
     now = dt.datetime.now(dt.timezone.utc)
-    run = DagRunInfo(dag_id, f"test__{now.isoformat()}", now, {}, "test")
-    max_tries = dag.spec.tasks[task_id].max_tries
-    ti = TaskInstanceInfo(dag_id, task_id, run.run_id, 1, max_tries, InMemoryXCom())
-    result = execute_try(operator, try_context(base_context(run, dag.params), ti, operator))
-    if result.value is not None:
-        click.echo(f"Returned: {result.value!r}")
+    workload = Workload(
+        key=TaskInstanceKey(dag_id, f"test__{now.isoformat()}", task_id),
+        try_number=1,
+        max_tries=dag.spec.tasks[task_id].max_tries,
+        dag_version_id=0,
+        logical_date=now,
+        conf={},
+        run_type="test",
+        log_path="",
+    )
+    result = run_try(dag, workload)
+    if "return_value" in result.xcoms:
+        click.echo(f"Returned: {decode_xcom(result.xcoms['return_value'])!r}")
     detail = f": {result.error}" if result.error else ""
     click.echo(f"Task {task_id} {result.outcome.value} in {result.duration_s:.3f}s{detail}")
-    return 0 if result.outcome.value != "failed" else 1
+    return 1 if result.outcome is TryOutcome.FAILED else 0
 
 
 @tasks.command()

@@ -13,6 +13,17 @@ from taskkit.model.results import TryResult
 
 
 @attrs.frozen
+class EncodedXCom:
+    """An XCom value as it is stored and travels: encoded by the try that pushed it.
+
+    Only tries decode values, so the scheduler never unpickles user data.
+    """
+
+    data: bytes = attrs.field(repr=False)
+    encoding: str
+
+
+@attrs.frozen
 class Workload:
     """Everything a worker needs to run one try, and nothing it would have to look up.
 
@@ -29,7 +40,8 @@ class Workload:
     conf: Mapping[str, Any]
     run_type: str
     log_path: str
-    upstream_xcoms: Mapping[tuple[str, str], Any] = attrs.Factory(dict)
+    #: The values the try may pull: its own and its ancestors', by (task_id, key).
+    upstream_xcoms: Mapping[tuple[str, str], EncodedXCom] = attrs.Factory(dict)
     execution_timeout_s: float | None = None
     data_interval_start: dt.datetime | None = None
     data_interval_end: dt.datetime | None = None
@@ -62,7 +74,6 @@ class TryFinished:
     key: TaskInstanceKey
     try_number: int
     result: TryResult
-    pushed_xcoms: Mapping[str, Any] = attrs.Factory(dict)
     at: dt.datetime = attrs.Factory(lambda: dt.datetime.now(dt.timezone.utc))
 
 
@@ -86,6 +97,13 @@ class Executor(Protocol):
 
     def running(self) -> int:
         """How many submitted tries have not finished yet."""
+
+    def cancel(self, key: TaskInstanceKey, try_number: int) -> None:
+        """Stop a try the scheduler no longer wants (its run timed out).
+
+        A try not started yet never starts; a running one is killed where the
+        executor can reach it. Its TryFinished, if one comes, is stale.
+        """
 
     def shutdown(self, grace: float) -> list[Event]:
         """Let running tries finish for up to `grace` seconds, kill the rest, stop workers.

@@ -1,54 +1,201 @@
-"""Run one try of an operator: render its templates, call it, and turn the outcome into a TryResult.
+"""Run one try: build its context, render its templates, call it, collect what it pushed.
 
-This is the user-code boundary: whatever the task raises is recorded as the
-try's error (with its traceback on stderr, which is the try's log), never
-re-raised as a taskkit error. Both DAG.test() and the worker processes use it.
+`run_try` is the one way a try runs, whoever runs it: the Local and Celery
+workers, DAG.test() and `taskkit tasks test`. It is the user-code boundary:
+whatever the task raises is recorded as the try's error (with its traceback
+on stderr, which is the try's log), never re-raised as a taskkit error.
 """
 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import signal
+import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from taskkit.authoring.context import active_context
+import attrs
+
+from taskkit.authoring.context import (
+    DagRunInfo,
+    TaskInstanceInfo,
+    active_context,
+    base_context,
+    try_context,
+)
 from taskkit.authoring.templating import render
-from taskkit.errors import TaskSkipped, TaskTimeoutError
+from taskkit.errors import AirflowFailException, AirflowSkipException, TaskTimeoutError
+from taskkit.execution.base import EncodedXCom
 from taskkit.model.results import TryOutcome, TryResult
 
+#: How long a task callback may run when its task has no execution_timeout.
+CALLBACK_TIMEOUT = dt.timedelta(seconds=60)
+
 if TYPE_CHECKING:
-    import datetime as dt
+    from collections.abc import Mapping
 
     from taskkit.authoring.baseoperator import BaseOperator
     from taskkit.authoring.context import Context
+    from taskkit.authoring.dag import DAG
+    from taskkit.execution.base import Workload
 
 
-def execute_try(operator: BaseOperator, context: Context) -> TryResult:
-    """Run `operator` once with `context`; never raises for the task's own errors."""
+class TryXCom:
+    """A try's XCom access: the values it may pull (decoded when pulled), and what it pushes."""
+
+    def __init__(self, task_id: str, values: Mapping[tuple[str, str], EncodedXCom]) -> None:
+        self.task_id = task_id
+        self.values = values
+        self.pushed: dict[str, Any] = {}
+
+    def pull(self, task_id: str, key: str) -> Any:
+        if task_id == self.task_id and key in self.pushed:
+            return self.pushed[key]
+        encoded = self.values.get((task_id, key))
+        return None if encoded is None else decode_xcom(encoded)
+
+    def push(self, task_id: str, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def encode_xcom(value: Any) -> EncodedXCom:
+    """Encode a pushed value for storage; raises TypeError/ValueError if it cannot be."""
+    # serde pulls in cloudpickle: imported when a value is first stored, not with the runtime.
+    from taskkit import serde
+
+    data, encoding = serde.dumps_value(value)
+    return EncodedXCom(data, encoding)
+
+
+def decode_xcom(encoded: EncodedXCom) -> Any:
+    """The value a try pushed, decoded (only ever in a try, never in the scheduler)."""
+    from taskkit import serde  # see encode_xcom
+
+    return serde.loads_value(encoded.data, encoded.encoding)
+
+
+def run_try(dag: DAG, workload: Workload) -> TryResult:
+    """Run the try `workload` names of a task of `dag`; never raises for the task's errors.
+
+    The result carries every value the try pushed (its return value
+    included, and what it pushed before failing) and what a branching
+    task chose; the run engine decides what all of that means.
+    """
+    key = workload.key
+    operator = dag.task_dict[key.task_id]
+    run = DagRunInfo(
+        key.dag_id,
+        key.run_id,
+        workload.logical_date,
+        workload.conf,
+        workload.run_type,
+        workload.data_interval_start,
+        workload.data_interval_end,
+    )
+    xcom = TryXCom(key.task_id, workload.upstream_xcoms)
+    ti = TaskInstanceInfo(
+        key.dag_id, key.task_id, key.run_id, workload.try_number, workload.max_tries, xcom
+    )
+    context = try_context(base_context(run, dag.params), ti, operator)
+    _call_back(operator, "on_execute_callback", operator.on_execute_callback, context)
+    result, value = execute_try(operator, context)
+    if result.outcome is TryOutcome.SUCCESS and value is not None and operator.do_xcom_push:
+        try:
+            xcom.pushed.update(_outputs(operator, value))
+        except TypeError as exc:
+            result = TryResult(TryOutcome.FAILED, error=str(exc), duration_s=result.duration_s)
+    _call_back(operator, *_callback_for(operator, result, workload), context)
+    encoded: dict[str, EncodedXCom] = {}
+    for name, pushed in xcom.pushed.items():
+        try:
+            encoded[name] = encode_xcom(pushed)
+        except Exception as exc:
+            return TryResult(
+                TryOutcome.FAILED,
+                error=f"XCom {name!r} ({type(pushed).__name__}) cannot be stored: "
+                f"{type(exc).__name__}: {exc}",
+                duration_s=result.duration_s,
+                xcoms=encoded,
+            )
+    return attrs.evolve(
+        result,
+        xcoms=encoded,
+        follow=ti.directives.follow,
+        skip_downstream=ti.directives.skip_downstream,
+    )
+
+
+def _outputs(operator: BaseOperator, value: Any) -> dict[str, Any]:
+    """What a returned value pushes: itself, and with multiple_outputs each of its keys."""
+    if not operator.multiple_outputs:
+        return {"return_value": value}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise TypeError(
+            f"Task {operator.task_id!r} has multiple_outputs=True but returned "
+            f"{type(value).__name__}; return a dict with str keys, or set multiple_outputs=False."
+        )
+    return {**value, "return_value": value}
+
+
+def _callback_for(
+    operator: BaseOperator, result: TryResult, workload: Workload
+) -> tuple[str, list[Callable[[Context], Any]]]:
+    """Which of the task's callbacks the try's outcome calls for, as Airflow picks them."""
+    if result.outcome is TryOutcome.SUCCESS:
+        return "on_success_callback", operator.on_success_callback
+    if result.outcome is TryOutcome.SKIPPED:
+        return "on_skipped_callback", operator.on_skipped_callback
+    if result.retryable and workload.try_number < workload.max_tries:
+        return "on_retry_callback", operator.on_retry_callback
+    return "on_failure_callback", operator.on_failure_callback
+
+
+def _call_back(
+    operator: BaseOperator, name: str, callbacks: list[Callable[[Context], Any]], context: Context
+) -> None:
+    """Call each callback with the context; one that raises or hangs is logged, nothing more.
+
+    They run inside the try's process (never in the scheduler), bounded by the
+    task's execution_timeout, else CALLBACK_TIMEOUT.
+    """
+    for callback in callbacks:
+        try:
+            with _alarm(operator.execution_timeout or CALLBACK_TIMEOUT):
+                callback(context)
+        except Exception as exc:
+            label = getattr(callback, "__name__", repr(callback))
+            print(f"{name} {label} failed:", file=sys.stderr)
+            traceback.print_exception(exc, file=sys.stderr)
+
+
+def execute_try(operator: BaseOperator, context: Context) -> tuple[TryResult, Any]:
+    """Run `operator` once with `context`: its result, and the value execute() returned."""
     started = time.perf_counter()
     try:
         with active_context(context), _alarm(operator.execution_timeout):
             task = render_fields(operator, context)
             value = task.execute(context)
-    except TaskSkipped as skip:
+    except AirflowSkipException as skip:
         return TryResult(
             TryOutcome.SKIPPED, error=str(skip) or None, duration_s=time.perf_counter() - started
-        )
+        ), None
     except BaseException as exc:  # user code may raise anything, even SystemExit
         if isinstance(exc, KeyboardInterrupt):
             raise
         traceback.print_exc()
+        context["exception"] = exc  # what failure and retry callbacks read, as in Airflow
         return TryResult(
             TryOutcome.FAILED,
             error=f"{type(exc).__name__}: {exc}",
             duration_s=time.perf_counter() - started,
-        )
-    return TryResult(TryOutcome.SUCCESS, value=value, duration_s=time.perf_counter() - started)
+            retryable=not isinstance(exc, AirflowFailException),
+        ), None
+    return TryResult(TryOutcome.SUCCESS, duration_s=time.perf_counter() - started), value
 
 
 def render_fields(operator: BaseOperator, context: Context) -> BaseOperator:

@@ -30,9 +30,8 @@ from typing import Any
 import attrs
 
 # Imported here, in the zygote, so no forked try pays for importing them again.
-from taskkit.authoring.context import DagRunInfo, TaskInstanceInfo, base_context, try_context
 from taskkit.execution.base import DagPayload, TryFinished, TryStarted, Workload
-from taskkit.execution.runtime import execute_try
+from taskkit.execution.runtime import run_try
 from taskkit.execution.tasklog import TryLog
 from taskkit.model.results import TryOutcome, TryResult
 
@@ -327,25 +326,6 @@ class Zygote:
         return TryFinished(workload.key, workload.try_number, result)
 
 
-class _XComFromWorkload:
-    """XCom access inside a child: upstream values came with the workload."""
-
-    def __init__(self, workload: Workload) -> None:
-        self.values = workload.upstream_xcoms
-        self.pushed: dict[str, Any] = {}
-        self.task_id = workload.key.task_id
-
-    def pull(self, task_id: str, key: str) -> Any:
-        if (task_id, key) in self.values:
-            return self.values[task_id, key]
-        if task_id == self.task_id:
-            return self.pushed.get(key)
-        return None
-
-    def push(self, task_id: str, key: str, value: Any) -> None:
-        self.pushed[key] = value
-
-
 def _run_child(zygote: Zygote, work_r: int, result_w: int, out_w: int, err_w: int) -> None:
     """Inside the forked child: wait for the workload, run the try, write its TryFinished."""
     os.setpgid(0, 0)  # its own process group, so a timeout kills what it started too
@@ -372,29 +352,8 @@ def _run_child(zygote: Zygote, work_r: int, result_w: int, out_w: int, err_w: in
         os._exit(0)
     workload: Workload = pickle.loads(frame)
     key = workload.key
-    dag = zygote.dags[workload.dag_version_id]
-    operator = dag.task_dict[key.task_id]
-    run = DagRunInfo(
-        key.dag_id,
-        key.run_id,
-        workload.logical_date,
-        workload.conf,
-        workload.run_type,
-        workload.data_interval_start,
-        workload.data_interval_end,
-    )
-    xcom = _XComFromWorkload(workload)
-    ti = TaskInstanceInfo(
-        key.dag_id,
-        key.task_id,
-        key.run_id,
-        workload.try_number,
-        workload.max_tries,
-        xcom,
-        upstream=frozenset(operator.upstream_task_ids),
-    )
-    result = execute_try(operator, try_context(base_context(run, dag.params), ti, operator))
-    finished = TryFinished(key, workload.try_number, result, xcom.pushed)
+    result = run_try(zygote.dags[workload.dag_version_id], workload)
+    finished = TryFinished(key, workload.try_number, result)
     try:
         payload = pickle.dumps(finished)
     except Exception as exc:

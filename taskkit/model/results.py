@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -13,14 +14,31 @@ class TryOutcome(enum.Enum):
 
     SUCCESS = "success"
     FAILED = "failed"  #: raised, crashed, was killed or timed out
-    SKIPPED = "skipped"  #: asked to be skipped (TaskSkipped, bash exit 99)
+    SKIPPED = "skipped"  #: asked to be skipped (AirflowSkipException, bash exit 99)
+
+
+class SkipScope(enum.Enum):
+    """Which downstream tasks a short-circuiting try asks to skip."""
+
+    DIRECT = "direct"  #: its direct downstream tasks; trigger rules decide the rest
+    ALL = "all"  #: every descendant, whatever its trigger rule
 
 
 @attrs.frozen
 class TryResult:
-    """The outcome of one try, its XCom value and, when it failed, why."""
+    """The outcome of one try, what it pushed and, when it failed, why.
+
+    `xcoms` holds every value the try pushed (its return value under
+    "return_value"), kept even when the try failed, as Airflow keeps them.
+    `follow` is a branching try's choice of direct downstream tasks;
+    `skip_downstream` a short-circuit's. The run engine applies both.
+    """
 
     outcome: TryOutcome
-    value: Any = None
     error: str | None = None
     duration_s: float = 0.0
+    #: False when the task asked to fail without retrying (AirflowFailException).
+    retryable: bool = True
+    xcoms: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+    follow: frozenset[str] | None = None
+    skip_downstream: SkipScope | None = None

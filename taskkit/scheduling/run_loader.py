@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from taskkit import serde
-from taskkit.execution.base import DagPayload
-from taskkit.scheduling.active_run import ActiveRun, TaskState
+from taskkit.execution.base import DagPayload, EncodedXCom
+from taskkit.scheduling.active_run import ActiveRun
+from taskkit.scheduling.engine import RunEngine, TaskInstance, XComMap
 
 if TYPE_CHECKING:
     from taskkit.metastore.records import RunRecord
@@ -39,25 +40,31 @@ class RunLoader:
         return self.version(version_id)[0]
 
     def load(self, record: RunRecord) -> ActiveRun:
-        """The run as the metastore has it now, every undecided task marked for evaluation."""
+        """The run as the metastore has it now, every undecided task marked for evaluation.
+
+        XComs stay encoded: the scheduler forwards them to tries, never decodes them.
+        """
         tis = self.store.list_task_instances(record.dag_id, record.run_id)
-        run = ActiveRun(
+        xcoms: XComMap = {}
+        for xcom in self.store.get_xcoms(record.dag_id, record.run_id):
+            xcoms.setdefault(xcom.task_id, {})[xcom.key] = EncodedXCom(xcom.value, xcom.encoding)
+        engine = RunEngine(
+            self.spec(record.dag_version_id),
+            {
+                ti.task_id: TaskInstance(ti.state, ti.try_number, ti.max_tries, ti.next_retry_at)
+                for ti in tis
+            },
+            xcoms,
+        )
+        return ActiveRun(
             id=record.id,
             dag_id=record.dag_id,
             run_id=record.run_id,
             dag_version_id=record.dag_version_id,
-            spec=self.spec(record.dag_version_id),
             logical_date=record.logical_date,
             conf=dict(record.conf),
             run_type=record.run_type.value,
             data_interval_start=record.data_interval_start,
             data_interval_end=record.data_interval_end,
-            tasks={
-                ti.task_id: TaskState(ti.state, ti.try_number, ti.max_tries, ti.next_retry_at)
-                for ti in tis
-            },
+            engine=engine,
         )
-        for xcom in self.store.get_xcoms(record.dag_id, record.run_id):
-            run.keep_xcom(xcom.task_id, xcom.key, serde.loads_value(xcom.value, xcom.encoding))
-        run.mark_all_dirty()
-        return run

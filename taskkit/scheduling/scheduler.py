@@ -8,18 +8,22 @@ try finishes and re-evaluates only that task's downstream tasks.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import heapq
 import time
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import attrs
 import structlog
 
 from taskkit.execution.base import Event, TryFinished, TryStarted, Workload
 from taskkit.execution.tasklog import log_path, write_rejection
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
+from taskkit.model.results import TryOutcome
 from taskkit.scheduling.active_run import ActiveRun, run_order
+from taskkit.scheduling.engine import Transition
 from taskkit.scheduling.executors import make_executor
 from taskkit.scheduling.ready_queue import ReadyQueue
 from taskkit.scheduling.recovery import recover_orphaned_tries
@@ -34,8 +38,7 @@ from taskkit.scheduling.selection import (
 )
 from taskkit.scheduling.signals import stop_requests
 from taskkit.scheduling.summary import RunSummary, SchedulerSummary
-from taskkit.scheduling.transitions import after_try, run_outcome
-from taskkit.states import OCCUPYING_STATES, RunState, State
+from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, RunState, State
 
 if TYPE_CHECKING:
     from taskkit.config import Settings
@@ -77,12 +80,17 @@ class Scheduler:
         self.queued_runs: dict[tuple[str, str], RunRecord] = {}
         self.scheduled = ReadyQueue()
         self.pending_starts: dict[TaskInstanceKey, TryStarted] = {}
-        self.retries: list[tuple[dt.datetime, TaskInstanceKey]] = []
+        #: When runs have a retry due: (retry time, dag_id, run_id); their engines own the timers.
+        self.retries: list[tuple[dt.datetime, str, str]] = []
+        #: When runs pass their dagrun_timeout: (deadline, dag_id, run_id).
+        self.timeouts: list[tuple[dt.datetime, str, str]] = []
         self.occupancy = Occupancy()
         self.pools: dict[str, int] = {}
         self.paused: set[str] = set()
         self.max_active_runs: dict[str, int | None] = {}
         self.wait_reasons: dict[TaskInstanceKey, str] = {}
+        #: A run -> the run after it whose depends_on_past tasks follow its states.
+        self.followers: dict[tuple[str, str], tuple[str, str]] = {}
         self.changes: list[TIChange] = []
         self.xcom_writes: list[XComWrite] = []
         self.to_submit: list[Workload] = []
@@ -185,9 +193,10 @@ class Scheduler:
         if self.to_submit or self.changes or self.refresh_soon:
             return 0.0
         timeout = max(next_refresh - time.monotonic(), 0.0)
-        if self.retries:
-            due = (self.retries[0][0] - _utcnow()).total_seconds()
-            timeout = min(timeout, max(due, 0.0))
+        for timers in (self.retries, self.timeouts):
+            if timers:
+                due = (timers[0][0] - _utcnow()).total_seconds()
+                timeout = min(timeout, max(due, 0.0))
         return timeout
 
     def _idle(self) -> bool:
@@ -201,10 +210,11 @@ class Scheduler:
         """One round of decisions: start runs, settle readiness, release retries, select."""
         self._start_queued_runs()
         for run in self.runs.values():
-            if run.dirty:
-                for task_id, state in run.decide_ready():
-                    self._record_readiness(run, task_id, state)
+            if run.engine.dirty:
+                for change in run.engine.decide():
+                    self._record(run, change)
         self._release_due_retries(now)
+        self._time_out_runs(now)
         self._select(now, explain=explain)
         self._commit()
         self._finish_runs()
@@ -233,28 +243,63 @@ class Scheduler:
                 self._load_run(record)
                 log.info("run_started", dag_id=chosen.dag_id, run_id=chosen.run_id)
 
-    def _record_readiness(self, run: ActiveRun, task_id: str, state: State) -> None:
-        key = run.key(task_id)
-        self.changes.append(TIChange(key, expected=State.NONE, state=state))
-        if state is State.SCHEDULED:
-            self.scheduled.add(run.candidate(task_id, self._dag_limit(run)))
+    def _record(self, run: ActiveRun, change: Transition, **columns: Any) -> None:
+        """Carry out one engine transition: the one place one becomes a metastore change.
+
+        `columns` are what the call site knows besides the state (times, pid, reasons).
+        """
+        expected = OCCUPYING_STATES if change.source in OCCUPYING_STATES else change.source
+        if change.target in FINISHED_STATES or change.target is State.UP_FOR_RETRY:
+            columns.setdefault("error", change.error)
+            columns.setdefault("next_retry_at", change.next_retry_at)
+        ti_change = TIChange(
+            run.key(change.task_id),
+            expected=expected,
+            state=change.target,
+            try_number=change.try_number,
+        )
+        self.changes.append(attrs.evolve(ti_change, **columns) if columns else ti_change)
+        follower_id = self.followers.get((run.dag_id, run.run_id))
+        if follower_id is not None and (follower := self.runs.get(follower_id)) is not None:
+            follower.engine.set_past(change.task_id, change.target)
+        for name, value in change.xcoms.items():
+            self.xcom_writes.append(
+                XComWrite(run.key(change.task_id), name, value.data, value.encoding)
+            )
+        if change.target is State.SCHEDULED:
+            self.scheduled.add(run.candidate(change.task_id, self._dag_limit(run)))
+        elif change.target is State.UP_FOR_RETRY and change.next_retry_at is not None:
+            heapq.heappush(self.retries, (change.next_retry_at, run.dag_id, run.run_id))
 
     def _dag_limit(self, run: ActiveRun) -> int:
         return run.spec.max_active_tasks or self.settings.core.max_active_tasks_per_dag
 
     def _release_due_retries(self, now: dt.datetime) -> None:
         while self.retries and self.retries[0][0] <= now:
-            _, key = heapq.heappop(self.retries)
-            run = self.runs.get((key.dag_id, key.run_id))
-            if run is None or run.tasks[key.task_id].state is not State.UP_FOR_RETRY:
+            _, dag_id, run_id = heapq.heappop(self.retries)
+            run = self.runs.get((dag_id, run_id))
+            if run is not None:
+                for change in run.engine.release_retries(now):
+                    self._record(run, change, next_retry_at=None)
+
+    def _time_out_runs(self, now: dt.datetime) -> None:
+        """Runs past their dagrun_timeout fail: unfinished tasks skip, running tries stop."""
+        while self.timeouts and self.timeouts[0][0] <= now:
+            _, dag_id, run_id = heapq.heappop(self.timeouts)
+            run = self.runs.get((dag_id, run_id))
+            if run is None:
                 continue
-            run.tasks[key.task_id].state = State.SCHEDULED
-            self.changes.append(
-                TIChange(
-                    key, expected=State.UP_FOR_RETRY, state=State.SCHEDULED, next_retry_at=None
-                )
-            )
-            self.scheduled.add(run.candidate(key.task_id, self._dag_limit(run)))
+            log.warning("run_timed_out", dag_id=dag_id, run_id=run_id)
+            for change in run.engine.time_out():
+                key = run.key(change.task_id)
+                self.scheduled.discard([key])
+                self.wait_reasons.pop(key, None)
+                if change.source in OCCUPYING_STATES:
+                    spec = run.spec.tasks[change.task_id]
+                    self.occupancy.remove(dag_id, change.task_id, spec.pool, spec.pool_slots)
+                    self.pending_starts.pop(key, None)
+                    self.executor.cancel(key, change.try_number)
+                self._record(run, change, ended_at=now)
 
     def _select(self, now: dt.datetime, *, explain: bool) -> None:
         parallelism = min(self.settings.core.parallelism, self.executor.capacity)
@@ -284,22 +329,15 @@ class Scheduler:
     def _queue(self, candidate: Candidate, now: dt.datetime) -> None:
         key = candidate.key
         run = self.runs[key.dag_id, key.run_id]
-        ti = run.tasks[key.task_id]
-        ti.state = State.QUEUED
-        ti.try_number += 1
         self.wait_reasons.pop(key, None)
         self.occupancy.add(key.dag_id, key.task_id, candidate.pool, candidate.pool_slots)
-        self.changes.append(
-            TIChange(
-                key,
-                expected=State.SCHEDULED,
-                state=State.QUEUED,
-                try_number=ti.try_number,
-                queued_at=now,
-                heartbeat_at=now,
-                wait_reason=None,
-                error=None,
-            )
+        self._record(
+            run,
+            run.engine.queue(key.task_id),
+            queued_at=now,
+            heartbeat_at=now,
+            wait_reason=None,
+            error=None,
         )
         self.to_submit.append(run.workload(key.task_id, self.logs_folder))
 
@@ -307,21 +345,9 @@ class Scheduler:
         """A task that can never run (no such pool, or too big for it) fails with the reason."""
         key = candidate.key
         run = self.runs[key.dag_id, key.run_id]
-        ti = run.tasks[key.task_id]
-        ti.try_number += 1
-        write_rejection(log_path(self.logs_folder, *_parts(key), ti.try_number), reason, now)
-        self.changes.append(
-            TIChange(
-                key,
-                expected=State.SCHEDULED,
-                state=State.FAILED,
-                try_number=ti.try_number,
-                ended_at=now,
-                error=reason,
-                wait_reason=reason,
-            )
-        )
-        run.finish(key.task_id, State.FAILED)
+        change = run.engine.reject(key.task_id, reason)
+        write_rejection(log_path(self.logs_folder, *_parts(key), change.try_number), reason, now)
+        self._record(run, change, ended_at=now, wait_reason=reason)
         log.warning(
             "task_rejected",
             dag_id=key.dag_id,
@@ -353,9 +379,7 @@ class Scheduler:
             if run is None:
                 continue
             if isinstance(event, TryStarted):
-                ti = run.tasks[event.key.task_id]
-                if ti.state is State.QUEUED and ti.try_number == event.try_number:
-                    ti.state = State.RUNNING
+                if run.engine.start(event.key.task_id, event.try_number) is not None:
                     self.pending_starts[event.key] = event
             elif isinstance(event, TryFinished):
                 self._record_finished(run, event, now)
@@ -376,61 +400,38 @@ class Scheduler:
         self.pending_starts.clear()
 
     def _record_finished(self, run: ActiveRun, event: TryFinished, now: dt.datetime) -> None:
-        from taskkit import serde
-
         key = event.key
-        ti = run.tasks[key.task_id]
-        if ti.state not in OCCUPYING_STATES or ti.try_number != event.try_number:
+        result = event.result
+        changes = run.engine.finish(key.task_id, event.try_number, result, now)
+        if not changes:
             return  # a stale report (e.g. of a try reset after a restart)
         spec = run.spec.tasks[key.task_id]
         self.occupancy.remove(key.dag_id, key.task_id, spec.pool, spec.pool_slots)
-        result = event.result
         self.summary.tries += 1
-        if result.outcome.value == "failed":
+        if result.outcome is TryOutcome.FAILED:
             self.summary.failed_tries += 1
-        transition = after_try(spec, event.try_number, result.outcome, now)
-        if transition.state is State.SUCCESS:
-            values = dict(event.pushed_xcoms)
-            if result.value is not None:
-                values["return_value"] = result.value
-            for name, value in values.items():
-                encoded, encoding = serde.dumps_value(value)
-                self.xcom_writes.append(XComWrite(key, name, encoded, encoding))
-                if spec.downstream:
-                    run.keep_xcom(key.task_id, name, value)
+        own, *skipped = changes
         started = self.pending_starts.pop(key, None)
-        self.changes.append(
-            TIChange(
-                key,
-                expected=OCCUPYING_STATES,
-                state=transition.state,
-                started_at=started.at if started else UNSET,
-                hostname=started.hostname if started else UNSET,
-                ended_at=now,
-                next_retry_at=transition.next_retry_at,
-                error=result.error,
-                pid=None
-                if transition.state is State.UP_FOR_RETRY
-                else (started.pid if started else UNSET),
-            )
+        self._record(
+            run,
+            own,
+            started_at=started.at if started else UNSET,
+            hostname=started.hostname if started else UNSET,
+            ended_at=now,
+            pid=None if own.target is State.UP_FOR_RETRY else (started.pid if started else UNSET),
         )
+        for change in skipped:
+            self._record(run, change)
         log.info(
             "task_finished",
             dag_id=key.dag_id,
             run_id=key.run_id,
             task_id=key.task_id,
             try_number=event.try_number,
-            state=transition.state.value,
+            state=own.target.value,
             duration_s=round(result.duration_s, 4),
             error=result.error,
         )
-        if transition.state is State.UP_FOR_RETRY:
-            ti.state = State.UP_FOR_RETRY
-            ti.next_retry_at = transition.next_retry_at
-            assert transition.next_retry_at is not None
-            heapq.heappush(self.retries, (transition.next_retry_at, key))
-        else:
-            run.finish(key.task_id, transition.state)
 
     # -- the metastore edge -------------------------------------------------------------
 
@@ -464,12 +465,10 @@ class Scheduler:
 
     def _finish_runs(self) -> None:
         for run in list(self.runs.values()):
-            if run.dirty or run.unfinished:
-                continue
-            states = run.states()
-            outcome = run_outcome((t.task_id for t in run.spec.leaves), states)
+            outcome = run.engine.outcome()
             if outcome is None:
                 continue
+            states = run.engine.states()
             self.store.set_run_state(run.dag_id, run.run_id, outcome, expected=[RunState.RUNNING])
             del self.runs[run.dag_id, run.run_id]
             self._unload(run)
@@ -484,8 +483,10 @@ class Scheduler:
             log.info("run_finished", dag_id=run.dag_id, run_id=run.run_id, state=outcome.value)
 
     def _unload(self, run: ActiveRun) -> None:
-        self.scheduled.discard(run.key(task_id) for task_id in run.tasks)
-        for task_id, ti in run.tasks.items():
+        if run.previous is not None:
+            self.followers.pop(run.previous, None)
+        self.scheduled.discard(run.key(task_id) for task_id in run.engine.tis)
+        for task_id, ti in run.engine.tis.items():
             key = run.key(task_id)
             self.wait_reasons.pop(key, None)
             if ti.state in OCCUPYING_STATES:
@@ -539,16 +540,37 @@ class Scheduler:
         """Hold a run in memory and register its scheduled, retrying and occupying tasks."""
         run = self.loader.load(record)
         self.runs[record.dag_id, record.run_id] = run
-        for task_id, ti in run.tasks.items():
-            key = run.key(task_id)
+        if run.spec.depends_on_past:
+            self._link_past(run)
+        if run.spec.dagrun_timeout is not None:
+            with contextlib.suppress(OverflowError):  # a timeout past year 9999 never passes
+                deadline = (record.started_at or _utcnow()) + run.spec.dagrun_timeout
+                heapq.heappush(self.timeouts, (deadline, run.dag_id, run.run_id))
+        retry_at = run.engine.next_retry_at()
+        if retry_at is not None:
+            heapq.heappush(self.retries, (retry_at, run.dag_id, run.run_id))
+        for task_id, ti in run.engine.tis.items():
             if ti.state is State.SCHEDULED:
                 self.scheduled.add(run.candidate(task_id, self._dag_limit(run)))
-            elif ti.state is State.UP_FOR_RETRY:
-                at = ti.next_retry_at or _utcnow()
-                heapq.heappush(self.retries, (at, key))
             elif ti.state in OCCUPYING_STATES:
                 spec = run.spec.tasks[task_id]
                 self.occupancy.add(run.dag_id, task_id, spec.pool, spec.pool_slots)
+
+    def _link_past(self, run: ActiveRun) -> None:
+        """Give a run's engine the previous run's states, and keep them current from now on."""
+        previous = self.store.get_previous_run(run.dag_id, run.logical_date)
+        if previous is None:
+            return  # the first run: depends_on_past waits for nothing, as in Airflow
+        ident = (previous.dag_id, previous.run_id)
+        held = self.runs.get(ident)
+        if held is not None:
+            past = held.engine.states()
+        else:
+            past = {ti.task_id: ti.state for ti in self.store.list_task_instances(*ident)}
+        for task_id, state in past.items():
+            run.engine.set_past(task_id, state)
+        run.previous = ident
+        self.followers[ident] = (run.dag_id, run.run_id)
 
     def _sync_dags(self) -> None:
         from taskkit.scheduling.dag_processor import sync_dags_folder
@@ -560,8 +582,7 @@ class Scheduler:
         keys = [
             run.key(task_id)
             for run in self.runs.values()
-            for task_id, ti in run.tasks.items()
-            if ti.state in OCCUPYING_STATES
+            for task_id in run.engine.in_state(*OCCUPYING_STATES)
         ]
         for start in range(0, len(keys), 200):
             self.store.heartbeat_task_instances(keys[start : start + 200])

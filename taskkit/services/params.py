@@ -1,9 +1,9 @@
-"""A DAG's params as a trigger form, and checking a run's conf against them.
+"""A DAG's params as a trigger form: one field per param, and the form's text as a conf.
 
-A param's default gives its kind (bool, integer, number, text, list or
-object; None means anything goes), as Airflow infers a Param's type from a
-plain default. A conf value of another kind is refused with a message that
-names the param, the kind it needs and what it got.
+Validation itself is the authoring layer's (`resolve_params`: each Param's
+JSON schema, as Airflow checks it); this module only decides which input a
+field gets and turns its text into a value of that kind: the schema's
+`type` when it has one, else the kind of the default.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from typing import Any
 
 import attrs
 
+from taskkit.authoring.params import Param, ParamsDict
 from taskkit.errors import InvalidInputError
 
 
 class ParamKind(str, enum.Enum):
-    """What a param accepts, from its default."""
+    """What a field accepts."""
 
     BOOLEAN = "boolean"
     INTEGER = "integer"
@@ -46,15 +47,15 @@ class ParamKind(str, enum.Enum):
             return cls.OBJECT
         return cls.ANY
 
-    def accepts(self, value: object) -> bool:
-        """True if `value` (decoded JSON) is of this kind."""
-        if self is ParamKind.ANY:
-            return True
-        if self is ParamKind.NUMBER:
-            return isinstance(value, (int, float)) and not isinstance(value, bool)
-        if self is ParamKind.INTEGER:
-            return isinstance(value, int) and not isinstance(value, bool)
-        return ParamKind.of(value) is self
+    @classmethod
+    def of_param(cls, param: Param) -> ParamKind:
+        """The schema's type (ignoring "null"), else the default's kind."""
+        declared = param.schema.get("type")
+        names = [declared] if isinstance(declared, str) else list(declared or [])
+        names = [n for n in names if n != "null"]
+        if len(names) == 1 and names[0] in {k.value for k in cls}:
+            return cls(names[0])
+        return cls.of(param.value) if param.has_value else cls.ANY
 
 
 @attrs.frozen
@@ -64,39 +65,47 @@ class ParamField:
     name: str
     kind: ParamKind
     default: Any
+    description: str | None = None
+    required: bool = False
 
     @property
     def default_text(self) -> str:
-        """The default as the form shows it (JSON for lists and objects)."""
+        """The default as the form shows it (JSON for lists, objects and untyped values)."""
+        if self.default is None:
+            return ""
         if self.kind in (ParamKind.ARRAY, ParamKind.OBJECT, ParamKind.ANY):
             return json.dumps(self.default)
-        return "" if self.default is None else str(self.default)
+        return str(self.default)
 
 
 def param_fields(params: Mapping[str, Any]) -> list[ParamField]:
     """The trigger form's fields, in the DAG's order."""
-    return [ParamField(name, ParamKind.of(value), value) for name, value in params.items()]
-
-
-def check_conf(dag_id: str, params: Mapping[str, Any], conf: Mapping[str, Any]) -> None:
-    """Raise InvalidInputError for the first conf value whose kind its param does not accept."""
-    for field in param_fields(params):
-        if field.name in conf and not field.kind.accepts(conf[field.name]):
-            got = type(conf[field.name]).__name__
-            raise InvalidInputError(
-                f"Param {field.name!r} of DAG {dag_id!r} needs a value of type "
-                f"{field.kind.value}, not {got} ({conf[field.name]!r}); fix it in the conf."
+    every = params if isinstance(params, ParamsDict) else ParamsDict(params)
+    fields = []
+    for name in every:
+        param = every.get_param(name)
+        default = param.value if param.has_value else None
+        fields.append(
+            ParamField(
+                name, ParamKind.of_param(param), default, param.description, not param.has_value
             )
+        )
+    return fields
 
 
 def conf_from_form(fields: list[ParamField], form: Mapping[str, str]) -> dict[str, Any]:
-    """Turn the form's text inputs into conf values of each param's kind, or InvalidInputError."""
+    """Turn the form's text inputs into conf values of each field's kind, or InvalidInputError.
+
+    An empty field leaves the param at its default.
+    """
     conf: dict[str, Any] = {}
     for field in fields:
         raw = form.get(field.name)
         if raw is None:
             if field.kind is ParamKind.BOOLEAN:
                 conf[field.name] = False  # an unticked checkbox is not sent
+            continue
+        if raw.strip() == "" and field.kind is not ParamKind.STRING:
             continue
         conf[field.name] = _parse(field, raw)
     return conf
@@ -118,7 +127,7 @@ def _parse(field: ParamField, raw: str) -> Any:
         raise InvalidInputError(
             f"Param {field.name!r} needs a value of type {kind.value}; {raw!r} is not one."
         ) from None
-    if not kind.accepts(value):
+    if kind is not ParamKind.ANY and ParamKind.of(value) is not kind:
         raise InvalidInputError(
             f"Param {field.name!r} needs a JSON {kind.value}; {raw!r} is a {type(value).__name__}."
         )

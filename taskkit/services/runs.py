@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from taskkit.authoring.params import resolve_params
 from taskkit.services.dag_versions import current_version, load_version
-from taskkit.services.params import check_conf
 from taskkit.services.validation import check_run_id
 from taskkit.states import RunState, RunType, State
 
@@ -34,8 +34,8 @@ def trigger(
     """Create a manual run of the DAG's current version (parsing the folder if it is new).
 
     The run id defaults to `manual__<logical date>`; the conf is checked
-    against the DAG's params. Raises DagNotFoundError, DuplicateRunError or
-    InvalidInputError.
+    against the DAG's params (their JSON schemas). Raises DagNotFoundError,
+    DuplicateRunError, ParamValidationError or InvalidInputError.
     """
     when = logical_date or now or dt.datetime.now(dt.timezone.utc)
     if run_id is not None:
@@ -43,7 +43,7 @@ def trigger(
     version = current_version(store, config, dag_id)
     dag = load_version(config, version)
     run_conf = dict(conf or {})
-    check_conf(dag_id, dag.params, run_conf)
+    resolve_params(dag.params, run_conf, dag_id=dag_id)  # a bad value: one line, no run
     return store.create_run(
         dag_id,
         run_id or f"manual__{when.isoformat()}",

@@ -22,10 +22,10 @@ from taskkit.services.dag_versions import secret_key
 
 ETL_DAG = """
 import datetime as dt
-from taskkit import BashOperator, dag, task
+from taskkit import BashOperator, Param, dag, task
 
 @dag(schedule=None, start_date=dt.datetime(2026, 1, 1), tags=["demo", "etl"],
-     params={"rows": 3, "label": "x", "ratio": 0.5, "dry": False, "items": [1]})
+     params={"rows": Param(3, type="integer", minimum=1), "label": "x", "dry": False})
 def etl():
     @task(pool="db", pool_slots=1, priority_weight=7)
     def extract() -> dict:

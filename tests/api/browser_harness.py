@@ -46,9 +46,10 @@ narrow()
 
 SLOW_DAG = """
 import time
-from taskkit import dag, task
+from taskkit import Param, dag, task
 
-@dag(schedule=None, params={"rows": 3, "label": "daily"}, tags=["demo"],
+@dag(schedule=None, params={"rows": Param(3, type="integer", minimum=1), "label": "daily"},
+     tags=["demo"],
      description="Waits a little so a run can be watched")
 def slow():
     @task

@@ -138,6 +138,13 @@ def test_triggering_with_conf_and_watching_the_run_finish_in_the_grid(ui: dict[s
     error = page.locator("[data-testid=trigger-error]")
     error.wait_for(state="visible")
     assert "Param 'rows' needs a value of type integer" in error.inner_text()
+    page.fill("#trigger-form input[name=rows]", "0")  # an integer, but below the schema's minimum
+    page.click("#trigger-form button[type=submit]")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=trigger-error]')"
+        ".textContent.includes('minimum')"
+    )
+    assert "DAG 'slow', param 'rows'" in error.inner_text()
     assert api.store.list_runs("slow") == []
     ui["shots"].take(page, "trigger-form")
     page.fill("#trigger-form input[name=rows]", "7")

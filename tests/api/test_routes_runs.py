@@ -41,8 +41,11 @@ def test_trigger_refuses_duplicates_unknown_dags_and_bad_conf(api: ApiHome) -> N
     assert unknown.status_code == 404
     bad_param = trigger(api, conf={"rows": "many"})
     assert bad_param.status_code == 400
-    assert "Param 'rows'" in bad_param.json()["detail"]
+    assert "DAG 'etl', param 'rows'" in bad_param.json()["detail"]
     assert "integer" in bad_param.json()["detail"]
+    too_small = trigger(api, conf={"rows": 0})
+    assert too_small.status_code == 400
+    assert "minimum" in too_small.json()["detail"]
     not_object = trigger(api, conf=[1, 2])
     assert not_object.status_code == 422
     assert "conf" in not_object.json()["detail"]

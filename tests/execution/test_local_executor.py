@@ -16,6 +16,7 @@ import pytest
 from taskkit import serde
 from taskkit.execution.base import DagPayload, Event, TryFinished, TryStarted, Workload
 from taskkit.execution.local import LocalExecutor, SequentialExecutor
+from taskkit.execution.runtime import decode_xcom, encode_xcom
 from taskkit.execution.tasklog import format_log
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import TryOutcome
@@ -145,7 +146,8 @@ def pid_alive(pid: int) -> bool:
 
 def test_success_reports_value_and_pushed_xcoms(executor: LocalExecutor, harness: Harness) -> None:
     """A try that returns reports success, its value, its pushed XComs and a TryStarted first."""
-    workload = harness.workload("returns", 2, upstream_xcoms={("up", "return_value"): "hi"})
+    upstream = {("up", "return_value"): encode_xcom("hi")}
+    workload = harness.workload("returns", 2, upstream_xcoms=upstream)
     executor.submit(workload, harness.payload)
     events: list[Event] = []
     while executor.running():
@@ -154,8 +156,8 @@ def test_success_reports_value_and_pushed_xcoms(executor: LocalExecutor, harness
     assert isinstance(started, TryStarted) and started.try_number == 2 and started.pid > 0
     assert isinstance(finished, TryFinished)
     assert finished.result.outcome is TryOutcome.SUCCESS
-    assert finished.result.value == {"upstream": "hi", "try": 2}
-    assert finished.pushed_xcoms == {"extra": [1, 2]}
+    pushed = {name: decode_xcom(value) for name, value in finished.result.xcoms.items()}
+    assert pushed == {"return_value": {"upstream": "hi", "try": 2}, "extra": [1, 2]}
     assert "outcome=success" in harness.log("returns", 2)
 
 

@@ -45,6 +45,24 @@ CASES = [
     (TR.NONE_FAILED_MIN_ONE_SUCCESS, (1, 0, 1, 0), U),
     (TR.ALWAYS, (0, 0, 0, 3), R),
     (TR.ALWAYS, (0, 0, 3, 0), R),
+    # The rules Airflow 3 added.
+    (TR.ALL_DONE_MIN_ONE_SUCCESS, (1, 0, 1, 0), R),
+    (TR.ALL_DONE_MIN_ONE_SUCCESS, (1, 0, 0, 1), W),
+    (TR.ALL_DONE_MIN_ONE_SUCCESS, (1, 1, 0, 0), S),
+    (TR.ALL_DONE_MIN_ONE_SUCCESS, (0, 0, 2, 0), U),
+    (TR.ALL_DONE_SETUP_SUCCESS, (1, 0, 1, 0), R),  # no setups upstream: like all_done
+    (TR.ALL_DONE_SETUP_SUCCESS, (1, 0, 0, 1), W),
+    (TR.ONE_DONE, (0, 0, 1, 2), R),
+    (TR.ONE_DONE, (1, 0, 0, 2), R),
+    (TR.ONE_DONE, (0, 1, 0, 1), W),
+    (TR.ONE_DONE, (0, 2, 0, 0), S),
+    (TR.NONE_SKIPPED, (1, 0, 1, 0), R),
+    (TR.NONE_SKIPPED, (1, 0, 0, 1), W),
+    (TR.NONE_SKIPPED, (0, 1, 0, 1), S),
+    (TR.ALL_SKIPPED, (0, 2, 0, 0), R),
+    (TR.ALL_SKIPPED, (0, 1, 0, 1), W),
+    (TR.ALL_SKIPPED, (1, 1, 0, 0), S),
+    (TR.ALL_SKIPPED, (0, 1, 1, 0), S),
 ]
 
 
@@ -68,9 +86,31 @@ def test_upstream_failed_counts_as_a_failure_and_retries_as_unfinished() -> None
     """upstream_failed upstreams count as failed; up_for_retry ones are still pending."""
     task = TaskSpec("t", upstream=frozenset({"a", "b", "c"}))
     states = {"a": State.UPSTREAM_FAILED, "b": State.UP_FOR_RETRY, "c": State.SUCCESS}
-    assert UpstreamCounts.of(task.upstream, states) == UpstreamCounts(3, 1, 0, 1)
+    counts = UpstreamCounts.of(task.upstream, states)
+    assert counts == UpstreamCounts(3, success=1, upstream_failed=1)
+    assert counts.failures == 1
     assert task_readiness(task, states) is U
     assert waiting_upstream(task, states) == ["b"]
+
+
+def test_all_done_setup_success_needs_one_upstream_setup_to_have_succeeded() -> None:
+    """A teardown runs when all is done and a setup succeeded; skips when every setup skipped."""
+    task = TaskSpec(
+        "teardown",
+        upstream=frozenset({"setup", "work"}),
+        upstream_setups=frozenset({"setup"}),
+        trigger_rule=TR.ALL_DONE_SETUP_SUCCESS,
+    )
+    assert task_readiness(task, {"setup": State.SUCCESS, "work": State.FAILED}) is R
+    assert task_readiness(task, {"setup": State.SUCCESS, "work": State.RUNNING}) is W
+    assert task_readiness(task, {"setup": State.FAILED, "work": State.UPSTREAM_FAILED}) is U
+    assert task_readiness(task, {"setup": State.SKIPPED, "work": State.SKIPPED}) is S
+
+
+def test_one_done_does_not_count_upstream_failed_as_done() -> None:
+    """one_done waits for a try that ran: upstream_failed alone leaves it skipped."""
+    task = TaskSpec("t", upstream=frozenset({"a"}), trigger_rule=TR.ONE_DONE)
+    assert task_readiness(task, {"a": State.UPSTREAM_FAILED}) is S
 
 
 def test_missing_states_count_as_not_started() -> None:
