@@ -16,7 +16,7 @@ NODE_W = 168
 NODE_H = 34
 GAP_X = 56
 GAP_Y = 14
-PAD = 12
+PAD = 20
 
 
 @attrs.frozen
@@ -30,25 +30,51 @@ class Node:
 
 @attrs.frozen
 class Edge:
-    """An arrow from one task to another, as an SVG path."""
+    """An arrow from one task to another, as an SVG path, with its label's place if any."""
 
     source: str
     target: str
     path: str
+    label: str | None = None
+    label_x: int = 0
+    label_y: int = 0
+
+
+@attrs.frozen
+class GroupBox:
+    """The box drawn behind a task group's tasks."""
+
+    group_id: str
+    x: int
+    y: int
+    width: int
+    height: int
 
 
 @attrs.frozen
 class Layout:
-    """Every node and edge, and the drawing's size."""
+    """Every node, edge and group box, and the drawing's size."""
 
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
     width: int
     height: int
+    groups: tuple[GroupBox, ...] = ()
 
 
-def layout(tasks: Mapping[str, TaskSpec]) -> Layout:
-    """Positions for `tasks` (given in topological order), left to right."""
+def layout(
+    tasks: Mapping[str, TaskSpec],
+    *,
+    groups: Mapping[str, str | None] | None = None,
+    labels: Mapping[tuple[str, str], str] | None = None,
+) -> Layout:
+    """Positions for `tasks` (given in topological order), left to right.
+
+    `groups` maps a task to its task group's id (None outside any), `labels`
+    an edge (upstream, downstream) to its Label's text.
+    """
+    groups = groups or {}
+    labels = labels or {}
     depth: dict[str, int] = {}
     for task_id, spec in tasks.items():
         depth[task_id] = 1 + max((depth[u] for u in spec.upstream if u in depth), default=-1)
@@ -81,8 +107,20 @@ def layout(tasks: Mapping[str, TaskSpec]) -> Layout:
             x2, y2 = target.x, target.y + NODE_H // 2
             bend = (x2 - x1) // 2
             path = f"M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2 - 4},{y2}"
-            edges.append(Edge(up, task_id, path))
+            text = labels.get((up, task_id))
+            edges.append(Edge(up, task_id, path, text, (x1 + x2) // 2, (y1 + y2) // 2 - 4))
     width = PAD * 2 + (max(depth.values(), default=0) + 1) * (NODE_W + GAP_X) - GAP_X
     tallest = max((len(m) for m in layers.values()), default=1)
     height = PAD * 2 + tallest * (NODE_H + GAP_Y) - GAP_Y
-    return Layout(tuple(nodes.values()), tuple(edges), width, height)
+    boxes = []
+    members: dict[str, list[Node]] = {}
+    for task_id, group_id in groups.items():
+        if group_id and task_id in nodes:
+            members.setdefault(group_id, []).append(nodes[task_id])
+    for group_id, inside in sorted(members.items()):
+        left = min(n.x for n in inside) - 6
+        top = min(n.y for n in inside) - 16
+        right = max(n.x for n in inside) + NODE_W + 6
+        bottom = max(n.y for n in inside) + NODE_H + 6
+        boxes.append(GroupBox(group_id, left, top, right - left, bottom - top))
+    return Layout(tuple(nodes.values()), tuple(edges), width, height + 8, tuple(boxes))

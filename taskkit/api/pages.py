@@ -143,7 +143,11 @@ def dag_page(request: Request, dag_id: str, api: ApiState = Depends(api_state)) 
         request,
         "dag.html",
         dag=dag,
-        graph=layout(live.spec.tasks),
+        graph=layout(
+            live.spec.tasks,
+            groups={t.task_id: t.task_group.group_id for t in live.tasks},
+            labels={edge: info.label for edge, info in live.edge_info.items() if info.label},
+        ),
         node_w=NODE_W,
         node_h=NODE_H,
         fields=params.param_fields(live.params),

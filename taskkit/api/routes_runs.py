@@ -132,4 +132,5 @@ def grid_data(api: ApiState, dag_id: str, runs: int) -> dict[str, Any]:
         "codes": {letter: state for state, letter in service.STATE_CODES.items()},
         "cells": data.cells,
         "tries": data.tries,
+        "groups": data.groups,
     }

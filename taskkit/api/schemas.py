@@ -400,5 +400,7 @@ class GridResponse(BaseModel):
     cells: dict[str, str]
     #: task_id -> try number per run where above 1 (else 0); only tasks retried somewhere.
     tries: dict[str, list[int]]
+    #: task_id -> task group id, for tasks inside a group.
+    groups: dict[str, str]
 
     model_config = ConfigDict(json_schema_extra={"description": "Served as plain JSON."})

@@ -84,6 +84,8 @@ class Grid:
     runs: tuple[RunRecord, ...]
     cells: Mapping[str, str]
     tries: Mapping[str, list[int]]
+    #: task_id -> its task group's id, for tasks inside a group (the grid folds them).
+    groups: Mapping[str, str] = attrs.field(factory=dict)
 
 
 def grid(store: Metastore, versions: DagVersions, dag_id: str, *, runs: int = 25) -> Grid:
@@ -96,8 +98,13 @@ def grid(store: Metastore, versions: DagVersions, dag_id: str, *, runs: int = 25
     newest, _ = store.page_runs(dag_id, limit=runs)
     chosen = tuple(reversed(newest))
     task_ids: list[str] = []
+    groups: dict[str, str] = {}
     with contextlib.suppress(LookupError):  # no stored version: rows come from the cells
-        task_ids = list(versions.current(dag_id).spec.tasks)
+        live = versions.current(dag_id)
+        task_ids = list(live.spec.tasks)
+        for task in live.tasks:
+            if task.task_group.group_id:
+                groups[task.task_id] = task.task_group.group_id
     column = {run.id: i for i, run in enumerate(chosen)}
     width = len(chosen)
     letters: dict[str, list[str]] = {t: [MISSING] * width for t in task_ids}
@@ -113,4 +120,4 @@ def grid(store: Metastore, versions: DagVersions, dag_id: str, *, runs: int = 25
         if tried > 1:
             tries.setdefault(task_id, [0] * width)[index] = tried
     cells = {t: "".join(row) for t, row in letters.items()}
-    return Grid(dag_id, tuple(task_ids), chosen, cells, tries)
+    return Grid(dag_id, tuple(task_ids), chosen, cells, tries, groups)

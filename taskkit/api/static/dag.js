@@ -28,8 +28,40 @@
       head.append(el("th", {}, bar));
     });
     const body = el("tbody");
-    for (const taskId of data.task_ids) {
-      const row = el("tr", {}, el("th", { class: "task", title: taskId, text: taskId }));
+    const groups = data.groups || {};
+    const emitted = new Set();
+    const order = [];
+    for (const taskId of data.task_ids) {  // each group's tasks right under its header row
+      const group = groups[taskId];
+      if (!group) { order.push(taskId); continue; }
+      if (emitted.has(group)) continue;
+      emitted.add(group);
+      order.push({ group, members: data.task_ids.filter((t) => groups[t] === group) });
+    }
+    for (const item of order) {
+      if (typeof item === "string") { body.append(taskRow(item, false)); continue; }
+      body.append(groupRow(item.group, item.members));
+      for (const member of item.members) body.append(taskRow(member, true, item.group));
+    }
+    const table = el("table", { class: "grid" }, el("thead", {}, head), body);
+    gridBox.replaceChildren(el("div", { class: "grid-wrap" }, table));
+
+    function groupRow(group, members) {
+      const open = !folded.has(group);
+      const th = el("th", { class: "task", title: `task group ${group} (${members.length} tasks): click to ${open ? "fold" : "unfold"}`, text: `${open ? "▾" : "▸"} ${group}` });
+      th.addEventListener("click", () => { if (folded.has(group)) folded.delete(group); else folded.add(group); renderGrid(data); });
+      const row = el("tr", { class: "group-row", "data-group": group }, th);
+      data.runs.forEach((run, i) => {
+        const states = members.map((t) => data.cells[t][i]).filter((l) => l !== "-").map((l) => data.codes[l]);
+        const state = groupState(states);
+        row.append(el("td", {}, el("span", { class: `cell ${state}`, title: `${group} · ${run.dag_run_id}\n${state}` })));
+      });
+      return row;
+    }
+
+    function taskRow(taskId, inGroup, group) {
+      const row = el("tr", { class: inGroup ? "in-group" : "" }, el("th", { class: "task", title: taskId, text: inGroup ? taskId.slice(group.length + 1) : taskId }));
+      if (inGroup && folded.has(group)) row.hidden = true;
       const retried = data.tries[taskId];
       [...data.cells[taskId]].forEach((letter, i) => {
         const run = data.runs[i];
@@ -47,10 +79,18 @@
         }
         row.append(td);
       });
-      body.append(row);
+      return row;
     }
-    const table = el("table", { class: "grid" }, el("thead", {}, head), body);
-    gridBox.replaceChildren(el("div", { class: "grid-wrap" }, table));
+  }
+
+  const folded = new Set();
+  // A group's cell: the most telling state among its tasks (a failure first, then work under way).
+  const RANK = ["failed", "upstream_failed", "up_for_retry", "running", "queued", "scheduled", "none", "skipped", "success"];
+  function groupState(states) {
+    if (!states.length) return "none";
+    if (states.every((s) => s === "skipped")) return "skipped";
+    if (states.every((s) => s === "success" || s === "skipped")) return "success";
+    return RANK.find((s) => states.includes(s)) || "none";
   }
 
   function overlayGraph(data) {
