@@ -113,11 +113,11 @@ def layout(
     tallest = max((len(m) for m in layers.values()), default=1)
     height = PAD * 2 + tallest * (NODE_H + GAP_Y) - GAP_Y
     boxes = []
-    members: dict[str, list[Node]] = {}
+    boxed: dict[str, list[Node]] = {}
     for task_id, group_id in groups.items():
         if group_id and task_id in nodes:
-            members.setdefault(group_id, []).append(nodes[task_id])
-    for group_id, inside in sorted(members.items()):
+            boxed.setdefault(group_id, []).append(nodes[task_id])
+    for group_id, inside in sorted(boxed.items()):
         left = min(n.x for n in inside) - 6
         top = min(n.y for n in inside) - 16
         right = max(n.x for n in inside) + NODE_W + 6
