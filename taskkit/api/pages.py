@@ -221,6 +221,7 @@ def task_page(
     return _render(
         request,
         "task.html",
+        templates=_template_fields(api, run.dag_version_id, task_id),
         dag=dag,
         run=run,
         ti=ti,
@@ -229,6 +230,21 @@ def task_page(
         quote=quote,
         nav="dags",
     )
+
+
+def _template_fields(api: ApiState, version_id: int, task_id: str) -> dict[str, str]:
+    """The task's templated fields as written in the DAG (rendering happens in the worker)."""
+    try:
+        operator = api.versions.get(version_id).get_task(task_id)
+    except LookupError:
+        return {}
+    shown = {}
+    for name in getattr(operator, "template_fields", ()):
+        value = getattr(operator, name, None)
+        if value not in (None, "", (), [], {}):
+            text = value if isinstance(value, str) else repr(value)
+            shown[name] = text if len(text) <= 4000 else text[:4000] + " …"
+    return shown
 
 
 @router.get("/pools", dependencies=[auth.viewer])

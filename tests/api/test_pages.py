@@ -61,6 +61,7 @@ def test_every_page_renders_for_a_viewer(api: ApiHome) -> None:
         ("/dags/etl", "Trigger etl"),
         ("/dags/etl/runs/r", "Gantt"),
         ("/dags/etl/runs/r/tasks/extract", "Why:"),
+        ("/dags/etl/runs/r/tasks/notify", "echo try {{ ti.try_number }}"),
         ("/pools", "default_pool"),
         ("/health", "Metastore"),
     ):
