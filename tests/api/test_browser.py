@@ -159,7 +159,7 @@ def test_triggering_with_conf_and_watching_the_run_finish_in_the_grid(ui: dict[s
     finally:
         stop(scheduler)
     assert page.evaluate("() => window.__sameDocument === true")  # no reload happened
-    assert page.locator("#grid a.cell.success").count() == 2
+    assert page.locator("#grid a.cell.success[href*='/runs/from_the_ui/']").count() == 2
     ui["shots"].take(page, "dag-grid", full_page=True)
     page.click(".tabs button[data-tab=graph]")
     page.wait_for_selector("#graph .node.success")
@@ -175,10 +175,15 @@ def test_a_tasks_log(ui: dict[str, Any]) -> None:
     """The task page shows the tail of the try's log, why it is in its state, its XComs and a
     download link for the whole log."""
     api: ApiHome = ui["api"]
-    if not api.store.list_runs("slow"):
-        pytest.skip("needs the run of the trigger test")  # pragma: no cover
+    got = api.client.post(
+        "/api/v2/dags/slow/dagRuns",
+        json={"dag_run_id": "for_the_log", "conf": {"rows": 7}},
+        headers=api.token("op"),
+    )
+    assert got.status_code == 200, got.text
+    api.run_scheduler()
     page = logged_in(ui, "viewer")
-    page.goto(ui["base"] + "/dags/slow/runs/from_the_ui/tasks/extract")
+    page.goto(ui["base"] + "/dags/slow/runs/for_the_log/tasks/extract")
     log = page.locator("[data-testid=log]")
     page.wait_for_function(
         "() => document.querySelector('[data-testid=log]').textContent.includes('row 199')"
