@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Sequence
+from typing import cast
 
 import attrs
 from sqlalchemy import String, case, func, select, type_coerce
@@ -107,7 +108,8 @@ class ViewMethods(UnitOfWork):
             table.c.try_number,
         ).where(table.c.dag_run_id.in_(list(run_pks)))
         with self._engine.connect() as connection:
-            return connection.execute(query).tuples().all()
+            rows = connection.execute(query).all()
+        return cast("Sequence[GridCell]", rows)
 
     def pool_usage(self) -> list[PoolUsage]:
         """Every pool by name with the slots held by running and queued task instances
