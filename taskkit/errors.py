@@ -85,6 +85,10 @@ class TaskTimeoutError(TaskkitError, TimeoutError):
     """A try ran longer than its execution_timeout."""
 
 
+class TemplateFileNotFoundError(TaskkitError, FileNotFoundError):
+    """A template field names a template file (by its extension) that is in no search folder."""
+
+
 class ConfigError(TaskkitError, ValueError):
     """A setting has a bad value; the message names the setting and where it came from."""
 

@@ -458,3 +458,21 @@ def test_dagrun_timeout_skips_what_is_left_and_fails_the_run() -> None:
     assert result.task_states == {"slow": State.SUCCESS, "after": State.SKIPPED}
     assert result.state == RunState.FAILED
     assert "dagrun_timeout" in result.logs("after")
+
+
+def test_dag_callbacks_are_called_with_the_runs_context_and_reason() -> None:
+    """A failed run calls on_failure_callback (reason task_failure); one that raises is printed."""
+    seen: list[tuple[str, str]] = []
+
+    def record(context: Any) -> None:
+        seen.append((context["reason"], context["dag_run"].dag_id))
+
+    def broken(context: Any) -> None:
+        raise RuntimeError("callback bug")
+
+    with DAG(
+        "dag_callbacks", on_failure_callback=[broken, record], on_success_callback=record
+    ) as d:
+        PythonOperator(task_id="t", python_callable=lambda: 1 / 0)
+    assert d.test().state == RunState.FAILED
+    assert seen == [("task_failure", "dag_callbacks")]

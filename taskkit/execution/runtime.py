@@ -79,29 +79,37 @@ def decode_xcom(encoded: EncodedXCom) -> Any:
     return serde.loads_value(encoded.data, encoded.encoding)
 
 
-def run_try(dag: DAG, workload: Workload) -> TryResult:
-    """Run the try `workload` names of a task of `dag`; never raises for the task's errors.
-
-    The result carries every value the try pushed (its return value
-    included, and what it pushed before failing) and what a branching
-    task chose; the run engine decides what all of that means.
-    """
-    key = workload.key
-    operator = dag.task_dict[key.task_id]
-    run = DagRunInfo(
-        key.dag_id,
-        key.run_id,
+def run_info(workload: Workload) -> DagRunInfo:
+    """What a try may know about its run, from its workload."""
+    return DagRunInfo(
+        workload.key.dag_id,
+        workload.key.run_id,
         workload.logical_date,
         workload.conf,
         workload.run_type,
         workload.data_interval_start,
         workload.data_interval_end,
     )
+
+
+def run_try(dag: DAG, workload: Workload, base: Context | None = None) -> TryResult:
+    """Run the try `workload` names of a task of `dag`; never raises for the task's errors.
+
+    `base` is the run's part of the context when the caller runs many tries
+    of one run (DAG.test() builds it once); else it is built here.
+    The result carries every value the try pushed (its return value
+    included, and what it pushed before failing) and what a branching
+    task chose; the run engine decides what all of that means.
+    """
+    key = workload.key
+    operator = dag.task_dict[key.task_id]
+    if base is None:
+        base = base_context(run_info(workload), dag.params)
     xcom = TryXCom(key.task_id, workload.upstream_xcoms)
     ti = TaskInstanceInfo(
         key.dag_id, key.task_id, key.run_id, workload.try_number, workload.max_tries, xcom
     )
-    context = try_context(base_context(run, dag.params), ti, operator)
+    context = try_context(base, ti, operator)
     _call_back(operator, "on_execute_callback", operator.on_execute_callback, context)
     result, value = execute_try(operator, context)
     if result.outcome is TryOutcome.SUCCESS and value is not None and operator.do_xcom_push:
@@ -122,11 +130,14 @@ def run_try(dag: DAG, workload: Workload) -> TryResult:
                 duration_s=result.duration_s,
                 xcoms=encoded,
             )
+    directives = ti.directives
+    if not encoded and directives.follow is None and directives.skip_downstream is None:
+        return result  # the common case: nothing to add
     return attrs.evolve(
         result,
         xcoms=encoded,
-        follow=ti.directives.follow,
-        skip_downstream=ti.directives.skip_downstream,
+        follow=directives.follow,
+        skip_downstream=directives.skip_downstream,
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -32,6 +33,7 @@ _DECIDED = {Readiness.SKIP: State.SKIPPED, Readiness.UPSTREAM_FAILED: State.UPST
 
 #: XComs of a run: task_id -> key -> value (opaque to the engine).
 XComMap = dict[str, dict[str, Any]]
+_NO_XCOMS: Mapping[str, Any] = MappingProxyType({})
 
 
 @attrs.define
@@ -59,7 +61,7 @@ class Transition:
     next_retry_at: dt.datetime | None = None
     error: str | None = None
     #: The values the try pushed, recorded with a finished try (empty otherwise).
-    xcoms: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+    xcoms: Mapping[str, Any] = attrs.field(default=_NO_XCOMS, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.target not in ALLOWED_TRANSITIONS[self.source]:

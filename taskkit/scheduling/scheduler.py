@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import structlog
 
+from taskkit.authoring.context import DagRunInfo
 from taskkit.execution.base import Event, TryFinished, TryStarted, Workload
+from taskkit.execution.dag_callbacks import DagCallbackRequest, DagCallbackRunner, end_reason
 from taskkit.execution.tasklog import log_path, write_rejection
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
 from taskkit.model.results import TryOutcome
@@ -47,7 +49,7 @@ if TYPE_CHECKING:
     from taskkit.metastore.store import Metastore
     from taskkit.model.keys import TaskInstanceKey
 
-log = structlog.get_logger("taskkit.scheduler")
+log = structlog.get_logger(__name__)
 
 #: How often runs, pools and pause flags changed by the CLI are picked up.
 REFRESH_INTERVAL_S = 0.5
@@ -76,6 +78,7 @@ class Scheduler:
         self.shutdown_grace_s = shutdown_grace_s
         self.logs_folder = settings.home / "logs"
         self.summary = SchedulerSummary()
+        self.dag_callbacks = DagCallbackRunner(self.logs_folder)
         self.runs: dict[tuple[str, str], ActiveRun] = {}
         self.queued_runs: dict[tuple[str, str], RunRecord] = {}
         self.scheduled = ReadyQueue()
@@ -158,6 +161,7 @@ class Scheduler:
         self._handle(events)
         self._commit()
         self._finish_runs()  # runs whose last tries ended during the grace period
+        self.dag_callbacks.drain(grace)
         self.summary.stopped_by = self.stopping or "idle"
 
     # -- the loop ------------------------------------------------------------------
@@ -200,7 +204,8 @@ class Scheduler:
         return timeout
 
     def _idle(self) -> bool:
-        if self.executor.running():
+        self.dag_callbacks.reap()
+        if self.executor.running() or self.dag_callbacks.running():
             return False
         live = [r for r in self.runs.values() if r.dag_id not in self.paused]
         queued = [r for r in self.queued_runs.values() if r.dag_id not in self.paused]
@@ -470,6 +475,7 @@ class Scheduler:
                 continue
             states = run.engine.states()
             self.store.set_run_state(run.dag_id, run.run_id, outcome, expected=[RunState.RUNNING])
+            self._call_dag_callbacks(run, outcome)
             del self.runs[run.dag_id, run.run_id]
             self._unload(run)
             self.refresh_soon = True
@@ -481,6 +487,24 @@ class Scheduler:
                 RunSummary(run.dag_id, run.run_id, outcome, Counter(states.values()), took)
             )
             log.info("run_finished", dag_id=run.dag_id, run_id=run.run_id, state=outcome.value)
+
+    def _call_dag_callbacks(self, run: ActiveRun, outcome: RunState) -> None:
+        """Start the DAG's callbacks for a finished run in a process of their own."""
+        success = outcome is RunState.SUCCESS
+        if not (run.spec.success_callbacks if success else run.spec.failure_callbacks):
+            return
+        reason = end_reason(success, run.engine.timed_out)
+        info = DagRunInfo(
+            run.dag_id,
+            run.run_id,
+            run.logical_date,
+            run.conf,
+            run.run_type,
+            run.data_interval_start,
+            run.data_interval_end,
+        )
+        _, payload = self.loader.version(run.dag_version_id)
+        self.dag_callbacks.submit(DagCallbackRequest(payload.payload, info, success, reason))
 
     def _unload(self, run: ActiveRun) -> None:
         if run.previous is not None:

@@ -646,3 +646,39 @@ def test_dagrun_timeout_fails_the_run_and_stops_its_running_try(any_home: Home) 
     tis = any_home.tis("slow", run.run_id)
     assert (tis["long"].state, tis["never"].state) == (State.SKIPPED, State.SKIPPED)
     assert any_home.tries("slow") == []  # killed before it could note its end
+
+
+def test_dag_callbacks_run_in_their_own_process_and_a_hanging_one_is_killed(
+    any_home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """on_failure_callback runs beside the scheduler; one that hangs is killed; runs go on."""
+    monkeypatch.setattr("taskkit.execution.dag_callbacks.CALLBACK_TIMEOUT_S", 5.0)
+    marker = any_home.path / "callback.txt"
+    any_home.write_dag(
+        "cb",
+        f"""
+        def record(context):
+            with open({str(marker)!r}, "a") as f:
+                f.write(context["reason"] + " " + context["dag_run"].run_id + "\\n")
+
+        def hang(context):
+            time.sleep(3600)
+
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1),
+             on_failure_callback=[record, hang], on_success_callback=record)
+        def cb():
+            @task
+            def boom():
+                raise ValueError("no")
+            boom()
+
+        cb()
+        """,
+    )
+    any_home.sync()
+    runs = [any_home.trigger("cb", "first"), any_home.trigger("cb", "second")]
+    any_home.run_scheduler()
+    assert all(any_home.run_state("cb", run.run_id) is RunState.FAILED for run in runs)
+    assert sorted(marker.read_text().splitlines()) == ["task_failure first", "task_failure second"]
+    log = (any_home.path / "logs" / "cb" / "first" / "@dag_callbacks.log").read_text()
+    assert "Calling the failure callbacks of run 'first'" in log
