@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -43,6 +43,10 @@ class CoreSettings:
     default_pool_task_slot_count: int = 128
     dags_are_paused_at_creation: bool = False
     secret_key: str | None = attrs.field(default=None, repr=False)
+    #: Where the HMAC key lives when core.secret_key is not set (default $TASKKIT_HOME/secret_key).
+    secret_key_file: Path | None = None
+    #: Pickle XCom values JSON cannot hold (signed with the secret key); off by default.
+    enable_xcom_pickling: bool = False
 
 
 @attrs.frozen
@@ -60,6 +64,29 @@ class SchedulerSettings:
     parsing_timeout: float = 30.0
     heartbeat_sec: float = 2.0
     task_heartbeat_timeout: float = 10.0
+    #: How many DAG files are parsed at once, each in its own child process.
+    parsing_processes: int = 2
+    #: True when `taskkit dag-processor` runs separately: the scheduler then starts none.
+    standalone_dag_processor: bool = False
+
+
+@attrs.frozen
+class LoggingSettings:
+    """The [logging] section: limits on task logs."""
+
+    #: A try's log keeps its first and last half of this many bytes; the middle is cut.
+    max_task_log_bytes: int = 100 * 1024 * 1024
+
+
+@attrs.frozen
+class Autoscale:
+    """`celery.worker_autoscale`: a worker's pool grows up to `max` and shrinks to `min`."""
+
+    max: int
+    min: int
+
+    def __str__(self) -> str:
+        return f"{self.max},{self.min}"
 
 
 @attrs.frozen
@@ -74,11 +101,31 @@ class CelerySettings:
     result_backend: str | None = None
     worker_concurrency: int = 16
     default_queue: str = "default"
+    #: When set, Celery's autoscaler sizes the pool and worker_concurrency does not apply.
+    worker_autoscale: Autoscale | None = None
+    #: "user:password[,user:password...]" for `taskkit celery flower`; None: no login.
+    flower_basic_auth: str | None = attrs.field(default=None, repr=False)
+    #: How long a stopping worker lets its running tries finish before it fails them.
+    worker_shutdown_timeout: float = 60.0
 
     @property
     def events_url(self) -> str:
         """Where workers send try events: the result backend, else the broker."""
         return self.result_backend or self.broker_url
+
+
+@attrs.frozen
+class LocalSettings:
+    """The [local] section: opt-in process reuse for trusted, short tasks (Local executor).
+
+    `reuse_processes` 0 (the default) runs every try in a fresh forked
+    process. N > 0 runs tries in long-lived worker processes, each replaced
+    after a crash, after N tries, or once its memory passes
+    `reuse_max_rss_mb`; see docs/performance.md for what that gives up.
+    """
+
+    reuse_processes: int = 0
+    reuse_max_rss_mb: int = 1024
 
 
 @attrs.frozen
@@ -94,6 +141,8 @@ class Settings:
     database: DatabaseSettings
     scheduler: SchedulerSettings
     celery: CelerySettings = attrs.Factory(CelerySettings)
+    logging: LoggingSettings = attrs.Factory(LoggingSettings)
+    local: LocalSettings = attrs.Factory(LocalSettings)
     sources: Mapping[str, str] = attrs.field(factory=dict, repr=False)
 
     def get(self, name: str) -> object:
@@ -110,10 +159,14 @@ class Settings:
     def describe(self) -> list[tuple[str, str, str]]:
         """Rows of (name, value, source) for every setting; secrets are masked."""
         rows = []
+        moot = {name: by for name, by in _OVERRIDDEN_BY if self.get(by) is not None}
         for name, spec in _SPECS.items():
             value = self.get(name)
             shown = "<hidden>" if spec.secret and value is not None else _show(value)
-            rows.append((name, shown, self.source_of(name)))
+            source = self.source_of(name)
+            if name in moot:
+                source += f" (not used: {moot[name]} is set and overrides it)"
+            rows.append((name, shown, source))
         return rows
 
 
@@ -142,13 +195,17 @@ def _parse_int(raw: object, origin: _Origin) -> int:
     if isinstance(raw, bool):
         raise ValueError("expected an integer, got a boolean")
     if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str):
+        value = raw
+    elif isinstance(raw, str):
         try:
-            return int(raw.strip())
+            value = int(raw.strip())
         except ValueError:
             raise ValueError("expected an integer") from None
-    raise ValueError(f"expected an integer, got {type(raw).__name__}")
+    else:
+        raise ValueError(f"expected an integer, got {type(raw).__name__}")
+    if not -(2**63) <= value < 2**63:
+        raise ValueError("must fit in a 64-bit integer")
+    return value
 
 
 def _positive_int(raw: object, origin: _Origin) -> int:
@@ -207,6 +264,19 @@ def _parse_path(raw: object, origin: _Origin) -> Path:
     return path if path.is_absolute() else origin.base / path
 
 
+def _parse_optional_path(raw: object, origin: _Origin) -> Path | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    return _parse_path(raw, origin)
+
+
+def _parse_log_limit(raw: object, origin: _Origin) -> int:
+    value = _parse_int(raw, origin)
+    if value < 4096:
+        raise ValueError("must be at least 4096 bytes")
+    return value
+
+
 def _parse_url(raw: object, origin: _Origin) -> str:
     if not isinstance(raw, str) or "://" not in raw:
         raise ValueError("expected a SQLAlchemy URL such as sqlite:////path/taskkit.db")
@@ -240,6 +310,31 @@ def _parse_queue(raw: object, origin: _Origin) -> str:
     return raw.strip()
 
 
+def _parse_autoscale(raw: object, origin: _Origin) -> Autoscale | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    text = raw.strip() if isinstance(raw, str) else None
+    parts = text.split(",") if text else []
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise ValueError('expected "MAX,MIN" process counts, such as "16,4"')
+    high, low = (int(p) for p in parts)
+    if high < 1 or low > high:
+        raise ValueError("MAX must be at least 1 and MIN between 0 and MAX")
+    return Autoscale(high, low)
+
+
+def _parse_basic_auth(raw: object, origin: _Origin) -> str | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if not isinstance(raw, str):
+        raise ValueError("expected user:password pairs separated by commas")
+    for pair in raw.split(","):
+        user, sep, password = pair.strip().partition(":")
+        if not sep or not user or not password:
+            raise ValueError("expected user:password pairs separated by commas")
+    return raw.strip()
+
+
 def _parse_secret(raw: object, origin: _Origin) -> str | None:
     if raw is None:
         return None
@@ -268,16 +363,29 @@ _SPECS: dict[str, _Spec] = {
     "core.default_pool_task_slot_count": _Spec(_non_negative_int, lambda home: 128),
     "core.dags_are_paused_at_creation": _Spec(_parse_bool, lambda home: False),
     "core.secret_key": _Spec(_parse_secret, lambda home: None, secret=True),
+    "core.secret_key_file": _Spec(_parse_optional_path, lambda home: None),
+    "core.enable_xcom_pickling": _Spec(_parse_bool, lambda home: False),
     "database.sql_alchemy_conn": _Spec(_parse_url, lambda home: f"sqlite:///{home / 'taskkit.db'}"),
     "scheduler.dag_dir_list_interval": _Spec(_positive_float, lambda home: 30.0),
     "scheduler.parsing_timeout": _Spec(_positive_float, lambda home: 30.0),
     "scheduler.heartbeat_sec": _Spec(_positive_float, lambda home: 2.0),
     "scheduler.task_heartbeat_timeout": _Spec(_positive_float, lambda home: 10.0),
+    "scheduler.parsing_processes": _Spec(_positive_int, lambda home: 2),
+    "scheduler.standalone_dag_processor": _Spec(_parse_bool, lambda home: False),
+    "logging.max_task_log_bytes": _Spec(_parse_log_limit, lambda home: 100 * 1024 * 1024),
     "celery.broker_url": _Spec(_parse_broker_url, lambda home: "redis://127.0.0.1:6379/0"),
     "celery.result_backend": _Spec(_parse_optional_broker_url, lambda home: None),
     "celery.worker_concurrency": _Spec(_positive_int, lambda home: 16),
     "celery.default_queue": _Spec(_parse_queue, lambda home: "default"),
+    "celery.worker_autoscale": _Spec(_parse_autoscale, lambda home: None),
+    "celery.flower_basic_auth": _Spec(_parse_basic_auth, lambda home: None, secret=True),
+    "celery.worker_shutdown_timeout": _Spec(_positive_float, lambda home: 60.0),
+    "local.reuse_processes": _Spec(_non_negative_int, lambda home: 0),
+    "local.reuse_max_rss_mb": _Spec(_positive_int, lambda home: 1024),
 }
+
+#: Settings that make another one moot when they are set: (moot, by).
+_OVERRIDDEN_BY = (("celery.worker_concurrency", "celery.worker_autoscale"),)
 
 SETTING_NAMES: tuple[str, ...] = tuple(_SPECS)
 
@@ -297,7 +405,7 @@ def _read_file(path: Path) -> dict[str, tuple[object, _Origin]]:
             document = tomllib.load(handle)
     except FileNotFoundError:
         return {}
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Cannot parse config file {path}: {exc}.") from exc
     except OSError as exc:
         raise ConfigError(f"Cannot read config file {path}: {exc}.") from exc
@@ -386,8 +494,28 @@ def load_settings(
         database=DatabaseSettings(**_section(parsed, "database")),
         scheduler=SchedulerSettings(**_section(parsed, "scheduler")),
         celery=CelerySettings(**_section(parsed, "celery")),
+        logging=LoggingSettings(**_section(parsed, "logging")),
+        local=LocalSettings(**_section(parsed, "local")),
         sources=sources,
     )
+
+
+#: Settings whose value must never reach a try (or a DAG file being parsed) through the
+#: environment it inherits: see docs/security.md.
+SECRET_ENV_VARS: tuple[str, ...] = (ENV_PREFIX + "CORE__SECRET_KEY",)
+
+
+def remove_secrets_from_environment(environ: MutableMapping[str, str] | None = None) -> None:
+    """Drop secret settings from this process's environment once they are loaded.
+
+    Tries, DAG-file parsers and worker processes inherit the environment of
+    the process that starts them; a key they can read is a key they can use
+    to forge signed payloads. Call after `load_settings`, before starting any.
+    """
+    env = os.environ if environ is None else environ
+    for name in list(env):
+        if name.upper() in SECRET_ENV_VARS:
+            del env[name]
 
 
 def _section(parsed: Mapping[str, object], section: str) -> dict[str, Any]:

@@ -56,7 +56,7 @@ _REQUIRED = {
     ),
     "browser": (
         "TASKKIT_REQUIRE_BROWSER",
-        "no browser test ran (is Debian's chromium at /usr/bin/chromium and Playwright installed?)",
+        "no browser test ran (is Chromium at /usr/bin/chromium and playwright installed?)",
     ),
 }
 _ran: dict[str, int] = dict.fromkeys(_REQUIRED, 0)

@@ -68,6 +68,7 @@ class TaskkitGroup(click.Group):
 
 
 @click.group(cls=TaskkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="taskkit", prog_name="taskkit", message="%(prog)s %(version)s")
 def cli() -> None:
     """taskkit: code-first workflows with Airflow's concurrency model done right.
 
@@ -81,6 +82,7 @@ def _register() -> None:
     from taskkit.cli.api_server import api_server
     from taskkit.cli.celery import celery
     from taskkit.cli.config import config
+    from taskkit.cli.dag_processor import dag_processor
     from taskkit.cli.dags import dags
     from taskkit.cli.db import db
     from taskkit.cli.pools import pools
@@ -89,7 +91,19 @@ def _register() -> None:
     from taskkit.cli.tasks import tasks
     from taskkit.cli.users import users
 
-    for command in (db, scheduler, dags, runs, tasks, pools, config, celery, users, api_server):
+    for command in (
+        db,
+        scheduler,
+        dag_processor,
+        dags,
+        runs,
+        tasks,
+        pools,
+        config,
+        celery,
+        users,
+        api_server,
+    ):
         cli.add_command(command)
 
 

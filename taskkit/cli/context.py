@@ -83,7 +83,9 @@ def dag_from_folder(config: Settings, dag_id: str) -> DAG:
     from taskkit.scheduling.dag_processor import parse_folder
 
     folder = config.core.dags_folder
-    parse = parse_folder(folder, config.scheduler.parsing_timeout)
+    parse = parse_folder(
+        folder, config.scheduler.parsing_timeout, config.scheduler.parsing_processes
+    )
     found = parse.find(dag_id)
     if found is None:
         raise not_found(dag_id, folder, parse.errors)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from taskkit.cli import context
+from taskkit.cli import context, params
 from taskkit.cli.output import emit, output_option
 from taskkit.services import pools as services
 
@@ -39,7 +39,7 @@ def list_pools(output: str) -> None:
 
 # ignore_unknown_options lets "-1" reach SLOTS, so it gets a clear error instead of "no option".
 @pools.command("set", context_settings={"ignore_unknown_options": True})
-@click.argument("name")
+@click.argument("name", type=params.POOL_NAME)
 @click.argument("slots", type=int)
 @click.argument("description", required=False)
 def set_pool(name: str, slots: int, description: str | None) -> None:
@@ -51,7 +51,7 @@ def set_pool(name: str, slots: int, description: str | None) -> None:
 
 
 @pools.command()
-@click.argument("name")
+@click.argument("name", type=params.POOL_NAME)
 def delete(name: str) -> None:
     """Delete pool NAME (default_pool cannot be deleted)."""
     config = context.settings()

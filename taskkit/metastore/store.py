@@ -26,6 +26,7 @@ from taskkit.metastore.tables import SCHEMA_REVISION
 from taskkit.metastore.task_instances import TaskInstanceMethods
 from taskkit.metastore.users import UserMethods
 from taskkit.metastore.views import ViewMethods
+from taskkit.metastore.workers import WorkerMethods
 from taskkit.metastore.xcoms import XComMethods
 
 
@@ -39,6 +40,7 @@ class Metastore(
     MarkMethods,
     UserMethods,
     ViewMethods,
+    WorkerMethods,
 ):
     """taskkit's database. One instance per process; methods are safe across threads."""
 

@@ -18,7 +18,7 @@ def secret_key(config: Settings) -> bytes:
     """The HMAC key that signs DAG payloads (and, derived from it, API tokens)."""
     from taskkit.serde import load_secret_key
 
-    return load_secret_key(config.home, config.core.secret_key)
+    return load_secret_key(config.home, config.core.secret_key, config.core.secret_key_file)
 
 
 def not_found(dag_id: str, folder: object, errors: tuple[FileImportError, ...]) -> Exception:

@@ -1,30 +1,23 @@
 """Health: is the metastore reachable, is a scheduler alive, which executor is set.
 
-A live scheduler is known from the lease it holds (metastore/lease.py): on
-SQLite the pid written in the lock file is alive on this host; on PostgreSQL
-its advisory lock is held. Both are read, never taken.
+A live scheduler is known from the lease it holds (metastore/lease.py's
+`lease_holder`: the SQLite lock file's flock, or PostgreSQL's advisory lock),
+read without being taken.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import TYPE_CHECKING
 
 import attrs
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from taskkit.metastore.engine import sqlite_path
+from taskkit.metastore.lease import lease_holder
 
 if TYPE_CHECKING:
     from taskkit.config import Settings
     from taskkit.metastore import Metastore
-
-_PG_LOCK_HELD = text(
-    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-    "AND classid = :cls AND objid = (hashtext(current_schema()) & 4294967295)::oid"
-)
 
 
 @attrs.frozen
@@ -57,30 +50,8 @@ def check_health(store: Metastore, config: Settings) -> Health:
 
 
 def _scheduler(store: Metastore) -> tuple[bool, str]:
-    engine = store.engine
-    if engine.url.get_backend_name() == "postgresql":
-        from taskkit.metastore.lease import _PG_LOCK_CLASS
-
-        try:
-            with engine.connect() as connection:
-                held = connection.execute(_PG_LOCK_HELD, {"cls": _PG_LOCK_CLASS}).scalar()
-        except SQLAlchemyError as exc:
-            return False, str(exc).splitlines()[0]
-        return (True, "holds the lease") if held else (False, "no scheduler holds the lease")
-    path = sqlite_path(engine.url)
-    if path is None:
-        return False, "in-memory metastore"
     try:
-        pid_text = path.with_name(path.name + ".scheduler.lock").read_text().strip()
-    except OSError:
-        return False, "no scheduler has run against this metastore"
-    if not pid_text.isdigit():
-        return False, "no scheduler holds the lease"
-    pid = int(pid_text)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False, f"the last scheduler (pid {pid}) is gone"
-    except PermissionError:
-        pass
-    return True, f"pid {pid}"
+        holder = lease_holder(store.engine)
+    except SQLAlchemyError as exc:
+        return False, str(exc).splitlines()[0]
+    return (True, holder) if holder else (False, "no scheduler holds the lease")

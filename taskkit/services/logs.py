@@ -15,7 +15,13 @@ from typing import Any
 import attrs
 
 from taskkit.errors import NotFoundError
-from taskkit.execution.tasklog import format_log_lines, log_path
+from taskkit.execution.tasklog import format_line, log_path
+
+
+def format_log_lines(text: str) -> str:
+    """Lines of a log file as a person reads them (tasklog.format_line on each)."""
+    return "".join(format_line(raw) + "\n" for raw in text.splitlines())
+
 
 #: The most one piece of a log holds.
 MAX_CHUNK = 256 * 1024

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from taskkit.errors import PoolError, PoolNotFoundError
+from taskkit import validation
+from taskkit.errors import PoolError, PoolNotFoundError, TaskkitError
 from taskkit.services.validation import check_pool_name
 from taskkit.states import OCCUPYING_STATES, State
 
@@ -118,7 +119,9 @@ def read_pools_file(path: Path) -> dict[str, tuple[int, str | None]]:
         document: Any = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise PoolError(f"Cannot read pools file {path}: {exc.strerror}.") from None
-    except json.JSONDecodeError as exc:
+    except UnicodeDecodeError:
+        raise PoolError(f"Pools file {path} is not UTF-8 text; expected a JSON object.") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise PoolError(f"Pools file {path} is not valid JSON: {exc}.") from None
     if not isinstance(document, dict):
         raise PoolError(
@@ -129,13 +132,13 @@ def read_pools_file(path: Path) -> dict[str, tuple[int, str | None]]:
     for name, entry in document.items():
         slots = entry.get("slots") if isinstance(entry, dict) else None
         description = entry.get("description") if isinstance(entry, dict) else None
-        if isinstance(slots, bool) or not isinstance(slots, int) or slots < 0:
-            raise PoolError(
-                f'Pool {name!r} in {path} needs "slots": a whole number >= 0, not {slots!r}.'
+        try:
+            found[validation.pool_name(name)] = (
+                validation.slots(name, slots),
+                validation.text(f"Pool {name!r}'s description", description),
             )
-        if description is not None and not isinstance(description, str):
-            raise PoolError(f'Pool {name!r} in {path}: "description" must be a string.')
-        found[name] = (slots, description)
+        except TaskkitError as exc:
+            raise PoolError(f"In pools file {path}: {exc}") from None
     return found
 
 

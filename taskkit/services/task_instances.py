@@ -87,6 +87,12 @@ def mark(
     return store.mark_task_instances(dag_id, run_id, chosen, State(state.value))
 
 
+def _short(text: str, limit: int = 100) -> str:
+    """A reason on one line: its first line, cut at `limit` characters."""
+    first = text.strip().splitlines()[0] if text.strip() else text
+    return first if len(first) <= limit else first[: limit - 3] + "..."
+
+
 def _at(value: dt.datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value else "an unknown time"
 
@@ -105,16 +111,18 @@ def explain(
     """
     state = ti.state
     if state in FINISHED_STATES:
-        return f"finished: {state}"
+        reason = f": {_short(ti.error, 300)}" if ti.error and state is not State.SUCCESS else ""
+        return f"finished: {state}{reason}"
     if state is State.RUNNING:
         where = f" (pid {ti.pid} on {ti.hostname})" if ti.pid else ""
         return f"running since {_at(ti.started_at)}{where}, try {ti.try_number}"
     if state is State.QUEUED:
         return f"queued since {_at(ti.queued_at)}: handed to the executor, about to start"
     if state is State.UP_FOR_RETRY:
+        failed = f": {_short(ti.error)}" if ti.error else ""
         return (
             f"waiting for retry until {_at(ti.next_retry_at)} "
-            f"(try {ti.try_number} of {ti.max_tries} failed)"
+            f"(try {ti.try_number} of {ti.max_tries} failed{failed})"
         )
     if dag.is_paused:
         return f"DAG is paused: run `taskkit dags unpause {dag.dag_id}`"

@@ -1,7 +1,7 @@
 """Users for the API and UI, and an index for reading a DAG's newest runs.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-29
 
 - app_user: who may log in, their role, an argon2 password hash, and the state of the
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision: str | None = "0002"
+revision = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | None = None
 depends_on: str | None = None
 
@@ -43,7 +43,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to revision 0002."""
+    """Back to revision 0003."""
     op.drop_index("ix_task_instance_grid", table_name="task_instance")
     op.drop_index("ix_dag_run_dag_id_logical_date", table_name="dag_run")
     op.drop_table("app_user")
