@@ -202,3 +202,35 @@ class BrokerMessageError(TaskkitError, ValueError):
 
 class BrokerUnreachableError(TaskkitError, ConnectionError):
     """The Celery broker (celery.broker_url) did not answer."""
+
+
+class UserNotFoundError(NotFoundError):
+    """No user with that name exists."""
+
+
+class UserError(TaskkitError, ValueError):
+    """A user cannot be created or changed as asked (name taken, bad role, bad name)."""
+
+
+class AuthError(TaskkitError, PermissionError):
+    """A login failed: wrong password, unknown user, bad or expired token."""
+
+
+class TooManyLoginsError(AuthError):
+    """Too many failed logins in a row for one user: wait before the next try."""
+
+
+class ForbiddenError(TaskkitError, PermissionError):
+    """The logged-in user's role may not do this."""
+
+
+class InvalidInputError(TaskkitError, ValueError):
+    """A request's value is malformed (a run id, a pool name, a conf that fails its params)."""
+
+
+class ConflictError(TaskkitError, ValueError):
+    """A change that conflicts with the current state (a task instance still running)."""
+
+
+class PortInUseError(TaskkitError, OSError):
+    """The API server's port is taken by another process, or cannot be bound."""

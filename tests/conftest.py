@@ -41,7 +41,7 @@ def metastore(db_url: str) -> Iterator[Metastore]:
     store.dispose()
 
 
-# -- CI guard: PostgreSQL and Celery tests must run, not skip ------------------------------
+# -- CI guard: PostgreSQL, Celery and browser tests must run, not skip ---------------------
 
 #: marker -> (the variable that requires it, what to check when none ran)
 _REQUIRED = {
@@ -63,7 +63,7 @@ _ran: dict[str, int] = dict.fromkeys(_REQUIRED, 0)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Count the PostgreSQL- and Celery-marked tests that got to their call phase."""
+    """Count the PostgreSQL-, Celery- and browser-marked tests that got to their call phase."""
     if report.when == "call":
         for marker in _REQUIRED:
             if marker in report.keywords:

@@ -79,6 +79,7 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from taskkit.cli.api_server import api_server
     from taskkit.cli.celery import celery
     from taskkit.cli.config import config
     from taskkit.cli.dag_processor import dag_processor
@@ -88,8 +89,21 @@ def _register() -> None:
     from taskkit.cli.runs import runs
     from taskkit.cli.scheduler import scheduler
     from taskkit.cli.tasks import tasks
+    from taskkit.cli.users import users
 
-    for command in (db, scheduler, dag_processor, dags, runs, tasks, pools, config, celery):
+    for command in (
+        db,
+        scheduler,
+        dag_processor,
+        dags,
+        runs,
+        tasks,
+        pools,
+        config,
+        celery,
+        users,
+        api_server,
+    ):
         cli.add_command(command)
 
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from taskkit.errors import DagImportError, DagNotFoundError
+from taskkit.errors import DagImportError
 
 if TYPE_CHECKING:
     from taskkit.authoring.dag import DAG
@@ -47,51 +47,30 @@ def open_store(config: Settings) -> Iterator[Metastore]:
 
 def secret_key(config: Settings) -> bytes:
     """The HMAC key that signs DAG payloads."""
-    from taskkit.serde import load_secret_key
+    from taskkit.services.dag_versions import secret_key as key_of
 
-    return load_secret_key(config.home, config.core.secret_key, config.core.secret_key_file)
+    return key_of(config)
 
 
 def not_found(dag_id: str, folder: object, errors: tuple[FileImportError, ...]) -> Exception:
     """The error for a DAG that is not in the folder: the first import error, if any."""
-    if errors:
-        first = errors[0]
-        more = f" and {len(errors) - 1} more" if len(errors) > 1 else ""
-        return DagImportError(
-            f"{first.message} (DAG {dag_id!r} not found; this file{more} failed to import: "
-            "see `taskkit dags list-import-errors`)",
-            file=first.file,
-            line=first.line,
-        )
-    return DagNotFoundError(
-        f"No DAG {dag_id!r} in {folder}. Run `taskkit dags list` to see what was found."
-    )
+    from taskkit.services.dag_versions import not_found as error_for
+
+    return error_for(dag_id, folder, errors)
 
 
 def current_version(store: Metastore, config: Settings, dag_id: str) -> DagVersionRecord:
     """The DAG's current stored version, parsing the DAGs folder first if it is not known."""
-    from taskkit.scheduling.dag_processor import sync_dags_folder
+    from taskkit.services.dag_versions import current_version as find
 
-    try:
-        dag = store.get_dag(dag_id)
-        if dag.is_active and dag.current_version_id is not None:
-            return store.get_dag_version(dag.current_version_id)
-    except DagNotFoundError:
-        pass
-    report = sync_dags_folder(store, config, secret_key(config))
-    if dag_id not in report.saved:
-        raise not_found(dag_id, config.core.dags_folder, report.errors)
-    return store.get_current_dag_version(dag_id)
+    return find(store, config, dag_id)
 
 
 def load_version(config: Settings, version: DagVersionRecord) -> DAG:
     """Verify and unpickle a stored DAG version."""
-    from taskkit.authoring.dag import DAG
-    from taskkit.serde import loads_verified_dag
+    from taskkit.services.dag_versions import load_version as load
 
-    dag = loads_verified_dag(version.payload, version.signature, secret_key(config))
-    assert isinstance(dag, DAG)
-    return dag
+    return load(config, version)
 
 
 def dag_from_folder(config: Settings, dag_id: str) -> DAG:

@@ -134,8 +134,7 @@ def trigger(dag_id: str, run_id: str | None, conf: str | None, logical_date: str
 
     The DAGs folder is parsed first if the DAG is not in the metastore yet.
     """
-    from taskkit.authoring.params import resolve_params
-    from taskkit.states import RunType
+    from taskkit.services.runs import trigger as trigger_run
 
     run_conf = parse_conf(conf)
     when = (
@@ -147,19 +146,7 @@ def trigger(dag_id: str, run_id: str | None, conf: str | None, logical_date: str
         raise click.BadParameter("must not be empty", param_hint="'--run-id'")
     config = context.settings()
     with context.open_store(config) as store:
-        version = context.current_version(store, config, dag_id)
-        dag = context.load_version(config, version)
-        resolve_params(dag.params, run_conf, dag_id=dag_id)  # a bad value: one line, no run
-        spec = dag.spec
-        run = store.create_run(
-            dag_id,
-            run_id or f"manual__{when.isoformat()}",
-            when,
-            run_type=RunType.MANUAL,
-            dag_version_id=version.id,
-            tasks=list(spec.tasks.values()),
-            conf=run_conf,
-        )
+        run = trigger_run(store, config, dag_id, run_id=run_id, logical_date=when, conf=run_conf)
     click.echo(run.run_id)
 
 
@@ -266,8 +253,10 @@ def unpause(dag_id: str) -> None:
 
 def _set_paused(dag_id: str, *, paused: bool) -> None:
     config = context.settings()
+    from taskkit.services.dags import set_paused
+
     with context.open_store(config) as store:
-        store.set_paused(dag_id, paused)
+        set_paused(store, dag_id, paused)
     click.echo(f"DAG {dag_id!r} is {'paused' if paused else 'unpaused'}.")
 
 

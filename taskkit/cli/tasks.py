@@ -6,19 +6,18 @@ import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from taskkit.cli import context, params
 from taskkit.cli.output import emit, output_option
-from taskkit.errors import NotFoundError, TaskNotFoundError
+from taskkit.errors import NotFoundError
 from taskkit.model.results import TryOutcome
 
 if TYPE_CHECKING:
-    from taskkit.config import Settings
-    from taskkit.metastore import DagRecord, Metastore, RunRecord, TaskInstanceRecord
+    from taskkit.metastore import Metastore
+    from taskkit.model.dag import DagSpec
 
 
 @click.group()
@@ -96,9 +95,8 @@ def clear(dag_id: str, run_id: str, task_regex: str | None, downstream: bool, ye
     They get their retries again and lose their XComs; the run goes back to
     queued. Queued or running task instances are left to finish.
     """
-    import re
-
-    from taskkit.scheduling.rerun import select_tasks, tries_of
+    from taskkit.errors import InvalidInputError
+    from taskkit.services import task_instances as services
 
     config = context.settings()
     with context.open_store(config) as store:
@@ -106,17 +104,18 @@ def clear(dag_id: str, run_id: str, task_regex: str | None, downstream: bool, ye
         run = store.get_run(dag_id, run_id)
         spec = context.load_version(config, store.get_dag_version(run.dag_version_id)).spec
         try:
-            chosen = select_tasks(spec, task_regex, downstream=downstream)
-        except re.error as exc:
+            chosen = services.choose_tasks(spec, task_regex=task_regex, downstream=downstream)
+        except InvalidInputError as exc:
             raise click.BadParameter(
-                f"not a regular expression: {exc}", param_hint="'--task-regex'"
+                f"not a regular expression: {str(exc).split(': ', 1)[-1]}",
+                param_hint="'--task-regex'",
             ) from None
         if not yes:
             click.confirm(
                 f"Clear {len(chosen)} task instance(s) of run {run_id!r}: {', '.join(chosen)}?",
                 abort=True,
             )
-        count = store.clear_task_instances(dag_id, run_id, tries_of(spec, chosen))
+        count = services.clear(store, spec, dag_id, run_id, chosen)
     click.echo(f"Cleared {count} task instance(s) of run {run_id!r} of DAG {dag_id!r}.")
 
 
@@ -165,6 +164,7 @@ def test_task(dag_id: str, task_id: str) -> int:
 def logs(dag_id: str, run_id: str, task_id: str, try_number: int | None, follow: bool) -> None:
     """Print the log of one try of TASK_ID in RUN_ID of DAG_ID, line by line as it is read."""
     from taskkit.execution.tasklog import follow_log, format_line
+    from taskkit.services.logs import find_log
 
     config = context.settings()
     path = find_log(config.home / "logs", dag_id, run_id, task_id, try_number)
@@ -202,76 +202,20 @@ def _running_check(
     return check
 
 
-def find_log(folder: Path, dag_id: str, run_id: str, task_id: str, try_number: int | None) -> Path:
-    """The log file of a try (the latest one when `try_number` is None), or NotFoundError."""
-    from taskkit.execution.tasklog import log_path
-
-    task_dir = log_path(folder, dag_id, run_id, task_id, 1).parent
-    tries = sorted(int(p.stem) for p in task_dir.glob("*.log") if p.stem.isdigit())
-    what = f"task {task_id!r} of run {run_id!r} of DAG {dag_id!r}"
-    if not tries:
-        raise NotFoundError(f"No logs for {what} in {task_dir}: it has not started a try yet.")
-    if try_number is None:
-        try_number = tries[-1]
-    if try_number not in tries:
-        raise NotFoundError(
-            f"No log of try {try_number} for {what}; tries with logs: {', '.join(map(str, tries))}."
-        )
-    return log_path(folder, dag_id, run_id, task_id, try_number)
-
-
 @tasks.command()
 @click.argument("dag_id", type=params.DAG_ID)
 @click.argument("run_id", type=params.RUN_ID)
 @click.argument("task_id", type=params.TASK_ID)
 def why(dag_id: str, run_id: str, task_id: str) -> None:
     """Say in one line why TASK_ID is not running (yet), as the scheduler sees it."""
+    from taskkit.services.task_instances import explain, get_task_instance
+
     config = context.settings()
     with context.open_store(config) as store:
-        dag = store.get_dag(dag_id)
+        ti = get_task_instance(store, dag_id, run_id, task_id)
         run = store.get_run(dag_id, run_id)
-        found = [ti for ti in store.list_task_instances(dag_id, run_id) if ti.task_id == task_id]
-        if not found:
-            raise TaskNotFoundError(f"Run {run_id!r} of DAG {dag_id!r} has no task {task_id!r}.")
-        click.echo(explain(store, config, dag, run, found[0]))
 
+        def spec_of_run() -> DagSpec:
+            return context.load_version(config, store.get_dag_version(run.dag_version_id)).spec
 
-def _at(value: dt.datetime | None) -> str:
-    return value.isoformat(timespec="seconds") if value else "an unknown time"
-
-
-def explain(
-    store: Metastore, config: Settings, dag: DagRecord, run: RunRecord, ti: TaskInstanceRecord
-) -> str:
-    """The one-line answer of `tasks why`."""
-    from taskkit.states import FINISHED_STATES, RunState, State
-
-    state = ti.state
-    if state in FINISHED_STATES:
-        reason = f": {_short(ti.error, 300)}" if ti.error and state is not State.SUCCESS else ""
-        return f"finished: {state}{reason}"
-    if state is State.RUNNING:
-        where = f" (pid {ti.pid} on {ti.hostname})" if ti.pid else ""
-        return f"running since {_at(ti.started_at)}{where}, try {ti.try_number}"
-    if state is State.QUEUED:
-        return f"queued since {_at(ti.queued_at)}: handed to the executor, about to start"
-    if state is State.UP_FOR_RETRY:
-        failed = f": {_short(ti.error)}" if ti.error else ""
-        return (
-            f"waiting for retry until {_at(ti.next_retry_at)} "
-            f"(try {ti.try_number} of {ti.max_tries} failed{failed})"
-        )
-    if dag.is_paused:
-        return f"DAG is paused: run `taskkit dags unpause {dag.dag_id}`"
-    if state is State.SCHEDULED:
-        return ti.wait_reason or "scheduled: waiting for the scheduler to queue it"
-    if run.state is RunState.QUEUED:
-        return "DAG run is queued (max_active_runs reached)"
-    if run.state is not RunState.RUNNING:
-        return f"DAG run is finished: {run.state}"
-    spec = context.load_version(config, store.get_dag_version(run.dag_version_id)).spec
-    states = {t.task_id: t.state for t in store.list_task_instances(dag.dag_id, run.run_id)}
-    waiting = sorted(u for u in spec.tasks[ti.task_id].upstream if states[u] not in FINISHED_STATES)
-    if waiting:
-        return f"waiting for upstream task(s) {', '.join(waiting)}"
-    return ti.wait_reason or "upstream tasks are done: waiting for the scheduler to evaluate it"
+        click.echo(explain(store, spec_of_run, store.get_dag(dag_id), run, ti))

@@ -19,10 +19,13 @@ from taskkit.errors import MetastoreError, MetastoreNotInitializedError
 from taskkit.metastore.clearing import ClearMethods
 from taskkit.metastore.dags import DagMethods
 from taskkit.metastore.engine import create_engine_for
+from taskkit.metastore.marking import MarkMethods
 from taskkit.metastore.pools import PoolMethods
 from taskkit.metastore.runs import RunMethods
 from taskkit.metastore.tables import SCHEMA_REVISION
 from taskkit.metastore.task_instances import TaskInstanceMethods
+from taskkit.metastore.users import UserMethods
+from taskkit.metastore.views import ViewMethods
 from taskkit.metastore.workers import WorkerMethods
 from taskkit.metastore.xcoms import XComMethods
 
@@ -34,6 +37,9 @@ class Metastore(
     TaskInstanceMethods,
     XComMethods,
     ClearMethods,
+    MarkMethods,
+    UserMethods,
+    ViewMethods,
     WorkerMethods,
 ):
     """taskkit's database. One instance per process; methods are safe across threads."""

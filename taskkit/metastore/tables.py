@@ -34,7 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from taskkit.states import RunState, RunType, State
 
 #: The Alembic revision this code expects; a test checks it is the scripts' head.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -142,6 +142,8 @@ class DagRunRow(Base):
     __table_args__ = (
         UniqueConstraint("dag_id", "run_id"),
         Index("ix_dag_run_state_dag_id", "state", "dag_id"),
+        # The UI's grid and run lists read a DAG's newest runs first.
+        Index("ix_dag_run_dag_id_logical_date", "dag_id", "logical_date"),
         # Two scheduled or backfill runs for one interval would run it twice;
         # manual runs may share dates.
         Index(
@@ -178,6 +180,8 @@ class TaskInstanceRow(Base):
     __table_args__ = (
         Index("ix_task_instance_dag_run_id_state", "dag_run_id", "state"),
         Index("ix_task_instance_state_pool", "state", "pool"),
+        # Covers the UI's grid: a run's cells are read from the index alone.
+        Index("ix_task_instance_grid", "dag_run_id", "task_id", "state", "try_number"),
     )
 
     dag_id: Mapped[str] = mapped_column(String(250), primary_key=True)
@@ -256,6 +260,20 @@ class CeleryWorkerRow(Base):
     state: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_heartbeat: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class UserRow(Base):
+    """A person who may log in to the API and UI; the password is stored as an argon2 hash."""
+
+    __tablename__ = "app_user"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: Failed logins in a row and when the last one happened: the login rate limit's state.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 metadata = Base.metadata

@@ -1,0 +1,66 @@
+"""/api/v2/dags and /api/v2/importErrors."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+
+from taskkit.api import auth
+from taskkit.api.schemas import (
+    DAGCollectionResponse,
+    DAGPatchBody,
+    DAGResponse,
+    ImportErrorCollectionResponse,
+    ImportErrorResponse,
+)
+from taskkit.api.state import ApiState, api_state
+from taskkit.services import dags as service
+
+router = APIRouter(prefix="/api/v2", tags=["DAG"])
+
+
+@router.get("/dags", dependencies=[auth.viewer])
+def list_dags(
+    limit: int = Query(100, ge=1, le=service.MAX_PAGE),
+    offset: int = Query(0, ge=0),
+    dag_id_pattern: str | None = Query(None, description="A substring of the DAG id."),
+    tags: list[str] = Query([], description="Only DAGs with every one of these tags."),
+    paused: bool | None = None,
+    state: ApiState = Depends(api_state),
+) -> DAGCollectionResponse:
+    """Active DAGs by id, filtered and paged on the server."""
+    found = service.list_dags(
+        state.store,
+        service.DagFilter(dag_id_pattern, tuple(tags), paused),
+        service.Page(limit, offset),
+        recent=1,
+    )
+    return DAGCollectionResponse(
+        dags=[DAGResponse.of_summary(s) for s in found.dags], total_entries=found.total_entries
+    )
+
+
+@router.get("/dags/{dag_id}", dependencies=[auth.viewer])
+def get_dag(dag_id: str, state: ApiState = Depends(api_state)) -> DAGResponse:
+    """One DAG."""
+    return DAGResponse.of(state.store.get_dag(dag_id))
+
+
+@router.patch("/dags/{dag_id}", dependencies=[auth.op])
+def patch_dag(dag_id: str, body: DAGPatchBody, state: ApiState = Depends(api_state)) -> DAGResponse:
+    """Pause or unpause a DAG."""
+    return DAGResponse.of(service.set_paused(state.store, dag_id, body.is_paused))
+
+
+@router.get("/importErrors", dependencies=[auth.viewer], tags=["ImportError"])
+def list_import_errors(
+    limit: int = Query(100, ge=1, le=service.MAX_PAGE),
+    offset: int = Query(0, ge=0),
+    state: ApiState = Depends(api_state),
+) -> ImportErrorCollectionResponse:
+    """DAG files that failed to import at their last parse, with file and line."""
+    errors = list(service.import_errors(state.store))
+    page = errors[offset : offset + limit]
+    return ImportErrorCollectionResponse(
+        import_errors=[ImportErrorResponse.of(offset + i + 1, e) for i, e in enumerate(page)],
+        total_entries=len(errors),
+    )

@@ -1,0 +1,139 @@
+"""Task instances of a run: list, one, mark, logs per try, XComs."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from taskkit.api import auth
+from taskkit.api.schemas import (
+    ChangedTaskInstances,
+    PatchTaskInstanceBody,
+    TaskInstanceCollectionResponse,
+    TaskInstanceResponse,
+    TaskLogResponse,
+    XComCollectionResponse,
+    XComResponse,
+)
+from taskkit.api.state import ApiState, api_state
+from taskkit.services import logs
+from taskkit.services import task_instances as service
+from taskkit.services.dags import MAX_PAGE
+
+router = APIRouter(prefix="/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}", tags=["TaskInstance"])
+
+
+@router.get("/taskInstances", dependencies=[auth.viewer])
+def list_task_instances(
+    dag_id: str,
+    dag_run_id: str,
+    limit: int = Query(MAX_PAGE, ge=1, le=MAX_PAGE),
+    offset: int = Query(0, ge=0),
+    api: ApiState = Depends(api_state),
+) -> TaskInstanceCollectionResponse:
+    """The run's task instances by task_id, with each one's wait reason."""
+    found = service.list_task_instances(api.store, dag_id, dag_run_id)
+    page = found[offset : offset + limit]
+    return TaskInstanceCollectionResponse(
+        task_instances=[TaskInstanceResponse.of(t) for t in page], total_entries=len(found)
+    )
+
+
+@router.get("/taskInstances/{task_id}", dependencies=[auth.viewer])
+def get_task_instance(
+    dag_id: str, dag_run_id: str, task_id: str, api: ApiState = Depends(api_state)
+) -> TaskInstanceResponse:
+    """One task instance."""
+    return TaskInstanceResponse.of(
+        service.get_task_instance(api.store, dag_id, dag_run_id, task_id)
+    )
+
+
+@router.patch("/taskInstances/{task_id}", dependencies=[auth.op])
+def mark_task_instance(
+    dag_id: str,
+    dag_run_id: str,
+    task_id: str,
+    body: PatchTaskInstanceBody,
+    api: ApiState = Depends(api_state),
+) -> ChangedTaskInstances:
+    """Mark the task instance (and its downstream, if asked) success or failed."""
+    run = api.store.get_run(dag_id, dag_run_id)
+    service.get_task_instance(api.store, dag_id, dag_run_id, task_id)
+    spec = api.versions.get(run.dag_version_id).spec
+    chosen = service.choose_tasks(spec, task_ids=[task_id], downstream=body.include_downstream)
+    changed = service.mark(api.store, dag_id, dag_run_id, chosen, service.MarkState(body.new_state))
+    return ChangedTaskInstances(task_instances=changed, total_entries=len(changed))
+
+
+@router.get(
+    "/taskInstances/{task_id}/logs/{try_number}",
+    dependencies=[auth.viewer],
+    response_model=TaskLogResponse,
+)
+def get_log(
+    dag_id: str,
+    dag_run_id: str,
+    task_id: str,
+    try_number: int,
+    start: int | None = Query(None, ge=0, description="Byte offset to read from."),
+    before: int | None = Query(None, ge=0, description="Read the lines that end here."),
+    limit: int = Query(logs.MAX_CHUNK, ge=1, le=logs.MAX_CHUNK),
+    full_content: bool = Query(False, description="Stream the whole log as text (download)."),
+    api: ApiState = Depends(api_state),
+) -> Response:
+    """A piece of one try's log (default: its tail), or the whole log as a download."""
+    service.get_task_instance(api.store, dag_id, dag_run_id, task_id)
+    path = logs.find_log(api.logs_folder, dag_id, dag_run_id, task_id, try_number)
+    if full_content:
+        name = f"{dag_id}__{dag_run_id}__{task_id}__{try_number}.log".replace("/", "_")
+        return StreamingResponse(
+            logs.stream_formatted(path),
+            media_type="text/plain; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    if before is not None:
+        chunk = logs.read_chunk_before(path, before, limit=limit)
+    else:
+        chunk = logs.read_chunk(path, start=start, limit=limit)
+    tries = logs.tries_with_logs(api.logs_folder, dag_id, dag_run_id, task_id)
+    body = TaskLogResponse(
+        content=chunk.text,
+        start=chunk.start,
+        end=chunk.end,
+        size=chunk.size,
+        try_number=try_number,
+        tries=tries,
+    )
+    return JSONResponse(body.model_dump(mode="json"))
+
+
+@router.get("/taskInstances/{task_id}/xcomEntries", dependencies=[auth.viewer])
+def list_xcoms(
+    dag_id: str, dag_run_id: str, task_id: str, api: ApiState = Depends(api_state)
+) -> XComCollectionResponse:
+    """The values the task instance pushed; pickled ones are described, never unpickled."""
+    service.get_task_instance(api.store, dag_id, dag_run_id, task_id)
+    entries = []
+    for x in api.store.get_xcoms(dag_id, dag_run_id):
+        if x.task_id != task_id:
+            continue
+        value = (
+            json.loads(x.value)
+            if x.encoding == "json"
+            else f"<{x.encoding} value, {len(x.value)} bytes>"
+        )
+        entries.append(
+            XComResponse(
+                key=x.key,
+                task_id=x.task_id,
+                dag_id=x.dag_id,
+                dag_run_id=x.run_id,
+                timestamp=x.created_at,
+                value=value,
+                encoding=x.encoding,
+            )
+        )
+    return XComCollectionResponse(xcom_entries=entries, total_entries=len(entries))

@@ -1,0 +1,406 @@
+"""The API's request and response bodies, in Airflow 3's /api/v2 shapes (pydantic models).
+
+Only the field names scripts read are Airflow's; each model is built from a
+service record by its `of` classmethod, so the mapping lives in one place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from taskkit.metastore import DagRecord, ImportErrorRecord, RunRecord, TaskInstanceRecord
+from taskkit.services.dags import DagSummary
+from taskkit.services.pools import PoolView
+from taskkit.services.users import User
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DAGResponse(BaseModel):
+    """A DAG (GET /api/v2/dags/{dag_id}, and each entry of the list)."""
+
+    dag_id: str
+    is_paused: bool
+    is_active: bool
+    fileloc: str
+    description: str | None
+    tags: list[dict[str, str]]
+    timetable_summary: str | None
+    next_dagrun_logical_date: dt.datetime | None
+    next_dagrun_run_after: dt.datetime | None
+    max_active_runs: int | None
+    max_active_tasks: int | None
+    last_run_state: str | None = None
+    last_run_id: str | None = None
+
+    @classmethod
+    def of(cls, dag: DagRecord, last: RunRecord | None = None) -> DAGResponse:
+        """From the metastore's record and its newest run."""
+        return cls(
+            dag_id=dag.dag_id,
+            is_paused=dag.is_paused,
+            is_active=dag.is_active,
+            fileloc=dag.fileloc,
+            description=dag.description,
+            tags=[{"name": t, "dag_id": dag.dag_id} for t in dag.tags],
+            timetable_summary=dag.schedule,
+            next_dagrun_logical_date=dag.next_run,
+            next_dagrun_run_after=dag.next_run_after,
+            max_active_runs=dag.max_active_runs,
+            max_active_tasks=dag.max_active_tasks,
+            last_run_state=last.state.value if last else None,
+            last_run_id=last.run_id if last else None,
+        )
+
+    @classmethod
+    def of_summary(cls, summary: DagSummary) -> DAGResponse:
+        """From a DAG list entry."""
+        return cls.of(summary.dag, summary.last_run)
+
+
+class DAGCollectionResponse(BaseModel):
+    """GET /api/v2/dags."""
+
+    dags: list[DAGResponse]
+    total_entries: int
+
+
+class DAGPatchBody(_Strict):
+    """PATCH /api/v2/dags/{dag_id}."""
+
+    is_paused: bool
+
+
+class DAGRunResponse(BaseModel):
+    """A DAG run."""
+
+    dag_run_id: str
+    dag_id: str
+    logical_date: dt.datetime
+    queued_at: dt.datetime
+    start_date: dt.datetime | None
+    end_date: dt.datetime | None
+    data_interval_start: dt.datetime | None
+    data_interval_end: dt.datetime | None
+    run_type: str
+    state: str
+    conf: dict[str, Any]
+    dag_version_id: int
+
+    @classmethod
+    def of(cls, run: RunRecord) -> DAGRunResponse:
+        """From the metastore's record."""
+        return cls(
+            dag_run_id=run.run_id,
+            dag_id=run.dag_id,
+            logical_date=run.logical_date,
+            queued_at=run.created_at,
+            start_date=run.started_at,
+            end_date=run.ended_at,
+            data_interval_start=run.data_interval_start,
+            data_interval_end=run.data_interval_end,
+            run_type=run.run_type.value,
+            state=run.state.value,
+            conf=run.conf,
+            dag_version_id=run.dag_version_id,
+        )
+
+
+class DAGRunCollectionResponse(BaseModel):
+    """GET /api/v2/dags/{dag_id}/dagRuns."""
+
+    dag_runs: list[DAGRunResponse]
+    total_entries: int
+
+
+class TriggerDAGRunPostBody(_Strict):
+    """POST /api/v2/dags/{dag_id}/dagRuns."""
+
+    dag_run_id: str | None = Field(default=None, max_length=250)
+    logical_date: dt.datetime | None = None
+    conf: dict[str, Any] = Field(default_factory=dict)
+    note: str | None = None
+
+
+class DAGRunPatchBody(_Strict):
+    """PATCH /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}: mark every task instance."""
+
+    state: Literal["success", "failed"]
+
+
+class TaskInstanceResponse(BaseModel):
+    """A task instance, with the scheduler's wait reason."""
+
+    task_id: str
+    dag_id: str
+    dag_run_id: str
+    map_index: int = -1
+    state: str | None
+    try_number: int
+    max_tries: int
+    start_date: dt.datetime | None
+    end_date: dt.datetime | None
+    queued_when: dt.datetime | None
+    duration: float | None
+    pool: str
+    pool_slots: int
+    priority_weight: int
+    queue: str
+    hostname: str | None
+    pid: int | None
+    next_retry_at: dt.datetime | None
+    wait_reason: str | None
+    error: str | None
+
+    @classmethod
+    def of(cls, ti: TaskInstanceRecord) -> TaskInstanceResponse:
+        """From the metastore's record."""
+        duration = None
+        if ti.started_at and ti.ended_at:
+            duration = (ti.ended_at - ti.started_at).total_seconds()
+        return cls(
+            task_id=ti.task_id,
+            dag_id=ti.dag_id,
+            dag_run_id=ti.run_id,
+            state=None if ti.state.value == "none" else ti.state.value,
+            try_number=ti.try_number,
+            max_tries=ti.max_tries,
+            start_date=ti.started_at,
+            end_date=ti.ended_at,
+            queued_when=ti.queued_at,
+            duration=duration,
+            pool=ti.pool,
+            pool_slots=ti.pool_slots,
+            priority_weight=ti.priority_weight,
+            queue=ti.queue,
+            hostname=ti.hostname,
+            pid=ti.pid,
+            next_retry_at=ti.next_retry_at,
+            wait_reason=ti.wait_reason,
+            error=ti.error,
+        )
+
+
+class TaskInstanceCollectionResponse(BaseModel):
+    """GET .../dagRuns/{dag_run_id}/taskInstances."""
+
+    task_instances: list[TaskInstanceResponse]
+    total_entries: int
+
+
+class PatchTaskInstanceBody(_Strict):
+    """PATCH .../taskInstances/{task_id}: mark it (and optionally its downstream)."""
+
+    new_state: Literal["success", "failed"]
+    include_downstream: bool = False
+
+
+class ClearTaskInstancesBody(_Strict):
+    """POST /api/v2/dags/{dag_id}/clearTaskInstances."""
+
+    dag_run_id: str
+    task_ids: list[str] | None = None
+    include_downstream: bool = False
+    dry_run: bool = False
+
+
+class ChangedTaskInstances(BaseModel):
+    """Which task instances a clear or mark changed (or would, with dry_run)."""
+
+    task_instances: list[str]
+    total_entries: int
+
+
+class TaskLogResponse(BaseModel):
+    """A piece of one try's log, by byte offsets into the file, never the whole file."""
+
+    content: str
+    start: int
+    end: int
+    size: int
+    try_number: int
+    tries: list[int]
+
+
+class XComResponse(BaseModel):
+    """One XCom value; pickled values are not unpickled by the server."""
+
+    key: str
+    task_id: str
+    dag_id: str
+    dag_run_id: str
+    timestamp: dt.datetime
+    value: Any
+    encoding: str
+
+
+class XComCollectionResponse(BaseModel):
+    """GET .../taskInstances/{task_id}/xcomEntries."""
+
+    xcom_entries: list[XComResponse]
+    total_entries: int
+
+
+class PoolResponse(BaseModel):
+    """A pool with its slots by what holds them."""
+
+    name: str
+    slots: int
+    description: str | None
+    include_deferred: bool = False
+    occupied_slots: int
+    running_slots: int
+    queued_slots: int
+    scheduled_slots: int
+    deferred_slots: int
+    open_slots: int
+
+    @classmethod
+    def of(cls, pool: PoolView) -> PoolResponse:
+        """From the service's view."""
+        return cls(
+            name=pool.name,
+            slots=pool.slots,
+            description=pool.description,
+            occupied_slots=pool.occupied_slots,
+            running_slots=pool.running_slots,
+            queued_slots=pool.queued_slots,
+            scheduled_slots=pool.scheduled_slots,
+            deferred_slots=pool.deferred_slots,
+            open_slots=pool.open_slots,
+        )
+
+
+class PoolCollectionResponse(BaseModel):
+    """GET /api/v2/pools."""
+
+    pools: list[PoolResponse]
+    total_entries: int
+
+
+class PoolBody(_Strict):
+    """POST /api/v2/pools."""
+
+    name: str
+    slots: int = Field(ge=0)
+    description: str | None = None
+    include_deferred: bool = False
+
+
+class PoolPatchBody(_Strict):
+    """PATCH /api/v2/pools/{name}."""
+
+    slots: int | None = Field(default=None, ge=0)
+    description: str | None = None
+    include_deferred: bool | None = None
+
+
+class ImportErrorResponse(BaseModel):
+    """A DAG file that failed to import."""
+
+    import_error_id: int
+    filename: str
+    line: int | None
+    stack_trace: str
+    timestamp: dt.datetime
+
+    @classmethod
+    def of(cls, index: int, error: ImportErrorRecord) -> ImportErrorResponse:
+        """From the metastore's record (ids are positions: the errors are replaced per parse)."""
+        return cls(
+            import_error_id=index,
+            filename=error.fileloc,
+            line=error.line,
+            stack_trace=error.message,
+            timestamp=error.created_at,
+        )
+
+
+class ImportErrorCollectionResponse(BaseModel):
+    """GET /api/v2/importErrors."""
+
+    import_errors: list[ImportErrorResponse]
+    total_entries: int
+
+
+class HealthInfo(BaseModel):
+    """One component's status."""
+
+    status: str
+    detail: str | None = None
+    latest_heartbeat: dt.datetime | None = None
+
+
+class HealthResponse(BaseModel):
+    """GET /api/v2/monitor/health."""
+
+    status: str
+    metadatabase: HealthInfo
+    scheduler: HealthInfo
+    executor: str
+
+
+class TokenBody(_Strict):
+    """POST /auth/token."""
+
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=1024)
+
+
+class TokenResponse(BaseModel):
+    """A signed, expiring bearer token."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class UserResponse(BaseModel):
+    """A user (never their password hash)."""
+
+    username: str
+    role: str
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserResponse:
+        """From the service's user."""
+        return cls(username=user.username, role=user.role.value, created_at=user.created_at)
+
+
+class UserCollectionResponse(BaseModel):
+    """GET /api/v2/users."""
+
+    users: list[UserResponse]
+    total_entries: int
+
+
+class UserBody(_Strict):
+    """POST /api/v2/users."""
+
+    username: str
+    role: Literal["admin", "op", "viewer"]
+    password: str = Field(min_length=8, max_length=1024)
+
+
+class GridResponse(BaseModel):
+    """The grid's data: runs (oldest first) by tasks, states as compact strings."""
+
+    dag_id: str
+    task_ids: list[str]
+    runs: list[DAGRunResponse]
+    #: letter -> state name, for reading `cells`.
+    codes: dict[str, str]
+    #: task_id -> one letter per run (see `codes`); "-" where the run lacks the task.
+    cells: dict[str, str]
+    #: task_id -> try number per run where above 1 (else 0); only tasks retried somewhere.
+    tries: dict[str, list[int]]
+    #: task_id -> task group id, for tasks inside a group.
+    groups: dict[str, str]
+
+    model_config = ConfigDict(json_schema_extra={"description": "Served as plain JSON."})

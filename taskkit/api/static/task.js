@@ -1,0 +1,137 @@
+// The task instance page: its log per try (tail, follow, earlier pieces, download), XComs,
+// its live state, and clear/mark actions. A log is read in pieces of at most 256 KB and the
+// page keeps at most MAX_SHOWN characters of it, so a 50 MB log never freezes the page.
+"use strict";
+
+(() => {
+  const page = document.getElementById("task-page");
+  const { dagId, runId, taskId } = page.dataset;
+  const { el, enc } = taskkit;
+  const base = `/api/v2/dags/${enc(dagId)}/dagRuns/${enc(runId)}/taskInstances/${enc(taskId)}`;
+  const MAX_SHOWN = 2_000_000;
+  const pre = document.getElementById("log");
+  const earlier = document.getElementById("log-earlier");
+  const follow = document.getElementById("log-follow");
+  const info = document.getElementById("log-info");
+  const download = document.getElementById("log-download");
+  const triesBox = document.getElementById("tries");
+  let current = null;  // {try, start, end, size}
+  let polling = false;
+
+  const atBottom = () => pre.scrollHeight - pre.scrollTop - pre.clientHeight < 40;
+  const describe = () => {
+    if (!current) return;
+    const shown = current.end - current.start;
+    info.textContent = `Try ${current.try}: showing ${(shown / 1024).toFixed(1)} KB of ${(current.size / 1024).toFixed(1)} KB`;
+    earlier.hidden = current.start === 0;
+  };
+
+  async function open(tryNumber) {
+    for (const b of triesBox.querySelectorAll(".try")) b.classList.toggle("on", Number(b.dataset.try) === tryNumber);
+    download.href = `${base}/logs/${tryNumber}?full_content=true`;
+    try {
+      const piece = await taskkit.api("GET", `${base}/logs/${tryNumber}`);
+      current = { try: tryNumber, start: piece.start, end: piece.end, size: piece.size };
+      pre.textContent = piece.content;
+      pre.scrollTop = pre.scrollHeight;
+      describe();
+    } catch (error) {
+      pre.textContent = error.message;
+      current = null;
+    }
+  }
+
+  async function poll() {
+    if (polling || !current || !follow.checked) return;
+    polling = true;
+    try {
+      const piece = await taskkit.api("GET", `${base}/logs/${current.try}?start=${current.end}`);
+      current.size = piece.size;
+      if (piece.content) {
+        const stick = atBottom();
+        pre.append(piece.content);
+        current.end = piece.end;
+        if (pre.textContent.length > MAX_SHOWN) {  // drop the oldest part; "Load earlier" brings it back
+          const cut = pre.textContent.length - MAX_SHOWN;
+          const dropped = new TextEncoder().encode(pre.textContent.slice(0, cut)).length;
+          pre.textContent = pre.textContent.slice(cut);
+          current.start += dropped;
+        }
+        if (stick) pre.scrollTop = pre.scrollHeight;
+      }
+      describe();
+    } catch (error) {
+      info.textContent = error.message;
+    } finally {
+      polling = false;
+    }
+  }
+
+  earlier.addEventListener("click", async () => {
+    if (!current || current.start === 0) return;
+    const piece = await taskkit.api("GET", `${base}/logs/${current.try}?before=${current.start}`);
+    const height = pre.scrollHeight;
+    pre.prepend(piece.content);
+    current.start = piece.start;
+    pre.scrollTop += pre.scrollHeight - height;
+    describe();
+  });
+
+  triesBox.addEventListener("click", (event) => {
+    const button = event.target.closest(".try");
+    if (button) open(Number(button.dataset.try));
+  });
+
+  function addTry(number) {
+    if (triesBox.querySelector(`.try[data-try="${number}"]`)) return;
+    const placeholder = triesBox.querySelector(".muted");
+    if (placeholder) placeholder.remove();
+    triesBox.append(el("button", { type: "button", class: "try", "data-try": String(number), text: `Try ${number}` }));
+  }
+
+  const tries = triesBox.dataset.tries ? triesBox.dataset.tries.split(",").map(Number) : [];
+  if (tries.length) open(tries[tries.length - 1]);
+  setInterval(poll, 1000);
+
+  taskkit.live(`/ui/events/run/${enc(dagId)}/${enc(runId)}`, (data) => {
+    const ti = data.task_instances.find((t) => t.task_id === taskId);
+    if (!ti) return;
+    const badge = document.querySelector('[data-testid="ti-state"]');
+    badge.textContent = ti.state || "none";
+    badge.className = `badge ${ti.state || "none"}`;
+    if (ti.try_number > 0 && ti.start_date) {
+      const isNew = !triesBox.querySelector(`.try[data-try="${ti.try_number}"]`);
+      addTry(ti.try_number);
+      if (isNew || !current) open(ti.try_number);
+    }
+  });
+
+  taskkit.api("GET", `${base}/xcomEntries`).then((data) => {
+    const body = document.querySelector("#xcoms tbody");
+    if (!data.xcom_entries.length) {
+      body.replaceChildren(el("tr", {}, el("td", { colspan: "2", class: "muted", text: "No XComs." })));
+      return;
+    }
+    body.replaceChildren(...data.xcom_entries.map((x) => el("tr", {},
+      el("td", {}, el("code", { text: x.key })),
+      el("td", {}, el("code", { text: typeof x.value === "string" ? x.value : JSON.stringify(x.value) })))));
+  }).catch((error) => taskkit.toast(error.message, true));
+
+  for (const button of document.querySelectorAll(".ti-action")) {
+    button.addEventListener("click", async () => {
+      const action = button.dataset.action;
+      const downstream = document.getElementById("with-downstream").checked;
+      const what = action === "clear" ? "Clear" : `Mark ${action}`;
+      if (!window.confirm(`${what} ${taskId}${downstream ? " and its downstream tasks" : ""}?`)) return;
+      try {
+        const done = action === "clear"
+          ? await taskkit.api("POST", `/api/v2/dags/${enc(dagId)}/clearTaskInstances`,
+              { dag_run_id: runId, task_ids: [taskId], include_downstream: downstream })
+          : await taskkit.api("PATCH", base, { new_state: action, include_downstream: downstream });
+        taskkit.toast(`${what}: ${done.total_entries} task instance(s) changed.`);
+      } catch (error) {
+        taskkit.toast(error.message, true);
+      }
+    });
+  }
+})();

@@ -1,0 +1,77 @@
+"""/api/v2/dags and /api/v2/importErrors in Airflow's shapes: paging, filters, pausing."""
+
+from __future__ import annotations
+
+from api_harness import ApiHome
+
+from taskkit.services.dags import sync_folder
+
+
+def test_the_dag_list_has_airflows_shape_and_total(api: ApiHome) -> None:
+    """GET /api/v2/dags gives `dags` (with dag_id, is_paused, tags...) and `total_entries`."""
+    body = api.get("/api/v2/dags").json()
+    assert body["total_entries"] == 2
+    first = body["dags"][0]
+    assert first["dag_id"] == "etl"
+    assert first["is_paused"] is False
+    assert [t["name"] for t in first["tags"]] == ["demo", "etl"]
+    assert first["fileloc"].endswith("etl.py")
+
+
+def test_the_dag_list_pages_and_filters_on_the_server(api: ApiHome) -> None:
+    """limit/offset page the list; dag_id_pattern, tags and paused narrow it; totals follow."""
+    for i in range(5):
+        api.write_dag(f"many_{i}.py", f'from taskkit import DAG\nDAG("many_{i}", tags=["bulk"])\n')
+    sync_folder(api.store, api.config)
+    page = api.get("/api/v2/dags", params={"limit": 2, "offset": 1}).json()
+    assert page["total_entries"] == 7
+    assert [d["dag_id"] for d in page["dags"]] == ["many_0", "many_1"]
+    found = api.get("/api/v2/dags", params={"dag_id_pattern": "MANY_3"}).json()
+    assert [d["dag_id"] for d in found["dags"]] == ["many_3"]
+    tagged = api.get("/api/v2/dags", params={"tags": ["bulk"], "limit": 1}).json()
+    assert tagged["total_entries"] == 5
+    assert len(tagged["dags"]) == 1
+    api.client.patch("/api/v2/dags/many_4", json={"is_paused": True}, headers=api.token("op"))
+    paused = api.get("/api/v2/dags", params={"paused": "true"}).json()
+    assert [d["dag_id"] for d in paused["dags"]] == ["many_4"]
+
+
+def test_bad_paging_values_are_refused_with_a_detail(api: ApiHome) -> None:
+    """A limit out of range is a 422 whose detail names the parameter."""
+    got = api.get("/api/v2/dags", params={"limit": 0})
+    assert got.status_code == 422
+    assert "limit" in got.json()["detail"]
+
+
+def test_pausing_through_patch(api: ApiHome) -> None:
+    """PATCH /api/v2/dags/{dag_id} with is_paused pauses and unpauses the DAG."""
+    headers = api.token("op")
+    got = api.client.patch("/api/v2/dags/etl", json={"is_paused": True}, headers=headers)
+    assert got.status_code == 200
+    assert got.json()["is_paused"] is True
+    assert api.store.get_dag("etl").is_paused
+    api.client.patch("/api/v2/dags/etl", json={"is_paused": False}, headers=headers)
+    assert not api.store.get_dag("etl").is_paused
+
+
+def test_unknown_dags_are_404_with_a_hint(api: ApiHome) -> None:
+    """An unknown dag_id is a 404 whose detail says how to see the known DAGs."""
+    got = api.get("/api/v2/dags/nope")
+    assert got.status_code == 404
+    assert "taskkit dags list" in got.json()["detail"]
+    patched = api.client.patch(
+        "/api/v2/dags/nope", json={"is_paused": True}, headers=api.token("op")
+    )
+    assert patched.status_code == 404
+
+
+def test_import_errors_name_the_file_and_line(api: ApiHome) -> None:
+    """A DAG file that fails to import shows up with its file name and line."""
+    api.write_dag("broken.py", "from taskkit import DAG\n\nraise ValueError('bad config')\n")
+    sync_folder(api.store, api.config)
+    body = api.get("/api/v2/importErrors").json()
+    assert body["total_entries"] == 1
+    error = body["import_errors"][0]
+    assert error["filename"].endswith("broken.py")
+    assert error["line"] == 3
+    assert "bad config" in error["stack_trace"]
