@@ -85,6 +85,10 @@ class TaskTimeoutError(TaskkitError, TimeoutError):
     """A try ran longer than its execution_timeout."""
 
 
+class TemplateFileNotFoundError(TaskkitError, FileNotFoundError):
+    """A template field names a template file (by its extension) that is in no search folder."""
+
+
 class ConfigError(TaskkitError, ValueError):
     """A setting has a bad value; the message names the setting and where it came from."""
 
@@ -190,3 +194,11 @@ class XComEncodeError(TaskkitError, TypeError):
             "Return plain data (dict, list, str, numbers, datetime, dataclasses...), or set "
             "core.enable_xcom_pickling = true to pickle it (see docs/security.md)."
         )
+
+
+class BrokerMessageError(TaskkitError, ValueError):
+    """A message taken from the broker is malformed or not signed with this installation's key."""
+
+
+class BrokerUnreachableError(TaskkitError, ConnectionError):
+    """The Celery broker (celery.broker_url) did not answer."""
