@@ -145,7 +145,7 @@ class PayloadIntegrityError(MetastoreError):
     """A stored DAG payload failed its keyed-hash check and was not loaded."""
 
 
-class RunUnloadableError(MetastoreError):
+class RunUnloadableError(PayloadIntegrityError):
     """A stored run cannot be loaded: its DAG version or one of its XComs fails its check."""
 
 

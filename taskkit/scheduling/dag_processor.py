@@ -246,9 +246,22 @@ class _Child:
         self.fresh = True
 
     def parse(self, file: str, timeout: float) -> ParsedFile:
-        """The file's result, or an import error if it timed out or the child died."""
-        wait = timeout + (_STARTUP_GRACE_S if self.fresh else 0.0)
-        self.fresh = False
+        """The file's result, or an import error if it timed out or the child died.
+
+        A fresh child first says it is ready (interpreter and taskkit imported),
+        so the file's own timeout never includes the child's start-up.
+        """
+        wait = timeout
+        if self.fresh:
+            self.fresh = False
+            try:
+                kind, _ = self.messages.get(timeout=_STARTUP_GRACE_S)
+            except queue.Empty:
+                kind = "slow start"
+            if kind != "ready":
+                code = self.close(kill=True)
+                message = f"the parser process did not start: {_describe_exit(code)}"
+                return ParsedFile(file, (), FileImportError(file, None, message))
         try:
             pickle.dump(file, self.stdin)
             self.stdin.flush()
@@ -337,6 +350,11 @@ def _child_main() -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
+    # What every parse needs, loaded before the first file's clock starts.
+    for name in ("taskkit.serde", "taskkit.authoring.dag", "taskkit.authoring.decorators"):
+        importlib.import_module(name)
+    pickle.dump(("ready", None), channel)
+    channel.flush()
     while True:
         try:
             file = pickle.load(requests)

@@ -64,3 +64,41 @@ def test_a_flipped_byte_in_one_payload_fails_only_that_dags_runs(home: Home) -> 
     assert scheduled and all(r.state is RunState.SUCCESS for r in scheduled)
     assert [r.run_id for r in home.store.list_runs("bad")] == [bad_run.run_id]
     assert RunState.FAILED in {r.state for r in summary.runs}
+
+
+class _Plant:
+    """A pickle that, if ever loaded, creates the file it names."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (open, (self.path, "w"))
+
+
+def test_a_forged_pickled_xcom_row_fails_its_run_and_runs_nothing(home: Home) -> None:
+    """A pickle written into the XCom table without the key is never loaded, by the scheduler
+    or a try: the run that would read it fails with the reason, and other runs go on."""
+    import pickle
+
+    from taskkit.metastore.records import TIChange
+
+    home.write_dag("bad", DAGS.format(name="bad", schedule="None"))
+    home.sync()
+    bad_run = home.trigger("bad")
+    good_run = home.trigger("bad", "good_run")
+    planted = home.path / "planted"
+    first = home.tis("bad", bad_run.run_id)["first"].key
+    home.store.transition_task_instances(
+        [TIChange(first, set(State), state=State.SUCCESS, try_number=1)]  # type: ignore[arg-type]
+    )
+    home.store.set_xcom(first, b"\0" * 32 + pickle.dumps(_Plant(str(planted))), encoding="pickle")
+
+    home.run_scheduler()
+
+    assert not planted.exists()
+    assert home.run_state("bad", good_run.run_id) is RunState.SUCCESS
+    assert home.run_state("bad", bad_run.run_id) is RunState.FAILED
+    second = home.tis("bad", bad_run.run_id)["second"]
+    assert second.state is State.FAILED
+    assert second.error is not None and "HMAC" in second.error
