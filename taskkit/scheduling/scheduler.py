@@ -88,6 +88,8 @@ class Scheduler:
         self.wait_reasons: dict[TaskInstanceKey, str] = {}
         self.changes: list[TIChange] = []
         self.xcom_writes: list[XComWrite] = []
+        #: Task instances starting a new try: their stored values go (as in the engine).
+        self.xcom_clears: list[TaskInstanceKey] = []
         self.to_submit: list[Workload] = []
         self.stopping: str | None = None
         #: A run finished: refresh at once, so catchup and max_active_runs move on promptly.
@@ -146,6 +148,7 @@ class Scheduler:
         self.changes = [
             c for c in self.changes if c.key not in unsent or c.state is not State.QUEUED
         ]
+        self.xcom_clears = [k for k in self.xcom_clears if k not in unsent]
         try:
             events = self.executor.shutdown(grace)
         except KeyboardInterrupt:
@@ -302,6 +305,10 @@ class Scheduler:
         run = self.runs[key.dag_id, key.run_id]
         self.wait_reasons.pop(key, None)
         self.occupancy.add(key.dag_id, key.task_id, candidate.pool, candidate.pool_slots)
+        if key.task_id in run.engine.xcoms:
+            # What an earlier try pushed is gone once this one starts (as in Airflow).
+            self.xcom_writes = [w for w in self.xcom_writes if w.ti != key]
+            self.xcom_clears.append(key)
         self._record(
             run,
             run.engine.queue(key.task_id),
@@ -410,8 +417,11 @@ class Scheduler:
         """Write every pending change in one transaction, then submit what was queued."""
         if self.changes or self.xcom_writes:
             changes, self.changes = self.changes, []
-            applied = self.store.transition_task_instances(changes, self.xcom_writes)
+            applied = self.store.transition_task_instances(
+                changes, self.xcom_writes, self.xcom_clears
+            )
             self.xcom_writes = []
+            self.xcom_clears = []
             lost = {
                 c.key
                 for c, ok in zip(changes, applied, strict=True)
