@@ -6,6 +6,11 @@ a crash, os._exit, a segfault or an OOM kill takes down only that child. The
 zygote watches each child's pipes and exit status, writes its log, enforces
 execution_timeout by killing the child's process group, and sends exactly
 one TryFinished per try back to the scheduler.
+
+A try past its execution_timeout first fails inside its own process (the
+alarm runtime.run_try sets), so what it pushed before is kept, as in
+DAG.test() and Airflow; the zygote kills it only if it is still there
+TIMEOUT_GRACE_S later (a task stuck where signals cannot reach it).
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from taskkit.execution.tasklog import TryLog
 from taskkit.model.results import TryOutcome, TryResult
 
 _CHUNK = 65536
+#: How long past execution_timeout a try may take to fail by itself before it is killed.
+TIMEOUT_GRACE_S = 5.0
 
 
 @attrs.define
@@ -48,6 +55,8 @@ class _Child:
     out_fds: dict[int, str]  # fd -> "stdout" | "stderr"
     log: TryLog
     started: float
+    #: When execution_timeout ends (the try's own alarm), and when it is killed if still there.
+    timeout_at: float | None
     deadline: float | None
     result: bytearray = attrs.Factory(bytearray)
     exit_status: int | None = None
@@ -204,7 +213,8 @@ class Zygote:
             out_fds={spare.out_r: "stdout", spare.err_r: "stderr"},
             log=log,
             started=now,
-            deadline=now + timeout if timeout is not None else None,
+            timeout_at=now + timeout if timeout is not None else None,
+            deadline=now + timeout + TIMEOUT_GRACE_S if timeout is not None else None,
         )
         self.children[spare.pid] = child
         for fd in (spare.result_r, spare.out_r, spare.err_r):
@@ -274,9 +284,9 @@ class Zygote:
             if child is None:
                 continue
             child.exit_status = status
-            if child.deadline is not None and time.monotonic() >= child.deadline:
-                # It ran out of time (the in-process alarm may have won the race with
-                # _enforce_deadlines): what it started in the background dies with it.
+            if child.timeout_at is not None and time.monotonic() >= child.timeout_at:
+                # It ran out of time (its own alarm failed it, or _enforce_deadlines
+                # killed it): what it started in the background dies with it.
                 with contextlib.suppress(OSError):
                     os.killpg(pid, signal.SIGKILL)
         for pid in [p for p, c in self.children.items() if c.exit_status is not None]:

@@ -353,6 +353,28 @@ HAND_WRITTEN += [
         """,
     ),
     _dag(
+        "timeout_after_push",
+        "a try that pushed and then ran out of time keeps what it pushed",
+        """
+        def push_then_hang(ti):
+            ti.xcom_push("partial", "pushed before the timeout")
+            time.sleep(30)
+
+        def report(ti):
+            return ti.xcom_pull("hang", key="partial")
+
+        with DAG("timeout_after_push", **COMMON):
+            hang = PythonOperator(
+                task_id="hang",
+                python_callable=push_then_hang,
+                execution_timeout=dt.timedelta(seconds=0.5),
+            )
+            hang >> PythonOperator(
+                task_id="report", python_callable=report, trigger_rule="all_done"
+            )
+        """,
+    ),
+    _dag(
         "bash_timeout",
         "a bash task past execution_timeout fails; its downstream tasks see a failure",
         """

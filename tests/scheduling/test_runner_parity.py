@@ -186,3 +186,16 @@ def test_a_retry_starts_with_no_stored_xcoms(home: Home) -> None:
     assert ("work", "first_only") not in stored
     assert ("work", "partial") in stored
     assert not reports, reports[0]
+
+
+def test_a_timed_out_try_keeps_what_it_pushed(home: Home) -> None:
+    """A try that pushed a value and then ran past execution_timeout keeps it, in both runners."""
+    case = by_id("timeout_after_push")
+
+    reports = run_both(home, [case])
+
+    (run,) = home.store.list_runs(case.dag_id)
+    tis = home.tis(case.dag_id, run.run_id)
+    assert tis["hang"].state is State.FAILED
+    assert "execution_timeout" in (tis["hang"].error or "")
+    assert not reports, reports[0]
