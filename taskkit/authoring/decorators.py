@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import enum
 import functools
-from collections.abc import Callable, Mapping
+import inspect
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from taskkit.authoring import registry
+from taskkit.authoring.branching import BranchMixin, ShortCircuitMixin
 from taskkit.authoring.dependencies import DependencyMixin
 from taskkit.authoring.operators import PythonOperator
 from taskkit.errors import DagAssignmentError
@@ -25,6 +29,25 @@ class XComArg(DependencyMixin):
 
     def as_operators(self) -> list[BaseOperator]:
         return [self.operator]
+
+    def as_setup(self) -> XComArg:
+        """Make the task behind this value a setup task."""
+        self.operator.as_setup()
+        return self
+
+    def as_teardown(
+        self,
+        *,
+        setups: DependencyMixin | Sequence[DependencyMixin] | None = None,
+        on_failure_fail_dagrun: bool = False,
+    ) -> XComArg:
+        """Make the task behind this value a teardown task (see BaseOperator.as_teardown)."""
+        self.operator.as_teardown(setups=setups, on_failure_fail_dagrun=on_failure_fail_dagrun)
+        return self
+
+    def __getitem__(self, key: str) -> XComArg:
+        """The value the task pushed under `key` (`multiple_outputs` pushes one per dict key)."""
+        return XComArg(self.operator, key)
 
     def resolve(self, xcom: XComAccess) -> Any:
         return xcom.pull(self.operator.task_id, self.key)
@@ -66,7 +89,7 @@ class DecoratedPythonOperator(PythonOperator):
     handed on from upstream tasks must arrive exactly as they were returned.
     """
 
-    template_fields: ClassVar[tuple[str, ...]] = ()
+    template_fields: ClassVar[tuple[str, ...]] = ("templates_dict",)
 
     def __init__(self, *, has_xcom_args: bool, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -81,17 +104,63 @@ class DecoratedPythonOperator(PythonOperator):
         )
 
 
+class _DecoratedBranchOperator(BranchMixin, DecoratedPythonOperator):
+    """What `@task.branch` creates: the function returns the task id(s) to follow."""
+
+    def execute(self, context: Context) -> Any:
+        return self.do_branch(context, super().execute(context))
+
+
+class _DecoratedShortCircuitOperator(ShortCircuitMixin, DecoratedPythonOperator):
+    """What `@task.short_circuit` creates: a falsy return value skips downstream tasks."""
+
+    def __init__(self, *, ignore_downstream_trigger_rules: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ignore_downstream_trigger_rules = ignore_downstream_trigger_rules
+
+    def execute(self, context: Context) -> Any:
+        return self.short_circuit(context, super().execute(context))
+
+
+class TaskRole(enum.Enum):
+    """Whether a task function's tasks set up or tear down resources (Airflow 2.7+)."""
+
+    WORK = "work"
+    SETUP = "setup"
+    TEARDOWN = "teardown"
+
+
 class TaskFunction:
     """What `@task` returns: call it inside a DAG to add a task and get its XComArg."""
 
-    def __init__(self, function: Callable[..., Any], task_kwargs: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        task_kwargs: Mapping[str, Any],
+        operator_class: type[DecoratedPythonOperator] = DecoratedPythonOperator,
+        role: TaskRole = TaskRole.WORK,
+        on_failure_fail_dagrun: bool = False,
+    ) -> None:
         self.function = function
         self.task_kwargs = dict(task_kwargs)
+        self.operator_class = operator_class
+        self.role = role
+        self.on_failure_fail_dagrun = on_failure_fail_dagrun
         functools.update_wrapper(self, function)
 
     def override(self, **task_kwargs: Any) -> TaskFunction:
         """The same function with other task settings (task_id, pool, retries…)."""
-        return TaskFunction(self.function, {**self.task_kwargs, **task_kwargs})
+        return self.evolve(task_kwargs={**self.task_kwargs, **task_kwargs})
+
+    def evolve(self, **changes: Any) -> TaskFunction:
+        """A copy of this task function with some of its settings changed."""
+        settings: dict[str, Any] = {
+            "task_kwargs": self.task_kwargs,
+            "operator_class": self.operator_class,
+            "role": self.role,
+            "on_failure_fail_dagrun": self.on_failure_fail_dagrun,
+        }
+        return TaskFunction(self.function, **{**settings, **changes})
 
     def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
         dag = self.task_kwargs.get("dag") or registry.current_dag()
@@ -101,9 +170,11 @@ class TaskFunction:
                 "inside a @dag function or a `with DAG(...)` block."
             )
         options = {k: v for k, v in self.task_kwargs.items() if k not in ("dag", "task_id")}
+        if "multiple_outputs" not in options and _returns_dict(self.function):
+            options["multiple_outputs"] = True
         task_id = self.task_kwargs.get("task_id") or self.function.__name__
         upstream = find_xcom_args(args) + find_xcom_args(kwargs)
-        operator = DecoratedPythonOperator(
+        operator = self.operator_class(
             task_id=dag.unique_task_id(task_id),
             dag=dag,
             python_callable=self.function,
@@ -114,23 +185,111 @@ class TaskFunction:
         )
         for xcom_arg in upstream:
             xcom_arg.operator.add_edge_to(operator)
+        if self.role is TaskRole.SETUP:
+            operator.as_setup()
+        elif self.role is TaskRole.TEARDOWN:
+            operator.as_teardown(on_failure_fail_dagrun=self.on_failure_fail_dagrun)
         return XComArg(operator)
 
 
-@overload
-def task(python_callable: Callable[..., Any], /) -> TaskFunction: ...
-@overload
-def task(
-    python_callable: None = None, /, **task_kwargs: Any
-) -> Callable[[Callable[..., Any]], TaskFunction]: ...
-def task(
-    python_callable: Callable[..., Any] | None = None, /, **task_kwargs: Any
+def _returns_dict(function: Callable[..., Any]) -> bool:
+    """Whether the function is annotated to return a dict (Airflow then infers multiple_outputs)."""
+    annotation = inspect.signature(function).return_annotation
+    if isinstance(annotation, str):  # postponed annotations: read the text
+        return annotation.replace(" ", "").startswith(("dict", "Dict", "typing.Dict"))
+    return annotation is dict or typing.get_origin(annotation) is dict
+
+
+def _decorator(
+    operator_class: type[DecoratedPythonOperator],
+    python_callable: Callable[..., Any] | None,
+    task_kwargs: Mapping[str, Any],
 ) -> TaskFunction | Callable[[Callable[..., Any]], TaskFunction]:
-    """Make a Python function a task: `@task` or `@task(pool="db", retries=2)`."""
     if python_callable is not None:
-        return TaskFunction(python_callable, task_kwargs)
+        return TaskFunction(python_callable, task_kwargs, operator_class)
 
     def decorate(function: Callable[..., Any]) -> TaskFunction:
-        return TaskFunction(function, task_kwargs)
+        return TaskFunction(function, task_kwargs, operator_class)
+
+    return decorate
+
+
+class _TaskDecorator:
+    """`@task`, with Airflow's variants as attributes: `@task.branch`, `@task.short_circuit`."""
+
+    @overload
+    def __call__(self, python_callable: Callable[..., Any], /) -> TaskFunction: ...
+    @overload
+    def __call__(
+        self, python_callable: None = None, /, **task_kwargs: Any
+    ) -> Callable[[Callable[..., Any]], TaskFunction]: ...
+    def __call__(
+        self, python_callable: Callable[..., Any] | None = None, /, **task_kwargs: Any
+    ) -> TaskFunction | Callable[[Callable[..., Any]], TaskFunction]:
+        """Make a Python function a task: `@task` or `@task(pool="db", retries=2)`."""
+        return _decorator(DecoratedPythonOperator, python_callable, task_kwargs)
+
+    @overload
+    def branch(self, python_callable: Callable[..., Any], /) -> TaskFunction: ...
+    @overload
+    def branch(
+        self, python_callable: None = None, /, **task_kwargs: Any
+    ) -> Callable[[Callable[..., Any]], TaskFunction]: ...
+    def branch(
+        self, python_callable: Callable[..., Any] | None = None, /, **task_kwargs: Any
+    ) -> TaskFunction | Callable[[Callable[..., Any]], TaskFunction]:
+        """A task whose function returns the downstream task id(s) to follow, or None."""
+        return _decorator(_DecoratedBranchOperator, python_callable, task_kwargs)
+
+    @overload
+    def short_circuit(self, python_callable: Callable[..., Any], /) -> TaskFunction: ...
+    @overload
+    def short_circuit(
+        self, python_callable: None = None, /, **task_kwargs: Any
+    ) -> Callable[[Callable[..., Any]], TaskFunction]: ...
+    def short_circuit(
+        self, python_callable: Callable[..., Any] | None = None, /, **task_kwargs: Any
+    ) -> TaskFunction | Callable[[Callable[..., Any]], TaskFunction]:
+        """A task whose falsy return value skips what is downstream of it."""
+        return _decorator(_DecoratedShortCircuitOperator, python_callable, task_kwargs)
+
+
+task = _TaskDecorator()
+
+
+def _with_role(
+    role: TaskRole, function: Callable[..., Any] | TaskFunction, on_failure_fail_dagrun: bool
+) -> TaskFunction:
+    if not isinstance(function, TaskFunction):
+        function = TaskFunction(function, {})
+    return function.evolve(role=role, on_failure_fail_dagrun=on_failure_fail_dagrun)
+
+
+def setup(function: Callable[..., Any] | TaskFunction) -> TaskFunction:
+    """Mark a task function as a setup task (`@setup`, or `@setup` over `@task(...)`)."""
+    return _with_role(TaskRole.SETUP, function, False)
+
+
+@overload
+def teardown(function: Callable[..., Any] | TaskFunction, /) -> TaskFunction: ...
+@overload
+def teardown(
+    function: None = None, /, *, on_failure_fail_dagrun: bool = False
+) -> Callable[[Callable[..., Any] | TaskFunction], TaskFunction]: ...
+def teardown(
+    function: Callable[..., Any] | TaskFunction | None = None,
+    /,
+    *,
+    on_failure_fail_dagrun: bool = False,
+) -> TaskFunction | Callable[[Callable[..., Any] | TaskFunction], TaskFunction]:
+    """Mark a task function as a teardown task: it runs even when the work failed.
+
+    Its failure leaves the run's state alone unless `on_failure_fail_dagrun=True`.
+    """
+    if function is not None:
+        return _with_role(TaskRole.TEARDOWN, function, on_failure_fail_dagrun)
+
+    def decorate(inner: Callable[..., Any] | TaskFunction) -> TaskFunction:
+        return _with_role(TaskRole.TEARDOWN, inner, on_failure_fail_dagrun)
 
     return decorate

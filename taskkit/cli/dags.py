@@ -10,6 +10,7 @@ import click
 
 from taskkit.cli import context
 from taskkit.cli.output import emit, output_option, render_table
+from taskkit.states import RunState
 
 if TYPE_CHECKING:
     from taskkit.config import Settings
@@ -39,10 +40,8 @@ def parse_conf(value: str | None) -> dict[str, Any]:
     return conf
 
 
-def parse_logical_date(value: str | None) -> dt.datetime:
-    """--logical-date: ISO 8601; a naive time is UTC; the default is now."""
-    if value is None:
-        return dt.datetime.now(dt.timezone.utc)
+def parse_iso_date(value: str, name: str, zone: dt.tzinfo = dt.timezone.utc) -> dt.datetime:
+    """An option's ISO 8601 date or date-time ('Z' accepted); a naive one is in `zone`."""
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -50,10 +49,10 @@ def parse_logical_date(value: str | None) -> dt.datetime:
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is not an ISO 8601 date-time such as 2026-01-31T12:00:00+00:00",
-            param_hint="'--logical-date'",
+            f"{value!r} is not an ISO 8601 date or date-time such as 2026-01-31T12:00:00+00:00",
+            param_hint=f"'{name}'",
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
 def _sync(store: Metastore, config: Settings) -> None:
@@ -124,16 +123,23 @@ def trigger(dag_id: str, run_id: str | None, conf: str | None, logical_date: str
 
     The DAGs folder is parsed first if the DAG is not in the metastore yet.
     """
+    from taskkit.authoring.params import resolve_params
     from taskkit.states import RunType
 
     run_conf = parse_conf(conf)
-    when = parse_logical_date(logical_date)
+    when = (
+        dt.datetime.now(dt.timezone.utc)
+        if logical_date is None
+        else parse_iso_date(logical_date, "--logical-date")
+    )
     if run_id is not None and not run_id.strip():
         raise click.BadParameter("must not be empty", param_hint="'--run-id'")
     config = context.settings()
     with context.open_store(config) as store:
         version = context.current_version(store, config, dag_id)
-        spec = context.load_version(config, version).spec
+        dag = context.load_version(config, version)
+        resolve_params(dag.params, run_conf, dag_id=dag_id)  # a bad value: one line, no run
+        spec = dag.spec
         run = store.create_run(
             dag_id,
             run_id or f"manual__{when.isoformat()}",
@@ -144,18 +150,6 @@ def trigger(dag_id: str, run_id: str | None, conf: str | None, logical_date: str
             conf=run_conf,
         )
     click.echo(run.run_id)
-
-
-def parse_range_date(value: str, name: str, zone: dt.tzinfo) -> dt.datetime:
-    """--start-date/--end-date: an ISO 8601 date or date-time; naive ones are in `zone`."""
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not an ISO 8601 date or date-time such as 2026-01-31",
-            param_hint=f"'{name}'",
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
 @dags.command()
@@ -186,8 +180,8 @@ def backfill(
         version = context.current_version(store, config, dag_id)
         spec = context.load_version(config, version).spec
         zone = Timetable.of(spec).zone
-        earliest = parse_range_date(start_date, "--start-date", zone)
-        latest = parse_range_date(end_date, "--end-date", zone)
+        earliest = parse_iso_date(start_date, "--start-date", zone)
+        latest = parse_iso_date(end_date, "--end-date", zone)
         if latest < earliest:
             raise click.BadParameter("is before --start-date", param_hint="'--end-date'")
 
@@ -242,7 +236,7 @@ def test_dag(dag_id: str, conf: str | None) -> int:
     ]
     click.echo(render_table(rows, ["task_id", "state", "tries"]))
     click.echo(f"DAG run {result.run_id}: {result.state}")
-    return 0 if result.state == "success" else 1
+    return 0 if result.state is RunState.SUCCESS else 1
 
 
 @dags.command()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import TryResult
+from taskkit.states import State
 
 
 @attrs.frozen
@@ -80,6 +81,22 @@ class TryFinished:
 Event = TryStarted | TryFinished
 
 
+class ActiveTaskInstance(Protocol):
+    """What `Executor.adopt` reads of a queued or running task instance."""
+
+    @property
+    def key(self) -> TaskInstanceKey: ...
+    @property
+    def state(self) -> State: ...
+    @property
+    def try_number(self) -> int: ...
+    @property
+    def hostname(self) -> str | None: ...
+
+
+TI = TypeVar("TI", bound=ActiveTaskInstance)
+
+
 class Executor(Protocol):
     """Runs workloads somewhere and reports what happened; decides nothing."""
 
@@ -97,6 +114,20 @@ class Executor(Protocol):
 
     def running(self) -> int:
         """How many submitted tries have not finished yet."""
+
+    def adopt(self, tis: Sequence[TI]) -> list[TI]:
+        """At start-up, take over tries a previous scheduler left running; returns the rest.
+
+        Those returned are orphans the scheduler resets. Executors whose tries die with
+        the scheduler (Local, Sequential) adopt none.
+        """
+
+    def cancel(self, key: TaskInstanceKey, try_number: int) -> None:
+        """Stop a try the scheduler no longer wants (its run timed out).
+
+        A try not started yet never starts; a running one is killed where the
+        executor can reach it. Its TryFinished, if one comes, is stale.
+        """
 
     def shutdown(self, grace: float) -> list[Event]:
         """Let running tries finish for up to `grace` seconds, kill the rest, stop workers.

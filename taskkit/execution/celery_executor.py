@@ -15,12 +15,12 @@ import datetime as dt
 import socket
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import attrs
 import structlog
 
-from taskkit.execution.base import DagPayload, Event, TryFinished, TryStarted, Workload
+from taskkit.execution.base import TI, DagPayload, Event, TryFinished, TryStarted, Workload
 from taskkit.execution.celery_app import (
     RUN_TRY,
     EventChannel,
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from taskkit.config import CelerySettings
     from taskkit.model.keys import TaskInstanceKey
 
-log = structlog.get_logger("taskkit.celery_executor")
+log = structlog.get_logger(__name__)
 
 #: (workload) -> (the operator's queue, its priority_weight_total).
 Route = Callable[[Workload], tuple[str, int]]
@@ -51,24 +51,12 @@ _Ident = tuple["TaskInstanceKey", int]
 _MARK = "taskkit:broker-mark:"
 
 
-class ActiveTaskInstance(Protocol):
-    """What `adopt` reads of a queued or running task instance."""
-
-    @property
-    def key(self) -> TaskInstanceKey: ...
-    @property
-    def state(self) -> State: ...
-    @property
-    def try_number(self) -> int: ...
-    @property
-    def hostname(self) -> str | None: ...
-
-
 @attrs.define
 class _Flight:
     """A try sent to the broker and not finished yet."""
 
     workload: Workload | None  # None for a try adopted from a previous scheduler
+    celery_id: str | None = None  # the broker message's id, to revoke it
     started: bool = False
     seen: float = attrs.Factory(time.monotonic)  # last sign of life (sent, started, beat)
     host: str | None = None
@@ -109,19 +97,31 @@ class CeleryExecutor:
         self._mark = self._set_mark() or ""
 
     def submit(self, workload: Workload, dag: DagPayload | None) -> None:
-        self._send(workload)
-        self._in_flight[workload.key, workload.try_number] = _Flight(workload)
+        celery_id = self._send(workload)
+        self._in_flight[workload.key, workload.try_number] = _Flight(workload, celery_id)
 
-    def _send(self, workload: Workload) -> None:
+    def cancel(self, key: TaskInstanceKey, try_number: int) -> None:
+        """Revoke a try still in the broker; one already running on a worker runs to its end.
+
+        Its result is then stale and ignored; docs/distributed.md says so.
+        """
+        flight = self._in_flight.get((key, try_number))
+        if flight is not None and flight.celery_id is not None and not flight.started:
+            self._celery().control.revoke(flight.celery_id)
+            del self._in_flight[key, try_number]
+
+    def _send(self, workload: Workload) -> str | None:
+        """Publish one try; returns the broker message's id."""
         queue, weight = self.route(workload)
         if queue == "default":  # the operator did not choose: the configured default
             queue = self.config.default_queue
-        self._celery().send_task(
+        sent = self._celery().send_task(
             RUN_TRY,
             args=[self.events_queue, seal(workload, self.secret_key), self.hostname],
             queue=queue,
             priority=broker_priority(weight, redis=self.redis),
         )
+        return None if sent is None else str(sent.id)
 
     def poll(self, timeout: float) -> list[Event]:
         # The scheduler committed what the last poll returned before calling again.
@@ -203,7 +203,7 @@ class CeleryExecutor:
         resent = 0
         for flight in self._in_flight.values():
             if not flight.started and flight.workload is not None:
-                self._send(flight.workload)
+                flight.celery_id = self._send(flight.workload)
                 flight.seen = time.monotonic()
                 resent += 1
         log.warning("celery_broker_restarted_empty", resent=resent)
@@ -230,7 +230,7 @@ class CeleryExecutor:
     def running(self) -> int:
         return len(self._in_flight)
 
-    def adopt(self, tis: Sequence[ActiveTaskInstance]) -> list[ActiveTaskInstance]:
+    def adopt(self, tis: Sequence[TI]) -> list[TI]:
         """Take over the tries a previous scheduler sent; return those it cannot vouch for.
 
         Running ones keep running on their workers: their reports arrive on
@@ -247,7 +247,7 @@ class CeleryExecutor:
         for beat in self._buffered:
             if isinstance(beat, WorkerBeat):
                 started.update(beat.tries)
-        orphans: list[ActiveTaskInstance] = []
+        orphans: list[TI] = []
         for ti in tis:
             ident = (ti.key, ti.try_number)
             if ti.state is State.RUNNING or ident in started:

@@ -42,6 +42,10 @@ class TaskSpec:
     on_failure_fail_dagrun: bool = False
     #: The direct upstream tasks that are setup tasks (for all_done_setup_success).
     upstream_setups: frozenset[str] = frozenset()
+    #: Run only once this task succeeded (or was skipped) in the previous run.
+    depends_on_past: bool = False
+    #: ... and its direct downstream tasks there did too.
+    wait_for_downstream: bool = False
 
     @property
     def max_tries(self) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -24,7 +25,7 @@ import attrs
 from taskkit.errors import IllegalTransitionError
 from taskkit.model.dag import DagSpec
 from taskkit.model.results import SkipScope, TryOutcome, TryResult
-from taskkit.scheduling.readiness import Readiness, task_readiness
+from taskkit.scheduling.readiness import Readiness, past_allows, task_readiness
 from taskkit.scheduling.transitions import after_try, run_outcome
 from taskkit.states import ALLOWED_TRANSITIONS, FINISHED_STATES, OCCUPYING_STATES, RunState, State
 
@@ -32,6 +33,7 @@ _DECIDED = {Readiness.SKIP: State.SKIPPED, Readiness.UPSTREAM_FAILED: State.UPST
 
 #: XComs of a run: task_id -> key -> value (opaque to the engine).
 XComMap = dict[str, dict[str, Any]]
+_NO_XCOMS: Mapping[str, Any] = MappingProxyType({})
 
 
 @attrs.define
@@ -59,7 +61,7 @@ class Transition:
     next_retry_at: dt.datetime | None = None
     error: str | None = None
     #: The values the try pushed, recorded with a finished try (empty otherwise).
-    xcoms: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+    xcoms: Mapping[str, Any] = attrs.field(default=_NO_XCOMS, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.target not in ALLOWED_TRANSITIONS[self.source]:
@@ -74,8 +76,11 @@ class RunEngine:
         spec: DagSpec,
         instances: Mapping[str, TaskInstance] | None = None,
         xcoms: XComMap | None = None,
+        past: Mapping[str, State] | None = None,
     ) -> None:
         self.spec = spec
+        #: The previous run's task states, for depends_on_past (None: no previous run).
+        self.past: dict[str, State] | None = None if past is None else dict(past)
         self.tis: dict[str, TaskInstance] = (
             dict(instances)
             if instances is not None
@@ -93,6 +98,8 @@ class RunEngine:
         #: Tasks not finished yet; a count, so "is the run over?" costs nothing per loop.
         self.unfinished = sum(ti.state not in FINISHED_STATES for ti in self.tis.values())
         self._states = _StateView(self.tis)
+        #: Set once dagrun_timeout passed: the run has failed whatever its tasks did.
+        self.timed_out = False
 
     # -- reading -------------------------------------------------------------------
 
@@ -111,6 +118,8 @@ class RunEngine:
         """The run's final state once every task has finished, else None."""
         if self.unfinished or self.dirty:
             return None
+        if self.timed_out:
+            return RunState.FAILED
         return run_outcome(self.spec.outcome_leaves, self._states)
 
     def xcoms_for(self, task_id: str) -> dict[tuple[str, str], Any]:
@@ -146,22 +155,38 @@ class RunEngine:
         the same call, so a failure settles a whole branch at once.
         """
         changes: list[Transition] = []
-        pending = list(self.dirty)
-        self.dirty.clear()
-        while pending:
-            task_id = pending.pop()
-            ti = self.tis[task_id]
-            if ti.state is not State.NONE:
+        while self.dirty:
+            task_id = self.dirty.pop()
+            if self.tis[task_id].state is not State.NONE:
                 continue
-            spec = self.spec.tasks[task_id]
-            readiness = task_readiness(spec, self._states)
+            task = self.spec.tasks[task_id]
+            readiness = task_readiness(task, self._states)
             if readiness is Readiness.WAIT:
                 continue
+            if readiness is Readiness.READY and not past_allows(task, self.past):
+                continue  # set_past marks it dirty again when the previous run moves on
             target = State.SCHEDULED if readiness is Readiness.READY else _DECIDED[readiness]
+            # A skip or upstream failure marks the task's own downstream tasks dirty: the loop
+            # follows the cascade.
             changes.append(self._move(task_id, target))
-            if target is not State.SCHEDULED:
-                pending.extend(spec.downstream)
         return changes
+
+    def set_past(self, task_id: str, state: State) -> None:
+        """The previous run's `task_id` moved to `state`: re-evaluate who waits on it."""
+        if self.past is None:
+            self.past = {}
+        self.past[task_id] = state
+        task = self.spec.tasks.get(task_id)
+        if task is None:
+            return
+        waiting = [task] + [
+            self.spec.tasks[u] for u in task.upstream if self.spec.tasks[u].wait_for_downstream
+        ]
+        self.dirty.update(
+            t.task_id
+            for t in waiting
+            if t.depends_on_past and self.tis[t.task_id].state is State.NONE
+        )
 
     def release_retries(self, now: dt.datetime) -> list[Transition]:
         """Schedule again every up_for_retry task whose retry time has come."""
@@ -234,6 +259,20 @@ class RunEngine:
             changes += self._skip(self._skipped_by(task_id, result))
         return changes
 
+    def time_out(self) -> list[Transition]:
+        """dagrun_timeout passed: every unfinished task is skipped and the run fails (Airflow).
+
+        Queued and running ones are among them: their drivers stop those tries.
+        """
+        self.timed_out = True
+        changes = [
+            self._move(task_id, State.SKIPPED, error="the run's dagrun_timeout passed")
+            for task_id, ti in self.tis.items()
+            if ti.state not in FINISHED_STATES
+        ]
+        self.dirty.clear()  # everything is decided: nothing is left to re-evaluate
+        return changes
+
     def _skipped_by(self, task_id: str, result: TryResult) -> Iterable[str]:
         """The tasks a successful try's branch choice or short circuit skips directly."""
         spec = self.spec.tasks[task_id]
@@ -244,11 +283,14 @@ class RunEngine:
             for chosen in result.follow:
                 keep |= self.spec.descendants(chosen)
             return sorted(spec.downstream - keep)
+        if result.skip_downstream is None:
+            return ()
         if result.skip_downstream is SkipScope.ALL:
-            return sorted(self.spec.descendants(task_id))
-        if result.skip_downstream is SkipScope.DIRECT:
-            return sorted(spec.downstream)
-        return ()
+            targets: Iterable[str] = self.spec.descendants(task_id)
+        else:
+            targets = spec.downstream
+        # A short circuit never skips cleaning up: teardowns follow their trigger rule.
+        return sorted(t for t in targets if not self.spec.tasks[t].is_teardown)
 
     def _skip(self, task_ids: Iterable[str]) -> list[Transition]:
         """Skip tasks directly (trigger rules then decide their downstream tasks)."""

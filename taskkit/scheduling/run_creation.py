@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from taskkit.model.dag import DagSpec
     from taskkit.scheduling.active_run import ActiveRun
 
-log = structlog.get_logger("taskkit.scheduler")
+log = structlog.get_logger(__name__)
 
 #: At most this many runs of one DAG are created per refresh: catchup is quick
 #: (30 intervals behind take a couple of refreshes) but never a flood.

@@ -8,6 +8,7 @@ try finishes and re-evaluates only that task's downstream tasks.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import heapq
 import time
@@ -17,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import structlog
 
+from taskkit.authoring.context import DagRunInfo
 from taskkit.execution.base import Event, TryFinished, TryStarted, Workload
+from taskkit.execution.dag_callbacks import DagCallbackRequest, DagCallbackRunner, end_reason
 from taskkit.execution.tasklog import log_path, write_rejection
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
 from taskkit.model.results import TryOutcome
@@ -46,7 +49,7 @@ if TYPE_CHECKING:
     from taskkit.metastore.store import Metastore
     from taskkit.model.keys import TaskInstanceKey
 
-log = structlog.get_logger("taskkit.scheduler")
+log = structlog.get_logger(__name__)
 
 #: How often runs, pools and pause flags changed by the CLI are picked up.
 REFRESH_INTERVAL_S = 0.5
@@ -75,17 +78,22 @@ class Scheduler:
         self.shutdown_grace_s = shutdown_grace_s
         self.logs_folder = settings.home / "logs"
         self.summary = SchedulerSummary()
+        self.dag_callbacks = DagCallbackRunner(self.logs_folder)
         self.runs: dict[tuple[str, str], ActiveRun] = {}
         self.queued_runs: dict[tuple[str, str], RunRecord] = {}
         self.scheduled = ReadyQueue()
         self.pending_starts: dict[TaskInstanceKey, TryStarted] = {}
         #: When runs have a retry due: (retry time, dag_id, run_id); their engines own the timers.
         self.retries: list[tuple[dt.datetime, str, str]] = []
+        #: When runs pass their dagrun_timeout: (deadline, dag_id, run_id).
+        self.timeouts: list[tuple[dt.datetime, str, str]] = []
         self.occupancy = Occupancy()
         self.pools: dict[str, int] = {}
         self.paused: set[str] = set()
         self.max_active_runs: dict[str, int | None] = {}
         self.wait_reasons: dict[TaskInstanceKey, str] = {}
+        #: A run -> the run after it whose depends_on_past tasks follow its states.
+        self.followers: dict[tuple[str, str], tuple[str, str]] = {}
         self.changes: list[TIChange] = []
         self.xcom_writes: list[XComWrite] = []
         #: Task instances starting a new try: their stored values go (as in the engine).
@@ -156,6 +164,7 @@ class Scheduler:
         self._handle(events)
         self._commit()
         self._finish_runs()  # runs whose last tries ended during the grace period
+        self.dag_callbacks.drain(grace)
         self.summary.stopped_by = self.stopping or "idle"
 
     # -- the loop ------------------------------------------------------------------
@@ -191,13 +200,15 @@ class Scheduler:
         if self.to_submit or self.changes or self.refresh_soon:
             return 0.0
         timeout = max(next_refresh - time.monotonic(), 0.0)
-        if self.retries:
-            due = (self.retries[0][0] - _utcnow()).total_seconds()
-            timeout = min(timeout, max(due, 0.0))
+        for timers in (self.retries, self.timeouts):
+            if timers:
+                due = (timers[0][0] - _utcnow()).total_seconds()
+                timeout = min(timeout, max(due, 0.0))
         return timeout
 
     def _idle(self) -> bool:
-        if self.executor.running():
+        self.dag_callbacks.reap()
+        if self.executor.running() or self.dag_callbacks.running():
             return False
         live = [r for r in self.runs.values() if r.dag_id not in self.paused]
         queued = [r for r in self.queued_runs.values() if r.dag_id not in self.paused]
@@ -211,6 +222,7 @@ class Scheduler:
                 for change in run.engine.decide():
                     self._record(run, change)
         self._release_due_retries(now)
+        self._time_out_runs(now)
         self._select(now, explain=explain)
         self._commit()
         self._finish_runs()
@@ -255,6 +267,9 @@ class Scheduler:
             try_number=change.try_number,
         )
         self.changes.append(attrs.evolve(ti_change, **columns) if columns else ti_change)
+        follower_id = self.followers.get((run.dag_id, run.run_id))
+        if follower_id is not None and (follower := self.runs.get(follower_id)) is not None:
+            follower.engine.set_past(change.task_id, change.target)
         for name, value in change.xcoms.items():
             self.xcom_writes.append(
                 XComWrite(run.key(change.task_id), name, value.data, value.encoding)
@@ -274,6 +289,25 @@ class Scheduler:
             if run is not None:
                 for change in run.engine.release_retries(now):
                     self._record(run, change, next_retry_at=None)
+
+    def _time_out_runs(self, now: dt.datetime) -> None:
+        """Runs past their dagrun_timeout fail: unfinished tasks skip, running tries stop."""
+        while self.timeouts and self.timeouts[0][0] <= now:
+            _, dag_id, run_id = heapq.heappop(self.timeouts)
+            run = self.runs.get((dag_id, run_id))
+            if run is None:
+                continue
+            log.warning("run_timed_out", dag_id=dag_id, run_id=run_id)
+            for change in run.engine.time_out():
+                key = run.key(change.task_id)
+                self.scheduled.discard([key])
+                self.wait_reasons.pop(key, None)
+                if change.source in OCCUPYING_STATES:
+                    spec = run.spec.tasks[change.task_id]
+                    self.occupancy.remove(dag_id, change.task_id, spec.pool, spec.pool_slots)
+                    self.pending_starts.pop(key, None)
+                    self.executor.cancel(key, change.try_number)
+                self._record(run, change, ended_at=now)
 
     def _select(self, now: dt.datetime, *, explain: bool) -> None:
         parallelism = min(self.settings.core.parallelism, self.executor.capacity)
@@ -451,6 +485,7 @@ class Scheduler:
                 continue
             states = run.engine.states()
             self.store.set_run_state(run.dag_id, run.run_id, outcome, expected=[RunState.RUNNING])
+            self._call_dag_callbacks(run, outcome)
             del self.runs[run.dag_id, run.run_id]
             self._unload(run)
             self.refresh_soon = True
@@ -463,7 +498,27 @@ class Scheduler:
             )
             log.info("run_finished", dag_id=run.dag_id, run_id=run.run_id, state=outcome.value)
 
+    def _call_dag_callbacks(self, run: ActiveRun, outcome: RunState) -> None:
+        """Start the DAG's callbacks for a finished run in a process of their own."""
+        success = outcome is RunState.SUCCESS
+        if not (run.spec.success_callbacks if success else run.spec.failure_callbacks):
+            return
+        reason = end_reason(success, run.engine.timed_out)
+        info = DagRunInfo(
+            run.dag_id,
+            run.run_id,
+            run.logical_date,
+            run.conf,
+            run.run_type,
+            run.data_interval_start,
+            run.data_interval_end,
+        )
+        _, payload = self.loader.version(run.dag_version_id)
+        self.dag_callbacks.submit(DagCallbackRequest(payload.payload, info, success, reason))
+
     def _unload(self, run: ActiveRun) -> None:
+        if run.previous is not None:
+            self.followers.pop(run.previous, None)
         self.scheduled.discard(run.key(task_id) for task_id in run.engine.tis)
         for task_id, ti in run.engine.tis.items():
             key = run.key(task_id)
@@ -519,6 +574,12 @@ class Scheduler:
         """Hold a run in memory and register its scheduled, retrying and occupying tasks."""
         run = self.loader.load(record)
         self.runs[record.dag_id, record.run_id] = run
+        if run.spec.depends_on_past:
+            self._link_past(run)
+        if run.spec.dagrun_timeout is not None:
+            with contextlib.suppress(OverflowError):  # a timeout past year 9999 never passes
+                deadline = (record.started_at or _utcnow()) + run.spec.dagrun_timeout
+                heapq.heappush(self.timeouts, (deadline, run.dag_id, run.run_id))
         retry_at = run.engine.next_retry_at()
         if retry_at is not None:
             heapq.heappush(self.retries, (retry_at, run.dag_id, run.run_id))
@@ -528,6 +589,22 @@ class Scheduler:
             elif ti.state in OCCUPYING_STATES:
                 spec = run.spec.tasks[task_id]
                 self.occupancy.add(run.dag_id, task_id, spec.pool, spec.pool_slots)
+
+    def _link_past(self, run: ActiveRun) -> None:
+        """Give a run's engine the previous run's states, and keep them current from now on."""
+        previous = self.store.get_previous_run(run.dag_id, run.logical_date)
+        if previous is None:
+            return  # the first run: depends_on_past waits for nothing, as in Airflow
+        ident = (previous.dag_id, previous.run_id)
+        held = self.runs.get(ident)
+        if held is not None:
+            past = held.engine.states()
+        else:
+            past = {ti.task_id: ti.state for ti in self.store.list_task_instances(*ident)}
+        for task_id, state in past.items():
+            run.engine.set_past(task_id, state)
+        run.previous = ident
+        self.followers[ident] = (run.dag_id, run.run_id)
 
     def _sync_dags(self) -> None:
         from taskkit.scheduling.dag_processor import sync_dags_folder

@@ -522,3 +522,163 @@ def test_runs_keep_their_dag_version_when_the_file_changes(home: Home) -> None:
     new = home.trigger("edited", "new")
     home.run_scheduler()
     assert home.store.get_xcoms("edited", new.run_id)[0].value == b'"v2"'
+
+
+def test_control_flow_under_the_scheduler(any_home: Home) -> None:
+    """Branches, short circuits, skip/fail exceptions, teardowns and a failed try's XComs."""
+    any_home.write_dag(
+        "flow",
+        """
+        from taskkit import AirflowFailException, ShortCircuitOperator, setup, teardown
+
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1),
+             default_args={"retries": 2, "retry_delay": dt.timedelta(0)})
+        def flow():
+            @task.branch
+            def pick():
+                return "left"
+
+            @task
+            def partial(ti=None):
+                ti.xcom_push("partial", 41)
+                raise AirflowFailException("no retry")
+
+            @task(trigger_rule="all_done")
+            def pull(ti=None):
+                return ti.xcom_pull("partial", key="partial")
+
+            @setup
+            def create():
+                return "cluster"
+
+            @teardown
+            def delete():
+                pass
+
+            left, right = EmptyOperator(task_id="left"), EmptyOperator(task_id="right")
+            join = EmptyOperator(task_id="join", trigger_rule="none_failed_min_one_success")
+            pick() >> [left, right] >> join
+            gate = ShortCircuitOperator(task_id="gate", python_callable=lambda: False)
+            gate >> EmptyOperator(task_id="gated")
+            made, dropped = create(), delete()
+            made >> partial() >> pull() >> dropped
+            made >> dropped
+
+        flow()
+        """,
+    )
+    any_home.sync()
+    run = any_home.trigger("flow")
+    any_home.run_scheduler()
+    tis = any_home.tis("flow", run.run_id)
+    assert {t: ti.state for t, ti in tis.items()} == {
+        "pick": State.SUCCESS,
+        "left": State.SUCCESS,
+        "right": State.SKIPPED,
+        "join": State.SUCCESS,
+        "gate": State.SUCCESS,
+        "gated": State.SKIPPED,
+        "create": State.SUCCESS,
+        "partial": State.FAILED,
+        "pull": State.SUCCESS,
+        "delete": State.SUCCESS,
+    }
+    assert tis["partial"].try_number == 1  # AirflowFailException spends no retry
+    # As in Airflow the leaves decide: `pull` (all_done) succeeded after `partial` failed.
+    assert any_home.run_state("flow", run.run_id) is RunState.SUCCESS
+    pulled = {
+        x.task_id: x.value.decode()
+        for x in any_home.store.get_xcoms("flow", run.run_id)
+        if x.key == "return_value"
+    }
+    assert pulled["pull"] == "41"
+
+
+def test_depends_on_past_and_wait_for_downstream_order_two_runs(any_home: Home) -> None:
+    """Run 2's task starts only after run 1's task and its downstream task finished."""
+    any_home.write_dag(
+        "past",
+        """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1), max_active_runs=2)
+        def past():
+            first = PythonOperator(task_id="first", python_callable=sleeper,
+                                   op_kwargs={"seconds": 0.3}, wait_for_downstream=True)
+            after = PythonOperator(task_id="after", python_callable=sleeper,
+                                   op_kwargs={"seconds": 0.3})
+            first >> after
+
+        past()
+        """,
+    )
+    any_home.sync()
+    one = any_home.trigger(
+        "past", "one", logical_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    )
+    two = any_home.trigger(
+        "past", "two", logical_date=dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)
+    )
+    any_home.run_scheduler()
+    assert any_home.run_state("past", one.run_id) is RunState.SUCCESS
+    assert any_home.run_state("past", two.run_id) is RunState.SUCCESS
+    tries = {(t.run, t.task): t for t in any_home.tries("past")}
+    assert tries["two", "first"].start >= tries["one", "after"].end
+
+
+def test_dagrun_timeout_fails_the_run_and_stops_its_running_try(any_home: Home) -> None:
+    """Past dagrun_timeout the run fails, the running try is killed, the rest is skipped."""
+    any_home.write_dag(
+        "slow",
+        """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1),
+             dagrun_timeout=dt.timedelta(seconds=1))
+        def slow():
+            long = PythonOperator(task_id="long", python_callable=sleeper,
+                                  op_kwargs={"seconds": 60})
+            long >> EmptyOperator(task_id="never")
+
+        slow()
+        """,
+    )
+    any_home.sync()
+    run = any_home.trigger("slow")
+    any_home.run_scheduler()
+    assert any_home.run_state("slow", run.run_id) is RunState.FAILED
+    tis = any_home.tis("slow", run.run_id)
+    assert (tis["long"].state, tis["never"].state) == (State.SKIPPED, State.SKIPPED)
+    assert any_home.tries("slow") == []  # killed before it could note its end
+
+
+def test_dag_callbacks_run_in_their_own_process_and_a_hanging_one_is_killed(
+    any_home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """on_failure_callback runs beside the scheduler; one that hangs is killed; runs go on."""
+    monkeypatch.setattr("taskkit.execution.dag_callbacks.CALLBACK_TIMEOUT_S", 5.0)
+    marker = any_home.path / "callback.txt"
+    any_home.write_dag(
+        "cb",
+        f"""
+        def record(context):
+            with open({str(marker)!r}, "a") as f:
+                f.write(context["reason"] + " " + context["dag_run"].run_id + "\\n")
+
+        def hang(context):
+            time.sleep(3600)
+
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1),
+             on_failure_callback=[record, hang], on_success_callback=record)
+        def cb():
+            @task
+            def boom():
+                raise ValueError("no")
+            boom()
+
+        cb()
+        """,
+    )
+    any_home.sync()
+    runs = [any_home.trigger("cb", "first"), any_home.trigger("cb", "second")]
+    any_home.run_scheduler()
+    assert all(any_home.run_state("cb", run.run_id) is RunState.FAILED for run in runs)
+    assert sorted(marker.read_text().splitlines()) == ["task_failure first", "task_failure second"]
+    log = (any_home.path / "logs" / "cb" / "first" / "@dag_callbacks.log").read_text()
+    assert "Calling the failure callbacks of run 'first'" in log

@@ -1,0 +1,224 @@
+"""The run engine: one run's state machine, without a database, a clock or processes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from taskkit.errors import IllegalTransitionError
+from taskkit.execution.base import EncodedXCom
+from taskkit.model.dag import DagSpec
+from taskkit.model.results import SkipScope, TryOutcome, TryResult
+from taskkit.model.task import TaskSpec
+from taskkit.scheduling.engine import RunEngine, TaskInstance, Transition
+from taskkit.states import RunState, State, TriggerRule
+
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+OK = TryResult(TryOutcome.SUCCESS)
+FAIL = TryResult(TryOutcome.FAILED, error="boom")
+
+
+def run_one(engine: RunEngine, task_id: str, result: TryResult = OK) -> list[Transition]:
+    """Queue, start and finish one scheduled task's try."""
+    engine.queue(task_id)
+    try_number = engine.tis[task_id].try_number
+    engine.start(task_id, try_number)
+    return engine.finish(task_id, try_number, result, NOW)
+
+
+def targets(changes: list[Transition]) -> dict[str, State]:
+    return {c.task_id: c.target for c in changes}
+
+
+def _spec(edges: str, overrides: dict[str, dict[str, object]] | None = None) -> DagSpec:
+    """A DagSpec from edges like 'a>b a>c' (a lone 'a' is a task without edges)."""
+    tokens = [e.split(">") for e in edges.split()]
+    pairs = [(t[0], t[1]) for t in tokens if len(t) == 2]
+    ids = sorted({t for token in tokens for t in token} | set(overrides or {}))
+    return DagSpec(
+        "d",
+        {
+            t: TaskSpec(
+                t,
+                upstream=frozenset(a for a, b in pairs if b == t),
+                downstream=frozenset(b for a, b in pairs if a == t),
+                **(overrides or {}).get(t, {}),
+            )
+            for t in ids
+        },
+    )
+
+
+def test_roots_are_scheduled_first_and_downstream_follows_a_success() -> None:
+    """Only roots are ready at first; a success makes its downstream task ready."""
+    engine = RunEngine(_spec("a>b"))
+    assert targets(engine.decide()) == {"a": State.SCHEDULED}
+    run_one(engine, "a")
+    assert targets(engine.decide()) == {"b": State.SCHEDULED}
+    run_one(engine, "b")
+    assert engine.outcome() is RunState.SUCCESS
+
+
+def test_a_failure_cascades_upstream_failed_in_one_call() -> None:
+    """A failed task settles its whole downstream branch at once."""
+    engine = RunEngine(_spec("a>b b>c"))
+    engine.decide()
+    run_one(engine, "a", FAIL)
+    assert targets(engine.decide()) == {"b": State.UPSTREAM_FAILED, "c": State.UPSTREAM_FAILED}
+    assert engine.outcome() is RunState.FAILED
+
+
+def test_a_failed_try_with_retries_left_waits_for_its_retry_time() -> None:
+    """up_for_retry until the retry time given as `now`; then scheduled with the next try."""
+    engine = RunEngine(_spec("a", {"a": {"retries": 1, "retry_delay": dt.timedelta(seconds=5)}}))
+    engine.decide()
+    (change,) = run_one(engine, "a", FAIL)
+    assert change.target is State.UP_FOR_RETRY
+    assert change.next_retry_at == NOW + dt.timedelta(seconds=5)
+    assert engine.release_retries(NOW) == []
+    assert targets(engine.release_retries(NOW + dt.timedelta(seconds=5))) == {"a": State.SCHEDULED}
+    (change,) = run_one(engine, "a")
+    assert change.try_number == 2 and change.target is State.SUCCESS
+
+
+def test_a_fail_exception_skips_the_remaining_retries() -> None:
+    """A try that is not retryable (AirflowFailException) fails the task at once."""
+    engine = RunEngine(_spec("a", {"a": {"retries": 3}}))
+    engine.decide()
+    (change,) = run_one(engine, "a", TryResult(TryOutcome.FAILED, retryable=False))
+    assert change.target is State.FAILED
+
+
+def test_what_a_failed_try_pushed_is_kept_and_a_new_try_starts_clean() -> None:
+    """XComs of a failed try stay for downstream tasks; the next try of the task clears them."""
+    value = EncodedXCom(b"41", "json")
+    engine = RunEngine(_spec("a>b", {"a": {"retries": 1, "retry_delay": dt.timedelta(0)}}))
+    engine.decide()
+    run_one(engine, "a", TryResult(TryOutcome.FAILED, xcoms={"partial": value}))
+    assert engine.xcoms_for("b") == {("a", "partial"): value}
+    engine.release_retries(NOW)
+    engine.queue("a")
+    assert engine.xcoms_for("b") == {}
+
+
+def test_a_try_sees_the_values_of_every_ancestor_but_not_of_other_branches() -> None:
+    """xcoms_for reaches ancestors however far up, and nothing beside them."""
+    engine = RunEngine(_spec("a>b b>c x>y"))
+    for task_id in "abx":
+        engine.xcoms[task_id] = {"return_value": EncodedXCom(task_id.encode(), "json")}
+    assert set(engine.xcoms_for("c")) == {("a", "return_value"), ("b", "return_value")}
+
+
+def test_a_branch_skips_the_unchosen_path_but_not_the_join_of_an_empty_branch() -> None:
+    """Direct downstream tasks not chosen are skipped, unless reachable from a chosen one."""
+    engine = RunEngine(
+        _spec(
+            "branch>left branch>right branch>join left>join right>after_right",
+            {"join": {"trigger_rule": TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS}},
+        )
+    )
+    engine.decide()
+    changes = run_one(engine, "branch", TryResult(TryOutcome.SUCCESS, follow=frozenset({"left"})))
+    assert targets(changes[1:]) == {"right": State.SKIPPED}
+    assert targets(engine.decide()) == {"left": State.SCHEDULED, "after_right": State.SKIPPED}
+    run_one(engine, "left")
+    assert targets(engine.decide()) == {"join": State.SCHEDULED}
+
+
+def test_a_short_circuit_skips_all_descendants_but_teardowns() -> None:
+    """SkipScope.ALL skips every descendant whatever its trigger rule; teardowns still run."""
+    engine = RunEngine(
+        _spec(
+            "check>a a>b a>clean",
+            {
+                "b": {"trigger_rule": TriggerRule.ALL_DONE},
+                "clean": {"is_teardown": True, "trigger_rule": TriggerRule.ALL_DONE},
+            },
+        )
+    )
+    engine.decide()
+    skip_all = TryResult(TryOutcome.SUCCESS, skip_downstream=SkipScope.ALL)
+    changes = run_one(engine, "check", skip_all)
+    assert targets(changes[1:]) == {"a": State.SKIPPED, "b": State.SKIPPED}
+    assert targets(engine.decide()) == {"clean": State.SCHEDULED}
+
+
+def test_a_direct_short_circuit_lets_trigger_rules_decide_further_down() -> None:
+    """SkipScope.DIRECT skips direct downstream tasks; an all_done task after them runs."""
+    engine = RunEngine(_spec("check>a a>b", {"b": {"trigger_rule": TriggerRule.ALL_DONE}}))
+    engine.decide()
+    run_one(engine, "check", TryResult(TryOutcome.SUCCESS, skip_downstream=SkipScope.DIRECT))
+    assert targets(engine.decide()) == {"b": State.SCHEDULED}
+
+
+def test_a_quiet_teardown_never_decides_the_run() -> None:
+    """Work failed, its teardown succeeded: the run fails (the teardown hides nothing)."""
+    engine = RunEngine(
+        _spec(
+            "setup>work work>teardown setup>teardown",
+            {
+                "setup": {"is_setup": True},
+                "teardown": {
+                    "is_teardown": True,
+                    "trigger_rule": TriggerRule.ALL_DONE_SETUP_SUCCESS,
+                    "upstream_setups": frozenset({"setup"}),
+                },
+            },
+        )
+    )
+    engine.decide()
+    run_one(engine, "setup")
+    engine.decide()
+    run_one(engine, "work", FAIL)
+    assert targets(engine.decide()) == {"teardown": State.SCHEDULED}
+    run_one(engine, "teardown")
+    assert engine.outcome() is RunState.FAILED
+
+
+def test_stale_reports_change_nothing() -> None:
+    """A finish for an older try, or for a task not running, is ignored."""
+    engine = RunEngine(_spec("a"))
+    engine.decide()
+    engine.queue("a")
+    assert engine.finish("a", 7, OK, NOW) == []
+    assert engine.start("a", 7) is None
+    assert engine.tis["a"].state is State.QUEUED
+
+
+def test_transitions_outside_the_allowed_table_raise() -> None:
+    """The engine cannot move a task from success straight to running: the table forbids it."""
+    with pytest.raises(IllegalTransitionError):
+        Transition("a", State.SUCCESS, State.RUNNING, 1)
+
+
+def test_an_engine_loaded_mid_run_resumes_where_the_metastore_left_it() -> None:
+    """Loaded from stored states, it evaluates undecided tasks and re-arms retry timers."""
+    instances = {
+        "a": TaskInstance(State.SUCCESS, 1, 1),
+        "b": TaskInstance(State.UP_FOR_RETRY, 1, 2, NOW),
+        "c": TaskInstance(State.NONE, 0, 1),
+    }
+    engine = RunEngine(_spec("a>c b>c", {"b": {"retries": 1}}), instances)
+    assert engine.decide() == []
+    assert engine.next_retry_at() == NOW
+    assert targets(engine.release_retries(NOW)) == {"b": State.SCHEDULED}
+
+
+def test_depends_on_past_waits_for_the_previous_runs_instance() -> None:
+    """Ready by its trigger rule, the task still waits until the previous run's one succeeded."""
+    engine = RunEngine(
+        _spec("t>u", {"t": {"depends_on_past": True, "wait_for_downstream": True}}),
+        past={"t": State.SUCCESS, "u": State.RUNNING},
+    )
+    assert engine.decide() == []  # u of the previous run still runs: wait_for_downstream
+    engine.set_past("u", State.FAILED)
+    assert engine.decide() == []
+    engine.set_past("u", State.SUCCESS)
+    assert targets(engine.decide()) == {"t": State.SCHEDULED}
+
+
+def test_depends_on_past_without_a_previous_run_waits_for_nothing() -> None:
+    """The first run (no past at all) runs a depends_on_past task at once, as Airflow does."""
+    engine = RunEngine(_spec("t", {"t": {"depends_on_past": True}}))
+    assert targets(engine.decide()) == {"t": State.SCHEDULED}
