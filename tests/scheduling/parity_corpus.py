@@ -35,7 +35,20 @@ CORPUS_PRELUDE = '''\
 import sys
 import threading
 
-from taskkit import BaseOperator, TriggerRule, chain, cross_downstream
+from taskkit import (
+    BaseBranchOperator,
+    BaseOperator,
+    BranchPythonOperator,
+    Label,
+    ShortCircuitOperator,
+    TaskGroup,
+    TriggerRule,
+    chain,
+    cross_downstream,
+    setup,
+    task_group,
+    teardown,
+)
 from taskkit.errors import AirflowFailException, AirflowSkipException
 
 NO_DELAY = dt.timedelta(0)
@@ -700,6 +713,303 @@ HAND_WRITTEN += [
     ),
 ]
 
+
+# -- control flow: branches, short circuits, setup/teardown, groups ----------------------
+
+HAND_WRITTEN += [
+    _dag(
+        "branch_python",
+        "BranchPythonOperator follows one path, a list, or none; joins follow trigger rules",
+        """
+        def pick(ti, choice):
+            return choice
+
+        with DAG("branch_python", **COMMON):
+            for name, choice in (("one", "b1_a"), ("many", ["b2_a", "b2_b"]), ("none", None)):
+                number = {"one": 1, "many": 2, "none": 3}[name]
+                branch = BranchPythonOperator(
+                    task_id=f"branch_{name}", python_callable=pick, op_kwargs={"choice": choice}
+                )
+                paths = [step(f"b{number}_{x}") for x in "abc"]
+                branch >> paths
+                paths[2] >> step(f"b{number}_after_c")
+                paths >> step(f"b{number}_join", trigger_rule="none_failed_min_one_success")
+                paths >> step(f"b{number}_all_success")
+                paths >> step(f"b{number}_done", trigger_rule="all_done", pulls=[f"branch_{name}"])
+        """,
+    ),
+    _dag(
+        "branch_decorated",
+        "@task.branch decides from an upstream value; a branch may choose a TaskGroup",
+        """
+        @dag(**COMMON)
+        def branch_decorated():
+            @task
+            def measure():
+                return 7
+
+            @task.branch
+            def route(size):
+                return "big.load" if size > 5 else "small"
+
+            @task
+            def small():
+                return "small"
+
+            @task
+            def report(ti=None):
+                return [ti.xcom_pull("route"), ti.xcom_pull("big.load"), ti.xcom_pull("small")]
+
+            with TaskGroup("big") as big:
+                loaded = step("load")
+                loaded >> step("check")
+
+            chosen = route(measure())
+            little = small()
+            chosen >> [big, little]
+            [big, little] >> report.override(trigger_rule="none_failed_min_one_success")()
+
+        branch_decorated()
+        """,
+    ),
+    _dag(
+        "branch_faults",
+        "a branch choosing a task that is not downstream fails; a failed branch skips nothing",
+        """
+        class Chooser(BaseBranchOperator):
+            def __init__(self, *, choice, plan=("ok",), **kwargs):
+                super().__init__(**kwargs)
+                self.choice = choice
+                self.plan = plan
+
+            def choose_branch(self, context):
+                act(context["ti"], self.plan)
+                return self.choice
+
+        with DAG("branch_faults", **COMMON):
+            wrong = Chooser(task_id="wrong", choice="elsewhere", retries=1)
+            wrong >> [step("w1"), step("w2", trigger_rule="all_done")]
+            step("elsewhere")
+            flaky = Chooser(task_id="flaky", choice="f2", plan=["fail", "ok"], retries=1)
+            flaky >> [step("f1"), step("f2")]
+            broken = Chooser(task_id="broken", choice="x1", plan=["fail"])
+            broken >> [step("x1"), step("x2", trigger_rule="one_failed")]
+        """,
+    ),
+    _dag(
+        "short_circuits",
+        "short circuits: falsy skips everything downstream, or only direct tasks when asked",
+        """
+        def truth(value):
+            return value
+
+        with DAG("short_circuits", **COMMON):
+            shut = ShortCircuitOperator(
+                task_id="shut", python_callable=truth, op_kwargs={"value": 0}
+            )
+            shut >> step("s1") >> step("s2", trigger_rule="all_done")
+            shut >> step("s3", trigger_rule="always")
+            soft = ShortCircuitOperator(
+                task_id="soft",
+                python_callable=truth,
+                op_kwargs={"value": ""},
+                ignore_downstream_trigger_rules=False,
+            )
+            soft >> step("d1") >> step("d2", trigger_rule="all_done", pulls=["d1"])
+            soft >> step("d3") >> step("d4")
+            open_ = ShortCircuitOperator(
+                task_id="open", python_callable=truth, op_kwargs={"value": [1]}
+            )
+            open_ >> step("o1") >> step("o2", pulls=["open"])
+        """,
+    ),
+    _dag(
+        "short_circuit_decorated",
+        "@task.short_circuit with a failing try, then a falsy result",
+        """
+        @dag(**COMMON)
+        def short_circuit_decorated():
+            @task.short_circuit(retries=1)
+            def gate(ti=None):
+                if ti.try_number == 1:
+                    raise RuntimeError("flaky gate")
+                return False
+
+            @task
+            def after():
+                return "never"
+
+            @task(trigger_rule="all_done")
+            def cleanup():
+                return "skipped too: ignore_downstream_trigger_rules"
+
+            gate() >> after() >> cleanup()
+
+        short_circuit_decorated()
+        """,
+    ),
+    _dag(
+        "setup_teardown",
+        "a teardown runs after failed work and does not hide the failure",
+        """
+        @dag(**COMMON)
+        def setup_teardown():
+            @setup
+            def create():
+                return "resource"
+
+            @task
+            def work(resource):
+                raise RuntimeError(f"work on {resource} failed")
+
+            @teardown
+            def delete(resource):
+                return f"deleted {resource}"
+
+            made = create()
+            work(made) >> delete(made)
+
+        setup_teardown()
+        """,
+    ),
+    _dag(
+        "setup_teardown_rules",
+        "failing setups and teardowns, on_failure_fail_dagrun, all_done_setup_success",
+        """
+        with DAG("setup_teardown_rules", **COMMON):
+            bad_setup = step("bad_setup", ["fail"]).as_setup()
+            good_setup = step("good_setup").as_setup()
+            work = step("work")
+            quiet = step("quiet_teardown", ["fail"]).as_teardown(setups=good_setup)
+            loud = step("loud_teardown").as_teardown(setups=bad_setup)
+            [bad_setup, good_setup] >> work >> [quiet, loud]
+            good_setup >> step("after_setup", trigger_rule="all_done_setup_success")
+            [bad_setup, good_setup] >> step(
+                "after_both", trigger_rule="all_done_setup_success"
+            )
+            solo = step("solo_setup", ["skip"]).as_setup()
+            solo >> step("solo_work") >> step("solo_down").as_teardown(
+                setups=solo, on_failure_fail_dagrun=True
+            )
+        """,
+    ),
+    _dag(
+        "task_groups",
+        "nested groups, @task_group, group >> task wiring, labels, group default_args",
+        """
+        @dag(**COMMON)
+        def task_groups():
+            @task
+            def start():
+                return 1
+
+            @task_group
+            def process(value):
+                @task
+                def double(v):
+                    return v * 2
+
+                @task(retries=1)
+                def flaky(v, ti=None):
+                    if ti.try_number == 1:
+                        raise RuntimeError("once")
+                    return v + 1
+
+                return flaky(double(value))
+
+            with TaskGroup("outer", default_args={"retries": 2}) as outer:
+                with TaskGroup("inner"):
+                    step("deep", ["fail", "fail", "ok"])
+                step("shallow")
+
+            first = process(start())
+            second = process(first)
+            first >> Label("then") >> outer >> step("end", pulls=["process.flaky"])
+            second >> step("end2", pulls=["process__1.flaky"])
+
+        task_groups()
+        """,
+    ),
+    _dag(
+        "xcom_outputs",
+        "multiple_outputs, XComArg['key'], do_xcom_push=False",
+        """
+        @dag(**COMMON)
+        def xcom_outputs():
+            @task
+            def split() -> dict[str, int]:
+                return {"extra": 1, "seen": 2}
+
+            @task(multiple_outputs=True)
+            def explicit():
+                return {"partial": "p", "first_only": [1]}
+
+            @task(do_xcom_push=False)
+            def silent(ti=None):
+                ti.xcom_push("extra", "pushed by hand")
+                return "not stored"
+
+            @task
+            def combine(extra, seen, partial, silent_value):
+                return [extra, seen, partial, silent_value]
+
+            parts = split()
+            more = explicit()
+            quiet = silent()
+            combine(parts["extra"], parts["seen"], more["partial"], quiet)
+
+        xcom_outputs()
+        """,
+    ),
+    _dag(
+        "callbacks",
+        "task callbacks (one raising) change no state in either runner",
+        """
+        def boom(context):
+            raise RuntimeError("callback fails")
+
+        def fine(context):
+            print("callback for", context["ti"].task_id)
+
+        with DAG("callbacks", on_failure_callback=fine, on_success_callback=boom, **COMMON):
+            ok = step("ok", on_success_callback=[boom, fine], on_execute_callback=fine)
+            bad = step(
+                "bad",
+                ["fail", "fail"],
+                retries=1,
+                on_failure_callback=boom,
+                on_retry_callback=fine,
+            )
+            skipped = step("skipped", ["skip"], on_skipped_callback=boom)
+            [ok, bad, skipped] >> step("after", trigger_rule="all_done")
+        """,
+    ),
+    _dag(
+        "run_timeout",
+        "dagrun_timeout stops the running try: it and what follows are skipped, the run fails",
+        """
+        def slow(ti):
+            ti.xcom_push("partial", "pushed before the run timed out")
+            time.sleep(60)
+            return "never returned"
+
+        with DAG("run_timeout", dagrun_timeout=dt.timedelta(seconds=5), **COMMON):
+            # Its weight starts it at once even among many runs: the timeout must find it running.
+            sleepy = PythonOperator(task_id="slow", python_callable=slow, priority_weight=1000)
+            sleepy >> step("after", trigger_rule="all_done")
+        """,
+    ),
+    _dag(
+        "depends_on_past_first_run",
+        "depends_on_past and wait_for_downstream hold nothing back in a DAG's first run",
+        """
+        with DAG("depends_on_past_first_run", **COMMON):
+            a = step("a", depends_on_past=True)
+            b = step("b", wait_for_downstream=True)
+            a >> b >> step("c", ["fail", "ok"], retries=1, depends_on_past=True)
+        """,
+    ),
+]
 
 # -- generated -------------------------------------------------------------------------------
 

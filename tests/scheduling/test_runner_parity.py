@@ -240,3 +240,19 @@ def test_a_difference_is_shown_with_the_source_and_both_sides() -> None:
     assert case.body in report
     marked = [line.split()[:2] for line in report.splitlines() if line.endswith("<<<")]
     assert marked == [["work", "failed"], ["xcom", "report.return_value"]]
+
+
+def test_dagrun_timeout_stops_a_running_try_in_both_runners(home: Home) -> None:
+    """A try still running at dagrun_timeout is stopped and skipped, under DAG.test() too."""
+    case = by_id("run_timeout")
+
+    reports = run_both(home, [case])
+
+    (run,) = home.store.list_runs(case.dag_id)
+    tis = home.tis(case.dag_id, run.run_id)
+    assert run.state is RunState.FAILED
+    assert {t: (ti.state, ti.try_number) for t, ti in tis.items()} == {
+        "slow": (State.SKIPPED, 1),
+        "after": (State.SKIPPED, 0),
+    }
+    assert not reports, reports[0]
