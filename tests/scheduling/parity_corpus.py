@@ -82,6 +82,33 @@ def step(task_id, plan=("ok",), pulls=(), push_first=False, **kwargs):
         op_kwargs={"plan": list(plan), "pulls": list(pulls), "push_first": push_first},
         **kwargs,
     )
+
+
+def choose(ti, plan, follow, push_first=False):
+    """Act out `plan`; on success return `follow` (what a branch follows, or a gate's truth)."""
+    act(ti, plan, push_first=push_first)
+    return follow
+
+
+def chooser(task_id, plan, follow, push_first=False, **kwargs):
+    """A branch that acts out `plan`, then follows `follow`."""
+    return BranchPythonOperator(
+        task_id=task_id,
+        python_callable=choose,
+        op_kwargs={"plan": list(plan), "follow": list(follow), "push_first": push_first},
+        **kwargs,
+    )
+
+
+def gate(task_id, plan, is_open, push_first=False, **kwargs):
+    """A short circuit that acts out `plan`, then skips its direct downstream tasks if closed."""
+    return ShortCircuitOperator(
+        task_id=task_id,
+        python_callable=choose,
+        op_kwargs={"plan": list(plan), "follow": is_open, "push_first": push_first},
+        ignore_downstream_trigger_rules=False,
+        **kwargs,
+    )
 '''
 
 
@@ -1021,19 +1048,35 @@ EARLY_RULES = frozenset(
 )
 
 
+#: Tasks that choose which of their direct downstream tasks run.
+CHOOSERS = ("branch", "short_circuit")
+
+
 @attrs.frozen
 class TaskPlan:
-    """One generated task: its place in the graph, its rule and what each try does."""
+    """One generated task: its place in the graph, its rule and what each try does.
+
+    A chooser (a branch, or a short circuit that skips only its direct
+    downstream tasks) follows the tasks whose index is in `follow` (a short
+    circuit: all of them or none). Its direct downstream tasks have it as
+    their only upstream task and are never `always`: were any of them able to
+    start before it ends, whether it gets skipped would depend on timing
+    (as in Airflow).
+    """
 
     task_id: str
     upstream: tuple[str, ...]
     rule: TriggerRule
     retries: int
     plan: tuple[str, ...]
-    kind: str  # "python", "bash" or "empty"
+    kind: str  # "python", "bash", "empty", or one of CHOOSERS
     push_first: bool
+    follow: frozenset[int] = frozenset()
 
-    def render(self) -> str:
+    def follows(self, task_id: str) -> bool:
+        return int(task_id[1:]) in self.follow
+
+    def render(self, downstream: Sequence[str]) -> str:
         options = f"trigger_rule='{self.rule.value}'"
         if self.retries:
             options += f", retries={self.retries}"
@@ -1044,11 +1087,15 @@ class TaskPlan:
                 f"BashOperator(task_id='{self.task_id}', "
                 f"bash_command={_bash_for(self.task_id, self.plan)!r}, {options})"
             )
+        head = f"'{self.task_id}', {list(self.plan)!r}"
+        if self.kind == "branch":
+            chosen = [d for d in downstream if self.follows(d)]
+            return f"chooser({head}, follow={chosen!r}, push_first={self.push_first}, {options})"
+        if self.kind == "short_circuit":
+            is_open = bool(self.follow)
+            return f"gate({head}, is_open={is_open}, push_first={self.push_first}, {options})"
         pulls = () if self.rule in EARLY_RULES else self.upstream
-        return (
-            f"step('{self.task_id}', {list(self.plan)!r}, pulls={list(pulls)!r}, "
-            f"push_first={self.push_first}, {options})"
-        )
+        return f"step({head}, pulls={list(pulls)!r}, push_first={self.push_first}, {options})"
 
 
 def _bash_for(task_id: str, plan: Sequence[str]) -> str:
@@ -1078,17 +1125,25 @@ class DagPlan:
     def render(self, dag_id: str) -> CorpusDag:
         lines = [f"with DAG('{dag_id}', **COMMON):"]
         for t in self.tasks:
-            lines.append(f"    {t.task_id} = {t.render()}")
+            downstream = [d.task_id for d in self.tasks if t.task_id in d.upstream]
+            lines.append(f"    {t.task_id} = {t.render(downstream)}")
             if t.upstream:
                 lines.append(f"    [{', '.join(t.upstream)}] >> {t.task_id}")
-        kinds = sorted({t.rule.value for t in self.tasks})
-        about = f"generated: {len(self.tasks)} tasks, rules {', '.join(kinds)}"
+        rules = sorted({t.rule.value for t in self.tasks})
+        kinds = sorted({t.kind for t in self.tasks})
+        about = f"generated: {len(self.tasks)} tasks ({', '.join(kinds)}), rules {', '.join(rules)}"
         return CorpusDag(dag_id, about, "\n".join(lines) + "\n")
 
 
-def final_state(rule: TriggerRule, upstream: Iterable[State], plan: TaskPlan) -> State:
-    """Where a task ends once its upstream tasks ended in `upstream` (no timing involved)."""
-    states = dict(enumerate(upstream))
+def final_state(
+    rule: TriggerRule, upstream: Sequence[TaskPlan], finals: dict[str, State], plan: TaskPlan
+) -> State:
+    """Where a task ends once its upstream tasks ended as `finals` says (no timing involved)."""
+    if len(upstream) == 1 and upstream[0].kind in CHOOSERS:
+        chooser = upstream[0]
+        if finals[chooser.task_id] is State.SUCCESS and not chooser.follows(plan.task_id):
+            return State.SKIPPED
+    states = {u.task_id: finals[u.task_id] for u in upstream}
     readiness = evaluate_trigger_rule(rule, UpstreamCounts.of(states, states))
     if readiness is Readiness.SKIP:
         return State.SKIPPED
@@ -1102,18 +1157,18 @@ def final_state(rule: TriggerRule, upstream: Iterable[State], plan: TaskPlan) ->
             return State.SUCCESS
         if outcome == "skip":
             return State.SKIPPED
-        if outcome == "fail_fast" and plan.kind == "python":
+        if outcome == "fail_fast" and plan.kind != "bash":
             return State.FAILED
     return State.FAILED
 
 
-def _ambiguous(rule: TriggerRule, upstream: Sequence[State]) -> bool:
+def _ambiguous(rule: TriggerRule, upstream: Iterable[State]) -> bool:
     """all_success behind both a failure and a skip: the first to land decides."""
-    failures = {State.FAILED, State.UPSTREAM_FAILED}
+    states = set(upstream)
     return (
         rule is TriggerRule.ALL_SUCCESS
-        and any(s in failures for s in upstream)
-        and State.SKIPPED in upstream
+        and bool(states & {State.FAILED, State.UPSTREAM_FAILED})
+        and State.SKIPPED in states
     )
 
 
@@ -1123,13 +1178,15 @@ _plans = st.one_of(
     st.just(("fail", "ok")),  # fail, then succeed on the retry
     st.lists(st.sampled_from(OUTCOMES), min_size=2, max_size=3).map(tuple),
 )
+_KINDS = ("python", "python", "python", "bash", "empty", "branch", "short_circuit")
 
 
 @st.composite
 def dag_plans(draw: st.DrawFn) -> DagPlan:
-    """A random DAG of 3-12 tasks, each with a random rule, retries and per-try outcomes."""
+    """A random DAG of 3-12 tasks: random edges, rules, retries, choosers and try outcomes."""
     count = draw(st.integers(3, 12))
     tasks: list[TaskPlan] = []
+    by_id: dict[str, TaskPlan] = {}
     finals: dict[str, State] = {}
     for index in range(count):
         task_id = f"t{index}"
@@ -1142,25 +1199,37 @@ def dag_plans(draw: st.DrawFn) -> DagPlan:
                     key=earlier.index,
                 )
             )
-        rule = draw(st.sampled_from(_RULES))
+        choosers = [u for u in upstream if by_id[u].kind in CHOOSERS]
+        if choosers:
+            upstream = (choosers[0],)  # a chooser's downstream task has no other upstream
+        rules = [r for r in _RULES if not (choosers and r is TriggerRule.ALWAYS)]
         upstream_states = [finals[u] for u in upstream]
-        if _ambiguous(rule, upstream_states):
-            rule = draw(st.sampled_from([r for r in _RULES if r is not TriggerRule.ALL_SUCCESS]))
+        if _ambiguous(TriggerRule.ALL_SUCCESS, upstream_states):
+            rules.remove(TriggerRule.ALL_SUCCESS)
+        rule = draw(st.sampled_from(rules))
         plan = draw(_plans)
         retries = draw(st.integers(0, 2))
         if plan == ("fail", "ok"):
             retries = max(retries, 1)
+        kind = draw(st.sampled_from(_KINDS))
+        follow: frozenset[int] = frozenset()
+        if kind == "branch":
+            follow = frozenset(draw(st.sets(st.integers(index + 1, 12))))
+        elif kind == "short_circuit" and draw(st.booleans()):
+            follow = frozenset(range(index + 1, 12))
         task = TaskPlan(
             task_id=task_id,
             upstream=upstream,
             rule=rule,
             retries=retries,
             plan=plan,
-            kind=draw(st.sampled_from(["python", "python", "python", "bash", "empty"])),
+            kind=kind,
             push_first=draw(st.booleans()),
+            follow=follow,
         )
         tasks.append(task)
-        finals[task_id] = final_state(rule, upstream_states, task)
+        by_id[task_id] = task
+        finals[task_id] = final_state(rule, [by_id[u] for u in upstream], finals, task)
     return DagPlan(tuple(tasks))
 
 

@@ -35,13 +35,13 @@ class RunView:
 
 def scheduler_view(home: Home, dag_id: str, run_id: str) -> RunView:
     """The run as the metastore has it after the scheduler finished."""
+    stored = home.store.get_xcoms(dag_id, run_id)
+    unknown = sorted({x.key for x in stored} - set(XCOM_KEYS))
+    assert not unknown, f"{dag_id} pushed {unknown}: add them to parity_corpus.XCOM_KEYS"
     return RunView(
         state=home.run_state(dag_id, run_id),
         tasks={t: (ti.state, ti.try_number) for t, ti in home.tis(dag_id, run_id).items()},
-        xcoms={
-            (x.task_id, x.key): serde.loads_value(x.value, x.encoding)
-            for x in home.store.get_xcoms(dag_id, run_id)
-        },
+        xcoms={(x.task_id, x.key): serde.loads_value(x.value, x.encoding) for x in stored},
     )
 
 
