@@ -763,6 +763,15 @@ HAND_WRITTEN += [
                 paths >> step(f"b{number}_join", trigger_rule="none_failed_min_one_success")
                 paths >> step(f"b{number}_all_success")
                 paths >> step(f"b{number}_done", trigger_rule="all_done", pulls=[f"branch_{name}"])
+            for name, choice in (("path", "e1_work"), ("empty", "e2_join")):
+                number = {"path": 1, "empty": 2}[name]
+                branch = BranchPythonOperator(
+                    task_id=f"either_{name}", python_callable=pick, op_kwargs={"choice": choice}
+                )
+                work = step(f"e{number}_work")
+                join = step(f"e{number}_join", trigger_rule="none_failed_min_one_success")
+                branch >> [work, join]
+                work >> join
         """,
     ),
     _dag(
@@ -848,6 +857,11 @@ HAND_WRITTEN += [
                 task_id="open", python_callable=truth, op_kwargs={"value": [1]}
             )
             open_ >> step("o1") >> step("o2", pulls=["open"])
+            resource = step("resource").as_setup()
+            guard = ShortCircuitOperator(
+                task_id="guard", python_callable=truth, op_kwargs={"value": None}
+            )
+            resource >> guard >> step("guarded") >> step("release").as_teardown(setups=resource)
         """,
     ),
     _dag(
@@ -1020,7 +1034,7 @@ HAND_WRITTEN += [
             time.sleep(60)
             return "never returned"
 
-        with DAG("run_timeout", dagrun_timeout=dt.timedelta(seconds=5), **COMMON):
+        with DAG("run_timeout", dagrun_timeout=dt.timedelta(seconds=3), **COMMON):
             # Its weight starts it at once even among many runs: the timeout must find it running.
             sleepy = PythonOperator(task_id="slow", python_callable=slow, priority_weight=1000)
             sleepy >> step("after", trigger_rule="all_done")
