@@ -935,6 +935,49 @@ HAND_WRITTEN += [
         """,
     ),
     _dag(
+        "quiet_teardown_fails",
+        "a failing teardown does not fail the run its work succeeded in",
+        """
+        with DAG("quiet_teardown_fails", **COMMON):
+            made = step("made").as_setup()
+            made >> step("work") >> step("undo", ["fail"]).as_teardown(setups=made)
+        """,
+    ),
+    _dag(
+        "loud_teardown_fails",
+        "a failing teardown with on_failure_fail_dagrun fails the run",
+        """
+        with DAG("loud_teardown_fails", **COMMON):
+            made = step("made").as_setup()
+            made >> step("work") >> step("undo", ["fail", "fail"], retries=1).as_teardown(
+                setups=made, on_failure_fail_dagrun=True
+            )
+        """,
+    ),
+    _dag(
+        "xcomarg_from_failed",
+        "an all_done @task reads the XComArg of a failed and of a skipped upstream task",
+        """
+        @dag(**COMMON)
+        def xcomarg_from_failed():
+            @task
+            def broken():
+                raise RuntimeError("no value")
+
+            @task
+            def skipped():
+                raise AirflowSkipException("no value either")
+
+            @task(trigger_rule="all_done")
+            def reader(a, b):
+                return [a, b]
+
+            reader(broken(), skipped())
+
+        xcomarg_from_failed()
+        """,
+    ),
+    _dag(
         "task_groups",
         "nested groups, @task_group, group >> task wiring, labels, group default_args",
         """
