@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from taskkit.cli import context
+from taskkit.cli import context, params
 from taskkit.cli.output import emit, output_option, render_table
 from taskkit.states import RunState
 
@@ -30,6 +30,8 @@ def parse_conf(value: str | None) -> dict[str, Any]:
         return {}
     try:
         conf = json.loads(value)
+    except RecursionError:
+        raise click.BadParameter("is nested too deeply", param_hint="'--conf'") from None
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not valid JSON: {exc}", param_hint="'--conf'") from None
     if not isinstance(conf, dict):
@@ -76,6 +78,13 @@ def list_dags(output: str, no_parse: bool) -> None:
         if not no_parse:
             _sync(store, config)
         records = store.list_dags()
+        failed = len(store.list_import_errors())
+    if failed:  # on stderr, so `-o json` stays one document on stdout
+        click.echo(
+            f"warning: {failed} DAG file(s) failed to import; "
+            "run `taskkit dags list-import-errors` to see why.",
+            err=True,
+        )
     rows = [
         {
             "dag_id": r.dag_id,
@@ -114,8 +123,10 @@ def list_import_errors(output: str, no_parse: bool) -> None:
 
 
 @dags.command()
-@click.argument("dag_id")
-@click.option("--run-id", help="The run's id (default: manual__<logical date>).")
+@click.argument("dag_id", type=params.DAG_ID)
+@click.option(
+    "--run-id", type=params.RUN_ID, help="The run's id (default: manual__<logical date>)."
+)
 @click.option("--conf", help="A JSON object passed to the run as `conf`.")
 @click.option("--logical-date", help="ISO 8601 date-time (naive means UTC; default: now).")
 def trigger(dag_id: str, run_id: str | None, conf: str | None, logical_date: str | None) -> None:
@@ -153,7 +164,7 @@ def trigger(dag_id: str, run_id: str | None, conf: str | None, logical_date: str
 
 
 @dags.command()
-@click.argument("dag_id")
+@click.argument("dag_id", type=params.DAG_ID)
 @click.option("--start-date", required=True, help="First logical date (ISO 8601), included.")
 @click.option("--end-date", required=True, help="Last logical date (ISO 8601), included.")
 @click.option("--reset", is_flag=True, help="Clear and rerun intervals that already have a run.")
@@ -212,7 +223,7 @@ def backfill(
 
 
 @dags.command("test")
-@click.argument("dag_id")
+@click.argument("dag_id", type=params.DAG_ID)
 @click.option("--conf", help="A JSON object passed to the run as `conf`.")
 def test_dag(dag_id: str, conf: str | None) -> int:
     """Run DAG_ID once in this process, like DAG.test(), and print each task's state.
@@ -240,14 +251,14 @@ def test_dag(dag_id: str, conf: str | None) -> int:
 
 
 @dags.command()
-@click.argument("dag_id")
+@click.argument("dag_id", type=params.DAG_ID)
 def pause(dag_id: str) -> None:
     """Stop the scheduler from creating runs and starting tasks of DAG_ID."""
     _set_paused(dag_id, paused=True)
 
 
 @dags.command()
-@click.argument("dag_id")
+@click.argument("dag_id", type=params.DAG_ID)
 def unpause(dag_id: str) -> None:
     """Let the scheduler run DAG_ID again."""
     _set_paused(dag_id, paused=False)
@@ -261,7 +272,7 @@ def _set_paused(dag_id: str, *, paused: bool) -> None:
 
 
 @dags.command()
-@click.argument("dag_id")
+@click.argument("dag_id", type=params.DAG_ID)
 def show(dag_id: str) -> None:
     """The graph of DAG_ID's current version as text, tasks in topological order."""
     config = context.settings()

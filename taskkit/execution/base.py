@@ -46,6 +46,11 @@ class Workload:
     execution_timeout_s: float | None = None
     data_interval_start: dt.datetime | None = None
     data_interval_end: dt.datetime | None = None
+    #: logging.max_task_log_bytes; None means its default (100 MiB).
+    max_log_bytes: int | None = None
+    #: core.enable_xcom_pickling: values JSON cannot hold are pickled (unsigned; the
+    #: scheduler signs what it stores), else they fail the try.
+    enable_xcom_pickling: bool = False
 
 
 @attrs.frozen

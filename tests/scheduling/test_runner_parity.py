@@ -41,7 +41,9 @@ def scheduler_view(home: Home, dag_id: str, run_id: str) -> RunView:
     return RunView(
         state=home.run_state(dag_id, run_id),
         tasks={t: (ti.state, ti.try_number) for t, ti in home.tis(dag_id, run_id).items()},
-        xcoms={(x.task_id, x.key): serde.loads_value(x.value, x.encoding) for x in stored},
+        xcoms={
+            (x.task_id, x.key): serde.decode_xcom(x.value, x.encoding, key=home.key) for x in stored
+        },
     )
 
 
