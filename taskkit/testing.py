@@ -130,6 +130,8 @@ class _TestRun:
         self.ready = ReadyQueue()
         self.running: deque[Candidate] = deque()
         self.occupancy = Occupancy()
+        #: When dagrun_timeout ends the run (time.monotonic()), if it has one.
+        self.deadline: float | None = None
 
     def run(self) -> DagRunResult:
         with _captured(self.output):
@@ -138,9 +140,9 @@ class _TestRun:
     def _run(self) -> DagRunResult:
         engine = self.engine
         timeout = self.dag.spec.dagrun_timeout
-        deadline = None if timeout is None else time.monotonic() + timeout.total_seconds()
+        self.deadline = None if timeout is None else time.monotonic() + timeout.total_seconds()
         while True:
-            if deadline is not None and time.monotonic() >= deadline and not engine.timed_out:
+            if self._past_deadline():
                 self._time_out()
             self._apply(engine.decide())
             self._apply(engine.release_retries(_utcnow()))
@@ -173,7 +175,7 @@ class _TestRun:
         )
 
     def _time_out(self) -> None:
-        """dagrun_timeout passed between two tries: skip what is left, as the scheduler does."""
+        """dagrun_timeout passed: skip what is left, a stopped try too, as the scheduler does."""
         for change in self.engine.time_out():
             self.logs[change.task_id].append(f"Skipped: {change.error}\n")
         self.ready = ReadyQueue()
@@ -228,7 +230,10 @@ class _TestRun:
         self.engine.start(task_id, ti.try_number)
         buffer = self.output.target = io.StringIO()
         try:
-            result = run_try(self.dag, self._workload(candidate.key), self.base)
+            # A try still running at dagrun_timeout is stopped, as the scheduler kills it.
+            result = run_try(
+                self.dag, self._workload(candidate.key), self.base, stop_at=self.deadline
+            )
         finally:
             self.output.target = None
         log = buffer.getvalue()
@@ -237,7 +242,16 @@ class _TestRun:
         if log:
             self.logs[task_id].append(log)
         self.occupancy.remove(self.dag.dag_id, task_id, candidate.pool, candidate.pool_slots)
+        if self._past_deadline():
+            self._time_out()  # the try was stopped: its task is skipped and its result stale
         self._apply(self.engine.finish(task_id, ti.try_number, result, _utcnow(), self.retry_delay))
+
+    def _past_deadline(self) -> bool:
+        return (
+            self.deadline is not None
+            and time.monotonic() >= self.deadline
+            and not self.engine.timed_out
+        )
 
     def _workload(self, key: TaskInstanceKey) -> Workload:
         ti = self.engine.tis[key.task_id]

@@ -450,12 +450,14 @@ def test_dag_test_validates_conf_against_params_as_a_trigger_does() -> None:
 
 
 def test_dagrun_timeout_skips_what_is_left_and_fails_the_run() -> None:
-    """Once dagrun_timeout passed, DAG.test() skips the tasks not run yet and the run fails."""
+    """At dagrun_timeout DAG.test() stops the running try (as the scheduler kills it), skips
+    it and the tasks not run yet, and the run fails."""
     with DAG("timeout_dag", dagrun_timeout=dt.timedelta(seconds=0.05)) as d:
-        slow = PythonOperator(task_id="slow", python_callable=lambda: time.sleep(0.2))
+        slow = PythonOperator(task_id="slow", python_callable=lambda: time.sleep(5))
         slow >> EmptyOperator(task_id="after")
     result = d.test()
-    assert result.task_states == {"slow": State.SUCCESS, "after": State.SKIPPED}
+    assert result.task_states == {"slow": State.SKIPPED, "after": State.SKIPPED}
+    assert result.try_number("slow") == 1
     assert result.state == RunState.FAILED
     assert "dagrun_timeout" in result.logs("after")
 

@@ -26,6 +26,7 @@ from taskkit.execution.worker import (
     REQUEUE,
     RESULT_CHUNK,
     STARTED,
+    TIMEOUT_GRACE_S,
     WORK,
     WORK_MESSAGE_MAX,
     Channel,
@@ -242,8 +243,8 @@ class LocalExecutor:
             if kind == STARTED:
                 self._on_forked(seq, pid, started, events)
                 timeout = flight.workload.execution_timeout_s
-                if timeout is not None:
-                    flight.deadline = time.monotonic() + timeout
+                if timeout is not None:  # its own alarm fails it first, keeping its XComs
+                    flight.deadline = time.monotonic() + timeout + TIMEOUT_GRACE_S
                 continue
             if kind == REQUEUE:  # a worker forked before this DAG version was loaded
                 del self._in_flight[seq]

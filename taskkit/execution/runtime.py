@@ -99,11 +99,15 @@ def run_info(workload: Workload) -> DagRunInfo:
     )
 
 
-def run_try(dag: DAG, workload: Workload, base: Context | None = None) -> TryResult:
+def run_try(
+    dag: DAG, workload: Workload, base: Context | None = None, *, stop_at: float | None = None
+) -> TryResult:
     """Run the try `workload` names of a task of `dag`; never raises for the task's errors.
 
     `base` is the run's part of the context when the caller runs many tries
-    of one run (DAG.test() builds it once); else it is built here.
+    of one run (DAG.test() builds it once); else it is built here. `stop_at`
+    (a time.monotonic() value) interrupts the try then, as when DAG.test()'s
+    run reaches its dagrun_timeout (a worker's try is killed instead).
     The result carries every value the try pushed (its return value
     included, and what it pushed before failing) and what a branching
     task chose; the run engine decides what all of that means.
@@ -118,7 +122,7 @@ def run_try(dag: DAG, workload: Workload, base: Context | None = None) -> TryRes
     )
     context = try_context(base, ti, operator)
     _call_back(operator, "on_execute_callback", operator.on_execute_callback, context)
-    result, value = execute_try(operator, context)
+    result, value = execute_try(operator, context, stop_at=stop_at)
     if result.outcome is TryOutcome.SUCCESS and value is not None and operator.do_xcom_push:
         try:
             xcom.pushed.update(_outputs(operator, value))
@@ -191,11 +195,13 @@ def _call_back(
             traceback.print_exception(exc, file=sys.stderr)
 
 
-def execute_try(operator: BaseOperator, context: Context) -> tuple[TryResult, Any]:
+def execute_try(
+    operator: BaseOperator, context: Context, *, stop_at: float | None = None
+) -> tuple[TryResult, Any]:
     """Run `operator` once with `context`: its result, and the value execute() returned."""
     started = time.perf_counter()
     try:
-        with active_context(context), _alarm(operator.execution_timeout):
+        with active_context(context), _alarm(operator.execution_timeout, stop_at):
             task = render_fields(operator, context)
             value = task.execute(context)
     except AirflowSkipException as skip:
@@ -233,19 +239,24 @@ def render_fields(operator: BaseOperator, context: Context) -> BaseOperator:
 
 
 @contextmanager
-def _alarm(timeout: dt.timedelta | None) -> Iterator[None]:
-    """Raise TaskTimeoutError in the task after `timeout`, where signals allow it.
+def _alarm(timeout: dt.timedelta | None, stop_at: float | None = None) -> Iterator[None]:
+    """Raise TaskTimeoutError in the task after `timeout` (or at `stop_at`), where signals allow.
 
     Worker processes are also killed by their parent past the timeout; this
     makes the in-process runner (DAG.test) honour it too.
     """
-    if timeout is None or threading.current_thread() is not threading.main_thread():
+    seconds = None if timeout is None else timeout.total_seconds()
+    reason = f"execution_timeout of {seconds:g}s exceeded" if seconds is not None else ""
+    if stop_at is not None:
+        left = max(stop_at - time.monotonic(), 1e-3)  # 0 would disarm the timer
+        if seconds is None or left < seconds:
+            seconds, reason = left, "the run's dagrun_timeout passed"
+    if seconds is None or threading.current_thread() is not threading.main_thread():
         yield
         return
-    seconds = timeout.total_seconds()
 
     def on_alarm(signum: int, frame: object) -> None:
-        raise TaskTimeoutError(f"execution_timeout of {seconds:g}s exceeded")
+        raise TaskTimeoutError(reason)
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)

@@ -24,6 +24,11 @@ Messages on the control socket (pickled, in batches):
 On the result socket (SOCK_SEQPACKET) each child sends its pickled
 TryFinished (with its pid and start time) as `_HEADER` + chunk messages.
 
+A try past its execution_timeout first fails inside its own process (the
+alarm runtime.run_try sets), so what it pushed before is kept, as in
+DAG.test() and Airflow; the zygote kills it only if it is still there
+TIMEOUT_GRACE_S later (a task stuck where signals cannot reach it).
+
 With process reuse (`[local] reuse_processes = N`, opt-in) the zygote also
 keeps a pool of long-lived workers that take workloads straight from the
 executor on a shared work socket (`_WORK` header + pickled workload), report
@@ -74,6 +79,8 @@ WORK_MESSAGE_MAX = 64 * 1024
 #: Result messages are cut into chunks that fit any SOCK_SEQPACKET send buffer.
 RESULT_CHUNK = 32 * 1024
 _PR_SET_PDEATHSIG = 1
+#: How long past execution_timeout a try may take to fail by itself before it is killed.
+TIMEOUT_GRACE_S = 5.0
 
 
 class Zygote:
@@ -98,9 +105,10 @@ class Zygote:
         self.pool: set[int] = set()
         self.dags: dict[int, Any] = {}
         self.broken: dict[int, str] = {}  # version -> why it could not be loaded
-        #: pid -> (seq, deadline or None) of every child not yet reaped.
+        #: pid -> (seq, when its execution_timeout ends or None) of every child not yet reaped.
         self.children: dict[int, tuple[int, float | None]] = {}
-        self.deadlines: list[tuple[float, int]] = []  # (deadline, pid), a heap
+        #: (when it is killed: its timeout plus TIMEOUT_GRACE_S, pid), a heap.
+        self.deadlines: list[tuple[float, int]] = []
         self.timed_out: set[int] = set()
         self.forked: list[tuple[int, int, float]] = []
         self.exited: list[tuple[int, int, bool]] = []
@@ -226,10 +234,12 @@ class Zygote:
                 self.refused.append((seq, f"could not fork the try's process: {exc}"))
                 return
         now = time.monotonic()
-        deadline = now + timeout if timeout is not None else None
-        self.children[pid] = (seq, deadline)
-        if deadline is not None:
-            heapq.heappush(self.deadlines, (deadline, pid))
+        timeout_at = now + timeout if timeout is not None else None
+        self.children[pid] = (seq, timeout_at)
+        if timeout_at is not None:
+            # The try's own alarm fails it at timeout_at, keeping what it pushed; the kill
+            # is for a try deaf to it.
+            heapq.heappush(self.deadlines, (timeout_at + TIMEOUT_GRACE_S, pid))
         self.forked.append((seq, pid, time.time()))
 
     def _hand_to_spare(self, seq: int, version: int, data: bytes) -> int | None:
@@ -317,12 +327,12 @@ class Zygote:
             entry = self.children.pop(pid, None)
             if entry is None:
                 continue  # a discarded spare
-            deadline = entry[1]
+            timeout_at = entry[1]
             timed_out = pid in self.timed_out
             self.timed_out.discard(pid)
-            if deadline is not None and time.monotonic() >= deadline:
-                # It ran out of time (the in-process alarm may have won the race with
-                # _enforce_deadlines): what it started in the background dies with it.
+            if timeout_at is not None and time.monotonic() >= timeout_at:
+                # It ran out of time (its own alarm failed it, or _enforce_deadlines
+                # killed it): what it started in the background dies with it.
                 with contextlib.suppress(OSError):
                     os.killpg(pid, signal.SIGKILL)
             self.exited.append((pid, status, timed_out))

@@ -16,7 +16,7 @@ from taskkit.metastore.records import TaskInstanceRecord, TIChange, XComWrite
 from taskkit.metastore.runs import ACTIVE_RUN_STATES
 from taskkit.metastore.tables import DagRunRow, TaskInstanceRow
 from taskkit.metastore.units import UnitOfWork, rowcount
-from taskkit.metastore.xcoms import write_xcom
+from taskkit.metastore.xcoms import clear_xcoms, write_xcom
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, State
 
@@ -109,7 +109,10 @@ class TaskInstanceMethods(UnitOfWork):
             return [TaskInstanceRecord(**row._asdict()) for row in session.execute(query)]
 
     def transition_task_instances(
-        self, changes: Sequence[TIChange], xcoms: Sequence[XComWrite] = ()
+        self,
+        changes: Sequence[TIChange],
+        xcoms: Sequence[XComWrite] = (),
+        cleared: Iterable[TaskInstanceKey] = (),
     ) -> list[bool]:
         """Apply each change whose task instance is in one of its expected states, atomically.
 
@@ -117,7 +120,9 @@ class TaskInstanceMethods(UnitOfWork):
         values given with them, replacing older ones) commit together, so a
         caller acts on exactly the transitions it won. Changes of one shape go
         to the database as one executemany; only when some of them lost a race
-        are the rows read back to tell which.
+        are the rows read back to tell which. The stored values of the
+        `cleared` task instances (a new try starts with none) are deleted
+        first, where one of their changes applied.
         """
         if not changes and not xcoms:
             return []
@@ -149,6 +154,10 @@ class TaskInstanceMethods(UnitOfWork):
                             select(_TI.updated_at).where(_key_matches(changes[i].key))
                         ).scalar()
                         applied[i] = stamp == now
+            won = {c.key for c, ok in zip(changes, applied, strict=True) if ok}
+            for key in cleared:
+                if key in won:
+                    clear_xcoms(connection, key)
             for xcom in xcoms:
                 write_xcom(connection, xcom, now)
         return applied

@@ -48,7 +48,12 @@ class XComMethods(UnitOfWork):
     def clear_xcoms(self, ti: TaskInstanceKey) -> None:
         """Delete the task instance's values, e.g. before a new try pushes its own."""
         with self._write() as session:
-            session.execute(delete(XComRow).where(*_matches(ti)))
+            clear_xcoms(session, ti)
+
+
+def clear_xcoms(session: Any, ti: TaskInstanceKey) -> None:
+    """Delete the task instance's values inside the caller's transaction."""
+    session.execute(delete(XComRow).where(*_matches(ti)))
 
 
 def write_xcom(session: Any, xcom: XComWrite, now: dt.datetime) -> None:

@@ -106,6 +106,8 @@ class Scheduler:
         self.followers: dict[tuple[str, str], tuple[str, str]] = {}
         self.changes: list[TIChange] = []
         self.xcom_writes: list[XComWrite] = []
+        #: Task instances starting a new try: their stored values go (as in the engine).
+        self.xcom_clears: list[TaskInstanceKey] = []
         self.to_submit: list[Workload] = []
         self.stopping: str | None = None
         #: A second stop signal: running tries are abandoned to be reset on the next start.
@@ -190,6 +192,7 @@ class Scheduler:
         self.changes = [
             c for c in self.changes if c.key not in unsent or c.state is not State.QUEUED
         ]
+        self.xcom_clears = [k for k in self.xcom_clears if k not in unsent]
         events: list[Event] = []
         if not self.forced:
             try:
@@ -409,6 +412,10 @@ class Scheduler:
         run = self.runs[key.dag_id, key.run_id]
         self.wait_reasons.pop(key, None)
         self.occupancy.add(key.dag_id, key.task_id, candidate.pool, candidate.pool_slots)
+        if key.task_id in run.engine.xcoms:
+            # What an earlier try pushed is gone once this one starts (as in Airflow).
+            self.xcom_writes = [w for w in self.xcom_writes if w.ti != key]
+            self.xcom_clears.append(key)
         self._record(
             run,
             run.engine.queue(key.task_id),
@@ -520,8 +527,11 @@ class Scheduler:
         """Write every pending change in one transaction, then submit what was queued."""
         if self.changes or self.xcom_writes:
             changes = self.changes
-            applied = self.store.transition_task_instances(changes, self.xcom_writes)
-            self.changes, self.xcom_writes = [], []  # only once written: a failed write is retried
+            applied = self.store.transition_task_instances(
+                changes, self.xcom_writes, self.xcom_clears
+            )
+            # Only once written: a failed write is retried.
+            self.changes, self.xcom_writes, self.xcom_clears = [], [], []
             self.write_failures = 0
             lost = {
                 c.key

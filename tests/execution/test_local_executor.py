@@ -59,6 +59,11 @@ def chatty():
         print(f"row {{i:05d}} " + "y" * 100)
 
 
+def deaf():
+    signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGALRM}})
+    time.sleep(30)
+
+
 def marks(name, seconds):
     start = time.time()
     time.sleep(seconds)
@@ -74,6 +79,7 @@ with DAG("ex", schedule=None, start_date=dt.datetime(2026, 1, 1)) as ex:
     PythonOperator(task_id="exits", python_callable=lambda: os._exit(3))
     PythonOperator(task_id="segfaults", python_callable=segfaults)
     PythonOperator(task_id="sleeps", python_callable=lambda: time.sleep(30))
+    PythonOperator(task_id="deaf", python_callable=deaf)
     PythonOperator(task_id="chatty", python_callable=chatty)
     PythonOperator(task_id="big", python_callable=lambda ti: len(ti.xcom_pull("up")) * "x")
     BashOperator(task_id="bash_hangs",
@@ -195,6 +201,16 @@ def test_timeout_kills_the_whole_process_group(executor: LocalExecutor, harness:
     while pid_alive(grandchild) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not pid_alive(grandchild), "the background `sleep 30` outlived the timed-out try"
+
+
+def test_a_try_deaf_to_its_timeout_is_killed_after_a_grace(
+    executor: LocalExecutor, harness: Harness
+) -> None:
+    """A try that blocks its timeout alarm still fails: it is killed a grace period later."""
+    executor.submit(harness.workload("deaf", execution_timeout_s=0.2), harness.payload)
+    result = run_all(executor)["deaf"].result
+    assert result.outcome is TryOutcome.FAILED
+    assert "execution_timeout of 0.2s exceeded; killed" in (result.error or "")
 
 
 def test_megabytes_of_output_reach_the_log(executor: LocalExecutor, harness: Harness) -> None:
