@@ -22,7 +22,6 @@ from taskkit.execution.base import TI, DagPayload, Event, TryFinished, TryStarte
 from taskkit.execution.tasklog import bound_keys, finish_log, finished_line, open_log
 from taskkit.execution.worker import (
     LAST,
-    MORE,
     REQUEUE,
     RESULT_CHUNK,
     STARTED,
@@ -232,6 +231,8 @@ class LocalExecutor:
                 size = results.recv_into(self._inbox)
             except BlockingIOError:
                 return
+            if size == 0:  # end of file: the zygote and every child are gone
+                raise EOFError("the result socket was closed")
             message = bytes(self._inbox[:size])
             try:
                 seq, kind, pid, started, chunk = unpack_result_header(message)
@@ -251,9 +252,7 @@ class LocalExecutor:
                 self._waiting.appendleft(flight.workload)
                 continue
             flight.chunks.append(chunk)
-            if kind == MORE:
-                continue
-            if kind != LAST:
+            if kind != LAST:  # MORE: the rest follows
                 continue
             payload, flight.chunks = b"".join(flight.chunks), []
             try:
