@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from taskkit.authoring.context import Context
     from taskkit.authoring.dag import DAG
     from taskkit.authoring.decorators import XComArg
+    from taskkit.authoring.mapping import OperatorPartial
 
 
 class _NotSet:
@@ -40,6 +41,7 @@ BASE_DEFAULTS: Mapping[str, Any] = {
     "priority_weight": 1,
     "weight_rule": WeightRule.DOWNSTREAM,
     "max_active_tis_per_dag": None,
+    "max_active_tis_per_dagrun": None,
     "execution_timeout": None,
     "trigger_rule": TriggerRule.ALL_SUCCESS,
     "queue": "default",
@@ -72,6 +74,7 @@ class BaseOperator(DependencyMixin):
         priority_weight: int = NOTSET,
         weight_rule: WeightRule | str = NOTSET,
         max_active_tis_per_dag: int | None = NOTSET,
+        max_active_tis_per_dagrun: int | None = NOTSET,
         execution_timeout: dt.timedelta | float | None = NOTSET,
         trigger_rule: TriggerRule | str = NOTSET,
         queue: str = NOTSET,
@@ -101,6 +104,7 @@ class BaseOperator(DependencyMixin):
             "priority_weight": priority_weight,
             "weight_rule": weight_rule,
             "max_active_tis_per_dag": max_active_tis_per_dag,
+            "max_active_tis_per_dagrun": max_active_tis_per_dagrun,
             "execution_timeout": execution_timeout,
             "trigger_rule": trigger_rule,
             "queue": queue,
@@ -128,6 +132,12 @@ class BaseOperator(DependencyMixin):
         self.max_active_tis_per_dag: int | None = (
             None if limit is None else self._check_int("max_active_tis_per_dag", limit, minimum=1)
         )
+        run_limit = values["max_active_tis_per_dagrun"]
+        self.max_active_tis_per_dagrun: int | None = (
+            None
+            if run_limit is None
+            else self._check_int("max_active_tis_per_dagrun", run_limit, minimum=1)
+        )
         self.execution_timeout = self._as_optional_delta(
             "execution_timeout", values["execution_timeout"]
         )
@@ -141,6 +151,19 @@ class BaseOperator(DependencyMixin):
         self.upstream_task_ids: set[str] = set()
         self.downstream_task_ids: set[str] = set()
         dag.add_task(self)
+
+    # -- mapping -----------------------------------------------------------
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> OperatorPartial:
+        """The arguments every instance of a mapped task shares; then `.expand(...)` it.
+
+        `PythonOperator.partial(task_id="p", python_callable=f).expand(op_args=[[1], [2]])`
+        makes one task instance per item (see taskkit.authoring.mapping).
+        """
+        from taskkit.authoring.mapping import OperatorPartial
+
+        return OperatorPartial(cls, kwargs)
 
     # -- running -----------------------------------------------------------
 
@@ -228,6 +251,7 @@ class BaseOperator(DependencyMixin):
             retry_exponential_backoff=self.retry_exponential_backoff,
             max_retry_delay=self.max_retry_delay,
             max_active_tis_per_dag=self.max_active_tis_per_dag,
+            max_active_tis_per_dagrun=self.max_active_tis_per_dagrun,
             execution_timeout=self.execution_timeout,
             queue=self.queue,
             is_setup=self.is_setup,

@@ -17,10 +17,25 @@ class EncodedXCom:
     """An XCom value as it is stored and travels: encoded by the try that pushed it.
 
     Only tries decode values, so the scheduler never unpickles user data.
+    `length` is the value's length when it is a list, tuple or dict (None
+    otherwise), recorded as it is encoded: a mapped task downstream is
+    expanded from it without decoding.
     """
 
     data: bytes = attrs.field(repr=False)
     encoding: str
+    length: int | None = None
+
+
+@attrs.frozen
+class EncodedXComSequence:
+    """The values the instances of a mapped task pushed under one key, in map-index order.
+
+    Instances that pushed nothing are left out, as Airflow leaves them out;
+    a try decodes it into a list (the reduce step of a mapped task).
+    """
+
+    values: tuple[EncodedXCom, ...] = attrs.field(repr=False)
 
 
 @attrs.frozen
@@ -40,8 +55,11 @@ class Workload:
     conf: Mapping[str, Any]
     run_type: str
     log_path: str
-    #: The values the try may pull: its own and its ancestors', by (task_id, key).
-    upstream_xcoms: Mapping[tuple[str, str], EncodedXCom] = attrs.Factory(dict)
+    #: The values the try may pull: its own and its ancestors', by (task_id, key); a mapped
+    #: ancestor's values come as one sequence.
+    upstream_xcoms: Mapping[tuple[str, str], EncodedXCom | EncodedXComSequence] = attrs.Factory(
+        dict
+    )
     execution_timeout_s: float | None = None
     data_interval_start: dt.datetime | None = None
     data_interval_end: dt.datetime | None = None

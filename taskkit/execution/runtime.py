@@ -28,7 +28,7 @@ from taskkit.authoring.context import (
 )
 from taskkit.authoring.templating import render
 from taskkit.errors import AirflowFailException, AirflowSkipException, TaskTimeoutError
-from taskkit.execution.base import EncodedXCom
+from taskkit.execution.base import EncodedXCom, EncodedXComSequence
 from taskkit.model.results import TryOutcome, TryResult
 
 if TYPE_CHECKING:
@@ -44,7 +44,11 @@ if TYPE_CHECKING:
 class TryXCom:
     """A try's XCom access: the values it may pull (decoded when pulled), and what it pushes."""
 
-    def __init__(self, task_id: str, values: Mapping[tuple[str, str], EncodedXCom]) -> None:
+    def __init__(
+        self,
+        task_id: str,
+        values: Mapping[tuple[str, str], EncodedXCom | EncodedXComSequence],
+    ) -> None:
         self.task_id = task_id
         self.values = values
         self.pushed: dict[str, Any] = {}
@@ -53,7 +57,11 @@ class TryXCom:
         if task_id == self.task_id and key in self.pushed:
             return self.pushed[key]
         encoded = self.values.get((task_id, key))
-        return None if encoded is None else decode_xcom(encoded)
+        if encoded is None:
+            return None
+        if isinstance(encoded, EncodedXComSequence):  # a mapped task's values, reduced
+            return [decode_xcom(item) for item in encoded.values]
+        return decode_xcom(encoded)
 
     def push(self, task_id: str, key: str, value: Any) -> None:
         self.pushed[key] = value
@@ -65,7 +73,8 @@ def encode_xcom(value: Any) -> EncodedXCom:
     from taskkit import serde
 
     data, encoding = serde.dumps_value(value)
-    return EncodedXCom(data, encoding)
+    length = len(value) if isinstance(value, (list, tuple, dict)) else None
+    return EncodedXCom(data, encoding, length)
 
 
 def decode_xcom(encoded: EncodedXCom) -> Any:
@@ -83,7 +92,7 @@ def run_try(dag: DAG, workload: Workload) -> TryResult:
     task chose; the run engine decides what all of that means.
     """
     key = workload.key
-    operator = dag.task_dict[key.task_id]
+    operator: BaseOperator = dag.task_dict[key.task_id]
     run = DagRunInfo(
         key.dag_id,
         key.run_id,
@@ -95,8 +104,19 @@ def run_try(dag: DAG, workload: Workload) -> TryResult:
     )
     xcom = TryXCom(key.task_id, workload.upstream_xcoms)
     ti = TaskInstanceInfo(
-        key.dag_id, key.task_id, key.run_id, workload.try_number, workload.max_tries, xcom
+        key.dag_id,
+        key.task_id,
+        key.run_id,
+        workload.try_number,
+        workload.max_tries,
+        xcom,
+        map_index=key.map_index,
     )
+    if key.map_index >= 0:
+        unmapped = unmap_operator(operator, xcom, key.map_index)
+        if isinstance(unmapped, TryResult):
+            return unmapped
+        operator = unmapped
     context = try_context(base_context(run, dag.params), ti, operator)
     result, value = execute_try(operator, context)
     if result.outcome is TryOutcome.SUCCESS and value is not None:
@@ -119,6 +139,26 @@ def run_try(dag: DAG, workload: Workload) -> TryResult:
         follow=ti.directives.follow,
         skip_downstream=ti.directives.skip_downstream,
     )
+
+
+def unmap_operator(operator: BaseOperator, xcom: TryXCom, map_index: int) -> Any:
+    """The operator of one instance of a mapped task, or a failed TryResult saying why not."""
+    from taskkit.authoring.mapping import MappedOperator
+
+    if not isinstance(operator, MappedOperator):
+        return TryResult(
+            TryOutcome.FAILED,
+            error=f"task {operator.task_id!r} is not mapped in this DAG version, but its "
+            f"instance {map_index} was asked to run",
+            retryable=False,
+        )
+    try:
+        return operator.unmap(xcom, map_index)
+    except Exception as exc:
+        traceback.print_exc()
+        return TryResult(
+            TryOutcome.FAILED, error=f"{type(exc).__name__}: {exc}", retryable=False
+        )
 
 
 def execute_try(operator: BaseOperator, context: Context) -> tuple[TryResult, Any]:
