@@ -243,7 +243,7 @@ class _TestRun:
         )
         self._apply(
             self.engine.finish(
-                task_id, ti.try_number, result, _utcnow(), self.retry_delay, map_index
+                task_id, ti.try_number, result, _utcnow(), self.retry_delay, map_index=map_index
             )
         )
 

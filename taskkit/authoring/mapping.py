@@ -61,9 +61,7 @@ class ZipXComArg(XComArg):
     def resolve(self, xcom: XComAccess) -> Any:
         columns = [_items(source, xcom) for source in self.sources]
         size = _zip_size([len(c) for c in columns], self.fillvalue is not NOTSET)
-        return [
-            tuple(c[i] if i < len(c) else self.fillvalue for c in columns) for i in range(size)
-        ]
+        return [tuple(c[i] if i < len(c) else self.fillvalue for c in columns) for i in range(size)]
 
     def __repr__(self) -> str:
         return f"zip{self.sources!r}"
@@ -216,9 +214,7 @@ def _accepted(callable_: Callable[..., Any]) -> tuple[frozenset[str], bool]:
         parameters = inspect.signature(callable_).parameters.values()
     except (TypeError, ValueError):
         return frozenset(), True
-    names = frozenset(
-        p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    )
+    names = frozenset(p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
     return names, any(p.kind is p.VAR_KEYWORD for p in parameters)
 
 

@@ -37,6 +37,7 @@ def states(dag_id: str, run_id: str, output: str) -> None:
     rows = [
         {
             "task_id": ti.task_id,
+            "map_index": ti.map_index,
             "state": ti.state,
             "try_number": ti.try_number,
             "max_tries": ti.max_tries,
@@ -49,7 +50,15 @@ def states(dag_id: str, run_id: str, output: str) -> None:
         }
         for ti in records
     ]
-    columns = ["task_id", "state", "try_number", "pool", "pool_slots", "priority_weight"]
+    columns = [
+        "task_id",
+        "map_index",
+        "state",
+        "try_number",
+        "pool",
+        "pool_slots",
+        "priority_weight",
+    ]
     emit(rows, columns, output, f"Run {run_id!r} has no task instances.")
 
 
@@ -128,22 +137,34 @@ def test_task(dag_id: str, task_id: str) -> int:
 @click.argument("run_id")
 @click.argument("task_id")
 @click.option("--try", "try_number", type=click.IntRange(min=1), help="Default: the latest try.")
-def logs(dag_id: str, run_id: str, task_id: str, try_number: int | None) -> None:
+@click.option(
+    "--map-index", type=click.IntRange(min=-1), default=-1, help="The instance of a mapped task."
+)
+def logs(dag_id: str, run_id: str, task_id: str, try_number: int | None, map_index: int) -> None:
     """Print the log of one try of TASK_ID in RUN_ID of DAG_ID."""
     from taskkit.execution.tasklog import format_log
 
     config = context.settings()
-    path = find_log(config.home / "logs", dag_id, run_id, task_id, try_number)
+    path = find_log(config.home / "logs", dag_id, run_id, task_id, try_number, map_index=map_index)
     click.echo(format_log(path), nl=False)
 
 
-def find_log(folder: Path, dag_id: str, run_id: str, task_id: str, try_number: int | None) -> Path:
+def find_log(
+    folder: Path,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    try_number: int | None,
+    *,
+    map_index: int = -1,
+) -> Path:
     """The log file of a try (the latest one when `try_number` is None), or NotFoundError."""
     from taskkit.execution.tasklog import log_path
 
-    task_dir = log_path(folder, dag_id, run_id, task_id, 1).parent
+    task_dir = log_path(folder, dag_id, run_id, task_id, 1, map_index=map_index).parent
     tries = sorted(int(p.stem) for p in task_dir.glob("*.log") if p.stem.isdigit())
-    what = f"task {task_id!r} of run {run_id!r} of DAG {dag_id!r}"
+    instance = f"[{map_index}]" if map_index >= 0 else ""
+    what = f"task {task_id!r}{instance} of run {run_id!r} of DAG {dag_id!r}"
     if not tries:
         raise NotFoundError(f"No logs for {what} in {task_dir}: it has not started a try yet.")
     if try_number is None:
@@ -152,20 +173,27 @@ def find_log(folder: Path, dag_id: str, run_id: str, task_id: str, try_number: i
         raise NotFoundError(
             f"No log of try {try_number} for {what}; tries with logs: {', '.join(map(str, tries))}."
         )
-    return log_path(folder, dag_id, run_id, task_id, try_number)
+    return log_path(folder, dag_id, run_id, task_id, try_number, map_index=map_index)
 
 
 @tasks.command()
 @click.argument("dag_id")
 @click.argument("run_id")
 @click.argument("task_id")
-def why(dag_id: str, run_id: str, task_id: str) -> None:
+@click.option(
+    "--map-index", type=click.IntRange(min=-1), default=None, help="The instance of a mapped task."
+)
+def why(dag_id: str, run_id: str, task_id: str, map_index: int | None) -> None:
     """Say in one line why TASK_ID is not running (yet), as the scheduler sees it."""
     config = context.settings()
     with context.open_store(config) as store:
         dag = store.get_dag(dag_id)
         run = store.get_run(dag_id, run_id)
-        found = [ti for ti in store.list_task_instances(dag_id, run_id) if ti.task_id == task_id]
+        found = [
+            ti
+            for ti in store.list_task_instances(dag_id, run_id)
+            if ti.task_id == task_id and (map_index is None or ti.map_index == map_index)
+        ]
         if not found:
             raise TaskNotFoundError(f"Run {run_id!r} of DAG {dag_id!r} has no task {task_id!r}.")
         click.echo(explain(store, config, dag, run, found[0]))
@@ -203,8 +231,12 @@ def explain(
     if run.state is not RunState.RUNNING:
         return f"DAG run is finished: {run.state}"
     spec = context.load_version(config, store.get_dag_version(run.dag_version_id)).spec
-    states = {t.task_id: t.state for t in store.list_task_instances(dag.dag_id, run.run_id)}
-    waiting = sorted(u for u in spec.tasks[ti.task_id].upstream if states[u] not in FINISHED_STATES)
+    unfinished = {  # a mapped task is unfinished while any of its instances is
+        t.task_id
+        for t in store.list_task_instances(dag.dag_id, run.run_id)
+        if t.state not in FINISHED_STATES
+    }
+    waiting = sorted(u for u in spec.tasks[ti.task_id].upstream if u in unfinished)
     if waiting:
         return f"waiting for upstream task(s) {', '.join(waiting)}"
     return ti.wait_reason or "upstream tasks are done: waiting for the scheduler to evaluate it"

@@ -156,9 +156,7 @@ def unmap_operator(operator: BaseOperator, xcom: TryXCom, map_index: int) -> Any
         return operator.unmap(xcom, map_index)
     except Exception as exc:
         traceback.print_exc()
-        return TryResult(
-            TryOutcome.FAILED, error=f"{type(exc).__name__}: {exc}", retryable=False
-        )
+        return TryResult(TryOutcome.FAILED, error=f"{type(exc).__name__}: {exc}", retryable=False)
 
 
 def execute_try(operator: BaseOperator, context: Context) -> tuple[TryResult, Any]:

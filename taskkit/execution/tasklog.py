@@ -24,9 +24,20 @@ if TYPE_CHECKING:
 _MAX_LINE = 64 * 1024
 
 
-def log_path(logs_folder: Path, dag_id: str, run_id: str, task_id: str, try_number: int) -> Path:
-    """Where the log of one try lives."""
-    return logs_folder / dag_id / run_id / task_id / f"{try_number}.log"
+def log_path(
+    logs_folder: Path,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    try_number: int,
+    *,
+    map_index: int = -1,
+) -> Path:
+    """Where the log of one try lives (a mapped instance's under map_index=<i>/)."""
+    folder = logs_folder / dag_id / run_id / task_id
+    if map_index >= 0:
+        folder = folder / f"map_index={map_index}"
+    return folder / f"{try_number}.log"
 
 
 class TryLog:
@@ -57,6 +68,7 @@ class TryLog:
             "dag_id": key.dag_id,
             "run_id": key.run_id,
             "task_id": key.task_id,
+            "map_index": key.map_index,
             "try_number": workload.try_number,
         }
         return cls(file, bound)

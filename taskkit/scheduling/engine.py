@@ -32,8 +32,8 @@ import attrs
 
 from taskkit.errors import IllegalTransitionError
 from taskkit.model.dag import DagSpec
-from taskkit.model.task import MapLength
 from taskkit.model.results import SkipScope, TryOutcome, TryResult
+from taskkit.model.task import MapLength
 from taskkit.scheduling.readiness import Readiness, task_readiness
 from taskkit.scheduling.transitions import after_try, run_outcome
 from taskkit.states import ALLOWED_TRANSITIONS, FINISHED_STATES, OCCUPYING_STATES, RunState, State
@@ -381,6 +381,7 @@ class RunEngine:
         result: TryResult,
         now: dt.datetime,
         retry_delay: dt.timedelta | None = None,
+        *,
         map_index: int = -1,
     ) -> list[Transition]:
         """Record how a try ended; empty if the report is stale (a reset or older try).

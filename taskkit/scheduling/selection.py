@@ -186,7 +186,10 @@ def _hold(
     if task_limit is not None and used.per_task[key.dag_id, key.task_id] >= task_limit:
         return WaitKind.TASK_LIMIT
     run_limit = candidate.max_active_tis_per_dagrun
-    if run_limit is not None and used.per_run_task[key.dag_id, key.run_id, key.task_id] >= run_limit:
+    if (
+        run_limit is not None
+        and used.per_run_task[key.dag_id, key.run_id, key.task_id] >= run_limit
+    ):
         return WaitKind.RUN_TASK_LIMIT
     if candidate.pool in held_pools:
         return WaitKind.POOL_HELD

@@ -22,7 +22,7 @@ FAIL = TryResult(TryOutcome.FAILED, error="boom")
 def run_one(engine: RunEngine, task_id: str, result: TryResult = OK) -> list[Transition]:
     """Queue, start and finish one scheduled task's try."""
     engine.queue(task_id)
-    try_number = engine.tis[task_id].try_number
+    try_number = engine.ti(task_id).try_number
     engine.start(task_id, try_number)
     return engine.finish(task_id, try_number, result, NOW)
 
@@ -104,9 +104,10 @@ def test_what_a_failed_try_pushed_is_kept_and_a_new_try_starts_clean() -> None:
 
 def test_a_try_sees_the_values_of_every_ancestor_but_not_of_other_branches() -> None:
     """xcoms_for reaches ancestors however far up, and nothing beside them."""
-    engine = RunEngine(_spec("a>b b>c x>y"))
-    for task_id in "abx":
-        engine.xcoms[task_id] = {"return_value": EncodedXCom(task_id.encode(), "json")}
+    engine = RunEngine(
+        _spec("a>b b>c x>y"),
+        xcoms={(t, -1): {"return_value": EncodedXCom(t.encode(), "json")} for t in "abx"},
+    )
     assert set(engine.xcoms_for("c")) == {("a", "return_value"), ("b", "return_value")}
 
 
@@ -183,7 +184,7 @@ def test_stale_reports_change_nothing() -> None:
     engine.queue("a")
     assert engine.finish("a", 7, OK, NOW) == []
     assert engine.start("a", 7) is None
-    assert engine.tis["a"].state is State.QUEUED
+    assert engine.ti("a").state is State.QUEUED
 
 
 def test_transitions_outside_the_allowed_table_raise() -> None:
@@ -195,9 +196,9 @@ def test_transitions_outside_the_allowed_table_raise() -> None:
 def test_an_engine_loaded_mid_run_resumes_where_the_metastore_left_it() -> None:
     """Loaded from stored states, it evaluates undecided tasks and re-arms retry timers."""
     instances = {
-        "a": TaskInstance(State.SUCCESS, 1, 1),
-        "b": TaskInstance(State.UP_FOR_RETRY, 1, 2, NOW),
-        "c": TaskInstance(State.NONE, 0, 1),
+        ("a", -1): TaskInstance(State.SUCCESS, 1, 1),
+        ("b", -1): TaskInstance(State.UP_FOR_RETRY, 1, 2, NOW),
+        ("c", -1): TaskInstance(State.NONE, 0, 1),
     }
     engine = RunEngine(_spec("a>c b>c", {"b": {"retries": 1}}), instances)
     assert engine.decide() == []
