@@ -183,6 +183,9 @@ class _TestRun:
         for change in transitions:
             if change.target is State.SCHEDULED:
                 self.ready.add(self._candidate(change.task_id, change.map_index))
+            elif change.error and change.source is State.NONE:  # e.g. could not be expanded
+                log = self.logs.setdefault((change.task_id, change.map_index), [])
+                log.append(f"Task failed: {change.error}\n")
 
     def _candidate(self, task_id: str, map_index: int) -> Candidate:
         task = self.dag.spec.tasks[task_id]

@@ -242,6 +242,37 @@ class _Detached:
         """Nothing cached to forget."""
 
 
+def _check_expansion(
+    expansion: _Expansion, base_kwargs: Mapping[str, Any], upstream: Sequence[XComArg]
+) -> None:
+    """Refuse what can never be expanded over, naming the DAG, the task and the fix."""
+    from taskkit.authoring import registry
+    from taskkit.errors import DagAssignmentError
+
+    dag = base_kwargs.get("dag") or registry.current_dag()
+    where = f"DAG {getattr(dag, 'dag_id', None)!r}, task {base_kwargs.get('task_id')!r}"
+    if isinstance(expansion, _Product):
+        for value in expansion.mapped.values():
+            if not _is_expandable(value):
+                raise InvalidTaskParameterError(
+                    f"{where}: cannot expand over {value!r} ({type(value).__name__}): pass a "
+                    "list, a dict or an upstream task's output (XComArg)."
+                )
+    elif isinstance(expansion, _Kwargs) and not isinstance(expansion.value, (XComArg, list)):
+        raise InvalidTaskParameterError(
+            f"{where}: expand_kwargs() takes a list of dicts or an upstream task's output, "
+            f"got {expansion.value!r} ({type(expansion.value).__name__})."
+        )
+    for xcom_arg in upstream:
+        for operator in xcom_arg.as_operators():
+            if dag is not None and operator.dag is not dag:
+                raise DagAssignmentError(
+                    f"{where}: cannot expand over the output of {operator.task_id!r} of DAG "
+                    f"{operator.dag.dag_id!r}: tasks in different DAGs cannot depend on each "
+                    "other. Move both tasks into one DAG."
+                )
+
+
 class MappedOperator(BaseOperator):
     """A task whose instances are created when it is ready, one per item expanded over.
 
@@ -261,6 +292,11 @@ class MappedOperator(BaseOperator):
         function: Callable[..., Any] | None = None,
         partial_args: Sequence[Any] = (),
     ) -> None:
+        upstream = expansion.upstream()
+        upstream += find_xcom_args(list(operator_kwargs.values()))
+        upstream += find_xcom_args(list(partial_args))
+        # Checked before the task joins its DAG, so a refused expansion leaves the DAG as it was.
+        _check_expansion(expansion, base_kwargs, upstream)
         super().__init__(**base_kwargs)
         self.operator_class = operator_class
         self.base_kwargs = {k: v for k, v in base_kwargs.items() if k != "dag"}
@@ -268,20 +304,6 @@ class MappedOperator(BaseOperator):
         self.expansion = expansion
         self.function = function
         self.partial_args = tuple(partial_args)
-        for value in expansion.mapped.values() if isinstance(expansion, _Product) else ():
-            if not _is_expandable(value):
-                raise self._fail(
-                    f"cannot expand over {value!r} ({type(value).__name__}): pass a list, a "
-                    "dict or an upstream task's output (XComArg)."
-                )
-        if isinstance(expansion, _Kwargs) and not isinstance(expansion.value, (XComArg, list)):
-            raise self._fail(
-                f"expand_kwargs() takes a list of dicts or an upstream task's output, got "
-                f"{expansion.value!r} ({type(expansion.value).__name__})."
-            )
-        upstream = expansion.upstream()
-        upstream += find_xcom_args(list(self.operator_kwargs.values()))
-        upstream += find_xcom_args(list(self.partial_args))
         for xcom_arg in upstream:
             for operator in xcom_arg.as_operators():
                 operator.add_edge_to(self)
