@@ -1,34 +1,59 @@
 """taskkit: code-first workflows with Airflow's concurrency model done right.
 
-This module exports the authoring API only. Importing it pulls in no
-SQLAlchemy, Jinja2 or cloudpickle; those load when a feature needs them.
+Every authoring name (taskkit's own and the Airflow names taskkit supports,
+DESIGN.md A7) is importable from here, so porting an Airflow DAG file means
+replacing `from airflow.<anything> import X` with `from taskkit import X`.
+Names load on first use (PEP 562), so `import taskkit` pulls in nothing
+heavy: no SQLAlchemy, Jinja2, cloudpickle or jsonschema.
 """
 
 from __future__ import annotations
 
-from taskkit.authoring import (
-    DAG,
-    BaseBranchOperator,
-    BaseOperator,
-    BashOperator,
-    BranchPythonOperator,
-    EmptyOperator,
-    PythonOperator,
-    ShortCircuitOperator,
-    XComArg,
-    chain,
-    cross_downstream,
-    dag,
-    get_current_context,
-    setup,
-    task,
-    teardown,
-)
-from taskkit.errors import AirflowFailException, AirflowSkipException
-from taskkit.states import RunState, State, TriggerRule, WeightRule
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+#: Exported name -> the module that defines it. One line per name; add a name
+#: here only once it works (a name that imports but does nothing is a defect).
+_EXPORTS: dict[str, str] = {
+    # DAGs and tasks
+    "DAG": "taskkit.authoring.dag",
+    "dag": "taskkit.authoring.dag",
+    "task": "taskkit.authoring.decorators",
+    "XComArg": "taskkit.authoring.decorators",
+    "BaseOperator": "taskkit.authoring.baseoperator",
+    "BashOperator": "taskkit.authoring.operators",
+    "EmptyOperator": "taskkit.authoring.operators",
+    "PythonOperator": "taskkit.authoring.operators",
+    "get_current_context": "taskkit.authoring.context",
+    # dependencies, groups and labels
+    "chain": "taskkit.authoring.dependencies",
+    "cross_downstream": "taskkit.authoring.dependencies",
+    "TaskGroup": "taskkit.authoring.taskgroup",
+    "task_group": "taskkit.authoring.taskgroup",
+    "Label": "taskkit.authoring.edges",
+    "EdgeModifier": "taskkit.authoring.edges",
+    # params
+    "Param": "taskkit.authoring.params",
+    "ParamsDict": "taskkit.authoring.params",
+    "ParamValidationError": "taskkit.errors",
+    # control flow
+    "BaseBranchOperator": "taskkit.authoring.branching",
+    "BranchPythonOperator": "taskkit.authoring.branching",
+    "ShortCircuitOperator": "taskkit.authoring.branching",
+    "setup": "taskkit.authoring.decorators",
+    "teardown": "taskkit.authoring.decorators",
+    "AirflowFailException": "taskkit.errors",
+    "AirflowSkipException": "taskkit.errors",
+    # states and rules
+    "RunState": "taskkit.states",
+    "State": "taskkit.states",
+    "TriggerRule": "taskkit.states",
+    "WeightRule": "taskkit.states",
+}
+
+#: Kept literal for linters and IDEs; a test checks it matches _EXPORTS.
 __all__ = [
     "DAG",
     "AirflowFailException",
@@ -37,11 +62,17 @@ __all__ = [
     "BaseOperator",
     "BashOperator",
     "BranchPythonOperator",
+    "EdgeModifier",
     "EmptyOperator",
+    "Label",
+    "Param",
+    "ParamValidationError",
+    "ParamsDict",
     "PythonOperator",
     "RunState",
     "ShortCircuitOperator",
     "State",
+    "TaskGroup",
     "TriggerRule",
     "WeightRule",
     "XComArg",
@@ -52,5 +83,37 @@ __all__ = [
     "get_current_context",
     "setup",
     "task",
+    "task_group",
     "teardown",
 ]
+
+if TYPE_CHECKING:
+    from taskkit.authoring.baseoperator import BaseOperator
+    from taskkit.authoring.branching import (
+        BaseBranchOperator,
+        BranchPythonOperator,
+        ShortCircuitOperator,
+    )
+    from taskkit.authoring.context import get_current_context
+    from taskkit.authoring.dag import DAG, dag
+    from taskkit.authoring.decorators import XComArg, setup, task, teardown
+    from taskkit.authoring.dependencies import chain, cross_downstream
+    from taskkit.authoring.edges import EdgeModifier, Label
+    from taskkit.authoring.operators import BashOperator, EmptyOperator, PythonOperator
+    from taskkit.authoring.params import Param, ParamsDict
+    from taskkit.authoring.taskgroup import TaskGroup, task_group
+    from taskkit.errors import AirflowFailException, AirflowSkipException, ParamValidationError
+    from taskkit.states import RunState, State, TriggerRule, WeightRule
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'taskkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -23,6 +23,25 @@ class InvalidTaskParameterError(DagDefinitionError):
     """A task parameter (pool_slots, priority_weight, retries, rules…) is out of range."""
 
 
+class DuplicateGroupIdError(DagDefinitionError):
+    """A task group's id is already used by a task or another group of the DAG."""
+
+
+class UnknownDefaultArgError(DagDefinitionError):
+    """`default_args` holds a key that no task parameter (taskkit's or Airflow's) has."""
+
+
+class ParamValidationError(DagDefinitionError):
+    """A DAG or task `Param` value fails its JSON schema (or is missing)."""
+
+    def __init__(self, param: str, problem: str, *, dag_id: str | None = None) -> None:
+        self.param = param
+        self.problem = problem
+        self.dag_id = dag_id
+        where = f"DAG {dag_id!r}, param {param!r}" if dag_id else f"Param {param!r}"
+        super().__init__(f"{where}: {problem}")
+
+
 class DagAssignmentError(DagDefinitionError):
     """An operator was used outside a DAG, or in two DAGs."""
 

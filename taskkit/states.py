@@ -36,7 +36,7 @@ FAILURE_STATES = frozenset({State.FAILED, State.UPSTREAM_FAILED})
 #: Which state may follow which; anything else is a bug or a lost race.
 ALLOWED_TRANSITIONS: dict[State, frozenset[State]] = {
     State.NONE: frozenset({State.SCHEDULED, State.UPSTREAM_FAILED, State.SKIPPED, State.FAILED}),
-    State.SCHEDULED: frozenset({State.QUEUED, State.FAILED, State.NONE}),
+    State.SCHEDULED: frozenset({State.QUEUED, State.FAILED, State.SKIPPED, State.NONE}),
     State.QUEUED: frozenset(
         {
             State.RUNNING,
@@ -48,7 +48,7 @@ ALLOWED_TRANSITIONS: dict[State, frozenset[State]] = {
         }
     ),
     State.RUNNING: frozenset({State.SUCCESS, State.FAILED, State.UP_FOR_RETRY, State.SKIPPED}),
-    State.UP_FOR_RETRY: frozenset({State.SCHEDULED, State.FAILED}),
+    State.UP_FOR_RETRY: frozenset({State.SCHEDULED, State.FAILED, State.SKIPPED}),
     State.SUCCESS: frozenset({State.NONE}),
     State.FAILED: frozenset({State.NONE}),
     State.UPSTREAM_FAILED: frozenset({State.NONE}),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import sys
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -19,8 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from taskkit.authoring.context import DagRunInfo, base_context
+from taskkit.authoring.params import resolve_params
 from taskkit.errors import TaskNotFoundError
 from taskkit.execution.base import Workload
+from taskkit.execution.dag_callbacks import call_dag_callbacks, end_reason
 from taskkit.execution.runtime import decode_xcom, run_try
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.task import DEFAULT_POOL
@@ -141,6 +145,10 @@ class _TestRun:
         self.logical_date = logical_date
         self.run_id = f"test__{logical_date.isoformat()}"
         self.conf = dict(conf or {})
+        resolve_params(dag.params, self.conf, dag_id=dag.dag_id)  # as a trigger would
+        self.run_info = DagRunInfo(dag.dag_id, self.run_id, logical_date, self.conf, "test")
+        self.base = base_context(self.run_info, dag.params)  # shared by every try, built once
+        self.output = _Output()
         self.pools = {DEFAULT_POOL: DEFAULT_POOL_SLOTS, **(pools or {})}
         self.parallelism = parallelism or DEFAULT_PARALLELISM
         self.retry_delay = retry_delay
@@ -151,8 +159,16 @@ class _TestRun:
         self.occupancy = Occupancy()
 
     def run(self) -> DagRunResult:
+        with _captured(self.output):
+            return self._run()
+
+    def _run(self) -> DagRunResult:
         engine = self.engine
+        timeout = self.dag.spec.dagrun_timeout
+        deadline = None if timeout is None else time.monotonic() + timeout.total_seconds()
         while True:
+            if deadline is not None and time.monotonic() >= deadline and not engine.timed_out:
+                self._time_out()
             self._apply(engine.decide())
             self._apply(engine.release_retries(_utcnow()))
             self._start_selected()
@@ -167,10 +183,18 @@ class _TestRun:
         instances: dict[str, dict[int, State]] = {t: {} for t in self.dag.spec.tasks}
         for (task_id, map_index), ti in engine.tis.items():
             instances[task_id][map_index] = ti.state
+        state = engine.outcome() or RunState.FAILED
+        succeeded = state is RunState.SUCCESS
+        call_dag_callbacks(
+            self.dag,
+            self.run_info,
+            success=succeeded,
+            reason=end_reason(succeeded, engine.timed_out),
+        )
         return DagRunResult(
             dag_id=self.dag.dag_id,
             run_id=self.run_id,
-            state=engine.outcome() or RunState.FAILED,
+            state=state,
             task_states=engine.states(),
             order=self.order,
             xcoms=engine.xcoms,
@@ -178,6 +202,15 @@ class _TestRun:
             logs=self.logs,
             instances=instances,
         )
+
+    def _time_out(self) -> None:
+        """dagrun_timeout passed between two tries: skip what is left, as the scheduler does."""
+        for change in self.engine.time_out():
+            self.logs.setdefault((change.task_id, change.map_index), []).append(
+                f"Skipped: {change.error}\n"
+            )
+        self.ready = ReadyQueue()
+        self.running.clear()
 
     def _apply(self, transitions: list[Transition]) -> None:
         for change in transitions:
@@ -233,9 +266,11 @@ class _TestRun:
         task_id, map_index = candidate.key.task_id, candidate.key.map_index
         ti = self.engine.tis[task_id, map_index]
         self.engine.start(task_id, ti.try_number, map_index)
-        buffer = io.StringIO()
-        with _captured(buffer):
-            result = run_try(self.dag, self._workload(candidate.key))
+        buffer = self.output.target = io.StringIO()
+        try:
+            result = run_try(self.dag, self._workload(candidate.key), self.base)
+        finally:
+            self.output.target = None
         log = buffer.getvalue()
         if result.error:
             log += f"Try {ti.try_number} {result.outcome.value}: {result.error}\n"
@@ -267,18 +302,32 @@ class _TestRun:
         )
 
 
+class _Output(io.TextIOBase):
+    """Where printed and logged text goes during a DAG.test() run: the running try's log.
+
+    Set up once per run (a logging handler per try would cost more than the
+    try); outside a try, text goes to the real stdout.
+    """
+
+    def __init__(self) -> None:
+        self.target: io.StringIO | None = None
+
+    def write(self, text: str) -> int:
+        return (self.target or sys.__stdout__ or io.StringIO()).write(text)
+
+
 @contextmanager
-def _captured(buffer: io.StringIO) -> Iterator[None]:
-    """Send a try's stdout, stderr and `logging` records to `buffer`, as a worker's log has them."""
+def _captured(output: _Output) -> Iterator[None]:
+    """Send stdout, stderr and `logging` records to `output`, as a worker's task log has them."""
     root = logging.getLogger()
-    handler = logging.StreamHandler(buffer)
+    handler = logging.StreamHandler(output)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     level = root.level
     root.addHandler(handler)
     if not level or level > logging.INFO:
         root.setLevel(logging.INFO)
     try:
-        with redirect_stdout(buffer), redirect_stderr(buffer):
+        with redirect_stdout(output), redirect_stderr(output):
             yield
     finally:
         root.removeHandler(handler)

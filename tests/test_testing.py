@@ -16,6 +16,7 @@ from taskkit import (
     DAG,
     BashOperator,
     EmptyOperator,
+    Param,
     PythonOperator,
     State,
     TriggerRule,
@@ -23,7 +24,7 @@ from taskkit import (
     get_current_context,
     task,
 )
-from taskkit.errors import AirflowSkipException, TaskNotFoundError
+from taskkit.errors import AirflowSkipException, ParamValidationError, TaskNotFoundError
 from taskkit.states import RunState
 
 DATE = dt.datetime(2026, 2, 3, tzinfo=dt.timezone.utc)
@@ -437,3 +438,41 @@ def test_parallelism_must_be_positive() -> None:
         EmptyOperator(task_id="t")
     with pytest.raises(ValueError, match="parallelism"):
         d.test(parallelism=0)
+
+
+def test_dag_test_validates_conf_against_params_as_a_trigger_does() -> None:
+    """A conf value failing its Param's schema is a ParamValidationError naming the param."""
+    with DAG("validated", params={"rows": Param(10, type="integer", minimum=1)}) as d:
+        EmptyOperator(task_id="t")
+    with pytest.raises(ParamValidationError, match="rows"):
+        d.test(conf={"rows": 0})
+    assert d.test(conf={"rows": 3}).state == RunState.SUCCESS
+
+
+def test_dagrun_timeout_skips_what_is_left_and_fails_the_run() -> None:
+    """Once dagrun_timeout passed, DAG.test() skips the tasks not run yet and the run fails."""
+    with DAG("timeout_dag", dagrun_timeout=dt.timedelta(seconds=0.05)) as d:
+        slow = PythonOperator(task_id="slow", python_callable=lambda: time.sleep(0.2))
+        slow >> EmptyOperator(task_id="after")
+    result = d.test()
+    assert result.task_states == {"slow": State.SUCCESS, "after": State.SKIPPED}
+    assert result.state == RunState.FAILED
+    assert "dagrun_timeout" in result.logs("after")
+
+
+def test_dag_callbacks_are_called_with_the_runs_context_and_reason() -> None:
+    """A failed run calls on_failure_callback (reason task_failure); one that raises is printed."""
+    seen: list[tuple[str, str]] = []
+
+    def record(context: Any) -> None:
+        seen.append((context["reason"], context["dag_run"].dag_id))
+
+    def broken(context: Any) -> None:
+        raise RuntimeError("callback bug")
+
+    with DAG(
+        "dag_callbacks", on_failure_callback=[broken, record], on_success_callback=record
+    ) as d:
+        PythonOperator(task_id="t", python_callable=lambda: 1 / 0)
+    assert d.test().state == RunState.FAILED
+    assert seen == [("task_failure", "dag_callbacks")]

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from taskkit.authoring import registry
+from taskkit.authoring.arguments import (
+    TASK_DEFAULTS,
+    airflow_only_reason,
+    check_default_args,
+    did_you_mean,
+    is_airflow_only_task_arg,
+)
 from taskkit.authoring.dependencies import DependencyMixin
+from taskkit.authoring.params import ParamsDict
 from taskkit.errors import DagAssignmentError, InvalidTaskParameterError
-from taskkit.model.task import DEFAULT_POOL, TaskSpec
+from taskkit.model.task import TaskSpec
 from taskkit.states import TriggerRule, WeightRule
 
 if TYPE_CHECKING:
@@ -18,6 +26,10 @@ if TYPE_CHECKING:
     from taskkit.authoring.dag import DAG
     from taskkit.authoring.decorators import XComArg
     from taskkit.authoring.mapping import OperatorPartial
+    from taskkit.authoring.taskgroup import TaskGroup
+
+#: A task callback: called with the try's context.
+Callback = Callable[["Context"], Any]
 
 
 class _NotSet:
@@ -29,35 +41,41 @@ NOTSET: Any = _NotSet()
 
 _TASK_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,250}$")
 _INT64_MAX = 2**63 - 1
-#: The parameters default_args may fill, with the value used when neither sets one.
-BASE_DEFAULTS: Mapping[str, Any] = {
-    "owner": "taskkit",
-    "retries": 0,
-    "retry_delay": dt.timedelta(seconds=300),
-    "retry_exponential_backoff": False,
-    "max_retry_delay": None,
-    "pool": DEFAULT_POOL,
-    "pool_slots": 1,
-    "priority_weight": 1,
-    "weight_rule": WeightRule.DOWNSTREAM,
-    "max_active_tis_per_dag": None,
-    "max_active_tis_per_dagrun": None,
-    "execution_timeout": None,
-    "trigger_rule": TriggerRule.ALL_SUCCESS,
-    "queue": "default",
-}
+#: The parameters default_args may fill, with the value used when neither sets one
+#: (the table lives in arguments.py beside the Airflow-only keys).
+BASE_DEFAULTS: Mapping[str, Any] = TASK_DEFAULTS
+_CALLBACKS = (
+    "on_execute_callback",
+    "on_success_callback",
+    "on_failure_callback",
+    "on_retry_callback",
+    "on_skipped_callback",
+)
+_DOCS = ("doc", "doc_md", "doc_rst", "doc_json", "doc_yaml")
 
 
 class BaseOperator(DependencyMixin):
     """A task in a DAG. Subclasses implement `execute(context)`.
 
-    Every parameter left unset is taken from the DAG's `default_args`, then
-    from BASE_DEFAULTS. Values are validated here, so a bad one fails where
-    the DAG is defined, naming the DAG, the task and the fix.
+    Every parameter left unset is taken from the operator's own
+    `default_args`, then its TaskGroups' (innermost first), then the DAG's,
+    then from BASE_DEFAULTS. An Airflow argument taskkit does not implement
+    (`email`, `sla`…) is accepted and leaves a warning on the DAG. Values
+    are validated here, so a bad one fails where the DAG is defined, naming
+    the DAG, the task and the fix.
     """
+
+    on_execute_callback: list[Callback]
+    on_success_callback: list[Callback]
+    on_failure_callback: list[Callback]
+    on_retry_callback: list[Callback]
+    on_skipped_callback: list[Callback]
 
     #: Attributes rendered with Jinja against the run's context before execute().
     template_fields: ClassVar[tuple[str, ...]] = ()
+    #: A template field value ending in one of these names a template file, found in the
+    #: DAG file's folder or the DAG's template_searchpath.
+    template_ext: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -74,11 +92,31 @@ class BaseOperator(DependencyMixin):
         priority_weight: int = NOTSET,
         weight_rule: WeightRule | str = NOTSET,
         max_active_tis_per_dag: int | None = NOTSET,
-        max_active_tis_per_dagrun: int | None = NOTSET,
         execution_timeout: dt.timedelta | float | None = NOTSET,
         trigger_rule: TriggerRule | str = NOTSET,
         queue: str = NOTSET,
-        doc: str | None = None,
+        doc: str | None = NOTSET,
+        doc_md: str | None = NOTSET,
+        doc_rst: str | None = NOTSET,
+        doc_json: str | None = NOTSET,
+        doc_yaml: str | None = NOTSET,
+        task_display_name: str | None = NOTSET,
+        depends_on_past: bool = NOTSET,
+        wait_for_downstream: bool = NOTSET,
+        on_execute_callback: Callback | list[Callback] | None = NOTSET,
+        on_success_callback: Callback | list[Callback] | None = NOTSET,
+        on_failure_callback: Callback | list[Callback] | None = NOTSET,
+        on_retry_callback: Callback | list[Callback] | None = NOTSET,
+        on_skipped_callback: Callback | list[Callback] | None = NOTSET,
+        do_xcom_push: bool = NOTSET,
+        multiple_outputs: bool = NOTSET,
+        max_active_tis_per_dagrun: int | None = NOTSET,
+        map_index_template: str | None = NOTSET,
+        render_template_as_native_obj: bool | None = NOTSET,
+        params: Mapping[str, Any] | None = None,
+        default_args: Mapping[str, Any] | None = None,
+        task_group: TaskGroup | None = None,
+        **airflow_only: Any,
     ) -> None:
         dag = dag if dag is not None else registry.current_dag()
         if dag is None:
@@ -92,7 +130,11 @@ class BaseOperator(DependencyMixin):
             raise self._fail(
                 "task_id must be 1-250 letters, digits, '_', '-' or '.'; rename the task."
             )
-        self.doc = doc
+        group = task_group if task_group is not None else registry.current_group(dag)
+        #: The TaskGroup this task belongs to (the DAG's root group at top level).
+        self.task_group: TaskGroup = group if group is not None else dag.task_group
+        self.task_id = self.task_group.child_id(task_id)
+        self._accept_airflow_only(airflow_only)
         given: dict[str, Any] = {
             "owner": owner,
             "retries": retries,
@@ -104,12 +146,33 @@ class BaseOperator(DependencyMixin):
             "priority_weight": priority_weight,
             "weight_rule": weight_rule,
             "max_active_tis_per_dag": max_active_tis_per_dag,
-            "max_active_tis_per_dagrun": max_active_tis_per_dagrun,
             "execution_timeout": execution_timeout,
             "trigger_rule": trigger_rule,
             "queue": queue,
+            "doc": doc,
+            "doc_md": doc_md,
+            "doc_rst": doc_rst,
+            "doc_json": doc_json,
+            "doc_yaml": doc_yaml,
+            "task_display_name": task_display_name,
+            "depends_on_past": depends_on_past,
+            "wait_for_downstream": wait_for_downstream,
+            "on_execute_callback": on_execute_callback,
+            "on_success_callback": on_success_callback,
+            "on_failure_callback": on_failure_callback,
+            "on_retry_callback": on_retry_callback,
+            "on_skipped_callback": on_skipped_callback,
+            "do_xcom_push": do_xcom_push,
+            "multiple_outputs": multiple_outputs,
+            "max_active_tis_per_dagrun": max_active_tis_per_dagrun,
+            "map_index_template": map_index_template,
+            "render_template_as_native_obj": render_template_as_native_obj,
         }
-        defaults = dag.default_args
+        if default_args:
+            dag.warnings.extend(
+                w for w in check_default_args(dag.dag_id, default_args) if w not in dag.warnings
+            )
+        defaults = {**self.task_group.effective_default_args(), **(default_args or {})}
         values = {
             name: value if value is not NOTSET else defaults.get(name, BASE_DEFAULTS[name])
             for name, value in given.items()
@@ -132,12 +195,6 @@ class BaseOperator(DependencyMixin):
         self.max_active_tis_per_dag: int | None = (
             None if limit is None else self._check_int("max_active_tis_per_dag", limit, minimum=1)
         )
-        run_limit = values["max_active_tis_per_dagrun"]
-        self.max_active_tis_per_dagrun: int | None = (
-            None
-            if run_limit is None
-            else self._check_int("max_active_tis_per_dagrun", run_limit, minimum=1)
-        )
         self.execution_timeout = self._as_optional_delta(
             "execution_timeout", values["execution_timeout"]
         )
@@ -148,9 +205,65 @@ class BaseOperator(DependencyMixin):
         self.is_setup = False
         self.is_teardown = False
         self.on_failure_fail_dagrun = False
+        self._set_airflow_task_options(values)
+        own_params = ParamsDict(defaults.get("params"))
+        own_params.update(params or {})
+        #: This task's own params; the run's params are the DAG's, these, then the conf.
+        self.params = own_params
         self.upstream_task_ids: set[str] = set()
         self.downstream_task_ids: set[str] = set()
         dag.add_task(self)
+
+    def _set_airflow_task_options(self, values: Mapping[str, Any]) -> None:
+        """The options issue 9 added: stored and checked here, applied by the run engine."""
+        for name in _DOCS:
+            setattr(self, name, self._optional_str(name, values[name]))
+        self.task_display_name: str | None = self._optional_str(
+            "task_display_name", values["task_display_name"]
+        )
+        self.map_index_template: str | None = self._optional_str(
+            "map_index_template", values["map_index_template"]
+        )
+        self.wait_for_downstream = self._check_bool(
+            "wait_for_downstream", values["wait_for_downstream"]
+        )
+        # As in Airflow: waiting for the previous run's downstream implies depending on it.
+        self.depends_on_past = (
+            self._check_bool("depends_on_past", values["depends_on_past"])
+            or self.wait_for_downstream
+        )
+        self.do_xcom_push = self._check_bool("do_xcom_push", values["do_xcom_push"])
+        self.multiple_outputs = self._check_bool("multiple_outputs", values["multiple_outputs"])
+        native = values["render_template_as_native_obj"]
+        self.render_template_as_native_obj: bool | None = (
+            None if native is None else self._check_bool("render_template_as_native_obj", native)
+        )
+        limit = values["max_active_tis_per_dagrun"]
+        self.max_active_tis_per_dagrun: int | None = (
+            None
+            if limit is None
+            else self._check_int("max_active_tis_per_dagrun", limit, minimum=1)
+        )
+        for name in _CALLBACKS:
+            setattr(self, name, self._callbacks(name, values[name]))
+
+    def _accept_airflow_only(self, arguments: Mapping[str, Any]) -> None:
+        """Airflow-only arguments become a DAG warning; anything else is a mistake."""
+        for name in arguments:
+            if not is_airflow_only_task_arg(name):
+                known = [*TASK_DEFAULTS, "params", "default_args", "task_group", "dag"]
+                raise self._fail(
+                    f"unknown argument {name!r}.{did_you_mean(name, known)} "
+                    "Fix the name or remove it (docs/airflow.md lists the task arguments)."
+                )
+            warning = (
+                f"DAG {self.dag.dag_id!r}: argument {name!r} (first on task {self.task_id!r}) "
+                f"is an Airflow setting taskkit does not implement "
+                f"({airflow_only_reason(name)}); it is ignored."
+            )
+            key = f"DAG {self.dag.dag_id!r}: argument {name!r} "
+            if not any(w.startswith(key) for w in self.dag.warnings):
+                self.dag.warnings.append(warning)
 
     # -- mapping -----------------------------------------------------------
 
@@ -260,6 +373,8 @@ class BaseOperator(DependencyMixin):
             upstream_setups=frozenset(
                 t for t in self.upstream_task_ids if self.dag.task_dict[t].is_setup
             ),
+            depends_on_past=self.depends_on_past,
+            wait_for_downstream=self.wait_for_downstream,
         )
 
     def __repr__(self) -> str:
@@ -285,6 +400,26 @@ class BaseOperator(DependencyMixin):
         if abs(value) > _INT64_MAX:
             raise self._fail(f"{name}={value} does not fit in 64 bits; use a smaller number.")
         return value
+
+    def _check_bool(self, name: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self._fail(f"{name} must be True or False, got {value!r}.")
+        return value
+
+    def _optional_str(self, name: str, value: Any) -> str | None:
+        if value is not None and not isinstance(value, str):
+            raise self._fail(f"{name} must be a string or None, got {value!r}.")
+        return value
+
+    def _callbacks(self, name: str, value: Any) -> list[Callback]:
+        """None, one callable or a list of them, as a list (Airflow 3 keeps lists too)."""
+        if value is None:
+            return []
+        items = list(value) if isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            if not callable(item):
+                raise self._fail(f"{name} must be a callable or a list of callables, got {item!r}.")
+        return items
 
     def _check_pool(self, value: Any) -> str:
         if not isinstance(value, str) or not value:

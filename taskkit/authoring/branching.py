@@ -18,6 +18,7 @@ from taskkit.model.results import SkipScope
 
 if TYPE_CHECKING:
     from taskkit.authoring.context import Context
+    from taskkit.authoring.dag import DAG
 
 
 class BranchMixin:
@@ -25,6 +26,7 @@ class BranchMixin:
 
     task_id: str
     downstream_task_ids: set[str]
+    dag: DAG
 
     def do_branch(self, context: Context, choice: Any) -> Any:
         """Follow `choice` (a task id, several, or None for none); the rest is skipped.
@@ -48,9 +50,17 @@ class BranchMixin:
         if choice is None:
             return set()
         if isinstance(choice, str):
-            return {choice}
+            choice = [choice]
         if isinstance(choice, Iterable) and all(isinstance(c, str) for c in choice):
-            return set(choice)
+            # A TaskGroup's id follows the group's root tasks, as in Airflow.
+            groups = self.dag.task_group_dict
+            return {
+                task_id
+                for chosen in choice
+                for task_id in (
+                    [t.task_id for t in groups[chosen].roots] if chosen in groups else [chosen]
+                )
+            }
         raise BranchError(
             f"Branch task {self.task_id!r} returned {choice!r}; return a task id, a list of "
             "task ids, or None to skip every downstream task."

@@ -10,6 +10,8 @@ from typing import Any, Protocol
 
 import attrs
 
+from taskkit.authoring import macros
+from taskkit.authoring.params import param_values
 from taskkit.errors import TaskkitError
 from taskkit.model.results import SkipScope
 
@@ -38,6 +40,11 @@ class DagRunInfo:
     run_type: str = "manual"
     data_interval_start: dt.datetime | None = None
     data_interval_end: dt.datetime | None = None
+    #: The previous successful run's data interval and dates (None when unknown).
+    prev_data_interval_start_success: dt.datetime | None = None
+    prev_data_interval_end_success: dt.datetime | None = None
+    prev_start_date_success: dt.datetime | None = None
+    prev_end_date_success: dt.datetime | None = None
 
 
 @attrs.define
@@ -89,31 +96,52 @@ class TaskInstanceInfo:
 
 
 def base_context(run: DagRunInfo, params: Mapping[str, Any]) -> Context:
-    """The part of the context shared by every try of a run (built once per run)."""
+    """The part of the context shared by every try of a run (built once per run).
+
+    `params` are the DAG's; the run's conf overrides them and adds its other
+    keys, as Airflow's `dag_run_conf_overrides_params` does. Values are not
+    validated here: `resolve_params` does that when the run is triggered.
+    """
     logical_date = run.logical_date
-    merged_params = {**params, **{k: v for k, v in run.conf.items() if k in params}}
+    ts = logical_date.isoformat()
+    ds_nodash = logical_date.strftime("%Y%m%d")
     return {
         "dag_run": run,
         "run_id": run.run_id,
         "logical_date": logical_date,
         "ds": logical_date.strftime("%Y-%m-%d"),
-        "ds_nodash": logical_date.strftime("%Y%m%d"),
-        "ts": logical_date.isoformat(),
+        "ds_nodash": ds_nodash,
+        "ts": ts,
         "ts_nodash": logical_date.strftime("%Y%m%dT%H%M%S"),
+        "ts_nodash_with_tz": ts.replace("-", "").replace(":", ""),
         "data_interval_start": run.data_interval_start or logical_date,
         "data_interval_end": run.data_interval_end or logical_date,
-        "params": merged_params,
+        "prev_data_interval_start_success": run.prev_data_interval_start_success,
+        "prev_data_interval_end_success": run.prev_data_interval_end_success,
+        "prev_start_date_success": run.prev_start_date_success,
+        "prev_end_date_success": run.prev_end_date_success,
+        "params": param_values(params, run.conf),
         "conf": run.conf,
+        "macros": macros,
     }
 
 
 def try_context(base: Context, ti: TaskInstanceInfo, task: Any) -> Context:
-    """The context of one try: the run's plus `ti`, `task` and `try_number`."""
+    """The context of one try: the run's plus `ti`, `task`, `dag` and `try_number`.
+
+    A task's own `params` sit between the DAG's and the run's conf.
+    """
     context = base.copy()
     context["ti"] = ti
     context["task_instance"] = ti
     context["task"] = task
     context["try_number"] = ti.try_number
+    dag = getattr(task, "dag", None)
+    context["dag"] = dag
+    context["task_instance_key_str"] = f"{ti.dag_id}__{ti.task_id}__{base['ds_nodash']}"
+    task_params = getattr(task, "params", None)
+    if task_params:
+        context["params"] = param_values(getattr(dag, "params", None), base["conf"], task_params)
     return context
 
 

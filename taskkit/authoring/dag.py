@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import inspect
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from taskkit.authoring import registry
+from taskkit.authoring.arguments import AIRFLOW_ONLY_DAG_ARGS, check_default_args, did_you_mean
+from taskkit.authoring.params import ParamsDict
 from taskkit.authoring.schedules import validate_schedule
+from taskkit.authoring.taskgroup import TaskGroup
 from taskkit.errors import (
     CycleError,
     DagAssignmentError,
     DagDefinitionError,
+    DuplicateGroupIdError,
     DuplicateTaskIdError,
     TaskNotFoundError,
 )
@@ -22,7 +27,11 @@ from taskkit.model.graph import find_cycle, priority_weight_totals, topological_
 
 if TYPE_CHECKING:
     from taskkit.authoring.baseoperator import BaseOperator
+    from taskkit.authoring.edges import EdgeInfo
     from taskkit.testing import DagRunResult
+
+#: A DAG callback: called with the context of the run's last finished try.
+DagCallback = Callable[[dict[str, Any]], Any]
 
 _DAG_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _AUTHORING_DIR = __file__.rsplit("/", 1)[0]
@@ -48,28 +57,109 @@ class DAG:
         max_active_tasks: int | None = None,
         default_args: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
-        tags: Iterable[str] = (),
+        tags: Iterable[str] | None = (),
         description: str | None = None,
+        doc_md: str | None = None,
+        dag_display_name: str | None = None,
+        owner_links: Mapping[str, str] | None = None,
+        dagrun_timeout: dt.timedelta | None = None,
+        on_success_callback: DagCallback | list[DagCallback] | None = None,
+        on_failure_callback: DagCallback | list[DagCallback] | None = None,
+        user_defined_macros: Mapping[str, Any] | None = None,
+        user_defined_filters: Mapping[str, Callable[..., Any]] | None = None,
+        render_template_as_native_obj: bool = False,
+        template_undefined: type | None = None,
+        template_searchpath: str | Iterable[str] | None = None,
+        **airflow_only: Any,
     ) -> None:
         if not isinstance(dag_id, str) or not dag_id or not set(dag_id) <= _DAG_ID_CHARS:
             raise DagDefinitionError(
                 f"DAG id {dag_id!r} is not valid: use letters, digits, '_', '-' or '.'."
             )
         self.dag_id = dag_id
+        #: Airflow settings this DAG uses that taskkit ignores; shown beside import errors.
+        self.warnings: list[str] = self._airflow_only_warnings(airflow_only)
+        self.default_args: dict[str, Any] = dict(default_args or {})
+        self.warnings.extend(check_default_args(dag_id, self.default_args))
+        # As in Airflow, default_args may carry the DAG's dates.
+        start_date = start_date or self.default_args.get("start_date")
+        end_date = end_date or self.default_args.get("end_date")
         self.schedule = validate_schedule(dag_id, schedule, start_date, end_date)
         self.start_date = start_date
         self.end_date = end_date
         self.catchup = catchup
         self.max_active_runs = _positive_or_none(dag_id, "max_active_runs", max_active_runs)
         self.max_active_tasks = _positive_or_none(dag_id, "max_active_tasks", max_active_tasks)
-        self.default_args: dict[str, Any] = dict(default_args or {})
-        self.params: dict[str, Any] = dict(params or {})
-        self.tags = list(tags)
-        self.description = description
+        self.params: ParamsDict = self._build_params(params)
+        self.tags = _string_list(dag_id, "tags", tags or ())
+        self.description = _optional_str(dag_id, "description", description)
+        self.doc_md = _optional_str(dag_id, "doc_md", doc_md)
+        self.dag_display_name = _optional_str(dag_id, "dag_display_name", dag_display_name)
+        self.owner_links: dict[str, str] = _owner_links(dag_id, owner_links)
+        self.dagrun_timeout = _optional_delta(dag_id, "dagrun_timeout", dagrun_timeout)
+        self.on_success_callback = _callbacks(dag_id, "on_success_callback", on_success_callback)
+        self.on_failure_callback = _callbacks(dag_id, "on_failure_callback", on_failure_callback)
+        self.user_defined_macros: dict[str, Any] = _mapping(
+            dag_id, "user_defined_macros", user_defined_macros
+        )
+        self.user_defined_filters: dict[str, Callable[..., Any]] = _mapping(
+            dag_id, "user_defined_filters", user_defined_filters
+        )
+        if not isinstance(render_template_as_native_obj, bool):
+            raise DagDefinitionError(
+                f"DAG {dag_id!r}: render_template_as_native_obj must be True or False."
+            )
+        self.render_template_as_native_obj = render_template_as_native_obj
+        if template_undefined is not None and not isinstance(template_undefined, type):
+            raise DagDefinitionError(
+                f"DAG {dag_id!r}: template_undefined must be a class such as "
+                f"jinja2.StrictUndefined, got {template_undefined!r}."
+            )
+        #: None is jinja2.StrictUndefined, Airflow's default: an undefined name fails the try.
+        self.template_undefined = template_undefined
+        self.template_searchpath: list[str] = _string_list(
+            dag_id,
+            "template_searchpath",
+            [template_searchpath] if isinstance(template_searchpath, str) else template_searchpath,
+        )
         self.fileloc = _caller_file()
         self.task_dict: dict[str, BaseOperator] = {}
+        #: Labels on edges, by (upstream task_id, downstream task_id); for display only.
+        self.edge_info: dict[tuple[str, str], EdgeInfo] = {}
+        #: Every TaskGroup by its (prefixed) id, as Airflow's `dag.task_group_dict`.
+        self.task_group_dict: dict[str, TaskGroup] = {}
+        #: The id-less group holding the top-level tasks and groups.
+        self.task_group = TaskGroup.create_root(self)
         self._spec: DagSpec | None = None
         registry.announce(self)
+
+    def _airflow_only_warnings(self, arguments: Mapping[str, Any]) -> list[str]:
+        for name in arguments:
+            if name not in AIRFLOW_ONLY_DAG_ARGS:
+                hint = did_you_mean(name, [*_DAG_ARGS, *AIRFLOW_ONLY_DAG_ARGS])
+                raise DagDefinitionError(
+                    f"DAG {self.dag_id!r}: unknown argument {name!r}.{hint} Fix the name or "
+                    "remove it (docs/airflow.md lists the DAG arguments)."
+                )
+        return [
+            f"DAG {self.dag_id!r}: argument {name!r} is an Airflow setting taskkit does not "
+            f"implement ({AIRFLOW_ONLY_DAG_ARGS[name]}); it is ignored."
+            for name in arguments
+        ]
+
+    def _build_params(self, params: Mapping[str, Any] | None) -> ParamsDict:
+        """DAG params (with default_args' `params` under them), their schemas checked.
+
+        As in Airflow, a scheduled DAG's defaults must be valid, since no one
+        passes a conf to a scheduled run.
+        """
+        merged = ParamsDict(self.default_args.get("params"))
+        merged.update(params or {})
+        for name in merged:
+            merged.get_param(name).check_schema(name=name, dag_id=self.dag_id)
+        if self.schedule is not None:
+            merged.validate(dag_id=self.dag_id)
+        return merged
 
     # -- building ------------------------------------------------------------
 
@@ -94,17 +184,52 @@ class DAG:
                 f"DAG {self.dag_id!r} already has a task {task.task_id!r}: "
                 "give each task a unique task_id."
             )
+        if task.task_id in self.task_group_dict:
+            raise DuplicateGroupIdError(
+                f"DAG {self.dag_id!r}: task id {task.task_id!r} is already the id of a "
+                "TaskGroup; rename the task or the group."
+            )
         self.task_dict[task.task_id] = task
+        task.task_group.add(task)
         self.invalidate()
 
+    def add_group(self, group: TaskGroup) -> None:
+        """Register a TaskGroup's id; it must differ from every task and group id."""
+        group_id = group.group_id
+        assert group_id is not None
+        if group_id in self.task_dict or group_id in self.task_group_dict:
+            what = "a task" if group_id in self.task_dict else "another TaskGroup"
+            raise DuplicateGroupIdError(
+                f"DAG {self.dag_id!r}: group_id {group_id!r} is already the id of {what}; "
+                "rename one of them."
+            )
+        self.task_group_dict[group_id] = group
+
+    def node_ids(self) -> set[str]:
+        """Every task id and group id in use."""
+        return {*self.task_dict, *self.task_group_dict}
+
     def unique_task_id(self, base: str) -> str:
-        """`base`, or `base__1`, `base__2`… when a task function is called again."""
-        if base not in self.task_dict:
+        """`base`, or `base__1`, `base__2`… when a task function is called again.
+
+        Inside a TaskGroup the check is on the prefixed id; the unprefixed
+        id is returned, as the operator adds the prefix itself.
+        """
+        group = registry.current_group(self) or self.task_group
+        taken = self.node_ids()
+        if group.child_id(base) not in taken:
             return base
         n = 1
-        while f"{base}__{n}" in self.task_dict:
+        while group.child_id(f"{base}__{n}") in taken:
             n += 1
         return f"{base}__{n}"
+
+    def set_edge_info(self, upstream_task_id: str, downstream_task_id: str, info: EdgeInfo) -> None:
+        """Attach display information (a Label) to an edge; replaces what was there."""
+        self.edge_info[(upstream_task_id, downstream_task_id)] = info
+
+    def get_edge_info(self, upstream_task_id: str, downstream_task_id: str) -> EdgeInfo | None:
+        return self.edge_info.get((upstream_task_id, downstream_task_id))
 
     def invalidate(self) -> None:
         """Forget the cached spec after the graph changed."""
@@ -173,6 +298,9 @@ class DAG:
             end_date=self.end_date,
             catchup=self.catchup,
             fileloc=self.fileloc,
+            dagrun_timeout=self.dagrun_timeout,
+            success_callbacks=bool(self.on_success_callback),
+            failure_callbacks=bool(self.on_failure_callback),
         )
 
     # -- running -------------------------------------------------------------
@@ -215,6 +343,67 @@ def _positive_or_none(dag_id: str, name: str, value: int | None) -> int | None:
     return value
 
 
+def _optional_str(dag_id: str, name: str, value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise DagDefinitionError(f"DAG {dag_id!r}: {name} must be a string, got {value!r}.")
+    return value
+
+
+def _string_list(dag_id: str, name: str, values: Iterable[Any] | None) -> list[str]:
+    if values is None:
+        return []
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise DagDefinitionError(f"DAG {dag_id!r}: {name} must be a list of strings.")
+    items = list(values)
+    for item in items:
+        if not isinstance(item, str):
+            raise DagDefinitionError(
+                f"DAG {dag_id!r}: {name} must be a list of strings; {item!r} is not a string."
+            )
+    return items
+
+
+def _mapping(dag_id: str, name: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise DagDefinitionError(f"DAG {dag_id!r}: {name} must be a dict, got {value!r}.")
+    return dict(value)
+
+
+def _owner_links(dag_id: str, links: Mapping[str, str] | None) -> dict[str, str]:
+    result = _mapping(dag_id, "owner_links", links)
+    for owner, link in result.items():
+        if not isinstance(link, str) or not link.startswith(("http://", "https://", "mailto:")):
+            raise DagDefinitionError(
+                f"DAG {dag_id!r}: owner_links[{owner!r}] must be an http(s):// or mailto: link, "
+                f"got {link!r}."
+            )
+    return result
+
+
+def _optional_delta(dag_id: str, name: str, value: Any) -> dt.timedelta | None:
+    if value is None:
+        return None
+    if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
+        raise DagDefinitionError(
+            f"DAG {dag_id!r}: {name} must be a positive datetime.timedelta, got {value!r}."
+        )
+    return value
+
+
+def _callbacks(dag_id: str, name: str, value: Any) -> list[DagCallback]:
+    if value is None:
+        return []
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    for item in items:
+        if not callable(item):
+            raise DagDefinitionError(
+                f"DAG {dag_id!r}: {name} must be a callable or a list of callables, got {item!r}."
+            )
+    return items
+
+
 def _caller_file() -> str | None:
     """The file of the first frame outside taskkit's authoring package: the DAG file."""
     frame = sys._getframe(1)
@@ -224,6 +413,8 @@ def _caller_file() -> str | None:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: Every DAG argument taskkit implements (for the did-you-mean of a misspelt one).
+_DAG_ARGS = tuple(inspect.signature(DAG.__init__).parameters)[1:-1]
 
 
 class DagFunction:
@@ -239,6 +430,9 @@ class DagFunction:
         options = {k: v for k, v in self.dag_kwargs.items() if k != "dag_id"}
         if self.function.__doc__ and "description" not in options:
             options["description"] = self.function.__doc__.strip().splitlines()[0]
+        if self.function.__doc__ and options.get("doc_md") is None:
+            # As Airflow's @dag does: the docstring is the DAG's documentation.
+            options["doc_md"] = self.function.__doc__
         with DAG(dag_id, **options) as new_dag:
             self.function(*args, **kwargs)
         return new_dag

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 import functools
+import inspect
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
@@ -44,6 +46,10 @@ class XComArg(DependencyMixin):
         """Make the task behind this value a teardown task (see BaseOperator.as_teardown)."""
         self.operator.as_teardown(setups=setups, on_failure_fail_dagrun=on_failure_fail_dagrun)
         return self
+
+    def __getitem__(self, key: str) -> XComArg:
+        """The value the task pushed under `key` (`multiple_outputs` pushes one per dict key)."""
+        return XComArg(self.operator, key)
 
     def resolve(self, xcom: XComAccess) -> Any:
         return xcom.pull(self.operator.task_id, self.key)
@@ -98,7 +104,7 @@ class DecoratedPythonOperator(PythonOperator):
     handed on from upstream tasks must arrive exactly as they were returned.
     """
 
-    template_fields: ClassVar[tuple[str, ...]] = ()
+    template_fields: ClassVar[tuple[str, ...]] = ("templates_dict",)
 
     def __init__(self, *, has_xcom_args: bool, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -193,6 +199,8 @@ class TaskFunction:
                 "inside a @dag function or a `with DAG(...)` block."
             )
         options = {k: v for k, v in self.task_kwargs.items() if k not in ("dag", "task_id")}
+        if "multiple_outputs" not in options and _returns_dict(self.function):
+            options["multiple_outputs"] = True
         task_id = self.task_kwargs.get("task_id") or self.function.__name__
         upstream = find_xcom_args(args) + find_xcom_args(kwargs)
         operator = self.operator_class(
@@ -211,6 +219,14 @@ class TaskFunction:
         elif self.role is TaskRole.TEARDOWN:
             operator.as_teardown(on_failure_fail_dagrun=self.on_failure_fail_dagrun)
         return XComArg(operator)
+
+
+def _returns_dict(function: Callable[..., Any]) -> bool:
+    """Whether the function is annotated to return a dict (Airflow then infers multiple_outputs)."""
+    annotation = inspect.signature(function).return_annotation
+    if isinstance(annotation, str):  # postponed annotations: read the text
+        return annotation.replace(" ", "").startswith(("dict", "Dict", "typing.Dict"))
+    return annotation is dict or typing.get_origin(annotation) is dict
 
 
 def _decorator(

@@ -4,32 +4,59 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from typing import TypeAlias
 
     from taskkit.authoring.baseoperator import BaseOperator
+    from taskkit.authoring.edges import EdgeModifier
 
     Dependable: TypeAlias = "DependencyMixin | Sequence[DependencyMixin]"
 
 
 class DependencyMixin:
-    """Gives operators and task outputs the `>>` and `<<` operators."""
+    """Gives operators, task outputs, task groups and edge labels `>>` and `<<`.
+
+    On the left of `>>` an object stands for its `leaves`, on the right for
+    its `roots`: both are the object itself for a task, and a group's last
+    and first tasks for a TaskGroup.
+    """
+
+    #: True for an edge label: it waits for both sides before adding edges.
+    defers_edges: ClassVar[bool] = False
 
     def as_operators(self) -> list[BaseOperator]:
         """The operators this object stands for."""
         raise NotImplementedError
 
-    def set_downstream(self, other: Dependable) -> None:
-        for mine in self.as_operators():
-            for theirs in _operators_of(other):
-                mine.add_edge_to(theirs)
+    @property
+    def roots(self) -> list[BaseOperator]:
+        """The tasks an edge into this object reaches."""
+        return self.as_operators()
 
-    def set_upstream(self, other: Dependable) -> None:
-        for theirs in _operators_of(other):
-            for mine in self.as_operators():
-                theirs.add_edge_to(mine)
+    @property
+    def leaves(self) -> list[BaseOperator]:
+        """The tasks an edge out of this object starts from."""
+        return self.as_operators()
+
+    def set_downstream(self, other: Dependable, edge_modifier: EdgeModifier | None = None) -> None:
+        if isinstance(other, DependencyMixin) and other.defers_edges:
+            other.set_upstream(self)
+            return
+        targets = _roots_of(other)
+        for mine in self.leaves:
+            for theirs in targets:
+                mine.add_edge_to(theirs)
+                if edge_modifier is not None:
+                    edge_modifier.add_edge_info(mine.dag, mine.task_id, theirs.task_id)
+
+    def set_upstream(self, other: Dependable, edge_modifier: EdgeModifier | None = None) -> None:
+        if isinstance(other, DependencyMixin) and other.defers_edges:
+            other.set_downstream(self)
+            return
+        for theirs in _leaves_of(other):
+            theirs.set_downstream(self, edge_modifier=edge_modifier)
 
     def __rshift__(self, other: Any) -> Any:
         self.set_downstream(other)
@@ -50,14 +77,24 @@ class DependencyMixin:
         return self
 
 
-def _operators_of(obj: Any) -> list[BaseOperator]:
+def _roots_of(obj: Any) -> list[BaseOperator]:
     if isinstance(obj, DependencyMixin):
-        return obj.as_operators()
+        return obj.roots
+    return [op for item in _items_of(obj) for op in _roots_of(item)]
+
+
+def _leaves_of(obj: Any) -> list[BaseOperator]:
+    if isinstance(obj, DependencyMixin):
+        return obj.leaves
+    return [op for item in _items_of(obj) for op in _leaves_of(item)]
+
+
+def _items_of(obj: Any) -> list[Any]:
     if isinstance(obj, (list, tuple, set, frozenset)):
-        return [op for item in obj for op in _operators_of(item)]
+        return list(obj)
     raise TypeError(
         f"Cannot set a dependency on {obj!r} ({type(obj).__name__}): "
-        "use an operator, a task function's output, or a list of them."
+        "use an operator, a task function's output, a TaskGroup, or a list of them."
     )
 
 
@@ -87,6 +124,8 @@ def cross_downstream(from_tasks: Sequence[Any], to_tasks: Sequence[Any] | Any) -
 
 
 def _link(up: Any, down: Any) -> None:
-    for up_op in _operators_of(up):
-        for down_op in _operators_of(down):
-            up_op.add_edge_to(down_op)
+    if isinstance(up, DependencyMixin):
+        up.set_downstream(down)
+    else:
+        for item in _items_of(up):
+            _link(item, down)

@@ -15,8 +15,14 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from taskkit.authoring.arguments import is_airflow_only_task_arg
 from taskkit.authoring.baseoperator import NOTSET, BaseOperator
-from taskkit.authoring.decorators import XComArg, find_xcom_args, resolve_xcom_args
+from taskkit.authoring.decorators import (
+    XComArg,
+    _returns_dict,
+    find_xcom_args,
+    resolve_xcom_args,
+)
 from taskkit.errors import InvalidTaskParameterError
 from taskkit.model.task import MapLength, MapSpec, TaskSpec
 
@@ -205,7 +211,10 @@ class _Kwargs(_Expansion):
 @functools.cache
 def _base_parameters() -> frozenset[str]:
     """The parameters every task has (BaseOperator's); they cannot be mapped."""
-    return frozenset(inspect.signature(BaseOperator.__init__).parameters) - {"self"}
+    parameters = inspect.signature(BaseOperator.__init__).parameters.values()
+    return frozenset(
+        p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ) - {"self"}
 
 
 def _accepted(callable_: Callable[..., Any]) -> tuple[frozenset[str], bool]:
@@ -229,11 +238,16 @@ def _class_parameters(operator_class: type[BaseOperator]) -> frozenset[str]:
 
 
 class _Detached:
-    """Stands in for the DAG while an instance's operator is built, so it is not added to it."""
+    """Stands in for the DAG while an instance's operator is built, so it is not added to it.
+
+    Everything but adding tasks is the real DAG's.
+    """
 
     def __init__(self, dag: DAG) -> None:
-        self.dag_id = dag.dag_id
-        self.default_args = dag.default_args
+        self._dag = dag
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._dag, name)
 
     def add_task(self, task: BaseOperator) -> None:
         """An instance's operator is not a task of the DAG: the mapped operator is."""
@@ -336,6 +350,7 @@ class MappedOperator(BaseOperator):
             kwargs.update(resolve_xcom_args(self.operator_kwargs, xcom))
             kwargs.update(values)
         kwargs["dag"] = _Detached(self.dag)
+        kwargs["task_group"] = self.task_group
         operator = self.operator_class(**kwargs)
         operator.dag = self.dag
         operator.upstream_task_ids = self.upstream_task_ids
@@ -369,7 +384,11 @@ class OperatorPartial:
             )
         self.operator_class = operator_class
         self.kwargs = dict(kwargs)
-        unknown = sorted(set(self.kwargs) - _class_parameters(operator_class))
+        unknown = sorted(
+            name
+            for name in set(self.kwargs) - _class_parameters(operator_class)
+            if not is_airflow_only_task_arg(name)
+        )
         if unknown:
             raise InvalidTaskParameterError(
                 f"task {self.kwargs['task_id']!r}: {operator_class.__name__} has no parameter "
@@ -468,6 +487,8 @@ class TaskFunctionPartial:
                 "inside a @dag function or a `with DAG(...)` block."
             )
         options = {k: v for k, v in tf.task_kwargs.items() if k not in ("dag", "task_id")}
+        if "multiple_outputs" not in options and _returns_dict(tf.function):
+            options["multiple_outputs"] = True
         base, own = _split(options)
         base["task_id"] = dag.unique_task_id(tf.task_kwargs.get("task_id") or tf.function.__name__)
         base["dag"] = dag

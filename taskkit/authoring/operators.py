@@ -33,6 +33,15 @@ CONTEXT_KEYS = frozenset(
         "try_number",
         "data_interval_start",
         "data_interval_end",
+        "dag",
+        "macros",
+        "templates_dict",
+        "ts_nodash_with_tz",
+        "task_instance_key_str",
+        "prev_data_interval_start_success",
+        "prev_data_interval_end_success",
+        "prev_start_date_success",
+        "prev_end_date_success",
     }
 )
 
@@ -53,10 +62,11 @@ class PythonOperator(BaseOperator):
 
     Context values (`ti`, `params`, `logical_date`…) are passed to the
     callable when it names them as parameters, or all of them when it takes
-    `**kwargs`.
+    `**kwargs`. `templates_dict` is rendered and handed over as the context
+    value `templates_dict`, as in Airflow.
     """
 
-    template_fields: ClassVar[tuple[str, ...]] = ("op_args", "op_kwargs")
+    template_fields: ClassVar[tuple[str, ...]] = ("templates_dict", "op_args", "op_kwargs")
 
     def __init__(
         self,
@@ -64,6 +74,7 @@ class PythonOperator(BaseOperator):
         python_callable: Callable[..., Any],
         op_args: Sequence[Any] | None = None,
         op_kwargs: Mapping[str, Any] | None = None,
+        templates_dict: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -75,6 +86,12 @@ class PythonOperator(BaseOperator):
         self.python_callable = python_callable
         self.op_args = list(op_args or ())
         self.op_kwargs = dict(op_kwargs or {})
+        if templates_dict is not None and not isinstance(templates_dict, Mapping):
+            raise InvalidTaskParameterError(
+                f"DAG {self.dag.dag_id!r}, task {self.task_id!r}: templates_dict must be a "
+                f"dict, got {templates_dict!r}."
+            )
+        self.templates_dict = dict(templates_dict) if templates_dict is not None else None
         self._context_names, self._takes_kwargs = context_parameters(python_callable)
 
     def execute(self, context: Context) -> Any:
@@ -82,6 +99,7 @@ class PythonOperator(BaseOperator):
 
     def call(self, context: Context, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
         """Call the callable with these arguments plus the context values it asks for."""
+        context["templates_dict"] = self.templates_dict
         if self._takes_kwargs:
             kwargs = {**context, **kwargs}
         elif self._context_names:
@@ -97,6 +115,8 @@ class BashOperator(BaseOperator):
     """
 
     template_fields: ClassVar[tuple[str, ...]] = ("bash_command", "env", "cwd")
+    #: A bash_command ending in one of these is a script file rendered as a template.
+    template_ext: ClassVar[tuple[str, ...]] = (".sh", ".bash")
 
     def __init__(
         self,

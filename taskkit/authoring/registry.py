@@ -1,4 +1,4 @@
-"""Which DAG is being defined right now, and who is collecting the DAGs a file creates."""
+"""Which DAG and TaskGroup are being defined now, and who collects the DAGs a file creates."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from taskkit.authoring.dag import DAG
+    from taskkit.authoring.taskgroup import TaskGroup
 
 _dag_stack: list[DAG] = []
+_group_stack: list[TaskGroup] = []
 _collectors: list[list[DAG]] = []
 
 
@@ -26,6 +28,24 @@ def pop_dag(dag: DAG) -> None:
     if not _dag_stack or _dag_stack[-1] is not dag:
         raise RuntimeError(f"DAG {dag.dag_id!r} left its context out of order")
     _dag_stack.pop()
+
+
+def current_group(dag: DAG) -> TaskGroup | None:
+    """The innermost TaskGroup whose `with` block is running for `dag`, if any."""
+    for group in reversed(_group_stack):
+        if group.dag is dag:
+            return group
+    return None
+
+
+def push_group(group: TaskGroup) -> None:
+    _group_stack.append(group)
+
+
+def pop_group(group: TaskGroup) -> None:
+    if not _group_stack or _group_stack[-1] is not group:
+        raise RuntimeError(f"TaskGroup {group.group_id!r} left its context out of order")
+    _group_stack.pop()
 
 
 def announce(dag: DAG) -> None:

@@ -124,6 +124,7 @@ def trigger(dag_id: str, run_id: str | None, conf: str | None, logical_date: str
 
     The DAGs folder is parsed first if the DAG is not in the metastore yet.
     """
+    from taskkit.authoring.params import resolve_params
     from taskkit.states import RunType
 
     run_conf = parse_conf(conf)
@@ -133,7 +134,9 @@ def trigger(dag_id: str, run_id: str | None, conf: str | None, logical_date: str
     config = context.settings()
     with context.open_store(config) as store:
         version = context.current_version(store, config, dag_id)
-        spec = context.load_version(config, version).spec
+        dag = context.load_version(config, version)
+        resolve_params(dag.params, run_conf, dag_id=dag_id)  # a bad value: one line, no run
+        spec = dag.spec
         run = store.create_run(
             dag_id,
             run_id or f"manual__{when.isoformat()}",

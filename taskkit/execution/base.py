@@ -116,6 +116,13 @@ class Executor(Protocol):
     def running(self) -> int:
         """How many submitted tries have not finished yet."""
 
+    def cancel(self, key: TaskInstanceKey, try_number: int) -> None:
+        """Stop a try the scheduler no longer wants (its run timed out).
+
+        A try not started yet never starts; a running one is killed where the
+        executor can reach it. Its TryFinished, if one comes, is stale.
+        """
+
     def shutdown(self, grace: float) -> list[Event]:
         """Let running tries finish for up to `grace` seconds, kill the rest, stop workers.
 

@@ -69,6 +69,7 @@ class _Flight:
     """A try sent to the broker and not finished yet."""
 
     workload: Workload | None  # None for a try adopted from a previous scheduler
+    celery_id: str | None = None  # the broker message's id, to revoke it
     started: bool = False
     seen: float = attrs.Factory(time.monotonic)  # last sign of life (sent, started, beat)
     host: str | None = None
@@ -109,19 +110,31 @@ class CeleryExecutor:
         self._mark = self._set_mark() or ""
 
     def submit(self, workload: Workload, dag: DagPayload | None) -> None:
-        self._send(workload)
-        self._in_flight[workload.key, workload.try_number] = _Flight(workload)
+        celery_id = self._send(workload)
+        self._in_flight[workload.key, workload.try_number] = _Flight(workload, celery_id)
 
-    def _send(self, workload: Workload) -> None:
+    def cancel(self, key: TaskInstanceKey, try_number: int) -> None:
+        """Revoke a try still in the broker; one already running on a worker runs to its end.
+
+        Its result is then stale and ignored; docs/distributed.md says so.
+        """
+        flight = self._in_flight.get((key, try_number))
+        if flight is not None and flight.celery_id is not None and not flight.started:
+            self._celery().control.revoke(flight.celery_id)
+            del self._in_flight[key, try_number]
+
+    def _send(self, workload: Workload) -> str | None:
+        """Publish one try; returns the broker message's id."""
         queue, weight = self.route(workload)
         if queue == "default":  # the operator did not choose: the configured default
             queue = self.config.default_queue
-        self._celery().send_task(
+        sent = self._celery().send_task(
             RUN_TRY,
             args=[self.events_queue, seal(workload, self.secret_key), self.hostname],
             queue=queue,
             priority=broker_priority(weight, redis=self.redis),
         )
+        return None if sent is None else str(sent.id)
 
     def poll(self, timeout: float) -> list[Event]:
         # The scheduler committed what the last poll returned before calling again.
@@ -203,7 +216,7 @@ class CeleryExecutor:
         resent = 0
         for flight in self._in_flight.values():
             if not flight.started and flight.workload is not None:
-                self._send(flight.workload)
+                flight.celery_id = self._send(flight.workload)
                 flight.seen = time.monotonic()
                 resent += 1
         log.warning("celery_broker_restarted_empty", resent=resent)

@@ -42,6 +42,8 @@ class LocalExecutor:
         self._waiting: deque[Workload] = deque()
         #: Tries handed to the zygote and not finished, with their pid once started.
         self._in_flight: dict[tuple[TaskInstanceKey, int], int | None] = {}
+        #: Cancelled tries whose process is not known yet: killed when they start.
+        self._cancelled: set[tuple[TaskInstanceKey, int]] = set()
 
     def start(self) -> None:
         ours, theirs = socket.socketpair()
@@ -84,8 +86,11 @@ class LocalExecutor:
                 ident = (event.key, event.try_number)
                 if isinstance(event, TryFinished):
                     self._in_flight.pop(ident, None)
+                    self._cancelled.discard(ident)
                 elif ident in self._in_flight:
                     self._in_flight[ident] = event.pid
+                    if ident in self._cancelled:
+                        _kill_group(event.pid)
                 events.append(event)
                 if not conn.poll(0):
                     break
@@ -98,6 +103,19 @@ class LocalExecutor:
 
     def running(self) -> int:
         return len(self._in_flight) + len(self._waiting)
+
+    def cancel(self, key: TaskInstanceKey, try_number: int) -> None:
+        self._waiting = deque(
+            w for w in self._waiting if (w.key, w.try_number) != (key, try_number)
+        )
+        ident = (key, try_number)
+        if ident not in self._in_flight:
+            return
+        pid = self._in_flight[ident]
+        if pid is None:
+            self._cancelled.add(ident)
+        else:
+            _kill_group(pid)  # the zygote reports the child's death as a (stale) TryFinished
 
     def shutdown(self, grace: float) -> list[Event]:
         if self._conn is None:
@@ -174,3 +192,9 @@ class SequentialExecutor(LocalExecutor):
 
     def __init__(self, capacity: int, secret_key: bytes) -> None:
         super().__init__(1, secret_key)
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL a try's process group (each try leads its own), if it is still there."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)

@@ -9,11 +9,13 @@ on stderr, which is the try's log), never re-raised as a taskkit error.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import signal
+import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +33,10 @@ from taskkit.errors import AirflowFailException, AirflowSkipException, TaskTimeo
 from taskkit.execution.base import EncodedXCom, EncodedXComSequence
 from taskkit.model.results import TryOutcome, TryResult
 
+#: How long a task callback may run when its task has no execution_timeout.
+CALLBACK_TIMEOUT = dt.timedelta(seconds=60)
+
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Mapping
 
     from taskkit.authoring.baseoperator import BaseOperator
@@ -84,24 +88,32 @@ def decode_xcom(encoded: EncodedXCom) -> Any:
     return serde.loads_value(encoded.data, encoded.encoding)
 
 
-def run_try(dag: DAG, workload: Workload) -> TryResult:
-    """Run the try `workload` names of a task of `dag`; never raises for the task's errors.
-
-    The result carries every value the try pushed (its return value
-    included, and what it pushed before failing) and what a branching
-    task chose; the run engine decides what all of that means.
-    """
-    key = workload.key
-    operator: BaseOperator = dag.task_dict[key.task_id]
-    run = DagRunInfo(
-        key.dag_id,
-        key.run_id,
+def run_info(workload: Workload) -> DagRunInfo:
+    """What a try may know about its run, from its workload."""
+    return DagRunInfo(
+        workload.key.dag_id,
+        workload.key.run_id,
         workload.logical_date,
         workload.conf,
         workload.run_type,
         workload.data_interval_start,
         workload.data_interval_end,
     )
+
+
+def run_try(dag: DAG, workload: Workload, base: Context | None = None) -> TryResult:
+    """Run the try `workload` names of a task of `dag`; never raises for the task's errors.
+
+    `base` is the run's part of the context when the caller runs many tries
+    of one run (DAG.test() builds it once); else it is built here.
+    The result carries every value the try pushed (its return value
+    included, and what it pushed before failing) and what a branching
+    task chose; the run engine decides what all of that means.
+    """
+    key = workload.key
+    operator: BaseOperator = dag.task_dict[key.task_id]
+    if base is None:
+        base = base_context(run_info(workload), dag.params)
     xcom = TryXCom(key.task_id, workload.upstream_xcoms)
     ti = TaskInstanceInfo(
         key.dag_id,
@@ -117,10 +129,15 @@ def run_try(dag: DAG, workload: Workload) -> TryResult:
         if isinstance(unmapped, TryResult):
             return unmapped
         operator = unmapped
-    context = try_context(base_context(run, dag.params), ti, operator)
+    context = try_context(base, ti, operator)
+    _call_back(operator, "on_execute_callback", operator.on_execute_callback, context)
     result, value = execute_try(operator, context)
-    if result.outcome is TryOutcome.SUCCESS and value is not None:
-        xcom.pushed["return_value"] = value
+    if result.outcome is TryOutcome.SUCCESS and value is not None and operator.do_xcom_push:
+        try:
+            xcom.pushed.update(_outputs(operator, value))
+        except TypeError as exc:
+            result = TryResult(TryOutcome.FAILED, error=str(exc), duration_s=result.duration_s)
+    _call_back(operator, *_callback_for(operator, result, workload), context)
     encoded: dict[str, EncodedXCom] = {}
     for name, pushed in xcom.pushed.items():
         try:
@@ -133,11 +150,14 @@ def run_try(dag: DAG, workload: Workload) -> TryResult:
                 duration_s=result.duration_s,
                 xcoms=encoded,
             )
+    directives = ti.directives
+    if not encoded and directives.follow is None and directives.skip_downstream is None:
+        return result  # the common case: nothing to add
     return attrs.evolve(
         result,
         xcoms=encoded,
-        follow=ti.directives.follow,
-        skip_downstream=ti.directives.skip_downstream,
+        follow=directives.follow,
+        skip_downstream=directives.skip_downstream,
     )
 
 
@@ -159,6 +179,49 @@ def unmap_operator(operator: BaseOperator, xcom: TryXCom, map_index: int) -> Any
         return TryResult(TryOutcome.FAILED, error=f"{type(exc).__name__}: {exc}", retryable=False)
 
 
+def _outputs(operator: BaseOperator, value: Any) -> dict[str, Any]:
+    """What a returned value pushes: itself, and with multiple_outputs each of its keys."""
+    if not operator.multiple_outputs:
+        return {"return_value": value}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise TypeError(
+            f"Task {operator.task_id!r} has multiple_outputs=True but returned "
+            f"{type(value).__name__}; return a dict with str keys, or set multiple_outputs=False."
+        )
+    return {**value, "return_value": value}
+
+
+def _callback_for(
+    operator: BaseOperator, result: TryResult, workload: Workload
+) -> tuple[str, list[Callable[[Context], Any]]]:
+    """Which of the task's callbacks the try's outcome calls for, as Airflow picks them."""
+    if result.outcome is TryOutcome.SUCCESS:
+        return "on_success_callback", operator.on_success_callback
+    if result.outcome is TryOutcome.SKIPPED:
+        return "on_skipped_callback", operator.on_skipped_callback
+    if result.retryable and workload.try_number < workload.max_tries:
+        return "on_retry_callback", operator.on_retry_callback
+    return "on_failure_callback", operator.on_failure_callback
+
+
+def _call_back(
+    operator: BaseOperator, name: str, callbacks: list[Callable[[Context], Any]], context: Context
+) -> None:
+    """Call each callback with the context; one that raises or hangs is logged, nothing more.
+
+    They run inside the try's process (never in the scheduler), bounded by the
+    task's execution_timeout, else CALLBACK_TIMEOUT.
+    """
+    for callback in callbacks:
+        try:
+            with _alarm(operator.execution_timeout or CALLBACK_TIMEOUT):
+                callback(context)
+        except Exception as exc:
+            label = getattr(callback, "__name__", repr(callback))
+            print(f"{name} {label} failed:", file=sys.stderr)
+            traceback.print_exception(exc, file=sys.stderr)
+
+
 def execute_try(operator: BaseOperator, context: Context) -> tuple[TryResult, Any]:
     """Run `operator` once with `context`: its result, and the value execute() returned."""
     started = time.perf_counter()
@@ -174,6 +237,7 @@ def execute_try(operator: BaseOperator, context: Context) -> tuple[TryResult, An
         if isinstance(exc, KeyboardInterrupt):
             raise
         traceback.print_exc()
+        context["exception"] = exc  # what failure and retry callbacks read, as in Airflow
         return TryResult(
             TryOutcome.FAILED,
             error=f"{type(exc).__name__}: {exc}",

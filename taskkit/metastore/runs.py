@@ -121,6 +121,18 @@ class RunMethods(UnitOfWork):
         with self._read() as session:
             return [RunRecord(**row._asdict()) for row in session.execute(query)]
 
+    def get_previous_run(self, dag_id: str, logical_date: dt.datetime) -> RunRecord | None:
+        """The DAG's run just before `logical_date` (what depends_on_past looks at), if any."""
+        query = (
+            select(*_RUN_COLUMNS)
+            .where(DagRunRow.dag_id == dag_id, DagRunRow.logical_date < logical_date)
+            .order_by(DagRunRow.logical_date.desc(), DagRunRow.id.desc())
+            .limit(1)
+        )
+        with self._read() as session:
+            row = session.execute(query).first()
+        return None if row is None else RunRecord(**row._asdict())
+
     def latest_scheduled_dates(self) -> dict[str, dt.datetime]:
         """Each DAG's latest scheduled logical date, in one query (DAGs without one left out)."""
         query = (

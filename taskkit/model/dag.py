@@ -27,6 +27,11 @@ class DagSpec:
     end_date: dt.datetime | None = None
     catchup: bool = False
     fileloc: str | None = None
+    #: How long a run may take before it fails and its unfinished tasks are skipped.
+    dagrun_timeout: dt.timedelta | None = None
+    #: Whether the DAG has on_success_callback / on_failure_callback to call when a run ends.
+    success_callbacks: bool = False
+    failure_callbacks: bool = False
 
     @property
     def leaves(self) -> list[TaskSpec]:
@@ -53,6 +58,11 @@ class DagSpec:
             if not quiet(t) and all(quiet(self.tasks[d]) for d in t.downstream)
         ]
         return leaves or [t.task_id for t in self.leaves]
+
+    @property
+    def depends_on_past(self) -> bool:
+        """Whether any task waits on the previous run (depends_on_past, wait_for_downstream)."""
+        return any(t.depends_on_past for t in self.tasks.values())
 
     def descendants(self, task_id: str) -> set[str]:
         """Every task downstream of `task_id`, however far."""

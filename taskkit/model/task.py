@@ -66,6 +66,10 @@ class TaskSpec:
     on_failure_fail_dagrun: bool = False
     #: The direct upstream tasks that are setup tasks (for all_done_setup_success).
     upstream_setups: frozenset[str] = frozenset()
+    #: Run only once this task succeeded (or was skipped) in the previous run.
+    depends_on_past: bool = False
+    #: ... and its direct downstream tasks there did too.
+    wait_for_downstream: bool = False
     #: How many of this task's instances may be queued or running in one run at once.
     max_active_tis_per_dagrun: int | None = None
     #: Set for a mapped task (`.expand(...)`): its instances are decided when it is ready.

@@ -50,6 +50,8 @@ class ActiveRun:
     data_interval_start: dt.datetime | None
     data_interval_end: dt.datetime | None
     engine: RunEngine
+    #: The run before this one (dag_id, run_id), when its tasks depend on the past.
+    previous: tuple[str, str] | None = None
 
     @property
     def spec(self) -> DagSpec:

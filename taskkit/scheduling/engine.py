@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -34,7 +35,7 @@ from taskkit.errors import IllegalTransitionError
 from taskkit.model.dag import DagSpec
 from taskkit.model.results import SkipScope, TryOutcome, TryResult
 from taskkit.model.task import MapLength
-from taskkit.scheduling.readiness import Readiness, task_readiness
+from taskkit.scheduling.readiness import Readiness, past_allows, task_readiness
 from taskkit.scheduling.transitions import after_try, run_outcome
 from taskkit.states import ALLOWED_TRANSITIONS, FINISHED_STATES, OCCUPYING_STATES, RunState, State
 
@@ -46,6 +47,7 @@ TIKey = tuple[str, int]
 XComMap = dict[TIKey, dict[str, Any]]
 #: The default of core.max_map_length.
 DEFAULT_MAX_MAP_LENGTH = 1024
+_NO_XCOMS: Mapping[str, Any] = MappingProxyType({})
 
 
 def mapped_state(states: Iterable[State]) -> State:
@@ -96,7 +98,7 @@ class Transition:
     next_retry_at: dt.datetime | None = None
     error: str | None = None
     #: The values the try pushed, recorded with a finished try (empty otherwise).
-    xcoms: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+    xcoms: Mapping[str, Any] = attrs.field(default=_NO_XCOMS, repr=False)
     map_index: int = -1
 
     def __attrs_post_init__(self) -> None:
@@ -112,11 +114,14 @@ class RunEngine:
         spec: DagSpec,
         instances: Mapping[TIKey, TaskInstance] | None = None,
         xcoms: XComMap | None = None,
+        past: Mapping[str, State] | None = None,
         *,
         max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
     ) -> None:
         self.spec = spec
         self.max_map_length = max_map_length
+        #: The previous run's task states, for depends_on_past (None: no previous run).
+        self.past: dict[str, State] | None = None if past is None else dict(past)
         self.tis: dict[TIKey, TaskInstance] = (
             dict(instances)
             if instances is not None
@@ -152,6 +157,8 @@ class RunEngine:
         for task_id, _ in self.xcoms:
             self._pushers[task_id] = self._pushers.get(task_id, 0) + 1
         self._states = _StateView(self)
+        #: Set once dagrun_timeout passed: the run has failed whatever its tasks did.
+        self.timed_out = False
 
     # -- reading -------------------------------------------------------------------
 
@@ -200,6 +207,8 @@ class RunEngine:
         """The run's final state once every task has finished, else None."""
         if self.unfinished or self.dirty:
             return None
+        if self.timed_out:
+            return RunState.FAILED
         return run_outcome(self.spec.outcome_leaves, self._states)
 
     def xcoms_for(self, task_id: str, map_index: int = -1) -> dict[tuple[str, str], Any]:
@@ -264,6 +273,8 @@ class RunEngine:
             readiness = task_readiness(task, self._states)
             if readiness is Readiness.WAIT:
                 continue
+            if readiness is Readiness.READY and not past_allows(task, self.past):
+                continue  # set_past marks it dirty again when the previous run moves on
             if ti is None:  # an expanded mapped task whose instances were reset (a restart)
                 target = State.SCHEDULED if readiness is Readiness.READY else _DECIDED[readiness]
                 changes += [
@@ -279,6 +290,27 @@ class RunEngine:
                 # loop follows the cascade.
                 changes.append(self._move(task_id, target))
         return changes
+
+    def set_past(self, task_id: str, state: State) -> None:
+        """The previous run's `task_id` moved to `state`: re-evaluate who waits on it."""
+        if self.past is None:
+            self.past = {}
+        self.past[task_id] = state
+        task = self.spec.tasks.get(task_id)
+        if task is None:
+            return
+        waiting = [task] + [
+            self.spec.tasks[u] for u in task.upstream if self.spec.tasks[u].wait_for_downstream
+        ]
+        self.dirty.update(
+            t.task_id
+            for t in waiting
+            if t.depends_on_past
+            and any(
+                self.tis[t.task_id, i].state is State.NONE
+                for i in (self.map_indexes(t.task_id) if t.task_id in self.expanded else (-1,))
+            )
+        )
 
     def _expand(self, task_id: str, lengths: tuple[MapLength, ...]) -> list[Transition]:
         """Replace a ready mapped task's -1 instance by its n instances, all scheduled.
@@ -416,6 +448,22 @@ class RunEngine:
         changes = [own]
         if decided.state is State.SUCCESS:
             changes += self._skip(self._skipped_by(task_id, result))
+        return changes
+
+    def time_out(self) -> list[Transition]:
+        """dagrun_timeout passed: every unfinished task is skipped and the run fails (Airflow).
+
+        Queued and running ones are among them: their drivers stop those tries.
+        """
+        self.timed_out = True
+        changes = [
+            self._move(
+                task_id, State.SKIPPED, map_index=map_index, error="the run's dagrun_timeout passed"
+            )
+            for (task_id, map_index), ti in list(self.tis.items())
+            if ti.state not in FINISHED_STATES
+        ]
+        self.dirty.clear()  # everything is decided: nothing is left to re-evaluate
         return changes
 
     def _skipped_by(self, task_id: str, result: TryResult) -> Iterable[str]:

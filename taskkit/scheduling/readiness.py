@@ -200,3 +200,23 @@ def waiting_upstream(task: TaskSpec, states: Mapping[str, State]) -> list[str]:
     """The upstream task ids that have not finished yet, for "why is it waiting"."""
     finished = {State.SUCCESS, State.SKIPPED, *FAILURE_STATES}
     return sorted(t for t in task.upstream if states.get(t, State.NONE) not in finished)
+
+
+#: Previous-run states that let a depends_on_past task run.
+_PAST_OK = frozenset({State.SUCCESS, State.SKIPPED})
+
+
+def past_allows(task: TaskSpec, past: Mapping[str, State] | None) -> bool:
+    """depends_on_past / wait_for_downstream: did the previous run leave this task free to run?
+
+    `past` maps task ids to their states in the previous run (by logical
+    date); None means there is no previous run, so nothing to wait for, as
+    Airflow's first run. A task the previous run did not have waits for nothing.
+    """
+    if past is None or not task.depends_on_past:
+        return True
+    if past.get(task.task_id, State.SUCCESS) not in _PAST_OK:
+        return False
+    return not task.wait_for_downstream or all(
+        past.get(d, State.SUCCESS) in _PAST_OK for d in task.downstream
+    )

@@ -8,6 +8,7 @@ try finishes and re-evaluates only that task's downstream tasks.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import heapq
 import time
@@ -17,12 +18,14 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import structlog
 
+from taskkit.authoring.context import DagRunInfo
 from taskkit.execution.base import Event, TryFinished, TryStarted, Workload
+from taskkit.execution.dag_callbacks import DagCallbackRequest, DagCallbackRunner, end_reason
 from taskkit.execution.tasklog import log_path, write_rejection
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
 from taskkit.model.results import TryOutcome
 from taskkit.scheduling.active_run import ActiveRun, run_order
-from taskkit.scheduling.engine import Transition
+from taskkit.scheduling.engine import Transition, mapped_state
 from taskkit.scheduling.executors import make_executor
 from taskkit.scheduling.ready_queue import ReadyQueue
 from taskkit.scheduling.recovery import recover_orphaned_tries
@@ -75,17 +78,22 @@ class Scheduler:
         self.shutdown_grace_s = shutdown_grace_s
         self.logs_folder = settings.home / "logs"
         self.summary = SchedulerSummary()
+        self.dag_callbacks = DagCallbackRunner(self.logs_folder)
         self.runs: dict[tuple[str, str], ActiveRun] = {}
         self.queued_runs: dict[tuple[str, str], RunRecord] = {}
         self.scheduled = ReadyQueue()
         self.pending_starts: dict[TaskInstanceKey, TryStarted] = {}
         #: When runs have a retry due: (retry time, dag_id, run_id); their engines own the timers.
         self.retries: list[tuple[dt.datetime, str, str]] = []
+        #: When runs pass their dagrun_timeout: (deadline, dag_id, run_id).
+        self.timeouts: list[tuple[dt.datetime, str, str]] = []
         self.occupancy = Occupancy()
         self.pools: dict[str, int] = {}
         self.paused: set[str] = set()
         self.max_active_runs: dict[str, int | None] = {}
         self.wait_reasons: dict[TaskInstanceKey, str] = {}
+        #: A run -> the run after it whose depends_on_past tasks follow its states.
+        self.followers: dict[tuple[str, str], tuple[str, str]] = {}
         self.changes: list[TIChange] = []
         self.xcom_writes: list[XComWrite] = []
         self.to_submit: list[Workload] = []
@@ -153,6 +161,7 @@ class Scheduler:
         self._handle(events)
         self._commit()
         self._finish_runs()  # runs whose last tries ended during the grace period
+        self.dag_callbacks.drain(grace)
         self.summary.stopped_by = self.stopping or "idle"
 
     # -- the loop ------------------------------------------------------------------
@@ -188,13 +197,15 @@ class Scheduler:
         if self.to_submit or self.changes or self.refresh_soon:
             return 0.0
         timeout = max(next_refresh - time.monotonic(), 0.0)
-        if self.retries:
-            due = (self.retries[0][0] - _utcnow()).total_seconds()
-            timeout = min(timeout, max(due, 0.0))
+        for timers in (self.retries, self.timeouts):
+            if timers:
+                due = (timers[0][0] - _utcnow()).total_seconds()
+                timeout = min(timeout, max(due, 0.0))
         return timeout
 
     def _idle(self) -> bool:
-        if self.executor.running():
+        self.dag_callbacks.reap()
+        if self.executor.running() or self.dag_callbacks.running():
             return False
         live = [r for r in self.runs.values() if r.dag_id not in self.paused]
         queued = [r for r in self.queued_runs.values() if r.dag_id not in self.paused]
@@ -211,6 +222,7 @@ class Scheduler:
                 for change in changes:
                     self._record(run, change)
         self._release_due_retries(now)
+        self._time_out_runs(now)
         self._select(now, explain=explain)
         self._commit()
         self._finish_runs()
@@ -276,6 +288,9 @@ class Scheduler:
             try_number=change.try_number,
         )
         self.changes.append(attrs.evolve(ti_change, **columns) if columns else ti_change)
+        follower_id = self.followers.get((run.dag_id, run.run_id))
+        if follower_id is not None and (follower := self.runs.get(follower_id)) is not None:
+            follower.engine.set_past(change.task_id, run.engine.state_of(change.task_id))
         for name, value in change.xcoms.items():
             self.xcom_writes.append(XComWrite(key, name, value.data, value.encoding, value.length))
         if change.target is State.SCHEDULED:
@@ -295,6 +310,27 @@ class Scheduler:
             if run is not None:
                 for change in run.engine.release_retries(now):
                     self._record(run, change, next_retry_at=None)
+
+    def _time_out_runs(self, now: dt.datetime) -> None:
+        """Runs past their dagrun_timeout fail: unfinished tasks skip, running tries stop."""
+        while self.timeouts and self.timeouts[0][0] <= now:
+            _, dag_id, run_id = heapq.heappop(self.timeouts)
+            run = self.runs.get((dag_id, run_id))
+            if run is None:
+                continue
+            log.warning("run_timed_out", dag_id=dag_id, run_id=run_id)
+            for change in run.engine.time_out():
+                key = run.key(change.task_id, change.map_index)
+                self.scheduled.discard([key])
+                self.wait_reasons.pop(key, None)
+                if change.source in OCCUPYING_STATES:
+                    spec = run.spec.tasks[change.task_id]
+                    self.occupancy.remove(
+                        dag_id, change.task_id, spec.pool, spec.pool_slots, run_id
+                    )
+                    self.pending_starts.pop(key, None)
+                    self.executor.cancel(key, change.try_number)
+                self._record(run, change, ended_at=now)
 
     def _select(self, now: dt.datetime, *, explain: bool) -> None:
         parallelism = min(self.settings.core.parallelism, self.executor.capacity)
@@ -472,6 +508,7 @@ class Scheduler:
                 continue
             states = run.engine.states()
             self.store.set_run_state(run.dag_id, run.run_id, outcome, expected=[RunState.RUNNING])
+            self._call_dag_callbacks(run, outcome)
             del self.runs[run.dag_id, run.run_id]
             self._unload(run)
             self.refresh_soon = True
@@ -484,7 +521,27 @@ class Scheduler:
             )
             log.info("run_finished", dag_id=run.dag_id, run_id=run.run_id, state=outcome.value)
 
+    def _call_dag_callbacks(self, run: ActiveRun, outcome: RunState) -> None:
+        """Start the DAG's callbacks for a finished run in a process of their own."""
+        success = outcome is RunState.SUCCESS
+        if not (run.spec.success_callbacks if success else run.spec.failure_callbacks):
+            return
+        reason = end_reason(success, run.engine.timed_out)
+        info = DagRunInfo(
+            run.dag_id,
+            run.run_id,
+            run.logical_date,
+            run.conf,
+            run.run_type,
+            run.data_interval_start,
+            run.data_interval_end,
+        )
+        _, payload = self.loader.version(run.dag_version_id)
+        self.dag_callbacks.submit(DagCallbackRequest(payload.payload, info, success, reason))
+
     def _unload(self, run: ActiveRun) -> None:
+        if run.previous is not None:
+            self.followers.pop(run.previous, None)
         self.scheduled.discard(run.key(*ti_key) for ti_key in run.engine.tis)
         for (task_id, map_index), ti in run.engine.tis.items():
             key = run.key(task_id, map_index)
@@ -540,6 +597,12 @@ class Scheduler:
         """Hold a run in memory and register its scheduled, retrying and occupying tasks."""
         run = self.loader.load(record)
         self.runs[record.dag_id, record.run_id] = run
+        if run.spec.depends_on_past:
+            self._link_past(run)
+        if run.spec.dagrun_timeout is not None:
+            with contextlib.suppress(OverflowError):  # a timeout past year 9999 never passes
+                deadline = (record.started_at or _utcnow()) + run.spec.dagrun_timeout
+                heapq.heappush(self.timeouts, (deadline, run.dag_id, run.run_id))
         retry_at = run.engine.next_retry_at()
         if retry_at is not None:
             heapq.heappush(self.retries, (retry_at, run.dag_id, run.run_id))
@@ -549,6 +612,28 @@ class Scheduler:
             elif ti.state in OCCUPYING_STATES:
                 spec = run.spec.tasks[task_id]
                 self.occupancy.add(run.dag_id, task_id, spec.pool, spec.pool_slots, run.run_id)
+
+    def _link_past(self, run: ActiveRun) -> None:
+        """Give a run's engine the previous run's states, and keep them current from now on."""
+        previous = self.store.get_previous_run(run.dag_id, run.logical_date)
+        if previous is None:
+            return  # the first run: depends_on_past waits for nothing, as in Airflow
+        ident = (previous.dag_id, previous.run_id)
+        held = self.runs.get(ident)
+        if held is not None:
+            past = held.engine.states()
+        else:
+            instances: dict[str, list[State]] = {}
+            for ti in self.store.list_task_instances(*ident):
+                instances.setdefault(ti.task_id, []).append(ti.state)
+            past = {  # a mapped task's instances count as its overall state
+                task_id: states[0] if len(states) == 1 else mapped_state(states)
+                for task_id, states in instances.items()
+            }
+        for task_id, state in past.items():
+            run.engine.set_past(task_id, state)
+        run.previous = ident
+        self.followers[ident] = (run.dag_id, run.run_id)
 
     def _sync_dags(self) -> None:
         from taskkit.scheduling.dag_processor import sync_dags_folder

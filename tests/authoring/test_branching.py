@@ -16,6 +16,7 @@ from taskkit import (
     EmptyOperator,
     PythonOperator,
     ShortCircuitOperator,
+    TaskGroup,
     dag,
     task,
 )
@@ -158,3 +159,15 @@ def test_skip_exception_skips_and_fail_exception_spends_no_retry() -> None:
     assert result.task_states == {"skip": State.SKIPPED, "fail": State.FAILED}
     assert result.try_number("fail") == 1
     assert "bad input, retrying cannot help" in result.logs("fail")
+
+
+def test_a_branch_may_choose_a_task_group_by_its_id() -> None:
+    """Returning a TaskGroup's id follows the group's root tasks; the other path is skipped."""
+    with DAG("branch_group") as d:
+        branch = BranchPythonOperator(task_id="branch", python_callable=lambda: "load")
+        with TaskGroup("load") as load:
+            EmptyOperator(task_id="first") >> EmptyOperator(task_id="second")
+        branch >> [load, EmptyOperator(task_id="other")]
+    states = d.test().task_states
+    assert states["load.first"] is State.SUCCESS and states["load.second"] is State.SUCCESS
+    assert states["other"] is State.SKIPPED

@@ -6,9 +6,10 @@ import datetime as dt
 
 import pytest
 
-from taskkit import get_current_context
-from taskkit.authoring.context import DagRunInfo, base_context
+from taskkit import DAG, BashOperator, EmptyOperator, get_current_context
+from taskkit.authoring.context import DagRunInfo, TaskInstanceInfo, base_context, try_context
 from taskkit.errors import TaskkitError
+from taskkit.execution.runtime import TryXCom
 
 DATE = dt.datetime(2026, 5, 6, 7, 8, 9, tzinfo=dt.timezone.utc)
 
@@ -24,10 +25,10 @@ def test_base_context_holds_dates_in_airflow_formats() -> None:
     assert context["dag_run"].run_id == "r"
 
 
-def test_conf_overrides_declared_params_only() -> None:
-    """A run's conf replaces the values of params the DAG declares; conf stays whole."""
+def test_conf_overrides_params_and_adds_its_other_keys() -> None:
+    """A run's conf replaces declared params and adds the rest, as Airflow's params do."""
     context = base_context(DagRunInfo("d", "r", DATE, {"x": 2, "extra": 3}), {"x": 1, "y": 1})
-    assert context["params"] == {"x": 2, "y": 1}
+    assert context["params"] == {"x": 2, "y": 1, "extra": 3}
     assert context["conf"] == {"x": 2, "extra": 3}
 
 
@@ -35,3 +36,33 @@ def test_get_current_context_outside_a_task_explains_where_to_call_it() -> None:
     """Calling get_current_context() outside a running task raises a TaskkitError."""
     with pytest.raises(TaskkitError, match="outside a running task"):
         get_current_context()
+
+
+def test_context_has_airflows_other_keys() -> None:
+    """ts_nodash_with_tz, macros, dag, task_instance_key_str and prev_* are in a try's context."""
+    run = DagRunInfo("d", "r", DATE, {}, prev_data_interval_start_success=DATE)
+    with DAG("ctx") as d:
+        op = EmptyOperator(task_id="t")
+    ti = TaskInstanceInfo("ctx", "t", "r", 1, 1, TryXCom("t", {}))
+    context = try_context(base_context(run, {}), ti, op)
+    assert context["ts_nodash_with_tz"] == "20260506T070809+0000"
+    assert context["task_instance_key_str"] == "ctx__t__20260506"
+    assert context["dag"] is d
+    assert context["task"] is op
+    assert context["macros"].ds_add(context["ds"], -6) == "2026-04-30"
+    assert context["prev_data_interval_start_success"] == DATE
+    assert context["prev_data_interval_end_success"] is None
+
+
+def test_templates_see_the_new_context_keys_under_dag_test() -> None:
+    """A BashOperator renders macros, task_instance_key_str and dag.dag_id from the context."""
+    with DAG("ctx_run") as d:
+        BashOperator(
+            task_id="echo",
+            bash_command=(
+                "echo {{ macros.ds_format(ds, '%Y-%m-%d', '%d/%m') }} "
+                "{{ task_instance_key_str }} {{ dag.dag_id }} {{ task.task_id }}"
+            ),
+        )
+    result = d.test(logical_date=DATE)
+    assert result.xcom("echo") == "06/05 ctx_run__echo__20260506 ctx_run echo"

@@ -256,3 +256,21 @@ def test_bad_expansions_are_refused_where_the_dag_is_defined() -> None:
 
         with pytest.raises(DagAssignmentError, match="different DAGs"):
             consume.expand(x=foreign)
+
+
+def test_a_mapped_task_inside_a_task_group_keeps_its_group_prefix() -> None:
+    """A task expanded inside a TaskGroup is named group.task, and so are its instances."""
+    from taskkit import TaskGroup
+
+    with DAG("grouped") as dag:
+
+        @task
+        def inc(x: int) -> int:
+            return x + 1
+
+        with TaskGroup("batch"):
+            inc.expand(x=[1, 2])
+
+    result = dag.test()
+    assert result.xcom("batch.inc") == [2, 3]
+    assert result.task_states_of("batch.inc") == {0: State.SUCCESS, 1: State.SUCCESS}

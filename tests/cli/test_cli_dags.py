@@ -80,6 +80,25 @@ def test_trigger_rejects_bad_conf_and_dates_as_usage_errors(cli_sqlite: Cli) -> 
     assert "No such option" in cli_sqlite.fails("dags", "trigger", "simple", "--nope", code=2)
 
 
+PARAMS_DAG = """
+import datetime as dt
+from taskkit import DAG, EmptyOperator, Param
+
+with DAG("params_dag", schedule=None, start_date=dt.datetime(2026, 1, 1),
+         params={"rows": Param(10, type="integer", minimum=1)}):
+    EmptyOperator(task_id="t")
+"""
+
+
+def test_trigger_validates_conf_against_the_dags_params(cli_sqlite: Cli) -> None:
+    """--conf overriding a Param with a bad value is one line naming the param; no run is made."""
+    cli_sqlite.write_dag("params_dag.py", PARAMS_DAG)
+    line = cli_sqlite.fails("dags", "trigger", "params_dag", "--conf", '{"rows": 0}')
+    assert "rows" in line and "minimum" in line
+    assert cli_sqlite.ok("dags", "trigger", "params_dag", "--conf", '{"rows": 5}').strip()
+    assert len(json.loads(cli_sqlite.ok("runs", "list", "params_dag", "-o", "json"))) == 1
+
+
 def test_unknown_dag_is_one_line(cli_sqlite: Cli) -> None:
     """An unknown DAG id fails trigger, show, pause and runs list with one clear line."""
     cli_sqlite.write_dag("simple.py", SIMPLE_DAG.format(dag_id="simple"))

@@ -338,3 +338,22 @@ def test_an_engine_loaded_after_expansion_knows_the_instances() -> None:
     assert engine.take_expansions() == []
     _run_instance(engine, "m", 1)
     assert targets(engine.decide()) == {"after": State.SCHEDULED}
+
+
+def test_depends_on_past_waits_for_the_previous_runs_instance() -> None:
+    """Ready by its trigger rule, the task still waits until the previous run's one succeeded."""
+    engine = RunEngine(
+        _spec("t>u", {"t": {"depends_on_past": True, "wait_for_downstream": True}}),
+        past={"t": State.SUCCESS, "u": State.RUNNING},
+    )
+    assert engine.decide() == []  # u of the previous run still runs: wait_for_downstream
+    engine.set_past("u", State.FAILED)
+    assert engine.decide() == []
+    engine.set_past("u", State.SUCCESS)
+    assert targets(engine.decide()) == {"t": State.SCHEDULED}
+
+
+def test_depends_on_past_without_a_previous_run_waits_for_nothing() -> None:
+    """The first run (no past at all) runs a depends_on_past task at once, as Airflow does."""
+    engine = RunEngine(_spec("t", {"t": {"depends_on_past": True}}))
+    assert targets(engine.decide()) == {"t": State.SCHEDULED}

@@ -666,3 +666,93 @@ def test_mapped_tasks_run_as_instances_under_the_scheduler(any_home: Home) -> No
     third = format_log(log_path(logs, "mapped", run.run_id, "work", 1, map_index=3))
     assert "instance 3 got 4" in third
     assert not log_path(logs, "mapped", run.run_id, "work", 1).exists()
+
+
+def test_depends_on_past_and_wait_for_downstream_order_two_runs(any_home: Home) -> None:
+    """Run 2's task starts only after run 1's task and its downstream task finished."""
+    any_home.write_dag(
+        "past",
+        """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1), max_active_runs=2)
+        def past():
+            first = PythonOperator(task_id="first", python_callable=sleeper,
+                                   op_kwargs={"seconds": 0.3}, wait_for_downstream=True)
+            after = PythonOperator(task_id="after", python_callable=sleeper,
+                                   op_kwargs={"seconds": 0.3})
+            first >> after
+
+        past()
+        """,
+    )
+    any_home.sync()
+    one = any_home.trigger(
+        "past", "one", logical_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    )
+    two = any_home.trigger(
+        "past", "two", logical_date=dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)
+    )
+    any_home.run_scheduler()
+    assert any_home.run_state("past", one.run_id) is RunState.SUCCESS
+    assert any_home.run_state("past", two.run_id) is RunState.SUCCESS
+    tries = {(t.run, t.task): t for t in any_home.tries("past")}
+    assert tries["two", "first"].start >= tries["one", "after"].end
+
+
+def test_dagrun_timeout_fails_the_run_and_stops_its_running_try(any_home: Home) -> None:
+    """Past dagrun_timeout the run fails, the running try is killed, the rest is skipped."""
+    any_home.write_dag(
+        "slow",
+        """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1),
+             dagrun_timeout=dt.timedelta(seconds=1))
+        def slow():
+            long = PythonOperator(task_id="long", python_callable=sleeper,
+                                  op_kwargs={"seconds": 60})
+            long >> EmptyOperator(task_id="never")
+
+        slow()
+        """,
+    )
+    any_home.sync()
+    run = any_home.trigger("slow")
+    any_home.run_scheduler()
+    assert any_home.run_state("slow", run.run_id) is RunState.FAILED
+    tis = any_home.tis("slow", run.run_id)
+    assert (tis["long"].state, tis["never"].state) == (State.SKIPPED, State.SKIPPED)
+    assert any_home.tries("slow") == []  # killed before it could note its end
+
+
+def test_dag_callbacks_run_in_their_own_process_and_a_hanging_one_is_killed(
+    any_home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """on_failure_callback runs beside the scheduler; one that hangs is killed; runs go on."""
+    monkeypatch.setattr("taskkit.execution.dag_callbacks.CALLBACK_TIMEOUT_S", 5.0)
+    marker = any_home.path / "callback.txt"
+    any_home.write_dag(
+        "cb",
+        f"""
+        def record(context):
+            with open({str(marker)!r}, "a") as f:
+                f.write(context["reason"] + " " + context["dag_run"].run_id + "\\n")
+
+        def hang(context):
+            time.sleep(3600)
+
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1),
+             on_failure_callback=[record, hang], on_success_callback=record)
+        def cb():
+            @task
+            def boom():
+                raise ValueError("no")
+            boom()
+
+        cb()
+        """,
+    )
+    any_home.sync()
+    runs = [any_home.trigger("cb", "first"), any_home.trigger("cb", "second")]
+    any_home.run_scheduler()
+    assert all(any_home.run_state("cb", run.run_id) is RunState.FAILED for run in runs)
+    assert sorted(marker.read_text().splitlines()) == ["task_failure first", "task_failure second"]
+    log = (any_home.path / "logs" / "cb" / "first" / "@dag_callbacks.log").read_text()
+    assert "Calling the failure callbacks of run 'first'" in log

@@ -1,0 +1,57 @@
+"""Airflow's names from `taskkit` itself, loaded lazily so `import taskkit` stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import taskkit
+
+HEAVY = ("sqlalchemy", "jinja2", "cloudpickle", "jsonschema")
+
+
+def _loaded_after(code: str) -> list[str]:
+    probe = f"import sys\n{code}\nprint(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return [m for m in out.stdout.strip().split(",") if m]
+
+
+def test_all_matches_the_export_table_and_dir() -> None:
+    """`__all__` lists every exported name exactly once, and `dir(taskkit)` shows them all."""
+    assert sorted(taskkit.__all__) == sorted({*taskkit._EXPORTS, "__version__"})
+    assert len(taskkit.__all__) == len(set(taskkit.__all__))
+    assert set(taskkit.__all__) <= set(dir(taskkit))
+
+
+def test_every_exported_name_resolves_from_its_module() -> None:
+    """Each name in the table imports from `taskkit` and is the object its module defines."""
+    for name, module in taskkit._EXPORTS.items():
+        assert getattr(taskkit, name) is getattr(sys.modules[module], name)
+
+
+def test_the_airflow_authoring_names_of_this_branch_are_exported() -> None:
+    """TaskGroup, task_group, Label, Param and ParamsDict port with a changed import only."""
+    from taskkit import Label, Param, ParamsDict, TaskGroup, task_group
+
+    assert {Label, Param, ParamsDict, TaskGroup, task_group} <= {
+        getattr(taskkit, n) for n in taskkit.__all__ if n != "__version__"
+    }
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    """A name taskkit does not export fails like any missing attribute."""
+    with pytest.raises(AttributeError, match="no attribute 'BranchPythonOperatr'"):
+        _ = taskkit.BranchPythonOperatr  # type: ignore[attr-defined]
+
+
+def test_import_taskkit_loads_nothing_heavy() -> None:
+    """`import taskkit` loads no SQLAlchemy, Jinja2, cloudpickle or jsonschema."""
+    assert _loaded_after("import taskkit") == []
+
+
+def test_importing_the_authoring_names_loads_nothing_heavy() -> None:
+    """A DAG file's imports (dag, task, TaskGroup, Param, Label…) stay free of heavy modules."""
+    names = ", ".join(n for n in taskkit.__all__ if n != "__version__")
+    assert _loaded_after(f"from taskkit import {names}") == []

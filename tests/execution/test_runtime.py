@@ -1,0 +1,111 @@
+"""run_try, the one way a try runs: outputs, callbacks and what a failing try keeps."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from taskkit import DAG, PythonOperator, dag, task
+from taskkit.errors import AirflowSkipException
+from taskkit.states import State
+
+
+def test_multiple_outputs_pushes_each_key_and_is_inferred_from_a_dict_annotation() -> None:
+    """A task annotated `-> dict[...]` pushes each key; XComArg["key"] passes one of them."""
+
+    @dag
+    def outputs() -> None:
+        @task
+        def split() -> dict[str, int]:
+            return {"a": 1, "b": 2}
+
+        @task
+        def use(b: int) -> int:
+            return b * 10
+
+        use(split()["b"])
+
+    result = outputs().test()
+    assert (result.xcom("split", key="a"), result.xcom("use")) == (1, 20)
+    assert result.xcom("split") == {"a": 1, "b": 2}
+
+
+def test_multiple_outputs_with_a_non_dict_fails_the_try_with_the_fix() -> None:
+    """multiple_outputs=True and a list returned: the try fails saying what to return."""
+    with DAG("bad_outputs") as d:
+        PythonOperator(task_id="t", python_callable=lambda: [1], multiple_outputs=True)
+    result = d.test()
+    assert result.task_states["t"] is State.FAILED
+    assert "return a dict with str keys" in result.logs("t")
+
+
+def test_do_xcom_push_false_keeps_the_return_value_out_of_xcom() -> None:
+    """do_xcom_push=False: the task succeeds and stores nothing."""
+    with DAG("no_push") as d:
+        PythonOperator(task_id="t", python_callable=lambda: 5, do_xcom_push=False)
+    assert d.test().xcom("t") is None
+
+
+def test_each_outcome_calls_its_callbacks_with_the_context() -> None:
+    """execute, retry, failure, success and skipped callbacks fire as in Airflow, lists too."""
+    calls: list[tuple[str, str, int]] = []
+
+    def note(kind: str) -> Any:
+        return lambda context: calls.append((kind, context["ti"].task_id, context["try_number"]))
+
+    def flaky(ti: Any) -> None:
+        if ti.try_number == 1:
+            raise RuntimeError("first try fails")
+
+    def skip() -> None:
+        raise AirflowSkipException
+
+    callbacks = {
+        "on_execute_callback": note("execute"),
+        "on_retry_callback": note("retry"),
+        "on_failure_callback": [note("failure"), note("failure2")],
+        "on_success_callback": note("success"),
+        "on_skipped_callback": note("skipped"),
+    }
+    with DAG("callbacks", default_args={"retry_delay": 0, **callbacks}) as d:
+        PythonOperator(task_id="flaky", python_callable=flaky, retries=1)
+        PythonOperator(task_id="skip", python_callable=skip)
+        PythonOperator(task_id="fails", python_callable=lambda: 1 / 0)
+    d.test()
+    assert sorted(calls) == sorted(
+        [
+            ("execute", "flaky", 1),
+            ("retry", "flaky", 1),
+            ("execute", "flaky", 2),
+            ("success", "flaky", 2),
+            ("execute", "skip", 1),
+            ("skipped", "skip", 1),
+            ("execute", "fails", 1),
+            ("failure", "fails", 1),
+            ("failure2", "fails", 1),
+        ]
+    )
+
+
+def test_a_raising_or_hanging_callback_is_logged_and_changes_nothing() -> None:
+    """A callback that raises, or hangs past execution_timeout, is in the log; the task succeeds."""
+
+    def raises(context: Any) -> None:
+        raise ValueError("callback bug")
+
+    def hangs(context: Any) -> None:
+        time.sleep(60)
+
+    with DAG("bad_callbacks") as d:
+        PythonOperator(
+            task_id="t",
+            python_callable=lambda: 1,
+            on_success_callback=[raises, hangs],
+            execution_timeout=dt.timedelta(seconds=0.3),
+        )
+    result = d.test()
+    assert result.task_states["t"] is State.SUCCESS
+    logs = result.logs("t")
+    assert "on_success_callback raises failed" in logs and "ValueError: callback bug" in logs
+    assert "on_success_callback hangs failed" in logs and "execution_timeout" in logs
