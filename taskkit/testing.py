@@ -28,7 +28,7 @@ from taskkit.execution.dag_callbacks import call_dag_callbacks, end_reason
 from taskkit.execution.runtime import decode_xcom, run_try
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.task import DEFAULT_POOL
-from taskkit.scheduling.engine import RunEngine, TIKey, Transition
+from taskkit.scheduling.engine import DEFAULT_MAX_MAP_LENGTH, RunEngine, TIKey, Transition
 from taskkit.scheduling.ready_queue import ReadyQueue
 from taskkit.scheduling.selection import Candidate, Occupancy, select_tasks
 from taskkit.states import RunState, State
@@ -112,6 +112,7 @@ def run_dag_test(
     pools: Mapping[str, int] | None = None,
     parallelism: int | None = None,
     retry_delay: dt.timedelta | None = None,
+    max_map_length: int | None = None,
 ) -> DagRunResult:
     """Run every task of `dag` once (with retries) in this process; see DAG.test()."""
     if parallelism is not None and (isinstance(parallelism, bool) or parallelism < 1):
@@ -123,6 +124,7 @@ def run_dag_test(
         pools=pools,
         parallelism=parallelism,
         retry_delay=retry_delay,
+        max_map_length=max_map_length or DEFAULT_MAX_MAP_LENGTH,
     ).run()
 
 
@@ -136,9 +138,10 @@ class _TestRun:
         pools: Mapping[str, int] | None,
         parallelism: int | None,
         retry_delay: dt.timedelta | None,
+        max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
     ) -> None:
         self.dag = dag
-        self.engine = RunEngine(dag.spec)
+        self.engine = RunEngine(dag.spec, max_map_length=max_map_length)
         logical_date = logical_date or dt.datetime.now(dt.timezone.utc)
         if logical_date.tzinfo is None:
             logical_date = logical_date.replace(tzinfo=dt.timezone.utc)

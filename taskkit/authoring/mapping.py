@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -98,10 +99,10 @@ def _zip_size(sizes: Sequence[int], longest: bool) -> int:
 def _items(value: Any, xcom: XComAccess) -> Sequence[Any]:
     """An expandable value as a sequence, in the try: what its map indexes select from."""
     resolved = value.resolve(xcom) if isinstance(value, XComArg) else value
-    if isinstance(resolved, Mapping):
-        return list(resolved.items())
     if isinstance(resolved, (list, tuple)):
         return resolved
+    if isinstance(resolved, Mapping):
+        return list(resolved.items())
     raise TypeError(
         f"cannot expand over {value!r}: its value is a {type(resolved).__name__}, "
         "not a list or dict"
@@ -166,6 +167,9 @@ class _Product(_Expansion):
         return find_xcom_args(list(self.mapped.values()))
 
     def values_at(self, xcom: XComAccess, index: int) -> dict[str, Any]:
+        if len(self.mapped) == 1:  # the common case: no product to decompose
+            ((name, value),) = self.mapped.items()
+            return {name: _item(value, xcom, index)}
         positions: dict[str, int] = {}
         for name, value in reversed(self.mapped.items()):
             size = _size(value, xcom)
@@ -287,6 +291,10 @@ def _check_expansion(
                 )
 
 
+#: Per process: the operator each `@task` mapped task's instances are copied from.
+_PROTOTYPES: weakref.WeakKeyDictionary[MappedOperator, BaseOperator] = weakref.WeakKeyDictionary()
+
+
 class MappedOperator(BaseOperator):
     """A task whose instances are created when it is ready, one per item expanded over.
 
@@ -335,20 +343,32 @@ class MappedOperator(BaseOperator):
         return attrs.evolve(spec, map_spec=self.expansion.map_spec())
 
     def unmap(self, xcom: XComAccess, map_index: int) -> BaseOperator:
-        """The plain operator of instance `map_index` (upstream values are pulled here)."""
+        """The plain operator of instance `map_index` (upstream values are pulled here).
+
+        A classic operator is constructed with the instance's arguments, so
+        its own checks run on them. A `@task` function's instances differ
+        only in op_kwargs: they are copies of one operator built (and checked)
+        once per process, which keeps a large expand as cheap as plain tasks.
+        """
         values = self.expansion.values_at(xcom, map_index)
-        kwargs: dict[str, Any] = dict(self.base_kwargs)
         if self.function is not None:
-            op_kwargs = {**self.operator_kwargs, **values}
-            kwargs.update(
-                python_callable=self.function,
-                op_args=self.partial_args,
-                op_kwargs=op_kwargs,
-                has_xcom_args=bool(find_xcom_args([self.partial_args, op_kwargs])),
-            )
-        else:
-            kwargs.update(resolve_xcom_args(self.operator_kwargs, xcom))
-            kwargs.update(values)
+            prototype = _PROTOTYPES.get(self)
+            if prototype is None:
+                prototype = _PROTOTYPES[self] = self._build(
+                    python_callable=self.function,
+                    op_args=self.partial_args,
+                    op_kwargs=self.operator_kwargs,
+                    has_xcom_args=bool(find_xcom_args([self.partial_args, self.operator_kwargs])),
+                )
+            operator = object.__new__(type(prototype))  # a shallow copy, without copy's detours
+            operator.__dict__.update(prototype.__dict__)
+            operator.op_kwargs = {**self.operator_kwargs, **values}  # type: ignore[attr-defined]
+            return operator
+        return self._build(**resolve_xcom_args(self.operator_kwargs, xcom), **values)
+
+    def _build(self, **arguments: Any) -> BaseOperator:
+        """An operator of the mapped class for this task, not added to the DAG."""
+        kwargs: dict[str, Any] = {**self.base_kwargs, **arguments}
         kwargs["dag"] = _Detached(self.dag)
         kwargs["task_group"] = self.task_group
         operator = self.operator_class(**kwargs)

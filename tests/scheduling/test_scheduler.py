@@ -667,6 +667,20 @@ def test_mapped_tasks_run_as_instances_under_the_scheduler(any_home: Home) -> No
     assert "instance 3 got 4" in third
     assert not log_path(logs, "mapped", run.run_id, "work", 1).exists()
 
+    # DAG.test() of the same DAG version decides exactly the same instances and values.
+    from taskkit import serde
+
+    version = any_home.store.get_current_dag_version("mapped")
+    dag = serde.loads_verified_dag(version.payload, version.signature, any_home.key)
+    result = dag.test()
+    assert {
+        (task_id, i): state
+        for task_id in result.task_states
+        for i, state in result.task_states_of(task_id).items()
+    } == states
+    assert result.xcom("work") == [10, 20, 30, 40, 50]
+    assert result.xcom("total") == 150
+
 
 def test_depends_on_past_and_wait_for_downstream_order_two_runs(any_home: Home) -> None:
     """Run 2's task starts only after run 1's task and its downstream task finished."""
