@@ -62,6 +62,7 @@ class DagRunResult:
     _tries: dict[TIKey, int] = attrs.field(repr=False, alias="tries")
     _logs: dict[TIKey, list[str]] = attrs.field(repr=False, alias="logs")
     _instances: dict[str, dict[int, State]] = attrs.field(repr=False, alias="instances")
+    _mapped: frozenset[str] = attrs.field(repr=False, alias="mapped", default=frozenset())
 
     def task_states_of(self, task_id: str) -> dict[int, State]:
         """The state of each instance of `task_id` by map index ({-1: state} if not mapped)."""
@@ -76,8 +77,8 @@ class DagRunResult:
         """
         self._check(task_id)
         indexes = self._instances[task_id]
-        if map_index is None and -1 not in indexes:
-            found = [self._xcoms.get((task_id, i), {}).get(key) for i in sorted(indexes)]
+        if map_index is None and task_id in self._mapped:
+            found = [self._xcoms.get((task_id, i), {}).get(key) for i in sorted(indexes) if i >= 0]
             return [decode_xcom(encoded) for encoded in found if encoded is not None]
         encoded = self._xcoms.get((task_id, -1 if map_index is None else map_index), {}).get(key)
         return None if encoded is None else decode_xcom(encoded)
@@ -204,6 +205,7 @@ class _TestRun:
             tries={key: ti.try_number for key, ti in engine.tis.items()},
             logs=self.logs,
             instances=instances,
+            mapped=frozenset(t for t, spec in self.dag.spec.tasks.items() if spec.map_spec),
         )
 
     def _time_out(self) -> None:

@@ -164,6 +164,7 @@ def test_expanding_over_nothing_skips_the_task() -> None:
     result = dag.test()
     assert result.task_states["work"] is State.SKIPPED
     assert result.task_states["after"] is State.SKIPPED
+    assert result.xcom("work") == []
     assert result.state is RunState.SUCCESS
 
 
