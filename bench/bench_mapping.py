@@ -82,8 +82,8 @@ def noop(x=0):
     return None
 
 with DAG("plain", max_active_tasks=32) as plain:
-    for _ in range({count}):
-        noop()
+    for i in range({count}):
+        noop.override(task_id=f"noop_{{i}}")()
 
 with DAG("mapped", max_active_tasks=32) as mapped:
     noop.expand(x=list(range({count})))
@@ -102,6 +102,7 @@ def _settings(url: str | None, count: int) -> object:
         "core.dags_folder": str(dags),
         "core.parallelism": 32,
         "core.max_map_length": count,
+        "scheduler.parsing_timeout": 300.0,
     }
     if url:
         from sqlalchemy import create_engine, text
@@ -125,7 +126,8 @@ def _trigger(settings: object, dag_id: str) -> None:
 
     store = Metastore.open(settings.database.sql_alchemy_conn)  # type: ignore[attr-defined]
     key = serde.load_secret_key(settings.home, None)  # type: ignore[attr-defined]
-    sync_dags_folder(store, settings, key)  # type: ignore[arg-type]
+    report = sync_dags_folder(store, settings, key)  # type: ignore[arg-type]
+    assert not report.errors, report.errors
     version = store.get_current_dag_version(dag_id)
     dag = serde.loads_verified_dag(version.payload, version.signature, key)
     store.create_run(

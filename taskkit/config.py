@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -45,6 +45,10 @@ class CoreSettings:
     #: The most instances one mapped task may expand to; more fails the task.
     max_map_length: int = 1024
     secret_key: str | None = attrs.field(default=None, repr=False)
+    #: Where the HMAC key lives when core.secret_key is not set (default $TASKKIT_HOME/secret_key).
+    secret_key_file: Path | None = None
+    #: Pickle XCom values JSON cannot hold (signed with the secret key); off by default.
+    enable_xcom_pickling: bool = False
 
 
 @attrs.frozen
@@ -62,6 +66,18 @@ class SchedulerSettings:
     parsing_timeout: float = 30.0
     heartbeat_sec: float = 2.0
     task_heartbeat_timeout: float = 10.0
+    #: How many DAG files are parsed at once, each in its own child process.
+    parsing_processes: int = 2
+    #: True when `taskkit dag-processor` runs separately: the scheduler then starts none.
+    standalone_dag_processor: bool = False
+
+
+@attrs.frozen
+class LoggingSettings:
+    """The [logging] section: limits on task logs."""
+
+    #: A try's log keeps its first and last half of this many bytes; the middle is cut.
+    max_task_log_bytes: int = 100 * 1024 * 1024
 
 
 @attrs.frozen
@@ -96,6 +112,7 @@ class Settings:
     database: DatabaseSettings
     scheduler: SchedulerSettings
     celery: CelerySettings = attrs.Factory(CelerySettings)
+    logging: LoggingSettings = attrs.Factory(LoggingSettings)
     sources: Mapping[str, str] = attrs.field(factory=dict, repr=False)
 
     def get(self, name: str) -> object:
@@ -144,13 +161,17 @@ def _parse_int(raw: object, origin: _Origin) -> int:
     if isinstance(raw, bool):
         raise ValueError("expected an integer, got a boolean")
     if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str):
+        value = raw
+    elif isinstance(raw, str):
         try:
-            return int(raw.strip())
+            value = int(raw.strip())
         except ValueError:
             raise ValueError("expected an integer") from None
-    raise ValueError(f"expected an integer, got {type(raw).__name__}")
+    else:
+        raise ValueError(f"expected an integer, got {type(raw).__name__}")
+    if not -(2**63) <= value < 2**63:
+        raise ValueError("must fit in a 64-bit integer")
+    return value
 
 
 def _positive_int(raw: object, origin: _Origin) -> int:
@@ -207,6 +228,19 @@ def _parse_path(raw: object, origin: _Origin) -> Path:
         raise ValueError("expected a non-empty path")
     path = Path(str(raw).strip()).expanduser()
     return path if path.is_absolute() else origin.base / path
+
+
+def _parse_optional_path(raw: object, origin: _Origin) -> Path | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    return _parse_path(raw, origin)
+
+
+def _parse_log_limit(raw: object, origin: _Origin) -> int:
+    value = _parse_int(raw, origin)
+    if value < 4096:
+        raise ValueError("must be at least 4096 bytes")
+    return value
 
 
 def _parse_url(raw: object, origin: _Origin) -> str:
@@ -271,11 +305,16 @@ _SPECS: dict[str, _Spec] = {
     "core.dags_are_paused_at_creation": _Spec(_parse_bool, lambda home: False),
     "core.max_map_length": _Spec(_positive_int, lambda home: 1024),
     "core.secret_key": _Spec(_parse_secret, lambda home: None, secret=True),
+    "core.secret_key_file": _Spec(_parse_optional_path, lambda home: None),
+    "core.enable_xcom_pickling": _Spec(_parse_bool, lambda home: False),
     "database.sql_alchemy_conn": _Spec(_parse_url, lambda home: f"sqlite:///{home / 'taskkit.db'}"),
     "scheduler.dag_dir_list_interval": _Spec(_positive_float, lambda home: 30.0),
     "scheduler.parsing_timeout": _Spec(_positive_float, lambda home: 30.0),
     "scheduler.heartbeat_sec": _Spec(_positive_float, lambda home: 2.0),
     "scheduler.task_heartbeat_timeout": _Spec(_positive_float, lambda home: 10.0),
+    "scheduler.parsing_processes": _Spec(_positive_int, lambda home: 2),
+    "scheduler.standalone_dag_processor": _Spec(_parse_bool, lambda home: False),
+    "logging.max_task_log_bytes": _Spec(_parse_log_limit, lambda home: 100 * 1024 * 1024),
     "celery.broker_url": _Spec(_parse_broker_url, lambda home: "redis://127.0.0.1:6379/0"),
     "celery.result_backend": _Spec(_parse_optional_broker_url, lambda home: None),
     "celery.worker_concurrency": _Spec(_positive_int, lambda home: 16),
@@ -300,7 +339,7 @@ def _read_file(path: Path) -> dict[str, tuple[object, _Origin]]:
             document = tomllib.load(handle)
     except FileNotFoundError:
         return {}
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Cannot parse config file {path}: {exc}.") from exc
     except OSError as exc:
         raise ConfigError(f"Cannot read config file {path}: {exc}.") from exc
@@ -389,8 +428,27 @@ def load_settings(
         database=DatabaseSettings(**_section(parsed, "database")),
         scheduler=SchedulerSettings(**_section(parsed, "scheduler")),
         celery=CelerySettings(**_section(parsed, "celery")),
+        logging=LoggingSettings(**_section(parsed, "logging")),
         sources=sources,
     )
+
+
+#: Settings whose value must never reach a try (or a DAG file being parsed) through the
+#: environment it inherits: see docs/security.md.
+SECRET_ENV_VARS: tuple[str, ...] = (ENV_PREFIX + "CORE__SECRET_KEY",)
+
+
+def remove_secrets_from_environment(environ: MutableMapping[str, str] | None = None) -> None:
+    """Drop secret settings from this process's environment once they are loaded.
+
+    Tries, DAG-file parsers and worker processes inherit the environment of
+    the process that starts them; a key they can read is a key they can use
+    to forge signed payloads. Call after `load_settings`, before starting any.
+    """
+    env = os.environ if environ is None else environ
+    for name in list(env):
+        if name.upper() in SECRET_ENV_VARS:
+            del env[name]
 
 
 def _section(parsed: Mapping[str, object], section: str) -> dict[str, Any]:

@@ -85,6 +85,10 @@ class TaskTimeoutError(TaskkitError, TimeoutError):
     """A try ran longer than its execution_timeout."""
 
 
+class TemplateFileNotFoundError(TaskkitError, FileNotFoundError):
+    """A template field names a template file (by its extension) that is in no search folder."""
+
+
 class ConfigError(TaskkitError, ValueError):
     """A setting has a bad value; the message names the setting and where it came from."""
 
@@ -109,6 +113,10 @@ class PoolNotFoundError(NotFoundError):
     """No pool with that name exists."""
 
 
+class InvalidNameError(TaskkitError, ValueError):
+    """A run id, DAG id, task id, pool name or count does not follow the naming rules."""
+
+
 class PoolError(TaskkitError, ValueError):
     """A pool change that cannot be made (negative slots, deleting default_pool)."""
 
@@ -125,12 +133,24 @@ class MetastoreNotInitializedError(MetastoreError):
     """The database has no taskkit schema yet, or an old one."""
 
 
+class MetastoreUnavailableError(MetastoreError):
+    """The metastore could not be written even after retries (disk full, read-only, down)."""
+
+
 class SchedulerAlreadyRunningError(MetastoreError):
     """A second scheduler was started against a metastore that already has a live one."""
 
 
 class PayloadIntegrityError(MetastoreError):
     """A stored DAG payload failed its keyed-hash check and was not loaded."""
+
+
+class RunUnloadableError(MetastoreError):
+    """A stored run cannot be loaded: its DAG version or one of its XComs fails its check."""
+
+
+class DagVersionUnloadableError(RunUnloadableError):
+    """A stored DAG version cannot be loaded (bad signature, or it fails to unpickle)."""
 
 
 class DagImportError(TaskkitError, ImportError):
@@ -144,3 +164,33 @@ class DagImportError(TaskkitError, ImportError):
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         return f"{where}: {self.args[0]}"
+
+
+class XComIntegrityError(PayloadIntegrityError):
+    """A stored XCom value failed its HMAC check or is not in a format taskkit wrote."""
+
+
+class XComEncodeError(TaskkitError, TypeError):
+    """A task's XCom value cannot be stored under the current settings."""
+
+    def __init__(
+        self, type_name: str, path: str, *, pickling: bool, reason: str | None = None
+    ) -> None:
+        super().__init__(type_name, path)
+        self.type_name = type_name
+        self.path = path
+        self.pickling = pickling
+        self.reason = reason
+
+    def __str__(self) -> str:
+        where = "" if self.path == "value" else f" (at {self.path})"
+        if self.pickling:
+            return (
+                f"The XCom value cannot be stored: {self.type_name}{where} is neither JSON "
+                f"nor picklable ({self.reason}). Return plain data instead."
+            )
+        return (
+            f"The XCom value cannot be stored: {self.type_name}{where} is not JSON-serializable. "
+            "Return plain data (dict, list, str, numbers, datetime, dataclasses...), or set "
+            "core.enable_xcom_pickling = true to pickle it (see docs/security.md)."
+        )

@@ -9,10 +9,10 @@ not verify is never loaded.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 import io
-import json
 import os
 import pickle
 import secrets
@@ -21,14 +21,13 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import Literal
 
 import cloudpickle
 
-from taskkit.errors import ConfigError, PayloadIntegrityError
+from taskkit import tagged_json
+from taskkit.errors import ConfigError, PayloadIntegrityError, XComEncodeError, XComIntegrityError
 
 SECRET_KEY_FILE = "secret_key"
-XComEncoding = Literal["json", "pickle"]
 
 # cloudpickle's by-value registry is process-global; serialise our edits to it.
 _REGISTRY_LOCK = threading.Lock()
@@ -145,21 +144,24 @@ def verify(payload: bytes, signature: str, key: bytes) -> None:
     if not hmac.compare_digest(sign(payload, key), signature):
         raise PayloadIntegrityError(
             "A stored DAG payload failed its HMAC check and was not loaded: it was written "
-            "with another secret key or altered in the database. If you changed "
-            "core.secret_key or $TASKKIT_HOME/secret_key, let the scheduler re-parse the DAGs."
+            "with another secret key or altered in the database. If you changed the secret "
+            "key, re-parse the DAGs folder (`taskkit dags list`, or the DAG processor's next "
+            "pass): versions whose file is unchanged are re-signed with the new key."
         )
 
 
-def load_secret_key(home: Path, configured: str | None) -> bytes:
-    """The HMAC key: core.secret_key if set, else $TASKKIT_HOME/secret_key (created 0600).
+def load_secret_key(home: Path, configured: str | None, key_file: Path | None = None) -> bytes:
+    """The HMAC key: core.secret_key if set, else the key file (created 0600 if missing).
 
+    The file is core.secret_key_file, else $TASKKIT_HOME/secret_key; keeping it
+    outside $TASKKIT_HOME lets the folder tries write to hold no secret.
     Creation uses O_EXCL so two processes starting at once agree on one key.
     """
     if configured:
         return configured.encode()
-    path = home / SECRET_KEY_FILE
+    path = key_file if key_file is not None else home / SECRET_KEY_FILE
     try:
-        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         pass
@@ -171,7 +173,9 @@ def load_secret_key(home: Path, configured: str | None) -> bytes:
     try:
         key = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"Cannot read secret key file {path}: {exc}.") from exc
+        raise ConfigError(
+            f"Cannot read secret key file {path}: {exc}. Check core.secret_key_file."
+        ) from exc
     if len(key) < 16:
         raise ConfigError(
             f"Secret key file {path} holds {len(key)} bytes; it needs at least 16. "
@@ -180,24 +184,106 @@ def load_secret_key(home: Path, configured: str | None) -> bytes:
     return key
 
 
-def dumps_value(value: object) -> tuple[bytes, XComEncoding]:
-    """Encode an XCom value as JSON when it survives a JSON round trip, else pickle it.
+# --- XCom values ------------------------------------------------------------------------
 
-    The round-trip check keeps tuples, non-str dict keys and the like intact.
+
+class XComEncoding(str, enum.Enum):
+    """How an XCom value's bytes are encoded; the metastore stores only JSON and PICKLE."""
+
+    JSON = "json"  #: tagged JSON (taskkit.tagged_json): safe to read anywhere
+    PICKLE = "pickle"  #: HMAC-SHA256 digest (32 bytes) + cloudpickle; verified before loading
+    #: cloudpickle without a signature: what a try without the secret key produces, to be
+    #: signed by the scheduler (`sign_xcom`), or what a verified value becomes (`verify_xcom`)
+    #: on its way into a try. Never stored.
+    UNSIGNED_PICKLE = "pickle-unsigned"
+
+
+STORED_XCOM_ENCODINGS = frozenset({XComEncoding.JSON, XComEncoding.PICKLE})
+_DIGEST = hashlib.sha256().digest_size
+
+
+def encode_xcom(
+    value: object, *, allow_pickle: bool, key: bytes | None
+) -> tuple[bytes, XComEncoding]:
+    """Encode an XCom value as tagged JSON, or (only if `allow_pickle`) as a pickle.
+
+    With `key` the pickle is signed (PICKLE); without it, it is left for the
+    scheduler to sign (UNSIGNED_PICKLE), so tries never need the key. Raises
+    XComEncodeError naming the type and `core.enable_xcom_pickling`.
     """
     try:
-        text = json.dumps(value, allow_nan=False)
-        if json.loads(text) == value:
-            return text.encode(), "json"
-    except (TypeError, ValueError, RecursionError):
-        pass
-    return bytes(cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)), "pickle"
+        return tagged_json.dumps(value), XComEncoding.JSON
+    except tagged_json.UnsupportedValueError as exc:
+        if not allow_pickle:
+            raise XComEncodeError(exc.type_name, exc.path, pickling=False) from None
+        unsupported = exc
+    try:
+        pickled = bytes(cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception as exc:  # a lock, a socket, a generator...
+        raise XComEncodeError(
+            unsupported.type_name, unsupported.path, pickling=True, reason=str(exc)
+        ) from None
+    if key is None:
+        return pickled, XComEncoding.UNSIGNED_PICKLE
+    return sign_xcom(pickled, XComEncoding.UNSIGNED_PICKLE, key)
 
 
-def loads_value(data: bytes, encoding: str) -> object:
-    """Decode an XCom value written by `dumps_value`."""
-    if encoding == "json":
-        return json.loads(data)
-    if encoding == "pickle":
-        return pickle.loads(data)
-    raise ValueError(f"Unknown XCom encoding {encoding!r}.")
+def sign_xcom(data: bytes, encoding: str, key: bytes) -> tuple[bytes, XComEncoding]:
+    """Make a try's encoded value storable: sign an unsigned pickle; JSON passes unchanged."""
+    kind = XComEncoding(encoding)
+    if kind is XComEncoding.UNSIGNED_PICKLE:
+        return hmac.new(key, data, hashlib.sha256).digest() + data, XComEncoding.PICKLE
+    return data, kind
+
+
+def verify_xcom(data: bytes, encoding: str, key: bytes) -> tuple[bytes, XComEncoding]:
+    """Check a stored pickle's signature WITHOUT unpickling it, and strip the signature.
+
+    The scheduler calls this before handing a stored value to a try, so the
+    try can load it without holding the key. Raises XComIntegrityError.
+    """
+    kind = _stored_encoding(encoding)
+    if kind is XComEncoding.JSON:
+        return data, kind
+    digest, pickled = data[:_DIGEST], data[_DIGEST:]
+    if len(data) < _DIGEST or not hmac.compare_digest(
+        digest, hmac.new(key, pickled, hashlib.sha256).digest()
+    ):
+        raise XComIntegrityError(
+            "A stored XCom pickle failed its HMAC check and was not loaded: it was written "
+            "with another secret key or altered in the database. Clear the task that "
+            "pushed it (`taskkit tasks clear`) to have it pushed again."
+        )
+    return pickled, XComEncoding.UNSIGNED_PICKLE
+
+
+def decode_xcom(data: bytes, encoding: str, *, key: bytes | None) -> object:
+    """Decode an XCom value: JSON anywhere; a pickle only once verified.
+
+    A stored PICKLE is verified with `key` (required) before it is loaded;
+    an UNSIGNED_PICKLE is loaded as is, so pass one only if it came from
+    `verify_xcom` (the scheduler checked it). Raises XComIntegrityError.
+    """
+    try:
+        kind = XComEncoding(encoding)
+    except ValueError:
+        raise XComIntegrityError(f"Unknown XCom encoding {encoding!r}.") from None
+    if kind is XComEncoding.JSON:
+        try:
+            return tagged_json.loads(data)
+        except tagged_json.MalformedValueError as exc:
+            raise XComIntegrityError(f"A stored XCom value is not valid: {exc}.") from None
+    if kind is XComEncoding.PICKLE:
+        if key is None:
+            raise XComIntegrityError("A pickled XCom value cannot be loaded without the key.")
+        data, kind = verify_xcom(data, kind, key)
+    return pickle.loads(data)
+
+
+def _stored_encoding(encoding: str) -> XComEncoding:
+    if encoding not in STORED_XCOM_ENCODINGS:
+        raise XComIntegrityError(
+            f"XCom encoding {encoding!r} cannot be stored or read back; "
+            "expected one of json, pickle."
+        )
+    return XComEncoding(encoding)

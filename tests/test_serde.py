@@ -127,22 +127,6 @@ def test_configured_secret_key_wins(tmp_path: Path) -> None:
     assert not (tmp_path / "secret_key").exists()
 
 
-@pytest.mark.parametrize(
-    ("value", "encoding"),
-    [
-        ({"rows": 3, "names": ["a"]}, "json"),
-        (None, "json"),
-        ((1, 2), "pickle"),
-        ({1: "a"}, "pickle"),
-    ],
-)
-def test_xcom_values_use_json_when_it_round_trips(value: object, encoding: str) -> None:
-    """Values that survive JSON are stored as JSON; tuples, int keys and objects are pickled."""
-    data, used = serde.dumps_value(value)
-    assert used == encoding
-    assert serde.loads_value(data, used) == value
-
-
 REAL_DAG_FILE = """
 import datetime as dt
 from taskkit import dag, task
@@ -211,3 +195,20 @@ def test_sets_keep_their_type_and_contents() -> None:
     """Sorted pickling of sets gives back the same sets and frozensets."""
     value = {"f": frozenset({"b", "a", "c"}), "s": {3, 1, 2}, "mixed": {1, "a"}, "one": {"x"}}
     assert serde.loads_dag(serde.dumps_dag(value)) == value
+
+
+def test_the_key_file_can_live_outside_taskkit_home(tmp_path: Path) -> None:
+    """With core.secret_key_file the key is created (0600) and read there, not in $TASKKIT_HOME."""
+    from taskkit.config import load_settings
+
+    home = tmp_path / "home"
+    outside = tmp_path / "vault" / "taskkit.key"
+    settings = load_settings(
+        environ={"TASKKIT_HOME": str(home), "TASKKIT__CORE__SECRET_KEY_FILE": str(outside)}
+    )
+    assert settings.core.secret_key_file == outside
+    key = serde.load_secret_key(home, None, settings.core.secret_key_file)
+    assert outside.read_bytes() == key
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o600
+    assert not (home / "secret_key").exists()
+    assert serde.load_secret_key(home, None, outside) == key

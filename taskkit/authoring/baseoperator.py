@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from taskkit import validation
 from taskkit.authoring import registry
 from taskkit.authoring.arguments import (
     TASK_DEFAULTS,
@@ -17,7 +18,7 @@ from taskkit.authoring.arguments import (
 )
 from taskkit.authoring.dependencies import DependencyMixin
 from taskkit.authoring.params import ParamsDict
-from taskkit.errors import DagAssignmentError, InvalidTaskParameterError
+from taskkit.errors import DagAssignmentError, InvalidNameError, InvalidTaskParameterError
 from taskkit.model.task import TaskSpec
 from taskkit.states import TriggerRule, WeightRule
 
@@ -184,6 +185,11 @@ class BaseOperator(DependencyMixin):
         self.max_retry_delay = self._as_optional_delta("max_retry_delay", values["max_retry_delay"])
         self.pool: str = self._check_pool(values["pool"])
         self.pool_slots: int = self._check_int("pool_slots", values["pool_slots"], minimum=1)
+        if self.pool_slots > validation.MAX_SLOTS:
+            raise self._fail(
+                f"pool_slots={self.pool_slots} is more than any pool can hold "
+                f"({validation.MAX_SLOTS}); use a smaller number."
+            )
         self.priority_weight: int = self._check_int("priority_weight", values["priority_weight"])
         self.weight_rule: WeightRule = self._as_enum(
             "weight_rule", WeightRule, values["weight_rule"]
@@ -424,7 +430,10 @@ class BaseOperator(DependencyMixin):
     def _check_pool(self, value: Any) -> str:
         if not isinstance(value, str) or not value:
             raise self._fail(f"pool must be a non-empty pool name, got {value!r}.")
-        return value
+        try:
+            return validation.pool_name(value)
+        except InvalidNameError as exc:
+            raise self._fail(str(exc)) from None
 
     def _as_enum(self, name: str, enum_type: type[Any], value: Any) -> Any:
         try:

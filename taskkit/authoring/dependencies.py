@@ -45,7 +45,9 @@ class DependencyMixin:
             other.set_upstream(self)
             return
         targets = _roots_of(other)
-        for mine in self.leaves:
+        leaves = self.leaves
+        _note_upstream(other, leaves)
+        for mine in leaves:
             for theirs in targets:
                 mine.add_edge_to(theirs)
                 if edge_modifier is not None:
@@ -57,6 +59,9 @@ class DependencyMixin:
             return
         for theirs in _leaves_of(other):
             theirs.set_downstream(self, edge_modifier=edge_modifier)
+
+    def note_upstream(self, leaves: list[BaseOperator]) -> None:
+        """Told which tasks were just set upstream of this object (an empty group keeps them)."""
 
     def __rshift__(self, other: Any) -> Any:
         self.set_downstream(other)
@@ -87,6 +92,14 @@ def _leaves_of(obj: Any) -> list[BaseOperator]:
     if isinstance(obj, DependencyMixin):
         return obj.leaves
     return [op for item in _items_of(obj) for op in _leaves_of(item)]
+
+
+def _note_upstream(obj: Any, leaves: list[BaseOperator]) -> None:
+    if isinstance(obj, DependencyMixin):
+        obj.note_upstream(leaves)
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        for item in obj:
+            _note_upstream(item, leaves)
 
 
 def _items_of(obj: Any) -> list[Any]:

@@ -186,7 +186,11 @@ def resolve_params(
 
     Raises ParamValidationError naming the param and the failing rule in one line.
     """
-    return merge_params(dag_params, conf, task_params).validate(dag_id=dag_id)
+    try:
+        merged = merge_params(dag_params, conf, task_params)
+    except ParamValidationError as err:  # a conf value JSON cannot hold: name the DAG too
+        raise ParamValidationError(err.param, err.problem, dag_id=dag_id) from None
+    return merged.validate(dag_id=dag_id)
 
 
 def param_values(
@@ -238,9 +242,11 @@ def _validate(value: Any, schema: Mapping[str, Any], name: str, dag_id: str | No
         ) from None
     if error is not None:
         rule = f"{error.validator}: {error.validator_value!r}"
+        where = "".join(f"[{p!r}]" for p in error.absolute_path)
+        at = f"at {name}{where}: " if where else ""
         raise ParamValidationError(
             name,
-            f"{_one_line(error.message)} (schema rule {rule}); pass a value that matches.",
+            f"{at}{_one_line(error.message)} (schema rule {rule}); pass a value that matches.",
             dag_id=dag_id,
         )
 

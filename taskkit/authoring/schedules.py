@@ -5,17 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from taskkit.errors import ScheduleError
-
-#: Airflow's presets and the cron expressions they stand for ("@once" has none).
-PRESETS: dict[str, str | None] = {
-    "@once": None,
-    "@hourly": "0 * * * *",
-    "@daily": "0 0 * * *",
-    "@weekly": "0 0 * * 0",
-    "@monthly": "0 0 1 * *",
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-}
+from taskkit.model.schedules import PRESETS
 
 
 def validate_schedule(

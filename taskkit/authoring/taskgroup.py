@@ -87,6 +87,8 @@ class TaskGroup(DependencyMixin):
         self.function: Callable[..., Any] | None = None
         self.call_args: tuple[Any, ...] = ()
         self.call_kwargs: dict[str, Any] = {}
+        #: Tasks set upstream of this group; they stand for its leaves while it is empty.
+        self._upstream_of_empty: list[BaseOperator] = []
         self._local_id: str | None = group_id
         if add_suffix_on_collision:
             self._local_id = self._free_local_id(group_id)
@@ -106,6 +108,7 @@ class TaskGroup(DependencyMixin):
         root.children = {}
         root._default_args = {}
         root.function, root.call_args, root.call_kwargs = None, (), {}
+        root._upstream_of_empty = []
         root._local_id = None
         return root
 
@@ -195,7 +198,16 @@ class TaskGroup(DependencyMixin):
 
     @property
     def leaves(self) -> list[BaseOperator]:
-        return self.get_leaves()
+        """The group's last tasks; for an empty group, what was set upstream of it.
+
+        So `start >> group >> end` still orders start before end when a loop
+        added nothing to the group, as in Airflow.
+        """
+        return self.get_leaves() or list(self._upstream_of_empty)
+
+    def note_upstream(self, leaves: list[BaseOperator]) -> None:
+        if not self.children:
+            self._upstream_of_empty.extend(t for t in leaves if t not in self._upstream_of_empty)
 
     def as_operators(self) -> list[BaseOperator]:
         return list(self)

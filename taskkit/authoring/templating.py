@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from taskkit.errors import TemplateFileNotFoundError
+
 if TYPE_CHECKING:
     import jinja2
 
@@ -39,6 +41,8 @@ def render(value: Any, context: Context, task: Any = None) -> Any:
     very same objects, so plain values cost nothing, never import Jinja,
     and callers can tell by identity whether anything was rendered.
     """
+    if not isinstance(value, (str, list, tuple, dict)):
+        return value  # None, numbers…: the common case, kept cheap (rendered once per try)
     if task is None:
         task = context.get("task")
     return _render(value, context, task, tuple(getattr(task, "template_ext", ())))
@@ -81,7 +85,19 @@ class Renderer:
 
     def render_file(self, name: str, context: Context) -> Any:
         """Render the template file `name`, found in the DAG's folder or template_searchpath."""
-        return self.environment.get_template(name).render(context)
+        import jinja2  # already loaded: this renderer's environment is a Jinja one
+
+        try:
+            template = self.environment.get_template(name)
+        except jinja2.TemplateNotFound:
+            loader = self.environment.loader
+            folders = getattr(loader, "searchpath", [])
+            raise TemplateFileNotFoundError(
+                f"Template file {name!r} is not in {', '.join(folders) or 'any folder'}; "
+                "put it beside the DAG file or in the DAG's template_searchpath (a field "
+                "value ending in one of the task's template_ext is read as a file)."
+            ) from None
+        return template.render(context)
 
 
 _by_dag: weakref.WeakKeyDictionary[DAG, dict[bool, Renderer]] = weakref.WeakKeyDictionary()

@@ -68,6 +68,7 @@ class TaskkitGroup(click.Group):
 
 
 @click.group(cls=TaskkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="taskkit", prog_name="taskkit", message="%(prog)s %(version)s")
 def cli() -> None:
     """taskkit: code-first workflows with Airflow's concurrency model done right.
 
@@ -80,6 +81,7 @@ def cli() -> None:
 def _register() -> None:
     from taskkit.cli.celery import celery
     from taskkit.cli.config import config
+    from taskkit.cli.dag_processor import dag_processor
     from taskkit.cli.dags import dags
     from taskkit.cli.db import db
     from taskkit.cli.pools import pools
@@ -87,7 +89,7 @@ def _register() -> None:
     from taskkit.cli.scheduler import scheduler
     from taskkit.cli.tasks import tasks
 
-    for command in (db, scheduler, dags, runs, tasks, pools, config, celery):
+    for command in (db, scheduler, dag_processor, dags, runs, tasks, pools, config, celery):
         cli.add_command(command)
 
 

@@ -51,6 +51,7 @@ def worker(queues: str | None, concurrency: int | None, loglevel: str) -> int:
     """
     import logging
 
+    from taskkit.config import remove_secrets_from_environment
     from taskkit.execution.celery_app import make_app
     from taskkit.execution.celery_worker import TryRunner
     from taskkit.logs import configure_logging
@@ -63,9 +64,11 @@ def worker(queues: str | None, concurrency: int | None, loglevel: str) -> int:
     url = config.database.sql_alchemy_conn
     store = Metastore.open(url)
     is_sqlite = sqlite_path(normalize_url(url)) is not None
+    key = context.secret_key(config)
+    remove_secrets_from_environment()  # tries inherit the environment
     runner = TryRunner(
         concurrency=config.celery.worker_concurrency,
-        secret_key=context.secret_key(config),
+        secret_key=key,
         events_url=config.celery.events_url,
         logs_folder=config.home / "logs",
         fetch_dag=lambda version_id: _fetch_dag(store, version_id),

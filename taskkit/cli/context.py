@@ -49,7 +49,7 @@ def secret_key(config: Settings) -> bytes:
     """The HMAC key that signs DAG payloads."""
     from taskkit.serde import load_secret_key
 
-    return load_secret_key(config.home, config.core.secret_key)
+    return load_secret_key(config.home, config.core.secret_key, config.core.secret_key_file)
 
 
 def not_found(dag_id: str, folder: object, errors: tuple[FileImportError, ...]) -> Exception:
@@ -104,7 +104,9 @@ def dag_from_folder(config: Settings, dag_id: str) -> DAG:
     from taskkit.scheduling.dag_processor import parse_folder
 
     folder = config.core.dags_folder
-    parse = parse_folder(folder, config.scheduler.parsing_timeout)
+    parse = parse_folder(
+        folder, config.scheduler.parsing_timeout, config.scheduler.parsing_processes
+    )
     found = parse.find(dag_id)
     if found is None:
         raise not_found(dag_id, folder, parse.errors)

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from taskkit.cli import context
+from taskkit.cli import context, params
 from taskkit.cli.output import emit, output_option, render_table
+from taskkit.states import RunState
 
 if TYPE_CHECKING:
     from taskkit.config import Settings
@@ -29,6 +30,8 @@ def parse_conf(value: str | None) -> dict[str, Any]:
         return {}
     try:
         conf = json.loads(value)
+    except RecursionError:
+        raise click.BadParameter("is nested too deeply", param_hint="'--conf'") from None
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not valid JSON: {exc}", param_hint="'--conf'") from None
     if not isinstance(conf, dict):
@@ -39,10 +42,8 @@ def parse_conf(value: str | None) -> dict[str, Any]:
     return conf
 
 
-def parse_logical_date(value: str | None) -> dt.datetime:
-    """--logical-date: ISO 8601; a naive time is UTC; the default is now."""
-    if value is None:
-        return dt.datetime.now(dt.timezone.utc)
+def parse_iso_date(value: str, name: str, zone: dt.tzinfo = dt.timezone.utc) -> dt.datetime:
+    """An option's ISO 8601 date or date-time ('Z' accepted); a naive one is in `zone`."""
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -50,10 +51,10 @@ def parse_logical_date(value: str | None) -> dt.datetime:
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is not an ISO 8601 date-time such as 2026-01-31T12:00:00+00:00",
-            param_hint="'--logical-date'",
+            f"{value!r} is not an ISO 8601 date or date-time such as 2026-01-31T12:00:00+00:00",
+            param_hint=f"'{name}'",
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
 def _sync(store: Metastore, config: Settings) -> None:
@@ -77,6 +78,13 @@ def list_dags(output: str, no_parse: bool) -> None:
         if not no_parse:
             _sync(store, config)
         records = store.list_dags()
+        failed = len(store.list_import_errors())
+    if failed:  # on stderr, so `-o json` stays one document on stdout
+        click.echo(
+            f"warning: {failed} DAG file(s) failed to import; "
+            "run `taskkit dags list-import-errors` to see why.",
+            err=True,
+        )
     rows = [
         {
             "dag_id": r.dag_id,
@@ -115,8 +123,10 @@ def list_import_errors(output: str, no_parse: bool) -> None:
 
 
 @dags.command()
-@click.argument("dag_id")
-@click.option("--run-id", help="The run's id (default: manual__<logical date>).")
+@click.argument("dag_id", type=params.DAG_ID)
+@click.option(
+    "--run-id", type=params.RUN_ID, help="The run's id (default: manual__<logical date>)."
+)
 @click.option("--conf", help="A JSON object passed to the run as `conf`.")
 @click.option("--logical-date", help="ISO 8601 date-time (naive means UTC; default: now).")
 def trigger(dag_id: str, run_id: str | None, conf: str | None, logical_date: str | None) -> None:
@@ -128,7 +138,11 @@ def trigger(dag_id: str, run_id: str | None, conf: str | None, logical_date: str
     from taskkit.states import RunType
 
     run_conf = parse_conf(conf)
-    when = parse_logical_date(logical_date)
+    when = (
+        dt.datetime.now(dt.timezone.utc)
+        if logical_date is None
+        else parse_iso_date(logical_date, "--logical-date")
+    )
     if run_id is not None and not run_id.strip():
         raise click.BadParameter("must not be empty", param_hint="'--run-id'")
     config = context.settings()
@@ -149,20 +163,8 @@ def trigger(dag_id: str, run_id: str | None, conf: str | None, logical_date: str
     click.echo(run.run_id)
 
 
-def parse_range_date(value: str, name: str, zone: dt.tzinfo) -> dt.datetime:
-    """--start-date/--end-date: an ISO 8601 date or date-time; naive ones are in `zone`."""
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not an ISO 8601 date or date-time such as 2026-01-31",
-            param_hint=f"'{name}'",
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
-
-
 @dags.command()
-@click.argument("dag_id")
+@click.argument("dag_id", type=params.DAG_ID)
 @click.option("--start-date", required=True, help="First logical date (ISO 8601), included.")
 @click.option("--end-date", required=True, help="Last logical date (ISO 8601), included.")
 @click.option("--reset", is_flag=True, help="Clear and rerun intervals that already have a run.")
@@ -189,8 +191,8 @@ def backfill(
         version = context.current_version(store, config, dag_id)
         spec = context.load_version(config, version).spec
         zone = Timetable.of(spec).zone
-        earliest = parse_range_date(start_date, "--start-date", zone)
-        latest = parse_range_date(end_date, "--end-date", zone)
+        earliest = parse_iso_date(start_date, "--start-date", zone)
+        latest = parse_iso_date(end_date, "--end-date", zone)
         if latest < earliest:
             raise click.BadParameter("is before --start-date", param_hint="'--end-date'")
 
@@ -221,7 +223,7 @@ def backfill(
 
 
 @dags.command("test")
-@click.argument("dag_id")
+@click.argument("dag_id", type=params.DAG_ID)
 @click.option("--conf", help="A JSON object passed to the run as `conf`.")
 def test_dag(dag_id: str, conf: str | None) -> int:
     """Run DAG_ID once in this process, like DAG.test(), and print each task's state.
@@ -245,18 +247,18 @@ def test_dag(dag_id: str, conf: str | None) -> int:
     ]
     click.echo(render_table(rows, ["task_id", "state", "tries"]))
     click.echo(f"DAG run {result.run_id}: {result.state}")
-    return 0 if result.state == "success" else 1
+    return 0 if result.state is RunState.SUCCESS else 1
 
 
 @dags.command()
-@click.argument("dag_id")
+@click.argument("dag_id", type=params.DAG_ID)
 def pause(dag_id: str) -> None:
     """Stop the scheduler from creating runs and starting tasks of DAG_ID."""
     _set_paused(dag_id, paused=True)
 
 
 @dags.command()
-@click.argument("dag_id")
+@click.argument("dag_id", type=params.DAG_ID)
 def unpause(dag_id: str) -> None:
     """Let the scheduler run DAG_ID again."""
     _set_paused(dag_id, paused=False)
@@ -270,7 +272,7 @@ def _set_paused(dag_id: str, *, paused: bool) -> None:
 
 
 @dags.command()
-@click.argument("dag_id")
+@click.argument("dag_id", type=params.DAG_ID)
 def show(dag_id: str) -> None:
     """The graph of DAG_ID's current version as text, tasks in topological order."""
     config = context.settings()

@@ -42,16 +42,41 @@ def upgrade() -> None:
 
 @db.command()
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def reset(yes: bool) -> None:
-    """Drop every taskkit table (runs, history, pools) and create them afresh."""
+@click.option("--force", is_flag=True, help="Reset even while a scheduler is running.")
+def reset(yes: bool, force: bool) -> None:
+    """Drop every taskkit table (runs, history, pools) and create them afresh.
+
+    Refused while a scheduler holds the metastore, unless --force.
+    """
     from taskkit.metastore import reset_db
 
     config = context.settings()
     url = config.database.sql_alchemy_conn
+    if not force:
+        _refuse_while_scheduling(url)
     if not yes:
         click.confirm(f"Drop all taskkit data in {_shown_url(url)}?", abort=True, err=True)
     reset_db(url, config.core.default_pool_task_slot_count)
     click.echo(f"Reset the metastore at {_shown_url(url)}.")
+
+
+def _refuse_while_scheduling(url: str) -> None:
+    from taskkit.errors import SchedulerAlreadyRunningError
+    from taskkit.metastore.engine import create_engine_for
+    from taskkit.metastore.lease import lease_holder
+
+    engine = create_engine_for(url)
+    try:
+        holder = lease_holder(engine)
+    except Exception:  # an unreachable or empty database has no scheduler to protect
+        holder = None
+    finally:
+        engine.dispose()
+    if holder is not None:
+        raise SchedulerAlreadyRunningError(
+            f"Refusing to reset {_shown_url(url)}: {holder} is using it. Stop that scheduler "
+            "first, or pass --force to reset anyway (the scheduler will then fail)."
+        )
 
 
 @db.command()

@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 
-from taskkit.cli import context
+from taskkit import validation
+from taskkit.cli import context, params
 from taskkit.cli.output import emit, output_option
-from taskkit.errors import PoolError
+from taskkit.errors import PoolError, TaskkitError
 
 
 @click.group()
@@ -41,7 +42,7 @@ def list_pools(output: str) -> None:
 
 # ignore_unknown_options lets "-1" reach SLOTS, so it gets a clear error instead of "no option".
 @pools.command("set", context_settings={"ignore_unknown_options": True})
-@click.argument("name")
+@click.argument("name", type=params.POOL_NAME)
 @click.argument("slots", type=int)
 @click.argument("description", required=False)
 def set_pool(name: str, slots: int, description: str | None) -> None:
@@ -53,7 +54,7 @@ def set_pool(name: str, slots: int, description: str | None) -> None:
 
 
 @pools.command()
-@click.argument("name")
+@click.argument("name", type=params.POOL_NAME)
 def delete(name: str) -> None:
     """Delete pool NAME (default_pool cannot be deleted)."""
     config = context.settings()
@@ -68,7 +69,9 @@ def read_pools_file(path: Path) -> dict[str, tuple[int, str | None]]:
         document: Any = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise PoolError(f"Cannot read pools file {path}: {exc.strerror}.") from None
-    except json.JSONDecodeError as exc:
+    except UnicodeDecodeError:
+        raise PoolError(f"Pools file {path} is not UTF-8 text; expected a JSON object.") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise PoolError(f"Pools file {path} is not valid JSON: {exc}.") from None
     if not isinstance(document, dict):
         raise PoolError(
@@ -79,13 +82,13 @@ def read_pools_file(path: Path) -> dict[str, tuple[int, str | None]]:
     for name, entry in document.items():
         slots = entry.get("slots") if isinstance(entry, dict) else None
         description = entry.get("description") if isinstance(entry, dict) else None
-        if isinstance(slots, bool) or not isinstance(slots, int) or slots < 0:
-            raise PoolError(
-                f'Pool {name!r} in {path} needs "slots": a whole number >= 0, not {slots!r}.'
+        try:
+            found[validation.pool_name(name)] = (
+                validation.slots(name, slots),
+                validation.text(f"Pool {name!r}'s description", description),
             )
-        if description is not None and not isinstance(description, str):
-            raise PoolError(f'Pool {name!r} in {path}: "description" must be a string.')
-        found[name] = (slots, description)
+        except TaskkitError as exc:
+            raise PoolError(f"In pools file {path}: {exc}") from None
     return found
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from taskkit.cli import context
+from taskkit.cli import context, params
 from taskkit.cli.output import emit, output_option
 
 
@@ -14,7 +14,7 @@ def runs() -> None:
 
 
 @runs.command("list")
-@click.argument("dag_id")
+@click.argument("dag_id", type=params.DAG_ID)
 @output_option
 def list_runs(dag_id: str, output: str) -> None:
     """The runs of DAG_ID, newest first."""

@@ -24,23 +24,56 @@ from taskkit.cli import context
     is_flag=True,
     help="Exit 0 once no run is queued or running (after parsing and creating due runs).",
 )
+@click.option(
+    "--no-dag-processor",
+    is_flag=True,
+    help="Start no `taskkit dag-processor` beside the scheduler (one runs elsewhere); "
+    "the same as scheduler.standalone_dag_processor = true.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+    help="How much the scheduler logs on stderr.",
+)
 def scheduler(
-    dags_folder: str | None, executor: str | None, parallelism: int | None, exit_when_idle: bool
+    *,
+    dags_folder: str | None,
+    executor: str | None,
+    parallelism: int | None,
+    exit_when_idle: bool,
+    no_dag_processor: bool,
+    log_level: str,
 ) -> int:
-    """Parse the DAGs folder, create runs and run their tasks.
+    """Create runs of the DAGs the DAG processor stored, and run their tasks.
 
-    Runs until SIGINT/SIGTERM (then drains gracefully), or with
-    --exit-when-idle until nothing is queued or running.
+    Runs until SIGINT/SIGTERM, or with --exit-when-idle until nothing is
+    queued or running. A first Ctrl-C lets running tries finish (up to 30 s);
+    a second stops at once, and the tries it cut short rerun on the next
+    start without using a retry. A long-running scheduler starts `taskkit
+    dag-processor` beside itself unless --no-dag-processor; with
+    --exit-when-idle it parses the DAGs folder once, up front.
     """
+    from taskkit.logs import configure_logging
+
     config = context.settings(
         {
             "core.dags_folder": dags_folder,
             "core.executor": executor,
             "core.parallelism": parallelism,
+            "scheduler.standalone_dag_processor": True if no_dag_processor else None,
         }
     )
+    configure_logging(log_level)
     from taskkit.scheduling.scheduler import Scheduler
 
+    if not exit_when_idle:
+        click.echo(
+            "taskkit scheduler running. Ctrl-C once: stop after running tries finish; "
+            "twice: stop at once (cut-short tries rerun on the next start, no retry used).",
+            err=True,
+        )
     summary = Scheduler(config, exit_when_idle=exit_when_idle).run()
     click.echo(summary.render())
     return int(summary.exit_code)

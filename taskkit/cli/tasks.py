@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from taskkit.cli import context
+from taskkit.cli import context, params
 from taskkit.cli.output import emit, output_option
 from taskkit.errors import NotFoundError, TaskNotFoundError
 from taskkit.model.results import TryOutcome
@@ -24,8 +27,8 @@ def tasks() -> None:
 
 
 @tasks.command()
-@click.argument("dag_id")
-@click.argument("run_id")
+@click.argument("dag_id", type=params.DAG_ID)
+@click.argument("run_id", type=params.RUN_ID)
 @output_option
 def states(dag_id: str, run_id: str, output: str) -> None:
     """The state of every task instance of RUN_ID of DAG_ID."""
@@ -46,7 +49,11 @@ def states(dag_id: str, run_id: str, output: str) -> None:
             "priority_weight": ti.priority_weight,
             "started_at": ti.started_at,
             "ended_at": ti.ended_at,
+            "start": _seconds(ti.started_at),
+            "end": _seconds(ti.ended_at),
             "wait_reason": ti.wait_reason,
+            "error": ti.error,
+            "reason": _short(ti.error or ti.wait_reason),
         }
         for ti in records
     ]
@@ -58,13 +65,30 @@ def states(dag_id: str, run_id: str, output: str) -> None:
         "pool",
         "pool_slots",
         "priority_weight",
+        "start",
+        "end",
+        "reason",
     ]
     emit(rows, columns, output, f"Run {run_id!r} has no task instances.")
 
 
+def _seconds(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="seconds")
+
+
+def _short(text: str | None, limit: int = 100) -> str | None:
+    """A reason on one table line: its first line, cut at `limit` characters."""
+    if not text:
+        return None
+    first = text.strip().splitlines()[0] if text.strip() else text
+    return first if len(first) <= limit else first[: limit - 3] + "..."
+
+
 @tasks.command()
-@click.argument("dag_id")
-@click.option("--run-id", required=True, help="The run whose task instances to clear.")
+@click.argument("dag_id", type=params.DAG_ID)
+@click.option(
+    "--run-id", type=params.RUN_ID, required=True, help="The run whose task instances to clear."
+)
 @click.option("--task-regex", help="Clear only tasks whose id matches (re.search); default all.")
 @click.option("--downstream", is_flag=True, help="Also clear every task downstream of those.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -99,8 +123,8 @@ def clear(dag_id: str, run_id: str, task_regex: str | None, downstream: bool, ye
 
 
 @tasks.command("test")
-@click.argument("dag_id")
-@click.argument("task_id")
+@click.argument("dag_id", type=params.DAG_ID)
+@click.argument("task_id", type=params.TASK_ID)
 def test_task(dag_id: str, task_id: str) -> int:
     """Run TASK_ID of DAG_ID once in this process (no upstream values, no metastore).
 
@@ -133,20 +157,60 @@ def test_task(dag_id: str, task_id: str) -> int:
 
 
 @tasks.command()
-@click.argument("dag_id")
-@click.argument("run_id")
-@click.argument("task_id")
+@click.argument("dag_id", type=params.DAG_ID)
+@click.argument("run_id", type=params.RUN_ID)
+@click.argument("task_id", type=params.TASK_ID)
 @click.option("--try", "try_number", type=click.IntRange(min=1), help="Default: the latest try.")
+@click.option(
+    "-f", "--follow", is_flag=True, help="Keep printing new lines until the try finishes."
+)
 @click.option(
     "--map-index", type=click.IntRange(min=-1), default=-1, help="The instance of a mapped task."
 )
-def logs(dag_id: str, run_id: str, task_id: str, try_number: int | None, map_index: int) -> None:
-    """Print the log of one try of TASK_ID in RUN_ID of DAG_ID."""
-    from taskkit.execution.tasklog import format_log
+def logs(
+    dag_id: str, run_id: str, task_id: str, *, try_number: int | None, follow: bool, map_index: int
+) -> None:
+    """Print the log of one try of TASK_ID in RUN_ID of DAG_ID, line by line as it is read."""
+    from taskkit.execution.tasklog import follow_log, format_line
 
     config = context.settings()
     path = find_log(config.home / "logs", dag_id, run_id, task_id, try_number, map_index=map_index)
-    click.echo(format_log(path), nl=False)
+    with contextlib.ExitStack() as stack:
+        still_running: Callable[[], bool] = lambda: False  # noqa: E731
+        if follow:
+            store = stack.enter_context(context.open_store(config))
+            still_running = _running_check(
+                store, dag_id, run_id, task_id, int(path.stem), map_index=map_index
+            )
+        try:
+            for raw in follow_log(path, still_running):
+                click.echo(format_line(raw))
+        except OSError as exc:
+            raise NotFoundError(f"Cannot read the log {path}: {exc.strerror}.") from None
+
+
+def _running_check(
+    store: Metastore, dag_id: str, run_id: str, task_id: str, try_number: int, *, map_index: int
+) -> Callable[[], bool]:
+    """For --follow: whether this log's try is still queued or running (asked at most 1/s)."""
+    from taskkit.states import OCCUPYING_STATES
+
+    last = {"at": 0.0, "answer": 1.0}
+
+    def check() -> bool:
+        now = time.monotonic()
+        if now - last["at"] >= 1.0:
+            last["at"] = now
+            found = [
+                ti
+                for ti in store.list_task_instances(dag_id, run_id)
+                if ti.task_id == task_id and ti.map_index == map_index
+            ]
+            running = bool(found) and found[0].try_number == try_number
+            last["answer"] = float(running and found[0].state in OCCUPYING_STATES)
+        return bool(last["answer"])
+
+    return check
 
 
 def find_log(
@@ -177,9 +241,9 @@ def find_log(
 
 
 @tasks.command()
-@click.argument("dag_id")
-@click.argument("run_id")
-@click.argument("task_id")
+@click.argument("dag_id", type=params.DAG_ID)
+@click.argument("run_id", type=params.RUN_ID)
+@click.argument("task_id", type=params.TASK_ID)
 @click.option(
     "--map-index", type=click.IntRange(min=-1), default=None, help="The instance of a mapped task."
 )
@@ -211,16 +275,18 @@ def explain(
 
     state = ti.state
     if state in FINISHED_STATES:
-        return f"finished: {state}"
+        reason = f": {_short(ti.error, 300)}" if ti.error and state is not State.SUCCESS else ""
+        return f"finished: {state}{reason}"
     if state is State.RUNNING:
         where = f" (pid {ti.pid} on {ti.hostname})" if ti.pid else ""
         return f"running since {_at(ti.started_at)}{where}, try {ti.try_number}"
     if state is State.QUEUED:
         return f"queued since {_at(ti.queued_at)}: handed to the executor, about to start"
     if state is State.UP_FOR_RETRY:
+        failed = f": {_short(ti.error)}" if ti.error else ""
         return (
             f"waiting for retry until {_at(ti.next_retry_at)} "
-            f"(try {ti.try_number} of {ti.max_tries} failed)"
+            f"(try {ti.try_number} of {ti.max_tries} failed{failed})"
         )
     if dag.is_paused:
         return f"DAG is paused: run `taskkit dags unpause {dag.dag_id}`"

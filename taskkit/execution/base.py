@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
 from taskkit.model.keys import TaskInstanceKey
-from taskkit.model.results import TryResult
+from taskkit.model.results import EncodedXComSequence, TryResult
+from taskkit.states import State
 
 
 @attrs.frozen
@@ -25,17 +26,6 @@ class EncodedXCom:
     data: bytes = attrs.field(repr=False)
     encoding: str
     length: int | None = None
-
-
-@attrs.frozen
-class EncodedXComSequence:
-    """The values the instances of a mapped task pushed under one key, in map-index order.
-
-    Instances that pushed nothing are left out, as Airflow leaves them out;
-    a try decodes it into a list (the reduce step of a mapped task).
-    """
-
-    values: tuple[EncodedXCom, ...] = attrs.field(repr=False)
 
 
 @attrs.frozen
@@ -63,6 +53,11 @@ class Workload:
     execution_timeout_s: float | None = None
     data_interval_start: dt.datetime | None = None
     data_interval_end: dt.datetime | None = None
+    #: logging.max_task_log_bytes; None means its default (100 MiB).
+    max_log_bytes: int | None = None
+    #: core.enable_xcom_pickling: values JSON cannot hold are pickled (unsigned; the
+    #: scheduler signs what it stores), else they fail the try.
+    enable_xcom_pickling: bool = False
 
 
 @attrs.frozen
@@ -98,6 +93,22 @@ class TryFinished:
 Event = TryStarted | TryFinished
 
 
+class ActiveTaskInstance(Protocol):
+    """What `Executor.adopt` reads of a queued or running task instance."""
+
+    @property
+    def key(self) -> TaskInstanceKey: ...
+    @property
+    def state(self) -> State: ...
+    @property
+    def try_number(self) -> int: ...
+    @property
+    def hostname(self) -> str | None: ...
+
+
+TI = TypeVar("TI", bound=ActiveTaskInstance)
+
+
 class Executor(Protocol):
     """Runs workloads somewhere and reports what happened; decides nothing."""
 
@@ -115,6 +126,13 @@ class Executor(Protocol):
 
     def running(self) -> int:
         """How many submitted tries have not finished yet."""
+
+    def adopt(self, tis: Sequence[TI]) -> list[TI]:
+        """At start-up, take over tries a previous scheduler left running; returns the rest.
+
+        Those returned are orphans the scheduler resets. Executors whose tries die with
+        the scheduler (Local, Sequential) adopt none.
+        """
 
     def cancel(self, key: TaskInstanceKey, try_number: int) -> None:
         """Stop a try the scheduler no longer wants (its run timed out).

@@ -15,12 +15,12 @@ import datetime as dt
 import socket
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import attrs
 import structlog
 
-from taskkit.execution.base import DagPayload, Event, TryFinished, TryStarted, Workload
+from taskkit.execution.base import TI, DagPayload, Event, TryFinished, TryStarted, Workload
 from taskkit.execution.celery_app import (
     RUN_TRY,
     EventChannel,
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from taskkit.config import CelerySettings
     from taskkit.model.keys import TaskInstanceKey
 
-log = structlog.get_logger("taskkit.celery_executor")
+log = structlog.get_logger(__name__)
 
 #: (workload) -> (the operator's queue, its priority_weight_total).
 Route = Callable[[Workload], tuple[str, int]]
@@ -49,19 +49,6 @@ _Ident = tuple["TaskInstanceKey", int]
 #: The key under which the executor leaves a mark in a Redis broker, to tell after a
 #: reconnection whether the broker restarted empty (and messages were lost).
 _MARK = "taskkit:broker-mark:"
-
-
-class ActiveTaskInstance(Protocol):
-    """What `adopt` reads of a queued or running task instance."""
-
-    @property
-    def key(self) -> TaskInstanceKey: ...
-    @property
-    def state(self) -> State: ...
-    @property
-    def try_number(self) -> int: ...
-    @property
-    def hostname(self) -> str | None: ...
 
 
 @attrs.define
@@ -243,7 +230,7 @@ class CeleryExecutor:
     def running(self) -> int:
         return len(self._in_flight)
 
-    def adopt(self, tis: Sequence[ActiveTaskInstance]) -> list[ActiveTaskInstance]:
+    def adopt(self, tis: Sequence[TI]) -> list[TI]:
         """Take over the tries a previous scheduler sent; return those it cannot vouch for.
 
         Running ones keep running on their workers: their reports arrive on
@@ -260,7 +247,7 @@ class CeleryExecutor:
         for beat in self._buffered:
             if isinstance(beat, WorkerBeat):
                 started.update(beat.tries)
-        orphans: list[ActiveTaskInstance] = []
+        orphans: list[TI] = []
         for ti in tis:
             ident = (ti.key, ti.try_number)
             if ti.state is State.RUNNING or ident in started:

@@ -36,7 +36,7 @@ from taskkit.model.results import TryOutcome, TryResult
 if TYPE_CHECKING:
     from taskkit.model.keys import TaskInstanceKey
 
-log = structlog.get_logger("taskkit.celery_worker")
+log = structlog.get_logger(__name__)
 
 #: (dag_version_id) -> the stored, signed DAG version.
 FetchDag = Callable[[int], DagPayload]

@@ -11,10 +11,11 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
 
-from taskkit.execution.base import DagPayload, Event, TryFinished, Workload
+from taskkit.execution.base import TI, DagPayload, Event, TryFinished, Workload
 from taskkit.model.results import TryOutcome, TryResult
 
 if TYPE_CHECKING:
@@ -103,6 +104,10 @@ class LocalExecutor:
 
     def running(self) -> int:
         return len(self._in_flight) + len(self._waiting)
+
+    def adopt(self, tis: Sequence[TI]) -> list[TI]:
+        """Tries die with the scheduler that ran them (the zygote is its child): adopt none."""
+        return list(tis)
 
     def cancel(self, key: TaskInstanceKey, try_number: int) -> None:
         self._waiting = deque(

@@ -30,8 +30,8 @@ from taskkit.authoring.context import (
 )
 from taskkit.authoring.templating import render
 from taskkit.errors import AirflowFailException, AirflowSkipException, TaskTimeoutError
-from taskkit.execution.base import EncodedXCom, EncodedXComSequence
-from taskkit.model.results import TryOutcome, TryResult
+from taskkit.execution.base import EncodedXCom
+from taskkit.model.results import EncodedXComSequence, TryOutcome, TryResult
 
 #: How long a task callback may run when its task has no execution_timeout.
 CALLBACK_TIMEOUT = dt.timedelta(seconds=60)
@@ -71,21 +71,28 @@ class TryXCom:
         self.pushed[key] = value
 
 
-def encode_xcom(value: Any) -> EncodedXCom:
-    """Encode a pushed value for storage; raises TypeError/ValueError if it cannot be."""
+def encode_xcom(value: Any, *, allow_pickle: bool = False) -> EncodedXCom:
+    """Encode a pushed value as tagged JSON, or (if allowed) as an unsigned pickle.
+
+    Raises XComEncodeError naming the type and core.enable_xcom_pickling. A try
+    holds no secret key: the scheduler signs a pickle before storing it.
+    """
     # serde pulls in cloudpickle: imported when a value is first stored, not with the runtime.
     from taskkit import serde
 
-    data, encoding = serde.dumps_value(value)
+    data, encoding = serde.encode_xcom(value, allow_pickle=allow_pickle, key=None)
     length = len(value) if isinstance(value, (list, tuple, dict)) else None
-    return EncodedXCom(data, encoding, length)
+    return EncodedXCom(data, encoding.value, length)
 
 
 def decode_xcom(encoded: EncodedXCom) -> Any:
-    """The value a try pushed, decoded (only ever in a try, never in the scheduler)."""
+    """A value as a try receives it: JSON, or a pickle the scheduler has verified.
+
+    Only ever called in a try (or DAG.test()), never in the scheduler.
+    """
     from taskkit import serde  # see encode_xcom
 
-    return serde.loads_value(encoded.data, encoded.encoding)
+    return serde.decode_xcom(encoded.data, encoded.encoding, key=None)
 
 
 def run_info(workload: Workload) -> DagRunInfo:
@@ -141,7 +148,7 @@ def run_try(dag: DAG, workload: Workload, base: Context | None = None) -> TryRes
     encoded: dict[str, EncodedXCom] = {}
     for name, pushed in xcom.pushed.items():
         try:
-            encoded[name] = encode_xcom(pushed)
+            encoded[name] = encode_xcom(pushed, allow_pickle=workload.enable_xcom_pickling)
         except Exception as exc:
             return TryResult(
                 TryOutcome.FAILED,

@@ -4,6 +4,13 @@ The zygote writes it, not the task: output is read from the child's pipes
 line by line, so even a try that segfaults or is killed leaves a complete log
 ending in a `try_finished` line with the reason.
 
+Logs may hold secrets a task printed: folders are 0700 and files 0600. A
+try's log is capped at `logging.max_task_log_bytes`: the first half is kept
+as written, the end goes to two rotating side files of a quarter each, and
+when the try finishes the last of those is appended after a line saying how
+much was cut, so a chatty task never fills the disk and its log still shows
+how it started and how it ended.
+
 The lines have structlog's JSON shape (event, level, timestamp and the bound
 keys dag_id, run_id, task_id, try_number) but are rendered with json.dumps
 directly: importing structlog (and the rich it pulls in when installed) would
@@ -12,8 +19,12 @@ triple the zygote's memory, and fork() slows down with every megabyte.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -22,6 +33,28 @@ if TYPE_CHECKING:
     from taskkit.model.results import TryResult
 
 _MAX_LINE = 64 * 1024
+#: logging.max_task_log_bytes's default: 100 MiB.
+DEFAULT_MAX_LOG_BYTES = 100 * 1024 * 1024
+#: The events that end a try's log (`tasks logs --follow` stops after one).
+FINAL_EVENTS = frozenset({"try_finished", "try_rejected"})
+
+
+def make_private_dirs(folder: Path) -> None:
+    """Create `folder` and any missing parents as 0700 (mkdir's mode covers only the leaf)."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for each in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another try created it meanwhile
+            each.mkdir(mode=0o700)
+
+
+def open_private(path: Path) -> IO[str]:
+    """Open a log file for appending, created 0600 in 0700 folders."""
+    make_private_dirs(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    return os.fdopen(fd, "a", encoding="utf-8")
 
 
 def log_path(
@@ -41,12 +74,27 @@ def log_path(
 
 
 class TryLog:
-    """Structured writer for one try's log file."""
+    """Structured writer for one try's log file, capped at `max_bytes` (head and tail kept)."""
 
-    def __init__(self, file: IO[str], bound: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        file: IO[str],
+        bound: dict[str, Any],
+        max_bytes: int = DEFAULT_MAX_LOG_BYTES,
+        path: Path | None = None,
+    ) -> None:
         self.file = file
         self.bound = bound
         self.partial: dict[str, bytes] = {}
+        self.head_room = max_bytes // 2
+        self.segment_size = max(max_bytes // 4, 1)
+        self.max_bytes = max_bytes
+        self.path = path  #: where side files go; without one, the end past the cap is dropped
+        self.tail: IO[str] | None = None  # the side file being filled once the head is full
+        self.tail_bytes = 0
+        self.cut_bytes = 0  # bytes of rotated-away tail segments
+        self.cut_lines = 0
+        self.tail_lines = 0
 
     def _emit(self, level: str, event: str, **values: Any) -> None:
         line = {
@@ -56,13 +104,72 @@ class TryLog:
             "level": level,
             "timestamp": dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
         }
-        self.file.write(json.dumps(line) + "\n")
+        text = json.dumps(line) + "\n"
+        if self.head_room >= len(text) and self.tail is None:
+            self.file.write(text)
+            self.head_room -= len(text)
+        else:
+            self._to_tail(text)
+
+    def _to_tail(self, text: str) -> None:
+        """Past the head: write to the current side file, rotating when it is full."""
+        if self.path is None:  # not a real file (tests): drop, but count
+            self.cut_bytes += len(text)
+            self.cut_lines += 1
+            return
+        if self.tail is None or self.tail_bytes + len(text) > self.segment_size:
+            self._rotate()
+        assert self.tail is not None
+        self.tail.write(text)
+        self.tail_bytes += len(text)
+        self.tail_lines += 1
+
+    def _segment(self, n: int) -> Path:
+        assert self.path is not None
+        return self.path.with_name(f"{self.path.name}.tail{n}")
+
+    def _rotate(self) -> None:
+        if self.tail is not None:
+            self.tail.close()
+            older = self._segment(0)
+            if older.exists():
+                self.cut_bytes += older.stat().st_size
+                self.cut_lines += _count_lines(older)
+            self._segment(1).replace(older)
+        self.tail = open_private(self._segment(1))
+        self.tail.truncate(0)
+        self.tail_bytes = 0
+
+    def _close_tail(self) -> None:
+        """Append the kept end of the log after a line saying what was cut from the middle."""
+        if self.tail is None and not self.cut_bytes:
+            return
+        if self.tail is not None:
+            self.tail.close()
+            self.tail = None
+        note = {
+            **self.bound,
+            "event": "log_truncated",
+            "level": "warning",
+            "cut_bytes": self.cut_bytes,
+            "cut_lines": self.cut_lines,
+            "limit": f"logging.max_task_log_bytes = {self.max_bytes}",
+        }
+        self.file.write(json.dumps(note) + "\n")
+        if self.path is None:
+            return
+        for n in (0, 1):
+            segment = self._segment(n)
+            if segment.exists():
+                with segment.open(encoding="utf-8") as kept:
+                    for line in kept:
+                        self.file.write(line)
+                segment.unlink()
 
     @classmethod
     def open(cls, workload: Workload) -> TryLog:
         path = Path(workload.log_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        file = path.open("a", encoding="utf-8")
+        file = open_private(path)
         key = workload.key
         bound = {
             "dag_id": key.dag_id,
@@ -71,7 +178,8 @@ class TryLog:
             "map_index": key.map_index,
             "try_number": workload.try_number,
         }
-        return cls(file, bound)
+        limit = workload.max_log_bytes or DEFAULT_MAX_LOG_BYTES
+        return cls(file, bound, limit, path)
 
     def started(self, pid: int, hostname: str) -> None:
         self._emit("info", "try_started", pid=pid, hostname=hostname)
@@ -93,43 +201,85 @@ class TryLog:
         for stream, rest in self.partial.items():
             self._emit("info", "output", stream=stream, line=rest.decode("utf-8", "replace"))
         self.partial.clear()
+        self._close_tail()
         outcome = result.outcome.value
-        self._emit(
-            "info" if outcome != "failed" else "error",
-            "try_finished",
-            outcome=outcome,
-            duration_s=round(result.duration_s, 6),
-            error=result.error,
-        )
+        line = {
+            **self.bound,
+            "outcome": outcome,
+            "duration_s": round(result.duration_s, 6),
+            "error": result.error,
+            "event": "try_finished",
+            "level": "info" if outcome != "failed" else "error",
+            "timestamp": dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+        }
+        self.file.write(json.dumps(line) + "\n")  # always kept, whatever the cap
         self.file.flush()
         self.file.close()
 
 
 def write_rejection(path: Path, reason: str, at: dt.datetime) -> None:
     """The whole log of a try that could never start (no such pool, or too small)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     line = {"event": "try_rejected", "level": "error", "timestamp": at.isoformat(), "error": reason}
-    with path.open("a", encoding="utf-8") as file:
+    with open_private(path) as file:
         file.write(json.dumps(line) + "\n")
 
 
 def format_log(path: Path) -> str:
-    """The log as text a person reads: output lines as they were, events as one line each."""
-    lines = []
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        try:
-            event = json.loads(raw)
-        except json.JSONDecodeError:
-            lines.append(raw)
-            continue
-        if event.get("event") == "output":
-            lines.append(event.get("line", ""))
-            continue
-        extras = " ".join(
-            f"{k}={v}"
-            for k, v in event.items()
-            if k not in {"event", "timestamp", "level", "dag_id", "run_id", "task_id"}
-            and v is not None
-        )
-        lines.append(f"[{event.get('timestamp', '')}] {event.get('event')} {extras}".rstrip())
-    return "\n".join(lines) + ("\n" if lines else "")
+    """The whole log as text a person reads (see `format_line`)."""
+    with path.open(encoding="utf-8", errors="replace") as file:
+        return "".join(format_line(raw) + "\n" for raw in file)
+
+
+def format_line(raw: str) -> str:
+    """One log line as a person reads it: output as it was, events as one line each."""
+    raw = raw.rstrip("\n")
+    try:
+        event = json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+    if not isinstance(event, dict):
+        return raw
+    if event.get("event") == "output":
+        return str(event.get("line", ""))
+    extras = " ".join(
+        f"{k}={v}"
+        for k, v in event.items()
+        if k not in {"event", "timestamp", "level", "dag_id", "run_id", "task_id"} and v is not None
+    )
+    return f"[{event.get('timestamp', '')}] {event.get('event')} {extras}".rstrip()
+
+
+def is_final(raw: str) -> bool:
+    """Whether this raw line is the one that ends a try's log (output lines are escaped)."""
+    return any(f'"event": "{event}"' in raw for event in FINAL_EVENTS)
+
+
+def follow_log(path: Path, still_running: Callable[[], bool], poll_s: float = 0.5) -> Iterator[str]:
+    """The log's lines as they are written, until the try's final line (or it stops running).
+
+    Reads line by line, never the whole file at once; a partial last line
+    waits for its end. `still_running` is asked only when there is nothing
+    new, and once it says no, what was written meanwhile is still read.
+    """
+    with path.open(encoding="utf-8", errors="replace") as file:
+        pending = ""
+        while True:
+            chunk = file.readline()
+            if chunk:
+                pending += chunk
+                if pending.endswith("\n"):
+                    line, pending = pending, ""
+                    yield line
+                    if is_final(line):
+                        return
+                continue
+            if not still_running():
+                rest = pending + file.read()
+                yield from (line + "\n" for line in rest.splitlines())
+                return
+            time.sleep(poll_s)
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as file:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: file.read(1 << 16), b""))

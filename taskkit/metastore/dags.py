@@ -90,12 +90,20 @@ class DagMethods(UnitOfWork):
             dag.updated_at = now
             session.flush()
             found = session.execute(
-                select(DagVersionRow.id, DagVersionRow.version_number).where(
-                    DagVersionRow.dag_id == dag_id, DagVersionRow.content_hash == content_hash
-                )
+                select(
+                    DagVersionRow.id, DagVersionRow.version_number, DagVersionRow.signature
+                ).where(DagVersionRow.dag_id == dag_id, DagVersionRow.content_hash == content_hash)
             ).first()
             if found is not None:
                 dag.current_version_id = found.id
+                if found.signature != signature:
+                    # The secret key changed (or the row was altered): this parse produced
+                    # exactly the bytes with this hash, so store them signed with today's key.
+                    session.execute(
+                        update(DagVersionRow)
+                        .where(DagVersionRow.id == found.id)
+                        .values(payload=payload, signature=signature)
+                    )
                 return SavedVersion(found.id, found.version_number, created=False)
             latest = session.execute(
                 select(func.max(DagVersionRow.version_number)).where(DagVersionRow.dag_id == dag_id)

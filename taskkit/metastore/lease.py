@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO
 
 from sqlalchemy import Engine, text
@@ -36,6 +38,10 @@ def scheduler_lease(engine: Engine) -> Iterator[None]:
         with engine.connect() as connection:
             # Advisory locks live in the session, outside transactions: commit at once.
             got = connection.execute(_PG_TRY_LOCK, {"cls": _PG_LOCK_CLASS}).scalar()
+            if got:  # so `lease_holder` can name us
+                connection.execute(
+                    text("SELECT set_config('application_name', :n, false)"), {"n": _me()}
+                )
             connection.commit()
             if not got:
                 raise _taken(where)
@@ -56,11 +62,43 @@ def scheduler_lease(engine: Engine) -> Iterator[None]:
         except BlockingIOError:
             raise _taken(where) from None
         lock_file.truncate(0)
-        lock_file.write(f"{os.getpid()}\n")
+        lock_file.write(f"{_me()}\n")
         lock_file.flush()
         yield
     finally:
         lock_file.close()
+
+
+def lease_holder(engine: Engine) -> str | None:
+    """Who holds the lease ("taskkit scheduler on HOST, pid N"), or None if nobody does."""
+    if engine.url.get_backend_name() == "postgresql":
+        with engine.connect() as connection:
+            holder = connection.execute(_PG_HOLDER, {"cls": _PG_LOCK_CLASS}).scalar()
+            return None if holder is None else str(holder) or "a taskkit scheduler"
+    path = sqlite_path(engine.url)
+    if path is None:
+        return None
+    lock_path = Path(f"{path}.scheduler.lock")
+    if not lock_path.exists():
+        return None
+    with lock_path.open("r") as lock_file:
+        try:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return lock_file.read().strip() or "a taskkit scheduler"
+        fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+    return None
+
+
+def _me() -> str:
+    return f"taskkit scheduler on {socket.gethostname()}, pid {os.getpid()}"
+
+
+_PG_HOLDER = text(
+    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+    "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :cls AND l.objsubid = 2 "
+    "AND l.objid::bigint = (hashtext(current_schema())::bigint & 4294967295) LIMIT 1"
+)
 
 
 def _taken(where: str) -> SchedulerAlreadyRunningError:

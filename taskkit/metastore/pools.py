@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import case, delete, func, select
 
+from taskkit import validation
 from taskkit.errors import PoolError, PoolNotFoundError
 from taskkit.metastore.records import Occupancy, PoolRecord
 from taskkit.metastore.tables import PoolRow, TaskInstanceRow
@@ -13,8 +14,8 @@ from taskkit.states import OCCUPYING_STATES, State
 
 
 def _check_slots(name: str, slots: int) -> None:
-    if isinstance(slots, bool) or not isinstance(slots, int) or slots < 0:
-        raise PoolError(f"Pool {name!r} needs a whole number of slots >= 0, not {slots!r}.")
+    validation.pool_name(name)
+    validation.slots(name, slots)
 
 
 class PoolMethods(UnitOfWork):
@@ -57,8 +58,7 @@ class PoolMethods(UnitOfWork):
     def set_pool(self, name: str, slots: int, description: str | None = None) -> None:
         """Create the pool or change its slots (and description, when one is given)."""
         _check_slots(name, slots)
-        if not name or not name.strip():
-            raise PoolError("A pool needs a non-empty name.")
+        validation.text("A pool's description", description)
         with self._write() as session:
             query = upsert_insert(session, PoolRow).values(
                 name=name, slots=slots, description=description

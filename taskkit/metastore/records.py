@@ -226,7 +226,7 @@ class ImportErrorRecord:
 
 @attrs.frozen
 class XComRecord:
-    """A stored XCom value, still encoded; decode it with taskkit.serde.loads_value."""
+    """A stored XCom value, still encoded; decode it with taskkit.serde.decode_xcom."""
 
     dag_id: str
     run_id: str

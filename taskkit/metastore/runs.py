@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from taskkit import validation
 from taskkit.errors import DuplicateRunError, RunNotFoundError
 from taskkit.metastore.records import RunRecord
 from taskkit.metastore.tables import DagRunRow, TaskInstanceRow, as_aware_utc
@@ -46,6 +47,8 @@ class RunMethods(UnitOfWork):
         runs twice. `max_active_runs` caps the DAG's running runs of this
         run's type (for backfills), on top of the DAG's own limit.
         """
+        validation.run_id(run_id)
+        validation.conf(conf)
         now = self._now()
         values = {
             "dag_id": dag_id,

@@ -13,6 +13,8 @@ from taskkit.metastore.units import UnitOfWork
 from taskkit.model.keys import TaskInstanceKey
 
 RETURN_VALUE = "return_value"
+#: What taskkit.serde.XComEncoding may be stored: tagged JSON or a signed pickle.
+STORED_ENCODINGS = ("json", "pickle")
 _XCOM_COLUMNS = tuple(XComRow.__table__.c)
 
 
@@ -51,6 +53,10 @@ class XComMethods(UnitOfWork):
 
 def write_xcom(session: Any, xcom: XComWrite, now: dt.datetime) -> None:
     """Store (or replace) one value inside the caller's transaction (Session or Connection)."""
+    if xcom.encoding not in STORED_ENCODINGS:
+        raise ValueError(
+            f"XCom encoding {xcom.encoding!r} cannot be stored; sign it first (taskkit.serde)."
+        )
     ti = xcom.ti
     session.execute(delete(XComRow).where(*_matches(ti), XComRow.key == xcom.key))
     session.execute(

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from taskkit.errors import ConfigError
+
 if TYPE_CHECKING:
     from taskkit.authoring.dag import DAG
 
@@ -142,9 +144,20 @@ def list_dag_files(folder: str | os.PathLike[str]) -> list[str]:
     relative to that folder, "#" for comments) of files and folders to skip.
     """
     root = Path(absolute(folder))
+    check_dags_folder(root)
     if not root.is_dir():
         return []
     return sorted(str(p) for p in _walk(root, []))
+
+
+def check_dags_folder(folder: str | os.PathLike[str]) -> None:
+    """Raise ConfigError if the DAGs folder exists but is not a folder (a missing one is empty)."""
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(
+            f"The DAGs folder {path} is a file, not a folder. Point core.dags_folder "
+            "(or --dags-folder) at the folder that holds your DAG files."
+        )
 
 
 def _walk(folder: Path, ignores: list[tuple[Path, str]]) -> Iterator[Path]:

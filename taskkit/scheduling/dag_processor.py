@@ -11,6 +11,7 @@ the others their DAGs.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.util
 import os
@@ -155,22 +156,30 @@ def describe_schedule(schedule: str | dt.timedelta | None) -> str | None:
 # --- parsing a folder in a child process ----------------------------------------------------
 
 
-def parse_folder(folder: str | os.PathLike[str], timeout: float = 30.0) -> FolderParse:
-    """Parse every DAG file in `folder` in a child process; `timeout` is per file, in seconds.
+def parse_folder(
+    folder: str | os.PathLike[str], timeout: float = 30.0, processes: int = 2
+) -> FolderParse:
+    """Parse every DAG file in `folder` in `processes` child processes, `timeout` s per file.
 
-    A file that hangs past `timeout`, or kills the child, gets an import
-    error; the files after it are parsed by a new child.
+    Files are handed out one at a time, so a file that hangs holds up only
+    its own child: the others go on with the rest. A file that hangs past
+    `timeout`, or kills its child, gets an import error and that child is
+    replaced.
     """
     started = time.perf_counter()
     files = list_dag_files(folder)
+    todo: queue.SimpleQueue[str] = queue.SimpleQueue()
+    for file in files:
+        todo.put(file)
     results: dict[str, ParsedFile] = {}
-    pending = list(files)
-    while pending:
-        done, culprit = _run_child(absolute(folder), pending, timeout)
-        results.update((r.path, r) for r in done)
-        if culprit is not None:
-            results[culprit.path] = culprit
-        pending = [f for f in pending if f not in results]
+    workers = [
+        threading.Thread(target=_parse_files, args=(absolute(folder), todo, timeout, results))
+        for _ in range(max(1, min(processes, len(files))))
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
     ordered = [results[f] for f in files]
     dags, errors = _resolve_duplicates(ordered)
     return FolderParse(
@@ -214,57 +223,87 @@ def _resolve_duplicates(
     return dags, [errors[p.path] for p in parsed if p.path in errors]
 
 
-def _run_child(
-    folder: str, files: Sequence[str], timeout: float
-) -> tuple[list[ParsedFile], ParsedFile | None]:
-    """Parse `files` in one child; returns the results and, if it died, the culprit's error."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "taskkit.scheduling.dag_processor"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    assert child.stdin is not None and child.stdout is not None
-    child.stdin.write(pickle.dumps((folder, list(files))))
-    child.stdin.close()
-    messages: queue.Queue[tuple[str, object]] = queue.Queue()
-    reader = threading.Thread(target=_read_messages, args=(child.stdout, messages), daemon=True)
-    reader.start()
-    done: list[ParsedFile] = []
-    current: str | None = None
-    wait = timeout + _STARTUP_GRACE_S
+class _Child:
+    """One parsing child: it is sent paths one at a time and reports each parsed file."""
+
+    def __init__(self, folder: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "taskkit.scheduling.dag_processor", folder],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.stdin = self.process.stdin
+        self.messages: queue.Queue[tuple[str, object]] = queue.Queue()
+        self.reader = threading.Thread(
+            target=_read_messages, args=(self.process.stdout, self.messages), daemon=True
+        )
+        self.reader.start()
+        self.fresh = True
+
+    def parse(self, file: str, timeout: float) -> ParsedFile:
+        """The file's result, or an import error if it timed out or the child died."""
+        wait = timeout + (_STARTUP_GRACE_S if self.fresh else 0.0)
+        self.fresh = False
+        try:
+            pickle.dump(file, self.stdin)
+            self.stdin.flush()
+        except OSError:
+            self.messages.put(("eof", None))
+        try:
+            kind, body = self.messages.get(timeout=wait)
+        except queue.Empty:
+            self.close(kill=True)
+            message = (
+                f"timed out after {timeout:g}s (the limit is scheduler.parsing_timeout; "
+                "a file must define its DAGs without waiting on anything)"
+            )
+            return ParsedFile(file, (), FileImportError(file, None, message))
+        if kind == "done":
+            assert isinstance(body, ParsedFile)
+            return body
+        code = self.close()
+        message = f"crashed the parser: {_describe_exit(code)}"
+        return ParsedFile(file, (), FileImportError(file, None, message))
+
+    def close(self, *, kill: bool = False) -> int:
+        """Stop the child (killing it if asked, or if it is still busy) and return its exit code."""
+        with contextlib.suppress(OSError):
+            self.stdin.close()
+        if kill:
+            self.process.kill()
+        try:
+            code = self.process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+        self.reader.join(timeout=5)
+        return code
+
+
+def _parse_files(
+    folder: str, todo: queue.SimpleQueue[str], timeout: float, results: dict[str, ParsedFile]
+) -> None:
+    """One worker thread: take files until none are left, each parsed in its child."""
+    child: _Child | None = None
     try:
         while True:
             try:
-                kind, body = messages.get(timeout=wait)
+                file = todo.get_nowait()
             except queue.Empty:
-                child.kill()
-                child.wait()
-                if current is None and len(done) == len(files):
-                    return done, None  # all parsed; a grandchild kept the pipe open
-                culprit = current or files[len(done)]
-                return done, ParsedFile(
-                    culprit, (), FileImportError(culprit, None, f"timed out after {timeout:g}s")
-                )
-            if kind == "start":
-                current, wait = str(body), timeout
-            elif kind == "done":
-                assert isinstance(body, ParsedFile)
-                done.append(body)
-                current = None
-            else:  # "eof": the child exited
-                code = child.wait()
-                if current is None and len(done) == len(files):
-                    return done, None
-                culprit = current or files[len(done)]
-                message = f"crashed the parser: {_describe_exit(code)}"
-                return done, ParsedFile(culprit, (), FileImportError(culprit, None, message))
+                return
+            if child is None:
+                child = _Child(folder)
+            result = child.parse(file, timeout)
+            results[file] = result
+            if child.process.poll() is not None:
+                child = None  # it timed out or died: the next file gets a fresh child
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        child.stdout.close()
-        reader.join(timeout=5)
+        if child is not None:
+            child.close()
 
 
 def _read_messages(stream: IO[bytes], messages: queue.Queue[tuple[str, object]]) -> None:
@@ -285,18 +324,21 @@ def _describe_exit(code: int) -> str:
 
 
 def _child_main() -> None:
-    """The child: read the file list on stdin, report each file on the real stdout."""
-    folder, files = pickle.load(sys.stdin.buffer)
+    """The child: read paths on stdin one by one, report each parsed file on the real stdout."""
+    folder = sys.argv[1]
     # As in Airflow, the DAGs folder is importable: DAG files may share helper modules.
     sys.path.insert(0, folder)
-    # DAG files may print or read stdin: give them /dev/null and keep fd 1 for results.
+    # DAG files may print or read stdin: give them /dev/null and keep fds 0/1 for us.
+    requests = os.fdopen(os.dup(0), "rb")
     channel = os.fdopen(os.dup(1), "wb")
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
-    for file in files:
-        pickle.dump(("start", file), channel)
-        channel.flush()
+    while True:
+        try:
+            file = pickle.load(requests)
+        except EOFError:
+            break
         result = parse_file(file, folder)
         pickle.dump(("done", result), channel)
         channel.flush()
@@ -317,7 +359,9 @@ def sync_dags_folder(store: Metastore, settings: Settings, secret_key: bytes) ->
     from taskkit import serde
 
     folder = settings.core.dags_folder
-    parse = parse_folder(folder, settings.scheduler.parsing_timeout)
+    parse = parse_folder(
+        folder, settings.scheduler.parsing_timeout, settings.scheduler.parsing_processes
+    )
     latest = store.latest_scheduled_dates() if parse.dags else {}
     now = dt.datetime.now(dt.timezone.utc)
     saved: list[str] = []

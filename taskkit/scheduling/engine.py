@@ -33,7 +33,7 @@ import attrs
 
 from taskkit.errors import IllegalTransitionError
 from taskkit.model.dag import DagSpec
-from taskkit.model.results import SkipScope, TryOutcome, TryResult
+from taskkit.model.results import EncodedXComSequence, SkipScope, TryOutcome, TryResult
 from taskkit.model.task import MapLength
 from taskkit.scheduling.readiness import Readiness, past_allows, task_readiness
 from taskkit.scheduling.transitions import after_try, run_outcome
@@ -247,8 +247,6 @@ class RunEngine:
 
     def _gathered(self, task_id: str) -> dict[tuple[str, str], Any]:
         """A mapped task's values, one sequence per key, in map-index order."""
-        from taskkit.execution.base import EncodedXComSequence
-
         by_key: dict[str, list[Any]] = {}
         for map_index in range(self.expanded[task_id].count):
             for key, value in self.xcoms.get((task_id, map_index), {}).items():

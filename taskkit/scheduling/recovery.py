@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from taskkit.execution.base import Executor
     from taskkit.metastore.store import Metastore
 
-log = structlog.get_logger("taskkit.scheduler")
+log = structlog.get_logger(__name__)
 
 
 def recover_orphaned_tries(store: Metastore, executor: Executor) -> int:
@@ -31,9 +31,7 @@ def recover_orphaned_tries(store: Metastore, executor: Executor) -> int:
         for ti in store.list_active_task_instances(unfinished_only=True)
         if ti.state in OCCUPYING_STATES
     ]
-    adopt = getattr(executor, "adopt", None)
-    if adopt is not None:
-        orphans = adopt(orphans)
+    orphans = executor.adopt(orphans)
     if not orphans:
         return 0
     changes = [

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import attrs
 import structlog
 
-from taskkit.errors import DuplicateRunError
+from taskkit.errors import DagVersionUnloadableError, DuplicateRunError
 from taskkit.scheduling.timetable import PlannedRun, Timetable
 from taskkit.states import RunType
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from taskkit.model.dag import DagSpec
     from taskkit.scheduling.active_run import ActiveRun
 
-log = structlog.get_logger("taskkit.scheduler")
+log = structlog.get_logger(__name__)
 
 #: At most this many runs of one DAG are created per refresh: catchup is quick
 #: (30 intervals behind take a couple of refreshes) but never a flood.
@@ -52,6 +52,8 @@ class RunCreator:
     _latest: dict[str, dt.datetime] | None = None
     #: (next_run, next_run_after) as the metastore has them, so unchanged ones aren't rewritten.
     _published: dict[str, tuple[dt.datetime | None, dt.datetime | None]] | None = None
+    #: Versions already reported as unloadable, so each is logged once, not every refresh.
+    _unloadable: set[int] = attrs.Factory(set)
 
     def create_due_runs(
         self,
@@ -72,11 +74,20 @@ class RunCreator:
             if not self.due(dag, now):
                 continue
             limit = dag.max_active_runs or default_max_active_runs
-            spec = spec_of(dag.current_version_id)
+            try:
+                spec = spec_of(dag.current_version_id)
+            except DagVersionUnloadableError as exc:  # that DAG gets no new runs; others do
+                self._warn_unloadable(dag.dag_id, dag.current_version_id, str(exc))
+                continue
             room = limit - waiting[dag.dag_id]
             waiting[dag.dag_id] += self.create_due(
                 dag, dag.current_version_id, spec, room=room, now=now
             )
+
+    def _warn_unloadable(self, dag_id: str, version_id: int, reason: str) -> None:
+        if version_id not in self._unloadable:
+            self._unloadable.add(version_id)
+            log.error("dag_version_unloadable", dag_id=dag_id, reason=reason)
 
     def due(self, dag: DagFlags, now: dt.datetime) -> bool:
         """Whether the DAG may have a run to create now; False costs no query."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from taskkit import serde
+from taskkit.errors import DagVersionUnloadableError, RunUnloadableError, XComIntegrityError
 from taskkit.execution.base import DagPayload, EncodedXCom
 from taskkit.scheduling.active_run import ActiveRun
 from taskkit.scheduling.engine import RunEngine, TaskInstance, XComMap
@@ -32,7 +33,15 @@ class RunLoader:
         """
         if version_id not in self._versions:
             record = self.store.get_dag_version(version_id)
-            dag: Any = serde.loads_verified_dag(record.payload, record.signature, self.secret_key)
+            try:
+                dag: Any = serde.loads_verified_dag(
+                    record.payload, record.signature, self.secret_key
+                )
+            except Exception as exc:  # altered, signed with another key, or fails to unpickle
+                raise DagVersionUnloadableError(
+                    f"DAG {record.dag_id!r} version {record.version_number} cannot be loaded: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
             payload = DagPayload(version_id, record.payload, record.signature)
             self._versions[version_id] = (dag.spec, payload)
         return self._versions[version_id]
@@ -43,13 +52,21 @@ class RunLoader:
     def load(self, record: RunRecord) -> ActiveRun:
         """The run as the metastore has it now, every undecided task marked for evaluation.
 
-        XComs stay encoded: the scheduler forwards them to tries, never decodes them.
+        XComs stay encoded: the scheduler forwards them to tries, never decodes them. A
+        pickled one's signature is checked here (without loading it) and stripped, so the try
+        that receives it needs no key; one that fails the check fails the run, with the reason.
         """
         tis = self.store.list_task_instances(record.dag_id, record.run_id)
         xcoms: XComMap = {}
         for xcom in self.store.get_xcoms(record.dag_id, record.run_id):
+            try:
+                data, encoding = serde.verify_xcom(xcom.value, xcom.encoding, self.secret_key)
+            except XComIntegrityError as exc:
+                raise RunUnloadableError(
+                    f"XCom {xcom.key!r} of task {xcom.task_id!r} cannot be used: {exc}"
+                ) from None
             xcoms.setdefault((xcom.task_id, xcom.map_index), {})[xcom.key] = EncodedXCom(
-                xcom.value, xcom.encoding, xcom.length
+                data, encoding.value, xcom.length
             )
         engine = RunEngine(
             self.spec(record.dag_version_id),

@@ -17,16 +17,22 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import structlog
+from sqlalchemy.exc import OperationalError
 
+from taskkit import serde
 from taskkit.authoring.context import DagRunInfo
+from taskkit.config import remove_secrets_from_environment
+from taskkit.errors import MetastoreUnavailableError, RunUnloadableError
 from taskkit.execution.base import Event, TryFinished, TryStarted, Workload
 from taskkit.execution.dag_callbacks import DagCallbackRequest, DagCallbackRunner, end_reason
-from taskkit.execution.tasklog import log_path, write_rejection
+from taskkit.execution.tasklog import DEFAULT_MAX_LOG_BYTES, log_path, write_rejection
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
 from taskkit.model.results import TryOutcome
 from taskkit.scheduling.active_run import ActiveRun, run_order
+from taskkit.scheduling.broken_runs import fail_unloadable_run
 from taskkit.scheduling.engine import Transition, mapped_state
 from taskkit.scheduling.executors import make_executor
+from taskkit.scheduling.processor_service import processor_beside
 from taskkit.scheduling.ready_queue import ReadyQueue
 from taskkit.scheduling.recovery import recover_orphaned_tries
 from taskkit.scheduling.run_creation import RunCreator, held_back_backfills
@@ -49,7 +55,7 @@ if TYPE_CHECKING:
     from taskkit.metastore.store import Metastore
     from taskkit.model.keys import TaskInstanceKey
 
-log = structlog.get_logger("taskkit.scheduler")
+log = structlog.get_logger(__name__)
 
 #: How often runs, pools and pause flags changed by the CLI are picked up.
 REFRESH_INTERVAL_S = 0.5
@@ -57,6 +63,10 @@ REFRESH_INTERVAL_S = 0.5
 EXPLAIN_INTERVAL_S = 1.0
 #: How long running tries may finish after SIGINT/SIGTERM before they are killed.
 SHUTDOWN_GRACE_S = 30.0
+#: Waits between attempts when the metastore cannot be written; then the scheduler gives up.
+WRITE_RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0)
+#: The exit code after a forced stop (a second SIGINT/SIGTERM), as for an interrupted command.
+EXIT_FORCED = 130
 
 
 def _utcnow() -> dt.datetime:
@@ -98,6 +108,16 @@ class Scheduler:
         self.xcom_writes: list[XComWrite] = []
         self.to_submit: list[Workload] = []
         self.stopping: str | None = None
+        #: A second stop signal: running tries are abandoned to be reset on the next start.
+        self.forced = False
+        self.recovered = False
+        self.workload_settings: dict[str, Any] = {}
+        if settings.logging.max_task_log_bytes != DEFAULT_MAX_LOG_BYTES:
+            self.workload_settings["max_log_bytes"] = settings.logging.max_task_log_bytes
+        if settings.core.enable_xcom_pickling:
+            self.workload_settings["enable_xcom_pickling"] = True
+        #: Consecutive failed attempts to write the metastore (reset by a successful commit).
+        self.write_failures = 0
         #: A run finished: refresh at once, so catchup and max_active_runs move on promptly.
         self.refresh_soon = False
         self.store: Metastore
@@ -110,7 +130,6 @@ class Scheduler:
 
     def run(self) -> SchedulerSummary:
         """Schedule until idle (with exit_when_idle) or until SIGINT/SIGTERM; then drain."""
-        from taskkit import serde
         from taskkit.metastore.lease import scheduler_lease
         from taskkit.metastore.store import Metastore
 
@@ -119,21 +138,32 @@ class Scheduler:
         try:
             self.creator = RunCreator(self.store)
             self.secret_key = serde.load_secret_key(
-                self.settings.home, self.settings.core.secret_key
+                self.settings.home,
+                self.settings.core.secret_key,
+                self.settings.core.secret_key_file,
             )
+            remove_secrets_from_environment()  # workers and tries inherit the environment
             self.loader = RunLoader(self.store, self.secret_key, self.settings.core.max_map_length)
             self.executor = make_executor(self.settings, self.secret_key, self._route)
             stops = stop_requests(self._request_stop, lambda: self.stopping is not None)
-            with scheduler_lease(self.store.engine), stops:
+            processor = processor_beside(self.settings, enabled=self._starts_processor())
+            with scheduler_lease(self.store.engine), stops, processor:
                 self.executor.start()
                 try:
-                    self._loop()
+                    self._loop_retrying()
+                except KeyboardInterrupt:  # a second SIGINT/SIGTERM: stop at once
+                    self.forced = True
                 finally:
                     self._drain()
+            self.summary.import_errors = len(self.store.list_import_errors())
         finally:
             self.store.dispose()
         self.summary.duration_s = time.monotonic() - started
         return self.summary
+
+    def _starts_processor(self) -> bool:
+        """A long-running scheduler starts `taskkit dag-processor` beside itself by default."""
+        return not self.exit_when_idle and not self.settings.scheduler.standalone_dag_processor
 
     def _route(self, workload: Workload) -> tuple[str, int]:
         """A workload's queue and priority, for executors that route (Celery)."""
@@ -142,7 +172,13 @@ class Scheduler:
 
     def _request_stop(self, signal_name: str) -> None:
         self.stopping = signal_name
-        log.info("scheduler_stopping", signal=signal_name)
+        log.warning(
+            "scheduler_stopping",
+            signal=signal_name,
+            grace_s=self.shutdown_grace_s,
+            hint="running tries may finish; a second signal stops at once and they rerun "
+            "on the next start without using a retry",
+        )
 
     def _drain(self) -> None:
         """Stop taking work, let running tries finish within the grace period, record all."""
@@ -154,28 +190,64 @@ class Scheduler:
         self.changes = [
             c for c in self.changes if c.key not in unsent or c.state is not State.QUEUED
         ]
-        try:
-            events = self.executor.shutdown(grace)
-        except KeyboardInterrupt:
-            events = self.executor.shutdown(0)
+        events: list[Event] = []
+        if not self.forced:
+            try:
+                events = self.executor.shutdown(grace)
+            except KeyboardInterrupt:
+                self.forced = True
+        if self.forced:
+            # As after a SIGKILL: tries cut short stay queued/running in the metastore, and
+            # the next scheduler resets them without spending a try. Their events are dropped.
+            self.executor.shutdown(0)
+            events = []
+            self.summary.exit_code = EXIT_FORCED
         self._handle(events)
-        self._commit()
-        self._finish_runs()  # runs whose last tries ended during the grace period
+        try:
+            self._commit()
+            self._finish_runs()  # runs whose last tries ended during the grace period
+        except OperationalError as exc:  # cannot write: the next start resets these tries
+            log.warning("metastore_write_failed_at_exit", error=str(exc.orig or exc)[:200])
         self.dag_callbacks.drain(grace)
-        self.summary.stopped_by = self.stopping or "idle"
+        self.summary.stopped_by = (self.stopping or "idle") + (", forced" if self.forced else "")
 
     # -- the loop ------------------------------------------------------------------
 
+    def _loop_retrying(self) -> None:
+        """Run the loop; when the metastore cannot be written, retry with backoff, then give up.
+
+        Nothing is lost meanwhile: pending changes stay pending until a commit
+        succeeds (`_commit`), and whatever was committed is consistent, so a
+        restart resumes where this scheduler stopped.
+        """
+        while True:
+            try:
+                self._loop()
+                return
+            except OperationalError as exc:
+                self.write_failures += 1
+                error = " ".join(str(exc.orig or exc).split())[:200]
+                if self.write_failures > len(WRITE_RETRY_DELAYS_S):
+                    raise MetastoreUnavailableError(
+                        f"Cannot write to the metastore "
+                        f"({self.store.engine.url.render_as_string(hide_password=True)}): "
+                        f"{error}; gave up after {self.write_failures} tries. Everything already "
+                        "committed is consistent: fix the database (space, permissions, server) "
+                        "and start the scheduler again, it resumes where it stopped."
+                    ) from None
+                delay = WRITE_RETRY_DELAYS_S[self.write_failures - 1]
+                log.warning("metastore_write_failed", error=error, retry_in_s=delay)
+                time.sleep(delay)
+
     def _loop(self) -> None:
-        recover_orphaned_tries(self.store, self.executor)
-        self._sync_dags()
-        next_parse = time.monotonic() + self.settings.scheduler.dag_dir_list_interval
+        if not self.recovered:
+            recover_orphaned_tries(self.store, self.executor)
+            self.recovered = True
+        if self.exit_when_idle and not self.settings.scheduler.standalone_dag_processor:
+            self._sync_dags()  # a batch run parses once, up front; else the processor parses
         next_refresh = next_explain = next_beat = 0.0
         while self.stopping is None:
             clock = time.monotonic()
-            if clock >= next_parse:
-                self._sync_dags()
-                next_parse = clock + self.settings.scheduler.dag_dir_list_interval
             if clock >= next_refresh or self.refresh_soon:
                 self._refresh()
                 next_refresh = clock + REFRESH_INTERVAL_S
@@ -292,7 +364,10 @@ class Scheduler:
         if follower_id is not None and (follower := self.runs.get(follower_id)) is not None:
             follower.engine.set_past(change.task_id, run.engine.state_of(change.task_id))
         for name, value in change.xcoms.items():
-            self.xcom_writes.append(XComWrite(key, name, value.data, value.encoding, value.length))
+            # A try without the key pickles unsigned (only with core.enable_xcom_pickling):
+            # sign what is stored; the unsigned copy stays in memory for downstream tries.
+            data, encoding = serde.sign_xcom(value.data, value.encoding, self.secret_key)
+            self.xcom_writes.append(XComWrite(key, name, data, encoding.value, value.length))
         if change.target is State.SCHEDULED:
             self.scheduled.add(
                 run.candidate(change.task_id, self._dag_limit(run), change.map_index)
@@ -372,7 +447,10 @@ class Scheduler:
             wait_reason=None,
             error=None,
         )
-        self.to_submit.append(run.workload(key.task_id, self.logs_folder, key.map_index))
+        workload = run.workload(key.task_id, self.logs_folder, key.map_index)
+        if self.workload_settings:  # settings the try needs, when not at their defaults
+            workload = attrs.evolve(workload, **self.workload_settings)
+        self.to_submit.append(workload)
 
     def _reject(self, candidate: Candidate, reason: str, now: dt.datetime) -> None:
         """A task that can never run (no such pool, or too big for it) fails with the reason."""
@@ -476,9 +554,10 @@ class Scheduler:
     def _commit(self) -> None:
         """Write every pending change in one transaction, then submit what was queued."""
         if self.changes or self.xcom_writes:
-            changes, self.changes = self.changes, []
+            changes = self.changes
             applied = self.store.transition_task_instances(changes, self.xcom_writes)
-            self.xcom_writes = []
+            self.changes, self.xcom_writes = [], []  # only once written: a failed write is retried
+            self.write_failures = 0
             lost = {
                 c.key
                 for c, ok in zip(changes, applied, strict=True)
@@ -506,19 +585,13 @@ class Scheduler:
             outcome = run.engine.outcome()
             if outcome is None:
                 continue
-            states = run.engine.states()
             self.store.set_run_state(run.dag_id, run.run_id, outcome, expected=[RunState.RUNNING])
             self._call_dag_callbacks(run, outcome)
             del self.runs[run.dag_id, run.run_id]
             self._unload(run)
             self.refresh_soon = True
             record = self.store.get_run(run.dag_id, run.run_id)
-            took = None
-            if record.started_at and record.ended_at:
-                took = (record.ended_at - record.started_at).total_seconds()
-            self.summary.runs.append(
-                RunSummary(run.dag_id, run.run_id, outcome, Counter(states.values()), took)
-            )
+            self.summary.runs.append(RunSummary.of(self.store, record, outcome))
             log.info("run_finished", dag_id=run.dag_id, run_id=run.run_id, state=outcome.value)
 
     def _call_dag_callbacks(self, run: ActiveRun, outcome: RunState) -> None:
@@ -595,7 +668,12 @@ class Scheduler:
 
     def _load_run(self, record: RunRecord) -> None:
         """Hold a run in memory and register its scheduled, retrying and occupying tasks."""
-        run = self.loader.load(record)
+        try:
+            run = self.loader.load(record)
+        except RunUnloadableError as exc:  # that run fails alone, with the reason
+            fail_unloadable_run(self.store, record, str(exc), _utcnow())
+            self.summary.runs.append(RunSummary.of(self.store, record, RunState.FAILED))
+            return
         self.runs[record.dag_id, record.run_id] = run
         if run.spec.depends_on_past:
             self._link_past(run)

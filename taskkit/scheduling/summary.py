@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import attrs
 
 from taskkit.states import RunState, State
+
+if TYPE_CHECKING:
+    from taskkit.metastore.records import RunRecord
+    from taskkit.metastore.store import Metastore
+
+#: A run's start order is shown in full up to this many tasks, then shortened.
+_ORDER_SHOWN = 12
 
 
 @attrs.frozen
@@ -18,6 +26,29 @@ class RunSummary:
     state: RunState
     task_states: Counter[State]
     duration_s: float | None
+    failed: tuple[str, ...] = ()
+    retried: tuple[str, ...] = ()
+    order: tuple[str, ...] = ()
+    reason: str | None = None
+
+    @classmethod
+    def of(cls, store: Metastore, record: RunRecord, state: RunState) -> RunSummary:
+        """Read the finished run's tasks back: states, failures, retries and start order."""
+        tis = store.list_task_instances(record.dag_id, record.run_id)
+        took = None
+        if record.started_at and record.ended_at:
+            took = (record.ended_at - record.started_at).total_seconds()
+        started = sorted((ti for ti in tis if ti.started_at), key=lambda ti: ti.started_at)  # type: ignore[arg-type, return-value]
+        return cls(
+            record.dag_id,
+            record.run_id,
+            state,
+            Counter(ti.state for ti in tis),
+            took,
+            failed=tuple(ti.task_id for ti in tis if ti.state is State.FAILED),
+            retried=tuple(ti.task_id for ti in tis if ti.try_number > 1),
+            order=tuple(ti.task_id for ti in started),
+        )
 
 
 @attrs.define
@@ -30,9 +61,11 @@ class SchedulerSummary:
     duration_s: float = 0.0
     stopped_by: str = "idle"
     exit_code: int = 0
+    #: DAG files that failed to import at the end of the session.
+    import_errors: int = 0
 
     def render(self) -> str:
-        """A short human-readable report, one line per finished run."""
+        """A short human-readable report: one aligned line per finished run, then details."""
         states = Counter(run.state for run in self.runs)
         head = (
             f"taskkit scheduler ({self.stopped_by}): {len(self.runs)} run(s) finished "
@@ -40,8 +73,28 @@ class SchedulerSummary:
             f"{self.tries} tries ({self.failed_tries} failed) in {self.duration_s:.2f}s"
         )
         lines = [head]
+        if self.import_errors:
+            lines.append(
+                f"  {self.import_errors} DAG file(s) failed to import: "
+                "run `taskkit dags list-import-errors` to see why"
+            )
+        dag_width = max((len(run.dag_id) for run in self.runs), default=0)
+        run_width = max((len(run.run_id) for run in self.runs), default=0)
         for run in self.runs:
             counts = ", ".join(f"{n} {s}" for s, n in sorted(run.task_states.items()))
             took = f" in {run.duration_s:.2f}s" if run.duration_s is not None else ""
-            lines.append(f"  {run.dag_id:<28} {run.run_id:<40} {run.state:<8} {counts}{took}")
+            lines.append(
+                f"  {run.dag_id:<{dag_width}}  {run.run_id:<{run_width}}  {run.state:<7} "
+                f"{counts or 'no tasks'}{took}"
+            )
+            indent = " " * (4 + dag_width)
+            if run.failed:
+                lines.append(f"{indent}failed:  {', '.join(run.failed)}")
+            if run.retried:
+                lines.append(f"{indent}retried: {', '.join(run.retried)}")
+            if run.order:
+                shown = list(run.order[:_ORDER_SHOWN])
+                if len(run.order) > _ORDER_SHOWN:
+                    shown.append(f"... ({len(run.order) - _ORDER_SHOWN} more)")
+                lines.append(f"{indent}order:   {' > '.join(shown)}")
         return "\n".join(lines)

@@ -28,8 +28,8 @@ import datetime as dt
 
 import attrs
 
-from taskkit.authoring.schedules import PRESETS
 from taskkit.errors import ScheduleError
+from taskkit.model.schedules import PRESETS
 
 UTC = dt.timezone.utc
 _TICK = dt.timedelta(microseconds=1)

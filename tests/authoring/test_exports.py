@@ -31,13 +31,24 @@ def test_every_exported_name_resolves_from_its_module() -> None:
         assert getattr(taskkit, name) is getattr(sys.modules[module], name)
 
 
-def test_the_airflow_authoring_names_of_this_branch_are_exported() -> None:
-    """TaskGroup, task_group, Label, Param and ParamsDict port with a changed import only."""
-    from taskkit import Label, Param, ParamsDict, TaskGroup, task_group
+def test_the_airflow_authoring_names_that_work_are_exported() -> None:
+    """TaskGroup, Label, Param, the skip/fail exceptions… port with a changed import only."""
+    from taskkit import (
+        AirflowFailException,
+        AirflowSkipException,
+        Label,
+        Param,
+        ParamsDict,
+        TaskGroup,
+        task_group,
+    )
+    from taskkit.errors import TaskkitError
 
     assert {Label, Param, ParamsDict, TaskGroup, task_group} <= {
         getattr(taskkit, n) for n in taskkit.__all__ if n != "__version__"
     }
+    assert issubclass(AirflowSkipException, TaskkitError)
+    assert issubclass(AirflowFailException, TaskkitError)
 
 
 def test_an_unknown_name_is_an_attribute_error() -> None:

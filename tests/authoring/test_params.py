@@ -54,8 +54,8 @@ def test_values_must_be_json_serialisable() -> None:
     """A Param default or conf value that JSON cannot hold is rejected where it is given."""
     with pytest.raises(ParamValidationError, match="not JSON-serialisable"):
         Param(object())
-    with pytest.raises(ParamValidationError, match=r"'when'.*not JSON-serialisable"):
-        resolve_params({"when": Param(None)}, {"when": START})
+    with pytest.raises(ParamValidationError, match=r"DAG 'd', param 'when'.*not JSON-serialis"):
+        resolve_params({"when": Param(None)}, {"when": START}, dag_id="d")
 
 
 def test_params_dict_reads_values_and_keeps_params() -> None:
@@ -113,3 +113,13 @@ def test_tasks_see_dag_task_and_conf_params() -> None:
     result = d.test(conf={"a": 9})
     assert result.xcom("plain") == {"a": 9, "b": "dag"}
     assert result.xcom("own") == {"a": 9, "b": "task"}
+
+
+def test_a_nested_failure_says_where_inside_the_value() -> None:
+    """For an object or array Param, the message points at the failing item."""
+    schema = {
+        "type": "object",
+        "properties": {"rows": {"type": "array", "items": {"type": "integer"}}},
+    }
+    with pytest.raises(ParamValidationError, match=r"at cfg\['rows'\]\[1\]: 'x' is not of type"):
+        resolve_params({"cfg": Param({"rows": [1]}, schema=schema)}, {"cfg": {"rows": [1, "x"]}})

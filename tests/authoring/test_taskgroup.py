@@ -205,3 +205,16 @@ def test_a_grouped_dag_runs_in_dependency_order() -> None:
     assert result.state == "success"
     assert order == ["start", "m1", "m2", "end"]
     assert result.xcom("middle.m2") == "m2"
+
+
+def test_an_empty_group_passes_its_upstream_through() -> None:
+    """`start >> group >> end` with nothing added to the group still runs start before end."""
+    with DAG("tg_empty") as d:
+        start = EmptyOperator(task_id="start")
+        with TaskGroup("nothing") as group:
+            for _ in range(0):
+                EmptyOperator(task_id="never")
+        end = EmptyOperator(task_id="end")
+        start >> group >> end
+    assert end.upstream_task_ids == {"start"}
+    assert d.test().task_states["end"] == "success"

@@ -134,3 +134,14 @@ def test_templates_dict_is_rendered_and_handed_to_the_callable() -> None:
     result = d.test(logical_date=dt.datetime(2026, 1, 31, tzinfo=dt.timezone.utc))
     assert result.xcom("op") == "20260131"
     assert result.xcom("read_task") == {"day": "2026-02-01"}
+
+
+def test_a_missing_template_file_fails_the_try_naming_the_folders(tmp_path: Path) -> None:
+    """A .sh bash_command with no such file fails the try with where it was looked for."""
+    with DAG("tmpl_missing", template_searchpath=str(tmp_path)) as d:
+        BashOperator(task_id="gone", bash_command="gone.sh")
+    result = d.test()
+    assert result.task_states["gone"] == "failed"
+    logs = result.logs("gone")
+    assert "TemplateFileNotFoundError: Template file 'gone.sh' is not in" in logs
+    assert str(tmp_path) in logs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from cli_harness import ETL_DAG, FAILING_DAG, SIMPLE_DAG, Cli
 
 
@@ -168,3 +169,45 @@ def test_dags_test_needs_no_metastore(bare_cli: Cli) -> None:
     bare_cli.write_dag("simple.py", SIMPLE_DAG.format(dag_id="simple"))
     assert bare_cli.ok("dags", "test", "simple").splitlines()[-1].endswith(": success")
     assert not (bare_cli.home / "taskkit.db").exists()
+
+
+def test_list_says_how_many_files_failed_and_how_to_see_them(cli_sqlite: Cli) -> None:
+    """With broken files, `dags list` warns on stderr (count and command); JSON stays clean."""
+    cli_sqlite.write_dag("etl.py", ETL_DAG)
+    cli_sqlite.write_dag("broken.py", "raise ValueError('bad')\n")
+    cli_sqlite.write_dag("also_etl.py", ETL_DAG)  # the same dag_id in a second file
+    result = cli_sqlite("dags", "list", "-o", "json")
+    assert result.exit_code == 0
+    assert [row["dag_id"] for row in json.loads(result.stdout)] == ["etl"]
+    assert result.stderr.strip() == (
+        "warning: 2 DAG file(s) failed to import; run `taskkit dags list-import-errors` to see why."
+    )
+    errors = json.loads(cli_sqlite.ok("dags", "list-import-errors", "-o", "json"))
+    [duplicate] = [e for e in errors if "Duplicate" in e["message"]]
+    assert str(cli_sqlite.dags / "also_etl.py") in duplicate["message"]
+    assert str(cli_sqlite.dags / "etl.py") in duplicate["message"]
+    clean = cli_sqlite("dags", "list")
+    assert "warning: 2 DAG file(s)" in clean.stderr
+
+
+def test_trigger_of_a_known_dag_never_waits_on_other_files(
+    cli_sqlite: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a DAG is stored, `dags trigger` uses it without parsing, so a file that hangs at
+    import (with a 600 s parsing timeout) does not hold the command up."""
+    import subprocess
+    import sys
+
+    cli_sqlite.write_dag("simple.py", SIMPLE_DAG.format(dag_id="simple"))
+    cli_sqlite.ok("dags", "list")
+    cli_sqlite.write_dag("hangs.py", "import time\ntime.sleep(10**6)\n")
+    monkeypatch.setenv("TASKKIT__SCHEDULER__PARSING_TIMEOUT", "600")
+    done = subprocess.run(
+        [sys.executable, "-m", "taskkit", "dags", "trigger", "simple", "--run-id", "r1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "r1"

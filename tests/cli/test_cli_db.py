@@ -59,3 +59,33 @@ def test_a_bad_setting_is_one_line(bare_cli: Cli, monkeypatch: pytest.MonkeyPatc
     """A bad environment value fails any command with one line naming the setting."""
     monkeypatch.setenv("TASKKIT__CORE__PARALLELISM", "lots")
     assert "core.parallelism" in bare_cli.fails("config", "list")
+
+
+def test_reset_is_refused_while_a_scheduler_holds_the_metastore(cli_any_db: Cli) -> None:
+    """`db reset --yes` next to a running scheduler names it and refuses; --force resets anyway."""
+    import subprocess
+    import sys
+
+    from taskkit.config import load_settings
+
+    url = load_settings().database.sql_alchemy_conn
+    script = (
+        "import sys, time\nfrom taskkit.metastore import Metastore\n"
+        "from taskkit.metastore.lease import scheduler_lease\n"
+        "store = Metastore.open(sys.argv[1])\n"
+        "with scheduler_lease(store.engine):\n    print('held', flush=True)\n    time.sleep(60)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, url], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        cli_any_db.ok("pools", "set", "extra", "3")
+        line = cli_any_db.fails("db", "reset", "--yes")
+        assert f"pid {holder.pid}" in line and "--force" in line
+        assert "extra" in cli_any_db.ok("pools", "list")
+        cli_any_db.ok("db", "reset", "--yes", "--force")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "extra" not in cli_any_db.ok("pools", "list")

@@ -27,7 +27,7 @@ def test_set_then_list_as_json(cli_any_db: Cli) -> None:
 
 def test_pool_errors_are_one_line(cli_sqlite: Cli) -> None:
     """Negative slots, deleting default_pool and deleting an unknown pool each fail clearly."""
-    assert "slots >= 0" in cli_sqlite.fails("pools", "set", "db", "-1")
+    assert "slots from 0 to" in cli_sqlite.fails("pools", "set", "db", "-1")
     assert "default_pool cannot be deleted" in cli_sqlite.fails("pools", "delete", "default_pool")
     assert "No pool 'ghost'" in cli_sqlite.fails("pools", "delete", "ghost")
     assert "not a valid integer" in cli_sqlite.fails("pools", "set", "db", "many", code=2)

@@ -128,3 +128,42 @@ def test_states_and_logs_show_each_instance_of_a_mapped_task(cli_sqlite: Cli) ->
     ]
     assert "got b" in cli_sqlite.ok("tasks", "logs", "fan", run_id, "echo", "--map-index", "1")
     assert "no logs" in cli_sqlite.fails("tasks", "logs", "fan", run_id, "echo").lower()
+
+
+def test_states_and_why_give_a_failed_task_its_stored_reason(cli_sqlite: Cli, etl_run: str) -> None:
+    """A failed task's reason (its first line) shows in `tasks states` beside its start and end,
+    in the JSON, and as `tasks why`'s answer; a retrying one says why its last try failed."""
+    key = TaskInstanceKey("etl", etl_run, "extract")
+    later = T + dt.timedelta(seconds=5)
+    with cli_sqlite.store() as store:
+        store.transition_task_instances(
+            [
+                TIChange(
+                    key,
+                    set(State),  # type: ignore[arg-type]
+                    state=State.UP_FOR_RETRY,
+                    try_number=1,
+                    started_at=T,
+                    ended_at=later,
+                    error="TaskTimeoutError: ran longer than 0:00:01\nmore detail",
+                )
+            ]
+        )
+    why = cli_sqlite.ok("tasks", "why", "etl", etl_run, "extract").strip()
+    assert why.endswith("failed: TaskTimeoutError: ran longer than 0:00:01)")
+    with cli_sqlite.store() as store:
+        store.transition_task_instances(
+            [TIChange(key, set(State), state=State.FAILED, error="pool 'nope' does not exist")]  # type: ignore[arg-type]
+        )
+    assert cli_sqlite.ok("tasks", "why", "etl", etl_run, "extract").strip() == (
+        "finished: failed: pool 'nope' does not exist"
+    )
+    table = cli_sqlite.ok("tasks", "states", "etl", etl_run).splitlines()
+    assert table[0].split()[-3:] == ["start", "end", "reason"]
+    [row] = [line for line in table if line.startswith("extract")]
+    assert "2026-03-01T10:00:00+00:00" in row and "2026-03-01T10:00:05+00:00" in row
+    assert row.endswith("pool 'nope' does not exist")
+    rows = json.loads(cli_sqlite.ok("tasks", "states", "etl", etl_run, "-o", "json"))
+    [extract] = [r for r in rows if r["task_id"] == "extract"]
+    assert extract["error"] == "pool 'nope' does not exist"
+    assert extract["started_at"] == "2026-03-01T10:00:00+00:00"

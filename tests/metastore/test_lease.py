@@ -70,3 +70,22 @@ def test_the_lease_is_free_as_soon_as_its_holder_is_killed(metastore: Metastore)
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+def test_the_lease_holder_is_named_while_it_holds(metastore: Metastore) -> None:
+    """While a scheduler process holds the lease, its host and pid can be read; after, nobody."""
+    from taskkit.metastore.lease import lease_holder
+
+    url = metastore.engine.url.render_as_string(hide_password=False)
+    assert lease_holder(metastore.engine) is None
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, url], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        named = lease_holder(metastore.engine)
+        assert named is not None and f"pid {holder.pid}" in named
+    finally:
+        holder.kill()
+        holder.wait()

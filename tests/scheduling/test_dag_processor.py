@@ -165,8 +165,10 @@ def test_hanging_exiting_and_crashing_files_do_not_hurt_the_others(tmp_path: Pat
     parse = parse_folder(tmp_path, timeout=1.0)
     assert [d.dag_id for d in parse.dags] == ["good_a", "good_c", "good_f"]
     errors = {Path(e.file).name: e.message for e in parse.errors}
+    assert errors.pop("b_hangs.py").startswith(
+        "timed out after 1s (the limit is scheduler.parsing_timeout;"
+    )
     assert errors == {
-        "b_hangs.py": "timed out after 1s",
         "d_exits.py": "crashed the parser: the interpreter exited with code 4 (os._exit?)",
         "e_segfaults.py": "crashed the parser: killed by signal SIGSEGV",
     }
@@ -175,7 +177,7 @@ def test_hanging_exiting_and_crashing_files_do_not_hurt_the_others(tmp_path: Pat
 def test_a_healthy_folder_is_parsed_in_one_child(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Normally one child process parses the whole folder."""
+    """Normally each of the `processes` children parses a share of the folder, no more."""
     for i in range(4):
         write(tmp_path, f"dag_{i}.py", simple(f"dag_{i}"))
     started: list[object] = []
@@ -186,8 +188,24 @@ def test_a_healthy_folder_is_parsed_in_one_child(
         return real_popen(*args, **kwargs)  # type: ignore[call-overload]
 
     monkeypatch.setattr(subprocess, "Popen", counting_popen)
-    assert len(parse_folder(tmp_path).dags) == 4
+    assert len(parse_folder(tmp_path, processes=2).dags) == 4
+    assert len(started) == 2
+    started.clear()
+    assert len(parse_folder(tmp_path, processes=1).dags) == 4
     assert len(started) == 1
+
+
+def test_a_hanging_file_holds_up_only_its_own_child(tmp_path: Path) -> None:
+    """With two children, every other file is parsed while one child waits on a hanging file:
+    the hang costs the folder one timeout, not one per file after it."""
+    write(tmp_path, "a_hangs.py", "import time\ntime.sleep(600)\n")
+    for i in range(6):
+        write(tmp_path, f"b_{i}.py", simple(f"dag_{i}"))
+    parse = parse_folder(tmp_path, timeout=3.0, processes=2)
+    assert len(parse.dags) == 6
+    [error] = parse.errors
+    assert error.file.endswith("a_hangs.py")
+    assert "scheduler.parsing_timeout" in error.message
 
 
 def test_hidden_underscore_and_ignored_files_are_skipped(tmp_path: Path) -> None:
@@ -433,3 +451,22 @@ def test_helper_modules_beside_dag_files_travel_with_the_payload(
     dag_file.unlink()
     helper_file.unlink()
     assert run_elsewhere(version, tmp_path) == ["success", "42", "TOTAL", "42!"]
+
+
+def test_a_rotated_secret_key_is_recovered_by_the_next_parse(
+    metastore: Metastore, settings: Settings, dags_folder: Path
+) -> None:
+    """After the secret key changes, re-parsing an unchanged DAG re-signs its stored version
+    with the new key (no new version), so it loads again; so does a version whose stored bytes
+    were altered, as long as a fresh parse gives the bytes its hash names."""
+    write(dags_folder, "etl.py", simple("etl"))
+    sync_dags_folder(metastore, settings, KEY)
+    new_key = b"n" * 32
+    old = metastore.get_current_dag_version("etl")
+    with pytest.raises(serde.PayloadIntegrityError):
+        serde.loads_verified_dag(old.payload, old.signature, new_key)
+    report = sync_dags_folder(metastore, settings, new_key)
+    assert report.new_versions == ()
+    version = metastore.get_current_dag_version("etl")
+    assert version.id == old.id
+    assert serde.loads_verified_dag(version.payload, version.signature, new_key).dag_id == "etl"  # type: ignore[attr-defined]

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 
 from taskkit.errors import IllegalTransitionError
-from taskkit.execution.base import EncodedXCom, EncodedXComSequence
+from taskkit.execution.base import EncodedXCom
 from taskkit.model.dag import DagSpec
-from taskkit.model.results import SkipScope, TryOutcome, TryResult
+from taskkit.model.results import EncodedXComSequence, SkipScope, TryOutcome, TryResult
 from taskkit.model.task import MapLength, MapSpec, TaskSpec
 from taskkit.scheduling.engine import RunEngine, TaskInstance, Transition
 from taskkit.states import RunState, State, TriggerRule

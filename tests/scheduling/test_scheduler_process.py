@@ -154,3 +154,46 @@ def test_runs_created_while_the_scheduler_runs_all_complete(home: Home) -> None:
         assert home.store.get_xcom(home.tis("quick", r.run_id)["two"].key).value == (
             f'"{r.run_id}"'.encode()
         )
+
+
+def test_a_second_signal_leaves_running_tries_to_rerun_without_spending_a_try(home: Home) -> None:
+    """Ctrl-C twice stops at once, and the cut-short try reruns on the next start as after a
+    SIGKILL: a task without retries still succeeds instead of failing its run."""
+    home.write_dag("slow_chain", SLOW_CHAIN.format(seconds=600))
+    home.sync()
+    run = home.trigger("slow_chain")
+    scheduler = start_scheduler(home, exit_when_idle=False)
+    try:
+        wait_for(lambda: _running(home, run.run_id, "b"))
+        os.killpg(scheduler.pid, signal.SIGINT)
+        wait_for(lambda: "scheduler_stopping" in _peek(scheduler))
+        os.killpg(scheduler.pid, signal.SIGINT)
+        out, _ = scheduler.communicate(timeout=30)
+    finally:
+        output = stop(scheduler)
+    assert "(SIGINT, forced)" in _PEEKED[scheduler.pid] + out, out + output
+    assert home.tis("slow_chain", run.run_id)["b"].state in (State.RUNNING, State.QUEUED)
+    home.run_scheduler()
+    tis = home.tis("slow_chain", run.run_id)
+    assert home.run_state("slow_chain", run.run_id) is RunState.SUCCESS
+    assert tis["b"].try_number == 2 and tis["b"].max_tries == tis["a"].max_tries + 1
+
+
+_PEEKED: dict[int, str] = {}
+
+
+def _peek(process: object) -> str:
+    """What the process printed so far (read without blocking)."""
+    import fcntl
+    import subprocess
+
+    assert isinstance(process, subprocess.Popen)
+    stream = process.stdout
+    fd = stream.fileno()
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+    try:
+        chunk = os.read(fd, 65536)
+    except BlockingIOError:
+        chunk = b""
+    _PEEKED[process.pid] = _PEEKED.get(process.pid, "") + chunk.decode(errors="replace")
+    return _PEEKED[process.pid]

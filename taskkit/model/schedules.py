@@ -1,0 +1,14 @@
+"""Schedule presets: a fact both DAG validation (authoring) and timetables (scheduling) read."""
+
+from __future__ import annotations
+
+#: Airflow's presets and the cron expressions they stand for ("@once" has none).
+PRESETS: dict[str, str | None] = {
+    "@once": None,
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}

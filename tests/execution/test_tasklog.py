@@ -1,0 +1,131 @@
+"""Task logs: private files, capped size keeping head and tail, read and followed line by line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import stat
+import threading
+import time
+from pathlib import Path
+
+from taskkit.execution.base import Workload
+from taskkit.execution.tasklog import (
+    TryLog,
+    follow_log,
+    format_line,
+    format_log,
+    log_path,
+    write_rejection,
+)
+from taskkit.model.keys import TaskInstanceKey
+from taskkit.model.results import TryOutcome, TryResult
+
+
+def _workload(logs: Path, max_log_bytes: int | None = None) -> Workload:
+    key = TaskInstanceKey("d", "r", "t")
+    return Workload(
+        key=key,
+        try_number=1,
+        max_tries=1,
+        dag_version_id=1,
+        logical_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+        conf={},
+        run_type="manual",
+        log_path=str(log_path(logs, "d", "r", "t", 1)),
+        max_log_bytes=max_log_bytes,
+    )
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_log_files_are_0600_in_0700_folders(tmp_path: Path) -> None:
+    """A try's log, and every folder created for it, are readable by their owner only."""
+    logs = tmp_path / "logs"
+    log = TryLog.open(_workload(logs))
+    log.finished(TryResult(TryOutcome.SUCCESS))
+    path = log_path(logs, "d", "r", "t", 1)
+    assert _mode(path) == 0o600
+    for folder in (logs, logs / "d", logs / "d" / "r", logs / "d" / "r" / "t"):
+        assert _mode(folder) == 0o700, folder
+    rejected = log_path(logs, "d", "r2", "t", 1)
+    write_rejection(rejected, "no pool", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    assert _mode(rejected) == 0o600 and _mode(rejected.parent) == 0o700
+
+
+def test_a_chatty_try_keeps_head_and_tail_within_the_cap_and_says_what_was_cut(
+    tmp_path: Path,
+) -> None:
+    """Printing far more than logging.max_task_log_bytes leaves a log near the cap that starts
+    as the try started, ends as it ended, and names the bytes cut and the setting."""
+    logs = tmp_path / "logs"
+    cap = 64 * 1024
+    log = TryLog.open(_workload(logs, max_log_bytes=cap))
+    log.started(123, "host")
+    for i in range(20_000):
+        log.output("stdout", f"line {i:05d} ".encode() + b"x" * 40 + b"\n")
+    log.finished(TryResult(TryOutcome.FAILED, error="boom"))
+    path = log_path(logs, "d", "r", "t", 1)
+    size = path.stat().st_size
+    assert size <= cap + 2048, size
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    assert events[0]["event"] == "try_started"
+    assert events[1]["line"].startswith("line 00000 ")
+    [note] = [e for e in events if e["event"] == "log_truncated"]
+    assert note["cut_bytes"] > 1_000_000 and note["cut_lines"] > 10_000
+    assert "logging.max_task_log_bytes = 65536" in note["limit"]
+    assert events[-2]["line"].startswith("line 19999 ")
+    assert events[-1]["event"] == "try_finished" and events[-1]["error"] == "boom"
+    assert list(path.parent.iterdir()) == [path]  # the side files are gone
+    numbers = [int(e["line"][5:10]) for e in events if e["event"] == "output"]
+    assert numbers == sorted(numbers)  # nothing out of order around the cut
+
+
+def test_a_quiet_try_is_not_touched_by_the_cap(tmp_path: Path) -> None:
+    """Under the cap the log is exactly what was written, with no truncation note."""
+    logs = tmp_path / "logs"
+    log = TryLog.open(_workload(logs))
+    log.output("stdout", b"hello\nworld\n")
+    log.finished(TryResult(TryOutcome.SUCCESS))
+    text = format_log(log_path(logs, "d", "r", "t", 1))
+    assert text.splitlines()[:2] == ["hello", "world"]
+    assert "log_truncated" not in text
+
+
+def test_follow_prints_lines_as_they_come_and_stops_at_the_end_of_the_try(tmp_path: Path) -> None:
+    """Following a log yields lines written later, and ends after the try's final line."""
+    logs = tmp_path / "logs"
+    log = TryLog.open(_workload(logs))
+    log.output("stdout", b"first\n")
+    log.file.flush()
+    path = log_path(logs, "d", "r", "t", 1)
+    seen: list[str] = []
+
+    def writer() -> None:
+        while not seen:
+            time.sleep(0.01)
+        for i in range(3):
+            log.output("stdout", f"later {i}\n".encode())
+            log.file.flush()
+            time.sleep(0.05)
+        log.finished(TryResult(TryOutcome.SUCCESS))
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    for raw in follow_log(path, lambda: True, poll_s=0.01):
+        seen.append(format_line(raw))
+    thread.join()
+    assert seen[:4] == ["first", "later 0", "later 1", "later 2"]
+    assert seen[-1].startswith("[") and "try_finished" in seen[-1]
+
+
+def test_follow_of_a_try_that_is_gone_prints_what_is_there_and_stops(tmp_path: Path) -> None:
+    """When the try no longer runs (killed with its worker), following ends at the last line."""
+    logs = tmp_path / "logs"
+    log = TryLog.open(_workload(logs))
+    log.output("stdout", b"only\n")
+    log.file.flush()
+    lines = list(follow_log(log_path(logs, "d", "r", "t", 1), lambda: False, poll_s=0.01))
+    assert [format_line(raw) for raw in lines] == ["only"]
