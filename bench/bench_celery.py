@@ -117,7 +117,7 @@ def main() -> None:
             trigger(settings, "warmup")
             run_scheduler(settings)
             trigger(settings, "fan_out")
-            seconds = run_scheduler(settings)
+            seconds, _, _ = run_scheduler(settings)
         finally:
             stop_workers(workers)
         print(

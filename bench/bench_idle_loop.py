@@ -30,7 +30,7 @@ import datetime as dt
 from taskkit import DAG, EmptyOperator
 
 for number in range({count}):
-    with DAG(f"hourly_{{number:03d}}", schedule="@hourly", catchup=False,
+    with DAG(f"hourly_{{number:05d}}", schedule="@hourly", catchup=False,
              start_date=dt.datetime(2026, 1, 1)):
         EmptyOperator(task_id="noop")
 """
@@ -47,7 +47,9 @@ def main() -> None:
     from taskkit import serde
     from taskkit.config import load_settings
     from taskkit.metastore import Metastore, init_db, reset_db
+    from taskkit.scheduling.executors import make_executor
     from taskkit.scheduling.run_creation import RunCreator
+    from taskkit.scheduling.run_loader import RunLoader
     from taskkit.scheduling.scheduler import Scheduler
 
     home = Path(tempfile.mkdtemp(prefix="taskkit-idle-"))
@@ -70,7 +72,8 @@ def main() -> None:
     scheduler.store = Metastore.open(url)
     scheduler.creator = RunCreator(scheduler.store)
     scheduler.secret_key = serde.load_secret_key(home, settings.core.secret_key)
-    scheduler.executor = scheduler._make_executor()
+    scheduler.loader = RunLoader(scheduler.store, scheduler.secret_key)
+    scheduler.executor = make_executor(settings, scheduler.secret_key, scheduler._route)
     scheduler._refresh()  # the first refresh plans every DAG (one query, 200 unpickles)
     assert not scheduler.runs and not scheduler.queued_runs, "not up to date"
 

@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -59,7 +60,9 @@ with DAG("huge", max_active_tasks=32) as huge:
 """
 
 
-def prepare(url: str | None, width: int, length: int, huge: int) -> tuple[object, Path]:
+def prepare(
+    url: str | None, width: int, length: int, huge: int, reuse: int = 0
+) -> tuple[object, Path]:
     from taskkit.config import load_settings
     from taskkit.metastore.migrate import init_db, reset_db
 
@@ -70,7 +73,11 @@ def prepare(url: str | None, width: int, length: int, huge: int) -> tuple[object
     (dags / "bench_dags.py").write_text(
         textwrap.dedent(DAG_FILE.format(record=str(record), width=width, length=length, huge=huge))
     )
-    overrides: dict[str, object] = {"core.dags_folder": str(dags), "core.parallelism": 32}
+    overrides: dict[str, object] = {
+        "core.dags_folder": str(dags),
+        "core.parallelism": 32,
+        "local.reuse_processes": reuse,
+    }
     if url:
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         from sqlalchemy import create_engine, text
@@ -108,23 +115,38 @@ def trigger(settings: object, dag_id: str) -> None:
     store.dispose()
 
 
-def run_scheduler(settings: object) -> float:
+def _cpu() -> tuple[float, float]:
+    """CPU seconds of this process and of its waited-for descendants (zygote and tries)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def run_scheduler(settings: object) -> tuple[float, float, float]:
+    """Wall seconds, scheduler CPU seconds and worker-side CPU seconds of one scheduler run."""
     from taskkit.scheduling.scheduler import Scheduler
 
+    cpu_before = _cpu()
     started = time.perf_counter()
     summary = Scheduler(settings, exit_when_idle=True).run()  # type: ignore[arg-type]
     assert all(r.state == "success" for r in summary.runs), summary.render()
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    cpu_after = _cpu()
+    return wall, cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
 
 
-def measure_speed(url: str | None, where: str, width: int, length: int) -> None:
+def measure_speed(url: str | None, where: str, width: int, length: int, reuse: int) -> None:
     """(a) fan-out throughput and (b) chain hop latency, scheduler in this process."""
-    settings, record = prepare(url, width - 1, length, 1)
+    settings, record = prepare(url, width - 1, length, 1, reuse)
+    if reuse:
+        where += f", reuse_processes={reuse}"
     trigger(settings, "fan_out")
-    seconds = run_scheduler(settings)
+    seconds, own_cpu, worker_cpu = run_scheduler(settings)
     print(
         f"[{where}] fan-out of {width} tasks: {seconds:.2f}s trigger to success "
-        f"(including scheduler start-up), {width / seconds:.0f} tasks/s"
+        f"(including scheduler start-up), {width / seconds:.0f} tasks/s; CPU per task: "
+        f"scheduler {own_cpu * 1000 / width:.2f} ms, zygote and tries "
+        f"{worker_cpu * 1000 / width:.2f} ms"
     )
     trigger(settings, "chain")
     run_scheduler(settings)
@@ -134,7 +156,8 @@ def measure_speed(url: str | None, where: str, width: int, length: int) -> None:
     hops = [(s - e) * 1000 for e, s in zip(ends[:-1], starts[1:], strict=True)]
     print(
         f"[{where}] chain of {length}: hop latency median {statistics.median(hops):.1f} ms, "
-        f"p90 {sorted(hops)[int(len(hops) * 0.9)]:.1f} ms"
+        f"p90 {sorted(hops)[int(len(hops) * 0.9)]:.1f} ms, "
+        f"p99 {sorted(hops)[int(len(hops) * 0.99)]:.1f} ms"
     )
 
 
@@ -174,13 +197,14 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1000)
     parser.add_argument("--length", type=int, default=200)
     parser.add_argument("--rss", action="store_true", help="measure RSS holding a 10,000-task run")
+    parser.add_argument("--reuse", type=int, default=0, help="[local] reuse_processes (0: off)")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     where = "PostgreSQL" if args.url else "SQLite"
     if args.rss:
         measure_rss(args.url, where)
     else:
-        measure_speed(args.url, where, args.width, args.length)
+        measure_speed(args.url, where, args.width, args.length, args.reuse)
     sys.stdout.flush()
     os._exit(0)
 

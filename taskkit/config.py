@@ -81,6 +81,17 @@ class LoggingSettings:
 
 
 @attrs.frozen
+class Autoscale:
+    """`celery.worker_autoscale`: a worker's pool grows up to `max` and shrinks to `min`."""
+
+    max: int
+    min: int
+
+    def __str__(self) -> str:
+        return f"{self.max},{self.min}"
+
+
+@attrs.frozen
 class CelerySettings:
     """The [celery] section: the broker, the channel tries report on, and worker defaults.
 
@@ -92,11 +103,31 @@ class CelerySettings:
     result_backend: str | None = None
     worker_concurrency: int = 16
     default_queue: str = "default"
+    #: When set, Celery's autoscaler sizes the pool and worker_concurrency does not apply.
+    worker_autoscale: Autoscale | None = None
+    #: "user:password[,user:password...]" for `taskkit celery flower`; None: no login.
+    flower_basic_auth: str | None = attrs.field(default=None, repr=False)
+    #: How long a stopping worker lets its running tries finish before it fails them.
+    worker_shutdown_timeout: float = 60.0
 
     @property
     def events_url(self) -> str:
         """Where workers send try events: the result backend, else the broker."""
         return self.result_backend or self.broker_url
+
+
+@attrs.frozen
+class LocalSettings:
+    """The [local] section: opt-in process reuse for trusted, short tasks (Local executor).
+
+    `reuse_processes` 0 (the default) runs every try in a fresh forked
+    process. N > 0 runs tries in long-lived worker processes, each replaced
+    after a crash, after N tries, or once its memory passes
+    `reuse_max_rss_mb`; see docs/performance.md for what that gives up.
+    """
+
+    reuse_processes: int = 0
+    reuse_max_rss_mb: int = 1024
 
 
 @attrs.frozen
@@ -113,6 +144,7 @@ class Settings:
     scheduler: SchedulerSettings
     celery: CelerySettings = attrs.Factory(CelerySettings)
     logging: LoggingSettings = attrs.Factory(LoggingSettings)
+    local: LocalSettings = attrs.Factory(LocalSettings)
     sources: Mapping[str, str] = attrs.field(factory=dict, repr=False)
 
     def get(self, name: str) -> object:
@@ -129,10 +161,14 @@ class Settings:
     def describe(self) -> list[tuple[str, str, str]]:
         """Rows of (name, value, source) for every setting; secrets are masked."""
         rows = []
+        moot = {name: by for name, by in _OVERRIDDEN_BY if self.get(by) is not None}
         for name, spec in _SPECS.items():
             value = self.get(name)
             shown = "<hidden>" if spec.secret and value is not None else _show(value)
-            rows.append((name, shown, self.source_of(name)))
+            source = self.source_of(name)
+            if name in moot:
+                source += f" (not used: {moot[name]} is set and overrides it)"
+            rows.append((name, shown, source))
         return rows
 
 
@@ -276,6 +312,31 @@ def _parse_queue(raw: object, origin: _Origin) -> str:
     return raw.strip()
 
 
+def _parse_autoscale(raw: object, origin: _Origin) -> Autoscale | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    text = raw.strip() if isinstance(raw, str) else None
+    parts = text.split(",") if text else []
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise ValueError('expected "MAX,MIN" process counts, such as "16,4"')
+    high, low = (int(p) for p in parts)
+    if high < 1 or low > high:
+        raise ValueError("MAX must be at least 1 and MIN between 0 and MAX")
+    return Autoscale(high, low)
+
+
+def _parse_basic_auth(raw: object, origin: _Origin) -> str | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if not isinstance(raw, str):
+        raise ValueError("expected user:password pairs separated by commas")
+    for pair in raw.split(","):
+        user, sep, password = pair.strip().partition(":")
+        if not sep or not user or not password:
+            raise ValueError("expected user:password pairs separated by commas")
+    return raw.strip()
+
+
 def _parse_secret(raw: object, origin: _Origin) -> str | None:
     if raw is None:
         return None
@@ -319,7 +380,15 @@ _SPECS: dict[str, _Spec] = {
     "celery.result_backend": _Spec(_parse_optional_broker_url, lambda home: None),
     "celery.worker_concurrency": _Spec(_positive_int, lambda home: 16),
     "celery.default_queue": _Spec(_parse_queue, lambda home: "default"),
+    "celery.worker_autoscale": _Spec(_parse_autoscale, lambda home: None),
+    "celery.flower_basic_auth": _Spec(_parse_basic_auth, lambda home: None, secret=True),
+    "celery.worker_shutdown_timeout": _Spec(_positive_float, lambda home: 60.0),
+    "local.reuse_processes": _Spec(_non_negative_int, lambda home: 0),
+    "local.reuse_max_rss_mb": _Spec(_positive_int, lambda home: 1024),
 }
+
+#: Settings that make another one moot when they are set: (moot, by).
+_OVERRIDDEN_BY = (("celery.worker_concurrency", "celery.worker_autoscale"),)
 
 SETTING_NAMES: tuple[str, ...] = tuple(_SPECS)
 
@@ -429,6 +498,7 @@ def load_settings(
         scheduler=SchedulerSettings(**_section(parsed, "scheduler")),
         celery=CelerySettings(**_section(parsed, "celery")),
         logging=LoggingSettings(**_section(parsed, "logging")),
+        local=LocalSettings(**_section(parsed, "local")),
         sources=sources,
     )
 

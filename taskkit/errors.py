@@ -194,3 +194,11 @@ class XComEncodeError(TaskkitError, TypeError):
             "Return plain data (dict, list, str, numbers, datetime, dataclasses...), or set "
             "core.enable_xcom_pickling = true to pickle it (see docs/security.md)."
         )
+
+
+class BrokerMessageError(TaskkitError, ValueError):
+    """A message taken from the broker is malformed or not signed with this installation's key."""
+
+
+class BrokerUnreachableError(TaskkitError, ConnectionError):
+    """The Celery broker (celery.broker_url) did not answer."""

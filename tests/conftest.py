@@ -54,6 +54,10 @@ _REQUIRED = {
         "no Celery test ran (are Redis on 127.0.0.1:6379, RabbitMQ on 127.0.0.1:5672 and "
         "PostgreSQL from TASKKIT_TEST_PG_URL up, and is taskkit[celery] installed?)",
     ),
+    "browser": (
+        "TASKKIT_REQUIRE_BROWSER",
+        "no browser test ran (is Chromium at /usr/bin/chromium and playwright installed?)",
+    ),
 }
 _ran: dict[str, int] = dict.fromkeys(_REQUIRED, 0)
 

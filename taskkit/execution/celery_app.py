@@ -13,15 +13,19 @@ must reach the one writer, not wait in a store keyed by Celery task id.
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import hashlib
+import hmac
 import math
 import pickle
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import structlog
 
 from taskkit import serde
+from taskkit.errors import BrokerMessageError
 from taskkit.model.keys import TaskInstanceKey
 
 if TYPE_CHECKING:
@@ -33,6 +37,10 @@ if TYPE_CHECKING:
 
     from taskkit.config import CelerySettings
 
+log = structlog.get_logger(__name__)
+
+#: What `EventChannel._open_message` returns for a message it dropped.
+_DROPPED = object()
 #: The name of the one Celery task taskkit sends.
 RUN_TRY = "taskkit.run_try"
 #: Broker priorities go from 0 to this; RabbitMQ queues are declared with it as x-max-priority.
@@ -85,12 +93,37 @@ def seal(obj: object, key: bytes) -> str:
     return base64.b64encode(payload).decode("ascii") + "." + serde.sign(payload, key)
 
 
-def unseal(text: str, key: bytes) -> Any:
-    """The object `seal` made; raises PayloadIntegrityError if it was not signed with `key`."""
+def unseal(text: object, key: bytes) -> Any:
+    """The object `seal` made; raises BrokerMessageError for anything else.
+
+    The signature is checked before a single byte is unpickled, so a forged,
+    garbled or foreign-key message is refused without running anything.
+    """
+    if not isinstance(text, str) or "." not in text:
+        raise BrokerMessageError(f"not a sealed taskkit message (got {_brief(text)})")
     encoded, _, signature = text.rpartition(".")
-    payload = base64.b64decode(encoded)
-    serde.verify(payload, signature, key)
+    try:
+        payload = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise BrokerMessageError("its body is not base64") from None
+    if not hmac.compare_digest(serde.sign(payload, key), signature):
+        raise BrokerMessageError(
+            "its signature does not match this installation's secret key (sent by another "
+            "installation, left in the broker from before a key change, or forged)"
+        )
     return pickle.loads(payload)
+
+
+def open_message(body: object, key: bytes) -> Any:
+    """The object inside a message body `{"sealed": ...}`; BrokerMessageError if there is none."""
+    if not isinstance(body, dict) or "sealed" not in body:
+        raise BrokerMessageError(f"not a taskkit message (got {_brief(body)})")
+    return unseal(body["sealed"], key)
+
+
+def _brief(value: object) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def make_app(config: CelerySettings, run_try: Callable[..., None] | None = None) -> Celery:
@@ -178,7 +211,12 @@ class EventChannel:
 
             self._connection = Connection(self.url, transport_options=_channel_options(self.url))
             self._connection.ensure_connection(max_retries=None, interval_start=0.2, interval_max=2)
-            self._queue = self._connection.SimpleQueue(self.queue_name, serializer="json")
+            # accept=["json"]: kombu would otherwise decode (unpickle!) any content type.
+            self._queue = self._connection.SimpleQueue(
+                self.queue_name, serializer="json", accept=["json"]
+            )
+            # A body that cannot be decoded fails inside kombu's delivery callback (AMQP).
+            self._queue.consumer.on_decode_error = self._drop
         return self._queue
 
     def reset(self) -> None:
@@ -205,6 +243,9 @@ class EventChannel:
     def receive(self, timeout: float, limit: int = 2000) -> list[object]:
         """Events waiting now (blocking up to `timeout` for the first); acknowledge with `ack`.
 
+        A message that is not a sealed taskkit event (forged, garbled, signed
+        with another key) is logged as one warning and acknowledged at once:
+        it is dropped, so it can neither stop the caller nor come back.
         Raises ConnectionError if the broker went away (the caller resets and retries).
         """
         from queue import Empty
@@ -214,10 +255,12 @@ class EventChannel:
             queue = self._open()
             message = queue.get(block=True, timeout=timeout) if timeout > 0 else queue.get_nowait()
             while True:
-                self._unacked.append(message)
-                found.append(unseal(message.payload["sealed"], self.key))
-                if len(found) >= limit:
-                    break
+                event = self._open_message(message)
+                if event is not _DROPPED:
+                    self._unacked.append(message)
+                    found.append(event)
+                    if len(found) >= limit:
+                        break
                 message = queue.get_nowait()
         except Empty:
             pass
@@ -225,6 +268,26 @@ class EventChannel:
             self.reset()
             raise ConnectionError(str(exc)) from exc
         return found
+
+    def _open_message(self, message: Any) -> object:
+        """The event in `message`, or _DROPPED after warning about and acknowledging it."""
+        from kombu.exceptions import KombuError
+
+        try:
+            return open_message(message.payload, self.key)
+        except (BrokerMessageError, KombuError, ValueError, TypeError) as exc:
+            self._drop(message, exc)
+        return _DROPPED
+
+    def _drop(self, message: Any, exc: BaseException) -> None:
+        """Warn once about a message that is no event of ours and acknowledge it: it is gone."""
+        log.warning(
+            "celery_event_dropped",
+            queue=self.queue_name,
+            reason=str(exc) or type(exc).__name__,
+            content_type=getattr(message, "content_type", None),
+        )
+        message.ack()
 
     def ack(self) -> None:
         """Acknowledge everything received so far (the scheduler has committed it)."""

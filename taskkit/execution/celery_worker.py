@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING
 
 import attrs
 import structlog
+from celery.exceptions import Reject
 
+from taskkit.errors import BrokerMessageError
 from taskkit.execution.base import DagPayload, Event, TryFinished, Workload
 from taskkit.execution.celery_app import EventChannel, WorkerBeat, unseal
 from taskkit.execution.local import LocalExecutor
@@ -54,6 +56,7 @@ class _Job:
     events_queue: str
     payload: DagPayload | None = None
     done: threading.Event = attrs.Factory(threading.Event)
+    handed_back: bool = False  #: the worker stopped before the try started: requeue it
 
 
 class TryRunner:
@@ -86,14 +89,38 @@ class TryRunner:
         self._payloads: dict[int, DagPayload] = {}
         self._channels: dict[str, EventChannel] = {}
         self._stop = threading.Event()
+        #: Set by `drain`: the monotonic time by which running tries must have ended.
+        self._drain_deadline: float | None = None
+        self._drained = threading.Event()
+        self._shutdown_timeout = 0.0
+        self._next_beat = 0.0
         self._thread = threading.Thread(target=self._dispatch, name="taskkit-tries", daemon=True)
 
     def start(self) -> None:
         self.executor.start()
         self._thread.start()
 
+    def drain(self, timeout: float) -> None:
+        """Let the running tries finish for up to `timeout` seconds, then kill and fail the rest.
+
+        Called when Celery stops the pool (it has stopped consuming): every
+        held try is reported, so its message is acknowledged and it is
+        neither lost nor run again. A try delivered from now on is handed
+        back to the broker for another worker.
+        """
+        with self._lock:
+            self._drain_deadline = time.monotonic() + timeout
+            self._shutdown_timeout = timeout
+        if self._thread.is_alive():
+            self._drained.wait()
+
+    def running_tries(self) -> list[_Ident]:
+        """The tries this worker holds now."""
+        with self._lock:
+            return list(self._jobs)
+
     def stop(self) -> None:
-        """Stop after the running tries (Celery's warm shutdown has waited for them)."""
+        """Stop after the running tries (Celery's warm shutdown has drained them)."""
         self._stop.set()
         self._thread.join(10)
         self.executor.shutdown(0)
@@ -103,8 +130,19 @@ class TryRunner:
     # -- in a Celery pool thread ---------------------------------------------------------
 
     def run(self, events_queue: str, sealed: str, scheduler_host: str) -> None:
-        """The body of the `taskkit.run_try` task: run one try, return when it has ended."""
-        workload: Workload = unseal(sealed, self.secret_key)
+        """The body of the `taskkit.run_try` task: run one try, return when it has ended.
+
+        A message that is not a try sealed with this installation's key is
+        logged as one warning and dropped (Celery acknowledges it).
+        """
+        try:
+            workload = unseal(sealed, self.secret_key)
+        except BrokerMessageError as exc:
+            log.warning("celery_try_message_dropped", reason=str(exc))
+            return
+        if not isinstance(workload, Workload):
+            log.warning("celery_try_message_dropped", reason=f"not a try: {type(workload)}")
+            return
         ident = (workload.key, workload.try_number)
         bound = log.bind(
             dag_id=workload.key.dag_id,
@@ -116,6 +154,9 @@ class TryRunner:
             if ident in self._jobs:
                 bound.info("try_already_running_here")
                 return
+            if self._drain_deadline is not None:
+                bound.info("try_handed_back", reason="the worker is stopping")
+                raise Reject("the worker is stopping", requeue=True)
         refusal = self._refusal(scheduler_host)
         if refusal is None:
             reason = self.check_due(workload)
@@ -130,16 +171,23 @@ class TryRunner:
             map_index=workload.key.map_index,
         )
         job = _Job(attrs.evolve(workload, log_path=str(here)), events_queue)
+        if refusal is None:
+            job.payload = self._payload(workload.dag_version_id)
         with self._lock:
+            if self._drain_deadline is not None:  # it began while the try was being checked
+                bound.info("try_handed_back", reason="the worker is stopping")
+                raise Reject("the worker is stopping", requeue=True)
             self._jobs[ident] = job
         if refusal is not None:
             bound.error("try_refused", reason=refusal)
             failed = TryResult(TryOutcome.FAILED, error=refusal)
             self._incoming.put((job, TryFinished(workload.key, workload.try_number, failed)))
         else:
-            job.payload = self._payload(workload.dag_version_id)
             self._incoming.put((job, None))
         job.done.wait()
+        if job.handed_back:
+            bound.info("try_handed_back", reason="the worker stopped before it started")
+            raise Reject("the worker stopped before the try started", requeue=True)
 
     def _refusal(self, scheduler_host: str) -> str | None:
         if self.refuse is not None and scheduler_host != self.hostname:
@@ -158,14 +206,43 @@ class TryRunner:
     # -- in the dispatcher thread --------------------------------------------------------
 
     def _dispatch(self) -> None:
-        next_beat = 0.0
         while not self._stop.is_set():
+            if self._drain_deadline is not None:
+                self._drain_now(self._drain_deadline)
+                return
             self._take_incoming()
             for event in self.executor.poll(0.02):
                 self._report(event)
-            if time.monotonic() >= next_beat:
-                self._beat()
-                next_beat = time.monotonic() + self.heartbeat_s
+            self._beat_if_due()
+
+    def _drain_now(self, deadline: float) -> None:
+        """Wait for the running tries until `deadline`, kill the rest, report every one."""
+        self._take_incoming()
+        killed = f"{self.hostname} was stopping and the try did not finish within " + (
+            f"celery.worker_shutdown_timeout ({self._shutdown_timeout:g}s); it was killed"
+        )
+        while self.executor.running() and time.monotonic() < deadline:
+            for event in self.executor.poll(0.1):
+                self._report(event)
+            self._beat_if_due()
+        for event in self.executor.shutdown(0):
+            if isinstance(event, TryFinished) and event.result.outcome is TryOutcome.FAILED:
+                error = f"the Celery worker on {killed}"
+                self._report(attrs.evolve(event, result=attrs.evolve(event.result, error=error)))
+            else:
+                self._report(event)
+        with self._lock:
+            left = list(self._jobs.values())
+            self._jobs.clear()
+        for job in left:  # never started in the zygote: nothing ran, hand it back
+            job.handed_back = True
+            job.done.set()
+        self._drained.set()
+
+    def _beat_if_due(self) -> None:
+        if time.monotonic() >= self._next_beat:
+            self._beat()
+            self._next_beat = time.monotonic() + self.heartbeat_s
 
     def _take_incoming(self) -> None:
         while True:

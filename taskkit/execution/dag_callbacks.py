@@ -21,14 +21,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import structlog
 
 from taskkit.authoring.context import DagRunInfo, base_context
 
 if TYPE_CHECKING:
     from taskkit.authoring.dag import DAG
 
-log = structlog.get_logger(__name__)
+
+def _log() -> Any:
+    """This module's logger, made on first use.
+
+    DAG.test() imports this module; structlog pulls in asyncio and ssl, which
+    would more than double what a cold DAG.test() spends on imports.
+    """
+    import structlog
+
+    return structlog.get_logger(__name__)
+
 
 #: How long a DAG's callbacks may run, in all, before the scheduler kills them.
 CALLBACK_TIMEOUT_S = 60.0
@@ -105,11 +114,11 @@ class DagCallbackRunner:
         for child, deadline, path in self._children:
             if child.poll() is not None:
                 if child.returncode:
-                    log.warning("dag_callbacks_failed", exit_code=child.returncode, log=path)
+                    _log().warning("dag_callbacks_failed", exit_code=child.returncode, log=path)
                 continue
             if now >= deadline:
                 _kill(child)
-                log.warning("dag_callbacks_timed_out", timeout_s=self.timeout_s, log=path)
+                _log().warning("dag_callbacks_timed_out", timeout_s=self.timeout_s, log=path)
                 continue
             alive.append((child, deadline, path))
         self._children = alive

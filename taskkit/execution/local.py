@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import pickle
+import selectors
 import signal
 import socket
 import subprocess
@@ -12,14 +14,44 @@ import sys
 import time
 from collections import deque
 from collections.abc import Sequence
-from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from taskkit.execution.base import TI, DagPayload, Event, TryFinished, Workload
+import attrs
+
+from taskkit.execution.base import TI, DagPayload, Event, TryFinished, TryStarted, Workload
+from taskkit.execution.tasklog import bound_keys, finish_log, finished_line, open_log
+from taskkit.execution.worker import (
+    LAST,
+    MORE,
+    REQUEUE,
+    RESULT_CHUNK,
+    STARTED,
+    WORK,
+    WORK_MESSAGE_MAX,
+    Channel,
+    describe_exit,
+    unpack_result_header,
+)
 from taskkit.model.results import TryOutcome, TryResult
 
 if TYPE_CHECKING:
     from taskkit.model.keys import TaskInstanceKey
+
+#: Environment variables that would hand the secret key to every try.
+_SECRET_ENV_PREFIX = "TASKKIT__CORE__SECRET_KEY"
+_UTC = dt.timezone.utc
+
+
+@attrs.define
+class _Flight:
+    """A try handed to the zygote and not finished yet."""
+
+    workload: Workload
+    pid: int | None = None
+    started: bool = False
+    chunks: list[bytes] = attrs.Factory(list)
+    deadline: float | None = None  #: for tries on reused workers, which the zygote does not time
+    timed_out: bool = False
 
 
 class LocalExecutor:
@@ -28,79 +60,254 @@ class LocalExecutor:
     The zygote is a fresh interpreter (`python -m taskkit.execution.worker`),
     so it inherits none of the scheduler's database connections or threads,
     and unlike multiprocessing's spawn it never re-imports the caller's
-    `__main__`; each try is forked from the zygote, so it
-    starts in about a millisecond with the DAG already loaded. At most
-    `capacity` tries run at once; later submissions wait here, in order.
+    `__main__`; each try is forked from the zygote, so it starts in well
+    under a millisecond with the DAG already loaded. At most `capacity`
+    tries run at once; later submissions wait here, in order.
+
+    The secret key stays here: DAG payloads are verified in this process and
+    sent to the zygote already checked, and the zygote's environment has no
+    `TASKKIT__CORE__SECRET_KEY*` variables, so no try holds the key in its
+    memory or environment.
     """
 
-    def __init__(self, capacity: int, secret_key: bytes) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        secret_key: bytes,
+        *,
+        reuse_processes: int = 0,
+        reuse_max_rss_mb: int = 1024,
+    ) -> None:
         self.capacity = capacity
         self.secret_key = secret_key
-        self._conn: Connection | None = None
+        self.reuse_processes = reuse_processes
+        self.reuse_max_rss_mb = reuse_max_rss_mb
+        self._work: socket.socket | None = None
+        self.hostname = socket.gethostname()
+        self._conn: Channel | None = None
+        self._results: socket.socket | None = None
+        self._selector: selectors.BaseSelector | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._payloads: dict[int, DagPayload] = {}
+        self._verified: set[int] = set()
         self._sent_versions: set[int] = set()
         self._waiting: deque[Workload] = deque()
-        #: Tries handed to the zygote and not finished, with their pid once started.
-        self._in_flight: dict[tuple[TaskInstanceKey, int], int | None] = {}
+        self._seq = 0
+        self._in_flight: dict[int, _Flight] = {}
+        self._by_pid: dict[int, int] = {}
+        #: One result datagram at a time (children send at most RESULT_CHUNK + a header);
+        #: reused, since socket.recv(n) would allocate n bytes for every message.
+        self._inbox = bytearray(2 * RESULT_CHUNK)
         #: Cancelled tries whose process is not known yet: killed when they start.
         self._cancelled: set[tuple[TaskInstanceKey, int]] = set()
 
     def start(self) -> None:
         ours, theirs = socket.socketpair()
+        results, children = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_SECRET_ENV_PREFIX)}
+        argv = [sys.executable, "-m", "taskkit.execution.worker"]
+        passed = [theirs, children]
+        if self.reuse_processes:
+            self._work, workers = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            self._work.setblocking(False)
+            passed.append(workers)
+        argv += [str(s.fileno()) for s in passed]
+        if self.reuse_processes:
+            argv += [str(self.capacity), str(self.reuse_processes), str(self.reuse_max_rss_mb)]
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "taskkit.execution.worker", str(theirs.fileno())],
-            pass_fds=[theirs.fileno()],
-            stdin=subprocess.DEVNULL,
+            argv, pass_fds=[s.fileno() for s in passed], stdin=subprocess.DEVNULL, env=env
         )
-        theirs.close()
-        self._conn = Connection(ours.detach())
-        self._conn.send_bytes(self.secret_key)
+        for end in passed:
+            end.close()
+        results.setblocking(False)
+        self._conn = Channel(ours.detach())
+        self._results = results
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._conn.fileno(), selectors.EVENT_READ)
+        self._selector.register(results.fileno(), selectors.EVENT_READ)
         self._sent_versions.clear()
 
     def submit(self, workload: Workload, dag: DagPayload | None) -> None:
+        """Queue `workload`; it goes to the zygote, batched with others, on the next poll."""
         if dag is not None:
             self._payloads.setdefault(dag.dag_version_id, dag)
         if workload.dag_version_id not in self._payloads:
             raise ValueError(f"the worker has not seen DAG version {workload.dag_version_id}")
         self._waiting.append(workload)
-        self._send_waiting()
 
-    def _send_waiting(self) -> None:
+    def _send_waiting(self) -> list[Event]:
+        """Send what fits in capacity as one batch; tries of a payload that fails its check fail."""
+        if not self._waiting or len(self._in_flight) >= self.capacity:
+            return []
         conn = self._connection()
+        batch: list[tuple[int, int, float | None, bytes]] = []
+        failed: list[Event] = []
         while self._waiting and len(self._in_flight) < self.capacity:
             workload = self._waiting.popleft()
-            if workload.dag_version_id not in self._sent_versions:
-                conn.send(self._payloads[workload.dag_version_id])  # once per version
-                self._sent_versions.add(workload.dag_version_id)
-            conn.send(workload)
-            self._in_flight[workload.key, workload.try_number] = None
+            version = workload.dag_version_id
+            if version not in self._sent_versions:
+                problem = self._verify(version)
+                if problem is not None:
+                    failed.append(_failed(workload, problem))
+                    continue
+                if batch:  # keep the order: the version goes before its first workload
+                    conn.send(("run", batch))
+                    batch = []
+                conn.send(("dag", version, self._payloads[version].payload))
+                self._sent_versions.add(version)
+            self._seq += 1
+            data = pickle.dumps(workload, pickle.HIGHEST_PROTOCOL)
+            if self._work is not None and len(data) + WORK.size <= WORK_MESSAGE_MAX:
+                try:
+                    self._work.send(WORK.pack(self._seq, version) + data)
+                except BlockingIOError:  # the workers are behind: the rest waits here
+                    self._waiting.appendleft(workload)
+                    break
+                self._in_flight[self._seq] = _Flight(workload)
+                continue
+            self._in_flight[self._seq] = _Flight(workload)
+            batch.append((self._seq, version, workload.execution_timeout_s, data))
+        if batch:
+            conn.send(("run", batch))
+        return failed
+
+    def _verify(self, version: int) -> str | None:
+        from taskkit import serde
+        from taskkit.errors import PayloadIntegrityError
+
+        if version in self._verified:
+            return None
+        payload = self._payloads[version]
+        try:
+            serde.verify(payload.payload, payload.signature, self.secret_key)
+        except PayloadIntegrityError as exc:
+            return str(exc)
+        self._verified.add(version)
+        return None
 
     def poll(self, timeout: float) -> list[Event]:
-        conn = self._connection()
         events: list[Event] = []
         try:
-            if not conn.poll(timeout):
-                return events
-            while True:
-                event = conn.recv()
-                ident = (event.key, event.try_number)
-                if isinstance(event, TryFinished):
-                    self._in_flight.pop(ident, None)
-                    self._cancelled.discard(ident)
-                elif ident in self._in_flight:
-                    self._in_flight[ident] = event.pid
-                    if ident in self._cancelled:
-                        _kill_group(event.pid)
-                events.append(event)
-                if not conn.poll(0):
-                    break
-            self._send_waiting()
+            events.extend(self._send_waiting())
+            if events:
+                timeout = 0
+            selector = self._selector
+            assert selector is not None
+            if self._work is not None:
+                timeout = self._kill_overdue(timeout)
+            if selector.select(timeout):
+                self._collect(events)
+            events.extend(self._send_waiting())
         except (EOFError, OSError):
             events.extend(self._lost_worker())
             self.start()
-            self._send_waiting()
+            events.extend(self._send_waiting())
         return events
+
+    def _collect(self, events: list[Event]) -> None:
+        """Read everything the children and the zygote have sent, into events."""
+        self._read_results(events)
+        conn = self._connection()
+        while conn.poll(0):
+            _, forked, exited, refused = conn.recv()
+            for seq, pid, at in forked:
+                self._on_forked(seq, pid, at, events)
+            if exited:
+                self._read_results(events)  # a child's result is queued before its exit
+                for pid, status, timed_out in exited:
+                    self._on_exited(pid, status, timed_out, events)
+            for seq, reason in refused:
+                flight = self._in_flight.pop(seq, None)
+                if flight is not None:
+                    events.append(_failed(flight.workload, reason))
+                    _end_log(flight.workload, reason)
+            self._read_results(events)
+
+    def _read_results(self, events: list[Event]) -> None:
+        results = self._results
+        assert results is not None
+        while True:
+            try:
+                size = results.recv_into(self._inbox)
+            except BlockingIOError:
+                return
+            message = bytes(self._inbox[:size])
+            try:
+                seq, kind, pid, started, chunk = unpack_result_header(message)
+            except Exception:
+                continue  # not ours: whatever a task wrote here is no result
+            flight = self._in_flight.get(seq)
+            if flight is None:
+                continue
+            if kind == STARTED:
+                self._on_forked(seq, pid, started, events)
+                timeout = flight.workload.execution_timeout_s
+                if timeout is not None:
+                    flight.deadline = time.monotonic() + timeout
+                continue
+            if kind == REQUEUE:  # a worker forked before this DAG version was loaded
+                del self._in_flight[seq]
+                self._waiting.appendleft(flight.workload)
+                continue
+            flight.chunks.append(chunk)
+            if kind == MORE:
+                continue
+            if kind != LAST:
+                continue
+            payload, flight.chunks = b"".join(flight.chunks), []
+            try:
+                finished = pickle.loads(payload)
+                if not isinstance(finished, TryFinished):
+                    raise TypeError(f"{type(finished).__name__} is not a TryFinished")
+            except Exception as exc:
+                reason = f"could not read the try's result: {type(exc).__name__}: {exc}"
+                finished = _failed(flight.workload, reason)
+            if not flight.started:  # its zygote's report is still on the way
+                self._on_forked(seq, pid, started, events)
+            del self._in_flight[seq]
+            self._by_pid.pop(pid, None)
+            events.append(finished)
+
+    def _kill_overdue(self, timeout: float) -> float:
+        """Kill tries on reused workers past their execution_timeout; the time to the next."""
+        now = time.monotonic()
+        for flight in self._in_flight.values():
+            if flight.deadline is None or flight.timed_out:
+                continue
+            if flight.deadline <= now and flight.pid is not None:
+                flight.timed_out = True
+                with contextlib.suppress(OSError):
+                    os.killpg(flight.pid, signal.SIGKILL)
+            else:
+                timeout = min(timeout, max(flight.deadline - now, 0.0))
+        return timeout
+
+    def _on_forked(self, seq: int, pid: int, at: float, events: list[Event]) -> None:
+        flight = self._in_flight.get(seq)
+        if flight is None or flight.started:
+            return
+        flight.pid = pid
+        flight.started = True
+        self._by_pid[pid] = seq
+        workload = flight.workload
+        if (workload.key, workload.try_number) in self._cancelled:
+            self._cancelled.discard((workload.key, workload.try_number))
+            _kill_group(pid)
+        started_at = dt.datetime.fromtimestamp(at, _UTC)
+        events.append(TryStarted(workload.key, workload.try_number, pid, self.hostname, started_at))
+
+    def _on_exited(self, pid: int, status: int, timed_out: bool, events: list[Event]) -> None:
+        seq = self._by_pid.pop(pid, None)
+        flight = self._in_flight.pop(seq, None) if seq is not None else None
+        if flight is None:
+            return  # it reported its result already
+        workload = flight.workload
+        if timed_out or flight.timed_out:
+            reason = f"execution_timeout of {workload.execution_timeout_s:g}s exceeded; killed"
+        else:
+            reason = f"worker process {describe_exit(status)} without reporting a result"
+        events.append(_failed(workload, reason))
+        _end_log(workload, reason)
 
     def running(self) -> int:
         return len(self._in_flight) + len(self._waiting)
@@ -110,17 +317,16 @@ class LocalExecutor:
         return list(tis)
 
     def cancel(self, key: TaskInstanceKey, try_number: int) -> None:
-        self._waiting = deque(
-            w for w in self._waiting if (w.key, w.try_number) != (key, try_number)
-        )
         ident = (key, try_number)
-        if ident not in self._in_flight:
-            return
-        pid = self._in_flight[ident]
-        if pid is None:
-            self._cancelled.add(ident)
-        else:
-            _kill_group(pid)  # the zygote reports the child's death as a (stale) TryFinished
+        self._waiting = deque(w for w in self._waiting if (w.key, w.try_number) != ident)
+        for flight in self._in_flight.values():
+            workload = flight.workload
+            if (workload.key, workload.try_number) != ident:
+                continue
+            if flight.pid is None:
+                self._cancelled.add(ident)
+            else:  # its death comes back as a (stale) TryFinished
+                _kill_group(flight.pid)
 
     def shutdown(self, grace: float) -> list[Event]:
         if self._conn is None:
@@ -131,9 +337,17 @@ class LocalExecutor:
             self._conn.send(("shutdown", grace))
         except OSError:
             return self._lost_worker()
+        if self._work is not None:  # idle reusable workers read end of file and exit
+            self._work.close()
+            self._work = None
         deadline = time.monotonic() + grace + 5
         while self._in_flight and time.monotonic() < deadline:
-            events.extend(self._poll_until_gone(0.2))
+            try:
+                assert self._selector is not None
+                if self._selector.select(0.2):
+                    self._collect(events)
+            except (EOFError, OSError):
+                break
         if self._process is not None:
             try:
                 self._process.wait(5)
@@ -142,22 +356,7 @@ class LocalExecutor:
                 self._process.wait()
         return events + self._lost_worker()
 
-    def _poll_until_gone(self, timeout: float) -> list[Event]:
-        """Poll during shutdown: a zygote that went away is not replaced."""
-        conn = self._connection()
-        events: list[Event] = []
-        try:
-            while conn.poll(timeout):
-                timeout = 0
-                event = conn.recv()
-                if isinstance(event, TryFinished):
-                    self._in_flight.pop((event.key, event.try_number), None)
-                events.append(event)
-        except (EOFError, OSError):
-            events.extend(self._lost_worker())
-        return events
-
-    def _connection(self) -> Connection:
+    def _connection(self) -> Channel:
         if self._conn is None:
             raise RuntimeError("the executor was not started")
         return self._conn
@@ -169,19 +368,22 @@ class LocalExecutor:
         goes on running unobserved could run twice once it is retried.
         """
         lost: list[Event] = []
-        for (key, try_number), pid in self._in_flight.items():
-            if pid is not None:
+        for flight in self._in_flight.values():
+            if flight.pid is not None:
                 with contextlib.suppress(OSError):
-                    os.killpg(pid, signal.SIGKILL)  # each try leads its own process group
-            lost.append(
-                TryFinished(
-                    key,
-                    try_number,
-                    TryResult(TryOutcome.FAILED, error="the worker process died; the try was lost"),
-                    at=dt.datetime.now(dt.timezone.utc),
-                )
-            )
+                    os.killpg(flight.pid, signal.SIGKILL)  # each try leads its own process group
+            lost.append(_failed(flight.workload, "the worker process died; the try was lost"))
         self._in_flight.clear()
+        self._by_pid.clear()
+        if self._selector is not None:
+            self._selector.close()
+            self._selector = None
+        if self._results is not None:
+            self._results.close()
+            self._results = None
+        if self._work is not None:
+            self._work.close()
+            self._work = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -192,14 +394,35 @@ class LocalExecutor:
         return lost
 
 
+def _kill_group(pid: int) -> None:
+    """SIGKILL a try's process group (each try leads its own), if it is still there."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _failed(workload: Workload, reason: str) -> TryFinished:
+    result = TryResult(TryOutcome.FAILED, error=reason)
+    return TryFinished(workload.key, workload.try_number, result, at=dt.datetime.now(_UTC))
+
+
+def _end_log(workload: Workload, reason: str) -> None:
+    """Write the last line of a try that could not write it itself (best effort)."""
+    key = workload.key
+    bound: dict[str, Any] = bound_keys(
+        key.dag_id, key.run_id, key.task_id, workload.try_number, map_index=key.map_index
+    )
+    with contextlib.suppress(OSError):
+        fd = open_log(workload.log_path)
+        try:
+            finish_log(
+                fd, bound, workload.max_log_bytes, finished_line(bound, "failed", 0.0, reason)
+            )
+        finally:
+            os.close(fd)
+
+
 class SequentialExecutor(LocalExecutor):
     """One try at a time, still each in its own child process."""
 
     def __init__(self, capacity: int, secret_key: bytes) -> None:
         super().__init__(1, secret_key)
-
-
-def _kill_group(pid: int) -> None:
-    """SIGKILL a try's process group (each try leads its own), if it is still there."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)

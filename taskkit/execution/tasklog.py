@@ -1,8 +1,14 @@
-"""A try's log file: JSON lines under logs/<dag_id>/<run_id>/<task_id>/<try>.log.
+"""A try's log file under logs/<dag_id>/<run_id>/<task_id>/<try>.log.
 
-The zygote writes it, not the task: output is read from the child's pipes
-line by line, so even a try that segfaults or is killed leaves a complete log
-ending in a `try_finished` line with the reason.
+Under the Local and Celery executors the try's own process opens it and
+points its stdout and stderr at it, so output goes to the file without
+passing through any other process (and a log that cannot be opened fails
+that try alone). Around the output taskkit writes JSON event lines:
+`try_started` first and `try_finished` with the outcome and reason last,
+written by the try itself or, when it died without reporting, by the
+executor; `cap_log` then applies the size cap below to the finished file.
+`TryLog` writes the same shape with every output line as a JSON `output`
+event, capping as it goes.
 
 Logs may hold secrets a task printed: folders are 0700 and files 0600. A
 try's log is capped at `logging.max_task_log_bytes`: the first half is kept
@@ -55,6 +61,122 @@ def open_private(path: Path) -> IO[str]:
     make_private_dirs(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     return os.fdopen(fd, "a", encoding="utf-8")
+
+
+#: Event lines taskkit writes; any other line is a try's own output.
+EVENTS = frozenset({"try_started", "try_finished", "try_rejected", "output", "log_truncated"})
+
+
+def open_log(path: str) -> int:
+    """An O_APPEND descriptor on the log at `path` (0600, in 0700 folders made as needed).
+
+    Raises OSError (too long a name, a folder that is a file, no permission).
+    It is opened for reading too, so `write_event` can look at the last byte.
+    """
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+    try:
+        return os.open(path, flags, 0o600)
+    except FileNotFoundError:
+        make_private_dirs(Path(path).parent)
+        return os.open(path, flags, 0o600)
+
+
+def bound_keys(
+    dag_id: str, run_id: str, task_id: str, try_number: int, *, map_index: int = -1
+) -> dict[str, Any]:
+    """The keys every event line of one try carries (map_index for a mapped task's instance)."""
+    bound: dict[str, Any] = {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "task_id": task_id,
+        "try_number": try_number,
+    }
+    if map_index >= 0:
+        bound["map_index"] = map_index
+    return bound
+
+
+def event_line(bound: dict[str, Any], level: str, event: str, **values: Any) -> bytes:
+    """One JSON event line (with its newline)."""
+    line = {
+        **bound,
+        **values,
+        "event": event,
+        "level": level,
+        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+    }
+    return (json.dumps(line) + "\n").encode()
+
+
+def finished_line(
+    bound: dict[str, Any], outcome: str, duration_s: float, error: str | None
+) -> bytes:
+    """The `try_finished` event line."""
+    return event_line(
+        bound,
+        "info" if outcome != "failed" else "error",
+        "try_finished",
+        outcome=outcome,
+        duration_s=round(duration_s, 6),
+        error=error,
+    )
+
+
+def write_event(fd: int, line: bytes) -> None:
+    """Append an event line, on a line of its own even if the output ended mid-line."""
+    size = os.fstat(fd).st_size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        line = b"\n" + line
+    view = memoryview(line)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def finish_log(fd: int, bound: dict[str, Any], max_bytes: int | None, line: bytes) -> None:
+    """End a try's log: cap what it wrote, then append its `try_finished` line."""
+    cap_log(fd, bound, max_bytes or DEFAULT_MAX_LOG_BYTES)
+    write_event(fd, line)
+
+
+def append_event(path: str, line: bytes) -> None:
+    """Open the log at `path`, append `line`, close (a rejected try's whole log)."""
+    fd = open_log(path)
+    try:
+        write_event(fd, line)
+    finally:
+        os.close(fd)
+
+
+def cap_log(fd: int, bound: dict[str, Any], max_bytes: int) -> None:
+    """Cut the middle of a log longer than `max_bytes`: keep its first half and last quarter.
+
+    A try writes its output straight into the file, so the cap is applied
+    when it ends: the file keeps the lines that fit in the first half, a
+    `log_truncated` line saying how many bytes and lines went and which
+    setting bounds them, and the lines of the last quarter.
+    """
+    size = os.fstat(fd).st_size
+    if size <= max_bytes:
+        return
+    head = os.pread(fd, max_bytes // 2, 0)
+    head = head[: head.rfind(b"\n") + 1]
+    tail_start = size - max_bytes // 4
+    tail = os.pread(fd, size - tail_start, tail_start)
+    tail = tail[tail.find(b"\n") + 1 :]
+    cut_from, cut_to = len(head), size - len(tail)
+    cut_lines = 0
+    for offset in range(cut_from, cut_to, 1 << 20):
+        cut_lines += os.pread(fd, min(1 << 20, cut_to - offset), offset).count(b"\n")
+    note = event_line(
+        bound,
+        "warning",
+        "log_truncated",
+        cut_bytes=cut_to - cut_from,
+        cut_lines=cut_lines,
+        limit=f"logging.max_task_log_bytes = {max_bytes}",
+    )
+    os.ftruncate(fd, cut_from)
+    write_event(fd, note + tail)
 
 
 def log_path(
@@ -171,13 +293,9 @@ class TryLog:
         path = Path(workload.log_path)
         file = open_private(path)
         key = workload.key
-        bound = {
-            "dag_id": key.dag_id,
-            "run_id": key.run_id,
-            "task_id": key.task_id,
-            "map_index": key.map_index,
-            "try_number": workload.try_number,
-        }
+        bound = bound_keys(
+            key.dag_id, key.run_id, key.task_id, workload.try_number, map_index=key.map_index
+        )
         limit = workload.max_log_bytes or DEFAULT_MAX_LOG_BYTES
         return cls(file, bound, limit, path)
 
@@ -220,8 +338,7 @@ class TryLog:
 def write_rejection(path: Path, reason: str, at: dt.datetime) -> None:
     """The whole log of a try that could never start (no such pool, or too small)."""
     line = {"event": "try_rejected", "level": "error", "timestamp": at.isoformat(), "error": reason}
-    with open_private(path) as file:
-        file.write(json.dumps(line) + "\n")
+    append_event(str(path), (json.dumps(line) + "\n").encode())
 
 
 def format_log(path: Path) -> str:
@@ -237,8 +354,8 @@ def format_line(raw: str) -> str:
         event = json.loads(raw)
     except json.JSONDecodeError:
         return raw
-    if not isinstance(event, dict):
-        return raw
+    if not isinstance(event, dict) or event.get("event") not in EVENTS:
+        return raw  # the try's own output, even when it is JSON
     if event.get("event") == "output":
         return str(event.get("line", ""))
     extras = " ".join(
@@ -273,11 +390,28 @@ def follow_log(path: Path, still_running: Callable[[], bool], poll_s: float = 0.
                     if is_final(line):
                         return
                 continue
+            if os.fstat(file.fileno()).st_size < file.tell():
+                _skip_to_cut(file)  # cap_log cut the middle we were reading: go on after it
+                pending = ""
+                continue
             if not still_running():
                 rest = pending + file.read()
                 yield from (line + "\n" for line in rest.splitlines())
                 return
             time.sleep(poll_s)
+
+
+def _skip_to_cut(file: IO[str]) -> None:
+    """Position `file` at its `log_truncated` line (or its end, if it has none)."""
+    file.seek(0)
+    while True:
+        start = file.tell()
+        line = file.readline()
+        if not line:
+            return
+        if '"event": "log_truncated"' in line:
+            file.seek(start)
+            return
 
 
 def _count_lines(path: Path) -> int:

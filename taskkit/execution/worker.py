@@ -1,101 +1,142 @@
-"""The warm worker ("zygote"): keeps DAG versions loaded and forks one child per try.
+"""The forker ("zygote"): keeps DAG versions loaded and forks one fresh child per try.
 
 Forking from a process that has already imported taskkit and unpickled the
-DAG makes a fresh, fully isolated process per try cost about a millisecond:
-a crash, os._exit, a segfault or an OOM kill takes down only that child. The
-zygote watches each child's pipes and exit status, writes its log, enforces
-execution_timeout by killing the child's process group, and sends exactly
-one TryFinished per try back to the scheduler.
+DAG makes a fresh, fully isolated process per try cost well under a
+millisecond: a crash, os._exit, a segfault or an OOM kill takes down only
+that child. Work is split so that each process does only what it alone can:
+
+- the executor (local.py, in the scheduler or Celery worker process) checks
+  DAG payload signatures, encodes workloads, turns what it hears into
+  TryStarted/TryFinished events, and ends the log of a try that died silently;
+- the zygote (here) only forks, reaps and kills. It never opens a log file,
+  never reads a try's result and never holds the secret key, so no try's
+  problem can take it down, and its heap stays small and frozen (`gc.freeze`),
+  which keeps fork() and the children's copy-on-write faults cheap;
+- the child opens its own log (a log that cannot be opened fails that try
+  alone), points stdout and stderr at it, runs the try and sends its result
+  on one socket shared by all children, straight to the executor.
+
+Messages on the control socket (pickled, in batches):
+  executor -> zygote: ("dag", version_id, payload) | ("run", [(seq, version_id,
+  timeout_s, workload_bytes), ...]) | ("shutdown", grace_s)
+  zygote -> executor: ("batch", [(seq, pid, started_at), ...], [(pid, status,
+  timed_out), ...], [(seq, reason), ...])   # forked, exited, refused
+On the result socket (SOCK_SEQPACKET) each child sends its pickled
+TryFinished (with its pid and start time) as `_HEADER` + chunk messages.
+
+With process reuse (`[local] reuse_processes = N`, opt-in) the zygote also
+keeps a pool of long-lived workers that take workloads straight from the
+executor on a shared work socket (`_WORK` header + pickled workload), report
+STARTED, run the try, report the result, and wait for the next one; each
+exits after N tries, or when its memory passes the limit, and a crash ends
+it like any child. The zygote forks replacements.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import datetime as dt
 import errno
 import gc
+import heapq
 import logging
 import os
 import pickle
+import select
 import selectors
 import signal
-import socket
+import struct
 import sys
 import time
 import traceback
-from multiprocessing.connection import Connection
 from typing import Any
 
-import attrs
-
 # Imported here, in the zygote, so no forked try pays for importing them again.
-from taskkit.execution.base import DagPayload, TryFinished, TryStarted, Workload
+from taskkit.execution.base import TryFinished, Workload
 from taskkit.execution.runtime import run_try
-from taskkit.execution.tasklog import TryLog
+from taskkit.execution.tasklog import (
+    bound_keys,
+    event_line,
+    finish_log,
+    finished_line,
+    open_log,
+    write_event,
+)
 from taskkit.model.results import TryOutcome, TryResult
 
-_CHUNK = 65536
-
-
-@attrs.define
-class _Child:
-    """A forked try the zygote is watching."""
-
-    workload: Workload
-    pid: int
-    result_fd: int
-    out_fds: dict[int, str]  # fd -> "stdout" | "stderr"
-    log: TryLog
-    started: float
-    deadline: float | None
-    result: bytearray = attrs.Factory(bytearray)
-    exit_status: int | None = None
-    timed_out: bool = False
-
-
-@attrs.frozen
-class _Spare:
-    """A forked child waiting for its workload on `work_w`."""
-
-    pid: int
-    work_w: int
-    result_r: int
-    out_r: int
-    err_r: int
+#: seq (u64), kind (u8: one of the kinds below), pid (u32), start time (f64).
+_HEADER = struct.Struct("<QBId")
+MORE, LAST, STARTED, REQUEUE = 0, 1, 2, 3  # a chunk, the last chunk, or a pool worker's note
+#: A workload for a pool worker: seq (u64), DAG version (u64), then the pickled workload.
+WORK = struct.Struct("<QQ")
+#: The largest such message; bigger workloads go the fresh-process way.
+WORK_MESSAGE_MAX = 64 * 1024
+#: Result messages are cut into chunks that fit any SOCK_SEQPACKET send buffer.
+RESULT_CHUNK = 32 * 1024
+_PR_SET_PDEATHSIG = 1
 
 
 class Zygote:
-    """The zygote's event loop; runs in its own process (see `serve`)."""
+    """The zygote's event loop; runs in its own process (see `main`)."""
 
-    def __init__(self, conn: Connection, secret_key: bytes) -> None:
+    def __init__(
+        self,
+        conn: Channel,
+        result_fd: int,
+        *,
+        work_fd: int | None = None,
+        pool_size: int = 0,
+        reuse: int = 0,
+        max_rss_mb: int = 0,
+    ) -> None:
         self.conn = conn
-        self.secret_key = secret_key
+        self.result_fd = result_fd
+        self.work_fd = work_fd
+        self.pool_size = pool_size if work_fd is not None else 0
+        self.reuse = reuse
+        self.max_rss_pages = max_rss_mb * 1024 * 1024 // os.sysconf("SC_PAGE_SIZE")
+        self.pool: set[int] = set()
         self.dags: dict[int, Any] = {}
-        self.children: dict[int, _Child] = {}
-        self.by_fd: dict[int, _Child] = {}
+        self.broken: dict[int, str] = {}  # version -> why it could not be loaded
+        #: pid -> (seq, deadline or None) of every child not yet reaped.
+        self.children: dict[int, tuple[int, float | None]] = {}
+        self.deadlines: list[tuple[float, int]] = []  # (deadline, pid), a heap
+        self.timed_out: set[int] = set()
+        self.forked: list[tuple[int, int, float]] = []
+        self.exited: list[tuple[int, int, bool]] = []
+        self.refused: list[tuple[int, str]] = []
         self.selector = selectors.DefaultSelector()
-        self.hostname = socket.gethostname()
         self.draining = False
         self.kill_at: float | None = None
-        self.spare: _Spare | None = None
+        self.spare: tuple[int, int] | None = None  # (pid, work pipe's write end)
         self.pid = os.getpid()
+        self.wake_r = self.wake_w = -1
+        self.prctl = _prctl()
 
     def serve(self) -> None:
-        wake_r, wake_w = os.pipe()
-        os.set_blocking(wake_w, False)
-        os.set_blocking(wake_r, False)
-        signal.set_wakeup_fd(wake_w)
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        os.set_blocking(self.wake_r, False)
+        signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         # The scheduler decides when to stop (and the zygote exits when it goes away): a
         # Ctrl-C or a SIGTERM sent to the whole process group must not lose running tries.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         self.selector.register(self.conn.fileno(), selectors.EVENT_READ, "conn")
-        self.selector.register(wake_r, selectors.EVENT_READ, "wake")
-        while not (self.draining and not self.children):
+        self.selector.register(self.wake_r, selectors.EVENT_READ, "wake")
+        # What the children inherit is frozen out of the collector's sight, and the
+        # collector stays off here: the zygote makes no cycles worth collecting, and a GC
+        # pass would touch (and so un-share) every page the children have in common.
+        gc.freeze()
+        gc.disable()
+        while not (self.draining and not self.children and not self.pool):
+            self._fill_pool()
             timeout = self._timeout()
-            if self.spare is None and self.dags and not self.draining:
+            want_spare = (
+                self.spare is None and bool(self.dags) and not self.draining and not self.pool_size
+            )
+            if want_spare:
                 # Fork the next try's process only when nothing else is waiting, so the
                 # fork never delays noticing a finished try or dispatching a queued one.
                 timeout = 0
@@ -103,313 +144,393 @@ class Zygote:
             for key, _ in ready:
                 if key.data == "conn":
                     self._receive()
-                elif key.data == "wake":
-                    _drain(wake_r)
                 else:
-                    self._read_child(key.fd)
+                    _drain(self.wake_r)
             self._enforce_deadlines()
             self._reap()
-            if not ready and self.spare is None and self.dags and not self.draining:
+            self._flush()
+            if not ready and want_spare:
                 self.spare = self._fork_spare()
 
-    # -- messages from the scheduler ------------------------------------------
+    # -- the control socket ------------------------------------------------------
 
     def _receive(self) -> None:
         try:
-            message = self.conn.recv()
+            while True:
+                message = self.conn.recv()
+                self._handle(message)
+                if not self.conn.poll(0):
+                    break
         except (EOFError, OSError):
-            # The scheduler is gone: nobody will record results, so stop now.
-            self._discard_spare()
-            for child in self.children.values():
-                _kill_group(child.pid)
-            os._exit(1)
-        if isinstance(message, DagPayload):
-            self._load(message)
-        elif isinstance(message, Workload):
-            self._fork(message)
-        elif isinstance(message, tuple) and message[0] == "shutdown":
+            self._gone()
+
+    def _handle(self, message: Any) -> None:
+        kind = message[0]
+        if kind == "run":
+            gc.freeze()  # what this batch allocated stays shared too
+            for seq, version, timeout, data in message[1]:
+                self._start(seq, version, timeout, data)
+        elif kind == "dag":
+            self._load(message[1], message[2])
+        elif kind == "shutdown":
             self._discard_spare()
             self.draining = True
             self.kill_at = time.monotonic() + float(message[1])
 
-    def _load(self, message: DagPayload) -> None:
+    def _flush(self) -> None:
+        if not (self.forked or self.exited or self.refused):
+            return
+        batch = ("batch", self.forked, self.exited, self.refused)
+        self.forked, self.exited, self.refused = [], [], []
+        try:
+            self.conn.send(batch)
+        except OSError:  # BrokenPipeError and friends: the scheduler went away
+            self._gone()
+
+    def _gone(self) -> None:
+        """The scheduler is gone: nobody will record results, so stop now, quietly."""
+        self._discard_spare()
+        for pid in [*self.children, *self.pool]:
+            _kill_group(pid)
+        os._exit(0)
+
+    def _load(self, version: int, payload: bytes) -> None:
+        """Unpickle a DAG version the executor has verified (the zygote holds no key)."""
         from taskkit import serde
 
-        if message.dag_version_id not in self.dags:
-            self._discard_spare()  # it was forked without this version
-            self.dags[message.dag_version_id] = serde.loads_verified_dag(
-                message.payload, message.signature, self.secret_key
-            )
-            # Move what is loaded out of the collector's sight: forked children then
-            # don't copy-on-write every page just because a GC pass touched it.
-            gc.freeze()
+        if version in self.dags or version in self.broken:
+            return
+        self._discard_spare()  # it was forked without this version
+        try:
+            self.dags[version] = serde.loads_dag(payload)
+        except Exception as exc:  # a payload that unpickles here fails its tries, not us
+            problem = f"{type(exc).__name__}: {exc}"
+            self.broken[version] = f"the DAG version could not be loaded: {problem}"
+        gc.freeze()
 
-    # -- children ---------------------------------------------------------------
+    # -- children ------------------------------------------------------------------
 
-    def _fork_spare(self) -> _Spare:
+    def _start(self, seq: int, version: int, timeout: float | None, data: bytes) -> None:
+        if version not in self.dags:
+            reason = self.broken.get(version, f"DAG version {version} was never sent")
+            self.refused.append((seq, reason))
+            return
+        if self.draining:
+            self.refused.append((seq, "the executor is shutting down"))
+            return
+        pid = self._hand_to_spare(seq, version, data)
+        if pid is None:
+            try:
+                pid = self._fork(lambda: self._child(seq, version, data))
+            except OSError as exc:
+                self.refused.append((seq, f"could not fork the try's process: {exc}"))
+                return
+        now = time.monotonic()
+        deadline = now + timeout if timeout is not None else None
+        self.children[pid] = (seq, deadline)
+        if deadline is not None:
+            heapq.heappush(self.deadlines, (deadline, pid))
+        self.forked.append((seq, pid, time.time()))
+
+    def _hand_to_spare(self, seq: int, version: int, data: bytes) -> int | None:
+        if self.spare is None:
+            return None
+        pid, work_w = self.spare
+        self.spare = None
+        try:
+            _write_all(work_w, pickle.dumps((seq, version, data)))
+        except OSError:  # the spare died while waiting; fork a fresh child instead
+            os.close(work_w)
+            _kill_group(pid)
+            return None
+        os.close(work_w)
+        return pid
+
+    def _fork_spare(self) -> tuple[int, int] | None:
         """Fork a child that sets itself up and then waits for its workload.
 
-        Forking ahead takes fork()'s milliseconds off the path from "the
-        scheduler queued a try" to "the try runs".
+        Forking ahead takes fork()'s cost off the path from "the scheduler
+        queued a try" to "the try runs", which is what a chain of tasks waits on.
         """
         work_r, work_w = os.pipe()
-        result_r, result_w = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
+        try:
+            pid = self._fork(lambda: self._spare_child(work_r, work_w))
+        except OSError:
+            os.close(work_r)
+            os.close(work_w)
+            return None
+        os.close(work_r)
+        return pid, work_w
+
+    def _fork(self, body: Any) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:  # the child
             try:
-                for fd in (work_w, result_r, out_r, err_r):
-                    os.close(fd)
-                if self.spare is not None:
-                    os.close(self.spare.work_w)
-                _run_child(self, work_r, result_w, out_w, err_w)
+                body()
             except BaseException:
-                traceback.print_exc()  # reaches the try's log once stderr is redirected
+                traceback.print_exc()  # reaches the try's log once stderr points there
             finally:
                 os._exit(70)
-        for fd in (work_r, result_w, out_w, err_w):
-            os.close(fd)
         with contextlib.suppress(OSError):  # also here, so a kill never races the child's call
             os.setpgid(pid, pid)
-        return _Spare(pid, work_w, result_r, out_r, err_r)
+        return pid
 
     def _discard_spare(self) -> None:
         if self.spare is not None:
-            spare, self.spare = self.spare, None
-            _kill_group(spare.pid)
-            for fd in (spare.work_w, spare.result_r, spare.out_r, spare.err_r):
-                os.close(fd)
-
-    def _fork(self, workload: Workload) -> None:
-        spare = self.spare or self._fork_spare()
-        self.spare = None
-        try:
-            _write_all(spare.work_w, _frame(pickle.dumps(workload)))
-        except BrokenPipeError:  # the spare died while waiting; fork a fresh one
-            self.spare = spare
-            self._discard_spare()
-            spare = self._fork_spare()
-            _write_all(spare.work_w, _frame(pickle.dumps(workload)))
-        os.close(spare.work_w)
-        now = time.monotonic()
-        timeout = workload.execution_timeout_s
-        log = TryLog.open(workload)
-        child = _Child(
-            workload=workload,
-            pid=spare.pid,
-            result_fd=spare.result_r,
-            out_fds={spare.out_r: "stdout", spare.err_r: "stderr"},
-            log=log,
-            started=now,
-            deadline=now + timeout if timeout is not None else None,
-        )
-        self.children[spare.pid] = child
-        for fd in (spare.result_r, spare.out_r, spare.err_r):
-            os.set_blocking(fd, False)
-            self.by_fd[fd] = child
-            self.selector.register(fd, selectors.EVENT_READ, "child")
-        started = TryStarted(
-            workload.key,
-            workload.try_number,
-            spare.pid,
-            self.hostname,
-            dt.datetime.now(dt.timezone.utc),
-        )
-        log.started(spare.pid, self.hostname)
-        self.conn.send(started)
-
-    def _read_child(self, fd: int) -> None:
-        child = self.by_fd.get(fd)
-        if child is None:
-            return
-        try:
-            data = os.read(fd, _CHUNK)
-        except BlockingIOError:
-            return
-        if not data:
-            self._close_fd(fd)
-        elif fd == child.result_fd:
-            child.result.extend(data)
-        else:
-            child.log.output(child.out_fds[fd], data)
-
-    def _close_fd(self, fd: int) -> None:
-        self.selector.unregister(fd)
-        os.close(fd)
-        child = self.by_fd.pop(fd)
-        child.out_fds.pop(fd, None)
-        if fd == child.result_fd:
-            child.result_fd = -1
+            (pid, work_w), self.spare = self.spare, None
+            os.close(work_w)  # it reads end of file and exits; reaped like any child
+            _kill_group(pid)
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
-        for child in self.children.values():
-            if child.deadline is not None and now >= child.deadline and not child.timed_out:
-                child.timed_out = True
-                _kill_group(child.pid)
+        while self.deadlines and self.deadlines[0][0] <= now:
+            _, pid = heapq.heappop(self.deadlines)
+            if pid in self.children and pid not in self.timed_out:
+                self.timed_out.add(pid)
+                _kill_group(pid)
         if self.kill_at is not None and now >= self.kill_at:
-            for child in self.children.values():
-                _kill_group(child.pid)
+            for pid in [*self.children, *self.pool]:
+                _kill_group(pid)
 
     def _timeout(self) -> float | None:
-        deadlines = [c.deadline for c in self.children.values() if c.deadline and not c.timed_out]
+        deadlines = [d for d, pid in self.deadlines[:1] if pid in self.children]
+        if self.deadlines and not deadlines:
+            return 0.0  # a stale head: pop it on the next pass
         if self.kill_at is not None:
             deadlines.append(self.kill_at)
-        if self.children and any(c.exit_status is not None for c in self.children.values()):
-            return 0.01  # an exited child whose pipes a grandchild still holds
         return max(min(deadlines) - time.monotonic(), 0) if deadlines else None
 
     def _reap(self) -> None:
-        while self.children:
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                break
+                return
             if pid == 0:
-                break
-            child = self.children.get(pid)
-            if child is None:
+                return
+            if pid in self.pool:
+                self.pool.discard(pid)
+                self.exited.append((pid, status, False))
                 continue
-            child.exit_status = status
-            if child.deadline is not None and time.monotonic() >= child.deadline:
+            entry = self.children.pop(pid, None)
+            if entry is None:
+                continue  # a discarded spare
+            deadline = entry[1]
+            timed_out = pid in self.timed_out
+            self.timed_out.discard(pid)
+            if deadline is not None and time.monotonic() >= deadline:
                 # It ran out of time (the in-process alarm may have won the race with
                 # _enforce_deadlines): what it started in the background dies with it.
                 with contextlib.suppress(OSError):
                     os.killpg(pid, signal.SIGKILL)
-        for pid in [p for p, c in self.children.items() if c.exit_status is not None]:
-            self._finish(self.children[pid])
+            self.exited.append((pid, status, timed_out))
 
-    def _finish(self, child: _Child) -> None:
-        if child.result_fd != -1:
-            # Read what the child wrote before exiting; a grandchild cannot hold this pipe.
-            while child.result_fd != -1:
-                try:
-                    data = os.read(child.result_fd, _CHUNK)
-                except BlockingIOError:
-                    break
-                if not data:
-                    self._close_fd(child.result_fd)
-                else:
-                    child.result.extend(data)
-        for fd in list(child.out_fds):
-            # Keep what is buffered now; don't wait for grandchildren that kept the pipe.
+    def _fill_pool(self) -> None:
+        """Keep `pool_size` reusable workers (process reuse only), once a DAG is loaded."""
+        while len(self.pool) < self.pool_size and self.dags and not self.draining:
             try:
-                while data := os.read(fd, _CHUNK):
-                    child.log.output(child.out_fds[fd], data)
-            except BlockingIOError:
-                pass
-            self._close_fd(fd)
-        del self.children[child.pid]
-        finished = self._outcome(child)
-        child.log.finished(finished.result)
-        self.conn.send(finished)
+                pid = self._fork(self._pool_worker)
+            except OSError:
+                return  # try again on the next pass
+            self.pool.add(pid)
 
-    def _outcome(self, child: _Child) -> TryFinished:
-        workload = child.workload
-        duration = time.monotonic() - child.started
-        if child.timed_out:
-            reason = f"execution_timeout of {workload.execution_timeout_s:g}s exceeded; killed"
-        elif child.result and child.result_fd == -1:
-            try:
-                finished: TryFinished = pickle.loads(bytes(child.result))
-            except Exception as exc:
-                reason = f"could not read the try's result: {exc}"
-            else:
-                return finished
-        else:
-            exit_description = _describe_exit(child.exit_status)
-            reason = f"worker process {exit_description} without reporting a result"
-        result = TryResult(TryOutcome.FAILED, error=reason, duration_s=duration)
-        return TryFinished(workload.key, workload.try_number, result)
+    # -- inside a forked child -------------------------------------------------------
 
-
-def _run_child(zygote: Zygote, work_r: int, result_w: int, out_w: int, err_w: int) -> None:
-    """Inside the forked child: wait for the workload, run the try, write its TryFinished."""
-    os.setpgid(0, 0)  # its own process group, so a timeout kills what it started too
-    _die_with(zygote.pid)
-    signal.set_wakeup_fd(-1)
-    for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_DFL)
-    zygote.conn.close()
-    zygote.selector.close()
-    for fd in zygote.by_fd:
-        os.close(fd)
-    os.dup2(out_w, 1)
-    os.dup2(err_w, 2)
-    os.close(out_w)
-    os.close(err_w)
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        force=True,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    frame = _read_frame(work_r)
-    if frame is None:  # the zygote discarded this spare
+    def _pool_worker(self) -> None:
+        """A reusable worker: take workloads from the work socket until done or too big."""
+        assert self.work_fd is not None
+        self._detach()
+        pid = os.getpid()
+        for _ in range(self.reuse):
+            message = os.read(self.work_fd, WORK_MESSAGE_MAX)
+            if not message:  # the executor closed the work socket: shutting down
+                os._exit(0)
+            seq, version = WORK.unpack_from(message)
+            started = time.time()
+            if version not in self.dags:  # loaded after this worker was forked
+                os.write(self.result_fd, _HEADER.pack(seq, REQUEUE, pid, started))
+                os._exit(0)
+            os.write(self.result_fd, _HEADER.pack(seq, STARTED, pid, started))
+            self._run(seq, version, message[WORK.size :], started)
+            if self.max_rss_pages and _resident_pages() > self.max_rss_pages:
+                break
         os._exit(0)
-    workload: Workload = pickle.loads(frame)
-    key = workload.key
-    result = run_try(zygote.dags[workload.dag_version_id], workload)
-    finished = TryFinished(key, workload.try_number, result)
-    try:
-        payload = pickle.dumps(finished)
-    except Exception as exc:
-        failed = TryResult(
-            TryOutcome.FAILED,
-            error=f"the task's return value cannot be "
-            f"stored as an XCom: {type(exc).__name__}: {exc}",
-            duration_s=result.duration_s,
+
+    def _spare_child(self, work_r: int, work_w: int) -> None:
+        os.close(work_w)
+        self._detach()
+        message = _read_all(work_r)
+        os.close(work_r)
+        if not message:  # the zygote discarded this spare
+            os._exit(0)
+        seq, version, data = pickle.loads(message)
+        self._run(seq, version, data)
+        os._exit(0)
+
+    def _child(self, seq: int, version: int, data: bytes) -> None:
+        self._detach()
+        self._run(seq, version, data)
+        os._exit(0)
+
+    def _detach(self) -> None:
+        """Become a try's process: own process group, dies with the zygote, no zygote fds."""
+        os.setpgid(0, 0)  # its own process group, so a timeout kills what it started too
+        if self.prctl is not None:
+            # Have the kernel SIGKILL this child when the zygote dies, even by SIGKILL: it
+            # leads its own group, so a kill sent to the zygote's group would miss it, and
+            # an unobserved try could run twice once the scheduler retries it.
+            self.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != self.pid:  # the zygote died before the call above
+            os._exit(1)
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        for fd in (self.conn.fileno(), self.wake_r, self.wake_w, self.selector.fileno()):
+            os.close(fd)
+        if self.spare is not None:
+            os.close(self.spare[1])
+        gc.enable()
+
+    def _run(self, seq: int, version: int, data: bytes, started: float | None = None) -> None:
+        """Open the log, run the try, write its last log line and send its result."""
+        started = started or time.time()
+        workload: Workload = pickle.loads(data)
+        key = workload.key
+        bound = bound_keys(
+            key.dag_id, key.run_id, key.task_id, workload.try_number, map_index=key.map_index
         )
-        payload = pickle.dumps(TryFinished(key, workload.try_number, failed))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    _write_all(result_w, payload)
-    os.close(result_w)
-    os._exit(0)
+        try:
+            log_fd = open_log(workload.log_path)
+        except OSError as exc:
+            reason = f"cannot open the try's log file {workload.log_path!r}: {exc.strerror or exc}"
+            failed = TryResult(TryOutcome.FAILED, error=reason)
+            self._send(seq, started, TryFinished(key, workload.try_number, failed))
+            return
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
+        write_event(1, event_line(bound, "info", "try_started", pid=os.getpid(), hostname=HOST))
+        result = run_try(self.dags[version], workload)
+        finished = TryFinished(key, workload.try_number, result)
+        try:
+            payload = pickle.dumps(finished)
+        except Exception as exc:
+            result = TryResult(
+                TryOutcome.FAILED,
+                error=f"the try's result cannot be sent back: {type(exc).__name__}: {exc}",
+                duration_s=result.duration_s,
+            )
+            finished = TryFinished(key, workload.try_number, result)
+            payload = pickle.dumps(finished)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        line = finished_line(bound, result.outcome.value, result.duration_s, result.error)
+        finish_log(1, bound, workload.max_log_bytes, line)
+        self._send_bytes(seq, started, payload)
+
+    def _send(self, seq: int, started: float, finished: TryFinished) -> None:
+        self._send_bytes(seq, started, pickle.dumps(finished))
+
+    def _send_bytes(self, seq: int, started: float, payload: bytes) -> None:
+        pid = os.getpid()
+        last = max(len(payload) - 1, 0) // RESULT_CHUNK
+        for index in range(last + 1):
+            chunk = payload[index * RESULT_CHUNK : (index + 1) * RESULT_CHUNK]
+            header = _HEADER.pack(seq, LAST if index == last else MORE, pid, started)
+            os.write(self.result_fd, header + chunk)  # one datagram; never split
 
 
-def _die_with(parent: int) -> None:
-    """Have the kernel SIGKILL this child when the zygote dies (Linux), even by SIGKILL.
+class Channel:
+    """Length-prefixed pickles over one end of a stream socketpair, either way.
 
-    A try leads its own process group, so a SIGKILL sent to the zygote's group
-    (say, a Celery worker's) would otherwise leave it running unobserved, and
-    it could run twice once the scheduler retries it.
+    multiprocessing's Connection would do, but importing it pulls tempfile,
+    shutil, bz2, lzma and random into the zygote: shared libraries and heap
+    that every fork() copies and every child tears down again.
     """
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # it died before the call above
-        os._exit(1)
 
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buffer = bytearray()
 
-def _frame(data: bytes) -> bytes:
-    return len(data).to_bytes(8, "big") + data
+    def fileno(self) -> int:
+        return self.fd
 
+    def send(self, message: object) -> None:
+        data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+        _write_all(self.fd, _LENGTH.pack(len(data)) + data)
 
-def _read_frame(fd: int) -> bytes | None:
-    """One length-prefixed message from a blocking fd, or None at end of file."""
-    buffer = bytearray()
-    needed = 8
-    size: int | None = None
-    while len(buffer) < needed:
-        chunk = os.read(fd, max(needed - len(buffer), _CHUNK if size else 8))
-        if not chunk:
+    def recv(self) -> Any:
+        """The next message, waiting for it; EOFError once the other end is closed."""
+        while (message := self._take()) is None:
+            chunk = os.read(self.fd, 256 * 1024)
+            if not chunk:
+                raise EOFError("the other end of the channel was closed")
+            self._buffer += chunk
+        return pickle.loads(message)
+
+    def poll(self, timeout: float) -> bool:
+        """Whether a message (or end of file) can be read within `timeout` seconds."""
+        if len(self._buffer) >= _LENGTH.size:
+            (size,) = _LENGTH.unpack_from(self._buffer)
+            if len(self._buffer) >= _LENGTH.size + size:
+                return True
+        return bool(select.select([self.fd], [], [], timeout)[0])
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def _take(self) -> bytes | None:
+        if len(self._buffer) < _LENGTH.size:
             return None
-        buffer.extend(chunk)
-        if size is None and len(buffer) >= 8:
-            size = int.from_bytes(buffer[:8], "big")
-            needed = 8 + size
-    return bytes(buffer[8:needed])
+        (size,) = _LENGTH.unpack_from(self._buffer)
+        end = _LENGTH.size + size
+        if len(self._buffer) < end:
+            return None
+        message = bytes(self._buffer[_LENGTH.size : end])
+        del self._buffer[:end]
+        return message
+
+
+_LENGTH = struct.Struct("!Q")
+
+
+HOST = os.uname().nodename  # socket.gethostname() without importing socket here
+
+
+def _prctl() -> Any:
+    """libc's prctl, looked up once here rather than in every child (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def unpack_result_header(message: bytes) -> tuple[int, int, int, float, bytes]:
+    """(seq, kind, pid, started_at, chunk) of one result message."""
+    seq, kind, pid, started = _HEADER.unpack_from(message)
+    return seq, kind, pid, started, message[_HEADER.size :]
+
+
+def _resident_pages() -> int:
+    with open("/proc/self/statm", "rb") as statm:  # noqa: PTH123 - no pathlib on this path
+        return int(statm.read().split()[1])
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        written = os.write(fd, view)
-        view = view[written:]
+        view = view[os.write(fd, view) :]
 
 
 def _drain(fd: int) -> None:
@@ -431,9 +552,8 @@ def _kill_group(pid: int) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-def _describe_exit(status: int | None) -> str:
-    if status is None:
-        return "vanished"
+def describe_exit(status: int) -> str:
+    """How a process ended, from its wait status, in words."""
     if os.WIFSIGNALED(status):
         signum = os.WTERMSIG(status)
         return f"was killed by signal {signal.Signals(signum).name}"
@@ -441,14 +561,30 @@ def _describe_exit(status: int | None) -> str:
 
 
 def main(argv: list[str]) -> None:
-    """Entry point of the zygote: `python -m taskkit.execution.worker FD`.
+    """Entry point: `python -m taskkit.execution.worker CONTROL RESULTS [WORK POOL REUSE MAX_MB]`.
 
-    FD is one end of a socketpair; the first message on it is the secret key
-    that DAG payloads must be signed with.
+    CONTROL is this process's end of a socketpair with the executor; RESULTS
+    the children's end of the SOCK_SEQPACKET pair results go back on; with
+    process reuse, WORK the workers' end of the pair workloads come on, POOL
+    how many workers to keep, REUSE how many tries each runs, MAX_MB its
+    memory limit. No descriptor is passed on to programs the tries exec.
     """
-    conn = Connection(int(argv[1]))
-    secret_key = conn.recv_bytes()
-    Zygote(conn, secret_key).serve()
+    control, result_fd = int(argv[1]), int(argv[2])
+    work_fd, pool, reuse, max_mb = (int(a) for a in argv[3:7]) if len(argv) >= 7 else (-1, 0, 0, 0)
+    for fd in (control, result_fd, work_fd):
+        if fd >= 0:
+            os.set_inheritable(fd, False)
+    # Configured once here; each child's stderr is its log, so its records land there.
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        force=True,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    work = work_fd if work_fd >= 0 else None
+    Zygote(
+        Channel(control), result_fd, work_fd=work, pool_size=pool, reuse=reuse, max_rss_mb=max_mb
+    ).serve()
 
 
 if __name__ == "__main__":

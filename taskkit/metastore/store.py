@@ -23,11 +23,18 @@ from taskkit.metastore.pools import PoolMethods
 from taskkit.metastore.runs import RunMethods
 from taskkit.metastore.tables import SCHEMA_REVISION
 from taskkit.metastore.task_instances import TaskInstanceMethods
+from taskkit.metastore.workers import WorkerMethods
 from taskkit.metastore.xcoms import XComMethods
 
 
 class Metastore(
-    PoolMethods, DagMethods, RunMethods, TaskInstanceMethods, XComMethods, ClearMethods
+    PoolMethods,
+    DagMethods,
+    RunMethods,
+    TaskInstanceMethods,
+    XComMethods,
+    ClearMethods,
+    WorkerMethods,
 ):
     """taskkit's database. One instance per process; methods are safe across threads."""
 

@@ -34,7 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from taskkit.states import RunState, RunType, State
 
 #: The Alembic revision this code expects; a test checks it is the scripts' head.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -250,6 +250,23 @@ class ImportErrorRow(Base):
     line: Mapped[int | None] = mapped_column(Integer, nullable=True)
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class CeleryWorkerRow(Base):
+    """A Celery worker's last heartbeat, written by the worker itself (see model/workers.py)."""
+
+    __tablename__ = "celery_worker"
+
+    name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(256))
+    pid: Mapped[int] = mapped_column(Integer)
+    queues: Mapped[list[str]] = mapped_column(JSON)
+    concurrency: Mapped[int] = mapped_column(Integer)
+    autoscale: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    running: Mapped[list[list[Any]]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_heartbeat: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 metadata = Base.metadata

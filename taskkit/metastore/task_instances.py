@@ -67,6 +67,27 @@ def _conditional_update(expected: frozenset[State], columns: tuple[str, ...]) ->
     )
 
 
+@functools.cache
+def _heartbeat_update() -> Update:
+    """Stamp one occupying task instance's heartbeat; run as one executemany per batch.
+
+    A statement built once with bound keys, rather than an OR of every key,
+    costs microseconds per task instance instead of a fresh SQL compilation.
+    """
+    table: Table = TaskInstanceRow.__table__  # type: ignore[assignment]
+    return (
+        update(table)
+        .where(
+            table.c.dag_id == bindparam("k_dag_id"),
+            table.c.run_id == bindparam("k_run_id"),
+            table.c.task_id == bindparam("k_task_id"),
+            table.c.map_index == bindparam("k_map_index"),
+            or_(*(table.c.state == state for state in sorted(OCCUPYING_STATES))),
+        )
+        .values(heartbeat_at=bindparam("stamp"))
+    )
+
+
 class TaskInstanceMethods(UnitOfWork):
     """Listing, transitions, heartbeats and crash recovery of task instances."""
 
@@ -179,17 +200,20 @@ class TaskInstanceMethods(UnitOfWork):
     ) -> int:
         """Stamp heartbeat_at on those of `keys` that are queued or running; returns how many."""
         stamp = now or self._now()
-        keys = list(keys)
-        if not keys:
+        params = [
+            {
+                "k_dag_id": k.dag_id,
+                "k_run_id": k.run_id,
+                "k_task_id": k.task_id,
+                "k_map_index": k.map_index,
+                "stamp": stamp,
+            }
+            for k in keys
+        ]
+        if not params:
             return 0
-        query = (
-            update(_TI)
-            .where(or_(*(_key_matches(k) for k in keys)))
-            .where(_TI.state.in_(OCCUPYING_STATES))
-            .values(heartbeat_at=stamp)
-        )
-        with self._write() as session:
-            return int(rowcount(session.execute(query)))
+        with self._write_core() as connection:
+            return int(connection.execute(_heartbeat_update(), params).rowcount)
 
     def find_stale_task_instances(self, cutoff: dt.datetime) -> list[TaskInstanceRecord]:
         """Queued or running task instances with no heartbeat since `cutoff`.

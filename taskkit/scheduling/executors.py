@@ -31,4 +31,9 @@ def make_executor(settings: Settings, secret_key: bytes, route: Route) -> Execut
             route=route,
             heartbeat_timeout_s=settings.scheduler.task_heartbeat_timeout,
         )
-    return LocalExecutor(parallelism, secret_key)
+    return LocalExecutor(
+        parallelism,
+        secret_key,
+        reuse_processes=settings.local.reuse_processes,
+        reuse_max_rss_mb=settings.local.reuse_max_rss_mb,
+    )

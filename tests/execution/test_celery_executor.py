@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("celery", reason="install taskkit[celery] to test the Celery executor")
 
 from taskkit.config import load_settings
-from taskkit.errors import ConfigError, PayloadIntegrityError
+from taskkit.errors import BrokerMessageError, ConfigError
 from taskkit.execution.celery_app import broker_priority, events_queue_name, seal, unseal
 from taskkit.model.keys import TaskInstanceKey
 
@@ -34,7 +34,7 @@ def test_sealed_messages_open_only_with_the_same_key() -> None:
     sealed = seal({"key": key, "try": 2}, b"k" * 32)
 
     assert unseal(sealed, b"k" * 32) == {"key": key, "try": 2}
-    with pytest.raises(PayloadIntegrityError):
+    with pytest.raises(BrokerMessageError):
         unseal(sealed, b"x" * 32)
 
 

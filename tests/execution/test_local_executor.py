@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 import os
 import signal
+import socket
 import textwrap
 import time
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ import datetime as dt
 import itertools
 import os
 import signal
+import socket
 import time
 
 from taskkit import BashOperator, DAG, PythonOperator
@@ -73,6 +75,7 @@ with DAG("ex", schedule=None, start_date=dt.datetime(2026, 1, 1)) as ex:
     PythonOperator(task_id="segfaults", python_callable=segfaults)
     PythonOperator(task_id="sleeps", python_callable=lambda: time.sleep(30))
     PythonOperator(task_id="chatty", python_callable=chatty)
+    PythonOperator(task_id="big", python_callable=lambda ti: len(ti.xcom_pull("up")) * "x")
     BashOperator(task_id="bash_hangs",
                  bash_command="sleep 30 & echo $! > {marks}/grandchild; wait")
     for i in range(3):
@@ -248,3 +251,171 @@ def test_local_executor_runs_tries_at_once(executor: LocalExecutor, harness: Har
     run_all(executor)
     spans = [tuple(map(float, (harness.marks / f"mark_{i}").read_text().split())) for i in range(3)]
     assert max(s[0] for s in spans) < min(s[1] for s in spans)
+
+
+def test_a_log_that_cannot_be_opened_fails_that_try_alone(
+    executor: LocalExecutor, harness: Harness
+) -> None:
+    """A too-long run id or a logs folder that is a file fails that try, with why; others run on."""
+    blocker = harness.tmp_path / "not_a_folder"
+    blocker.write_text("a file where a folder should be")
+    too_long = harness.workload("up", log_path=str(harness.tmp_path / ("r" * 300) / "1.log"))
+    under_file = harness.workload("raises", log_path=str(blocker / "raises" / "1.log"))
+    executor.submit(too_long, harness.payload)
+    executor.submit(under_file, harness.payload)
+    assert executor._process is not None
+    zygote = executor._process.pid
+    finished = run_all(executor)
+    assert "File name too long" in (finished["up"].result.error or "")
+    assert "Not a directory" in (finished["raises"].result.error or "")
+    for result in (f.result for f in finished.values()):
+        assert "cannot open the try's log file" in (result.error or "")
+    executor.submit(harness.workload("returns"), harness.payload)
+    assert run_all(executor)["returns"].result.outcome is TryOutcome.SUCCESS
+    assert executor._process.pid == zygote and executor._process.poll() is None
+
+
+@pytest.mark.parametrize("how", ["closed", "stopped_reading"])
+def test_zygote_exits_quietly_when_the_scheduler_is_gone(
+    harness: Harness, capfd: pytest.CaptureFixture[str], how: str
+) -> None:
+    """A vanished scheduler (socket closed, writes failing) stops the zygote without a traceback."""
+    executor = LocalExecutor(4, KEY)
+    executor.start()
+    executor.submit(harness.workload("sleeps"), harness.payload)
+    executor.submit(harness.workload("mark_0"), harness.payload)
+    started = [e for e in executor.poll(5) if isinstance(e, TryStarted)]
+    while len(started) < 2:
+        started += [e for e in executor.poll(5) if isinstance(e, TryStarted)]
+    process, conn = executor._process, executor._conn
+    assert process is not None and conn is not None
+    if how == "closed":
+        conn.close()
+    else:  # the zygote's next report (mark_0 ending) hits a broken pipe
+        socket.socket(fileno=os.dup(conn.fileno())).shutdown(socket.SHUT_RD)
+    assert process.wait(10) == 0
+    assert "Traceback" not in capfd.readouterr().err
+    for event in started:  # the sleeping try did not outlive its zygote
+        deadline = time.monotonic() + 5
+        while pid_alive(event.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not pid_alive(event.pid)
+    if how == "stopped_reading":
+        conn.close()
+    executor._conn = None
+    executor._lost_worker()
+
+
+def _holds(pid: int, secret: bytes) -> bool:
+    """Whether process `pid` has `secret` anywhere in its writable memory."""
+    maps = Path(f"/proc/{pid}/maps").read_text(encoding="ascii").splitlines()
+    with Path(f"/proc/{pid}/mem").open("rb") as mem:
+        for line in maps:
+            span, perms = line.split()[:2]
+            if not perms.startswith("rw"):
+                continue
+            start, end = (int(x, 16) for x in span.split("-"))
+            try:
+                mem.seek(start)
+                if secret in mem.read(end - start):
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def test_tries_never_hold_the_secret_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neither a try nor the zygote has the secret key in its memory or its environment."""
+    secret = os.urandom(32)
+    monkeypatch.setenv("TASKKIT__CORE__SECRET_KEY", secret.hex())
+    harness = Harness(tmp_path)
+    payload = DagPayload(1, harness.payload.payload, serde.sign(harness.payload.payload, secret))
+    executor = LocalExecutor(2, secret)
+    executor.start()
+    try:
+        executor.submit(harness.workload("sleeps"), payload)
+        started = [e for e in executor.poll(5) if isinstance(e, TryStarted)]
+        assert started, "the try did not start"
+        assert executor._process is not None
+        for pid in (started[0].pid, executor._process.pid):
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+            assert b"TASKKIT__CORE__SECRET_KEY" not in environ
+            assert not _holds(pid, secret) and not _holds(pid, secret.hex().encode())
+    finally:
+        executor.shutdown(0)
+
+
+def test_a_payload_that_fails_its_check_fails_its_tries(
+    executor: LocalExecutor, harness: Harness
+) -> None:
+    """A DAG version signed with another key is never loaded; its tries fail with the reason."""
+    forged = DagPayload(1, harness.payload.payload, serde.sign(harness.payload.payload, b"x" * 32))
+    executor.submit(harness.workload("up"), forged)
+    assert "HMAC" in (run_all(executor)["up"].result.error or "")
+
+
+@pytest.fixture
+def reusing() -> Iterator[LocalExecutor]:
+    executor = LocalExecutor(2, KEY, reuse_processes=3)
+    executor.start()
+    yield executor
+    executor.shutdown(0)
+
+
+def test_process_reuse_runs_several_tries_per_process(
+    reusing: LocalExecutor, harness: Harness
+) -> None:
+    """With reuse_processes = 3, a worker process runs up to three tries, then is replaced."""
+    pids: list[int] = []
+    for try_number in range(1, 10):
+        reusing.submit(harness.workload("up", try_number), harness.payload)
+        events: list[Event] = []
+        while reusing.running():
+            events.extend(reusing.poll(5))
+        started, finished = events
+        assert isinstance(started, TryStarted) and isinstance(finished, TryFinished)
+        assert finished.result.outcome is TryOutcome.SUCCESS
+        assert decode_xcom(finished.result.xcoms["return_value"]) == 7
+        pids.append(started.pid)
+    counts = {pid: pids.count(pid) for pid in pids}
+    assert max(counts.values()) == 3, pids  # reused, and never past the limit
+    assert harness.log("up", 9).count("try_started") == 1
+
+
+def test_process_reuse_keeps_crash_isolation_and_timeouts(
+    reusing: LocalExecutor, harness: Harness
+) -> None:
+    """A reused worker that crashes or overruns fails that try only; the next try still runs."""
+    reusing.submit(harness.workload("segfaults"), harness.payload)
+    reusing.submit(harness.workload("sleeps", execution_timeout_s=0.3), harness.payload)
+    finished = run_all(reusing)
+    assert "killed by signal SIGSEGV" in (finished["segfaults"].result.error or "")
+    assert "execution_timeout" in (finished["sleeps"].result.error or "")
+    upstream = {("up", "return_value"): encode_xcom(1)}
+    reusing.submit(harness.workload("returns", upstream_xcoms=upstream), None)
+    assert run_all(reusing)["returns"].result.outcome is TryOutcome.SUCCESS
+
+
+def test_process_reuse_picks_up_a_dag_version_sent_later(
+    reusing: LocalExecutor, harness: Harness
+) -> None:
+    """Workers forked before a new DAG version arrived hand its tries back; fresh ones run them."""
+    reusing.submit(harness.workload("up"), harness.payload)
+    assert run_all(reusing)["up"].result.outcome is TryOutcome.SUCCESS
+    second = DagPayload(2, harness.payload.payload, harness.payload.signature)
+    reusing.submit(harness.workload("up", 2, dag_version_id=2), second)
+    assert run_all(reusing)["up"].result.outcome is TryOutcome.SUCCESS
+
+
+@pytest.mark.parametrize("fixture", ["executor", "reusing"])
+def test_large_results_and_workloads_travel_whole(
+    harness: Harness, request: pytest.FixtureRequest, fixture: str
+) -> None:
+    """A result and an upstream value of hundreds of kilobytes reach their destination intact."""
+    executor: LocalExecutor = request.getfixturevalue(fixture)
+    upstream = {("up", "return_value"): encode_xcom("y" * 300_000)}
+    workload = harness.workload("big", upstream_xcoms=upstream)
+    executor.submit(workload, harness.payload)
+    result = run_all(executor)["big"].result
+    assert result.outcome is TryOutcome.SUCCESS, result.error
+    assert decode_xcom(result.xcoms["return_value"]) == "x" * 300_000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import stat
 import threading
 import time
@@ -12,10 +13,16 @@ from pathlib import Path
 from taskkit.execution.base import Workload
 from taskkit.execution.tasklog import (
     TryLog,
+    bound_keys,
+    event_line,
+    finish_log,
+    finished_line,
     follow_log,
     format_line,
     format_log,
     log_path,
+    open_log,
+    write_event,
     write_rejection,
 )
 from taskkit.model.keys import TaskInstanceKey
@@ -129,3 +136,38 @@ def test_follow_of_a_try_that_is_gone_prints_what_is_there_and_stops(tmp_path: P
     log.file.flush()
     lines = list(follow_log(log_path(logs, "d", "r", "t", 1), lambda: False, poll_s=0.01))
     assert [format_line(raw) for raw in lines] == ["only"]
+
+
+def test_a_try_writing_straight_into_its_log_is_capped_when_it_ends(tmp_path: Path) -> None:
+    """Output a forked try wrote past the cap is cut to head and tail when it ends, with a note;
+    a follower that was reading the cut middle goes on after the cut to the try's last line."""
+    path = log_path(tmp_path / "logs", "d", "r", "t", 1)
+    bound = bound_keys("d", "r", "t", 1)
+    fd = open_log(str(path))
+    write_event(fd, event_line(bound, "info", "try_started", pid=1))
+    for i in range(20_000):
+        os.write(fd, f"line {i:05d} ".encode() + b"x" * 40 + b"\n")
+    follower = follow_log(path, lambda: True, poll_s=0.01)
+    early = [format_line(next(follower)) for _ in range(15_000)]
+    cap = 64 * 1024
+    finish_log(fd, bound, cap, finished_line(bound, "failed", 1.0, "boom"))
+    os.close(fd)
+    assert path.stat().st_size <= cap + 2048 and _mode(path) == 0o600
+    whole = format_log(path).splitlines()
+    assert "try_started" in whole[0] and whole[1].startswith("line 00000 ")
+    [note] = [line for line in whole if "log_truncated" in line]
+    assert "logging.max_task_log_bytes = 65536" in note
+    assert whole[-2].startswith("line 19999 ") and "error=boom" in whole[-1]
+    rest = [format_line(line) for line in follower]
+    assert early[-1].startswith("line 14998 ")
+    assert any("log_truncated" in line for line in rest) and "try_finished" in rest[-1]
+    assert rest[-2].startswith("line 19999 ")
+
+
+def test_output_that_looks_like_json_is_shown_as_written(tmp_path: Path) -> None:
+    """A try printing JSON (even with an "event" key) sees it in its log as it printed it."""
+    path = log_path(tmp_path / "logs", "d", "r", "t", 1)
+    fd = open_log(str(path))
+    os.write(fd, b'{"event": "deploy", "ok": true}\n[1, 2]\n')
+    os.close(fd)
+    assert format_log(path).splitlines() == ['{"event": "deploy", "ok": true}', "[1, 2]"]

@@ -110,7 +110,7 @@ def test_sqlite_file_is_private_and_in_wal_mode(tmp_path: Path) -> None:
 
 
 def test_upgrading_to_mapping_keeps_rows_as_unmapped_instances(db_url: str) -> None:
-    """Task instances and XComs stored before revision 0003 come out with map_index -1."""
+    """Task instances and XComs stored before revision 0004 come out with map_index -1."""
     from alembic import command
 
     from taskkit.metastore.engine import WRITE_OPTION, create_engine_for

@@ -263,3 +263,34 @@ def test_restarted_scheduler_adopts_running_tries(lonely: Home) -> None:
     finally:
         stop(first)
         stop_worker(worker)
+
+
+def test_bad_messages_on_the_broker_do_not_stop_scheduling(shared: Home) -> None:
+    """Garbage on the event channel and on the workers' queue (forged, garbled, another key's
+    signature) is dropped with a warning: the scheduler starts, runs the DAG and exits 0."""
+    from kombu import Connection
+
+    from taskkit.execution.celery_app import events_queue_name, make_app, seal
+
+    settings = shared.settings()
+    channel = events_queue_name(shared.db_url)
+    with Connection(settings.celery.broker_url) as conn:
+        events = conn.SimpleQueue(channel)
+        for body in ({"x": 1}, {"sealed": "%%%.abc"}, {"sealed": seal({"a": 1}, b"o" * 32)}):
+            events.put(body, serializer="json")
+        events.put(b"\xff garbled", content_type="application/json", content_encoding="binary")
+        events.close()
+    sender = make_app(settings.celery)  # declares the queue as workers do
+    sender.send_task(
+        "taskkit.run_try",
+        args=[channel, seal("not a workload", b"o" * 32), "elsewhere"],
+        queue=settings.celery.default_queue,
+    )
+    sender.close()
+    run = shared.trigger("crashy")
+
+    shared.run_scheduler()
+
+    tis = shared.tis("crashy", run.run_id)
+    assert tis["produce"].state is State.SUCCESS
+    assert tis["consume"].state is State.SUCCESS

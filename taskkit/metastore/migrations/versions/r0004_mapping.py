@@ -1,7 +1,7 @@
 """Dynamic task mapping: a map_index on task instances and XComs, and XCom lengths.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-29
 
 - task_instance.map_index and xcom.map_index (-1 when not mapped), part of
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision: str | None = "0002"
+revision = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | None = None
 depends_on: str | None = None
 
@@ -42,7 +42,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to revision 0002: instances of mapped tasks are dropped."""
+    """Back to revision 0003: instances of mapped tasks are dropped."""
     op.execute("DELETE FROM task_instance WHERE map_index >= 0")
     op.execute("DELETE FROM xcom WHERE map_index >= 0")
     with op.batch_alter_table("xcom") as batch:
