@@ -42,6 +42,8 @@ class CoreSettings:
     max_active_runs_per_dag: int = 16
     default_pool_task_slot_count: int = 128
     dags_are_paused_at_creation: bool = False
+    #: The most instances one mapped task may expand to; more fails the task.
+    max_map_length: int = 1024
     secret_key: str | None = attrs.field(default=None, repr=False)
     #: Where the HMAC key lives when core.secret_key is not set (default $TASKKIT_HOME/secret_key).
     secret_key_file: Path | None = None
@@ -362,6 +364,7 @@ _SPECS: dict[str, _Spec] = {
     "core.max_active_runs_per_dag": _Spec(_positive_int, lambda home: 16),
     "core.default_pool_task_slot_count": _Spec(_non_negative_int, lambda home: 128),
     "core.dags_are_paused_at_creation": _Spec(_parse_bool, lambda home: False),
+    "core.max_map_length": _Spec(_positive_int, lambda home: 1024),
     "core.secret_key": _Spec(_parse_secret, lambda home: None, secret=True),
     "core.secret_key_file": _Spec(_parse_optional_path, lambda home: None),
     "core.enable_xcom_pickling": _Spec(_parse_bool, lambda home: False),

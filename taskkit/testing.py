@@ -28,7 +28,7 @@ from taskkit.execution.dag_callbacks import call_dag_callbacks, end_reason
 from taskkit.execution.runtime import decode_xcom, run_try
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.task import DEFAULT_POOL
-from taskkit.scheduling.engine import RunEngine, Transition
+from taskkit.scheduling.engine import DEFAULT_MAX_MAP_LENGTH, RunEngine, TIKey, Transition
 from taskkit.scheduling.ready_queue import ReadyQueue
 from taskkit.scheduling.selection import Candidate, Occupancy, select_tasks
 from taskkit.states import RunState, State
@@ -45,32 +45,60 @@ LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 @attrs.frozen
 class DagRunResult:
-    """What a DAG.test() run did: final states, start order, XComs, tries and logs."""
+    """What a DAG.test() run did: final states, start order, XComs, tries and logs.
+
+    `task_states` has one state per task: a mapped task's overall state
+    (failed if an instance failed, skipped if all were skipped, else
+    success). Its instances are read with `task_states_of`, and
+    `xcom`/`try_number`/`logs` with `map_index`.
+    """
 
     dag_id: str
     run_id: str
     state: RunState
     task_states: dict[str, State]
     order: list[str]
-    _xcoms: Mapping[str, Mapping[str, Any]] = attrs.field(repr=False, alias="xcoms")
-    _tries: dict[str, int] = attrs.field(repr=False, alias="tries")
-    _logs: dict[str, list[str]] = attrs.field(repr=False, alias="logs")
+    _xcoms: Mapping[TIKey, Mapping[str, Any]] = attrs.field(repr=False, alias="xcoms")
+    _tries: dict[TIKey, int] = attrs.field(repr=False, alias="tries")
+    _logs: dict[TIKey, list[str]] = attrs.field(repr=False, alias="logs")
+    _instances: dict[str, dict[int, State]] = attrs.field(repr=False, alias="instances")
+    _mapped: frozenset[str] = attrs.field(repr=False, alias="mapped", default=frozenset())
 
-    def xcom(self, task_id: str, key: str = "return_value") -> Any:
-        """The value `task_id` pushed under `key` (its return value by default), or None."""
+    def task_states_of(self, task_id: str) -> dict[int, State]:
+        """The state of each instance of `task_id` by map index ({-1: state} if not mapped)."""
         self._check(task_id)
-        encoded = self._xcoms.get(task_id, {}).get(key)
+        return dict(self._instances[task_id])
+
+    def xcom(self, task_id: str, key: str = "return_value", *, map_index: int | None = None) -> Any:
+        """The value `task_id` pushed under `key` (its return value by default), or None.
+
+        For a mapped task: the list of its instances' values in map-index
+        order (those that pushed none left out), or one instance's with `map_index`.
+        """
+        self._check(task_id)
+        indexes = self._instances[task_id]
+        if map_index is None and task_id in self._mapped:
+            found = [self._xcoms.get((task_id, i), {}).get(key) for i in sorted(indexes) if i >= 0]
+            return [decode_xcom(encoded) for encoded in found if encoded is not None]
+        encoded = self._xcoms.get((task_id, -1 if map_index is None else map_index), {}).get(key)
         return None if encoded is None else decode_xcom(encoded)
 
-    def try_number(self, task_id: str) -> int:
-        """How many tries `task_id` started (0 if it never ran)."""
+    def try_number(self, task_id: str, *, map_index: int = -1) -> int:
+        """How many tries `task_id` (instance `map_index` of a mapped task) started."""
         self._check(task_id)
-        return self._tries[task_id]
+        return self._tries.get((task_id, map_index), 0)
 
-    def logs(self, task_id: str) -> str:
-        """Everything `task_id` printed or logged, try by try, with each failure's reason."""
+    def logs(self, task_id: str, *, map_index: int | None = None) -> str:
+        """Everything `task_id` printed or logged, try by try, with each failure's reason.
+
+        For a mapped task, every instance's log in map-index order unless `map_index` is given.
+        """
         self._check(task_id)
-        return "".join(self._logs[task_id])
+        if map_index is not None:
+            return "".join(self._logs.get((task_id, map_index), []))
+        return "".join(
+            "".join(self._logs.get((task_id, i), [])) for i in sorted(self._instances[task_id])
+        )
 
     def _check(self, task_id: str) -> None:
         if task_id not in self.task_states:
@@ -85,6 +113,7 @@ def run_dag_test(
     pools: Mapping[str, int] | None = None,
     parallelism: int | None = None,
     retry_delay: dt.timedelta | None = None,
+    max_map_length: int | None = None,
 ) -> DagRunResult:
     """Run every task of `dag` once (with retries) in this process; see DAG.test()."""
     if parallelism is not None and (isinstance(parallelism, bool) or parallelism < 1):
@@ -96,6 +125,7 @@ def run_dag_test(
         pools=pools,
         parallelism=parallelism,
         retry_delay=retry_delay,
+        max_map_length=max_map_length or DEFAULT_MAX_MAP_LENGTH,
     ).run()
 
 
@@ -109,9 +139,10 @@ class _TestRun:
         pools: Mapping[str, int] | None,
         parallelism: int | None,
         retry_delay: dt.timedelta | None,
+        max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
     ) -> None:
         self.dag = dag
-        self.engine = RunEngine(dag.spec)
+        self.engine = RunEngine(dag.spec, max_map_length=max_map_length)
         logical_date = logical_date or dt.datetime.now(dt.timezone.utc)
         if logical_date.tzinfo is None:
             logical_date = logical_date.replace(tzinfo=dt.timezone.utc)
@@ -125,7 +156,7 @@ class _TestRun:
         self.pools = {DEFAULT_POOL: DEFAULT_POOL_SLOTS, **(pools or {})}
         self.parallelism = parallelism or DEFAULT_PARALLELISM
         self.retry_delay = retry_delay
-        self.logs: dict[str, list[str]] = {t: [] for t in dag.spec.tasks}
+        self.logs: dict[TIKey, list[str]] = {}
         self.order: list[str] = []
         self.ready = ReadyQueue()
         self.running: deque[Candidate] = deque()
@@ -155,6 +186,9 @@ class _TestRun:
                 time.sleep(max((retry_at - _utcnow()).total_seconds(), 0))
             else:
                 break
+        instances: dict[str, dict[int, State]] = {t: {} for t in self.dag.spec.tasks}
+        for (task_id, map_index), ti in engine.tis.items():
+            instances[task_id][map_index] = ti.state
         state = engine.outcome() or RunState.FAILED
         succeeded = state is RunState.SUCCESS
         call_dag_callbacks(
@@ -170,31 +204,39 @@ class _TestRun:
             task_states=engine.states(),
             order=self.order,
             xcoms=engine.xcoms,
-            tries={task_id: ti.try_number for task_id, ti in engine.tis.items()},
+            tries={key: ti.try_number for key, ti in engine.tis.items()},
             logs=self.logs,
+            instances=instances,
+            mapped=frozenset(t for t, spec in self.dag.spec.tasks.items() if spec.map_spec),
         )
 
     def _time_out(self) -> None:
         """dagrun_timeout passed: skip what is left, a stopped try too, as the scheduler does."""
         for change in self.engine.time_out():
-            self.logs[change.task_id].append(f"Skipped: {change.error}\n")
+            self.logs.setdefault((change.task_id, change.map_index), []).append(
+                f"Skipped: {change.error}\n"
+            )
         self.ready = ReadyQueue()
         self.running.clear()
 
     def _apply(self, transitions: list[Transition]) -> None:
         for change in transitions:
             if change.target is State.SCHEDULED:
-                self.ready.add(self._candidate(change.task_id))
+                self.ready.add(self._candidate(change.task_id, change.map_index))
+            elif change.error and change.source is State.NONE:  # e.g. could not be expanded
+                log = self.logs.setdefault((change.task_id, change.map_index), [])
+                log.append(f"Task failed: {change.error}\n")
 
-    def _candidate(self, task_id: str) -> Candidate:
+    def _candidate(self, task_id: str, map_index: int) -> Candidate:
         task = self.dag.spec.tasks[task_id]
         return Candidate(
-            key=TaskInstanceKey(self.dag.dag_id, self.run_id, task_id),
+            key=TaskInstanceKey(self.dag.dag_id, self.run_id, task_id, map_index),
             priority=task.priority_weight_total,
             pool=task.pool,
             pool_slots=task.pool_slots,
             max_active_tis_per_dag=task.max_active_tis_per_dag,
             dag_max_active_tasks=self.dag.spec.max_active_tasks,
+            max_active_tis_per_dagrun=task.max_active_tis_per_dagrun,
         )
 
     def _start_selected(self) -> None:
@@ -212,22 +254,25 @@ class _TestRun:
             return
         self.ready.discard([c.key for c in selection.start] + [c.key for c, _ in selection.reject])
         for candidate, reason in selection.reject:
-            task_id = candidate.key.task_id
-            self.logs[task_id].append(f"Task cannot run: {reason}\n")
-            self.engine.reject(task_id, reason)
-        for candidate in selection.start:
-            self.occupancy.add(
-                candidate.key.dag_id, candidate.key.task_id, candidate.pool, candidate.pool_slots
+            key = candidate.key
+            self.logs.setdefault((key.task_id, key.map_index), []).append(
+                f"Task cannot run: {reason}\n"
             )
-            self.engine.queue(candidate.key.task_id)
-            self.order.append(candidate.key.task_id)
+            self.engine.reject(key.task_id, reason, key.map_index)
+        for candidate in selection.start:
+            key = candidate.key
+            self.occupancy.add(
+                key.dag_id, key.task_id, candidate.pool, candidate.pool_slots, key.run_id
+            )
+            self.engine.queue(key.task_id, key.map_index)
+            self.order.append(key.task_id)
             self.running.append(candidate)
 
     def _run_next(self) -> None:
         candidate = self.running.popleft()
-        task_id = candidate.key.task_id
-        ti = self.engine.tis[task_id]
-        self.engine.start(task_id, ti.try_number)
+        task_id, map_index = candidate.key.task_id, candidate.key.map_index
+        ti = self.engine.tis[task_id, map_index]
+        self.engine.start(task_id, ti.try_number, map_index)
         buffer = self.output.target = io.StringIO()
         try:
             # A try still running at dagrun_timeout is stopped, as the scheduler kills it.
@@ -240,11 +285,17 @@ class _TestRun:
         if result.error:
             log += f"Try {ti.try_number} {result.outcome.value}: {result.error}\n"
         if log:
-            self.logs[task_id].append(log)
-        self.occupancy.remove(self.dag.dag_id, task_id, candidate.pool, candidate.pool_slots)
+            self.logs.setdefault((task_id, map_index), []).append(log)
+        self.occupancy.remove(
+            self.dag.dag_id, task_id, candidate.pool, candidate.pool_slots, self.run_id
+        )
         if self._past_deadline():
             self._time_out()  # the try was stopped: its task is skipped and its result stale
-        self._apply(self.engine.finish(task_id, ti.try_number, result, _utcnow(), self.retry_delay))
+        self._apply(
+            self.engine.finish(
+                task_id, ti.try_number, result, _utcnow(), self.retry_delay, map_index=map_index
+            )
+        )
 
     def _past_deadline(self) -> bool:
         return (
@@ -254,7 +305,7 @@ class _TestRun:
         )
 
     def _workload(self, key: TaskInstanceKey) -> Workload:
-        ti = self.engine.tis[key.task_id]
+        ti = self.engine.tis[key.task_id, key.map_index]
         timeout = self.dag.spec.tasks[key.task_id].execution_timeout
         return Workload(
             key=key,
@@ -265,7 +316,7 @@ class _TestRun:
             conf=self.conf,
             run_type="test",
             log_path="",
-            upstream_xcoms=self.engine.xcoms_for(key.task_id),
+            upstream_xcoms=self.engine.xcoms_for(key.task_id, key.map_index),
             execution_timeout_s=timeout.total_seconds() if timeout is not None else None,
         )
 

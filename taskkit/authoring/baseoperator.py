@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from taskkit.authoring.context import Context
     from taskkit.authoring.dag import DAG
     from taskkit.authoring.decorators import XComArg
+    from taskkit.authoring.mapping import OperatorPartial
     from taskkit.authoring.taskgroup import TaskGroup
 
 #: A task callback: called with the try's context.
@@ -270,6 +271,19 @@ class BaseOperator(DependencyMixin):
             if not any(w.startswith(key) for w in self.dag.warnings):
                 self.dag.warnings.append(warning)
 
+    # -- mapping -----------------------------------------------------------
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> OperatorPartial:
+        """The arguments every instance of a mapped task shares; then `.expand(...)` it.
+
+        `PythonOperator.partial(task_id="p", python_callable=f).expand(op_args=[[1], [2]])`
+        makes one task instance per item (see taskkit.authoring.mapping).
+        """
+        from taskkit.authoring.mapping import OperatorPartial
+
+        return OperatorPartial(cls, kwargs)
+
     # -- running -----------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
@@ -356,6 +370,7 @@ class BaseOperator(DependencyMixin):
             retry_exponential_backoff=self.retry_exponential_backoff,
             max_retry_delay=self.max_retry_delay,
             max_active_tis_per_dag=self.max_active_tis_per_dag,
+            max_active_tis_per_dagrun=self.max_active_tis_per_dagrun,
             execution_timeout=self.execution_timeout,
             queue=self.queue,
             is_setup=self.is_setup,

@@ -313,12 +313,14 @@ class DAG:
         pools: Mapping[str, int] | None = None,
         parallelism: int | None = None,
         retry_delay: dt.timedelta | None = None,
+        max_map_length: int | None = None,
     ) -> DagRunResult:
         """Run the whole DAG in this process and return what happened.
 
         Uses the scheduler's own readiness and selection rules, so trigger
         rules, pools, pool_slots, priorities and retries behave as they will
         in production. Touches no database and writes no files.
+        `max_map_length` overrides core.max_map_length's default (1024).
         """
         from taskkit.testing import run_dag_test
 
@@ -329,6 +331,7 @@ class DAG:
             pools=pools,
             parallelism=parallelism,
             retry_delay=retry_delay,
+            max_map_length=max_map_length,
         )
 
     def __repr__(self) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from taskkit.authoring import registry
+from taskkit.authoring.baseoperator import NOTSET
 from taskkit.authoring.branching import BranchMixin, ShortCircuitMixin
 from taskkit.authoring.dependencies import DependencyMixin
 from taskkit.authoring.operators import PythonOperator
@@ -18,6 +19,7 @@ from taskkit.errors import DagAssignmentError
 if TYPE_CHECKING:
     from taskkit.authoring.baseoperator import BaseOperator
     from taskkit.authoring.context import Context, XComAccess
+    from taskkit.authoring.mapping import MapXComArg, TaskFunctionPartial, ZipXComArg
 
 
 class XComArg(DependencyMixin):
@@ -51,6 +53,19 @@ class XComArg(DependencyMixin):
 
     def resolve(self, xcom: XComAccess) -> Any:
         return xcom.pull(self.operator.task_id, self.key)
+
+    def map(self, function: Callable[[Any], Any]) -> MapXComArg:
+        """This value with `function` applied to each item, where a try consumes it."""
+        from taskkit.authoring.mapping import xcom_map
+
+        return xcom_map(self, function)
+
+    def zip(self, *others: XComArg, fillvalue: Any = NOTSET) -> ZipXComArg:
+        """Tuples of this value's items and `others`' at each position (zip, or zip_longest
+        filling with `fillvalue` when it is given)."""
+        from taskkit.authoring.mapping import xcom_zip
+
+        return xcom_zip(self, others, fillvalue)
 
     def __repr__(self) -> str:
         return f"XComArg({self.operator.task_id!r}, key={self.key!r})"
@@ -161,6 +176,20 @@ class TaskFunction:
             "on_failure_fail_dagrun": self.on_failure_fail_dagrun,
         }
         return TaskFunction(self.function, **{**settings, **changes})
+
+    def partial(self, *args: Any, **kwargs: Any) -> TaskFunctionPartial:
+        """The arguments every instance of a mapped task shares; then `.expand(...)` it."""
+        from taskkit.authoring.mapping import TaskFunctionPartial
+
+        return TaskFunctionPartial(self, args, kwargs)
+
+    def expand(self, **mapped: Any) -> XComArg:
+        """A mapped task: one instance per item of each argument (their cross product)."""
+        return self.partial().expand(**mapped)
+
+    def expand_kwargs(self, value: Any) -> XComArg:
+        """A mapped task: one instance per dict of arguments in `value`."""
+        return self.partial().expand_kwargs(value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
         dag = self.task_kwargs.get("dag") or registry.current_dag()

@@ -39,6 +39,7 @@ def states(dag_id: str, run_id: str, output: str) -> None:
     rows = [
         {
             "task_id": ti.task_id,
+            "map_index": ti.map_index,
             "state": ti.state,
             "try_number": ti.try_number,
             "max_tries": ti.max_tries,
@@ -57,6 +58,7 @@ def states(dag_id: str, run_id: str, output: str) -> None:
     ]
     columns = [
         "task_id",
+        "map_index",
         "state",
         "try_number",
         "pool",
@@ -161,18 +163,25 @@ def test_task(dag_id: str, task_id: str) -> int:
 @click.option(
     "-f", "--follow", is_flag=True, help="Keep printing new lines until the try finishes."
 )
-def logs(dag_id: str, run_id: str, task_id: str, try_number: int | None, follow: bool) -> None:
+@click.option(
+    "--map-index", type=click.IntRange(min=-1), default=-1, help="The instance of a mapped task."
+)
+def logs(
+    dag_id: str, run_id: str, task_id: str, *, try_number: int | None, follow: bool, map_index: int
+) -> None:
     """Print the log of one try of TASK_ID in RUN_ID of DAG_ID, line by line as it is read."""
     from taskkit.execution.tasklog import follow_log, format_line
     from taskkit.services.logs import find_log
 
     config = context.settings()
-    path = find_log(config.home / "logs", dag_id, run_id, task_id, try_number)
+    path = find_log(config.home / "logs", dag_id, run_id, task_id, try_number, map_index=map_index)
     with contextlib.ExitStack() as stack:
         still_running: Callable[[], bool] = lambda: False  # noqa: E731
         if follow:
             store = stack.enter_context(context.open_store(config))
-            still_running = _running_check(store, dag_id, run_id, task_id, int(path.stem))
+            still_running = _running_check(
+                store, dag_id, run_id, task_id, int(path.stem), map_index=map_index
+            )
         try:
             for raw in follow_log(path, still_running):
                 click.echo(format_line(raw))
@@ -181,7 +190,7 @@ def logs(dag_id: str, run_id: str, task_id: str, try_number: int | None, follow:
 
 
 def _running_check(
-    store: Metastore, dag_id: str, run_id: str, task_id: str, try_number: int
+    store: Metastore, dag_id: str, run_id: str, task_id: str, try_number: int, *, map_index: int
 ) -> Callable[[], bool]:
     """For --follow: whether this log's try is still queued or running (asked at most 1/s)."""
     from taskkit.states import OCCUPYING_STATES
@@ -193,7 +202,9 @@ def _running_check(
         if now - last["at"] >= 1.0:
             last["at"] = now
             found = [
-                ti for ti in store.list_task_instances(dag_id, run_id) if ti.task_id == task_id
+                ti
+                for ti in store.list_task_instances(dag_id, run_id)
+                if ti.task_id == task_id and ti.map_index == map_index
             ]
             running = bool(found) and found[0].try_number == try_number
             last["answer"] = float(running and found[0].state in OCCUPYING_STATES)
@@ -206,13 +217,16 @@ def _running_check(
 @click.argument("dag_id", type=params.DAG_ID)
 @click.argument("run_id", type=params.RUN_ID)
 @click.argument("task_id", type=params.TASK_ID)
-def why(dag_id: str, run_id: str, task_id: str) -> None:
+@click.option(
+    "--map-index", type=click.IntRange(min=-1), default=None, help="The instance of a mapped task."
+)
+def why(dag_id: str, run_id: str, task_id: str, map_index: int | None) -> None:
     """Say in one line why TASK_ID is not running (yet), as the scheduler sees it."""
     from taskkit.services.task_instances import explain, get_task_instance
 
     config = context.settings()
     with context.open_store(config) as store:
-        ti = get_task_instance(store, dag_id, run_id, task_id)
+        ti = get_task_instance(store, dag_id, run_id, task_id, map_index)
         run = store.get_run(dag_id, run_id)
 
         def spec_of_run() -> DagSpec:

@@ -9,7 +9,7 @@ from typing import Any, Protocol, TypeVar
 import attrs
 
 from taskkit.model.keys import TaskInstanceKey
-from taskkit.model.results import TryResult
+from taskkit.model.results import EncodedXComSequence, TryResult
 from taskkit.states import State
 
 
@@ -18,10 +18,14 @@ class EncodedXCom:
     """An XCom value as it is stored and travels: encoded by the try that pushed it.
 
     Only tries decode values, so the scheduler never unpickles user data.
+    `length` is the value's length when it is a list, tuple or dict (None
+    otherwise), recorded as it is encoded: a mapped task downstream is
+    expanded from it without decoding.
     """
 
     data: bytes = attrs.field(repr=False)
     encoding: str
+    length: int | None = None
 
 
 @attrs.frozen
@@ -41,8 +45,11 @@ class Workload:
     conf: Mapping[str, Any]
     run_type: str
     log_path: str
-    #: The values the try may pull: its own and its ancestors', by (task_id, key).
-    upstream_xcoms: Mapping[tuple[str, str], EncodedXCom] = attrs.Factory(dict)
+    #: The values the try may pull: its own and its ancestors', by (task_id, key); a mapped
+    #: ancestor's values come as one sequence.
+    upstream_xcoms: Mapping[tuple[str, str], EncodedXCom | EncodedXComSequence] = attrs.Factory(
+        dict
+    )
     execution_timeout_s: float | None = None
     data_interval_start: dt.datetime | None = None
     data_interval_end: dt.datetime | None = None

@@ -164,7 +164,12 @@ class TryRunner:
                 # A redelivered or superseded message: the try ran, runs, or was replaced.
                 bound.info("try_not_due", reason=reason)
                 return
-        here = log_path(self.logs_folder, *_parts(workload.key), workload.try_number)
+        here = log_path(
+            self.logs_folder,
+            *_parts(workload.key),
+            workload.try_number,
+            map_index=workload.key.map_index,
+        )
         job = _Job(attrs.evolve(workload, log_path=str(here)), events_queue)
         if refusal is None:
             job.payload = self._payload(workload.dag_version_id)

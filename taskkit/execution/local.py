@@ -408,7 +408,9 @@ def _failed(workload: Workload, reason: str) -> TryFinished:
 def _end_log(workload: Workload, reason: str) -> None:
     """Write the last line of a try that could not write it itself (best effort)."""
     key = workload.key
-    bound: dict[str, Any] = bound_keys(key.dag_id, key.run_id, key.task_id, workload.try_number)
+    bound: dict[str, Any] = bound_keys(
+        key.dag_id, key.run_id, key.task_id, workload.try_number, map_index=key.map_index
+    )
     with contextlib.suppress(OSError):
         fd = open_log(workload.log_path)
         try:

@@ -31,7 +31,7 @@ from taskkit.authoring.context import (
 from taskkit.authoring.templating import render
 from taskkit.errors import AirflowFailException, AirflowSkipException, TaskTimeoutError
 from taskkit.execution.base import EncodedXCom
-from taskkit.model.results import TryOutcome, TryResult
+from taskkit.model.results import EncodedXComSequence, TryOutcome, TryResult
 
 #: How long a task callback may run when its task has no execution_timeout.
 CALLBACK_TIMEOUT = dt.timedelta(seconds=60)
@@ -48,7 +48,11 @@ if TYPE_CHECKING:
 class TryXCom:
     """A try's XCom access: the values it may pull (decoded when pulled), and what it pushes."""
 
-    def __init__(self, task_id: str, values: Mapping[tuple[str, str], EncodedXCom]) -> None:
+    def __init__(
+        self,
+        task_id: str,
+        values: Mapping[tuple[str, str], EncodedXCom | EncodedXComSequence],
+    ) -> None:
         self.task_id = task_id
         self.values = values
         self.pushed: dict[str, Any] = {}
@@ -57,7 +61,11 @@ class TryXCom:
         if task_id == self.task_id and key in self.pushed:
             return self.pushed[key]
         encoded = self.values.get((task_id, key))
-        return None if encoded is None else decode_xcom(encoded)
+        if encoded is None:
+            return None
+        if isinstance(encoded, EncodedXComSequence):  # a mapped task's values, reduced
+            return [decode_xcom(item) for item in encoded.values]
+        return decode_xcom(encoded)
 
     def push(self, task_id: str, key: str, value: Any) -> None:
         self.pushed[key] = value
@@ -73,7 +81,8 @@ def encode_xcom(value: Any, *, allow_pickle: bool = False) -> EncodedXCom:
     from taskkit import serde
 
     data, encoding = serde.encode_xcom(value, allow_pickle=allow_pickle, key=None)
-    return EncodedXCom(data, encoding.value)
+    length = len(value) if isinstance(value, (list, tuple, dict)) else None
+    return EncodedXCom(data, encoding.value, length)
 
 
 def decode_xcom(encoded: EncodedXCom) -> Any:
@@ -113,13 +122,24 @@ def run_try(
     task chose; the run engine decides what all of that means.
     """
     key = workload.key
-    operator = dag.task_dict[key.task_id]
+    operator: BaseOperator = dag.task_dict[key.task_id]
     if base is None:
         base = base_context(run_info(workload), dag.params)
     xcom = TryXCom(key.task_id, workload.upstream_xcoms)
     ti = TaskInstanceInfo(
-        key.dag_id, key.task_id, key.run_id, workload.try_number, workload.max_tries, xcom
+        key.dag_id,
+        key.task_id,
+        key.run_id,
+        workload.try_number,
+        workload.max_tries,
+        xcom,
+        map_index=key.map_index,
     )
+    if key.map_index >= 0:
+        unmapped = unmap_operator(operator, xcom, key.map_index)
+        if isinstance(unmapped, TryResult):
+            return unmapped
+        operator = unmapped
     context = try_context(base, ti, operator)
     _call_back(operator, "on_execute_callback", operator.on_execute_callback, context)
     result, value = execute_try(operator, context, stop_at=stop_at)
@@ -150,6 +170,24 @@ def run_try(
         follow=directives.follow,
         skip_downstream=directives.skip_downstream,
     )
+
+
+def unmap_operator(operator: BaseOperator, xcom: TryXCom, map_index: int) -> Any:
+    """The operator of one instance of a mapped task, or a failed TryResult saying why not."""
+    from taskkit.authoring.mapping import MappedOperator
+
+    if not isinstance(operator, MappedOperator):
+        return TryResult(
+            TryOutcome.FAILED,
+            error=f"task {operator.task_id!r} is not mapped in this DAG version, but its "
+            f"instance {map_index} was asked to run",
+            retryable=False,
+        )
+    try:
+        return operator.unmap(xcom, map_index)
+    except Exception as exc:
+        traceback.print_exc()
+        return TryResult(TryOutcome.FAILED, error=f"{type(exc).__name__}: {exc}", retryable=False)
 
 
 def _outputs(operator: BaseOperator, value: Any) -> dict[str, Any]:

@@ -81,9 +81,19 @@ def open_log(path: str) -> int:
         return os.open(path, flags, 0o600)
 
 
-def bound_keys(dag_id: str, run_id: str, task_id: str, try_number: int) -> dict[str, Any]:
-    """The keys every event line of one try carries."""
-    return {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "try_number": try_number}
+def bound_keys(
+    dag_id: str, run_id: str, task_id: str, try_number: int, *, map_index: int = -1
+) -> dict[str, Any]:
+    """The keys every event line of one try carries (map_index for a mapped task's instance)."""
+    bound: dict[str, Any] = {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "task_id": task_id,
+        "try_number": try_number,
+    }
+    if map_index >= 0:
+        bound["map_index"] = map_index
+    return bound
 
 
 def event_line(bound: dict[str, Any], level: str, event: str, **values: Any) -> bytes:
@@ -169,9 +179,20 @@ def cap_log(fd: int, bound: dict[str, Any], max_bytes: int) -> None:
     write_event(fd, note + tail)
 
 
-def log_path(logs_folder: Path, dag_id: str, run_id: str, task_id: str, try_number: int) -> Path:
-    """Where the log of one try lives."""
-    return logs_folder / dag_id / run_id / task_id / f"{try_number}.log"
+def log_path(
+    logs_folder: Path,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    try_number: int,
+    *,
+    map_index: int = -1,
+) -> Path:
+    """Where the log of one try lives (a mapped instance's under map_index=<i>/)."""
+    folder = logs_folder / dag_id / run_id / task_id
+    if map_index >= 0:
+        folder = folder / f"map_index={map_index}"
+    return folder / f"{try_number}.log"
 
 
 class TryLog:
@@ -272,12 +293,9 @@ class TryLog:
         path = Path(workload.log_path)
         file = open_private(path)
         key = workload.key
-        bound = {
-            "dag_id": key.dag_id,
-            "run_id": key.run_id,
-            "task_id": key.task_id,
-            "try_number": workload.try_number,
-        }
+        bound = bound_keys(
+            key.dag_id, key.run_id, key.task_id, workload.try_number, map_index=key.map_index
+        )
         limit = workload.max_log_bytes or DEFAULT_MAX_LOG_BYTES
         return cls(file, bound, limit, path)
 

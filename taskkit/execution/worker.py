@@ -408,7 +408,9 @@ class Zygote:
         started = started or time.time()
         workload: Workload = pickle.loads(data)
         key = workload.key
-        bound = bound_keys(key.dag_id, key.run_id, key.task_id, workload.try_number)
+        bound = bound_keys(
+            key.dag_id, key.run_id, key.task_id, workload.try_number, map_index=key.map_index
+        )
         try:
             log_fd = open_log(workload.log_path)
         except OSError as exc:

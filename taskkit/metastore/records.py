@@ -129,11 +129,13 @@ class TaskInstanceRecord:
     wait_reason: str | None
     error: str | None
     updated_at: dt.datetime
+    #: -1 unless this is an instance of an expanded mapped task.
+    map_index: int = -1
 
     @property
     def key(self) -> TaskInstanceKey:
-        """The (dag_id, run_id, task_id) key naming this task instance."""
-        return TaskInstanceKey(self.dag_id, self.run_id, self.task_id)
+        """The (dag_id, run_id, task_id, map_index) key naming this task instance."""
+        return TaskInstanceKey(self.dag_id, self.run_id, self.task_id, self.map_index)
 
 
 class _Unset(enum.Enum):
@@ -195,6 +197,8 @@ class XComWrite:
     key: str
     value: bytes = attrs.field(repr=False)
     encoding: str
+    #: The value's length when it is a list, tuple or dict (what mapping expands over).
+    length: int | None = None
 
 
 @attrs.frozen
@@ -232,6 +236,8 @@ class XComRecord:
     value: bytes = attrs.field(repr=False)
     encoding: str
     created_at: dt.datetime
+    map_index: int = -1
+    length: int | None = None
 
 
 @attrs.frozen

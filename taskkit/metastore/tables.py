@@ -34,7 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from taskkit.states import RunState, RunType, State
 
 #: The Alembic revision this code expects; a test checks it is the scripts' head.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -174,7 +174,11 @@ class DagRunRow(Base):
 
 
 class TaskInstanceRow(Base):
-    """One task in one run; its state, tries and the slots it occupies."""
+    """One task instance (a task, or one instance of a mapped task) in one run.
+
+    Its state, tries and the slots it occupies. `map_index` is -1 unless the
+    task is mapped and was expanded; then rows 0..n-1 replace the -1 row.
+    """
 
     __tablename__ = "task_instance"
     __table_args__ = (
@@ -187,6 +191,7 @@ class TaskInstanceRow(Base):
     dag_id: Mapped[str] = mapped_column(String(250), primary_key=True)
     run_id: Mapped[str] = mapped_column(String(250), primary_key=True)
     task_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    map_index: Mapped[int] = mapped_column(Integer, primary_key=True, server_default=text("-1"))
     dag_run_id: Mapped[int] = mapped_column(Integer, ForeignKey("dag_run.id", ondelete="CASCADE"))
     state: Mapped[State] = mapped_column(_enum_column(State))
     #: Tries started so far: 0 before the first.
@@ -209,16 +214,22 @@ class TaskInstanceRow(Base):
 
 
 class XComRow(Base):
-    """A value a task pushed; `encoding` says whether `value` is JSON or a pickle."""
+    """A value a task instance pushed; `encoding` says whether `value` is JSON or a pickle.
+
+    `length` is the value's length when it is a list, tuple or dict: a mapped
+    task expands over it without the scheduler decoding the value.
+    """
 
     __tablename__ = "xcom"
 
     dag_id: Mapped[str] = mapped_column(String(250), primary_key=True)
     run_id: Mapped[str] = mapped_column(String(250), primary_key=True)
     task_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    map_index: Mapped[int] = mapped_column(Integer, primary_key=True, server_default=text("-1"))
     key: Mapped[str] = mapped_column(String(512), primary_key=True, default="return_value")
     value: Mapped[bytes] = mapped_column(LargeBinary)
     encoding: Mapped[str] = mapped_column(String(16))
+    length: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 

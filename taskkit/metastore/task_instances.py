@@ -10,7 +10,18 @@ import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import ColumnElement, Table, Update, and_, bindparam, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from taskkit.metastore.records import TaskInstanceRecord, TIChange, XComWrite
 from taskkit.metastore.runs import ACTIVE_RUN_STATES
@@ -25,7 +36,12 @@ _TI_COLUMNS = tuple(TaskInstanceRow.__table__.c)
 
 
 def _key_matches(key: TaskInstanceKey) -> ColumnElement[bool]:
-    return and_(_TI.dag_id == key.dag_id, _TI.run_id == key.run_id, _TI.task_id == key.task_id)
+    return and_(
+        _TI.dag_id == key.dag_id,
+        _TI.run_id == key.run_id,
+        _TI.task_id == key.task_id,
+        _TI.map_index == key.map_index,
+    )
 
 
 @functools.cache
@@ -43,6 +59,7 @@ def _conditional_update(expected: frozenset[State], columns: tuple[str, ...]) ->
             table.c.dag_id == bindparam("k_dag_id"),
             table.c.run_id == bindparam("k_run_id"),
             table.c.task_id == bindparam("k_task_id"),
+            table.c.map_index == bindparam("k_map_index"),
             # Not IN (...): expanding parameters cannot be used with executemany.
             or_(*(table.c.state == state for state in sorted(expected))),
         )
@@ -64,6 +81,7 @@ def _heartbeat_update() -> Update:
             table.c.dag_id == bindparam("k_dag_id"),
             table.c.run_id == bindparam("k_run_id"),
             table.c.task_id == bindparam("k_task_id"),
+            table.c.map_index == bindparam("k_map_index"),
             or_(*(table.c.state == state for state in sorted(OCCUPYING_STATES))),
         )
         .values(heartbeat_at=bindparam("stamp"))
@@ -74,11 +92,11 @@ class TaskInstanceMethods(UnitOfWork):
     """Listing, transitions, heartbeats and crash recovery of task instances."""
 
     def list_task_instances(self, dag_id: str, run_id: str) -> list[TaskInstanceRecord]:
-        """The task instances of one run, by task_id."""
+        """The task instances of one run, by task_id then map_index."""
         query = (
             select(*_TI_COLUMNS)
             .where(_TI.dag_id == dag_id, _TI.run_id == run_id)
-            .order_by(_TI.task_id)
+            .order_by(_TI.task_id, _TI.map_index)
         )
         with self._read() as session:
             return [TaskInstanceRecord(**row._asdict()) for row in session.execute(query)]
@@ -101,7 +119,7 @@ class TaskInstanceMethods(UnitOfWork):
             select(*_TI_COLUMNS)
             .join(DagRunRow, DagRunRow.id == _TI.dag_run_id)
             .where(DagRunRow.state.in_(ACTIVE_RUN_STATES))
-            .order_by(_TI.dag_run_id, _TI.task_id)
+            .order_by(_TI.dag_run_id, _TI.task_id, _TI.map_index)
         )
         if unfinished_only:
             query = query.where(_TI.state.not_in(FINISHED_STATES))
@@ -137,6 +155,7 @@ class TaskInstanceMethods(UnitOfWork):
                     "k_dag_id": change.key.dag_id,
                     "k_run_id": change.key.run_id,
                     "k_task_id": change.key.task_id,
+                    "k_map_index": change.key.map_index,
                     "updated_at": now,
                     **values,
                 }
@@ -162,13 +181,42 @@ class TaskInstanceMethods(UnitOfWork):
                 write_xcom(connection, xcom, now)
         return applied
 
+    def expand_task_instance(self, key: TaskInstanceKey, count: int) -> bool:
+        """Replace a mapped task's unexpanded instance (map_index -1, state none) by `count`.
+
+        The new instances 0..count-1 start in state none with the -1 row's
+        pool, priority and tries, in the same transaction as the -1 row is
+        deleted. Returns False (and changes nothing) if that row is gone or
+        no longer in state none: someone else changed the run meanwhile.
+        """
+        now = self._now()
+        with self._write() as session:
+            row = session.execute(
+                select(*_TI_COLUMNS).where(_key_matches(key), _TI.state == State.NONE)
+            ).first()
+            if row is None:
+                return False
+            template = row._asdict()
+            session.execute(delete(_TI).where(_key_matches(key), _TI.state == State.NONE))
+            session.execute(
+                insert(_TI),
+                [{**template, "map_index": i, "updated_at": now} for i in range(count)],
+            )
+        return True
+
     def heartbeat_task_instances(
         self, keys: Iterable[TaskInstanceKey], *, now: dt.datetime | None = None
     ) -> int:
         """Stamp heartbeat_at on those of `keys` that are queued or running; returns how many."""
         stamp = now or self._now()
         params = [
-            {"k_dag_id": k.dag_id, "k_run_id": k.run_id, "k_task_id": k.task_id, "stamp": stamp}
+            {
+                "k_dag_id": k.dag_id,
+                "k_run_id": k.run_id,
+                "k_task_id": k.task_id,
+                "k_map_index": k.map_index,
+                "stamp": stamp,
+            }
             for k in keys
         ]
         if not params:

@@ -36,11 +36,11 @@ class XComMethods(UnitOfWork):
         return None if row is None else XComRecord(**row._asdict())
 
     def get_xcoms(self, dag_id: str, run_id: str) -> list[XComRecord]:
-        """Every value stored in one run, by task_id then key."""
+        """Every value stored in one run, by task_id, map_index then key."""
         query = (
             select(*_XCOM_COLUMNS)
             .where(XComRow.dag_id == dag_id, XComRow.run_id == run_id)
-            .order_by(XComRow.task_id, XComRow.key)
+            .order_by(XComRow.task_id, XComRow.map_index, XComRow.key)
         )
         with self._read() as session:
             return [XComRecord(**row._asdict()) for row in session.execute(query)]
@@ -69,13 +69,20 @@ def write_xcom(session: Any, xcom: XComWrite, now: dt.datetime) -> None:
             dag_id=ti.dag_id,
             run_id=ti.run_id,
             task_id=ti.task_id,
+            map_index=ti.map_index,
             key=xcom.key,
             value=xcom.value,
             encoding=xcom.encoding,
+            length=xcom.length,
             created_at=now,
         )
     )
 
 
 def _matches(ti: TaskInstanceKey) -> tuple[ColumnElement[bool], ...]:
-    return (XComRow.dag_id == ti.dag_id, XComRow.run_id == ti.run_id, XComRow.task_id == ti.task_id)
+    return (
+        XComRow.dag_id == ti.dag_id,
+        XComRow.run_id == ti.run_id,
+        XComRow.task_id == ti.task_id,
+        XComRow.map_index == ti.map_index,
+    )

@@ -25,6 +25,18 @@ class SkipScope(enum.Enum):
 
 
 @attrs.frozen
+class EncodedXComSequence:
+    """The values the instances of a mapped task pushed under one key, in map-index order.
+
+    Each is still encoded (an execution.base.EncodedXCom); instances that
+    pushed nothing are left out, as Airflow leaves them out. A try decodes
+    it into a list: the reduce step of a mapped task.
+    """
+
+    values: tuple[Any, ...] = attrs.field(repr=False)
+
+
+@attrs.frozen
 class TryResult:
     """The outcome of one try, what it pushed and, when it failed, why.
 

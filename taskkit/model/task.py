@@ -12,6 +12,30 @@ DEFAULT_POOL = "default_pool"
 
 
 @attrs.frozen
+class MapLength:
+    """Where the length of one expanded argument comes from, known without decoding values.
+
+    Exactly one of: `literal` (a list or dict written in the DAG file), an
+    upstream task's XCom (`task_id`, `key`; its length is recorded when the
+    try stores it), or `parts` zipped together (the shortest decides, or the
+    longest with `longest`, as XComArg.zip with a fillvalue).
+    """
+
+    literal: int | None = None
+    task_id: str | None = None
+    key: str = "return_value"
+    parts: tuple[MapLength, ...] = ()
+    longest: bool = False
+
+
+@attrs.frozen
+class MapSpec:
+    """How many instances a mapped task expands to: the product of its arguments' lengths."""
+
+    lengths: tuple[MapLength, ...]
+
+
+@attrs.frozen
 class TaskSpec:
     """Everything the scheduler needs to know about a task, without its callable.
 
@@ -46,6 +70,10 @@ class TaskSpec:
     depends_on_past: bool = False
     #: ... and its direct downstream tasks there did too.
     wait_for_downstream: bool = False
+    #: How many of this task's instances may be queued or running in one run at once.
+    max_active_tis_per_dagrun: int | None = None
+    #: Set for a mapped task (`.expand(...)`): its instances are decided when it is ready.
+    map_spec: MapSpec | None = None
 
     @property
     def max_tries(self) -> int:

@@ -57,35 +57,45 @@ class ActiveRun:
     def spec(self) -> DagSpec:
         return self.engine.spec
 
-    def key(self, task_id: str) -> TaskInstanceKey:
-        return TaskInstanceKey(self.dag_id, self.run_id, task_id)
+    def key(self, task_id: str, map_index: int = -1) -> TaskInstanceKey:
+        return TaskInstanceKey(self.dag_id, self.run_id, task_id, map_index)
 
-    def candidate(self, task_id: str, dag_limit: int | None) -> Candidate:
+    def candidate(self, task_id: str, dag_limit: int | None, map_index: int = -1) -> Candidate:
         spec = self.spec.tasks[task_id]
         return Candidate(
-            key=self.key(task_id),
+            key=self.key(task_id, map_index),
             priority=spec.priority_weight_total,
             pool=spec.pool,
             pool_slots=spec.pool_slots,
             run_order=run_order(self.logical_date, self.id),
             max_active_tis_per_dag=spec.max_active_tis_per_dag,
             dag_max_active_tasks=dag_limit,
+            max_active_tis_per_dagrun=spec.max_active_tis_per_dagrun,
         )
 
-    def workload(self, task_id: str, logs_folder: Path) -> Workload:
-        """Everything a worker needs for the task's current try."""
-        ti = self.engine.tis[task_id]
+    def workload(self, task_id: str, logs_folder: Path, map_index: int = -1) -> Workload:
+        """Everything a worker needs for the instance's current try."""
+        ti = self.engine.tis[task_id, map_index]
         timeout = self.spec.tasks[task_id].execution_timeout
         return Workload(
-            key=self.key(task_id),
+            key=self.key(task_id, map_index),
             try_number=ti.try_number,
             max_tries=ti.max_tries,
             dag_version_id=self.dag_version_id,
             logical_date=self.logical_date,
             conf=self.conf,
             run_type=self.run_type,
-            log_path=str(log_path(logs_folder, self.dag_id, self.run_id, task_id, ti.try_number)),
-            upstream_xcoms=self.engine.xcoms_for(task_id),
+            log_path=str(
+                log_path(
+                    logs_folder,
+                    self.dag_id,
+                    self.run_id,
+                    task_id,
+                    ti.try_number,
+                    map_index=map_index,
+                )
+            ),
+            upstream_xcoms=self.engine.xcoms_for(task_id, map_index),
             execution_timeout_s=timeout.total_seconds() if timeout is not None else None,
             data_interval_start=self.data_interval_start,
             data_interval_end=self.data_interval_end,

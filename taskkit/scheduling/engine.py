@@ -1,15 +1,24 @@
 """One run's bookkeeping with no I/O, driven by both the scheduler and DAG.test().
 
 The engine owns a run's task instance states, the tasks to re-evaluate,
-retry timers, the run's XComs and skip propagation (branches, short
-circuits, trigger rules). Every change it makes comes back as a
+retry timers, the run's XComs, skip propagation (branches, short
+circuits, trigger rules) and the expansion of mapped tasks. Every change it makes comes back as a
 `Transition`, checked against `states.ALLOWED_TRANSITIONS`; its drivers only
 carry them out: the scheduler commits them to the metastore and hands tries
 to an executor, DAG.test() runs tries in process. One code path, two
 drivers, so the two can never disagree (huey's immediate mode is the model).
 
-XCom values are opaque here: DAG.test() keeps Python objects, the scheduler
-encoded bytes that it never decodes.
+XCom values are opaque here (encoded by the try, never decoded by the
+engine); only the `length` recorded with a value is read, to expand a
+mapped task over it.
+
+Task instances are keyed by (task_id, map_index). A mapped task has one
+instance with map_index -1 until it is ready; then it is expanded: that
+instance is replaced by instances 0..n-1 (the drivers learn it from
+`take_expansions()`), or it is skipped (nothing to expand over) or failed
+(not a list or dict, or more than `max_map_length` instances). For trigger
+rules a mapped task counts once, with its overall state, once every
+instance has finished (see `mapped_state`).
 """
 
 from __future__ import annotations
@@ -24,16 +33,44 @@ import attrs
 
 from taskkit.errors import IllegalTransitionError
 from taskkit.model.dag import DagSpec
-from taskkit.model.results import SkipScope, TryOutcome, TryResult
+from taskkit.model.results import EncodedXComSequence, SkipScope, TryOutcome, TryResult
+from taskkit.model.task import MapLength
 from taskkit.scheduling.readiness import Readiness, past_allows, task_readiness
 from taskkit.scheduling.transitions import after_try, run_outcome
 from taskkit.states import ALLOWED_TRANSITIONS, FINISHED_STATES, OCCUPYING_STATES, RunState, State
 
 _DECIDED = {Readiness.SKIP: State.SKIPPED, Readiness.UPSTREAM_FAILED: State.UPSTREAM_FAILED}
 
-#: XComs of a run: task_id -> key -> value (opaque to the engine).
-XComMap = dict[str, dict[str, Any]]
+#: Names one task instance of the run: (task_id, map_index), map_index -1 when not mapped.
+TIKey = tuple[str, int]
+#: XComs of a run: (task_id, map_index) -> key -> value (opaque to the engine).
+XComMap = dict[TIKey, dict[str, Any]]
+#: The default of core.max_map_length.
+DEFAULT_MAX_MAP_LENGTH = 1024
 _NO_XCOMS: Mapping[str, Any] = MappingProxyType({})
+
+
+def mapped_state(states: Iterable[State]) -> State:
+    """The overall state of a mapped task whose instances have all finished.
+
+    Failed if any instance failed (or was upstream_failed), skipped if all
+    were skipped, else success: what its downstream tasks' trigger rules see.
+    """
+    seen = set(states)
+    if seen & {State.FAILED, State.UPSTREAM_FAILED}:
+        return State.FAILED
+    if seen == {State.SKIPPED}:
+        return State.SKIPPED
+    return State.SUCCESS
+
+
+@attrs.define
+class _Expanded:
+    """Progress of an expanded mapped task: its size and how many instances are unfinished."""
+
+    count: int
+    unfinished: int
+    state: State = State.RUNNING  #: its overall state; RUNNING while instances are unfinished
 
 
 @attrs.define
@@ -62,6 +99,7 @@ class Transition:
     error: str | None = None
     #: The values the try pushed, recorded with a finished try (empty otherwise).
     xcoms: Mapping[str, Any] = attrs.field(default=_NO_XCOMS, repr=False)
+    map_index: int = -1
 
     def __attrs_post_init__(self) -> None:
         if self.target not in ALLOWED_TRANSITIONS[self.source]:
@@ -74,41 +112,92 @@ class RunEngine:
     def __init__(
         self,
         spec: DagSpec,
-        instances: Mapping[str, TaskInstance] | None = None,
+        instances: Mapping[TIKey, TaskInstance] | None = None,
         xcoms: XComMap | None = None,
         past: Mapping[str, State] | None = None,
+        *,
+        max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
     ) -> None:
         self.spec = spec
+        self.max_map_length = max_map_length
         #: The previous run's task states, for depends_on_past (None: no previous run).
         self.past: dict[str, State] | None = None if past is None else dict(past)
-        self.tis: dict[str, TaskInstance] = (
+        self.tis: dict[TIKey, TaskInstance] = (
             dict(instances)
             if instances is not None
-            else {tid: TaskInstance(State.NONE, 0, t.max_tries) for tid, t in spec.tasks.items()}
+            else {
+                (tid, -1): TaskInstance(State.NONE, 0, t.max_tries) for tid, t in spec.tasks.items()
+            }
         )
         self.xcoms: XComMap = xcoms if xcoms is not None else {}
-        #: NONE tasks whose upstream tasks changed since they were last evaluated.
-        self.dirty: set[str] = {t for t, ti in self.tis.items() if ti.state is State.NONE}
-        self._retries: list[tuple[dt.datetime, str]] = [
-            (ti.next_retry_at or dt.datetime.min.replace(tzinfo=dt.timezone.utc), t)
-            for t, ti in self.tis.items()
+        #: Expanded mapped tasks: task_id -> their size and progress.
+        self.expanded: dict[str, _Expanded] = {}
+        for (task_id, map_index), ti in self.tis.items():
+            if map_index >= 0:
+                progress = self.expanded.setdefault(task_id, _Expanded(0, 0))
+                progress.count = max(progress.count, map_index + 1)
+                progress.unfinished += ti.state not in FINISHED_STATES
+        for task_id, progress in self.expanded.items():
+            if not progress.unfinished:
+                progress.state = mapped_state(self._instance_states(task_id))
+        #: Mapped tasks expanded since the drivers last asked: (task_id, instance count).
+        self._expansions: list[tuple[str, int]] = []
+        #: Tasks with a NONE instance whose upstream tasks changed since last evaluated.
+        self.dirty: set[str] = {t for (t, _), ti in self.tis.items() if ti.state is State.NONE}
+        self._retries: list[tuple[dt.datetime, str, int]] = [
+            (ti.next_retry_at or dt.datetime.min.replace(tzinfo=dt.timezone.utc), t, i)
+            for (t, i), ti in self.tis.items()
             if ti.state is State.UP_FOR_RETRY
         ]
         heapq.heapify(self._retries)
-        #: Tasks not finished yet; a count, so "is the run over?" costs nothing per loop.
+        #: Instances not finished yet; a count, so "is the run over?" costs nothing per loop.
         self.unfinished = sum(ti.state not in FINISHED_STATES for ti in self.tis.values())
-        self._states = _StateView(self.tis)
+        #: How many instances of each task hold XComs, so xcoms_for stops early.
+        self._pushers: dict[str, int] = {}
+        for task_id, _ in self.xcoms:
+            self._pushers[task_id] = self._pushers.get(task_id, 0) + 1
+        self._states = _StateView(self)
         #: Set once dagrun_timeout passed: the run has failed whatever its tasks did.
         self.timed_out = False
 
     # -- reading -------------------------------------------------------------------
 
-    def states(self) -> dict[str, State]:
-        return {task_id: ti.state for task_id, ti in self.tis.items()}
+    def ti(self, task_id: str, map_index: int = -1) -> TaskInstance:
+        """One task instance."""
+        return self.tis[task_id, map_index]
 
-    def in_state(self, *states: State) -> Iterator[str]:
-        """Task ids whose instance is in one of `states`, in topological order."""
-        return (t for t, ti in self.tis.items() if ti.state in states)
+    def state_of(self, task_id: str) -> State:
+        """A task's state as trigger rules see it: a mapped task's overall state."""
+        ti = self.tis.get((task_id, -1))
+        if ti is not None:
+            return ti.state
+        return self.expanded[task_id].state
+
+    def states(self) -> dict[str, State]:
+        """Each task's state (a mapped task's overall state), in topological order."""
+        return {task_id: self.state_of(task_id) for task_id in self.spec.tasks}
+
+    def instance_states(self) -> dict[TIKey, State]:
+        """The state of every task instance."""
+        return {key: ti.state for key, ti in self.tis.items()}
+
+    def map_indexes(self, task_id: str) -> range:
+        """The map indexes of a task's instances: range(-1, 0) unless it was expanded."""
+        progress = self.expanded.get(task_id)
+        return range(progress.count) if progress is not None else range(-1, 0)
+
+    def in_state(self, *states: State) -> Iterator[TIKey]:
+        """Instances in one of `states`."""
+        return (key for key, ti in self.tis.items() if ti.state in states)
+
+    def take_expansions(self) -> list[tuple[str, int]]:
+        """The mapped tasks expanded since the last call, with their instance counts.
+
+        The instance with map_index -1 of each is gone from `tis`; instances
+        0..n-1 replace it (the scheduler writes the same change to the metastore).
+        """
+        taken, self._expansions = self._expansions, []
+        return taken
 
     def next_retry_at(self) -> dt.datetime | None:
         """When the earliest up_for_retry task may be scheduled again."""
@@ -122,29 +211,47 @@ class RunEngine:
             return RunState.FAILED
         return run_outcome(self.spec.outcome_leaves, self._states)
 
-    def xcoms_for(self, task_id: str) -> dict[tuple[str, str], Any]:
-        """The values a try of `task_id` can pull: its own and those of its ancestors.
+    def xcoms_for(self, task_id: str, map_index: int = -1) -> dict[tuple[str, str], Any]:
+        """The values a try of an instance can pull: its own and those of its ancestors.
 
-        Walks upstream only while values remain unfound, so a run whose
-        tasks push nothing pays nothing.
+        A mapped ancestor's values under one key come as one
+        EncodedXComSequence, in map-index order (the reduce step). Walks
+        upstream only while values remain unfound, so a run whose tasks push
+        nothing pays nothing.
         """
         if not self.xcoms:
             return {}
         found: dict[tuple[str, str], Any] = {}
-        remaining = len(self.xcoms)
+        remaining = len(self._pushers)
+        own = self.xcoms.get((task_id, map_index))
+        if own:
+            remaining -= 1
+            found.update(((task_id, key), value) for key, value in own.items())
         seen = {task_id}
-        pending = [task_id]
+        pending = list(self.spec.tasks[task_id].upstream)
+        seen.update(pending)
         while pending and remaining:
             current = pending.pop()
-            values = self.xcoms.get(current)
-            if values:
+            if current in self._pushers:
                 remaining -= 1
-                found.update(((current, key), value) for key, value in values.items())
+                if current in self.expanded:
+                    found.update(self._gathered(current))
+                else:
+                    values = self.xcoms[current, -1]
+                    found.update(((current, key), value) for key, value in values.items())
             for upstream in self.spec.tasks[current].upstream:
                 if upstream not in seen:
                     seen.add(upstream)
                     pending.append(upstream)
         return found
+
+    def _gathered(self, task_id: str) -> dict[tuple[str, str], Any]:
+        """A mapped task's values, one sequence per key, in map-index order."""
+        by_key: dict[str, list[Any]] = {}
+        for map_index in range(self.expanded[task_id].count):
+            for key, value in self.xcoms.get((task_id, map_index), {}).items():
+                by_key.setdefault(key, []).append(value)
+        return {(task_id, key): EncodedXComSequence(tuple(v)) for key, v in by_key.items()}
 
     # -- deciding --------------------------------------------------------------------
 
@@ -157,7 +264,8 @@ class RunEngine:
         changes: list[Transition] = []
         while self.dirty:
             task_id = self.dirty.pop()
-            if self.tis[task_id].state is not State.NONE:
+            ti = self.tis.get((task_id, -1))
+            if ti is not None and ti.state is not State.NONE:
                 continue
             task = self.spec.tasks[task_id]
             readiness = task_readiness(task, self._states)
@@ -165,10 +273,20 @@ class RunEngine:
                 continue
             if readiness is Readiness.READY and not past_allows(task, self.past):
                 continue  # set_past marks it dirty again when the previous run moves on
-            target = State.SCHEDULED if readiness is Readiness.READY else _DECIDED[readiness]
-            # A skip or upstream failure marks the task's own downstream tasks dirty: the loop
-            # follows the cascade.
-            changes.append(self._move(task_id, target))
+            if ti is None:  # an expanded mapped task whose instances were reset (a restart)
+                target = State.SCHEDULED if readiness is Readiness.READY else _DECIDED[readiness]
+                changes += [
+                    self._move(task_id, target, map_index=i)
+                    for i in self.map_indexes(task_id)
+                    if self.tis[task_id, i].state is State.NONE
+                ]
+            elif readiness is Readiness.READY and task.map_spec is not None:
+                changes += self._expand(task_id, task.map_spec.lengths)
+            else:
+                target = State.SCHEDULED if readiness is Readiness.READY else _DECIDED[readiness]
+                # A skip or upstream failure marks the task's own downstream tasks dirty: the
+                # loop follows the cascade.
+                changes.append(self._move(task_id, target))
         return changes
 
     def set_past(self, task_id: str, state: State) -> None:
@@ -185,40 +303,106 @@ class RunEngine:
         self.dirty.update(
             t.task_id
             for t in waiting
-            if t.depends_on_past and self.tis[t.task_id].state is State.NONE
+            if t.depends_on_past
+            and any(
+                self.tis[t.task_id, i].state is State.NONE
+                for i in (self.map_indexes(t.task_id) if t.task_id in self.expanded else (-1,))
+            )
         )
+
+    def _expand(self, task_id: str, lengths: tuple[MapLength, ...]) -> list[Transition]:
+        """Replace a ready mapped task's -1 instance by its n instances, all scheduled.
+
+        Nothing to expand over skips it; a source that is not a list or dict,
+        or more than max_map_length instances, fails it with the reason.
+        """
+        count = 1
+        for length in lengths:
+            found = self._length(length)
+            if isinstance(found, str):
+                return [self._move(task_id, State.FAILED, error=found)]
+            count *= found
+        if count == 0:
+            return [self._move(task_id, State.SKIPPED)]
+        if count > self.max_map_length:
+            return [
+                self._move(
+                    task_id,
+                    State.FAILED,
+                    error=f"expanding would create {count} task instances, more than "
+                    f"core.max_map_length={self.max_map_length}: expand over less, or raise "
+                    "core.max_map_length",
+                )
+            ]
+        template = self.tis.pop((task_id, -1))
+        for map_index in range(count):
+            self.tis[task_id, map_index] = TaskInstance(State.NONE, 0, template.max_tries)
+        self.unfinished += count - 1
+        self.expanded[task_id] = _Expanded(count, count)
+        self._expansions.append((task_id, count))
+        return [self._move(task_id, State.SCHEDULED, map_index=i) for i in range(count)]
+
+    def _length(self, length: MapLength) -> int | str:
+        """How long one expanded argument is, or why it cannot be expanded over."""
+        if length.literal is not None:
+            return length.literal
+        if length.parts:
+            found = [self._length(part) for part in length.parts]
+            for item in found:
+                if isinstance(item, str):
+                    return item
+            sizes = [int(item) for item in found]
+            return max(sizes) if length.longest else min(sizes)
+        assert length.task_id is not None
+        source, key = length.task_id, length.key
+        if source in self.expanded:
+            return sum(key in self.xcoms.get((source, i), {}) for i in self.map_indexes(source))
+        value = self.xcoms.get((source, -1), {}).get(key)
+        if value is None:
+            if self.state_of(source) is State.SKIPPED:
+                return 0
+            return f"task {source!r} pushed no XCom {key!r} to expand over"
+        size = getattr(value, "length", None)
+        if size is None:
+            return (
+                f"cannot expand over XCom {key!r} of task {source!r}: it is not a list or "
+                "dict; return a list (or dict) from it"
+            )
+        return int(size)
 
     def release_retries(self, now: dt.datetime) -> list[Transition]:
         """Schedule again every up_for_retry task whose retry time has come."""
         changes = []
         while self._retries and self._retries[0][0] <= now:
-            _, task_id = heapq.heappop(self._retries)
-            if self.tis[task_id].state is State.UP_FOR_RETRY:
-                self.tis[task_id].next_retry_at = None
-                changes.append(self._move(task_id, State.SCHEDULED))
+            _, task_id, map_index = heapq.heappop(self._retries)
+            ti = self.tis.get((task_id, map_index))
+            if ti is not None and ti.state is State.UP_FOR_RETRY:
+                ti.next_retry_at = None
+                changes.append(self._move(task_id, State.SCHEDULED, map_index=map_index))
         return changes
 
-    def queue(self, task_id: str) -> Transition:
-        """Hand a scheduled task to an executor: its next try begins.
+    def queue(self, task_id: str, map_index: int = -1) -> Transition:
+        """Hand a scheduled instance to an executor: its next try begins.
 
         As in Airflow, what an earlier try pushed is gone once a new try starts.
         """
-        ti = self.tis[task_id]
+        ti = self.tis[task_id, map_index]
         ti.try_number += 1
-        self.xcoms.pop(task_id, None)
-        return self._move(task_id, State.QUEUED)
+        if self.xcoms.pop((task_id, map_index), None) is not None:
+            self._forget_pusher(task_id)
+        return self._move(task_id, State.QUEUED, map_index=map_index)
 
-    def start(self, task_id: str, try_number: int) -> Transition | None:
+    def start(self, task_id: str, try_number: int, map_index: int = -1) -> Transition | None:
         """A worker reported the try running; None if the report is stale."""
-        ti = self.tis[task_id]
-        if ti.state is not State.QUEUED or ti.try_number != try_number:
+        ti = self.tis.get((task_id, map_index))
+        if ti is None or ti.state is not State.QUEUED or ti.try_number != try_number:
             return None
-        return self._move(task_id, State.RUNNING)
+        return self._move(task_id, State.RUNNING, map_index=map_index)
 
-    def reject(self, task_id: str, reason: str) -> Transition:
-        """A scheduled task that can never run (no such pool, too big for it) fails."""
-        self.tis[task_id].try_number += 1
-        return self._move(task_id, State.FAILED, error=reason)
+    def reject(self, task_id: str, reason: str, map_index: int = -1) -> Transition:
+        """A scheduled instance that can never run (no such pool, too big for it) fails."""
+        self.tis[task_id, map_index].try_number += 1
+        return self._move(task_id, State.FAILED, error=reason, map_index=map_index)
 
     def finish(
         self,
@@ -227,14 +411,16 @@ class RunEngine:
         result: TryResult,
         now: dt.datetime,
         retry_delay: dt.timedelta | None = None,
+        *,
+        map_index: int = -1,
     ) -> list[Transition]:
         """Record how a try ended; empty if the report is stale (a reset or older try).
 
-        The first transition is the task's own (carrying what it pushed); the
-        rest are the tasks its branch or short circuit skipped.
+        The first transition is the instance's own (carrying what it pushed);
+        the rest are the tasks its branch or short circuit skipped.
         """
-        ti = self.tis[task_id]
-        if ti.state not in OCCUPYING_STATES or ti.try_number != try_number:
+        ti = self.tis.get((task_id, map_index))
+        if ti is None or ti.state not in OCCUPYING_STATES or ti.try_number != try_number:
             return []
         spec = self.spec.tasks[task_id]
         outcome = result.outcome
@@ -243,17 +429,20 @@ class RunEngine:
         else:
             decided = after_try(spec, try_number, outcome, now, retry_delay)
         if result.xcoms:
-            self.xcoms[task_id] = dict(result.xcoms)
+            if (task_id, map_index) not in self.xcoms:
+                self._pushers[task_id] = self._pushers.get(task_id, 0) + 1
+            self.xcoms[task_id, map_index] = dict(result.xcoms)
         own = self._move(
             task_id,
             decided.state,
             next_retry_at=decided.next_retry_at,
             error=result.error,
             xcoms=result.xcoms,
+            map_index=map_index,
         )
         if decided.next_retry_at is not None:
             ti.next_retry_at = decided.next_retry_at
-            heapq.heappush(self._retries, (decided.next_retry_at, task_id))
+            heapq.heappush(self._retries, (decided.next_retry_at, task_id, map_index))
         changes = [own]
         if decided.state is State.SUCCESS:
             changes += self._skip(self._skipped_by(task_id, result))
@@ -266,8 +455,10 @@ class RunEngine:
         """
         self.timed_out = True
         changes = [
-            self._move(task_id, State.SKIPPED, error="the run's dagrun_timeout passed")
-            for task_id, ti in self.tis.items()
+            self._move(
+                task_id, State.SKIPPED, map_index=map_index, error="the run's dagrun_timeout passed"
+            )
+            for (task_id, map_index), ti in list(self.tis.items())
             if ti.state not in FINISHED_STATES
         ]
         self.dirty.clear()  # everything is decided: nothing is left to re-evaluate
@@ -294,40 +485,67 @@ class RunEngine:
 
     def _skip(self, task_ids: Iterable[str]) -> list[Transition]:
         """Skip tasks directly (trigger rules then decide their downstream tasks)."""
-        return [
-            self._move(task_id, State.SKIPPED)
-            for task_id in task_ids
-            if self.tis[task_id].state is State.NONE
-        ]
+        changes = []
+        for task_id in task_ids:
+            for map_index in self.map_indexes(task_id) if task_id in self.expanded else (-1,):
+                if self.tis[task_id, map_index].state is State.NONE:
+                    changes.append(self._move(task_id, State.SKIPPED, map_index=map_index))
+        return changes
 
-    def _move(self, task_id: str, target: State, **fields: Any) -> Transition:
+    def _forget_pusher(self, task_id: str) -> None:
+        left = self._pushers[task_id] - 1
+        if left:
+            self._pushers[task_id] = left
+        else:
+            del self._pushers[task_id]
+
+    def _instance_states(self, task_id: str) -> Iterator[State]:
+        return (self.tis[task_id, i].state for i in self.map_indexes(task_id))
+
+    def _move(self, task_id: str, target: State, map_index: int = -1, **fields: Any) -> Transition:
         """Change one task instance's state: the only place the engine does."""
-        ti = self.tis[task_id]
-        change = Transition(task_id, ti.state, target, ti.try_number, **fields)
+        ti = self.tis[task_id, map_index]
+        change = Transition(task_id, ti.state, target, ti.try_number, map_index=map_index, **fields)
         if target in FINISHED_STATES and ti.state not in FINISHED_STATES:
             self.unfinished -= 1
-            self.dirty.update(self.spec.tasks[task_id].downstream)
-        elif target not in FINISHED_STATES and ti.state in FINISHED_STATES:
+            ti.state = target
+            if map_index < 0:
+                self.dirty.update(self.spec.tasks[task_id].downstream)
+            else:
+                progress = self.expanded[task_id]
+                progress.unfinished -= 1
+                if not progress.unfinished:  # the last instance: the task itself is done
+                    progress.state = mapped_state(self._instance_states(task_id))
+                    self.dirty.update(self.spec.tasks[task_id].downstream)
+            return change
+        if target not in FINISHED_STATES and ti.state in FINISHED_STATES:
             self.unfinished += 1
+            if map_index >= 0:
+                progress = self.expanded[task_id]
+                progress.unfinished += 1
+                progress.state = State.RUNNING
         ti.state = target
         return change
 
 
 class _StateView(Mapping[str, State]):
-    """A read-only State mapping over TaskInstance objects, without copying them."""
+    """Each task's state as trigger rules see it, read live from the engine without copying."""
 
-    def __init__(self, tis: dict[str, TaskInstance]) -> None:
-        self._tis = tis
+    def __init__(self, engine: RunEngine) -> None:
+        self._engine = engine
 
     def __getitem__(self, key: str) -> State:
-        return self._tis[key].state
+        if key not in self._engine.spec.tasks:
+            raise KeyError(key)
+        return self._engine.state_of(key)
 
     def get(self, key: str, default: Any = None) -> Any:
-        ti = self._tis.get(key)
-        return default if ti is None else ti.state
+        if key not in self._engine.spec.tasks:
+            return default
+        return self._engine.state_of(key)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._tis)
+        return iter(self._engine.spec.tasks)
 
     def __len__(self) -> int:
-        return len(self._tis)
+        return len(self._engine.spec.tasks)

@@ -19,9 +19,10 @@ if TYPE_CHECKING:
 class RunLoader:
     """Loads runs with their task instances and XComs; DAG versions are verified once each."""
 
-    def __init__(self, store: Metastore, secret_key: bytes) -> None:
+    def __init__(self, store: Metastore, secret_key: bytes, max_map_length: int = 1024) -> None:
         self.store = store
         self.secret_key = secret_key
+        self.max_map_length = max_map_length
         self._versions: dict[int, tuple[DagSpec, DagPayload]] = {}
 
     def version(self, version_id: int) -> tuple[DagSpec, DagPayload]:
@@ -64,14 +65,19 @@ class RunLoader:
                 raise RunUnloadableError(
                     f"XCom {xcom.key!r} of task {xcom.task_id!r} cannot be used: {exc}"
                 ) from None
-            xcoms.setdefault(xcom.task_id, {})[xcom.key] = EncodedXCom(data, encoding.value)
+            xcoms.setdefault((xcom.task_id, xcom.map_index), {})[xcom.key] = EncodedXCom(
+                data, encoding.value, xcom.length
+            )
         engine = RunEngine(
             self.spec(record.dag_version_id),
             {
-                ti.task_id: TaskInstance(ti.state, ti.try_number, ti.max_tries, ti.next_retry_at)
+                (ti.task_id, ti.map_index): TaskInstance(
+                    ti.state, ti.try_number, ti.max_tries, ti.next_retry_at
+                )
                 for ti in tis
             },
             xcoms,
+            max_map_length=self.max_map_length,
         )
         return ActiveRun(
             id=record.id,

@@ -30,7 +30,7 @@ from taskkit.metastore.records import UNSET, TIChange, XComWrite
 from taskkit.model.results import TryOutcome
 from taskkit.scheduling.active_run import ActiveRun, run_order
 from taskkit.scheduling.broken_runs import fail_unloadable_run
-from taskkit.scheduling.engine import Transition
+from taskkit.scheduling.engine import Transition, mapped_state
 from taskkit.scheduling.executors import make_executor
 from taskkit.scheduling.processor_service import processor_beside
 from taskkit.scheduling.ready_queue import ReadyQueue
@@ -145,7 +145,7 @@ class Scheduler:
                 self.settings.core.secret_key_file,
             )
             remove_secrets_from_environment()  # workers and tries inherit the environment
-            self.loader = RunLoader(self.store, self.secret_key)
+            self.loader = RunLoader(self.store, self.secret_key, self.settings.core.max_map_length)
             self.executor = make_executor(self.settings, self.secret_key, self._route)
             stops = stop_requests(self._request_stop, lambda: self.stopping is not None)
             processor = processor_beside(self.settings, enabled=self._starts_processor())
@@ -289,9 +289,12 @@ class Scheduler:
     def _step(self, now: dt.datetime, *, explain: bool = False) -> None:
         """One round of decisions: start runs, settle readiness, release retries, select."""
         self._start_queued_runs()
-        for run in self.runs.values():
+        for run in list(self.runs.values()):
             if run.engine.dirty:
-                for change in run.engine.decide():
+                changes = run.engine.decide()
+                if not self._write_expansions(run):
+                    continue
+                for change in changes:
                     self._record(run, change)
         self._release_due_retries(now)
         self._time_out_runs(now)
@@ -323,6 +326,26 @@ class Scheduler:
                 self._load_run(record)
                 log.info("run_started", dag_id=chosen.dag_id, run_id=chosen.run_id)
 
+    def _write_expansions(self, run: ActiveRun) -> bool:
+        """Replace the -1 rows of the mapped tasks the engine just expanded by their instances.
+
+        Written at once (before the instances' transitions, which need the
+        rows); False if another process changed the run meanwhile: then the
+        run is dropped and reloaded from the metastore.
+        """
+        for task_id, count in run.engine.take_expansions():
+            if not self.store.expand_task_instance(run.key(task_id), count):
+                self._forget_lost({run.key(task_id)})
+                return False
+            log.info(
+                "task_expanded",
+                dag_id=run.dag_id,
+                run_id=run.run_id,
+                task_id=task_id,
+                instances=count,
+            )
+        return True
+
     def _record(self, run: ActiveRun, change: Transition, **columns: Any) -> None:
         """Carry out one engine transition: the one place one becomes a metastore change.
 
@@ -332,8 +355,9 @@ class Scheduler:
         if change.target in FINISHED_STATES or change.target is State.UP_FOR_RETRY:
             columns.setdefault("error", change.error)
             columns.setdefault("next_retry_at", change.next_retry_at)
+        key = run.key(change.task_id, change.map_index)
         ti_change = TIChange(
-            run.key(change.task_id),
+            key,
             expected=expected,
             state=change.target,
             try_number=change.try_number,
@@ -341,14 +365,16 @@ class Scheduler:
         self.changes.append(attrs.evolve(ti_change, **columns) if columns else ti_change)
         follower_id = self.followers.get((run.dag_id, run.run_id))
         if follower_id is not None and (follower := self.runs.get(follower_id)) is not None:
-            follower.engine.set_past(change.task_id, change.target)
+            follower.engine.set_past(change.task_id, run.engine.state_of(change.task_id))
         for name, value in change.xcoms.items():
             # A try without the key pickles unsigned (only with core.enable_xcom_pickling):
             # sign what is stored; the unsigned copy stays in memory for downstream tries.
             data, encoding = serde.sign_xcom(value.data, value.encoding, self.secret_key)
-            self.xcom_writes.append(XComWrite(run.key(change.task_id), name, data, encoding.value))
+            self.xcom_writes.append(XComWrite(key, name, data, encoding.value, value.length))
         if change.target is State.SCHEDULED:
-            self.scheduled.add(run.candidate(change.task_id, self._dag_limit(run)))
+            self.scheduled.add(
+                run.candidate(change.task_id, self._dag_limit(run), change.map_index)
+            )
         elif change.target is State.UP_FOR_RETRY and change.next_retry_at is not None:
             heapq.heappush(self.retries, (change.next_retry_at, run.dag_id, run.run_id))
 
@@ -372,12 +398,14 @@ class Scheduler:
                 continue
             log.warning("run_timed_out", dag_id=dag_id, run_id=run_id)
             for change in run.engine.time_out():
-                key = run.key(change.task_id)
+                key = run.key(change.task_id, change.map_index)
                 self.scheduled.discard([key])
                 self.wait_reasons.pop(key, None)
                 if change.source in OCCUPYING_STATES:
                     spec = run.spec.tasks[change.task_id]
-                    self.occupancy.remove(dag_id, change.task_id, spec.pool, spec.pool_slots)
+                    self.occupancy.remove(
+                        dag_id, change.task_id, spec.pool, spec.pool_slots, run_id
+                    )
                     self.pending_starts.pop(key, None)
                     self.executor.cancel(key, change.try_number)
                 self._record(run, change, ended_at=now)
@@ -411,20 +439,22 @@ class Scheduler:
         key = candidate.key
         run = self.runs[key.dag_id, key.run_id]
         self.wait_reasons.pop(key, None)
-        self.occupancy.add(key.dag_id, key.task_id, candidate.pool, candidate.pool_slots)
-        if key.task_id in run.engine.xcoms:
+        self.occupancy.add(
+            key.dag_id, key.task_id, candidate.pool, candidate.pool_slots, key.run_id
+        )
+        if (key.task_id, key.map_index) in run.engine.xcoms:
             # What an earlier try pushed is gone once this one starts (as in Airflow).
             self.xcom_writes = [w for w in self.xcom_writes if w.ti != key]
             self.xcom_clears.append(key)
         self._record(
             run,
-            run.engine.queue(key.task_id),
+            run.engine.queue(key.task_id, key.map_index),
             queued_at=now,
             heartbeat_at=now,
             wait_reason=None,
             error=None,
         )
-        workload = run.workload(key.task_id, self.logs_folder)
+        workload = run.workload(key.task_id, self.logs_folder, key.map_index)
         if self.workload_settings:  # settings the try needs, when not at their defaults
             workload = attrs.evolve(workload, **self.workload_settings)
         self.to_submit.append(workload)
@@ -433,8 +463,9 @@ class Scheduler:
         """A task that can never run (no such pool, or too big for it) fails with the reason."""
         key = candidate.key
         run = self.runs[key.dag_id, key.run_id]
-        change = run.engine.reject(key.task_id, reason)
-        write_rejection(log_path(self.logs_folder, *_parts(key), change.try_number), reason, now)
+        change = run.engine.reject(key.task_id, reason, key.map_index)
+        path = log_path(self.logs_folder, *_parts(key), change.try_number, map_index=key.map_index)
+        write_rejection(path, reason, now)
         self._record(run, change, ended_at=now, wait_reason=reason)
         log.warning(
             "task_rejected",
@@ -467,7 +498,8 @@ class Scheduler:
             if run is None:
                 continue
             if isinstance(event, TryStarted):
-                if run.engine.start(event.key.task_id, event.try_number) is not None:
+                key = event.key
+                if run.engine.start(key.task_id, event.try_number, key.map_index) is not None:
                     self.pending_starts[event.key] = event
             elif isinstance(event, TryFinished):
                 self._record_finished(run, event, now)
@@ -490,11 +522,13 @@ class Scheduler:
     def _record_finished(self, run: ActiveRun, event: TryFinished, now: dt.datetime) -> None:
         key = event.key
         result = event.result
-        changes = run.engine.finish(key.task_id, event.try_number, result, now)
+        changes = run.engine.finish(
+            key.task_id, event.try_number, result, now, map_index=key.map_index
+        )
         if not changes:
             return  # a stale report (e.g. of a try reset after a restart)
         spec = run.spec.tasks[key.task_id]
-        self.occupancy.remove(key.dag_id, key.task_id, spec.pool, spec.pool_slots)
+        self.occupancy.remove(key.dag_id, key.task_id, spec.pool, spec.pool_slots, key.run_id)
         self.summary.tries += 1
         if result.outcome is TryOutcome.FAILED:
             self.summary.failed_tries += 1
@@ -515,6 +549,7 @@ class Scheduler:
             dag_id=key.dag_id,
             run_id=key.run_id,
             task_id=key.task_id,
+            map_index=key.map_index,
             try_number=event.try_number,
             state=own.target.value,
             duration_s=round(result.duration_s, 4),
@@ -590,13 +625,13 @@ class Scheduler:
     def _unload(self, run: ActiveRun) -> None:
         if run.previous is not None:
             self.followers.pop(run.previous, None)
-        self.scheduled.discard(run.key(task_id) for task_id in run.engine.tis)
-        for task_id, ti in run.engine.tis.items():
-            key = run.key(task_id)
+        self.scheduled.discard(run.key(*ti_key) for ti_key in run.engine.tis)
+        for (task_id, map_index), ti in run.engine.tis.items():
+            key = run.key(task_id, map_index)
             self.wait_reasons.pop(key, None)
             if ti.state in OCCUPYING_STATES:
                 spec = run.spec.tasks[task_id]
-                self.occupancy.remove(run.dag_id, task_id, spec.pool, spec.pool_slots)
+                self.occupancy.remove(run.dag_id, task_id, spec.pool, spec.pool_slots, run.run_id)
 
     def _refresh(self) -> None:
         """Pick up what others changed: new and cleared runs, pools, pause flags, run limits."""
@@ -659,12 +694,12 @@ class Scheduler:
         retry_at = run.engine.next_retry_at()
         if retry_at is not None:
             heapq.heappush(self.retries, (retry_at, run.dag_id, run.run_id))
-        for task_id, ti in run.engine.tis.items():
+        for (task_id, map_index), ti in run.engine.tis.items():
             if ti.state is State.SCHEDULED:
-                self.scheduled.add(run.candidate(task_id, self._dag_limit(run)))
+                self.scheduled.add(run.candidate(task_id, self._dag_limit(run), map_index))
             elif ti.state in OCCUPYING_STATES:
                 spec = run.spec.tasks[task_id]
-                self.occupancy.add(run.dag_id, task_id, spec.pool, spec.pool_slots)
+                self.occupancy.add(run.dag_id, task_id, spec.pool, spec.pool_slots, run.run_id)
 
     def _link_past(self, run: ActiveRun) -> None:
         """Give a run's engine the previous run's states, and keep them current from now on."""
@@ -676,7 +711,13 @@ class Scheduler:
         if held is not None:
             past = held.engine.states()
         else:
-            past = {ti.task_id: ti.state for ti in self.store.list_task_instances(*ident)}
+            instances: dict[str, list[State]] = {}
+            for ti in self.store.list_task_instances(*ident):
+                instances.setdefault(ti.task_id, []).append(ti.state)
+            past = {  # a mapped task's instances count as its overall state
+                task_id: states[0] if len(states) == 1 else mapped_state(states)
+                for task_id, states in instances.items()
+            }
         for task_id, state in past.items():
             run.engine.set_past(task_id, state)
         run.previous = ident
@@ -690,9 +731,9 @@ class Scheduler:
 
     def _heartbeat(self) -> None:
         keys = [
-            run.key(task_id)
+            run.key(*ti_key)
             for run in self.runs.values()
-            for task_id in run.engine.in_state(*OCCUPYING_STATES)
+            for ti_key in run.engine.in_state(*OCCUPYING_STATES)
         ]
         for start in range(0, len(keys), 200):
             self.store.heartbeat_task_instances(keys[start : start + 200])

@@ -5,8 +5,10 @@ The rules (DESIGN.md A5), applied to candidates in priority order:
 1. Global `parallelism` caps queued+running tries; once it is reached nobody starts.
 2. A task whose pool does not exist, or is smaller than its pool_slots, is
    rejected: it can never run, so it fails instead of hanging.
-3. A task held back by its DAG's `max_active_tasks` or its own
-   `max_active_tis_per_dag` just waits; it blocks nobody else.
+3. A task held back by its DAG's `max_active_tasks`, its own
+   `max_active_tis_per_dag` (instances of the task across runs) or
+   `max_active_tis_per_dagrun` (instances of the task in one run, e.g. of a
+   mapped task) just waits; it blocks nobody else.
 4. Within one pool, the first (highest-priority) task that does not fit holds
    the pool: lower-priority tasks of that pool wait even if they would fit,
    so the pool drains until the big task fits and is never starved.
@@ -35,12 +37,20 @@ class Candidate:
     run_order: int = 0  #: smaller is older; ties in priority go to the older run
     max_active_tis_per_dag: int | None = None
     dag_max_active_tasks: int | None = None  #: the DAG's limit, already resolved from config
+    max_active_tis_per_dagrun: int | None = None
 
 
-def priority_key(candidate: Candidate) -> tuple[int, int, str, str, str]:
-    """Sort key: higher priority first, then the older run, then task_id."""
+def priority_key(candidate: Candidate) -> tuple[int, int, str, int, str, str]:
+    """Sort key: higher priority first, then the older run, then task_id and map index."""
     key = candidate.key
-    return (-candidate.priority, candidate.run_order, key.task_id, key.dag_id, key.run_id)
+    return (
+        -candidate.priority,
+        candidate.run_order,
+        key.task_id,
+        key.map_index,
+        key.dag_id,
+        key.run_id,
+    )
 
 
 @attrs.define
@@ -51,22 +61,32 @@ class Occupancy:
     per_dag: Counter[str] = attrs.Factory(Counter)
     per_task: Counter[tuple[str, str]] = attrs.Factory(Counter)
     per_pool: Counter[str] = attrs.Factory(Counter)
+    #: Instances of a task in one run: (dag_id, run_id, task_id).
+    per_run_task: Counter[tuple[str, str, str]] = attrs.Factory(Counter)
 
-    def add(self, dag_id: str, task_id: str, pool: str, pool_slots: int) -> None:
+    def add(self, dag_id: str, task_id: str, pool: str, pool_slots: int, run_id: str = "") -> None:
         self.total += 1
         self.per_dag[dag_id] += 1
         self.per_task[dag_id, task_id] += 1
         self.per_pool[pool] += pool_slots
+        self.per_run_task[dag_id, run_id, task_id] += 1
 
-    def remove(self, dag_id: str, task_id: str, pool: str, pool_slots: int) -> None:
+    def remove(
+        self, dag_id: str, task_id: str, pool: str, pool_slots: int, run_id: str = ""
+    ) -> None:
         self.total -= 1
         self.per_dag[dag_id] -= 1
         self.per_task[dag_id, task_id] -= 1
         self.per_pool[pool] -= pool_slots
+        self.per_run_task[dag_id, run_id, task_id] -= 1
 
     def copy(self) -> Occupancy:
         return Occupancy(
-            self.total, Counter(self.per_dag), Counter(self.per_task), Counter(self.per_pool)
+            self.total,
+            Counter(self.per_dag),
+            Counter(self.per_task),
+            Counter(self.per_pool),
+            Counter(self.per_run_task),
         )
 
 
@@ -76,6 +96,7 @@ class WaitKind(enum.Enum):
     PARALLELISM = "parallelism"
     DAG_LIMIT = "dag_limit"
     TASK_LIMIT = "task_limit"
+    RUN_TASK_LIMIT = "run_task_limit"
     POOL_FULL = "pool_full"
     POOL_HELD = "pool_held"
 
@@ -140,7 +161,7 @@ def select_tasks(
         kind = _hold(candidate, used, held_pools, pool_size)
         if kind is None:
             key = candidate.key
-            used.add(key.dag_id, key.task_id, candidate.pool, candidate.pool_slots)
+            used.add(key.dag_id, key.task_id, candidate.pool, candidate.pool_slots, key.run_id)
             start.append(candidate)
             continue
         if explain:
@@ -164,6 +185,12 @@ def _hold(
     task_limit = candidate.max_active_tis_per_dag
     if task_limit is not None and used.per_task[key.dag_id, key.task_id] >= task_limit:
         return WaitKind.TASK_LIMIT
+    run_limit = candidate.max_active_tis_per_dagrun
+    if (
+        run_limit is not None
+        and used.per_run_task[key.dag_id, key.run_id, key.task_id] >= run_limit
+    ):
+        return WaitKind.RUN_TASK_LIMIT
     if candidate.pool in held_pools:
         return WaitKind.POOL_HELD
     if used.per_pool[candidate.pool] + candidate.pool_slots > pool_size:
@@ -190,6 +217,12 @@ def _wait_message(
             f"task limit reached: {used.per_task[key.dag_id, key.task_id]} of "
             f"max_active_tis_per_dag={candidate.max_active_tis_per_dag} instances of "
             f"{key.task_id!r} active"
+        )
+    if kind is WaitKind.RUN_TASK_LIMIT:
+        return (
+            f"task limit reached: {used.per_run_task[key.dag_id, key.run_id, key.task_id]} of "
+            f"max_active_tis_per_dagrun={candidate.max_active_tis_per_dagrun} instances of "
+            f"{key.task_id!r} active in run {key.run_id!r}"
         )
     if kind is WaitKind.POOL_HELD:
         holder = held_pools[candidate.pool]

@@ -27,11 +27,20 @@ def format_log_lines(text: str) -> str:
 MAX_CHUNK = 256 * 1024
 
 
-def find_log(folder: Path, dag_id: str, run_id: str, task_id: str, try_number: int | None) -> Path:
+def find_log(
+    folder: Path,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    try_number: int | None,
+    *,
+    map_index: int = -1,
+) -> Path:
     """The log file of a try (the latest one when `try_number` is None), or NotFoundError."""
-    task_dir = log_path(folder, dag_id, run_id, task_id, 1).parent
+    task_dir = log_path(folder, dag_id, run_id, task_id, 1, map_index=map_index).parent
     tries = sorted(int(p.stem) for p in task_dir.glob("*.log") if p.stem.isdigit())
-    what = f"task {task_id!r} of run {run_id!r} of DAG {dag_id!r}"
+    instance = f"[{map_index}]" if map_index >= 0 else ""
+    what = f"task {task_id!r}{instance} of run {run_id!r} of DAG {dag_id!r}"
     if not tries:
         raise NotFoundError(f"No logs for {what} in {task_dir}: it has not started a try yet.")
     if try_number is None:
@@ -40,7 +49,7 @@ def find_log(folder: Path, dag_id: str, run_id: str, task_id: str, try_number: i
         raise NotFoundError(
             f"No log of try {try_number} for {what}; tries with logs: {', '.join(map(str, tries))}."
         )
-    return log_path(folder, dag_id, run_id, task_id, try_number)
+    return log_path(folder, dag_id, run_id, task_id, try_number, map_index=map_index)
 
 
 def tries_with_logs(folder: Path, dag_id: str, run_id: str, task_id: str) -> list[int]:

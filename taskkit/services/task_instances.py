@@ -24,16 +24,27 @@ def list_task_instances(store: Metastore, dag_id: str, run_id: str) -> list[Task
 
 
 def get_task_instance(
-    store: Metastore, dag_id: str, run_id: str, task_id: str
+    store: Metastore, dag_id: str, run_id: str, task_id: str, map_index: int | None = None
 ) -> TaskInstanceRecord:
-    """One task instance; TaskNotFoundError if the run has no such task."""
+    """One task instance; TaskNotFoundError if the run has no such task (or instance).
+
+    Without `map_index`, a mapped task's first instance (an unmapped task's only one).
+    """
     from taskkit.model.keys import TaskInstanceKey
 
     store.get_dag(dag_id)
     store.get_run(dag_id, run_id)
-    found = store.get_task_instance(TaskInstanceKey(dag_id, run_id, task_id))
+    if map_index is None:
+        found = next(
+            (t for t in store.list_task_instances(dag_id, run_id) if t.task_id == task_id), None
+        )
+    else:
+        found = store.get_task_instance(TaskInstanceKey(dag_id, run_id, task_id, map_index))
     if found is None:
-        raise TaskNotFoundError(f"Run {run_id!r} of DAG {dag_id!r} has no task {task_id!r}.")
+        instance = "" if map_index is None else f" instance {map_index}"
+        raise TaskNotFoundError(
+            f"Run {run_id!r} of DAG {dag_id!r} has no task {task_id!r}{instance}."
+        )
     return found
 
 

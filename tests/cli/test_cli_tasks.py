@@ -97,6 +97,39 @@ def test_tasks_test_runs_one_task_in_process(cli_sqlite: Cli) -> None:
     assert "has no task 'nope'" in cli_sqlite.fails("tasks", "test", "etl", "nope")
 
 
+MAPPED_DAG = """
+import datetime as dt
+from taskkit import dag, task
+
+@dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+def fan():
+    @task
+    def echo(x):
+        print(f"got {x}")
+        return x
+
+    echo.expand(x=["a", "b"])
+
+fan()
+"""
+
+
+def test_states_and_logs_show_each_instance_of_a_mapped_task(cli_sqlite: Cli) -> None:
+    """`tasks states -o json` has a map_index per instance; `tasks logs --map-index` reads one."""
+    cli_sqlite.write_dag("fan.py", MAPPED_DAG)
+    run_id = cli_sqlite.ok("dags", "trigger", "fan").strip()
+    before = json.loads(cli_sqlite.ok("tasks", "states", "fan", run_id, "-o", "json"))
+    assert [(t["task_id"], t["map_index"], t["state"]) for t in before] == [("echo", -1, "none")]
+    cli_sqlite.ok("scheduler", "--exit-when-idle")
+    after = json.loads(cli_sqlite.ok("tasks", "states", "fan", run_id, "-o", "json"))
+    assert [(t["task_id"], t["map_index"], t["state"]) for t in after] == [
+        ("echo", 0, "success"),
+        ("echo", 1, "success"),
+    ]
+    assert "got b" in cli_sqlite.ok("tasks", "logs", "fan", run_id, "echo", "--map-index", "1")
+    assert "no logs" in cli_sqlite.fails("tasks", "logs", "fan", run_id, "echo").lower()
+
+
 def test_states_and_why_give_a_failed_task_its_stored_reason(cli_sqlite: Cli, etl_run: str) -> None:
     """A failed task's reason (its first line) shows in `tasks states` beside its start and end,
     in the JSON, and as `tasks why`'s answer; a retrying one says why its last try failed."""

@@ -107,3 +107,38 @@ def test_sqlite_file_is_private_and_in_wal_mode(tmp_path: Path) -> None:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_upgrading_to_mapping_keeps_rows_as_unmapped_instances(db_url: str) -> None:
+    """Task instances and XComs stored before revision 0005 come out with map_index -1."""
+    from alembic import command
+
+    from taskkit.metastore.engine import WRITE_OPTION, create_engine_for
+    from taskkit.metastore.migrate import alembic_config
+
+    engine = create_engine_for(db_url)
+    try:
+        with engine.connect() as connection:
+            connection.execution_options(**{WRITE_OPTION: True})
+            with connection.begin():
+                command.upgrade(alembic_config(connection), "0002")
+                connection.execute(
+                    text(
+                        "INSERT INTO xcom (dag_id, run_id, task_id, key, value, encoding, "
+                        "created_at) VALUES ('d', 'r', 't', 'return_value', :v, 'json', "
+                        "CURRENT_TIMESTAMP)"
+                    ),
+                    {"v": b"[1]"},
+                )
+            with connection.begin():
+                command.upgrade(alembic_config(connection), "head")
+            row = connection.execute(text("SELECT map_index, length FROM xcom")).one()
+    finally:
+        engine.dispose()
+    assert tuple(row) == (-1, None)
+    store = Metastore.open(db_url)
+    try:
+        (record,) = store.get_xcoms("d", "r")
+        assert (record.map_index, record.value) == (-1, b"[1]")
+    finally:
+        store.dispose()

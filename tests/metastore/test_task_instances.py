@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from taskkit.metastore import Metastore, RunRecord, TIChange
+from taskkit.metastore.records import XComWrite
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.task import TaskSpec
 from taskkit.states import RunState, State
@@ -105,3 +106,43 @@ def test_xcom_values_are_stored_and_replaced(metastore: Metastore, make_run: Mak
     ]
     metastore.clear_xcoms(A)
     assert metastore.get_xcoms("etl", "run1") == []
+
+
+def test_expanding_replaces_the_unmapped_row_by_one_row_per_instance(
+    metastore: Metastore, make_run: MakeRun
+) -> None:
+    """The -1 row becomes rows 0..n-1 with its pool and tries; each is keyed by its map_index."""
+    make_run(tasks=[TaskSpec("m", pool="p", pool_slots=2, retries=1)])
+    unmapped = TaskInstanceKey("etl", "run1", "m")
+    assert metastore.expand_task_instance(unmapped, 3)
+    rows = metastore.list_task_instances("etl", "run1")
+    assert [(r.map_index, r.state, r.pool, r.pool_slots, r.max_tries) for r in rows] == [
+        (i, State.NONE, "p", 2, 2) for i in range(3)
+    ]
+    assert not metastore.expand_task_instance(unmapped, 3)  # already expanded: nothing changes
+    second = TaskInstanceKey("etl", "run1", "m", 1)
+    assert metastore.transition_task_instances([TIChange(second, State.NONE, state=State.QUEUED)])
+    assert [r.state for r in metastore.list_task_instances("etl", "run1")] == [
+        State.NONE,
+        State.QUEUED,
+        State.NONE,
+    ]
+    assert metastore.get_task_instance(second) is not None
+
+
+def test_xcoms_of_instances_are_kept_apart_with_their_lengths(
+    metastore: Metastore, make_run: MakeRun
+) -> None:
+    """Each instance's value has its own row; a list's length is stored beside it."""
+    make_run()
+    first, second = (TaskInstanceKey("etl", "run1", "a", i) for i in (0, 1))
+    metastore.transition_task_instances(
+        [],
+        [
+            XComWrite(second, "return_value", b"[1, 2]", "json", length=2),
+            XComWrite(first, "return_value", b"7", "json"),
+        ],
+    )
+    stored = [(x.map_index, x.value, x.length) for x in metastore.get_xcoms("etl", "run1")]
+    assert stored == [(0, b"7", None), (1, b"[1, 2]", 2)]
+    assert metastore.get_xcom(A) is None

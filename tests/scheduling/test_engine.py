@@ -9,8 +9,8 @@ import pytest
 from taskkit.errors import IllegalTransitionError
 from taskkit.execution.base import EncodedXCom
 from taskkit.model.dag import DagSpec
-from taskkit.model.results import SkipScope, TryOutcome, TryResult
-from taskkit.model.task import TaskSpec
+from taskkit.model.results import EncodedXComSequence, SkipScope, TryOutcome, TryResult
+from taskkit.model.task import MapLength, MapSpec, TaskSpec
 from taskkit.scheduling.engine import RunEngine, TaskInstance, Transition
 from taskkit.states import RunState, State, TriggerRule
 
@@ -22,7 +22,7 @@ FAIL = TryResult(TryOutcome.FAILED, error="boom")
 def run_one(engine: RunEngine, task_id: str, result: TryResult = OK) -> list[Transition]:
     """Queue, start and finish one scheduled task's try."""
     engine.queue(task_id)
-    try_number = engine.tis[task_id].try_number
+    try_number = engine.ti(task_id).try_number
     engine.start(task_id, try_number)
     return engine.finish(task_id, try_number, result, NOW)
 
@@ -104,9 +104,10 @@ def test_what_a_failed_try_pushed_is_kept_and_a_new_try_starts_clean() -> None:
 
 def test_a_try_sees_the_values_of_every_ancestor_but_not_of_other_branches() -> None:
     """xcoms_for reaches ancestors however far up, and nothing beside them."""
-    engine = RunEngine(_spec("a>b b>c x>y"))
-    for task_id in "abx":
-        engine.xcoms[task_id] = {"return_value": EncodedXCom(task_id.encode(), "json")}
+    engine = RunEngine(
+        _spec("a>b b>c x>y"),
+        xcoms={(t, -1): {"return_value": EncodedXCom(t.encode(), "json")} for t in "abx"},
+    )
     assert set(engine.xcoms_for("c")) == {("a", "return_value"), ("b", "return_value")}
 
 
@@ -183,7 +184,7 @@ def test_stale_reports_change_nothing() -> None:
     engine.queue("a")
     assert engine.finish("a", 7, OK, NOW) == []
     assert engine.start("a", 7) is None
-    assert engine.tis["a"].state is State.QUEUED
+    assert engine.ti("a").state is State.QUEUED
 
 
 def test_transitions_outside_the_allowed_table_raise() -> None:
@@ -195,14 +196,148 @@ def test_transitions_outside_the_allowed_table_raise() -> None:
 def test_an_engine_loaded_mid_run_resumes_where_the_metastore_left_it() -> None:
     """Loaded from stored states, it evaluates undecided tasks and re-arms retry timers."""
     instances = {
-        "a": TaskInstance(State.SUCCESS, 1, 1),
-        "b": TaskInstance(State.UP_FOR_RETRY, 1, 2, NOW),
-        "c": TaskInstance(State.NONE, 0, 1),
+        ("a", -1): TaskInstance(State.SUCCESS, 1, 1),
+        ("b", -1): TaskInstance(State.UP_FOR_RETRY, 1, 2, NOW),
+        ("c", -1): TaskInstance(State.NONE, 0, 1),
     }
     engine = RunEngine(_spec("a>c b>c", {"b": {"retries": 1}}), instances)
     assert engine.decide() == []
     assert engine.next_retry_at() == NOW
     assert targets(engine.release_retries(NOW)) == {"b": State.SCHEDULED}
+
+
+# -- dynamic task mapping --------------------------------------------------------------
+
+
+def _mapped(*lengths: MapLength) -> dict[str, object]:
+    return {"map_spec": MapSpec(lengths)}
+
+
+def _pushed(engine: RunEngine, task_id: str, value: EncodedXCom) -> None:
+    """Run an unmapped task's try that returns `value`."""
+    run_one(engine, task_id, TryResult(TryOutcome.SUCCESS, xcoms={"return_value": value}))
+
+
+def _run_instance(engine: RunEngine, task_id: str, map_index: int, result: TryResult = OK) -> None:
+    engine.queue(task_id, map_index)
+    try_number = engine.ti(task_id, map_index).try_number
+    engine.start(task_id, try_number, map_index)
+    engine.finish(task_id, try_number, result, NOW, map_index=map_index)
+
+
+def test_a_mapped_task_expands_into_scheduled_instances_when_ready() -> None:
+    """A literal of three items gives instances 0..2, all scheduled; -1 is replaced."""
+    engine = RunEngine(_spec("m>after", {"m": _mapped(MapLength(literal=3))}))
+    changes = engine.decide()
+    assert [(c.task_id, c.map_index, c.target) for c in changes] == [
+        ("m", i, State.SCHEDULED) for i in range(3)
+    ]
+    assert engine.take_expansions() == [("m", 3)]
+    assert engine.take_expansions() == []
+    assert ("m", -1) not in engine.tis
+    assert engine.states()["m"] is State.RUNNING
+
+
+def test_the_downstream_task_waits_for_every_instance_and_gets_their_values_in_order() -> None:
+    """The reduce step: one sequence of the instances' values, in map-index order."""
+    engine = RunEngine(_spec("m>after", {"m": _mapped(MapLength(literal=3))}))
+    engine.decide()
+    for i in (2, 0, 1):
+        value = EncodedXCom(str(i).encode(), "json")
+        _run_instance(engine, "m", i, TryResult(TryOutcome.SUCCESS, xcoms={"return_value": value}))
+        expected = {} if i != 1 else {"after": State.SCHEDULED}
+        assert targets(engine.decide()) == expected
+    (sequence,) = engine.xcoms_for("after").values()
+    assert isinstance(sequence, EncodedXComSequence)
+    assert [v.data for v in sequence.values] == [b"0", b"1", b"2"]
+    assert engine.states()["m"] is State.SUCCESS
+
+
+def test_an_upstream_list_decides_the_count_from_its_recorded_length() -> None:
+    """The length recorded with the encoded value is all the engine reads."""
+    engine = RunEngine(_spec("src>m", {"m": _mapped(MapLength(task_id="src"))}))
+    engine.decide()
+    _pushed(engine, "src", EncodedXCom(b"opaque", "pickle", length=4))
+    assert len(engine.decide()) == 4
+
+
+def test_expanding_over_nothing_skips_the_task_and_its_downstream() -> None:
+    """An empty list: the mapped task is skipped, and trigger rules carry the skip on."""
+    engine = RunEngine(_spec("src>m m>after", {"m": _mapped(MapLength(task_id="src"))}))
+    engine.decide()
+    _pushed(engine, "src", EncodedXCom(b"[]", "json", length=0))
+    assert targets(engine.decide()) == {"m": State.SKIPPED, "after": State.SKIPPED}
+    assert engine.outcome() is RunState.SUCCESS
+
+
+def test_expanding_over_a_value_that_is_not_a_list_fails_with_the_reason() -> None:
+    """A pushed int (no recorded length) fails the mapped task, saying why."""
+    engine = RunEngine(_spec("src>m", {"m": _mapped(MapLength(task_id="src"))}))
+    engine.decide()
+    _pushed(engine, "src", EncodedXCom(b"5", "json"))
+    (change,) = engine.decide()
+    assert change.target is State.FAILED
+    assert change.error is not None and "not a list or dict" in change.error
+    assert engine.outcome() is RunState.FAILED
+
+
+def test_more_instances_than_max_map_length_fail_the_task() -> None:
+    """The product of the lengths is checked against the engine's limit."""
+    spec = _spec("m", {"m": _mapped(MapLength(literal=3), MapLength(literal=2))})
+    (change,) = RunEngine(spec, max_map_length=5).decide()
+    assert change.target is State.FAILED
+    assert change.error is not None and "core.max_map_length=5" in change.error
+    assert len(RunEngine(spec, max_map_length=6).decide()) == 6
+
+
+def test_a_zip_is_as_long_as_its_shortest_part_or_its_longest_with_a_fill() -> None:
+    """zip() takes the shortest part; zip with a fillvalue the longest."""
+    parts = (MapLength(literal=2), MapLength(literal=5))
+    assert len(RunEngine(_spec("m", {"m": _mapped(MapLength(parts=parts))})).decide()) == 2
+    longest = MapLength(parts=parts, longest=True)
+    assert len(RunEngine(_spec("m", {"m": _mapped(longest)})).decide()) == 5
+
+
+def test_one_failed_instance_fails_the_mapped_task_for_its_downstream() -> None:
+    """Other instances still run; the task's overall state is failed once all finished."""
+    engine = RunEngine(_spec("m>after", {"m": _mapped(MapLength(literal=2))}))
+    engine.decide()
+    _run_instance(engine, "m", 0, FAIL)
+    assert engine.decide() == []
+    _run_instance(engine, "m", 1)
+    assert targets(engine.decide()) == {"after": State.UPSTREAM_FAILED}
+    assert engine.instance_states() == {
+        ("m", 0): State.FAILED,
+        ("m", 1): State.SUCCESS,
+        ("after", -1): State.UPSTREAM_FAILED,
+    }
+    assert engine.outcome() is RunState.FAILED
+
+
+def test_an_instance_retries_on_its_own() -> None:
+    """A failed try of one instance puts only that instance up for retry."""
+    spec = _spec("m", {"m": {**_mapped(MapLength(literal=2)), "retries": 1}})
+    engine = RunEngine(spec)
+    engine.decide()
+    _run_instance(engine, "m", 1, FAIL)
+    assert engine.ti("m", 1).state is State.UP_FOR_RETRY
+    (change,) = engine.release_retries(NOW + dt.timedelta(days=1))
+    assert (change.task_id, change.map_index, change.target) == ("m", 1, State.SCHEDULED)
+
+
+def test_an_engine_loaded_after_expansion_knows_the_instances() -> None:
+    """Loaded from stored instances, it resumes the mapped task without expanding again."""
+    instances = {
+        ("m", 0): TaskInstance(State.SUCCESS, 1, 1),
+        ("m", 1): TaskInstance(State.NONE, 0, 1),
+        ("after", -1): TaskInstance(State.NONE, 0, 1),
+    }
+    engine = RunEngine(_spec("m>after", {"m": _mapped(MapLength(literal=2))}), instances)
+    changes = engine.decide()
+    assert [(c.task_id, c.map_index, c.target) for c in changes] == [("m", 1, State.SCHEDULED)]
+    assert engine.take_expansions() == []
+    _run_instance(engine, "m", 1)
+    assert targets(engine.decide()) == {"after": State.SCHEDULED}
 
 
 def test_depends_on_past_waits_for_the_previous_runs_instance() -> None:

@@ -49,10 +49,10 @@ def test_a_loaded_run_keeps_states_tries_retry_times_and_encoded_xcoms(
         [XComWrite(a, "partial", b"41", "json")],
     )
     run = RunLoader(metastore, KEY).load(metastore.get_run("loaded", record.run_id))
-    assert run.engine.tis["a"].state is State.UP_FOR_RETRY
-    assert run.engine.tis["a"].try_number == 1
+    assert run.engine.ti("a").state is State.UP_FOR_RETRY
+    assert run.engine.ti("a").try_number == 1
     assert run.engine.next_retry_at() == retry_at
-    assert run.engine.xcoms == {"a": {"partial": EncodedXCom(b"41", "json")}}
+    assert run.engine.xcoms == {("a", -1): {"partial": EncodedXCom(b"41", "json")}}
     assert run.engine.dirty == {"b"}  # undecided tasks are re-evaluated after a load
 
 

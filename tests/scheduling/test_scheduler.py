@@ -594,6 +594,94 @@ def test_control_flow_under_the_scheduler(any_home: Home) -> None:
     assert pulled["pull"] == "41"
 
 
+def test_mapped_tasks_run_as_instances_under_the_scheduler(any_home: Home) -> None:
+    """Expansion, per-run limits, per-instance XComs and logs, and the reduce, for real."""
+    any_home.write_dag(
+        "mapped",
+        """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+        def mapped():
+            @task
+            def numbers():
+                return [1, 2, 3, 4, 5]
+
+            @task(max_active_tis_per_dagrun=2)
+            def work(x, ti=None):
+                start = time.time()
+                time.sleep(0.2)
+                note(ti, start)
+                print(f"instance {ti.map_index} got {x}")
+                return x * 10
+
+            @task
+            def total(values):
+                return sum(values)
+
+            @task
+            def never(x):
+                return x
+
+            @task
+            def nothing():
+                return []
+
+            total(work.expand(x=numbers()))
+            never.expand(x=nothing())
+            BashOperator.partial(task_id="shout").expand(bash_command=["echo a", "echo b"])
+
+        mapped()
+        """,
+    )
+    any_home.sync()
+    run = any_home.trigger("mapped")
+
+    any_home.run_scheduler()
+
+    assert any_home.run_state("mapped", run.run_id) is RunState.SUCCESS
+    rows = any_home.store.list_task_instances("mapped", run.run_id)
+    states = {(ti.task_id, ti.map_index): ti.state for ti in rows}
+    assert states == {
+        ("numbers", -1): State.SUCCESS,
+        **{("work", i): State.SUCCESS for i in range(5)},
+        ("total", -1): State.SUCCESS,
+        ("nothing", -1): State.SUCCESS,
+        ("never", -1): State.SKIPPED,
+        ("shout", 0): State.SUCCESS,
+        ("shout", 1): State.SUCCESS,
+    }
+    xcoms = {
+        (x.task_id, x.map_index): (x.value.decode(), x.length)
+        for x in any_home.store.get_xcoms("mapped", run.run_id)
+    }
+    assert xcoms[("numbers", -1)] == ("[1, 2, 3, 4, 5]", 5)
+    assert [xcoms[("work", i)][0] for i in range(5)] == ["10", "20", "30", "40", "50"]
+    assert xcoms[("total", -1)] == ("150", None)
+    assert (xcoms[("shout", 0)][0], xcoms[("shout", 1)][0]) == ('"a"', '"b"')
+    work_tries = [t for t in any_home.tries("mapped") if t.task == "work"]
+    assert len(work_tries) == 5
+    assert max_overlap(work_tries) <= 2
+    from taskkit.execution.tasklog import format_log, log_path
+
+    logs = any_home.path / "logs"
+    third = format_log(log_path(logs, "mapped", run.run_id, "work", 1, map_index=3))
+    assert "instance 3 got 4" in third
+    assert not log_path(logs, "mapped", run.run_id, "work", 1).exists()
+
+    # DAG.test() of the same DAG version decides exactly the same instances and values.
+    from taskkit import serde
+
+    version = any_home.store.get_current_dag_version("mapped")
+    dag = serde.loads_verified_dag(version.payload, version.signature, any_home.key)
+    result = dag.test()
+    assert {
+        (task_id, i): state
+        for task_id in result.task_states
+        for i, state in result.task_states_of(task_id).items()
+    } == states
+    assert result.xcom("work") == [10, 20, 30, 40, 50]
+    assert result.xcom("total") == 150
+
+
 def test_depends_on_past_and_wait_for_downstream_order_two_runs(any_home: Home) -> None:
     """Run 2's task starts only after run 1's task and its downstream task finished."""
     any_home.write_dag(

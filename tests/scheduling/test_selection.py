@@ -297,3 +297,24 @@ def test_a_waiting_pool_never_blocks_another_pool(s: dict[str, object]) -> None:
     for pool in POOLS:
         alone = _select({**s, "candidates": [c for c in unlimited if c.pool == pool]})
         assert [c.key for c in selection.start if c.pool == pool] == [c.key for c in alone.start]
+
+
+def test_max_active_tis_per_dagrun_caps_a_task_within_one_run_only() -> None:
+    """Instances of a mapped task in one run wait past the limit; another run's are separate."""
+    occupancy = Occupancy()
+    occupancy.add("d", "m", "p", 1, "r1")
+
+    def instance(run: str, index: int) -> Candidate:
+        key = TaskInstanceKey("d", run, "m", index)
+        return Candidate(key, 1, "p", max_active_tis_per_dagrun=2)
+
+    candidates = [instance("r1", 1), instance("r1", 2), instance("r2", 0), instance("r2", 1)]
+    selection = select_tasks(candidates, pools={"p": 9}, parallelism=9, occupancy=occupancy)
+    assert {(c.key.run_id, c.key.map_index) for c in selection.start} == {
+        ("r1", 1),
+        ("r2", 0),
+        ("r2", 1),
+    }
+    wait = selection.waits[candidates[1].key]
+    assert wait.kind is WaitKind.RUN_TASK_LIMIT
+    assert "max_active_tis_per_dagrun=2" in wait.message
