@@ -38,6 +38,7 @@ def health(api: ApiState = Depends(api_state)) -> HealthResponse:
             latest_heartbeat=found.latest_task_heartbeat,
         ),
         executor=found.executor,
+        celery_workers=list(found.celery_workers),
     )
 
 

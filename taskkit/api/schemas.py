@@ -343,6 +343,8 @@ class HealthResponse(BaseModel):
     metadatabase: HealthInfo
     scheduler: HealthInfo
     executor: str
+    #: Each Celery worker's last heartbeat and status (online, stopping, stopped or lost).
+    celery_workers: list[dict[str, Any]] = []
 
 
 class TokenBody(_Strict):

@@ -33,6 +33,7 @@ def test_health_needs_no_login(api: ApiHome) -> None:
     assert body["metadatabase"]["status"] == "healthy"
     assert body["scheduler"]["status"] == "unhealthy"  # no scheduler runs in this test
     assert body["status"] == "unhealthy"
+    assert body["celery_workers"] == []  # none reported (tests/services checks the rows)
 
 
 def test_every_other_endpoint_needs_a_login(api: ApiHome) -> None:
