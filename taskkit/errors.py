@@ -104,6 +104,11 @@ class DagNotFoundError(NotFoundError):
 class RunNotFoundError(NotFoundError):
     """No run with that id exists for the DAG."""
 
+    def __init__(self, dag_id: str, run_id: str) -> None:
+        super().__init__(f"DAG {dag_id!r} has no run {run_id!r}. Run `taskkit runs list {dag_id}`.")
+        self.dag_id = dag_id
+        self.run_id = run_id
+
 
 class TaskNotFoundError(NotFoundError):
     """No task with that id exists in the DAG."""

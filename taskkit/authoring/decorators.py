@@ -19,6 +19,7 @@ from taskkit.errors import DagAssignmentError
 if TYPE_CHECKING:
     from taskkit.authoring.baseoperator import BaseOperator
     from taskkit.authoring.context import Context, XComAccess
+    from taskkit.authoring.dag import DAG
     from taskkit.authoring.mapping import MapXComArg, TaskFunctionPartial, ZipXComArg
 
 
@@ -191,16 +192,24 @@ class TaskFunction:
         """A mapped task: one instance per dict of arguments in `value`."""
         return self.partial().expand_kwargs(value)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
+    def dag_and_options(self, verb: str) -> tuple[DAG, dict[str, Any]]:
+        """The DAG a new task of this function joins, and its operator options.
+
+        `verb` says what was done outside a DAG ("called", "expanded") in the error.
+        """
         dag = self.task_kwargs.get("dag") or registry.current_dag()
         if dag is None:
             raise DagAssignmentError(
-                f"Task function {self.function.__name__!r} was called outside a DAG: call it "
+                f"Task function {self.function.__name__!r} was {verb} outside a DAG: use it "
                 "inside a @dag function or a `with DAG(...)` block."
             )
         options = {k: v for k, v in self.task_kwargs.items() if k not in ("dag", "task_id")}
         if "multiple_outputs" not in options and _returns_dict(self.function):
             options["multiple_outputs"] = True
+        return dag, options
+
+    def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
+        dag, options = self.dag_and_options("called")
         task_id = self.task_kwargs.get("task_id") or self.function.__name__
         upstream = find_xcom_args(args) + find_xcom_args(kwargs)
         operator = self.operator_class(

@@ -20,7 +20,6 @@ from taskkit.authoring.arguments import is_airflow_only_task_arg
 from taskkit.authoring.baseoperator import NOTSET, BaseOperator
 from taskkit.authoring.decorators import (
     XComArg,
-    _returns_dict,
     find_xcom_args,
     resolve_xcom_args,
 )
@@ -495,20 +494,10 @@ class TaskFunctionPartial:
         return self._build(_Kwargs(value))
 
     def _build(self, expansion: _Expansion) -> XComArg:
-        from taskkit.authoring import registry
         from taskkit.authoring.decorators import TaskRole
-        from taskkit.errors import DagAssignmentError
 
         tf = self.task_function
-        dag = tf.task_kwargs.get("dag") or registry.current_dag()
-        if dag is None:
-            raise DagAssignmentError(
-                f"Task function {tf.function.__name__!r} was expanded outside a DAG: expand it "
-                "inside a @dag function or a `with DAG(...)` block."
-            )
-        options = {k: v for k, v in tf.task_kwargs.items() if k not in ("dag", "task_id")}
-        if "multiple_outputs" not in options and _returns_dict(tf.function):
-            options["multiple_outputs"] = True
+        dag, options = tf.dag_and_options("expanded")
         base, own = _split(options)
         base["task_id"] = dag.unique_task_id(tf.task_kwargs.get("task_id") or tf.function.__name__)
         base["dag"] = dag

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 
-from taskkit.errors import RunNotFoundError
+from taskkit.metastore.runs import run_pk
 from taskkit.metastore.tables import DagRunRow, TaskInstanceRow, XComRow
 from taskkit.metastore.units import UnitOfWork
 from taskkit.states import OCCUPYING_STATES, RunState, State
@@ -31,13 +31,7 @@ class ClearMethods(UnitOfWork):
         """
         now = self._now()
         with self._write() as session:
-            found = session.execute(
-                select(DagRunRow.id).where(DagRunRow.dag_id == dag_id, DagRunRow.run_id == run_id)
-            ).first()
-            if found is None:
-                raise RunNotFoundError(
-                    f"DAG {dag_id!r} has no run {run_id!r}. Run `taskkit runs list {dag_id}`."
-                )
+            run_pk(session, dag_id, run_id)  # RunNotFoundError for an unknown run
             cleared: list[str] = []
             for task_id, more in sorted(tries.items()):
                 query = (

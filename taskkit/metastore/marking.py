@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
-from taskkit.errors import RunNotFoundError
+from taskkit.metastore.runs import run_pk
 from taskkit.metastore.tables import DagRunRow, TaskInstanceRow
 from taskkit.metastore.units import UnitOfWork
 from taskkit.states import OCCUPYING_STATES, RunState, State
@@ -29,13 +29,7 @@ class MarkMethods(UnitOfWork):
         """
         now = self._now()
         with self._write() as session:
-            found = session.execute(
-                select(DagRunRow.id).where(DagRunRow.dag_id == dag_id, DagRunRow.run_id == run_id)
-            ).first()
-            if found is None:
-                raise RunNotFoundError(
-                    f"DAG {dag_id!r} has no run {run_id!r}. Run `taskkit runs list {dag_id}`."
-                )
+            run_pk(session, dag_id, run_id)  # RunNotFoundError for an unknown run
             query = (
                 update(_TI)
                 .where(

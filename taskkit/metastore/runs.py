@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from taskkit import validation
 from taskkit.errors import DuplicateRunError, RunNotFoundError
@@ -109,9 +110,7 @@ class RunMethods(UnitOfWork):
         with self._read() as session:
             row = session.execute(query).first()
         if row is None:
-            raise RunNotFoundError(
-                f"DAG {dag_id!r} has no run {run_id!r}. Run `taskkit runs list {dag_id}`."
-            )
+            raise RunNotFoundError(dag_id, run_id)
         return RunRecord(**row._asdict())
 
     def list_runs(self, dag_id: str | None = None, *, limit: int | None = None) -> list[RunRecord]:
@@ -212,3 +211,13 @@ def _new_ti(
         "queue": spec.queue,
         "updated_at": now,
     }
+
+
+def run_pk(session: Session, dag_id: str, run_id: str) -> int:
+    """A run's primary key inside the caller's transaction; RunNotFoundError if there is none."""
+    found = session.execute(
+        select(DagRunRow.id).where(DagRunRow.dag_id == dag_id, DagRunRow.run_id == run_id)
+    ).scalar()
+    if found is None:
+        raise RunNotFoundError(dag_id, run_id)
+    return int(found)
