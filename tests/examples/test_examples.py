@@ -80,3 +80,17 @@ def test_examples_import_only_taskkit_and_the_standard_library() -> None:
                     path.name,
                     line,
                 )
+
+
+def test_the_airflow_port_branches_on_mapped_counts_and_cleans_up() -> None:
+    """Mapped extracts per region feed a branch into a group; the teardown always runs."""
+    dag: DAG = load("airflow_port").airflow_port()
+    result = dag.test()
+    assert result.state == "success"
+    assert result.xcom("extract") == [20, 20]
+    assert result.task_states["report.summary"] is State.SUCCESS
+    assert result.task_states["report.full"] is State.SKIPPED
+    assert result.task_states["close_session"] is State.SUCCESS
+    assert "closing session-1" in result.logs("close_session")
+    wide = dag.test(conf={"regions": ["europe", "asia"]})
+    assert wide.task_states["report.full"] is State.SUCCESS
