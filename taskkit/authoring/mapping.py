@@ -441,12 +441,7 @@ class OperatorPartial:
                 f"task {task_id!r}: {self.operator_class.__name__} has no parameter "
                 f"{', '.join(map(repr, unknown))} to expand over."
             )
-        both = sorted(set(mapped) & set(self.kwargs))
-        if both:
-            raise InvalidTaskParameterError(
-                f"task {task_id!r}: {', '.join(map(repr, both))} given to both partial() and "
-                "expand(); give it to one of them."
-            )
+        _check_not_both(task_id, mapped, self.kwargs)
 
     def _build(self, expansion: _Expansion) -> MappedOperator:
         base, own = _split(self.kwargs)
@@ -481,12 +476,7 @@ class TaskFunctionPartial:
                 f"task {name!r}: the function takes no argument "
                 f"{', '.join(map(repr, unknown))} to expand over."
             )
-        both = sorted(set(mapped) & set(self.kwargs))
-        if both:
-            raise InvalidTaskParameterError(
-                f"task {name!r}: {', '.join(map(repr, both))} given to both partial() and "
-                "expand(); give it to one of them."
-            )
+        _check_not_both(name, mapped, self.kwargs)
         return self._build(_Product(mapped))
 
     def expand_kwargs(self, value: Any) -> XComArg:
@@ -516,3 +506,13 @@ class TaskFunctionPartial:
         elif tf.role is TaskRole.TEARDOWN:
             operator.as_teardown(on_failure_fail_dagrun=tf.on_failure_fail_dagrun)
         return XComArg(operator)
+
+
+def _check_not_both(task_id: str, mapped: Mapping[str, Any], fixed: Mapping[str, Any]) -> None:
+    """An argument is either fixed by partial() or expanded over, never both."""
+    both = sorted(set(mapped) & set(fixed))
+    if both:
+        raise InvalidTaskParameterError(
+            f"task {task_id!r}: {', '.join(map(repr, both))} given to both partial() and "
+            "expand(); give it to one of them."
+        )

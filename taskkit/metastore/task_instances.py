@@ -56,14 +56,21 @@ def _conditional_update(expected: frozenset[State], columns: tuple[str, ...]) ->
     return (
         update(table)
         .where(
-            table.c.dag_id == bindparam("k_dag_id"),
-            table.c.run_id == bindparam("k_run_id"),
-            table.c.task_id == bindparam("k_task_id"),
-            table.c.map_index == bindparam("k_map_index"),
+            *_bound_key(table),
             # Not IN (...): expanding parameters cannot be used with executemany.
             or_(*(table.c.state == state for state in sorted(expected))),
         )
         .values({name: bindparam(name) for name in (*columns, "updated_at")})
+    )
+
+
+def _bound_key(table: Table) -> tuple[ColumnElement[bool], ...]:
+    """A task instance's key as bound parameters (k_dag_id, k_run_id, k_task_id, k_map_index)."""
+    return (
+        table.c.dag_id == bindparam("k_dag_id"),
+        table.c.run_id == bindparam("k_run_id"),
+        table.c.task_id == bindparam("k_task_id"),
+        table.c.map_index == bindparam("k_map_index"),
     )
 
 
@@ -78,10 +85,7 @@ def _heartbeat_update() -> Update:
     return (
         update(table)
         .where(
-            table.c.dag_id == bindparam("k_dag_id"),
-            table.c.run_id == bindparam("k_run_id"),
-            table.c.task_id == bindparam("k_task_id"),
-            table.c.map_index == bindparam("k_map_index"),
+            *_bound_key(table),
             or_(*(table.c.state == state for state in sorted(OCCUPYING_STATES))),
         )
         .values(heartbeat_at=bindparam("stamp"))
