@@ -239,3 +239,20 @@ class ConflictError(TaskkitError, ValueError):
 
 class PortInUseError(TaskkitError, OSError):
     """The API server's port is taken by another process, or cannot be bound."""
+
+
+class XComUnreadableError(TaskkitError, LookupError):
+    """A try pulled a pickled value of a task that is not upstream of it: it cannot verify it."""
+
+    def __init__(self, task_id: str, key: str, puller: str) -> None:
+        super().__init__(task_id, key, puller)
+        self.task_id = task_id
+        self.key = key
+        self.puller = puller
+
+    def __str__(self) -> str:
+        return (
+            f"XCom {self.key!r} of task {self.task_id!r} is pickled, and a try can only use "
+            f"pickled values the scheduler verified for it, those of its upstream tasks: set "
+            f"{self.task_id!r} upstream of {self.puller!r}, or push a JSON-serialisable value."
+        )

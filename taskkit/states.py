@@ -24,10 +24,14 @@ class State(_StrEnum):
     UP_FOR_RETRY = "up_for_retry"  #: scheduler: a try failed, another comes after retry_delay
     UPSTREAM_FAILED = "upstream_failed"  #: scheduler: the trigger rule can no longer be met
     SKIPPED = "skipped"  #: scheduler: the trigger rule says not to run
+    #: scheduler: an instance of a mapped task beyond its length when it was expanded again
+    REMOVED = "removed"
 
 
 #: A task instance in one of these states will not change again unless cleared.
-FINISHED_STATES = frozenset({State.SUCCESS, State.FAILED, State.UPSTREAM_FAILED, State.SKIPPED})
+FINISHED_STATES = frozenset(
+    {State.SUCCESS, State.FAILED, State.UPSTREAM_FAILED, State.SKIPPED, State.REMOVED}
+)
 #: States that hold slots in pools, parallelism and per-DAG limits.
 OCCUPYING_STATES = frozenset({State.QUEUED, State.RUNNING})
 #: States counted as a failure by trigger rules.
@@ -35,7 +39,9 @@ FAILURE_STATES = frozenset({State.FAILED, State.UPSTREAM_FAILED})
 
 #: Which state may follow which; anything else is a bug or a lost race.
 ALLOWED_TRANSITIONS: dict[State, frozenset[State]] = {
-    State.NONE: frozenset({State.SCHEDULED, State.UPSTREAM_FAILED, State.SKIPPED, State.FAILED}),
+    State.NONE: frozenset(
+        {State.SCHEDULED, State.UPSTREAM_FAILED, State.SKIPPED, State.FAILED, State.REMOVED}
+    ),
     State.SCHEDULED: frozenset({State.QUEUED, State.FAILED, State.SKIPPED, State.NONE}),
     State.QUEUED: frozenset(
         {
@@ -53,6 +59,7 @@ ALLOWED_TRANSITIONS: dict[State, frozenset[State]] = {
     State.FAILED: frozenset({State.NONE}),
     State.UPSTREAM_FAILED: frozenset({State.NONE}),
     State.SKIPPED: frozenset({State.NONE}),
+    State.REMOVED: frozenset({State.NONE}),
 }
 
 

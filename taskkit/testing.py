@@ -63,6 +63,7 @@ class DagRunResult:
     _logs: dict[TIKey, list[str]] = attrs.field(repr=False, alias="logs")
     _instances: dict[str, dict[int, State]] = attrs.field(repr=False, alias="instances")
     _mapped: frozenset[str] = attrs.field(repr=False, alias="mapped", default=frozenset())
+    _rendered: dict[TIKey, str] = attrs.field(repr=False, alias="rendered", factory=dict)
 
     def task_states_of(self, task_id: str) -> dict[int, State]:
         """The state of each instance of `task_id` by map index ({-1: state} if not mapped)."""
@@ -82,6 +83,11 @@ class DagRunResult:
             return [decode_xcom(encoded) for encoded in found if encoded is not None]
         encoded = self._xcoms.get((task_id, -1 if map_index is None else map_index), {}).get(key)
         return None if encoded is None else decode_xcom(encoded)
+
+    def rendered_map_index(self, task_id: str, map_index: int) -> str | None:
+        """Instance `map_index`'s map_index_template as its try rendered it (None without one)."""
+        self._check(task_id)
+        return self._rendered.get((task_id, map_index))
 
     def try_number(self, task_id: str, *, map_index: int = -1) -> int:
         """How many tries `task_id` (instance `map_index` of a mapped task) started."""
@@ -208,6 +214,11 @@ class _TestRun:
             logs=self.logs,
             instances=instances,
             mapped=frozenset(t for t, spec in self.dag.spec.tasks.items() if spec.map_spec),
+            rendered={
+                key: ti.rendered_map_index
+                for key, ti in engine.tis.items()
+                if ti.rendered_map_index is not None
+            },
         )
 
     def _time_out(self) -> None:
@@ -277,7 +288,11 @@ class _TestRun:
         try:
             # A try still running at dagrun_timeout is stopped, as the scheduler kills it.
             result = run_try(
-                self.dag, self._workload(candidate.key), self.base, stop_at=self.deadline
+                self.dag,
+                self._workload(candidate.key),
+                self.base,
+                stop_at=self.deadline,
+                lookup=self._lookup,
             )
         finally:
             self.output.target = None
@@ -296,6 +311,10 @@ class _TestRun:
                 task_id, ti.try_number, result, _utcnow(), self.retry_delay, map_index=map_index
             )
         )
+
+    def _lookup(self, task_id: str, key: str, map_index: int | None) -> Any:
+        """A value of any task of the run, for a try pulling outside its ancestors."""
+        return self.engine.xcom_values(task_id, map_index).get((task_id, key))
 
     def _past_deadline(self) -> bool:
         return (

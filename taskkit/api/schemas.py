@@ -140,6 +140,8 @@ class TaskInstanceResponse(BaseModel):
     dag_id: str
     dag_run_id: str
     map_index: int = -1
+    #: A mapped instance's map_index_template as its last try rendered it.
+    rendered_map_index: str | None = None
     state: str | None
     try_number: int
     max_tries: int
@@ -167,6 +169,8 @@ class TaskInstanceResponse(BaseModel):
             task_id=ti.task_id,
             dag_id=ti.dag_id,
             dag_run_id=ti.run_id,
+            map_index=ti.map_index,
+            rendered_map_index=ti.rendered_map_index,
             state=None if ti.state.value == "none" else ti.state.value,
             try_number=ti.try_number,
             max_tries=ti.max_tries,

@@ -354,6 +354,7 @@ class BaseOperator(DependencyMixin):
 
     def to_spec(self, priority_weight_total: int) -> TaskSpec:
         """The frozen description the scheduler works from."""
+        group = self.task_group.closest_mapped()  # in a mapped group, mapped with it
         return TaskSpec(
             task_id=self.task_id,
             upstream=frozenset(self.upstream_task_ids),
@@ -381,6 +382,8 @@ class BaseOperator(DependencyMixin):
             ),
             depends_on_past=self.depends_on_past,
             wait_for_downstream=self.wait_for_downstream,
+            map_spec=group.expansion.map_spec() if group is not None else None,
+            mapped_group=group.group_id if group is not None else None,
         )
 
     def __repr__(self) -> str:

@@ -24,7 +24,12 @@ _current: contextvars.ContextVar[Context] = contextvars.ContextVar("taskkit_cont
 class XComAccess(Protocol):
     """Where a try reads upstream values and writes its own (in memory or the metastore)."""
 
+    #: The map index of the try's instance (-1 when not mapped).
+    map_index: int
+
     def pull(self, task_id: str, key: str) -> Any: ...
+
+    def pull_at(self, task_id: str, key: str, map_index: int) -> Any: ...
 
     def push(self, task_id: str, key: str, value: Any) -> None: ...
 
@@ -79,16 +84,28 @@ class TaskInstanceInfo:
     ) -> Any:
         """A task's value (a list when given several task ids); `default` when it has none.
 
-        With no task_ids, this task's own value, as in Airflow. A try sees the
-        values of this task and of every task upstream of it, however far;
-        the value of a task that did not run (or is not upstream) is `default`.
+        Any task of the run can be pulled, as in Airflow; one that did not run
+        (or pushed nothing) gives `default`. With no task_ids, this task's own
+        value. Without `map_indexes`: a task of this instance's own mapped task
+        group gives the value of the same map index; another mapped task gives
+        its instances' values as a list, in map-index order. `map_indexes=i`
+        gives instance i's value; a list of indexes gives a list.
         """
-        if task_ids is None:
-            task_ids = self.task_id
-        if isinstance(task_ids, str):
-            value = self.xcom.pull(task_ids, key)
-            return default if value is None else value
-        return [self.xcom.pull(t, key) for t in task_ids]
+        ids = (
+            [task_ids or self.task_id]
+            if isinstance(task_ids, (str, type(None)))
+            else list(task_ids)
+        )
+        single = isinstance(task_ids, (str, type(None)))
+        if map_indexes is None:
+            values = [self.xcom.pull(t, key) for t in ids]
+            if single:
+                return default if values[0] is None else values[0]
+            return values  # as Airflow: None for a task without a value
+        indexes = [map_indexes] if isinstance(map_indexes, int) else list(map_indexes)
+        found = [self.xcom.pull_at(t, key, i) for t in ids for i in indexes]
+        found = [default if v is None else v for v in found]
+        return found[0] if single and isinstance(map_indexes, int) else found
 
     def xcom_push(self, key: str, value: Any) -> None:
         """Store an extra value under `key` for downstream tasks."""

@@ -222,7 +222,8 @@ class TaskFunction:
             **options,
         )
         for xcom_arg in upstream:
-            xcom_arg.operator.add_edge_to(operator)
+            for source in xcom_arg.as_operators():
+                source.add_edge_to(operator)
         if self.role is TaskRole.SETUP:
             operator.as_setup()
         elif self.role is TaskRole.TEARDOWN:

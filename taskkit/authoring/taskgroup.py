@@ -22,6 +22,7 @@ from taskkit.errors import DagAssignmentError, DagDefinitionError
 if TYPE_CHECKING:
     from taskkit.authoring.baseoperator import BaseOperator
     from taskkit.authoring.dag import DAG
+    from taskkit.authoring.mapped_group import TaskGroupPartial
 
 _GROUP_ID = re.compile(r"^[A-Za-z0-9_\-]{1,200}$")
 
@@ -87,6 +88,8 @@ class TaskGroup(DependencyMixin):
         self.function: Callable[..., Any] | None = None
         self.call_args: tuple[Any, ...] = ()
         self.call_kwargs: dict[str, Any] = {}
+        #: Set by a mapped task group (`.expand`): what its tasks are expanded over.
+        self.expansion: Any = None
         #: Tasks set upstream of this group; they stand for its leaves while it is empty.
         self._upstream_of_empty: list[BaseOperator] = []
         self._local_id: str | None = group_id
@@ -108,6 +111,7 @@ class TaskGroup(DependencyMixin):
         root.children = {}
         root._default_args = {}
         root.function, root.call_args, root.call_kwargs = None, (), {}
+        root.expansion = None
         root._upstream_of_empty = []
         root._local_id = None
         return root
@@ -134,6 +138,13 @@ class TaskGroup(DependencyMixin):
         """The id a task or group named `local_id` gets inside this group."""
         group_id = self.group_id
         return f"{group_id}.{local_id}" if self.prefix_group_id and group_id else local_id
+
+    def closest_mapped(self) -> TaskGroup | None:
+        """This group if it is mapped, else the nearest enclosing mapped group, if any."""
+        group: TaskGroup | None = self
+        while group is not None and group.expansion is None:
+            group = group.parent_group
+        return group
 
     def effective_default_args(self) -> dict[str, Any]:
         """The DAG's default_args with every enclosing group's merged over them."""
@@ -232,6 +243,21 @@ class TaskGroupFunction:
     def override(self, **group_kwargs: Any) -> TaskGroupFunction:
         """The same function with other TaskGroup settings (group_id, tooltip…)."""
         return TaskGroupFunction(self.function, {**self.group_kwargs, **group_kwargs})
+
+    def partial(self, **kwargs: Any) -> TaskGroupPartial:
+        """The arguments every instance of a mapped group shares; then `.expand(...)` it."""
+        # mapped_group imports this module: imported when a group is mapped.
+        from taskkit.authoring.mapped_group import TaskGroupPartial
+
+        return TaskGroupPartial(self, kwargs)
+
+    def expand(self, **mapped: Any) -> Any:
+        """A mapped task group: its tasks run once per item (per combination) of `mapped`."""
+        return self.partial().expand(**mapped)
+
+    def expand_kwargs(self, value: Any) -> Any:
+        """A mapped task group: its tasks run once per dict of arguments in `value`."""
+        return self.partial().expand_kwargs(value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         group, value = self.build(TaskGroup, args, kwargs)

@@ -40,6 +40,7 @@ def states(dag_id: str, run_id: str, output: str) -> None:
         {
             "task_id": ti.task_id,
             "map_index": ti.map_index,
+            "rendered_map_index": ti.rendered_map_index,
             "state": ti.state,
             "try_number": ti.try_number,
             "max_tries": ti.max_tries,

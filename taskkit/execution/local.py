@@ -32,6 +32,7 @@ from taskkit.execution.worker import (
     describe_exit,
     unpack_result_header,
 )
+from taskkit.execution.xcom_reads import METASTORE_URL_ENV
 from taskkit.model.results import TryOutcome, TryResult
 
 if TYPE_CHECKING:
@@ -77,8 +78,11 @@ class LocalExecutor:
         *,
         reuse_processes: int = 0,
         reuse_max_rss_mb: int = 1024,
+        metastore_url: str | None = None,
     ) -> None:
         self.capacity = capacity
+        #: Where tries read values their workload does not carry (given to the zygote).
+        self.metastore_url = metastore_url
         self.secret_key = secret_key
         self.reuse_processes = reuse_processes
         self.reuse_max_rss_mb = reuse_max_rss_mb
@@ -105,6 +109,8 @@ class LocalExecutor:
         ours, theirs = socket.socketpair()
         results, children = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SECRET_ENV_PREFIX)}
+        if self.metastore_url is not None:
+            env[METASTORE_URL_ENV] = self.metastore_url
         argv = [sys.executable, "-m", "taskkit.execution.worker"]
         passed = [theirs, children]
         if self.reuse_processes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import signal
 import sys
 import threading
@@ -28,7 +29,7 @@ from taskkit.authoring.context import (
     base_context,
     try_context,
 )
-from taskkit.authoring.templating import render
+from taskkit.authoring.templating import render, renderer_for
 from taskkit.errors import AirflowFailException, AirflowSkipException, TaskTimeoutError
 from taskkit.execution.base import EncodedXCom
 from taskkit.model.results import EncodedXComSequence, TryOutcome, TryResult
@@ -45,30 +46,84 @@ if TYPE_CHECKING:
     from taskkit.execution.base import Workload
 
 
+#: Finds a value a try's workload does not carry: (task_id, key, map_index or None for the
+#: whole task) -> the encoded value (a mapped task's whole values as a sequence), or None.
+XComLookup = Callable[[str, str, "int | None"], "EncodedXCom | EncodedXComSequence | None"]
+
+
 class TryXCom:
-    """A try's XCom access: the values it may pull (decoded when pulled), and what it pushes."""
+    """A try's XCom access: the values it may pull (decoded when pulled), and what it pushes.
+
+    `values` are the instance's own and its ancestors' (what its workload
+    carries); any other task of the run is found with `lookup` when pulled
+    (the run engine under DAG.test(), the metastore in a worker).
+    """
 
     def __init__(
         self,
         task_id: str,
         values: Mapping[tuple[str, str], EncodedXCom | EncodedXComSequence],
+        map_index: int = -1,
+        lookup: XComLookup | None = None,
+        ancestors: Callable[[], frozenset[str]] | None = None,
     ) -> None:
         self.task_id = task_id
         self.values = values
+        self.map_index = map_index
+        self.lookup = lookup
+        self._ancestors = ancestors
         self.pushed: dict[str, Any] = {}
 
     def pull(self, task_id: str, key: str) -> Any:
-        if task_id == self.task_id and key in self.pushed:
-            return self.pushed[key]
+        """The task's value: the same instance's in this task's mapped group, a mapped task's
+        values as a list (map-index order), else its one value; None if it pushed none."""
+        if task_id == self.task_id:
+            return self.pushed.get(key)
         encoded = self.values.get((task_id, key))
-        if encoded is None:
+        if encoded is None and not self._carried(task_id):
+            encoded = self.lookup(task_id, key, None) if self.lookup is not None else None
+        return _decoded(encoded)
+
+    def pull_at(self, task_id: str, key: str, map_index: int) -> Any:
+        """The value instance `map_index` of the task pushed under `key`, or None."""
+        if task_id == self.task_id and map_index == self.map_index:
+            return self.pushed.get(key)
+        encoded = self.values.get((task_id, key))
+        if isinstance(encoded, EncodedXComSequence):
+            for index, item in zip(encoded.map_indexes, encoded.values, strict=True):
+                if index == map_index:
+                    return decode_xcom(item)
             return None
-        if isinstance(encoded, EncodedXComSequence):  # a mapped task's values, reduced
-            return [decode_xcom(item) for item in encoded.values]
-        return decode_xcom(encoded)
+        if self.lookup is None:
+            return None
+        return _decoded(self.lookup(task_id, key, map_index))
+
+    def _carried(self, task_id: str) -> bool:
+        """Whether the workload carries everything the task pushed (it is an ancestor)."""
+        return self._ancestors is not None and task_id in self._ancestors()
 
     def push(self, task_id: str, key: str, value: Any) -> None:
         self.pushed[key] = value
+
+
+def _decoded(encoded: EncodedXCom | EncodedXComSequence | None) -> Any:
+    if encoded is None:
+        return None
+    if isinstance(encoded, EncodedXComSequence):  # a mapped task's values, reduced
+        return [decode_xcom(item) for item in encoded.values]
+    return decode_xcom(encoded)
+
+
+def ancestors_of(dag: DAG, task_id: str) -> frozenset[str]:
+    """Every task upstream of `task_id`, however far."""
+    found: set[str] = set()
+    pending = [task_id]
+    while pending:
+        for upstream in dag.task_dict[pending.pop()].upstream_task_ids:
+            if upstream not in found:
+                found.add(upstream)
+                pending.append(upstream)
+    return frozenset(found)
 
 
 def encode_xcom(value: Any, *, allow_pickle: bool = False) -> EncodedXCom:
@@ -109,7 +164,12 @@ def run_info(workload: Workload) -> DagRunInfo:
 
 
 def run_try(
-    dag: DAG, workload: Workload, base: Context | None = None, *, stop_at: float | None = None
+    dag: DAG,
+    workload: Workload,
+    base: Context | None = None,
+    *,
+    stop_at: float | None = None,
+    lookup: XComLookup | None = None,
 ) -> TryResult:
     """Run the try `workload` names of a task of `dag`; never raises for the task's errors.
 
@@ -119,13 +179,22 @@ def run_try(
     run reaches its dagrun_timeout (a worker's try is killed instead).
     The result carries every value the try pushed (its return value
     included, and what it pushed before failing) and what a branching
-    task chose; the run engine decides what all of that means.
+    task chose; the run engine decides what all of that means. `lookup`
+    finds the values of tasks that are not ancestors, when the try pulls them.
+    A mapped instance's `map_index_template` is rendered after the try, with
+    its context (which the task may have added to), as Airflow does.
     """
     key = workload.key
     operator: BaseOperator = dag.task_dict[key.task_id]
     if base is None:
         base = base_context(run_info(workload), dag.params)
-    xcom = TryXCom(key.task_id, workload.upstream_xcoms)
+    xcom = TryXCom(
+        key.task_id,
+        workload.upstream_xcoms,
+        key.map_index,
+        lookup,
+        functools.cache(lambda: ancestors_of(dag, key.task_id)),
+    )
     ti = TaskInstanceInfo(
         key.dag_id,
         key.task_id,
@@ -148,6 +217,8 @@ def run_try(
             xcom.pushed.update(_outputs(operator, value))
         except TypeError as exc:
             result = TryResult(TryOutcome.FAILED, error=str(exc), duration_s=result.duration_s)
+    if key.map_index >= 0 and operator.map_index_template:
+        result = _with_map_index(operator, operator.map_index_template, context, result)
     _call_back(operator, *_callback_for(operator, result, workload), context)
     encoded: dict[str, EncodedXCom] = {}
     for name, pushed in xcom.pushed.items():
@@ -172,10 +243,46 @@ def run_try(
     )
 
 
+def _with_map_index(
+    operator: BaseOperator, template: str, context: Context, result: TryResult
+) -> TryResult:
+    """The result with the instance's map_index_template rendered against its context.
+
+    After a failed try a template that cannot render is let go (the try's
+    own error matters more); after a successful one it fails the try, as in Airflow.
+    """
+    try:
+        rendered = renderer_for(operator).render_string(template, context)
+    except Exception as exc:
+        if result.outcome is not TryOutcome.SUCCESS:
+            return result
+        traceback.print_exc()
+        return TryResult(
+            TryOutcome.FAILED,
+            error=f"map_index_template {template!r} cannot be rendered: "
+            f"{type(exc).__name__}: {exc}",
+            duration_s=result.duration_s,
+        )
+    return attrs.evolve(result, rendered_map_index=str(rendered))
+
+
 def unmap_operator(operator: BaseOperator, xcom: TryXCom, map_index: int) -> Any:
-    """The operator of one instance of a mapped task, or a failed TryResult saying why not."""
+    """The operator of one instance of a mapped task, or a failed TryResult saying why not.
+
+    A task of a mapped task group is not a MappedOperator: its instance is
+    the task with the group's arguments (MappedArguments) in its template
+    fields resolved for this map index (a `@task` resolves its own arguments).
+    """
     from taskkit.authoring.mapping import MappedOperator
 
+    if operator.task_group.closest_mapped() is not None:
+        try:
+            return _resolve_group_arguments(operator, xcom)
+        except Exception as exc:
+            traceback.print_exc()
+            return TryResult(
+                TryOutcome.FAILED, error=f"{type(exc).__name__}: {exc}", retryable=False
+            )
     if not isinstance(operator, MappedOperator):
         return TryResult(
             TryOutcome.FAILED,
@@ -188,6 +295,23 @@ def unmap_operator(operator: BaseOperator, xcom: TryXCom, map_index: int) -> Any
     except Exception as exc:
         traceback.print_exc()
         return TryResult(TryOutcome.FAILED, error=f"{type(exc).__name__}: {exc}", retryable=False)
+
+
+def _resolve_group_arguments(operator: BaseOperator, xcom: TryXCom) -> BaseOperator:
+    """The operator with task outputs in its template fields replaced by their values here."""
+    from taskkit.authoring.decorators import find_xcom_args, resolve_xcom_args
+
+    resolved = {
+        field: resolve_xcom_args(getattr(operator, field), xcom)
+        for field in operator.template_fields
+        if find_xcom_args(getattr(operator, field))
+    }
+    if not resolved:
+        return operator
+    task = copy.copy(operator)
+    for field, value in resolved.items():
+        setattr(task, field, value)
+    return task
 
 
 def _outputs(operator: BaseOperator, value: Any) -> dict[str, Any]:

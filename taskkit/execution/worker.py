@@ -67,6 +67,7 @@ from taskkit.execution.tasklog import (
     open_log,
     write_event,
 )
+from taskkit.execution.xcom_reads import metastore_lookup
 from taskkit.model.results import TryOutcome, TryResult
 
 #: seq (u64), kind (u8: one of the kinds below), pid (u32), start time (f64).
@@ -422,7 +423,7 @@ class Zygote:
         os.dup2(log_fd, 2)
         os.close(log_fd)
         write_event(1, event_line(bound, "info", "try_started", pid=os.getpid(), hostname=HOST))
-        result = run_try(self.dags[version], workload)
+        result = run_try(self.dags[version], workload, lookup=metastore_lookup(workload.key))
         finished = TryFinished(key, workload.try_number, result)
         try:
             payload = pickle.dumps(finished)

@@ -131,6 +131,8 @@ class TaskInstanceRecord:
     updated_at: dt.datetime
     #: -1 unless this is an instance of an expanded mapped task.
     map_index: int = -1
+    #: A mapped instance's map_index_template as its last try rendered it.
+    rendered_map_index: str | None = None
 
     @property
     def key(self) -> TaskInstanceKey:
@@ -177,6 +179,7 @@ class TIChange:
     heartbeat_at: dt.datetime | _Unset | None = UNSET
     wait_reason: str | _Unset | None = UNSET
     error: str | _Unset | None = UNSET
+    rendered_map_index: str | _Unset | None = UNSET
 
     def values(self) -> dict[str, object]:
         """The columns this change sets, by name (on the scheduler's hot path: kept lean)."""

@@ -33,6 +33,21 @@ from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, State
 
 _TI = TaskInstanceRow
 _TI_COLUMNS = tuple(TaskInstanceRow.__table__.c)
+#: What a new task instance has none of yet.
+_FRESH = dict.fromkeys(
+    (
+        "queued_at",
+        "started_at",
+        "ended_at",
+        "next_retry_at",
+        "hostname",
+        "pid",
+        "heartbeat_at",
+        "wait_reason",
+        "error",
+        "rendered_map_index",
+    )
+)
 
 
 def _key_matches(key: TaskInstanceKey) -> ColumnElement[bool]:
@@ -206,6 +221,39 @@ class TaskInstanceMethods(UnitOfWork):
                 insert(_TI),
                 [{**template, "map_index": i, "updated_at": now} for i in range(count)],
             )
+        return True
+
+    def add_task_instances(self, key: TaskInstanceKey, map_indexes: range, max_tries: int) -> bool:
+        """Give an expanded mapped task more instances (it was expanded again, longer).
+
+        The new instances start in state none with no tries and `max_tries`,
+        copying pool and priority from the task's instance 0, in one transaction.
+        Returns False (and changes nothing) if the task has no instance 0 or
+        one of the new ones exists already: someone else changed the run.
+        """
+        now = self._now()
+        with self._write() as session:
+            first = TaskInstanceKey(key.dag_id, key.run_id, key.task_id, 0)
+            row = session.execute(select(*_TI_COLUMNS).where(_key_matches(first))).first()
+            taken = session.execute(
+                select(_TI.map_index).where(
+                    _TI.dag_id == key.dag_id,
+                    _TI.run_id == key.run_id,
+                    _TI.task_id == key.task_id,
+                    _TI.map_index >= map_indexes.start,
+                )
+            ).first()
+            if row is None or taken is not None:
+                return False
+            template = {
+                **row._asdict(),
+                **_FRESH,
+                "state": State.NONE,
+                "try_number": 0,
+                "max_tries": max_tries,
+                "updated_at": now,
+            }
+            session.execute(insert(_TI), [{**template, "map_index": i} for i in map_indexes])
         return True
 
     def heartbeat_task_instances(

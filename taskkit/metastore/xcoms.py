@@ -35,6 +35,21 @@ class XComMethods(UnitOfWork):
             row = session.execute(query).first()
         return None if row is None else XComRecord(**row._asdict())
 
+    def get_task_xcoms(self, dag_id: str, run_id: str, task_id: str, key: str) -> list[XComRecord]:
+        """One task's values under `key` in one run, every instance's, by map_index."""
+        query = (
+            select(*_XCOM_COLUMNS)
+            .where(
+                XComRow.dag_id == dag_id,
+                XComRow.run_id == run_id,
+                XComRow.task_id == task_id,
+                XComRow.key == key,
+            )
+            .order_by(XComRow.map_index)
+        )
+        with self._read() as session:
+            return [XComRecord(**row._asdict()) for row in session.execute(query)]
+
     def get_xcoms(self, dag_id: str, run_id: str) -> list[XComRecord]:
         """Every value stored in one run, by task_id, map_index then key."""
         query = (

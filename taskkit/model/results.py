@@ -34,6 +34,8 @@ class EncodedXComSequence:
     """
 
     values: tuple[Any, ...] = attrs.field(repr=False)
+    #: The map index each value came from (`xcom_pull(map_indexes=...)` selects by them).
+    map_indexes: tuple[int, ...] = ()
 
 
 @attrs.frozen
@@ -54,3 +56,5 @@ class TryResult:
     xcoms: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     follow: frozenset[str] | None = None
     skip_downstream: SkipScope | None = None
+    #: A mapped instance's map_index_template, rendered after the try (None without one).
+    rendered_map_index: str | None = None

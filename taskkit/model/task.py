@@ -74,6 +74,9 @@ class TaskSpec:
     max_active_tis_per_dagrun: int | None = None
     #: Set for a mapped task (`.expand(...)`): its instances are decided when it is ready.
     map_spec: MapSpec | None = None
+    #: The mapped task group the task is in (its map_spec is the group's): a task of the
+    #: same group upstream of it counts, and hands on its value, per map index.
+    mapped_group: str | None = None
 
     @property
     def max_tries(self) -> int:

@@ -16,9 +16,14 @@ Task instances are keyed by (task_id, map_index). A mapped task has one
 instance with map_index -1 until it is ready; then it is expanded: that
 instance is replaced by instances 0..n-1 (the drivers learn it from
 `take_expansions()`), or it is skipped (nothing to expand over) or failed
-(not a list or dict, or more than `max_map_length` instances). For trigger
-rules a mapped task counts once, with its overall state, once every
-instance has finished (see `mapped_state`).
+(not a list or dict, or more than `max_map_length` instances). Trigger rules
+count a mapped upstream task per instance, as Airflow does: each finished
+instance re-evaluates the tasks downstream. Tasks of one mapped task group
+are expanded to the group's length and depend on each other per map index:
+instance i of a task waits for instance i of its upstream tasks in the group
+only, and pulls their values. When a mapped task is evaluated again after a
+clear, it is expanded again to its new length: instances are added, and
+surplus ones are `removed`.
 """
 
 from __future__ import annotations
@@ -34,8 +39,13 @@ import attrs
 from taskkit.errors import IllegalTransitionError
 from taskkit.model.dag import DagSpec
 from taskkit.model.results import EncodedXComSequence, SkipScope, TryOutcome, TryResult
-from taskkit.model.task import MapLength
-from taskkit.scheduling.readiness import Readiness, past_allows, task_readiness
+from taskkit.model.task import MapLength, TaskSpec
+from taskkit.scheduling.readiness import (
+    Readiness,
+    UpstreamCounts,
+    evaluate_trigger_rule,
+    past_allows,
+)
 from taskkit.scheduling.transitions import after_try, run_outcome
 from taskkit.states import ALLOWED_TRANSITIONS, FINISHED_STATES, OCCUPYING_STATES, RunState, State
 
@@ -56,7 +66,7 @@ def mapped_state(states: Iterable[State]) -> State:
     Failed if any instance failed (or was upstream_failed), skipped if all
     were skipped, else success: what its downstream tasks' trigger rules see.
     """
-    seen = set(states)
+    seen = set(states) - {State.REMOVED}
     if seen & {State.FAILED, State.UPSTREAM_FAILED}:
         return State.FAILED
     if seen == {State.SKIPPED}:
@@ -66,11 +76,20 @@ def mapped_state(states: Iterable[State]) -> State:
 
 @attrs.define
 class _Expanded:
-    """Progress of an expanded mapped task: its size and how many instances are unfinished."""
+    """Progress of an expanded mapped task: its size, its instances' states, what is unfinished."""
 
     count: int
     unfinished: int
     state: State = State.RUNNING  #: its overall state; RUNNING while instances are unfinished
+    #: How many instances are in each state (what trigger rules downstream count).
+    tally: dict[State, int] = attrs.Factory(dict)
+    #: The map indexes of instances still in state none (waiting for their trigger rule).
+    waiting: set[int] = attrs.Factory(set)
+
+    def count_move(self, source: State | None, target: State) -> None:
+        if source is not None:
+            self.tally[source] -= 1
+        self.tally[target] = self.tally.get(target, 0) + 1
 
 
 @attrs.define
@@ -81,6 +100,8 @@ class TaskInstance:
     try_number: int = 0
     max_tries: int = 1
     next_retry_at: dt.datetime | None = None
+    #: A mapped instance's map_index_template as its last try rendered it.
+    rendered_map_index: str | None = None
 
 
 @attrs.frozen
@@ -100,6 +121,8 @@ class Transition:
     #: The values the try pushed, recorded with a finished try (empty otherwise).
     xcoms: Mapping[str, Any] = attrs.field(default=_NO_XCOMS, repr=False)
     map_index: int = -1
+    #: The instance's map_index_template as its finished try rendered it.
+    rendered_map_index: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.target not in ALLOWED_TRANSITIONS[self.source]:
@@ -137,13 +160,28 @@ class RunEngine:
                 progress = self.expanded.setdefault(task_id, _Expanded(0, 0))
                 progress.count = max(progress.count, map_index + 1)
                 progress.unfinished += ti.state not in FINISHED_STATES
+                progress.count_move(None, ti.state)
+                if ti.state is State.NONE:
+                    progress.waiting.add(map_index)
         for task_id, progress in self.expanded.items():
             if not progress.unfinished:
                 progress.state = mapped_state(self._instance_states(task_id))
+        #: For each task of a mapped task group: its upstream tasks in the same group.
+        self.paired: dict[str, frozenset[str]] = {
+            t.task_id: frozenset(
+                u for u in t.upstream if spec.tasks[u].mapped_group == t.mapped_group
+            )
+            for t in spec.tasks.values()
+            if t.mapped_group is not None
+        }
         #: Mapped tasks expanded since the drivers last asked: (task_id, instance count).
         self._expansions: list[tuple[str, int]] = []
+        #: Expanded tasks given more instances since the drivers last asked: (task_id, indexes).
+        self._additions: list[tuple[str, range]] = []
         #: Tasks with a NONE instance whose upstream tasks changed since last evaluated.
         self.dirty: set[str] = {t for (t, _), ti in self.tis.items() if ti.state is State.NONE}
+        #: For a dirty expanded task: only these instances need evaluating (absent: all).
+        self._dirty_at: dict[str, set[int]] = {}
         self._retries: list[tuple[dt.datetime, str, int]] = [
             (ti.next_retry_at or dt.datetime.min.replace(tzinfo=dt.timezone.utc), t, i)
             for (t, i), ti in self.tis.items()
@@ -199,6 +237,14 @@ class RunEngine:
         taken, self._expansions = self._expansions, []
         return taken
 
+    def take_additions(self) -> list[tuple[str, range]]:
+        """Expanded tasks given more instances (expanded again, longer) since the last call.
+
+        The new instances are in state none in `tis`; the drivers add their rows.
+        """
+        taken, self._additions = self._additions, []
+        return taken
+
     def next_retry_at(self) -> dt.datetime | None:
         """When the earliest up_for_retry task may be scheduled again."""
         return self._retries[0][0] if self._retries else None
@@ -215,9 +261,11 @@ class RunEngine:
         """The values a try of an instance can pull: its own and those of its ancestors.
 
         A mapped ancestor's values under one key come as one
-        EncodedXComSequence, in map-index order (the reduce step). Walks
-        upstream only while values remain unfound, so a run whose tasks push
-        nothing pays nothing.
+        EncodedXComSequence, in map-index order (the reduce step); an ancestor
+        in the instance's own mapped task group gives the values of the same
+        map index. Walks upstream only while values remain unfound, so a run
+        whose tasks push nothing pays nothing. Other tasks' values are looked up
+        when pulled (`xcom_values`, or the metastore in a worker).
         """
         if not self.xcoms:
             return {}
@@ -227,6 +275,7 @@ class RunEngine:
         if own:
             remaining -= 1
             found.update(((task_id, key), value) for key, value in own.items())
+        group = self.spec.tasks[task_id].mapped_group if map_index >= 0 else None
         seen = {task_id}
         pending = list(self.spec.tasks[task_id].upstream)
         seen.update(pending)
@@ -234,29 +283,42 @@ class RunEngine:
             current = pending.pop()
             if current in self._pushers:
                 remaining -= 1
-                if current in self.expanded:
-                    found.update(self._gathered(current))
-                else:
-                    values = self.xcoms[current, -1]
-                    found.update(((current, key), value) for key, value in values.items())
+                paired = group is not None and self.spec.tasks[current].mapped_group == group
+                found.update(self.xcom_values(current, map_index if paired else None))
             for upstream in self.spec.tasks[current].upstream:
                 if upstream not in seen:
                     seen.add(upstream)
                     pending.append(upstream)
         return found
 
+    def xcom_values(self, task_id: str, map_index: int | None = None) -> dict[tuple[str, str], Any]:
+        """One task's values by (task_id, key): one instance's, or a mapped task's sequences.
+
+        `map_index` None means the task as a whole: a mapped task's values
+        gathered in map-index order, an unmapped task's own.
+        """
+        if map_index is None and task_id in self.expanded:
+            return self._gathered(task_id)
+        values = self.xcoms.get((task_id, -1 if map_index is None else map_index), _NO_XCOMS)
+        return {(task_id, key): value for key, value in values.items()}
+
     def _gathered(self, task_id: str) -> dict[tuple[str, str], Any]:
         """A mapped task's values, one sequence per key, in map-index order."""
-        by_key: dict[str, list[Any]] = {}
+        by_key: dict[str, tuple[list[Any], list[int]]] = {}
         for map_index in range(self.expanded[task_id].count):
-            for key, value in self.xcoms.get((task_id, map_index), {}).items():
-                by_key.setdefault(key, []).append(value)
-        return {(task_id, key): EncodedXComSequence(tuple(v)) for key, v in by_key.items()}
+            for key, value in self.xcoms.get((task_id, map_index), _NO_XCOMS).items():
+                values, indexes = by_key.setdefault(key, ([], []))
+                values.append(value)
+                indexes.append(map_index)
+        return {
+            (task_id, key): EncodedXComSequence(tuple(values), tuple(indexes))
+            for key, (values, indexes) in by_key.items()
+        }
 
     # -- deciding --------------------------------------------------------------------
 
     def decide(self) -> list[Transition]:
-        """Settle dirty NONE tasks whose trigger rule is decided.
+        """Settle dirty NONE task instances whose trigger rule is decided.
 
         Skips and upstream failures cascade to their own downstream tasks in
         the same call, so a failure settles a whole branch at once.
@@ -264,23 +326,20 @@ class RunEngine:
         changes: list[Transition] = []
         while self.dirty:
             task_id = self.dirty.pop()
-            ti = self.tis.get((task_id, -1))
-            if ti is not None and ti.state is not State.NONE:
-                continue
+            indexes = self._dirty_at.pop(task_id, None)
             task = self.spec.tasks[task_id]
-            readiness = task_readiness(task, self._states)
+            ti = self.tis.get((task_id, -1))
+            if ti is None:  # expanded: its waiting instances decide one by one
+                changes += self._decide_instances(task, indexes)
+                continue
+            if ti.state is not State.NONE:
+                continue
+            readiness = self._readiness(task, -1)
             if readiness is Readiness.WAIT:
                 continue
             if readiness is Readiness.READY and not past_allows(task, self.past):
                 continue  # set_past marks it dirty again when the previous run moves on
-            if ti is None:  # an expanded mapped task whose instances were reset (a restart)
-                target = State.SCHEDULED if readiness is Readiness.READY else _DECIDED[readiness]
-                changes += [
-                    self._move(task_id, target, map_index=i)
-                    for i in self.map_indexes(task_id)
-                    if self.tis[task_id, i].state is State.NONE
-                ]
-            elif readiness is Readiness.READY and task.map_spec is not None:
+            if readiness is Readiness.READY and task.map_spec is not None:
                 changes += self._expand(task_id, task.map_spec.lengths)
             else:
                 target = State.SCHEDULED if readiness is Readiness.READY else _DECIDED[readiness]
@@ -288,6 +347,78 @@ class RunEngine:
                 # loop follows the cascade.
                 changes.append(self._move(task_id, target))
         return changes
+
+    def _decide_instances(self, task: TaskSpec, indexes: set[int] | None) -> list[Transition]:
+        """Evaluate the waiting instances of an expanded task (only `indexes` when given).
+
+        Instances wait after a clear, or in a mapped task group until their own
+        upstream instances finish. Expanded again first if its length changed.
+        """
+        task_id = task.task_id
+        progress = self.expanded[task_id]
+        if not progress.waiting:
+            return []
+        changes = self._resize(task) if indexes is None else []
+        chosen = progress.waiting if indexes is None else indexes & progress.waiting
+        shared = None if task_id in self.paired else self._readiness(task, -1)
+        for map_index in sorted(chosen):
+            readiness = shared or self._readiness(task, map_index)
+            if readiness is Readiness.WAIT:
+                continue
+            if readiness is Readiness.READY and not past_allows(task, self.past):
+                continue
+            target = State.SCHEDULED if readiness is Readiness.READY else _DECIDED[readiness]
+            changes.append(self._move(task_id, target, map_index=map_index))
+        return changes
+
+    def _readiness(self, task: TaskSpec, map_index: int) -> Readiness:
+        """The task instance's trigger rule over its upstream task instances, as Airflow counts.
+
+        A mapped upstream counts once per instance (removed ones aside); one of
+        the same mapped task group counts only its instance `map_index`, and not
+        at all for the unexpanded instance -1 (which then expands).
+        """
+        if not task.upstream:
+            return Readiness.READY
+        paired = self.paired.get(task.task_id, frozenset())
+        total = success = skipped = failed = upstream_failed = 0
+        setups = setup_success = setup_skipped = 0
+        for upstream in task.upstream:
+            ti = self.tis.get((upstream, -1))
+            if ti is None and upstream in paired:
+                if map_index < 0:
+                    continue
+                ti = self.tis.get((upstream, map_index))
+            if ti is not None:
+                state = ti.state
+                tally: Mapping[State, int] = {state: 1}
+                size = 1
+            else:
+                progress = self.expanded[upstream]
+                tally = progress.tally
+                size = progress.count - tally.get(State.REMOVED, 0)
+            total += size
+            got_success = tally.get(State.SUCCESS, 0)
+            got_skipped = tally.get(State.SKIPPED, 0)
+            success += got_success
+            skipped += got_skipped
+            failed += tally.get(State.FAILED, 0)
+            upstream_failed += tally.get(State.UPSTREAM_FAILED, 0)
+            if upstream in task.upstream_setups:
+                setups += size
+                setup_success += got_success
+                setup_skipped += got_skipped
+        counts = UpstreamCounts(
+            total=total,
+            success=success,
+            skipped=skipped,
+            failed=failed,
+            upstream_failed=upstream_failed,
+            setups=setups,
+            setup_success=setup_success,
+            setup_skipped=setup_skipped,
+        )
+        return evaluate_trigger_rule(task.trigger_rule, counts)
 
     def set_past(self, task_id: str, state: State) -> None:
         """The previous run's `task_id` moved to `state`: re-evaluate who waits on it."""
@@ -335,12 +466,67 @@ class RunEngine:
                 )
             ]
         template = self.tis.pop((task_id, -1))
+        progress = self.expanded[task_id] = _Expanded(count, count, tally={State.NONE: count})
         for map_index in range(count):
             self.tis[task_id, map_index] = TaskInstance(State.NONE, 0, template.max_tries)
+        progress.waiting.update(range(count))
         self.unfinished += count - 1
-        self.expanded[task_id] = _Expanded(count, count)
         self._expansions.append((task_id, count))
+        if self.paired.get(task_id):
+            # Each instance waits for its own upstream instances in the group.
+            self._touch(task_id)
+            return []
         return [self._move(task_id, State.SCHEDULED, map_index=i) for i in range(count)]
+
+    def _resize(self, task: TaskSpec) -> list[Transition]:
+        """Expand an expanded task again once what it expands over is known (after a clear).
+
+        A longer source adds instances (state none); instances beyond a shorter
+        one that are still waiting are `removed`, as Airflow revises a mapped
+        task. Nothing changes while a source is unfinished or unreadable.
+        """
+        task_id = task.task_id
+        if task.map_spec is None or not self._sources_finished(task.map_spec.lengths):
+            return []
+        count = 1
+        for length in task.map_spec.lengths:
+            found = self._length(length)
+            if isinstance(found, str):
+                return []
+            count *= found
+        count = min(count, self.max_map_length)
+        progress = self.expanded[task_id]
+        old = progress.count
+        changes = [
+            self._move(task_id, State.REMOVED, map_index=i)
+            for i in sorted(progress.waiting)
+            if i >= count
+        ]
+        if count > old:
+            max_tries = task.max_tries
+            for map_index in range(old, count):
+                self.tis[task_id, map_index] = TaskInstance(State.NONE, 0, max_tries)
+                progress.count_move(None, State.NONE)
+                progress.waiting.add(map_index)
+            progress.count = count
+            progress.unfinished += count - old
+            progress.state = State.RUNNING
+            self.unfinished += count - old
+            self._additions.append((task_id, range(old, count)))
+        if count != old:  # the tasks after it in its group follow its new length
+            for downstream in task.downstream:
+                if task_id in self.paired.get(downstream, ()):
+                    self._touch(downstream)
+        return changes
+
+    def _sources_finished(self, lengths: Iterable[MapLength]) -> bool:
+        """Whether every upstream task a mapped task's length comes from has finished."""
+        for length in lengths:
+            if length.task_id is not None and self.state_of(length.task_id) not in FINISHED_STATES:
+                return False
+            if not self._sources_finished(length.parts):
+                return False
+        return True
 
     def _length(self, length: MapLength) -> int | str:
         """How long one expanded argument is, or why it cannot be expanded over."""
@@ -432,6 +618,8 @@ class RunEngine:
             if (task_id, map_index) not in self.xcoms:
                 self._pushers[task_id] = self._pushers.get(task_id, 0) + 1
             self.xcoms[task_id, map_index] = dict(result.xcoms)
+        if result.rendered_map_index is not None:
+            ti.rendered_map_index = result.rendered_map_index
         own = self._move(
             task_id,
             decided.state,
@@ -439,6 +627,7 @@ class RunEngine:
             error=result.error,
             xcoms=result.xcoms,
             map_index=map_index,
+            rendered_map_index=result.rendered_map_index,
         )
         if decided.next_retry_at is not None:
             ti.next_retry_at = decided.next_retry_at
@@ -492,6 +681,31 @@ class RunEngine:
                     changes.append(self._move(task_id, State.SKIPPED, map_index=map_index))
         return changes
 
+    def _touch(self, task_id: str, map_index: int | None = None) -> None:
+        """Mark a task for re-evaluation: all of it, or one instance of an expanded task."""
+        if map_index is None:
+            self.dirty.add(task_id)
+            self._dirty_at.pop(task_id, None)
+        elif task_id not in self.dirty:
+            self.dirty.add(task_id)
+            self._dirty_at[task_id] = {map_index}
+        elif task_id in self._dirty_at:
+            self._dirty_at[task_id].add(map_index)
+
+    def _touch_downstream(self, task_id: str, map_index: int) -> None:
+        """An instance finished: re-evaluate the tasks downstream (only its pair in a group)."""
+        paired_with = self.spec.tasks[task_id].mapped_group if map_index >= 0 else None
+        for downstream in self.spec.tasks[task_id].downstream:
+            if (
+                paired_with is not None
+                and task_id in self.paired.get(downstream, ())
+                and downstream in self.expanded
+                and map_index < self.expanded[downstream].count
+            ):
+                self._touch(downstream, map_index)
+            else:
+                self._touch(downstream)
+
     def _forget_pusher(self, task_id: str) -> None:
         left = self._pushers[task_id] - 1
         if left:
@@ -505,26 +719,28 @@ class RunEngine:
     def _move(self, task_id: str, target: State, map_index: int = -1, **fields: Any) -> Transition:
         """Change one task instance's state: the only place the engine does."""
         ti = self.tis[task_id, map_index]
-        change = Transition(task_id, ti.state, target, ti.try_number, map_index=map_index, **fields)
-        if target in FINISHED_STATES and ti.state not in FINISHED_STATES:
+        source = ti.state
+        change = Transition(task_id, source, target, ti.try_number, map_index=map_index, **fields)
+        ti.state = target
+        progress = self.expanded.get(task_id) if map_index >= 0 else None
+        if progress is not None:
+            progress.count_move(source, target)
+            if source is State.NONE:
+                progress.waiting.discard(map_index)
+            elif target is State.NONE:
+                progress.waiting.add(map_index)
+        if target in FINISHED_STATES and source not in FINISHED_STATES:
             self.unfinished -= 1
-            ti.state = target
-            if map_index < 0:
-                self.dirty.update(self.spec.tasks[task_id].downstream)
-            else:
-                progress = self.expanded[task_id]
+            if progress is not None:
                 progress.unfinished -= 1
                 if not progress.unfinished:  # the last instance: the task itself is done
                     progress.state = mapped_state(self._instance_states(task_id))
-                    self.dirty.update(self.spec.tasks[task_id].downstream)
-            return change
-        if target not in FINISHED_STATES and ti.state in FINISHED_STATES:
+            self._touch_downstream(task_id, map_index)
+        elif target not in FINISHED_STATES and source in FINISHED_STATES:
             self.unfinished += 1
-            if map_index >= 0:
-                progress = self.expanded[task_id]
+            if progress is not None:
                 progress.unfinished += 1
                 progress.state = State.RUNNING
-        ti.state = target
         return change
 
 

@@ -36,4 +36,5 @@ def make_executor(settings: Settings, secret_key: bytes, route: Route) -> Execut
         secret_key,
         reuse_processes=settings.local.reuse_processes,
         reuse_max_rss_mb=settings.local.reuse_max_rss_mb,
+        metastore_url=settings.database.sql_alchemy_conn,
     )

@@ -344,6 +344,18 @@ class Scheduler:
                 task_id=task_id,
                 instances=count,
             )
+        for task_id, indexes in run.engine.take_additions():
+            max_tries = run.spec.tasks[task_id].max_tries
+            if not self.store.add_task_instances(run.key(task_id), indexes, max_tries):
+                self._forget_lost({run.key(task_id)})
+                return False
+            log.info(
+                "task_expanded_again",
+                dag_id=run.dag_id,
+                run_id=run.run_id,
+                task_id=task_id,
+                instances=indexes.stop,
+            )
         return True
 
     def _record(self, run: ActiveRun, change: Transition, **columns: Any) -> None:
@@ -355,6 +367,8 @@ class Scheduler:
         if change.target in FINISHED_STATES or change.target is State.UP_FOR_RETRY:
             columns.setdefault("error", change.error)
             columns.setdefault("next_retry_at", change.next_retry_at)
+            if change.rendered_map_index is not None:
+                columns["rendered_map_index"] = change.rendered_map_index
         key = run.key(change.task_id, change.map_index)
         ti_change = TIChange(
             key,

@@ -45,6 +45,7 @@ from taskkit import (
     TriggerRule,
     chain,
     cross_downstream,
+    get_current_context,
     setup,
     task_group,
     teardown,
@@ -1091,6 +1092,130 @@ HAND_WRITTEN += [
             a = step("a", depends_on_past=True)
             b = step("b", wait_for_downstream=True)
             a >> b >> step("c", ["fail", "ok"], retries=1, depends_on_past=True)
+        """,
+    ),
+    _dag(
+        "mapped_group_pipeline",
+        "a mapped task group: per-instance pairs inside, one failure, a reduce outside",
+        """
+        @dag(**COMMON)
+        def mapped_group_pipeline():
+            @task
+            def numbers():
+                return [1, 2, 3]
+
+            @task
+            def double(x, factor):
+                if x == 2:
+                    raise RuntimeError("two is refused")
+                return x * factor
+
+            @task
+            def describe(y, x, ti=None):
+                same = ti.xcom_pull("mapped_group_pipeline_grp.double")
+                return {"y": y, "x": x, "same": same, "index": ti.map_index}
+
+            @task_group(group_id="mapped_group_pipeline_grp")
+            def grp(x, factor):
+                return describe(double(x, factor), x)
+
+            @task(trigger_rule=TriggerRule.ALL_DONE)
+            def reduce(values):
+                return sorted(v["y"] for v in values)
+
+            reduce(grp.partial(factor=10).expand(x=numbers()))
+
+        mapped_group_pipeline()
+        """,
+    ),
+    _dag(
+        "mapped_group_kwargs",
+        "expand_kwargs on a task group, classic operators inside it, an empty group skipped",
+        """
+        @task_group
+        def pair(a, b):
+            @task
+            def add(a, b):
+                return a + b
+
+            shown = PythonOperator(
+                task_id="show", python_callable=lambda v: {"v": v}, op_args=[a]
+            )
+            total = add(a, b)
+            total >> shown
+            return total
+
+        @task
+        def nothing():
+            return []
+
+        with DAG("mapped_group_kwargs", **COMMON):
+            sums = pair.expand_kwargs([{"a": 1, "b": 2}, {"a": 10, "b": 20}])
+            empty = pair.override(group_id="empty").expand(a=nothing(), b=[1])
+
+            @task(trigger_rule=TriggerRule.ALL_DONE)
+            def collect(values, none):
+                return {"values": values, "none": none}
+
+            collect(sums, empty)
+        """,
+    ),
+    _dag(
+        "mapped_rules",
+        "trigger rules count a mapped upstream per instance: skipped and failed instances",
+        """
+        @task
+        def maybe(x):
+            if x == "skip":
+                raise AirflowSkipException("skipped")
+            if x == "fail":
+                raise RuntimeError("failed")
+            return x
+
+        with DAG("mapped_rules", **COMMON):
+            skips = maybe.override(task_id="skips").expand(x=["ok", "skip", "ok"])
+            fails = maybe.override(task_id="fails").expand(x=["ok", "fail"])
+            for rule in (
+                "all_success",
+                "none_failed",
+                "none_skipped",
+                "one_success",
+                "all_done",
+                "all_skipped",
+            ):
+                skips >> step(f"after_skips_{rule}", trigger_rule=rule)
+            for rule in ("all_success", "one_failed", "none_failed_min_one_success", "one_done"):
+                fails >> step(f"after_fails_{rule}", trigger_rule=rule)
+        """,
+    ),
+    _dag(
+        "mapped_names_and_pulls",
+        "map_index_template from a context value the task sets; xcom_pull by map index",
+        """
+        @dag(**COMMON)
+        def mapped_names_and_pulls():
+            @task(map_index_template="{{ label }}")
+            def fetch(city):
+                get_current_context()["label"] = city.upper()
+                return len(city)
+
+            @task(map_index_template="{{ task.task_id }} #{{ ti.map_index }}")
+            def broken(x):
+                raise RuntimeError("no name rendered after a failure")
+
+            @task(trigger_rule=TriggerRule.ALL_DONE)
+            def pulls(ti=None):
+                return {
+                    "one": ti.xcom_pull("fetch", map_indexes=1),
+                    "some": ti.xcom_pull("fetch", map_indexes=[2, 0, 7]),
+                    "all": ti.xcom_pull("fetch"),
+                    "default": ti.xcom_pull("fetch", map_indexes=9, default="none"),
+                    "several": ti.xcom_pull(["fetch", "never_ran"]),
+                }
+
+            [fetch.expand(city=["oslo", "rome", "lisbon"]), broken.expand(x=[1])] >> pulls()
+
+        mapped_names_and_pulls()
         """,
     ),
 ]

@@ -298,14 +298,14 @@ def test_a_zip_is_as_long_as_its_shortest_part_or_its_longest_with_a_fill() -> N
     assert len(RunEngine(_spec("m", {"m": _mapped(longest)})).decide()) == 5
 
 
-def test_one_failed_instance_fails_the_mapped_task_for_its_downstream() -> None:
-    """Other instances still run; the task's overall state is failed once all finished."""
+def test_one_failed_instance_fails_the_downstream_at_once() -> None:
+    """As in Airflow, all_success counts instances: one failure decides it; the others still run."""
     engine = RunEngine(_spec("m>after", {"m": _mapped(MapLength(literal=2))}))
     engine.decide()
     _run_instance(engine, "m", 0, FAIL)
-    assert engine.decide() == []
-    _run_instance(engine, "m", 1)
     assert targets(engine.decide()) == {"after": State.UPSTREAM_FAILED}
+    _run_instance(engine, "m", 1)
+    assert engine.decide() == []
     assert engine.instance_states() == {
         ("m", 0): State.FAILED,
         ("m", 1): State.SUCCESS,

@@ -26,11 +26,16 @@ pytestmark = pytest.mark.slow
 
 @attrs.frozen
 class RunView:
-    """What one runner left behind for one run: run state, each task's state and tries, XComs."""
+    """What one runner left behind for one run: run state, each task instance's state, tries and
+    rendered map index, XComs. A mapped task's instances are named `task[map_index]`."""
 
     state: RunState
-    tasks: dict[str, tuple[State, int]]
+    tasks: dict[str, tuple[State, int, str | None]]
     xcoms: dict[tuple[str, str], Any]
+
+
+def _name(task_id: str, map_index: int) -> str:
+    return task_id if map_index < 0 else f"{task_id}[{map_index}]"
 
 
 def scheduler_view(home: Home, dag_id: str, run_id: str) -> RunView:
@@ -40,9 +45,15 @@ def scheduler_view(home: Home, dag_id: str, run_id: str) -> RunView:
     assert not unknown, f"{dag_id} pushed {unknown}: add them to parity_corpus.XCOM_KEYS"
     return RunView(
         state=home.run_state(dag_id, run_id),
-        tasks={t: (ti.state, ti.try_number) for t, ti in home.tis(dag_id, run_id).items()},
+        tasks={
+            _name(ti.task_id, ti.map_index): (ti.state, ti.try_number, ti.rendered_map_index)
+            for ti in home.store.list_task_instances(dag_id, run_id)
+        },
         xcoms={
-            (x.task_id, x.key): serde.decode_xcom(x.value, x.encoding, key=home.key) for x in stored
+            (_name(x.task_id, x.map_index), x.key): serde.decode_xcom(
+                x.value, x.encoding, key=home.key
+            )
+            for x in stored
         },
     )
 
@@ -54,16 +65,20 @@ def dag_test_view(path: Path, dag_id: str) -> RunView:
     (dag,) = [d for d in imported.dags if d.dag_id == dag_id]
     result = dag.test(logical_date=T0, retry_delay=dt.timedelta(0))
     xcoms = {}
+    tasks = {}
     for task_id in result.task_states:
-        for key in XCOM_KEYS:
-            value = result.xcom(task_id, key)
-            if value is not None:
-                xcoms[task_id, key] = value
-    return RunView(
-        state=result.state,
-        tasks={t: (s, result.try_number(t)) for t, s in result.task_states.items()},
-        xcoms=xcoms,
-    )
+        for map_index, state in result.task_states_of(task_id).items():
+            name = _name(task_id, map_index)
+            tasks[name] = (
+                state,
+                result.try_number(task_id, map_index=map_index),
+                result.rendered_map_index(task_id, map_index),
+            )
+            for key in XCOM_KEYS:
+                value = result.xcom(task_id, key, map_index=map_index)
+                if value is not None:
+                    xcoms[name, key] = value
+    return RunView(state=result.state, tasks=tasks, xcoms=xcoms)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -109,19 +124,23 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text)} chars)"
 
 
-def _task(value: tuple[State, int] | None) -> str:
-    return "-" if value is None else f"{value[0].value} (try {value[1]})"
+def _task(value: tuple[State, int, str | None] | None) -> str:
+    if value is None:
+        return "-"
+    named = "" if value[2] is None else f" {value[2]!r}"
+    return f"{value[0].value} (try {value[1]}){named}"
 
 
 def _row(name: str, left: str, right: str, differs: bool) -> str:
     return f"  {name:<28} {left:<36} {right:<36}{' <<<' if differs else ''}"
 
 
-def _natural(task_id: str) -> tuple[str, int]:
-    """t2 before t10."""
-    head = task_id.rstrip("0123456789")
-    tail = task_id[len(head) :]
-    return head, int(tail) if tail else -1
+def _natural(name: str) -> tuple[str, int, int]:
+    """t2 before t10; a mapped task's instances by map index (`m[2]` before `m[10]`)."""
+    base, _, index = name.partition("[")
+    head = base.rstrip("0123456789")
+    tail = base[len(head) :]
+    return head, int(tail) if tail else -1, int(index[:-1]) if index else -1
 
 
 #: The corpus DAGs run on PostgreSQL too: every way a value is stored, replaced and pulled.
