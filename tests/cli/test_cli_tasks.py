@@ -8,7 +8,8 @@ import json
 import pytest
 from cli_harness import ETL_DAG, FAILING_DAG, Cli
 
-from taskkit.metastore import TIChange
+from taskkit.config import load_settings
+from taskkit.metastore import Metastore, TIChange
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.states import RunState, State
 
@@ -167,3 +168,93 @@ def test_states_and_why_give_a_failed_task_its_stored_reason(cli_sqlite: Cli, et
     [extract] = [r for r in rows if r["task_id"] == "extract"]
     assert extract["error"] == "pool 'nope' does not exist"
     assert extract["started_at"] == "2026-03-01T10:00:00+00:00"
+
+
+RESIZED_DAG = """
+import datetime as dt
+import json
+from taskkit import dag, get_current_context, task
+
+@dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+def resized():
+    @task
+    def sizes():
+        with open({path!r}) as f:
+            return json.load(f)
+
+    @task(map_index_template="item {{{{ label }}}}")
+    def work(x):
+        get_current_context()["label"] = x
+        return x * 10
+
+    @task
+    def total(values):
+        return sum(values)
+
+    total(work.expand(x=sizes()))
+
+resized()
+"""
+
+
+def test_clearing_the_upstream_expands_the_mapped_task_again(cli_sqlite: Cli) -> None:
+    """After `tasks clear --downstream`, a mapped task follows its source's new length: new
+    instances run, surplus ones are `removed`; each instance's rendered name is in the JSON."""
+    items = cli_sqlite.home / "items.json"
+    items.write_text("[1, 2, 3]")
+    cli_sqlite.write_dag("resized.py", RESIZED_DAG.format(path=str(items)))
+    run_id = cli_sqlite.ok("dags", "trigger", "resized").strip()
+
+    def work_states() -> list[tuple[int, str, str | None]]:
+        rows = json.loads(cli_sqlite.ok("tasks", "states", "resized", run_id, "-o", "json"))
+        return [
+            (t["map_index"], t["state"], t["rendered_map_index"])
+            for t in rows
+            if t["task_id"] == "work"
+        ]
+
+    cli_sqlite.ok("scheduler", "--exit-when-idle")
+    assert work_states() == [(i, "success", f"item {i + 1}") for i in range(3)]
+
+    items.write_text("[5, 6, 7, 8]")
+    cli_sqlite.ok(
+        "tasks",
+        "clear",
+        "resized",
+        "--run-id",
+        run_id,
+        "--task-regex",
+        "^sizes$",
+        "--downstream",
+        "--yes",
+    )
+    cli_sqlite.ok("scheduler", "--exit-when-idle")
+    assert work_states() == [(i, "success", f"item {i + 5}") for i in range(4)]
+
+    items.write_text("[9]")
+    cli_sqlite.ok(
+        "tasks",
+        "clear",
+        "resized",
+        "--run-id",
+        run_id,
+        "--task-regex",
+        "^sizes$",
+        "--downstream",
+        "--yes",
+    )
+    cli_sqlite.ok("scheduler", "--exit-when-idle")
+    assert work_states() == [
+        (0, "success", "item 9"),
+        (1, "removed", "item 6"),
+        (2, "removed", "item 7"),
+        (3, "removed", "item 8"),
+    ]
+    runs = json.loads(cli_sqlite.ok("runs", "list", "resized", "-o", "json"))
+    assert [r["state"] for r in runs] == ["success"]
+    store = Metastore.open(load_settings().database.sql_alchemy_conn)
+    try:
+        (total,) = [x for x in store.get_xcoms("resized", run_id) if x.task_id == "total"]
+    finally:
+        store.dispose()
+    assert total.value == b"90"

@@ -357,3 +357,102 @@ def test_depends_on_past_without_a_previous_run_waits_for_nothing() -> None:
     """The first run (no past at all) runs a depends_on_past task at once, as Airflow does."""
     engine = RunEngine(_spec("t", {"t": {"depends_on_past": True}}))
     assert targets(engine.decide()) == {"t": State.SCHEDULED}
+
+
+def test_one_success_fires_with_the_first_successful_instance() -> None:
+    """A mapped upstream counts per instance: one_success does not wait for the others."""
+    spec = _spec(
+        "m>after", {"m": _mapped(MapLength(literal=3)), "after": {"trigger_rule": "one_success"}}
+    )
+    engine = RunEngine(spec)
+    engine.decide()
+    _run_instance(engine, "m", 2)
+    assert targets(engine.decide()) == {"after": State.SCHEDULED}
+
+
+def test_one_skipped_instance_skips_an_all_success_downstream_but_not_none_failed() -> None:
+    """Skipped instances count as skips: all_success skips, none_failed runs (as in Airflow)."""
+    spec = _spec(
+        "m>strict m>lenient",
+        {"m": _mapped(MapLength(literal=2)), "lenient": {"trigger_rule": "none_failed"}},
+    )
+    engine = RunEngine(spec)
+    engine.decide()
+    _run_instance(engine, "m", 0, TryResult(TryOutcome.SKIPPED))
+    assert targets(engine.decide()) == {"strict": State.SKIPPED}
+    _run_instance(engine, "m", 1)
+    assert targets(engine.decide()) == {"lenient": State.SCHEDULED}
+
+
+def _grouped(*lengths: MapLength) -> dict[str, object]:
+    return {"map_spec": MapSpec(lengths), "mapped_group": "g"}
+
+
+def test_tasks_of_a_mapped_group_pair_up_by_map_index() -> None:
+    """Instance i of a task in the group waits only for instance i upstream in the group."""
+    group = _grouped(MapLength(literal=2))
+    engine = RunEngine(_spec("g.a>g.b", {"g.a": group, "g.b": group}))
+    changes = engine.decide()
+    assert {(c.task_id, c.map_index, c.target) for c in changes} == {
+        ("g.a", 0, State.SCHEDULED),
+        ("g.a", 1, State.SCHEDULED),
+    }
+    # g.b expands as soon as g.a did (the group's length is known); its instances wait.
+    assert sorted(engine.take_expansions()) == [("g.a", 2), ("g.b", 2)]
+    _run_instance(engine, "g.a", 1, FAIL)
+    changes = engine.decide()  # only g.b[1] is decided: g.b[0] waits for g.a[0]
+    assert [(c.task_id, c.map_index, c.target) for c in changes] == [
+        ("g.b", 1, State.UPSTREAM_FAILED)
+    ]
+    _run_instance(engine, "g.a", 0)
+    assert [(c.task_id, c.map_index, c.target) for c in engine.decide()] == [
+        ("g.b", 0, State.SCHEDULED)
+    ]
+
+
+def test_a_group_task_pulls_the_same_map_index_and_others_get_every_value() -> None:
+    """xcoms_for pairs values inside the group; a task outside gets the sequence."""
+    group = _grouped(MapLength(literal=2))
+    engine = RunEngine(_spec("g.a>g.b g.a>out", {"g.a": group, "g.b": group}))
+    engine.decide()
+    for i in range(2):
+        value = EncodedXCom(str(i).encode(), "json")
+        _run_instance(
+            engine, "g.a", i, TryResult(TryOutcome.SUCCESS, xcoms={"return_value": value})
+        )
+    engine.decide()
+    assert engine.xcoms_for("g.b", 1) == {("g.a", "return_value"): EncodedXCom(b"1", "json")}
+    sequence = engine.xcoms_for("out")["g.a", "return_value"]
+    assert isinstance(sequence, EncodedXComSequence)
+    assert sequence.map_indexes == (0, 1)
+
+
+def test_a_cleared_mapped_task_follows_its_source_new_length() -> None:
+    """Loaded after a clear, a mapped task grows or shrinks (surplus instances are removed)."""
+    spec = _spec("src>m", {"m": _mapped(MapLength(task_id="src"))})
+
+    def cleared() -> dict[tuple[str, int], TaskInstance]:
+        return {
+            ("src", -1): TaskInstance(State.NONE, 1, 2),
+            **{("m", i): TaskInstance(State.NONE, 1, 2) for i in range(3)},
+        }
+
+    engine = RunEngine(spec, cleared(), {})
+    # src runs again; m waits with its old instances meanwhile.
+    assert targets(engine.decide()) == {"src": State.SCHEDULED}
+    _pushed(engine, "src", EncodedXCom(b"[1]", "json", length=1))
+    changes = engine.decide()
+    assert [(c.map_index, c.target) for c in changes] == [
+        (1, State.REMOVED),
+        (2, State.REMOVED),
+        (0, State.SCHEDULED),
+    ]
+    _run_instance(engine, "m", 0)
+    assert engine.outcome() is RunState.SUCCESS
+
+    grown = RunEngine(spec, cleared(), {})
+    grown.decide()
+    _pushed(grown, "src", EncodedXCom(b"[1,2,3,4]", "json", length=4))
+    grown.decide()
+    assert grown.take_additions() == [("m", range(3, 4))]
+    assert grown.instance_states()["m", 3] is State.SCHEDULED

@@ -95,3 +95,67 @@ def test_with_pickling_enabled_the_object_is_stored_signed(home: Home) -> None:
     stored = home.store.get_xcom(home.tis("opaque", run.run_id)["make"].key)
     assert stored is not None and stored.encoding == "pickle"
     serde.verify_xcom(stored.value, stored.encoding, home.key)  # signed with the home's key
+
+
+SIDEWAYS = """
+import fractions
+
+@dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+def sideways():
+    @task(priority_weight=100)
+    def first():
+        return {"rows": 3}
+
+    @task(priority_weight=90)
+    def opaque():
+        return fractions.Fraction(1, 3)
+
+    @task(priority_weight=50)
+    def mapped(x):
+        return x * 2
+
+    @task
+    def later(ti=None):
+        return {
+            "first": ti.xcom_pull("first"),
+            "mapped": ti.xcom_pull("mapped"),
+            "one": ti.xcom_pull("mapped", map_indexes=1),
+            "never": ti.xcom_pull("never_ran", default="nothing"),
+        }
+
+    @task
+    def later_opaque(ti=None):
+        return str(ti.xcom_pull("opaque"))
+
+    first()
+    opaque()
+    mapped.expand(x=[1, 2, 3])
+    later()
+    later_opaque()
+
+sideways()
+"""
+
+
+def test_a_try_pulls_tasks_that_are_not_upstream_from_the_metastore(home: Home) -> None:
+    """xcom_pull reaches any task of the run (here ones run earlier, by priority, one at a time):
+    a worker reads them from the metastore; a task that never ran gives the default; a pickled
+    value it cannot verify fails the try with the fix."""
+    home.write_dag("sideways", SIDEWAYS)
+    home.sync()
+    run = home.trigger("sideways")
+    home.run_scheduler(core_parallelism=1, core_enable_xcom_pickling=True)
+    tis = {(t.task_id, t.map_index): t for t in home.store.list_task_instances("sideways", run.run_id)}
+    later = home.store.get_xcom(tis["later", -1].key)
+    assert later is not None
+    assert serde.decode_xcom(later.value, later.encoding, key=home.key) == {
+        "first": {"rows": 3},
+        "mapped": [2, 4, 6],
+        "one": 4,
+        "never": "nothing",
+    }
+    failed = tis["later_opaque", -1]
+    assert failed.state is State.FAILED
+    assert failed.error is not None
+    assert "XCom 'return_value' of task 'opaque' is pickled" in failed.error
+    assert "set 'opaque' upstream of 'later_opaque'" in failed.error
