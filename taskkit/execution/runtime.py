@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import functools
 import signal
 import sys
 import threading
@@ -65,13 +64,15 @@ class TryXCom:
         values: Mapping[tuple[str, str], EncodedXCom | EncodedXComSequence],
         map_index: int = -1,
         lookup: XComLookup | None = None,
-        ancestors: Callable[[], frozenset[str]] | None = None,
+        dag: DAG | None = None,
     ) -> None:
         self.task_id = task_id
         self.values = values
         self.map_index = map_index
         self.lookup = lookup
-        self._ancestors = ancestors
+        #: The try's DAG, to tell its ancestors (computed only when a pull misses).
+        self._dag = dag
+        self._ancestors: frozenset[str] | None = None
         self.pushed: dict[str, Any] = {}
 
     def pull(self, task_id: str, key: str) -> Any:
@@ -100,7 +101,11 @@ class TryXCom:
 
     def _carried(self, task_id: str) -> bool:
         """Whether the workload carries everything the task pushed (it is an ancestor)."""
-        return self._ancestors is not None and task_id in self._ancestors()
+        if self._dag is None:
+            return False
+        if self._ancestors is None:
+            self._ancestors = ancestors_of(self._dag, self.task_id)
+        return task_id in self._ancestors
 
     def push(self, task_id: str, key: str, value: Any) -> None:
         self.pushed[key] = value
@@ -188,13 +193,7 @@ def run_try(
     operator: BaseOperator = dag.task_dict[key.task_id]
     if base is None:
         base = base_context(run_info(workload), dag.params)
-    xcom = TryXCom(
-        key.task_id,
-        workload.upstream_xcoms,
-        key.map_index,
-        lookup,
-        functools.cache(lambda: ancestors_of(dag, key.task_id)),
-    )
+    xcom = TryXCom(key.task_id, workload.upstream_xcoms, key.map_index, lookup, dag)
     ti = TaskInstanceInfo(
         key.dag_id,
         key.task_id,

@@ -381,6 +381,7 @@ class RunEngine:
         if not task.upstream:
             return Readiness.READY
         paired = self.paired.get(task.task_id, frozenset())
+        setup_ids = task.upstream_setups
         total = success = skipped = failed = upstream_failed = 0
         setups = setup_success = setup_skipped = 0
         for upstream in task.upstream:
@@ -389,25 +390,34 @@ class RunEngine:
                 if map_index < 0:
                     continue
                 ti = self.tis.get((upstream, map_index))
-            if ti is not None:
+            if ti is not None:  # one instance: the common case, kept cheap
                 state = ti.state
-                tally: Mapping[State, int] = {state: 1}
-                size = 1
-            else:
-                progress = self.expanded[upstream]
-                tally = progress.tally
-                size = progress.count - tally.get(State.REMOVED, 0)
+                total += 1
+                if state is State.SUCCESS:
+                    success += 1
+                elif state is State.SKIPPED:
+                    skipped += 1
+                elif state is State.FAILED:
+                    failed += 1
+                elif state is State.UPSTREAM_FAILED:
+                    upstream_failed += 1
+                if upstream in setup_ids:
+                    setups += 1
+                    setup_success += state is State.SUCCESS
+                    setup_skipped += state is State.SKIPPED
+                continue
+            progress = self.expanded[upstream]
+            tally = progress.tally
+            size = progress.count - tally.get(State.REMOVED, 0)
             total += size
-            got_success = tally.get(State.SUCCESS, 0)
-            got_skipped = tally.get(State.SKIPPED, 0)
-            success += got_success
-            skipped += got_skipped
+            success += tally.get(State.SUCCESS, 0)
+            skipped += tally.get(State.SKIPPED, 0)
             failed += tally.get(State.FAILED, 0)
             upstream_failed += tally.get(State.UPSTREAM_FAILED, 0)
-            if upstream in task.upstream_setups:
+            if upstream in setup_ids:
                 setups += size
-                setup_success += got_success
-                setup_skipped += got_skipped
+                setup_success += tally.get(State.SUCCESS, 0)
+                setup_skipped += tally.get(State.SKIPPED, 0)
         counts = UpstreamCounts(
             total=total,
             success=success,

@@ -68,3 +68,36 @@ def test_the_wait_reason_is_served_as_the_scheduler_stored_it(api: ApiHome) -> N
     got = api.get(f"{BASE}/{key.task_id}").json()
     assert got["state"] == "scheduled"
     assert got["wait_reason"] == note
+
+
+NAMED_DAG = """
+import datetime as dt
+from taskkit import dag, task
+
+@dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+def named():
+    @task(map_index_template="{{ task.task_id }}-{{ ti.map_index }}")
+    def visit(city):
+        return city
+
+    visit.expand(city=["oslo", "rome"])
+
+named()
+"""
+
+
+def test_task_instances_carry_map_index_and_rendered_map_index(api_sqlite: ApiHome) -> None:
+    """Each instance of a mapped task is listed with its map_index and its rendered name."""
+    api = api_sqlite
+    api.write_dag("named.py", NAMED_DAG)
+    api.run_scheduler()  # parses the new file
+    made = api.client.post(
+        "/api/v2/dags/named/dagRuns", json={"dag_run_id": "r"}, headers=api.token("op")
+    )
+    assert made.status_code == 200, made.text
+    api.run_scheduler()
+    listed = api.get("/api/v2/dags/named/dagRuns/r/taskInstances").json()["task_instances"]
+    assert [(t["map_index"], t["rendered_map_index"], t["state"]) for t in listed] == [
+        (0, "visit-0", "success"),
+        (1, "visit-1", "success"),
+    ]

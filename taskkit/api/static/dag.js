@@ -86,8 +86,9 @@
   const folded = new Set();
   // A group's cell: the most telling state among its tasks (a failure first, then work under way).
   const RANK = ["failed", "upstream_failed", "up_for_retry", "running", "queued", "scheduled", "none", "skipped", "success"];
-  function groupState(states) {
-    if (!states.length) return "none";
+  function groupState(all) {
+    const states = all.filter((s) => s !== "removed"); // a mapped task's surplus instances
+    if (!states.length) return all.length ? "removed" : "none";
     if (states.every((s) => s === "skipped")) return "skipped";
     if (states.every((s) => s === "success" || s === "skipped")) return "success";
     return RANK.find((s) => states.includes(s)) || "none";
