@@ -360,7 +360,7 @@ class RunEngine:
             return []
         changes = self._resize(task) if indexes is None else []
         chosen = progress.waiting if indexes is None else indexes & progress.waiting
-        shared = None if task_id in self.paired else self._readiness(task, -1)
+        shared = None if self.paired.get(task_id) else self._readiness(task, -1)
         for map_index in sorted(chosen):
             readiness = shared or self._readiness(task, map_index)
             if readiness is Readiness.WAIT:
@@ -441,18 +441,18 @@ class RunEngine:
         waiting = [task] + [
             self.spec.tasks[u] for u in task.upstream if self.spec.tasks[u].wait_for_downstream
         ]
-        self.dirty.update(
-            t.task_id
-            for t in waiting
-            if t.depends_on_past
-            and any(
+        for t in waiting:
+            if t.depends_on_past and any(
                 self.tis[t.task_id, i].state is State.NONE
                 for i in (self.map_indexes(t.task_id) if t.task_id in self.expanded else (-1,))
-            )
-        )
+            ):
+                self._touch(t.task_id)
 
     def _expand(self, task_id: str, lengths: tuple[MapLength, ...]) -> list[Transition]:
-        """Replace a ready mapped task's -1 instance by its n instances, all scheduled.
+        """Replace a ready mapped task's -1 instance by its n instances, scheduled at once.
+
+        In a mapped task group, instances whose upstream tasks are in the group
+        wait in state none instead, each for its own upstream instances.
 
         Nothing to expand over skips it; a source that is not a list or dict,
         or more than max_map_length instances, fails it with the reason.
@@ -466,15 +466,7 @@ class RunEngine:
         if count == 0:
             return [self._move(task_id, State.SKIPPED)]
         if count > self.max_map_length:
-            return [
-                self._move(
-                    task_id,
-                    State.FAILED,
-                    error=f"expanding would create {count} task instances, more than "
-                    f"core.max_map_length={self.max_map_length}: expand over less, or raise "
-                    "core.max_map_length",
-                )
-            ]
+            return [self._move(task_id, State.FAILED, error=_too_many(count, self.max_map_length))]
         template = self.tis.pop((task_id, -1))
         progress = self.expanded[task_id] = _Expanded(count, count, tally={State.NONE: count})
         for map_index in range(count):
@@ -504,8 +496,13 @@ class RunEngine:
             if isinstance(found, str):
                 return []
             count *= found
-        count = min(count, self.max_map_length)
         progress = self.expanded[task_id]
+        if count > self.max_map_length:
+            error = _too_many(count, self.max_map_length)
+            return [
+                self._move(task_id, State.FAILED, map_index=i, error=error)
+                for i in sorted(progress.waiting)
+            ]
         old = progress.count
         changes = [
             self._move(task_id, State.REMOVED, map_index=i)
@@ -661,6 +658,7 @@ class RunEngine:
             if ti.state not in FINISHED_STATES
         ]
         self.dirty.clear()  # everything is decided: nothing is left to re-evaluate
+        self._dirty_at.clear()
         return changes
 
     def _skipped_by(self, task_id: str, result: TryResult) -> Iterable[str]:
@@ -752,6 +750,13 @@ class RunEngine:
                 progress.unfinished += 1
                 progress.state = State.RUNNING
         return change
+
+
+def _too_many(count: int, limit: int) -> str:
+    return (
+        f"expanding would create {count} task instances, more than core.max_map_length={limit}: "
+        "expand over less, or raise core.max_map_length"
+    )
 
 
 class _StateView(Mapping[str, State]):

@@ -154,6 +154,8 @@ XCOM_DAGS = (
     "custom_operator",
     "timeout_after_push",
     "retries",
+    "mapped_group_pipeline",
+    "mapped_names_and_pulls",
 )
 
 
