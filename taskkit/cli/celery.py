@@ -119,6 +119,7 @@ def _run_worker(config: Settings, queues: list[str], loglevel: str) -> int:
         check_due=lambda workload: _check_due(store, workload),
         refuse=SQLITE_ACROSS_HOSTS if sqlite_path(normalize_url(url)) is not None else None,
         heartbeat_s=config.scheduler.heartbeat_sec,
+        metastore_url=url,
     )
 
     def run_try(events_queue: str, sealed: str, scheduler_host: str) -> None:

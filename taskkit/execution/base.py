@@ -33,8 +33,9 @@ class Workload:
     """Everything a worker needs to run one try, and nothing it would have to look up.
 
     The DAG itself travels separately, once per version (see DagPayload), so a
-    workload stays small. Upstream XCom values travel with it, so workers never
-    read or write the metastore: the scheduler is the one writer.
+    workload stays small. Its ancestors' XCom values travel with it, so a try
+    reads the metastore only to pull a task that is not upstream of it (read
+    only: the scheduler is the one writer).
     """
 
     key: TaskInstanceKey

@@ -73,6 +73,7 @@ class TryRunner:
         check_due: CheckDue,
         refuse: str | None = None,
         heartbeat_s: float = 2.0,
+        metastore_url: str | None = None,
     ) -> None:
         self.secret_key = secret_key
         self.events_url = events_url
@@ -82,7 +83,7 @@ class TryRunner:
         self.refuse = refuse
         self.heartbeat_s = heartbeat_s
         self.hostname = socket.gethostname()
-        self.executor = LocalExecutor(concurrency, secret_key)
+        self.executor = LocalExecutor(concurrency, secret_key, metastore_url=metastore_url)
         self._incoming: queue.SimpleQueue[tuple[_Job, TryFinished | None]] = queue.SimpleQueue()
         self._jobs: dict[_Ident, _Job] = {}
         self._lock = threading.Lock()

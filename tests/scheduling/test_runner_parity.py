@@ -247,14 +247,14 @@ def test_a_difference_is_shown_with_the_source_and_both_sides() -> None:
     case = by_id("push_then_raise")
     agreed = RunView(
         RunState.SUCCESS,
-        {"work": (State.FAILED, 1), "report": (State.SUCCESS, 1)},
+        {"work": (State.FAILED, 1, None), "report": (State.SUCCESS, 1, None)},
         {("work", "partial"): 41, ("report", "return_value"): 41},
     )
     assert differences(case, agreed, agreed) is None
 
     other = attrs.evolve(
         agreed,
-        tasks={**agreed.tasks, "work": (State.FAILED, 2)},
+        tasks={**agreed.tasks, "work": (State.FAILED, 2, None)},
         xcoms={("work", "partial"): 41, ("report", "return_value"): (41,)},
     )
     report = differences(case, agreed, other)

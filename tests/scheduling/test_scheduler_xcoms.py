@@ -145,7 +145,9 @@ def test_a_try_pulls_tasks_that_are_not_upstream_from_the_metastore(home: Home) 
     home.sync()
     run = home.trigger("sideways")
     home.run_scheduler(core_parallelism=1, core_enable_xcom_pickling=True)
-    tis = {(t.task_id, t.map_index): t for t in home.store.list_task_instances("sideways", run.run_id)}
+    tis = {
+        (t.task_id, t.map_index): t for t in home.store.list_task_instances("sideways", run.run_id)
+    }
     later = home.store.get_xcom(tis["later", -1].key)
     assert later is not None
     assert serde.decode_xcom(later.value, later.encoding, key=home.key) == {
