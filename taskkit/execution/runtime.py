@@ -274,26 +274,20 @@ def unmap_operator(operator: BaseOperator, xcom: TryXCom, map_index: int) -> Any
     """
     from taskkit.authoring.mapping import MappedOperator
 
-    if operator.task_group.closest_mapped() is not None:
-        try:
-            return _resolve_group_arguments(operator, xcom)
-        except Exception as exc:
-            traceback.print_exc()
-            return TryResult(
-                TryOutcome.FAILED, error=f"{type(exc).__name__}: {exc}", retryable=False
-            )
-    if not isinstance(operator, MappedOperator):
-        return TryResult(
-            TryOutcome.FAILED,
-            error=f"task {operator.task_id!r} is not mapped in this DAG version, but its "
-            f"instance {map_index} was asked to run",
-            retryable=False,
-        )
     try:
-        return operator.unmap(xcom, map_index)
+        if isinstance(operator, MappedOperator):
+            return operator.unmap(xcom, map_index)
+        if operator.task_group.closest_mapped() is not None:
+            return _resolve_group_arguments(operator, xcom)
     except Exception as exc:
         traceback.print_exc()
         return TryResult(TryOutcome.FAILED, error=f"{type(exc).__name__}: {exc}", retryable=False)
+    return TryResult(
+        TryOutcome.FAILED,
+        error=f"task {operator.task_id!r} is not mapped in this DAG version, but its "
+        f"instance {map_index} was asked to run",
+        retryable=False,
+    )
 
 
 def _resolve_group_arguments(operator: BaseOperator, xcom: TryXCom) -> BaseOperator:

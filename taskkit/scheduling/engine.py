@@ -471,11 +471,14 @@ class RunEngine:
         progress = self.expanded[task_id] = _Expanded(count, count, tally={State.NONE: count})
         for map_index in range(count):
             self.tis[task_id, map_index] = TaskInstance(State.NONE, 0, template.max_tries)
-        progress.waiting.update(range(count))
         self.unfinished += count - 1
         self._expansions.append((task_id, count))
+        for downstream in self.spec.tasks[task_id].downstream:
+            if task_id in self.paired.get(downstream, ()):
+                self._touch(downstream)  # its -1 instance no longer waits for this one
         if self.paired.get(task_id):
             # Each instance waits for its own upstream instances in the group.
+            progress.waiting.update(range(count))
             self._touch(task_id)
             return []
         return [self._move(task_id, State.SCHEDULED, map_index=i) for i in range(count)]
@@ -732,7 +735,9 @@ class RunEngine:
         ti.state = target
         progress = self.expanded.get(task_id) if map_index >= 0 else None
         if progress is not None:
-            progress.count_move(source, target)
+            tally = progress.tally
+            tally[source] -= 1
+            tally[target] = tally.get(target, 0) + 1
             if source is State.NONE:
                 progress.waiting.discard(map_index)
             elif target is State.NONE:
@@ -743,7 +748,8 @@ class RunEngine:
                 progress.unfinished -= 1
                 if not progress.unfinished:  # the last instance: the task itself is done
                     progress.state = mapped_state(self._instance_states(task_id))
-            self._touch_downstream(task_id, map_index)
+            if self.spec.tasks[task_id].downstream:
+                self._touch_downstream(task_id, map_index)
         elif target not in FINISHED_STATES and source in FINISHED_STATES:
             self.unfinished += 1
             if progress is not None:
