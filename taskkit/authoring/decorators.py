@@ -84,9 +84,7 @@ def find_xcom_args(value: Any) -> list[XComArg]:
     return []
 
 
-def resolve_xcom_args(
-    value: Any, xcom: XComAccess, params: Mapping[str, Any] | None = None
-) -> Any:
+def resolve_xcom_args(value: Any, xcom: XComAccess, params: Mapping[str, Any] | None = None) -> Any:
     """`value` with every XComArg replaced by the upstream task's value.
 
     Given the try's `params`, every DagParam is replaced by its value too.

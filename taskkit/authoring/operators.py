@@ -148,7 +148,8 @@ class BashOperator(BaseOperator):
         if self.env is not None:
             env = {**os.environ, **self.env} if self.append_env else dict(self.env)
         process = subprocess.Popen(
-            ["bash", "-c", self.bash_command],
+            # Rendered by now: a DagParam has become the run's value, which may not be a str.
+            ["bash", "-c", str(self.bash_command)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=env,

@@ -12,7 +12,6 @@ it as empty instead (Airflow 1's default).
 from __future__ import annotations
 
 import datetime as dt
-import os.path
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -128,7 +127,10 @@ def renderer_for(task: Any) -> Renderer:
 
 
 def _dag_environment(dag: DAG, *, native: bool) -> jinja2.Environment:
-    searchpath = [os.path.dirname(dag.fileloc) or "."] if dag.fileloc else []
+    # Imported here, with Jinja: pathlib is ~2 ms of a cold DAG.test() that renders nothing.
+    from pathlib import Path
+
+    searchpath = [str(Path(dag.fileloc).parent)] if dag.fileloc else []
     searchpath += dag.template_searchpath
     environment = _environment(
         native=native, undefined=dag.template_undefined, searchpath=searchpath

@@ -29,6 +29,16 @@ class EncodedXCom:
 
 
 @attrs.frozen
+class PreviousSuccess:
+    """The DAG's last successful run before a try's run, as `prev_*_success` shows it."""
+
+    data_interval_start: dt.datetime | None = None
+    data_interval_end: dt.datetime | None = None
+    start_date: dt.datetime | None = None
+    end_date: dt.datetime | None = None
+
+
+@attrs.frozen
 class Workload:
     """Everything a worker needs to run one try, and nothing it would have to look up.
 
@@ -58,6 +68,8 @@ class Workload:
     #: core.enable_xcom_pickling: values JSON cannot hold are pickled (unsigned; the
     #: scheduler signs what it stores), else they fail the try.
     enable_xcom_pickling: bool = False
+    #: The DAG's last successful run before this one (None if none), read when queued.
+    previous_success: PreviousSuccess | None = None
 
 
 @attrs.frozen

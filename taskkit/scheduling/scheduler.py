@@ -23,7 +23,7 @@ from taskkit import serde
 from taskkit.authoring.context import DagRunInfo
 from taskkit.config import remove_secrets_from_environment
 from taskkit.errors import MetastoreUnavailableError, RunUnloadableError
-from taskkit.execution.base import Event, TryFinished, TryStarted, Workload
+from taskkit.execution.base import Event, PreviousSuccess, TryFinished, TryStarted, Workload
 from taskkit.execution.dag_callbacks import DagCallbackRequest, DagCallbackRunner, end_reason
 from taskkit.execution.tasklog import DEFAULT_MAX_LOG_BYTES, log_path, write_rejection
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
@@ -109,6 +109,8 @@ class Scheduler:
         #: Task instances starting a new try: their stored values go (as in the engine).
         self.xcom_clears: list[TaskInstanceKey] = []
         self.to_submit: list[Workload] = []
+        #: Each active run's previous successful run, by (dag_id, run_id); see _previous_success.
+        self.previous_successes: dict[tuple[str, str], PreviousSuccess | None] = {}
         self.stopping: str | None = None
         #: A second stop signal: running tries are abandoned to be reset on the next start.
         self.forced = False
@@ -454,10 +456,35 @@ class Scheduler:
             wait_reason=None,
             error=None,
         )
-        workload = run.workload(key.task_id, self.logs_folder, key.map_index)
+        workload = run.workload(
+            key.task_id, self.logs_folder, key.map_index, self._previous_success(run)
+        )
         if self.workload_settings:  # settings the try needs, when not at their defaults
             workload = attrs.evolve(workload, **self.workload_settings)
         self.to_submit.append(workload)
+
+    def _previous_success(self, run: ActiveRun) -> PreviousSuccess | None:
+        """The DAG's latest successful run before `run`'s logical date (Airflow's rule).
+
+        Read once per run and refresh (a run finishing or a refresh forgets it), so
+        a try sees a run that succeeded up to REFRESH_INTERVAL_S before it was queued.
+        """
+        ident = (run.dag_id, run.run_id)
+        if ident not in self.previous_successes:
+            record = self.store.get_previous_run(
+                run.dag_id, run.logical_date, state=RunState.SUCCESS
+            )
+            self.previous_successes[ident] = (
+                None
+                if record is None
+                else PreviousSuccess(
+                    data_interval_start=record.data_interval_start or record.logical_date,
+                    data_interval_end=record.data_interval_end or record.logical_date,
+                    start_date=record.started_at,
+                    end_date=record.ended_at,
+                )
+            )
+        return self.previous_successes[ident]
 
     def _reject(self, candidate: Candidate, reason: str, now: dt.datetime) -> None:
         """A task that can never run (no such pool, or too big for it) fails with the reason."""
@@ -596,6 +623,8 @@ class Scheduler:
             if outcome is None:
                 continue
             self.store.set_run_state(run.dag_id, run.run_id, outcome, expected=[RunState.RUNNING])
+            if outcome is RunState.SUCCESS:  # later runs of its DAG now have a newer one
+                self.previous_successes.clear()
             self._call_dag_callbacks(run, outcome)
             del self.runs[run.dag_id, run.run_id]
             self._unload(run)
@@ -636,6 +665,7 @@ class Scheduler:
     def _refresh(self) -> None:
         """Pick up what others changed: new and cleared runs, pools, pause flags, run limits."""
         self.refresh_soon = False
+        self.previous_successes.clear()
         self._commit()  # pending results first, so a cleared run is reloaded as it really is
         self.pools = self.store.get_pool_slots()
         dags = self.store.list_dag_flags()

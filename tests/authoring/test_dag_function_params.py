@@ -108,7 +108,7 @@ def test_a_value_json_cannot_hold_is_refused_at_definition() -> None:
     def odd(when: object = START) -> None:
         echo(when)
 
-    with pytest.raises(ParamValidationError, match="DAG 'odd', param 'when'.*not JSON"):
+    with pytest.raises(ParamValidationError, match=r"DAG 'odd', param 'when'.*not JSON"):
         odd()
 
 
