@@ -16,7 +16,8 @@ from taskkit.errors import TaskkitError
 
 if TYPE_CHECKING:
     from taskkit.config import Settings
-    from taskkit.execution.base import DagPayload, Workload
+    from taskkit.execution.base import DagPayload
+    from taskkit.execution.workload import Workload
     from taskkit.metastore import Metastore
     from taskkit.model.workers import WorkerReport
 

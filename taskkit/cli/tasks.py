@@ -129,8 +129,8 @@ def test_task(dag_id: str, task_id: str) -> int:
 
     Its output goes to this terminal; exits 1 if the try failed.
     """
-    from taskkit.execution.base import Workload
     from taskkit.execution.runtime import decode_xcom, run_try
+    from taskkit.execution.workload import Workload
     from taskkit.model.keys import TaskInstanceKey
 
     config = context.settings()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import attrs
 import structlog
 
-from taskkit.execution.base import TI, DagPayload, Event, TryFinished, TryStarted, Workload
+from taskkit.execution.base import TI, DagPayload, Event, TryFinished, TryStarted
 from taskkit.execution.celery_app import (
     RUN_TRY,
     EventChannel,
@@ -31,6 +31,7 @@ from taskkit.execution.celery_app import (
     make_app,
     seal,
 )
+from taskkit.execution.workload import Workload
 from taskkit.model.results import TryOutcome, TryResult
 from taskkit.states import State
 

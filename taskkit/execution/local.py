@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from taskkit.execution.base import TI, DagPayload, Event, TryFinished, TryStarted, Workload
+from taskkit.execution.base import TI, DagPayload, Event, TryFinished, TryStarted
 from taskkit.execution.tasklog import bound_keys, finish_log, finished_line, open_log
 from taskkit.execution.worker import (
     LAST,
@@ -32,6 +32,7 @@ from taskkit.execution.worker import (
     describe_exit,
     unpack_result_header,
 )
+from taskkit.execution.workload import Workload
 from taskkit.model.results import TryOutcome, TryResult
 
 if TYPE_CHECKING:

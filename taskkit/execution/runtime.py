@@ -14,7 +14,6 @@ import signal
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -30,7 +29,7 @@ from taskkit.authoring.context import (
 )
 from taskkit.authoring.templating import render
 from taskkit.errors import AirflowFailException, AirflowSkipException, TaskTimeoutError
-from taskkit.execution.base import EncodedXCom, PreviousSuccess
+from taskkit.execution.workload import EncodedXCom, PreviousSuccess
 from taskkit.model.results import EncodedXComSequence, TryOutcome, TryResult
 
 #: How long a task callback may run when its task has no execution_timeout.
@@ -42,7 +41,7 @@ if TYPE_CHECKING:
     from taskkit.authoring.baseoperator import BaseOperator
     from taskkit.authoring.context import Context
     from taskkit.authoring.dag import DAG
-    from taskkit.execution.base import Workload
+    from taskkit.execution.workload import Workload
 
 
 class TryXCom:
@@ -191,7 +190,7 @@ def unmap_operator(operator: BaseOperator, xcom: TryXCom, map_index: int) -> Any
     try:
         return operator.unmap(xcom, map_index)
     except Exception as exc:
-        traceback.print_exc()
+        _print_traceback(exc)
         return TryResult(TryOutcome.FAILED, error=f"{type(exc).__name__}: {exc}", retryable=False)
 
 
@@ -235,7 +234,7 @@ def _call_back(
         except Exception as exc:
             label = getattr(callback, "__name__", repr(callback))
             print(f"{name} {label} failed:", file=sys.stderr)
-            traceback.print_exception(exc, file=sys.stderr)
+            _print_traceback(exc)
 
 
 def execute_try(
@@ -254,7 +253,7 @@ def execute_try(
     except BaseException as exc:  # user code may raise anything, even SystemExit
         if isinstance(exc, KeyboardInterrupt):
             raise
-        traceback.print_exc()
+        _print_traceback(exc)
         context["exception"] = exc  # what failure and retry callbacks read, as in Airflow
         return TryResult(
             TryOutcome.FAILED,
@@ -279,6 +278,15 @@ def render_fields(operator: BaseOperator, context: Context) -> BaseOperator:
     for field, value in rendered.items():
         setattr(task, field, value)
     return task
+
+
+def _print_traceback(exc: BaseException) -> None:
+    """Write `exc` with its traceback to stderr: the try's log."""
+    # Imported on the first failure: a run whose tries all succeed never needs it,
+    # and it is ~1 ms of a cold DAG.test().
+    import traceback
+
+    traceback.print_exception(exc, file=sys.stderr)
 
 
 @contextmanager

@@ -57,7 +57,7 @@ import traceback
 from typing import Any
 
 # Imported here, in the zygote, so no forked try pays for importing them again.
-from taskkit.execution.base import TryFinished, Workload
+from taskkit.execution.base import TryFinished
 from taskkit.execution.runtime import run_try
 from taskkit.execution.tasklog import (
     bound_keys,
@@ -67,6 +67,7 @@ from taskkit.execution.tasklog import (
     open_log,
     write_event,
 )
+from taskkit.execution.workload import Workload
 from taskkit.model.results import TryOutcome, TryResult
 
 #: seq (u64), kind (u8: one of the kinds below), pid (u32), start time (f64).

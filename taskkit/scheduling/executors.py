@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from taskkit.config import Settings
-    from taskkit.execution.base import Executor, Workload
+    from taskkit.execution.base import Executor
+    from taskkit.execution.workload import Workload
 
 #: Where a workload goes on a distributed executor: its queue and its priority.
 Route = Callable[["Workload"], tuple[str, int]]

@@ -23,9 +23,10 @@ from taskkit import serde
 from taskkit.authoring.context import DagRunInfo
 from taskkit.config import remove_secrets_from_environment
 from taskkit.errors import MetastoreUnavailableError, RunUnloadableError
-from taskkit.execution.base import Event, PreviousSuccess, TryFinished, TryStarted, Workload
+from taskkit.execution.base import Event, TryFinished, TryStarted
 from taskkit.execution.dag_callbacks import DagCallbackRequest, DagCallbackRunner, end_reason
 from taskkit.execution.tasklog import DEFAULT_MAX_LOG_BYTES, log_path, write_rejection
+from taskkit.execution.workload import PreviousSuccess, Workload
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
 from taskkit.model.results import TryOutcome
 from taskkit.scheduling.active_run import ActiveRun, run_order

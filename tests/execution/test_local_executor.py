@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from taskkit import serde
-from taskkit.execution.base import DagPayload, Event, TryFinished, TryStarted, Workload
+from taskkit.execution.base import DagPayload, Event, TryFinished, TryStarted
 from taskkit.execution.local import LocalExecutor, SequentialExecutor
 from taskkit.execution.runtime import decode_xcom, encode_xcom
 from taskkit.execution.tasklog import format_log
+from taskkit.execution.workload import Workload
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import TryOutcome
 from taskkit.scheduling.dag_processor import parse_file

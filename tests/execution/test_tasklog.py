@@ -10,7 +10,6 @@ import threading
 import time
 from pathlib import Path
 
-from taskkit.execution.base import Workload
 from taskkit.execution.tasklog import (
     TryLog,
     bound_keys,
@@ -25,6 +24,7 @@ from taskkit.execution.tasklog import (
     write_event,
     write_rejection,
 )
+from taskkit.execution.workload import Workload
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import TryOutcome, TryResult
 
