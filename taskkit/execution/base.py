@@ -18,6 +18,20 @@ from taskkit.states import State
 
 
 @attrs.frozen
+class PreviousSuccess:
+    """The DAG's last successful run before a try's run, as `prev_*_success` shows it.
+
+    Only the scheduler makes one (DAG.test() has no earlier runs), so it lives
+    here rather than beside Workload, keeping DAG.test() from loading it.
+    """
+
+    data_interval_start: dt.datetime | None = None
+    data_interval_end: dt.datetime | None = None
+    start_date: dt.datetime | None = None
+    end_date: dt.datetime | None = None
+
+
+@attrs.frozen
 class DagPayload:
     """A serialized DAG version, sent to a worker before the first workload that needs it."""
 

@@ -29,7 +29,7 @@ from taskkit.authoring.context import (
 )
 from taskkit.authoring.templating import render
 from taskkit.errors import AirflowFailException, AirflowSkipException, TaskTimeoutError
-from taskkit.execution.workload import EncodedXCom, PreviousSuccess
+from taskkit.execution.workload import EncodedXCom
 from taskkit.model.results import EncodedXComSequence, TryOutcome, TryResult
 
 #: How long a task callback may run when its task has no execution_timeout.
@@ -96,8 +96,7 @@ def decode_xcom(encoded: EncodedXCom) -> Any:
 
 def run_info(workload: Workload) -> DagRunInfo:
     """What a try may know about its run, from its workload."""
-    previous = workload.previous_success or PreviousSuccess()
-    return DagRunInfo(
+    info = DagRunInfo(
         workload.key.dag_id,
         workload.key.run_id,
         workload.logical_date,
@@ -105,6 +104,12 @@ def run_info(workload: Workload) -> DagRunInfo:
         workload.run_type,
         workload.data_interval_start,
         workload.data_interval_end,
+    )
+    previous = workload.previous_success
+    if previous is None:
+        return info
+    return attrs.evolve(
+        info,
         prev_data_interval_start_success=previous.data_interval_start,
         prev_data_interval_end_success=previous.data_interval_end,
         prev_start_date_success=previous.start_date,

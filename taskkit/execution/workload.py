@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import EncodedXComSequence
+
+if TYPE_CHECKING:
+    from taskkit.execution.base import PreviousSuccess
 
 
 @attrs.frozen
@@ -30,16 +33,6 @@ class EncodedXCom:
     data: bytes = attrs.field(repr=False)
     encoding: str
     length: int | None = None
-
-
-@attrs.frozen
-class PreviousSuccess:
-    """The DAG's last successful run before a try's run, as `prev_*_success` shows it."""
-
-    data_interval_start: dt.datetime | None = None
-    data_interval_end: dt.datetime | None = None
-    start_date: dt.datetime | None = None
-    end_date: dt.datetime | None = None
 
 
 @attrs.frozen

@@ -14,8 +14,9 @@ from typing import Any
 
 import attrs
 
+from taskkit.execution.base import PreviousSuccess
 from taskkit.execution.tasklog import log_path
-from taskkit.execution.workload import PreviousSuccess, Workload
+from taskkit.execution.workload import Workload
 from taskkit.model.dag import DagSpec
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.scheduling.engine import RunEngine

@@ -23,10 +23,10 @@ from taskkit import serde
 from taskkit.authoring.context import DagRunInfo
 from taskkit.config import remove_secrets_from_environment
 from taskkit.errors import MetastoreUnavailableError, RunUnloadableError
-from taskkit.execution.base import Event, TryFinished, TryStarted
+from taskkit.execution.base import Event, PreviousSuccess, TryFinished, TryStarted
 from taskkit.execution.dag_callbacks import DagCallbackRequest, DagCallbackRunner, end_reason
 from taskkit.execution.tasklog import DEFAULT_MAX_LOG_BYTES, log_path, write_rejection
-from taskkit.execution.workload import PreviousSuccess, Workload
+from taskkit.execution.workload import Workload
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
 from taskkit.model.results import TryOutcome
 from taskkit.scheduling.active_run import ActiveRun, run_order
@@ -38,13 +38,8 @@ from taskkit.scheduling.ready_queue import ReadyQueue
 from taskkit.scheduling.recovery import recover_orphaned_tries
 from taskkit.scheduling.run_creation import RunCreator, held_back_backfills
 from taskkit.scheduling.run_loader import RunLoader
-from taskkit.scheduling.selection import (
-    Candidate,
-    Occupancy,
-    RunCandidate,
-    select_runs,
-    select_tasks,
-)
+from taskkit.scheduling.run_selection import RunCandidate, select_runs
+from taskkit.scheduling.selection import Candidate, Occupancy, select_tasks
 from taskkit.scheduling.signals import stop_requests
 from taskkit.scheduling.summary import RunSummary, SchedulerSummary
 from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, RunState, State

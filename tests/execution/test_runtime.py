@@ -8,8 +8,9 @@ from typing import Any
 
 from taskkit import DAG, PythonOperator, dag, task
 from taskkit.errors import AirflowSkipException
+from taskkit.execution.base import PreviousSuccess
 from taskkit.execution.runtime import decode_xcom, run_try
-from taskkit.execution.workload import PreviousSuccess, Workload
+from taskkit.execution.workload import Workload
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.states import State
 
