@@ -23,7 +23,6 @@ import structlog
 from taskkit.execution.base import TI, DagPayload, Event, TryFinished, TryStarted, Workload
 from taskkit.execution.celery_app import (
     RUN_TRY,
-    EventChannel,
     WorkerBeat,
     broker_priority,
     events_queue_name,
@@ -31,6 +30,7 @@ from taskkit.execution.celery_app import (
     make_app,
     seal,
 )
+from taskkit.execution.celery_channel import BATCH, event_channel
 from taskkit.model.results import TryOutcome, TryResult
 from taskkit.states import State
 
@@ -84,7 +84,7 @@ class CeleryExecutor:
         self.hostname = socket.gethostname()
         self.redis = is_redis(config.broker_url)
         self._app: Celery | None = None
-        self._channel = EventChannel(config.events_url, self.events_queue, secret_key)
+        self._channel = event_channel(config.events_url, self.events_queue, secret_key)
         self._in_flight: dict[_Ident, _Flight] = {}
         self._buffered: list[object] = []
         self._mark = ""
@@ -133,7 +133,7 @@ class CeleryExecutor:
         drained = True
         try:
             fresh = self._channel.receive(timeout if not received else 0)
-            drained = len(fresh) < 2000
+            drained = len(fresh) < BATCH
             received.extend(fresh)
         except ConnectionError as exc:
             log.warning("celery_event_channel_lost", error=str(exc))
