@@ -1,6 +1,7 @@
 """What executors report (events), the DAG payload they receive, and the Executor protocol.
 
-The Workload a try is given lives in `workload.py`.
+The Workload a try is given lives in `workload.py`; it is re-exported here
+for code that imports it beside the events.
 """
 
 from __future__ import annotations
@@ -11,10 +12,23 @@ from typing import Protocol, TypeVar
 
 import attrs
 
-from taskkit.execution.workload import Workload
+from taskkit.execution.workload import EncodedXCom, Workload
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import TryResult
 from taskkit.states import State
+
+__all__ = [
+    "TI",
+    "ActiveTaskInstance",
+    "DagPayload",
+    "EncodedXCom",
+    "Event",
+    "Executor",
+    "PreviousSuccess",
+    "TryFinished",
+    "TryStarted",
+    "Workload",
+]
 
 
 @attrs.frozen
