@@ -175,7 +175,8 @@ class _TestRun:
             if self._past_deadline():
                 self._time_out()
             self._apply(engine.decide())
-            self._apply(engine.release_retries(_utcnow()))
+            if engine.next_retry_at() is not None:
+                self._apply(engine.release_retries(_utcnow()))
             self._start_selected()
             if self.running:
                 self._run_next()

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -294,13 +294,24 @@ def _print_traceback(exc: BaseException) -> None:
     traceback.print_exception(exc, file=sys.stderr)
 
 
-@contextmanager
-def _alarm(timeout: dt.timedelta | None, stop_at: float | None = None) -> Iterator[None]:
+def _alarm(
+    timeout: dt.timedelta | None, stop_at: float | None = None
+) -> AbstractContextManager[None]:
     """Raise TaskTimeoutError in the task after `timeout` (or at `stop_at`), where signals allow.
 
     Worker processes are also killed by their parent past the timeout; this
     makes the in-process runner (DAG.test) honour it too.
     """
+    if timeout is None and stop_at is None:
+        return _NO_ALARM  # the common case, without a generator per try
+    return _armed(timeout, stop_at)
+
+
+_NO_ALARM = nullcontext()
+
+
+@contextmanager
+def _armed(timeout: dt.timedelta | None, stop_at: float | None) -> Iterator[None]:
     seconds = None if timeout is None else timeout.total_seconds()
     reason = f"execution_timeout of {seconds:g}s exceeded" if seconds is not None else ""
     if stop_at is not None:

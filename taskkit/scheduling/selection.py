@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import TypeVar
 
 import attrs
 
 from taskkit.model.keys import TaskInstanceKey
+
+K = TypeVar("K", bound=Hashable)
 
 
 @attrs.frozen
@@ -83,11 +86,19 @@ class Occupancy:
     def copy(self) -> Occupancy:
         return Occupancy(
             self.total,
-            Counter(self.per_dag),
-            Counter(self.per_task),
-            Counter(self.per_pool),
-            Counter(self.per_run_task),
+            _copy(self.per_dag),
+            _copy(self.per_task),
+            _copy(self.per_pool),
+            _copy(self.per_run_task),
         )
+
+
+def _copy(counts: Counter[K]) -> Counter[K]:
+    """A copy of `counts`; dict.update skips Counter's generic update (twice as fast, and
+    selection copies the occupancy every round)."""
+    copied: Counter[K] = Counter()
+    dict.update(copied, counts)
+    return copied
 
 
 class WaitKind(enum.Enum):
