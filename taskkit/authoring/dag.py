@@ -433,6 +433,7 @@ def _caller_file() -> str | None:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 #: Every DAG argument taskkit implements (for the did-you-mean of a misspelt one).
 _DAG_ARGS = tuple(inspect.signature(DAG.__init__).parameters)[1:-1]
 
@@ -487,7 +488,16 @@ class DagFunction:
                 "that match its parameters."
             ) from None
         bound.apply_defaults()
-        params = ParamsDict(declared)
+        try:
+            params = ParamsDict(declared)
+            values = {
+                name: value
+                for name, value in bound.arguments.items()
+                if signature.parameters[name].kind not in _VARIADIC
+            }
+            params.update(values)
+        except ParamValidationError as err:  # a value JSON cannot hold: name the DAG too
+            raise ParamValidationError(err.param, err.problem, dag_id=dag_id) from None
         call_args: list[Any] = []
         call_kwargs: dict[str, Any] = {}
         for name, parameter in signature.parameters.items():
@@ -497,12 +507,7 @@ class DagFunction:
             if parameter.kind is inspect.Parameter.VAR_KEYWORD:
                 call_kwargs.update(bound.arguments.get(name, {}))
                 continue
-            if name in bound.arguments:
-                try:
-                    params[name] = bound.arguments[name]
-                except ParamValidationError as err:
-                    raise ParamValidationError(name, err.problem, dag_id=dag_id) from None
-            elif name not in params:
+            if name not in params:
                 raise ParamValidationError(
                     name,
                     f"the @dag function's parameter {name!r} has no default: give it one "
