@@ -8,6 +8,7 @@ import pytest
 
 from taskkit import BashOperator, Param, ParamValidationError, PythonOperator, dag, task
 from taskkit.authoring.params import DagParam
+from taskkit.errors import DagDefinitionError
 
 START = dt.datetime(2026, 1, 1)
 
@@ -144,3 +145,12 @@ def test_a_mapped_tasks_partial_argument_resolves_per_run() -> None:
         add.partial(a=base).expand(b=[1, 2])
 
     assert mapped().test(conf={"base": 100}).xcom("add") == [101, 102]
+
+
+def test_calling_with_arguments_it_does_not_take_is_one_line() -> None:
+    """Too many or unknown arguments: a DagDefinitionError naming the function, no traceback."""
+    with pytest.raises(DagDefinitionError, match=r"@dag function 'pipeline': too many") as info:
+        pipeline("echo a", 3, 4)
+    assert "\n" not in str(info.value)
+    with pytest.raises(DagDefinitionError, match="unexpected keyword argument 'nope'"):
+        pipeline(nope=1)
