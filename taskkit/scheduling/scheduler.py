@@ -635,6 +635,7 @@ class Scheduler:
         if not (run.spec.success_callbacks if success else run.spec.failure_callbacks):
             return
         reason = end_reason(success, run.engine.timed_out)
+        previous = self._previous_success(run) or PreviousSuccess()
         info = DagRunInfo(
             run.dag_id,
             run.run_id,
@@ -643,6 +644,10 @@ class Scheduler:
             run.run_type,
             run.data_interval_start,
             run.data_interval_end,
+            prev_data_interval_start_success=previous.data_interval_start,
+            prev_data_interval_end_success=previous.data_interval_end,
+            prev_start_date_success=previous.start_date,
+            prev_end_date_success=previous.end_date,
         )
         _, payload = self.loader.version(run.dag_version_id)
         self.dag_callbacks.submit(DagCallbackRequest(payload.payload, info, success, reason))

@@ -19,8 +19,12 @@ from taskkit import BashOperator, Param, dag, task
 
 OUT = Path(__file__).parent
 
+def on_success(context):
+    (OUT / f"{context['run_id']}.cb").write_text(str(context["prev_start_date_success"]))
+
 @dag(schedule="@daily", start_date=dt.datetime(2026, 1, 1), end_date=dt.datetime(2026, 1, 2),
-     catchup=True, max_active_runs=1, params={"fail": Param(False, type="boolean")})
+     catchup=True, max_active_runs=1, params={"fail": Param(False, type="boolean")},
+     on_success_callback=on_success)
 def ctx(fail=False, label="default"):
     @task
     def record(fail, label, run_id=None, prev_data_interval_start_success=None,
@@ -116,3 +120,5 @@ def test_parameters_and_previous_success_through_the_scheduler(cli_any_db: Cli) 
     assert rendered[first.run_id] == "None"
     assert rendered[second.run_id] == str(first.data_interval_start)
     assert rendered[fourth.run_id] == str(second.data_interval_start)
+    # A DAG callback's context has them too.
+    assert (cli_any_db.dags / f"{second.run_id}.cb").read_text() == str(first.started_at)
