@@ -46,6 +46,13 @@ _EXPORTS: dict[str, str] = {
     "teardown": "taskkit.authoring.decorators",
     "AirflowFailException": "taskkit.errors",
     "AirflowSkipException": "taskkit.errors",
+    # timetables (schedule objects)
+    "CronDataIntervalTimetable": "taskkit.model.timetables",
+    "CronTriggerTimetable": "taskkit.model.timetables",
+    "DeltaDataIntervalTimetable": "taskkit.model.timetables",
+    "DeltaTriggerTimetable": "taskkit.model.timetables",
+    "EventsTimetable": "taskkit.model.timetables",
+    "MultipleCronTriggerTimetable": "taskkit.model.timetables",
     # states and rules
     "RunState": "taskkit.states",
     "State": "taskkit.states",
@@ -62,9 +69,15 @@ __all__ = [
     "BaseOperator",
     "BashOperator",
     "BranchPythonOperator",
+    "CronDataIntervalTimetable",
+    "CronTriggerTimetable",
+    "DeltaDataIntervalTimetable",
+    "DeltaTriggerTimetable",
     "EdgeModifier",
     "EmptyOperator",
+    "EventsTimetable",
     "Label",
+    "MultipleCronTriggerTimetable",
     "Param",
     "ParamValidationError",
     "ParamsDict",
@@ -103,6 +116,14 @@ if TYPE_CHECKING:
     from taskkit.authoring.params import Param, ParamsDict
     from taskkit.authoring.taskgroup import TaskGroup, task_group
     from taskkit.errors import AirflowFailException, AirflowSkipException, ParamValidationError
+    from taskkit.model.timetables import (
+        CronDataIntervalTimetable,
+        CronTriggerTimetable,
+        DeltaDataIntervalTimetable,
+        DeltaTriggerTimetable,
+        EventsTimetable,
+        MultipleCronTriggerTimetable,
+    )
     from taskkit.states import RunState, State, TriggerRule, WeightRule
 
 

@@ -41,6 +41,8 @@ class _Plan:
     timetable: Timetable
     last: dt.datetime | None
     next: PlannedRun | None
+    #: Set while the DAG is paused or inactive: its next run is planned afresh when it is back.
+    stale: bool = False
 
 
 @attrs.define
@@ -70,6 +72,8 @@ class RunCreator:
         """
         for dag in dags:
             if not dag.is_active or dag.is_paused or dag.current_version_id is None:
+                if (plan := self.plans.get(dag.dag_id)) is not None:
+                    plan.stale = True
                 continue
             if not self.due(dag, now):
                 continue
@@ -108,13 +112,13 @@ class RunCreator:
         plan = self._plan(dag, version_id, spec, now)
         created = 0
         while created < min(room, MAX_RUNS_PER_REFRESH):
-            due = plan.timetable.due_run(plan.last, now)
-            if due is None:
+            due = plan.next
+            if due is None or due.run_after > now:
                 break
             plan.last = due.logical_date
             if self._create(dag.dag_id, version_id, spec, due):
                 created += 1
-        plan.next = plan.timetable.next_run(plan.last, now)
+            plan.next = plan.timetable.next_run(plan.last, now)
         self._publish(dag.dag_id, plan.next)
         return created
 
@@ -132,7 +136,12 @@ class RunCreator:
             self.plans[dag.dag_id] = plan
         elif plan.version_id != version_id:
             plan.version_id, plan.timetable = version_id, Timetable.of(spec)
+        elif not plan.stale and plan.next is not None:
+            # Create the run planned earlier, as Airflow creates its stored next run: an
+            # EventsTimetable or a DAG without start_date would skip it if planned anew now.
+            return plan
         plan.next = plan.timetable.next_run(plan.last, now)
+        plan.stale = False
         return plan
 
     def _create(self, dag_id: str, version_id: int, spec: DagSpec, due: PlannedRun) -> bool:
