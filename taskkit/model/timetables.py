@@ -144,7 +144,7 @@ class MultipleCronTriggerTimetable:
 
     @property
     def parts(self) -> tuple[CronTriggerTimetable, ...]:
-        """One CronTriggerTimetable per expression, sharing the zone, interval and first-run rule."""
+        """One CronTriggerTimetable per expression, sharing zone, interval and first-run rule."""
         return tuple(
             CronTriggerTimetable(
                 e,

@@ -151,7 +151,7 @@ def _parsed_dag(dag: DAG, fileloc: str, payload: bytes, digest: str) -> ParsedDa
 
 
 def describe_schedule(schedule: Schedule) -> str | None:
-    """The schedule as text for the metastore and `dags list`: a preset, cron, timedelta or timetable."""
+    """The schedule as text for the metastore and `dags list` (preset, cron, delta, timetable)."""
     if schedule is None or isinstance(schedule, str):
         return schedule
     if isinstance(schedule, dt.timedelta):

@@ -72,7 +72,7 @@ class Timetable:
 
     @property
     def zone(self) -> dt.tzinfo:
-        """The zone cron schedules are evaluated in: a timetable's own, or the start_date's, else UTC."""
+        """The zone crons are evaluated in: a timetable's own, else the start_date's, else UTC."""
         if isinstance(zone := getattr(self.schedule, "timezone", None), dt.tzinfo):
             return zone
         if self.start_date is None or self.start_date.tzinfo is None:

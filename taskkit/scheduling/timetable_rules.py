@@ -116,7 +116,7 @@ def next_planned(
     return _event(table, window, last, now)
 
 
-def _trigger(
+def _trigger(  # noqa: PLR0917 -- Airflow's rule, its inputs spelled out
     points: _Points,
     interval: dt.timedelta,
     run_immediately: bool | dt.timedelta | None,
