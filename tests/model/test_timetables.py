@@ -25,7 +25,7 @@ from taskkit.errors import DagDefinitionError
         (lambda: CronTriggerTimetable("61 * * * *"), r"CronTriggerTimetable: '61 \* \* \* \*'"),
         (lambda: CronDataIntervalTimetable("@fortnightly"), "'@fortnightly' is not a valid"),
         (lambda: CronTriggerTimetable("@daily", timezone="Mars/Olympus"), "not a known time"),
-        (lambda: MultipleCronTriggerTimetable(), "give at least one cron"),
+        (MultipleCronTriggerTimetable, "give at least one cron"),
         (lambda: DeltaTriggerTimetable(dt.timedelta(0)), "delta must be a positive"),
         (lambda: DeltaDataIntervalTimetable(3600), "delta must be a positive datetime.timedelta"),
         (

@@ -13,7 +13,7 @@ UTC = dt.timezone.utc
 
 
 def test_scheduler_creates_the_runs_of_events_and_cron_trigger_timetables(home: Home) -> None:
-    """`scheduler --exit-when-idle` runs each past event once, and each trigger point with its interval."""
+    """`scheduler --exit-when-idle` runs each past event once, each cron point with its interval."""
     hour = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     events = [hour - dt.timedelta(hours=h) for h in (5, 3, 3, 1)]  # one duplicate
     home.write_dag(
