@@ -42,6 +42,10 @@ _EXPORTS: dict[str, str] = {
     "BaseBranchOperator": "taskkit.authoring.branching",
     "BranchPythonOperator": "taskkit.authoring.branching",
     "ShortCircuitOperator": "taskkit.authoring.branching",
+    "LatestOnlyOperator": "taskkit.authoring.time_branching",
+    "BranchDateTimeOperator": "taskkit.authoring.time_branching",
+    "BranchDayOfWeekOperator": "taskkit.authoring.time_branching",
+    "WeekDay": "taskkit.authoring.weekday",
     "setup": "taskkit.authoring.decorators",
     "teardown": "taskkit.authoring.decorators",
     "AirflowFailException": "taskkit.errors",
@@ -68,6 +72,8 @@ __all__ = [
     "BaseBranchOperator",
     "BaseOperator",
     "BashOperator",
+    "BranchDateTimeOperator",
+    "BranchDayOfWeekOperator",
     "BranchPythonOperator",
     "CronDataIntervalTimetable",
     "CronTriggerTimetable",
@@ -77,6 +83,7 @@ __all__ = [
     "EmptyOperator",
     "EventsTimetable",
     "Label",
+    "LatestOnlyOperator",
     "MultipleCronTriggerTimetable",
     "Param",
     "ParamValidationError",
@@ -87,6 +94,7 @@ __all__ = [
     "State",
     "TaskGroup",
     "TriggerRule",
+    "WeekDay",
     "WeightRule",
     "XComArg",
     "__version__",
@@ -115,6 +123,12 @@ if TYPE_CHECKING:
     from taskkit.authoring.operators import BashOperator, EmptyOperator, PythonOperator
     from taskkit.authoring.params import Param, ParamsDict
     from taskkit.authoring.taskgroup import TaskGroup, task_group
+    from taskkit.authoring.time_branching import (
+        BranchDateTimeOperator,
+        BranchDayOfWeekOperator,
+        LatestOnlyOperator,
+    )
+    from taskkit.authoring.weekday import WeekDay
     from taskkit.errors import AirflowFailException, AirflowSkipException, ParamValidationError
     from taskkit.model.timetables import (
         CronDataIntervalTimetable,

@@ -7,7 +7,7 @@ import json
 
 from harness import Home
 
-from taskkit.states import RunState, RunType
+from taskkit.states import RunState, RunType, State
 
 UTC = dt.timezone.utc
 
@@ -73,3 +73,26 @@ def test_scheduler_creates_the_runs_of_events_and_cron_trigger_timetables(home: 
     )
     next_run = home.store.get_dag("hourly").next_run_after
     assert next_run is not None and next_run > hour
+
+
+def test_latest_only_skips_caught_up_runs_under_the_scheduler(home: Home) -> None:
+    """With catchup, only the newest interval's downstream work runs; older ones skip it."""
+    start = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    start -= dt.timedelta(hours=3)
+    home.write_dag(
+        "latest",
+        f"""
+        from taskkit import LatestOnlyOperator
+
+        with DAG("latest", schedule="@hourly", catchup=True,
+                 start_date=dt.datetime.fromisoformat({start.isoformat()!r})):
+            LatestOnlyOperator(task_id="latest_only") >> EmptyOperator(task_id="work")
+        """,
+    )
+    home.sync()
+    home.run_scheduler()
+    runs = sorted(home.store.list_runs("latest"), key=lambda r: r.logical_date)
+    assert len(runs) >= 3 and all(r.state is RunState.SUCCESS for r in runs)
+    work = [home.tis("latest", r.run_id)["work"].state for r in runs]
+    assert work[-1] is State.SUCCESS
+    assert work[:-2] == [State.SKIPPED] * (len(runs) - 2)
