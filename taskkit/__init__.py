@@ -46,6 +46,8 @@ _EXPORTS: dict[str, str] = {
     "BranchDateTimeOperator": "taskkit.authoring.time_branching",
     "BranchDayOfWeekOperator": "taskkit.authoring.time_branching",
     "WeekDay": "taskkit.authoring.weekday",
+    "PythonVirtualenvOperator": "taskkit.authoring.isolated_python",
+    "ExternalPythonOperator": "taskkit.authoring.isolated_python",
     "setup": "taskkit.authoring.decorators",
     "teardown": "taskkit.authoring.decorators",
     "AirflowFailException": "taskkit.errors",
@@ -82,6 +84,7 @@ __all__ = [
     "EdgeModifier",
     "EmptyOperator",
     "EventsTimetable",
+    "ExternalPythonOperator",
     "Label",
     "LatestOnlyOperator",
     "MultipleCronTriggerTimetable",
@@ -89,6 +92,7 @@ __all__ = [
     "ParamValidationError",
     "ParamsDict",
     "PythonOperator",
+    "PythonVirtualenvOperator",
     "RunState",
     "ShortCircuitOperator",
     "State",
@@ -120,6 +124,7 @@ if TYPE_CHECKING:
     from taskkit.authoring.decorators import XComArg, setup, task, teardown
     from taskkit.authoring.dependencies import chain, cross_downstream
     from taskkit.authoring.edges import EdgeModifier, Label
+    from taskkit.authoring.isolated_python import ExternalPythonOperator, PythonVirtualenvOperator
     from taskkit.authoring.operators import BashOperator, EmptyOperator, PythonOperator
     from taskkit.authoring.params import Param, ParamsDict
     from taskkit.authoring.taskgroup import TaskGroup, task_group
