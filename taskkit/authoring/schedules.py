@@ -36,8 +36,8 @@ def validate_schedule(
         return schedule
     if not isinstance(schedule, str):
         raise ScheduleError(
-            f"DAG {dag_id!r}: schedule must be None, a preset, a cron string, a timedelta or a "
-            f"timetable (CronTriggerTimetable, EventsTimetable, ...), got {schedule!r}."
+            f"DAG {dag_id!r}: schedule must be None, a preset, a cron string or a timedelta, "
+            f"or a timetable (CronTriggerTimetable, EventsTimetable, ...); got {schedule!r}."
         )
     if schedule.startswith("@"):
         if schedule not in PRESETS:

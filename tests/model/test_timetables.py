@@ -47,7 +47,7 @@ def test_a_dag_accepts_timetables_and_refuses_other_objects() -> None:
     table = CronTriggerTimetable("@daily", timezone="Europe/Amsterdam")
     assert DAG("tt", schedule=table).schedule == table
     assert table.expression == "0 0 * * *"
-    with pytest.raises(DagDefinitionError, match="a timedelta or a timetable"):
+    with pytest.raises(DagDefinitionError, match="or a timedelta, or a timetable"):
         DAG("bad", schedule=object())
 
 
