@@ -235,6 +235,16 @@ class EventsTimetable:
         unique = list(dict.fromkeys(dates if presorted else sorted(dates)))
         self.__attrs_init__(tuple(unique), bool(restrict_to_events), description)
 
+    def manual_data_interval(self, run_after: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """A manual run's data interval, as Airflow infers it: [run_after, run_after], or
+        with restrict_to_events the latest event at or before it (else the first event)."""
+        run_after = _aware(run_after, type(self).__name__)
+        if not self.restrict_to_events or not self.event_dates:
+            return run_after, run_after
+        past = [e for e in self.event_dates if e <= run_after]
+        event = past[-1] if past else self.event_dates[0]
+        return event, event
+
     @property
     def summary(self) -> str:
         if self.description is not None:
