@@ -76,7 +76,7 @@ def test_scheduler_creates_the_runs_of_events_and_cron_trigger_timetables(home: 
 
 
 def test_latest_only_skips_caught_up_runs_under_the_scheduler(home: Home) -> None:
-    """With catchup, only the newest interval's downstream work runs; older ones skip it."""
+    """With catchup, only the newest interval's downstream work runs; manual runs always do."""
     start = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     start -= dt.timedelta(hours=3)
     home.write_dag(
@@ -96,3 +96,6 @@ def test_latest_only_skips_caught_up_runs_under_the_scheduler(home: Home) -> Non
     work = [home.tis("latest", r.run_id)["work"].state for r in runs]
     assert work[-1] is State.SUCCESS
     assert work[:-2] == [State.SKIPPED] * (len(runs) - 2)
+    manual = home.trigger("latest", "manual__old")  # an old logical date, but asked for
+    home.run_scheduler()
+    assert home.tis("latest", manual.run_id)["work"].state is State.SUCCESS
