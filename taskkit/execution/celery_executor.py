@@ -186,17 +186,22 @@ class CeleryExecutor:
         return lost
 
     def _after_reconnect(self) -> None:
-        """If the broker came back empty (a Redis without persistence), resend unstarted tries.
+        """Give workers a fresh heartbeat deadline; if the broker came back empty, resend.
 
         Called once the event channel answers again; until the broker's mark can
-        be read (the broker is back) it is called again on the next poll. A broker
-        that kept its data (RabbitMQ's durable queues, a persistent Redis) still
-        holds them: resending would only make duplicates.
+        be read (the broker is back) it is called again on the next poll.
+        Unstarted tries are resent only when the broker lost them (a Redis without
+        persistence); a broker that kept its data (RabbitMQ's durable queues, a
+        persistent Redis) still holds them, and resending would make duplicates.
         """
         mark = self._set_mark()
         if mark is None:  # the broker is not back yet
             return
         self._reconnecting = False
+        # Workers could not beat while the channel was down: their silence was the broker's.
+        now = time.monotonic()
+        for flight in self._in_flight.values():
+            flight.seen = max(flight.seen, now)
         if mark == self._mark:
             return
         self._mark = mark
