@@ -188,3 +188,19 @@ def test_cloudpickle_serializer_carries_values_cloudpickle_can() -> None:
         shift(LOGICAL)
 
     assert clouds().test().xcom("shift") == "2026-01-04T00:00:00+00:00"
+
+
+def test_python_version_picks_that_interpreter_for_the_venv(home: Path) -> None:
+    def version() -> list[int]:
+        import sys
+
+        return list(sys.version_info[:2])
+
+    with DAG("versioned") as d:
+        PythonVirtualenvOperator(
+            task_id="version",
+            python_callable=version,
+            python_version="3.11",
+            system_site_packages=False,
+        )
+    assert d.test().xcom("version") == [3, 11]
