@@ -20,6 +20,9 @@ interval is skipped and none is covered twice:
 
 timedelta schedules are absolute durations from start_date (24 hours, not
 "the same wall time tomorrow"). Every datetime returned is in UTC.
+
+Airflow's timetable objects (CronTriggerTimetable, EventsTimetable, ...) are
+planned by timetable_rules, with Airflow 3's semantics; Timetable hands them on.
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ from taskkit.scheduling.timetable_rules import Window, next_planned
 
 __all__ = ["MAX_RUNS_BETWEEN", "PlannedRun", "Timetable", "as_utc"]
 
-_TICK = TICK
 #: A backfill or listing larger than this is refused instead of building a huge list.
 MAX_RUNS_BETWEEN = 10_000
 
@@ -105,7 +107,7 @@ class Timetable:
             if moment < start:
                 return None
             return start + ((moment - start) // self.schedule) * self.schedule
-        return self._cron_step(moment + _TICK, forward=False)
+        return self._cron_step(moment + TICK, forward=False)
 
     def _cron_step(self, moment: dt.datetime, *, forward: bool) -> dt.datetime:
         expression = self._cron
@@ -126,7 +128,7 @@ class Timetable:
         start = self._start()
         if isinstance(self.schedule, dt.timedelta) or self.schedule == "@once":
             return start
-        return self.point_after(start - _TICK)
+        return self.point_after(start - TICK)
 
     # -- runs --------------------------------------------------------------------------
 
@@ -176,7 +178,7 @@ class Timetable:
         end = self.point_at_or_before(limit)
         if end is None or end <= first:
             return None
-        start = self.point_at_or_before(end - _TICK)
+        start = self.point_at_or_before(end - TICK)
         return start if start is not None and start >= first else None
 
     def runs_between(self, earliest: dt.datetime, latest: dt.datetime) -> list[PlannedRun]:
@@ -199,7 +201,7 @@ class Timetable:
         if self.schedule == "@once":
             return [PlannedRun(first, first, first)] if earliest <= first <= latest else []
         runs: list[PlannedRun] = []
-        begin = self.point_after(earliest - _TICK)
+        begin = self.point_after(earliest - TICK)
         while begin <= latest:
             if len(runs) >= MAX_RUNS_BETWEEN:
                 raise ScheduleError(
