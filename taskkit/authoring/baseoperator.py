@@ -280,6 +280,7 @@ class BaseOperator(DependencyMixin):
         `PythonOperator.partial(task_id="p", python_callable=f).expand(op_args=[[1], [2]])`
         makes one task instance per item (see taskkit.authoring.mapping).
         """
+        # Lazy: mapping loads only when a DAG maps a task; it subclasses this module's classes.
         from taskkit.authoring.mapping import OperatorPartial
 
         return OperatorPartial(cls, kwargs)
@@ -343,6 +344,7 @@ class BaseOperator(DependencyMixin):
     @property
     def output(self) -> XComArg:
         """This task's return value, to pass to a @task function or a PythonOperator."""
+        # Lazy: decorators builds on this module (its PythonOperator is a BaseOperator).
         from taskkit.authoring.decorators import XComArg
 
         return XComArg(self)

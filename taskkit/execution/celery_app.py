@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import math
 import pickle
+from queue import Empty
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -68,6 +69,7 @@ def is_redis(url: str) -> bool:
 
 def events_queue_name(metastore_url: str) -> str:
     """The event channel of one metastore: the same name for every scheduler using it."""
+    # Lazy: Celery workers import this module and never need SQLAlchemy; schedulers have it.
     from sqlalchemy.engine import make_url
 
     identity = make_url(metastore_url).render_as_string(hide_password=True)
@@ -128,6 +130,7 @@ def _brief(value: object) -> str:
 
 def make_app(config: CelerySettings, run_try: Callable[..., None] | None = None) -> Celery:
     """A Celery app for `config`; with `run_try`, the worker side with the task registered."""
+    # Lazy: celery and kombu (~80 ms) load when an app or a channel is opened, not on import.
     from celery import Celery
 
     redis = is_redis(config.broker_url)
@@ -196,6 +199,7 @@ class EventChannel:
         Redis lost the queue's binding) are not OSErrors.
         """
         if self._lost is None:
+            # Lazy: see make_app.
             from kombu import Connection
             from kombu.exceptions import OperationalError
 
@@ -207,6 +211,7 @@ class EventChannel:
 
     def _open(self) -> SimpleQueue:
         if self._queue is None:
+            # Lazy: see make_app.
             from kombu import Connection
 
             self._connection = Connection(self.url, transport_options=_channel_options(self.url))
@@ -248,8 +253,6 @@ class EventChannel:
         it is dropped, so it can neither stop the caller nor come back.
         Raises ConnectionError if the broker went away (the caller resets and retries).
         """
-        from queue import Empty
-
         found: list[object] = []
         try:
             queue = self._open()
@@ -271,6 +274,7 @@ class EventChannel:
 
     def _open_message(self, message: Any) -> object:
         """The event in `message`, or _DROPPED after warning about and acknowledging it."""
+        # Lazy: see make_app.
         from kombu.exceptions import KombuError
 
         try:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from taskkit import serde
+from taskkit.errors import PayloadIntegrityError
 from taskkit.execution.base import TI, DagPayload, Event, TryFinished, TryStarted, Workload
 from taskkit.execution.tasklog import bound_keys, finish_log, finished_line, open_log
 from taskkit.execution.worker import (
@@ -172,9 +174,6 @@ class LocalExecutor:
         return failed
 
     def _verify(self, version: int) -> str | None:
-        from taskkit import serde
-        from taskkit.errors import PayloadIntegrityError
-
         if version in self._verified:
             return None
         payload = self._payloads[version]

@@ -57,6 +57,7 @@ import traceback
 from typing import Any
 
 # Imported here, in the zygote, so no forked try pays for importing them again.
+from taskkit import serde
 from taskkit.execution.base import TryFinished, Workload
 from taskkit.execution.runtime import run_try
 from taskkit.execution.tasklog import (
@@ -204,8 +205,6 @@ class Zygote:
 
     def _load(self, version: int, payload: bytes) -> None:
         """Unpickle a DAG version the executor has verified (the zygote holds no key)."""
-        from taskkit import serde
-
         if version in self.dags or version in self.broken:
             return
         self._discard_spare()  # it was forked without this version

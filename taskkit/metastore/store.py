@@ -22,7 +22,7 @@ from taskkit.metastore.engine import create_engine_for
 from taskkit.metastore.marking import MarkMethods
 from taskkit.metastore.pools import PoolMethods
 from taskkit.metastore.runs import RunMethods
-from taskkit.metastore.tables import SCHEMA_REVISION
+from taskkit.metastore.tables import SCHEMA_REVISION, current_revision
 from taskkit.metastore.task_instances import TaskInstanceMethods
 from taskkit.metastore.users import UserMethods
 from taskkit.metastore.views import ViewMethods
@@ -63,8 +63,6 @@ class Metastore(
 
     def check_schema(self) -> None:
         """Raise MetastoreNotInitializedError unless the schema is at SCHEMA_REVISION."""
-        from taskkit.metastore.migrate import current_revision
-
         where = self._engine.url.render_as_string(hide_password=True)
         try:
             with self._engine.connect() as connection:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from taskkit.authoring.registry import collect_dags
 from taskkit.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -70,8 +71,6 @@ def import_dag_file(path: str | os.PathLike[str]) -> ImportedFile:
     (SyntaxError, any exception, a DAG definition error, sys.exit) become a
     FileImportError with the line in the file where they happened.
     """
-    from taskkit.authoring.registry import collect_dags
-
     file = absolute(path)
     name = module_name_for(file)
     collector = collect_dags()

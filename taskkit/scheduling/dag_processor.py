@@ -27,6 +27,7 @@ from typing import IO, TYPE_CHECKING
 
 import attrs
 
+from taskkit import serde
 from taskkit.scheduling.dag_import import (
     FileImportError,
     absolute,
@@ -112,8 +113,6 @@ def parse_file(path: str | os.PathLike[str], folder: str | None = None) -> Parse
     modules beside the DAG files), are pickled by value: workers need nothing
     but the payload, not the DAGs folder.
     """
-    from taskkit import serde
-
     started = time.perf_counter()
     imported = import_dag_file(path)
     if imported.error is not None:
@@ -377,8 +376,6 @@ def sync_dags_folder(store: Metastore, settings: Settings, secret_key: bytes) ->
     are marked inactive (kept with their history). DAGs of a file that
     failed this time stay active, so a typo does not make them vanish.
     """
-    from taskkit import serde
-
     folder = settings.core.dags_folder
     parse = parse_folder(
         folder, settings.scheduler.parsing_timeout, settings.scheduler.parsing_processes

@@ -26,10 +26,13 @@ from taskkit.errors import MetastoreUnavailableError, RunUnloadableError
 from taskkit.execution.base import Event, TryFinished, TryStarted, Workload
 from taskkit.execution.dag_callbacks import DagCallbackRequest, DagCallbackRunner, end_reason
 from taskkit.execution.tasklog import DEFAULT_MAX_LOG_BYTES, log_path, write_rejection
+from taskkit.metastore.lease import scheduler_lease
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
+from taskkit.metastore.store import Metastore
 from taskkit.model.results import TryOutcome
 from taskkit.scheduling.active_run import ActiveRun, run_order
 from taskkit.scheduling.broken_runs import fail_unloadable_run
+from taskkit.scheduling.dag_processor import sync_dags_folder
 from taskkit.scheduling.engine import Transition, mapped_state
 from taskkit.scheduling.executors import make_executor
 from taskkit.scheduling.processor_service import processor_beside
@@ -52,7 +55,6 @@ if TYPE_CHECKING:
     from taskkit.config import Settings
     from taskkit.execution.base import Executor
     from taskkit.metastore.records import RunRecord
-    from taskkit.metastore.store import Metastore
     from taskkit.model.keys import TaskInstanceKey
 
 log = structlog.get_logger(__name__)
@@ -132,9 +134,6 @@ class Scheduler:
 
     def run(self) -> SchedulerSummary:
         """Schedule until idle (with exit_when_idle) or until SIGINT/SIGTERM; then drain."""
-        from taskkit.metastore.lease import scheduler_lease
-        from taskkit.metastore.store import Metastore
-
         started = time.monotonic()
         self.store = Metastore.open(self.settings.database.sql_alchemy_conn)
         try:
@@ -724,8 +723,6 @@ class Scheduler:
         self.followers[ident] = (run.dag_id, run.run_id)
 
     def _sync_dags(self) -> None:
-        from taskkit.scheduling.dag_processor import sync_dags_folder
-
         report = sync_dags_folder(self.store, self.settings, self.secret_key)
         log.debug("dags_synced", report=str(report))
 
