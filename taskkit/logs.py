@@ -1,4 +1,4 @@
-"""structlog configuration (done only by the CLI) and the bound-key vocabulary.
+"""structlog configuration, done only by the CLI.
 
 Library code gets a module-level `structlog.get_logger(__name__)` and never
 configures anything; the CLI calls `configure_logging` once at start-up.
@@ -10,9 +10,6 @@ import logging
 import sys
 
 import structlog
-
-#: Keys bound to a try's log lines, everywhere the same.
-TRY_KEYS = ("dag_id", "run_id", "task_id", "try_number")
 
 
 def _stderr_logger(*args: object) -> object:

@@ -41,7 +41,6 @@ class _NotSet:
 NOTSET: Any = _NotSet()
 
 _TASK_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,250}$")
-_INT64_MAX = 2**63 - 1
 #: The parameters default_args may fill, with the value used when neither sets one
 #: (the table lives in arguments.py beside the Airflow-only keys).
 BASE_DEFAULTS: Mapping[str, Any] = TASK_DEFAULTS
@@ -405,7 +404,7 @@ class BaseOperator(DependencyMixin):
             raise self._fail(
                 f"{name} must be >= {minimum}, got {value}; set {name}={minimum} or more."
             )
-        if abs(value) > _INT64_MAX:
+        if abs(value) > validation.INT64_MAX:
             raise self._fail(f"{name}={value} does not fit in 64 bits; use a smaller number.")
         return value
 

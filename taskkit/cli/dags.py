@@ -59,9 +59,9 @@ def parse_iso_date(value: str, name: str, zone: dt.tzinfo = dt.timezone.utc) -> 
 
 def _sync(store: Metastore, config: Settings) -> None:
     # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
-    from taskkit.scheduling.dag_processor import sync_dags_folder
+    from taskkit.services.dags import sync_folder
 
-    sync_dags_folder(store, config, context.secret_key(config))
+    sync_folder(store, config)
 
 
 @click.group()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -80,11 +79,6 @@ class Metastore(
                 f"The metastore at {where} has schema revision {revision!r}, but this taskkit "
                 f"needs {SCHEMA_REVISION!r}: run `taskkit db upgrade`."
             )
-
-    @classmethod
-    def from_engine(cls, engine: Engine) -> Metastore:
-        """Wrap an existing engine without checking the schema (tests, migrations)."""
-        return cls(engine)
 
     def dispose(self) -> None:
         """Close pooled connections; call it in a forked child or when done."""

@@ -65,7 +65,7 @@ class UnitOfWork:
 
 def rowcount(result: Result[Any]) -> int:
     """Rows matched by an UPDATE or DELETE (Session.execute types it as a plain Result)."""
-    return int(cast("CursorResult[Any]", result).rowcount)
+    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def upsert_insert(session: Session, table: Any) -> Any:

@@ -28,6 +28,7 @@ from typing import IO, TYPE_CHECKING
 import attrs
 
 from taskkit import serde
+from taskkit.errors import DuplicateDagIdError
 from taskkit.scheduling.dag_import import (
     FileImportError,
     absolute,
@@ -57,7 +58,6 @@ class ParsedDag:
     max_active_tasks: int | None
     description: str | None
     tags: tuple[str, ...]
-    task_count: int
     #: Its schedule, start, end and catchup, so the parent can compute the next run.
     timetable: Timetable | None = None
     #: Airflow arguments it uses that taskkit does not implement (they change nothing).
@@ -142,7 +142,6 @@ def _parsed_dag(dag: DAG, fileloc: str, payload: bytes, digest: str) -> ParsedDa
         max_active_tasks=dag.max_active_tasks,
         description=dag.description,
         tags=tuple(dag.tags),
-        task_count=len(dag.task_dict),
         timetable=Timetable.of(dag),
         warnings=tuple(dag.warnings),
     )
@@ -216,11 +215,9 @@ def _resolve_duplicates(
             if first == result.path:
                 dags.append(dag)
             elif result.path not in errors:
+                clash = DuplicateDagIdError(dag.dag_id, first, result.path)
                 errors[result.path] = FileImportError(
-                    result.path,
-                    None,
-                    f"DuplicateDagIdError: DAG {dag.dag_id!r} is defined in both {first} and "
-                    f"{result.path}; dag_ids must be unique in the DAGs folder, rename one.",
+                    result.path, None, f"{type(clash).__name__}: {clash}"
                 )
     return dags, [errors[p.path] for p in parsed if p.path in errors]
 

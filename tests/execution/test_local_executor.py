@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tasklogs import format_log
 
 from taskkit import serde
 from taskkit.execution.base import DagPayload, Event, TryFinished, TryStarted, Workload
 from taskkit.execution.local import LocalExecutor, SequentialExecutor
 from taskkit.execution.runtime import decode_xcom, encode_xcom
-from taskkit.execution.tasklog import format_log
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import TryOutcome
 from taskkit.scheduling.dag_processor import parse_file
