@@ -19,7 +19,7 @@ def make_executor(settings: Settings, secret_key: bytes, route: Route) -> Execut
     """The executor `core.executor` names, with `core.parallelism` as its capacity."""
     parallelism = settings.core.parallelism
     if settings.core.executor == "sequential":
-        return SequentialExecutor(1, secret_key)
+        return SequentialExecutor(secret_key)
     if settings.core.executor == "celery":
         # Lazy: the Celery executor's modules (~90 ms) load only when it is the one chosen.
         from taskkit.execution.celery_executor import CeleryExecutor

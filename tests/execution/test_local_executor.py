@@ -245,7 +245,8 @@ def test_dead_zygote_loses_in_flight_tries_and_is_replaced(
 
 def test_sequential_executor_runs_one_try_at_a_time(harness: Harness) -> None:
     """The Sequential executor runs tries one after another even when given several at once."""
-    executor = SequentialExecutor(8, KEY)
+    executor = SequentialExecutor(KEY)
+    assert executor.capacity == 1
     executor.start()
     try:
         for i in range(3):
