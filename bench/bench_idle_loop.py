@@ -72,9 +72,8 @@ def main() -> None:
     scheduler.secret_key = serde.load_secret_key(home, settings.core.secret_key)
     scheduler.loader = RunLoader(scheduler.store, scheduler.secret_key)
     scheduler.executor = make_executor(settings, scheduler.secret_key, scheduler._route)
-    scheduler._refresh(
-        scheduler.clock()
-    )  # the first refresh plans every DAG (one query, 200 unpickles)
+    # The first refresh plans every DAG (one query, 200 unpickles).
+    scheduler._refresh(scheduler.clock())
     assert not scheduler.runs and not scheduler.queued_runs, "not up to date"
 
     refresh, step = [], []
