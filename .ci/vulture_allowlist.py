@@ -24,6 +24,9 @@ ds_add  # {{ macros.ds_add(ds, 1) }}
 ds_format
 _.task_states_of  # DagRunResult.task_states_of (docs/architecture.md)
 ABSOLUTE  # WeightRule("absolute"), chosen by its value
+_.virtualenv  # @task.virtualenv
+_.external_python  # @task.external_python
+MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY, SATURDAY, SUNDAY  # WeekDay members
 
 # Jinja2 templates in taskkit/api/templates read these attributes.
 _.label_x
@@ -61,6 +64,7 @@ _.on_apply
 _.shrink
 _.isolation_level
 
-# TODO(issue 15): only tests call it; engine.py is being changed on the mapping branch, so
-# whether it gains a caller or goes is decided after that merge.
+# TODO(issue 15): only tests call these. engine.py is being changed on the mapping branch and
+# the timetables work just landed, so whether each gains a caller or goes is decided after.
 _.instance_states
+_.due_run

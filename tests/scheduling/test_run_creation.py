@@ -1,4 +1,4 @@
-"""Creating scheduled runs: an idle refresh touches no DAG; one is looked at when due or changed."""
+"""Creating scheduled runs: an idle refresh looks at no DAG until one is due or changes."""
 
 from __future__ import annotations
 
