@@ -46,6 +46,11 @@ _EXPORTS: dict[str, str] = {
     "teardown": "taskkit.authoring.decorators",
     "AirflowFailException": "taskkit.errors",
     "AirflowSkipException": "taskkit.errors",
+    # variables, connections and time zones
+    "Variable": "taskkit.authoring.variables",
+    "Connection": "taskkit.authoring.connections",
+    "BaseHook": "taskkit.authoring.connections",
+    "timezone": "taskkit.timezone",  # a module, as Airflow's `airflow.utils.timezone`
     # states and rules
     "RunState": "taskkit.states",
     "State": "taskkit.states",
@@ -59,9 +64,11 @@ __all__ = [
     "AirflowFailException",
     "AirflowSkipException",
     "BaseBranchOperator",
+    "BaseHook",
     "BaseOperator",
     "BashOperator",
     "BranchPythonOperator",
+    "Connection",
     "EdgeModifier",
     "EmptyOperator",
     "Label",
@@ -74,6 +81,7 @@ __all__ = [
     "State",
     "TaskGroup",
     "TriggerRule",
+    "Variable",
     "WeightRule",
     "XComArg",
     "__version__",
@@ -85,15 +93,18 @@ __all__ = [
     "task",
     "task_group",
     "teardown",
+    "timezone",
 ]
 
 if TYPE_CHECKING:
+    from taskkit import timezone
     from taskkit.authoring.baseoperator import BaseOperator
     from taskkit.authoring.branching import (
         BaseBranchOperator,
         BranchPythonOperator,
         ShortCircuitOperator,
     )
+    from taskkit.authoring.connections import BaseHook, Connection
     from taskkit.authoring.context import get_current_context
     from taskkit.authoring.dag import DAG, dag
     from taskkit.authoring.decorators import XComArg, setup, task, teardown
@@ -102,6 +113,7 @@ if TYPE_CHECKING:
     from taskkit.authoring.operators import BashOperator, EmptyOperator, PythonOperator
     from taskkit.authoring.params import Param, ParamsDict
     from taskkit.authoring.taskgroup import TaskGroup, task_group
+    from taskkit.authoring.variables import Variable
     from taskkit.errors import AirflowFailException, AirflowSkipException, ParamValidationError
     from taskkit.states import RunState, State, TriggerRule, WeightRule
 
@@ -110,7 +122,9 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'taskkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    # A name that is a module of its own (timezone) is that module.
+    value = imported if module == f"taskkit.{name}" else getattr(imported, name)
     globals()[name] = value  # later lookups skip this function
     return value
 

@@ -314,6 +314,8 @@ class DAG:
         parallelism: int | None = None,
         retry_delay: dt.timedelta | None = None,
         max_map_length: int | None = None,
+        variables: Mapping[str, Any] | None = None,
+        connections: Mapping[str, Any] | None = None,
     ) -> DagRunResult:
         """Run the whole DAG in this process and return what happened.
 
@@ -321,6 +323,10 @@ class DAG:
         rules, pools, pool_slots, priorities and retries behave as they will
         in production. Touches no database and writes no files.
         `max_map_length` overrides core.max_map_length's default (1024).
+        `variables` (key -> value; non-strings are stored as JSON) and
+        `connections` (conn_id -> Connection, URI or dict of fields) are what
+        Variable.get and Connection.get find, after TASKKIT_VAR_/TASKKIT_CONN_
+        environment variables; what tasks set or delete stays in this run.
         """
         from taskkit.testing import run_dag_test
 
@@ -332,6 +338,8 @@ class DAG:
             parallelism=parallelism,
             retry_delay=retry_delay,
             max_map_length=max_map_length,
+            variables=variables,
+            connections=connections,
         )
 
     def __repr__(self) -> str:

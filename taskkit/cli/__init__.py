@@ -82,6 +82,7 @@ def _register() -> None:
     from taskkit.cli.api_server import api_server
     from taskkit.cli.celery import celery
     from taskkit.cli.config import config
+    from taskkit.cli.connections import connections
     from taskkit.cli.dag_processor import dag_processor
     from taskkit.cli.dags import dags
     from taskkit.cli.db import db
@@ -90,6 +91,7 @@ def _register() -> None:
     from taskkit.cli.scheduler import scheduler
     from taskkit.cli.tasks import tasks
     from taskkit.cli.users import users
+    from taskkit.cli.variables import variables
 
     for command in (
         db,
@@ -99,6 +101,8 @@ def _register() -> None:
         runs,
         tasks,
         pools,
+        variables,
+        connections,
         config,
         celery,
         users,

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -77,8 +77,12 @@ class LocalExecutor:
         *,
         reuse_processes: int = 0,
         reuse_max_rss_mb: int = 1024,
+        try_environment: Mapping[str, str] | None = None,
     ) -> None:
         self.capacity = capacity
+        #: Settings the tries resolve for themselves (TASKKIT_HOME, the metastore URL), so a
+        #: Variable.get in a try reads the metastore this scheduler uses.
+        self.try_environment = dict(try_environment or {})
         self.secret_key = secret_key
         self.reuse_processes = reuse_processes
         self.reuse_max_rss_mb = reuse_max_rss_mb
@@ -105,6 +109,7 @@ class LocalExecutor:
         ours, theirs = socket.socketpair()
         results, children = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SECRET_ENV_PREFIX)}
+        env.update(self.try_environment)
         argv = [sys.executable, "-m", "taskkit.execution.worker"]
         passed = [theirs, children]
         if self.reuse_processes:
@@ -424,5 +429,7 @@ def _end_log(workload: Workload, reason: str) -> None:
 class SequentialExecutor(LocalExecutor):
     """One try at a time, still each in its own child process."""
 
-    def __init__(self, capacity: int, secret_key: bytes) -> None:
-        super().__init__(1, secret_key)
+    def __init__(
+        self, capacity: int, secret_key: bytes, *, try_environment: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(1, secret_key, try_environment=try_environment)

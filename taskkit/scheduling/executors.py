@@ -19,7 +19,7 @@ def make_executor(settings: Settings, secret_key: bytes, route: Route) -> Execut
 
     parallelism = settings.core.parallelism
     if settings.core.executor == "sequential":
-        return SequentialExecutor(1, secret_key)
+        return SequentialExecutor(1, secret_key, try_environment=try_environment(settings))
     if settings.core.executor == "celery":
         from taskkit.execution.celery_executor import CeleryExecutor
 
@@ -36,4 +36,13 @@ def make_executor(settings: Settings, secret_key: bytes, route: Route) -> Execut
         secret_key,
         reuse_processes=settings.local.reuse_processes,
         reuse_max_rss_mb=settings.local.reuse_max_rss_mb,
+        try_environment=try_environment(settings),
     )
+
+
+def try_environment(settings: Settings) -> dict[str, str]:
+    """What a try needs to open this metastore itself (for Variable and Connection)."""
+    return {
+        "TASKKIT_HOME": str(settings.home),
+        "TASKKIT__DATABASE__SQL_ALCHEMY_CONN": settings.database.sql_alchemy_conn,
+    }

@@ -1,0 +1,74 @@
+"""The metastore as the source of Variable and Connection inside tries (and the CLI's tests).
+
+A worker installs one `MetastoreSecrets` when it starts; it opens nothing
+until a try first reads a variable or a connection, so tries that use
+neither pay nothing, and the zygote never imports SQLAlchemy (fork() cost
+grows with its memory). The try's process then opens the metastore itself,
+with the settings it inherits (TASKKIT_HOME and the metastore URL, which the
+executor exports to it).
+
+How this squares with the one-writer rule (docs/architecture.md): that rule
+is about the scheduler's decisions — task instance states and XComs — which
+only the scheduler writes. Variables and connections are configuration that
+people write from the CLI and the API beside a running scheduler; a try that
+calls Variable.set writes them the same way, through the same service, in
+one short transaction with SQLite's busy timeout, and never touches a row the
+scheduler owns. Reads take no write lock at all (WAL).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from taskkit.authoring.connections import Connection
+
+if TYPE_CHECKING:
+    from taskkit.config import Settings
+    from taskkit.metastore import Metastore
+    from taskkit.services.fernet import SecretBox
+
+
+class MetastoreSecrets:
+    """Variables and connections from the metastore, opened on first use."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._settings = settings
+        self._opened: tuple[Metastore, SecretBox] | None = None
+
+    def _open(self) -> tuple[Metastore, SecretBox]:
+        if self._opened is None:
+            # Imported on first use, not with the worker: see the module docstring.
+            from taskkit.config import load_settings
+            from taskkit.metastore import Metastore
+            from taskkit.services.fernet import secret_box
+
+            settings = self._settings or load_settings()
+            store = Metastore.open(settings.database.sql_alchemy_conn)
+            self._opened = (store, secret_box(settings))
+        return self._opened
+
+    def get_variable(self, key: str) -> str | None:
+        from taskkit.services import variables  # with the metastore: see _open
+
+        found = variables.find_variable(*self._open(), key)
+        return None if found is None else found.value
+
+    def set_variable(self, key: str, value: str, description: str | None = None) -> None:
+        from taskkit.services import variables  # with the metastore: see _open
+
+        variables.set_variable(*self._open(), key, value, description)
+
+    def delete_variable(self, key: str) -> bool:
+        store, _ = self._open()
+        return store.delete_variable(key)
+
+    def get_connection(self, conn_id: str) -> Connection | None:
+        from taskkit.services import connections  # with the metastore: see _open
+
+        return connections.find_connection(*self._open(), conn_id)
+
+    def close(self) -> None:
+        """Dispose of the metastore's connections, if it was opened."""
+        if self._opened is not None:
+            self._opened[0].dispose()
+            self._opened = None
