@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from fastapi import APIRouter, Depends, Query, Response
 
 from taskkit.api import auth
@@ -71,7 +74,8 @@ def patch_connection(
 ) -> ConnectionResponse:
     """Change a connection's fields (those in update_mask, else all sent).
 
-    A password sent as `***` (as GET shows it) leaves the stored one as it is.
+    A password sent as `***` (as GET shows it) leaves the stored one as it is, and
+    so does a value of extra sent as `***`, so a GET's body can be sent back changed.
     """
     if body.connection_id != connection_id:
         raise InvalidInputError(
@@ -91,6 +95,8 @@ def patch_connection(
         )
     if sent["password"] == MASK:
         wanted.discard("password")
+    if "extra" in wanted:
+        sent["extra"] = _restore_masked(sent["extra"], current.extra)
     changed = Connection(
         conn_id=connection_id,
         **{name: sent[name] if name in wanted else getattr(current, name) for name in _CHANGEABLE},
@@ -104,6 +110,25 @@ def delete_connection(connection_id: str, api: ApiState = Depends(api_state)) ->
     """Delete a connection."""
     service.delete_connection(api.store, connection_id)
     return Response(status_code=204)
+
+
+def _restore_masked(sent: str | None, current: str | None) -> str | None:
+    """`sent` extra with each `***` value (at any depth) put back from the `current` extra."""
+    if not sent or not current:
+        return sent
+    try:
+        new, old = json.loads(sent), json.loads(current)
+    except json.JSONDecodeError:
+        return sent  # checked (and refused) when the connection is saved
+    return json.dumps(_restore(new, old))
+
+
+def _restore(new: Any, old: Any) -> Any:
+    if not isinstance(new, dict) or not isinstance(old, dict):
+        return new
+    return {
+        k: old[k] if v == MASK and k in old else _restore(v, old.get(k)) for k, v in new.items()
+    }
 
 
 def _name(field: str) -> str:

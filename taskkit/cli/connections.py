@@ -40,7 +40,12 @@ def add(conn_id: str, conn_uri: str | None, conn_json: str | None, **fields: Any
     from taskkit.services import connections as service
     from taskkit.services.fernet import secret_box
 
-    given = {name.removeprefix("conn_"): v for name, v in fields.items() if v is not None}
+    # --conn-host -> host, but --conn-type -> conn_type (the field's own name)
+    given = {
+        name if name == "conn_type" else name.removeprefix("conn_"): value
+        for name, value in fields.items()
+        if value is not None
+    }
     if sum(x is not None for x in (conn_uri, conn_json)) + bool(given) > 1:
         raise ConnectionSpecError(
             "Give the connection one way only: --conn-uri, --conn-json, or --conn-* fields."
