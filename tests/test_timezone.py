@@ -68,3 +68,14 @@ def test_a_datetime_subclass_works_as_start_date_and_logical_date() -> None:
     # 06:00 in Amsterdam, across the DST change of 29 March: 05:00 then 04:00 UTC.
     assert first == dt.datetime(2026, 3, 28, 5, tzinfo=UTC)
     assert Timetable.of(dag).point_after(first) == dt.datetime(2026, 3, 29, 4, tzinfo=UTC)
+
+
+def test_a_dag_keeps_plain_datetimes_of_subclassed_dates() -> None:
+    """The DAG stores a subclass's dates as plain datetimes (same instant and zone), so a
+    process without the subclass's module can still unpickle the DAG's schedule."""
+    start = DateTime(2026, 3, 28, 6, tzinfo=AMSTERDAM)
+    dag = DAG("plain", start_date=start, end_date=DateTime(2026, 4, 1, tzinfo=UTC), schedule=None)
+    assert type(dag.start_date) is dt.datetime
+    assert dag.start_date == start
+    assert dag.start_date.tzinfo is AMSTERDAM
+    assert type(dag.end_date) is dt.datetime

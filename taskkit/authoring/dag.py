@@ -82,8 +82,8 @@ class DAG:
         self.default_args: dict[str, Any] = dict(default_args or {})
         self.warnings.extend(check_default_args(dag_id, self.default_args))
         # As in Airflow, default_args may carry the DAG's dates.
-        start_date = start_date or self.default_args.get("start_date")
-        end_date = end_date or self.default_args.get("end_date")
+        start_date = plain_datetime(start_date or self.default_args.get("start_date"))
+        end_date = plain_datetime(end_date or self.default_args.get("end_date"))
         self.schedule = validate_schedule(dag_id, schedule, start_date, end_date)
         self.start_date = start_date
         self.end_date = end_date
@@ -344,6 +344,27 @@ class DAG:
 
     def __repr__(self) -> str:
         return f"<DAG {self.dag_id}: {len(self.task_dict)} tasks>"
+
+
+def plain_datetime(value: Any) -> Any:
+    """A datetime subclass (pendulum's DateTime) as a plain datetime with the same time zone.
+
+    The DAG's dates travel to the DAG processor's parent and the scheduler,
+    which must be able to unpickle them without the subclass's module.
+    """
+    if isinstance(value, dt.datetime) and type(value) is not dt.datetime:
+        return dt.datetime(
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond,
+            tzinfo=value.tzinfo,
+            fold=value.fold,
+        )
+    return value
 
 
 def _positive_or_none(dag_id: str, name: str, value: int | None) -> int | None:

@@ -46,22 +46,17 @@ def set_variable(key: str, value: str, description: str | None, serialize_json: 
 )
 def get_variable(key: str, default: str | None, deserialize_json: bool) -> None:
     """Print the value of variable KEY (TASKKIT_VAR_<KEY> wins, as in tasks)."""
-    from taskkit.authoring.secrets import use_source
     from taskkit.authoring.variables import Variable
     from taskkit.errors import VariableNotFoundError
-    from taskkit.services.secrets_source import MetastoreSecrets
 
     config = context.settings()
-    source = MetastoreSecrets(config)
     try:
-        with use_source(source):
+        with context.metastore_secrets(config):
             value = Variable.get(key, deserialize_json=deserialize_json)
     except VariableNotFoundError:
         if default is None:
             raise
         value = default
-    finally:
-        source.close()
     click.echo(json.dumps(value, indent=2) if deserialize_json else value)
 
 
