@@ -84,3 +84,25 @@ def test_a_wrong_fernet_key_is_one_line(cli_sqlite: Cli, monkeypatch: pytest.Mon
 def test_an_uninitialised_metastore_says_db_init(bare_cli: Cli) -> None:
     """Before `db init`, variables commands say to run it."""
     assert "taskkit db init" in bare_cli.fails("variables", "list")
+
+
+READER_DAG = """
+from taskkit import DAG, Variable, task
+with DAG("reader"):
+    @task
+    def read():
+        Variable.set("scratch", "only in this run")
+        return Variable.get("region") + "/" + Variable.get("scratch")
+    read()
+"""
+
+
+def test_dags_test_reads_the_metastore_and_writes_nothing_back(cli_sqlite: Cli) -> None:
+    """`dags test` tasks see the stored variables; what they set stays in the test run."""
+    cli_sqlite.ok("variables", "set", "region", "eu-west")
+    cli_sqlite.write_dag("reader.py", READER_DAG)
+    out = cli_sqlite.ok("dags", "test", "reader")
+    assert "success" in out
+    assert "scratch" not in cli_sqlite.ok("variables", "list")
+    assert "eu-west/only in this run" in cli_sqlite.ok("tasks", "test", "reader", "read")
+    assert cli_sqlite.ok("variables", "get", "scratch") == "only in this run\n"
