@@ -58,9 +58,7 @@ def _taskkit(home: Path, *args: str, env: dict[str, str] | None = None) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("executor", ["local", "sequential"])
-def test_tries_read_and_write_the_metastore_and_mask_secrets(
-    tmp_path: Path, executor: str
-) -> None:
+def test_tries_read_and_write_the_metastore_and_mask_secrets(tmp_path: Path, executor: str) -> None:
     """Values set with the CLI reach tasks and templates; a task's Variable.set is stored;
     the password and the secret variable are *** in the log files."""
     home = tmp_path / "home"
