@@ -16,6 +16,7 @@ Route = Callable[["Workload"], tuple[str, int]]
 def make_executor(settings: Settings, secret_key: bytes, route: Route) -> Executor:
     """The executor `core.executor` names, with `core.parallelism` as its capacity."""
     from taskkit.execution.local import LocalExecutor, SequentialExecutor
+    from taskkit.services.secrets_source import try_environment
 
     parallelism = settings.core.parallelism
     if settings.core.executor == "sequential":
@@ -38,11 +39,3 @@ def make_executor(settings: Settings, secret_key: bytes, route: Route) -> Execut
         reuse_max_rss_mb=settings.local.reuse_max_rss_mb,
         try_environment=try_environment(settings),
     )
-
-
-def try_environment(settings: Settings) -> dict[str, str]:
-    """What a try needs to open this metastore itself (for Variable and Connection)."""
-    return {
-        "TASKKIT_HOME": str(settings.home),
-        "TASKKIT__DATABASE__SQL_ALCHEMY_CONN": settings.database.sql_alchemy_conn,
-    }

@@ -50,10 +50,15 @@ class SecretBox:
 
 def secret_box(config: Settings) -> SecretBox:
     """The box for `config`: core.fernet_key, else the key file (created on first need)."""
-    if config.core.fernet_key:
-        keys = [k.strip().encode() for k in config.core.fernet_key.split(",")]
-        return SecretBox(keys, f"core.fernet_key from {config.source_of('core.fernet_key')}")
-    path = config.home / KEY_FILE
+    origin = f"core.fernet_key from {config.source_of('core.fernet_key')}"
+    return box_for(config.core.fernet_key, config.home, origin)
+
+
+def box_for(fernet_key: str | None, home: Path, origin: str = "core.fernet_key") -> SecretBox:
+    """The box for a core.fernet_key value (None: the key file in `home`)."""
+    if fernet_key:
+        return SecretBox([k.strip().encode() for k in fernet_key.split(",")], origin)
+    path = home / KEY_FILE
     return SecretBox([_key_file(path)], f"the key file {path}")
 
 

@@ -4,8 +4,7 @@ A worker installs one `MetastoreSecrets` when it starts; it opens nothing
 until a try first reads a variable or a connection, so tries that use
 neither pay nothing, and the zygote never imports SQLAlchemy (fork() cost
 grows with its memory). The try's process then opens the metastore itself,
-with the settings it inherits (TASKKIT_HOME and the metastore URL, which the
-executor exports to it).
+with what the executor exports to it (`try_environment`).
 
 How this squares with the one-writer rule (docs/architecture.md): that rule
 is about the scheduler's decisions — task instance states and XComs — which
@@ -18,6 +17,8 @@ scheduler owns. Reads take no write lock at all (WAL).
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from taskkit.authoring.connections import Connection
@@ -26,6 +27,24 @@ if TYPE_CHECKING:
     from taskkit.config import Settings
     from taskkit.metastore import Metastore
     from taskkit.services.fernet import SecretBox
+
+
+HOME_VAR = "TASKKIT_HOME"
+URL_VAR = "TASKKIT__DATABASE__SQL_ALCHEMY_CONN"
+FERNET_VAR = "TASKKIT__CORE__FERNET_KEY"
+
+
+def try_environment(settings: Settings) -> dict[str, str]:
+    """What an executor puts in its tries' environment so they open this metastore.
+
+    Tries read these three values instead of loading the settings, so they
+    never parse taskkit.toml (which may hold core.secret_key; see
+    docs/security.md).
+    """
+    env = {HOME_VAR: str(settings.home), URL_VAR: settings.database.sql_alchemy_conn}
+    if settings.core.fernet_key:
+        env[FERNET_VAR] = settings.core.fernet_key
+    return env
 
 
 class MetastoreSecrets:
@@ -38,13 +57,20 @@ class MetastoreSecrets:
     def _open(self) -> tuple[Metastore, SecretBox]:
         if self._opened is None:
             # Imported on first use, not with the worker: see the module docstring.
-            from taskkit.config import load_settings
             from taskkit.metastore import Metastore
-            from taskkit.services.fernet import secret_box
+            from taskkit.services.fernet import box_for, secret_box
 
-            settings = self._settings or load_settings()
-            store = Metastore.open(settings.database.sql_alchemy_conn)
-            self._opened = (store, secret_box(settings))
+            env = os.environ
+            if self._settings is not None:
+                url, box = self._settings.database.sql_alchemy_conn, secret_box(self._settings)
+            elif URL_VAR in env and HOME_VAR in env:  # set by the executor: see try_environment
+                url, box = env[URL_VAR], box_for(env.get(FERNET_VAR), Path(env[HOME_VAR]))
+            else:
+                from taskkit.config import load_settings
+
+                settings = load_settings()
+                url, box = settings.database.sql_alchemy_conn, secret_box(settings)
+            self._opened = (Metastore.open(url), box)
         return self._opened
 
     def get_variable(self, key: str) -> str | None:

@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 DAG_FILE = """
 import datetime as dt
@@ -57,12 +58,18 @@ def _taskkit(home: Path, *args: str, env: dict[str, str] | None = None) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("executor", ["local", "sequential"])
-def test_tries_read_and_write_the_metastore_and_mask_secrets(tmp_path: Path, executor: str) -> None:
+@pytest.mark.parametrize(("executor", "key_in_toml"), [("local", False), ("sequential", True)])
+def test_tries_read_and_write_the_metastore_and_mask_secrets(
+    tmp_path: Path, executor: str, key_in_toml: bool
+) -> None:
     """Values set with the CLI reach tasks and templates; a task's Variable.set is stored;
-    the password and the secret variable are *** in the log files."""
+    the password and the secret variable are *** in the log files. The Fernet key may be
+    the key file or core.fernet_key in taskkit.toml."""
     home = tmp_path / "home"
     (home / "dags").mkdir(parents=True)
+    if key_in_toml:
+        key = Fernet.generate_key().decode()
+        (home / "taskkit.toml").write_text(f'[core]\nfernet_key = "{key}"\n')
     (home / "dags" / "warehouse_dag.py").write_text(textwrap.dedent(DAG_FILE))
     _taskkit(home, "db", "init")
     _taskkit(home, "variables", "set", "api_token", "tok-0123456789")
@@ -82,6 +89,7 @@ def test_tries_read_and_write_the_metastore_and_mask_secrets(tmp_path: Path, exe
     for text in logs.values():
         assert "pw-s3cr3t-99" not in text
         assert "tok-0123456789" not in text
+    assert (home / "fernet_key").exists() is not key_in_toml
     stored = b"".join(p.read_bytes() for p in home.glob("taskkit.db*"))  # the WAL too
     assert b"pw-s3cr3t-99" not in stored
     assert b"tok-0123456789" not in stored
