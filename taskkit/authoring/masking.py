@@ -15,8 +15,7 @@ import io
 import logging
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
 MASK = "***"
@@ -160,17 +159,33 @@ class MaskingFilter(logging.Filter):
         return True
 
 
-@contextmanager
-def masked_output() -> Iterator[None]:
-    """Redact secrets in everything written to sys.stdout and sys.stderr inside the block."""
-    out, err = sys.stdout, sys.stderr
-    if isinstance(out, MaskingStream):  # already masked (a nested call)
-        yield
-        return
-    sys.stdout, sys.stderr = MaskingStream(out), MaskingStream(err)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        sys.stdout, sys.stderr = out, err
+class _MaskedOutput:
+    """Puts masking wrappers on sys.stdout and sys.stderr inside the block.
+
+    A class rather than a generator, and the last wrappers are reused while
+    the streams stay the same (every try of a DAG.test() run): this runs once
+    per try, on DAG.test()'s hot path.
+    """
+
+    def __init__(self) -> None:
+        self._wrappers: dict[str, MaskingStream] = {}
+        self._saved: list[tuple[TextIO, TextIO]] = []
+
+    def _wrap(self, name: str, target: TextIO) -> MaskingStream:
+        wrapper = self._wrappers.get(name)
+        if wrapper is None or wrapper.target is not target:
+            wrapper = self._wrappers[name] = MaskingStream(target)
+        return wrapper
+
+    def __enter__(self) -> None:
+        out, err = sys.stdout, sys.stderr
+        self._saved.append((out, err))
+        if not isinstance(out, MaskingStream):  # else already masked (a nested block)
+            sys.stdout, sys.stderr = self._wrap("out", out), self._wrap("err", err)
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stdout, sys.stderr = self._saved.pop()
+
+
+#: `with masked_output:` redacts secrets in what is written to stdout and stderr.
+masked_output = _MaskedOutput()

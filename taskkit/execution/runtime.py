@@ -123,7 +123,7 @@ def run_try(
     task chose; the run engine decides what all of that means. Secrets the
     try read (authoring/masking.py) are `***` in its output and its error.
     """
-    with masked_output():
+    with masked_output:
         result = _run_try(dag, workload, base, stop_at=stop_at)
     if result.error:
         result = attrs.evolve(result, error=redact(result.error))
