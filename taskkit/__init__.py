@@ -50,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     "Variable": "taskkit.authoring.variables",
     "Connection": "taskkit.authoring.connections",
     "BaseHook": "taskkit.authoring.connections",
+    "mask_secret": "taskkit.authoring.masking",
     "timezone": "taskkit.timezone",  # a module, as Airflow's `airflow.utils.timezone`
     # states and rules
     "RunState": "taskkit.states",
@@ -89,6 +90,7 @@ __all__ = [
     "cross_downstream",
     "dag",
     "get_current_context",
+    "mask_secret",
     "setup",
     "task",
     "task_group",
@@ -110,6 +112,7 @@ if TYPE_CHECKING:
     from taskkit.authoring.decorators import XComArg, setup, task, teardown
     from taskkit.authoring.dependencies import chain, cross_downstream
     from taskkit.authoring.edges import EdgeModifier, Label
+    from taskkit.authoring.masking import mask_secret
     from taskkit.authoring.operators import BashOperator, EmptyOperator, PythonOperator
     from taskkit.authoring.params import Param, ParamsDict
     from taskkit.authoring.taskgroup import TaskGroup, task_group

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from taskkit import DAG, BashOperator, Connection, Variable, task
+from taskkit import DAG, BashOperator, Connection, Variable, mask_secret, task
 from taskkit.authoring import masking
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
@@ -82,3 +82,17 @@ def test_secret_values_in_extra_are_masked_but_others_not() -> None:
     )
     assert conn.extra_dejson["zone"] == "zone-a1"
     assert masking.redact("k-987654 zone-a1") == "*** zone-a1"
+
+
+def test_mask_secret_hides_a_value_a_task_computed() -> None:
+    """`from taskkit import mask_secret` (Airflow's) hides any value from then on."""
+    with DAG("own_secret", start_date=START, schedule=None) as dag:
+
+        @task
+        def derive() -> None:
+            session = "session-" + "abcdef123"
+            mask_secret(session)
+            print("using", session)
+
+        derive()
+    assert "using ***" in dag.test().logs("derive")
