@@ -148,7 +148,7 @@ class Connection:
 
     def get_uri(self) -> str:
         """The connection as a URI (the inverse of from_uri)."""
-        uri = f"{(self.conn_type or '').lower().replace('_', '-')}://"
+        uri = f"{self.conn_type.lower().replace('_', '-')}://" if self.conn_type else "//"
         host = self.host or ""
         if "://" in host:
             protocol, host = host.split("://", 1)

@@ -36,6 +36,7 @@ def test_uri_forms_airflow_accepts() -> None:
     web = Connection.from_uri("http://https://api.example.com/v1", "x")
     assert web.host == "https://api.example.com"
     assert web.schema == "v1"
+    assert Connection(conn_id="t", host="h", port=1).get_uri() == "//h:1"
     nested = Connection(conn_id="n", conn_type="http", extra={"headers": {"a": 1}})
     assert Connection.from_uri(nested.get_uri(), "n").extra_dejson == {"headers": {"a": 1}}
 
