@@ -80,8 +80,9 @@ class LocalExecutor:
         try_environment: Mapping[str, str] | None = None,
     ) -> None:
         self.capacity = capacity
-        #: Settings the tries resolve for themselves (TASKKIT_HOME, the metastore URL), so a
-        #: Variable.get in a try reads the metastore this scheduler uses.
+        #: Put in the zygote's environment (services/secrets_source.try_environment: the
+        #: metastore URL, TASKKIT_HOME, core.fernet_key), so a try's Variable.get reads the
+        #: metastore this scheduler uses.
         self.try_environment = dict(try_environment or {})
         self.secret_key = secret_key
         self.reuse_processes = reuse_processes

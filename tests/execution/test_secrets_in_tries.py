@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet
 
 DAG_FILE = """
 import datetime as dt
+import logging
 from zoneinfo import ZoneInfo
 from taskkit import BashOperator, Connection, DAG, Variable, task
 
@@ -29,6 +30,7 @@ with DAG("secrets", start_date=DateTime(2026, 1, 1, tzinfo=ZoneInfo("Europe/Amst
         conn = Connection.get("warehouse")
         print(f"login {conn.login} with {conn.password} to {conn.host}")
         print("token", Variable.get("api_token"))
+        logging.getLogger("etl").warning("logged token %s", Variable.get("api_token"))
         Variable.set("written_by_task", Variable.get("cfg", deserialize_json=True)["n"] + 1)
         return conn.host
 
@@ -85,6 +87,7 @@ def test_tries_read_and_write_the_metastore_and_mask_secrets(
     logs = {p.parent.name: p.read_text() for p in (home / "logs").rglob("*.log")}
     assert "login etl with *** to db.example" in logs["use"]
     assert "token ***" in logs["use"]
+    assert "logged token ***" in logs["use"]
     assert "eu-west 6543 *** 41 env-wins" in logs["echo"]
     for text in logs.values():
         assert "pw-s3cr3t-99" not in text
