@@ -6,6 +6,7 @@ import json
 
 import pytest
 from api_harness import ApiHome
+from cryptography.fernet import Fernet
 
 from taskkit.services import connections as conn_service
 from taskkit.services.fernet import secret_box
@@ -158,3 +159,14 @@ def test_without_a_login_or_with_a_forged_token_it_is_401(api: ApiHome) -> None:
     assert api.client.get("/api/v2/connections", headers=forged).status_code == 401
     posted = api.client.post("/api/v2/variables", json={"key": "k", "value": "v"}, headers=forged)
     assert posted.status_code == 401
+
+
+def test_a_server_with_the_wrong_fernet_key_says_so(api: ApiHome) -> None:
+    """Secrets stored under another key are a 500 whose detail says which key to restore."""
+    admin = api.token("admin")
+    api.client.post("/api/v2/variables", json={"key": "k", "value": "v1234"}, headers=admin)
+    (api.home / "fernet_key").write_bytes(Fernet.generate_key())
+    got = api.client.get("/api/v2/variables/k", headers=admin)
+    assert got.status_code == 500
+    assert "Cannot decrypt variable 'k'" in got.json()["detail"]
+    assert "v1234" not in got.text
