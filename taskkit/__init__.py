@@ -42,6 +42,12 @@ _EXPORTS: dict[str, str] = {
     "BaseBranchOperator": "taskkit.authoring.branching",
     "BranchPythonOperator": "taskkit.authoring.branching",
     "ShortCircuitOperator": "taskkit.authoring.branching",
+    "LatestOnlyOperator": "taskkit.authoring.time_branching",
+    "BranchDateTimeOperator": "taskkit.authoring.time_branching",
+    "BranchDayOfWeekOperator": "taskkit.authoring.time_branching",
+    "WeekDay": "taskkit.authoring.weekday",
+    "PythonVirtualenvOperator": "taskkit.authoring.isolated_python",
+    "ExternalPythonOperator": "taskkit.authoring.isolated_python",
     "setup": "taskkit.authoring.decorators",
     "teardown": "taskkit.authoring.decorators",
     "AirflowFailException": "taskkit.errors",
@@ -52,6 +58,13 @@ _EXPORTS: dict[str, str] = {
     "BaseHook": "taskkit.authoring.connections",
     "mask_secret": "taskkit.authoring.masking",
     "timezone": "taskkit.timezone",  # a module, as Airflow's `airflow.utils.timezone`
+    # timetables (schedule objects)
+    "CronDataIntervalTimetable": "taskkit.model.timetables",
+    "CronTriggerTimetable": "taskkit.model.timetables",
+    "DeltaDataIntervalTimetable": "taskkit.model.timetables",
+    "DeltaTriggerTimetable": "taskkit.model.timetables",
+    "EventsTimetable": "taskkit.model.timetables",
+    "MultipleCronTriggerTimetable": "taskkit.model.timetables",
     # states and rules
     "RunState": "taskkit.states",
     "State": "taskkit.states",
@@ -68,21 +81,33 @@ __all__ = [
     "BaseHook",
     "BaseOperator",
     "BashOperator",
+    "BranchDateTimeOperator",
+    "BranchDayOfWeekOperator",
     "BranchPythonOperator",
     "Connection",
+    "CronDataIntervalTimetable",
+    "CronTriggerTimetable",
+    "DeltaDataIntervalTimetable",
+    "DeltaTriggerTimetable",
     "EdgeModifier",
     "EmptyOperator",
+    "EventsTimetable",
+    "ExternalPythonOperator",
     "Label",
+    "LatestOnlyOperator",
+    "MultipleCronTriggerTimetable",
     "Param",
     "ParamValidationError",
     "ParamsDict",
     "PythonOperator",
+    "PythonVirtualenvOperator",
     "RunState",
     "ShortCircuitOperator",
     "State",
     "TaskGroup",
     "TriggerRule",
     "Variable",
+    "WeekDay",
     "WeightRule",
     "XComArg",
     "__version__",
@@ -112,12 +137,27 @@ if TYPE_CHECKING:
     from taskkit.authoring.decorators import XComArg, setup, task, teardown
     from taskkit.authoring.dependencies import chain, cross_downstream
     from taskkit.authoring.edges import EdgeModifier, Label
+    from taskkit.authoring.isolated_python import ExternalPythonOperator, PythonVirtualenvOperator
     from taskkit.authoring.masking import mask_secret
     from taskkit.authoring.operators import BashOperator, EmptyOperator, PythonOperator
     from taskkit.authoring.params import Param, ParamsDict
     from taskkit.authoring.taskgroup import TaskGroup, task_group
+    from taskkit.authoring.time_branching import (
+        BranchDateTimeOperator,
+        BranchDayOfWeekOperator,
+        LatestOnlyOperator,
+    )
     from taskkit.authoring.variables import Variable
+    from taskkit.authoring.weekday import WeekDay
     from taskkit.errors import AirflowFailException, AirflowSkipException, ParamValidationError
+    from taskkit.model.timetables import (
+        CronDataIntervalTimetable,
+        CronTriggerTimetable,
+        DeltaDataIntervalTimetable,
+        DeltaTriggerTimetable,
+        EventsTimetable,
+        MultipleCronTriggerTimetable,
+    )
     from taskkit.states import RunState, State, TriggerRule, WeightRule
 
 
