@@ -52,6 +52,12 @@ _EXPORTS: dict[str, str] = {
     "teardown": "taskkit.authoring.decorators",
     "AirflowFailException": "taskkit.errors",
     "AirflowSkipException": "taskkit.errors",
+    # variables, connections and time zones
+    "Variable": "taskkit.authoring.variables",
+    "Connection": "taskkit.authoring.connections",
+    "BaseHook": "taskkit.authoring.connections",
+    "mask_secret": "taskkit.authoring.masking",
+    "timezone": "taskkit.timezone",  # a module, as Airflow's `airflow.utils.timezone`
     # timetables (schedule objects)
     "CronDataIntervalTimetable": "taskkit.model.timetables",
     "CronTriggerTimetable": "taskkit.model.timetables",
@@ -72,11 +78,13 @@ __all__ = [
     "AirflowFailException",
     "AirflowSkipException",
     "BaseBranchOperator",
+    "BaseHook",
     "BaseOperator",
     "BashOperator",
     "BranchDateTimeOperator",
     "BranchDayOfWeekOperator",
     "BranchPythonOperator",
+    "Connection",
     "CronDataIntervalTimetable",
     "CronTriggerTimetable",
     "DeltaDataIntervalTimetable",
@@ -98,6 +106,7 @@ __all__ = [
     "State",
     "TaskGroup",
     "TriggerRule",
+    "Variable",
     "WeekDay",
     "WeightRule",
     "XComArg",
@@ -106,25 +115,30 @@ __all__ = [
     "cross_downstream",
     "dag",
     "get_current_context",
+    "mask_secret",
     "setup",
     "task",
     "task_group",
     "teardown",
+    "timezone",
 ]
 
 if TYPE_CHECKING:
+    from taskkit import timezone
     from taskkit.authoring.baseoperator import BaseOperator
     from taskkit.authoring.branching import (
         BaseBranchOperator,
         BranchPythonOperator,
         ShortCircuitOperator,
     )
+    from taskkit.authoring.connections import BaseHook, Connection
     from taskkit.authoring.context import get_current_context
     from taskkit.authoring.dag import DAG, dag
     from taskkit.authoring.decorators import XComArg, setup, task, teardown
     from taskkit.authoring.dependencies import chain, cross_downstream
     from taskkit.authoring.edges import EdgeModifier, Label
     from taskkit.authoring.isolated_python import ExternalPythonOperator, PythonVirtualenvOperator
+    from taskkit.authoring.masking import mask_secret
     from taskkit.authoring.operators import BashOperator, EmptyOperator, PythonOperator
     from taskkit.authoring.params import Param, ParamsDict
     from taskkit.authoring.taskgroup import TaskGroup, task_group
@@ -133,6 +147,7 @@ if TYPE_CHECKING:
         BranchDayOfWeekOperator,
         LatestOnlyOperator,
     )
+    from taskkit.authoring.variables import Variable
     from taskkit.authoring.weekday import WeekDay
     from taskkit.errors import AirflowFailException, AirflowSkipException, ParamValidationError
     from taskkit.model.timetables import (
@@ -150,7 +165,9 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'taskkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    # A name that is a module of its own (timezone) is that module.
+    value = imported if module == f"taskkit.{name}" else getattr(imported, name)
     globals()[name] = value  # later lookups skip this function
     return value
 
