@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 import sys
 import time
 from collections import deque
@@ -162,7 +163,6 @@ class _TestRun:
         self.run_info = DagRunInfo(dag.dag_id, self.run_id, logical_date, self.conf, "test")
         self.base = base_context(self.run_info, dag.params)  # shared by every try, built once
         self.output = _Output()
-        self.logging = _LoggingCapture(self.output)
         self.pools = {DEFAULT_POOL: DEFAULT_POOL_SLOTS, **(pools or {})}
         self.parallelism = parallelism or DEFAULT_PARALLELISM
         self.retry_delay = retry_delay
@@ -175,7 +175,7 @@ class _TestRun:
         self.deadline: float | None = None
 
     def run(self) -> DagRunResult:
-        with _captured(self.output, self.logging), use_source(self.secrets):
+        with _captured(self.output), use_source(self.secrets):
             return self._run()
 
     def _run(self) -> DagRunResult:
@@ -297,7 +297,6 @@ class _TestRun:
             )
         finally:
             self.output.target = None
-        self.logging.attach()  # if the try imported logging, capture it from now on
         log = buffer.getvalue()
         if result.error:
             log += f"Try {ti.try_number} {result.outcome.value}: {result.error}\n"
@@ -352,52 +351,23 @@ class _Output(io.TextIOBase):
         return (self.target or sys.__stdout__ or io.StringIO()).write(text)
 
 
-class _LoggingCapture:
-    """Sends `logging` records (INFO and up) to the run's output, once `logging` is in use.
-
-    The logging module is not imported for this: that is ~2.5 ms, a quarter of
-    a cold 100-task DAG.test(), and a process that never imported it emits no
-    records. `attach()` runs before the first try and after each one, so a
-    task that imports logging is captured from then on; records of the try
-    that first imported it reach the log only from WARNING up, unformatted
-    (Python's last-resort handler writes them to the captured stderr).
-    """
-
-    def __init__(self, output: _Output) -> None:
-        self.output = output
-        self.handler: Any = None
-        self.level = 0
-
-    def attach(self) -> None:
-        logging = sys.modules.get("logging")
-        if self.handler is not None or logging is None:
-            return
-        root = logging.getLogger()
-        self.handler = logging.StreamHandler(self.output)
-        self.handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        self.handler.addFilter(MaskingFilter())
-        self.level = root.level
-        root.addHandler(self.handler)
-        if not self.level or self.level > logging.INFO:
-            root.setLevel(logging.INFO)
-
-    def detach(self) -> None:
-        if self.handler is not None:
-            root = sys.modules["logging"].getLogger()
-            root.removeHandler(self.handler)
-            root.setLevel(self.level)
-            self.handler = None
-
-
 @contextmanager
-def _captured(output: _Output, logs: _LoggingCapture) -> Iterator[None]:
+def _captured(output: _Output) -> Iterator[None]:
     """Send stdout, stderr and `logging` records to `output`, as a worker's task log has them."""
-    logs.attach()
+    root = logging.getLogger()
+    handler = logging.StreamHandler(output)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(MaskingFilter())
+    level = root.level
+    root.addHandler(handler)
+    if not level or level > logging.INFO:
+        root.setLevel(logging.INFO)
     try:
         with redirect_stdout(output), redirect_stderr(output):
             yield
     finally:
-        logs.detach()
+        root.removeHandler(handler)
+        root.setLevel(level)
 
 
 def _utcnow() -> dt.datetime:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -296,37 +294,6 @@ def test_logs_hold_what_a_task_logged_with_the_logging_module() -> None:
     with DAG("logging_dag") as d:
         PythonOperator(task_id="chatty", python_callable=chatty)
     assert "INFO etl.load: loaded 3 rows" in d.test().logs("chatty")
-
-
-FIRST_LOGGER = """
-import sys
-from taskkit import DAG, PythonOperator
-
-def first():
-    import logging
-    logging.getLogger("etl").warning("first %s", "warning")
-
-def second():
-    sys.modules["logging"].getLogger("etl").info("then %s", "info")
-
-with DAG("lazy_logging") as d:
-    PythonOperator(task_id="first", python_callable=first) >> PythonOperator(
-        task_id="second", python_callable=second)
-assert "logging" not in sys.modules
-result = d.test()
-print(result.logs("first"), result.logs("second"), sep="\\x00")
-"""
-
-
-def test_a_task_that_first_imports_logging_is_captured_from_then_on() -> None:
-    """DAG.test() leaves `logging` unimported: a task that imports it first gets its warnings
-    in its log, and every later task's INFO records are captured, formatted, too."""
-    done = subprocess.run(
-        [sys.executable, "-c", FIRST_LOGGER], capture_output=True, text=True, check=True
-    )
-    first, second = done.stdout.strip().split("\x00")
-    assert "first warning" in first
-    assert "INFO etl: then info" in second
 
 
 def test_task_functions_receive_the_run_context() -> None:

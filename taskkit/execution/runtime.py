@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
@@ -206,7 +207,7 @@ def unmap_operator(operator: BaseOperator, xcom: TryXCom, map_index: int) -> Any
     try:
         return operator.unmap(xcom, map_index)
     except Exception as exc:
-        _print_traceback(exc)
+        traceback.print_exc()
         return TryResult(TryOutcome.FAILED, error=f"{type(exc).__name__}: {exc}", retryable=False)
 
 
@@ -250,7 +251,7 @@ def _call_back(
         except Exception as exc:
             label = getattr(callback, "__name__", repr(callback))
             print(f"{name} {label} failed:", file=sys.stderr)
-            _print_traceback(exc)
+            traceback.print_exception(exc, file=sys.stderr)
 
 
 def execute_try(
@@ -269,7 +270,7 @@ def execute_try(
     except BaseException as exc:  # user code may raise anything, even SystemExit
         if isinstance(exc, KeyboardInterrupt):
             raise
-        _print_traceback(exc)
+        traceback.print_exc()
         context["exception"] = exc  # what failure and retry callbacks read, as in Airflow
         return TryResult(
             TryOutcome.FAILED,
@@ -294,15 +295,6 @@ def render_fields(operator: BaseOperator, context: Context) -> BaseOperator:
     for field, value in rendered.items():
         setattr(task, field, value)
     return task
-
-
-def _print_traceback(exc: BaseException) -> None:
-    """Write `exc` with its traceback to stderr: the try's log."""
-    # Imported on the first failure: a run whose tries all succeed never needs it,
-    # and it is ~1 ms of a cold DAG.test().
-    import traceback
-
-    traceback.print_exception(exc, file=sys.stderr)
 
 
 def _alarm(
