@@ -11,7 +11,9 @@ from typing import Any, Protocol
 import attrs
 
 from taskkit.authoring import macros
+from taskkit.authoring.connections import CONN
 from taskkit.authoring.params import param_values
+from taskkit.authoring.variables import VAR
 from taskkit.errors import TaskkitError
 from taskkit.model.results import SkipScope
 
@@ -45,7 +47,8 @@ class DagRunInfo:
     run_type: str = "manual"
     data_interval_start: dt.datetime | None = None
     data_interval_end: dt.datetime | None = None
-    #: The previous successful run's data interval and dates (None when unknown).
+    #: The DAG's latest successful run before this one: its data interval and dates
+    #: (None when there is none, and always in DAG.test(), which has no earlier runs).
     prev_data_interval_start_success: dt.datetime | None = None
     prev_data_interval_end_success: dt.datetime | None = None
     prev_start_date_success: dt.datetime | None = None
@@ -140,6 +143,8 @@ def base_context(run: DagRunInfo, params: Mapping[str, Any]) -> Context:
         "params": param_values(params, run.conf),
         "conf": run.conf,
         "macros": macros,
+        "var": VAR,  # {{ var.value.key }}, {{ var.json.key }}: read when rendered
+        "conn": CONN,  # {{ conn.my_id.host }}
     }
 
 

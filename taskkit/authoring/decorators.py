@@ -14,6 +14,7 @@ from taskkit.authoring.baseoperator import NOTSET
 from taskkit.authoring.branching import BranchMixin, ShortCircuitMixin
 from taskkit.authoring.dependencies import DependencyMixin
 from taskkit.authoring.operators import PythonOperator
+from taskkit.authoring.params import DagParam, holds_dag_param
 from taskkit.errors import DagAssignmentError
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class XComArg(DependencyMixin):
 
     def map(self, function: Callable[[Any], Any]) -> MapXComArg:
         """This value with `function` applied to each item, where a try consumes it."""
+        # Lazy: mapping loads only when a DAG maps a task; it subclasses this module's classes.
         from taskkit.authoring.mapping import xcom_map
 
         return xcom_map(self, function)
@@ -64,6 +66,7 @@ class XComArg(DependencyMixin):
     def zip(self, *others: XComArg, fillvalue: Any = NOTSET) -> ZipXComArg:
         """Tuples of this value's items and `others`' at each position (zip, or zip_longest
         filling with `fillvalue` when it is given)."""
+        # Lazy: see map.
         from taskkit.authoring.mapping import xcom_zip
 
         return xcom_zip(self, others, fillvalue)
@@ -83,18 +86,23 @@ def find_xcom_args(value: Any) -> list[XComArg]:
     return []
 
 
-def resolve_xcom_args(value: Any, xcom: XComAccess) -> Any:
-    """`value` with every XComArg replaced by the upstream task's value."""
+def resolve_xcom_args(value: Any, xcom: XComAccess, params: Mapping[str, Any] | None = None) -> Any:
+    """`value` with every XComArg replaced by the upstream task's value.
+
+    Given the try's `params`, every DagParam is replaced by its value too.
+    """
     if isinstance(value, XComArg):
         return value.resolve(xcom)
+    if isinstance(value, DagParam) and params is not None:
+        return value.resolve(params)
     if isinstance(value, list):
-        return [resolve_xcom_args(v, xcom) for v in value]
+        return [resolve_xcom_args(v, xcom, params) for v in value]
     if isinstance(value, tuple):
-        return tuple(resolve_xcom_args(v, xcom) for v in value)
+        return tuple(resolve_xcom_args(v, xcom, params) for v in value)
     if isinstance(value, (set, frozenset)):
-        return type(value)(resolve_xcom_args(v, xcom) for v in value)
+        return type(value)(resolve_xcom_args(v, xcom, params) for v in value)
     if isinstance(value, dict):
-        return {k: resolve_xcom_args(v, xcom) for k, v in value.items()}
+        return {k: resolve_xcom_args(v, xcom, params) for k, v in value.items()}
     return value
 
 
@@ -109,14 +117,17 @@ class DecoratedPythonOperator(PythonOperator):
 
     def __init__(self, *, has_xcom_args: bool, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.has_xcom_args = has_xcom_args
+        #: Whether the arguments hold values known only when a try runs: XComArgs, DagParams.
+        self.has_xcom_args = has_xcom_args or holds_dag_param((self.op_args, self.op_kwargs))
 
     def execute(self, context: Context) -> Any:
         if not self.has_xcom_args:
             return super().execute(context)
-        xcom = context["ti"].xcom
+        xcom, params = context["ti"].xcom, context["params"]
         return self.call(
-            context, resolve_xcom_args(self.op_args, xcom), resolve_xcom_args(self.op_kwargs, xcom)
+            context,
+            resolve_xcom_args(self.op_args, xcom, params),
+            resolve_xcom_args(self.op_kwargs, xcom, params),
         )
 
 
@@ -180,6 +191,7 @@ class TaskFunction:
 
     def partial(self, *args: Any, **kwargs: Any) -> TaskFunctionPartial:
         """The arguments every instance of a mapped task shares; then `.expand(...)` it."""
+        # Lazy: see XComArg.map.
         from taskkit.authoring.mapping import TaskFunctionPartial
 
         return TaskFunctionPartial(self, args, kwargs)
@@ -291,6 +303,30 @@ class _TaskDecorator:
     ) -> TaskFunction | Callable[[Callable[..., Any]], TaskFunction]:
         """A task whose falsy return value skips what is downstream of it."""
         return _decorator(_DecoratedShortCircuitOperator, python_callable, task_kwargs)
+
+    @overload
+    def virtualenv(self, python_callable: Callable[..., Any], /) -> TaskFunction: ...
+    @overload
+    def virtualenv(
+        self, python_callable: None = None, /, **task_kwargs: Any
+    ) -> Callable[[Callable[..., Any]], TaskFunction]: ...
+    def virtualenv(
+        self, python_callable: Callable[..., Any] | None = None, /, **task_kwargs: Any
+    ) -> TaskFunction | Callable[[Callable[..., Any]], TaskFunction]:
+        """A task run in a cached virtualenv: `@task.virtualenv(requirements=[...])`."""
+        # isolated_python imports this module, so it is imported when first used.
+        from taskkit.authoring.isolated_python import DecoratedVirtualenvOperator
+
+        return _decorator(DecoratedVirtualenvOperator, python_callable, task_kwargs)
+
+    def external_python(
+        self, python_callable: Callable[..., Any] | None = None, /, **task_kwargs: Any
+    ) -> TaskFunction | Callable[[Callable[..., Any]], TaskFunction]:
+        """A task run by an existing interpreter: `@task.external_python(python=...)`."""
+        # isolated_python imports this module, so it is imported when first used.
+        from taskkit.authoring.isolated_python import DecoratedExternalPythonOperator
+
+        return _decorator(DecoratedExternalPythonOperator, python_callable, task_kwargs)
 
 
 task = _TaskDecorator()

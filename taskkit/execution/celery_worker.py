@@ -20,7 +20,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,10 +29,12 @@ import structlog
 from celery.exceptions import Reject
 
 from taskkit.errors import BrokerMessageError
-from taskkit.execution.base import DagPayload, Event, TryFinished, Workload
-from taskkit.execution.celery_app import EventChannel, WorkerBeat, unseal
+from taskkit.execution.base import DagPayload, Event, TryFinished
+from taskkit.execution.celery_app import WorkerBeat, unseal
+from taskkit.execution.celery_channel import EventChannel, event_channel
 from taskkit.execution.local import LocalExecutor
 from taskkit.execution.tasklog import log_path
+from taskkit.execution.workload import Workload
 from taskkit.model.results import TryOutcome, TryResult
 
 if TYPE_CHECKING:
@@ -73,7 +75,7 @@ class TryRunner:
         check_due: CheckDue,
         refuse: str | None = None,
         heartbeat_s: float = 2.0,
-        metastore_url: str | None = None,
+        try_environment: Mapping[str, str] | None = None,
     ) -> None:
         self.secret_key = secret_key
         self.events_url = events_url
@@ -83,7 +85,7 @@ class TryRunner:
         self.refuse = refuse
         self.heartbeat_s = heartbeat_s
         self.hostname = socket.gethostname()
-        self.executor = LocalExecutor(concurrency, secret_key, metastore_url=metastore_url)
+        self.executor = LocalExecutor(concurrency, secret_key, try_environment=try_environment)
         self._incoming: queue.SimpleQueue[tuple[_Job, TryFinished | None]] = queue.SimpleQueue()
         self._jobs: dict[_Ident, _Job] = {}
         self._lock = threading.Lock()
@@ -278,7 +280,7 @@ class TryRunner:
 
     def _channel(self, name: str) -> EventChannel:
         if name not in self._channels:
-            self._channels[name] = EventChannel(self.events_url, name, self.secret_key)
+            self._channels[name] = event_channel(self.events_url, name, self.secret_key)
         return self._channels[name]
 
 

@@ -16,7 +16,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -28,9 +28,12 @@ from taskkit.authoring.context import (
     base_context,
     try_context,
 )
+from taskkit.authoring.decorators import find_xcom_args, resolve_xcom_args
+from taskkit.authoring.mapping import MappedOperator
+from taskkit.authoring.masking import masked_output, redact
 from taskkit.authoring.templating import render, renderer_for
 from taskkit.errors import AirflowFailException, AirflowSkipException, TaskTimeoutError
-from taskkit.execution.base import EncodedXCom
+from taskkit.execution.workload import EncodedXCom
 from taskkit.model.results import EncodedXComSequence, TryOutcome, TryResult
 
 #: How long a task callback may run when its task has no execution_timeout.
@@ -42,7 +45,7 @@ if TYPE_CHECKING:
     from taskkit.authoring.baseoperator import BaseOperator
     from taskkit.authoring.context import Context
     from taskkit.authoring.dag import DAG
-    from taskkit.execution.base import Workload
+    from taskkit.execution.workload import Workload
 
 
 #: Finds a value a try's workload does not carry: (task_id, key, map_index or None for the
@@ -157,7 +160,7 @@ def decode_xcom(encoded: EncodedXCom) -> Any:
 
 def run_info(workload: Workload) -> DagRunInfo:
     """What a try may know about its run, from its workload."""
-    return DagRunInfo(
+    info = DagRunInfo(
         workload.key.dag_id,
         workload.key.run_id,
         workload.logical_date,
@@ -165,6 +168,16 @@ def run_info(workload: Workload) -> DagRunInfo:
         workload.run_type,
         workload.data_interval_start,
         workload.data_interval_end,
+    )
+    previous = workload.previous_success
+    if previous is None:
+        return info
+    return attrs.evolve(
+        info,
+        prev_data_interval_start_success=previous.data_interval_start,
+        prev_data_interval_end_success=previous.data_interval_end,
+        prev_start_date_success=previous.start_date,
+        prev_end_date_success=previous.end_date,
     )
 
 
@@ -184,11 +197,27 @@ def run_try(
     run reaches its dagrun_timeout (a worker's try is killed instead).
     The result carries every value the try pushed (its return value
     included, and what it pushed before failing) and what a branching
-    task chose; the run engine decides what all of that means. `lookup`
-    finds the values of tasks that are not ancestors, when the try pulls them.
-    A mapped instance's `map_index_template` is rendered after the try, with
-    its context (which the task may have added to), as Airflow does.
+    task chose; the run engine decides what all of that means. Secrets the
+    try read (authoring/masking.py) are `***` in its output and its error.
+    `lookup` finds the values of tasks that are not ancestors, when the try
+    pulls them. A mapped instance's `map_index_template` is rendered after
+    the try, with its context (which the task may have added to), as Airflow does.
     """
+    with masked_output:
+        result = _run_try(dag, workload, base, stop_at=stop_at, lookup=lookup)
+    if result.error:
+        result = attrs.evolve(result, error=redact(result.error))
+    return result
+
+
+def _run_try(
+    dag: DAG,
+    workload: Workload,
+    base: Context | None,
+    *,
+    stop_at: float | None,
+    lookup: XComLookup | None,
+) -> TryResult:
     key = workload.key
     operator: BaseOperator = dag.task_dict[key.task_id]
     if base is None:
@@ -272,8 +301,6 @@ def unmap_operator(operator: BaseOperator, xcom: TryXCom, map_index: int) -> Any
     the task with the group's arguments (MappedArguments) in its template
     fields resolved for this map index (a `@task` resolves its own arguments).
     """
-    from taskkit.authoring.mapping import MappedOperator
-
     try:
         if isinstance(operator, MappedOperator):
             return operator.unmap(xcom, map_index)
@@ -292,8 +319,6 @@ def unmap_operator(operator: BaseOperator, xcom: TryXCom, map_index: int) -> Any
 
 def _resolve_group_arguments(operator: BaseOperator, xcom: TryXCom) -> BaseOperator:
     """The operator with task outputs in its template fields replaced by their values here."""
-    from taskkit.authoring.decorators import find_xcom_args, resolve_xcom_args
-
     resolved = {
         field: resolve_xcom_args(getattr(operator, field), xcom)
         for field in operator.template_fields
@@ -393,13 +418,24 @@ def render_fields(operator: BaseOperator, context: Context) -> BaseOperator:
     return task
 
 
-@contextmanager
-def _alarm(timeout: dt.timedelta | None, stop_at: float | None = None) -> Iterator[None]:
+def _alarm(
+    timeout: dt.timedelta | None, stop_at: float | None = None
+) -> AbstractContextManager[None]:
     """Raise TaskTimeoutError in the task after `timeout` (or at `stop_at`), where signals allow.
 
     Worker processes are also killed by their parent past the timeout; this
     makes the in-process runner (DAG.test) honour it too.
     """
+    if timeout is None and stop_at is None:
+        return _NO_ALARM  # the common case, without a generator per try
+    return _armed(timeout, stop_at)
+
+
+_NO_ALARM = nullcontext()
+
+
+@contextmanager
+def _armed(timeout: dt.timedelta | None, stop_at: float | None) -> Iterator[None]:
     seconds = None if timeout is None else timeout.total_seconds()
     reason = f"execution_timeout of {seconds:g}s exceeded" if seconds is not None else ""
     if stop_at is not None:

@@ -13,7 +13,7 @@ import os
 from typing import TYPE_CHECKING
 
 from taskkit.errors import XComUnreadableError
-from taskkit.execution.base import EncodedXCom
+from taskkit.execution.workload import EncodedXCom
 from taskkit.model.results import EncodedXComSequence
 
 if TYPE_CHECKING:
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from taskkit.metastore.store import Metastore
     from taskkit.model.keys import TaskInstanceKey
 
-#: Where a worker's tries read the metastore; the executor sets it for its worker processes.
+#: Where a worker's tries read the metastore: the executor exports it to its worker processes
+#: (services/secrets_source.try_environment).
 METASTORE_URL_ENV = "TASKKIT__DATABASE__SQL_ALCHEMY_CONN"
 _stores: dict[str, Metastore] = {}
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import attrs
 
-from taskkit.execution.base import Workload
+from taskkit.execution.base import PreviousSuccess
 from taskkit.execution.tasklog import log_path
+from taskkit.execution.workload import Workload
 from taskkit.model.dag import DagSpec
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.scheduling.engine import RunEngine
@@ -73,7 +74,13 @@ class ActiveRun:
             max_active_tis_per_dagrun=spec.max_active_tis_per_dagrun,
         )
 
-    def workload(self, task_id: str, logs_folder: Path, map_index: int = -1) -> Workload:
+    def workload(
+        self,
+        task_id: str,
+        logs_folder: Path,
+        map_index: int = -1,
+        previous_success: PreviousSuccess | None = None,
+    ) -> Workload:
         """Everything a worker needs for the instance's current try."""
         ti = self.engine.tis[task_id, map_index]
         timeout = self.spec.tasks[task_id].execution_timeout
@@ -99,4 +106,5 @@ class ActiveRun:
             execution_timeout_s=timeout.total_seconds() if timeout is not None else None,
             data_interval_start=self.data_interval_start,
             data_interval_end=self.data_interval_end,
+            previous_success=previous_success,
         )

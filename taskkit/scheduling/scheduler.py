@@ -13,6 +13,7 @@ import datetime as dt
 import heapq
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -23,13 +24,18 @@ from taskkit import serde
 from taskkit.authoring.context import DagRunInfo
 from taskkit.config import remove_secrets_from_environment
 from taskkit.errors import MetastoreUnavailableError, RunUnloadableError
-from taskkit.execution.base import Event, TryFinished, TryStarted, Workload
+from taskkit.execution.base import Event, PreviousSuccess, TryFinished, TryStarted
 from taskkit.execution.dag_callbacks import DagCallbackRequest, DagCallbackRunner, end_reason
 from taskkit.execution.tasklog import DEFAULT_MAX_LOG_BYTES, log_path, write_rejection
+from taskkit.execution.workload import Workload
+from taskkit.metastore.lease import scheduler_lease
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
+from taskkit.metastore.store import Metastore
 from taskkit.model.results import TryOutcome
 from taskkit.scheduling.active_run import ActiveRun, run_order
 from taskkit.scheduling.broken_runs import fail_unloadable_run
+from taskkit.scheduling.dag_flags import DagFlagBook
+from taskkit.scheduling.dag_processor import sync_dags_folder
 from taskkit.scheduling.engine import Transition, mapped_state
 from taskkit.scheduling.executors import make_executor
 from taskkit.scheduling.processor_service import processor_beside
@@ -37,13 +43,8 @@ from taskkit.scheduling.ready_queue import ReadyQueue
 from taskkit.scheduling.recovery import recover_orphaned_tries
 from taskkit.scheduling.run_creation import RunCreator, held_back_backfills
 from taskkit.scheduling.run_loader import RunLoader
-from taskkit.scheduling.selection import (
-    Candidate,
-    Occupancy,
-    RunCandidate,
-    select_runs,
-    select_tasks,
-)
+from taskkit.scheduling.run_selection import RunCandidate, select_runs
+from taskkit.scheduling.selection import Candidate, Occupancy, select_tasks
 from taskkit.scheduling.signals import stop_requests
 from taskkit.scheduling.summary import RunSummary, SchedulerSummary
 from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, RunState, State
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
     from taskkit.config import Settings
     from taskkit.execution.base import Executor
     from taskkit.metastore.records import RunRecord
-    from taskkit.metastore.store import Metastore
     from taskkit.model.keys import TaskInstanceKey
 
 log = structlog.get_logger(__name__)
@@ -82,8 +82,11 @@ class Scheduler:
         *,
         exit_when_idle: bool = False,
         shutdown_grace_s: float = SHUTDOWN_GRACE_S,
+        clock: Callable[[], dt.datetime] = _utcnow,
     ) -> None:
         self.settings = settings
+        #: The wall clock. Only the loop reads it; every decision gets the `now` it read.
+        self.clock = clock
         self.exit_when_idle = exit_when_idle
         self.shutdown_grace_s = shutdown_grace_s
         self.logs_folder = settings.home / "logs"
@@ -99,8 +102,7 @@ class Scheduler:
         self.timeouts: list[tuple[dt.datetime, str, str]] = []
         self.occupancy = Occupancy()
         self.pools: dict[str, int] = {}
-        self.paused: set[str] = set()
-        self.max_active_runs: dict[str, int | None] = {}
+        self.dags = DagFlagBook()
         self.wait_reasons: dict[TaskInstanceKey, str] = {}
         #: A run -> the run after it whose depends_on_past tasks follow its states.
         self.followers: dict[tuple[str, str], tuple[str, str]] = {}
@@ -109,6 +111,8 @@ class Scheduler:
         #: Task instances starting a new try: their stored values go (as in the engine).
         self.xcom_clears: list[TaskInstanceKey] = []
         self.to_submit: list[Workload] = []
+        #: Each active run's previous successful run, by (dag_id, run_id); see _previous_success.
+        self.previous_successes: dict[tuple[str, str], PreviousSuccess | None] = {}
         self.stopping: str | None = None
         #: A second stop signal: running tries are abandoned to be reset on the next start.
         self.forced = False
@@ -132,9 +136,6 @@ class Scheduler:
 
     def run(self) -> SchedulerSummary:
         """Schedule until idle (with exit_when_idle) or until SIGINT/SIGTERM; then drain."""
-        from taskkit.metastore.lease import scheduler_lease
-        from taskkit.metastore.store import Metastore
-
         started = time.monotonic()
         self.store = Metastore.open(self.settings.database.sql_alchemy_conn)
         try:
@@ -205,7 +206,7 @@ class Scheduler:
             self.executor.shutdown(0)
             events = []
             self.summary.exit_code = EXIT_FORCED
-        self._handle(events)
+        self._handle(events, self.clock())
         try:
             self._commit()
             self._finish_runs()  # runs whose last tries ended during the grace period
@@ -251,30 +252,32 @@ class Scheduler:
         next_refresh = next_explain = next_beat = 0.0
         while self.stopping is None:
             clock = time.monotonic()
+            now = self.clock()
             if clock >= next_refresh or self.refresh_soon:
-                self._refresh()
+                self._refresh(now)
                 next_refresh = clock + REFRESH_INTERVAL_S
             explain = clock >= next_explain
             if explain:
                 next_explain = clock + EXPLAIN_INTERVAL_S
-            self._step(_utcnow(), explain=explain)
+            self._step(now, explain=explain)
             if clock >= next_beat:
                 self._heartbeat()
                 next_beat = clock + self.settings.scheduler.heartbeat_sec
             if self.exit_when_idle and self._idle():
-                self._refresh()
+                self._refresh(self.clock())
                 if self._idle():
                     return
                 continue
-            self._handle(self.executor.poll(self._poll_timeout(next_refresh)))
+            events = self.executor.poll(self._poll_timeout(next_refresh, now))
+            self._handle(events, self.clock())
 
-    def _poll_timeout(self, next_refresh: float) -> float:
+    def _poll_timeout(self, next_refresh: float, now: dt.datetime) -> float:
         if self.to_submit or self.changes or self.refresh_soon:
             return 0.0
         timeout = max(next_refresh - time.monotonic(), 0.0)
         for timers in (self.retries, self.timeouts):
             if timers:
-                due = (timers[0][0] - _utcnow()).total_seconds()
+                due = (timers[0][0] - now).total_seconds()
                 timeout = min(timeout, max(due, 0.0))
         return timeout
 
@@ -282,13 +285,13 @@ class Scheduler:
         self.dag_callbacks.reap()
         if self.executor.running() or self.dag_callbacks.running():
             return False
-        live = [r for r in self.runs.values() if r.dag_id not in self.paused]
-        queued = [r for r in self.queued_runs.values() if r.dag_id not in self.paused]
+        live = [r for r in self.runs.values() if r.dag_id not in self.dags.paused]
+        queued = [r for r in self.queued_runs.values() if r.dag_id not in self.dags.paused]
         return not live and not queued
 
     def _step(self, now: dt.datetime, *, explain: bool = False) -> None:
         """One round of decisions: start runs, settle readiness, release retries, select."""
-        self._start_queued_runs()
+        self._start_queued_runs(now)
         for run in list(self.runs.values()):
             if run.engine.dirty:
                 changes = run.engine.decide()
@@ -304,7 +307,7 @@ class Scheduler:
 
     # -- decisions -------------------------------------------------------------------
 
-    def _start_queued_runs(self) -> None:
+    def _start_queued_runs(self, now: dt.datetime) -> None:
         if not self.queued_runs:
             return
         active = Counter(run.dag_id for run in self.runs.values())
@@ -312,10 +315,10 @@ class Scheduler:
         candidates = [
             RunCandidate(r.dag_id, r.run_id, run_order(r.logical_date, r.id))
             for r in self.queued_runs.values()
-            if r.dag_id not in self.paused and (r.dag_id, r.run_id) not in held
+            if r.dag_id not in self.dags.paused and (r.dag_id, r.run_id) not in held
         ]
         limits = {
-            dag_id: self.max_active_runs.get(dag_id) or self.settings.core.max_active_runs_per_dag
+            dag_id: self.dags.max_active_runs(dag_id) or self.settings.core.max_active_runs_per_dag
             for dag_id in {c.dag_id for c in candidates}
         }
         for chosen in select_runs(candidates, active, limits):
@@ -323,7 +326,7 @@ class Scheduler:
             if self.store.set_run_state(
                 chosen.dag_id, chosen.run_id, RunState.RUNNING, expected=[RunState.QUEUED]
             ):
-                self._load_run(record)
+                self._load_run(record, now)
                 log.info("run_started", dag_id=chosen.dag_id, run_id=chosen.run_id)
 
     def _write_expansions(self, run: ActiveRun) -> bool:
@@ -429,8 +432,8 @@ class Scheduler:
         if not self.scheduled or (self.occupancy.total >= parallelism and not explain):
             return
         candidates = self.scheduled.ordered()
-        if self.paused:
-            candidates = [c for c in candidates if c.key.dag_id not in self.paused]
+        if self.dags.paused:
+            candidates = [c for c in candidates if c.key.dag_id not in self.dags.paused]
         selection = select_tasks(
             candidates,
             pools=self.pools,
@@ -468,10 +471,35 @@ class Scheduler:
             wait_reason=None,
             error=None,
         )
-        workload = run.workload(key.task_id, self.logs_folder, key.map_index)
+        workload = run.workload(
+            key.task_id, self.logs_folder, key.map_index, self._previous_success(run)
+        )
         if self.workload_settings:  # settings the try needs, when not at their defaults
             workload = attrs.evolve(workload, **self.workload_settings)
         self.to_submit.append(workload)
+
+    def _previous_success(self, run: ActiveRun) -> PreviousSuccess | None:
+        """The DAG's latest successful run before `run`'s logical date (Airflow's rule).
+
+        Read once per run and refresh (a run finishing or a refresh forgets it), so
+        a try sees a run that succeeded up to REFRESH_INTERVAL_S before it was queued.
+        """
+        ident = (run.dag_id, run.run_id)
+        if ident not in self.previous_successes:
+            record = self.store.get_previous_run(
+                run.dag_id, run.logical_date, state=RunState.SUCCESS
+            )
+            self.previous_successes[ident] = (
+                None
+                if record is None
+                else PreviousSuccess(
+                    data_interval_start=record.data_interval_start or record.logical_date,
+                    data_interval_end=record.data_interval_end or record.logical_date,
+                    start_date=record.started_at,
+                    end_date=record.ended_at,
+                )
+            )
+        return self.previous_successes[ident]
 
     def _reject(self, candidate: Candidate, reason: str, now: dt.datetime) -> None:
         """A task that can never run (no such pool, or too big for it) fails with the reason."""
@@ -505,8 +533,7 @@ class Scheduler:
 
     # -- events from the executor ----------------------------------------------------
 
-    def _handle(self, events: list[Event]) -> None:
-        now = _utcnow()
+    def _handle(self, events: list[Event], now: dt.datetime) -> None:
         for event in events:
             run = self.runs.get((event.key.dag_id, event.key.run_id))
             if run is None:
@@ -610,6 +637,8 @@ class Scheduler:
             if outcome is None:
                 continue
             self.store.set_run_state(run.dag_id, run.run_id, outcome, expected=[RunState.RUNNING])
+            if outcome is RunState.SUCCESS:  # later runs of its DAG now have a newer one
+                self.previous_successes.clear()
             self._call_dag_callbacks(run, outcome)
             del self.runs[run.dag_id, run.run_id]
             self._unload(run)
@@ -624,6 +653,7 @@ class Scheduler:
         if not (run.spec.success_callbacks if success else run.spec.failure_callbacks):
             return
         reason = end_reason(success, run.engine.timed_out)
+        previous = self._previous_success(run) or PreviousSuccess()
         info = DagRunInfo(
             run.dag_id,
             run.run_id,
@@ -632,6 +662,10 @@ class Scheduler:
             run.run_type,
             run.data_interval_start,
             run.data_interval_end,
+            prev_data_interval_start_success=previous.data_interval_start,
+            prev_data_interval_end_success=previous.data_interval_end,
+            prev_start_date_success=previous.start_date,
+            prev_end_date_success=previous.end_date,
         )
         _, payload = self.loader.version(run.dag_version_id)
         self.dag_callbacks.submit(DagCallbackRequest(payload.payload, info, success, reason))
@@ -647,20 +681,20 @@ class Scheduler:
                 spec = run.spec.tasks[task_id]
                 self.occupancy.remove(run.dag_id, task_id, spec.pool, spec.pool_slots, run.run_id)
 
-    def _refresh(self) -> None:
+    def _refresh(self, now: dt.datetime) -> None:
         """Pick up what others changed: new and cleared runs, pools, pause flags, run limits."""
         self.refresh_soon = False
+        self.previous_successes.clear()
         self._commit()  # pending results first, so a cleared run is reloaded as it really is
         self.pools = self.store.get_pool_slots()
-        dags = self.store.list_dag_flags()
-        self.paused = {d.dag_id for d in dags if d.is_paused}
-        self.max_active_runs = {d.dag_id: d.max_active_runs for d in dags}
+        changed = self.dags.refresh(self.store, now)
         self.creator.create_due_runs(
-            dags,
-            Counter(r.dag_id for r in self.queued_runs.values()),
-            self.loader.spec,
-            self.settings.core.max_active_runs_per_dag,
-            _utcnow(),
+            self.dags.flags,
+            changed,
+            waiting=Counter(r.dag_id for r in self.queued_runs.values()),
+            spec_of=self.loader.spec,
+            default_max_active_runs=self.settings.core.max_active_runs_per_dag,
+            now=now,
         )
         active = self.store.list_active_runs()
         seen = set()
@@ -669,33 +703,33 @@ class Scheduler:
             seen.add(ident)
             held = self.runs.get(ident)
             if held is not None and record.state is RunState.QUEUED:
-                self._reload_cleared(held, record)
+                self._reload_cleared(held, record, now)
             elif held is not None:
                 continue
             elif record.state is RunState.QUEUED:
                 self.queued_runs.setdefault(ident, record)
             else:
-                self._load_run(record)
+                self._load_run(record, now)
         for ident in [i for i in self.runs if i not in seen]:
             self._unload(self.runs.pop(ident))
         for ident in [i for i in self.queued_runs if i not in seen]:
             del self.queued_runs[ident]
 
-    def _reload_cleared(self, held: ActiveRun, record: RunRecord) -> None:
+    def _reload_cleared(self, held: ActiveRun, record: RunRecord, now: dt.datetime) -> None:
         """A run we run was put back to queued (`tasks clear`): reload it, still running."""
         self._unload(self.runs.pop((held.dag_id, held.run_id)))
         if self.store.set_run_state(
             record.dag_id, record.run_id, RunState.RUNNING, expected=[RunState.QUEUED]
         ):
-            self._load_run(record)
+            self._load_run(record, now)
             log.info("run_reloaded", dag_id=record.dag_id, run_id=record.run_id)
 
-    def _load_run(self, record: RunRecord) -> None:
+    def _load_run(self, record: RunRecord, now: dt.datetime) -> None:
         """Hold a run in memory and register its scheduled, retrying and occupying tasks."""
         try:
             run = self.loader.load(record)
         except RunUnloadableError as exc:  # that run fails alone, with the reason
-            fail_unloadable_run(self.store, record, str(exc), _utcnow())
+            fail_unloadable_run(self.store, record, str(exc), now)
             self.summary.runs.append(RunSummary.of(self.store, record, RunState.FAILED))
             return
         self.runs[record.dag_id, record.run_id] = run
@@ -703,7 +737,7 @@ class Scheduler:
             self._link_past(run)
         if run.spec.dagrun_timeout is not None:
             with contextlib.suppress(OverflowError):  # a timeout past year 9999 never passes
-                deadline = (record.started_at or _utcnow()) + run.spec.dagrun_timeout
+                deadline = (record.started_at or now) + run.spec.dagrun_timeout
                 heapq.heappush(self.timeouts, (deadline, run.dag_id, run.run_id))
         retry_at = run.engine.next_retry_at()
         if retry_at is not None:
@@ -738,8 +772,6 @@ class Scheduler:
         self.followers[ident] = (run.dag_id, run.run_id)
 
     def _sync_dags(self) -> None:
-        from taskkit.scheduling.dag_processor import sync_dags_folder
-
         report = sync_dags_folder(self.store, self.settings, self.secret_key)
         log.debug("dags_synced", report=str(report))
 

@@ -10,7 +10,8 @@ import threading
 import time
 from pathlib import Path
 
-from taskkit.execution.base import Workload
+from tasklogs import format_log
+
 from taskkit.execution.tasklog import (
     TryLog,
     bound_keys,
@@ -19,12 +20,12 @@ from taskkit.execution.tasklog import (
     finished_line,
     follow_log,
     format_line,
-    format_log,
     log_path,
     open_log,
     write_event,
     write_rejection,
 )
+from taskkit.execution.workload import Workload
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import TryOutcome, TryResult
 

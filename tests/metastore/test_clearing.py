@@ -9,6 +9,7 @@ import pytest
 
 from taskkit.errors import DuplicateRunError, RunNotFoundError
 from taskkit.metastore import UNSET, Metastore, RunRecord, TIChange
+from taskkit.metastore.records import XComWrite
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.task import TaskSpec
 from taskkit.states import RunState, RunType, State
@@ -35,7 +36,9 @@ def test_clear_resets_finished_tis_keeps_running_ones_and_requeues_the_run(
     for task_id in ("a", "b"):
         _move(metastore, task_id, State.SCHEDULED, State.QUEUED, State.RUNNING, State.FAILED)
     _move(metastore, "c", State.SCHEDULED, State.QUEUED, State.RUNNING)
-    metastore.set_xcom(TaskInstanceKey("etl", "r1", "a"), b"1", encoding="json")
+    metastore.transition_task_instances(
+        [], [XComWrite(TaskInstanceKey("etl", "r1", "a"), "return_value", b"1", "json")]
+    )
     metastore.set_run_state("etl", "r1", RunState.FAILED)
     assert metastore.clear_task_instances("etl", "r1", {"a": 3, "c": 1}) == 1
     tis = {ti.task_id: ti for ti in metastore.list_task_instances("etl", "r1")}
@@ -83,3 +86,14 @@ def test_dag_flags_and_next_run(metastore: Metastore) -> None:
     metastore.set_next_run("etl", T0, T0 + dt.timedelta(days=1))
     dag = metastore.get_dag("etl")
     assert (dag.next_run, dag.next_run_after) == (T0, T0 + dt.timedelta(days=1))
+
+
+def test_dag_flags_changed_since_reads_only_rows_stamped_since(metastore: Metastore) -> None:
+    """The scheduler's incremental refresh: only DAGs saved, paused or deactivated since."""
+    metastore.save_dag_version("etl", "/dags/etl.py", b"p", "h", "s")
+    metastore.save_dag_version("report", "/dags/report.py", b"p", "h2", "s")
+    since = dt.datetime.now(dt.timezone.utc)
+    metastore.set_paused("report", True)
+
+    assert [f.dag_id for f in metastore.list_dag_flags(changed_since=since)] == ["report"]
+    assert [f.dag_id for f in metastore.list_dag_flags()] == ["etl", "report"]

@@ -9,8 +9,6 @@ from taskkit.scheduling.readiness import (
     Readiness,
     UpstreamCounts,
     evaluate_trigger_rule,
-    task_readiness,
-    waiting_upstream,
 )
 from taskkit.states import State, TriggerRule
 
@@ -89,8 +87,7 @@ def test_upstream_failed_counts_as_a_failure_and_retries_as_unfinished() -> None
     counts = UpstreamCounts.of(task.upstream, states)
     assert counts == UpstreamCounts(3, success=1, upstream_failed=1)
     assert counts.failures == 1
-    assert task_readiness(task, states) is U
-    assert waiting_upstream(task, states) == ["b"]
+    assert task_readiness_of(task, states) is U
 
 
 def test_all_done_setup_success_needs_one_upstream_setup_to_have_succeeded() -> None:
@@ -101,20 +98,25 @@ def test_all_done_setup_success_needs_one_upstream_setup_to_have_succeeded() -> 
         upstream_setups=frozenset({"setup"}),
         trigger_rule=TR.ALL_DONE_SETUP_SUCCESS,
     )
-    assert task_readiness(task, {"setup": State.SUCCESS, "work": State.FAILED}) is R
-    assert task_readiness(task, {"setup": State.SUCCESS, "work": State.RUNNING}) is W
-    assert task_readiness(task, {"setup": State.FAILED, "work": State.UPSTREAM_FAILED}) is U
-    assert task_readiness(task, {"setup": State.SKIPPED, "work": State.SKIPPED}) is S
+    assert task_readiness_of(task, {"setup": State.SUCCESS, "work": State.FAILED}) is R
+    assert task_readiness_of(task, {"setup": State.SUCCESS, "work": State.RUNNING}) is W
+    assert task_readiness_of(task, {"setup": State.FAILED, "work": State.UPSTREAM_FAILED}) is U
+    assert task_readiness_of(task, {"setup": State.SKIPPED, "work": State.SKIPPED}) is S
 
 
 def test_one_done_does_not_count_upstream_failed_as_done() -> None:
     """one_done waits for a try that ran: upstream_failed alone leaves it skipped."""
     task = TaskSpec("t", upstream=frozenset({"a"}), trigger_rule=TR.ONE_DONE)
-    assert task_readiness(task, {"a": State.UPSTREAM_FAILED}) is S
+    assert task_readiness_of(task, {"a": State.UPSTREAM_FAILED}) is S
 
 
 def test_missing_states_count_as_not_started() -> None:
     """Upstream tasks absent from the state map are treated as state none."""
     task = TaskSpec("t", upstream=frozenset({"a"}), trigger_rule=TR.ALL_DONE)
-    assert task_readiness(task, {}) is W
-    assert waiting_upstream(task, {}) == ["a"]
+    assert task_readiness_of(task, {}) is W
+
+
+def task_readiness_of(task: TaskSpec, states: dict[str, State]) -> Readiness:
+    """The task's trigger rule over one state per upstream task (as the engine counts them)."""
+    counts = UpstreamCounts.of(task.upstream, states, task.upstream_setups)
+    return evaluate_trigger_rule(task.trigger_rule, counts)
