@@ -84,8 +84,8 @@ class TryXCom:
         if task_id == self.task_id:
             return self.pushed.get(key)
         encoded = self.values.get((task_id, key))
-        if encoded is None and not self._carried(task_id):
-            encoded = self.lookup(task_id, key, None) if self.lookup is not None else None
+        if encoded is None and self.lookup is not None and not self._carried(task_id):
+            encoded = self.lookup(task_id, key, self.map_index if self._paired(task_id) else None)
         return _decoded(encoded)
 
     def pull_at(self, task_id: str, key: str, map_index: int) -> Any:
@@ -109,6 +109,15 @@ class TryXCom:
         if self._ancestors is None:
             self._ancestors = ancestors_of(self._dag, self.task_id)
         return task_id in self._ancestors
+
+    def _paired(self, task_id: str) -> bool:
+        """Whether the task is in this instance's own mapped task group (same map index)."""
+        if self.map_index < 0 or self._dag is None or task_id not in self._dag.task_dict:
+            return False
+        group = self._dag.task_dict[self.task_id].task_group.closest_mapped()
+        return group is not None and (
+            self._dag.task_dict[task_id].task_group.closest_mapped() is group
+        )
 
     def push(self, task_id: str, key: str, value: Any) -> None:
         self.pushed[key] = value

@@ -228,3 +228,25 @@ def test_per_instance_counts_decide_trigger_rules_downstream_of_a_mapped_task() 
     result = dag.test()
     assert result.task_states["strict"] is State.SKIPPED
     assert result.task_states["lenient"] is State.SUCCESS
+
+
+def test_a_pull_inside_a_mapped_group_gets_the_same_map_index_even_from_a_sibling() -> None:
+    """Without map_indexes, a task of the same group (upstream or not) gives this index's value."""
+    with DAG("siblings") as dag:
+
+        @task(priority_weight=10)
+        def first(x: int) -> int:
+            return x * 100
+
+        @task
+        def second(ti: Any = None) -> Any:
+            return ti.xcom_pull("grp.first")
+
+        @task_group
+        def grp(x: Any) -> None:
+            first(x)
+            second()
+
+        grp.expand(x=[1, 2])
+
+    assert dag.test(parallelism=1).xcom("grp.second") == [100, 200]
