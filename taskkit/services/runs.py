@@ -72,6 +72,7 @@ def list_runs(
 #: One letter per task state in the grid's cells; "-" where a run lacks the task.
 STATE_CODES: Mapping[str, str] = {s.value: chr(ord("a") + i) for i, s in enumerate(State)}
 MISSING = "-"
+_REMOVED = State.REMOVED.value
 
 
 @attrs.frozen
@@ -122,6 +123,8 @@ def grid(store: Metastore, versions: DagVersions, dag_id: str, *, runs: int = 25
             row = letters[task_id] = [MISSING] * width
             task_ids.append(task_id)
         index = column[run_pk]
+        if state == _REMOVED and row[index] != MISSING:
+            continue  # a mapped task's surplus instance: its other instances say more
         row[index] = code(state, "?")
         if tried > 1:
             tries.setdefault(task_id, [0] * width)[index] = tried
