@@ -121,7 +121,8 @@ class DAGRunCollectionResponse(BaseModel):
 class TriggerDAGRunPostBody(_Strict):
     """POST /api/v2/dags/{dag_id}/dagRuns."""
 
-    dag_run_id: str | None = Field(default=None, max_length=250)
+    #: Checked by taskkit.validation.run_id (the CLI's and the metastore's rule too).
+    dag_run_id: str | None = None
     logical_date: dt.datetime | None = None
     conf: dict[str, Any] = Field(default_factory=dict)
     note: str | None = None

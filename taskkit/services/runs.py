@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from taskkit import validation
 from taskkit.authoring.params import resolve_params
 from taskkit.services.dag_versions import current_version, load_version
-from taskkit.services.validation import check_run_id
 from taskkit.states import RunState, RunType, State
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def trigger(
     """
     when = logical_date or now or dt.datetime.now(dt.timezone.utc)
     if run_id is not None:
-        check_run_id(run_id)
+        validation.run_id(run_id)
     version = current_version(store, config, dag_id)
     dag = load_version(config, version)
     run_conf = dict(conf or {})
