@@ -157,10 +157,14 @@ class TaskInstanceResponse(BaseModel):
     next_retry_at: dt.datetime | None
     wait_reason: str | None
     error: str | None
+    #: The template fields as the current try rendered them (only on a single instance's GET).
+    rendered_fields: dict[str, Any] = {}
 
     @classmethod
-    def of(cls, ti: TaskInstanceRecord) -> TaskInstanceResponse:
-        """From the metastore's record."""
+    def of(
+        cls, ti: TaskInstanceRecord, rendered_fields: dict[str, Any] | None = None
+    ) -> TaskInstanceResponse:
+        """From the metastore's record (and the try's rendered fields, when read)."""
         duration = None
         if ti.started_at and ti.ended_at:
             duration = (ti.ended_at - ti.started_at).total_seconds()
@@ -168,6 +172,7 @@ class TaskInstanceResponse(BaseModel):
             task_id=ti.task_id,
             dag_id=ti.dag_id,
             dag_run_id=ti.run_id,
+            map_index=ti.map_index,
             state=None if ti.state.value == "none" else ti.state.value,
             try_number=ti.try_number,
             max_tries=ti.max_tries,
@@ -184,6 +189,7 @@ class TaskInstanceResponse(BaseModel):
             next_retry_at=ti.next_retry_at,
             wait_reason=ti.wait_reason,
             error=ti.error,
+            rendered_fields=rendered_fields or {},
         )
 
 
@@ -235,6 +241,7 @@ class XComResponse(BaseModel):
     task_id: str
     dag_id: str
     dag_run_id: str
+    map_index: int = -1
     timestamp: dt.datetime
     value: Any
     encoding: str

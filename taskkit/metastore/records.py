@@ -202,6 +202,15 @@ class XComWrite:
 
 
 @attrs.frozen
+class RenderedFieldsWrite:
+    """A try's rendered template fields (a JSON object's text) to store with its result."""
+
+    ti: TaskInstanceKey
+    try_number: int
+    fields_json: str = attrs.field(repr=False)
+
+
+@attrs.frozen
 class Occupancy:
     """Slots and task instances held by queued+running TIs, derived from their states.
 

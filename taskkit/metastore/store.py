@@ -21,6 +21,7 @@ from taskkit.metastore.dags import DagMethods
 from taskkit.metastore.engine import create_engine_for
 from taskkit.metastore.marking import MarkMethods
 from taskkit.metastore.pools import PoolMethods
+from taskkit.metastore.rendered import RenderedFieldsMethods
 from taskkit.metastore.runs import RunMethods
 from taskkit.metastore.tables import SCHEMA_REVISION
 from taskkit.metastore.task_instances import TaskInstanceMethods
@@ -36,6 +37,7 @@ class Metastore(
     RunMethods,
     TaskInstanceMethods,
     XComMethods,
+    RenderedFieldsMethods,
     ClearMethods,
     MarkMethods,
     UserMethods,
