@@ -412,5 +412,8 @@ class GridResponse(BaseModel):
     tries: dict[str, list[int]]
     #: task_id -> task group id, for tasks inside a group.
     groups: dict[str, str]
+    #: mapped task_id -> per run its instances' count per state (null where none); its
+    #: letter in `cells` is the overall state.
+    mapped: dict[str, list[dict[str, int] | None]]
 
     model_config = ConfigDict(json_schema_extra={"description": "Served as plain JSON."})
