@@ -77,7 +77,10 @@ from taskkit import BashOperator, DAG, chain
 
 with DAG("steer", schedule=None, tags=["demo"]):
     chain(*(
-        BashOperator(task_id=name, bash_command="echo {{ ti.task_id }} of {{ dag_run.run_id }}")
+        BashOperator(
+            task_id=name,
+            bash_command="echo {{ ti.task_id }} of {{ dag_run.run_id }} try {{ ti.try_number }}",
+        )
         for name in ("a", "b", "c")
     ))
 """

@@ -224,7 +224,7 @@ def test_clearing_and_marking_one_task_its_downstream_and_a_whole_run(
     page.goto(ui["base"] + "/dags/steer/runs/steered/tasks/b")
     page.evaluate("() => { window.__sameDocument = true; }")
     assert "Rendered by try 1." in page.inner_text("[data-testid=templates-note]")
-    assert "echo b of steered" in page.inner_text("[data-testid=templates]")
+    assert "echo b of steered try 1" in page.inner_text("[data-testid=templates]")
     badge = "[data-testid=ti-state]"
 
     page.click(".ti-action[data-action=failed]")
@@ -266,6 +266,16 @@ def test_clearing_and_marking_one_task_its_downstream_and_a_whole_run(
     assert set(_states(api, "steer", "steered").values()) == {"success"}
     assert page.evaluate("() => window.__sameDocument === true")
     ui["shots"].take(page, "run-actions", full_page=True)
+
+    page.goto(ui["base"] + "/dags/steer/runs/steered/tasks/b")  # each try's own values
+    templates = page.locator("[data-testid=templates]")
+    assert "echo b of steered try 2" in templates.inner_text()
+    page.click(".try[data-try='1']")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=templates-note]').textContent"
+        " === 'Rendered by try 1.'"
+    )
+    assert "echo b of steered try 1" in templates.inner_text()
     page.context.close()
 
 
