@@ -1,4 +1,4 @@
-"""Creating scheduled runs: an idle refresh touches no DAG; a DAG is looked at when due or changed."""
+"""Creating scheduled runs: an idle refresh touches no DAG; a DAG is read when due or changed."""
 
 from __future__ import annotations
 
