@@ -18,6 +18,7 @@ from taskkit.api.schemas import (
     XComResponse,
 )
 from taskkit.api.state import ApiState, api_state
+from taskkit.metastore import TaskInstanceRecord
 from taskkit.services import logs
 from taskkit.services import task_instances as service
 from taskkit.services.dags import MAX_PAGE
@@ -46,8 +47,7 @@ def get_task_instance(
     dag_id: str, dag_run_id: str, task_id: str, api: ApiState = Depends(api_state)
 ) -> TaskInstanceResponse:
     """One task instance (a mapped task's first), with its current try's rendered fields."""
-    ti = service.get_task_instance(api.store, dag_id, dag_run_id, task_id)
-    return TaskInstanceResponse.of(ti, service.rendered_fields(api.store, ti))
+    return _one(api, service.get_task_instance(api.store, dag_id, dag_run_id, task_id))
 
 
 @router.get("/taskInstances/{task_id}/{map_index:int}", dependencies=[auth.viewer])
@@ -55,8 +55,17 @@ def get_mapped_task_instance(
     dag_id: str, dag_run_id: str, task_id: str, map_index: int, api: ApiState = Depends(api_state)
 ) -> TaskInstanceResponse:
     """One instance of a mapped task, with its current try's rendered fields."""
-    ti = service.get_task_instance(api.store, dag_id, dag_run_id, task_id, map_index)
-    return TaskInstanceResponse.of(ti, service.rendered_fields(api.store, ti))
+    return _one(api, service.get_task_instance(api.store, dag_id, dag_run_id, task_id, map_index))
+
+
+def _one(api: ApiState, ti: TaskInstanceRecord) -> TaskInstanceResponse:
+    """A single instance's response: also its rendered fields and why it is in its state."""
+    dag = api.store.get_dag(ti.dag_id)
+    run = api.store.get_run(ti.dag_id, ti.run_id)
+    why = service.explain(
+        api.store, lambda: api.versions.get(run.dag_version_id).spec, dag, run, ti
+    )
+    return TaskInstanceResponse.of(ti, service.rendered_fields(api.store, ti), why)
 
 
 @router.patch("/taskInstances/{task_id}", dependencies=[auth.op])

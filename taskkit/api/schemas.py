@@ -159,12 +159,17 @@ class TaskInstanceResponse(BaseModel):
     error: str | None
     #: The template fields as the current try rendered them (only on a single instance's GET).
     rendered_fields: dict[str, Any] = {}
+    #: Why it is in its state, as `taskkit tasks why` says it (only on a single instance's GET).
+    why: str | None = None
 
     @classmethod
     def of(
-        cls, ti: TaskInstanceRecord, rendered_fields: dict[str, Any] | None = None
+        cls,
+        ti: TaskInstanceRecord,
+        rendered_fields: dict[str, Any] | None = None,
+        why: str | None = None,
     ) -> TaskInstanceResponse:
-        """From the metastore's record (and the try's rendered fields, when read)."""
+        """From the metastore's record (and the try's rendered fields and reason, when read)."""
         duration = None
         if ti.started_at and ti.ended_at:
             duration = (ti.ended_at - ti.started_at).total_seconds()
@@ -190,6 +195,7 @@ class TaskInstanceResponse(BaseModel):
             wait_reason=ti.wait_reason,
             error=ti.error,
             rendered_fields=rendered_fields or {},
+            why=why,
         )
 
 

@@ -207,41 +207,9 @@ def _states(api: ApiHome, dag_id: str, run_id: str) -> dict[str, str]:
     return {t.task_id: t.state.value for t in api.store.list_task_instances(dag_id, run_id)}
 
 
-def test_clearing_and_marking_one_task_its_downstream_and_a_whole_run(
-    ui: dict[str, Any],
-) -> None:
-    """The panel's buttons mark one task failed, clear it with its downstream, mark them
-    success, and the run page's buttons mark and clear the whole run: each change shows on
-    the open page without a reload, and a scheduler then reruns the cleared run to success."""
+def _clear_and_mark_the_whole_run(ui: dict[str, Any], page: Any) -> None:
+    """The run page's buttons: mark the run failed, clear it, and a scheduler reruns it."""
     api: ApiHome = ui["api"]
-    got = api.client.post(
-        "/api/v2/dags/steer/dagRuns", json={"dag_run_id": "steered"}, headers=api.token("op")
-    )
-    assert got.status_code == 200, got.text
-    api.run_scheduler()
-    page = logged_in(ui, "op")
-    page.on("dialog", lambda dialog: dialog.accept())
-    page.goto(ui["base"] + "/dags/steer/runs/steered/tasks/b")
-    page.evaluate("() => { window.__sameDocument = true; }")
-    assert "Rendered by try 1." in page.inner_text("[data-testid=templates-note]")
-    assert "echo b of steered try 1" in page.inner_text("[data-testid=templates]")
-    badge = "[data-testid=ti-state]"
-
-    page.click(".ti-action[data-action=failed]")
-    page.wait_for_selector(f"{badge}.failed")
-    assert _states(api, "steer", "steered") == {"a": "success", "b": "failed", "c": "success"}
-
-    page.check("#with-downstream")
-    page.click(".ti-action[data-action=clear]")
-    page.wait_for_selector(f"{badge}.none")
-    assert _states(api, "steer", "steered") == {"a": "success", "b": "none", "c": "none"}
-
-    page.click(".ti-action[data-action=success]")
-    page.wait_for_selector(f"{badge}.success")
-    assert _states(api, "steer", "steered") == {"a": "success", "b": "success", "c": "success"}
-    assert page.evaluate("() => window.__sameDocument === true")
-    ui["shots"].take(page, "task-actions", full_page=True)
-
     page.goto(ui["base"] + "/dags/steer/runs/steered")
     page.evaluate("() => { window.__sameDocument = true; }")
     rows = "#ti-table tbody tr"
@@ -266,6 +234,47 @@ def test_clearing_and_marking_one_task_its_downstream_and_a_whole_run(
     assert set(_states(api, "steer", "steered").values()) == {"success"}
     assert page.evaluate("() => window.__sameDocument === true")
     ui["shots"].take(page, "run-actions", full_page=True)
+
+
+def test_clearing_and_marking_one_task_its_downstream_and_a_whole_run(
+    ui: dict[str, Any],
+) -> None:
+    """The panel's buttons mark one task failed, clear it with its downstream, mark them
+    success, and the run page's buttons mark and clear the whole run: each change shows on
+    the open page without a reload, and a scheduler then reruns the cleared run to success."""
+    api: ApiHome = ui["api"]
+    got = api.client.post(
+        "/api/v2/dags/steer/dagRuns", json={"dag_run_id": "steered"}, headers=api.token("op")
+    )
+    assert got.status_code == 200, got.text
+    api.run_scheduler()
+    page = logged_in(ui, "op")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(ui["base"] + "/dags/steer/runs/steered/tasks/b")
+    page.evaluate("() => { window.__sameDocument = true; }")
+    assert "Rendered by try 1." in page.inner_text("[data-testid=templates-note]")
+    assert "echo b of steered try 1" in page.inner_text("[data-testid=templates]")
+    badge = "[data-testid=ti-state]"
+
+    page.click(".ti-action[data-action=failed]")
+    page.wait_for_selector(f"{badge}.failed")
+    page.wait_for_function(  # the reason follows the state, as `taskkit tasks why` says it
+        "() => document.querySelector('#why').textContent === 'finished: failed'"
+    )
+    assert _states(api, "steer", "steered") == {"a": "success", "b": "failed", "c": "success"}
+
+    page.check("#with-downstream")
+    page.click(".ti-action[data-action=clear]")
+    page.wait_for_selector(f"{badge}.none")
+    page.wait_for_function("() => document.querySelector('#ti-try').textContent === '1 of 2'")
+    assert _states(api, "steer", "steered") == {"a": "success", "b": "none", "c": "none"}
+
+    page.click(".ti-action[data-action=success]")
+    page.wait_for_selector(f"{badge}.success")
+    assert _states(api, "steer", "steered") == {"a": "success", "b": "success", "c": "success"}
+    assert page.evaluate("() => window.__sameDocument === true")
+    ui["shots"].take(page, "task-actions", full_page=True)
+    _clear_and_mark_the_whole_run(ui, page)
 
     page.goto(ui["base"] + "/dags/steer/runs/steered/tasks/b")  # each try's own values
     templates = page.locator("[data-testid=templates]")

@@ -101,6 +101,7 @@ def test_rendered_fields_are_each_trys_own_after_a_real_run(api_sqlite: ApiHome)
     api.run_scheduler()
     ti = api.get("/api/v2/dags/retried/dagRuns/rr/taskInstances/flaky").json()
     assert (ti["state"], ti["try_number"]) == ("success", 2)
+    assert ti["why"] == "finished: success"
     assert ti["rendered_fields"] == {
         "bash_command": "echo try 2 of rr; test 2 -gt 1",
         "env": {"TRY": "2"},

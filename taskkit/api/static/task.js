@@ -42,8 +42,18 @@
     ]));
   }
 
-  async function fetchRendered() {
+  // After a change of state: the reason, error and try as the server now gives them, and
+  // what the try that just ended rendered.
+  async function refresh() {
     const ti = await taskkit.api("GET", instance);
+    document.getElementById("why").textContent = ti.why || "";
+    const error = document.getElementById("ti-error");
+    error.hidden = !ti.error;
+    error.querySelector("code").textContent = ti.error || "";
+    document.getElementById("ti-try").textContent = `${ti.try_number} of ${ti.max_tries}`;
+    const banner = document.querySelector("[data-testid=wait-reason]");
+    banner.classList.toggle("error", ["failed", "upstream_failed"].includes(ti.state));
+    banner.classList.toggle("info", !["failed", "upstream_failed"].includes(ti.state));
     if (Object.keys(ti.rendered_fields).length) {
       rendered[String(ti.try_number)] = ti.rendered_fields;
       if (current && current.try === ti.try_number) showRendered(ti.try_number);
@@ -118,15 +128,12 @@
   if (tries.length) open(tries[tries.length - 1]);
   setInterval(poll, 1000);
 
-  const FINISHED = ["success", "failed", "skipped", "upstream_failed", "up_for_retry"];
-  let lastState = null;
+  let lastState = document.querySelector('[data-testid="ti-state"]').textContent.trim();
   taskkit.live(`/ui/events/run/${enc(dagId)}/${enc(runId)}`, (data) => {
     const ti = data.task_instances.find((t) => t.task_id === taskId && t.map_index === mapIndex);
     if (!ti) return;
-    if (ti.state !== lastState && FINISHED.includes(ti.state) && lastState !== null) {
-      fetchRendered().catch(() => {});  // the try that just ended stored what it rendered
-    }
-    lastState = ti.state;
+    if ((ti.state || "none") !== lastState) refresh().catch(() => {});
+    lastState = ti.state || "none";
     const badge = document.querySelector('[data-testid="ti-state"]');
     badge.textContent = ti.state || "none";
     badge.className = `badge ${ti.state || "none"}`;
