@@ -89,3 +89,20 @@ def test_a_mapped_tasks_overall_state_shows_work_under_way_first() -> None:
     assert mapped_overall({"success": 3, "failed": 1}) == "failed"
     assert mapped_overall({"skipped": 2}) == "skipped"
     assert mapped_overall({"skipped": 1, "success": 1}) == "success"
+
+
+def test_instances_of_a_task_the_current_version_does_not_map_are_still_counted(
+    api: ApiHome,
+) -> None:
+    """A run of an older version in which a task was mapped: its instances are counted in one
+    cell too, not shown as whichever instance was read last."""
+    got = api.client.post(
+        "/api/v2/dags/etl/dagRuns", json={"dag_run_id": "old"}, headers=api.token("op")
+    )
+    assert got.status_code == 200, got.text
+    extract = next(t for t in api.store.list_task_instances("etl", "old") if t.task_id == "extract")
+    assert api.store.expand_task_instance(extract.key, 3)
+    grid = api.get("/ui/grid/etl").json()
+    assert grid["mapped"] == {"extract": [{"none": 3}]}
+    assert grid["codes"][grid["cells"]["extract"]] == "none"
+    assert grid["cells"]["load"] == grid["cells"]["extract"]
