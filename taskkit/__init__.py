@@ -42,10 +42,29 @@ _EXPORTS: dict[str, str] = {
     "BaseBranchOperator": "taskkit.authoring.branching",
     "BranchPythonOperator": "taskkit.authoring.branching",
     "ShortCircuitOperator": "taskkit.authoring.branching",
+    "LatestOnlyOperator": "taskkit.authoring.time_branching",
+    "BranchDateTimeOperator": "taskkit.authoring.time_branching",
+    "BranchDayOfWeekOperator": "taskkit.authoring.time_branching",
+    "WeekDay": "taskkit.authoring.weekday",
+    "PythonVirtualenvOperator": "taskkit.authoring.isolated_python",
+    "ExternalPythonOperator": "taskkit.authoring.isolated_python",
     "setup": "taskkit.authoring.decorators",
     "teardown": "taskkit.authoring.decorators",
     "AirflowFailException": "taskkit.errors",
     "AirflowSkipException": "taskkit.errors",
+    # variables, connections and time zones
+    "Variable": "taskkit.authoring.variables",
+    "Connection": "taskkit.authoring.connections",
+    "BaseHook": "taskkit.authoring.connections",
+    "mask_secret": "taskkit.authoring.masking",
+    "timezone": "taskkit.timezone",  # a module, as Airflow's `airflow.utils.timezone`
+    # timetables (schedule objects)
+    "CronDataIntervalTimetable": "taskkit.model.timetables",
+    "CronTriggerTimetable": "taskkit.model.timetables",
+    "DeltaDataIntervalTimetable": "taskkit.model.timetables",
+    "DeltaTriggerTimetable": "taskkit.model.timetables",
+    "EventsTimetable": "taskkit.model.timetables",
+    "MultipleCronTriggerTimetable": "taskkit.model.timetables",
     # states and rules
     "RunState": "taskkit.states",
     "State": "taskkit.states",
@@ -59,21 +78,36 @@ __all__ = [
     "AirflowFailException",
     "AirflowSkipException",
     "BaseBranchOperator",
+    "BaseHook",
     "BaseOperator",
     "BashOperator",
+    "BranchDateTimeOperator",
+    "BranchDayOfWeekOperator",
     "BranchPythonOperator",
+    "Connection",
+    "CronDataIntervalTimetable",
+    "CronTriggerTimetable",
+    "DeltaDataIntervalTimetable",
+    "DeltaTriggerTimetable",
     "EdgeModifier",
     "EmptyOperator",
+    "EventsTimetable",
+    "ExternalPythonOperator",
     "Label",
+    "LatestOnlyOperator",
+    "MultipleCronTriggerTimetable",
     "Param",
     "ParamValidationError",
     "ParamsDict",
     "PythonOperator",
+    "PythonVirtualenvOperator",
     "RunState",
     "ShortCircuitOperator",
     "State",
     "TaskGroup",
     "TriggerRule",
+    "Variable",
+    "WeekDay",
     "WeightRule",
     "XComArg",
     "__version__",
@@ -81,28 +115,49 @@ __all__ = [
     "cross_downstream",
     "dag",
     "get_current_context",
+    "mask_secret",
     "setup",
     "task",
     "task_group",
     "teardown",
+    "timezone",
 ]
 
 if TYPE_CHECKING:
+    from taskkit import timezone
     from taskkit.authoring.baseoperator import BaseOperator
     from taskkit.authoring.branching import (
         BaseBranchOperator,
         BranchPythonOperator,
         ShortCircuitOperator,
     )
+    from taskkit.authoring.connections import BaseHook, Connection
     from taskkit.authoring.context import get_current_context
     from taskkit.authoring.dag import DAG, dag
     from taskkit.authoring.decorators import XComArg, setup, task, teardown
     from taskkit.authoring.dependencies import chain, cross_downstream
     from taskkit.authoring.edges import EdgeModifier, Label
+    from taskkit.authoring.isolated_python import ExternalPythonOperator, PythonVirtualenvOperator
+    from taskkit.authoring.masking import mask_secret
     from taskkit.authoring.operators import BashOperator, EmptyOperator, PythonOperator
     from taskkit.authoring.params import Param, ParamsDict
     from taskkit.authoring.taskgroup import TaskGroup, task_group
+    from taskkit.authoring.time_branching import (
+        BranchDateTimeOperator,
+        BranchDayOfWeekOperator,
+        LatestOnlyOperator,
+    )
+    from taskkit.authoring.variables import Variable
+    from taskkit.authoring.weekday import WeekDay
     from taskkit.errors import AirflowFailException, AirflowSkipException, ParamValidationError
+    from taskkit.model.timetables import (
+        CronDataIntervalTimetable,
+        CronTriggerTimetable,
+        DeltaDataIntervalTimetable,
+        DeltaTriggerTimetable,
+        EventsTimetable,
+        MultipleCronTriggerTimetable,
+    )
     from taskkit.states import RunState, State, TriggerRule, WeightRule
 
 
@@ -110,7 +165,9 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'taskkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    # A name that is a module of its own (timezone) is that module.
+    value = imported if module == f"taskkit.{name}" else getattr(imported, name)
     globals()[name] = value  # later lookups skip this function
     return value
 

@@ -51,7 +51,22 @@ class ScheduleError(DagDefinitionError):
 
 
 class DuplicateDagIdError(DagDefinitionError):
-    """Two DAG files in one folder define the same dag_id."""
+    """Two DAGs in the DAGs folder (in one file, or in two) share a dag_id."""
+
+    def __init__(self, dag_id: str, file: str, other_file: str | None = None) -> None:
+        if other_file is None:
+            message = (
+                f"DAG {dag_id!r} is defined twice in this file; give each DAG a unique dag_id."
+            )
+        else:
+            message = (
+                f"DAG {dag_id!r} is defined in both {file} and {other_file}; "
+                "dag_ids must be unique in the DAGs folder, rename one."
+            )
+        super().__init__(message)
+        self.dag_id = dag_id
+        self.file = file
+        self.other_file = other_file
 
 
 class AirflowSkipException(TaskkitError):
@@ -64,6 +79,10 @@ TaskSkipped = AirflowSkipException
 
 class BranchError(TaskkitError, ValueError):
     """A branching task chose something it cannot follow; the try fails with this."""
+
+
+class IsolatedPythonError(TaskkitError, RuntimeError):
+    """A virtualenv or external-Python task could not run, or its callable failed there."""
 
 
 class AirflowFailException(TaskkitError):
@@ -116,6 +135,10 @@ class TaskNotFoundError(NotFoundError):
 
 class PoolNotFoundError(NotFoundError):
     """No pool with that name exists."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"No pool {name!r}. Run `taskkit pools list` to see the pools.")
+        self.name = name
 
 
 class InvalidNameError(TaskkitError, ValueError):
@@ -239,3 +262,40 @@ class ConflictError(TaskkitError, ValueError):
 
 class PortInUseError(TaskkitError, OSError):
     """The API server's port is taken by another process, or cannot be bound."""
+
+
+class VariableNotFoundError(NotFoundError, KeyError):
+    """Variable.get found no variable by that key and was given no default (Airflow: KeyError)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"Variable {key!r} does not exist: set it with `taskkit variables set {key} VALUE` "
+            f"or the environment variable TASKKIT_VAR_{key.upper()}, or pass default=."
+        )
+        self.key = key
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class ConnectionNotFoundError(NotFoundError):
+    """No connection with that conn_id (Airflow's AirflowNotFoundException)."""
+
+    def __init__(self, conn_id: str) -> None:
+        super().__init__(
+            f"The conn_id {conn_id!r} isn't defined: add it with `taskkit connections add "
+            f"{conn_id} --conn-uri URI` or the environment variable TASKKIT_CONN_{conn_id.upper()}."
+        )
+        self.conn_id = conn_id
+
+
+class VariableError(TaskkitError, ValueError):
+    """A variable cannot be stored or imported as given (bad key, malformed file)."""
+
+
+class ConnectionSpecError(TaskkitError, ValueError):
+    """A connection is malformed: a bad URI or JSON, a bad port, a malformed import file."""
+
+
+class FernetKeyError(TaskkitError, ValueError):
+    """The Fernet key is malformed, missing, or not the one a stored secret was encrypted with."""

@@ -57,6 +57,7 @@ class XComArg(DependencyMixin):
 
     def map(self, function: Callable[[Any], Any]) -> MapXComArg:
         """This value with `function` applied to each item, where a try consumes it."""
+        # Lazy: mapping loads only when a DAG maps a task; it subclasses this module's classes.
         from taskkit.authoring.mapping import xcom_map
 
         return xcom_map(self, function)
@@ -64,6 +65,7 @@ class XComArg(DependencyMixin):
     def zip(self, *others: XComArg, fillvalue: Any = NOTSET) -> ZipXComArg:
         """Tuples of this value's items and `others`' at each position (zip, or zip_longest
         filling with `fillvalue` when it is given)."""
+        # Lazy: see map.
         from taskkit.authoring.mapping import xcom_zip
 
         return xcom_zip(self, others, fillvalue)
@@ -180,6 +182,7 @@ class TaskFunction:
 
     def partial(self, *args: Any, **kwargs: Any) -> TaskFunctionPartial:
         """The arguments every instance of a mapped task shares; then `.expand(...)` it."""
+        # Lazy: see XComArg.map.
         from taskkit.authoring.mapping import TaskFunctionPartial
 
         return TaskFunctionPartial(self, args, kwargs)
@@ -290,6 +293,30 @@ class _TaskDecorator:
     ) -> TaskFunction | Callable[[Callable[..., Any]], TaskFunction]:
         """A task whose falsy return value skips what is downstream of it."""
         return _decorator(_DecoratedShortCircuitOperator, python_callable, task_kwargs)
+
+    @overload
+    def virtualenv(self, python_callable: Callable[..., Any], /) -> TaskFunction: ...
+    @overload
+    def virtualenv(
+        self, python_callable: None = None, /, **task_kwargs: Any
+    ) -> Callable[[Callable[..., Any]], TaskFunction]: ...
+    def virtualenv(
+        self, python_callable: Callable[..., Any] | None = None, /, **task_kwargs: Any
+    ) -> TaskFunction | Callable[[Callable[..., Any]], TaskFunction]:
+        """A task run in a cached virtualenv: `@task.virtualenv(requirements=[...])`."""
+        # isolated_python imports this module, so it is imported when first used.
+        from taskkit.authoring.isolated_python import DecoratedVirtualenvOperator
+
+        return _decorator(DecoratedVirtualenvOperator, python_callable, task_kwargs)
+
+    def external_python(
+        self, python_callable: Callable[..., Any] | None = None, /, **task_kwargs: Any
+    ) -> TaskFunction | Callable[[Callable[..., Any]], TaskFunction]:
+        """A task run by an existing interpreter: `@task.external_python(python=...)`."""
+        # isolated_python imports this module, so it is imported when first used.
+        from taskkit.authoring.isolated_python import DecoratedExternalPythonOperator
+
+        return _decorator(DecoratedExternalPythonOperator, python_callable, task_kwargs)
 
 
 task = _TaskDecorator()

@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Connection,
     DateTime,
     Dialect,
     ForeignKey,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    inspect,
     text,
 )
 from sqlalchemy import Enum as SAEnum
@@ -304,4 +306,41 @@ class UserRow(Base):
     last_failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class VariableRow(Base):
+    """A variable; `val` is Fernet ciphertext (services/fernet.py), never the plain value."""
+
+    __tablename__ = "variable"
+
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    val: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ConnectionRow(Base):
+    """A connection; `password` and `extra` are Fernet ciphertext, the other fields plain."""
+
+    __tablename__ = "connection"
+
+    conn_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    conn_type: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    host: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    schema: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    login: Mapped[str | None] = mapped_column(Text, nullable=True)
+    password: Mapped[str | None] = mapped_column(Text, nullable=True)
+    port: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    extra: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 metadata = Base.metadata
+
+
+#: Alembic's own table, recording the revision a database is at.
+VERSION_TABLE = "alembic_version"
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision recorded in alembic_version, or None if the schema was never created."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    return connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()

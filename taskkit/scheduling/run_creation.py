@@ -42,6 +42,8 @@ class _Plan:
     timetable: Timetable
     last: dt.datetime | None
     next: PlannedRun | None
+    #: Set while the DAG is paused or inactive: its next run is planned afresh when it is back.
+    stale: bool = False
 
 
 @attrs.define
@@ -81,8 +83,13 @@ class RunCreator:
         for dag_id in sorted(candidates):
             dag = dags.get(dag_id)
             if dag is None or not dag.is_active or dag.is_paused:
+                if (plan := self.plans.get(dag_id)) is not None:
+                    plan.stale = True  # planned afresh when it is back
                 continue  # a change of these flags makes it a candidate again
-            if dag.current_version_id is None or not self.due(dag, now):
+            if dag.current_version_id is None:
+                continue
+            if not self.due(dag, now):
+                self._wake_for_next(dag_id)  # its heap entry may have gone while paused
                 continue
             limit = dag.max_active_runs or default_max_active_runs
             try:
@@ -119,17 +126,22 @@ class RunCreator:
         plan = self._plan(dag, version_id, spec, now)
         created = 0
         while created < min(room, MAX_RUNS_PER_REFRESH):
-            due = plan.timetable.due_run(plan.last, now)
-            if due is None:
+            due = plan.next
+            if due is None or due.run_after > now:
                 break
             plan.last = due.logical_date
             if self._create(dag.dag_id, version_id, spec, due):
                 created += 1
-        plan.next = plan.timetable.next_run(plan.last, now)
+            plan.next = plan.timetable.next_run(plan.last, now)
         self._publish(dag.dag_id, plan.next)
-        if plan.next is not None:  # still due (no room left): back on the next refresh
-            heapq.heappush(self._due_heap, (plan.next.run_after, dag.dag_id))
+        self._wake_for_next(dag.dag_id)  # if still due (no room left): the next refresh
         return created
+
+    def _wake_for_next(self, dag_id: str) -> None:
+        """Make the DAG a candidate again when its planned next run comes due."""
+        plan = self.plans.get(dag_id)
+        if plan is not None and plan.next is not None:
+            heapq.heappush(self._due_heap, (plan.next.run_after, dag_id))
 
     def _plan(self, dag: DagFlags, version_id: int, spec: DagSpec, now: dt.datetime) -> _Plan:
         plan = self.plans.get(dag.dag_id)
@@ -145,7 +157,12 @@ class RunCreator:
             self.plans[dag.dag_id] = plan
         elif plan.version_id != version_id:
             plan.version_id, plan.timetable = version_id, Timetable.of(spec)
+        elif not plan.stale and plan.next is not None:
+            # Create the run planned earlier, as Airflow creates its stored next run: an
+            # EventsTimetable or a DAG without start_date would skip it if planned anew now.
+            return plan
         plan.next = plan.timetable.next_run(plan.last, now)
+        plan.stale = False
         return plan
 
     def _create(self, dag_id: str, version_id: int, spec: DagSpec, due: PlannedRun) -> bool:

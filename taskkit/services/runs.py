@@ -11,6 +11,7 @@ import attrs
 
 from taskkit import validation
 from taskkit.authoring.params import resolve_params
+from taskkit.model.timetables import EventsTimetable
 from taskkit.scheduling.engine import mapped_state
 from taskkit.services.dag_versions import current_version, load_version
 from taskkit.states import RunState, RunType, State
@@ -45,6 +46,7 @@ def trigger(
     dag = load_version(config, version)
     run_conf = dict(conf or {})
     resolve_params(dag.params, run_conf, dag_id=dag_id)  # a bad value: one line, no run
+    schedule = dag.schedule
     return store.create_run(
         dag_id,
         run_id or f"manual__{when.isoformat()}",
@@ -53,6 +55,10 @@ def trigger(
         dag_version_id=version.id,
         tasks=list(dag.spec.tasks.values()),
         conf=run_conf,
+        # Only EventsTimetable gives manual runs an interval of their own (restrict_to_events).
+        data_interval=(
+            schedule.manual_data_interval(when) if isinstance(schedule, EventsTimetable) else None
+        ),
     )
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskkit.errors import InvalidInputError, TaskNotFoundError
 from taskkit.model.keys import TaskInstanceKey
+from taskkit.scheduling.rerun import select_tasks, tries_of
 from taskkit.states import FINISHED_STATES, RunState, State
 
 if TYPE_CHECKING:
@@ -67,8 +68,6 @@ def choose_tasks(
     Neither given means every task. Raises TaskNotFoundError for an unknown
     id and InvalidInputError for a bad regular expression.
     """
-    from taskkit.scheduling.rerun import select_tasks
-
     if task_ids:
         unknown = [t for t in task_ids if t not in spec.tasks]
         if unknown:
@@ -86,8 +85,6 @@ def choose_tasks(
 
 def clear(store: Metastore, spec: DagSpec, dag_id: str, run_id: str, chosen: list[str]) -> int:
     """Reset the chosen task instances so the scheduler runs each as a new try; how many."""
-    from taskkit.scheduling.rerun import tries_of
-
     return store.clear_task_instances(dag_id, run_id, tries_of(spec, chosen))
 
 
