@@ -68,7 +68,10 @@ class DagRunResult:
     _logs: dict[TIKey, list[str]] = attrs.field(repr=False, alias="logs")
     _instances: dict[str, dict[int, State]] = attrs.field(repr=False, alias="instances")
     _mapped: frozenset[str] = attrs.field(repr=False, alias="mapped", default=frozenset())
-    _rendered: dict[TIKey, str] = attrs.field(repr=False, alias="rendered", factory=dict)
+    _rendered: dict[TIKey, Mapping[str, Any]] = attrs.field(
+        repr=False, alias="rendered", factory=dict
+    )
+    _map_names: dict[TIKey, str] = attrs.field(repr=False, alias="map_names", factory=dict)
 
     def task_states_of(self, task_id: str) -> dict[int, State]:
         """The state of each instance of `task_id` by map index ({-1: state} if not mapped)."""
@@ -92,7 +95,7 @@ class DagRunResult:
     def rendered_map_index(self, task_id: str, map_index: int) -> str | None:
         """Instance `map_index`'s map_index_template as its try rendered it (None without one)."""
         self._check(task_id)
-        return self._rendered.get((task_id, map_index))
+        return self._map_names.get((task_id, map_index))
 
     def try_number(self, task_id: str, *, map_index: int = -1) -> int:
         """How many tries `task_id` (instance `map_index` of a mapped task) started."""
@@ -110,6 +113,15 @@ class DagRunResult:
         return "".join(
             "".join(self._logs.get((task_id, i), [])) for i in sorted(self._instances[task_id])
         )
+
+    def rendered_fields(self, task_id: str, *, map_index: int = -1) -> dict[str, Any]:
+        """The template fields as `task_id`'s last try rendered them ({} if none held anything).
+
+        Values are what the scheduler stores and the UI shows: JSON-ready,
+        each cut with a note past execution.rendered.MAX_FIELD_CHARS.
+        """
+        self._check(task_id)
+        return dict(self._rendered.get((task_id, map_index), {}))
 
     def _check(self, task_id: str) -> None:
         if task_id not in self.task_states:
@@ -173,6 +185,7 @@ class _TestRun:
         self.parallelism = parallelism or DEFAULT_PARALLELISM
         self.retry_delay = retry_delay
         self.logs: dict[TIKey, list[str]] = {}
+        self.rendered: dict[TIKey, Mapping[str, Any]] = {}
         self.order: list[str] = []
         self.ready = ReadyQueue()
         self.running: deque[Candidate] = deque()
@@ -230,7 +243,8 @@ class _TestRun:
             logs=self.logs,
             instances=instances,
             mapped=frozenset(t for t, spec in self.dag.spec.tasks.items() if spec.map_spec),
-            rendered={
+            rendered=self.rendered,
+            map_names={
                 key: ti.rendered_map_index
                 for key, ti in engine.tis.items()
                 if ti.rendered_map_index is not None
@@ -313,6 +327,7 @@ class _TestRun:
         finally:
             self.output.target = None
         log = buffer.getvalue()
+        self.rendered[task_id, map_index] = result.rendered_fields
         if result.error:
             log += f"Try {ti.try_number} {result.outcome.value}: {result.error}\n"
         if log:

@@ -33,6 +33,7 @@ from taskkit.authoring.mapping import MappedOperator
 from taskkit.authoring.masking import masked_output, redact
 from taskkit.authoring.templating import render, renderer_for
 from taskkit.errors import AirflowFailException, AirflowSkipException, TaskTimeoutError
+from taskkit.execution.rendered import rendered_fields
 from taskkit.execution.workload import EncodedXCom
 from taskkit.model.results import EncodedXComSequence, TryOutcome, TryResult
 
@@ -253,7 +254,7 @@ def _run_try(
         try:
             xcom.pushed.update(_outputs(operator, value))
         except TypeError as exc:
-            result = TryResult(TryOutcome.FAILED, error=str(exc), duration_s=result.duration_s)
+            result = attrs.evolve(result, outcome=TryOutcome.FAILED, error=str(exc))
     if key.map_index >= 0 and operator.map_index_template:
         result = _with_map_index(operator, operator.map_index_template, context, result)
     _call_back(operator, *_callback_for(operator, result, workload), context)
@@ -268,6 +269,7 @@ def _run_try(
                 f"{type(exc).__name__}: {exc}",
                 duration_s=result.duration_s,
                 xcoms=encoded,
+                rendered_fields=result.rendered_fields,
             )
     directives = ti.directives
     if not encoded and directives.follow is None and directives.skip_downstream is None:
@@ -294,12 +296,8 @@ def _with_map_index(
         if result.outcome is not TryOutcome.SUCCESS:
             return result
         traceback.print_exc()
-        return TryResult(
-            TryOutcome.FAILED,
-            error=f"map_index_template {template!r} cannot be rendered: "
-            f"{type(exc).__name__}: {exc}",
-            duration_s=result.duration_s,
-        )
+        error = f"map_index_template {template!r} cannot be rendered: {type(exc).__name__}: {exc}"
+        return attrs.evolve(result, outcome=TryOutcome.FAILED, error=error)
     return attrs.evolve(result, rendered_map_index=str(rendered))
 
 
@@ -387,15 +385,25 @@ def _call_back(
 def execute_try(
     operator: BaseOperator, context: Context, *, stop_at: float | None = None
 ) -> tuple[TryResult, Any]:
-    """Run `operator` once with `context`: its result, and the value execute() returned."""
+    """Run `operator` once with `context`: its result, and the value execute() returned.
+
+    The result carries the fields as rendered (also when the try then
+    failed: that is when they are read), none when rendering itself failed.
+    """
     started = time.perf_counter()
+    shown: dict[str, Any] = {}
     try:
         with active_context(context), _alarm(operator.execution_timeout, stop_at):
             task = render_fields(operator, context)
+            if task.template_fields:
+                shown = rendered_fields(task)
             value = task.execute(context)
     except AirflowSkipException as skip:
         return TryResult(
-            TryOutcome.SKIPPED, error=str(skip) or None, duration_s=time.perf_counter() - started
+            TryOutcome.SKIPPED,
+            error=str(skip) or None,
+            duration_s=time.perf_counter() - started,
+            rendered_fields=shown,
         ), None
     except BaseException as exc:  # user code may raise anything, even SystemExit
         if isinstance(exc, KeyboardInterrupt):
@@ -407,8 +415,10 @@ def execute_try(
             error=f"{type(exc).__name__}: {exc}",
             duration_s=time.perf_counter() - started,
             retryable=not isinstance(exc, AirflowFailException),
+            rendered_fields=shown,
         ), None
-    return TryResult(TryOutcome.SUCCESS, duration_s=time.perf_counter() - started), value
+    duration = time.perf_counter() - started
+    return TryResult(TryOutcome.SUCCESS, duration_s=duration, rendered_fields=shown), value
 
 
 def render_fields(operator: BaseOperator, context: Context) -> BaseOperator:

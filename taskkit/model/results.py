@@ -46,6 +46,8 @@ class TryResult:
     "return_value"), kept even when the try failed, as Airflow keeps them.
     `follow` is a branching try's choice of direct downstream tasks;
     `skip_downstream` a short-circuit's. The run engine applies both.
+    `rendered_fields` are the task's template fields as this try rendered
+    them (JSON-ready, capped: execution/rendered.py), for the UI and API.
     """
 
     outcome: TryOutcome
@@ -56,5 +58,6 @@ class TryResult:
     xcoms: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     follow: frozenset[str] | None = None
     skip_downstream: SkipScope | None = None
+    rendered_fields: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     #: A mapped instance's map_index_template, rendered after the try (None without one).
     rendered_map_index: str | None = None
