@@ -46,6 +46,20 @@ _EXPORTS: dict[str, str] = {
     "teardown": "taskkit.authoring.decorators",
     "AirflowFailException": "taskkit.errors",
     "AirflowSkipException": "taskkit.errors",
+    # waiting
+    "BaseSensorOperator": "taskkit.authoring.sensor",
+    "PokeReturnValue": "taskkit.authoring.sensor",
+    "PythonSensor": "taskkit.authoring.sensor",
+    "BashSensor": "taskkit.sensors.bash",
+    "FileSensor": "taskkit.sensors.filesystem",
+    "TimeSensor": "taskkit.sensors.temporal",
+    "TimeDeltaSensor": "taskkit.sensors.temporal",
+    "DateTimeSensor": "taskkit.sensors.temporal",
+    "DayOfWeekSensor": "taskkit.sensors.temporal",
+    "ExternalTaskSensor": "taskkit.sensors.external_task",
+    "WeekDay": "taskkit.authoring.weekday",
+    "AirflowRescheduleException": "taskkit.errors",
+    "AirflowSensorTimeout": "taskkit.errors",
     # states and rules
     "RunState": "taskkit.states",
     "State": "taskkit.states",
@@ -57,23 +71,36 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "DAG",
     "AirflowFailException",
+    "AirflowRescheduleException",
+    "AirflowSensorTimeout",
     "AirflowSkipException",
     "BaseBranchOperator",
     "BaseOperator",
+    "BaseSensorOperator",
     "BashOperator",
+    "BashSensor",
     "BranchPythonOperator",
+    "DateTimeSensor",
+    "DayOfWeekSensor",
     "EdgeModifier",
     "EmptyOperator",
+    "ExternalTaskSensor",
+    "FileSensor",
     "Label",
     "Param",
     "ParamValidationError",
     "ParamsDict",
+    "PokeReturnValue",
     "PythonOperator",
+    "PythonSensor",
     "RunState",
     "ShortCircuitOperator",
     "State",
     "TaskGroup",
+    "TimeDeltaSensor",
+    "TimeSensor",
     "TriggerRule",
+    "WeekDay",
     "WeightRule",
     "XComArg",
     "__version__",
@@ -101,8 +128,25 @@ if TYPE_CHECKING:
     from taskkit.authoring.edges import EdgeModifier, Label
     from taskkit.authoring.operators import BashOperator, EmptyOperator, PythonOperator
     from taskkit.authoring.params import Param, ParamsDict
+    from taskkit.authoring.sensor import BaseSensorOperator, PokeReturnValue, PythonSensor
     from taskkit.authoring.taskgroup import TaskGroup, task_group
-    from taskkit.errors import AirflowFailException, AirflowSkipException, ParamValidationError
+    from taskkit.authoring.weekday import WeekDay
+    from taskkit.errors import (
+        AirflowFailException,
+        AirflowRescheduleException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        ParamValidationError,
+    )
+    from taskkit.sensors.bash import BashSensor
+    from taskkit.sensors.external_task import ExternalTaskSensor
+    from taskkit.sensors.filesystem import FileSensor
+    from taskkit.sensors.temporal import (
+        DateTimeSensor,
+        DayOfWeekSensor,
+        TimeDeltaSensor,
+        TimeSensor,
+    )
     from taskkit.states import RunState, State, TriggerRule, WeightRule
 
 

@@ -58,6 +58,8 @@ class Workload:
     #: core.enable_xcom_pickling: values JSON cannot hold are pickled (unsigned; the
     #: scheduler signs what it stores), else they fail the try.
     enable_xcom_pickling: bool = False
+    #: When a reschedule-mode sensor's try began poking, if this poke continues it.
+    first_poke_at: dt.datetime | None = None
 
 
 @attrs.frozen

@@ -131,6 +131,8 @@ class TaskInstanceRecord:
     updated_at: dt.datetime
     #: -1 unless this is an instance of an expanded mapped task.
     map_index: int = -1
+    #: Set while a reschedule-mode sensor waits between pokes of one try (see the table).
+    first_poke_at: dt.datetime | None = None
 
     @property
     def key(self) -> TaskInstanceKey:
@@ -177,6 +179,7 @@ class TIChange:
     heartbeat_at: dt.datetime | _Unset | None = UNSET
     wait_reason: str | _Unset | None = UNSET
     error: str | _Unset | None = UNSET
+    first_poke_at: dt.datetime | _Unset | None = UNSET
 
     def values(self) -> dict[str, object]:
         """The columns this change sets, by name (on the scheduler's hot path: kept lean)."""

@@ -34,7 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from taskkit.states import RunState, RunType, State
 
 #: The Alembic revision this code expects; a test checks it is the scripts' head.
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -211,6 +211,9 @@ class TaskInstanceRow(Base):
     wait_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: When the current try's first poke began, while a reschedule-mode sensor's try spans
+    #: several pokes: its next poke continues that try, and its timeout counts from here.
+    first_poke_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class XComRow(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +16,8 @@ class TryOutcome(enum.Enum):
     SUCCESS = "success"
     FAILED = "failed"  #: raised, crashed, was killed or timed out
     SKIPPED = "skipped"  #: asked to be skipped (AirflowSkipException, bash exit 99)
+    #: a reschedule-mode sensor's poke found nothing: the same try pokes again at reschedule_at
+    RESCHEDULED = "rescheduled"
 
 
 class SkipScope(enum.Enum):
@@ -54,3 +57,7 @@ class TryResult:
     xcoms: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     follow: frozenset[str] | None = None
     skip_downstream: SkipScope | None = None
+    #: RESCHEDULED only: when to poke again, and when this try's first poke began (its
+    #: sensor timeout counts from then, across reschedules).
+    reschedule_at: dt.datetime | None = None
+    first_poke_at: dt.datetime | None = None

@@ -72,7 +72,7 @@ class RunLoader:
             self.spec(record.dag_version_id),
             {
                 (ti.task_id, ti.map_index): TaskInstance(
-                    ti.state, ti.try_number, ti.max_tries, ti.next_retry_at
+                    ti.state, ti.try_number, ti.max_tries, ti.next_retry_at, ti.first_poke_at
                 )
                 for ti in tis
             },
