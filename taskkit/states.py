@@ -22,11 +22,11 @@ class State(_StrEnum):
     SUCCESS = "success"  #: worker: the try returned
     FAILED = "failed"  #: worker or scheduler: the last try failed, no retries left
     UP_FOR_RETRY = "up_for_retry"  #: scheduler: a try failed, another comes after retry_delay
+    UPSTREAM_FAILED = "upstream_failed"  #: scheduler: the trigger rule can no longer be met
+    SKIPPED = "skipped"  #: scheduler: the trigger rule says not to run
     #: worker: a reschedule-mode sensor's poke found nothing; the same try pokes again at
     #: next_retry_at, holding no worker, parallelism or pool slot meanwhile
     UP_FOR_RESCHEDULE = "up_for_reschedule"
-    UPSTREAM_FAILED = "upstream_failed"  #: scheduler: the trigger rule can no longer be met
-    SKIPPED = "skipped"  #: scheduler: the trigger rule says not to run
 
 
 #: A task instance in one of these states will not change again unless cleared.

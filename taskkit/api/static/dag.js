@@ -85,7 +85,7 @@
 
   const folded = new Set();
   // A group's cell: the most telling state among its tasks (a failure first, then work under way).
-  const RANK = ["failed", "upstream_failed", "up_for_retry", "running", "queued", "scheduled", "none", "skipped", "success"];
+  const RANK = ["failed", "upstream_failed", "up_for_retry", "running", "queued", "up_for_reschedule", "scheduled", "none", "skipped", "success"];
   function groupState(states) {
     if (!states.length) return "none";
     if (states.every((s) => s === "skipped")) return "skipped";
