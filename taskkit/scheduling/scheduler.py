@@ -393,7 +393,8 @@ class Scheduler:
             run = self.runs.get((dag_id, run_id))
             if run is not None:
                 for change in run.engine.release_retries(now):
-                    self._record(run, change, next_retry_at=None)
+                    # A sensor's "next poke at" reason is stale now; selection writes the next.
+                    self._record(run, change, next_retry_at=None, wait_reason=None)
 
     def _time_out_runs(self, now: dt.datetime) -> None:
         """Runs past their dagrun_timeout fail: unfinished tasks skip, running tries stop."""
