@@ -1112,7 +1112,9 @@ HAND_WRITTEN += [
             timed_out >> step("after_timeout", trigger_rule="all_done")
             soft = PythonSensor(task_id="soft", mode="reschedule", soft_fail=True, **never)
             soft >> step("after_soft")
-            PythonSensor(task_id="raises", python_callable=unreachable, retries=1, mode="reschedule")
+            PythonSensor(
+                task_id="raises", python_callable=unreachable, retries=1, mode="reschedule"
+            )
         """,
     ),
     _dag(
