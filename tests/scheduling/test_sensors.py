@@ -9,8 +9,13 @@ import pytest
 from harness import Home, start_scheduler, stop, wait_for
 
 from taskkit import DAG, ExternalTaskSensor
+from taskkit.execution.base import TI
+from taskkit.metastore import Metastore, TIChange
+from taskkit.model.keys import TaskInstanceKey
+from taskkit.model.task import TaskSpec
+from taskkit.scheduling.recovery import recover_orphaned_tries
 from taskkit.services.task_instances import explain
-from taskkit.states import RunState, State
+from taskkit.states import RunState, RunType, State
 
 GATE = """
 FLAG = os.path.join(os.path.dirname(RECORD), "flag")
@@ -261,3 +266,47 @@ def test_a_waiting_sensor_is_explained_and_holds_no_slot_until_the_file_lands(ho
         stop(scheduler)
     landed = home.tis("waiting", run.run_id)["landed"]
     assert (landed.state, landed.try_number) == (State.SUCCESS, 1)
+
+
+class _AdoptsNone:
+    def adopt(self, tis: list[TI]) -> list[TI]:
+        return tis
+
+
+def test_a_poke_cut_short_by_a_dead_scheduler_resumes_the_same_try(metastore: Metastore) -> None:
+    """Recovery puts a later poke back to scheduled with its first-poke time and no extra try;
+    a first poke cut short is reset as any try is (one more try allowed)."""
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    saved = metastore.save_dag_version("d", "/dags/d.py", b"p", "h", "s")
+    metastore.create_run(
+        "d",
+        "r",
+        t0,
+        run_type=RunType.MANUAL,
+        dag_version_id=saved.version_id,
+        tasks=[TaskSpec("later"), TaskSpec("first")],
+    )
+    metastore.transition_task_instances(
+        [
+            TIChange(
+                TaskInstanceKey("d", "r", "later"),
+                State.NONE,
+                state=State.RUNNING,
+                try_number=1,
+                first_poke_at=t0,
+            ),
+            TIChange(
+                TaskInstanceKey("d", "r", "first"), State.NONE, state=State.RUNNING, try_number=1
+            ),
+        ]
+    )
+
+    assert recover_orphaned_tries(metastore, _AdoptsNone()) == 2
+
+    tis = {ti.task_id: ti for ti in metastore.list_task_instances("d", "r")}
+    assert (tis["later"].state, tis["later"].max_tries, tis["later"].first_poke_at) == (
+        State.SCHEDULED,
+        1,
+        t0,
+    )
+    assert (tis["first"].state, tis["first"].max_tries) == (State.SCHEDULED, 2)
