@@ -42,6 +42,12 @@ _EXPORTS: dict[str, str] = {
     "BaseBranchOperator": "taskkit.authoring.branching",
     "BranchPythonOperator": "taskkit.authoring.branching",
     "ShortCircuitOperator": "taskkit.authoring.branching",
+    "LatestOnlyOperator": "taskkit.authoring.time_branching",
+    "BranchDateTimeOperator": "taskkit.authoring.time_branching",
+    "BranchDayOfWeekOperator": "taskkit.authoring.time_branching",
+    "WeekDay": "taskkit.authoring.weekday",
+    "PythonVirtualenvOperator": "taskkit.authoring.isolated_python",
+    "ExternalPythonOperator": "taskkit.authoring.isolated_python",
     "setup": "taskkit.authoring.decorators",
     "teardown": "taskkit.authoring.decorators",
     "AirflowFailException": "taskkit.errors",
@@ -57,9 +63,15 @@ _EXPORTS: dict[str, str] = {
     "DateTimeSensor": "taskkit.sensors.temporal",
     "DayOfWeekSensor": "taskkit.sensors.temporal",
     "ExternalTaskSensor": "taskkit.sensors.external_task",
-    "WeekDay": "taskkit.authoring.weekday",
     "AirflowRescheduleException": "taskkit.errors",
     "AirflowSensorTimeout": "taskkit.errors",
+    # timetables (schedule objects)
+    "CronDataIntervalTimetable": "taskkit.model.timetables",
+    "CronTriggerTimetable": "taskkit.model.timetables",
+    "DeltaDataIntervalTimetable": "taskkit.model.timetables",
+    "DeltaTriggerTimetable": "taskkit.model.timetables",
+    "EventsTimetable": "taskkit.model.timetables",
+    "MultipleCronTriggerTimetable": "taskkit.model.timetables",
     # states and rules
     "RunState": "taskkit.states",
     "State": "taskkit.states",
@@ -79,20 +91,31 @@ __all__ = [
     "BaseSensorOperator",
     "BashOperator",
     "BashSensor",
+    "BranchDateTimeOperator",
+    "BranchDayOfWeekOperator",
     "BranchPythonOperator",
+    "CronDataIntervalTimetable",
+    "CronTriggerTimetable",
     "DateTimeSensor",
     "DayOfWeekSensor",
+    "DeltaDataIntervalTimetable",
+    "DeltaTriggerTimetable",
     "EdgeModifier",
     "EmptyOperator",
+    "EventsTimetable",
+    "ExternalPythonOperator",
     "ExternalTaskSensor",
     "FileSensor",
     "Label",
+    "LatestOnlyOperator",
+    "MultipleCronTriggerTimetable",
     "Param",
     "ParamValidationError",
     "ParamsDict",
     "PokeReturnValue",
     "PythonOperator",
     "PythonSensor",
+    "PythonVirtualenvOperator",
     "RunState",
     "ShortCircuitOperator",
     "State",
@@ -126,10 +149,16 @@ if TYPE_CHECKING:
     from taskkit.authoring.decorators import XComArg, setup, task, teardown
     from taskkit.authoring.dependencies import chain, cross_downstream
     from taskkit.authoring.edges import EdgeModifier, Label
+    from taskkit.authoring.isolated_python import ExternalPythonOperator, PythonVirtualenvOperator
     from taskkit.authoring.operators import BashOperator, EmptyOperator, PythonOperator
     from taskkit.authoring.params import Param, ParamsDict
     from taskkit.authoring.sensor import BaseSensorOperator, PokeReturnValue, PythonSensor
     from taskkit.authoring.taskgroup import TaskGroup, task_group
+    from taskkit.authoring.time_branching import (
+        BranchDateTimeOperator,
+        BranchDayOfWeekOperator,
+        LatestOnlyOperator,
+    )
     from taskkit.authoring.weekday import WeekDay
     from taskkit.errors import (
         AirflowFailException,
@@ -137,6 +166,14 @@ if TYPE_CHECKING:
         AirflowSensorTimeout,
         AirflowSkipException,
         ParamValidationError,
+    )
+    from taskkit.model.timetables import (
+        CronDataIntervalTimetable,
+        CronTriggerTimetable,
+        DeltaDataIntervalTimetable,
+        DeltaTriggerTimetable,
+        EventsTimetable,
+        MultipleCronTriggerTimetable,
     )
     from taskkit.sensors.bash import BashSensor
     from taskkit.sensors.external_task import ExternalTaskSensor

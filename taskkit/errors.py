@@ -68,6 +68,10 @@ class BranchError(TaskkitError, ValueError):
     """A branching task chose something it cannot follow; the try fails with this."""
 
 
+class IsolatedPythonError(TaskkitError, RuntimeError):
+    """A virtualenv or external-Python task could not run, or its callable failed there."""
+
+
 class AirflowFailException(TaskkitError):
     """Raise inside a task to fail it at once, without using its remaining retries."""
 

@@ -24,6 +24,7 @@ from taskkit.errors import (
 )
 from taskkit.model.dag import DagSpec
 from taskkit.model.graph import find_cycle, priority_weight_totals, topological_order
+from taskkit.model.timetables import Schedule
 
 if TYPE_CHECKING:
     from taskkit.authoring.baseoperator import BaseOperator
@@ -49,7 +50,7 @@ class DAG:
         self,
         dag_id: str,
         *,
-        schedule: str | dt.timedelta | None = None,
+        schedule: Schedule = None,
         start_date: dt.datetime | None = None,
         end_date: dt.datetime | None = None,
         catchup: bool = False,

@@ -319,6 +319,30 @@ class _TaskDecorator:
         """
         return _decorator(_DecoratedSensorOperator, python_callable, task_kwargs)
 
+    @overload
+    def virtualenv(self, python_callable: Callable[..., Any], /) -> TaskFunction: ...
+    @overload
+    def virtualenv(
+        self, python_callable: None = None, /, **task_kwargs: Any
+    ) -> Callable[[Callable[..., Any]], TaskFunction]: ...
+    def virtualenv(
+        self, python_callable: Callable[..., Any] | None = None, /, **task_kwargs: Any
+    ) -> TaskFunction | Callable[[Callable[..., Any]], TaskFunction]:
+        """A task run in a cached virtualenv: `@task.virtualenv(requirements=[...])`."""
+        # isolated_python imports this module, so it is imported when first used.
+        from taskkit.authoring.isolated_python import DecoratedVirtualenvOperator
+
+        return _decorator(DecoratedVirtualenvOperator, python_callable, task_kwargs)
+
+    def external_python(
+        self, python_callable: Callable[..., Any] | None = None, /, **task_kwargs: Any
+    ) -> TaskFunction | Callable[[Callable[..., Any]], TaskFunction]:
+        """A task run by an existing interpreter: `@task.external_python(python=...)`."""
+        # isolated_python imports this module, so it is imported when first used.
+        from taskkit.authoring.isolated_python import DecoratedExternalPythonOperator
+
+        return _decorator(DecoratedExternalPythonOperator, python_callable, task_kwargs)
+
 
 task = _TaskDecorator()
 

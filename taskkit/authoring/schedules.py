@@ -6,14 +6,15 @@ import datetime as dt
 
 from taskkit.errors import ScheduleError
 from taskkit.model.schedules import PRESETS
+from taskkit.model.timetables import TIMETABLES, Schedule
 
 
 def validate_schedule(
     dag_id: str,
-    schedule: str | dt.timedelta | None,
+    schedule: object,
     start_date: dt.datetime | None,
     end_date: dt.datetime | None,
-) -> str | dt.timedelta | None:
+) -> Schedule:
     """Return the schedule unchanged if it can produce runs, else raise ScheduleError."""
     for name, value in (("start_date", start_date), ("end_date", end_date)):
         if value is not None and not isinstance(value, dt.datetime):
@@ -25,8 +26,8 @@ def validate_schedule(
             f"DAG {dag_id!r}: end_date {end_date} is before start_date {start_date}; "
             "swap them or remove end_date."
         )
-    if schedule is None:
-        return None
+    if schedule is None or isinstance(schedule, TIMETABLES):
+        return schedule  # a timetable object checked its own arguments when it was made
     if isinstance(schedule, dt.timedelta):
         if schedule <= dt.timedelta(0):
             raise ScheduleError(
@@ -36,7 +37,7 @@ def validate_schedule(
     if not isinstance(schedule, str):
         raise ScheduleError(
             f"DAG {dag_id!r}: schedule must be None, a preset, a cron string or a timedelta, "
-            f"got {schedule!r}."
+            f"or a timetable (CronTriggerTimetable, EventsTimetable, ...); got {schedule!r}."
         )
     if schedule.startswith("@"):
         if schedule not in PRESETS:

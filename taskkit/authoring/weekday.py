@@ -1,13 +1,15 @@
-"""WeekDay: the days of the week as ISO numbers, and what a week_day argument means."""
+"""`WeekDay`: ISO day numbers by name, and reading Airflow's `week_day` arguments."""
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
 
+from taskkit.errors import InvalidTaskParameterError
+
 
 class WeekDay(enum.IntEnum):
-    """Days of the week, numbered as `date.isoweekday()` numbers them."""
+    """Days of the week as `datetime.isoweekday()` numbers them (Monday is 1), as in Airflow."""
 
     MONDAY = 1
     TUESDAY = 2
@@ -18,23 +20,34 @@ class WeekDay(enum.IntEnum):
     SUNDAY = 7
 
     @classmethod
+    def get_weekday_number(cls, week_day_str: str) -> WeekDay:
+        """The day named `week_day_str` ("Sunday", "sunday"); InvalidTaskParameterError if none."""
+        member = cls.__members__.get(week_day_str.upper())
+        if member is None:
+            raise InvalidTaskParameterError(
+                f"week_day {week_day_str!r} is not a day of the week; use a full English "
+                "name such as 'Monday', or WeekDay.MONDAY."
+            )
+        return member
+
+    @classmethod
     def convert(cls, day: str | WeekDay) -> WeekDay:
-        """A WeekDay from itself or its full name in any case ("Sunday")."""
-        if isinstance(day, WeekDay):
-            return day
-        if isinstance(day, str) and day.upper() in cls.__members__:
-            return cls[day.upper()]
-        raise ValueError(
-            f"{day!r} is not a day of the week; use a full name such as 'Monday' or a WeekDay."
-        )
+        """A WeekDay from a member or a day's name."""
+        return day if isinstance(day, WeekDay) else cls.get_weekday_number(day)
 
     @classmethod
     def validate_week_day(cls, week_day: str | WeekDay | Iterable[str | WeekDay]) -> set[WeekDay]:
-        """The set of days a `week_day` argument names: one day, or an iterable of days."""
+        """The set of days `week_day` names: one day, or any iterable of days."""
         if isinstance(week_day, (str, WeekDay)):
-            return {cls.convert(week_day)}
+            week_day = [week_day]
         if not isinstance(week_day, Iterable):
-            raise ValueError(
-                f"week_day must be a day name, a WeekDay or a set of them, got {week_day!r}."
+            raise InvalidTaskParameterError(
+                f"week_day must be a day's name, a WeekDay, or a set of them, got {week_day!r}."
             )
-        return {cls.convert(day) for day in week_day}
+        days = list(week_day)
+        for day in days:
+            if not isinstance(day, (str, WeekDay)):
+                raise InvalidTaskParameterError(
+                    f"week_day holds {day!r}; use day names such as 'Monday' or WeekDay members."
+                )
+        return {cls.convert(day) for day in days}

@@ -3,8 +3,8 @@
 A try travels to a worker as a Celery task message (`taskkit.run_try`) whose
 argument is the pickled Workload, sealed with the HMAC key that also signs
 DAG payloads, so nobody with mere broker access can make a worker unpickle
-their bytes. Results travel back the other way on the *event channel*: a
-durable queue on `celery.result_backend` (the broker by default) named after
+their bytes. Results travel back the other way on the *event channel* (celery_channel.py):
+a durable queue on `celery.result_backend` (the broker by default) named after
 the metastore, so a restarted scheduler keeps receiving the reports of the
 tries its predecessor sent. Celery's own result backend is not used: results
 must reach the one writer, not wait in a store keyed by Celery task id.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import hmac
 import math
@@ -32,15 +31,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from celery import Celery
-    from kombu import Connection
-    from kombu.simple import SimpleQueue
 
     from taskkit.config import CelerySettings
 
 log = structlog.get_logger(__name__)
 
-#: What `EventChannel._open_message` returns for a message it dropped.
-_DROPPED = object()
 #: The name of the one Celery task taskkit sends.
 RUN_TRY = "taskkit.run_try"
 #: Broker priorities go from 0 to this; RabbitMQ queues are declared with it as x-max-priority.
@@ -170,140 +165,3 @@ def make_app(config: CelerySettings, run_try: Callable[..., None] | None = None)
     if run_try is not None:
         app.task(name=RUN_TRY, ignore_result=True)(run_try)
     return app
-
-
-class EventChannel:
-    """One end of the event channel: publish events (workers) or receive them (scheduler).
-
-    Received messages are acknowledged only by `ack`, which the executor calls
-    once the scheduler has committed them; whatever is unacknowledged when the
-    connection goes away is delivered again (at least once).
-    """
-
-    def __init__(self, url: str, queue: str, key: bytes) -> None:
-        self.url = url
-        self.queue_name = queue
-        self.key = key
-        self._connection: Connection | None = None
-        self._queue: SimpleQueue | None = None
-        self._unacked: list[Any] = []
-        self._lost: tuple[type[BaseException], ...] | None = None
-
-    def _connection_errors(self) -> tuple[type[BaseException], ...]:
-        """What means "the broker went away" here: OSError and the transport's own errors.
-
-        redis-py's ConnectionError and kombu's InconsistencyError (a restarted, empty
-        Redis lost the queue's binding) are not OSErrors.
-        """
-        if self._lost is None:
-            from kombu import Connection
-            from kombu.exceptions import OperationalError
-
-            probe = Connection(self.url)  # not connected: only asks its transport
-            transport = [e for e in probe.connection_errors if e is not KeyError]  # Redis lists it
-            self._lost = (OSError, OperationalError, *transport)
-            probe.release()
-        return self._lost
-
-    def _open(self) -> SimpleQueue:
-        if self._queue is None:
-            from kombu import Connection
-
-            self._connection = Connection(self.url, transport_options=_channel_options(self.url))
-            self._connection.ensure_connection(max_retries=None, interval_start=0.2, interval_max=2)
-            # accept=["json"]: kombu would otherwise decode (unpickle!) any content type.
-            self._queue = self._connection.SimpleQueue(
-                self.queue_name, serializer="json", accept=["json"]
-            )
-            # A body that cannot be decoded fails inside kombu's delivery callback (AMQP).
-            self._queue.consumer.on_decode_error = self._drop
-        return self._queue
-
-    def reset(self) -> None:
-        """Drop the connection (after an error); the next call reconnects."""
-        self._unacked = []  # redelivered by the broker: their delivery tags are void
-        if self._connection is not None:
-            with contextlib.suppress(Exception):  # it is already broken
-                self._connection.release()
-        self._connection = None
-        self._queue = None
-
-    def publish(self, event: object) -> None:
-        """Send one event, reconnecting and retrying until the broker takes it."""
-        body = {"sealed": seal(event, self.key)}
-        lost = self._connection_errors()
-        while True:
-            try:
-                self._open().put(body, delivery_mode=2)
-            except lost:
-                self.reset()
-                continue
-            return
-
-    def receive(self, timeout: float, limit: int = 2000) -> list[object]:
-        """Events waiting now (blocking up to `timeout` for the first); acknowledge with `ack`.
-
-        A message that is not a sealed taskkit event (forged, garbled, signed
-        with another key) is logged as one warning and acknowledged at once:
-        it is dropped, so it can neither stop the caller nor come back.
-        Raises ConnectionError if the broker went away (the caller resets and retries).
-        """
-        from queue import Empty
-
-        found: list[object] = []
-        try:
-            queue = self._open()
-            message = queue.get(block=True, timeout=timeout) if timeout > 0 else queue.get_nowait()
-            while True:
-                event = self._open_message(message)
-                if event is not _DROPPED:
-                    self._unacked.append(message)
-                    found.append(event)
-                    if len(found) >= limit:
-                        break
-                message = queue.get_nowait()
-        except Empty:
-            pass
-        except self._connection_errors() as exc:
-            self.reset()
-            raise ConnectionError(str(exc)) from exc
-        return found
-
-    def _open_message(self, message: Any) -> object:
-        """The event in `message`, or _DROPPED after warning about and acknowledging it."""
-        from kombu.exceptions import KombuError
-
-        try:
-            return open_message(message.payload, self.key)
-        except (BrokerMessageError, KombuError, ValueError, TypeError) as exc:
-            self._drop(message, exc)
-        return _DROPPED
-
-    def _drop(self, message: Any, exc: BaseException) -> None:
-        """Warn once about a message that is no event of ours and acknowledge it: it is gone."""
-        log.warning(
-            "celery_event_dropped",
-            queue=self.queue_name,
-            reason=str(exc) or type(exc).__name__,
-            content_type=getattr(message, "content_type", None),
-        )
-        message.ack()
-
-    def ack(self) -> None:
-        """Acknowledge everything received so far (the scheduler has committed it)."""
-        unacked, self._unacked = self._unacked, []
-        try:
-            for message in unacked:
-                message.ack()
-        except Exception:
-            self.reset()  # they come again; the scheduler ignores duplicate reports
-
-    def close(self) -> None:
-        """Close without acknowledging what was not acknowledged: it is delivered again."""
-        self.reset()
-
-
-def _channel_options(url: str) -> dict[str, Any]:
-    if is_redis(url):
-        return {"visibility_timeout": VISIBILITY_TIMEOUT_S}
-    return {"confirm_publish": True}

@@ -23,7 +23,6 @@ import structlog
 from taskkit.execution.base import TI, DagPayload, Event, TryFinished, TryStarted, Workload
 from taskkit.execution.celery_app import (
     RUN_TRY,
-    EventChannel,
     WorkerBeat,
     broker_priority,
     events_queue_name,
@@ -31,6 +30,7 @@ from taskkit.execution.celery_app import (
     make_app,
     seal,
 )
+from taskkit.execution.celery_channel import BATCH, event_channel
 from taskkit.model.results import TryOutcome, TryResult
 from taskkit.states import State
 
@@ -84,7 +84,7 @@ class CeleryExecutor:
         self.hostname = socket.gethostname()
         self.redis = is_redis(config.broker_url)
         self._app: Celery | None = None
-        self._channel = EventChannel(config.events_url, self.events_queue, secret_key)
+        self._channel = event_channel(config.events_url, self.events_queue, secret_key)
         self._in_flight: dict[_Ident, _Flight] = {}
         self._buffered: list[object] = []
         self._mark = ""
@@ -133,7 +133,7 @@ class CeleryExecutor:
         drained = True
         try:
             fresh = self._channel.receive(timeout if not received else 0)
-            drained = len(fresh) < 2000
+            drained = len(fresh) < BATCH
             received.extend(fresh)
         except ConnectionError as exc:
             log.warning("celery_event_channel_lost", error=str(exc))
@@ -186,17 +186,22 @@ class CeleryExecutor:
         return lost
 
     def _after_reconnect(self) -> None:
-        """If the broker came back empty (a Redis without persistence), resend unstarted tries.
+        """Give workers a fresh heartbeat deadline; if the broker came back empty, resend.
 
         Called once the event channel answers again; until the broker's mark can
-        be read (the broker is back) it is called again on the next poll. A broker
-        that kept its data (RabbitMQ's durable queues, a persistent Redis) still
-        holds them: resending would only make duplicates.
+        be read (the broker is back) it is called again on the next poll.
+        Unstarted tries are resent only when the broker lost them (a Redis without
+        persistence); a broker that kept its data (RabbitMQ's durable queues, a
+        persistent Redis) still holds them, and resending would make duplicates.
         """
         mark = self._set_mark()
         if mark is None:  # the broker is not back yet
             return
         self._reconnecting = False
+        # Workers could not beat while the channel was down: their silence was the broker's.
+        now = time.monotonic()
+        for flight in self._in_flight.values():
+            flight.seen = max(flight.seen, now)
         if mark == self._mark:
             return
         self._mark = mark

@@ -30,7 +30,8 @@ from celery.exceptions import Reject
 
 from taskkit.errors import BrokerMessageError
 from taskkit.execution.base import DagPayload, Event, TryFinished, Workload
-from taskkit.execution.celery_app import EventChannel, WorkerBeat, unseal
+from taskkit.execution.celery_app import WorkerBeat, unseal
+from taskkit.execution.celery_channel import EventChannel, event_channel
 from taskkit.execution.local import LocalExecutor
 from taskkit.execution.tasklog import log_path
 from taskkit.model.results import TryOutcome, TryResult
@@ -277,7 +278,7 @@ class TryRunner:
 
     def _channel(self, name: str) -> EventChannel:
         if name not in self._channels:
-            self._channels[name] = EventChannel(self.events_url, name, self.secret_key)
+            self._channels[name] = event_channel(self.events_url, name, self.secret_key)
         return self._channels[name]
 
 

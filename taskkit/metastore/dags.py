@@ -162,12 +162,15 @@ class DagMethods(UnitOfWork):
         with self._read() as session:
             return [DagRecord(**row._asdict()) for row in session.execute(query)]
 
-    def list_dag_flags(self) -> list[DagFlags]:
-        """Every DAG's active and paused flags, current version and run limit, by dag_id.
+    def list_dag_flags(self, changed_since: dt.datetime | None = None) -> list[DagFlags]:
+        """DAGs' active and paused flags, current version and run limit, by dag_id.
 
-        The scheduler calls this twice a second, so it reads no timestamps or JSON.
+        The scheduler calls this twice a second, so it reads no timestamps or JSON;
+        with `changed_since`, only the DAGs whose row was stamped at or after it.
         """
         query = select(*_FLAG_COLUMNS).order_by(DagRow.dag_id)
+        if changed_since is not None:
+            query = query.where(DagRow.updated_at >= changed_since)
         with self._read() as session:
             return [DagFlags(*row) for row in session.execute(query)]
 

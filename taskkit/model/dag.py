@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import attrs
 
 from taskkit.model.task import TaskSpec
+from taskkit.model.timetables import Schedule
 
 
 @attrs.frozen
@@ -22,7 +23,7 @@ class DagSpec:
     tasks: Mapping[str, TaskSpec]
     max_active_runs: int | None = None
     max_active_tasks: int | None = None
-    schedule: str | dt.timedelta | None = None
+    schedule: Schedule = None
     start_date: dt.datetime | None = None
     end_date: dt.datetime | None = None
     catchup: bool = False

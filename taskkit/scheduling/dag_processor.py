@@ -27,6 +27,7 @@ from typing import IO, TYPE_CHECKING
 
 import attrs
 
+from taskkit.model.timetables import Schedule
 from taskkit.scheduling.dag_import import (
     FileImportError,
     absolute,
@@ -149,11 +150,13 @@ def _parsed_dag(dag: DAG, fileloc: str, payload: bytes, digest: str) -> ParsedDa
     )
 
 
-def describe_schedule(schedule: str | dt.timedelta | None) -> str | None:
-    """The schedule as text for the metastore and `dags list`: a preset, cron or timedelta."""
+def describe_schedule(schedule: Schedule) -> str | None:
+    """The schedule as text for the metastore and `dags list` (preset, cron, delta, timetable)."""
     if schedule is None or isinstance(schedule, str):
         return schedule
-    return f"every {schedule}"
+    if isinstance(schedule, dt.timedelta):
+        return f"every {schedule}"
+    return f"{type(schedule).__name__}({schedule.summary})"
 
 
 # --- parsing a folder in a child process ----------------------------------------------------

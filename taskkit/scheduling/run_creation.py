@@ -1,16 +1,17 @@
 """Creating scheduled runs as their intervals end, from an in-memory plan per DAG.
 
-The scheduler asks every refresh (twice a second) whether each DAG is due.
-The answer must cost nothing when it is "no", so each DAG's next due time
-is kept here and the metastore is touched only when a run is actually due:
-with 200 DAGs up to date a refresh does no per-DAG query at all.
+The scheduler refreshes twice a second. A refresh must cost nothing for the
+DAGs that are not due, so each DAG's next due time is kept here, in a heap,
+and only the DAGs whose flags changed or whose time came are looked at: with
+10,000 DAGs up to date a refresh does no per-DAG work at all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import attrs
@@ -41,6 +42,8 @@ class _Plan:
     timetable: Timetable
     last: dt.datetime | None
     next: PlannedRun | None
+    #: Set while the DAG is paused or inactive: its next run is planned afresh when it is back.
+    stale: bool = False
 
 
 @attrs.define
@@ -54,24 +57,36 @@ class RunCreator:
     _published: dict[str, tuple[dt.datetime | None, dt.datetime | None]] | None = None
     #: Versions already reported as unloadable, so each is logged once, not every refresh.
     _unloadable: set[int] = attrs.Factory(set)
+    #: (run_after, dag_id) of each planned next run; entries of plans that moved are stale
+    #: and cost one `due` check when they come up.
+    _due_heap: list[tuple[dt.datetime, str]] = attrs.Factory(list)
 
     def create_due_runs(
         self,
-        dags: Iterable[DagFlags],
+        dags: Mapping[str, DagFlags],
+        changed: Iterable[str],
+        *,
         waiting: Counter[str],
         spec_of: Callable[[int], DagSpec],
         default_max_active_runs: int,
         now: dt.datetime,
     ) -> None:
-        """Create the due runs of every active, unpaused DAG; a query only for DAGs that are due.
+        """Create the due runs of the DAGs that changed or whose next run came due.
 
-        `waiting` counts each DAG's queued runs: a DAG never gets more than
-        max_active_runs runs waiting to start.
+        The work grows with those DAGs, not with all DAGs: the next due time of
+        every planned DAG waits in a heap. `waiting` counts each DAG's queued
+        runs: a DAG never gets more than max_active_runs runs waiting to start.
         """
-        for dag in dags:
-            if not dag.is_active or dag.is_paused or dag.current_version_id is None:
-                continue
-            if not self.due(dag, now):
+        candidates = set(changed)
+        while self._due_heap and self._due_heap[0][0] <= now:
+            candidates.add(heapq.heappop(self._due_heap)[1])
+        for dag_id in sorted(candidates):
+            dag = dags.get(dag_id)
+            if dag is None or not dag.is_active or dag.is_paused:
+                if (plan := self.plans.get(dag_id)) is not None:
+                    plan.stale = True  # planned afresh when it is back
+                continue  # a change of these flags makes it a candidate again
+            if dag.current_version_id is None or not self.due(dag, now):
                 continue
             limit = dag.max_active_runs or default_max_active_runs
             try:
@@ -108,14 +123,16 @@ class RunCreator:
         plan = self._plan(dag, version_id, spec, now)
         created = 0
         while created < min(room, MAX_RUNS_PER_REFRESH):
-            due = plan.timetable.due_run(plan.last, now)
-            if due is None:
+            due = plan.next
+            if due is None or due.run_after > now:
                 break
             plan.last = due.logical_date
             if self._create(dag.dag_id, version_id, spec, due):
                 created += 1
-        plan.next = plan.timetable.next_run(plan.last, now)
+            plan.next = plan.timetable.next_run(plan.last, now)
         self._publish(dag.dag_id, plan.next)
+        if plan.next is not None:  # still due (no room left): back on the next refresh
+            heapq.heappush(self._due_heap, (plan.next.run_after, dag.dag_id))
         return created
 
     def _plan(self, dag: DagFlags, version_id: int, spec: DagSpec, now: dt.datetime) -> _Plan:
@@ -132,7 +149,12 @@ class RunCreator:
             self.plans[dag.dag_id] = plan
         elif plan.version_id != version_id:
             plan.version_id, plan.timetable = version_id, Timetable.of(spec)
+        elif not plan.stale and plan.next is not None:
+            # Create the run planned earlier, as Airflow creates its stored next run: an
+            # EventsTimetable or a DAG without start_date would skip it if planned anew now.
+            return plan
         plan.next = plan.timetable.next_run(plan.last, now)
+        plan.stale = False
         return plan
 
     def _create(self, dag_id: str, version_id: int, spec: DagSpec, due: PlannedRun) -> bool:

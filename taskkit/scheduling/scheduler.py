@@ -30,6 +30,7 @@ from taskkit.metastore.records import UNSET, TIChange, XComWrite
 from taskkit.model.results import TryOutcome
 from taskkit.scheduling.active_run import ActiveRun, run_order
 from taskkit.scheduling.broken_runs import fail_unloadable_run
+from taskkit.scheduling.dag_flags import DagFlagBook
 from taskkit.scheduling.engine import Transition, mapped_state
 from taskkit.scheduling.executors import make_executor
 from taskkit.scheduling.processor_service import processor_beside
@@ -102,8 +103,7 @@ class Scheduler:
         self.timeouts: list[tuple[dt.datetime, str, str]] = []
         self.occupancy = Occupancy()
         self.pools: dict[str, int] = {}
-        self.paused: set[str] = set()
-        self.max_active_runs: dict[str, int | None] = {}
+        self.dags = DagFlagBook()
         self.wait_reasons: dict[TaskInstanceKey, str] = {}
         #: A run -> the run after it whose depends_on_past tasks follow its states.
         self.followers: dict[tuple[str, str], tuple[str, str]] = {}
@@ -285,8 +285,8 @@ class Scheduler:
         self.dag_callbacks.reap()
         if self.executor.running() or self.dag_callbacks.running():
             return False
-        live = [r for r in self.runs.values() if r.dag_id not in self.paused]
-        queued = [r for r in self.queued_runs.values() if r.dag_id not in self.paused]
+        live = [r for r in self.runs.values() if r.dag_id not in self.dags.paused]
+        queued = [r for r in self.queued_runs.values() if r.dag_id not in self.dags.paused]
         return not live and not queued
 
     def _step(self, now: dt.datetime, *, explain: bool = False) -> None:
@@ -315,10 +315,10 @@ class Scheduler:
         candidates = [
             RunCandidate(r.dag_id, r.run_id, run_order(r.logical_date, r.id))
             for r in self.queued_runs.values()
-            if r.dag_id not in self.paused and (r.dag_id, r.run_id) not in held
+            if r.dag_id not in self.dags.paused and (r.dag_id, r.run_id) not in held
         ]
         limits = {
-            dag_id: self.max_active_runs.get(dag_id) or self.settings.core.max_active_runs_per_dag
+            dag_id: self.dags.max_active_runs(dag_id) or self.settings.core.max_active_runs_per_dag
             for dag_id in {c.dag_id for c in candidates}
         }
         for chosen in select_runs(candidates, active, limits):
@@ -422,8 +422,8 @@ class Scheduler:
         if not self.scheduled or (self.occupancy.total >= parallelism and not explain):
             return
         candidates = self.scheduled.ordered()
-        if self.paused:
-            candidates = [c for c in candidates if c.key.dag_id not in self.paused]
+        if self.dags.paused:
+            candidates = [c for c in candidates if c.key.dag_id not in self.dags.paused]
         selection = select_tasks(
             candidates,
             pools=self.pools,
@@ -648,15 +648,15 @@ class Scheduler:
         self.refresh_soon = False
         self._commit()  # pending results first, so a cleared run is reloaded as it really is
         self.pools = self.store.get_pool_slots()
-        dags = self.store.list_dag_flags()
-        self.paused = {d.dag_id for d in dags if d.is_paused}
-        self.max_active_runs = {d.dag_id: d.max_active_runs for d in dags}
+        now = _utcnow()
+        changed = self.dags.refresh(self.store, now)
         self.creator.create_due_runs(
-            dags,
-            Counter(r.dag_id for r in self.queued_runs.values()),
-            self.loader.spec,
-            self.settings.core.max_active_runs_per_dag,
-            _utcnow(),
+            self.dags.flags,
+            changed,
+            waiting=Counter(r.dag_id for r in self.queued_runs.values()),
+            spec_of=self.loader.spec,
+            default_max_active_runs=self.settings.core.max_active_runs_per_dag,
+            now=now,
         )
         active = self.store.list_active_runs()
         seen = set()

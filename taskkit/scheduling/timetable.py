@@ -20,6 +20,9 @@ interval is skipped and none is covered twice:
 
 timedelta schedules are absolute durations from start_date (24 hours, not
 "the same wall time tomorrow"). Every datetime returned is in UTC.
+
+Airflow's timetable objects (CronTriggerTimetable, EventsTimetable, ...) are
+planned by timetable_rules, with Airflow 3's semantics; Timetable hands them on.
 """
 
 from __future__ import annotations
@@ -30,42 +33,22 @@ import attrs
 
 from taskkit.errors import ScheduleError
 from taskkit.model.schedules import PRESETS
+from taskkit.model.timetables import TIMETABLES, AnyTimetable, Schedule
+from taskkit.scheduling.cron import TICK, UTC, as_utc, cron_after, cron_before
+from taskkit.scheduling.planned_run import PlannedRun
+from taskkit.scheduling.timetable_rules import Window, next_planned
 
-UTC = dt.timezone.utc
-_TICK = dt.timedelta(microseconds=1)
+__all__ = ["MAX_RUNS_BETWEEN", "PlannedRun", "Timetable", "as_utc"]
+
 #: A backfill or listing larger than this is refused instead of building a huge list.
 MAX_RUNS_BETWEEN = 10_000
-
-
-def as_utc(value: dt.datetime) -> dt.datetime:
-    """An aware datetime in UTC; a naive one is taken to be UTC already."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-@attrs.frozen
-class PlannedRun:
-    """One scheduled run: its data interval and the earliest time it may be created."""
-
-    logical_date: dt.datetime
-    data_interval_end: dt.datetime
-    run_after: dt.datetime
-
-    @property
-    def data_interval(self) -> tuple[dt.datetime, dt.datetime]:
-        """[start, end) of the data this run covers; start is the logical date."""
-        return self.logical_date, self.data_interval_end
-
-    @property
-    def run_id(self) -> str:
-        """The run id a scheduled run of this interval gets."""
-        return f"scheduled__{self.logical_date.isoformat()}"
 
 
 @attrs.frozen
 class Timetable:
     """A DAG's schedule with its start, end and catchup: the runs it should have, over time."""
 
-    schedule: str | dt.timedelta | None
+    schedule: Schedule
     start_date: dt.datetime | None
     end_date: dt.datetime | None = None
     catchup: bool = False
@@ -81,15 +64,26 @@ class Timetable:
         )
 
     @property
+    def table(self) -> AnyTimetable | None:
+        """The schedule when it is one of Airflow's timetable objects (timetable_rules plans it)."""
+        return self.schedule if isinstance(self.schedule, TIMETABLES) else None
+
+    @property
+    def window(self) -> Window:
+        return Window(self.start_date, self.end_date, self.catchup)
+
+    @property
     def zone(self) -> dt.tzinfo:
-        """The zone cron schedules are evaluated in: the start_date's, else UTC."""
+        """The zone crons are evaluated in: a timetable's own, else the start_date's, else UTC."""
+        if isinstance(zone := getattr(self.schedule, "timezone", None), dt.tzinfo):
+            return zone
         if self.start_date is None or self.start_date.tzinfo is None:
             return UTC
         return self.start_date.tzinfo
 
     @property
     def _cron(self) -> str | None:
-        if self.schedule is None or isinstance(self.schedule, dt.timedelta):
+        if not isinstance(self.schedule, str):
             return None
         return PRESETS.get(self.schedule, self.schedule)
 
@@ -113,26 +107,14 @@ class Timetable:
             if moment < start:
                 return None
             return start + ((moment - start) // self.schedule) * self.schedule
-        return self._cron_step(moment + _TICK, forward=False)
+        return self._cron_step(moment + TICK, forward=False)
 
     def _cron_step(self, moment: dt.datetime, *, forward: bool) -> dt.datetime:
-        from croniter import croniter
-
         expression = self._cron
         if expression is None:
             raise ScheduleError(f"schedule {self.schedule!r} has no schedule points")
-        zone = self.zone
-        every_hour = expression.split()[1] == "*"
-        points = croniter(expression, moment.astimezone(zone))
-        while True:
-            found: dt.datetime = (
-                points.get_next(dt.datetime) if forward else points.get_prev(dt.datetime)
-            )
-            found = as_utc(found)
-            # croniter may hand a moment in a DST gap back as itself: keep strictness.
-            beyond = (found > moment) if forward else (found < moment)
-            if beyond and (every_hour or not _second_occurrence(found, zone)):
-                return found
+        step = cron_after if forward else cron_before
+        return step(expression, self.zone, moment)
 
     def _start(self) -> dt.datetime:
         if self.start_date is None:
@@ -146,7 +128,7 @@ class Timetable:
         start = self._start()
         if isinstance(self.schedule, dt.timedelta) or self.schedule == "@once":
             return start
-        return self.point_after(start - _TICK)
+        return self.point_after(start - TICK)
 
     # -- runs --------------------------------------------------------------------------
 
@@ -160,7 +142,10 @@ class Timetable:
         start_date when there is none), so history fills one interval at a time,
         oldest first. Without catchup, intervals that ended before the latest
         ended one are skipped: a DAG unpaused after a week runs once, not 7 times.
+        A timetable object follows its own rules (timetable_rules).
         """
+        if self.table is not None:
+            return next_planned(self.table, self.window, last_logical_date, now)
         first = self.first_point()
         if first is None:
             return None
@@ -193,7 +178,7 @@ class Timetable:
         end = self.point_at_or_before(limit)
         if end is None or end <= first:
             return None
-        start = self.point_at_or_before(end - _TICK)
+        start = self.point_at_or_before(end - TICK)
         return start if start is not None and start >= first else None
 
     def runs_between(self, earliest: dt.datetime, latest: dt.datetime) -> list[PlannedRun]:
@@ -202,6 +187,8 @@ class Timetable:
         For backfills; raises ScheduleError for a DAG without a schedule or a
         range of more than MAX_RUNS_BETWEEN runs.
         """
+        if self.table is not None:
+            return self._table_runs_between(self.table, earliest, latest)
         first = self.first_point()
         if self.schedule is None or first is None:
             raise ScheduleError(
@@ -214,7 +201,7 @@ class Timetable:
         if self.schedule == "@once":
             return [PlannedRun(first, first, first)] if earliest <= first <= latest else []
         runs: list[PlannedRun] = []
-        begin = self.point_after(earliest - _TICK)
+        begin = self.point_after(earliest - TICK)
         while begin <= latest:
             if len(runs) >= MAX_RUNS_BETWEEN:
                 raise ScheduleError(
@@ -226,8 +213,39 @@ class Timetable:
             begin = end
         return runs
 
+    def _table_runs_between(
+        self, table: AnyTimetable, earliest: dt.datetime, latest: dt.datetime
+    ) -> list[PlannedRun]:
+        """A timetable object's runs due in [earliest, latest], as Airflow's backfill walks them."""
+        start, end = as_utc(earliest), as_utc(latest)
+        if self.start_date is not None:
+            start = max(start, as_utc(self.start_date))
+        if self.end_date is not None:
+            end = min(end, as_utc(self.end_date))
+        window = Window(start, end, catchup=True)
+        runs: list[PlannedRun] = []
+        planned = next_planned(table, window, None, start)
+        while planned is not None:
+            if len(runs) >= MAX_RUNS_BETWEEN:
+                raise ScheduleError(
+                    f"more than {MAX_RUNS_BETWEEN} runs between {earliest} and {latest}; "
+                    "backfill a shorter range at a time."
+                )
+            runs.append(planned)
+            planned = next_planned(table, window, planned.logical_date, start)
+        return runs
 
-def _second_occurrence(moment: dt.datetime, zone: dt.tzinfo) -> bool:
-    """Whether `moment` is the repeat of a wall time that happened an hour (or so) before."""
-    local = moment.astimezone(zone)
-    return local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset()
+    def following(self, logical_date: dt.datetime) -> PlannedRun | None:
+        """The scheduled run after the one at `logical_date`, whatever the start/end dates.
+
+        For LatestOnlyOperator: None when the schedule has no run after it
+        (no schedule, "@once", the last event).
+        """
+        if self.table is not None:
+            window = Window(None, None, catchup=True)
+            return next_planned(self.table, window, logical_date, logical_date)
+        if self.schedule is None or self.schedule == "@once":
+            return None
+        start = as_utc(logical_date).astimezone(self.zone)
+        anchored = attrs.evolve(self, start_date=start, end_date=None, catchup=True)
+        return anchored.next_run(logical_date, logical_date)

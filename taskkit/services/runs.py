@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from taskkit.authoring.params import resolve_params
+from taskkit.model.timetables import EventsTimetable
 from taskkit.services.dag_versions import current_version, load_version
 from taskkit.services.validation import check_run_id
 from taskkit.states import RunState, RunType, State
@@ -44,6 +45,7 @@ def trigger(
     dag = load_version(config, version)
     run_conf = dict(conf or {})
     resolve_params(dag.params, run_conf, dag_id=dag_id)  # a bad value: one line, no run
+    schedule = dag.schedule
     return store.create_run(
         dag_id,
         run_id or f"manual__{when.isoformat()}",
@@ -52,6 +54,10 @@ def trigger(
         dag_version_id=version.id,
         tasks=list(dag.spec.tasks.values()),
         conf=run_conf,
+        # Only EventsTimetable gives manual runs an interval of their own (restrict_to_events).
+        data_interval=(
+            schedule.manual_data_interval(when) if isinstance(schedule, EventsTimetable) else None
+        ),
     )
 
 

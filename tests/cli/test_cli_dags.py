@@ -211,3 +211,28 @@ def test_trigger_of_a_known_dag_never_waits_on_other_files(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "r1"
+
+
+def test_trigger_of_an_events_dag_restricted_to_events_covers_the_latest_event(
+    cli_sqlite: Cli,
+) -> None:
+    """EventsTimetable(restrict_to_events=True): a manual run's data interval is an event."""
+    cli_sqlite.write_dag(
+        "events.py",
+        """
+import datetime as dt
+from taskkit import DAG, EmptyOperator, EventsTimetable
+EVENTS = [dt.datetime(2026, 3, 1, 12), dt.datetime(2026, 3, 8, 12)]
+with DAG("events", schedule=EventsTimetable(EVENTS, restrict_to_events=True)):
+    EmptyOperator(task_id="t")
+""",
+    )
+    run_id = cli_sqlite.ok("dags", "trigger", "events", "--logical-date", "2026-03-05").strip()
+    store = cli_sqlite.store()
+    try:
+        [run] = store.list_runs("events")
+    finally:
+        store.dispose()
+    assert run.run_id == run_id == "manual__2026-03-05T00:00:00+00:00"
+    event = dt.datetime(2026, 3, 1, 12, tzinfo=dt.timezone.utc)
+    assert (run.data_interval_start, run.data_interval_end) == (event, event)

@@ -187,3 +187,30 @@ def test_clear_refuses_unknown_tasks_and_asks_first(cli_sqlite: Cli) -> None:
     declined = cli_sqlite("tasks", "clear", "flaky", "--run-id", run_id, input="n\n")
     assert declined.exit_code == 1 and "Clear 3 task instance(s)" in declined.output
     assert cli_sqlite.fails("tasks", "clear", "flaky", "--run-id", "nope", "--yes")
+
+
+def test_backfill_of_a_trigger_timetable_creates_one_run_per_point(cli_sqlite: Cli) -> None:
+    """A CronTriggerTimetable backfill: each point in the range, its interval before it."""
+    cli_sqlite.write_dag(
+        "trigger.py",
+        """
+import datetime as dt
+from taskkit import DAG, CronTriggerTimetable, EmptyOperator
+table = CronTriggerTimetable("0 6 * * *", timezone="UTC", interval=dt.timedelta(hours=6))
+with DAG("trigger", schedule=table, start_date=dt.datetime(2026, 1, 1)):
+    EmptyOperator(task_id="t")
+""",
+    )
+    out = cli_sqlite.ok(
+        "dags", "backfill", "trigger", "--start-date", "2026-01-02", "--end-date", "2026-01-03"
+    )
+    assert out.split() == ["created", "backfill__2026-01-02T00:00:00+00:00"]
+    store = cli_sqlite.store()
+    try:
+        [run] = store.list_runs("trigger")
+    finally:
+        store.dispose()
+    assert (run.data_interval_start, run.data_interval_end) == (
+        dt.datetime(2026, 1, 2, tzinfo=UTC),
+        dt.datetime(2026, 1, 2, 6, tzinfo=UTC),
+    )

@@ -1,4 +1,5 @@
-"""The event channel on a real Redis and RabbitMQ: bad messages are dropped, good ones pass."""
+"""The event channel on a real Redis and RabbitMQ: bad messages are dropped, good ones pass,
+what a reader did not acknowledge reaches the next one."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from kombu import Connection
 from structlog.testing import capture_logs
 
 from taskkit.execution.base import TryStarted
-from taskkit.execution.celery_app import EventChannel, seal
+from taskkit.execution.celery_app import seal
+from taskkit.execution.celery_channel import BATCH, EventChannel, event_channel
 from taskkit.model.keys import TaskInstanceKey
 
 KEY = b"k" * 32
@@ -54,6 +56,10 @@ def channel(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     yield url, name
     with Connection(url) as conn:
         conn.SimpleQueue(name).queue.delete()
+    if url.startswith("redis"):
+        import redis
+
+        redis.Redis.from_url(url).delete(name + ".unacked")
 
 
 def _put_raw(url: str, queue: str, body: object, **kwargs: object) -> None:
@@ -78,7 +84,7 @@ def test_bad_messages_are_dropped_with_one_warning_each(channel: tuple[str, str]
     """Forged, garbled or foreign-key messages on the event channel are logged once and dropped,
     and the good events around them still arrive; nothing bad comes back after a reconnect."""
     url, name = channel
-    good = EventChannel(url, name, KEY)
+    good = event_channel(url, name, KEY)
     good.publish(_started("before"))
     _put_raw(url, name, {"x": 1}, serializer="json")
     _put_raw(url, name, {"sealed": "not base64!!.deadbeef"}, serializer="json")
@@ -93,7 +99,7 @@ def test_bad_messages_are_dropped_with_one_warning_each(channel: tuple[str, str]
     _put_raw(url, name, _Evil(), serializer="pickle")  # never unpickled: JSON only
     good.publish(_started("after"))
 
-    receiver = EventChannel(url, name, KEY)
+    receiver = event_channel(url, name, KEY)
     with capture_logs() as logs:
         events: list[object] = []
         for _ in range(20):
@@ -109,7 +115,49 @@ def test_bad_messages_are_dropped_with_one_warning_each(channel: tuple[str, str]
     assert all(entry["log_level"] == "warning" and entry["reason"] for entry in dropped)
     assert all(entry["queue"] == name for entry in dropped)
 
-    again = EventChannel(url, name, KEY)  # acknowledged: not delivered to the next reader
+    again = event_channel(url, name, KEY)  # acknowledged: not delivered to the next reader
     assert again.receive(0.5) == []
     again.close()
     good.close()
+
+
+def test_unacknowledged_events_reach_the_next_reader_in_order(channel: tuple[str, str]) -> None:
+    """A scheduler that dies between receiving and acknowledging loses nothing: the next
+    reader gets those events again, in order, and then the newer ones; a big backlog
+    arrives in batches."""
+    url, name = channel
+    sender = event_channel(url, name, KEY)
+    for n in range(5):
+        sender.publish(_started(f"t{n}"))
+
+    crashed = event_channel(url, name, KEY)
+    first = _receive_at_least(crashed, 5)
+    crashed.close()  # no ack: as if the scheduler died before committing
+    for n in range(5, 2505):
+        sender.publish(_started(f"t{n}"))
+
+    successor = event_channel(url, name, KEY)
+    again = _receive_at_least(successor, 2505)
+    successor.ack()
+    successor.close()
+
+    def names(events: list[object]) -> list[str]:
+        return [e.key.task_id for e in events if isinstance(e, TryStarted)]
+
+    assert names(first) == [f"t{n}" for n in range(5)]
+    assert names(again) == [f"t{n}" for n in range(2505)]
+    last = event_channel(url, name, KEY)
+    assert last.receive(0.3) == []  # all acknowledged
+    last.close()
+    sender.close()
+
+
+def _receive_at_least(reader: EventChannel, count: int) -> list[object]:
+    events: list[object] = []
+    for _ in range(50):
+        batch = reader.receive(1.0)
+        assert len(batch) <= BATCH
+        events += batch
+        if len(events) >= count:
+            break
+    return events

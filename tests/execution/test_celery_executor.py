@@ -1,4 +1,5 @@
-"""The Celery executor's pieces that need no broker: priorities, sealed messages, settings."""
+"""The Celery executor's pieces that need no broker: priorities, sealed messages, settings,
+heartbeat deadlines."""
 
 from __future__ import annotations
 
@@ -66,3 +67,40 @@ def test_a_non_broker_url_is_refused(tmp_path: object) -> None:
     env = {"TASKKIT_HOME": str(tmp_path), "TASKKIT__CELERY__BROKER_URL": "sqs://queue"}
     with pytest.raises(ConfigError, match=r"celery\.broker_url"):
         load_settings(environ=env)
+
+
+def test_a_broker_outage_does_not_fail_running_tries_as_lost(tmp_path: object) -> None:
+    """Workers cannot beat while the broker is down: once the channel is back, a running try
+    gets a fresh heartbeat deadline instead of being failed as lost; a try whose worker stays
+    silent past that deadline still is."""
+    import time
+
+    from taskkit.execution.base import TryFinished
+    from taskkit.execution.celery_executor import CeleryExecutor, _Flight
+
+    settings = load_settings(
+        environ={
+            "TASKKIT_HOME": str(tmp_path),
+            "TASKKIT__CELERY__BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
+        }
+    )
+    executor = CeleryExecutor(
+        settings.celery,
+        capacity=4,
+        secret_key=b"k" * 32,
+        metastore_url="sqlite:///x.db",
+        route=lambda workload: ("default", 1),
+        heartbeat_timeout_s=10.0,
+    )
+    key = TaskInstanceKey("etl", "manual__1", "load")
+    silent_since = time.monotonic() - 60  # the outage lasted a minute
+    executor._in_flight[key, 1] = _Flight(None, started=True, seen=silent_since, host="w1")
+    executor._reconnecting = True
+
+    executor._after_reconnect()  # the channel answers again
+
+    assert executor._lost_tries() == []
+    executor._in_flight[key, 1].seen = time.monotonic() - 11  # then silent past the timeout
+    [lost] = executor._lost_tries()
+    assert isinstance(lost, TryFinished)
+    assert "sent no heartbeat for 10s" in str(lost.result.error)

@@ -83,3 +83,14 @@ def test_dag_flags_and_next_run(metastore: Metastore) -> None:
     metastore.set_next_run("etl", T0, T0 + dt.timedelta(days=1))
     dag = metastore.get_dag("etl")
     assert (dag.next_run, dag.next_run_after) == (T0, T0 + dt.timedelta(days=1))
+
+
+def test_dag_flags_changed_since_reads_only_rows_stamped_since(metastore: Metastore) -> None:
+    """The scheduler's incremental refresh: only DAGs saved, paused or deactivated since."""
+    metastore.save_dag_version("etl", "/dags/etl.py", b"p", "h", "s")
+    metastore.save_dag_version("report", "/dags/report.py", b"p", "h2", "s")
+    since = dt.datetime.now(dt.timezone.utc)
+    metastore.set_paused("report", True)
+
+    assert [f.dag_id for f in metastore.list_dag_flags(changed_since=since)] == ["report"]
+    assert [f.dag_id for f in metastore.list_dag_flags()] == ["etl", "report"]

@@ -1,0 +1,263 @@
+"""Tasks whose callable runs in another Python: a cached virtualenv, or a given interpreter.
+
+As in Airflow, the callable's SOURCE is run there (it must be self-contained:
+imports inside the function), its arguments go in and its return value
+comes back through a file, serialized with `serializer` ("pickle", the
+default, or "cloudpickle"). Only the context values that survive
+serialization (dates, ids, params, conf) can be passed to it; its output is
+streamed into the try's log.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import types
+from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from taskkit.authoring.decorators import DecoratedPythonOperator
+from taskkit.authoring.operators import PythonOperator
+from taskkit.authoring.venv_cache import VenvRecipe, default_cache_root, ensure_venv, find_python
+from taskkit.errors import IsolatedPythonError, TaskSkipped
+
+if TYPE_CHECKING:
+    from taskkit.authoring.context import Context
+
+#: Context values that are plain data, so they can cross into the other interpreter.
+SERIALIZABLE_CONTEXT_KEYS = frozenset(
+    {
+        "ds",
+        "ds_nodash",
+        "ts",
+        "ts_nodash",
+        "ts_nodash_with_tz",
+        "logical_date",
+        "data_interval_start",
+        "data_interval_end",
+        "prev_data_interval_start_success",
+        "prev_data_interval_end_success",
+        "prev_start_date_success",
+        "prev_end_date_success",
+        "run_id",
+        "params",
+        "conf",
+        "templates_dict",
+        "try_number",
+    }
+)
+SERIALIZERS = ("pickle", "cloudpickle")
+
+_RUNNER = """
+import sys
+
+import {serializer} as _serializer
+
+with open(sys.argv[1], "rb") as _file:
+    _arguments = _serializer.load(_file)
+_result = {name}(*_arguments["args"], **_arguments["kwargs"])
+with open(sys.argv[2], "wb") as _file:
+    _serializer.dump(_result, _file)
+"""
+
+
+def callable_source(function: Callable[..., Any]) -> str:
+    """The function's source without its decorators (`@task.virtualenv(...)`), dedented."""
+    source = textwrap.dedent(inspect.getsource(function))
+    node = ast.parse(source).body[0]
+    return "\n".join(source.splitlines()[node.lineno - 1 :]) + "\n"
+
+
+class IsolatedPythonMixin:
+    """Runs the callable's source in `self.python_path()`; shared by both operators."""
+
+    task_id: str
+    python_callable: Callable[..., Any]
+    _context_names: frozenset[str]
+    _takes_kwargs: bool
+
+    def _init_isolated(
+        self,
+        serializer: str | None,
+        skip_on_exit_code: int | Collection[int] | None,
+        env_vars: Mapping[str, str] | None,
+        inherit_env: bool,
+    ) -> None:
+        function = self.python_callable
+        fail = self._fail  # type: ignore[attr-defined]
+        if not isinstance(function, types.FunctionType) or function.__name__ == "<lambda>":
+            raise fail(
+                f"{type(self).__name__} runs a function's source in another Python, so "
+                "python_callable must be a function defined with `def`, not a lambda."
+            )
+        if inspect.isgeneratorfunction(function):
+            raise fail("python_callable must return a value, not `yield` (a generator).")
+        unsent = sorted(self._context_names - SERIALIZABLE_CONTEXT_KEYS)
+        if unsent:
+            raise fail(
+                f"the callable asks for {', '.join(unsent)}, which cannot be sent to another "
+                f"Python; it may take: {', '.join(sorted(SERIALIZABLE_CONTEXT_KEYS))}."
+            )
+        serializer = serializer or "pickle"
+        if serializer not in SERIALIZERS:
+            raise fail(f"serializer must be one of {', '.join(SERIALIZERS)}, got {serializer!r}.")
+        self.serializer = serializer
+        if skip_on_exit_code is None:
+            skip_on_exit_code = ()
+        elif isinstance(skip_on_exit_code, int):
+            skip_on_exit_code = (skip_on_exit_code,)
+        self.skip_on_exit_code = frozenset(skip_on_exit_code)
+        self.env_vars = dict(env_vars or {})
+        self.inherit_env = inherit_env
+        # Kept now: a worker may not have the DAG file to read it from.
+        self.python_source = callable_source(function)
+
+    def python_path(self) -> str:
+        raise NotImplementedError
+
+    def call(self, context: Context, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        """Run the callable in the other Python with these arguments; return what it returned."""
+        context["templates_dict"] = getattr(self, "templates_dict", None)
+        names = SERIALIZABLE_CONTEXT_KEYS if self._takes_kwargs else self._context_names
+        passed = {n: context[n] for n in names if n in context}
+        python = self.python_path()
+        with tempfile.TemporaryDirectory(prefix="taskkit-python-") as folder:
+            work = Path(folder)
+            library = importlib.import_module(self.serializer)  # named by the user, as Airflow
+            (work / "in.bin").write_bytes(
+                library.dumps({"args": list(args), "kwargs": {**passed, **kwargs}})
+            )
+            script = "from __future__ import annotations\n\n" + self.python_source
+            script += _RUNNER.format(serializer=self.serializer, name=self.python_callable.__name__)
+            (work / "script.py").write_text(script, encoding="utf-8")
+            code = self._run(python, work)
+            if code in self.skip_on_exit_code:
+                raise TaskSkipped(f"the callable's Python exited with {code} (skip_on_exit_code)")
+            if code != 0:
+                raise IsolatedPythonError(
+                    f"{self.python_callable.__name__}() failed in {python} with exit code "
+                    f"{code}; its traceback is in the log above."
+                )
+            return library.loads((work / "out.bin").read_bytes())
+
+    def _run(self, python: str, work: Path) -> int:
+        env = {**(os.environ if self.inherit_env else {}), **self.env_vars}
+        command = [python, str(work / "script.py"), str(work / "in.bin"), str(work / "out.bin")]
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=work,
+            text=True,
+            errors="replace",
+        )
+        assert process.stdout is not None
+        try:
+            for line in process.stdout:
+                sys.stdout.write(line)
+            return process.wait()
+        finally:
+            # A timeout or interrupt lands here mid-read: never leave the child behind us.
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            process.stdout.close()
+
+
+class PythonVirtualenvOperator(IsolatedPythonMixin, PythonOperator):
+    """Runs `python_callable` in a virtualenv with `requirements` installed.
+
+    The venv is cached under $TASKKIT_HOME/venvs (or `venv_cache_path`),
+    keyed by the requirements, `python_version` and `system_site_packages`,
+    so only the first try pays for building it.
+    """
+
+    def __init__(
+        self,
+        *,
+        python_callable: Callable[..., Any],
+        requirements: str | Collection[str] | None = None,
+        python_version: str | None = None,
+        serializer: str | None = None,
+        system_site_packages: bool = True,
+        pip_install_options: Collection[str] | None = None,
+        skip_on_exit_code: int | Collection[int] | None = None,
+        venv_cache_path: str | os.PathLike[str] | None = None,
+        env_vars: Mapping[str, str] | None = None,
+        inherit_env: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(python_callable=python_callable, **kwargs)
+        if python_version is not None and not isinstance(python_version, str):
+            raise self._fail(
+                f"python_version must be a string such as '3.11', got {python_version!r}."
+            )
+        if isinstance(requirements, str):
+            requirements = [requirements]
+        self.requirements = sorted(str(r) for r in requirements or ())
+        self.python_version = python_version
+        self.system_site_packages = system_site_packages
+        self.pip_install_options = list(pip_install_options or ())
+        self.venv_cache_path = venv_cache_path
+        self._init_isolated(serializer, skip_on_exit_code, env_vars, inherit_env)
+
+    def python_path(self) -> str:
+        requirements = list(self.requirements)
+        if self.serializer == "cloudpickle":  # the venv's Python must be able to load it
+            requirements = sorted({*requirements, "cloudpickle"})
+        recipe = VenvRecipe(
+            find_python(self.python_version),
+            tuple(requirements),
+            self.system_site_packages,
+            tuple(self.pip_install_options),
+        )
+        root = Path(self.venv_cache_path) if self.venv_cache_path else default_cache_root()
+        return str(ensure_venv(recipe, root))
+
+
+class ExternalPythonOperator(IsolatedPythonMixin, PythonOperator):
+    """Runs `python_callable` with an existing interpreter, `python` (a venv's bin/python)."""
+
+    def __init__(
+        self,
+        *,
+        python: str | os.PathLike[str],
+        python_callable: Callable[..., Any],
+        serializer: str | None = None,
+        skip_on_exit_code: int | Collection[int] | None = None,
+        env_vars: Mapping[str, str] | None = None,
+        inherit_env: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(python_callable=python_callable, **kwargs)
+        if not python or not isinstance(python, (str, os.PathLike)):
+            raise self._fail(
+                "python must be the path of a Python interpreter, e.g. '/opt/venv/bin/python'."
+            )
+        self.python = os.fspath(python)
+        self._init_isolated(serializer, skip_on_exit_code, env_vars, inherit_env)
+
+    def python_path(self) -> str:
+        # Checked when the try runs: the DAG may be parsed where that interpreter isn't.
+        if not os.access(self.python, os.X_OK) or Path(self.python).is_dir():
+            raise IsolatedPythonError(
+                f"Task {self.task_id!r}: python={self.python!r} is not an executable "
+                "interpreter on this machine; point it at an existing bin/python."
+            )
+        return self.python
+
+
+class DecoratedVirtualenvOperator(PythonVirtualenvOperator, DecoratedPythonOperator):
+    """What `@task.virtualenv` creates; its arguments may hold upstream XComArgs."""
+
+
+class DecoratedExternalPythonOperator(ExternalPythonOperator, DecoratedPythonOperator):
+    """What `@task.external_python` creates; its arguments may hold upstream XComArgs."""

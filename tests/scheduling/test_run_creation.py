@@ -1,0 +1,72 @@
+"""Creating scheduled runs: an idle refresh looks at no DAG until one is due or changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from taskkit import DAG, EmptyOperator
+from taskkit.metastore import Metastore
+from taskkit.model.dag import DagSpec
+from taskkit.scheduling.dag_flags import DagFlagBook
+from taskkit.scheduling.run_creation import RunCreator
+
+T0 = dt.datetime(2026, 3, 1, 10, 30, tzinfo=dt.timezone.utc)
+
+
+def _hourly(dag_id: str) -> DagSpec:
+    with DAG(dag_id, schedule="@hourly", start_date=T0 - dt.timedelta(days=1), catchup=False) as d:
+        EmptyOperator(task_id="noop")
+    return d.spec
+
+
+def test_idle_refreshes_look_at_no_dag_until_one_is_due_or_changes(metastore: Metastore) -> None:
+    specs = {}
+    for n in range(3):
+        spec = _hourly(f"hourly_{n}")
+        version = metastore.save_dag_version(
+            spec.dag_id, "/dags/h.py", b"p", f"hash{n}", "sig", schedule_desc="@hourly"
+        )
+        specs[version.version_id] = spec
+    looked_at: list[str] = []
+
+    def spec_of(version_id: int) -> DagSpec:
+        looked_at.append(specs[version_id].dag_id)
+        return specs[version_id]
+
+    creator, book = RunCreator(metastore), DagFlagBook()
+
+    def refresh(now: dt.datetime) -> None:
+        changed = book.refresh(metastore, now)
+        creator.create_due_runs(
+            book.flags,
+            changed,
+            waiting=Counter(),
+            spec_of=spec_of,
+            default_max_active_runs=16,
+            now=now,
+        )
+
+    refresh(T0)  # plans every DAG and creates the latest interval's run of each
+    assert sorted(looked_at) == ["hourly_0", "hourly_1", "hourly_2"]
+    assert len(metastore.list_active_runs()) == 3
+
+    looked_at.clear()
+    for seconds in (1, 2, 3):  # nothing is due before 11:00 and nothing changed
+        refresh(T0 + dt.timedelta(seconds=seconds))
+    assert looked_at == []
+
+    metastore.set_paused("hourly_1", True)
+    refresh(T0 + dt.timedelta(seconds=4))  # a paused DAG is skipped without a look
+    assert looked_at == []
+
+    refresh(T0 + dt.timedelta(minutes=31))  # 11:01: the 10:00 interval ended for all
+    assert sorted(looked_at) == ["hourly_0", "hourly_2"]  # the paused one gets no run
+    runs = Counter(r.dag_id for r in metastore.list_active_runs())
+    assert runs == {"hourly_0": 2, "hourly_1": 1, "hourly_2": 2}
+
+    looked_at.clear()
+    metastore.set_paused("hourly_1", False)
+    refresh(T0 + dt.timedelta(minutes=31, seconds=1))  # unpaused: it catches up at once
+    assert looked_at == ["hourly_1"]
+    assert Counter(r.dag_id for r in metastore.list_active_runs())["hourly_1"] == 2
