@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -50,7 +49,7 @@ class BashSensor(BaseSensorOperator):
             ["bash", "-c", self.bash_command],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env=self.env if self.env is not None else dict(os.environ),
+            env=self.env,  # None inherits the try's environment
             check=False,
             start_new_session=True,
         )
