@@ -113,7 +113,7 @@ class BaseSensorOperator(BaseOperator):
     @property
     def reschedule(self) -> bool:
         """Whether this sensor gives its slots back between pokes (Airflow's name)."""
-        return self.mode is SensorMode.RESCHEDULE
+        return self.mode == SensorMode.RESCHEDULE  # == : a plain "reschedule" set later counts
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """Whether the condition holds now; override it."""
