@@ -390,8 +390,6 @@ _SPECS: dict[str, _Spec] = {
 #: Settings that make another one moot when they are set: (moot, by).
 _OVERRIDDEN_BY = (("celery.worker_concurrency", "celery.worker_autoscale"),)
 
-SETTING_NAMES: tuple[str, ...] = tuple(_SPECS)
-
 
 # --- gathering raw values from each layer -----------------------------------------------
 

@@ -53,7 +53,22 @@ class ScheduleError(DagDefinitionError):
 
 
 class DuplicateDagIdError(DagDefinitionError):
-    """Two DAG files in one folder define the same dag_id."""
+    """Two DAGs in the DAGs folder (in one file, or in two) share a dag_id."""
+
+    def __init__(self, dag_id: str, file: str, other_file: str | None = None) -> None:
+        if other_file is None:
+            message = (
+                f"DAG {dag_id!r} is defined twice in this file; give each DAG a unique dag_id."
+            )
+        else:
+            message = (
+                f"DAG {dag_id!r} is defined in both {file} and {other_file}; "
+                "dag_ids must be unique in the DAGs folder, rename one."
+            )
+        super().__init__(message)
+        self.dag_id = dag_id
+        self.file = file
+        self.other_file = other_file
 
 
 class AirflowSkipException(TaskkitError):
@@ -142,6 +157,10 @@ class TaskNotFoundError(NotFoundError):
 
 class PoolNotFoundError(NotFoundError):
     """No pool with that name exists."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"No pool {name!r}. Run `taskkit pools list` to see the pools.")
+        self.name = name
 
 
 class InvalidNameError(TaskkitError, ValueError):

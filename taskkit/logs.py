@@ -1,4 +1,4 @@
-"""structlog configuration (done only by the CLI) and the bound-key vocabulary.
+"""structlog configuration, done only by the CLI.
 
 Library code gets a module-level `structlog.get_logger(__name__)` and never
 configures anything; the CLI calls `configure_logging` once at start-up.
@@ -9,21 +9,16 @@ from __future__ import annotations
 import logging
 import sys
 
-#: Keys bound to a try's log lines, everywhere the same.
-TRY_KEYS = ("dag_id", "run_id", "task_id", "try_number")
+import structlog
 
 
 def _stderr_logger(*args: object) -> object:
     """A logger on the *current* sys.stderr, which tests and redirections may swap."""
-    import structlog
-
     return structlog.PrintLogger(sys.stderr)
 
 
 def configure_logging(level: str = "warning", json: bool = False) -> None:
     """Send structlog output to stderr at `level` and above, as console text or JSON lines."""
-    import structlog
-
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise ValueError(f"Unknown log level {level!r}; use debug, info, warning or error.")

@@ -9,6 +9,7 @@ themselves.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, Request
@@ -36,8 +37,6 @@ async def _csrf_sent(request: Request) -> str | None:
 
 async def current_user(request: Request, state: ApiState = Depends(api_state)) -> User:
     """The logged-in user from `Authorization: Bearer` or the session cookie; 401 without."""
-    import hmac
-
     header = request.headers.get("authorization", "")
     now = state.clock()
     if header:

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
+from taskkit.api.pages import error_page
 from taskkit.errors import (
     AuthError,
     ConflictError,
@@ -56,8 +57,6 @@ async def _taskkit_error(request: Request, exc: Exception) -> Response:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if _is_page(request):
-        from taskkit.api.pages import error_page
-
         return error_page(request, status, str(exc))
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
@@ -75,8 +74,6 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404 and _is_page(request):
-        from taskkit.api.pages import error_page
-
         return error_page(request, 404, f"No page at {request.url.path}.")
     detail = exc.detail
     if exc.status_code == 404 and detail == "Not Found":

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from taskkit.api import auth
 from taskkit.api.graph_layout import NODE_H, NODE_W, layout
@@ -161,8 +162,6 @@ async def trigger_form(
     request: Request, dag_id: str, api: ApiState = Depends(api_state)
 ) -> JSONResponse:
     """The trigger form: text fields become conf values of each param's type (400 if not)."""
-    from starlette.concurrency import run_in_threadpool
-
     form = await request.form()
     text = {k: v for k, v in form.items() if isinstance(v, str)}
 

@@ -41,7 +41,6 @@ class _NotSet:
 NOTSET: Any = _NotSet()
 
 _TASK_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,250}$")
-_INT64_MAX = 2**63 - 1
 #: The parameters default_args may fill, with the value used when neither sets one
 #: (the table lives in arguments.py beside the Airflow-only keys).
 BASE_DEFAULTS: Mapping[str, Any] = TASK_DEFAULTS
@@ -280,6 +279,7 @@ class BaseOperator(DependencyMixin):
         `PythonOperator.partial(task_id="p", python_callable=f).expand(op_args=[[1], [2]])`
         makes one task instance per item (see taskkit.authoring.mapping).
         """
+        # Lazy: mapping loads only when a DAG maps a task; it subclasses this module's classes.
         from taskkit.authoring.mapping import OperatorPartial
 
         return OperatorPartial(cls, kwargs)
@@ -343,6 +343,7 @@ class BaseOperator(DependencyMixin):
     @property
     def output(self) -> XComArg:
         """This task's return value, to pass to a @task function or a PythonOperator."""
+        # Lazy: decorators builds on this module (its PythonOperator is a BaseOperator).
         from taskkit.authoring.decorators import XComArg
 
         return XComArg(self)
@@ -403,7 +404,7 @@ class BaseOperator(DependencyMixin):
             raise self._fail(
                 f"{name} must be >= {minimum}, got {value}; set {name}={minimum} or more."
             )
-        if abs(value) > _INT64_MAX:
+        if abs(value) > validation.INT64_MAX:
             raise self._fail(f"{name}={value} does not fit in 64 bits; use a smaller number.")
         return value
 

@@ -323,6 +323,8 @@ class DAG:
         in production. Touches no database and writes no files.
         `max_map_length` overrides core.max_map_length's default (1024).
         """
+        # Lazy: testing brings the run engine and the try runtime, which importing a DAG file
+        # never needs (the documented layering exception, docs/architecture.md).
         from taskkit.testing import run_dag_test
 
         return run_dag_test(

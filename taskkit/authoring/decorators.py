@@ -61,6 +61,7 @@ class XComArg(DependencyMixin):
 
     def map(self, function: Callable[[Any], Any]) -> MapXComArg:
         """This value with `function` applied to each item, where a try consumes it."""
+        # Lazy: mapping loads only when a DAG maps a task; it subclasses this module's classes.
         from taskkit.authoring.mapping import xcom_map
 
         return xcom_map(self, function)
@@ -68,6 +69,7 @@ class XComArg(DependencyMixin):
     def zip(self, *others: XComArg, fillvalue: Any = NOTSET) -> ZipXComArg:
         """Tuples of this value's items and `others`' at each position (zip, or zip_longest
         filling with `fillvalue` when it is given)."""
+        # Lazy: see map.
         from taskkit.authoring.mapping import xcom_zip
 
         return xcom_zip(self, others, fillvalue)
@@ -193,6 +195,7 @@ class TaskFunction:
 
     def partial(self, *args: Any, **kwargs: Any) -> TaskFunctionPartial:
         """The arguments every instance of a mapped task shares; then `.expand(...)` it."""
+        # Lazy: see XComArg.map.
         from taskkit.authoring.mapping import TaskFunctionPartial
 
         return TaskFunctionPartial(self, args, kwargs)

@@ -16,14 +16,18 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
+from taskkit.authoring import registry
 from taskkit.authoring.arguments import is_airflow_only_task_arg
 from taskkit.authoring.baseoperator import NOTSET, BaseOperator
 from taskkit.authoring.decorators import (
+    TaskRole,
     XComArg,
     find_xcom_args,
     resolve_xcom_args,
 )
-from taskkit.errors import InvalidTaskParameterError
+from taskkit.errors import DagAssignmentError, InvalidTaskParameterError
 from taskkit.model.task import MapLength, MapSpec, TaskSpec
 
 if TYPE_CHECKING:
@@ -263,9 +267,6 @@ def _check_expansion(
     expansion: _Expansion, base_kwargs: Mapping[str, Any], upstream: Sequence[XComArg]
 ) -> None:
     """Refuse what can never be expanded over, naming the DAG, the task and the fix."""
-    from taskkit.authoring import registry
-    from taskkit.errors import DagAssignmentError
-
     dag = base_kwargs.get("dag") or registry.current_dag()
     where = f"DAG {getattr(dag, 'dag_id', None)!r}, task {base_kwargs.get('task_id')!r}"
     if isinstance(expansion, _Product):
@@ -336,8 +337,6 @@ class MappedOperator(BaseOperator):
         )
 
     def to_spec(self, priority_weight_total: int) -> TaskSpec:
-        import attrs
-
         spec = super().to_spec(priority_weight_total)
         return attrs.evolve(spec, map_spec=self.expansion.map_spec())
 
@@ -484,8 +483,6 @@ class TaskFunctionPartial:
         return self._build(_Kwargs(value))
 
     def _build(self, expansion: _Expansion) -> XComArg:
-        from taskkit.authoring.decorators import TaskRole
-
         tf = self.task_function
         dag, options = tf.dag_and_options("expanded")
         base, own = _split(options)

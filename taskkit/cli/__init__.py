@@ -14,6 +14,19 @@ from typing import Any
 
 import click
 
+from taskkit.cli import (
+    api_server,
+    celery,
+    config,
+    dag_processor,
+    dags,
+    db,
+    pools,
+    runs,
+    scheduler,
+    tasks,
+    users,
+)
 from taskkit.errors import TaskkitError
 
 EXIT_ERROR = 1
@@ -78,36 +91,21 @@ def cli() -> None:
     """
 
 
-def _register() -> None:
-    from taskkit.cli.api_server import api_server
-    from taskkit.cli.celery import celery
-    from taskkit.cli.config import config
-    from taskkit.cli.dag_processor import dag_processor
-    from taskkit.cli.dags import dags
-    from taskkit.cli.db import db
-    from taskkit.cli.pools import pools
-    from taskkit.cli.runs import runs
-    from taskkit.cli.scheduler import scheduler
-    from taskkit.cli.tasks import tasks
-    from taskkit.cli.users import users
-
-    for command in (
-        db,
-        scheduler,
-        dag_processor,
-        dags,
-        runs,
-        tasks,
-        pools,
-        config,
-        celery,
-        users,
-        api_server,
-    ):
-        cli.add_command(command)
-
-
-_register()
+# The subcommand modules import only click at the top, so registering them costs little.
+for command in (
+    db.db,
+    scheduler.scheduler,
+    dag_processor.dag_processor,
+    dags.dags,
+    runs.runs,
+    tasks.tasks,
+    pools.pools,
+    config.config,
+    celery.celery,
+    users.users,
+    api_server.api_server,
+):
+    cli.add_command(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,6 +17,7 @@ def api_server(host: str, port: int) -> None:
 
     Create a login first with `taskkit users create NAME --role admin`.
     """
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.api.server import serve
 
     serve(context.settings(), host, port)

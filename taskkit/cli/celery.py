@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 import time
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from taskkit.cli import context
 from taskkit.cli.output import emit, output_option
-from taskkit.errors import TaskkitError
+from taskkit.errors import BrokerUnreachableError, TaskkitError
+from taskkit.model.workers import RunningTry, WorkerReport
+from taskkit.states import State
 
 if TYPE_CHECKING:
     from taskkit.config import Settings
@@ -89,8 +93,7 @@ def worker(
 
 
 def _run_worker(config: Settings, queues: list[str], loglevel: str) -> int:
-    import logging
-
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from celery import signals
 
     from taskkit.config import remove_secrets_from_environment
@@ -146,8 +149,6 @@ def _run_worker(config: Settings, queues: list[str], loglevel: str) -> int:
     started = _utcnow()
 
     def snapshot(state: Any) -> WorkerReport:
-        from taskkit.model.workers import RunningTry, WorkerReport
-
         pool = getattr(celery_worker, "pool", None)
         return WorkerReport(
             name=name,
@@ -184,6 +185,7 @@ def _utcnow() -> dt.datetime:
 
 
 def _fetch_dag(store: Metastore, version_id: int) -> DagPayload:
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.execution.base import DagPayload
 
     record = store.get_dag_version(version_id)
@@ -192,8 +194,6 @@ def _fetch_dag(store: Metastore, version_id: int) -> DagPayload:
 
 def _check_due(store: Metastore, workload: Workload) -> str | None:
     """Why this try must not run now, or None when it is still queued with this try number."""
-    from taskkit.states import State
-
     ti = store.get_task_instance(workload.key)
     if ti is None:
         return "its task instance no longer exists"
@@ -205,6 +205,7 @@ def _check_due(store: Metastore, workload: Workload) -> str | None:
 
 
 def _worker_rows(config: Settings, store: Metastore) -> list[dict[str, Any]]:
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.execution.celery_health import describe_workers
 
     return describe_workers(
@@ -273,10 +274,10 @@ def stop(names: tuple[str, ...], every: bool, wait: bool) -> None:
 
 def _send_shutdown(config: Settings, targets: list[str]) -> None:
     """Celery's remote `shutdown` to `targets`; one clear error if the broker does not answer."""
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from kombu.exceptions import OperationalError
     from sqlalchemy.engine import make_url
 
-    from taskkit.errors import BrokerUnreachableError
     from taskkit.execution.celery_app import make_app
 
     app = make_app(config.celery)
@@ -331,8 +332,7 @@ def flower(port: int, hostname: str) -> int:
     celery.flower_basic_auth ("user:password[,user:password]") set, every
     page asks for a login.
     """
-    from importlib.util import find_spec
-
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.execution.celery_app import make_app
 
     if find_spec("flower") is None:

@@ -11,7 +11,8 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from taskkit.errors import DagImportError
+from taskkit.errors import DagImportError, MetastoreError
+from taskkit.model.task import DEFAULT_POOL
 
 if TYPE_CHECKING:
     from taskkit.authoring.dag import DAG
@@ -26,6 +27,7 @@ def settings(overrides: Mapping[str, object] | None = None) -> Settings:
     Every command that does work starts here, so this is also where logging is
     set up (warnings and errors on stderr); `--help` never gets this far.
     """
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.config import load_settings
     from taskkit.logs import configure_logging
 
@@ -36,6 +38,7 @@ def settings(overrides: Mapping[str, object] | None = None) -> Settings:
 @contextlib.contextmanager
 def open_store(config: Settings) -> Iterator[Metastore]:
     """The metastore, checked to be initialised (else: "run `taskkit db init`")."""
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.metastore import Metastore
 
     store = Metastore.open(config.database.sql_alchemy_conn)
@@ -47,6 +50,7 @@ def open_store(config: Settings) -> Iterator[Metastore]:
 
 def secret_key(config: Settings) -> bytes:
     """The HMAC key that signs DAG payloads."""
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.services.dag_versions import secret_key as key_of
 
     return key_of(config)
@@ -54,6 +58,7 @@ def secret_key(config: Settings) -> bytes:
 
 def not_found(dag_id: str, folder: object, errors: tuple[FileImportError, ...]) -> Exception:
     """The error for a DAG that is not in the folder: the first import error, if any."""
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.services.dag_versions import not_found as error_for
 
     return error_for(dag_id, folder, errors)
@@ -61,6 +66,7 @@ def not_found(dag_id: str, folder: object, errors: tuple[FileImportError, ...]) 
 
 def current_version(store: Metastore, config: Settings, dag_id: str) -> DagVersionRecord:
     """The DAG's current stored version, parsing the DAGs folder first if it is not known."""
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.services.dag_versions import current_version as find
 
     return find(store, config, dag_id)
@@ -68,6 +74,7 @@ def current_version(store: Metastore, config: Settings, dag_id: str) -> DagVersi
 
 def load_version(config: Settings, version: DagVersionRecord) -> DAG:
     """Verify and unpickle a stored DAG version."""
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.services.dag_versions import load_version as load
 
     return load(config, version)
@@ -79,6 +86,7 @@ def dag_from_folder(config: Settings, dag_id: str) -> DAG:
     The folder is parsed in a child first to find the file, so a file that
     hangs or crashes cannot take this process down with it.
     """
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.scheduling.dag_import import import_dag_file
     from taskkit.scheduling.dag_processor import parse_folder
 
@@ -103,10 +111,9 @@ def dag_from_folder(config: Settings, dag_id: str) -> DAG:
 
 def pool_slots_for_test(config: Settings) -> dict[str, int]:
     """Pools from the metastore when it is initialised, else default_pool at its default size."""
-    from taskkit.errors import MetastoreError
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.metastore import Metastore
     from taskkit.metastore.engine import normalize_url, sqlite_path
-    from taskkit.model.task import DEFAULT_POOL
 
     defaults = {DEFAULT_POOL: config.core.default_pool_task_slot_count}
     url = config.database.sql_alchemy_conn

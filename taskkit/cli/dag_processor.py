@@ -26,6 +26,7 @@ def dag_processor(dags_folder: str | None, num_runs: int | None, parent_pid: int
     The scheduler starts one beside itself unless scheduler.standalone_dag_processor
     is true; run this command yourself when it is (e.g. on another machine).
     """
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.config import remove_secrets_from_environment
     from taskkit.scheduling.dag_import import check_dags_folder
     from taskkit.scheduling.processor_service import parent_alive, run_processor

@@ -58,9 +58,10 @@ def parse_iso_date(value: str, name: str, zone: dt.tzinfo = dt.timezone.utc) -> 
 
 
 def _sync(store: Metastore, config: Settings) -> None:
-    from taskkit.scheduling.dag_processor import sync_dags_folder
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
+    from taskkit.services.dags import sync_folder
 
-    sync_dags_folder(store, config, context.secret_key(config))
+    sync_folder(store, config)
 
 
 @click.group()
@@ -134,6 +135,7 @@ def trigger(dag_id: str, run_id: str | None, conf: str | None, logical_date: str
 
     The DAGs folder is parsed first if the DAG is not in the metastore yet.
     """
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.services.runs import trigger as trigger_run
 
     run_conf = parse_conf(conf)
@@ -170,6 +172,7 @@ def backfill(
     which clears those runs so they run again. The scheduler runs the new
     runs oldest first under the usual limits.
     """
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.scheduling.rerun import backfill as create_backfill
     from taskkit.scheduling.timetable import Timetable
 
@@ -253,6 +256,7 @@ def unpause(dag_id: str) -> None:
 
 def _set_paused(dag_id: str, *, paused: bool) -> None:
     config = context.settings()
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.services.dags import set_paused
 
     with context.open_store(config) as store:
@@ -273,6 +277,7 @@ def show(dag_id: str) -> None:
 
 def describe_graph(spec: DagSpec, version_number: int) -> str:
     """A DAG spec as text: a header, then each task with its relatives and slots."""
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.scheduling.dag_processor import describe_schedule
 
     limits = [

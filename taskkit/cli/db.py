@@ -5,10 +5,15 @@ from __future__ import annotations
 import click
 
 from taskkit.cli import context
-from taskkit.errors import MetastoreError, MetastoreNotInitializedError
+from taskkit.errors import (
+    MetastoreError,
+    MetastoreNotInitializedError,
+    SchedulerAlreadyRunningError,
+)
 
 
 def _shown_url(url: str) -> str:
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.metastore.engine import normalize_url
 
     return normalize_url(url).render_as_string(hide_password=True)
@@ -22,6 +27,7 @@ def db() -> None:
 @db.command()
 def init() -> None:
     """Create the schema (or upgrade it to the newest revision) and default_pool."""
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.metastore import init_db
 
     config = context.settings()
@@ -33,6 +39,7 @@ def init() -> None:
 @db.command()
 def upgrade() -> None:
     """Upgrade the schema to the newest revision."""
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.metastore import upgrade_db
 
     url = context.settings().database.sql_alchemy_conn
@@ -48,6 +55,7 @@ def reset(yes: bool, force: bool) -> None:
 
     Refused while a scheduler holds the metastore, unless --force.
     """
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.metastore import reset_db
 
     config = context.settings()
@@ -61,7 +69,7 @@ def reset(yes: bool, force: bool) -> None:
 
 
 def _refuse_while_scheduling(url: str) -> None:
-    from taskkit.errors import SchedulerAlreadyRunningError
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.metastore.engine import create_engine_for
     from taskkit.metastore.lease import lease_holder
 
@@ -82,6 +90,7 @@ def _refuse_while_scheduling(url: str) -> None:
 @db.command()
 def check() -> None:
     """Check that the metastore is reachable and its schema is up to date."""
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.metastore import check_db
 
     status = check_db(context.settings().database.sql_alchemy_conn)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import click
 
+from taskkit.cli import cli
+
 INTRO = """\
 # Command line reference
 
@@ -48,8 +50,6 @@ def _walk(command: click.Command, parent: click.Context | None, name: str) -> li
 
 def render_cli_doc() -> str:
     """The whole of docs/cli.md: the intro, then every command's --help in a code block."""
-    from taskkit.cli import cli
-
     parts = [INTRO]
     for path, text in _walk(cli, None, "taskkit"):
         level = "##" if path.count(" ") <= 1 else "###"

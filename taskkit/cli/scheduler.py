@@ -55,6 +55,7 @@ def scheduler(
     dag-processor` beside itself unless --no-dag-processor; with
     --exit-when-idle it parses the DAGs folder once, up front.
     """
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.logs import configure_logging
 
     config = context.settings(
@@ -66,6 +67,7 @@ def scheduler(
         }
     )
     configure_logging(log_level)
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.scheduling.scheduler import Scheduler
 
     if not exit_when_idle:

@@ -12,8 +12,10 @@ import click
 
 from taskkit.cli import context, params
 from taskkit.cli.output import emit, output_option
-from taskkit.errors import NotFoundError
+from taskkit.errors import InvalidInputError, NotFoundError
+from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import TryOutcome
+from taskkit.states import OCCUPYING_STATES
 
 if TYPE_CHECKING:
     from taskkit.metastore import Metastore
@@ -97,7 +99,7 @@ def clear(dag_id: str, run_id: str, task_regex: str | None, downstream: bool, ye
     They get their retries again and lose their XComs; the run goes back to
     queued. Queued or running task instances are left to finish.
     """
-    from taskkit.errors import InvalidInputError
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.services import task_instances as services
 
     config = context.settings()
@@ -129,9 +131,9 @@ def test_task(dag_id: str, task_id: str) -> int:
 
     Its output goes to this terminal; exits 1 if the try failed.
     """
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.execution.base import Workload
     from taskkit.execution.runtime import decode_xcom, run_try
-    from taskkit.model.keys import TaskInstanceKey
 
     config = context.settings()
     dag = context.dag_from_folder(config, dag_id)
@@ -170,6 +172,7 @@ def logs(
     dag_id: str, run_id: str, task_id: str, *, try_number: int | None, follow: bool, map_index: int
 ) -> None:
     """Print the log of one try of TASK_ID in RUN_ID of DAG_ID, line by line as it is read."""
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.execution.tasklog import follow_log, format_line
     from taskkit.services.logs import find_log
 
@@ -194,8 +197,6 @@ def _running_check(
 ) -> Callable[[], bool]:
     """For --follow: whether this log's try is still queued or running, or a sensor's try
     between pokes (asked at most 1/s)."""
-    from taskkit.states import OCCUPYING_STATES
-
     last = {"at": 0.0, "answer": 1.0}
 
     def check() -> bool:
@@ -226,6 +227,7 @@ def _running_check(
 )
 def why(dag_id: str, run_id: str, task_id: str, map_index: int | None) -> None:
     """Say in one line why TASK_ID is not running (yet), as the scheduler sees it."""
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.services.task_instances import explain, get_task_instance
 
     config = context.settings()

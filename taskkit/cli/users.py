@@ -25,6 +25,7 @@ def users() -> None:
 @click.option("--password", help="At least 8 characters; default: generate one and print it.")
 def create(username: str, role: str, password: str | None) -> None:
     """Create USERNAME with a role (and print the password when it was generated)."""
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.services.users import Role, create_user
 
     config = context.settings()
@@ -39,6 +40,7 @@ def create(username: str, role: str, password: str | None) -> None:
 @output_option
 def list_users(output: str) -> None:
     """Every user and their role."""
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.services.users import list_users as every_user
 
     config = context.settings()
@@ -54,6 +56,7 @@ def list_users(output: str) -> None:
 @click.argument("username")
 def delete(username: str) -> None:
     """Delete USERNAME."""
+    # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.services.users import delete_user
 
     config = context.settings()

@@ -95,6 +95,40 @@ class TryFinished:
 Event = TryStarted | TryFinished
 
 
+# -- the Local executor's control messages, to and from its zygote (execution/worker.py) --
+
+
+@attrs.frozen
+class LoadDag:
+    """Executor -> zygote: unpickle this DAG version (its signature was checked already)."""
+
+    version: int
+    payload: bytes = attrs.field(repr=False)
+
+
+@attrs.frozen
+class RunTries:
+    """Executor -> zygote: fork a child for each (seq, DAG version, timeout_s, workload)."""
+
+    tries: list[tuple[int, int, float | None, bytes]]
+
+
+@attrs.frozen
+class Shutdown:
+    """Executor -> zygote: start no more tries; kill those still running after `grace_s`."""
+
+    grace_s: float
+
+
+@attrs.frozen
+class ZygoteReport:
+    """Zygote -> executor: children forked, children exited and tries refused since the last."""
+
+    forked: list[tuple[int, int, float]]  # (seq, pid, started_at)
+    exited: list[tuple[int, int, bool]]  # (pid, wait status, timed out)
+    refused: list[tuple[int, str]]  # (seq, reason)
+
+
 class ActiveTaskInstance(Protocol):
     """What `Executor.adopt` reads of a queued or running task instance."""
 

@@ -63,6 +63,7 @@ def is_redis(url: str) -> bool:
 
 def events_queue_name(metastore_url: str) -> str:
     """The event channel of one metastore: the same name for every scheduler using it."""
+    # Lazy: Celery workers import this module and never need SQLAlchemy; schedulers have it.
     from sqlalchemy.engine import make_url
 
     identity = make_url(metastore_url).render_as_string(hide_password=True)
@@ -123,6 +124,7 @@ def _brief(value: object) -> str:
 
 def make_app(config: CelerySettings, run_try: Callable[..., None] | None = None) -> Celery:
     """A Celery app for `config`; with `run_try`, the worker side with the task registered."""
+    # Lazy: celery and kombu (~80 ms) load when an app or a channel is opened, not on import.
     from celery import Celery
 
     redis = is_redis(config.broker_url)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from queue import Empty
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
@@ -107,7 +108,7 @@ class RedisEventChannel:
 
     def _redis(self) -> redis.Redis:
         if self._client is None:
-            import redis  # with the Celery extra only
+            import redis  # lazy: with a Redis broker only (see celery_app.make_app)
 
             # The socket timeout stays above the longest blocking read (see receive).
             self._client = redis.Redis.from_url(
@@ -117,7 +118,7 @@ class RedisEventChannel:
         return self._client
 
     def _lost(self) -> tuple[type[BaseException], ...]:
-        import redis
+        import redis  # lazy: see _redis
 
         return (OSError, redis.ConnectionError, redis.TimeoutError)
 
@@ -221,6 +222,7 @@ class KombuEventChannel:
         Redis lost the queue's binding) are not OSErrors.
         """
         if self._lost is None:
+            # Lazy: see celery_app.make_app.
             from kombu import Connection
             from kombu.exceptions import OperationalError
 
@@ -232,6 +234,7 @@ class KombuEventChannel:
 
     def _open(self) -> SimpleQueue:
         if self._queue is None:
+            # Lazy: see celery_app.make_app.
             from kombu import Connection
 
             self._connection = Connection(self.url, transport_options={"confirm_publish": True})
@@ -273,8 +276,6 @@ class KombuEventChannel:
         it is dropped, so it can neither stop the caller nor come back.
         Raises ConnectionError if the broker went away (the caller resets and retries).
         """
-        from queue import Empty
-
         found: list[object] = []
         try:
             queue = self._open()
@@ -298,6 +299,7 @@ class KombuEventChannel:
 
     def _open_message(self, message: Any) -> object:
         """The event in `message`, or _DROPPED after warning about and acknowledging it."""
+        # Lazy: see celery_app.make_app.
         from kombu.exceptions import KombuError
 
         try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -217,8 +218,7 @@ class CeleryExecutor:
         """The broker's mark: the old one if it survived, else a new one; None: no answer."""
         if not self.redis:
             return "durable"
-        import uuid
-
+        # Lazy: the redis client is needed only with a Redis broker (RabbitMQ has durable queues).
         import redis
 
         client = redis.Redis.from_url(self.config.broker_url, socket_timeout=5)

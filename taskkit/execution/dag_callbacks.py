@@ -34,7 +34,7 @@ def _log() -> Any:
     DAG.test() imports this module; structlog pulls in asyncio and ssl, which
     would more than double what a cold DAG.test() spends on imports.
     """
-    import structlog
+    import structlog  # lazy: see the docstring
 
     return structlog.get_logger(__name__)
 

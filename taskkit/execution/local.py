@@ -18,7 +18,20 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from taskkit.execution.base import TI, DagPayload, Event, TryFinished, TryStarted, Workload
+from taskkit import serde
+from taskkit.errors import PayloadIntegrityError
+from taskkit.execution.base import (
+    TI,
+    DagPayload,
+    Event,
+    LoadDag,
+    RunTries,
+    Shutdown,
+    TryFinished,
+    TryStarted,
+    Workload,
+    ZygoteReport,
+)
 from taskkit.execution.tasklog import bound_keys, finish_log, finished_line, open_log
 from taskkit.execution.worker import (
     LAST,
@@ -151,9 +164,9 @@ class LocalExecutor:
                     failed.append(_failed(workload, problem))
                     continue
                 if batch:  # keep the order: the version goes before its first workload
-                    conn.send(("run", batch))
+                    conn.send(RunTries(batch))
                     batch = []
-                conn.send(("dag", version, self._payloads[version].payload))
+                conn.send(LoadDag(version, self._payloads[version].payload))
                 self._sent_versions.add(version)
             self._seq += 1
             data = pickle.dumps(workload, pickle.HIGHEST_PROTOCOL)
@@ -168,13 +181,10 @@ class LocalExecutor:
             self._in_flight[self._seq] = _Flight(workload)
             batch.append((self._seq, version, workload.execution_timeout_s, data))
         if batch:
-            conn.send(("run", batch))
+            conn.send(RunTries(batch))
         return failed
 
     def _verify(self, version: int) -> str | None:
-        from taskkit import serde
-        from taskkit.errors import PayloadIntegrityError
-
         if version in self._verified:
             return None
         payload = self._payloads[version]
@@ -209,14 +219,14 @@ class LocalExecutor:
         self._read_results(events)
         conn = self._connection()
         while conn.poll(0):
-            _, forked, exited, refused = conn.recv()
-            for seq, pid, at in forked:
+            report: ZygoteReport = conn.recv()
+            for seq, pid, at in report.forked:
                 self._on_forked(seq, pid, at, events)
-            if exited:
+            if report.exited:
                 self._read_results(events)  # a child's result is queued before its exit
-                for pid, status, timed_out in exited:
+                for pid, status, timed_out in report.exited:
                     self._on_exited(pid, status, timed_out, events)
-            for seq, reason in refused:
+            for seq, reason in report.refused:
                 flight = self._in_flight.pop(seq, None)
                 if flight is not None:
                     events.append(_failed(flight.workload, reason))
@@ -334,7 +344,7 @@ class LocalExecutor:
         self._waiting.clear()  # not started: nothing to report, the scheduler reschedules them
         events: list[Event] = []
         try:
-            self._conn.send(("shutdown", grace))
+            self._conn.send(Shutdown(grace))
         except OSError:
             return self._lost_worker()
         if self._work is not None:  # idle reusable workers read end of file and exit
@@ -422,7 +432,7 @@ def _end_log(workload: Workload, reason: str) -> None:
 
 
 class SequentialExecutor(LocalExecutor):
-    """One try at a time, still each in its own child process."""
+    """One try at a time, still each in its own child process: its capacity is always 1."""
 
-    def __init__(self, capacity: int, secret_key: bytes) -> None:
+    def __init__(self, secret_key: bytes) -> None:
         super().__init__(1, secret_key)

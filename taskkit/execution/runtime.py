@@ -28,6 +28,7 @@ from taskkit.authoring.context import (
     base_context,
     try_context,
 )
+from taskkit.authoring.mapping import MappedOperator
 from taskkit.authoring.templating import render
 from taskkit.errors import (
     AirflowFailException,
@@ -185,8 +186,6 @@ def run_try(
 
 def unmap_operator(operator: BaseOperator, xcom: TryXCom, map_index: int) -> Any:
     """The operator of one instance of a mapped task, or a failed TryResult saying why not."""
-    from taskkit.authoring.mapping import MappedOperator
-
     if not isinstance(operator, MappedOperator):
         return TryResult(
             TryOutcome.FAILED,

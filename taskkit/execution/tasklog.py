@@ -216,7 +216,6 @@ class TryLog:
         self.tail_bytes = 0
         self.cut_bytes = 0  # bytes of rotated-away tail segments
         self.cut_lines = 0
-        self.tail_lines = 0
 
     def _emit(self, level: str, event: str, **values: Any) -> None:
         line = {
@@ -244,7 +243,6 @@ class TryLog:
         assert self.tail is not None
         self.tail.write(text)
         self.tail_bytes += len(text)
-        self.tail_lines += 1
 
     def _segment(self, n: int) -> Path:
         assert self.path is not None
@@ -339,12 +337,6 @@ def write_rejection(path: Path, reason: str, at: dt.datetime) -> None:
     """The whole log of a try that could never start (no such pool, or too small)."""
     line = {"event": "try_rejected", "level": "error", "timestamp": at.isoformat(), "error": reason}
     append_event(str(path), (json.dumps(line) + "\n").encode())
-
-
-def format_log(path: Path) -> str:
-    """The whole log as text a person reads (see `format_line`)."""
-    with path.open(encoding="utf-8", errors="replace") as file:
-        return "".join(format_line(raw) + "\n" for raw in file)
 
 
 def format_line(raw: str) -> str:

@@ -16,11 +16,9 @@ that child. Work is split so that each process does only what it alone can:
   alone), points stdout and stderr at it, runs the try and sends its result
   on one socket shared by all children, straight to the executor.
 
-Messages on the control socket (pickled, in batches):
-  executor -> zygote: ("dag", version_id, payload) | ("run", [(seq, version_id,
-  timeout_s, workload_bytes), ...]) | ("shutdown", grace_s)
-  zygote -> executor: ("batch", [(seq, pid, started_at), ...], [(pid, status,
-  timed_out), ...], [(seq, reason), ...])   # forked, exited, refused
+Messages on the control socket (pickled attrs classes from execution/base.py):
+  executor -> zygote: LoadDag | RunTries | Shutdown
+  zygote -> executor: ZygoteReport (what was forked, what exited, what was refused)
 On the result socket (SOCK_SEQPACKET) each child sends its pickled
 TryFinished (with its pid and start time) as `_HEADER` + chunk messages.
 
@@ -57,7 +55,8 @@ import traceback
 from typing import Any
 
 # Imported here, in the zygote, so no forked try pays for importing them again.
-from taskkit.execution.base import TryFinished, Workload
+from taskkit import serde
+from taskkit.execution.base import LoadDag, RunTries, Shutdown, TryFinished, Workload, ZygoteReport
 from taskkit.execution.runtime import run_try
 from taskkit.execution.tasklog import (
     bound_keys,
@@ -172,23 +171,22 @@ class Zygote:
         except (EOFError, OSError):
             self._gone()
 
-    def _handle(self, message: Any) -> None:
-        kind = message[0]
-        if kind == "run":
+    def _handle(self, message: LoadDag | RunTries | Shutdown) -> None:
+        if isinstance(message, RunTries):
             gc.freeze()  # what this batch allocated stays shared too
-            for seq, version, timeout, data in message[1]:
+            for seq, version, timeout, data in message.tries:
                 self._start(seq, version, timeout, data)
-        elif kind == "dag":
-            self._load(message[1], message[2])
-        elif kind == "shutdown":
+        elif isinstance(message, LoadDag):
+            self._load(message.version, message.payload)
+        else:
             self._discard_spare()
             self.draining = True
-            self.kill_at = time.monotonic() + float(message[1])
+            self.kill_at = time.monotonic() + message.grace_s
 
     def _flush(self) -> None:
         if not (self.forked or self.exited or self.refused):
             return
-        batch = ("batch", self.forked, self.exited, self.refused)
+        batch = ZygoteReport(self.forked, self.exited, self.refused)
         self.forked, self.exited, self.refused = [], [], []
         try:
             self.conn.send(batch)
@@ -204,8 +202,6 @@ class Zygote:
 
     def _load(self, version: int, payload: bytes) -> None:
         """Unpickle a DAG version the executor has verified (the zygote holds no key)."""
-        from taskkit import serde
-
         if version in self.dags or version in self.broken:
             return
         self._discard_spare()  # it was forked without this version

@@ -10,24 +10,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from taskkit.metastore.engine import WRITE_OPTION, create_engine_for
 from taskkit.metastore.records import DbStatus
-from taskkit.metastore.tables import SCHEMA_REVISION, metadata
+from taskkit.metastore.store import Metastore
+from taskkit.metastore.tables import SCHEMA_REVISION, VERSION_TABLE, current_revision, metadata
 from taskkit.model.task import DEFAULT_POOL
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-VERSION_TABLE = "alembic_version"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An alembic Config for the packaged scripts, optionally bound to a connection."""
+    # Lazy: alembic (~60 ms) is needed only to migrate, not by every process opening a store.
     from alembic.config import Config
 
     config = Config()
@@ -39,6 +40,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def head_revision() -> str:
     """The newest revision among the packaged Alembic scripts."""
+    # Lazy: see alembic_config.
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -46,14 +48,8 @@ def head_revision() -> str:
     return head
 
 
-def current_revision(connection: Connection) -> str | None:
-    """The revision recorded in alembic_version, or None if the schema was never created."""
-    if not inspect(connection).has_table(VERSION_TABLE):
-        return None
-    return connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
-
-
 def _upgrade(engine: Engine) -> None:
+    # Lazy: see alembic_config.
     from alembic import command
 
     with engine.connect() as connection:
@@ -63,8 +59,6 @@ def _upgrade(engine: Engine) -> None:
 
 
 def _ensure_default_pool(url: str | URL, default_pool_slots: int) -> None:
-    from taskkit.metastore.store import Metastore
-
     with Metastore.open(url) as store:
         store.ensure_pool(DEFAULT_POOL, default_pool_slots, "Default pool")
 

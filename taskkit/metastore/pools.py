@@ -6,7 +6,7 @@ from sqlalchemy import case, delete, func, select
 
 from taskkit import validation
 from taskkit.errors import PoolError, PoolNotFoundError
-from taskkit.metastore.records import Occupancy, PoolRecord
+from taskkit.metastore.records import PoolRecord
 from taskkit.metastore.tables import PoolRow, TaskInstanceRow
 from taskkit.metastore.units import UnitOfWork, rowcount, upsert_insert
 from taskkit.model.task import DEFAULT_POOL
@@ -42,13 +42,6 @@ class PoolMethods(UnitOfWork):
                 PoolRecord(name, slots, description, int(running or 0), int(queued or 0))
                 for name, slots, description, running, queued in session.execute(query)
             ]
-
-    def get_pool(self, name: str) -> PoolRecord:
-        """One pool with its occupancy; raises PoolNotFoundError if it does not exist."""
-        for pool in self.list_pools():
-            if pool.name == name:
-                return pool
-        raise PoolNotFoundError(f"No pool {name!r}. Run `taskkit pools list` to see the pools.")
 
     def get_pool_slots(self) -> dict[str, int]:
         """Each pool's size by name, for the scheduler's selection."""
@@ -87,27 +80,4 @@ class PoolMethods(UnitOfWork):
         with self._write() as session:
             deleted = rowcount(session.execute(delete(PoolRow).where(PoolRow.name == name)))
         if not deleted:
-            raise PoolNotFoundError(f"No pool {name!r}. Run `taskkit pools list` to see the pools.")
-
-    def get_occupancy(self) -> Occupancy:
-        """Queued+running totals per pool (slots), per DAG, per (DAG, task) and overall (TIs).
-
-        One GROUP BY query, consistent within itself.
-        """
-        ti = TaskInstanceRow
-        query = (
-            select(ti.dag_id, ti.task_id, ti.pool, func.count(), func.sum(ti.pool_slots))
-            .where(ti.state.in_(OCCUPYING_STATES))
-            .group_by(ti.dag_id, ti.task_id, ti.pool)
-        )
-        pools: dict[str, int] = {}
-        dags: dict[str, int] = {}
-        tasks: dict[tuple[str, str], int] = {}
-        total = 0
-        with self._read() as session:
-            for dag_id, task_id, pool, count, slots in session.execute(query):
-                total += count
-                pools[pool] = pools.get(pool, 0) + int(slots)
-                dags[dag_id] = dags.get(dag_id, 0) + count
-                tasks[(dag_id, task_id)] = tasks.get((dag_id, task_id), 0) + count
-        return Occupancy(total=total, pool_slots=pools, by_dag=dags, by_task=tasks)
+            raise PoolNotFoundError(name)

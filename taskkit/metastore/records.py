@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
@@ -202,20 +201,6 @@ class XComWrite:
     encoding: str
     #: The value's length when it is a list, tuple or dict (what mapping expands over).
     length: int | None = None
-
-
-@attrs.frozen
-class Occupancy:
-    """Slots and task instances held by queued+running TIs, derived from their states.
-
-    `pool_slots` sums pool_slots per pool; the others count task instances,
-    as parallelism, max_active_tasks and max_active_tis_per_dag do.
-    """
-
-    total: int = 0
-    pool_slots: Mapping[str, int] = attrs.field(factory=dict)
-    by_dag: Mapping[str, int] = attrs.field(factory=dict)
-    by_task: Mapping[tuple[str, str], int] = attrs.field(factory=dict)
 
 
 @attrs.frozen

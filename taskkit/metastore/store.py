@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,7 +21,7 @@ from taskkit.metastore.engine import create_engine_for
 from taskkit.metastore.marking import MarkMethods
 from taskkit.metastore.pools import PoolMethods
 from taskkit.metastore.runs import RunMethods
-from taskkit.metastore.tables import SCHEMA_REVISION
+from taskkit.metastore.tables import SCHEMA_REVISION, current_revision
 from taskkit.metastore.task_instances import TaskInstanceMethods
 from taskkit.metastore.users import UserMethods
 from taskkit.metastore.views import ViewMethods
@@ -63,8 +62,6 @@ class Metastore(
 
     def check_schema(self) -> None:
         """Raise MetastoreNotInitializedError unless the schema is at SCHEMA_REVISION."""
-        from taskkit.metastore.migrate import current_revision
-
         where = self._engine.url.render_as_string(hide_password=True)
         try:
             with self._engine.connect() as connection:
@@ -82,11 +79,6 @@ class Metastore(
                 f"The metastore at {where} has schema revision {revision!r}, but this taskkit "
                 f"needs {SCHEMA_REVISION!r}: run `taskkit db upgrade`."
             )
-
-    @classmethod
-    def from_engine(cls, engine: Engine) -> Metastore:
-        """Wrap an existing engine without checking the schema (tests, migrations)."""
-        return cls(engine)
 
     def dispose(self) -> None:
         """Close pooled connections; call it in a forked child or when done."""

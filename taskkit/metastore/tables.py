@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Connection,
     DateTime,
     Dialect,
     ForeignKey,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    inspect,
     text,
 )
 from sqlalchemy import Enum as SAEnum
@@ -291,3 +293,14 @@ class UserRow(Base):
 
 
 metadata = Base.metadata
+
+
+#: Alembic's own table, recording the revision a database is at.
+VERSION_TABLE = "alembic_version"
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision recorded in alembic_version, or None if the schema was never created."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    return connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from taskkit.metastore.records import TaskInstanceRecord, TIChange, XComWrite
 from taskkit.metastore.runs import ACTIVE_RUN_STATES
 from taskkit.metastore.tables import DagRunRow, TaskInstanceRow
-from taskkit.metastore.units import UnitOfWork, rowcount
+from taskkit.metastore.units import UnitOfWork
 from taskkit.metastore.xcoms import clear_xcoms, write_xcom
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, State
@@ -227,58 +227,3 @@ class TaskInstanceMethods(UnitOfWork):
             return 0
         with self._write_core() as connection:
             return int(connection.execute(_heartbeat_update(), params).rowcount)
-
-    def find_stale_task_instances(self, cutoff: dt.datetime) -> list[TaskInstanceRecord]:
-        """Queued or running task instances with no heartbeat since `cutoff`.
-
-        One that never beat counts from when it was queued (or last updated),
-        so a scheduler that died between queueing and starting is noticed too.
-        """
-        last_sign = _TI.heartbeat_at
-        query = select(*_TI_COLUMNS).where(
-            _TI.state.in_(OCCUPYING_STATES),
-            or_(
-                last_sign < cutoff,
-                and_(last_sign.is_(None), _TI.updated_at < cutoff),
-            ),
-        )
-        with self._read() as session:
-            return [TaskInstanceRecord(**row._asdict()) for row in session.execute(query)]
-
-    def reset_stale_task_instances(
-        self, records: Iterable[TaskInstanceRecord], *, reason: str
-    ) -> list[TaskInstanceKey]:
-        """Put orphaned *queued* task instances back to scheduled, if still unchanged.
-
-        Each applies only if its state and heartbeat are what the record says,
-        so a task instance that beat or moved meanwhile is left alone. Running
-        ones are skipped: a lost try is a failed try, which the scheduler
-        records with `transition_task_instances` (retry or fail).
-        """
-        changed: list[TaskInstanceKey] = []
-        now = self._now()
-        with self._write() as session:
-            for record in records:
-                if record.state is not State.QUEUED:
-                    continue
-                beat = (
-                    _TI.heartbeat_at.is_(None)
-                    if record.heartbeat_at is None
-                    else _TI.heartbeat_at == record.heartbeat_at
-                )
-                query = (
-                    update(_TI)
-                    .where(_key_matches(record.key), _TI.state == State.QUEUED, beat)
-                    .values(
-                        state=State.SCHEDULED,
-                        queued_at=None,
-                        hostname=None,
-                        pid=None,
-                        heartbeat_at=None,
-                        wait_reason=reason,
-                        updated_at=now,
-                    )
-                )
-                if rowcount(session.execute(query)):
-                    changed.append(record.key)
-        return changed

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 from sqlalchemy import Connection, CursorResult, Engine, Result
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from taskkit.metastore.engine import WRITE_OPTION
@@ -63,7 +65,7 @@ class UnitOfWork:
 
 def rowcount(result: Result[Any]) -> int:
     """Rows matched by an UPDATE or DELETE (Session.execute types it as a plain Result)."""
-    return int(cast("CursorResult[Any]", result).rowcount)
+    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def upsert_insert(session: Session, table: Any) -> Any:
@@ -73,9 +75,5 @@ def upsert_insert(session: Session, table: Any) -> Any:
     between processes into no-ops or updates instead of IntegrityErrors.
     """
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
         return pg_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
     return sqlite_insert(table)

@@ -12,7 +12,6 @@ from taskkit.metastore.tables import XComRow
 from taskkit.metastore.units import UnitOfWork
 from taskkit.model.keys import TaskInstanceKey
 
-RETURN_VALUE = "return_value"
 #: What taskkit.serde.XComEncoding may be stored: tagged JSON or a signed pickle.
 STORED_ENCODINGS = ("json", "pickle")
 _XCOM_COLUMNS = tuple(XComRow.__table__.c)
@@ -20,20 +19,6 @@ _XCOM_COLUMNS = tuple(XComRow.__table__.c)
 
 class XComMethods(UnitOfWork):
     """Setting and reading XCom values."""
-
-    def set_xcom(
-        self, ti: TaskInstanceKey, value: bytes, *, encoding: str, key: str = RETURN_VALUE
-    ) -> None:
-        """Store (or replace) the task instance's value under `key`."""
-        with self._write() as session:
-            write_xcom(session, XComWrite(ti, key, value, encoding), self._now())
-
-    def get_xcom(self, ti: TaskInstanceKey, key: str = RETURN_VALUE) -> XComRecord | None:
-        """The value the task instance stored under `key`, or None if it stored none."""
-        query = select(*_XCOM_COLUMNS).where(*_matches(ti), XComRow.key == key)
-        with self._read() as session:
-            row = session.execute(query).first()
-        return None if row is None else XComRecord(**row._asdict())
 
     def get_xcoms(self, dag_id: str, run_id: str) -> list[XComRecord]:
         """Every value stored in one run, by task_id, map_index then key."""
@@ -44,11 +29,6 @@ class XComMethods(UnitOfWork):
         )
         with self._read() as session:
             return [XComRecord(**row._asdict()) for row in session.execute(query)]
-
-    def clear_xcoms(self, ti: TaskInstanceKey) -> None:
-        """Delete the task instance's values, e.g. before a new try pushes its own."""
-        with self._write() as session:
-            clear_xcoms(session, ti)
 
 
 def clear_xcoms(session: Any, ti: TaskInstanceKey) -> None:

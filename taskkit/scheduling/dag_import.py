@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from taskkit.errors import ConfigError
+from taskkit.authoring.registry import collect_dags
+from taskkit.errors import ConfigError, DuplicateDagIdError
 
 if TYPE_CHECKING:
     from taskkit.authoring.dag import DAG
@@ -70,8 +71,6 @@ def import_dag_file(path: str | os.PathLike[str]) -> ImportedFile:
     (SyntaxError, any exception, a DAG definition error, sys.exit) become a
     FileImportError with the line in the file where they happened.
     """
-    from taskkit.authoring.registry import collect_dags
-
     file = absolute(path)
     name = module_name_for(file)
     collector = collect_dags()
@@ -103,12 +102,8 @@ def _duplicates_in_file(file: str, dags: Sequence[DAG]) -> FileImportError | Non
     seen: set[str] = set()
     for dag in dags:
         if dag.dag_id in seen:
-            return FileImportError(
-                file,
-                None,
-                f"DuplicateDagIdError: DAG {dag.dag_id!r} is defined twice in this file; "
-                "give each DAG a unique dag_id.",
-            )
+            clash = DuplicateDagIdError(dag.dag_id, file)
+            return FileImportError(file, None, f"{type(clash).__name__}: {clash}")
         seen.add(dag.dag_id)
     return None
 

@@ -27,6 +27,8 @@ from typing import IO, TYPE_CHECKING
 
 import attrs
 
+from taskkit import serde
+from taskkit.errors import DuplicateDagIdError
 from taskkit.model.timetables import Schedule
 from taskkit.scheduling.dag_import import (
     FileImportError,
@@ -57,7 +59,6 @@ class ParsedDag:
     max_active_tasks: int | None
     description: str | None
     tags: tuple[str, ...]
-    task_count: int
     #: Its schedule, start, end and catchup, so the parent can compute the next run.
     timetable: Timetable | None = None
     #: Airflow arguments it uses that taskkit does not implement (they change nothing).
@@ -113,8 +114,6 @@ def parse_file(path: str | os.PathLike[str], folder: str | None = None) -> Parse
     modules beside the DAG files), are pickled by value: workers need nothing
     but the payload, not the DAGs folder.
     """
-    from taskkit import serde
-
     started = time.perf_counter()
     imported = import_dag_file(path)
     if imported.error is not None:
@@ -144,7 +143,6 @@ def _parsed_dag(dag: DAG, fileloc: str, payload: bytes, digest: str) -> ParsedDa
         max_active_tasks=dag.max_active_tasks,
         description=dag.description,
         tags=tuple(dag.tags),
-        task_count=len(dag.task_dict),
         timetable=Timetable.of(dag),
         warnings=tuple(dag.warnings),
     )
@@ -220,11 +218,9 @@ def _resolve_duplicates(
             if first == result.path:
                 dags.append(dag)
             elif result.path not in errors:
+                clash = DuplicateDagIdError(dag.dag_id, first, result.path)
                 errors[result.path] = FileImportError(
-                    result.path,
-                    None,
-                    f"DuplicateDagIdError: DAG {dag.dag_id!r} is defined in both {first} and "
-                    f"{result.path}; dag_ids must be unique in the DAGs folder, rename one.",
+                    result.path, None, f"{type(clash).__name__}: {clash}"
                 )
     return dags, [errors[p.path] for p in parsed if p.path in errors]
 
@@ -380,8 +376,6 @@ def sync_dags_folder(store: Metastore, settings: Settings, secret_key: bytes) ->
     are marked inactive (kept with their history). DAGs of a file that
     failed this time stay active, so a typo does not make them vanish.
     """
-    from taskkit import serde
-
     folder = settings.core.dags_folder
     parse = parse_folder(
         folder, settings.scheduler.parsing_timeout, settings.scheduler.parsing_processes

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
+from taskkit.config import ENV_PREFIX
 from taskkit.errors import TaskkitError
 from taskkit.scheduling.dag_processor import SyncReport, sync_dags_folder
 
@@ -121,8 +122,6 @@ def processor_beside(settings: Settings, *, enabled: bool) -> Iterator[None]:
 
 def _settings_env(settings: Settings) -> dict[str, str]:
     """Every setting not at its default, as environment variables, so the child agrees."""
-    from taskkit.config import ENV_PREFIX
-
     env = {"TASKKIT_HOME": str(settings.home)}
     for name, source in settings.sources.items():
         if source != "default":

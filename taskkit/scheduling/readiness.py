@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 import attrs
 
 from taskkit.model.task import TaskSpec
-from taskkit.states import FAILURE_STATES, State, TriggerRule
+from taskkit.states import State, TriggerRule
 
 
 class Readiness(enum.Enum):
@@ -194,12 +194,6 @@ def task_readiness(task: TaskSpec, states: Mapping[str, State]) -> Readiness:
     """Evaluate `task`'s trigger rule against the current states of its run."""
     counts = UpstreamCounts.of(task.upstream, states, task.upstream_setups)
     return evaluate_trigger_rule(task.trigger_rule, counts)
-
-
-def waiting_upstream(task: TaskSpec, states: Mapping[str, State]) -> list[str]:
-    """The upstream task ids that have not finished yet, for "why is it waiting"."""
-    finished = {State.SUCCESS, State.SKIPPED, *FAILURE_STATES}
-    return sorted(t for t in task.upstream if states.get(t, State.NONE) not in finished)
 
 
 #: Previous-run states that let a depends_on_past task run.

@@ -86,7 +86,10 @@ class RunCreator:
                 if (plan := self.plans.get(dag_id)) is not None:
                     plan.stale = True  # planned afresh when it is back
                 continue  # a change of these flags makes it a candidate again
-            if dag.current_version_id is None or not self.due(dag, now):
+            if dag.current_version_id is None:
+                continue
+            if not self.due(dag, now):
+                self._wake_for_next(dag_id)  # its heap entry may have gone while paused
                 continue
             limit = dag.max_active_runs or default_max_active_runs
             try:
@@ -131,9 +134,14 @@ class RunCreator:
                 created += 1
             plan.next = plan.timetable.next_run(plan.last, now)
         self._publish(dag.dag_id, plan.next)
-        if plan.next is not None:  # still due (no room left): back on the next refresh
-            heapq.heappush(self._due_heap, (plan.next.run_after, dag.dag_id))
+        self._wake_for_next(dag.dag_id)  # if still due (no room left): the next refresh
         return created
+
+    def _wake_for_next(self, dag_id: str) -> None:
+        """Make the DAG a candidate again when its planned next run comes due."""
+        plan = self.plans.get(dag_id)
+        if plan is not None and plan.next is not None:
+            heapq.heappush(self._due_heap, (plan.next.run_after, dag_id))
 
     def _plan(self, dag: DagFlags, version_id: int, spec: DagSpec, now: dt.datetime) -> _Plan:
         plan = self.plans.get(dag.dag_id)

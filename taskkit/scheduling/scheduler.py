@@ -13,6 +13,7 @@ import datetime as dt
 import heapq
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -26,11 +27,14 @@ from taskkit.errors import MetastoreUnavailableError, RunUnloadableError
 from taskkit.execution.base import Event, TryFinished, TryStarted, Workload
 from taskkit.execution.dag_callbacks import DagCallbackRequest, DagCallbackRunner, end_reason
 from taskkit.execution.tasklog import DEFAULT_MAX_LOG_BYTES, log_path, write_rejection
+from taskkit.metastore.lease import scheduler_lease
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
+from taskkit.metastore.store import Metastore
 from taskkit.model.results import TryOutcome
 from taskkit.scheduling.active_run import ActiveRun, run_order
 from taskkit.scheduling.broken_runs import fail_unloadable_run
 from taskkit.scheduling.dag_flags import DagFlagBook
+from taskkit.scheduling.dag_processor import sync_dags_folder
 from taskkit.scheduling.engine import Transition, mapped_state
 from taskkit.scheduling.executors import make_executor
 from taskkit.scheduling.processor_service import processor_beside
@@ -54,7 +58,6 @@ if TYPE_CHECKING:
     from taskkit.config import Settings
     from taskkit.execution.base import Executor
     from taskkit.metastore.records import RunRecord
-    from taskkit.metastore.store import Metastore
     from taskkit.model.keys import TaskInstanceKey
 
 log = structlog.get_logger(__name__)
@@ -86,8 +89,11 @@ class Scheduler:
         *,
         exit_when_idle: bool = False,
         shutdown_grace_s: float = SHUTDOWN_GRACE_S,
+        clock: Callable[[], dt.datetime] = _utcnow,
     ) -> None:
         self.settings = settings
+        #: The wall clock. Only the loop reads it; every decision gets the `now` it read.
+        self.clock = clock
         self.exit_when_idle = exit_when_idle
         self.shutdown_grace_s = shutdown_grace_s
         self.logs_folder = settings.home / "logs"
@@ -135,9 +141,6 @@ class Scheduler:
 
     def run(self) -> SchedulerSummary:
         """Schedule until idle (with exit_when_idle) or until SIGINT/SIGTERM; then drain."""
-        from taskkit.metastore.lease import scheduler_lease
-        from taskkit.metastore.store import Metastore
-
         started = time.monotonic()
         self.store = Metastore.open(self.settings.database.sql_alchemy_conn)
         try:
@@ -208,7 +211,7 @@ class Scheduler:
             self.executor.shutdown(0)
             events = []
             self.summary.exit_code = EXIT_FORCED
-        self._handle(events)
+        self._handle(events, self.clock())
         try:
             self._commit()
             self._finish_runs()  # runs whose last tries ended during the grace period
@@ -254,30 +257,32 @@ class Scheduler:
         next_refresh = next_explain = next_beat = 0.0
         while self.stopping is None:
             clock = time.monotonic()
+            now = self.clock()
             if clock >= next_refresh or self.refresh_soon:
-                self._refresh()
+                self._refresh(now)
                 next_refresh = clock + REFRESH_INTERVAL_S
             explain = clock >= next_explain
             if explain:
                 next_explain = clock + EXPLAIN_INTERVAL_S
-            self._step(_utcnow(), explain=explain)
+            self._step(now, explain=explain)
             if clock >= next_beat:
                 self._heartbeat()
                 next_beat = clock + self.settings.scheduler.heartbeat_sec
             if self.exit_when_idle and self._idle():
-                self._refresh()
+                self._refresh(self.clock())
                 if self._idle():
                     return
                 continue
-            self._handle(self.executor.poll(self._poll_timeout(next_refresh)))
+            events = self.executor.poll(self._poll_timeout(next_refresh, now))
+            self._handle(events, self.clock())
 
-    def _poll_timeout(self, next_refresh: float) -> float:
+    def _poll_timeout(self, next_refresh: float, now: dt.datetime) -> float:
         if self.to_submit or self.changes or self.refresh_soon:
             return 0.0
         timeout = max(next_refresh - time.monotonic(), 0.0)
         for timers in (self.retries, self.timeouts):
             if timers:
-                due = (timers[0][0] - _utcnow()).total_seconds()
+                due = (timers[0][0] - now).total_seconds()
                 timeout = min(timeout, max(due, 0.0))
         return timeout
 
@@ -291,7 +296,7 @@ class Scheduler:
 
     def _step(self, now: dt.datetime, *, explain: bool = False) -> None:
         """One round of decisions: start runs, settle readiness, release retries, select."""
-        self._start_queued_runs()
+        self._start_queued_runs(now)
         for run in list(self.runs.values()):
             if run.engine.dirty:
                 changes = run.engine.decide()
@@ -307,7 +312,7 @@ class Scheduler:
 
     # -- decisions -------------------------------------------------------------------
 
-    def _start_queued_runs(self) -> None:
+    def _start_queued_runs(self, now: dt.datetime) -> None:
         if not self.queued_runs:
             return
         active = Counter(run.dag_id for run in self.runs.values())
@@ -326,7 +331,7 @@ class Scheduler:
             if self.store.set_run_state(
                 chosen.dag_id, chosen.run_id, RunState.RUNNING, expected=[RunState.QUEUED]
             ):
-                self._load_run(record)
+                self._load_run(record, now)
                 log.info("run_started", dag_id=chosen.dag_id, run_id=chosen.run_id)
 
     def _write_expansions(self, run: ActiveRun) -> bool:
@@ -500,8 +505,7 @@ class Scheduler:
 
     # -- events from the executor ----------------------------------------------------
 
-    def _handle(self, events: list[Event]) -> None:
-        now = _utcnow()
+    def _handle(self, events: list[Event], now: dt.datetime) -> None:
         for event in events:
             run = self.runs.get((event.key.dag_id, event.key.run_id))
             if run is None:
@@ -643,12 +647,11 @@ class Scheduler:
                 spec = run.spec.tasks[task_id]
                 self.occupancy.remove(run.dag_id, task_id, spec.pool, spec.pool_slots, run.run_id)
 
-    def _refresh(self) -> None:
+    def _refresh(self, now: dt.datetime) -> None:
         """Pick up what others changed: new and cleared runs, pools, pause flags, run limits."""
         self.refresh_soon = False
         self._commit()  # pending results first, so a cleared run is reloaded as it really is
         self.pools = self.store.get_pool_slots()
-        now = _utcnow()
         changed = self.dags.refresh(self.store, now)
         self.creator.create_due_runs(
             self.dags.flags,
@@ -665,33 +668,33 @@ class Scheduler:
             seen.add(ident)
             held = self.runs.get(ident)
             if held is not None and record.state is RunState.QUEUED:
-                self._reload_cleared(held, record)
+                self._reload_cleared(held, record, now)
             elif held is not None:
                 continue
             elif record.state is RunState.QUEUED:
                 self.queued_runs.setdefault(ident, record)
             else:
-                self._load_run(record)
+                self._load_run(record, now)
         for ident in [i for i in self.runs if i not in seen]:
             self._unload(self.runs.pop(ident))
         for ident in [i for i in self.queued_runs if i not in seen]:
             del self.queued_runs[ident]
 
-    def _reload_cleared(self, held: ActiveRun, record: RunRecord) -> None:
+    def _reload_cleared(self, held: ActiveRun, record: RunRecord, now: dt.datetime) -> None:
         """A run we run was put back to queued (`tasks clear`): reload it, still running."""
         self._unload(self.runs.pop((held.dag_id, held.run_id)))
         if self.store.set_run_state(
             record.dag_id, record.run_id, RunState.RUNNING, expected=[RunState.QUEUED]
         ):
-            self._load_run(record)
+            self._load_run(record, now)
             log.info("run_reloaded", dag_id=record.dag_id, run_id=record.run_id)
 
-    def _load_run(self, record: RunRecord) -> None:
+    def _load_run(self, record: RunRecord, now: dt.datetime) -> None:
         """Hold a run in memory and register its scheduled, retrying and occupying tasks."""
         try:
             run = self.loader.load(record)
         except RunUnloadableError as exc:  # that run fails alone, with the reason
-            fail_unloadable_run(self.store, record, str(exc), _utcnow())
+            fail_unloadable_run(self.store, record, str(exc), now)
             self.summary.runs.append(RunSummary.of(self.store, record, RunState.FAILED))
             return
         self.runs[record.dag_id, record.run_id] = run
@@ -699,7 +702,7 @@ class Scheduler:
             self._link_past(run)
         if run.spec.dagrun_timeout is not None:
             with contextlib.suppress(OverflowError):  # a timeout past year 9999 never passes
-                deadline = (record.started_at or _utcnow()) + run.spec.dagrun_timeout
+                deadline = (record.started_at or now) + run.spec.dagrun_timeout
                 heapq.heappush(self.timeouts, (deadline, run.dag_id, run.run_id))
         retry_at = run.engine.next_retry_at()
         if retry_at is not None:
@@ -734,8 +737,6 @@ class Scheduler:
         self.followers[ident] = (run.dag_id, run.run_id)
 
     def _sync_dags(self) -> None:
-        from taskkit.scheduling.dag_processor import sync_dags_folder
-
         report = sync_dags_folder(self.store, self.settings, self.secret_key)
         log.debug("dags_synced", report=str(report))
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from taskkit.authoring.dag import DAG
 from taskkit.errors import DagImportError, DagNotFoundError
+from taskkit.scheduling.dag_processor import sync_dags_folder
+from taskkit.serde import load_secret_key, loads_verified_dag
 
 if TYPE_CHECKING:
-    from taskkit.authoring.dag import DAG
     from taskkit.config import Settings
     from taskkit.metastore import DagVersionRecord, Metastore
     from taskkit.scheduling.dag_import import FileImportError
@@ -16,8 +18,6 @@ if TYPE_CHECKING:
 
 def secret_key(config: Settings) -> bytes:
     """The HMAC key that signs DAG payloads (and, derived from it, API tokens)."""
-    from taskkit.serde import load_secret_key
-
     return load_secret_key(config.home, config.core.secret_key, config.core.secret_key_file)
 
 
@@ -39,8 +39,6 @@ def not_found(dag_id: str, folder: object, errors: tuple[FileImportError, ...]) 
 
 def current_version(store: Metastore, config: Settings, dag_id: str) -> DagVersionRecord:
     """The DAG's current stored version, parsing the DAGs folder first if it is not known."""
-    from taskkit.scheduling.dag_processor import sync_dags_folder
-
     try:
         dag = store.get_dag(dag_id)
         if dag.is_active and dag.current_version_id is not None:
@@ -60,9 +58,6 @@ def load_version(config: Settings, version: DagVersionRecord) -> DAG:
 
 def load_signed(key: bytes, version: DagVersionRecord) -> DAG:
     """Verify a stored version's signature with `key`, then unpickle it."""
-    from taskkit.authoring.dag import DAG
-    from taskkit.serde import loads_verified_dag
-
     dag = loads_verified_dag(version.payload, version.signature, key)
     assert isinstance(dag, DAG)
     return dag

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import attrs
 
 from taskkit.errors import InvalidInputError
+from taskkit.scheduling.dag_processor import sync_dags_folder
+from taskkit.services.dag_versions import secret_key
 
 if TYPE_CHECKING:
     from taskkit.config import Settings
@@ -106,9 +108,6 @@ def import_errors(store: Metastore) -> Sequence[ImportErrorRecord]:
 
 def sync_folder(store: Metastore, config: Settings) -> None:
     """Parse the DAGs folder now and store what it holds (new files show up)."""
-    from taskkit.scheduling.dag_processor import sync_dags_folder
-    from taskkit.services.dag_versions import secret_key
-
     sync_dags_folder(store, config, secret_key(config))
 
 

@@ -91,7 +91,7 @@ def get_pool(store: Metastore, name: str) -> PoolView:
     for pool in list_pools(store):
         if pool.name == name:
             return pool
-    raise PoolNotFoundError(f"No pool {name!r}. Run `taskkit pools list` to see the pools.")
+    raise PoolNotFoundError(name)
 
 
 def pool_detail(store: Metastore, name: str, *, shown: int = SHOWN_PER_POOL) -> PoolDetail:

@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from taskkit.errors import InvalidInputError, TaskNotFoundError
+from taskkit.model.keys import TaskInstanceKey
+from taskkit.scheduling.rerun import select_tasks, tries_of
 from taskkit.scheduling.transitions import reschedule_reason
 from taskkit.states import FINISHED_STATES, RunState, State
 
@@ -31,8 +33,6 @@ def get_task_instance(
 
     Without `map_index`, a mapped task's first instance (an unmapped task's only one).
     """
-    from taskkit.model.keys import TaskInstanceKey
-
     store.get_dag(dag_id)
     store.get_run(dag_id, run_id)
     if map_index is None:
@@ -61,8 +61,6 @@ def choose_tasks(
     Neither given means every task. Raises TaskNotFoundError for an unknown
     id and InvalidInputError for a bad regular expression.
     """
-    from taskkit.scheduling.rerun import select_tasks
-
     if task_ids:
         unknown = [t for t in task_ids if t not in spec.tasks]
         if unknown:
@@ -80,8 +78,6 @@ def choose_tasks(
 
 def clear(store: Metastore, spec: DagSpec, dag_id: str, run_id: str, chosen: list[str]) -> int:
     """Reset the chosen task instances so the scheduler runs each as a new try; how many."""
-    from taskkit.scheduling.rerun import tries_of
-
     return store.clear_task_instances(dag_id, run_id, tries_of(spec, chosen))
 
 

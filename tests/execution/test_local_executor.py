@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tasklogs import format_log
 
 from taskkit import serde
 from taskkit.execution.base import DagPayload, Event, TryFinished, TryStarted, Workload
 from taskkit.execution.local import LocalExecutor, SequentialExecutor
 from taskkit.execution.runtime import decode_xcom, encode_xcom
-from taskkit.execution.tasklog import format_log
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import TryOutcome
 from taskkit.scheduling.dag_processor import parse_file
@@ -245,7 +245,8 @@ def test_dead_zygote_loses_in_flight_tries_and_is_replaced(
 
 def test_sequential_executor_runs_one_try_at_a_time(harness: Harness) -> None:
     """The Sequential executor runs tries one after another even when given several at once."""
-    executor = SequentialExecutor(8, KEY)
+    executor = SequentialExecutor(KEY)
+    assert executor.capacity == 1
     executor.start()
     try:
         for i in range(3):

@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+from tasklogs import format_log
+
 from taskkit.execution.base import Workload
 from taskkit.execution.tasklog import (
     TryLog,
@@ -19,7 +21,6 @@ from taskkit.execution.tasklog import (
     finished_line,
     follow_log,
     format_line,
-    format_log,
     log_path,
     open_log,
     write_event,

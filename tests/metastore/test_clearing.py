@@ -9,6 +9,7 @@ import pytest
 
 from taskkit.errors import DuplicateRunError, RunNotFoundError
 from taskkit.metastore import UNSET, Metastore, RunRecord, TIChange
+from taskkit.metastore.records import XComWrite
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.task import TaskSpec
 from taskkit.states import RunState, RunType, State
@@ -35,7 +36,9 @@ def test_clear_resets_finished_tis_keeps_running_ones_and_requeues_the_run(
     for task_id in ("a", "b"):
         _move(metastore, task_id, State.SCHEDULED, State.QUEUED, State.RUNNING, State.FAILED)
     _move(metastore, "c", State.SCHEDULED, State.QUEUED, State.RUNNING)
-    metastore.set_xcom(TaskInstanceKey("etl", "r1", "a"), b"1", encoding="json")
+    metastore.transition_task_instances(
+        [], [XComWrite(TaskInstanceKey("etl", "r1", "a"), "return_value", b"1", "json")]
+    )
     metastore.set_run_state("etl", "r1", RunState.FAILED)
     assert metastore.clear_task_instances("etl", "r1", {"a": 3, "c": 1}) == 1
     tis = {ti.task_id: ti for ti in metastore.list_task_instances("etl", "r1")}

@@ -10,7 +10,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from taskkit.errors import MetastoreError, MetastoreNotInitializedError
 from taskkit.metastore import Metastore, check_db, init_db, reset_db, upgrade_db
 from taskkit.metastore.migrate import head_revision
 from taskkit.metastore.tables import SCHEMA_REVISION, metadata
@@ -26,20 +25,6 @@ def test_migrations_produce_exactly_the_models_schema(metastore: Metastore) -> N
     with metastore.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
-
-
-def test_open_refuses_an_uninitialised_database(db_url: str) -> None:
-    """Opening a database without the schema says to run `taskkit db init`."""
-    with pytest.raises(MetastoreNotInitializedError, match="taskkit db init"):
-        Metastore.open(db_url)
-
-
-def test_open_refuses_an_outdated_schema(metastore: Metastore, db_url: str) -> None:
-    """Opening a database at another revision says to run `taskkit db upgrade`."""
-    with metastore.engine.begin() as connection:
-        connection.execute(text("UPDATE alembic_version SET version_num = '0000'"))
-    with pytest.raises(MetastoreNotInitializedError, match="taskkit db upgrade"):
-        Metastore.open(db_url)
 
 
 def test_check_db_reports_uninitialised_then_up_to_date(db_url: str) -> None:
@@ -61,12 +46,6 @@ def test_check_db_reports_an_unreachable_database(tmp_path: Path) -> None:
         status = check_db(url)
         assert not status.reachable
         assert status.error
-
-
-def test_open_reports_an_unreachable_server() -> None:
-    """Opening a metastore whose server is down is one clear MetastoreError."""
-    with pytest.raises(MetastoreError, match="Cannot reach"):
-        Metastore.open("postgresql://nobody@127.0.0.1:1/none")
 
 
 def test_init_is_idempotent_and_keeps_default_pool_slots(db_url: str) -> None:

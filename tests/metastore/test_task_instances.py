@@ -1,4 +1,4 @@
-"""Task instances: conditional batched transitions, listing, heartbeats, stale detection, XCom."""
+"""Task instances: conditional batched transitions, listing, heartbeats, XCom."""
 
 from __future__ import annotations
 
@@ -65,47 +65,30 @@ def test_active_task_instances_come_from_active_runs_only(
     assert [ti.key for ti in unfinished] == [B]
 
 
-def test_heartbeats_and_stale_task_instances(metastore: Metastore, make_run: MakeRun) -> None:
-    """A running TI without a recent heartbeat is stale; a beating one is not."""
+def test_heartbeats_stamp_only_queued_and_running_task_instances(
+    metastore: Metastore, make_run: MakeRun
+) -> None:
+    """A heartbeat stamps queued and running TIs and says how many; a finished TI is left alone."""
     make_run()
-    long_ago = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+    beat = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    metastore.transition_task_instances([TIChange(A, State.NONE, state=State.RUNNING)])
+    assert metastore.heartbeat_task_instances([A, B], now=beat) == 1
+    a, b = metastore.list_task_instances("etl", "run1")
+    assert (a.heartbeat_at, b.heartbeat_at) == (beat, None)
+
+
+def test_xcom_values_are_stored_with_their_transition_and_replaced(
+    metastore: Metastore, make_run: MakeRun
+) -> None:
+    """Values written with a transition are stored encoded per key; a second write replaces."""
+    make_run()
+    metastore.transition_task_instances([], [XComWrite(A, "return_value", b"1", "json")])
     metastore.transition_task_instances(
-        [
-            TIChange(A, State.NONE, state=State.RUNNING),
-            TIChange(B, State.NONE, state=State.QUEUED),
-        ]
+        [],
+        [XComWrite(A, "return_value", b"2", "json"), XComWrite(A, "other", b"\x80", "pickle")],
     )
-    assert metastore.heartbeat_task_instances([A, B], now=long_ago) == 2
-    cutoff = dt.datetime(2021, 1, 1, tzinfo=dt.timezone.utc)
-    assert {ti.key for ti in metastore.find_stale_task_instances(cutoff)} == {A, B}
-    metastore.heartbeat_task_instances([A])
-    stale = metastore.find_stale_task_instances(cutoff)
-    assert [ti.key for ti in stale] == [B]
-    assert metastore.reset_stale_task_instances(stale, reason="scheduler restarted") == [B]
-    b = metastore.list_task_instances("etl", "run1")[1]
-    assert (b.state, b.heartbeat_at, b.wait_reason) == (
-        State.SCHEDULED,
-        None,
-        "scheduler restarted",
-    )
-    assert metastore.reset_stale_task_instances(stale, reason="again") == []
-
-
-def test_xcom_values_are_stored_and_replaced(metastore: Metastore, make_run: MakeRun) -> None:
-    """set_xcom stores encoded bytes under a key and replaces them on a second set."""
-    make_run()
-    metastore.set_xcom(A, b"1", encoding="json")
-    metastore.set_xcom(A, b"2", encoding="json")
-    metastore.set_xcom(A, b"\x80", encoding="pickle", key="other")
-    record = metastore.get_xcom(A)
-    assert record is not None and (record.value, record.encoding) == (b"2", "json")
-    assert metastore.get_xcom(B) is None
-    assert [(x.task_id, x.key) for x in metastore.get_xcoms("etl", "run1")] == [
-        ("a", "other"),
-        ("a", "return_value"),
-    ]
-    metastore.clear_xcoms(A)
-    assert metastore.get_xcoms("etl", "run1") == []
+    stored = [(x.task_id, x.key, x.value, x.encoding) for x in metastore.get_xcoms("etl", "run1")]
+    assert stored == [("a", "other", b"\x80", "pickle"), ("a", "return_value", b"2", "json")]
 
 
 def test_expanding_replaces_the_unmapped_row_by_one_row_per_instance(
@@ -145,4 +128,3 @@ def test_xcoms_of_instances_are_kept_apart_with_their_lengths(
     )
     stored = [(x.map_index, x.value, x.length) for x in metastore.get_xcoms("etl", "run1")]
     assert stored == [(0, b"7", None), (1, b"[1, 2]", 2)]
-    assert metastore.get_xcom(A) is None

@@ -25,7 +25,7 @@ import attrs
 
 from taskkit import serde
 from taskkit.config import Settings, load_settings
-from taskkit.metastore import Metastore, RunRecord, TaskInstanceRecord, init_db
+from taskkit.metastore import Metastore, RunRecord, TaskInstanceRecord, XComRecord, init_db
 from taskkit.scheduling.dag_processor import sync_dags_folder
 from taskkit.scheduling.scheduler import Scheduler
 from taskkit.scheduling.summary import SchedulerSummary
@@ -177,6 +177,11 @@ class Home:
         tis = self.tis(dag_id, run_id).values()
         return [ti.task_id for ti in sorted(tis, key=lambda ti: ti.started_at or ti.updated_at)]
 
+    def xcom(self, dag_id: str, run_id: str, task_id: str) -> XComRecord | None:
+        """The task's stored return value (unmapped), as the scheduler's run loader reads it."""
+        found = (x for x in self.store.get_xcoms(dag_id, run_id) if x.task_id == task_id)
+        return next((x for x in found if x.key == "return_value"), None)
+
     def run_state(self, dag_id: str, run_id: str) -> RunState:
         return self.store.get_run(dag_id, run_id).state
 
@@ -202,7 +207,9 @@ class Home:
         return found
 
     def log_text(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
-        from taskkit.execution.tasklog import format_log, log_path
+        from tasklogs import format_log
+
+        from taskkit.execution.tasklog import log_path
 
         return format_log(log_path(self.path / "logs", dag_id, run_id, task_id, try_number))
 

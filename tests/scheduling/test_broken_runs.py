@@ -81,7 +81,7 @@ def test_a_forged_pickled_xcom_row_fails_its_run_and_runs_nothing(home: Home) ->
     or a try: the run that would read it fails with the reason, and other runs go on."""
     import pickle
 
-    from taskkit.metastore.records import TIChange
+    from taskkit.metastore.records import TIChange, XComWrite
 
     home.write_dag("bad", DAGS.format(name="bad", schedule="None"))
     home.sync()
@@ -89,10 +89,11 @@ def test_a_forged_pickled_xcom_row_fails_its_run_and_runs_nothing(home: Home) ->
     good_run = home.trigger("bad", "good_run")
     planted = home.path / "planted"
     first = home.tis("bad", bad_run.run_id)["first"].key
+    planted_value = b"\0" * 32 + pickle.dumps(_Plant(str(planted)))
     home.store.transition_task_instances(
-        [TIChange(first, set(State), state=State.SUCCESS, try_number=1)]  # type: ignore[arg-type]
+        [TIChange(first, set(State), state=State.SUCCESS, try_number=1)],  # type: ignore[arg-type]
+        [XComWrite(first, "return_value", planted_value, "pickle")],
     )
-    home.store.set_xcom(first, b"\0" * 32 + pickle.dumps(_Plant(str(planted))), encoding="pickle")
 
     home.run_scheduler()
 

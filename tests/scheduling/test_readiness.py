@@ -10,7 +10,6 @@ from taskkit.scheduling.readiness import (
     UpstreamCounts,
     evaluate_trigger_rule,
     task_readiness,
-    waiting_upstream,
 )
 from taskkit.states import State, TriggerRule
 
@@ -90,7 +89,6 @@ def test_upstream_failed_counts_as_a_failure_and_retries_as_unfinished() -> None
     assert counts == UpstreamCounts(3, success=1, upstream_failed=1)
     assert counts.failures == 1
     assert task_readiness(task, states) is U
-    assert waiting_upstream(task, states) == ["b"]
 
 
 def test_all_done_setup_success_needs_one_upstream_setup_to_have_succeeded() -> None:
@@ -117,4 +115,3 @@ def test_missing_states_count_as_not_started() -> None:
     """Upstream tasks absent from the state map are treated as state none."""
     task = TaskSpec("t", upstream=frozenset({"a"}), trigger_rule=TR.ALL_DONE)
     assert task_readiness(task, {}) is W
-    assert waiting_upstream(task, {}) == ["a"]

@@ -70,3 +70,29 @@ def test_idle_refreshes_look_at_no_dag_until_one_is_due_or_changes(metastore: Me
     refresh(T0 + dt.timedelta(minutes=31, seconds=1))  # unpaused: it catches up at once
     assert looked_at == ["hourly_1"]
     assert Counter(r.dag_id for r in metastore.list_active_runs())["hourly_1"] == 2
+
+
+def test_a_dag_unpaused_before_its_next_run_still_gets_that_run(metastore: Metastore) -> None:
+    """Paused while its next run came due and unpaused before the one after: it is not forgotten."""
+    spec = _hourly("hourly")
+    metastore.save_dag_version("hourly", "/dags/h.py", b"p", "h", "s")
+    creator, book = RunCreator(metastore), DagFlagBook()
+
+    def refresh(now: dt.datetime) -> None:
+        creator.create_due_runs(
+            book.flags,
+            book.refresh(metastore, now),
+            waiting=Counter(),
+            spec_of=lambda _: spec,
+            default_max_active_runs=16,
+            now=now,
+        )
+
+    refresh(T0)  # 10:30: the 09:00-10:00 run; next due at 11:00
+    metastore.set_paused("hourly", True)
+    refresh(T0 + dt.timedelta(minutes=31))  # 11:01, paused: nothing
+    metastore.set_paused("hourly", False)
+    refresh(T0 + dt.timedelta(minutes=31, seconds=1))  # unpaused: the latest interval's run
+    assert len(metastore.list_active_runs()) == 2
+    refresh(T0 + dt.timedelta(minutes=91))  # 12:01: the next one comes on time
+    assert len(metastore.list_active_runs()) == 3

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import signal
-import time
 from typing import Any
 
 from harness import Home, Try, max_overlap, start_scheduler, stop, wait_for
 
 from taskkit.metastore import RunRecord
 from taskkit.scheduling.dag_processor import sync_dags_folder
+from taskkit.scheduling.scheduler import Scheduler
 from taskkit.states import RunState, RunType, State
 
 UTC = dt.timezone.utc
@@ -148,6 +148,9 @@ def test_paused_dag_starts_nothing_new_and_lets_running_tries_finish(home: Home)
         slow()
         """,
     )
+    home.write_dag(
+        "marker", 'with DAG("marker", schedule=None):\n    EmptyOperator(task_id="noop")\n'
+    )
     home.sync()
     run = home.trigger("slow")
     process = start_scheduler(home, exit_when_idle=False)
@@ -155,7 +158,10 @@ def test_paused_dag_starts_nothing_new_and_lets_running_tries_finish(home: Home)
         wait_for(lambda: home.tis("slow", run.run_id)["first"].state is State.RUNNING)
         home.store.set_paused("slow", True)
         wait_for(lambda: home.tis("slow", run.run_id)["first"].state is State.SUCCESS)
-        time.sleep(0.7)  # over a refresh: a paused DAG's next task must stay unstarted
+        # A marker run triggered now is seen by a refresh that also reads the pause, and runs
+        # to its end over several steps: each would have started `second` had it been free.
+        marker = home.trigger("marker")
+        wait_for(lambda: home.run_state("marker", marker.run_id) is RunState.SUCCESS)
         assert home.tis("slow", run.run_id)["second"].state in (State.NONE, State.SCHEDULED)
         home.store.set_paused("slow", False)
         wait_for(lambda: home.run_state("slow", run.run_id) is RunState.SUCCESS)
@@ -238,3 +244,26 @@ def test_bad_schedules_are_import_errors(home: Home) -> None:
     assert "must be positive" in errors["bad_delta.py"]
     assert "unknown schedule preset '@fortnightly'" in errors["bad_preset.py"]
     assert all("DagDefinitionError" in m or "ScheduleError" in m for m in errors.values())
+
+
+def test_the_scheduler_decides_with_the_clock_it_is_given(home: Home) -> None:
+    """A scheduler whose clock says 2030-01-03 creates and runs the runs due by then, no more."""
+    home.write_dag(
+        "future",
+        """
+        @dag(schedule="@daily", start_date=dt.datetime(2030, 1, 1), catchup=True)
+        def future():
+            EmptyOperator(task_id="noop")
+
+        future()
+        """,
+    )
+    home.sync()
+    assert home.run_scheduler().runs == []  # today, nothing of 2030 is due
+
+    moment = dt.datetime(2030, 1, 3, 0, 30, tzinfo=UTC)
+    Scheduler(home.settings(), exit_when_idle=True, clock=lambda: moment).run()
+
+    runs = sorted(home.store.list_runs("future"), key=lambda r: r.logical_date)
+    assert [r.logical_date.date() for r in runs] == [dt.date(2030, 1, 1), dt.date(2030, 1, 2)]
+    assert all(r.state is RunState.SUCCESS for r in runs)

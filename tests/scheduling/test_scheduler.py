@@ -660,7 +660,9 @@ def test_mapped_tasks_run_as_instances_under_the_scheduler(any_home: Home) -> No
     work_tries = [t for t in any_home.tries("mapped") if t.task == "work"]
     assert len(work_tries) == 5
     assert max_overlap(work_tries) <= 2
-    from taskkit.execution.tasklog import format_log, log_path
+    from tasklogs import format_log
+
+    from taskkit.execution.tasklog import log_path
 
     logs = any_home.path / "logs"
     third = format_log(log_path(logs, "mapped", run.run_id, "work", 1, map_index=3))

@@ -72,7 +72,7 @@ def test_killed_scheduler_is_recovered_without_rerunning_successes(home: Home) -
     }
     assert [(t.task, t.try_number) for t in home.tries()] == [("a", 1), ("b", 2), ("c", 1)]
     assert home.run_state("slow_chain", run.run_id) is RunState.SUCCESS
-    assert home.store.get_xcom(tis["c"].key).value == b"3"  # a's value survived the crash
+    assert home.xcom("slow_chain", run.run_id, "c").value == b"3"  # a's value survived the crash
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -151,9 +151,7 @@ def test_runs_created_while_the_scheduler_runs_all_complete(home: Home) -> None:
     assert scheduler.returncode == 0, output
     assert len(home.tries("quick")) == 20
     for r in runs:
-        assert home.store.get_xcom(home.tis("quick", r.run_id)["two"].key).value == (
-            f'"{r.run_id}"'.encode()
-        )
+        assert home.xcom("quick", r.run_id, "two").value == (f'"{r.run_id}"'.encode())
 
 
 def test_a_second_signal_leaves_running_tries_to_rerun_without_spending_a_try(home: Home) -> None:

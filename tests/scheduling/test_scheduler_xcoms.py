@@ -63,7 +63,7 @@ def test_tagged_types_reach_the_next_task_intact(home: Home) -> None:
     run = home.trigger("typed")
     home.run_scheduler()
     assert home.run_state("typed", run.run_id) is RunState.SUCCESS
-    stored = home.store.get_xcom(home.tis("typed", run.run_id)["make"].key)
+    stored = home.xcom("typed", run.run_id, "make")
     assert stored is not None and stored.encoding == "json"
 
 
@@ -92,6 +92,6 @@ def test_with_pickling_enabled_the_object_is_stored_signed(home: Home) -> None:
     run = home.trigger("opaque")
     home.run_scheduler(core_enable_xcom_pickling=True)
     assert home.run_state("opaque", run.run_id) is RunState.SUCCESS
-    stored = home.store.get_xcom(home.tis("opaque", run.run_id)["make"].key)
+    stored = home.xcom("opaque", run.run_id, "make")
     assert stored is not None and stored.encoding == "pickle"
     serde.verify_xcom(stored.value, stored.encoding, home.key)  # signed with the home's key

@@ -1,0 +1,191 @@
+"""The zygote on its own, spoken to over its control socket as the Local executor does."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from test_local_executor import Harness
+
+from taskkit.execution.base import (
+    LoadDag,
+    RunTries,
+    Shutdown,
+    TryFinished,
+    ZygoteReport,
+)
+from taskkit.execution.worker import LAST, Channel, describe_exit, unpack_result_header
+from taskkit.model.results import TryOutcome
+
+pytestmark = pytest.mark.slow
+
+
+class ZygoteProcess:
+    """`python -m taskkit.execution.worker` with both of its sockets, and what it reported."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        self.results, children = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        passed = [theirs, children]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "taskkit.execution.worker", *(str(s.fileno()) for s in passed)],
+            pass_fds=[s.fileno() for s in passed],
+            stdin=subprocess.DEVNULL,
+        )
+        for end in passed:
+            end.close()
+        self.control = Channel(ours.detach())
+        self.forked: dict[int, int] = {}  # seq -> pid
+        self.exited: dict[int, int] = {}  # pid -> wait status
+        self.refused: dict[int, str] = {}  # seq -> reason
+
+    def run(self, harness: Harness, *task_ids: str, version: int = 1) -> None:
+        """Ask for one try of each task (seq 1, 2, ...) of DAG `version`."""
+        tries = [
+            (seq, version, None, pickle.dumps(harness.workload(task_id)))
+            for seq, task_id in enumerate(task_ids, start=1)
+        ]
+        self.control.send(RunTries(tries))
+
+    def until(self, done: Callable[[], bool], timeout: float = 20.0) -> None:
+        """Read the zygote's reports until `done()` holds."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert time.monotonic() < deadline, "the zygote did not report in time"
+            if self.control.poll(0.1):
+                report = self.control.recv()
+                assert isinstance(report, ZygoteReport)
+                self.forked.update((seq, pid) for seq, pid, _ in report.forked)
+                self.exited.update((pid, status) for pid, status, _ in report.exited)
+                self.refused.update(report.refused)
+
+    def result(self, timeout: float = 20.0) -> tuple[int, TryFinished]:
+        """The next try's result from the results socket: (seq, TryFinished)."""
+        chunks: list[bytes] = []
+        while True:
+            assert select.select([self.results], [], [], timeout)[0], "no result came"
+            seq, kind, _, _, chunk = unpack_result_header(self.results.recv(1 << 20))
+            chunks.append(chunk)
+            if kind == LAST:
+                finished = pickle.loads(b"".join(chunks))
+                assert isinstance(finished, TryFinished)
+                return seq, finished
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+        self.results.close()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Harness:
+    return Harness(tmp_path)
+
+
+@pytest.fixture
+def zygote(harness: Harness) -> Iterator[ZygoteProcess]:
+    process = ZygoteProcess()
+    process.control.send(LoadDag(1, harness.payload.payload))
+    yield process
+    process.close()
+
+
+def test_each_try_runs_in_its_own_child_and_sends_its_result(
+    zygote: ZygoteProcess, harness: Harness
+) -> None:
+    """Two tries get two fresh processes (not the zygote); each result names its try."""
+    zygote.run(harness, "returns", "raises")
+    results = dict(zygote.result() for _ in range(2))
+    zygote.until(lambda: len(zygote.forked) == 2 and len(zygote.exited) == 2)
+    assert results[1].key.task_id == "returns" and results[1].result.outcome is TryOutcome.SUCCESS
+    assert results[2].result.outcome is TryOutcome.FAILED
+    assert "no such table" in (results[2].result.error or "")
+    pids = set(zygote.forked.values())
+    assert len(pids) == 2 and zygote.process.pid not in pids
+    assert "no such table" in harness.log("raises")  # the child wrote its own log
+
+
+def test_a_child_that_dies_is_reported_with_how_it_died(
+    zygote: ZygoteProcess, harness: Harness
+) -> None:
+    """A segfault and an os._exit end only their own child; the zygote says how each ended."""
+    zygote.run(harness, "segfaults", "exits")
+    zygote.until(lambda: len(zygote.exited) == 2)
+    how = {seq: describe_exit(zygote.exited[pid]) for seq, pid in zygote.forked.items()}
+    assert how == {1: "was killed by signal SIGSEGV", 2: "exited with code 3"}
+    zygote.run(harness, "returns")  # and it carries on
+    assert zygote.result()[1].result.outcome is TryOutcome.SUCCESS
+
+
+def test_tries_of_a_version_it_cannot_load_are_refused_with_the_reason(
+    zygote: ZygoteProcess, harness: Harness
+) -> None:
+    """A payload that does not unpickle, or a version never sent, refuses its tries, not others."""
+    zygote.control.send(LoadDag(2, b"not a pickle"))
+    zygote.run(harness, "returns", version=2)
+    zygote.until(lambda: 1 in zygote.refused)
+    assert "UnpicklingError" in zygote.refused[1]
+    zygote.refused.clear()
+    zygote.run(harness, "returns", version=9)
+    zygote.until(lambda: 1 in zygote.refused)
+    assert zygote.refused[1] == "DAG version 9 was never sent"
+    zygote.run(harness, "returns")
+    assert zygote.result()[1].result.outcome is TryOutcome.SUCCESS
+
+
+def test_shutdown_kills_what_outlives_the_grace_period_then_exits(
+    zygote: ZygoteProcess, harness: Harness
+) -> None:
+    """After Shutdown(grace) it starts nothing new, kills a try still running, and exits 0."""
+    zygote.run(harness, "sleeps")
+    zygote.until(lambda: 1 in zygote.forked)
+    zygote.control.send(Shutdown(0.2))
+    zygote.until(lambda: zygote.forked[1] in zygote.exited)
+    assert describe_exit(zygote.exited[zygote.forked[1]]) == "was killed by signal SIGKILL"
+    assert zygote.process.wait(timeout=10) == 0
+
+
+def test_a_ctrl_c_to_the_process_group_does_not_stop_it(
+    zygote: ZygoteProcess, harness: Harness
+) -> None:
+    """SIGINT and SIGTERM are the scheduler's to act on: the zygote keeps serving tries."""
+    zygote.run(harness, "returns")
+    assert zygote.result()[1].result.outcome is TryOutcome.SUCCESS
+    zygote.process.send_signal(signal.SIGINT)
+    zygote.process.send_signal(signal.SIGTERM)
+    zygote.run(harness, "returns")
+    assert zygote.result()[1].result.outcome is TryOutcome.SUCCESS
+    assert zygote.process.poll() is None
+
+
+def test_it_kills_its_tries_and_exits_when_the_executor_goes_away(
+    zygote: ZygoteProcess, harness: Harness
+) -> None:
+    """A scheduler that dies (its end of the socket closes) leaves no try running behind it."""
+    zygote.run(harness, "sleeps")
+    zygote.until(lambda: 1 in zygote.forked)
+    child = zygote.forked[1]
+    zygote.control.close()
+    assert zygote.process.wait(timeout=10) == 0
+    deadline = time.monotonic() + 10
+    while alive(child):
+        assert time.monotonic() < deadline, "the try outlived its zygote"
+        time.sleep(0.05)
