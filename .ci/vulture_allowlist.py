@@ -69,3 +69,13 @@ _.isolation_level
 # the timetables work just landed, so whether each gains a caller or goes is decided after.
 _.instance_states
 _.due_run
+
+# Variables, connections and secrets (Airflow's names, called from users' DAG files).
+_.get_uri  # Connection.get_uri()
+utcnow  # taskkit.timezone, as airflow.utils.timezone
+make_naive
+convert_to_utc
+coerce_datetime
+_.is_encrypted  # /api/v2/connections response field
+_.exc_text  # logging.LogRecord attribute, reset so a masked traceback is formatted anew
+forget_secrets  # tests reset the process-wide mask registry between cases

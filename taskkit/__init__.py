@@ -65,6 +65,12 @@ _EXPORTS: dict[str, str] = {
     "ExternalTaskSensor": "taskkit.sensors.external_task",
     "AirflowRescheduleException": "taskkit.errors",
     "AirflowSensorTimeout": "taskkit.errors",
+    # variables, connections and time zones
+    "Variable": "taskkit.authoring.variables",
+    "Connection": "taskkit.authoring.connections",
+    "BaseHook": "taskkit.authoring.connections",
+    "mask_secret": "taskkit.authoring.masking",
+    "timezone": "taskkit.timezone",  # a module, as Airflow's `airflow.utils.timezone`
     # timetables (schedule objects)
     "CronDataIntervalTimetable": "taskkit.model.timetables",
     "CronTriggerTimetable": "taskkit.model.timetables",
@@ -87,6 +93,7 @@ __all__ = [
     "AirflowSensorTimeout",
     "AirflowSkipException",
     "BaseBranchOperator",
+    "BaseHook",
     "BaseOperator",
     "BaseSensorOperator",
     "BashOperator",
@@ -94,6 +101,7 @@ __all__ = [
     "BranchDateTimeOperator",
     "BranchDayOfWeekOperator",
     "BranchPythonOperator",
+    "Connection",
     "CronDataIntervalTimetable",
     "CronTriggerTimetable",
     "DateTimeSensor",
@@ -123,6 +131,7 @@ __all__ = [
     "TimeDeltaSensor",
     "TimeSensor",
     "TriggerRule",
+    "Variable",
     "WeekDay",
     "WeightRule",
     "XComArg",
@@ -131,25 +140,30 @@ __all__ = [
     "cross_downstream",
     "dag",
     "get_current_context",
+    "mask_secret",
     "setup",
     "task",
     "task_group",
     "teardown",
+    "timezone",
 ]
 
 if TYPE_CHECKING:
+    from taskkit import timezone
     from taskkit.authoring.baseoperator import BaseOperator
     from taskkit.authoring.branching import (
         BaseBranchOperator,
         BranchPythonOperator,
         ShortCircuitOperator,
     )
+    from taskkit.authoring.connections import BaseHook, Connection
     from taskkit.authoring.context import get_current_context
     from taskkit.authoring.dag import DAG, dag
     from taskkit.authoring.decorators import XComArg, setup, task, teardown
     from taskkit.authoring.dependencies import chain, cross_downstream
     from taskkit.authoring.edges import EdgeModifier, Label
     from taskkit.authoring.isolated_python import ExternalPythonOperator, PythonVirtualenvOperator
+    from taskkit.authoring.masking import mask_secret
     from taskkit.authoring.operators import BashOperator, EmptyOperator, PythonOperator
     from taskkit.authoring.params import Param, ParamsDict
     from taskkit.authoring.sensor import BaseSensorOperator, PokeReturnValue, PythonSensor
@@ -159,6 +173,7 @@ if TYPE_CHECKING:
         BranchDayOfWeekOperator,
         LatestOnlyOperator,
     )
+    from taskkit.authoring.variables import Variable
     from taskkit.authoring.weekday import WeekDay
     from taskkit.errors import (
         AirflowFailException,
@@ -191,7 +206,9 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'taskkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    # A name that is a module of its own (timezone) is that module.
+    value = imported if module == f"taskkit.{name}" else getattr(imported, name)
     globals()[name] = value  # later lookups skip this function
     return value
 

@@ -8,6 +8,8 @@ from, so `taskkit config list` can say why a setting has the value it has.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import sys
 from collections.abc import Callable, Mapping, MutableMapping
@@ -49,6 +51,9 @@ class CoreSettings:
     secret_key_file: Path | None = None
     #: Pickle XCom values JSON cannot hold (signed with the secret key); off by default.
     enable_xcom_pickling: bool = False
+    #: The Fernet key(s) encrypting variables and connection secrets (comma-separated: the
+    #: first encrypts, each decrypts); None means the file $TASKKIT_HOME/fernet_key.
+    fernet_key: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen
@@ -347,6 +352,24 @@ def _parse_secret(raw: object, origin: _Origin) -> str | None:
     return raw
 
 
+def _parse_fernet_key(raw: object, origin: _Origin) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise ValueError("expected a string")
+    for key in raw.split(","):
+        try:
+            decoded = base64.urlsafe_b64decode(key.strip().encode())
+        except (binascii.Error, ValueError):
+            decoded = b""
+        if len(decoded) != 32:
+            raise ValueError(
+                "each key must be 32 url-safe base64-encoded bytes; make one with "
+                '`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key())"`'
+            )
+    return raw
+
+
 @attrs.frozen
 class _Spec:
     """How to parse one setting and what its default is (given TASKKIT_HOME)."""
@@ -368,6 +391,7 @@ _SPECS: dict[str, _Spec] = {
     "core.secret_key": _Spec(_parse_secret, lambda home: None, secret=True),
     "core.secret_key_file": _Spec(_parse_optional_path, lambda home: None),
     "core.enable_xcom_pickling": _Spec(_parse_bool, lambda home: False),
+    "core.fernet_key": _Spec(_parse_fernet_key, lambda home: None, secret=True),
     "database.sql_alchemy_conn": _Spec(_parse_url, lambda home: f"sqlite:///{home / 'taskkit.db'}"),
     "scheduler.dag_dir_list_interval": _Spec(_positive_float, lambda home: 30.0),
     "scheduler.parsing_timeout": _Spec(_positive_float, lambda home: 30.0),

@@ -284,3 +284,40 @@ class ConflictError(TaskkitError, ValueError):
 
 class PortInUseError(TaskkitError, OSError):
     """The API server's port is taken by another process, or cannot be bound."""
+
+
+class VariableNotFoundError(NotFoundError, KeyError):
+    """Variable.get found no variable by that key and was given no default (Airflow: KeyError)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"Variable {key!r} does not exist: set it with `taskkit variables set {key} VALUE` "
+            f"or the environment variable TASKKIT_VAR_{key.upper()}, or pass default=."
+        )
+        self.key = key
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class ConnectionNotFoundError(NotFoundError):
+    """No connection with that conn_id (Airflow's AirflowNotFoundException)."""
+
+    def __init__(self, conn_id: str) -> None:
+        super().__init__(
+            f"The conn_id {conn_id!r} isn't defined: add it with `taskkit connections add "
+            f"{conn_id} --conn-uri URI` or the environment variable TASKKIT_CONN_{conn_id.upper()}."
+        )
+        self.conn_id = conn_id
+
+
+class VariableError(TaskkitError, ValueError):
+    """A variable cannot be stored or imported as given (bad key, malformed file)."""
+
+
+class ConnectionSpecError(TaskkitError, ValueError):
+    """A connection is malformed: a bad URI or JSON, a bad port, a malformed import file."""
+
+
+class FernetKeyError(TaskkitError, ValueError):
+    """The Fernet key is malformed, missing, or not the one a stored secret was encrypted with."""

@@ -3,7 +3,11 @@
 The run's bookkeeping (readiness, retries, skips, XComs) is the same
 RunEngine the scheduler drives; this module only plays the executor: a
 simulated pool of `parallelism` workers whose tries run here, one after
-another, in the order they started. Nothing touches a database or disk.
+another, in the order they started. Nothing touches a database or disk:
+variables and connections come from the environment and the run's
+`variables=` / `connections=` (over the source in force, if any, such as
+the metastore under `taskkit dags test`), and what tries write stays in
+the run.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from taskkit.authoring.context import DagRunInfo, base_context
+from taskkit.authoring.masking import MaskingFilter
 from taskkit.authoring.params import resolve_params
+from taskkit.authoring.secrets import MemorySecrets, current_source, use_source
 from taskkit.errors import TaskNotFoundError
 from taskkit.execution.base import Workload
 from taskkit.execution.dag_callbacks import call_dag_callbacks, end_reason
@@ -114,6 +120,8 @@ def run_dag_test(
     parallelism: int | None = None,
     retry_delay: dt.timedelta | None = None,
     max_map_length: int | None = None,
+    variables: Mapping[str, Any] | None = None,
+    connections: Mapping[str, Any] | None = None,
 ) -> DagRunResult:
     """Run every task of `dag` once (with retries) in this process; see DAG.test()."""
     if parallelism is not None and (isinstance(parallelism, bool) or parallelism < 1):
@@ -126,6 +134,7 @@ def run_dag_test(
         parallelism=parallelism,
         retry_delay=retry_delay,
         max_map_length=max_map_length or DEFAULT_MAX_MAP_LENGTH,
+        secrets=MemorySecrets.seeded(variables, connections, parent=current_source()),
     ).run()
 
 
@@ -140,8 +149,10 @@ class _TestRun:
         parallelism: int | None,
         retry_delay: dt.timedelta | None,
         max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
+        secrets: MemorySecrets | None = None,
     ) -> None:
         self.dag = dag
+        self.secrets = secrets or MemorySecrets()
         self.engine = RunEngine(dag.spec, max_map_length=max_map_length)
         logical_date = logical_date or dt.datetime.now(dt.timezone.utc)
         if logical_date.tzinfo is None:
@@ -165,7 +176,7 @@ class _TestRun:
         self.deadline: float | None = None
 
     def run(self) -> DagRunResult:
-        with _captured(self.output):
+        with _captured(self.output), use_source(self.secrets):
             return self._run()
 
     def _run(self) -> DagRunResult:
@@ -343,6 +354,7 @@ def _captured(output: _Output) -> Iterator[None]:
     root = logging.getLogger()
     handler = logging.StreamHandler(output)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(MaskingFilter())
     level = root.level
     root.addHandler(handler)
     if not level or level > logging.INFO:

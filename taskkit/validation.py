@@ -64,6 +64,16 @@ def pool_name(value: object) -> str:
     return _check("Pool name", value, _KEY, "_ . -")
 
 
+def variable_key(value: object) -> str:
+    """A valid variable key, else InvalidNameError."""
+    return _check("Variable key", value, _KEY, "_ . -")
+
+
+def conn_id(value: object) -> str:
+    """A valid connection id, else InvalidNameError."""
+    return _check("Connection id", value, _KEY, "_ . -")
+
+
 def slots(name: str, value: object) -> int:
     """A pool's slot count: a whole number from 0 to MAX_SLOTS, else PoolError."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SLOTS:

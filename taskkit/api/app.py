@@ -20,11 +20,13 @@ from taskkit.api import (
     errors,
     live,
     pages,
+    routes_connections,
     routes_dags,
     routes_misc,
     routes_pools,
     routes_runs,
     routes_tasks,
+    routes_variables,
 )
 from taskkit.api.state import ApiState
 from taskkit.api.tokens import TokenSigner
@@ -67,6 +69,8 @@ def create_app(
         routes_runs.ui_router,
         routes_tasks.router,
         routes_pools.router,
+        routes_variables.router,
+        routes_connections.router,
         live.router,
         pages.router,
     ):

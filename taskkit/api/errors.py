@@ -17,6 +17,7 @@ from taskkit.errors import (
     ConflictError,
     DagImportError,
     DuplicateRunError,
+    FernetKeyError,
     ForbiddenError,
     MetastoreError,
     NotFoundError,
@@ -33,6 +34,7 @@ _STATUS: tuple[tuple[type[TaskkitError], int], ...] = (
     (DuplicateRunError, 409),
     (ConflictError, 409),
     (MetastoreError, 503),
+    (FernetKeyError, 500),  # the server's key, not the request, is wrong
     (DagImportError, 400),
 )
 

@@ -11,7 +11,9 @@ from typing import Any, Protocol
 import attrs
 
 from taskkit.authoring import macros
+from taskkit.authoring.connections import CONN
 from taskkit.authoring.params import param_values
+from taskkit.authoring.variables import VAR
 from taskkit.errors import TaskkitError
 from taskkit.model.results import SkipScope
 
@@ -125,6 +127,8 @@ def base_context(run: DagRunInfo, params: Mapping[str, Any]) -> Context:
         "params": param_values(params, run.conf),
         "conf": run.conf,
         "macros": macros,
+        "var": VAR,  # {{ var.value.key }}, {{ var.json.key }}: read when rendered
+        "conn": CONN,  # {{ conn.my_id.host }}
     }
 
 

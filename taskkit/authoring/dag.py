@@ -83,8 +83,8 @@ class DAG:
         self.default_args: dict[str, Any] = dict(default_args or {})
         self.warnings.extend(check_default_args(dag_id, self.default_args))
         # As in Airflow, default_args may carry the DAG's dates.
-        start_date = start_date or self.default_args.get("start_date")
-        end_date = end_date or self.default_args.get("end_date")
+        start_date = plain_datetime(start_date or self.default_args.get("start_date"))
+        end_date = plain_datetime(end_date or self.default_args.get("end_date"))
         self.schedule = validate_schedule(dag_id, schedule, start_date, end_date)
         self.start_date = start_date
         self.end_date = end_date
@@ -315,6 +315,8 @@ class DAG:
         parallelism: int | None = None,
         retry_delay: dt.timedelta | None = None,
         max_map_length: int | None = None,
+        variables: Mapping[str, Any] | None = None,
+        connections: Mapping[str, Any] | None = None,
     ) -> DagRunResult:
         """Run the whole DAG in this process and return what happened.
 
@@ -322,6 +324,10 @@ class DAG:
         rules, pools, pool_slots, priorities and retries behave as they will
         in production. Touches no database and writes no files.
         `max_map_length` overrides core.max_map_length's default (1024).
+        `variables` (key -> value; non-strings are stored as JSON) and
+        `connections` (conn_id -> Connection, URI or dict of fields) are what
+        Variable.get and Connection.get find, after TASKKIT_VAR_/TASKKIT_CONN_
+        environment variables; what tasks set or delete stays in this run.
         """
         # Lazy: testing brings the run engine and the try runtime, which importing a DAG file
         # never needs (the documented layering exception, docs/architecture.md).
@@ -335,10 +341,33 @@ class DAG:
             parallelism=parallelism,
             retry_delay=retry_delay,
             max_map_length=max_map_length,
+            variables=variables,
+            connections=connections,
         )
 
     def __repr__(self) -> str:
         return f"<DAG {self.dag_id}: {len(self.task_dict)} tasks>"
+
+
+def plain_datetime(value: Any) -> Any:
+    """A datetime subclass (pendulum's DateTime) as a plain datetime with the same time zone.
+
+    The DAG's dates travel to the DAG processor's parent and the scheduler,
+    which must be able to unpickle them without the subclass's module.
+    """
+    if isinstance(value, dt.datetime) and type(value) is not dt.datetime:
+        return dt.datetime(
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond,
+            tzinfo=value.tzinfo,
+            fold=value.fold,
+        )
+    return value
 
 
 def _positive_or_none(dag_id: str, name: str, value: int | None) -> int | None:

@@ -18,6 +18,7 @@ from taskkit.cli import (
     api_server,
     celery,
     config,
+    connections,
     dag_processor,
     dags,
     db,
@@ -26,6 +27,7 @@ from taskkit.cli import (
     scheduler,
     tasks,
     users,
+    variables,
 )
 from taskkit.errors import TaskkitError
 
@@ -100,6 +102,8 @@ for command in (
     runs.runs,
     tasks.tasks,
     pools.pools,
+    variables.variables,
+    connections.connections,
     config.config,
     celery.celery,
     users.users,

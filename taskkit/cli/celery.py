@@ -104,6 +104,7 @@ def _run_worker(config: Settings, queues: list[str], loglevel: str) -> int:
     from taskkit.logs import configure_logging
     from taskkit.metastore import Metastore
     from taskkit.metastore.engine import normalize_url, sqlite_path
+    from taskkit.services.secrets_source import try_environment
 
     configure_logging(loglevel)
     logging.basicConfig(level=loglevel.upper())
@@ -122,6 +123,7 @@ def _run_worker(config: Settings, queues: list[str], loglevel: str) -> int:
         check_due=lambda workload: _check_due(store, workload),
         refuse=SQLITE_ACROSS_HOSTS if sqlite_path(normalize_url(url)) is not None else None,
         heartbeat_s=config.scheduler.heartbeat_sec,
+        try_environment=try_environment(config),
     )
 
     def run_try(events_queue: str, sealed: str, scheduler_host: str) -> None:

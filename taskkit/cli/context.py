@@ -48,6 +48,20 @@ def open_store(config: Settings) -> Iterator[Metastore]:
         store.dispose()
 
 
+@contextlib.contextmanager
+def metastore_secrets(config: Settings) -> Iterator[None]:
+    """Variable and Connection read the metastore inside the block (opened on first use)."""
+    from taskkit.authoring.secrets import use_source
+    from taskkit.services.secrets_source import MetastoreSecrets
+
+    source = MetastoreSecrets(config)
+    try:
+        with use_source(source):
+            yield
+    finally:
+        source.close()
+
+
 def secret_key(config: Settings) -> bytes:
     """The HMAC key that signs DAG payloads."""
     # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).

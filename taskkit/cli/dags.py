@@ -218,16 +218,18 @@ def backfill(
 def test_dag(dag_id: str, conf: str | None) -> int:
     """Run DAG_ID once in this process, like DAG.test(), and print each task's state.
 
-    Pools come from the metastore when it is initialised. Exits 1 if the run failed.
+    Pools come from the metastore when it is initialised, and so do variables and
+    connections (what tasks set stays in the test run). Exits 1 if the run failed.
     """
     run_conf = parse_conf(conf)
     config = context.settings()
     dag = context.dag_from_folder(config, dag_id)
-    result = dag.test(
-        conf=run_conf,
-        pools=context.pool_slots_for_test(config),
-        parallelism=config.core.parallelism,
-    )
+    with context.metastore_secrets(config):
+        result = dag.test(
+            conf=run_conf,
+            pools=context.pool_slots_for_test(config),
+            parallelism=config.core.parallelism,
+        )
     for task_id in result.order:
         if log := result.logs(task_id):
             click.echo(f"--- {task_id} ---\n{log.rstrip()}")

@@ -127,7 +127,9 @@ def clear(dag_id: str, run_id: str, task_regex: str | None, downstream: bool, ye
 @click.argument("dag_id", type=params.DAG_ID)
 @click.argument("task_id", type=params.TASK_ID)
 def test_task(dag_id: str, task_id: str) -> int:
-    """Run TASK_ID of DAG_ID once in this process (no upstream values, no metastore).
+    """Run TASK_ID of DAG_ID once in this process (no upstream values or run state).
+
+    Variables and connections are read from (and written to) the metastore.
 
     Its output goes to this terminal; exits 1 if the try failed.
     """
@@ -149,7 +151,8 @@ def test_task(dag_id: str, task_id: str) -> int:
         run_type="test",
         log_path="",
     )
-    result = run_try(dag, workload)
+    with context.metastore_secrets(config):
+        result = run_try(dag, workload)
     if "return_value" in result.xcoms:
         click.echo(f"Returned: {decode_xcom(result.xcoms['return_value'])!r}")
     detail = f": {result.error}" if result.error else ""

@@ -20,7 +20,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,6 +74,7 @@ class TryRunner:
         check_due: CheckDue,
         refuse: str | None = None,
         heartbeat_s: float = 2.0,
+        try_environment: Mapping[str, str] | None = None,
     ) -> None:
         self.secret_key = secret_key
         self.events_url = events_url
@@ -83,7 +84,7 @@ class TryRunner:
         self.refuse = refuse
         self.heartbeat_s = heartbeat_s
         self.hostname = socket.gethostname()
-        self.executor = LocalExecutor(concurrency, secret_key)
+        self.executor = LocalExecutor(concurrency, secret_key, try_environment=try_environment)
         self._incoming: queue.SimpleQueue[tuple[_Job, TryFinished | None]] = queue.SimpleQueue()
         self._jobs: dict[_Ident, _Job] = {}
         self._lock = threading.Lock()

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -90,8 +90,13 @@ class LocalExecutor:
         *,
         reuse_processes: int = 0,
         reuse_max_rss_mb: int = 1024,
+        try_environment: Mapping[str, str] | None = None,
     ) -> None:
         self.capacity = capacity
+        #: Put in the zygote's environment (services/secrets_source.try_environment: the
+        #: metastore URL, TASKKIT_HOME, core.fernet_key), so a try's Variable.get reads the
+        #: metastore this scheduler uses.
+        self.try_environment = dict(try_environment or {})
         self.secret_key = secret_key
         self.reuse_processes = reuse_processes
         self.reuse_max_rss_mb = reuse_max_rss_mb
@@ -118,6 +123,7 @@ class LocalExecutor:
         ours, theirs = socket.socketpair()
         results, children = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SECRET_ENV_PREFIX)}
+        env.update(self.try_environment)
         argv = [sys.executable, "-m", "taskkit.execution.worker"]
         passed = [theirs, children]
         if self.reuse_processes:
@@ -434,5 +440,7 @@ def _end_log(workload: Workload, reason: str) -> None:
 class SequentialExecutor(LocalExecutor):
     """One try at a time, still each in its own child process: its capacity is always 1."""
 
-    def __init__(self, secret_key: bytes) -> None:
-        super().__init__(1, secret_key)
+    def __init__(
+        self, secret_key: bytes, *, try_environment: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(1, secret_key, try_environment=try_environment)

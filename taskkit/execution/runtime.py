@@ -29,6 +29,7 @@ from taskkit.authoring.context import (
     try_context,
 )
 from taskkit.authoring.mapping import MappedOperator
+from taskkit.authoring.masking import masked_output, redact
 from taskkit.authoring.templating import render
 from taskkit.errors import (
     AirflowFailException,
@@ -126,8 +127,19 @@ def run_try(
     run reaches its dagrun_timeout (a worker's try is killed instead).
     The result carries every value the try pushed (its return value
     included, and what it pushed before failing) and what a branching
-    task chose; the run engine decides what all of that means.
+    task chose; the run engine decides what all of that means. Secrets the
+    try read (authoring/masking.py) are `***` in its output and its error.
     """
+    with masked_output:
+        result = _run_try(dag, workload, base, stop_at=stop_at)
+    if result.error:
+        result = attrs.evolve(result, error=redact(result.error))
+    return result
+
+
+def _run_try(
+    dag: DAG, workload: Workload, base: Context | None, *, stop_at: float | None
+) -> TryResult:
     key = workload.key
     operator: BaseOperator = dag.task_dict[key.task_id]
     if base is None:

@@ -56,6 +56,8 @@ from typing import Any
 
 # Imported here, in the zygote, so no forked try pays for importing them again.
 from taskkit import serde
+from taskkit.authoring.masking import MaskingFilter
+from taskkit.authoring.secrets import install_source
 from taskkit.execution.base import LoadDag, RunTries, Shutdown, TryFinished, Workload, ZygoteReport
 from taskkit.execution.runtime import run_try
 from taskkit.execution.tasklog import (
@@ -67,6 +69,7 @@ from taskkit.execution.tasklog import (
     write_event,
 )
 from taskkit.model.results import TryOutcome, TryResult
+from taskkit.services.secrets_source import MetastoreSecrets
 
 #: seq (u64), kind (u8: one of the kinds below), pid (u32), start time (f64).
 _HEADER = struct.Struct("<QBId")
@@ -587,6 +590,11 @@ def main(argv: list[str]) -> None:
         force=True,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(MaskingFilter())  # secrets a try read are *** in its log records
+    # Tries read variables and connections from the metastore, opened lazily by the try
+    # that first needs one (see services/secrets_source.py for the one-writer rule).
+    install_source(MetastoreSecrets())
     work = work_fd if work_fd >= 0 else None
     Zygote(
         Channel(control), result_fd, work_fd=work, pool_size=pool, reuse=reuse, max_rss_mb=max_mb

@@ -21,6 +21,7 @@ from taskkit.metastore.engine import create_engine_for
 from taskkit.metastore.marking import MarkMethods
 from taskkit.metastore.pools import PoolMethods
 from taskkit.metastore.runs import RunMethods
+from taskkit.metastore.secrets import SecretMethods
 from taskkit.metastore.tables import SCHEMA_REVISION, current_revision
 from taskkit.metastore.task_instances import TaskInstanceMethods
 from taskkit.metastore.users import UserMethods
@@ -40,6 +41,7 @@ class Metastore(
     UserMethods,
     ViewMethods,
     WorkerMethods,
+    SecretMethods,
 ):
     """taskkit's database. One instance per process; methods are safe across threads."""
 

@@ -36,7 +36,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from taskkit.states import RunState, RunType, State
 
 #: The Alembic revision this code expects; a test checks it is the scripts' head.
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0009"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -290,6 +290,32 @@ class UserRow(Base):
     #: Failed logins in a row and when the last one happened: the login rate limit's state.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     last_failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class VariableRow(Base):
+    """A variable; `val` is Fernet ciphertext (services/fernet.py), never the plain value."""
+
+    __tablename__ = "variable"
+
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    val: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ConnectionRow(Base):
+    """A connection; `password` and `extra` are Fernet ciphertext, the other fields plain."""
+
+    __tablename__ = "connection"
+
+    conn_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    conn_type: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    host: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    schema: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    login: Mapped[str | None] = mapped_column(Text, nullable=True)
+    password: Mapped[str | None] = mapped_column(Text, nullable=True)
+    port: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    extra: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 metadata = Base.metadata

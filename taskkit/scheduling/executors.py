@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from taskkit.execution.local import LocalExecutor, SequentialExecutor
+from taskkit.services.secrets_source import try_environment
 
 if TYPE_CHECKING:
     from taskkit.config import Settings
@@ -19,7 +20,7 @@ def make_executor(settings: Settings, secret_key: bytes, route: Route) -> Execut
     """The executor `core.executor` names, with `core.parallelism` as its capacity."""
     parallelism = settings.core.parallelism
     if settings.core.executor == "sequential":
-        return SequentialExecutor(secret_key)
+        return SequentialExecutor(secret_key, try_environment=try_environment(settings))
     if settings.core.executor == "celery":
         # Lazy: the Celery executor's modules (~90 ms) load only when it is the one chosen.
         from taskkit.execution.celery_executor import CeleryExecutor
@@ -37,4 +38,5 @@ def make_executor(settings: Settings, secret_key: bytes, route: Route) -> Execut
         secret_key,
         reuse_processes=settings.local.reuse_processes,
         reuse_max_rss_mb=settings.local.reuse_max_rss_mb,
+        try_environment=try_environment(settings),
     )

@@ -1,8 +1,8 @@
 """ExternalTaskSensor: waits for another DAG's run (or some of its tasks) at a logical date.
 
-Each poke reads the metastore named by the try's settings (TASKKIT_HOME and
-TASKKIT__* variables, as the scheduler's): the one place a try reads it.
-Tries never write it; the scheduler stays its one writer.
+Each poke reads (only reads) the metastore named by the try's settings
+(TASKKIT_HOME and TASKKIT__* variables, as the scheduler's); task states stay
+the scheduler's to write.
 """
 
 from __future__ import annotations

@@ -94,3 +94,16 @@ def test_the_airflow_port_branches_on_mapped_counts_and_cleans_up() -> None:
     assert "closing session-1" in result.logs("close_session")
     wide = dag.test(conf={"regions": ["europe", "asia"]})
     assert wide.task_states["report.full"] is State.SUCCESS
+
+
+def test_warehouse_config_reads_variables_and_a_connection() -> None:
+    """The variable's default applies, the connection's password is masked in the log."""
+    dag: DAG = load("warehouse_config").warehouse_config_dag
+    result = dag.test(
+        variables={"team": "finance"},
+        connections={"warehouse": "postgres://etl:pw-2026-dw@db:5432/dw"},
+    )
+    assert result.state == "success"
+    assert result.xcom("plan") == {"host": "db", "rows": 100}
+    assert "connecting to db:5432 as etl with ***" in result.logs("plan")
+    assert result.xcom("report") == "finance loads 100 rows into dw"

@@ -1,7 +1,7 @@
 """Sensors in reschedule mode: when a try's first poke began.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-29
 
 - task_instance.first_poke_at: set while a reschedule-mode sensor's try
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision: str | None = "0005"
+revision = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | None = None
 depends_on: str | None = None
 
@@ -28,6 +28,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to revision 0005: a sensor waiting between pokes starts a new try next time."""
+    """Back to revision 0008: a sensor waiting between pokes starts a new try next time."""
     with op.batch_alter_table("task_instance") as batch:
         batch.drop_column("first_poke_at")
