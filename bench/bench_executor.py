@@ -42,8 +42,9 @@ def fork_rate(n: int = 300) -> float:
 
 def executor_rate(n: int = 1000, concurrency: int = 16) -> float:
     from taskkit import serde
-    from taskkit.execution.base import DagPayload, TryFinished, Workload
+    from taskkit.execution.base import DagPayload, TryFinished
     from taskkit.execution.local import LocalExecutor
+    from taskkit.execution.workload import Workload
     from taskkit.model.keys import TaskInstanceKey
 
     folder = Path(tempfile.mkdtemp(prefix="taskkit-bench-executor-"))

@@ -98,7 +98,11 @@ def _up_to_date_scheduler(url: str | None, dags: int) -> Scheduler:
         url = url or f"sqlite:///{home / 'taskkit.db'}"
         init_db(url)
     settings = load_settings(
-        overrides={"database.sql_alchemy_conn": url, "scheduler.dag_dir_list_interval": 3600.0},
+        overrides={
+            "database.sql_alchemy_conn": url,
+            "scheduler.dag_dir_list_interval": 3600.0,
+            "scheduler.parsing_timeout": 600.0,  # one file of 10,000 DAGs parses for a while
+        },
         environ={"TASKKIT_HOME": str(home)},
     )
     started = time.perf_counter()

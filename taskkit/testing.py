@@ -29,9 +29,8 @@ from taskkit.authoring.masking import MaskingFilter
 from taskkit.authoring.params import resolve_params
 from taskkit.authoring.secrets import MemorySecrets, current_source, use_source
 from taskkit.errors import TaskNotFoundError
-from taskkit.execution.base import Workload
-from taskkit.execution.dag_callbacks import call_dag_callbacks, end_reason
 from taskkit.execution.runtime import decode_xcom, run_try
+from taskkit.execution.workload import Workload
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.task import DEFAULT_POOL
 from taskkit.scheduling.engine import DEFAULT_MAX_MAP_LENGTH, RunEngine, TIKey, Transition
@@ -187,7 +186,8 @@ class _TestRun:
             if self._past_deadline():
                 self._time_out()
             self._apply(engine.decide())
-            self._apply(engine.release_retries(_utcnow()))
+            if engine.next_retry_at() is not None:
+                self._apply(engine.release_retries(_utcnow()))
             self._start_selected()
             if self.running:
                 self._run_next()
@@ -202,12 +202,17 @@ class _TestRun:
             instances[task_id][map_index] = ti.state
         state = engine.outcome() or RunState.FAILED
         succeeded = state is RunState.SUCCESS
-        call_dag_callbacks(
-            self.dag,
-            self.run_info,
-            success=succeeded,
-            reason=end_reason(succeeded, engine.timed_out),
-        )
+        if self.dag.on_success_callback or self.dag.on_failure_callback:
+            # Imported only for a DAG with callbacks: the module's process machinery
+            # (pickle, pathlib) is ~5 ms, half of a cold 100-task DAG.test().
+            from taskkit.execution.dag_callbacks import call_dag_callbacks, end_reason
+
+            call_dag_callbacks(
+                self.dag,
+                self.run_info,
+                success=succeeded,
+                reason=end_reason(succeeded, engine.timed_out),
+            )
         return DagRunResult(
             dag_id=self.dag.dag_id,
             run_id=self.run_id,

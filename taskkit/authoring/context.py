@@ -42,7 +42,8 @@ class DagRunInfo:
     run_type: str = "manual"
     data_interval_start: dt.datetime | None = None
     data_interval_end: dt.datetime | None = None
-    #: The previous successful run's data interval and dates (None when unknown).
+    #: The DAG's latest successful run before this one: its data interval and dates
+    #: (None when there is none, and always in DAG.test(), which has no earlier runs).
     prev_data_interval_start_success: dt.datetime | None = None
     prev_data_interval_end_success: dt.datetime | None = None
     prev_start_date_success: dt.datetime | None = None

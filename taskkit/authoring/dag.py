@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from taskkit.authoring import registry
 from taskkit.authoring.arguments import AIRFLOW_ONLY_DAG_ARGS, check_default_args, did_you_mean
-from taskkit.authoring.params import ParamsDict
+from taskkit.authoring.params import NO_DEFAULT, DagParam, ParamsDict
 from taskkit.authoring.schedules import validate_schedule
 from taskkit.authoring.taskgroup import TaskGroup
 from taskkit.errors import (
@@ -20,6 +20,7 @@ from taskkit.errors import (
     DagDefinitionError,
     DuplicateGroupIdError,
     DuplicateTaskIdError,
+    ParamValidationError,
     TaskNotFoundError,
 )
 from taskkit.model.dag import DagSpec
@@ -161,6 +162,22 @@ class DAG:
         if self.schedule is not None:
             merged.validate(dag_id=self.dag_id)
         return merged
+
+    def param(self, name: str, default: Any = NO_DEFAULT) -> DagParam:
+        """A reference to DAG param `name` (set to `default` if given), resolved per run.
+
+        As Airflow's `dag.param()`: pass it to a task call or an operator field.
+        """
+        if default is not NO_DEFAULT:
+            self.params[name] = default
+        elif name not in self.params:
+            raise ParamValidationError(
+                name,
+                "is not a param of this DAG; pass a default (dag.param(name, default)) "
+                "or declare it in the DAG's params.",
+                dag_id=self.dag_id,
+            )
+        return DagParam(self.dag_id, name)
 
     # -- building ------------------------------------------------------------
 
@@ -448,12 +465,22 @@ def _caller_file() -> str | None:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 #: Every DAG argument taskkit implements (for the did-you-mean of a misspelt one).
 _DAG_ARGS = tuple(inspect.signature(DAG.__init__).parameters)[1:-1]
 
 
 class DagFunction:
-    """What `@dag` returns: calling it builds a fresh DAG from the function body."""
+    """What `@dag` returns: calling it builds a fresh DAG from the function body.
+
+    The function's parameters become DAG params, as in Airflow: each one's
+    value (the argument given to this call, else its default) is the param's
+    default, over a same-named entry of `params=` whose Param keeps its schema
+    and description. A parameter with neither takes its value from `params=`.
+    Inside the body each parameter is a DagParam: handed to a task or an
+    operator field, it resolves to the run's value (after --conf overrides and
+    validation).
+    """
 
     def __init__(self, function: Callable[..., Any], dag_kwargs: Mapping[str, Any]) -> None:
         self.function = function
@@ -468,9 +495,64 @@ class DagFunction:
         if self.function.__doc__ and options.get("doc_md") is None:
             # As Airflow's @dag does: the docstring is the DAG's documentation.
             options["doc_md"] = self.function.__doc__
+        params, call_args, call_kwargs = self._params(dag_id, options.get("params"), args, kwargs)
+        if params:
+            options["params"] = params
         with DAG(dag_id, **options) as new_dag:
-            self.function(*args, **kwargs)
+            self.function(*call_args, **call_kwargs)
         return new_dag
+
+    def _params(
+        self,
+        dag_id: str,
+        declared: Mapping[str, Any] | None,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+    ) -> tuple[ParamsDict, list[Any], dict[str, Any]]:
+        """The DAG's params with the function's parameters merged in, and the call's
+        arguments: a DagParam for each parameter (`*args`/`**kwargs` pass through)."""
+        signature = inspect.signature(self.function)
+        try:
+            bound = signature.bind_partial(*args, **kwargs)
+        except TypeError as exc:
+            raise DagDefinitionError(
+                f"@dag function {self.function.__name__!r}: {exc}; call it with arguments "
+                "that match its parameters."
+            ) from None
+        bound.apply_defaults()
+        try:
+            params = ParamsDict(declared)
+            values = {
+                name: value
+                for name, value in bound.arguments.items()
+                if signature.parameters[name].kind not in _VARIADIC
+            }
+            params.update(values)
+        except ParamValidationError as err:  # a value JSON cannot hold: name the DAG too
+            raise ParamValidationError(err.param, err.problem, dag_id=dag_id) from None
+        call_args: list[Any] = []
+        call_kwargs: dict[str, Any] = {}
+        for name, parameter in signature.parameters.items():
+            if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+                call_args.extend(bound.arguments.get(name, ()))
+                continue
+            if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+                call_kwargs.update(bound.arguments.get(name, {}))
+                continue
+            if name not in params:
+                raise ParamValidationError(
+                    name,
+                    f"the @dag function's parameter {name!r} has no default: give it one "
+                    "(it becomes the param's default), declare it in params=, or pass a "
+                    "value when calling the function.",
+                    dag_id=dag_id,
+                )
+            reference = DagParam(dag_id, name)
+            if parameter.kind is inspect.Parameter.KEYWORD_ONLY:
+                call_kwargs[name] = reference
+            else:
+                call_args.append(reference)
+        return params, call_args, call_kwargs
 
 
 @overload

@@ -17,6 +17,7 @@ from taskkit.authoring.baseoperator import NOTSET
 from taskkit.authoring.branching import BranchMixin, ShortCircuitMixin
 from taskkit.authoring.dependencies import DependencyMixin
 from taskkit.authoring.operators import PythonOperator
+from taskkit.authoring.params import DagParam, holds_dag_param
 from taskkit.authoring.sensor import BaseSensorOperator, PokeReturnValue
 from taskkit.errors import DagAssignmentError
 
@@ -89,18 +90,23 @@ def find_xcom_args(value: Any) -> list[XComArg]:
     return []
 
 
-def resolve_xcom_args(value: Any, xcom: XComAccess) -> Any:
-    """`value` with every XComArg replaced by the upstream task's value."""
+def resolve_xcom_args(value: Any, xcom: XComAccess, params: Mapping[str, Any] | None = None) -> Any:
+    """`value` with every XComArg replaced by the upstream task's value.
+
+    Given the try's `params`, every DagParam is replaced by its value too.
+    """
     if isinstance(value, XComArg):
         return value.resolve(xcom)
+    if isinstance(value, DagParam) and params is not None:
+        return value.resolve(params)
     if isinstance(value, list):
-        return [resolve_xcom_args(v, xcom) for v in value]
+        return [resolve_xcom_args(v, xcom, params) for v in value]
     if isinstance(value, tuple):
-        return tuple(resolve_xcom_args(v, xcom) for v in value)
+        return tuple(resolve_xcom_args(v, xcom, params) for v in value)
     if isinstance(value, (set, frozenset)):
-        return type(value)(resolve_xcom_args(v, xcom) for v in value)
+        return type(value)(resolve_xcom_args(v, xcom, params) for v in value)
     if isinstance(value, dict):
-        return {k: resolve_xcom_args(v, xcom) for k, v in value.items()}
+        return {k: resolve_xcom_args(v, xcom, params) for k, v in value.items()}
     return value
 
 
@@ -115,14 +121,17 @@ class DecoratedPythonOperator(PythonOperator):
 
     def __init__(self, *, has_xcom_args: bool, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.has_xcom_args = has_xcom_args
+        #: Whether the arguments hold values known only when a try runs: XComArgs, DagParams.
+        self.has_xcom_args = has_xcom_args or holds_dag_param((self.op_args, self.op_kwargs))
 
     def execute(self, context: Context) -> Any:
         if not self.has_xcom_args:
             return super().execute(context)
-        xcom = context["ti"].xcom
+        xcom, params = context["ti"].xcom, context["params"]
         return self.call(
-            context, resolve_xcom_args(self.op_args, xcom), resolve_xcom_args(self.op_kwargs, xcom)
+            context,
+            resolve_xcom_args(self.op_args, xcom, params),
+            resolve_xcom_args(self.op_kwargs, xcom, params),
         )
 
 

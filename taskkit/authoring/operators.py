@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from taskkit.authoring.baseoperator import BaseOperator
+from taskkit.authoring.params import DagParam
 from taskkit.errors import InvalidTaskParameterError, TaskSkipped
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ class BashOperator(BaseOperator):
     def __init__(
         self,
         *,
-        bash_command: str,
+        bash_command: str | DagParam,
         env: Mapping[str, str] | None = None,
         append_env: bool = False,
         cwd: str | None = None,
@@ -129,10 +130,12 @@ class BashOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not isinstance(bash_command, str) or not bash_command.strip():
+        if not isinstance(bash_command, DagParam) and (
+            not isinstance(bash_command, str) or not bash_command.strip()
+        ):
             raise InvalidTaskParameterError(
                 f"DAG {self.dag.dag_id!r}, task {self.task_id!r}: bash_command must be a "
-                "non-empty string."
+                "non-empty string (or a @dag function's parameter)."
             )
         self.bash_command = bash_command
         self.env = dict(env) if env is not None else None
@@ -145,7 +148,8 @@ class BashOperator(BaseOperator):
         if self.env is not None:
             env = {**os.environ, **self.env} if self.append_env else dict(self.env)
         process = subprocess.Popen(
-            ["bash", "-c", self.bash_command],
+            # Rendered by now: a DagParam has become the run's value, which may not be a str.
+            ["bash", "-c", str(self.bash_command)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=env,

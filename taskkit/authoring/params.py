@@ -161,6 +161,40 @@ class ParamsDict(MutableMapping[str, Any]):
         return f"ParamsDict({self._params!r})"
 
 
+class DagParam:
+    """A reference to DAG param `name`, resolved to the run's value when a try runs.
+
+    A `@dag` function's parameters are these inside its body (and `DAG.param()`
+    makes one), as Airflow's DagParam: passed to a task call or an operator
+    field, it becomes the run's value of the param, after the run's conf has
+    overridden it and it has been validated.
+    """
+
+    __slots__ = ("dag_id", "name")
+
+    def __init__(self, dag_id: str, name: str) -> None:
+        self.dag_id = dag_id
+        self.name = name
+
+    def resolve(self, params: Mapping[str, Any]) -> Any:
+        """The value of this param among a try's `params` (the context's)."""
+        return params[self.name]
+
+    def __repr__(self) -> str:
+        return f"DagParam({self.dag_id!r}, {self.name!r})"
+
+
+def holds_dag_param(value: Any) -> bool:
+    """Whether `value` is a DagParam or holds one in its lists, tuples, sets or dicts."""
+    if isinstance(value, DagParam):
+        return True
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(holds_dag_param(item) for item in value)
+    if isinstance(value, dict):
+        return any(holds_dag_param(item) for item in value.values())
+    return False
+
+
 def merge_params(
     dag_params: Mapping[str, Any] | None,
     conf: Mapping[str, Any] | None,

@@ -20,7 +20,8 @@ from taskkit.states import State
 
 if TYPE_CHECKING:
     from taskkit.config import Settings
-    from taskkit.execution.base import DagPayload, Workload
+    from taskkit.execution.base import DagPayload
+    from taskkit.execution.workload import Workload
     from taskkit.metastore import Metastore
     from taskkit.model.workers import WorkerReport
 

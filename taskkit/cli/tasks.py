@@ -134,8 +134,8 @@ def test_task(dag_id: str, task_id: str) -> int:
     Its output goes to this terminal; exits 1 if the try failed.
     """
     # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
-    from taskkit.execution.base import Workload
     from taskkit.execution.runtime import decode_xcom, run_try
+    from taskkit.execution.workload import Workload
 
     config = context.settings()
     dag = context.dag_from_folder(config, dag_id)

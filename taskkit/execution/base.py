@@ -1,65 +1,52 @@
-"""What crosses the process boundary (Workload, events) and the Executor protocol."""
+"""What executors report (events), the DAG payload they receive, and the Executor protocol.
+
+The Workload a try is given lives in `workload.py`; it is re-exported here
+for code that imports it beside the events.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 import attrs
 
+from taskkit.execution.workload import EncodedXCom, Workload
 from taskkit.model.keys import TaskInstanceKey
-from taskkit.model.results import EncodedXComSequence, TryResult
+from taskkit.model.results import TryResult
 from taskkit.states import State
 
+__all__ = [
+    "TI",
+    "ActiveTaskInstance",
+    "DagPayload",
+    "EncodedXCom",
+    "Event",
+    "Executor",
+    "LoadDag",
+    "PreviousSuccess",
+    "RunTries",
+    "Shutdown",
+    "TryFinished",
+    "TryStarted",
+    "Workload",
+    "ZygoteReport",
+]
+
 
 @attrs.frozen
-class EncodedXCom:
-    """An XCom value as it is stored and travels: encoded by the try that pushed it.
+class PreviousSuccess:
+    """The DAG's last successful run before a try's run, as `prev_*_success` shows it.
 
-    Only tries decode values, so the scheduler never unpickles user data.
-    `length` is the value's length when it is a list, tuple or dict (None
-    otherwise), recorded as it is encoded: a mapped task downstream is
-    expanded from it without decoding.
+    Only the scheduler makes one (DAG.test() has no earlier runs), so it lives
+    here rather than beside Workload, keeping DAG.test() from loading it.
     """
 
-    data: bytes = attrs.field(repr=False)
-    encoding: str
-    length: int | None = None
-
-
-@attrs.frozen
-class Workload:
-    """Everything a worker needs to run one try, and nothing it would have to look up.
-
-    The DAG itself travels separately, once per version (see DagPayload), so a
-    workload stays small. Upstream XCom values travel with it, so workers never
-    read or write the metastore: the scheduler is the one writer.
-    """
-
-    key: TaskInstanceKey
-    try_number: int
-    max_tries: int
-    dag_version_id: int
-    logical_date: dt.datetime
-    conf: Mapping[str, Any]
-    run_type: str
-    log_path: str
-    #: The values the try may pull: its own and its ancestors', by (task_id, key); a mapped
-    #: ancestor's values come as one sequence.
-    upstream_xcoms: Mapping[tuple[str, str], EncodedXCom | EncodedXComSequence] = attrs.Factory(
-        dict
-    )
-    execution_timeout_s: float | None = None
     data_interval_start: dt.datetime | None = None
     data_interval_end: dt.datetime | None = None
-    #: logging.max_task_log_bytes; None means its default (100 MiB).
-    max_log_bytes: int | None = None
-    #: core.enable_xcom_pickling: values JSON cannot hold are pickled (unsigned; the
-    #: scheduler signs what it stores), else they fail the try.
-    enable_xcom_pickling: bool = False
-    #: When a reschedule-mode sensor's try began poking, if this poke continues it.
-    first_poke_at: dt.datetime | None = None
+    start_date: dt.datetime | None = None
+    end_date: dt.datetime | None = None
 
 
 @attrs.frozen

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import attrs
 import structlog
 
-from taskkit.execution.base import TI, DagPayload, Event, TryFinished, TryStarted, Workload
+from taskkit.execution.base import TI, DagPayload, Event, TryFinished, TryStarted
 from taskkit.execution.celery_app import (
     RUN_TRY,
     WorkerBeat,
@@ -32,6 +32,7 @@ from taskkit.execution.celery_app import (
     seal,
 )
 from taskkit.execution.celery_channel import BATCH, event_channel
+from taskkit.execution.workload import Workload
 from taskkit.model.results import TryOutcome, TryResult
 from taskkit.states import State
 

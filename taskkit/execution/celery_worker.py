@@ -29,11 +29,12 @@ import structlog
 from celery.exceptions import Reject
 
 from taskkit.errors import BrokerMessageError
-from taskkit.execution.base import DagPayload, Event, TryFinished, Workload
+from taskkit.execution.base import DagPayload, Event, TryFinished
 from taskkit.execution.celery_app import WorkerBeat, unseal
 from taskkit.execution.celery_channel import EventChannel, event_channel
 from taskkit.execution.local import LocalExecutor
 from taskkit.execution.tasklog import log_path
+from taskkit.execution.workload import Workload
 from taskkit.model.results import TryOutcome, TryResult
 
 if TYPE_CHECKING:

@@ -29,7 +29,6 @@ from taskkit.execution.base import (
     Shutdown,
     TryFinished,
     TryStarted,
-    Workload,
     ZygoteReport,
 )
 from taskkit.execution.tasklog import bound_keys, finish_log, finished_line, open_log
@@ -45,6 +44,7 @@ from taskkit.execution.worker import (
     describe_exit,
     unpack_result_header,
 )
+from taskkit.execution.workload import Workload
 from taskkit.model.results import TryOutcome, TryResult
 
 if TYPE_CHECKING:

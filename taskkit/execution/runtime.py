@@ -16,7 +16,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -38,7 +38,7 @@ from taskkit.errors import (
     AirflowSkipException,
     TaskTimeoutError,
 )
-from taskkit.execution.base import EncodedXCom
+from taskkit.execution.workload import EncodedXCom
 from taskkit.model.results import EncodedXComSequence, TryOutcome, TryResult
 
 #: How long a task callback may run when its task has no execution_timeout.
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from taskkit.authoring.baseoperator import BaseOperator
     from taskkit.authoring.context import Context
     from taskkit.authoring.dag import DAG
-    from taskkit.execution.base import Workload
+    from taskkit.execution.workload import Workload
 
 
 class TryXCom:
@@ -105,7 +105,7 @@ def decode_xcom(encoded: EncodedXCom) -> Any:
 
 def run_info(workload: Workload) -> DagRunInfo:
     """What a try may know about its run, from its workload."""
-    return DagRunInfo(
+    info = DagRunInfo(
         workload.key.dag_id,
         workload.key.run_id,
         workload.logical_date,
@@ -113,6 +113,16 @@ def run_info(workload: Workload) -> DagRunInfo:
         workload.run_type,
         workload.data_interval_start,
         workload.data_interval_end,
+    )
+    previous = workload.previous_success
+    if previous is None:
+        return info
+    return attrs.evolve(
+        info,
+        prev_data_interval_start_success=previous.data_interval_start,
+        prev_data_interval_end_success=previous.data_interval_end,
+        prev_start_date_success=previous.start_date,
+        prev_end_date_success=previous.end_date,
     )
 
 
@@ -311,13 +321,24 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-@contextmanager
-def _alarm(timeout: dt.timedelta | None, stop_at: float | None = None) -> Iterator[None]:
+def _alarm(
+    timeout: dt.timedelta | None, stop_at: float | None = None
+) -> AbstractContextManager[None]:
     """Raise TaskTimeoutError in the task after `timeout` (or at `stop_at`), where signals allow.
 
     Worker processes are also killed by their parent past the timeout; this
     makes the in-process runner (DAG.test) honour it too.
     """
+    if timeout is None and stop_at is None:
+        return _NO_ALARM  # the common case, without a generator per try
+    return _armed(timeout, stop_at)
+
+
+_NO_ALARM = nullcontext()
+
+
+@contextmanager
+def _armed(timeout: dt.timedelta | None, stop_at: float | None) -> Iterator[None]:
     seconds = None if timeout is None else timeout.total_seconds()
     reason = f"execution_timeout of {seconds:g}s exceeded" if seconds is not None else ""
     if stop_at is not None:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from taskkit.execution.base import Workload
+    from taskkit.execution.workload import Workload
     from taskkit.model.results import TryResult
 
 _MAX_LINE = 64 * 1024

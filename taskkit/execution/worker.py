@@ -58,7 +58,7 @@ from typing import Any
 from taskkit import serde
 from taskkit.authoring.masking import MaskingFilter
 from taskkit.authoring.secrets import install_source
-from taskkit.execution.base import LoadDag, RunTries, Shutdown, TryFinished, Workload, ZygoteReport
+from taskkit.execution.base import LoadDag, RunTries, Shutdown, TryFinished, ZygoteReport
 from taskkit.execution.runtime import run_try
 from taskkit.execution.tasklog import (
     bound_keys,
@@ -68,6 +68,7 @@ from taskkit.execution.tasklog import (
     open_log,
     write_event,
 )
+from taskkit.execution.workload import Workload
 from taskkit.model.results import TryOutcome, TryResult
 from taskkit.services.secrets_source import MetastoreSecrets
 

@@ -135,14 +135,23 @@ class RunMethods(UnitOfWork):
         with self._read() as session:
             return [RunRecord(**row._asdict()) for row in session.execute(query)]
 
-    def get_previous_run(self, dag_id: str, logical_date: dt.datetime) -> RunRecord | None:
-        """The DAG's run just before `logical_date` (what depends_on_past looks at), if any."""
+    def get_previous_run(
+        self, dag_id: str, logical_date: dt.datetime, *, state: RunState | None = None
+    ) -> RunRecord | None:
+        """The DAG's run just before `logical_date`, if any; with `state`, the last one in it.
+
+        Without a state it is what depends_on_past looks at; with SUCCESS, where a
+        try's `prev_*_success` context values come from (Airflow's rule: the latest
+        successful run with an earlier logical date).
+        """
         query = (
             select(*_RUN_COLUMNS)
             .where(DagRunRow.dag_id == dag_id, DagRunRow.logical_date < logical_date)
             .order_by(DagRunRow.logical_date.desc(), DagRunRow.id.desc())
             .limit(1)
         )
+        if state is not None:
+            query = query.where(DagRunRow.state == state)
         with self._read() as session:
             row = session.execute(query).first()
         return None if row is None else RunRecord(**row._asdict())

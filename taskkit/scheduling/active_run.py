@@ -14,8 +14,9 @@ from typing import Any
 
 import attrs
 
-from taskkit.execution.base import Workload
+from taskkit.execution.base import PreviousSuccess
 from taskkit.execution.tasklog import log_path
+from taskkit.execution.workload import Workload
 from taskkit.model.dag import DagSpec
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.scheduling.engine import RunEngine
@@ -73,7 +74,13 @@ class ActiveRun:
             max_active_tis_per_dagrun=spec.max_active_tis_per_dagrun,
         )
 
-    def workload(self, task_id: str, logs_folder: Path, map_index: int = -1) -> Workload:
+    def workload(
+        self,
+        task_id: str,
+        logs_folder: Path,
+        map_index: int = -1,
+        previous_success: PreviousSuccess | None = None,
+    ) -> Workload:
         """Everything a worker needs for the instance's current try."""
         ti = self.engine.tis[task_id, map_index]
         timeout = self.spec.tasks[task_id].execution_timeout
@@ -100,4 +107,5 @@ class ActiveRun:
             data_interval_start=self.data_interval_start,
             data_interval_end=self.data_interval_end,
             first_poke_at=ti.first_poke_at,
+            previous_success=previous_success,
         )

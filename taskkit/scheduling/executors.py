@@ -10,7 +10,8 @@ from taskkit.services.secrets_source import try_environment
 
 if TYPE_CHECKING:
     from taskkit.config import Settings
-    from taskkit.execution.base import Executor, Workload
+    from taskkit.execution.base import Executor
+    from taskkit.execution.workload import Workload
 
 #: Where a workload goes on a distributed executor: its queue and its priority.
 Route = Callable[["Workload"], tuple[str, int]]

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from taskkit import serde
 from taskkit.errors import DagVersionUnloadableError, RunUnloadableError, XComIntegrityError
-from taskkit.execution.base import DagPayload, EncodedXCom
+from taskkit.execution.base import DagPayload
+from taskkit.execution.workload import EncodedXCom
 from taskkit.scheduling.active_run import ActiveRun
 from taskkit.scheduling.engine import RunEngine, TaskInstance, XComMap
 

@@ -24,9 +24,10 @@ from taskkit import serde
 from taskkit.authoring.context import DagRunInfo
 from taskkit.config import remove_secrets_from_environment
 from taskkit.errors import MetastoreUnavailableError, RunUnloadableError
-from taskkit.execution.base import Event, TryFinished, TryStarted, Workload
+from taskkit.execution.base import Event, PreviousSuccess, TryFinished, TryStarted
 from taskkit.execution.dag_callbacks import DagCallbackRequest, DagCallbackRunner, end_reason
 from taskkit.execution.tasklog import DEFAULT_MAX_LOG_BYTES, log_path, write_rejection
+from taskkit.execution.workload import Workload
 from taskkit.metastore.lease import scheduler_lease
 from taskkit.metastore.records import UNSET, TIChange, XComWrite
 from taskkit.metastore.store import Metastore
@@ -42,13 +43,8 @@ from taskkit.scheduling.ready_queue import ReadyQueue
 from taskkit.scheduling.recovery import recover_orphaned_tries
 from taskkit.scheduling.run_creation import RunCreator, held_back_backfills
 from taskkit.scheduling.run_loader import RunLoader
-from taskkit.scheduling.selection import (
-    Candidate,
-    Occupancy,
-    RunCandidate,
-    select_runs,
-    select_tasks,
-)
+from taskkit.scheduling.run_selection import RunCandidate, select_runs
+from taskkit.scheduling.selection import Candidate, Occupancy, select_tasks
 from taskkit.scheduling.signals import stop_requests
 from taskkit.scheduling.summary import RunSummary, SchedulerSummary
 from taskkit.scheduling.transitions import reschedule_reason
@@ -118,6 +114,8 @@ class Scheduler:
         #: Task instances starting a new try: their stored values go (as in the engine).
         self.xcom_clears: list[TaskInstanceKey] = []
         self.to_submit: list[Workload] = []
+        #: Each active run's previous successful run, by (dag_id, run_id); see _previous_success.
+        self.previous_successes: dict[tuple[str, str], PreviousSuccess | None] = {}
         self.stopping: str | None = None
         #: A second stop signal: running tries are abandoned to be reset on the next start.
         self.forced = False
@@ -468,10 +466,35 @@ class Scheduler:
             wait_reason=None,
             error=None,
         )
-        workload = run.workload(key.task_id, self.logs_folder, key.map_index)
+        workload = run.workload(
+            key.task_id, self.logs_folder, key.map_index, self._previous_success(run)
+        )
         if self.workload_settings:  # settings the try needs, when not at their defaults
             workload = attrs.evolve(workload, **self.workload_settings)
         self.to_submit.append(workload)
+
+    def _previous_success(self, run: ActiveRun) -> PreviousSuccess | None:
+        """The DAG's latest successful run before `run`'s logical date (Airflow's rule).
+
+        Read once per run and refresh (a run finishing or a refresh forgets it), so
+        a try sees a run that succeeded up to REFRESH_INTERVAL_S before it was queued.
+        """
+        ident = (run.dag_id, run.run_id)
+        if ident not in self.previous_successes:
+            record = self.store.get_previous_run(
+                run.dag_id, run.logical_date, state=RunState.SUCCESS
+            )
+            self.previous_successes[ident] = (
+                None
+                if record is None
+                else PreviousSuccess(
+                    data_interval_start=record.data_interval_start or record.logical_date,
+                    data_interval_end=record.data_interval_end or record.logical_date,
+                    start_date=record.started_at,
+                    end_date=record.ended_at,
+                )
+            )
+        return self.previous_successes[ident]
 
     def _reject(self, candidate: Candidate, reason: str, now: dt.datetime) -> None:
         """A task that can never run (no such pool, or too big for it) fails with the reason."""
@@ -610,6 +633,8 @@ class Scheduler:
             if outcome is None:
                 continue
             self.store.set_run_state(run.dag_id, run.run_id, outcome, expected=[RunState.RUNNING])
+            if outcome is RunState.SUCCESS:  # later runs of its DAG now have a newer one
+                self.previous_successes.clear()
             self._call_dag_callbacks(run, outcome)
             del self.runs[run.dag_id, run.run_id]
             self._unload(run)
@@ -624,6 +649,7 @@ class Scheduler:
         if not (run.spec.success_callbacks if success else run.spec.failure_callbacks):
             return
         reason = end_reason(success, run.engine.timed_out)
+        previous = self._previous_success(run) or PreviousSuccess()
         info = DagRunInfo(
             run.dag_id,
             run.run_id,
@@ -632,6 +658,10 @@ class Scheduler:
             run.run_type,
             run.data_interval_start,
             run.data_interval_end,
+            prev_data_interval_start_success=previous.data_interval_start,
+            prev_data_interval_end_success=previous.data_interval_end,
+            prev_start_date_success=previous.start_date,
+            prev_end_date_success=previous.end_date,
         )
         _, payload = self.loader.version(run.dag_version_id)
         self.dag_callbacks.submit(DagCallbackRequest(payload.payload, info, success, reason))
@@ -650,6 +680,7 @@ class Scheduler:
     def _refresh(self, now: dt.datetime) -> None:
         """Pick up what others changed: new and cleared runs, pools, pause flags, run limits."""
         self.refresh_soon = False
+        self.previous_successes.clear()
         self._commit()  # pending results first, so a cleared run is reloaded as it really is
         self.pools = self.store.get_pool_slots()
         changed = self.dags.refresh(self.store, now)

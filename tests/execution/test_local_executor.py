@@ -16,9 +16,10 @@ import pytest
 from tasklogs import format_log
 
 from taskkit import serde
-from taskkit.execution.base import DagPayload, Event, TryFinished, TryStarted, Workload
+from taskkit.execution.base import DagPayload, Event, TryFinished, TryStarted
 from taskkit.execution.local import LocalExecutor, SequentialExecutor
 from taskkit.execution.runtime import decode_xcom, encode_xcom
+from taskkit.execution.workload import Workload
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import TryOutcome
 from taskkit.scheduling.dag_processor import parse_file

@@ -8,6 +8,10 @@ from typing import Any
 
 from taskkit import DAG, PythonOperator, dag, task
 from taskkit.errors import AirflowSkipException
+from taskkit.execution.base import PreviousSuccess
+from taskkit.execution.runtime import decode_xcom, run_try
+from taskkit.execution.workload import Workload
+from taskkit.model.keys import TaskInstanceKey
 from taskkit.states import State
 
 
@@ -109,3 +113,40 @@ def test_a_raising_or_hanging_callback_is_logged_and_changes_nothing() -> None:
     logs = result.logs("t")
     assert "on_success_callback raises failed" in logs and "ValueError: callback bug" in logs
     assert "on_success_callback hangs failed" in logs and "execution_timeout" in logs
+
+
+def test_a_workloads_previous_success_fills_the_prev_success_context_values() -> None:
+    """run_try gives a try the previous successful run's interval and dates from its workload;
+    DAG.test() has no previous run, so there they are None."""
+    names = (
+        "prev_data_interval_start_success",
+        "prev_data_interval_end_success",
+        "prev_start_date_success",
+        "prev_end_date_success",
+    )
+    with DAG("prev") as d:
+        PythonOperator(
+            task_id="t",
+            python_callable=lambda **context: [str(context[name]) for name in names],
+        )
+    day = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    previous = PreviousSuccess(day, day + dt.timedelta(days=1), day, day + dt.timedelta(hours=1))
+    workload = Workload(
+        key=TaskInstanceKey("prev", "r", "t"),
+        try_number=1,
+        max_tries=1,
+        dag_version_id=0,
+        logical_date=day + dt.timedelta(days=2),
+        conf={},
+        run_type="manual",
+        log_path="",
+        previous_success=previous,
+    )
+    value = decode_xcom(run_try(d, workload).xcoms["return_value"])
+    assert value == [
+        str(day),
+        str(day + dt.timedelta(days=1)),
+        str(day),
+        str(day + dt.timedelta(hours=1)),
+    ]
+    assert d.test().xcom("t") == ["None"] * 4

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from tasklogs import format_log
 
-from taskkit.execution.base import Workload
 from taskkit.execution.tasklog import (
     TryLog,
     bound_keys,
@@ -26,6 +25,7 @@ from taskkit.execution.tasklog import (
     write_event,
     write_rejection,
 )
+from taskkit.execution.workload import Workload
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import TryOutcome, TryResult
 

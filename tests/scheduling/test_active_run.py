@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from taskkit.execution.base import EncodedXCom
+from taskkit.execution.workload import EncodedXCom
 from taskkit.model.dag import DagSpec
 from taskkit.model.task import TaskSpec
 from taskkit.scheduling.active_run import ActiveRun, run_order

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from taskkit.errors import IllegalTransitionError
-from taskkit.execution.base import EncodedXCom
+from taskkit.execution.workload import EncodedXCom
 from taskkit.model.dag import DagSpec
 from taskkit.model.results import EncodedXComSequence, SkipScope, TryOutcome, TryResult
 from taskkit.model.task import MapLength, MapSpec, TaskSpec

@@ -8,7 +8,7 @@ import pytest
 
 from taskkit import DAG, EmptyOperator, serde
 from taskkit.errors import DagVersionUnloadableError
-from taskkit.execution.base import EncodedXCom
+from taskkit.execution.workload import EncodedXCom
 from taskkit.metastore import Metastore, TIChange
 from taskkit.metastore.records import XComWrite
 from taskkit.model.keys import TaskInstanceKey

@@ -12,10 +12,8 @@ from taskkit.model.keys import TaskInstanceKey
 from taskkit.scheduling.selection import (
     Candidate,
     Occupancy,
-    RunCandidate,
     Selection,
     WaitKind,
-    select_runs,
     select_tasks,
 )
 
@@ -153,13 +151,6 @@ def test_dag_and_task_limits_hold_back_only_their_own_candidates() -> None:
     assert selection.waits[candidates[0].key].kind is WaitKind.DAG_LIMIT
     assert selection.waits[candidates[1].key].kind is WaitKind.TASK_LIMIT
     assert "max_active_tasks=1" in selection.waits[candidates[0].key].message
-
-
-def test_select_runs_keeps_each_dag_within_max_active_runs() -> None:
-    """Queued runs start oldest first while their DAG is under max_active_runs."""
-    queued = [RunCandidate("d", "r3", 3), RunCandidate("d", "r1", 1), RunCandidate("e", "r2", 2)]
-    chosen = select_runs(queued, {"d": 0}, {"d": 1, "e": None})
-    assert [r.run_id for r in chosen] == ["r1", "r2"]
 
 
 # -- properties ----------------------------------------------------------------
