@@ -68,6 +68,9 @@ class DagRunResult:
     _logs: dict[TIKey, list[str]] = attrs.field(repr=False, alias="logs")
     _instances: dict[str, dict[int, State]] = attrs.field(repr=False, alias="instances")
     _mapped: frozenset[str] = attrs.field(repr=False, alias="mapped", default=frozenset())
+    _rendered: dict[TIKey, Mapping[str, Any]] = attrs.field(
+        repr=False, alias="rendered", factory=dict
+    )
 
     def task_states_of(self, task_id: str) -> dict[int, State]:
         """The state of each instance of `task_id` by map index ({-1: state} if not mapped)."""
@@ -104,6 +107,15 @@ class DagRunResult:
         return "".join(
             "".join(self._logs.get((task_id, i), [])) for i in sorted(self._instances[task_id])
         )
+
+    def rendered_fields(self, task_id: str, *, map_index: int = -1) -> dict[str, Any]:
+        """The template fields as `task_id`'s last try rendered them ({} if none held anything).
+
+        Values are what the scheduler stores and the UI shows: JSON-ready,
+        each cut with a note past execution.rendered.MAX_FIELD_CHARS.
+        """
+        self._check(task_id)
+        return dict(self._rendered.get((task_id, map_index), {}))
 
     def _check(self, task_id: str) -> None:
         if task_id not in self.task_states:
@@ -167,6 +179,7 @@ class _TestRun:
         self.parallelism = parallelism or DEFAULT_PARALLELISM
         self.retry_delay = retry_delay
         self.logs: dict[TIKey, list[str]] = {}
+        self.rendered: dict[TIKey, Mapping[str, Any]] = {}
         self.order: list[str] = []
         self.ready = ReadyQueue()
         self.running: deque[Candidate] = deque()
@@ -224,6 +237,7 @@ class _TestRun:
             logs=self.logs,
             instances=instances,
             mapped=frozenset(t for t, spec in self.dag.spec.tasks.items() if spec.map_spec),
+            rendered=self.rendered,
         )
 
     def _time_out(self) -> None:
@@ -299,6 +313,7 @@ class _TestRun:
         finally:
             self.output.target = None
         log = buffer.getvalue()
+        self.rendered[task_id, map_index] = result.rendered_fields
         if result.error:
             log += f"Try {ti.try_number} {result.outcome.value}: {result.error}\n"
         if log:

@@ -1,11 +1,13 @@
-"""Rules for the names and numbers users type: run ids, DAG and task ids, pool names, slots.
+"""Rules for the names and numbers users type: run ids, DAG and task ids, pool names, slots,
+usernames.
 
-One place, called wherever a value enters (the CLI's parameter types, the
-metastore's write methods, DAG definitions), so every entry point refuses
-the same things with the same one-line message. The rules are Airflow's:
-run ids `^[A-Za-z0-9_.~:+-]+$`, ids and pool names `^[A-Za-z0-9_.-]+$`, at
-most 250 characters; slot counts fit the metastore's 32-bit integer columns
-(as Airflow's do), other numbers a signed 64-bit one.
+The one place, called wherever a value enters (the CLI's parameter types, the
+services the REST API and the UI call, the metastore's write methods, DAG
+definitions), so every entry point refuses the same things with the same
+one-line message. The rules are Airflow's: run ids `^[A-Za-z0-9_.~:+-]+$`,
+ids and pool names `^[A-Za-z0-9_.-]+$`, at most 250 characters; usernames
+`^[A-Za-z0-9_.@-]+$`, at most 64; slot counts fit the metastore's 32-bit
+integer columns (as Airflow's do), other numbers a signed 64-bit one.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from typing import Any
 from taskkit.errors import InvalidNameError, PoolError
 
 MAX_NAME_LENGTH = 250
+MAX_USERNAME_LENGTH = 64
 INT64_MAX = 2**63 - 1
 #: Pool slots and a task's pool_slots are INTEGER columns, as in Airflow.
 MAX_SLOTS = 2**31 - 1
 _RUN_ID = re.compile(r"[A-Za-z0-9_.~:+-]+")
 _KEY = re.compile(r"[A-Za-z0-9_.-]+")
+_USERNAME = re.compile(r"[A-Za-z0-9_.@-]+")
 
 
 def _shown(value: str) -> str:
@@ -31,14 +35,20 @@ def _shown(value: str) -> str:
     return text if len(text) <= 60 else f"{text[:40]}...' ({len(value)} characters)"
 
 
-def _check(kind: str, value: object, pattern: re.Pattern[str], allowed: str) -> str:
+def _check(
+    kind: str,
+    value: object,
+    pattern: re.Pattern[str],
+    allowed: str,
+    longest: int = MAX_NAME_LENGTH,
+) -> str:
     if not isinstance(value, str):
         raise InvalidNameError(f"{kind} must be a string, not {type(value).__name__}.")
     if not value:
         raise InvalidNameError(f"{kind} must not be empty.")
-    if len(value) > MAX_NAME_LENGTH or not pattern.fullmatch(value):
+    if len(value) > longest or not pattern.fullmatch(value):
         raise InvalidNameError(
-            f"{kind} {_shown(value)} is not valid: use at most {MAX_NAME_LENGTH} of "
+            f"{kind} {_shown(value)} is not valid: use at most {longest} of "
             f"letters, digits and {allowed}."
         )
     return value
@@ -62,6 +72,11 @@ def task_id(value: object) -> str:
 def pool_name(value: object) -> str:
     """A valid pool name, else InvalidNameError."""
     return _check("Pool name", value, _KEY, "_ . -")
+
+
+def username(value: object) -> str:
+    """A valid username, else InvalidNameError."""
+    return _check("Username", value, _USERNAME, "_ . @ -", MAX_USERNAME_LENGTH)
 
 
 def variable_key(value: object) -> str:

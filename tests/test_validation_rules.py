@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -58,3 +59,27 @@ def test_dag_code_cannot_name_a_bad_pool_or_too_many_slots() -> None:
         EmptyOperator(task_id="t", pool_slots=2**64)
     with DAG("d3", schedule=None), pytest.raises(DagDefinitionError, match="more than any pool"):
         EmptyOperator(task_id="t", pool_slots=2**31)
+
+
+@pytest.mark.parametrize(
+    ("rule", "bad"),
+    [
+        (validation.pool_name, "p" * 251),
+        (validation.pool_name, "semi;colon"),
+        (validation.username, "u" * 65),
+        (validation.username, "two words"),
+        (validation.username, ""),
+    ],
+)
+def test_pool_names_and_usernames_are_refused_in_one_line(rule: Any, bad: str) -> None:
+    """Too long or odd pool names and usernames are refused with the limit and the characters."""
+    with pytest.raises(InvalidNameError) as caught:
+        rule(bad)
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 200
+    assert "letters, digits" in message or "empty" in message
+
+
+def test_usernames_may_hold_an_at_sign() -> None:
+    """A username like an e-mail address's local part with a domain passes."""
+    assert validation.username("ada.l@example") == "ada.l@example"

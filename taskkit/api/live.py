@@ -78,7 +78,9 @@ def run_events(
         for ti in found:
             entry = TaskInstanceResponse.of(ti).model_dump(mode="json")
             if ti.try_number > 1:  # earlier tries, for the Gantt
-                spans = logs.try_spans(api.logs_folder, dag_id, run_id, ti.task_id)
+                spans = logs.try_spans(
+                    api.logs_folder, dag_id, run_id, ti.task_id, map_index=ti.map_index
+                )
                 entry["tries"] = [attrs.asdict(s) for s in spans if s.try_number < ti.try_number]
             shown.append(entry)
         return {"run": DAGRunResponse.of(run).model_dump(mode="json"), "task_instances": shown}

@@ -23,6 +23,7 @@ from taskkit.api.graph_layout import NODE_H, NODE_W, layout
 from taskkit.api.state import ApiState, api_state
 from taskkit.api.tokens import SESSION_TTL
 from taskkit.errors import AuthError, TooManyLoginsError
+from taskkit.model.keys import TaskInstanceKey
 from taskkit.services import dags as dag_service
 from taskkit.services import logs, params, runs, task_instances, users
 from taskkit.services.health import check_health
@@ -207,20 +208,35 @@ def task_page(
     dag_id: str,
     run_id: str,
     task_id: str,
+    map_index: int | None = Query(None, ge=-1),
     api: ApiState = Depends(api_state),
 ) -> HTMLResponse:
-    """A task instance: why it waits, its logs per try, XComs, and actions."""
-    ti = task_instances.get_task_instance(api.store, dag_id, run_id, task_id)
+    """A task instance: why it waits, its logs per try, XComs, rendered templates, actions.
+
+    A mapped task without `map_index` shows its instances, each linking to its own panel.
+    """
+    ti = task_instances.get_task_instance(api.store, dag_id, run_id, task_id, map_index)
     dag = api.store.get_dag(dag_id)
     run = api.store.get_run(dag_id, run_id)
+    if map_index is None and ti.map_index >= 0:
+        instances = [
+            t for t in api.store.list_task_instances(dag_id, run_id) if t.task_id == task_id
+        ]
+        return _render(
+            request, "mapped.html", dag=dag, run=run, task_id=task_id, instances=instances
+        )
     why = task_instances.explain(
         api.store, lambda: api.versions.get(run.dag_version_id).spec, dag, run, ti
     )
-    tries = logs.tries_with_logs(api.logs_folder, dag_id, run_id, task_id)
+    tries = logs.tries_with_logs(api.logs_folder, dag_id, run_id, task_id, map_index=ti.map_index)
+    rendered = api.store.get_rendered_fields(TaskInstanceKey(dag_id, run_id, task_id, ti.map_index))
     return _render(
         request,
         "task.html",
-        templates=_template_fields(api, run.dag_version_id, task_id),
+        written=_template_fields(api, run.dag_version_id, task_id),
+        rendered=rendered,
+        rendered_json=json.dumps({str(k): v for k, v in rendered.items()}),
+        shown_try=max(rendered, default=None),
         dag=dag,
         run=run,
         ti=ti,
@@ -232,7 +248,7 @@ def task_page(
 
 
 def _template_fields(api: ApiState, version_id: int, task_id: str) -> dict[str, str]:
-    """The task's templated fields as written in the DAG (rendering happens in the worker)."""
+    """The task's templated fields as written in the DAG, shown until a try renders them."""
     try:
         operator = api.versions.get(version_id).get_task(task_id)
     except LookupError:

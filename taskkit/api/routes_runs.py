@@ -133,4 +133,5 @@ def grid_data(api: ApiState, dag_id: str, runs: int) -> dict[str, Any]:
         "cells": data.cells,
         "tries": data.tries,
         "groups": data.groups,
+        "mapped": data.mapped,
     }

@@ -18,6 +18,7 @@ from taskkit.api.schemas import (
     XComResponse,
 )
 from taskkit.api.state import ApiState, api_state
+from taskkit.metastore import TaskInstanceRecord
 from taskkit.services import logs
 from taskkit.services import task_instances as service
 from taskkit.services.dags import MAX_PAGE
@@ -45,10 +46,26 @@ def list_task_instances(
 def get_task_instance(
     dag_id: str, dag_run_id: str, task_id: str, api: ApiState = Depends(api_state)
 ) -> TaskInstanceResponse:
-    """One task instance."""
-    return TaskInstanceResponse.of(
-        service.get_task_instance(api.store, dag_id, dag_run_id, task_id)
+    """One task instance (a mapped task's first), with its current try's rendered fields."""
+    return _one(api, service.get_task_instance(api.store, dag_id, dag_run_id, task_id))
+
+
+@router.get("/taskInstances/{task_id}/{map_index:int}", dependencies=[auth.viewer])
+def get_mapped_task_instance(
+    dag_id: str, dag_run_id: str, task_id: str, map_index: int, api: ApiState = Depends(api_state)
+) -> TaskInstanceResponse:
+    """One instance of a mapped task, with its current try's rendered fields."""
+    return _one(api, service.get_task_instance(api.store, dag_id, dag_run_id, task_id, map_index))
+
+
+def _one(api: ApiState, ti: TaskInstanceRecord) -> TaskInstanceResponse:
+    """A single instance's response: also its rendered fields and why it is in its state."""
+    dag = api.store.get_dag(ti.dag_id)
+    run = api.store.get_run(ti.dag_id, ti.run_id)
+    why = service.explain(
+        api.store, lambda: api.versions.get(run.dag_version_id).spec, dag, run, ti
     )
+    return TaskInstanceResponse.of(ti, service.rendered_fields(api.store, ti), why)
 
 
 @router.patch("/taskInstances/{task_id}", dependencies=[auth.op])
@@ -82,13 +99,17 @@ def get_log(
     before: int | None = Query(None, ge=0, description="Read the lines that end here."),
     limit: int = Query(logs.MAX_CHUNK, ge=1, le=logs.MAX_CHUNK),
     full_content: bool = Query(False, description="Stream the whole log as text (download)."),
+    map_index: int = Query(-1, ge=-1, description="The instance of a mapped task."),
     api: ApiState = Depends(api_state),
 ) -> Response:
     """A piece of one try's log (default: its tail), or the whole log as a download."""
-    service.get_task_instance(api.store, dag_id, dag_run_id, task_id)
-    path = logs.find_log(api.logs_folder, dag_id, dag_run_id, task_id, try_number)
+    service.get_task_instance(api.store, dag_id, dag_run_id, task_id, map_index)
+    path = logs.find_log(
+        api.logs_folder, dag_id, dag_run_id, task_id, try_number, map_index=map_index
+    )
     if full_content:
-        name = f"{dag_id}__{dag_run_id}__{task_id}__{try_number}.log".replace("/", "_")
+        instance = f"__{map_index}" if map_index >= 0 else ""
+        name = f"{dag_id}__{dag_run_id}__{task_id}{instance}__{try_number}.log".replace("/", "_")
         return StreamingResponse(
             logs.stream_formatted(path),
             media_type="text/plain; charset=utf-8",
@@ -98,7 +119,7 @@ def get_log(
         chunk = logs.read_chunk_before(path, before, limit=limit)
     else:
         chunk = logs.read_chunk(path, start=start, limit=limit)
-    tries = logs.tries_with_logs(api.logs_folder, dag_id, dag_run_id, task_id)
+    tries = logs.tries_with_logs(api.logs_folder, dag_id, dag_run_id, task_id, map_index=map_index)
     body = TaskLogResponse(
         content=chunk.text,
         start=chunk.start,
@@ -112,13 +133,17 @@ def get_log(
 
 @router.get("/taskInstances/{task_id}/xcomEntries", dependencies=[auth.viewer])
 def list_xcoms(
-    dag_id: str, dag_run_id: str, task_id: str, api: ApiState = Depends(api_state)
+    dag_id: str,
+    dag_run_id: str,
+    task_id: str,
+    map_index: int = Query(-1, ge=-1, description="The instance of a mapped task."),
+    api: ApiState = Depends(api_state),
 ) -> XComCollectionResponse:
     """The values the task instance pushed; pickled ones are described, never unpickled."""
-    service.get_task_instance(api.store, dag_id, dag_run_id, task_id)
+    service.get_task_instance(api.store, dag_id, dag_run_id, task_id, map_index)
     entries = []
     for x in api.store.get_xcoms(dag_id, dag_run_id):
-        if x.task_id != task_id:
+        if x.task_id != task_id or x.map_index != map_index:
             continue
         value = (
             json.loads(x.value)
@@ -131,6 +156,7 @@ def list_xcoms(
                 task_id=x.task_id,
                 dag_id=x.dag_id,
                 dag_run_id=x.run_id,
+                map_index=x.map_index,
                 timestamp=x.created_at,
                 value=value,
                 encoding=x.encoding,

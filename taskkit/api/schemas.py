@@ -121,7 +121,8 @@ class DAGRunCollectionResponse(BaseModel):
 class TriggerDAGRunPostBody(_Strict):
     """POST /api/v2/dags/{dag_id}/dagRuns."""
 
-    dag_run_id: str | None = Field(default=None, max_length=250)
+    #: Checked by taskkit.validation.run_id (the CLI's and the metastore's rule too).
+    dag_run_id: str | None = None
     logical_date: dt.datetime | None = None
     conf: dict[str, Any] = Field(default_factory=dict)
     note: str | None = None
@@ -156,10 +157,19 @@ class TaskInstanceResponse(BaseModel):
     next_retry_at: dt.datetime | None
     wait_reason: str | None
     error: str | None
+    #: The template fields as the current try rendered them (only on a single instance's GET).
+    rendered_fields: dict[str, Any] = {}
+    #: Why it is in its state, as `taskkit tasks why` says it (only on a single instance's GET).
+    why: str | None = None
 
     @classmethod
-    def of(cls, ti: TaskInstanceRecord) -> TaskInstanceResponse:
-        """From the metastore's record."""
+    def of(
+        cls,
+        ti: TaskInstanceRecord,
+        rendered_fields: dict[str, Any] | None = None,
+        why: str | None = None,
+    ) -> TaskInstanceResponse:
+        """From the metastore's record (and the try's rendered fields and reason, when read)."""
         duration = None
         if ti.started_at and ti.ended_at:
             duration = (ti.ended_at - ti.started_at).total_seconds()
@@ -167,6 +177,7 @@ class TaskInstanceResponse(BaseModel):
             task_id=ti.task_id,
             dag_id=ti.dag_id,
             dag_run_id=ti.run_id,
+            map_index=ti.map_index,
             state=None if ti.state.value == "none" else ti.state.value,
             try_number=ti.try_number,
             max_tries=ti.max_tries,
@@ -183,6 +194,8 @@ class TaskInstanceResponse(BaseModel):
             next_retry_at=ti.next_retry_at,
             wait_reason=ti.wait_reason,
             error=ti.error,
+            rendered_fields=rendered_fields or {},
+            why=why,
         )
 
 
@@ -234,6 +247,7 @@ class XComResponse(BaseModel):
     task_id: str
     dag_id: str
     dag_run_id: str
+    map_index: int = -1
     timestamp: dt.datetime
     value: Any
     encoding: str
@@ -404,5 +418,8 @@ class GridResponse(BaseModel):
     tries: dict[str, list[int]]
     #: task_id -> task group id, for tasks inside a group.
     groups: dict[str, str]
+    #: mapped task_id -> per run its instances' count per state (null where none); its
+    #: letter in `cells` is the overall state.
+    mapped: dict[str, list[dict[str, int] | None]]
 
     model_config = ConfigDict(json_schema_extra={"description": "Served as plain JSON."})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import socket
 
 import structlog
@@ -58,6 +59,11 @@ def serve(config: Settings, host: str, port: int) -> None:
                 lifespan="off",
             )
         )
+        # What start-up built (modules, the app: ~115,000 objects) lives as long as the
+        # server: freeze it out of the collector's sight. Else every full collection, which
+        # a big page's rows trigger every other request, rescans it all (grid: 70 -> 30 ms).
+        gc.collect()
+        gc.freeze()
         shown = f"[{host}]" if ":" in host else host
         print(f"taskkit api-server: listening on http://{shown}:{port}", flush=True)
         log.info("api_server_started", host=host, port=port)

@@ -38,6 +38,7 @@ from taskkit.errors import (
     AirflowSkipException,
     TaskTimeoutError,
 )
+from taskkit.execution.rendered import rendered_fields
 from taskkit.execution.workload import EncodedXCom
 from taskkit.model.results import EncodedXComSequence, TryOutcome, TryResult
 
@@ -181,7 +182,7 @@ def _run_try(
         try:
             xcom.pushed.update(_outputs(operator, value))
         except TypeError as exc:
-            result = TryResult(TryOutcome.FAILED, error=str(exc), duration_s=result.duration_s)
+            result = attrs.evolve(result, outcome=TryOutcome.FAILED, error=str(exc))
     _call_back(operator, *_callback_for(operator, result, workload), context)
     encoded: dict[str, EncodedXCom] = {}
     for name, pushed in xcom.pushed.items():
@@ -194,6 +195,7 @@ def _run_try(
                 f"{type(exc).__name__}: {exc}",
                 duration_s=result.duration_s,
                 xcoms=encoded,
+                rendered_fields=result.rendered_fields,
             )
     directives = ti.directives
     if not encoded and directives.follow is None and directives.skip_downstream is None:
@@ -270,21 +272,32 @@ def _call_back(
 def execute_try(
     operator: BaseOperator, context: Context, *, stop_at: float | None = None
 ) -> tuple[TryResult, Any]:
-    """Run `operator` once with `context`: its result, and the value execute() returned."""
+    """Run `operator` once with `context`: its result, and the value execute() returned.
+
+    The result carries the fields as rendered (also when the try then
+    failed: that is when they are read), none when rendering itself failed.
+    """
     started = time.perf_counter()
+    shown: dict[str, Any] = {}
     try:
         with active_context(context), _alarm(operator.execution_timeout, stop_at):
             task = render_fields(operator, context)
+            if task.template_fields:
+                shown = rendered_fields(task)
             value = task.execute(context)
     except AirflowSkipException as skip:
         return TryResult(
-            TryOutcome.SKIPPED, error=str(skip) or None, duration_s=time.perf_counter() - started
+            TryOutcome.SKIPPED,
+            error=str(skip) or None,
+            duration_s=time.perf_counter() - started,
+            rendered_fields=shown,
         ), None
     except AirflowRescheduleException as reschedule:
         return TryResult(
             TryOutcome.RESCHEDULED,
             duration_s=time.perf_counter() - started,
             reschedule_at=reschedule.reschedule_date,
+            rendered_fields=shown,
         ), None
     except BaseException as exc:  # user code may raise anything, even SystemExit
         if isinstance(exc, KeyboardInterrupt):
@@ -297,8 +310,10 @@ def execute_try(
             duration_s=time.perf_counter() - started,
             # As in Airflow, a sensor's timeout fails the task without using its retries.
             retryable=not isinstance(exc, (AirflowFailException, AirflowSensorTimeout)),
+            rendered_fields=shown,
         ), None
-    return TryResult(TryOutcome.SUCCESS, duration_s=time.perf_counter() - started), value
+    duration = time.perf_counter() - started
+    return TryResult(TryOutcome.SUCCESS, duration_s=duration, rendered_fields=shown), value
 
 
 def render_fields(operator: BaseOperator, context: Context) -> BaseOperator:

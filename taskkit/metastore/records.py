@@ -204,6 +204,15 @@ class XComWrite:
 
 
 @attrs.frozen
+class RenderedFieldsWrite:
+    """A try's rendered template fields (a JSON object's text) to store with its result."""
+
+    ti: TaskInstanceKey
+    try_number: int
+    fields_json: str = attrs.field(repr=False)
+
+
+@attrs.frozen
 class ImportErrorRecord:
     """A DAG file that failed to import at its last parse."""
 

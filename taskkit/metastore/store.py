@@ -20,6 +20,7 @@ from taskkit.metastore.dags import DagMethods
 from taskkit.metastore.engine import create_engine_for
 from taskkit.metastore.marking import MarkMethods
 from taskkit.metastore.pools import PoolMethods
+from taskkit.metastore.rendered import RenderedFieldsMethods
 from taskkit.metastore.runs import RunMethods
 from taskkit.metastore.secrets import SecretMethods
 from taskkit.metastore.tables import SCHEMA_REVISION, current_revision
@@ -36,6 +37,7 @@ class Metastore(
     RunMethods,
     TaskInstanceMethods,
     XComMethods,
+    RenderedFieldsMethods,
     ClearMethods,
     MarkMethods,
     UserMethods,

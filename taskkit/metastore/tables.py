@@ -238,6 +238,23 @@ class XComRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class RenderedFieldsRow(Base):
+    """A try's template fields as it rendered them (Airflow's rendered_task_instance_fields).
+
+    One row per try, so the UI shows each try's values beside its log;
+    `rendered_fields` is a JSON object, each value capped by the try.
+    """
+
+    __tablename__ = "rendered_task_instance_fields"
+
+    dag_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    map_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    try_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rendered_fields: Mapped[str] = mapped_column(Text)
+
+
 class PoolRow(Base):
     """A named pool of slots; occupancy is derived from task instances, never stored."""
 

@@ -23,7 +23,13 @@ from sqlalchemy import (
     update,
 )
 
-from taskkit.metastore.records import TaskInstanceRecord, TIChange, XComWrite
+from taskkit.metastore.records import (
+    RenderedFieldsWrite,
+    TaskInstanceRecord,
+    TIChange,
+    XComWrite,
+)
+from taskkit.metastore.rendered import write_rendered_fields
 from taskkit.metastore.runs import ACTIVE_RUN_STATES
 from taskkit.metastore.tables import DagRunRow, TaskInstanceRow
 from taskkit.metastore.units import UnitOfWork
@@ -135,6 +141,7 @@ class TaskInstanceMethods(UnitOfWork):
         changes: Sequence[TIChange],
         xcoms: Sequence[XComWrite] = (),
         cleared: Iterable[TaskInstanceKey] = (),
+        rendered: Sequence[RenderedFieldsWrite] = (),
     ) -> list[bool]:
         """Apply each change whose task instance is in one of its expected states, atomically.
 
@@ -144,7 +151,8 @@ class TaskInstanceMethods(UnitOfWork):
         to the database as one executemany; only when some of them lost a race
         are the rows read back to tell which. The stored values of the
         `cleared` task instances (a new try starts with none) are deleted
-        first, where one of their changes applied.
+        first, where one of their changes applied. `rendered` are finished
+        tries' rendered template fields, stored in the same transaction.
         """
         if not changes and not xcoms:
             return []
@@ -183,6 +191,8 @@ class TaskInstanceMethods(UnitOfWork):
                     clear_xcoms(connection, key)
             for xcom in xcoms:
                 write_xcom(connection, xcom, now)
+            for fields in rendered:
+                write_rendered_fields(connection, fields)
         return applied
 
     def expand_task_instance(self, key: TaskInstanceKey, count: int) -> bool:

@@ -47,6 +47,8 @@ class TryResult:
     "return_value"), kept even when the try failed, as Airflow keeps them.
     `follow` is a branching try's choice of direct downstream tasks;
     `skip_downstream` a short-circuit's. The run engine applies both.
+    `rendered_fields` are the task's template fields as this try rendered
+    them (JSON-ready, capped: execution/rendered.py), for the UI and API.
     """
 
     outcome: TryOutcome
@@ -57,6 +59,7 @@ class TryResult:
     xcoms: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     follow: frozenset[str] | None = None
     skip_downstream: SkipScope | None = None
+    rendered_fields: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     #: RESCHEDULED only: when to poke again, and when this try's first poke began (its
     #: sensor timeout counts from then, across reschedules).
     reschedule_at: dt.datetime | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import heapq
+import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from taskkit.execution.dag_callbacks import DagCallbackRequest, DagCallbackRunne
 from taskkit.execution.tasklog import DEFAULT_MAX_LOG_BYTES, log_path, write_rejection
 from taskkit.execution.workload import Workload
 from taskkit.metastore.lease import scheduler_lease
-from taskkit.metastore.records import UNSET, TIChange, XComWrite
+from taskkit.metastore.records import UNSET, RenderedFieldsWrite, TIChange, XComWrite
 from taskkit.metastore.store import Metastore
 from taskkit.model.results import TryOutcome
 from taskkit.scheduling.active_run import ActiveRun, run_order
@@ -111,6 +112,8 @@ class Scheduler:
         self.followers: dict[tuple[str, str], tuple[str, str]] = {}
         self.changes: list[TIChange] = []
         self.xcom_writes: list[XComWrite] = []
+        #: Finished tries' rendered template fields, written with their transitions.
+        self.rendered_writes: list[RenderedFieldsWrite] = []
         #: Task instances starting a new try: their stored values go (as in the engine).
         self.xcom_clears: list[TaskInstanceKey] = []
         self.to_submit: list[Workload] = []
@@ -570,6 +573,9 @@ class Scheduler:
         if result.outcome is TryOutcome.FAILED:
             self.summary.failed_tries += 1
         own, *skipped = changes
+        if result.rendered_fields:
+            fields = json.dumps(result.rendered_fields)
+            self.rendered_writes.append(RenderedFieldsWrite(key, event.try_number, fields))
         started = self.pending_starts.pop(key, None)
         self._record(
             run,
@@ -600,10 +606,11 @@ class Scheduler:
         if self.changes or self.xcom_writes:
             changes = self.changes
             applied = self.store.transition_task_instances(
-                changes, self.xcom_writes, self.xcom_clears
+                changes, self.xcom_writes, self.xcom_clears, self.rendered_writes
             )
             # Only once written: a failed write is retried.
             self.changes, self.xcom_writes, self.xcom_clears = [], [], []
+            self.rendered_writes = []
             self.write_failures = 0
             lost = {
                 c.key

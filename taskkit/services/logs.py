@@ -52,9 +52,11 @@ def find_log(
     return log_path(folder, dag_id, run_id, task_id, try_number, map_index=map_index)
 
 
-def tries_with_logs(folder: Path, dag_id: str, run_id: str, task_id: str) -> list[int]:
+def tries_with_logs(
+    folder: Path, dag_id: str, run_id: str, task_id: str, *, map_index: int = -1
+) -> list[int]:
     """The try numbers that have a log file, in order."""
-    task_dir = log_path(folder, dag_id, run_id, task_id, 1).parent
+    task_dir = log_path(folder, dag_id, run_id, task_id, 1, map_index=map_index).parent
     return sorted(int(p.stem) for p in task_dir.glob("*.log") if p.stem.isdigit())
 
 
@@ -136,11 +138,13 @@ class TrySpan:
     outcome: str | None
 
 
-def try_spans(folder: Path, dag_id: str, run_id: str, task_id: str) -> list[TrySpan]:
+def try_spans(
+    folder: Path, dag_id: str, run_id: str, task_id: str, *, map_index: int = -1
+) -> list[TrySpan]:
     """Every try with a log, for the Gantt's earlier tries (reads two lines per file)."""
     spans = []
-    for number in tries_with_logs(folder, dag_id, run_id, task_id):
-        path = log_path(folder, dag_id, run_id, task_id, number)
+    for number in tries_with_logs(folder, dag_id, run_id, task_id, map_index=map_index):
+        path = log_path(folder, dag_id, run_id, task_id, number, map_index=map_index)
         with path.open("rb") as file:
             first = _event(file.readline())
             size = file.seek(0, 2)

@@ -10,7 +10,6 @@ import attrs
 
 from taskkit import validation
 from taskkit.errors import PoolError, PoolNotFoundError, TaskkitError
-from taskkit.services.validation import check_pool_name
 from taskkit.states import OCCUPYING_STATES, State
 
 if TYPE_CHECKING:
@@ -104,7 +103,6 @@ def pool_detail(store: Metastore, name: str, *, shown: int = SHOWN_PER_POOL) -> 
 
 def set_pool(store: Metastore, name: str, slots: int, description: str | None = None) -> None:
     """Create or resize a pool (and set its description, when given)."""
-    check_pool_name(name)
     store.set_pool(name, slots, description)
 
 
@@ -145,8 +143,6 @@ def read_pools_file(path: Path) -> dict[str, tuple[int, str | None]]:
 def import_pools(store: Metastore, path: Path) -> list[str]:
     """Create or update every pool in the file; the names, in the file's order."""
     wanted = read_pools_file(path)
-    for name in wanted:
-        check_pool_name(name)
     for name, (slots, description) in wanted.items():
         store.set_pool(name, slots, description)
     return list(wanted)

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from taskkit import validation
 from taskkit.authoring.params import resolve_params
 from taskkit.model.timetables import EventsTimetable
+from taskkit.scheduling.engine import mapped_state
 from taskkit.services.dag_versions import current_version, load_version
-from taskkit.services.validation import check_run_id
 from taskkit.states import RunState, RunType, State
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def trigger(
     """
     when = logical_date or now or dt.datetime.now(dt.timezone.utc)
     if run_id is not None:
-        check_run_id(run_id)
+        validation.run_id(run_id)
     version = current_version(store, config, dag_id)
     dag = load_version(config, version)
     run_conf = dict(conf or {})
@@ -71,6 +72,7 @@ def list_runs(
 
 #: One letter per task state in the grid's cells; "-" where a run lacks the task.
 STATE_CODES: Mapping[str, str] = {s.value: chr(ord("a") + i) for i, s in enumerate(State)}
+STATE_CODES_BACK: Mapping[str, str] = {letter: state for state, letter in STATE_CODES.items()}
 MISSING = "-"
 
 
@@ -92,6 +94,26 @@ class Grid:
     tries: Mapping[str, list[int]]
     #: task_id -> its task group's id, for tasks inside a group (the grid folds them).
     groups: Mapping[str, str] = attrs.field(factory=dict)
+    #: A mapped task's instance count per state, per run (None where it has no instances);
+    #: its cell in `cells` is the overall state (`mapped_overall`).
+    mapped: Mapping[str, list[dict[str, int] | None]] = attrs.field(factory=dict)
+
+
+#: While a mapped task's instances are under way its cell shows the first of these it has.
+_UNDERWAY = (State.RUNNING, State.QUEUED, State.UP_FOR_RETRY, State.SCHEDULED, State.NONE)
+
+
+def mapped_overall(counts: Mapping[str, int]) -> str:
+    """A mapped task's state in one run from its instances' states and counts.
+
+    Work under way shows first (running, then queued...); once all have
+    finished it is what trigger rules see (engine.mapped_state): failed if
+    any failed, skipped if all skipped, else success.
+    """
+    for state in _UNDERWAY:
+        if state.value in counts:
+            return state.value
+    return mapped_state(State(s) for s in counts).value
 
 
 def grid(store: Metastore, versions: DagVersions, dag_id: str, *, runs: int = 25) -> Grid:
@@ -105,9 +127,11 @@ def grid(store: Metastore, versions: DagVersions, dag_id: str, *, runs: int = 25
     chosen = tuple(reversed(newest))
     task_ids: list[str] = []
     groups: dict[str, str] = {}
+    mapped: list[str] = []
     with contextlib.suppress(LookupError):  # no stored version: rows come from the cells
         live = versions.current(dag_id)
         task_ids = list(live.spec.tasks)
+        mapped = [t.task_id for t in live.spec.tasks.values() if t.map_spec]
         for task in live.tasks:
             if task.task_group.group_id:
                 groups[task.task_id] = task.task_group.group_id
@@ -115,15 +139,34 @@ def grid(store: Metastore, versions: DagVersions, dag_id: str, *, runs: int = 25
     width = len(chosen)
     letters: dict[str, list[str]] = {t: [MISSING] * width for t in task_ids}
     tries: dict[str, list[int]] = {}
+    counts: dict[str, list[dict[str, int] | None]] = {t: [None] * width for t in mapped}
     code = STATE_CODES.get
     for run_pk, task_id, state, tried in store.grid_cells(list(column)):
+        index = column[run_pk]
+        if task_id in counts:
+            cell = counts[task_id][index]
+            if cell is None:
+                cell = counts[task_id][index] = {}
+            cell[state] = cell.get(state, 0) + 1
+            continue
         row = letters.get(task_id)
         if row is None:  # a task of an older version of the DAG
             row = letters[task_id] = [MISSING] * width
             task_ids.append(task_id)
-        index = column[run_pk]
+        elif row[index] != MISSING:  # a second instance: mapped in that run's version
+            first = STATE_CODES_BACK[row[index]]
+            counts[task_id] = [None] * width
+            counts[task_id][index] = {first: 1, state: 1} if first != state else {state: 2}
+            continue
         row[index] = code(state, "?")
         if tried > 1:
             tries.setdefault(task_id, [0] * width)[index] = tried
+    for task_id, per_run in counts.items():
+        row = letters.setdefault(task_id, [MISSING] * width)
+        if task_id not in task_ids:
+            task_ids.append(task_id)
+        for index, cell in enumerate(per_run):
+            if cell is not None:
+                row[index] = STATE_CODES[mapped_overall(cell)]
     cells = {t: "".join(row) for t, row in letters.items()}
-    return Grid(dag_id, tuple(task_ids), chosen, cells, tries, groups)
+    return Grid(dag_id, tuple(task_ids), chosen, cells, tries, groups, counts)

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from taskkit.errors import InvalidInputError, TaskNotFoundError
 from taskkit.model.keys import TaskInstanceKey
@@ -47,6 +47,14 @@ def get_task_instance(
             f"Run {run_id!r} of DAG {dag_id!r} has no task {task_id!r}{instance}."
         )
     return found
+
+
+def rendered_fields(
+    store: Metastore, ti: TaskInstanceRecord, try_number: int | None = None
+) -> dict[str, Any]:
+    """The template fields as a try (default: the current one) rendered them; {} if none."""
+    key = TaskInstanceKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
+    return store.get_rendered_fields(key).get(try_number or ti.try_number, {})
 
 
 def choose_tasks(

@@ -16,8 +16,8 @@ import attrs
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from taskkit import validation
 from taskkit.errors import AuthError, TooManyLoginsError, UserError, UserNotFoundError
-from taskkit.services.validation import check_username
 
 if TYPE_CHECKING:
     from taskkit.metastore import Metastore
@@ -75,7 +75,7 @@ def create_user(
     store: Metastore, username: str, role: Role, password: str | None = None
 ) -> tuple[User, str | None]:
     """Create a user; returns it and the generated password when none was given."""
-    check_username(username)
+    validation.username(username)
     generated = None
     if password is None:
         password = generated = secrets.token_urlsafe(12)

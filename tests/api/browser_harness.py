@@ -71,6 +71,43 @@ slow()
 """
 
 
+#: Three quick tasks in a chain, to clear and mark one, its downstream, and the whole run.
+STEER_DAG = """
+from taskkit import BashOperator, DAG, chain
+
+with DAG("steer", schedule=None, tags=["demo"]):
+    chain(*(
+        BashOperator(
+            task_id=name,
+            bash_command="echo {{ ti.task_id }} of {{ dag_run.run_id }} try {{ ti.try_number }}",
+        )
+        for name in ("a", "b", "c")
+    ))
+"""
+
+#: A mapped task whose third instance of four fails.
+FAN_DAG = """
+from taskkit import dag, task
+
+@dag(schedule=None, tags=["demo"])
+def fan():
+    @task
+    def numbers():
+        return [1, 2, 3, 4]
+
+    @task
+    def check(n: int) -> int:
+        print(f"checking {n}")
+        if n == 3:
+            raise ValueError("three is bad")
+        return n * 10
+
+    check.expand(n=numbers())
+
+fan()
+"""
+
+
 def chromium_or_skip() -> Any:
     """Playwright's sync API, or a skip saying what is missing."""
     if not CHROMIUM.exists():

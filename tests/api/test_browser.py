@@ -1,5 +1,6 @@
 """The web UI in a real browser: logging in, the DAG list, pausing, triggering with conf,
-watching a run finish live, a task's log, a 1-slot pool during a run, and a viewer refused."""
+watching a run finish live, a task's log and rendered templates, clearing and marking, a
+mapped task in the grid, a 1-slot pool during a run, and a viewer refused."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from typing import Any
 import pytest
 from api_harness import PASSWORDS, ApiHome, make_home
 from browser_harness import (
+    FAN_DAG,
     NARROW_DAG,
     SLOW_DAG,
+    STEER_DAG,
     Shots,
     browser,
     chromium_or_skip,
@@ -37,6 +40,8 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     api = make_home(tmp, f"sqlite:///{tmp / 'home' / 'taskkit.db'}", monkeypatch)
     api.write_dag("slow.py", SLOW_DAG)
     api.write_dag("narrow.py", NARROW_DAG)
+    api.write_dag("steer.py", STEER_DAG)
+    api.write_dag("fan.py", FAN_DAG)
     api.write_dag("broken.py", "from taskkit import DAG\n\nDAG(  # unclosed\n")
     api.store.set_pool("single", 1, "one at a time")
     sync_folder(api.store, api.config)
@@ -91,7 +96,7 @@ def test_login_and_the_dag_list(ui: dict[str, Any]) -> None:
     page.wait_for_url(ui["base"] + "/dags/etl")
     page.goto(ui["base"] + "/")
     rows = page.locator("[data-testid=dag-table] tbody tr")
-    assert rows.count() == 4
+    assert rows.count() == 6
     assert page.locator("tr[data-dag-id=slow] .tag").first.inner_text() == "demo"
     banner = page.inner_text("[data-testid=import-errors]")
     assert re.search(r"broken\.py:\d+", banner)
@@ -195,6 +200,121 @@ def test_a_tasks_log(ui: dict[str, Any]) -> None:
     href = page.get_attribute("#log-download", "href")
     assert href is not None and href.endswith("/logs/1?full_content=true")
     ui["shots"].take(page, "task-log", full_page=True)
+    page.context.close()
+
+
+def _states(api: ApiHome, dag_id: str, run_id: str) -> dict[str, str]:
+    return {t.task_id: t.state.value for t in api.store.list_task_instances(dag_id, run_id)}
+
+
+def _clear_and_mark_the_whole_run(ui: dict[str, Any], page: Any) -> None:
+    """The run page's buttons: mark the run failed, clear it, and a scheduler reruns it."""
+    api: ApiHome = ui["api"]
+    page.goto(ui["base"] + "/dags/steer/runs/steered")
+    page.evaluate("() => { window.__sameDocument = true; }")
+    rows = "#ti-table tbody tr"
+    page.wait_for_selector(f"{rows} .badge.success")
+    page.click(".run-action[data-action=failed]")
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('{rows} .badge')]"
+        ".every((b) => b.classList.contains('failed'))"
+    )
+    assert set(_states(api, "steer", "steered").values()) == {"failed"}
+    page.click(".run-action[data-action=clear]")
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('{rows} .badge')]"
+        ".every((b) => b.classList.contains('none'))"
+    )
+    assert set(_states(api, "steer", "steered").values()) == {"none"}
+    scheduler = start_scheduler(api.env())
+    try:
+        page.wait_for_selector("[data-testid=run-state].success")
+    finally:
+        stop(scheduler)
+    assert set(_states(api, "steer", "steered").values()) == {"success"}
+    assert page.evaluate("() => window.__sameDocument === true")
+    ui["shots"].take(page, "run-actions", full_page=True)
+
+
+def test_clearing_and_marking_one_task_its_downstream_and_a_whole_run(
+    ui: dict[str, Any],
+) -> None:
+    """The panel's buttons mark one task failed, clear it with its downstream, mark them
+    success, and the run page's buttons mark and clear the whole run: each change shows on
+    the open page without a reload, and a scheduler then reruns the cleared run to success."""
+    api: ApiHome = ui["api"]
+    got = api.client.post(
+        "/api/v2/dags/steer/dagRuns", json={"dag_run_id": "steered"}, headers=api.token("op")
+    )
+    assert got.status_code == 200, got.text
+    api.run_scheduler()
+    page = logged_in(ui, "op")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(ui["base"] + "/dags/steer/runs/steered/tasks/b")
+    page.evaluate("() => { window.__sameDocument = true; }")
+    assert "Rendered by try 1." in page.inner_text("[data-testid=templates-note]")
+    assert "echo b of steered try 1" in page.inner_text("[data-testid=templates]")
+    badge = "[data-testid=ti-state]"
+
+    page.click(".ti-action[data-action=failed]")
+    page.wait_for_selector(f"{badge}.failed")
+    page.wait_for_function(  # the reason follows the state, as `taskkit tasks why` says it
+        "() => document.querySelector('#why').textContent === 'finished: failed'"
+    )
+    assert _states(api, "steer", "steered") == {"a": "success", "b": "failed", "c": "success"}
+
+    page.check("#with-downstream")
+    page.click(".ti-action[data-action=clear]")
+    page.wait_for_selector(f"{badge}.none")
+    page.wait_for_function("() => document.querySelector('#ti-try').textContent === '1 of 2'")
+    assert _states(api, "steer", "steered") == {"a": "success", "b": "none", "c": "none"}
+
+    page.click(".ti-action[data-action=success]")
+    page.wait_for_selector(f"{badge}.success")
+    assert _states(api, "steer", "steered") == {"a": "success", "b": "success", "c": "success"}
+    assert page.evaluate("() => window.__sameDocument === true")
+    ui["shots"].take(page, "task-actions", full_page=True)
+    _clear_and_mark_the_whole_run(ui, page)
+
+    page.goto(ui["base"] + "/dags/steer/runs/steered/tasks/b")  # each try's own values
+    templates = page.locator("[data-testid=templates]")
+    assert "echo b of steered try 2" in templates.inner_text()
+    page.click(".try[data-try='1']")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=templates-note]').textContent"
+        " === 'Rendered by try 1.'"
+    )
+    assert "echo b of steered try 1" in templates.inner_text()
+    page.context.close()
+
+
+def test_a_mapped_task_in_the_grid_and_its_instances(ui: dict[str, Any]) -> None:
+    """A mapped task is one grid row whose cell says "3 success, 1 failed" in the failed
+    colour; clicking it lists the instances, and an instance opens its own panel and log."""
+    api: ApiHome = ui["api"]
+    got = api.client.post(
+        "/api/v2/dags/fan/dagRuns", json={"dag_run_id": "fanned"}, headers=api.token("op")
+    )
+    assert got.status_code == 200, got.text
+    api.run_scheduler()
+    page = logged_in(ui, "viewer")
+    page.goto(ui["base"] + "/dags/fan")
+    cell = page.locator("#grid tr[data-task-id=check] a.cell.mapped")
+    cell.wait_for()
+    assert page.locator("#grid tr[data-task-id=check]").count() == 1
+    assert cell.get_attribute("data-counts") == "3 success, 1 failed"
+    assert "failed" in (cell.get_attribute("class") or "").split()
+    assert cell.inner_text() == "4"
+    ui["shots"].take(page, "mapped-grid", full_page=True)
+    cell.click()
+    page.wait_for_selector("[data-testid=mapped-instances]")
+    assert page.locator("[data-testid=mapped-instances] tbody tr").count() == 4
+    page.click("[data-testid=mapped-instances] tr[data-map-index='2'] a")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=log]').textContent.includes('checking 3')"
+    )
+    assert page.inner_text("[data-testid=map-index]") == "[2]"
+    assert "three is bad" in page.inner_text("[data-testid=wait-reason]")
     page.context.close()
 
 

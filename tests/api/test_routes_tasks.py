@@ -68,3 +68,47 @@ def test_the_wait_reason_is_served_as_the_scheduler_stored_it(api: ApiHome) -> N
     got = api.get(f"{BASE}/{key.task_id}").json()
     assert got["state"] == "scheduled"
     assert got["wait_reason"] == note
+
+
+RETRIED_DAG = """
+import datetime as dt
+from taskkit import BashOperator, DAG
+
+with DAG("retried", schedule=None):
+    BashOperator(
+        task_id="flaky",
+        bash_command="echo try {{ ti.try_number }} of {{ dag_run.run_id }}; "
+        "test {{ ti.try_number }} -gt 1",
+        env={"TRY": "{{ ti.try_number }}"},
+        retries=1,
+        retry_delay=dt.timedelta(0),
+    )
+"""
+
+
+def test_rendered_fields_are_each_trys_own_after_a_real_run(api_sqlite: ApiHome) -> None:
+    """A task that fails once and retries: the API shows the fields as the current try rendered
+    them, and the metastore keeps what each try rendered (stored by the scheduler)."""
+    api = api_sqlite
+    api.write_dag("retried.py", RETRIED_DAG)
+    from taskkit.services.dags import sync_folder
+
+    sync_folder(api.store, api.config)
+    got = api.client.post(
+        "/api/v2/dags/retried/dagRuns", json={"dag_run_id": "rr"}, headers=api.token("op")
+    )
+    assert got.status_code == 200, got.text
+    api.run_scheduler()
+    ti = api.get("/api/v2/dags/retried/dagRuns/rr/taskInstances/flaky").json()
+    assert (ti["state"], ti["try_number"]) == ("success", 2)
+    assert ti["why"] == "finished: success"
+    assert ti["rendered_fields"] == {
+        "bash_command": "echo try 2 of rr; test 2 -gt 1",
+        "env": {"TRY": "2"},
+    }
+    key = api.store.list_task_instances("retried", "rr")[0].key
+    by_try = api.store.get_rendered_fields(key)
+    assert by_try[1]["bash_command"] == "echo try 1 of rr; test 1 -gt 1"
+    assert sorted(by_try) == [1, 2]
+    listed = api.get("/api/v2/dags/retried/dagRuns/rr/taskInstances").json()
+    assert listed["task_instances"][0]["rendered_fields"] == {}  # only a single GET reads them

@@ -30,7 +30,7 @@ def test_bad_users_are_one_clear_line(cli_sqlite: Cli) -> None:
     assert "at least 8" in cli_sqlite.fails(
         "users", "create", "eve", "--role", "op", "--password", "short"
     )
-    assert "not allowed" in cli_sqlite.fails("users", "create", "e/ve", "--role", "op")
+    assert "is not valid" in cli_sqlite.fails("users", "create", "e/ve", "--role", "op")
     assert "--role" in cli_sqlite.fails("users", "create", "eve", "--role", "root", code=2)
     assert "No user 'ghost'" in cli_sqlite.fails("users", "delete", "ghost")
 

@@ -37,7 +37,7 @@ def test_bad_users_are_refused(metastore: Metastore) -> None:
         users.create_user(metastore, "ada", Role.OP, "long enough")
     with pytest.raises(UserError, match="at least 8"):
         users.create_user(metastore, "eve", Role.OP, "short")
-    with pytest.raises(ValueError, match="username"):
+    with pytest.raises(ValueError, match="Username"):
         users.create_user(metastore, "e ve", Role.OP, "long enough")
     with pytest.raises(UserError, match="use one of viewer, op, admin"):
         Role.parse("root")

@@ -60,7 +60,10 @@
     }
 
     function taskRow(taskId, inGroup, group) {
-      const row = el("tr", { class: inGroup ? "in-group" : "" }, el("th", { class: "task", title: taskId, text: inGroup ? taskId.slice(group.length + 1) : taskId }));
+      const mapped = (data.mapped || {})[taskId];
+      const label = el("th", { class: "task", title: taskId, text: inGroup ? taskId.slice(group.length + 1) : taskId });
+      if (mapped) label.append(el("span", { class: "mapped-tag", text: "mapped" }));
+      const row = el("tr", { class: inGroup ? "in-group" : "", "data-task-id": taskId }, label);
       if (inGroup && folded.has(group)) row.hidden = true;
       const retried = data.tries[taskId];
       [...data.cells[taskId]].forEach((letter, i) => {
@@ -71,16 +74,33 @@
         } else {
           const state = data.codes[letter] || "none";
           const tries = retried ? retried[i] : 0;
-          td.append(el("a", {
+          const counts = mapped && mapped[i];
+          const cell = el("a", {
             class: `cell ${state}`, "data-state": state,
             href: `/dags/${enc(dagId)}/runs/${enc(run.dag_run_id)}/tasks/${enc(taskId)}`,
-            title: `${taskId} · ${run.dag_run_id}\n${state}${tries > 1 ? ` (try ${tries})` : ""}`,
-          }));
+            title: `${taskId} · ${run.dag_run_id}\n${counts ? countText(counts) : state}${tries > 1 ? ` (try ${tries})` : ""}`,
+          });
+          if (counts) {  // one cell for all instances: overall colour, how many inside
+            cell.classList.add("mapped");
+            cell.dataset.counts = countText(counts);
+            cell.textContent = String(Object.values(counts).reduce((a, b) => a + b, 0));
+          }
+          td.append(cell);
         }
         row.append(td);
       });
       return row;
     }
+  }
+
+  // "3 success, 1 failed": a mapped task's instances per state, the settled states first.
+  const COUNT_ORDER = ["success", "failed", "upstream_failed", "skipped", "up_for_retry", "running", "queued", "scheduled", "none"];
+  function countText(counts) {
+    const names = Object.keys(counts).sort((a, b) => {
+      const [x, y] = [COUNT_ORDER.indexOf(a), COUNT_ORDER.indexOf(b)];
+      return (x < 0 ? 99 : x) - (y < 0 ? 99 : y);
+    });
+    return names.map((name) => `${counts[name]} ${name}`).join(", ");
   }
 
   const folded = new Set();

@@ -71,8 +71,12 @@
       const start = ms(t.start_date), end = ms(t.end_date);
       const duration = start ? seconds(((end || Date.now()) - start) / 1000) : "-";
       const state = t.state || "none";
-      return el("tr", { "data-task-id": t.task_id },
-        el("td", {}, el("a", { href: `/dags/${enc(dagId)}/runs/${enc(runId)}/tasks/${enc(t.task_id)}`, text: t.task_id })),
+      const instance = t.map_index >= 0 ? `?map_index=${t.map_index}` : "";
+      return el("tr", { "data-task-id": t.task_id, "data-map-index": String(t.map_index) },
+        el("td", {}, el("a", {
+          href: `/dags/${enc(dagId)}/runs/${enc(runId)}/tasks/${enc(t.task_id)}${instance}`,
+          text: t.map_index >= 0 ? `${t.task_id} [${t.map_index}]` : t.task_id,
+        })),
         el("td", {}, el("span", { class: `badge ${state}`, text: state })),
         el("td", { text: `${t.try_number}/${t.max_tries}` }),
         el("td", { text: t.pool }),

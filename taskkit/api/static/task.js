@@ -1,13 +1,18 @@
 // The task instance page: its log per try (tail, follow, earlier pieces, download), XComs,
-// its live state, and clear/mark actions. A log is read in pieces of at most 256 KB and the
+// its rendered templates per try, its live state, and clear/mark actions. A log is read in pieces of at most 256 KB and the
 // page keeps at most MAX_SHOWN characters of it, so a 50 MB log never freezes the page.
 "use strict";
 
 (() => {
   const page = document.getElementById("task-page");
   const { dagId, runId, taskId } = page.dataset;
+  const mapIndex = Number(page.dataset.mapIndex);
   const { el, enc } = taskkit;
   const base = `/api/v2/dags/${enc(dagId)}/dagRuns/${enc(runId)}/taskInstances/${enc(taskId)}`;
+  const instance = mapIndex >= 0 ? `${base}/${mapIndex}` : base;  // GET of this instance
+  const mapped = mapIndex >= 0 ? `map_index=${mapIndex}` : "";  // query for logs and XComs
+  const withMap = (url) => (mapped ? `${url}${url.includes("?") ? "&" : "?"}${mapped}` : url);
+  const rendered = JSON.parse(document.getElementById("rendered-by-try").textContent);
   const MAX_SHOWN = 2_000_000;
   const pre = document.getElementById("log");
   const earlier = document.getElementById("log-earlier");
@@ -26,11 +31,41 @@
     earlier.hidden = current.start === 0;
   };
 
+  // The template fields as try `tryNumber` rendered them (kept as written until one has).
+  function showRendered(tryNumber) {
+    const fields = rendered[String(tryNumber)];
+    if (!fields) return;
+    document.getElementById("templates-note").textContent = `Rendered by try ${tryNumber}.`;
+    document.getElementById("templates").replaceChildren(...Object.entries(fields).flatMap(([name, value]) => [
+      el("dt", { text: name }),
+      el("dd", {}, el("code", { text: typeof value === "string" ? value : JSON.stringify(value) })),
+    ]));
+  }
+
+  // After a change of state: the reason, error and try as the server now gives them, and
+  // what the try that just ended rendered.
+  async function refresh() {
+    const ti = await taskkit.api("GET", instance);
+    document.getElementById("why").textContent = ti.why || "";
+    const error = document.getElementById("ti-error");
+    error.hidden = !ti.error;
+    error.querySelector("code").textContent = ti.error || "";
+    document.getElementById("ti-try").textContent = `${ti.try_number} of ${ti.max_tries}`;
+    const banner = document.querySelector("[data-testid=wait-reason]");
+    banner.classList.toggle("error", ["failed", "upstream_failed"].includes(ti.state));
+    banner.classList.toggle("info", !["failed", "upstream_failed"].includes(ti.state));
+    if (Object.keys(ti.rendered_fields).length) {
+      rendered[String(ti.try_number)] = ti.rendered_fields;
+      if (current && current.try === ti.try_number) showRendered(ti.try_number);
+    }
+  }
+
   async function open(tryNumber) {
     for (const b of triesBox.querySelectorAll(".try")) b.classList.toggle("on", Number(b.dataset.try) === tryNumber);
-    download.href = `${base}/logs/${tryNumber}?full_content=true`;
+    download.href = withMap(`${base}/logs/${tryNumber}?full_content=true`);
+    showRendered(tryNumber);
     try {
-      const piece = await taskkit.api("GET", `${base}/logs/${tryNumber}`);
+      const piece = await taskkit.api("GET", withMap(`${base}/logs/${tryNumber}`));
       current = { try: tryNumber, start: piece.start, end: piece.end, size: piece.size };
       pre.textContent = piece.content;
       pre.scrollTop = pre.scrollHeight;
@@ -45,7 +80,7 @@
     if (polling || !current || !follow.checked) return;
     polling = true;
     try {
-      const piece = await taskkit.api("GET", `${base}/logs/${current.try}?start=${current.end}`);
+      const piece = await taskkit.api("GET", withMap(`${base}/logs/${current.try}?start=${current.end}`));
       current.size = piece.size;
       if (piece.content) {
         const stick = atBottom();
@@ -69,7 +104,7 @@
 
   earlier.addEventListener("click", async () => {
     if (!current || current.start === 0) return;
-    const piece = await taskkit.api("GET", `${base}/logs/${current.try}?before=${current.start}`);
+    const piece = await taskkit.api("GET", withMap(`${base}/logs/${current.try}?before=${current.start}`));
     const height = pre.scrollHeight;
     pre.prepend(piece.content);
     current.start = piece.start;
@@ -93,9 +128,12 @@
   if (tries.length) open(tries[tries.length - 1]);
   setInterval(poll, 1000);
 
+  let lastState = document.querySelector('[data-testid="ti-state"]').textContent.trim();
   taskkit.live(`/ui/events/run/${enc(dagId)}/${enc(runId)}`, (data) => {
-    const ti = data.task_instances.find((t) => t.task_id === taskId);
+    const ti = data.task_instances.find((t) => t.task_id === taskId && t.map_index === mapIndex);
     if (!ti) return;
+    if ((ti.state || "none") !== lastState) refresh().catch(() => {});
+    lastState = ti.state || "none";
     const badge = document.querySelector('[data-testid="ti-state"]');
     badge.textContent = ti.state || "none";
     badge.className = `badge ${ti.state || "none"}`;
@@ -106,7 +144,7 @@
     }
   });
 
-  taskkit.api("GET", `${base}/xcomEntries`).then((data) => {
+  taskkit.api("GET", withMap(`${base}/xcomEntries`)).then((data) => {
     const body = document.querySelector("#xcoms tbody");
     if (!data.xcom_entries.length) {
       body.replaceChildren(el("tr", {}, el("td", { colspan: "2", class: "muted", text: "No XComs." })));

@@ -1,7 +1,7 @@
 """Variables and connections.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-11-29
 
 - variable: key, Fernet-encrypted value, description.
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007"
 branch_labels: str | None = None
 depends_on: str | None = None
 
@@ -44,6 +44,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to revision 0005."""
+    """Back to revision 0007."""
     op.drop_table("connection")
     op.drop_table("variable")
