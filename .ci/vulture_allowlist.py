@@ -26,6 +26,7 @@ _.task_states_of  # DagRunResult.task_states_of (docs/architecture.md)
 ABSOLUTE  # WeightRule("absolute"), chosen by its value
 _.virtualenv  # @task.virtualenv
 _.external_python  # @task.external_python
+_.sensor  # @task.sensor
 MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY, SATURDAY, SUNDAY  # WeekDay members
 
 # Jinja2 templates in taskkit/api/templates read these attributes.

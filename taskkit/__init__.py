@@ -52,6 +52,19 @@ _EXPORTS: dict[str, str] = {
     "teardown": "taskkit.authoring.decorators",
     "AirflowFailException": "taskkit.errors",
     "AirflowSkipException": "taskkit.errors",
+    # waiting
+    "BaseSensorOperator": "taskkit.authoring.sensor",
+    "PokeReturnValue": "taskkit.authoring.sensor",
+    "PythonSensor": "taskkit.authoring.sensor",
+    "BashSensor": "taskkit.sensors.bash",
+    "FileSensor": "taskkit.sensors.filesystem",
+    "TimeSensor": "taskkit.sensors.temporal",
+    "TimeDeltaSensor": "taskkit.sensors.temporal",
+    "DateTimeSensor": "taskkit.sensors.temporal",
+    "DayOfWeekSensor": "taskkit.sensors.temporal",
+    "ExternalTaskSensor": "taskkit.sensors.external_task",
+    "AirflowRescheduleException": "taskkit.errors",
+    "AirflowSensorTimeout": "taskkit.errors",
     # variables, connections and time zones
     "Variable": "taskkit.authoring.variables",
     "Connection": "taskkit.authoring.connections",
@@ -76,35 +89,47 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "DAG",
     "AirflowFailException",
+    "AirflowRescheduleException",
+    "AirflowSensorTimeout",
     "AirflowSkipException",
     "BaseBranchOperator",
     "BaseHook",
     "BaseOperator",
+    "BaseSensorOperator",
     "BashOperator",
+    "BashSensor",
     "BranchDateTimeOperator",
     "BranchDayOfWeekOperator",
     "BranchPythonOperator",
     "Connection",
     "CronDataIntervalTimetable",
     "CronTriggerTimetable",
+    "DateTimeSensor",
+    "DayOfWeekSensor",
     "DeltaDataIntervalTimetable",
     "DeltaTriggerTimetable",
     "EdgeModifier",
     "EmptyOperator",
     "EventsTimetable",
     "ExternalPythonOperator",
+    "ExternalTaskSensor",
+    "FileSensor",
     "Label",
     "LatestOnlyOperator",
     "MultipleCronTriggerTimetable",
     "Param",
     "ParamValidationError",
     "ParamsDict",
+    "PokeReturnValue",
     "PythonOperator",
+    "PythonSensor",
     "PythonVirtualenvOperator",
     "RunState",
     "ShortCircuitOperator",
     "State",
     "TaskGroup",
+    "TimeDeltaSensor",
+    "TimeSensor",
     "TriggerRule",
     "Variable",
     "WeekDay",
@@ -141,6 +166,7 @@ if TYPE_CHECKING:
     from taskkit.authoring.masking import mask_secret
     from taskkit.authoring.operators import BashOperator, EmptyOperator, PythonOperator
     from taskkit.authoring.params import Param, ParamsDict
+    from taskkit.authoring.sensor import BaseSensorOperator, PokeReturnValue, PythonSensor
     from taskkit.authoring.taskgroup import TaskGroup, task_group
     from taskkit.authoring.time_branching import (
         BranchDateTimeOperator,
@@ -149,7 +175,13 @@ if TYPE_CHECKING:
     )
     from taskkit.authoring.variables import Variable
     from taskkit.authoring.weekday import WeekDay
-    from taskkit.errors import AirflowFailException, AirflowSkipException, ParamValidationError
+    from taskkit.errors import (
+        AirflowFailException,
+        AirflowRescheduleException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        ParamValidationError,
+    )
     from taskkit.model.timetables import (
         CronDataIntervalTimetable,
         CronTriggerTimetable,
@@ -157,6 +189,15 @@ if TYPE_CHECKING:
         DeltaTriggerTimetable,
         EventsTimetable,
         MultipleCronTriggerTimetable,
+    )
+    from taskkit.sensors.bash import BashSensor
+    from taskkit.sensors.external_task import ExternalTaskSensor
+    from taskkit.sensors.filesystem import FileSensor
+    from taskkit.sensors.temporal import (
+        DateTimeSensor,
+        DayOfWeekSensor,
+        TimeDeltaSensor,
+        TimeSensor,
     )
     from taskkit.states import RunState, State, TriggerRule, WeightRule
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 
 class TaskkitError(Exception):
     """Base of every error taskkit raises on purpose."""
@@ -87,6 +89,26 @@ class IsolatedPythonError(TaskkitError, RuntimeError):
 
 class AirflowFailException(TaskkitError):
     """Raise inside a task to fail it at once, without using its remaining retries."""
+
+
+class AirflowSensorTimeout(TaskkitError):
+    """A sensor waited longer than its `timeout`: its task fails without retrying."""
+
+
+class AirflowRescheduleException(TaskkitError):
+    """Raised by a reschedule-mode sensor: end this try's poke and poke again at `reschedule_date`.
+
+    The task instance gives back its worker, parallelism and pool slots
+    meanwhile (state up_for_reschedule); its try number stays the same.
+    """
+
+    def __init__(self, reschedule_date: dt.datetime) -> None:
+        super().__init__(f"poke again at {reschedule_date.isoformat()}")
+        self.reschedule_date = reschedule_date
+
+
+class ExternalTaskFailedError(TaskkitError, RuntimeError):
+    """What an ExternalTaskSensor waits on reached one of its `failed_states`."""
 
 
 class IllegalTransitionError(TaskkitError, RuntimeError):

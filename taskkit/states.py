@@ -24,6 +24,9 @@ class State(_StrEnum):
     UP_FOR_RETRY = "up_for_retry"  #: scheduler: a try failed, another comes after retry_delay
     UPSTREAM_FAILED = "upstream_failed"  #: scheduler: the trigger rule can no longer be met
     SKIPPED = "skipped"  #: scheduler: the trigger rule says not to run
+    #: worker: a reschedule-mode sensor's poke found nothing; the same try pokes again at
+    #: next_retry_at, holding no worker, parallelism or pool slot meanwhile
+    UP_FOR_RESCHEDULE = "up_for_reschedule"
     #: scheduler: an instance of a mapped task beyond its length when it was expanded again
     REMOVED = "removed"
 
@@ -49,12 +52,16 @@ ALLOWED_TRANSITIONS: dict[State, frozenset[State]] = {
             State.SUCCESS,
             State.FAILED,
             State.UP_FOR_RETRY,
+            State.UP_FOR_RESCHEDULE,
             State.SKIPPED,
             State.SCHEDULED,
         }
     ),
-    State.RUNNING: frozenset({State.SUCCESS, State.FAILED, State.UP_FOR_RETRY, State.SKIPPED}),
+    State.RUNNING: frozenset(
+        {State.SUCCESS, State.FAILED, State.UP_FOR_RETRY, State.UP_FOR_RESCHEDULE, State.SKIPPED}
+    ),
     State.UP_FOR_RETRY: frozenset({State.SCHEDULED, State.FAILED, State.SKIPPED}),
+    State.UP_FOR_RESCHEDULE: frozenset({State.SCHEDULED, State.FAILED, State.SKIPPED}),
     State.SUCCESS: frozenset({State.NONE}),
     State.FAILED: frozenset({State.NONE}),
     State.UPSTREAM_FAILED: frozenset({State.NONE}),

@@ -305,8 +305,9 @@ class _TestRun:
             self.occupancy.add(
                 key.dag_id, key.task_id, candidate.pool, candidate.pool_slots, key.run_id
             )
+            if not self.engine.continues_try(key.task_id, key.map_index):
+                self.order.append(key.task_id)  # a rescheduled sensor's next poke is no new try
             self.engine.queue(key.task_id, key.map_index)
-            self.order.append(key.task_id)
             self.running.append(candidate)
 
     def _run_next(self) -> None:
@@ -368,6 +369,7 @@ class _TestRun:
             log_path="",
             upstream_xcoms=self.engine.xcoms_for(key.task_id, key.map_index),
             execution_timeout_s=timeout.total_seconds() if timeout is not None else None,
+            first_poke_at=ti.first_poke_at,
         )
 
 

@@ -42,6 +42,7 @@ def test_states_are_str_enums() -> None:
         "success",
         "failed",
         "up_for_retry",
+        "up_for_reschedule",
         "upstream_failed",
         "skipped",
     }

@@ -75,6 +75,8 @@ class TaskInstanceInfo:
     xcom: XComAccess = attrs.field(repr=False, eq=False)
     map_index: int = -1
     directives: TryDirectives = attrs.field(factory=TryDirectives, repr=False, eq=False)
+    #: When this try's first poke began, if it is a reschedule-mode sensor's later poke.
+    first_reschedule_date: dt.datetime | None = None
 
     def xcom_pull(
         self,

@@ -1,4 +1,7 @@
-"""`@task`: Python functions as tasks, whose outputs wire themselves into the graph."""
+"""`@task`: Python functions as tasks, whose outputs wire themselves into the graph.
+
+Variants: `@task.branch`, `@task.short_circuit`, `@task.sensor`.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from taskkit.authoring.branching import BranchMixin, ShortCircuitMixin
 from taskkit.authoring.dependencies import DependencyMixin
 from taskkit.authoring.operators import PythonOperator
 from taskkit.authoring.params import DagParam, holds_dag_param
+from taskkit.authoring.sensor import BaseSensorOperator, PokeReturnValue
 from taskkit.errors import DagAssignmentError
 
 if TYPE_CHECKING:
@@ -147,6 +151,15 @@ class _DecoratedShortCircuitOperator(ShortCircuitMixin, DecoratedPythonOperator)
 
     def execute(self, context: Context) -> Any:
         return self.short_circuit(context, super().execute(context))
+
+
+class _DecoratedSensorOperator(BaseSensorOperator, DecoratedPythonOperator):
+    """What `@task.sensor` creates: the function is the poke; a done PokeReturnValue's
+    xcom_value becomes the task's value."""
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        value = DecoratedPythonOperator.execute(self, context)
+        return value if isinstance(value, PokeReturnValue) else PokeReturnValue(bool(value))
 
 
 class TaskRole(enum.Enum):
@@ -303,6 +316,21 @@ class _TaskDecorator:
     ) -> TaskFunction | Callable[[Callable[..., Any]], TaskFunction]:
         """A task whose falsy return value skips what is downstream of it."""
         return _decorator(_DecoratedShortCircuitOperator, python_callable, task_kwargs)
+
+    @overload
+    def sensor(self, python_callable: Callable[..., Any], /) -> TaskFunction: ...
+    @overload
+    def sensor(
+        self, python_callable: None = None, /, **task_kwargs: Any
+    ) -> Callable[[Callable[..., Any]], TaskFunction]: ...
+    def sensor(
+        self, python_callable: Callable[..., Any] | None = None, /, **task_kwargs: Any
+    ) -> TaskFunction | Callable[[Callable[..., Any]], TaskFunction]:
+        """A sensor whose function is its poke: it returns a bool or a PokeReturnValue.
+
+        Takes the sensor arguments too: `@task.sensor(poke_interval=30, mode="reschedule")`.
+        """
+        return _decorator(_DecoratedSensorOperator, python_callable, task_kwargs)
 
     @overload
     def virtualenv(self, python_callable: Callable[..., Any], /) -> TaskFunction: ...

@@ -199,7 +199,8 @@ def logs(
 def _running_check(
     store: Metastore, dag_id: str, run_id: str, task_id: str, try_number: int, *, map_index: int
 ) -> Callable[[], bool]:
-    """For --follow: whether this log's try is still queued or running (asked at most 1/s)."""
+    """For --follow: whether this log's try is still queued or running, or a sensor's try
+    between pokes (asked at most 1/s)."""
     last = {"at": 0.0, "answer": 1.0}
 
     def check() -> bool:
@@ -212,7 +213,10 @@ def _running_check(
                 if ti.task_id == task_id and ti.map_index == map_index
             ]
             running = bool(found) and found[0].try_number == try_number
-            last["answer"] = float(running and found[0].state in OCCUPYING_STATES)
+            going_on = running and (
+                found[0].state in OCCUPYING_STATES or found[0].first_poke_at is not None
+            )
+            last["answer"] = float(going_on)
         return bool(last["answer"])
 
     return check

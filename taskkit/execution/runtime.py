@@ -32,7 +32,13 @@ from taskkit.authoring.decorators import find_xcom_args, resolve_xcom_args
 from taskkit.authoring.mapping import MappedOperator
 from taskkit.authoring.masking import masked_output, redact
 from taskkit.authoring.templating import render, renderer_for
-from taskkit.errors import AirflowFailException, AirflowSkipException, TaskTimeoutError
+from taskkit.errors import (
+    AirflowFailException,
+    AirflowRescheduleException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    TaskTimeoutError,
+)
 from taskkit.execution.rendered import rendered_fields
 from taskkit.execution.workload import EncodedXCom
 from taskkit.model.results import EncodedXComSequence, TryOutcome, TryResult
@@ -241,6 +247,7 @@ def _run_try(
         workload.max_tries,
         xcom,
         map_index=key.map_index,
+        first_reschedule_date=workload.first_poke_at,
     )
     if key.map_index >= 0:
         unmapped = unmap_operator(operator, xcom, key.map_index)
@@ -250,6 +257,10 @@ def _run_try(
     context = try_context(base, ti, operator)
     _call_back(operator, "on_execute_callback", operator.on_execute_callback, context)
     result, value = execute_try(operator, context, stop_at=stop_at)
+    if result.outcome is TryOutcome.RESCHEDULED:
+        # The sensor's timeout counts from the try's first poke, across reschedules.
+        first = workload.first_poke_at or _utcnow() - dt.timedelta(seconds=result.duration_s)
+        result = attrs.evolve(result, first_poke_at=first)
     if result.outcome is TryOutcome.SUCCESS and value is not None and operator.do_xcom_push:
         try:
             xcom.pushed.update(_outputs(operator, value))
@@ -359,6 +370,8 @@ def _callback_for(
         return "on_success_callback", operator.on_success_callback
     if result.outcome is TryOutcome.SKIPPED:
         return "on_skipped_callback", operator.on_skipped_callback
+    if result.outcome is TryOutcome.RESCHEDULED:
+        return "", []  # the try goes on at its next poke: no callback, as in Airflow
     if result.retryable and workload.try_number < workload.max_tries:
         return "on_retry_callback", operator.on_retry_callback
     return "on_failure_callback", operator.on_failure_callback
@@ -405,6 +418,13 @@ def execute_try(
             duration_s=time.perf_counter() - started,
             rendered_fields=shown,
         ), None
+    except AirflowRescheduleException as reschedule:
+        return TryResult(
+            TryOutcome.RESCHEDULED,
+            duration_s=time.perf_counter() - started,
+            reschedule_at=reschedule.reschedule_date,
+            rendered_fields=shown,
+        ), None
     except BaseException as exc:  # user code may raise anything, even SystemExit
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -414,7 +434,8 @@ def execute_try(
             TryOutcome.FAILED,
             error=f"{type(exc).__name__}: {exc}",
             duration_s=time.perf_counter() - started,
-            retryable=not isinstance(exc, AirflowFailException),
+            # As in Airflow, a sensor's timeout fails the task without using its retries.
+            retryable=not isinstance(exc, (AirflowFailException, AirflowSensorTimeout)),
             rendered_fields=shown,
         ), None
     duration = time.perf_counter() - started
@@ -435,6 +456,10 @@ def render_fields(operator: BaseOperator, context: Context) -> BaseOperator:
     for field, value in rendered.items():
         setattr(task, field, value)
     return task
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def _alarm(

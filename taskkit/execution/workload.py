@@ -68,3 +68,5 @@ class Workload:
     enable_xcom_pickling: bool = False
     #: The DAG's last successful run before this one (None if none), read when queued.
     previous_success: PreviousSuccess | None = None
+    #: When a reschedule-mode sensor's try began poking, if this poke continues it.
+    first_poke_at: dt.datetime | None = None

@@ -49,6 +49,7 @@ class ClearMethods(UnitOfWork):
                         started_at=None,
                         ended_at=None,
                         next_retry_at=None,
+                        first_poke_at=None,
                         hostname=None,
                         pid=None,
                         heartbeat_at=None,

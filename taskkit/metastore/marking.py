@@ -42,6 +42,7 @@ class MarkMethods(UnitOfWork):
                     state=state,
                     ended_at=now,
                     next_retry_at=None,
+                    first_poke_at=None,
                     wait_reason=None,
                     updated_at=now,
                 )

@@ -130,6 +130,8 @@ class TaskInstanceRecord:
     updated_at: dt.datetime
     #: -1 unless this is an instance of an expanded mapped task.
     map_index: int = -1
+    #: Set while a reschedule-mode sensor waits between pokes of one try (see the table).
+    first_poke_at: dt.datetime | None = None
     #: A mapped instance's map_index_template as its last try rendered it.
     rendered_map_index: str | None = None
 
@@ -178,6 +180,7 @@ class TIChange:
     heartbeat_at: dt.datetime | _Unset | None = UNSET
     wait_reason: str | _Unset | None = UNSET
     error: str | _Unset | None = UNSET
+    first_poke_at: dt.datetime | _Unset | None = UNSET
     rendered_map_index: str | _Unset | None = UNSET
 
     def values(self) -> dict[str, object]:

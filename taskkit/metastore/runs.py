@@ -123,6 +123,18 @@ class RunMethods(UnitOfWork):
         with self._read() as session:
             return [RunRecord(**row._asdict()) for row in session.execute(query)]
 
+    def runs_at(self, dag_id: str, logical_dates: Sequence[dt.datetime]) -> list[RunRecord]:
+        """The DAG's runs whose logical date is one of `logical_dates` (an external task's look)."""
+        if not logical_dates:
+            return []
+        query = (
+            select(*_RUN_COLUMNS)
+            .where(DagRunRow.dag_id == dag_id, DagRunRow.logical_date.in_(list(logical_dates)))
+            .order_by(DagRunRow.logical_date, DagRunRow.id)
+        )
+        with self._read() as session:
+            return [RunRecord(**row._asdict()) for row in session.execute(query)]
+
     def get_previous_run(
         self, dag_id: str, logical_date: dt.datetime, *, state: RunState | None = None
     ) -> RunRecord | None:

@@ -213,6 +213,9 @@ class TaskInstanceRow(Base):
     wait_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: When the current try's first poke began, while a reschedule-mode sensor's try spans
+    #: several pokes: its next poke continues that try, and its timeout counts from here.
+    first_poke_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: A mapped instance's map_index_template as its last try rendered it.
     rendered_map_index: Mapped[str | None] = mapped_column(Text, nullable=True)
 

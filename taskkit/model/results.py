@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +16,8 @@ class TryOutcome(enum.Enum):
     SUCCESS = "success"
     FAILED = "failed"  #: raised, crashed, was killed or timed out
     SKIPPED = "skipped"  #: asked to be skipped (AirflowSkipException, bash exit 99)
+    #: a reschedule-mode sensor's poke found nothing: the same try pokes again at reschedule_at
+    RESCHEDULED = "rescheduled"
 
 
 class SkipScope(enum.Enum):
@@ -59,5 +62,9 @@ class TryResult:
     follow: frozenset[str] | None = None
     skip_downstream: SkipScope | None = None
     rendered_fields: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+    #: RESCHEDULED only: when to poke again, and when this try's first poke began (its
+    #: sensor timeout counts from then, across reschedules).
+    reschedule_at: dt.datetime | None = None
+    first_poke_at: dt.datetime | None = None
     #: A mapped instance's map_index_template, rendered after the try (None without one).
     rendered_map_index: str | None = None

@@ -106,5 +106,6 @@ class ActiveRun:
             execution_timeout_s=timeout.total_seconds() if timeout is not None else None,
             data_interval_start=self.data_interval_start,
             data_interval_end=self.data_interval_end,
+            first_poke_at=ti.first_poke_at,
             previous_success=previous_success,
         )

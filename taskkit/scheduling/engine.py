@@ -1,7 +1,7 @@
 """One run's bookkeeping with no I/O, driven by both the scheduler and DAG.test().
 
 The engine owns a run's task instance states, the tasks to re-evaluate,
-retry timers, the run's XComs, skip propagation (branches, short
+retry and reschedule timers, the run's XComs, skip propagation (branches, short
 circuits, trigger rules) and the expansion of mapped tasks. Every change it makes comes back as a
 `Transition`, checked against `states.ALLOWED_TRANSITIONS`; its drivers only
 carry them out: the scheduler commits them to the metastore and hands tries
@@ -46,10 +46,12 @@ from taskkit.scheduling.readiness import (
     evaluate_trigger_rule,
     past_allows,
 )
-from taskkit.scheduling.transitions import after_try, run_outcome
+from taskkit.scheduling.transitions import TryTransition, after_try, run_outcome
 from taskkit.states import ALLOWED_TRANSITIONS, FINISHED_STATES, OCCUPYING_STATES, RunState, State
 
 _DECIDED = {Readiness.SKIP: State.SKIPPED, Readiness.UPSTREAM_FAILED: State.UPSTREAM_FAILED}
+#: States released to scheduled by a timer: a retry's delay, or a sensor's next poke.
+_WAITING = frozenset({State.UP_FOR_RETRY, State.UP_FOR_RESCHEDULE})
 
 #: Names one task instance of the run: (task_id, map_index), map_index -1 when not mapped.
 TIKey = tuple[str, int]
@@ -99,7 +101,11 @@ class TaskInstance:
     state: State
     try_number: int = 0
     max_tries: int = 1
+    #: When it is released: the retry time (up_for_retry) or the next poke (up_for_reschedule).
     next_retry_at: dt.datetime | None = None
+    #: Set while a reschedule-mode sensor's try spans several pokes: its next queue
+    #: continues that try rather than starting a new one (Airflow's semantics).
+    first_poke_at: dt.datetime | None = None
     #: A mapped instance's map_index_template as its last try rendered it.
     rendered_map_index: str | None = None
 
@@ -121,6 +127,8 @@ class Transition:
     #: The values the try pushed, recorded with a finished try (empty otherwise).
     xcoms: Mapping[str, Any] = attrs.field(default=_NO_XCOMS, repr=False)
     map_index: int = -1
+    #: With a finished try: when its first poke began if it continues (up_for_reschedule).
+    first_poke_at: dt.datetime | None = None
     #: The instance's map_index_template as its finished try rendered it.
     rendered_map_index: str | None = None
 
@@ -185,7 +193,7 @@ class RunEngine:
         self._retries: list[tuple[dt.datetime, str, int]] = [
             (ti.next_retry_at or dt.datetime.min.replace(tzinfo=dt.timezone.utc), t, i)
             for (t, i), ti in self.tis.items()
-            if ti.state is State.UP_FOR_RETRY
+            if ti.state in _WAITING
         ]
         heapq.heapify(self._retries)
         #: Instances not finished yet; a count, so "is the run over?" costs nothing per loop.
@@ -246,7 +254,7 @@ class RunEngine:
         return taken
 
     def next_retry_at(self) -> dt.datetime | None:
-        """When the earliest up_for_retry task may be scheduled again."""
+        """When the earliest up_for_retry (or up_for_reschedule) instance is released."""
         return self._retries[0][0] if self._retries else None
 
     def outcome(self) -> RunState | None:
@@ -567,12 +575,12 @@ class RunEngine:
         return int(size)
 
     def release_retries(self, now: dt.datetime) -> list[Transition]:
-        """Schedule again every up_for_retry task whose retry time has come."""
+        """Schedule again every up_for_retry (or up_for_reschedule) instance whose time has come."""
         changes = []
         while self._retries and self._retries[0][0] <= now:
             _, task_id, map_index = heapq.heappop(self._retries)
             ti = self.tis.get((task_id, map_index))
-            if ti is not None and ti.state is State.UP_FOR_RETRY:
+            if ti is not None and ti.state in _WAITING:
                 ti.next_retry_at = None
                 changes.append(self._move(task_id, State.SCHEDULED, map_index=map_index))
         return changes
@@ -581,12 +589,18 @@ class RunEngine:
         """Hand a scheduled instance to an executor: its next try begins.
 
         As in Airflow, what an earlier try pushed is gone once a new try starts.
+        A rescheduled sensor's next poke continues its try: same number.
         """
         ti = self.tis[task_id, map_index]
-        ti.try_number += 1
-        if self.xcoms.pop((task_id, map_index), None) is not None:
-            self._forget_pusher(task_id)
+        if not self.continues_try(task_id, map_index):
+            ti.try_number += 1
+            if self.xcoms.pop((task_id, map_index), None) is not None:
+                self._forget_pusher(task_id)
         return self._move(task_id, State.QUEUED, map_index=map_index)
+
+    def continues_try(self, task_id: str, map_index: int = -1) -> bool:
+        """Whether the instance's next queue is another poke of a rescheduled sensor's try."""
+        return self.tis[task_id, map_index].first_poke_at is not None
 
     def start(self, task_id: str, try_number: int, map_index: int = -1) -> Transition | None:
         """A worker reported the try running; None if the report is stale."""
@@ -620,10 +634,15 @@ class RunEngine:
             return []
         spec = self.spec.tasks[task_id]
         outcome = result.outcome
-        if outcome is TryOutcome.FAILED and not result.retryable:
+        if outcome is TryOutcome.RESCHEDULED:
+            decided = TryTransition(State.UP_FOR_RESCHEDULE, result.reschedule_at or now)
+            ti.first_poke_at = ti.first_poke_at or result.first_poke_at or now
+        elif outcome is TryOutcome.FAILED and not result.retryable:
             decided = after_try(spec, spec.max_tries, outcome, now)
         else:
             decided = after_try(spec, try_number, outcome, now, retry_delay)
+        if decided.state is not State.UP_FOR_RESCHEDULE:
+            ti.first_poke_at = None
         if result.xcoms:
             if (task_id, map_index) not in self.xcoms:
                 self._pushers[task_id] = self._pushers.get(task_id, 0) + 1
@@ -637,6 +656,7 @@ class RunEngine:
             error=result.error,
             xcoms=result.xcoms,
             map_index=map_index,
+            first_poke_at=ti.first_poke_at,
             rendered_map_index=result.rendered_map_index,
         )
         if decided.next_retry_at is not None:

@@ -39,7 +39,8 @@ def recover_orphaned_tries(store: Metastore, executor: Executor) -> int:
             ti.key,
             expected=ti.state,
             state=State.SCHEDULED,
-            max_tries=ti.max_tries + 1,
+            # A sensor between pokes of one try resumes that try: it needs no extra one.
+            max_tries=ti.max_tries + (ti.first_poke_at is None),
             pid=None,
             hostname=None,
             wait_reason="reset after the previous scheduler died mid-try",

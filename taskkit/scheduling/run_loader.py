@@ -73,7 +73,12 @@ class RunLoader:
             self.spec(record.dag_version_id),
             {
                 (ti.task_id, ti.map_index): TaskInstance(
-                    ti.state, ti.try_number, ti.max_tries, ti.next_retry_at, ti.rendered_map_index
+                    ti.state,
+                    ti.try_number,
+                    ti.max_tries,
+                    ti.next_retry_at,
+                    ti.first_poke_at,
+                    rendered_map_index=ti.rendered_map_index,
                 )
                 for ti in tis
             },

@@ -48,6 +48,7 @@ from taskkit.scheduling.run_selection import RunCandidate, select_runs
 from taskkit.scheduling.selection import Candidate, Occupancy, select_tasks
 from taskkit.scheduling.signals import stop_requests
 from taskkit.scheduling.summary import RunSummary, SchedulerSummary
+from taskkit.scheduling.transitions import reschedule_reason
 from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, RunState, State
 
 if TYPE_CHECKING:
@@ -66,6 +67,8 @@ EXPLAIN_INTERVAL_S = 1.0
 SHUTDOWN_GRACE_S = 30.0
 #: Waits between attempts when the metastore cannot be written; then the scheduler gives up.
 WRITE_RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0)
+#: States a timer releases: a retry's delay, a reschedule-mode sensor's next poke.
+_TIMED = frozenset({State.UP_FOR_RETRY, State.UP_FOR_RESCHEDULE})
 #: The exit code after a forced stop (a second SIGINT/SIGTERM), as for an interrupted command.
 EXIT_FORCED = 130
 
@@ -370,11 +373,14 @@ class Scheduler:
         `columns` are what the call site knows besides the state (times, pid, reasons).
         """
         expected = OCCUPYING_STATES if change.source in OCCUPYING_STATES else change.source
-        if change.target in FINISHED_STATES or change.target is State.UP_FOR_RETRY:
+        if change.target in FINISHED_STATES or change.target in _TIMED:
             columns.setdefault("error", change.error)
             columns.setdefault("next_retry_at", change.next_retry_at)
+            columns.setdefault("first_poke_at", change.first_poke_at)
             if change.rendered_map_index is not None:
                 columns["rendered_map_index"] = change.rendered_map_index
+        if change.target is State.UP_FOR_RESCHEDULE:
+            columns.setdefault("wait_reason", reschedule_reason(change.next_retry_at))
         key = run.key(change.task_id, change.map_index)
         ti_change = TIChange(
             key,
@@ -395,7 +401,7 @@ class Scheduler:
             self.scheduled.add(
                 run.candidate(change.task_id, self._dag_limit(run), change.map_index)
             )
-        elif change.target is State.UP_FOR_RETRY and change.next_retry_at is not None:
+        elif change.target in _TIMED and change.next_retry_at is not None:
             heapq.heappush(self.retries, (change.next_retry_at, run.dag_id, run.run_id))
 
     def _dag_limit(self, run: ActiveRun) -> int:
@@ -407,7 +413,8 @@ class Scheduler:
             run = self.runs.get((dag_id, run_id))
             if run is not None:
                 for change in run.engine.release_retries(now):
-                    self._record(run, change, next_retry_at=None)
+                    # A sensor's "next poke at" reason is stale now; selection writes the next.
+                    self._record(run, change, next_retry_at=None, wait_reason=None)
 
     def _time_out_runs(self, now: dt.datetime) -> None:
         """Runs past their dagrun_timeout fail: unfinished tasks skip, running tries stop."""
@@ -462,7 +469,9 @@ class Scheduler:
         self.occupancy.add(
             key.dag_id, key.task_id, candidate.pool, candidate.pool_slots, key.run_id
         )
-        if (key.task_id, key.map_index) in run.engine.xcoms:
+        if (key.task_id, key.map_index) in run.engine.xcoms and not run.engine.continues_try(
+            key.task_id, key.map_index
+        ):
             # What an earlier try pushed is gone once this one starts (as in Airflow).
             self.xcom_writes = [w for w in self.xcom_writes if w.ti != key]
             self.xcom_clears.append(key)
@@ -573,7 +582,8 @@ class Scheduler:
             return  # a stale report (e.g. of a try reset after a restart)
         spec = run.spec.tasks[key.task_id]
         self.occupancy.remove(key.dag_id, key.task_id, spec.pool, spec.pool_slots, key.run_id)
-        self.summary.tries += 1
+        if result.outcome is not TryOutcome.RESCHEDULED:  # a poke is not a try of its own
+            self.summary.tries += 1
         if result.outcome is TryOutcome.FAILED:
             self.summary.failed_tries += 1
         own, *skipped = changes
@@ -587,7 +597,7 @@ class Scheduler:
             started_at=started.at if started else UNSET,
             hostname=started.hostname if started else UNSET,
             ended_at=now,
-            pid=None if own.target is State.UP_FOR_RETRY else (started.pid if started else UNSET),
+            pid=None if own.target in _TIMED else (started.pid if started else UNSET),
         )
         for change in skipped:
             self._record(run, change)

@@ -64,6 +64,12 @@ def after_try(
     return TryTransition(State.FAILED)
 
 
+def reschedule_reason(next_poke_at: dt.datetime | None) -> str:
+    """What `tasks why` and the API say of a sensor waiting between pokes."""
+    at = next_poke_at.isoformat(timespec="seconds") if next_poke_at else "an unknown time"
+    return f"up for reschedule, next poke at {at}"
+
+
 def run_outcome(leaves: Iterable[str], states: Mapping[str, State]) -> RunState | None:
     """The run's final state once every task has finished, else None.
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from taskkit.errors import InvalidInputError, TaskNotFoundError
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.scheduling.rerun import select_tasks, tries_of
+from taskkit.scheduling.transitions import reschedule_reason
 from taskkit.states import FINISHED_STATES, RunState, State
 
 if TYPE_CHECKING:
@@ -139,6 +140,9 @@ def explain(
             f"waiting for retry until {_at(ti.next_retry_at)} "
             f"(try {ti.try_number} of {ti.max_tries} failed{failed})"
         )
+    if state is State.UP_FOR_RESCHEDULE:
+        since = f", poking since {_at(ti.first_poke_at)}" if ti.first_poke_at else ""
+        return f"{reschedule_reason(ti.next_retry_at)} (try {ti.try_number}{since})"
     if dag.is_paused:
         return f"DAG is paused: run `taskkit dags unpause {dag.dag_id}`"
     if state is State.SCHEDULED:

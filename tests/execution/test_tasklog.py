@@ -129,6 +129,23 @@ def test_follow_prints_lines_as_they_come_and_stops_at_the_end_of_the_try(tmp_pa
     assert seen[-1].startswith("[") and "try_finished" in seen[-1]
 
 
+def test_follow_goes_on_past_a_sensors_rescheduled_poke(tmp_path: Path) -> None:
+    """A poke ending `rescheduled` does not end the try's log: the next poke's lines follow."""
+    logs = tmp_path / "logs"
+    first = TryLog.open(_workload(logs))
+    first.output("stdout", b"poke 1\n")
+    first.finished(TryResult(TryOutcome.RESCHEDULED))
+    second = TryLog.open(_workload(logs))
+    second.output("stdout", b"poke 2\n")
+    second.finished(TryResult(TryOutcome.SUCCESS))
+    lines = [
+        format_line(raw)
+        for raw in follow_log(log_path(logs, "d", "r", "t", 1), lambda: True, poll_s=0.01)
+    ]
+    assert [line for line in lines if line.startswith("poke")] == ["poke 1", "poke 2"]
+    assert "outcome=success" in lines[-1]
+
+
 def test_follow_of_a_try_that_is_gone_prints_what_is_there_and_stops(tmp_path: Path) -> None:
     """When the try no longer runs (killed with its worker), following ends at the last line."""
     logs = tmp_path / "logs"

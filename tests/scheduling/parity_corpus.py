@@ -1085,6 +1085,40 @@ HAND_WRITTEN += [
         """,
     ),
     _dag(
+        "sensors",
+        "sensors poke within one try; a timeout fails at once, soft_fail skips, a raise retries",
+        """
+        from taskkit import PokeReturnValue, PythonSensor
+
+        def third_poke(ti):
+            # Pokes run in separate processes under the scheduler: count them in a file.
+            path = os.path.join(os.path.dirname(RECORD), f"pokes-{ti.run_id}-{ti.task_id}")
+            with open(path, "a") as pokes:
+                pokes.write("x")
+            count = os.path.getsize(path)
+            return PokeReturnValue(count >= 3, xcom_value=count)
+
+        def unreachable():
+            raise ConnectionError("unreachable")
+
+        waits = {"python_callable": third_poke, "poke_interval": 0.05}
+        never = {"python_callable": lambda: False, "poke_interval": 0.05, "timeout": 0.3}
+        with DAG("sensors", **COMMON):
+            done = [
+                PythonSensor(task_id="rescheduled", mode="reschedule", **waits),
+                PythonSensor(task_id="poked", **waits),
+            ]
+            done >> step("after")
+            timed_out = PythonSensor(task_id="times_out", mode="reschedule", retries=2, **never)
+            timed_out >> step("after_timeout", trigger_rule="all_done")
+            soft = PythonSensor(task_id="soft", mode="reschedule", soft_fail=True, **never)
+            soft >> step("after_soft")
+            PythonSensor(
+                task_id="raises", python_callable=unreachable, retries=1, mode="reschedule"
+            )
+        """,
+    ),
+    _dag(
         "depends_on_past_first_run",
         "depends_on_past and wait_for_downstream hold nothing back in a DAG's first run",
         """

@@ -107,6 +107,20 @@ def slow(ti):
 
 with DAG("long", schedule=None, start_date=dt.datetime(2026, 1, 1)) as long:
     PythonOperator(task_id="sleeps", python_callable=slow)
+
+
+def third_poke(ti):
+    path = os.path.join(os.path.dirname(RECORD), f"pokes-{ti.run_id}")
+    with open(path, "a") as pokes:
+        pokes.write("x")
+    return os.path.getsize(path) >= 3
+
+
+with DAG("sensing", schedule=None, start_date=dt.datetime(2026, 1, 1)) as sensing:
+    from taskkit import PythonSensor
+
+    PythonSensor(task_id="wait", python_callable=third_poke, mode="reschedule",
+                 poke_interval=0.1, pool="test_pool")
 """
 
 
@@ -218,6 +232,17 @@ def test_crash_fails_the_try_and_xcom_and_templates_work(shared: Home) -> None:
     assert tis["consume"].state is State.SUCCESS
     assert "got-42" in shared.log_text("crashy", run.run_id, "consume", 1)
     assert shared.run_state("crashy", run.run_id) is RunState.FAILED
+
+
+def test_a_rescheduled_sensor_pokes_on_workers_within_one_try(shared: Home) -> None:
+    """Each poke of a reschedule-mode sensor is queued to a worker again, as the same try."""
+    run = shared.trigger("sensing")
+
+    shared.run_scheduler()
+
+    wait = shared.tis("sensing", run.run_id)["wait"]
+    assert (wait.state, wait.try_number) == (State.SUCCESS, 1)
+    assert shared.log_text("sensing", run.run_id, "wait", 1).count("try_started") == 3
 
 
 def test_killed_worker_fails_the_try(lonely: Home) -> None:

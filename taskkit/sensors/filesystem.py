@@ -1,0 +1,61 @@
+"""FileSensor: waits until a file (or a non-empty folder) matching a path or glob exists."""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from taskkit.authoring.sensor import BaseSensorOperator
+from taskkit.errors import InvalidTaskParameterError
+
+if TYPE_CHECKING:
+    from taskkit.authoring.context import Context
+
+#: The only filesystem connection until Connections exist: paths are used as given.
+DEFAULT_FS_CONN_ID = "fs_default"
+
+
+class FileSensor(BaseSensorOperator):
+    """Done when `filepath` (a path or a glob, templated) matches a file, or a folder
+    holding a file somewhere below it. `recursive=True` lets `**` match nested folders.
+
+    A relative path is relative to the try's working directory.
+    """
+
+    template_fields: ClassVar[tuple[str, ...]] = ("filepath", "fs_conn_id")
+
+    def __init__(
+        self,
+        *,
+        filepath: str | os.PathLike[str],
+        fs_conn_id: str = DEFAULT_FS_CONN_ID,
+        recursive: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        where = f"DAG {self.dag.dag_id!r}, task {self.task_id!r}"
+        if not isinstance(filepath, (str, os.PathLike)) or not str(filepath):
+            raise InvalidTaskParameterError(f"{where}: filepath must be a non-empty path or glob.")
+        if fs_conn_id != DEFAULT_FS_CONN_ID:
+            raise InvalidTaskParameterError(
+                f"{where}: fs_conn_id={fs_conn_id!r} is not supported yet (taskkit has no "
+                "Connections yet); drop it and put the folder in filepath."
+            )
+        self.filepath = os.fspath(filepath)
+        self.fs_conn_id = fs_conn_id
+        self.recursive = self._check_bool("recursive", recursive)
+
+    def poke(self, context: Context) -> bool:
+        print(f"Poking for file {self.filepath}")
+        # Path.glob takes no absolute patterns: glob.glob does.
+        for path in glob.glob(self.filepath, recursive=self.recursive):  # noqa: PTH207
+            if Path(path).is_file():
+                print(f"Found file {path}")
+                return True
+            for _, _, files in os.walk(path):
+                if files:
+                    print(f"Found files in folder {path}")
+                    return True
+        return False
