@@ -105,7 +105,7 @@ def clear_task_instances(
     )
     if body.dry_run:
         return ChangedTaskInstances(task_instances=chosen, total_entries=len(chosen))
-    count = tis.clear(api.store, spec, dag_id, body.dag_run_id, chosen)
+    count = tis.clear(api.store, api.versions, dag_id, body.dag_run_id, chosen)
     return ChangedTaskInstances(task_instances=chosen, total_entries=count)
 
 

@@ -101,12 +101,14 @@ def clear(dag_id: str, run_id: str, task_regex: str | None, downstream: bool, ye
     """
     # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.services import task_instances as services
+    from taskkit.services.dag_versions import DagVersions, secret_key
 
     config = context.settings()
     with context.open_store(config) as store:
         store.get_dag(dag_id)
         run = store.get_run(dag_id, run_id)
-        spec = context.load_version(config, store.get_dag_version(run.dag_version_id)).spec
+        versions = DagVersions(store, secret_key(config))
+        spec = versions.get(run.dag_version_id).spec
         try:
             chosen = services.choose_tasks(spec, task_regex=task_regex, downstream=downstream)
         except InvalidInputError as exc:
@@ -119,7 +121,7 @@ def clear(dag_id: str, run_id: str, task_regex: str | None, downstream: bool, ye
                 f"Clear {len(chosen)} task instance(s) of run {run_id!r}: {', '.join(chosen)}?",
                 abort=True,
             )
-        count = services.clear(store, spec, dag_id, run_id, chosen)
+        count = services.clear(store, versions, dag_id, run_id, chosen)
     click.echo(f"Cleared {count} task instance(s) of run {run_id!r} of DAG {dag_id!r}.")
 
 

@@ -12,11 +12,13 @@ from taskkit.errors import InvalidInputError, TaskNotFoundError
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.scheduling.rerun import select_tasks, tries_of
 from taskkit.scheduling.transitions import reschedule_reason
+from taskkit.services.marker_clearing import plan_clear
 from taskkit.states import FINISHED_STATES, RunState, State
 
 if TYPE_CHECKING:
     from taskkit.metastore import DagRecord, Metastore, RunRecord, TaskInstanceRecord
     from taskkit.model.dag import DagSpec
+    from taskkit.services.dag_versions import DagVersions
 
 
 def list_task_instances(store: Metastore, dag_id: str, run_id: str) -> list[TaskInstanceRecord]:
@@ -84,9 +86,22 @@ def choose_tasks(
         raise InvalidInputError(f"task regex {task_regex!r}: {exc}") from None
 
 
-def clear(store: Metastore, spec: DagSpec, dag_id: str, run_id: str, chosen: list[str]) -> int:
-    """Reset the chosen task instances so the scheduler runs each as a new try; how many."""
-    return store.clear_task_instances(dag_id, run_id, tries_of(spec, chosen))
+def clear(
+    store: Metastore, versions: DagVersions, dag_id: str, run_id: str, chosen: list[str]
+) -> int:
+    """Reset the chosen task instances so the scheduler runs each as a new try; how many.
+
+    An ExternalTaskMarker among them also clears its external task (and
+    what is downstream of it) in the other DAG's run (services/marker_clearing):
+    each run is cleared in one transaction, this run first.
+    """
+    plan = plan_clear(store, versions, store.get_run(dag_id, run_id), chosen)
+    return sum(
+        store.clear_task_instances(
+            step.run.dag_id, step.run.run_id, tries_of(step.dag.spec, list(step.task_ids))
+        )
+        for step in plan
+    )
 
 
 class MarkState(str, enum.Enum):
