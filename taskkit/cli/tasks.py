@@ -97,7 +97,9 @@ def clear(dag_id: str, run_id: str, task_regex: str | None, downstream: bool, ye
     """Rerun task instances of a run: reset them so the scheduler runs each as a new try.
 
     They get their retries again and lose their XComs; the run goes back to
-    queued. Queued or running task instances are left to finish.
+    queued. Queued or running task instances are left to finish. A cleared
+    ExternalTaskMarker also clears its external task (and what follows it) in
+    the other DAG's run at the marker's logical date.
     """
     # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.services import task_instances as services

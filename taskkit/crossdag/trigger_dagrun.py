@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from taskkit.authoring.baseoperator import BaseOperator
 from taskkit.errors import (
     AirflowFailException,
+    AirflowRescheduleException,
     AirflowSkipException,
     DuplicateRunError,
     TriggeredRunFailedError,
@@ -39,10 +39,11 @@ class TriggerDagRunOperator(BaseOperator):
     logical date is `logical_date` (a datetime or an ISO string), else now.
     A run with that id already there fails the task, unless `reset_dag_run`
     (clear it to run again) or `skip_when_already_exists` (skip). With
-    `wait_for_completion` the try then checks the run's state every
-    `poke_interval` seconds, holding its slots as Airflow's does, until it
-    is in `allowed_states` (success) or `failed_states` (the task fails).
-    `deferrable=True` is accepted with a warning and waits the same way.
+    `wait_for_completion` the try waits as a reschedule-mode sensor does,
+    holding no slot: every `poke_interval` seconds a turn of the same try
+    reads the run's state, until it is in `allowed_states` (success) or
+    `failed_states` (the task fails). `deferrable=True` is accepted with a
+    warning and waits the same way.
     """
 
     template_fields: ClassVar[tuple[str, ...]] = (
@@ -98,32 +99,34 @@ class TriggerDagRunOperator(BaseOperator):
         return states
 
     def execute(self, context: Context) -> None:
-        when = _logical_date(self.logical_date)
-        conf = _conf(self.conf)
-        run_id = self.trigger_run_id or f"manual__{when.isoformat()}"
+        ti = context["ti"]
         config, store = _open_metastore()
         try:
-            self._trigger(config, store, run_id, when, conf)
-            context["ti"].xcom_push(XCOM_RUN_ID, run_id)
-            print(f"Triggered run {run_id!r} of DAG {self.trigger_dag_id!r}")
+            if ti.first_reschedule_date is None:  # this try's first turn: trigger
+                run_id = self._trigger(config, store)
+                ti.xcom_push(XCOM_RUN_ID, run_id)
+                print(f"Triggered run {run_id!r} of DAG {self.trigger_dag_id!r}")
+            else:  # a later turn of a waiting try: the run it triggered, from its own XCom
+                run_id = ti.xcom_pull(key=XCOM_RUN_ID)
+                if self._finished(store, run_id):
+                    return
             if self.wait_for_completion:
-                self._wait(store, run_id)
+                raise AirflowRescheduleException(
+                    _utcnow() + dt.timedelta(seconds=self.poke_interval)
+                )
         finally:
             store.dispose()
 
-    def _trigger(
-        self,
-        config: Settings,
-        store: Metastore,
-        run_id: str,
-        when: dt.datetime,
-        conf: dict[str, Any],
-    ) -> None:
+    def _trigger(self, config: Settings, store: Metastore) -> str:
+        """Create the run (or reset or skip an existing one); its run id."""
         # With the metastore, only when a try runs: see _open_metastore.
         from taskkit.services import runs
         from taskkit.services.dag_versions import DagVersions, secret_key
         from taskkit.services.task_instances import clear
 
+        when = _logical_date(self.logical_date)
+        conf = _conf(self.conf)
+        run_id = self.trigger_run_id or f"manual__{when.isoformat()}"
         try:
             runs.trigger(
                 store, config, self.trigger_dag_id, run_id=run_id, logical_date=when, conf=conf
@@ -141,20 +144,18 @@ class TriggerDagRunOperator(BaseOperator):
                     f"{exc} Set reset_dag_run=True to rerun it, or "
                     "skip_when_already_exists=True to skip this task."
                 ) from None
+        return run_id
 
-    def _wait(self, store: Metastore, run_id: str) -> None:
-        """Check the run's state every poke_interval until it is allowed or failed."""
-        while True:
-            time.sleep(self.poke_interval)
-            state = store.get_run(self.trigger_dag_id, run_id).state.value
-            if state in self.failed_states:
-                raise TriggeredRunFailedError(
-                    f"Run {run_id!r} of DAG {self.trigger_dag_id!r} ended {state}, "
-                    f"one of failed_states {self.failed_states}."
-                )
-            if state in self.allowed_states:
-                print(f"Run {run_id!r} of DAG {self.trigger_dag_id!r} is {state}")
-                return
+    def _finished(self, store: Metastore, run_id: str) -> bool:
+        """Whether the triggered run is in an allowed state; raises if it is in a failed one."""
+        state = store.get_run(self.trigger_dag_id, run_id).state.value
+        if state in self.failed_states:
+            raise TriggeredRunFailedError(
+                f"Run {run_id!r} of DAG {self.trigger_dag_id!r} ended {state}, "
+                f"one of failed_states {self.failed_states}."
+            )
+        print(f"Run {run_id!r} of DAG {self.trigger_dag_id!r} is {state}")
+        return state in self.allowed_states
 
 
 def _logical_date(value: dt.datetime | str | None) -> dt.datetime:
@@ -198,3 +199,7 @@ def _open_metastore() -> tuple[Settings, Metastore]:
 
     config = load_settings()
     return config, Metastore.open(config.database.sql_alchemy_conn)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)

@@ -68,7 +68,8 @@ def _controller(home: Home, *, target: str = "target", fail: bool = False, wait:
 
 def test_a_triggered_run_runs_with_its_rendered_conf_and_is_waited_for(try_settings: Home) -> None:
     """The try creates `from_2026-03-01` with the rendered conf, pushes its id, and succeeds
-    only once that run has: the task after it ends after the triggered run's task."""
+    only once that run has: the task after it starts after the triggered run's task ended.
+    It waits as a reschedule-mode sensor does: turns of one try, no slot held between."""
     home = try_settings
     run_id = _controller(home, wait=True)
 
@@ -85,6 +86,11 @@ def test_a_triggered_run_runs_with_its_rendered_conf_and_is_waited_for(try_setti
     assert pushed["trigger_run_id"].task_id == "trigger"
     ends = {(t.dag, t.task): t for t in home.tries()}
     assert ends["controller", "done"].start > ends["target", "work"].end
+    trigger = home.tis("controller", run_id)["trigger"]
+    assert trigger.try_number == 1
+    log = home.log_text("controller", run_id, "trigger", 1)
+    assert log.count("Triggered run 'from_2026-03-01'") == 1  # later turns only read its state
+    assert log.count("try_started") >= 2 and "outcome=rescheduled" in log
 
 
 def test_a_triggered_run_that_fails_fails_the_waiting_task(try_settings: Home) -> None:
