@@ -118,12 +118,19 @@ def clear(dag_id: str, run_id: str, task_regex: str | None, downstream: bool, ye
                 f"not a regular expression: {str(exc).split(': ', 1)[-1]}",
                 param_hint="'--task-regex'",
             ) from None
+        plan = services.plan_clear(store, versions, dag_id, run_id, chosen)
         if not yes:
+            others = "".join(
+                f"\n  and through ExternalTaskMarker, of run {p.run.run_id!r} of DAG "
+                f"{p.run.dag_id!r}: {', '.join(p.task_ids)}"
+                for p in plan[1:]
+            )
             click.confirm(
-                f"Clear {len(chosen)} task instance(s) of run {run_id!r}: {', '.join(chosen)}?",
+                f"Clear {len(chosen)} task instance(s) of run {run_id!r}: {', '.join(chosen)}"
+                f"{others}?",
                 abort=True,
             )
-        count = services.clear(store, versions, dag_id, run_id, chosen)
+        count = services.clear_planned(store, plan)
     click.echo(f"Cleared {count} task instance(s) of run {run_id!r} of DAG {dag_id!r}.")
 
 

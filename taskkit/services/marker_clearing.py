@@ -45,7 +45,7 @@ class _Pending:
     depth: int | None
 
 
-def plan_clear(
+def plan_from_run(
     store: Metastore, versions: DagVersions, run: RunRecord, chosen: list[str]
 ) -> list[RunToClear]:
     """The run's chosen tasks first, then what its markers reach, run by run.

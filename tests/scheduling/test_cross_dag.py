@@ -285,3 +285,39 @@ def test_markers_deeper_than_recursion_depth_clear_nothing(try_settings: Home) -
 
     assert {ti.state for ti in home.tis("parent", parent).values()} == {State.SUCCESS}
     assert {ti.state for ti in home.tis("child", child).values()} == {State.SUCCESS}
+
+
+def test_tasks_clear_names_what_markers_reach_and_refuses_too_deep_in_one_line(
+    try_settings: Home,
+) -> None:
+    """The confirmation lists the other DAG's tasks it would clear; answering no clears
+    nothing. Too deep a chain is one `error:` line."""
+    home = try_settings
+    parent, child, _ = _marked(home, depth=10)
+    clear = ["tasks", "clear", "parent", "--run-id", parent, "--task-regex", "marker"]
+
+    declined = CliRunner().invoke(cli, clear, input="n\n", catch_exceptions=False)
+
+    assert declined.exit_code == 1
+    assert (
+        f"and through ExternalTaskMarker, of run {child!r} of DAG 'child': "
+        "child_task1, child_task2, back" in declined.output
+    )
+    assert {ti.state for ti in home.tis("child", child).values()} == {State.SUCCESS}
+
+    home.write_dag("marked", MARKED.format(depth=1))
+    home.sync()
+    deeper = _marked_again(home)
+    too_deep = CliRunner().invoke(
+        cli, ["tasks", "clear", "parent", "--run-id", deeper, "--yes"], catch_exceptions=False
+    )
+    assert too_deep.exit_code == 1
+    assert too_deep.stderr.count("\n") == 1
+    assert too_deep.stderr.startswith("error: Clearing through ExternalTaskMarker 'back'")
+
+
+def _marked_again(home: Home) -> str:
+    """A parent run at a new date on the DAGs' current version, with a child run beside it."""
+    when = T0 + dt.timedelta(days=7)
+    home.trigger("child", logical_date=when)
+    return home.trigger("parent", logical_date=when).run_id
