@@ -4,11 +4,14 @@ DAG's run; clearing an ExternalTaskMarker clears the task it names in the other 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from harness import Home
+from harness import Home, start_scheduler, stop
 
 from taskkit import DAG, TriggerDagRunOperator
 from taskkit.cli import cli
@@ -213,6 +216,43 @@ def test_dag_test_without_a_metastore_fails_clearly(
 
     assert result.task_states == {"t": State.FAILED}
     assert "taskkit db init" in result.logs("t")
+
+
+WAITING_TEST = """
+import datetime as dt
+from taskkit import DAG, TriggerDagRunOperator
+
+with DAG("tester", schedule=None, start_date=dt.datetime(2026, 1, 1)) as tester:
+    TriggerDagRunOperator(task_id="t", trigger_dag_id="target", trigger_run_id="waited",
+                          conf={"day": "today"}, wait_for_completion=True, poke_interval=0.1)
+result = tester.test()
+print(result.task_states["t"].value, result.xcom("t", "trigger_run_id"))
+"""
+
+
+@pytest.mark.slow
+def test_dag_test_waits_for_a_scheduler_to_run_the_triggered_run(try_settings: Home) -> None:
+    """DAG.test() with wait_for_completion ends once a scheduler on the same metastore has
+    run the triggered run (DAG.test runs in its own process here, so a hang fails it)."""
+    home = try_settings
+    home.write_dag("target", TARGET)
+    home.sync()
+    scheduler = start_scheduler(home, exit_when_idle=False)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", WAITING_TEST],
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        stop(scheduler)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["success", "waited"]
+    assert home.run_state("target", "waited") is RunState.SUCCESS
+    assert [t.task for t in home.tries("target")] == ["work"]
 
 
 MARKED = """
