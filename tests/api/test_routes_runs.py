@@ -167,17 +167,18 @@ def test_clearing_through_a_marker_reaches_the_other_dags_run(api: ApiHome, dept
         created = api.client.post(f"/api/v2/dags/{dag_id}/dagRuns", json=body, headers=op)
         assert created.status_code == 200, created.text
 
-    cleared = api.client.post(
-        "/api/v2/dags/parent/clearTaskInstances",
-        json={"dag_run_id": "p1", "task_ids": ["parent_task"], "include_downstream": True},
-        headers=op,
+    body = {"dag_run_id": "p1", "task_ids": ["parent_task"], "include_downstream": True}
+    dry = api.client.post(
+        "/api/v2/dags/parent/clearTaskInstances", json={**body, "dry_run": True}, headers=op
     )
+    cleared = api.client.post("/api/v2/dags/parent/clearTaskInstances", json=body, headers=op)
 
     if depth == 1:
+        assert dry.status_code == 400
         assert cleared.status_code == 400
         assert "deeper than its recursion_depth" in cleared.json()["detail"]
         return
     assert cleared.status_code == 200, cleared.text
     assert cleared.json()["task_instances"] == ["parent_task", "marker"]
     # p1's two, c1's child_task1, child_task2 and grandchild, then p2's two (by date 03-02)
-    assert cleared.json()["total_entries"] == 7
+    assert dry.json()["total_entries"] == cleared.json()["total_entries"] == 7
