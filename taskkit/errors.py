@@ -325,3 +325,7 @@ class FernetKeyError(TaskkitError, ValueError):
 
 class TriggeredRunFailedError(TaskkitError, RuntimeError):
     """A run started by TriggerDagRunOperator reached one of its `failed_states`."""
+
+
+class DagPausedError(TaskkitError, RuntimeError):
+    """TriggerDagRunOperator with fail_when_dag_is_paused found its target DAG paused."""

@@ -18,6 +18,8 @@ from taskkit.errors import (
     AirflowFailException,
     AirflowRescheduleException,
     AirflowSkipException,
+    DagNotFoundError,
+    DagPausedError,
     DuplicateRunError,
     TriggeredRunFailedError,
 )
@@ -42,8 +44,9 @@ class TriggerDagRunOperator(BaseOperator):
     `wait_for_completion` the try waits as a reschedule-mode sensor does,
     holding no slot: every `poke_interval` seconds a turn of the same try
     reads the run's state, until it is in `allowed_states` (success) or
-    `failed_states` (the task fails). `deferrable=True` is accepted with a
-    warning and waits the same way.
+    `failed_states` (the task fails). `fail_when_dag_is_paused` fails the
+    task instead of creating a run a paused DAG would not start.
+    `deferrable=True` is accepted with a warning and waits the same way.
     """
 
     template_fields: ClassVar[tuple[str, ...]] = (
@@ -68,6 +71,7 @@ class TriggerDagRunOperator(BaseOperator):
         allowed_states: Iterable[str] | None = None,
         failed_states: Iterable[str] | None = None,
         skip_when_already_exists: bool = False,
+        fail_when_dag_is_paused: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -89,6 +93,9 @@ class TriggerDagRunOperator(BaseOperator):
         if set(self.allowed_states) & set(self.failed_states):
             raise self._fail("a state is in both allowed_states and failed_states; list it once.")
         self.skip_when_already_exists = skip_when_already_exists
+        self.fail_when_dag_is_paused = self._check_bool(
+            "fail_when_dag_is_paused", fail_when_dag_is_paused
+        )
 
     def _run_states(self, name: str, given: Iterable[str] | None, default: RunState) -> list[str]:
         states = [default.value] if given is None else [str(s) for s in given]
@@ -127,6 +134,8 @@ class TriggerDagRunOperator(BaseOperator):
         when = _logical_date(self.logical_date)
         conf = _conf(self.conf)
         run_id = self.trigger_run_id or f"manual__{when.isoformat()}"
+        if self.fail_when_dag_is_paused:
+            self._refuse_paused(store)
         try:
             runs.trigger(
                 store, config, self.trigger_dag_id, run_id=run_id, logical_date=when, conf=conf
@@ -145,6 +154,18 @@ class TriggerDagRunOperator(BaseOperator):
                     "skip_when_already_exists=True to skip this task."
                 ) from None
         return run_id
+
+    def _refuse_paused(self, store: Metastore) -> None:
+        """Fail if the target DAG is paused (an unknown one is left to the trigger to name)."""
+        try:
+            paused = store.get_dag(self.trigger_dag_id).is_paused
+        except DagNotFoundError:
+            return
+        if paused:
+            raise DagPausedError(
+                f"DAG {self.trigger_dag_id!r} is paused (fail_when_dag_is_paused is set); "
+                f"run `taskkit dags unpause {self.trigger_dag_id}` first."
+            )
 
     def _finished(self, store: Metastore, run_id: str) -> bool:
         """Whether the triggered run is in an allowed state; raises if it is in a failed one."""

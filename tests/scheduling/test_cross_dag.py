@@ -203,6 +203,26 @@ def test_dag_test_records_the_run_in_the_configured_metastore(try_settings: Home
     assert (run.state, run.logical_date) == (RunState.QUEUED, T0.replace(hour=6))
 
 
+def test_a_paused_target_fails_the_task_only_when_asked(try_settings: Home) -> None:
+    """fail_when_dag_is_paused fails the task naming the fix; without it the run is created
+    (and waits for the DAG to be unpaused), as in Airflow."""
+    home = try_settings
+    home.write_dag("target", TARGET)
+    home.sync()
+    home.store.set_paused("target", True)
+    with DAG("tester", schedule=None, start_date=T0) as tester:
+        TriggerDagRunOperator(task_id="strict", trigger_dag_id="target", trigger_run_id="a",
+                              fail_when_dag_is_paused=True)  # fmt: skip
+        TriggerDagRunOperator(task_id="lenient", trigger_dag_id="target", trigger_run_id="b")
+
+    result = tester.test(logical_date=T0)
+
+    assert result.task_states == {"strict": State.FAILED, "lenient": State.SUCCESS}
+    assert "DagPausedError: DAG 'target' is paused" in result.logs("strict")
+    assert "taskkit dags unpause target" in result.logs("strict")
+    assert [r.run_id for r in home.store.list_runs("target")] == ["b"]
+
+
 def test_dag_test_without_a_metastore_fails_clearly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
