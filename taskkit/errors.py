@@ -321,3 +321,11 @@ class ConnectionSpecError(TaskkitError, ValueError):
 
 class FernetKeyError(TaskkitError, ValueError):
     """The Fernet key is malformed, missing, or not the one a stored secret was encrypted with."""
+
+
+class TriggeredRunFailedError(TaskkitError, RuntimeError):
+    """A run started by TriggerDagRunOperator reached one of its `failed_states`."""
+
+
+class DagPausedError(TaskkitError, RuntimeError):
+    """TriggerDagRunOperator with fail_when_dag_is_paused found its target DAG paused."""
