@@ -63,6 +63,8 @@ _EXPORTS: dict[str, str] = {
     "DateTimeSensor": "taskkit.sensors.temporal",
     "DayOfWeekSensor": "taskkit.sensors.temporal",
     "ExternalTaskSensor": "taskkit.sensors.external_task",
+    "ExternalTaskMarker": "taskkit.sensors.external_task",
+    "TriggerDagRunOperator": "taskkit.crossdag.trigger_dagrun",
     "AirflowRescheduleException": "taskkit.errors",
     "AirflowSensorTimeout": "taskkit.errors",
     # variables, connections and time zones
@@ -112,6 +114,7 @@ __all__ = [
     "EmptyOperator",
     "EventsTimetable",
     "ExternalPythonOperator",
+    "ExternalTaskMarker",
     "ExternalTaskSensor",
     "FileSensor",
     "Label",
@@ -130,6 +133,7 @@ __all__ = [
     "TaskGroup",
     "TimeDeltaSensor",
     "TimeSensor",
+    "TriggerDagRunOperator",
     "TriggerRule",
     "Variable",
     "WeekDay",
@@ -175,6 +179,7 @@ if TYPE_CHECKING:
     )
     from taskkit.authoring.variables import Variable
     from taskkit.authoring.weekday import WeekDay
+    from taskkit.crossdag.trigger_dagrun import TriggerDagRunOperator
     from taskkit.errors import (
         AirflowFailException,
         AirflowRescheduleException,
@@ -191,7 +196,7 @@ if TYPE_CHECKING:
         MultipleCronTriggerTimetable,
     )
     from taskkit.sensors.bash import BashSensor
-    from taskkit.sensors.external_task import ExternalTaskSensor
+    from taskkit.sensors.external_task import ExternalTaskMarker, ExternalTaskSensor
     from taskkit.sensors.filesystem import FileSensor
     from taskkit.sensors.temporal import (
         DateTimeSensor,

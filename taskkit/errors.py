@@ -323,6 +323,14 @@ class FernetKeyError(TaskkitError, ValueError):
     """The Fernet key is malformed, missing, or not the one a stored secret was encrypted with."""
 
 
+class TriggeredRunFailedError(TaskkitError, RuntimeError):
+    """A run started by TriggerDagRunOperator reached one of its `failed_states`."""
+
+
+class DagPausedError(TaskkitError, RuntimeError):
+    """TriggerDagRunOperator with fail_when_dag_is_paused found its target DAG paused."""
+
+
 class XComUnreadableError(TaskkitError, LookupError):
     """A try pulled a pickled value of a task that is not upstream of it: it cannot verify it."""
 
