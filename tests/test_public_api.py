@@ -45,6 +45,7 @@ def test_states_are_str_enums() -> None:
         "up_for_reschedule",
         "upstream_failed",
         "skipped",
+        "removed",
     }
     assert len(taskkit.TriggerRule) == 13  # all of Airflow 3's
 

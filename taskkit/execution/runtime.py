@@ -88,17 +88,22 @@ class TryXCom:
     def pull(self, task_id: str, key: str) -> Any:
         """The task's value: the same instance's in this task's mapped group, a mapped task's
         values as a list (map-index order), else its one value; None if it pushed none."""
-        if task_id == self.task_id:
-            return self.pushed.get(key)
-        encoded = self.values.get((task_id, key))
-        if encoded is None and self.lookup is not None and not self._carried(task_id):
+        if task_id == self.task_id and key in self.pushed:
+            return self.pushed[key]
+        encoded = self.values.get((task_id, key))  # this instance's own earlier values too
+        if (
+            encoded is None
+            and self.lookup is not None
+            and task_id != self.task_id
+            and not self._carried(task_id)
+        ):
             encoded = self.lookup(task_id, key, self.map_index if self._paired(task_id) else None)
         return _decoded(encoded)
 
     def pull_at(self, task_id: str, key: str, map_index: int) -> Any:
         """The value instance `map_index` of the task pushed under `key`, or None."""
         if task_id == self.task_id and map_index == self.map_index:
-            return self.pushed.get(key)
+            return self.pull(task_id, key)
         encoded = self.values.get((task_id, key))
         if isinstance(encoded, EncodedXComSequence):
             for index, item in zip(encoded.map_indexes, encoded.values, strict=True):
