@@ -36,7 +36,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from taskkit.states import RunState, RunType, State
 
 #: The Alembic revision this code expects; a test checks it is the scripts' head.
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0009"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -1,7 +1,7 @@
 """Mapping details: task_instance.rendered_map_index.
 
 Revision ID: 0006
-Revises: 0009
+Revises: 0005
 Create Date: 2026-11-29
 
 - task_instance.rendered_map_index: a mapped instance's map_index_template as
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision: str | None = "0009"
+down_revision: str | None = "0005"
 branch_labels: str | None = None
 depends_on: str | None = None
 
@@ -26,6 +26,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to revision 0009: rendered names are dropped."""
+    """Back to revision 0005: rendered names are dropped."""
     with op.batch_alter_table("task_instance") as batch:
         batch.drop_column("rendered_map_index")

@@ -1,7 +1,7 @@
 """Rendered template fields: what each try rendered, for the UI's panel and the API.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-29
 
 - rendered_task_instance_fields: one row per try of a task instance (map
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | None = None
 depends_on: str | None = None
 
@@ -42,5 +42,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to revision 0005: the rendered values are dropped."""
+    """Back to revision 0006: the rendered values are dropped."""
     op.drop_table("rendered_task_instance_fields")
