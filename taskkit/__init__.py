@@ -71,6 +71,13 @@ _EXPORTS: dict[str, str] = {
     "BaseHook": "taskkit.authoring.connections",
     "mask_secret": "taskkit.authoring.masking",
     "timezone": "taskkit.timezone",  # a module, as Airflow's `airflow.utils.timezone`
+    # assets (data-aware scheduling)
+    "Asset": "taskkit.model.assets",
+    "AssetAlias": "taskkit.model.assets",
+    "AssetAll": "taskkit.model.assets",
+    "AssetAny": "taskkit.model.assets",
+    "AssetOrTimeSchedule": "taskkit.model.assets",
+    "Metadata": "taskkit.model.assets",
     # timetables (schedule objects)
     "CronDataIntervalTimetable": "taskkit.model.timetables",
     "CronTriggerTimetable": "taskkit.model.timetables",
@@ -92,6 +99,11 @@ __all__ = [
     "AirflowRescheduleException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
+    "Asset",
+    "AssetAlias",
+    "AssetAll",
+    "AssetAny",
+    "AssetOrTimeSchedule",
     "BaseBranchOperator",
     "BaseHook",
     "BaseOperator",
@@ -116,6 +128,7 @@ __all__ = [
     "FileSensor",
     "Label",
     "LatestOnlyOperator",
+    "Metadata",
     "MultipleCronTriggerTimetable",
     "Param",
     "ParamValidationError",
@@ -181,6 +194,14 @@ if TYPE_CHECKING:
         AirflowSensorTimeout,
         AirflowSkipException,
         ParamValidationError,
+    )
+    from taskkit.model.assets import (
+        Asset,
+        AssetAlias,
+        AssetAll,
+        AssetAny,
+        AssetOrTimeSchedule,
+        Metadata,
     )
     from taskkit.model.timetables import (
         CronDataIntervalTimetable,

@@ -321,3 +321,7 @@ class ConnectionSpecError(TaskkitError, ValueError):
 
 class FernetKeyError(TaskkitError, ValueError):
     """The Fernet key is malformed, missing, or not the one a stored secret was encrypted with."""
+
+
+class AssetDefinitionError(DagDefinitionError):
+    """An Asset, an asset condition or a task's outlets are not valid."""

@@ -184,6 +184,8 @@ def _run_try(
         except TypeError as exc:
             result = attrs.evolve(result, outcome=TryOutcome.FAILED, error=str(exc))
     _call_back(operator, *_callback_for(operator, result, workload), context)
+    if result.outcome is TryOutcome.SUCCESS and operator.outlets:
+        result = attrs.evolve(result, asset_events=context["outlet_events"].events())
     encoded: dict[str, EncodedXCom] = {}
     for name, pushed in xcom.pushed.items():
         try:

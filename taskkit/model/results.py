@@ -9,6 +9,8 @@ from typing import Any
 
 import attrs
 
+from taskkit.model.assets import AssetEventSpec
+
 
 class TryOutcome(enum.Enum):
     """How one try ended, as the worker reports it."""
@@ -64,3 +66,5 @@ class TryResult:
     #: sensor timeout counts from then, across reschedules).
     reschedule_at: dt.datetime | None = None
     first_poke_at: dt.datetime | None = None
+    #: SUCCESS only: the asset events of the task's outlets, for the scheduler to record.
+    asset_events: tuple[AssetEventSpec, ...] = ()

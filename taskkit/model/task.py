@@ -74,6 +74,8 @@ class TaskSpec:
     max_active_tis_per_dagrun: int | None = None
     #: Set for a mapped task (`.expand(...)`): its instances are decided when it is ready.
     map_spec: MapSpec | None = None
+    #: The URIs of the assets a success of this task updates (its outlets).
+    outlets: tuple[str, ...] = ()
 
     @property
     def max_tries(self) -> int:

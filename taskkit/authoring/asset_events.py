@@ -1,0 +1,87 @@
+"""What a try sees of assets: `outlet_events` to set its events' extra, and `inlets`.
+
+A try never writes an event itself (the scheduler is the one writer): it
+reports one AssetEventSpec per outlet in its TryResult when it succeeds.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Generator, Iterable
+from typing import Any
+
+import attrs
+
+from taskkit.errors import AssetDefinitionError
+from taskkit.model.assets import Asset, AssetAlias, AssetEventSpec, Metadata
+
+
+@attrs.define
+class OutletEventAccessor:
+    """One outlet's pending event: `extra` to fill in, and for an alias the assets added."""
+
+    key: Asset | AssetAlias
+    extra: dict[str, Any] = attrs.Factory(dict)
+    #: AssetAlias only: the (asset, extra) pairs added with `.add(asset, extra=...)`.
+    added: list[tuple[Asset, dict[str, Any]]] = attrs.Factory(list)
+
+    def add(self, asset: Asset, extra: dict[str, Any] | None = None) -> None:
+        """Attach an event for `asset` to this alias (Airflow's AssetAlias outlet)."""
+        if not isinstance(self.key, AssetAlias):
+            raise AssetDefinitionError(
+                f"outlet_events[{self.key.uri!r}].add(): only an AssetAlias outlet takes add()."
+            )
+        if not isinstance(asset, Asset):
+            raise AssetDefinitionError(f"outlet_events alias add() needs an Asset, got {asset!r}.")
+        self.added.append((asset, dict(extra or {})))
+
+
+class OutletEventAccessors:
+    """`context["outlet_events"]`: `outlet_events[asset].extra["rows"] = 10`."""
+
+    def __init__(self, outlets: Iterable[Asset | AssetAlias]) -> None:
+        self._outlets = list(outlets)
+        self._events: dict[Asset | AssetAlias, OutletEventAccessor] = {}
+
+    def __getitem__(self, key: Asset | AssetAlias) -> OutletEventAccessor:
+        if not isinstance(key, Asset | AssetAlias):
+            raise KeyError(f"outlet_events is keyed by Asset or AssetAlias, got {key!r}")
+        if key not in self._events:
+            self._events[key] = OutletEventAccessor(key)
+        return self._events[key]
+
+    def events(self) -> tuple[AssetEventSpec, ...]:
+        """The events a success of the try records: one per Asset outlet, plus alias additions."""
+        found: list[AssetEventSpec] = []
+        for outlet in self._outlets:
+            accessor = self._events.get(outlet)
+            if isinstance(outlet, Asset):
+                found.append(AssetEventSpec(outlet.uri, dict(accessor.extra) if accessor else {}))
+            elif accessor is not None:
+                found.extend(
+                    AssetEventSpec(asset.uri, extra, alias=outlet.name)
+                    for asset, extra in accessor.added
+                )
+        return tuple(found)
+
+
+def drain_metadata(value: Any, outlet_events: OutletEventAccessors) -> Any:
+    """Run a generator a task function returned, applying each Metadata it yields.
+
+    Airflow's `yield Metadata(asset, extra)`: the generator's own return
+    value becomes the task's value. Anything else is returned unchanged.
+    """
+    if not inspect.isgenerator(value):
+        return value
+    generator: Generator[Any, None, Any] = value  # type: ignore[assignment]
+    while True:
+        try:
+            item = next(generator)
+        except StopIteration as stop:
+            return stop.value
+        if isinstance(item, Metadata):
+            outlet_events[item.asset].extra.update(item.extra)
+            if item.alias is not None:
+                outlet_events[item.alias].add(item.asset, dict(item.extra))
+        else:
+            print(f"Ignoring a value of type {type(item).__name__} the task yielded")

@@ -1,0 +1,129 @@
+"""Asset-triggered runs under the real scheduler: outlets record events, consumers run."""
+
+from __future__ import annotations
+
+from harness import Home
+
+from taskkit.metastore.records import RunRecord
+from taskkit.states import RunState, RunType
+
+PRODUCERS = """
+from taskkit import Asset, Metadata
+
+ORDERS = Asset("s3://lake/orders", extra={"team": "sales"})
+USERS = Asset("s3://lake/users")
+
+
+def orders(outlet_events):
+    outlet_events[ORDERS].extra["rows"] = 10
+    return "orders done"
+
+
+def users():
+    yield Metadata(USERS, {"rows": 3})
+    return "users done"
+
+
+with DAG("make_orders", schedule=None, start_date=dt.datetime(2026, 1, 1)):
+    PythonOperator(task_id="write", python_callable=orders, outlets=[ORDERS])
+
+with DAG("make_users", schedule=None, start_date=dt.datetime(2026, 1, 1)):
+    PythonOperator(task_id="write", python_callable=users, outlets=[USERS])
+
+with DAG("make_nothing", schedule=None, start_date=dt.datetime(2026, 1, 1)):
+    PythonOperator(task_id="fail", python_callable=lambda: 1 / 0, outlets=[ORDERS])
+"""
+
+CONSUMERS = """
+from taskkit import Asset
+
+ORDERS = Asset("s3://lake/orders")
+USERS = Asset("s3://lake/users")
+
+
+def seen(triggering_asset_events, ti):
+    return {uri: [e["extra"] for e in events] for uri, events in triggering_asset_events.items()}
+
+
+with DAG("both", schedule=[ORDERS, USERS], start_date=dt.datetime(2026, 1, 1)):
+    PythonOperator(task_id="read", python_callable=seen)
+
+with DAG("either", schedule=ORDERS | USERS, start_date=dt.datetime(2026, 1, 1)):
+    PythonOperator(task_id="read", python_callable=seen)
+"""
+
+
+def _asset_runs(home: Home, dag_id: str) -> list[RunRecord]:
+    runs = home.store.list_runs(dag_id)
+    assert all(r.run_type is RunType.ASSET_TRIGGERED for r in runs)
+    return sorted(runs, key=lambda r: r.created_at)
+
+
+def _setup(home: Home) -> None:
+    home.write_dag("producers", PRODUCERS)
+    home.write_dag("consumers", CONSUMERS)
+    home.sync()
+
+
+def test_an_and_schedule_runs_once_every_asset_has_a_new_event(home: Home) -> None:
+    """[a, b] waits for both; a | b runs on each; the run sees the events that triggered it."""
+    _setup(home)
+    home.trigger("make_orders")
+    home.run_scheduler()
+    assert _asset_runs(home, "both") == []  # users has no event yet
+    (either,) = _asset_runs(home, "either")
+    assert home.xcom("either", either.run_id, "read") is not None
+
+    home.trigger("make_users")
+    home.run_scheduler()
+    (both,) = _asset_runs(home, "both")
+    assert both.state is RunState.SUCCESS
+    assert both.conf["triggering_asset_events"]["s3://lake/orders"][0]["extra"] == {"rows": 10}
+    assert both.conf["triggering_asset_events"]["s3://lake/users"][0]["extra"] == {"rows": 3}
+    assert len(_asset_runs(home, "either")) == 2
+
+    home.trigger("make_users")
+    home.run_scheduler()
+    assert len(_asset_runs(home, "both")) == 1  # orders has no event since its last run
+    assert len(_asset_runs(home, "either")) == 3
+
+
+def test_a_failed_producer_records_no_event(home: Home) -> None:
+    """Only a success updates its outlets: nothing downstream runs after a failure."""
+    _setup(home)
+    run = home.trigger("make_nothing")
+    home.run_scheduler()
+    assert home.run_state("make_nothing", run.run_id) is RunState.FAILED
+    assert home.store.list_asset_events() == []
+    assert _asset_runs(home, "either") == []
+
+
+def test_events_recorded_before_a_restart_trigger_runs_after_it(home: Home) -> None:
+    """The queue of unconsumed events lives in the metastore: a new scheduler acts on it."""
+    _setup(home)
+    home.store.set_paused("either", True)
+    home.trigger("make_orders")
+    home.run_scheduler()
+    assert _asset_runs(home, "either") == []  # paused: its event waits in the queue
+    assert home.store.queued_asset_dags() == {"either", "both"}  # both waits for users too
+
+    home.store.set_paused("either", False)
+    home.run_scheduler()  # a new scheduler process-equivalent: it starts from the queue
+    (run,) = _asset_runs(home, "either")
+    assert run.state is RunState.SUCCESS
+    assert home.store.queued_asset_dags() == {"both"}
+
+
+def test_event_records_its_source_task_and_extra(home: Home) -> None:
+    """The event names the try that produced it, with the extra the task set."""
+    _setup(home)
+    run = home.trigger("make_orders")
+    home.run_scheduler()
+    (event,) = home.store.list_asset_events()
+    assert (event.uri, event.source_dag_id, event.source_run_id, event.source_task_id) == (
+        "s3://lake/orders",
+        "make_orders",
+        run.run_id,
+        "write",
+    )
+    assert event.extra == {"rows": 10}
