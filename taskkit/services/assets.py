@@ -1,0 +1,39 @@
+"""Assets and their events as people see them: one path for the CLI and the REST API."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from taskkit.errors import AssetNotFoundError
+
+if TYPE_CHECKING:
+    from taskkit.metastore import Metastore
+
+#: The most events one request returns.
+MAX_EVENTS = 1000
+
+
+def list_assets(store: Metastore) -> list[dict[str, Any]]:
+    """Every asset a DAG names: its producers, consumers, event count and latest event."""
+    return [
+        {
+            "uri": a.uri,
+            "name": a.name,
+            "group": a.group,
+            "extra": dict(a.extra),
+            "producing_dags": list(a.producing_dags),
+            "consuming_dags": list(a.consuming_dags),
+            "events": a.events,
+            "last_event_at": a.last_event_at.isoformat() if a.last_event_at else None,
+        }
+        for a in store.list_assets()
+    ]
+
+
+def list_asset_events(
+    store: Metastore, uri: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The latest `limit` (at most MAX_EVENTS) asset events, newest first; of one asset if `uri`."""
+    if uri is not None and uri not in {a.uri for a in store.list_assets()}:
+        raise AssetNotFoundError(uri)
+    return [e.as_json() for e in store.list_asset_events(uri, limit)]
