@@ -12,8 +12,9 @@ from typing import Any
 
 import attrs
 
+from taskkit.authoring.secrets import current_source
 from taskkit.errors import AssetDefinitionError
-from taskkit.model.assets import Asset, AssetAlias, AssetEventSpec, Metadata
+from taskkit.model.assets import Asset, AssetAlias, AssetEvent, AssetEventSpec, Metadata
 
 
 @attrs.define
@@ -63,6 +64,26 @@ class OutletEventAccessors:
                     for asset, extra in accessor.added
                 )
         return tuple(found)
+
+
+class InletEventAccessors:
+    """`context["inlet_events"]`: `inlet_events[asset]` lists its recorded events, oldest first.
+
+    Read from the metastore when first asked for (the try reads, never
+    writes); under DAG.test() there is none, so the lists are empty.
+    """
+
+    def __init__(self, inlets: Iterable[Asset | AssetAlias]) -> None:
+        self._inlets = {a.uri: a for a in inlets if isinstance(a, Asset)}
+        self._read: dict[str, list[AssetEvent]] = {}
+
+    def __getitem__(self, key: Asset) -> list[AssetEvent]:
+        if not isinstance(key, Asset) or key.uri not in self._inlets:
+            raise KeyError(f"inlet_events[{key!r}]: only the task's inlets can be read")
+        if key.uri not in self._read:
+            source = current_source()
+            self._read[key.uri] = source.asset_events(key.uri) if source is not None else []
+        return self._read[key.uri]
 
 
 def drain_metadata(value: Any, outlet_events: OutletEventAccessors) -> Any:

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import attrs
 
 from taskkit.authoring import macros
-from taskkit.authoring.asset_events import OutletEventAccessors
+from taskkit.authoring.asset_events import InletEventAccessors, OutletEventAccessors
 from taskkit.authoring.connections import CONN
 from taskkit.authoring.params import param_values
 from taskkit.authoring.variables import VAR
@@ -153,6 +153,7 @@ def try_context(base: Context, ti: TaskInstanceInfo, task: Any) -> Context:
     context["inlets"] = list(getattr(task, "inlets", ()))
     context["outlets"] = list(getattr(task, "outlets", ()))
     context["outlet_events"] = OutletEventAccessors(context["outlets"])
+    context["inlet_events"] = InletEventAccessors(context["inlets"])
     task_params = getattr(task, "params", None)
     if task_params:
         context["params"] = param_values(getattr(dag, "params", None), base["conf"], task_params)

@@ -47,6 +47,7 @@ CONTEXT_KEYS = frozenset(
         "inlets",
         "outlets",
         "outlet_events",
+        "inlet_events",
         "triggering_asset_events",
     }
 )

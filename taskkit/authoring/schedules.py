@@ -40,8 +40,8 @@ def validate_schedule(
     if not isinstance(schedule, str):
         raise ScheduleError(
             f"DAG {dag_id!r}: schedule must be None, a preset, a cron string or a timedelta, "
-            f"a timetable (CronTriggerTimetable, EventsTimetable, ...) or assets ([Asset(...)], "
-            f"a & b, a | b); got {schedule!r}."
+            f"or a timetable (CronTriggerTimetable, EventsTimetable, ...), or assets "
+            f"([Asset(...)], a & b, a | b); got {schedule!r}."
         )
     if schedule.startswith("@"):
         if schedule not in PRESETS:

@@ -10,6 +10,7 @@ events is the scheduler's job.
 
 from __future__ import annotations
 
+import datetime as dt
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
@@ -264,6 +265,19 @@ class Metadata:
     asset: Asset
     extra: Mapping[str, Any] = attrs.field(factory=dict)
     alias: AssetAlias | None = None
+
+
+@attrs.frozen
+class AssetEvent:
+    """A recorded asset event as a task reads it from `inlet_events[asset]`."""
+
+    uri: str
+    extra: Mapping[str, Any]
+    timestamp: dt.datetime
+    source_dag_id: str | None = None
+    source_run_id: str | None = None
+    source_task_id: str | None = None
+    source_map_index: int = -1
 
 
 @attrs.frozen

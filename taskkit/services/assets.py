@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from taskkit.errors import AssetNotFoundError
+from taskkit.model.assets import AssetEvent
 
 if TYPE_CHECKING:
     from taskkit.metastore import Metastore
@@ -27,6 +28,22 @@ def list_assets(store: Metastore) -> list[dict[str, Any]]:
             "last_event_at": a.last_event_at.isoformat() if a.last_event_at else None,
         }
         for a in store.list_assets()
+    ]
+
+
+def events_of(store: Metastore, uri: str) -> list[AssetEvent]:
+    """The asset's latest MAX_EVENTS events, oldest first: what `inlet_events[asset]` holds."""
+    return [
+        AssetEvent(
+            uri=e.uri,
+            extra=dict(e.extra),
+            timestamp=e.timestamp,
+            source_dag_id=e.source_dag_id,
+            source_run_id=e.source_run_id,
+            source_task_id=e.source_task_id,
+            source_map_index=e.source_map_index,
+        )
+        for e in reversed(store.list_asset_events(uri, MAX_EVENTS))
     ]
 
 

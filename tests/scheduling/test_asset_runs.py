@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from harness import Home
 
+from taskkit import serde
 from taskkit.metastore.records import RunRecord
 from taskkit.states import RunState, RunType
 
@@ -29,6 +30,13 @@ with DAG("make_orders", schedule=None, start_date=dt.datetime(2026, 1, 1)):
 
 with DAG("make_users", schedule=None, start_date=dt.datetime(2026, 1, 1)):
     PythonOperator(task_id="write", python_callable=users, outlets=[USERS])
+
+def latest_rows(inlet_events):
+    return [e.extra["rows"] for e in inlet_events[ORDERS]]
+
+
+with DAG("inspect", schedule=None, start_date=dt.datetime(2026, 1, 1)):
+    PythonOperator(task_id="read", python_callable=latest_rows, inlets=[ORDERS])
 
 with DAG("make_nothing", schedule=None, start_date=dt.datetime(2026, 1, 1)):
     PythonOperator(task_id="fail", python_callable=lambda: 1 / 0, outlets=[ORDERS])
@@ -127,3 +135,16 @@ def test_event_records_its_source_task_and_extra(home: Home) -> None:
         "write",
     )
     assert event.extra == {"rows": 10}
+
+
+def test_a_task_reads_its_inlets_events(home: Home) -> None:
+    """inlet_events[asset] lists the asset's recorded events, oldest first, with their extra."""
+    _setup(home)
+    home.trigger("make_orders")
+    home.trigger("make_orders")
+    home.run_scheduler()
+    run = home.trigger("inspect")
+    home.run_scheduler()
+    stored = home.xcom("inspect", run.run_id, "read")
+    assert stored is not None
+    assert serde.decode_xcom(stored.value, stored.encoding, key=home.key) == [10, 10]
