@@ -78,6 +78,7 @@ _EXPORTS: dict[str, str] = {
     "AssetAny": "taskkit.model.assets",
     "AssetOrTimeSchedule": "taskkit.model.assets",
     "Metadata": "taskkit.model.assets",
+    "asset": "taskkit.authoring.asset_decorator",
     # timetables (schedule objects)
     "CronDataIntervalTimetable": "taskkit.model.timetables",
     "CronTriggerTimetable": "taskkit.model.timetables",
@@ -149,6 +150,7 @@ __all__ = [
     "WeightRule",
     "XComArg",
     "__version__",
+    "asset",
     "chain",
     "cross_downstream",
     "dag",
@@ -163,6 +165,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from taskkit import timezone
+    from taskkit.authoring.asset_decorator import asset
     from taskkit.authoring.baseoperator import BaseOperator
     from taskkit.authoring.branching import (
         BaseBranchOperator,

@@ -16,8 +16,10 @@ from taskkit import (
     CronTriggerTimetable,
     Metadata,
     PythonOperator,
+    asset,
     task,
 )
+from taskkit.authoring import registry
 from taskkit.errors import DagDefinitionError
 from taskkit.scheduling.dag_import import import_dag_file
 from taskkit.scheduling.timetable import Timetable
@@ -122,3 +124,29 @@ def test_a_consumer_reads_triggering_asset_events_from_its_context() -> None:
     events = {ORDERS.uri: [{"extra": {"rows": 7}, "source_dag_id": "produce"}]}
     result = dag.test(conf={"triggering_asset_events": events})
     assert result.xcom("read") == 7
+
+
+def test_the_asset_decorator_makes_a_one_task_dag_producing_the_asset() -> None:
+    """@asset: DAG and task named after the function; self, context keys and inlets by name."""
+    with registry.collect_dags() as found:
+
+        @asset(schedule=None)
+        def raw_orders(self, outlet_events):  # type: ignore[no-untyped-def]
+            outlet_events[self].extra["rows"] = 5
+            return self.uri
+
+        @asset(schedule=[raw_orders], uri="s3://lake/clean", group="clean")
+        def clean_orders(raw_orders, logical_date):  # type: ignore[no-untyped-def]
+            return raw_orders.uri
+
+    dags = {d.dag_id: d for d in found}
+    assert set(dags) == {"raw_orders", "clean_orders"}
+    assert raw_orders == Asset("raw_orders")
+    assert clean_orders.uri == "s3://lake/clean"
+    assert dags["clean_orders"].schedule == AssetAll(Asset("raw_orders"))
+    produced = dags["raw_orders"].test()
+    assert produced.xcom("raw_orders") == "raw_orders"
+    assert [(e.uri, e.extra) for e in produced.asset_events] == [("raw_orders", {"rows": 5})]
+    consumed = dags["clean_orders"].test()
+    assert consumed.xcom("clean_orders") == "raw_orders"
+    assert [e.uri for e in consumed.asset_events] == ["s3://lake/clean"]
