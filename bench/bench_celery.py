@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -117,15 +118,37 @@ def main() -> None:
             trigger(settings, "warmup")
             run_scheduler(settings)
             trigger(settings, "fan_out")
+            workers_before = sum(session_cpu(w.pid) for w in workers)
+            scheduler_before = time.process_time()
             seconds, _, _ = run_scheduler(settings)
+            scheduler_cpu = time.process_time() - scheduler_before
+            workers_cpu = sum(session_cpu(w.pid) for w in workers) - workers_before
         finally:
             stop_workers(workers)
         print(
             f"[{broker}, PostgreSQL] {count} worker process(es) x {args.concurrency}: "
             f"fan-out of {args.width} no-op tasks in {seconds:.2f}s, "
-            f"{args.width / seconds:.0f} tries/s",
+            f"{args.width / seconds:.0f} tries/s; CPU per try: scheduler "
+            f"{scheduler_cpu * 1000 / args.width:.2f} ms, workers "
+            f"{workers_cpu * 1000 / args.width:.2f} ms",
             flush=True,
         )
+
+
+def session_cpu(session: int) -> float:
+    """CPU seconds of every process in a session, with the children they reaped (/proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # it exited meanwhile
+            continue
+        if int(fields[3]) == session:  # fields[3]: the session id (field 6 of stat)
+            total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return total / tick
 
 
 if __name__ == "__main__":

@@ -63,6 +63,8 @@ _EXPORTS: dict[str, str] = {
     "DateTimeSensor": "taskkit.sensors.temporal",
     "DayOfWeekSensor": "taskkit.sensors.temporal",
     "ExternalTaskSensor": "taskkit.sensors.external_task",
+    "ExternalTaskMarker": "taskkit.sensors.external_task",
+    "TriggerDagRunOperator": "taskkit.crossdag.trigger_dagrun",
     "AirflowRescheduleException": "taskkit.errors",
     "AirflowSensorTimeout": "taskkit.errors",
     # variables, connections and time zones
@@ -125,6 +127,7 @@ __all__ = [
     "EmptyOperator",
     "EventsTimetable",
     "ExternalPythonOperator",
+    "ExternalTaskMarker",
     "ExternalTaskSensor",
     "FileSensor",
     "Label",
@@ -144,6 +147,7 @@ __all__ = [
     "TaskGroup",
     "TimeDeltaSensor",
     "TimeSensor",
+    "TriggerDagRunOperator",
     "TriggerRule",
     "Variable",
     "WeekDay",
@@ -191,6 +195,7 @@ if TYPE_CHECKING:
     )
     from taskkit.authoring.variables import Variable
     from taskkit.authoring.weekday import WeekDay
+    from taskkit.crossdag.trigger_dagrun import TriggerDagRunOperator
     from taskkit.errors import (
         AirflowFailException,
         AirflowRescheduleException,
@@ -215,7 +220,7 @@ if TYPE_CHECKING:
         MultipleCronTriggerTimetable,
     )
     from taskkit.sensors.bash import BashSensor
-    from taskkit.sensors.external_task import ExternalTaskSensor
+    from taskkit.sensors.external_task import ExternalTaskMarker, ExternalTaskSensor
     from taskkit.sensors.filesystem import FileSensor
     from taskkit.sensors.temporal import (
         DateTimeSensor,

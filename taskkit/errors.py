@@ -338,3 +338,11 @@ class AssetNotFoundError(NotFoundError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class TriggeredRunFailedError(TaskkitError, RuntimeError):
+    """A run started by TriggerDagRunOperator reached one of its `failed_states`."""
+
+
+class DagPausedError(TaskkitError, RuntimeError):
+    """TriggerDagRunOperator with fail_when_dag_is_paused found its target DAG paused."""

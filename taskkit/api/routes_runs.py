@@ -103,9 +103,11 @@ def clear_task_instances(
     chosen = tis.choose_tasks(
         spec, task_ids=body.task_ids or (), downstream=body.include_downstream
     )
+    plan = tis.plan_clear(api.store, api.versions, dag_id, body.dag_run_id, chosen)
     if body.dry_run:
-        return ChangedTaskInstances(task_instances=chosen, total_entries=len(chosen))
-    count = tis.clear(api.store, spec, dag_id, body.dag_run_id, chosen)
+        planned = sum(len(step.task_ids) for step in plan)
+        return ChangedTaskInstances(task_instances=chosen, total_entries=planned)
+    count = tis.clear_planned(api.store, plan)
     return ChangedTaskInstances(task_instances=chosen, total_entries=count)
 
 

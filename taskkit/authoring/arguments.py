@@ -87,7 +87,10 @@ AIRFLOW_ONLY_TASK_ARGS: Mapping[str, str] = {
     "max_wait": _SENSORS,
     "silent_fail": _SENSORS,
     "never_fail": _SENSORS,
-    "deferrable": "deferral arrives with issue 10; until then it is ignored",
+    "deferrable": (
+        "deferral arrives with issue 10; until then the task waits without it: a sensor in its "
+        "mode (poke or reschedule), TriggerDagRunOperator by checking the run from its try"
+    ),
 }
 
 #: Airflow DAG arguments taskkit accepts but does not implement, with why.

@@ -97,16 +97,20 @@ def clear(dag_id: str, run_id: str, task_regex: str | None, downstream: bool, ye
     """Rerun task instances of a run: reset them so the scheduler runs each as a new try.
 
     They get their retries again and lose their XComs; the run goes back to
-    queued. Queued or running task instances are left to finish.
+    queued. Queued or running task instances are left to finish. A cleared
+    ExternalTaskMarker also clears its external task (and what follows it) in
+    the other DAG's run at the marker's logical date.
     """
     # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.services import task_instances as services
+    from taskkit.services.dag_versions import DagVersions, secret_key
 
     config = context.settings()
     with context.open_store(config) as store:
         store.get_dag(dag_id)
         run = store.get_run(dag_id, run_id)
-        spec = context.load_version(config, store.get_dag_version(run.dag_version_id)).spec
+        versions = DagVersions(store, secret_key(config))
+        spec = versions.get(run.dag_version_id).spec
         try:
             chosen = services.choose_tasks(spec, task_regex=task_regex, downstream=downstream)
         except InvalidInputError as exc:
@@ -114,12 +118,19 @@ def clear(dag_id: str, run_id: str, task_regex: str | None, downstream: bool, ye
                 f"not a regular expression: {str(exc).split(': ', 1)[-1]}",
                 param_hint="'--task-regex'",
             ) from None
+        plan = services.plan_clear(store, versions, dag_id, run_id, chosen)
         if not yes:
+            others = "".join(
+                f"\n  and through ExternalTaskMarker, of run {p.run.run_id!r} of DAG "
+                f"{p.run.dag_id!r}: {', '.join(p.task_ids)}"
+                for p in plan[1:]
+            )
             click.confirm(
-                f"Clear {len(chosen)} task instance(s) of run {run_id!r}: {', '.join(chosen)}?",
+                f"Clear {len(chosen)} task instance(s) of run {run_id!r}: {', '.join(chosen)}"
+                f"{others}?",
                 abort=True,
             )
-        count = services.clear(store, spec, dag_id, run_id, chosen)
+        count = services.clear_planned(store, plan)
     click.echo(f"Cleared {count} task instance(s) of run {run_id!r} of DAG {dag_id!r}.")
 
 

@@ -15,6 +15,7 @@ fetch a DAG version and how to read a task instance's state.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import socket
@@ -85,7 +86,13 @@ class TryRunner:
         self.refuse = refuse
         self.heartbeat_s = heartbeat_s
         self.hostname = socket.gethostname()
-        self.executor = LocalExecutor(concurrency, secret_key, try_environment=try_environment)
+        #: Celery's threads write a byte here after queueing a try, so the dispatcher's poll
+        #: hands it to the zygote at once instead of after its poll timeout.
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        self.executor = LocalExecutor(
+            concurrency, secret_key, try_environment=try_environment, wakeup_fd=self._wake_read
+        )
         self._incoming: queue.SimpleQueue[tuple[_Job, TryFinished | None]] = queue.SimpleQueue()
         self._jobs: dict[_Ident, _Job] = {}
         self._lock = threading.Lock()
@@ -127,6 +134,8 @@ class TryRunner:
         self._stop.set()
         self._thread.join(10)
         self.executor.shutdown(0)
+        os.close(self._wake_read)
+        os.close(self._wake_write)
         for channel in self._channels.values():
             channel.close()
 
@@ -187,6 +196,7 @@ class TryRunner:
             self._incoming.put((job, TryFinished(workload.key, workload.try_number, failed)))
         else:
             self._incoming.put((job, None))
+        os.write(self._wake_write, b"!")
         job.done.wait()
         if job.handed_back:
             bound.info("try_handed_back", reason="the worker stopped before it started")
@@ -214,7 +224,7 @@ class TryRunner:
                 self._drain_now(self._drain_deadline)
                 return
             self._take_incoming()
-            for event in self.executor.poll(0.02):
+            for event in self.executor.poll(0.1):  # new tries wake it at once (the pipe)
                 self._report(event)
             self._beat_if_due()
 
@@ -248,6 +258,9 @@ class TryRunner:
             self._next_beat = time.monotonic() + self.heartbeat_s
 
     def _take_incoming(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._wake_read, 4096):  # every wake-up so far is answered here
+                pass
         while True:
             try:
                 job, refused = self._incoming.get_nowait()

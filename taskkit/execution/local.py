@@ -91,8 +91,12 @@ class LocalExecutor:
         reuse_processes: int = 0,
         reuse_max_rss_mb: int = 1024,
         try_environment: Mapping[str, str] | None = None,
+        wakeup_fd: int | None = None,
     ) -> None:
         self.capacity = capacity
+        #: Readable when the owner has new work: `poll` returns at once instead of waiting.
+        #: The owner drains it (the Celery worker's dispatcher, fed by Celery's threads).
+        self.wakeup_fd = wakeup_fd
         #: Put in the zygote's environment (services/secrets_source.try_environment: the
         #: metastore URL, TASKKIT_HOME, core.fernet_key), so a try's Variable.get reads the
         #: metastore this scheduler uses.
@@ -144,6 +148,8 @@ class LocalExecutor:
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._conn.fileno(), selectors.EVENT_READ)
         self._selector.register(results.fileno(), selectors.EVENT_READ)
+        if self.wakeup_fd is not None:
+            self._selector.register(self.wakeup_fd, selectors.EVENT_READ)
         self._sent_versions.clear()
 
     def submit(self, workload: Workload, dag: DagPayload | None) -> None:

@@ -5,7 +5,10 @@ rendered into what the scheduler stores (Airflow's
 rendered_task_instance_fields) and DAG.test() reports. As in Airflow,
 containers keep their shape with primitive leaves, callables show their
 qualified name, other objects their str(); a value whose JSON is longer than
-MAX_FIELD_CHARS is replaced by a string that says it was cut.
+MAX_FIELD_CHARS is replaced by a string that says it was cut. As in Airflow, secrets
+are masked before anything leaves the try: every registered secret (a connection's
+password, a sensitive variable's value) and the value under a sensitive-looking key
+(`password`, `api_key`, ...) shows as `***`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+
+from taskkit.authoring.masking import MASK, redact, should_mask
 
 #: As Airflow's [core] max_templated_field_length default.
 MAX_FIELD_CHARS = 4096
@@ -41,10 +46,15 @@ def capped(value: Any) -> Any:
 
 def _plain(value: Any) -> Any:
     """A JSON-encodable copy: dict keys as strings, tuples and sets as lists."""
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, (int, float, bool)):
         return value
     if isinstance(value, Mapping):
-        return {str(_plain(k)): _plain(v) for k, v in value.items()}
+        return {
+            str(_plain(k)): MASK if should_mask(str(k)) and v else _plain(v)
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     if isinstance(value, (set, frozenset)):
@@ -53,4 +63,4 @@ def _plain(value: Any) -> Any:
         module = getattr(value, "__module__", None) or ""
         name = getattr(value, "__qualname__", None) or type(value).__qualname__
         return f"<callable {module}.{name}>" if module else f"<callable {name}>"
-    return str(value)
+    return redact(str(value))

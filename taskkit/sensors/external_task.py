@@ -1,4 +1,4 @@
-"""ExternalTaskSensor: waits for another DAG's run (or some of its tasks) at a logical date.
+"""ExternalTaskSensor waits for another DAG's run (or tasks of it); ExternalTaskMarker clears them.
 
 Each poke reads (only reads) the metastore named by the try's settings
 (TASKKIT_HOME and TASKKIT__* variables, as the scheduler's); task states stay
@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 from collections.abc import Callable, Collection, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from taskkit.authoring.operators import EmptyOperator
 from taskkit.authoring.sensor import BaseSensorOperator
 from taskkit.errors import AirflowSkipException, ExternalTaskFailedError
 from taskkit.states import RunState, State
@@ -182,3 +183,44 @@ def _call_with_context(
 
 def _show(states: dict[tuple[dt.datetime, str], str]) -> str:
     return ", ".join(f"{task or 'run'}={state or 'mixed'}" for (_, task), state in states.items())
+
+
+class ExternalTaskMarker(EmptyOperator):
+    """Does nothing when run; clearing it also clears `external_task_id` of `external_dag_id`.
+
+    The cleared task is the one in that DAG's run at `logical_date`
+    (templated; this run's by default), with its downstream tasks; markers
+    among those are followed in turn, at most `recursion_depth` DAGs deep
+    (services/task_instances.clear does it, for the CLI, the API and the UI).
+    """
+
+    template_fields: ClassVar[tuple[str, ...]] = (
+        "external_dag_id",
+        "external_task_id",
+        "logical_date",
+    )
+
+    def __init__(
+        self,
+        *,
+        external_dag_id: str,
+        external_task_id: str,
+        logical_date: str | dt.datetime = "{{ logical_date.isoformat() }}",
+        recursion_depth: int = 10,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        for name, value in (
+            ("external_dag_id", external_dag_id),
+            ("external_task_id", external_task_id),
+        ):
+            if not isinstance(value, str) or not value:
+                raise self._fail(f"{name} must be a non-empty string, got {value!r}.")
+        if not isinstance(logical_date, (str, dt.datetime)):
+            raise self._fail(f"logical_date must be a datetime or a string, got {logical_date!r}.")
+        self.external_dag_id = external_dag_id
+        self.external_task_id = external_task_id
+        self.logical_date = (
+            logical_date.isoformat() if isinstance(logical_date, dt.datetime) else logical_date
+        )
+        self.recursion_depth = self._check_int("recursion_depth", recursion_depth, minimum=1)

@@ -12,11 +12,13 @@ from taskkit.errors import InvalidInputError, TaskNotFoundError
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.scheduling.rerun import select_tasks, tries_of
 from taskkit.scheduling.transitions import reschedule_reason
+from taskkit.services.marker_clearing import RunToClear, plan_from_run
 from taskkit.states import FINISHED_STATES, RunState, State
 
 if TYPE_CHECKING:
     from taskkit.metastore import DagRecord, Metastore, RunRecord, TaskInstanceRecord
     from taskkit.model.dag import DagSpec
+    from taskkit.services.dag_versions import DagVersions
 
 
 def list_task_instances(store: Metastore, dag_id: str, run_id: str) -> list[TaskInstanceRecord]:
@@ -84,9 +86,32 @@ def choose_tasks(
         raise InvalidInputError(f"task regex {task_regex!r}: {exc}") from None
 
 
-def clear(store: Metastore, spec: DagSpec, dag_id: str, run_id: str, chosen: list[str]) -> int:
-    """Reset the chosen task instances so the scheduler runs each as a new try; how many."""
-    return store.clear_task_instances(dag_id, run_id, tries_of(spec, chosen))
+def plan_clear(
+    store: Metastore, versions: DagVersions, dag_id: str, run_id: str, chosen: list[str]
+) -> list[RunToClear]:
+    """What clearing the chosen tasks of the run clears: this run's, then other DAGs' runs
+    reached through ExternalTaskMarker (services/marker_clearing)."""
+    return plan_from_run(store, versions, store.get_run(dag_id, run_id), chosen)
+
+
+def clear_planned(store: Metastore, plan: list[RunToClear]) -> int:
+    """Reset the planned task instances so the scheduler runs each as a new try; how many.
+
+    Each run is cleared in one transaction, in the plan's order.
+    """
+    return sum(
+        store.clear_task_instances(
+            step.run.dag_id, step.run.run_id, tries_of(step.dag.spec, list(step.task_ids))
+        )
+        for step in plan
+    )
+
+
+def clear(
+    store: Metastore, versions: DagVersions, dag_id: str, run_id: str, chosen: list[str]
+) -> int:
+    """Clear the chosen task instances, and what their markers reach; how many."""
+    return clear_planned(store, plan_clear(store, versions, dag_id, run_id, chosen))
 
 
 class MarkState(str, enum.Enum):

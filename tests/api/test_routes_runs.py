@@ -7,6 +7,7 @@ from api_harness import ApiHome
 
 from taskkit import validation
 from taskkit.errors import InvalidNameError
+from taskkit.services.dags import sync_folder
 
 
 def trigger(api: ApiHome, **body: object) -> object:
@@ -134,3 +135,50 @@ def test_clearing_and_marking_a_finished_run(api_sqlite: ApiHome) -> None:
         "/api/v2/dags/etl/dagRuns/r/taskInstances/ghost", json={"new_state": "failed"}, headers=op
     )
     assert unknown.status_code == 404
+
+
+MARKED = """
+import datetime as dt
+from taskkit import DAG, EmptyOperator, ExternalTaskMarker
+
+with DAG("parent", schedule=None, start_date=dt.datetime(2026, 1, 1)):
+    EmptyOperator(task_id="parent_task") >> ExternalTaskMarker(
+        task_id="marker", external_dag_id="child", external_task_id="child_task1",
+        recursion_depth={depth})
+
+with DAG("child", schedule=None, start_date=dt.datetime(2026, 1, 1)):
+    EmptyOperator(task_id="child_task0") >> EmptyOperator(task_id="child_task1") >> [
+        EmptyOperator(task_id="child_task2"),
+        ExternalTaskMarker(task_id="grandchild", external_dag_id="parent",
+                           external_task_id="parent_task", logical_date="2026-03-02T00:00:00"),
+    ]
+"""
+
+
+@pytest.mark.parametrize("depth", [10, 1])
+def test_clearing_through_a_marker_reaches_the_other_dags_run(api: ApiHome, depth: int) -> None:
+    """The API clear follows markers: total_entries counts the external tasks cleared; a chain
+    deeper than recursion_depth is a 400 that names it."""
+    api.write_dag("marked.py", MARKED.format(depth=depth))
+    sync_folder(api.store, api.config)
+    op = api.token("op")
+    for dag_id, run_id, day in [("parent", "p1", 1), ("child", "c1", 1), ("parent", "p2", 2)]:
+        body = {"dag_run_id": run_id, "logical_date": f"2026-03-0{day}T00:00:00Z"}
+        created = api.client.post(f"/api/v2/dags/{dag_id}/dagRuns", json=body, headers=op)
+        assert created.status_code == 200, created.text
+
+    body = {"dag_run_id": "p1", "task_ids": ["parent_task"], "include_downstream": True}
+    dry = api.client.post(
+        "/api/v2/dags/parent/clearTaskInstances", json={**body, "dry_run": True}, headers=op
+    )
+    cleared = api.client.post("/api/v2/dags/parent/clearTaskInstances", json=body, headers=op)
+
+    if depth == 1:
+        assert dry.status_code == 400
+        assert cleared.status_code == 400
+        assert "deeper than its recursion_depth" in cleared.json()["detail"]
+        return
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["task_instances"] == ["parent_task", "marker"]
+    # p1's two, c1's child_task1, child_task2 and grandchild, then p2's two (by date 03-02)
+    assert dry.json()["total_entries"] == cleared.json()["total_entries"] == 7

@@ -46,3 +46,17 @@ def test_values_become_json_ready_and_huge_ones_are_cut_with_a_note() -> None:
     assert isinstance(big, str)
     assert big.startswith("Truncated: the rendered value has 4,117 characters; the first 4,096")
     assert len(big) < MAX_FIELD_CHARS + 120
+
+
+def test_secrets_are_masked_before_the_values_leave_the_try() -> None:
+    """A connection's password rendered into a command, and a value under a key like
+    `password`, show as *** (the scheduler stores these values; the UI shows them)."""
+    with DAG("render_secret") as d:
+        BashOperator(
+            task_id="load",
+            bash_command="psql --password={{ var.value.db_password }}",
+            env={"PGPASSWORD": "literal-pw", "REGION": "eu"},
+        )
+    fields = d.test(variables={"db_password": "hunter2-xyz"}).rendered_fields("load")
+    assert fields["bash_command"] == "psql --password=***"
+    assert fields["env"] == {"PGPASSWORD": "***", "REGION": "eu"}

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from taskkit import DAG, ExternalTaskSensor
+from taskkit import DAG, ExternalTaskMarker, ExternalTaskSensor
 from taskkit.errors import InvalidTaskParameterError
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
@@ -59,3 +59,31 @@ def test_bad_arguments_fail_where_the_dag_is_defined(
     with DAG("d", schedule=None, start_date=START), pytest.raises(InvalidTaskParameterError) as err:
         ExternalTaskSensor(task_id="s", external_dag_id="other", **arguments)
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"external_task_id": ""}, "external_task_id must be a non-empty string"),
+        ({"recursion_depth": 0}, "recursion_depth must be >= 1"),
+        ({"logical_date": 5}, "logical_date must be a datetime or a string"),
+    ],
+)
+def test_bad_marker_arguments_fail_where_the_dag_is_defined(
+    arguments: dict[str, Any], message: str
+) -> None:
+    """ExternalTaskMarker: each is one line naming the task."""
+    given = {"external_dag_id": "other", "external_task_id": "t", **arguments}
+    with DAG("d", schedule=None, start_date=START), pytest.raises(InvalidTaskParameterError) as err:
+        ExternalTaskMarker(task_id="m", **given)
+    assert message in str(err.value)
+
+
+def test_a_marker_keeps_a_datetime_as_its_iso_string() -> None:
+    """A fixed logical_date is stored as the ISO string Airflow stores (a template field)."""
+    with DAG("d", schedule=None, start_date=START):
+        marker = ExternalTaskMarker(
+            task_id="m", external_dag_id="o", external_task_id="t", logical_date=LOGICAL
+        )
+    assert marker.logical_date == LOGICAL.isoformat()
+    assert marker.recursion_depth == 10

@@ -1,0 +1,1 @@
+"""Operators that act on other DAGs' runs from inside a try (ADR 0008)."""

@@ -1,0 +1,77 @@
+"""TriggerDagRunOperator's arguments and what it makes of its rendered fields.
+
+Triggering and waiting for real runs is tested under the scheduler and
+DAG.test() in tests/scheduling/test_cross_dag.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from taskkit import DAG, TriggerDagRunOperator
+from taskkit.crossdag.trigger_dagrun import _conf, _logical_date
+from taskkit.errors import InvalidTaskParameterError
+
+START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"trigger_dag_id": ""}, "trigger_dag_id must be a DAG id"),
+        ({"allowed_states": ["done"]}, "'done' is not a run state"),
+        ({"failed_states": ["success"]}, "in both allowed_states and failed_states"),
+        ({"logical_date": 20260101}, "logical_date must be a datetime"),
+        ({"reset_dag_run": "yes"}, "reset_dag_run must be True or False"),
+        ({"poke_interval": -1}, "poke_interval must not be negative"),
+    ],
+)
+def test_bad_arguments_fail_where_the_dag_is_defined(
+    arguments: dict[str, Any], message: str
+) -> None:
+    """Each is one line naming the DAG and the task."""
+    given = {"trigger_dag_id": "other", **arguments}
+    with DAG("d", schedule=None, start_date=START), pytest.raises(InvalidTaskParameterError) as err:
+        TriggerDagRunOperator(task_id="t", **given)
+    assert str(err.value).startswith("DAG 'd', task 't': ")
+    assert message in str(err.value)
+
+
+def test_templated_fields_are_airflows() -> None:
+    """The same fields render as in Airflow, so a ported DAG's templates keep working."""
+    assert TriggerDagRunOperator.template_fields == (
+        "trigger_dag_id",
+        "trigger_run_id",
+        "logical_date",
+        "conf",
+        "wait_for_completion",
+        "skip_when_already_exists",
+    )
+
+
+def test_rendered_logical_dates_and_confs() -> None:
+    """An ISO string (naive means UTC) or a datetime; a conf as a dict or a JSON string."""
+    assert _logical_date("2026-03-01T06:00:00") == dt.datetime(2026, 3, 1, 6, tzinfo=dt.UTC)
+    assert _logical_date(START) == START
+    assert _conf('{"a": 1}') == {"a": 1}
+    assert _conf(None) == {}
+    with pytest.raises(ValueError, match="not an ISO date-time"):
+        _logical_date("tomorrow")
+    with pytest.raises(ValueError, match="conf is not valid JSON"):
+        _conf("{a: 1}")
+    with pytest.raises(TypeError, match="must be a JSON object"):
+        _conf("[1, 2]")
+    with pytest.raises(TypeError, match="JSON-serializable"):
+        _conf({"when": START})
+
+
+def test_deferrable_is_accepted_with_a_warning_saying_how_it_waits() -> None:
+    """Until deferral exists, deferrable=True is a DAG warning, not an error."""
+    with DAG("d", schedule=None, start_date=START) as dag:
+        TriggerDagRunOperator(task_id="t", trigger_dag_id="other", deferrable=True)
+    assert len(dag.warnings) == 1
+    assert "'deferrable'" in dag.warnings[0]
+    assert "TriggerDagRunOperator by checking the run from its try" in dag.warnings[0]
