@@ -73,8 +73,9 @@ def _setup(home: Home) -> None:
     home.sync()
 
 
-def test_an_and_schedule_runs_once_every_asset_has_a_new_event(home: Home) -> None:
+def test_an_and_schedule_runs_once_every_asset_has_a_new_event(any_home: Home) -> None:
     """[a, b] waits for both; a | b runs on each; the run sees the events that triggered it."""
+    home = any_home
     _setup(home)
     home.trigger("make_orders")
     home.run_scheduler()
