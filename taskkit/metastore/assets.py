@@ -6,13 +6,14 @@ import datetime as dt
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, Select, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from taskkit.errors import DuplicateRunError
 from taskkit.metastore.records import AssetEventRecord, AssetEventWrite, AssetRecord, RunRecord
 from taskkit.metastore.runs import new_ti
 from taskkit.metastore.tables import (
+    AssetAliasAssetRow,
     AssetDagQueueRow,
     AssetEventRow,
     AssetReferenceRow,
@@ -22,23 +23,28 @@ from taskkit.metastore.tables import (
     as_aware_utc,
 )
 from taskkit.metastore.units import UnitOfWork
-from taskkit.model.assets import TRIGGERING_ASSET_EVENTS, Asset
+from taskkit.model.assets import TRIGGERING_ASSET_EVENTS, Asset, AssetAlias
 from taskkit.model.task import TaskSpec
 from taskkit.states import RunState, RunType
 
-#: asset_reference.use values.
-SCHEDULE, OUTLET = "schedule", "outlet"
+#: asset_reference.use values ("alias": the DAG schedules on the AssetAlias named in `uri`).
+SCHEDULE, OUTLET, ALIAS = "schedule", "outlet", "alias"
 
 
 class AssetMethods(UnitOfWork):
     """Assets, their events, and the queue of events each consuming DAG has not used yet."""
 
     def save_asset_references(
-        self, dag_id: str, scheduled_on: Sequence[Asset], produced: Sequence[Asset]
+        self,
+        dag_id: str,
+        scheduled_on: Sequence[Asset],
+        produced: Sequence[Asset],
+        aliases: Sequence[AssetAlias] = (),
     ) -> None:
-        """Record which assets a freshly parsed DAG schedules on and produces (replacing older)."""
+        """Record what a freshly parsed DAG schedules on (assets, aliases) and produces."""
         now = self._now()
         uses = {(a.uri, SCHEDULE) for a in scheduled_on} | {(a.uri, OUTLET) for a in produced}
+        uses |= {(a.name, ALIAS) for a in aliases}
         with self._write() as session:
             session.execute(delete(AssetReferenceRow).where(AssetReferenceRow.dag_id == dag_id))
             for asset in {a.uri: a for a in (*scheduled_on, *produced)}.values():
@@ -63,16 +69,25 @@ class AssetMethods(UnitOfWork):
                 )
 
     def asset_consumers(self, uris: Collection[str]) -> set[str]:
-        """The DAGs whose schedule names any of these assets."""
+        """The DAGs whose schedule names any of these assets, or an alias resolved to one."""
         if not uris:
             return set()
         with self._read() as session:
-            rows = session.execute(
-                select(AssetReferenceRow.dag_id).where(
-                    AssetReferenceRow.uri.in_(list(uris)), AssetReferenceRow.use == SCHEDULE
+            return set(session.execute(_consumers(list(uris))).scalars())
+
+    def alias_assets(self, aliases: Collection[str]) -> dict[str, set[str]]:
+        """The URIs each of these AssetAliases resolved to (events were added through it)."""
+        found: dict[str, set[str]] = {}
+        if aliases:
+            with self._read() as session:
+                rows = session.execute(
+                    select(AssetAliasAssetRow.alias, AssetAliasAssetRow.uri).where(
+                        AssetAliasAssetRow.alias.in_(list(aliases))
+                    )
                 )
-            )
-            return {row.dag_id for row in rows}
+                for alias, uri in rows:
+                    found.setdefault(alias, set()).add(uri)
+        return found
 
     def queued_asset_dags(self) -> set[str]:
         """DAGs with asset events they have not consumed: what a restarted scheduler looks at."""
@@ -207,11 +222,17 @@ def write_asset_events(
             )
             .returning(AssetEventRow.id)
         ).scalar_one()
-        consumers = connection.execute(
-            select(AssetReferenceRow.dag_id).where(
-                AssetReferenceRow.uri == event.uri, AssetReferenceRow.use == SCHEDULE
-            )
-        ).scalars()
+        if event.alias is not None:
+            known = connection.execute(
+                select(AssetAliasAssetRow.uri).where(
+                    AssetAliasAssetRow.alias == event.alias, AssetAliasAssetRow.uri == event.uri
+                )
+            ).first()
+            if known is None:  # the alias resolves to this asset from now on, as in Airflow
+                connection.execute(
+                    insert(AssetAliasAssetRow).values(alias=event.alias, uri=event.uri)
+                )
+        consumers = set(connection.execute(_consumers([event.uri])).scalars())
         queued = set(
             connection.execute(
                 select(AssetDagQueueRow.target_dag_id).where(AssetDagQueueRow.uri == event.uri)
@@ -231,6 +252,19 @@ def write_asset_events(
                     for d in fresh
                 ],
             )
+
+
+def _consumers(uris: list[str]) -> Select[str]:
+    """The DAGs scheduled on these assets, directly or through an alias resolved to one."""
+    resolved = select(AssetAliasAssetRow.alias).where(AssetAliasAssetRow.uri.in_(uris))
+    return (
+        select(AssetReferenceRow.dag_id)
+        .where(
+            ((AssetReferenceRow.use == SCHEDULE) & AssetReferenceRow.uri.in_(uris))
+            | ((AssetReferenceRow.use == ALIAS) & AssetReferenceRow.uri.in_(resolved))
+        )
+        .distinct()
+    )
 
 
 def _event(row: AssetEventRow) -> AssetEventRecord:

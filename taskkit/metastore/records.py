@@ -261,6 +261,8 @@ class AssetEventWrite:
     ti: TaskInstanceKey
     uri: str
     extra: Mapping[str, Any] = attrs.field(factory=dict)
+    #: The AssetAlias the event was added through, if any: the alias resolves to `uri`.
+    alias: str | None = None
 
 
 @attrs.frozen

@@ -368,7 +368,7 @@ class AssetReferenceRow(Base):
 
     dag_id: Mapped[str] = mapped_column(String(250), ForeignKey("dag.dag_id"), primary_key=True)
     uri: Mapped[str] = mapped_column(String(1500), primary_key=True)
-    #: "schedule" or "outlet" (AssetUse)
+    #: "schedule", "outlet", or "alias" (the DAG schedules on the AssetAlias named `uri`)
     use: Mapped[str] = mapped_column(String(20), primary_key=True)
 
 
@@ -386,6 +386,15 @@ class AssetEventRow(Base):
     source_task_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
     source_map_index: Mapped[int] = mapped_column(Integer, default=-1)
     timestamp: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class AssetAliasAssetRow(Base):
+    """An asset an AssetAlias resolved to: an event was added through the alias for it."""
+
+    __tablename__ = "asset_alias_asset"
+
+    alias: Mapped[str] = mapped_column(String(1500), primary_key=True)
+    uri: Mapped[str] = mapped_column(String(1500), primary_key=True)
 
 
 class AssetDagQueueRow(Base):

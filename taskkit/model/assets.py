@@ -22,6 +22,8 @@ from taskkit.errors import AssetDefinitionError
 
 #: The key of an asset-triggered run's conf (and of the context) holding its events.
 TRIGGERING_ASSET_EVENTS = "triggering_asset_events"
+#: No alias resolved to any asset yet.
+_NO_ALIASES: Mapping[str, AbstractSet[str]] = {}
 #: Longest URI or name Airflow accepts.
 MAX_IDENTIFIER = 1500
 
@@ -95,13 +97,23 @@ class BaseAsset:
             return NotImplemented
         return AssetAny(self, other)
 
-    def evaluate(self, fresh: AbstractSet[str]) -> bool:
-        """Whether the condition holds when the assets in `fresh` (by URI) have new events."""
+    def evaluate(
+        self, fresh: AbstractSet[str], aliases: Mapping[str, AbstractSet[str]] = _NO_ALIASES
+    ) -> bool:
+        """Whether the condition holds when the assets in `fresh` (by URI) have new events.
+
+        `aliases` maps each AssetAlias name to the URIs of the assets it has
+        resolved to (events were added through it); an alias holds when any has.
+        """
         raise NotImplementedError
 
     def iter_assets(self) -> Iterator[Asset]:
         """Every asset the condition names, each once, in the order written."""
         raise NotImplementedError
+
+    def iter_aliases(self) -> Iterator[AssetAlias]:
+        """Every AssetAlias the condition names, each once."""
+        return iter(())
 
 
 @attrs.frozen(init=False, eq=True)
@@ -131,7 +143,9 @@ class Asset(BaseAsset):
             _json_extra(extra),
         )
 
-    def evaluate(self, fresh: AbstractSet[str]) -> bool:
+    def evaluate(
+        self, fresh: AbstractSet[str], aliases: Mapping[str, AbstractSet[str]] = _NO_ALIASES
+    ) -> bool:
         return self.uri in fresh
 
     def iter_assets(self) -> Iterator[Asset]:
@@ -150,24 +164,22 @@ class AssetAlias(BaseAsset):
             _check_identifier("alias name", name), _check_identifier("group", group)
         )
 
-    def evaluate(self, fresh: AbstractSet[str]) -> bool:
-        raise AssetDefinitionError(
-            f"AssetAlias {self.name!r} cannot be scheduled on yet; schedule on its assets."
-        )
+    def evaluate(
+        self, fresh: AbstractSet[str], aliases: Mapping[str, AbstractSet[str]] = _NO_ALIASES
+    ) -> bool:
+        return any(uri in fresh for uri in aliases.get(self.name, ()))
 
     def iter_assets(self) -> Iterator[Asset]:
         return iter(())
+
+    def iter_aliases(self) -> Iterator[AssetAlias]:
+        yield self
 
 
 def _condition(value: object) -> BaseAsset:
     if not isinstance(value, BaseAsset):
         raise AssetDefinitionError(
             f"{value!r} is not an asset condition; combine Asset objects with & and |."
-        )
-    if isinstance(value, AssetAlias):
-        raise AssetDefinitionError(
-            f"AssetAlias {value.name!r} in a schedule is not supported yet; "
-            "schedule on the assets themselves."
         )
     return value
 
@@ -189,12 +201,22 @@ class _Combined(BaseAsset):
                     seen.add(asset.uri)
                     yield asset
 
+    def iter_aliases(self) -> Iterator[AssetAlias]:
+        seen: set[str] = set()
+        for item in self.objects:
+            for alias in item.iter_aliases():
+                if alias.name not in seen:
+                    seen.add(alias.name)
+                    yield alias
+
 
 class AssetAll(_Combined):
     """Holds once every one of its parts holds (`a & b`; `schedule=[a, b]`)."""
 
-    def evaluate(self, fresh: AbstractSet[str]) -> bool:
-        return all(o.evaluate(fresh) for o in self.objects)
+    def evaluate(
+        self, fresh: AbstractSet[str], aliases: Mapping[str, AbstractSet[str]] = _NO_ALIASES
+    ) -> bool:
+        return all(o.evaluate(fresh, aliases) for o in self.objects)
 
     def __and__(self, other: object) -> AssetAll:
         if not isinstance(other, BaseAsset):
@@ -205,8 +227,10 @@ class AssetAll(_Combined):
 class AssetAny(_Combined):
     """Holds once any one of its parts holds (`a | b`)."""
 
-    def evaluate(self, fresh: AbstractSet[str]) -> bool:
-        return any(o.evaluate(fresh) for o in self.objects)
+    def evaluate(
+        self, fresh: AbstractSet[str], aliases: Mapping[str, AbstractSet[str]] = _NO_ALIASES
+    ) -> bool:
+        return any(o.evaluate(fresh, aliases) for o in self.objects)
 
     def __or__(self, other: object) -> AssetAny:
         if not isinstance(other, BaseAsset):

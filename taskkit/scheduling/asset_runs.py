@@ -79,7 +79,8 @@ class AssetRunCreator:
             if condition is None or not queue:
                 self.pending.discard(dag_id)
                 continue
-            if not condition.evaluate(queue):
+            names = [alias.name for alias in condition.iter_aliases()]
+            if not condition.evaluate(queue, self.store.alias_assets(names) if names else {}):
                 continue  # waits for more events
             run_id = f"asset_triggered__{now.isoformat()}"
             try:

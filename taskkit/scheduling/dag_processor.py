@@ -29,7 +29,7 @@ import attrs
 
 from taskkit import serde
 from taskkit.errors import DuplicateDagIdError
-from taskkit.model.assets import Asset, BaseAsset, asset_condition, describe_condition
+from taskkit.model.assets import Asset, AssetAlias, BaseAsset, asset_condition, describe_condition
 from taskkit.model.timetables import Schedule
 from taskkit.scheduling.dag_import import (
     FileImportError,
@@ -66,6 +66,7 @@ class ParsedDag:
     warnings: tuple[str, ...] = ()
     #: The assets its schedule names, and those its tasks' outlets update.
     scheduled_on: tuple[Asset, ...] = ()
+    scheduled_on_aliases: tuple[AssetAlias, ...] = ()
     produces: tuple[Asset, ...] = ()
 
 
@@ -150,6 +151,7 @@ def _parsed_dag(dag: DAG, fileloc: str, payload: bytes, digest: str) -> ParsedDa
         timetable=Timetable.of(dag),
         warnings=tuple(dag.warnings),
         scheduled_on=_scheduled_on(dag.schedule),
+        scheduled_on_aliases=_aliases_of(dag.schedule),
         produces=tuple(
             a for t in dag.task_dict.values() for a in t.outlets if isinstance(a, Asset)
         ),
@@ -159,6 +161,11 @@ def _parsed_dag(dag: DAG, fileloc: str, payload: bytes, digest: str) -> ParsedDa
 def _scheduled_on(schedule: Schedule) -> tuple[Asset, ...]:
     condition = asset_condition(schedule)
     return () if condition is None else tuple(condition.iter_assets())
+
+
+def _aliases_of(schedule: Schedule) -> tuple[AssetAlias, ...]:
+    condition = asset_condition(schedule)
+    return () if condition is None else tuple(condition.iter_aliases())
 
 
 def describe_schedule(schedule: Schedule) -> str | None:
@@ -414,7 +421,9 @@ def sync_dags_folder(store: Metastore, settings: Settings, secret_key: bytes) ->
             paused_at_creation=settings.core.dags_are_paused_at_creation,
             next_run=_next_run(dag.timetable, latest.get(dag.dag_id), now),
         )
-        store.save_asset_references(dag.dag_id, dag.scheduled_on, dag.produces)
+        store.save_asset_references(
+            dag.dag_id, dag.scheduled_on, dag.produces, dag.scheduled_on_aliases
+        )
         saved.append(dag.dag_id)
         if outcome.created:
             created.append(dag.dag_id)

@@ -601,7 +601,7 @@ class Scheduler:
             self._record(run, change)
         if own.target is State.SUCCESS:
             self.asset_writes.extend(
-                AssetEventWrite(key, e.uri, e.extra) for e in result.asset_events
+                AssetEventWrite(key, e.uri, e.extra, e.alias) for e in result.asset_events
             )
         log.info(
             "task_finished",

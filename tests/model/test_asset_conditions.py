@@ -68,8 +68,17 @@ def test_an_invalid_uri_is_one_definition_error_saying_why(uri: str, fragment: s
 
 
 def test_only_assets_combine_into_conditions() -> None:
-    """A stray value in a schedule list is refused; an alias cannot be scheduled on yet."""
+    """A stray value in a schedule list is refused with what to write instead."""
     with pytest.raises(AssetDefinitionError, match="not an asset condition"):
         as_condition([A, "s3://b/b"])
-    with pytest.raises(AssetDefinitionError, match="AssetAlias 'al'"):
-        as_condition([A, AssetAlias("al")])
+
+
+def test_an_alias_holds_when_an_asset_it_resolved_to_has_a_new_event() -> None:
+    """An alias stands for the assets events were added through it for (none: never holds)."""
+    alias = AssetAlias("daily")
+    condition = as_condition([A, alias])
+    assert [a.name for a in condition.iter_aliases()] == ["daily"]
+    assert not condition.evaluate({A.uri, B.uri})
+    assert not condition.evaluate({A.uri, B.uri}, {"daily": {C.uri}})
+    assert condition.evaluate({A.uri, C.uri}, {"daily": {B.uri, C.uri}})
+    assert (alias | A).evaluate({B.uri}, {"daily": {B.uri}})

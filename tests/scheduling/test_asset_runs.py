@@ -149,3 +149,49 @@ def test_a_task_reads_its_inlets_events(home: Home) -> None:
     stored = home.xcom("inspect", run.run_id, "read")
     assert stored is not None
     assert serde.decode_xcom(stored.value, stored.encoding, key=home.key) == [10, 10]
+
+
+ALIASED = """
+from taskkit import Asset, AssetAlias
+
+DAILY = AssetAlias("daily")
+REPORT = Asset("s3://lake/report")
+
+
+def through_alias(outlet_events):
+    outlet_events[DAILY].add(REPORT, extra={"via": "alias"})
+
+
+def direct(outlet_events):
+    outlet_events[REPORT].extra["via"] = "direct"
+
+
+with DAG("via_alias", schedule=None, start_date=dt.datetime(2026, 1, 1)):
+    PythonOperator(task_id="write", python_callable=through_alias, outlets=[DAILY])
+
+with DAG("direct", schedule=None, start_date=dt.datetime(2026, 1, 1)):
+    PythonOperator(task_id="write", python_callable=direct, outlets=[REPORT])
+
+with DAG("on_alias", schedule=[DAILY], start_date=dt.datetime(2026, 1, 1)):
+    PythonOperator(task_id="read", python_callable=lambda: None)
+"""
+
+
+def test_a_dag_scheduled_on_an_alias_runs_for_the_assets_it_resolved_to(home: Home) -> None:
+    """Before any event through the alias nothing runs; after, every event of its asset does."""
+    home.write_dag("aliased", ALIASED)
+    home.sync()
+    home.trigger("direct")
+    home.run_scheduler()
+    assert _asset_runs(home, "on_alias") == []  # the alias resolves to nothing yet
+
+    home.trigger("via_alias")
+    home.run_scheduler()
+    (first,) = _asset_runs(home, "on_alias")
+    assert first.conf["triggering_asset_events"]["s3://lake/report"][-1]["extra"] == {
+        "via": "alias"
+    }
+
+    home.trigger("direct")
+    home.run_scheduler()
+    assert len(_asset_runs(home, "on_alias")) == 2  # resolved: a direct event counts too

@@ -7,6 +7,7 @@ Create Date: 2026-11-29
 - asset: every asset a DAG names, as its latest parse declared it.
 - asset_reference: which DAG schedules on / produces which asset.
 - asset_event: one row per update of an asset (a producing task's success).
+- asset_alias_asset: the assets each AssetAlias resolved to.
 - asset_dag_queue: per consuming DAG, the assets with events it has not
   consumed yet; a restarted scheduler creates the runs they make due.
 """
@@ -23,7 +24,7 @@ depends_on: str | None = None
 
 
 def upgrade() -> None:
-    """Create the four asset tables."""
+    """Create the asset tables."""
     op.create_table(
         "asset",
         sa.Column("uri", sa.String(1500), nullable=False),
@@ -57,6 +58,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_asset_event_uri_id", "asset_event", ["uri", "id"])
     op.create_table(
+        "asset_alias_asset",
+        sa.Column("alias", sa.String(1500), nullable=False),
+        sa.Column("uri", sa.String(1500), nullable=False),
+        sa.PrimaryKeyConstraint("alias", "uri", name=op.f("pk_asset_alias_asset")),
+    )
+    op.create_table(
         "asset_dag_queue",
         sa.Column("target_dag_id", sa.String(250), nullable=False),
         sa.Column("uri", sa.String(1500), nullable=False),
@@ -72,6 +79,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Back to revision 0009: asset events and unconsumed queues are dropped."""
     op.drop_table("asset_dag_queue")
+    op.drop_table("asset_alias_asset")
     op.drop_index("ix_asset_event_uri_id", table_name="asset_event")
     op.drop_table("asset_event")
     op.drop_table("asset_reference")
