@@ -150,3 +150,20 @@ def test_the_asset_decorator_makes_a_one_task_dag_producing_the_asset() -> None:
     consumed = dags["clean_orders"].test()
     assert consumed.xcom("clean_orders") == "raw_orders"
     assert [e.uri for e in consumed.asset_events] == ["s3://lake/clean"]
+
+
+def test_asset_multi_produces_every_outlet() -> None:
+    """@asset.multi: one task updating several assets; the result schedules on all of them."""
+    with registry.collect_dags() as found:
+
+        @asset.multi(schedule=None, outlets=[ORDERS, USERS])
+        def both(outlet_events):  # type: ignore[no-untyped-def]
+            outlet_events[USERS].extra["rows"] = 2
+
+    (dag,) = found
+    assert (dag.dag_id, both) == ("both", AssetAll(ORDERS, USERS))
+    result = dag.test()
+    assert sorted((e.uri, e.extra) for e in result.asset_events) == [
+        (ORDERS.uri, {}),
+        (USERS.uri, {"rows": 2}),
+    ]
