@@ -6,8 +6,9 @@ reports one AssetEventSpec per outlet in its TryResult when it succeeds.
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -84,6 +85,50 @@ class InletEventAccessors:
             source = current_source()
             self._read[key.uri] = source.asset_events(key.uri) if source is not None else []
         return self._read[key.uri]
+
+
+class TriggeringAssetEvents(Mapping[Asset, list[AssetEvent]]):
+    """`context["triggering_asset_events"]`: the events that led to an asset-triggered run.
+
+    Keyed by Asset as in Airflow (an asset's URI works too); empty for other runs.
+    Built from the run's conf, where the run creator stored them as JSON.
+    """
+
+    def __init__(self, events: Mapping[str, list[AssetEvent]]) -> None:
+        self._events = dict(events)
+
+    @classmethod
+    def from_conf(cls, stored: object) -> TriggeringAssetEvents:
+        """From the conf's `triggering_asset_events`: {uri: [event as JSON, ...]}."""
+        if not isinstance(stored, Mapping):
+            return cls({})
+        return cls({uri: [_event(uri, e) for e in events] for uri, events in stored.items()})
+
+    def __getitem__(self, key: Asset | str) -> list[AssetEvent]:
+        return self._events[key.uri if isinstance(key, Asset) else key]
+
+    def __iter__(self) -> Iterator[Asset]:
+        return (Asset(uri) for uri in self._events)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __contains__(self, key: object) -> bool:
+        uri = key.uri if isinstance(key, Asset) else key
+        return uri in self._events
+
+
+def _event(uri: str, stored: Mapping[str, Any]) -> AssetEvent:
+    stamp = stored.get("timestamp")
+    return AssetEvent(
+        uri=uri,
+        extra=dict(stored.get("extra") or {}),
+        timestamp=dt.datetime.fromisoformat(stamp) if isinstance(stamp, str) else None,
+        source_dag_id=stored.get("source_dag_id"),
+        source_run_id=stored.get("source_run_id"),
+        source_task_id=stored.get("source_task_id"),
+        source_map_index=stored.get("source_map_index", -1),
+    )
 
 
 def drain_metadata(value: Any, outlet_events: OutletEventAccessors) -> Any:

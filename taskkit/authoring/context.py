@@ -11,7 +11,11 @@ from typing import Any, Protocol
 import attrs
 
 from taskkit.authoring import macros
-from taskkit.authoring.asset_events import InletEventAccessors, OutletEventAccessors
+from taskkit.authoring.asset_events import (
+    InletEventAccessors,
+    OutletEventAccessors,
+    TriggeringAssetEvents,
+)
 from taskkit.authoring.connections import CONN
 from taskkit.authoring.params import param_values
 from taskkit.authoring.variables import VAR
@@ -133,7 +137,9 @@ def base_context(run: DagRunInfo, params: Mapping[str, Any]) -> Context:
         "var": VAR,  # {{ var.value.key }}, {{ var.json.key }}: read when rendered
         "conn": CONN,  # {{ conn.my_id.host }}
         # An asset-triggered run's events, by asset URI (the run creator puts them in its conf).
-        "triggering_asset_events": run.conf.get(TRIGGERING_ASSET_EVENTS, {}),
+        "triggering_asset_events": TriggeringAssetEvents.from_conf(
+            run.conf.get(TRIGGERING_ASSET_EVENTS)
+        ),
     }
 
 

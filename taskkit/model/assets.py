@@ -293,11 +293,11 @@ class Metadata:
 
 @attrs.frozen
 class AssetEvent:
-    """A recorded asset event as a task reads it from `inlet_events[asset]`."""
+    """A recorded asset event as a task reads it (`inlet_events`, `triggering_asset_events`)."""
 
     uri: str
     extra: Mapping[str, Any]
-    timestamp: dt.datetime
+    timestamp: dt.datetime | None = None
     source_dag_id: str | None = None
     source_run_id: str | None = None
     source_task_id: str | None = None

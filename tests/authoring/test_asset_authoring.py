@@ -117,13 +117,14 @@ def test_a_consumer_reads_triggering_asset_events_from_its_context() -> None:
 
         @task
         def read(triggering_asset_events):  # type: ignore[no-untyped-def]
-            return triggering_asset_events[ORDERS.uri][0]["extra"]["rows"]
+            (event,) = triggering_asset_events[ORDERS]
+            return [event.extra["rows"], event.source_dag_id, event.timestamp]
 
         read()
 
     events = {ORDERS.uri: [{"extra": {"rows": 7}, "source_dag_id": "produce"}]}
     result = dag.test(conf={"triggering_asset_events": events})
-    assert result.xcom("read") == 7
+    assert result.xcom("read") == [7, "produce", None]
 
 
 def test_the_asset_decorator_makes_a_one_task_dag_producing_the_asset() -> None:

@@ -50,7 +50,7 @@ USERS = Asset("s3://lake/users")
 
 
 def seen(triggering_asset_events, ti):
-    return {uri: [e["extra"] for e in events] for uri, events in triggering_asset_events.items()}
+    return {a.uri: [e.extra for e in events] for a, events in triggering_asset_events.items()}
 
 
 with DAG("both", schedule=[ORDERS, USERS], start_date=dt.datetime(2026, 1, 1)):
@@ -81,7 +81,10 @@ def test_an_and_schedule_runs_once_every_asset_has_a_new_event(any_home: Home) -
     home.run_scheduler()
     assert _asset_runs(home, "both") == []  # users has no event yet
     (either,) = _asset_runs(home, "either")
-    assert home.xcom("either", either.run_id, "read") is not None
+    stored = home.xcom("either", either.run_id, "read")
+    assert stored is not None  # the task saw the events by asset, with their extra
+    seen = serde.decode_xcom(stored.value, stored.encoding, key=home.key)
+    assert seen == {"s3://lake/orders": [{"rows": 10}]}
 
     home.trigger("make_users")
     home.run_scheduler()
