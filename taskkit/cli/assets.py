@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from taskkit.cli import context
@@ -59,8 +61,9 @@ def list_events(uri: str | None, limit: int, output: str) -> None:
     config = context.settings()
     with context.open_store(config) as store:
         rows = service.list_asset_events(store, uri, limit)
+    shown = [{**row, "extra": json.dumps(row["extra"])} for row in rows]
     emit(
-        rows,
+        rows if output == "json" else shown,
         ["id", "uri", "timestamp", "source_dag_id", "source_run_id", "source_task_id", "extra"],
         output,
         "No asset events.",
