@@ -46,7 +46,7 @@ def normalize_uri(uri: object) -> str:
     """The URI as Airflow stores it (lower-case scheme, no fragment, sorted query), or an error.
 
     Like Airflow, a string without a scheme is taken as it is (a plain name);
-    one with a scheme must parse as a URI and not use the reserved 'airflow'.
+    one with a scheme must parse as a URI and not use the reserved 'airflow' or 'taskkit'.
     """
     text = _check_identifier("URI", uri)
     if any(c.isspace() for c in text):

@@ -43,7 +43,7 @@ with DAG("make_nothing", schedule=None, start_date=dt.datetime(2026, 1, 1)):
 """
 
 CONSUMERS = """
-from taskkit import Asset
+from taskkit import Asset, AssetOrTimeSchedule, CronTriggerTimetable
 
 ORDERS = Asset("s3://lake/orders")
 USERS = Asset("s3://lake/users")
@@ -57,6 +57,12 @@ with DAG("both", schedule=[ORDERS, USERS], start_date=dt.datetime(2026, 1, 1)):
     PythonOperator(task_id="read", python_callable=seen)
 
 with DAG("either", schedule=ORDERS | USERS, start_date=dt.datetime(2026, 1, 1)):
+    PythonOperator(task_id="read", python_callable=seen)
+
+yearly_or_orders = AssetOrTimeSchedule(
+    timetable=CronTriggerTimetable("0 0 1 1 *", timezone="UTC"), assets=[ORDERS]
+)
+with DAG("timed_or", schedule=yearly_or_orders, start_date=dt.datetime(2026, 1, 1)):
     PythonOperator(task_id="read", python_callable=seen)
 """
 
@@ -80,6 +86,8 @@ def test_an_and_schedule_runs_once_every_asset_has_a_new_event(any_home: Home) -
     home.trigger("make_orders")
     home.run_scheduler()
     assert _asset_runs(home, "both") == []  # users has no event yet
+    timed = {r.run_type for r in home.store.list_runs("timed_or")}
+    assert timed == {RunType.SCHEDULED, RunType.ASSET_TRIGGERED}  # its cron point, and orders
     (either,) = _asset_runs(home, "either")
     stored = home.xcom("either", either.run_id, "read")
     assert stored is not None  # the task saw the events by asset, with their extra
