@@ -79,3 +79,6 @@ coerce_datetime
 _.is_encrypted  # /api/v2/connections response field
 _.exc_text  # logging.LogRecord attribute, reset so a masked traceback is formatted anew
 forget_secrets  # tests reset the process-wide mask registry between cases
+
+# Assets (Airflow's names, called from users' DAG files).
+_.multi  # @asset.multi

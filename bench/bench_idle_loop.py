@@ -84,6 +84,7 @@ def _up_to_date_scheduler(url: str | None, dags: int) -> Scheduler:
     from taskkit import serde
     from taskkit.config import load_settings
     from taskkit.metastore import Metastore, init_db, reset_db
+    from taskkit.scheduling.asset_runs import AssetRunCreator
     from taskkit.scheduling.executors import make_executor
     from taskkit.scheduling.run_creation import RunCreator
     from taskkit.scheduling.run_loader import RunLoader
@@ -114,6 +115,8 @@ def _up_to_date_scheduler(url: str | None, dags: int) -> Scheduler:
     known = len(scheduler.store.list_dag_flags())
     assert known == dags, f"{known} DAGs parsed, not {dags}: see the import errors"
     scheduler.creator = RunCreator(scheduler.store)
+    scheduler.asset_runs = AssetRunCreator(scheduler.store)
+    scheduler.asset_runs.start()
     scheduler.secret_key = serde.load_secret_key(home, settings.core.secret_key)
     scheduler.loader = RunLoader(scheduler.store, scheduler.secret_key)
     scheduler.executor = make_executor(settings, scheduler.secret_key, scheduler._route)

@@ -73,6 +73,14 @@ _EXPORTS: dict[str, str] = {
     "BaseHook": "taskkit.authoring.connections",
     "mask_secret": "taskkit.authoring.masking",
     "timezone": "taskkit.timezone",  # a module, as Airflow's `airflow.utils.timezone`
+    # assets (data-aware scheduling)
+    "Asset": "taskkit.model.assets",
+    "AssetAlias": "taskkit.model.assets",
+    "AssetAll": "taskkit.model.assets",
+    "AssetAny": "taskkit.model.assets",
+    "AssetOrTimeSchedule": "taskkit.model.assets",
+    "Metadata": "taskkit.model.assets",
+    "asset": "taskkit.authoring.asset_decorator",
     # timetables (schedule objects)
     "CronDataIntervalTimetable": "taskkit.model.timetables",
     "CronTriggerTimetable": "taskkit.model.timetables",
@@ -94,6 +102,11 @@ __all__ = [
     "AirflowRescheduleException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
+    "Asset",
+    "AssetAlias",
+    "AssetAll",
+    "AssetAny",
+    "AssetOrTimeSchedule",
     "BaseBranchOperator",
     "BaseHook",
     "BaseOperator",
@@ -119,6 +132,7 @@ __all__ = [
     "FileSensor",
     "Label",
     "LatestOnlyOperator",
+    "Metadata",
     "MultipleCronTriggerTimetable",
     "Param",
     "ParamValidationError",
@@ -140,6 +154,7 @@ __all__ = [
     "WeightRule",
     "XComArg",
     "__version__",
+    "asset",
     "chain",
     "cross_downstream",
     "dag",
@@ -154,6 +169,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from taskkit import timezone
+    from taskkit.authoring.asset_decorator import asset
     from taskkit.authoring.baseoperator import BaseOperator
     from taskkit.authoring.branching import (
         BaseBranchOperator,
@@ -186,6 +202,14 @@ if TYPE_CHECKING:
         AirflowSensorTimeout,
         AirflowSkipException,
         ParamValidationError,
+    )
+    from taskkit.model.assets import (
+        Asset,
+        AssetAlias,
+        AssetAll,
+        AssetAny,
+        AssetOrTimeSchedule,
+        Metadata,
     )
     from taskkit.model.timetables import (
         CronDataIntervalTimetable,

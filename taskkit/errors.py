@@ -323,6 +323,23 @@ class FernetKeyError(TaskkitError, ValueError):
     """The Fernet key is malformed, missing, or not the one a stored secret was encrypted with."""
 
 
+class AssetDefinitionError(DagDefinitionError):
+    """An Asset, an asset condition or a task's outlets are not valid."""
+
+
+class AssetNotFoundError(NotFoundError, KeyError):
+    """No DAG names an asset with this URI."""
+
+    def __init__(self, uri: str) -> None:
+        super().__init__(
+            f"No asset {uri!r}: no DAG names it. Run `taskkit assets list` to see the assets."
+        )
+        self.uri = uri
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
 class TriggeredRunFailedError(TaskkitError, RuntimeError):
     """A run started by TriggerDagRunOperator reached one of its `failed_states`."""
 

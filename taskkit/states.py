@@ -88,6 +88,7 @@ class RunType(_StrEnum):
     MANUAL = "manual"
     SCHEDULED = "scheduled"
     BACKFILL = "backfill"
+    ASSET_TRIGGERED = "asset_triggered"  #: its DAG's asset condition held (new asset events)
 
 
 class TriggerRule(_StrEnum):

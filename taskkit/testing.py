@@ -32,6 +32,7 @@ from taskkit.errors import TaskNotFoundError
 from taskkit.execution.runtime import decode_xcom, run_try
 from taskkit.execution.workload import Workload
 from taskkit.model.keys import TaskInstanceKey
+from taskkit.model.results import TryOutcome
 from taskkit.model.task import DEFAULT_POOL
 from taskkit.scheduling.engine import DEFAULT_MAX_MAP_LENGTH, RunEngine, TIKey, Transition
 from taskkit.scheduling.ready_queue import ReadyQueue
@@ -46,6 +47,16 @@ DEFAULT_PARALLELISM = 32
 DEFAULT_POOL_SLOTS = 128
 #: How a try's `logging` records read in its log, as in a worker's task log.
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+@attrs.frozen
+class AssetEvent:
+    """An asset event a DAG.test() try reported: the asset, its extra and the task."""
+
+    uri: str
+    extra: dict[str, Any]
+    task_id: str
+    map_index: int = -1
 
 
 @attrs.frozen
@@ -72,6 +83,9 @@ class DagRunResult:
         repr=False, alias="rendered", factory=dict
     )
     _map_names: dict[TIKey, str] = attrs.field(repr=False, alias="map_names", factory=dict)
+    #: The asset events the run's successful tries reported, in the order they finished.
+    #: DAG.test() records nothing in a metastore: no other DAG is triggered by them.
+    asset_events: list[AssetEvent] = attrs.field(factory=list)
 
     def task_states_of(self, task_id: str) -> dict[int, State]:
         """The state of each instance of `task_id` by map index ({-1: state} if not mapped)."""
@@ -186,6 +200,7 @@ class _TestRun:
         self.retry_delay = retry_delay
         self.logs: dict[TIKey, list[str]] = {}
         self.rendered: dict[TIKey, Mapping[str, Any]] = {}
+        self.asset_events: list[AssetEvent] = []
         self.order: list[str] = []
         self.ready = ReadyQueue()
         self.running: deque[Candidate] = deque()
@@ -249,6 +264,7 @@ class _TestRun:
                 for key, ti in engine.tis.items()
                 if ti.rendered_map_index is not None
             },
+            asset_events=self.asset_events,
         )
 
     def _time_out(self) -> None:
@@ -329,6 +345,10 @@ class _TestRun:
             self.output.target = None
         log = buffer.getvalue()
         self.rendered[task_id, map_index] = result.rendered_fields
+        if result.outcome is TryOutcome.SUCCESS:
+            self.asset_events.extend(
+                AssetEvent(e.uri, dict(e.extra), task_id, map_index) for e in result.asset_events
+            )
         if result.error:
             log += f"Try {ti.try_number} {result.outcome.value}: {result.error}\n"
         if log:

@@ -77,8 +77,6 @@ AIRFLOW_ONLY_TASK_ARGS: Mapping[str, str] = {
     "retry_policy": "not implemented; use retries, retry_delay and retry_exponential_backoff",
     "pre_execute": "not implemented; call it at the start of the task",
     "post_execute": "not implemented; call it at the end of the task",
-    "inlets": "lineage is not implemented",
-    "outlets": "assets arrive with issue 10; until then it is ignored",
     "logger_name": "tasks log through the try's log",
     "allow_nested_operators": "not implemented",
     "poke_interval": _SENSORS,

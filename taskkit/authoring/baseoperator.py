@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from taskkit import validation
@@ -18,7 +18,13 @@ from taskkit.authoring.arguments import (
 )
 from taskkit.authoring.dependencies import DependencyMixin
 from taskkit.authoring.params import ParamsDict
-from taskkit.errors import DagAssignmentError, InvalidNameError, InvalidTaskParameterError
+from taskkit.errors import (
+    AssetDefinitionError,
+    DagAssignmentError,
+    InvalidNameError,
+    InvalidTaskParameterError,
+)
+from taskkit.model.assets import Asset, AssetAlias
 from taskkit.model.task import TaskSpec
 from taskkit.states import TriggerRule, WeightRule
 
@@ -116,6 +122,8 @@ class BaseOperator(DependencyMixin):
         params: Mapping[str, Any] | None = None,
         default_args: Mapping[str, Any] | None = None,
         task_group: TaskGroup | None = None,
+        inlets: Iterable[Asset | AssetAlias | str] | Asset | None = None,
+        outlets: Iterable[Asset | AssetAlias | str] | Asset | AssetAlias | None = None,
         **airflow_only: Any,
     ) -> None:
         dag = dag if dag is not None else registry.current_dag()
@@ -135,6 +143,10 @@ class BaseOperator(DependencyMixin):
         self.task_group: TaskGroup = group if group is not None else dag.task_group
         self.task_id = self.task_group.child_id(task_id)
         self._accept_airflow_only(airflow_only)
+        #: The assets this task reads (shown to it as `inlets` / `inlet_events`).
+        self.inlets: list[Asset | AssetAlias] = self._assets("inlets", inlets)
+        #: The assets this task updates: each success records one event per asset.
+        self.outlets: list[Asset | AssetAlias] = self._assets("outlets", outlets)
         given: dict[str, Any] = {
             "owner": owner,
             "retries": retries,
@@ -385,12 +397,31 @@ class BaseOperator(DependencyMixin):
             wait_for_downstream=self.wait_for_downstream,
             map_spec=group.expansion.map_spec() if group is not None else None,
             mapped_group=group.group_id if group is not None else None,
+            outlets=tuple(a.uri for a in self.outlets if isinstance(a, Asset)),
         )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.dag.dag_id}.{self.task_id}>"
 
     # -- validation ----------------------------------------------------------
+
+    def _assets(self, name: str, value: object) -> list[Asset | AssetAlias]:
+        """Inlets/outlets as assets; a string is taken as an asset URI, as Airflow 2 did."""
+        items = [value] if isinstance(value, Asset | AssetAlias | str) else list(value or ())  # type: ignore[call-overload]
+        assets: list[Asset | AssetAlias] = []
+        for item in items:
+            try:
+                assets.append(Asset(item) if isinstance(item, str) else item)
+            except AssetDefinitionError as exc:
+                raise AssetDefinitionError(
+                    f"DAG {self.dag.dag_id!r}, task {self.task_id!r}: {name}: {exc}"
+                ) from None
+            if not isinstance(assets[-1], Asset | AssetAlias):
+                raise AssetDefinitionError(
+                    f"DAG {self.dag.dag_id!r}, task {self.task_id!r}: {name} must hold Asset or "
+                    f"AssetAlias objects (or URI strings), got {item!r}."
+                )
+        return assets
 
     def _fail(self, message: str) -> InvalidTaskParameterError:
         return InvalidTaskParameterError(

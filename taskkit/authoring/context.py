@@ -11,10 +11,16 @@ from typing import Any, Protocol
 import attrs
 
 from taskkit.authoring import macros
+from taskkit.authoring.asset_events import (
+    InletEventAccessors,
+    OutletEventAccessors,
+    TriggeringAssetEvents,
+)
 from taskkit.authoring.connections import CONN
 from taskkit.authoring.params import param_values
 from taskkit.authoring.variables import VAR
 from taskkit.errors import TaskkitError
+from taskkit.model.assets import TRIGGERING_ASSET_EVENTS
 from taskkit.model.results import SkipScope
 
 #: The mapping passed to execute() and templates, and returned by get_current_context().
@@ -147,6 +153,10 @@ def base_context(run: DagRunInfo, params: Mapping[str, Any]) -> Context:
         "macros": macros,
         "var": VAR,  # {{ var.value.key }}, {{ var.json.key }}: read when rendered
         "conn": CONN,  # {{ conn.my_id.host }}
+        # An asset-triggered run's events, by asset URI (the run creator puts them in its conf).
+        "triggering_asset_events": TriggeringAssetEvents.from_conf(
+            run.conf.get(TRIGGERING_ASSET_EVENTS)
+        ),
     }
 
 
@@ -163,6 +173,10 @@ def try_context(base: Context, ti: TaskInstanceInfo, task: Any) -> Context:
     dag = getattr(task, "dag", None)
     context["dag"] = dag
     context["task_instance_key_str"] = f"{ti.dag_id}__{ti.task_id}__{base['ds_nodash']}"
+    context["inlets"] = list(getattr(task, "inlets", ()))
+    context["outlets"] = list(getattr(task, "outlets", ()))
+    context["outlet_events"] = OutletEventAccessors(context["outlets"])
+    context["inlet_events"] = InletEventAccessors(context["inlets"])
     task_params = getattr(task, "params", None)
     if task_params:
         context["params"] = param_values(getattr(dag, "params", None), base["conf"], task_params)

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from taskkit.authoring.asset_events import drain_metadata
 from taskkit.authoring.baseoperator import BaseOperator
 from taskkit.authoring.params import DagParam
 from taskkit.errors import InvalidTaskParameterError, TaskSkipped
@@ -43,6 +44,11 @@ CONTEXT_KEYS = frozenset(
         "prev_data_interval_end_success",
         "prev_start_date_success",
         "prev_end_date_success",
+        "inlets",
+        "outlets",
+        "outlet_events",
+        "inlet_events",
+        "triggering_asset_events",
     }
 )
 
@@ -105,7 +111,10 @@ class PythonOperator(BaseOperator):
             kwargs = {**context, **kwargs}
         elif self._context_names:
             kwargs = {**{n: context[n] for n in self._context_names}, **kwargs}
-        return self.python_callable(*args, **kwargs)
+        value = self.python_callable(*args, **kwargs)
+        if "outlet_events" in context:  # a generator function may `yield Metadata(...)`
+            return drain_metadata(value, context["outlet_events"])
+        return value
 
 
 class BashOperator(BaseOperator):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from taskkit.errors import ScheduleError
+from taskkit.errors import AssetDefinitionError, ScheduleError
+from taskkit.model.assets import AssetOrTimeSchedule, BaseAsset, as_condition
 from taskkit.model.schedules import PRESETS
 from taskkit.model.timetables import TIMETABLES, Schedule
 
@@ -26,6 +27,8 @@ def validate_schedule(
             f"DAG {dag_id!r}: end_date {end_date} is before start_date {start_date}; "
             "swap them or remove end_date."
         )
+    if isinstance(schedule, BaseAsset | list | tuple | AssetOrTimeSchedule):
+        return _asset_schedule(dag_id, schedule, start_date, end_date)
     if schedule is None or isinstance(schedule, TIMETABLES):
         return schedule  # a timetable object checked its own arguments when it was made
     if isinstance(schedule, dt.timedelta):
@@ -37,7 +40,8 @@ def validate_schedule(
     if not isinstance(schedule, str):
         raise ScheduleError(
             f"DAG {dag_id!r}: schedule must be None, a preset, a cron string or a timedelta, "
-            f"or a timetable (CronTriggerTimetable, EventsTimetable, ...); got {schedule!r}."
+            f"or a timetable (CronTriggerTimetable, EventsTimetable, ...), or assets "
+            f"([Asset(...)], a & b, a | b); got {schedule!r}."
         )
     if schedule.startswith("@"):
         if schedule not in PRESETS:
@@ -55,6 +59,22 @@ def validate_schedule(
             "(minute hour day-of-month month day-of-week), e.g. '30 2 * * *'."
         )
     return schedule
+
+
+def _asset_schedule(
+    dag_id: str,
+    schedule: BaseAsset | list[object] | tuple[object, ...] | AssetOrTimeSchedule,
+    start_date: dt.datetime | None,
+    end_date: dt.datetime | None,
+) -> Schedule:
+    """An asset condition (a list means all of them), or assets-or-time with a valid timetable."""
+    if isinstance(schedule, AssetOrTimeSchedule):
+        validate_schedule(dag_id, schedule.timetable, start_date, end_date)
+        return schedule
+    try:
+        return as_condition(schedule)
+    except AssetDefinitionError as exc:
+        raise AssetDefinitionError(f"DAG {dag_id!r}: schedule: {exc}") from None
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

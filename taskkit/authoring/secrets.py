@@ -19,6 +19,7 @@ import attrs
 
 if TYPE_CHECKING:
     from taskkit.authoring.connections import Connection
+    from taskkit.model.assets import AssetEvent
 
 
 class SecretsSource(Protocol):
@@ -31,6 +32,10 @@ class SecretsSource(Protocol):
     def delete_variable(self, key: str) -> bool: ...
 
     def get_connection(self, conn_id: str) -> Connection | None: ...
+
+    def asset_events(self, uri: str) -> list[AssetEvent]:
+        """The asset's latest recorded events, oldest first (a try's `inlet_events`)."""
+        ...
 
 
 @attrs.define
@@ -113,6 +118,10 @@ class MemorySecrets:
         existed = self.get_variable(key) is not None
         self.variables[key] = None
         return existed
+
+    def asset_events(self, uri: str) -> list[AssetEvent]:
+        """The parent's (a DAG.test() run records no events of its own)."""
+        return self.parent.asset_events(uri) if self.parent is not None else []
 
     def get_connection(self, conn_id: str) -> Connection | None:
         if conn_id in self.connections:

@@ -16,6 +16,7 @@ import click
 
 from taskkit.cli import (
     api_server,
+    assets,
     celery,
     config,
     connections,
@@ -104,6 +105,7 @@ for command in (
     pools.pools,
     variables.variables,
     connections.connections,
+    assets.assets,
     config.config,
     celery.celery,
     users.users,

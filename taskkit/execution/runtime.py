@@ -274,6 +274,8 @@ def _run_try(
     if key.map_index >= 0 and operator.map_index_template:
         result = _with_map_index(operator, operator.map_index_template, context, result)
     _call_back(operator, *_callback_for(operator, result, workload), context)
+    if result.outcome is TryOutcome.SUCCESS and operator.outlets:
+        result = attrs.evolve(result, asset_events=context["outlet_events"].events())
     encoded: dict[str, EncodedXCom] = {}
     for name, pushed in xcom.pushed.items():
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
@@ -254,3 +255,55 @@ class DbStatus:
     def up_to_date(self) -> bool:
         """True when the database is reachable and at the revision this code expects."""
         return self.reachable and self.current_revision == self.head_revision
+
+
+@attrs.frozen
+class AssetEventWrite:
+    """An asset event a successful try reported, stored with the try's transition."""
+
+    ti: TaskInstanceKey
+    uri: str
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
+    #: The AssetAlias the event was added through, if any: the alias resolves to `uri`.
+    alias: str | None = None
+
+
+@attrs.frozen
+class AssetEventRecord:
+    """One stored asset event."""
+
+    id: int
+    uri: str
+    extra: Mapping[str, Any]
+    source_dag_id: str | None
+    source_run_id: str | None
+    source_task_id: str | None
+    source_map_index: int
+    timestamp: dt.datetime
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-ready, as `assets events -o json`, the API and triggering_asset_events show it."""
+        return {
+            "id": self.id,
+            "uri": self.uri,
+            "extra": dict(self.extra),
+            "source_dag_id": self.source_dag_id,
+            "source_run_id": self.source_run_id,
+            "source_task_id": self.source_task_id,
+            "source_map_index": self.source_map_index,
+            "timestamp": self.timestamp.isoformat(),
+        }
+
+
+@attrs.frozen
+class AssetRecord:
+    """An asset with the DAGs that produce it and schedule on it, and its latest event."""
+
+    uri: str
+    name: str
+    group: str
+    extra: Mapping[str, Any]
+    producing_dags: tuple[str, ...]
+    consuming_dags: tuple[str, ...]
+    last_event_at: dt.datetime | None
+    events: int

@@ -73,7 +73,7 @@ class RunMethods(UnitOfWork):
                 if tasks:
                     session.execute(
                         insert(TaskInstanceRow),
-                        [_new_ti(dag_id, run_id, run_pk, spec, now) for spec in tasks],
+                        [new_ti(dag_id, run_id, run_pk, spec, now) for spec in tasks],
                     )
         except IntegrityError as exc:  # lost a race that the check above could not see
             raise DuplicateRunError(
@@ -215,7 +215,7 @@ class RunMethods(UnitOfWork):
             return bool(rowcount(session.execute(query.values(**values))))
 
 
-def _new_ti(
+def new_ti(
     dag_id: str, run_id: str, run_pk: int, spec: TaskSpec, now: dt.datetime
 ) -> dict[str, object]:
     return {

@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from taskkit.errors import MetastoreError, MetastoreNotInitializedError
+from taskkit.metastore.assets import AssetMethods
 from taskkit.metastore.clearing import ClearMethods
 from taskkit.metastore.dags import DagMethods
 from taskkit.metastore.engine import create_engine_for
@@ -44,6 +45,7 @@ class Metastore(
     ViewMethods,
     WorkerMethods,
     SecretMethods,
+    AssetMethods,
 ):
     """taskkit's database. One instance per process; methods are safe across threads."""
 

@@ -36,7 +36,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from taskkit.states import RunState, RunType, State
 
 #: The Alembic revision this code expects; a test checks it is the scripts' head.
-SCHEMA_REVISION = "0009"
+SCHEMA_REVISION = "0010"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -349,3 +349,67 @@ def current_revision(connection: Connection) -> str | None:
     if not inspect(connection).has_table(VERSION_TABLE):
         return None
     return connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+
+
+class AssetRow(Base):
+    """An asset some DAG names (in a schedule or an outlet), as its latest parse declared it."""
+
+    __tablename__ = "asset"
+
+    uri: Mapped[str] = mapped_column(String(1500), primary_key=True)
+    name: Mapped[str] = mapped_column(String(1500))
+    group: Mapped[str] = mapped_column(String(1500))
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class AssetReferenceRow(Base):
+    """A DAG's use of an asset: it schedules on it, or one of its tasks produces it."""
+
+    __tablename__ = "asset_reference"
+
+    dag_id: Mapped[str] = mapped_column(String(250), ForeignKey("dag.dag_id"), primary_key=True)
+    uri: Mapped[str] = mapped_column(String(1500), primary_key=True)
+    #: "schedule", "outlet", or "alias" (the DAG schedules on the AssetAlias named `uri`)
+    use: Mapped[str] = mapped_column(String(20), primary_key=True)
+
+
+class AssetEventRow(Base):
+    """One update of an asset: a producing task's success (the scheduler records it)."""
+
+    __tablename__ = "asset_event"
+    __table_args__ = (Index("ix_asset_event_uri_id", "uri", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uri: Mapped[str] = mapped_column(String(1500))
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source_dag_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    source_run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    source_task_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    source_map_index: Mapped[int] = mapped_column(Integer, default=-1)
+    timestamp: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class AssetAliasAssetRow(Base):
+    """An asset an AssetAlias resolved to: an event was added through the alias for it."""
+
+    __tablename__ = "asset_alias_asset"
+
+    alias: Mapped[str] = mapped_column(String(1500), primary_key=True)
+    uri: Mapped[str] = mapped_column(String(1500), primary_key=True)
+
+
+class AssetDagQueueRow(Base):
+    """An asset with events a DAG scheduled on it has not consumed yet (from `first_event_id`).
+
+    Rows survive a scheduler restart: the next scheduler creates the runs they make due.
+    """
+
+    __tablename__ = "asset_dag_queue"
+
+    target_dag_id: Mapped[str] = mapped_column(
+        String(250), ForeignKey("dag.dag_id"), primary_key=True
+    )
+    uri: Mapped[str] = mapped_column(String(1500), primary_key=True)
+    first_event_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -23,7 +23,9 @@ from sqlalchemy import (
     update,
 )
 
+from taskkit.metastore.assets import write_asset_events
 from taskkit.metastore.records import (
+    AssetEventWrite,
     RenderedFieldsWrite,
     TaskInstanceRecord,
     TIChange,
@@ -157,6 +159,7 @@ class TaskInstanceMethods(UnitOfWork):
         xcoms: Sequence[XComWrite] = (),
         cleared: Iterable[TaskInstanceKey] = (),
         rendered: Sequence[RenderedFieldsWrite] = (),
+        asset_events: Sequence[AssetEventWrite] = (),
     ) -> list[bool]:
         """Apply each change whose task instance is in one of its expected states, atomically.
 
@@ -167,7 +170,9 @@ class TaskInstanceMethods(UnitOfWork):
         are the rows read back to tell which. The stored values of the
         `cleared` task instances (a new try starts with none) are deleted
         first, where one of their changes applied. `rendered` are finished
-        tries' rendered template fields, stored in the same transaction.
+        tries' rendered template fields, stored in the same transaction, as
+        are `asset_events` (each queued for the DAGs scheduled on its asset)
+        of the tries whose success applied.
         """
         if not changes and not xcoms:
             return []
@@ -208,6 +213,7 @@ class TaskInstanceMethods(UnitOfWork):
                 write_xcom(connection, xcom, now)
             for fields in rendered:
                 write_rendered_fields(connection, fields)
+            write_asset_events(connection, (e for e in asset_events if e.ti in won), now)
         return applied
 
     def expand_task_instance(self, key: TaskInstanceKey, count: int) -> bool:

@@ -9,6 +9,8 @@ from typing import Any
 
 import attrs
 
+from taskkit.model.assets import AssetEventSpec
+
 
 class TryOutcome(enum.Enum):
     """How one try ended, as the worker reports it."""
@@ -68,3 +70,5 @@ class TryResult:
     first_poke_at: dt.datetime | None = None
     #: A mapped instance's map_index_template, rendered after the try (None without one).
     rendered_map_index: str | None = None
+    #: SUCCESS only: the asset events of the task's outlets, for the scheduler to record.
+    asset_events: tuple[AssetEventSpec, ...] = ()

@@ -77,6 +77,8 @@ class TaskSpec:
     #: The mapped task group the task is in (its map_spec is the group's): a task of the
     #: same group upstream of it counts, and hands on its value, per map index.
     mapped_group: str | None = None
+    #: The URIs of the assets a success of this task updates (its outlets).
+    outlets: tuple[str, ...] = ()
 
     @property
     def max_tries(self) -> int:

@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 
 from taskkit.errors import ScheduleError
+from taskkit.model.assets import AssetOrTimeSchedule, BaseAsset
 from taskkit.model.schedules import PRESETS
 
 UTC = dt.timezone.utc
@@ -271,4 +272,4 @@ AnyTimetable = (
     | EventsTimetable
 )
 #: What a DAG's `schedule` may hold once validated.
-Schedule = str | dt.timedelta | AnyTimetable | None
+Schedule = str | dt.timedelta | AnyTimetable | BaseAsset | AssetOrTimeSchedule | None

@@ -29,6 +29,7 @@ import attrs
 
 from taskkit import serde
 from taskkit.errors import DuplicateDagIdError
+from taskkit.model.assets import Asset, AssetAlias, BaseAsset, asset_condition, describe_condition
 from taskkit.model.timetables import Schedule
 from taskkit.scheduling.dag_import import (
     FileImportError,
@@ -63,6 +64,10 @@ class ParsedDag:
     timetable: Timetable | None = None
     #: Airflow arguments it uses that taskkit does not implement (they change nothing).
     warnings: tuple[str, ...] = ()
+    #: The assets its schedule names, and those its tasks' outlets update.
+    scheduled_on: tuple[Asset, ...] = ()
+    scheduled_on_aliases: tuple[AssetAlias, ...] = ()
+    produces: tuple[Asset, ...] = ()
 
 
 @attrs.frozen
@@ -145,7 +150,22 @@ def _parsed_dag(dag: DAG, fileloc: str, payload: bytes, digest: str) -> ParsedDa
         tags=tuple(dag.tags),
         timetable=Timetable.of(dag),
         warnings=tuple(dag.warnings),
+        scheduled_on=_scheduled_on(dag.schedule),
+        scheduled_on_aliases=_aliases_of(dag.schedule),
+        produces=tuple(
+            a for t in dag.task_dict.values() for a in t.outlets if isinstance(a, Asset)
+        ),
     )
+
+
+def _scheduled_on(schedule: Schedule) -> tuple[Asset, ...]:
+    condition = asset_condition(schedule)
+    return () if condition is None else tuple(condition.iter_assets())
+
+
+def _aliases_of(schedule: Schedule) -> tuple[AssetAlias, ...]:
+    condition = asset_condition(schedule)
+    return () if condition is None else tuple(condition.iter_aliases())
 
 
 def describe_schedule(schedule: Schedule) -> str | None:
@@ -154,6 +174,8 @@ def describe_schedule(schedule: Schedule) -> str | None:
         return schedule
     if isinstance(schedule, dt.timedelta):
         return f"every {schedule}"
+    if isinstance(schedule, BaseAsset):
+        return f"assets {describe_condition(schedule)}"
     return f"{type(schedule).__name__}({schedule.summary})"
 
 
@@ -398,6 +420,9 @@ def sync_dags_folder(store: Metastore, settings: Settings, secret_key: bytes) ->
             tags=dag.tags,
             paused_at_creation=settings.core.dags_are_paused_at_creation,
             next_run=_next_run(dag.timetable, latest.get(dag.dag_id), now),
+        )
+        store.save_asset_references(
+            dag.dag_id, dag.scheduled_on, dag.produces, dag.scheduled_on_aliases
         )
         saved.append(dag.dag_id)
         if outcome.created:

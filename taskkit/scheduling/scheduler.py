@@ -30,10 +30,17 @@ from taskkit.execution.dag_callbacks import DagCallbackRequest, DagCallbackRunne
 from taskkit.execution.tasklog import DEFAULT_MAX_LOG_BYTES, log_path, write_rejection
 from taskkit.execution.workload import Workload
 from taskkit.metastore.lease import scheduler_lease
-from taskkit.metastore.records import UNSET, RenderedFieldsWrite, TIChange, XComWrite
+from taskkit.metastore.records import (
+    UNSET,
+    AssetEventWrite,
+    RenderedFieldsWrite,
+    TIChange,
+    XComWrite,
+)
 from taskkit.metastore.store import Metastore
 from taskkit.model.results import TryOutcome
 from taskkit.scheduling.active_run import ActiveRun, run_order
+from taskkit.scheduling.asset_runs import AssetRunCreator
 from taskkit.scheduling.broken_runs import fail_unloadable_run
 from taskkit.scheduling.dag_flags import DagFlagBook
 from taskkit.scheduling.dag_processor import sync_dags_folder
@@ -134,6 +141,9 @@ class Scheduler:
         self.refresh_soon = False
         self.store: Metastore
         self.creator: RunCreator
+        self.asset_runs: AssetRunCreator
+        #: Asset events of finished tries, written with their transitions.
+        self.asset_writes: list[AssetEventWrite] = []
         self.executor: Executor
         self.loader: RunLoader
         self.secret_key = b""
@@ -146,6 +156,8 @@ class Scheduler:
         self.store = Metastore.open(self.settings.database.sql_alchemy_conn)
         try:
             self.creator = RunCreator(self.store)
+            self.asset_runs = AssetRunCreator(self.store)
+            self.asset_runs.start()
             self.secret_key = serde.load_secret_key(
                 self.settings.home,
                 self.settings.core.secret_key,
@@ -601,6 +613,10 @@ class Scheduler:
         )
         for change in skipped:
             self._record(run, change)
+        if own.target is State.SUCCESS:
+            self.asset_writes.extend(
+                AssetEventWrite(key, e.uri, e.extra, e.alias) for e in result.asset_events
+            )
         log.info(
             "task_finished",
             dag_id=key.dag_id,
@@ -620,11 +636,13 @@ class Scheduler:
         if self.changes or self.xcom_writes:
             changes = self.changes
             applied = self.store.transition_task_instances(
-                changes, self.xcom_writes, self.xcom_clears, self.rendered_writes
+                changes, self.xcom_writes, self.xcom_clears, self.rendered_writes, self.asset_writes
             )
             # Only once written: a failed write is retried.
             self.changes, self.xcom_writes, self.xcom_clears = [], [], []
-            self.rendered_writes = []
+            self.rendered_writes, asset_writes, self.asset_writes = [], self.asset_writes, []
+            if asset_writes and self.asset_runs.notify(e.uri for e in asset_writes):
+                self.refresh_soon = True  # create the runs they make due at once
             self.write_failures = 0
             lost = {
                 c.key
@@ -713,6 +731,7 @@ class Scheduler:
             default_max_active_runs=self.settings.core.max_active_runs_per_dag,
             now=now,
         )
+        self.asset_runs.create_due_runs(self.dags.flags, changed, spec_of=self.loader.spec, now=now)
         active = self.store.list_active_runs()
         seen = set()
         for record in active:

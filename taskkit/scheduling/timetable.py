@@ -32,6 +32,7 @@ import datetime as dt
 import attrs
 
 from taskkit.errors import ScheduleError
+from taskkit.model.assets import AssetOrTimeSchedule, BaseAsset
 from taskkit.model.schedules import PRESETS
 from taskkit.model.timetables import TIMETABLES, AnyTimetable, Schedule
 from taskkit.scheduling.cron import TICK, UTC, as_utc, cron_after, cron_before
@@ -56,8 +57,13 @@ class Timetable:
     @classmethod
     def of(cls, spec: object) -> Timetable:
         """The timetable of a DagSpec (or DAG): its schedule, start_date, end_date and catchup."""
+        schedule = getattr(spec, "schedule", None)
+        if isinstance(schedule, AssetOrTimeSchedule):
+            schedule = schedule.timetable  # its asset runs are the run creator's other half
+        elif isinstance(schedule, BaseAsset):
+            schedule = None  # runs only when its assets are updated
         return cls(
-            getattr(spec, "schedule", None),
+            schedule,
             getattr(spec, "start_date", None),
             getattr(spec, "end_date", None),
             bool(getattr(spec, "catchup", False)),

@@ -26,6 +26,7 @@ from taskkit.authoring.connections import Connection
 if TYPE_CHECKING:
     from taskkit.config import Settings
     from taskkit.metastore import Metastore
+    from taskkit.model.assets import AssetEvent
     from taskkit.services.fernet import SecretBox
 
 
@@ -92,6 +93,12 @@ class MetastoreSecrets:
         from taskkit.services import connections  # with the metastore: see _open
 
         return connections.find_connection(*self._open(), conn_id)
+
+    def asset_events(self, uri: str) -> list[AssetEvent]:
+        from taskkit.services import assets  # with the metastore: see _open
+
+        store, _ = self._open()
+        return assets.events_of(store, uri)
 
     def close(self) -> None:
         """Dispose of the metastore's connections, if it was opened."""

@@ -107,3 +107,16 @@ def test_warehouse_config_reads_variables_and_a_connection() -> None:
     assert result.xcom("plan") == {"host": "db", "rows": 100}
     assert "connecting to db:5432 as etl with ***" in result.logs("plan")
     assert result.xcom("report") == "finance loads 100 rows into dw"
+
+
+def test_data_aware_producer_reports_events_and_the_consumer_reads_them() -> None:
+    """load_sales reports one event per asset; daily_report sums the rows it was given."""
+    module = load("data_aware")
+    produced = module.load_sales_dag.test()
+    events = {e.uri.rsplit("/", 1)[-1]: e.extra for e in produced.asset_events}
+    assert events == {"orders.parquet": {"rows": 1200}, "customers.parquet": {"rows": 40}}
+    triggering = {
+        e.uri: [{"extra": e.extra, "source_dag_id": "load_sales"}] for e in produced.asset_events
+    }
+    report = module.daily_report_dag.test(conf={"triggering_asset_events": triggering})
+    assert report.xcom("report") == {"orders.parquet": 1200, "customers.parquet": 40}

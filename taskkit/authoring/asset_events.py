@@ -1,0 +1,153 @@
+"""What a try sees of assets: `outlet_events` to set its events' extra, and `inlets`.
+
+A try never writes an event itself (the scheduler is the one writer): it
+reports one AssetEventSpec per outlet in its TryResult when it succeeds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+from collections.abc import Generator, Iterable, Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from taskkit.authoring.secrets import current_source
+from taskkit.errors import AssetDefinitionError
+from taskkit.model.assets import Asset, AssetAlias, AssetEvent, AssetEventSpec, Metadata
+
+
+@attrs.define
+class OutletEventAccessor:
+    """One outlet's pending event: `extra` to fill in, and for an alias the assets added."""
+
+    key: Asset | AssetAlias
+    extra: dict[str, Any] = attrs.Factory(dict)
+    #: AssetAlias only: the (asset, extra) pairs added with `.add(asset, extra=...)`.
+    added: list[tuple[Asset, dict[str, Any]]] = attrs.Factory(list)
+
+    def add(self, asset: Asset, extra: dict[str, Any] | None = None) -> None:
+        """Attach an event for `asset` to this alias (Airflow's AssetAlias outlet)."""
+        if not isinstance(self.key, AssetAlias):
+            raise AssetDefinitionError(
+                f"outlet_events[{self.key.uri!r}].add(): only an AssetAlias outlet takes add()."
+            )
+        if not isinstance(asset, Asset):
+            raise AssetDefinitionError(f"outlet_events alias add() needs an Asset, got {asset!r}.")
+        self.added.append((asset, dict(extra or {})))
+
+
+class OutletEventAccessors:
+    """`context["outlet_events"]`: `outlet_events[asset].extra["rows"] = 10`."""
+
+    def __init__(self, outlets: Iterable[Asset | AssetAlias]) -> None:
+        self._outlets = list(outlets)
+        self._events: dict[Asset | AssetAlias, OutletEventAccessor] = {}
+
+    def __getitem__(self, key: Asset | AssetAlias) -> OutletEventAccessor:
+        if not isinstance(key, Asset | AssetAlias):
+            raise KeyError(f"outlet_events is keyed by Asset or AssetAlias, got {key!r}")
+        if key not in self._events:
+            self._events[key] = OutletEventAccessor(key)
+        return self._events[key]
+
+    def events(self) -> tuple[AssetEventSpec, ...]:
+        """The events a success of the try records: one per Asset outlet, plus alias additions."""
+        found: list[AssetEventSpec] = []
+        for outlet in self._outlets:
+            accessor = self._events.get(outlet)
+            if isinstance(outlet, Asset):
+                found.append(AssetEventSpec(outlet.uri, dict(accessor.extra) if accessor else {}))
+            elif accessor is not None:
+                found.extend(
+                    AssetEventSpec(asset.uri, extra, alias=outlet.name)
+                    for asset, extra in accessor.added
+                )
+        return tuple(found)
+
+
+class InletEventAccessors:
+    """`context["inlet_events"]`: `inlet_events[asset]` lists its recorded events, oldest first.
+
+    Read from the metastore when first asked for (the try reads, never
+    writes); under DAG.test() there is none, so the lists are empty.
+    """
+
+    def __init__(self, inlets: Iterable[Asset | AssetAlias]) -> None:
+        self._inlets = {a.uri: a for a in inlets if isinstance(a, Asset)}
+        self._read: dict[str, list[AssetEvent]] = {}
+
+    def __getitem__(self, key: Asset) -> list[AssetEvent]:
+        if not isinstance(key, Asset) or key.uri not in self._inlets:
+            raise KeyError(f"inlet_events[{key!r}]: only the task's inlets can be read")
+        if key.uri not in self._read:
+            source = current_source()
+            self._read[key.uri] = source.asset_events(key.uri) if source is not None else []
+        return self._read[key.uri]
+
+
+class TriggeringAssetEvents(Mapping[Asset, list[AssetEvent]]):
+    """`context["triggering_asset_events"]`: the events that led to an asset-triggered run.
+
+    Keyed by Asset as in Airflow (an asset's URI works too); empty for other runs.
+    Built from the run's conf, where the run creator stored them as JSON.
+    """
+
+    def __init__(self, events: Mapping[str, list[AssetEvent]]) -> None:
+        self._events = dict(events)
+
+    @classmethod
+    def from_conf(cls, stored: object) -> TriggeringAssetEvents:
+        """From the conf's `triggering_asset_events`: {uri: [event as JSON, ...]}."""
+        if not isinstance(stored, Mapping):
+            return cls({})
+        return cls({uri: [_event(uri, e) for e in events] for uri, events in stored.items()})
+
+    def __getitem__(self, key: Asset | str) -> list[AssetEvent]:
+        return self._events[key.uri if isinstance(key, Asset) else key]
+
+    def __iter__(self) -> Iterator[Asset]:
+        return (Asset(uri) for uri in self._events)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __contains__(self, key: object) -> bool:
+        uri = key.uri if isinstance(key, Asset) else key
+        return uri in self._events
+
+
+def _event(uri: str, stored: Mapping[str, Any]) -> AssetEvent:
+    stamp = stored.get("timestamp")
+    return AssetEvent(
+        uri=uri,
+        extra=dict(stored.get("extra") or {}),
+        timestamp=dt.datetime.fromisoformat(stamp) if isinstance(stamp, str) else None,
+        source_dag_id=stored.get("source_dag_id"),
+        source_run_id=stored.get("source_run_id"),
+        source_task_id=stored.get("source_task_id"),
+        source_map_index=stored.get("source_map_index", -1),
+    )
+
+
+def drain_metadata(value: Any, outlet_events: OutletEventAccessors) -> Any:
+    """Run a generator a task function returned, applying each Metadata it yields.
+
+    Airflow's `yield Metadata(asset, extra)`: the generator's own return
+    value becomes the task's value. Anything else is returned unchanged.
+    """
+    if not inspect.isgenerator(value):
+        return value
+    generator: Generator[Any, None, Any] = value  # type: ignore[assignment]
+    while True:
+        try:
+            item = next(generator)
+        except StopIteration as stop:
+            return stop.value
+        if isinstance(item, Metadata):
+            outlet_events[item.asset].extra.update(item.extra)
+            if item.alias is not None:
+                outlet_events[item.alias].add(item.asset, dict(item.extra))
+        else:
+            print(f"Ignoring a value of type {type(item).__name__} the task yielded")
