@@ -31,110 +31,41 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 from collections.abc import Iterable, Iterator, Mapping
-from types import MappingProxyType
 from typing import Any
 
-import attrs
-
-from taskkit.errors import IllegalTransitionError
 from taskkit.model.dag import DagSpec
 from taskkit.model.results import EncodedXComSequence, SkipScope, TryOutcome, TryResult
 from taskkit.model.task import MapLength, TaskSpec
-from taskkit.scheduling.readiness import (
-    Readiness,
-    UpstreamCounts,
-    evaluate_trigger_rule,
-    past_allows,
+from taskkit.scheduling.instances import (
+    NO_XCOMS,
+    Expanded,
+    TaskInstance,
+    TIKey,
+    Transition,
+    XComMap,
+    mapped_state,
 )
+from taskkit.scheduling.mapping import map_count, sources_finished, too_many, upstream_counts
+from taskkit.scheduling.readiness import Readiness, evaluate_trigger_rule, past_allows
 from taskkit.scheduling.transitions import TryTransition, after_try, run_outcome
-from taskkit.states import ALLOWED_TRANSITIONS, FINISHED_STATES, OCCUPYING_STATES, RunState, State
+from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, RunState, State
+
+__all__ = [
+    "DEFAULT_MAX_MAP_LENGTH",
+    "RunEngine",
+    "TIKey",
+    "TaskInstance",
+    "Transition",
+    "XComMap",
+    "mapped_state",
+]
 
 _DECIDED = {Readiness.SKIP: State.SKIPPED, Readiness.UPSTREAM_FAILED: State.UPSTREAM_FAILED}
 #: States released to scheduled by a timer: a retry's delay, or a sensor's next poke.
 _WAITING = frozenset({State.UP_FOR_RETRY, State.UP_FOR_RESCHEDULE})
 
-#: Names one task instance of the run: (task_id, map_index), map_index -1 when not mapped.
-TIKey = tuple[str, int]
-#: XComs of a run: (task_id, map_index) -> key -> value (opaque to the engine).
-XComMap = dict[TIKey, dict[str, Any]]
 #: The default of core.max_map_length.
 DEFAULT_MAX_MAP_LENGTH = 1024
-_NO_XCOMS: Mapping[str, Any] = MappingProxyType({})
-
-
-def mapped_state(states: Iterable[State]) -> State:
-    """The overall state of a mapped task whose instances have all finished.
-
-    Failed if any instance failed (or was upstream_failed), skipped if all
-    were skipped, else success: what its downstream tasks' trigger rules see.
-    """
-    seen = set(states) - {State.REMOVED}
-    if seen & {State.FAILED, State.UPSTREAM_FAILED}:
-        return State.FAILED
-    if seen == {State.SKIPPED}:
-        return State.SKIPPED
-    return State.SUCCESS
-
-
-@attrs.define
-class _Expanded:
-    """Progress of an expanded mapped task: its size, its instances' states, what is unfinished."""
-
-    count: int
-    unfinished: int
-    state: State = State.RUNNING  #: its overall state; RUNNING while instances are unfinished
-    #: How many instances are in each state (what trigger rules downstream count).
-    tally: dict[State, int] = attrs.Factory(dict)
-    #: The map indexes of instances still in state none (waiting for their trigger rule).
-    waiting: set[int] = attrs.Factory(set)
-
-    def count_move(self, source: State | None, target: State) -> None:
-        if source is not None:
-            self.tally[source] -= 1
-        self.tally[target] = self.tally.get(target, 0) + 1
-
-
-@attrs.define
-class TaskInstance:
-    """One task instance as the engine tracks it."""
-
-    state: State
-    try_number: int = 0
-    max_tries: int = 1
-    #: When it is released: the retry time (up_for_retry) or the next poke (up_for_reschedule).
-    next_retry_at: dt.datetime | None = None
-    #: Set while a reschedule-mode sensor's try spans several pokes: its next queue
-    #: continues that try rather than starting a new one (Airflow's semantics).
-    first_poke_at: dt.datetime | None = None
-    #: A mapped instance's map_index_template as its last try rendered it.
-    rendered_map_index: str | None = None
-
-
-@attrs.frozen
-class Transition:
-    """One state change of one task instance, as the engine decided it.
-
-    Creating one with a target its source may not move to raises
-    IllegalTransitionError: the rules in states.py are enforced, not documented.
-    """
-
-    task_id: str
-    source: State
-    target: State
-    try_number: int
-    next_retry_at: dt.datetime | None = None
-    error: str | None = None
-    #: The values the try pushed, recorded with a finished try (empty otherwise).
-    xcoms: Mapping[str, Any] = attrs.field(default=_NO_XCOMS, repr=False)
-    map_index: int = -1
-    #: With a finished try: when its first poke began if it continues (up_for_reschedule).
-    first_poke_at: dt.datetime | None = None
-    #: The instance's map_index_template as its finished try rendered it.
-    rendered_map_index: str | None = None
-
-    def __attrs_post_init__(self) -> None:
-        if self.target not in ALLOWED_TRANSITIONS[self.source]:
-            raise IllegalTransitionError(self.task_id, self.source, self.target)
 
 
 class RunEngine:
@@ -162,10 +93,10 @@ class RunEngine:
         )
         self.xcoms: XComMap = xcoms if xcoms is not None else {}
         #: Expanded mapped tasks: task_id -> their size and progress.
-        self.expanded: dict[str, _Expanded] = {}
+        self.expanded: dict[str, Expanded] = {}
         for (task_id, map_index), ti in self.tis.items():
             if map_index >= 0:
-                progress = self.expanded.setdefault(task_id, _Expanded(0, 0))
+                progress = self.expanded.setdefault(task_id, Expanded(0, 0))
                 progress.count = max(progress.count, map_index + 1)
                 progress.unfinished += ti.state not in FINISHED_STATES
                 progress.count_move(None, ti.state)
@@ -307,14 +238,14 @@ class RunEngine:
         """
         if map_index is None and task_id in self.expanded:
             return self._gathered(task_id)
-        values = self.xcoms.get((task_id, -1 if map_index is None else map_index), _NO_XCOMS)
+        values = self.xcoms.get((task_id, -1 if map_index is None else map_index), NO_XCOMS)
         return {(task_id, key): value for key, value in values.items()}
 
     def _gathered(self, task_id: str) -> dict[tuple[str, str], Any]:
         """A mapped task's values, one sequence per key, in map-index order."""
         by_key: dict[str, tuple[list[Any], list[int]]] = {}
         for map_index in range(self.expanded[task_id].count):
-            for key, value in self.xcoms.get((task_id, map_index), _NO_XCOMS).items():
+            for key, value in self.xcoms.get((task_id, map_index), NO_XCOMS).items():
                 values, indexes = by_key.setdefault(key, ([], []))
                 values.append(value)
                 indexes.append(map_index)
@@ -389,53 +320,7 @@ class RunEngine:
         if not task.upstream:
             return Readiness.READY
         paired = self.paired.get(task.task_id, frozenset())
-        setup_ids = task.upstream_setups
-        total = success = skipped = failed = upstream_failed = 0
-        setups = setup_success = setup_skipped = 0
-        for upstream in task.upstream:
-            ti = self.tis.get((upstream, -1))
-            if ti is None and upstream in paired:
-                if map_index < 0:
-                    continue
-                ti = self.tis.get((upstream, map_index))
-            if ti is not None:  # one instance: the common case, kept cheap
-                state = ti.state
-                total += 1
-                if state is State.SUCCESS:
-                    success += 1
-                elif state is State.SKIPPED:
-                    skipped += 1
-                elif state is State.FAILED:
-                    failed += 1
-                elif state is State.UPSTREAM_FAILED:
-                    upstream_failed += 1
-                if upstream in setup_ids:
-                    setups += 1
-                    setup_success += state is State.SUCCESS
-                    setup_skipped += state is State.SKIPPED
-                continue
-            progress = self.expanded[upstream]
-            tally = progress.tally
-            size = progress.count - tally.get(State.REMOVED, 0)
-            total += size
-            success += tally.get(State.SUCCESS, 0)
-            skipped += tally.get(State.SKIPPED, 0)
-            failed += tally.get(State.FAILED, 0)
-            upstream_failed += tally.get(State.UPSTREAM_FAILED, 0)
-            if upstream in setup_ids:
-                setups += size
-                setup_success += tally.get(State.SUCCESS, 0)
-                setup_skipped += tally.get(State.SKIPPED, 0)
-        counts = UpstreamCounts(
-            total=total,
-            success=success,
-            skipped=skipped,
-            failed=failed,
-            upstream_failed=upstream_failed,
-            setups=setups,
-            setup_success=setup_success,
-            setup_skipped=setup_skipped,
-        )
+        counts = upstream_counts(task, map_index, self.tis, self.expanded, paired)
         return evaluate_trigger_rule(task.trigger_rule, counts)
 
     def set_past(self, task_id: str, state: State) -> None:
@@ -465,18 +350,15 @@ class RunEngine:
         Nothing to expand over skips it; a source that is not a list or dict,
         or more than max_map_length instances, fails it with the reason.
         """
-        count = 1
-        for length in lengths:
-            found = self._length(length)
-            if isinstance(found, str):
-                return [self._move(task_id, State.FAILED, error=found)]
-            count *= found
+        count = map_count(lengths, self.xcoms, self.expanded, self.state_of)
+        if isinstance(count, str):
+            return [self._move(task_id, State.FAILED, error=count)]
         if count == 0:
             return [self._move(task_id, State.SKIPPED)]
         if count > self.max_map_length:
-            return [self._move(task_id, State.FAILED, error=_too_many(count, self.max_map_length))]
+            return [self._move(task_id, State.FAILED, error=too_many(count, self.max_map_length))]
         template = self.tis.pop((task_id, -1))
-        progress = self.expanded[task_id] = _Expanded(count, count, tally={State.NONE: count})
+        progress = self.expanded[task_id] = Expanded(count, count, tally={State.NONE: count})
         for map_index in range(count):
             self.tis[task_id, map_index] = TaskInstance(State.NONE, 0, template.max_tries)
         self.unfinished += count - 1
@@ -499,17 +381,14 @@ class RunEngine:
         task. Nothing changes while a source is unfinished or unreadable.
         """
         task_id = task.task_id
-        if task.map_spec is None or not self._sources_finished(task.map_spec.lengths):
+        if task.map_spec is None or not sources_finished(task.map_spec.lengths, self.state_of):
             return []
-        count = 1
-        for length in task.map_spec.lengths:
-            found = self._length(length)
-            if isinstance(found, str):
-                return []
-            count *= found
+        count = map_count(task.map_spec.lengths, self.xcoms, self.expanded, self.state_of)
+        if isinstance(count, str):
+            return []
         progress = self.expanded[task_id]
         if count > self.max_map_length:
-            error = _too_many(count, self.max_map_length)
+            error = too_many(count, self.max_map_length)
             return [
                 self._move(task_id, State.FAILED, map_index=i, error=error)
                 for i in sorted(progress.waiting)
@@ -536,43 +415,6 @@ class RunEngine:
                 if task_id in self.paired.get(downstream, ()):
                     self._touch(downstream)
         return changes
-
-    def _sources_finished(self, lengths: Iterable[MapLength]) -> bool:
-        """Whether every upstream task a mapped task's length comes from has finished."""
-        for length in lengths:
-            if length.task_id is not None and self.state_of(length.task_id) not in FINISHED_STATES:
-                return False
-            if not self._sources_finished(length.parts):
-                return False
-        return True
-
-    def _length(self, length: MapLength) -> int | str:
-        """How long one expanded argument is, or why it cannot be expanded over."""
-        if length.literal is not None:
-            return length.literal
-        if length.parts:
-            found = [self._length(part) for part in length.parts]
-            for item in found:
-                if isinstance(item, str):
-                    return item
-            sizes = [int(item) for item in found]
-            return max(sizes) if length.longest else min(sizes)
-        assert length.task_id is not None
-        source, key = length.task_id, length.key
-        if source in self.expanded:
-            return sum(key in self.xcoms.get((source, i), {}) for i in self.map_indexes(source))
-        value = self.xcoms.get((source, -1), {}).get(key)
-        if value is None:
-            if self.state_of(source) is State.SKIPPED:
-                return 0
-            return f"task {source!r} pushed no XCom {key!r} to expand over"
-        size = getattr(value, "length", None)
-        if size is None:
-            return (
-                f"cannot expand over XCom {key!r} of task {source!r}: it is not a list or "
-                "dict; return a list (or dict) from it"
-            )
-        return int(size)
 
     def release_retries(self, now: dt.datetime) -> list[Transition]:
         """Schedule again every up_for_retry (or up_for_reschedule) instance whose time has come."""
@@ -776,13 +618,6 @@ class RunEngine:
                 progress.unfinished += 1
                 progress.state = State.RUNNING
         return change
-
-
-def _too_many(count: int, limit: int) -> str:
-    return (
-        f"expanding would create {count} task instances, more than core.max_map_length={limit}: "
-        "expand over less, or raise core.max_map_length"
-    )
 
 
 class _StateView(Mapping[str, State]):
