@@ -35,7 +35,6 @@ from taskkit.metastore.records import (
     AssetEventWrite,
     RenderedFieldsWrite,
     TIChange,
-    XComWrite,
 )
 from taskkit.metastore.store import Metastore
 from taskkit.model.results import TryOutcome
@@ -46,6 +45,7 @@ from taskkit.scheduling.dag_flags import DagFlagBook
 from taskkit.scheduling.dag_processor import sync_dags_folder
 from taskkit.scheduling.engine import Transition, mapped_state
 from taskkit.scheduling.executors import make_executor
+from taskkit.scheduling.pending_writes import TIMED, PendingWrites
 from taskkit.scheduling.processor_service import processor_beside
 from taskkit.scheduling.ready_queue import ReadyQueue
 from taskkit.scheduling.recovery import recover_orphaned_tries
@@ -55,8 +55,7 @@ from taskkit.scheduling.run_selection import RunCandidate, select_runs
 from taskkit.scheduling.selection import Candidate, Occupancy, select_tasks
 from taskkit.scheduling.signals import stop_requests
 from taskkit.scheduling.summary import RunSummary, SchedulerSummary
-from taskkit.scheduling.transitions import reschedule_reason
-from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, RunState, State
+from taskkit.states import OCCUPYING_STATES, RunState, State
 
 if TYPE_CHECKING:
     from taskkit.config import Settings
@@ -74,8 +73,6 @@ EXPLAIN_INTERVAL_S = 1.0
 SHUTDOWN_GRACE_S = 30.0
 #: Waits between attempts when the metastore cannot be written; then the scheduler gives up.
 WRITE_RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0)
-#: States a timer releases: a retry's delay, a reschedule-mode sensor's next poke.
-_TIMED = frozenset({State.UP_FOR_RETRY, State.UP_FOR_RESCHEDULE})
 #: The exit code after a forced stop (a second SIGINT/SIGTERM), as for an interrupted command.
 EXIT_FORCED = 130
 
@@ -117,12 +114,7 @@ class Scheduler:
         self.wait_reasons: dict[TaskInstanceKey, str] = {}
         #: A run -> the run after it whose depends_on_past tasks follow its states.
         self.followers: dict[tuple[str, str], tuple[str, str]] = {}
-        self.changes: list[TIChange] = []
-        self.xcom_writes: list[XComWrite] = []
-        #: Finished tries' rendered template fields, written with their transitions.
-        self.rendered_writes: list[RenderedFieldsWrite] = []
-        #: Task instances starting a new try: their stored values go (as in the engine).
-        self.xcom_clears: list[TaskInstanceKey] = []
+        self.pending = PendingWrites()
         self.to_submit: list[Workload] = []
         #: Each active run's previous successful run, by (dag_id, run_id); see _previous_success.
         self.previous_successes: dict[tuple[str, str], PreviousSuccess | None] = {}
@@ -142,8 +134,6 @@ class Scheduler:
         self.store: Metastore
         self.creator: RunCreator
         self.asset_runs: AssetRunCreator
-        #: Asset events of finished tries, written with their transitions.
-        self.asset_writes: list[AssetEventWrite] = []
         self.executor: Executor
         self.loader: RunLoader
         self.secret_key = b""
@@ -208,10 +198,7 @@ class Scheduler:
         # and submitting) stay scheduled for the next scheduler: the executor is closing.
         unsent = {w.key for w in self.to_submit}
         self.to_submit = []
-        self.changes = [
-            c for c in self.changes if c.key not in unsent or c.state is not State.QUEUED
-        ]
-        self.xcom_clears = [k for k in self.xcom_clears if k not in unsent]
+        self.pending.drop_unsent(unsent)
         events: list[Event] = []
         if not self.forced:
             try:
@@ -290,7 +277,7 @@ class Scheduler:
             self._handle(events, self.clock())
 
     def _poll_timeout(self, next_refresh: float, now: dt.datetime) -> float:
-        if self.to_submit or self.changes or self.refresh_soon:
+        if self.to_submit or self.pending or self.refresh_soon:
             return 0.0
         timeout = max(next_refresh - time.monotonic(), 0.0)
         for timers in (self.retries, self.timeouts):
@@ -384,36 +371,17 @@ class Scheduler:
 
         `columns` are what the call site knows besides the state (times, pid, reasons).
         """
-        expected = OCCUPYING_STATES if change.source in OCCUPYING_STATES else change.source
-        if change.target in FINISHED_STATES or change.target in _TIMED:
-            columns.setdefault("error", change.error)
-            columns.setdefault("next_retry_at", change.next_retry_at)
-            columns.setdefault("first_poke_at", change.first_poke_at)
-            if change.rendered_map_index is not None:
-                columns["rendered_map_index"] = change.rendered_map_index
-        if change.target is State.UP_FOR_RESCHEDULE:
-            columns.setdefault("wait_reason", reschedule_reason(change.next_retry_at))
-        key = run.key(change.task_id, change.map_index)
-        ti_change = TIChange(
-            key,
-            expected=expected,
-            state=change.target,
-            try_number=change.try_number,
+        self.pending.record(
+            run.key(change.task_id, change.map_index), change, self.secret_key, **columns
         )
-        self.changes.append(attrs.evolve(ti_change, **columns) if columns else ti_change)
         follower_id = self.followers.get((run.dag_id, run.run_id))
         if follower_id is not None and (follower := self.runs.get(follower_id)) is not None:
             follower.engine.set_past(change.task_id, run.engine.state_of(change.task_id))
-        for name, value in change.xcoms.items():
-            # A try without the key pickles unsigned (only with core.enable_xcom_pickling):
-            # sign what is stored; the unsigned copy stays in memory for downstream tries.
-            data, encoding = serde.sign_xcom(value.data, value.encoding, self.secret_key)
-            self.xcom_writes.append(XComWrite(key, name, data, encoding.value, value.length))
         if change.target is State.SCHEDULED:
             self.scheduled.add(
                 run.candidate(change.task_id, self._dag_limit(run), change.map_index)
             )
-        elif change.target in _TIMED and change.next_retry_at is not None:
+        elif change.target in TIMED and change.next_retry_at is not None:
             heapq.heappush(self.retries, (change.next_retry_at, run.dag_id, run.run_id))
 
     def _dag_limit(self, run: ActiveRun) -> int:
@@ -485,8 +453,7 @@ class Scheduler:
             key.task_id, key.map_index
         ):
             # What an earlier try pushed is gone once this one starts (as in Airflow).
-            self.xcom_writes = [w for w in self.xcom_writes if w.ti != key]
-            self.xcom_clears.append(key)
+            self.pending.clear_xcoms(key)
         self._record(
             run,
             run.engine.queue(key.task_id, key.map_index),
@@ -546,7 +513,9 @@ class Scheduler:
         for key, message in reasons.items():
             if self.wait_reasons.get(key) != message:
                 self.wait_reasons[key] = message
-                self.changes.append(TIChange(key, expected=State.SCHEDULED, wait_reason=message))
+                self.pending.changes.append(
+                    TIChange(key, expected=State.SCHEDULED, wait_reason=message)
+                )
                 log.debug(
                     "task_waiting",
                     dag_id=key.dag_id,
@@ -571,7 +540,7 @@ class Scheduler:
         # Starts whose try has not also finished in this batch become running now;
         # the others were folded into their finishing change (one write, not two).
         for started in self.pending_starts.values():
-            self.changes.append(
+            self.pending.changes.append(
                 TIChange(
                     started.key,
                     expected=State.QUEUED,
@@ -601,7 +570,7 @@ class Scheduler:
         own, *skipped = changes
         if result.rendered_fields:
             fields = json.dumps(result.rendered_fields)
-            self.rendered_writes.append(RenderedFieldsWrite(key, event.try_number, fields))
+            self.pending.rendered_writes.append(RenderedFieldsWrite(key, event.try_number, fields))
         started = self.pending_starts.pop(key, None)
         self._record(
             run,
@@ -609,12 +578,12 @@ class Scheduler:
             started_at=started.at if started else UNSET,
             hostname=started.hostname if started else UNSET,
             ended_at=now,
-            pid=None if own.target in _TIMED else (started.pid if started else UNSET),
+            pid=None if own.target in TIMED else (started.pid if started else UNSET),
         )
         for change in skipped:
             self._record(run, change)
         if own.target is State.SUCCESS:
-            self.asset_writes.extend(
+            self.pending.asset_writes.extend(
                 AssetEventWrite(key, e.uri, e.extra, e.alias) for e in result.asset_events
             )
         log.info(
@@ -633,22 +602,11 @@ class Scheduler:
 
     def _commit(self) -> None:
         """Write every pending change in one transaction, then submit what was queued."""
-        if self.changes or self.xcom_writes:
-            changes = self.changes
-            applied = self.store.transition_task_instances(
-                changes, self.xcom_writes, self.xcom_clears, self.rendered_writes, self.asset_writes
-            )
-            # Only once written: a failed write is retried.
-            self.changes, self.xcom_writes, self.xcom_clears = [], [], []
-            self.rendered_writes, asset_writes, self.asset_writes = [], self.asset_writes, []
+        if self.pending:
+            lost, asset_writes = self.pending.write(self.store)
             if asset_writes and self.asset_runs.notify(e.uri for e in asset_writes):
                 self.refresh_soon = True  # create the runs they make due at once
             self.write_failures = 0
-            lost = {
-                c.key
-                for c, ok in zip(changes, applied, strict=True)
-                if not ok and c.state is not UNSET
-            }
             if lost:
                 self._forget_lost(lost)
         if self.to_submit:

@@ -1,0 +1,109 @@
+"""The scheduler's writes waiting for its next transaction: state changes and what goes with them.
+
+Every engine `Transition` becomes a conditional `TIChange` here (`record`),
+with the XComs, rendered fields and asset events of the try that caused it;
+`write` commits them all in one transaction and keeps them when it fails, so
+a failed write is retried with nothing lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import attrs
+
+from taskkit import serde
+from taskkit.metastore.records import (
+    UNSET,
+    AssetEventWrite,
+    RenderedFieldsWrite,
+    TIChange,
+    XComWrite,
+)
+from taskkit.metastore.store import Metastore
+from taskkit.model.keys import TaskInstanceKey
+from taskkit.scheduling.engine import Transition
+from taskkit.scheduling.transitions import reschedule_reason
+from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, State
+
+#: States a timer releases: a retry's delay, a reschedule-mode sensor's next poke.
+TIMED = frozenset({State.UP_FOR_RETRY, State.UP_FOR_RESCHEDULE})
+
+
+@attrs.define
+class PendingWrites:
+    """What the next commit writes, in the order it was decided."""
+
+    changes: list[TIChange] = attrs.Factory(list)
+    xcom_writes: list[XComWrite] = attrs.Factory(list)
+    #: Finished tries' rendered template fields, written with their transitions.
+    rendered_writes: list[RenderedFieldsWrite] = attrs.Factory(list)
+    #: Task instances starting a new try: their stored values go (as in the engine).
+    xcom_clears: list[TaskInstanceKey] = attrs.Factory(list)
+    #: Asset events of finished tries, written with their transitions.
+    asset_writes: list[AssetEventWrite] = attrs.Factory(list)
+
+    def __bool__(self) -> bool:
+        """Whether the next commit has anything to write."""
+        return bool(self.changes or self.xcom_writes)
+
+    def record(
+        self, key: TaskInstanceKey, change: Transition, secret_key: bytes, **columns: Any
+    ) -> None:
+        """One engine transition as a metastore change, with the XComs its try pushed.
+
+        `columns` are what the caller knows besides the state (times, pid, reasons).
+        """
+        expected = OCCUPYING_STATES if change.source in OCCUPYING_STATES else change.source
+        if change.target in FINISHED_STATES or change.target in TIMED:
+            columns.setdefault("error", change.error)
+            columns.setdefault("next_retry_at", change.next_retry_at)
+            columns.setdefault("first_poke_at", change.first_poke_at)
+            if change.rendered_map_index is not None:
+                columns["rendered_map_index"] = change.rendered_map_index
+        if change.target is State.UP_FOR_RESCHEDULE:
+            columns.setdefault("wait_reason", reschedule_reason(change.next_retry_at))
+        ti_change = TIChange(
+            key,
+            expected=expected,
+            state=change.target,
+            try_number=change.try_number,
+        )
+        self.changes.append(attrs.evolve(ti_change, **columns) if columns else ti_change)
+        for name, value in change.xcoms.items():
+            # A try without the key pickles unsigned (only with core.enable_xcom_pickling):
+            # sign what is stored; the unsigned copy stays in memory for downstream tries.
+            data, encoding = serde.sign_xcom(value.data, value.encoding, secret_key)
+            self.xcom_writes.append(XComWrite(key, name, data, encoding.value, value.length))
+
+    def clear_xcoms(self, key: TaskInstanceKey) -> None:
+        """A new try starts: what an earlier try pushed is gone (as in Airflow)."""
+        self.xcom_writes = [w for w in self.xcom_writes if w.ti != key]
+        self.xcom_clears.append(key)
+
+    def drop_unsent(self, unsent: Collection[TaskInstanceKey]) -> None:
+        """Tries chosen but never handed to the executor stay scheduled: forget queuing them."""
+        self.changes = [
+            c for c in self.changes if c.key not in unsent or c.state is not State.QUEUED
+        ]
+        self.xcom_clears = [k for k in self.xcom_clears if k not in unsent]
+
+    def write(self, store: Metastore) -> tuple[set[TaskInstanceKey], list[AssetEventWrite]]:
+        """Commit everything pending in one transaction.
+
+        Returns the task instances whose change was lost (someone else changed
+        them) and the asset events written. Kept pending if the write fails.
+        Call it only when there is something to write (`bool(self)`).
+        """
+        changes = self.changes
+        applied = store.transition_task_instances(
+            changes, self.xcom_writes, self.xcom_clears, self.rendered_writes, self.asset_writes
+        )
+        # Only once written: a failed write is retried.
+        self.changes, self.xcom_writes, self.xcom_clears = [], [], []
+        self.rendered_writes, asset_writes, self.asset_writes = [], self.asset_writes, []
+        lost = {
+            c.key for c, ok in zip(changes, applied, strict=True) if not ok and c.state is not UNSET
+        }
+        return lost, asset_writes
