@@ -8,9 +8,7 @@ try finishes and re-evaluates only that task's downstream tasks.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import heapq
 import json
 import time
 from collections import Counter
@@ -47,12 +45,12 @@ from taskkit.scheduling.engine import Transition, mapped_state
 from taskkit.scheduling.executors import make_executor
 from taskkit.scheduling.pending_writes import TIMED, PendingWrites
 from taskkit.scheduling.processor_service import processor_beside
-from taskkit.scheduling.ready_queue import ReadyQueue
 from taskkit.scheduling.recovery import recover_orphaned_tries
+from taskkit.scheduling.run_book import RunBook
 from taskkit.scheduling.run_creation import RunCreator, held_back_backfills
 from taskkit.scheduling.run_loader import RunLoader
 from taskkit.scheduling.run_selection import RunCandidate, select_runs
-from taskkit.scheduling.selection import Candidate, Occupancy, select_tasks
+from taskkit.scheduling.selection import Candidate, select_tasks
 from taskkit.scheduling.signals import stop_requests
 from taskkit.scheduling.summary import RunSummary, SchedulerSummary
 from taskkit.states import OCCUPYING_STATES, RunState, State
@@ -100,20 +98,10 @@ class Scheduler:
         self.logs_folder = settings.home / "logs"
         self.summary = SchedulerSummary()
         self.dag_callbacks = DagCallbackRunner(self.logs_folder)
-        self.runs: dict[tuple[str, str], ActiveRun] = {}
-        self.queued_runs: dict[tuple[str, str], RunRecord] = {}
-        self.scheduled = ReadyQueue()
+        self.book = RunBook()
         self.pending_starts: dict[TaskInstanceKey, TryStarted] = {}
-        #: When runs have a retry due: (retry time, dag_id, run_id); their engines own the timers.
-        self.retries: list[tuple[dt.datetime, str, str]] = []
-        #: When runs pass their dagrun_timeout: (deadline, dag_id, run_id).
-        self.timeouts: list[tuple[dt.datetime, str, str]] = []
-        self.occupancy = Occupancy()
         self.pools: dict[str, int] = {}
         self.dags = DagFlagBook()
-        self.wait_reasons: dict[TaskInstanceKey, str] = {}
-        #: A run -> the run after it whose depends_on_past tasks follow its states.
-        self.followers: dict[tuple[str, str], tuple[str, str]] = {}
         self.pending = PendingWrites()
         self.to_submit: list[Workload] = []
         #: Each active run's previous successful run, by (dag_id, run_id); see _previous_success.
@@ -137,6 +125,16 @@ class Scheduler:
         self.executor: Executor
         self.loader: RunLoader
         self.secret_key = b""
+
+    @property
+    def runs(self) -> dict[tuple[str, str], ActiveRun]:
+        """The runs held in memory, by (dag_id, run_id) (the book's)."""
+        return self.book.runs
+
+    @property
+    def queued_runs(self) -> dict[tuple[str, str], RunRecord]:
+        """Queued runs waiting for max_active_runs, by (dag_id, run_id) (the book's)."""
+        return self.book.queued_runs
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -280,10 +278,9 @@ class Scheduler:
         if self.to_submit or self.pending or self.refresh_soon:
             return 0.0
         timeout = max(next_refresh - time.monotonic(), 0.0)
-        for timers in (self.retries, self.timeouts):
-            if timers:
-                due = (timers[0][0] - now).total_seconds()
-                timeout = min(timeout, max(due, 0.0))
+        due = self.book.next_timer()
+        if due is not None:
+            timeout = min(timeout, max((due - now).total_seconds(), 0.0))
         return timeout
 
     def _idle(self) -> bool:
@@ -374,61 +371,51 @@ class Scheduler:
         self.pending.record(
             run.key(change.task_id, change.map_index), change, self.secret_key, **columns
         )
-        follower_id = self.followers.get((run.dag_id, run.run_id))
-        if follower_id is not None and (follower := self.runs.get(follower_id)) is not None:
+        follower = self.book.follower(run)
+        if follower is not None:
             follower.engine.set_past(change.task_id, run.engine.state_of(change.task_id))
         if change.target is State.SCHEDULED:
-            self.scheduled.add(
+            self.book.scheduled.add(
                 run.candidate(change.task_id, self._dag_limit(run), change.map_index)
             )
         elif change.target in TIMED and change.next_retry_at is not None:
-            heapq.heappush(self.retries, (change.next_retry_at, run.dag_id, run.run_id))
+            self.book.add_retry(run, change.next_retry_at)
 
     def _dag_limit(self, run: ActiveRun) -> int:
         return run.spec.max_active_tasks or self.settings.core.max_active_tasks_per_dag
 
     def _release_due_retries(self, now: dt.datetime) -> None:
-        while self.retries and self.retries[0][0] <= now:
-            _, dag_id, run_id = heapq.heappop(self.retries)
-            run = self.runs.get((dag_id, run_id))
-            if run is not None:
-                for change in run.engine.release_retries(now):
-                    # A sensor's "next poke at" reason is stale now; selection writes the next.
-                    self._record(run, change, next_retry_at=None, wait_reason=None)
+        for run in self.book.due_retries(now):
+            for change in run.engine.release_retries(now):
+                # A sensor's "next poke at" reason is stale now; selection writes the next.
+                self._record(run, change, next_retry_at=None, wait_reason=None)
 
     def _time_out_runs(self, now: dt.datetime) -> None:
         """Runs past their dagrun_timeout fail: unfinished tasks skip, running tries stop."""
-        while self.timeouts and self.timeouts[0][0] <= now:
-            _, dag_id, run_id = heapq.heappop(self.timeouts)
-            run = self.runs.get((dag_id, run_id))
-            if run is None:
-                continue
-            log.warning("run_timed_out", dag_id=dag_id, run_id=run_id)
+        for run in self.book.due_timeouts(now):
+            log.warning("run_timed_out", dag_id=run.dag_id, run_id=run.run_id)
             for change in run.engine.time_out():
                 key = run.key(change.task_id, change.map_index)
-                self.scheduled.discard([key])
-                self.wait_reasons.pop(key, None)
+                self.book.scheduled.discard([key])
+                self.book.wait_reasons.pop(key, None)
                 if change.source in OCCUPYING_STATES:
-                    spec = run.spec.tasks[change.task_id]
-                    self.occupancy.remove(
-                        dag_id, change.task_id, spec.pool, spec.pool_slots, run_id
-                    )
+                    self.book.release(run, change.task_id)
                     self.pending_starts.pop(key, None)
                     self.executor.cancel(key, change.try_number)
                 self._record(run, change, ended_at=now)
 
     def _select(self, now: dt.datetime, *, explain: bool) -> None:
         parallelism = min(self.settings.core.parallelism, self.executor.capacity)
-        if not self.scheduled or (self.occupancy.total >= parallelism and not explain):
+        if not self.book.scheduled or (self.book.occupancy.total >= parallelism and not explain):
             return
-        candidates = self.scheduled.ordered()
+        candidates = self.book.scheduled.ordered()
         if self.dags.paused:
             candidates = [c for c in candidates if c.key.dag_id not in self.dags.paused]
         selection = select_tasks(
             candidates,
             pools=self.pools,
             parallelism=parallelism,
-            occupancy=self.occupancy,
+            occupancy=self.book.occupancy,
             presorted=True,
             explain=explain,
         )
@@ -436,7 +423,7 @@ class Scheduler:
             self._reject(candidate, reason, now)
         for candidate in selection.start:
             self._queue(candidate, now)
-        self.scheduled.discard(
+        self.book.scheduled.discard(
             [c.key for c in selection.start] + [c.key for c, _ in selection.reject]
         )
         if explain:
@@ -445,8 +432,8 @@ class Scheduler:
     def _queue(self, candidate: Candidate, now: dt.datetime) -> None:
         key = candidate.key
         run = self.runs[key.dag_id, key.run_id]
-        self.wait_reasons.pop(key, None)
-        self.occupancy.add(
+        self.book.wait_reasons.pop(key, None)
+        self.book.occupancy.add(
             key.dag_id, key.task_id, candidate.pool, candidate.pool_slots, key.run_id
         )
         if (key.task_id, key.map_index) in run.engine.xcoms and not run.engine.continues_try(
@@ -511,8 +498,8 @@ class Scheduler:
     def _note_wait_reasons(self, reasons: dict[TaskInstanceKey, str]) -> None:
         """Write each waiting task's reason when it changed, for `taskkit tasks why`."""
         for key, message in reasons.items():
-            if self.wait_reasons.get(key) != message:
-                self.wait_reasons[key] = message
+            if self.book.wait_reasons.get(key) != message:
+                self.book.wait_reasons[key] = message
                 self.pending.changes.append(
                     TIChange(key, expected=State.SCHEDULED, wait_reason=message)
                 )
@@ -561,8 +548,7 @@ class Scheduler:
         )
         if not changes:
             return  # a stale report (e.g. of a try reset after a restart)
-        spec = run.spec.tasks[key.task_id]
-        self.occupancy.remove(key.dag_id, key.task_id, spec.pool, spec.pool_slots, key.run_id)
+        self.book.release(run, key.task_id)
         if result.outcome is not TryOutcome.RESCHEDULED:  # a poke is not a try of its own
             self.summary.tries += 1
         if result.outcome is TryOutcome.FAILED:
@@ -622,7 +608,7 @@ class Scheduler:
         for key in keys:
             run = self.runs.pop((key.dag_id, key.run_id), None)
             if run is not None:
-                self._unload(run)
+                self.book.unload(run)
 
     def _finish_runs(self) -> None:
         for run in list(self.runs.values()):
@@ -634,7 +620,7 @@ class Scheduler:
                 self.previous_successes.clear()
             self._call_dag_callbacks(run, outcome)
             del self.runs[run.dag_id, run.run_id]
-            self._unload(run)
+            self.book.unload(run)
             self.refresh_soon = True
             record = self.store.get_run(run.dag_id, run.run_id)
             self.summary.runs.append(RunSummary.of(self.store, record, outcome))
@@ -662,17 +648,6 @@ class Scheduler:
         )
         _, payload = self.loader.version(run.dag_version_id)
         self.dag_callbacks.submit(DagCallbackRequest(payload.payload, info, success, reason))
-
-    def _unload(self, run: ActiveRun) -> None:
-        if run.previous is not None:
-            self.followers.pop(run.previous, None)
-        self.scheduled.discard(run.key(*ti_key) for ti_key in run.engine.tis)
-        for (task_id, map_index), ti in run.engine.tis.items():
-            key = run.key(task_id, map_index)
-            self.wait_reasons.pop(key, None)
-            if ti.state in OCCUPYING_STATES:
-                spec = run.spec.tasks[task_id]
-                self.occupancy.remove(run.dag_id, task_id, spec.pool, spec.pool_slots, run.run_id)
 
     def _refresh(self, now: dt.datetime) -> None:
         """Pick up what others changed: new and cleared runs, pools, pause flags, run limits."""
@@ -705,13 +680,13 @@ class Scheduler:
             else:
                 self._load_run(record, now)
         for ident in [i for i in self.runs if i not in seen]:
-            self._unload(self.runs.pop(ident))
+            self.book.unload(self.runs.pop(ident))
         for ident in [i for i in self.queued_runs if i not in seen]:
             del self.queued_runs[ident]
 
     def _reload_cleared(self, held: ActiveRun, record: RunRecord, now: dt.datetime) -> None:
         """A run we run was put back to queued (`tasks clear`): reload it, still running."""
-        self._unload(self.runs.pop((held.dag_id, held.run_id)))
+        self.book.unload(self.runs.pop((held.dag_id, held.run_id)))
         if self.store.set_run_state(
             record.dag_id, record.run_id, RunState.RUNNING, expected=[RunState.QUEUED]
         ):
@@ -726,22 +701,9 @@ class Scheduler:
             fail_unloadable_run(self.store, record, str(exc), now)
             self.summary.runs.append(RunSummary.of(self.store, record, RunState.FAILED))
             return
-        self.runs[record.dag_id, record.run_id] = run
+        self.book.hold(run, record.started_at or now, self._dag_limit(run))
         if run.spec.depends_on_past:
             self._link_past(run)
-        if run.spec.dagrun_timeout is not None:
-            with contextlib.suppress(OverflowError):  # a timeout past year 9999 never passes
-                deadline = (record.started_at or now) + run.spec.dagrun_timeout
-                heapq.heappush(self.timeouts, (deadline, run.dag_id, run.run_id))
-        retry_at = run.engine.next_retry_at()
-        if retry_at is not None:
-            heapq.heappush(self.retries, (retry_at, run.dag_id, run.run_id))
-        for (task_id, map_index), ti in run.engine.tis.items():
-            if ti.state is State.SCHEDULED:
-                self.scheduled.add(run.candidate(task_id, self._dag_limit(run), map_index))
-            elif ti.state in OCCUPYING_STATES:
-                spec = run.spec.tasks[task_id]
-                self.occupancy.add(run.dag_id, task_id, spec.pool, spec.pool_slots, run.run_id)
 
     def _link_past(self, run: ActiveRun) -> None:
         """Give a run's engine the previous run's states, and keep them current from now on."""
@@ -762,8 +724,7 @@ class Scheduler:
             }
         for task_id, state in past.items():
             run.engine.set_past(task_id, state)
-        run.previous = ident
-        self.followers[ident] = (run.dag_id, run.run_id)
+        self.book.follow(run, ident)
 
     def _sync_dags(self) -> None:
         report = sync_dags_folder(self.store, self.settings, self.secret_key)
