@@ -34,10 +34,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from taskkit.model.dag import DagSpec
-from taskkit.model.results import EncodedXComSequence, SkipScope, TryOutcome, TryResult
+from taskkit.model.results import TryOutcome, TryResult
 from taskkit.model.task import MapLength, TaskSpec
 from taskkit.scheduling.instances import (
-    NO_XCOMS,
     Expanded,
     TaskInstance,
     TIKey,
@@ -47,7 +46,8 @@ from taskkit.scheduling.instances import (
 )
 from taskkit.scheduling.mapping import map_count, sources_finished, too_many, upstream_counts
 from taskkit.scheduling.readiness import Readiness, evaluate_trigger_rule, past_allows
-from taskkit.scheduling.transitions import TryTransition, after_try, run_outcome
+from taskkit.scheduling.run_xcoms import pullable, task_values
+from taskkit.scheduling.transitions import TryTransition, after_try, run_outcome, skipped_by
 from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, RunState, State
 
 __all__ = [
@@ -206,29 +206,14 @@ class RunEngine:
         whose tasks push nothing pays nothing. Other tasks' values are looked up
         when pulled (`xcom_values`, or the metastore in a worker).
         """
-        if not self.xcoms:
-            return {}
-        found: dict[tuple[str, str], Any] = {}
-        remaining = len(self._pushers)
-        own = self.xcoms.get((task_id, map_index))
-        if own:
-            remaining -= 1
-            found.update(((task_id, key), value) for key, value in own.items())
-        group = self.spec.tasks[task_id].mapped_group if map_index >= 0 else None
-        seen = {task_id}
-        pending = list(self.spec.tasks[task_id].upstream)
-        seen.update(pending)
-        while pending and remaining:
-            current = pending.pop()
-            if current in self._pushers:
-                remaining -= 1
-                paired = group is not None and self.spec.tasks[current].mapped_group == group
-                found.update(self.xcom_values(current, map_index if paired else None))
-            for upstream in self.spec.tasks[current].upstream:
-                if upstream not in seen:
-                    seen.add(upstream)
-                    pending.append(upstream)
-        return found
+        return pullable(
+            self.spec,
+            self.xcoms,
+            self._pushers,
+            self.expanded,
+            task_id=task_id,
+            map_index=map_index,
+        )
 
     def xcom_values(self, task_id: str, map_index: int | None = None) -> dict[tuple[str, str], Any]:
         """One task's values by (task_id, key): one instance's, or a mapped task's sequences.
@@ -236,23 +221,7 @@ class RunEngine:
         `map_index` None means the task as a whole: a mapped task's values
         gathered in map-index order, an unmapped task's own.
         """
-        if map_index is None and task_id in self.expanded:
-            return self._gathered(task_id)
-        values = self.xcoms.get((task_id, -1 if map_index is None else map_index), NO_XCOMS)
-        return {(task_id, key): value for key, value in values.items()}
-
-    def _gathered(self, task_id: str) -> dict[tuple[str, str], Any]:
-        """A mapped task's values, one sequence per key, in map-index order."""
-        by_key: dict[str, tuple[list[Any], list[int]]] = {}
-        for map_index in range(self.expanded[task_id].count):
-            for key, value in self.xcoms.get((task_id, map_index), NO_XCOMS).items():
-                values, indexes = by_key.setdefault(key, ([], []))
-                values.append(value)
-                indexes.append(map_index)
-        return {
-            (task_id, key): EncodedXComSequence(tuple(values), tuple(indexes))
-            for key, (values, indexes) in by_key.items()
-        }
+        return task_values(self.xcoms, self.expanded, task_id, map_index)
 
     # -- deciding --------------------------------------------------------------------
 
@@ -506,7 +475,7 @@ class RunEngine:
             heapq.heappush(self._retries, (decided.next_retry_at, task_id, map_index))
         changes = [own]
         if decided.state is State.SUCCESS:
-            changes += self._skip(self._skipped_by(task_id, result))
+            changes += self._skip(skipped_by(self.spec, task_id, result))
         return changes
 
     def time_out(self) -> list[Transition]:
@@ -525,25 +494,6 @@ class RunEngine:
         self.dirty.clear()  # everything is decided: nothing is left to re-evaluate
         self._dirty_at.clear()
         return changes
-
-    def _skipped_by(self, task_id: str, result: TryResult) -> Iterable[str]:
-        """The tasks a successful try's branch choice or short circuit skips directly."""
-        spec = self.spec.tasks[task_id]
-        if result.follow is not None:
-            # A direct downstream task also reachable from a chosen one (the "join" of
-            # an empty branch) is not skipped: it runs after the chosen path.
-            keep = set(result.follow)
-            for chosen in result.follow:
-                keep |= self.spec.descendants(chosen)
-            return sorted(spec.downstream - keep)
-        if result.skip_downstream is None:
-            return ()
-        if result.skip_downstream is SkipScope.ALL:
-            targets: Iterable[str] = self.spec.descendants(task_id)
-        else:
-            targets = spec.downstream
-        # A short circuit never skips cleaning up: teardowns follow their trigger rule.
-        return sorted(t for t in targets if not self.spec.tasks[t].is_teardown)
 
     def _skip(self, task_ids: Iterable[str]) -> list[Transition]:
         """Skip tasks directly (trigger rules then decide their downstream tasks)."""

@@ -1,4 +1,4 @@
-"""PURE: what a finished try means for its task instance, and when a run is over."""
+"""PURE: what a finished try means (its next state, whom it skips), and when a run is over."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from taskkit.model.results import TryOutcome
+from taskkit.model.dag import DagSpec
+from taskkit.model.results import SkipScope, TryOutcome, TryResult
 from taskkit.model.task import TaskSpec
 from taskkit.states import FAILURE_STATES, FINISHED_STATES, RunState, State
 
@@ -81,3 +82,23 @@ def run_outcome(leaves: Iterable[str], states: Mapping[str, State]) -> RunState 
     if any(states[leaf] in FAILURE_STATES for leaf in leaves):
         return RunState.FAILED
     return RunState.SUCCESS
+
+
+def skipped_by(dag: DagSpec, task_id: str, result: TryResult) -> Iterable[str]:
+    """The tasks a successful try's branch choice or short circuit skips directly."""
+    spec = dag.tasks[task_id]
+    if result.follow is not None:
+        # A direct downstream task also reachable from a chosen one (the "join" of
+        # an empty branch) is not skipped: it runs after the chosen path.
+        keep = set(result.follow)
+        for chosen in result.follow:
+            keep |= dag.descendants(chosen)
+        return sorted(spec.downstream - keep)
+    if result.skip_downstream is None:
+        return ()
+    if result.skip_downstream is SkipScope.ALL:
+        targets: Iterable[str] = dag.descendants(task_id)
+    else:
+        targets = spec.downstream
+    # A short circuit never skips cleaning up: teardowns follow their trigger rule.
+    return sorted(t for t in targets if not dag.tasks[t].is_teardown)
