@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from taskkit import serde
 from taskkit.errors import DagVersionUnloadableError, RunUnloadableError, XComIntegrityError
-from taskkit.execution.base import DagPayload
+from taskkit.execution.base import DagPayload, PreviousSuccess
 from taskkit.execution.workload import EncodedXCom
 from taskkit.scheduling.active_run import ActiveRun
-from taskkit.scheduling.engine import RunEngine, TaskInstance, XComMap
+from taskkit.scheduling.engine import RunEngine, TaskInstance, XComMap, mapped_state
+from taskkit.states import RunState, State
 
 if TYPE_CHECKING:
     from taskkit.metastore.records import RunRecord
@@ -25,6 +26,8 @@ class RunLoader:
         self.secret_key = secret_key
         self.max_map_length = max_map_length
         self._versions: dict[int, tuple[DagSpec, DagPayload]] = {}
+        #: Each active run's previous successful run, by (dag_id, run_id); see previous_success.
+        self._previous_successes: dict[tuple[str, str], PreviousSuccess | None] = {}
 
     def version(self, version_id: int) -> tuple[DagSpec, DagPayload]:
         """A DAG version's spec and signed payload, unpickled once per scheduler.
@@ -97,3 +100,41 @@ class RunLoader:
             data_interval_end=record.data_interval_end,
             engine=engine,
         )
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, State]:
+        """A run's task states as stored, a mapped task's instances as its overall state."""
+        instances: dict[str, list[State]] = {}
+        for ti in self.store.list_task_instances(dag_id, run_id):
+            instances.setdefault(ti.task_id, []).append(ti.state)
+        return {
+            task_id: states[0] if len(states) == 1 else mapped_state(states)
+            for task_id, states in instances.items()
+        }
+
+    def previous_success(self, run: ActiveRun) -> PreviousSuccess | None:
+        """The DAG's latest successful run before `run`'s logical date (Airflow's rule).
+
+        Read once per run until forgotten (the scheduler forgets on a refresh and when
+        a run succeeds), so a try sees a run that succeeded up to a refresh interval
+        before it was queued.
+        """
+        ident = (run.dag_id, run.run_id)
+        if ident not in self._previous_successes:
+            record = self.store.get_previous_run(
+                run.dag_id, run.logical_date, state=RunState.SUCCESS
+            )
+            self._previous_successes[ident] = (
+                None
+                if record is None
+                else PreviousSuccess(
+                    data_interval_start=record.data_interval_start or record.logical_date,
+                    data_interval_end=record.data_interval_end or record.logical_date,
+                    start_date=record.started_at,
+                    end_date=record.ended_at,
+                )
+            )
+        return self._previous_successes[ident]
+
+    def forget_previous_successes(self) -> None:
+        """Read each run's previous success again when next asked."""
+        self._previous_successes.clear()

@@ -41,7 +41,7 @@ from taskkit.scheduling.asset_runs import AssetRunCreator
 from taskkit.scheduling.broken_runs import fail_unloadable_run
 from taskkit.scheduling.dag_flags import DagFlagBook
 from taskkit.scheduling.dag_processor import sync_dags_folder
-from taskkit.scheduling.engine import Transition, mapped_state
+from taskkit.scheduling.engine import Transition
 from taskkit.scheduling.executors import make_executor
 from taskkit.scheduling.pending_writes import TIMED, PendingWrites
 from taskkit.scheduling.processor_service import processor_beside
@@ -104,8 +104,6 @@ class Scheduler:
         self.dags = DagFlagBook()
         self.pending = PendingWrites()
         self.to_submit: list[Workload] = []
-        #: Each active run's previous successful run, by (dag_id, run_id); see _previous_success.
-        self.previous_successes: dict[tuple[str, str], PreviousSuccess | None] = {}
         self.stopping: str | None = None
         #: A second stop signal: running tries are abandoned to be reset on the next start.
         self.forced = False
@@ -450,34 +448,11 @@ class Scheduler:
             error=None,
         )
         workload = run.workload(
-            key.task_id, self.logs_folder, key.map_index, self._previous_success(run)
+            key.task_id, self.logs_folder, key.map_index, self.loader.previous_success(run)
         )
         if self.workload_settings:  # settings the try needs, when not at their defaults
             workload = attrs.evolve(workload, **self.workload_settings)
         self.to_submit.append(workload)
-
-    def _previous_success(self, run: ActiveRun) -> PreviousSuccess | None:
-        """The DAG's latest successful run before `run`'s logical date (Airflow's rule).
-
-        Read once per run and refresh (a run finishing or a refresh forgets it), so
-        a try sees a run that succeeded up to REFRESH_INTERVAL_S before it was queued.
-        """
-        ident = (run.dag_id, run.run_id)
-        if ident not in self.previous_successes:
-            record = self.store.get_previous_run(
-                run.dag_id, run.logical_date, state=RunState.SUCCESS
-            )
-            self.previous_successes[ident] = (
-                None
-                if record is None
-                else PreviousSuccess(
-                    data_interval_start=record.data_interval_start or record.logical_date,
-                    data_interval_end=record.data_interval_end or record.logical_date,
-                    start_date=record.started_at,
-                    end_date=record.ended_at,
-                )
-            )
-        return self.previous_successes[ident]
 
     def _reject(self, candidate: Candidate, reason: str, now: dt.datetime) -> None:
         """A task that can never run (no such pool, or too big for it) fails with the reason."""
@@ -617,7 +592,7 @@ class Scheduler:
                 continue
             self.store.set_run_state(run.dag_id, run.run_id, outcome, expected=[RunState.RUNNING])
             if outcome is RunState.SUCCESS:  # later runs of its DAG now have a newer one
-                self.previous_successes.clear()
+                self.loader.forget_previous_successes()
             self._call_dag_callbacks(run, outcome)
             del self.runs[run.dag_id, run.run_id]
             self.book.unload(run)
@@ -632,7 +607,7 @@ class Scheduler:
         if not (run.spec.success_callbacks if success else run.spec.failure_callbacks):
             return
         reason = end_reason(success, run.engine.timed_out)
-        previous = self._previous_success(run) or PreviousSuccess()
+        previous = self.loader.previous_success(run) or PreviousSuccess()
         info = DagRunInfo(
             run.dag_id,
             run.run_id,
@@ -652,7 +627,7 @@ class Scheduler:
     def _refresh(self, now: dt.datetime) -> None:
         """Pick up what others changed: new and cleared runs, pools, pause flags, run limits."""
         self.refresh_soon = False
-        self.previous_successes.clear()
+        self.loader.forget_previous_successes()
         self._commit()  # pending results first, so a cleared run is reloaded as it really is
         self.pools = self.store.get_pool_slots()
         changed = self.dags.refresh(self.store, now)
@@ -712,16 +687,7 @@ class Scheduler:
             return  # the first run: depends_on_past waits for nothing, as in Airflow
         ident = (previous.dag_id, previous.run_id)
         held = self.runs.get(ident)
-        if held is not None:
-            past = held.engine.states()
-        else:
-            instances: dict[str, list[State]] = {}
-            for ti in self.store.list_task_instances(*ident):
-                instances.setdefault(ti.task_id, []).append(ti.state)
-            past = {  # a mapped task's instances count as its overall state
-                task_id: states[0] if len(states) == 1 else mapped_state(states)
-                for task_id, states in instances.items()
-            }
+        past = held.engine.states() if held is not None else self.loader.task_states(*ident)
         for task_id, state in past.items():
             run.engine.set_past(task_id, state)
         self.book.follow(run, ident)
