@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from taskkit.authoring.context import DagRunInfo
 from taskkit.execution.base import PreviousSuccess
 from taskkit.execution.tasklog import log_path
 from taskkit.execution.workload import Workload
@@ -108,4 +109,20 @@ class ActiveRun:
             data_interval_end=self.data_interval_end,
             first_poke_at=ti.first_poke_at,
             previous_success=previous_success,
+        )
+
+    def run_info(self, previous: PreviousSuccess) -> DagRunInfo:
+        """What the DAG's callbacks are told about this run (and its previous success)."""
+        return DagRunInfo(
+            self.dag_id,
+            self.run_id,
+            self.logical_date,
+            self.conf,
+            self.run_type,
+            self.data_interval_start,
+            self.data_interval_end,
+            prev_data_interval_start_success=previous.data_interval_start,
+            prev_data_interval_end_success=previous.data_interval_end,
+            prev_start_date_success=previous.start_date,
+            prev_end_date_success=previous.end_date,
         )

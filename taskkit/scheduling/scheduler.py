@@ -20,7 +20,6 @@ import structlog
 from sqlalchemy.exc import OperationalError
 
 from taskkit import serde
-from taskkit.authoring.context import DagRunInfo
 from taskkit.config import remove_secrets_from_environment
 from taskkit.errors import MetastoreUnavailableError, RunUnloadableError
 from taskkit.execution.base import Event, PreviousSuccess, TryFinished, TryStarted
@@ -608,19 +607,7 @@ class Scheduler:
             return
         reason = end_reason(success, run.engine.timed_out)
         previous = self.loader.previous_success(run) or PreviousSuccess()
-        info = DagRunInfo(
-            run.dag_id,
-            run.run_id,
-            run.logical_date,
-            run.conf,
-            run.run_type,
-            run.data_interval_start,
-            run.data_interval_end,
-            prev_data_interval_start_success=previous.data_interval_start,
-            prev_data_interval_end_success=previous.data_interval_end,
-            prev_start_date_success=previous.start_date,
-            prev_end_date_success=previous.end_date,
-        )
+        info = run.run_info(previous)
         _, payload = self.loader.version(run.dag_version_id)
         self.dag_callbacks.submit(DagCallbackRequest(payload.payload, info, success, reason))
 
