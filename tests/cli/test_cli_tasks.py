@@ -213,37 +213,22 @@ def test_clearing_the_upstream_expands_the_mapped_task_again(cli_sqlite: Cli) ->
             if t["task_id"] == "work"
         ]
 
+    def clear_sizes_and_rerun() -> None:
+        cli_sqlite.ok(
+            "tasks", "clear", "resized", "--run-id", run_id,
+            "--task-regex", "^sizes$", "--downstream", "--yes",
+        )  # fmt: skip
+        cli_sqlite.ok("scheduler", "--exit-when-idle")
+
     cli_sqlite.ok("scheduler", "--exit-when-idle")
     assert work_states() == [(i, "success", f"item {i + 1}") for i in range(3)]
 
     items.write_text("[5, 6, 7, 8]")
-    cli_sqlite.ok(
-        "tasks",
-        "clear",
-        "resized",
-        "--run-id",
-        run_id,
-        "--task-regex",
-        "^sizes$",
-        "--downstream",
-        "--yes",
-    )
-    cli_sqlite.ok("scheduler", "--exit-when-idle")
+    clear_sizes_and_rerun()
     assert work_states() == [(i, "success", f"item {i + 5}") for i in range(4)]
 
     items.write_text("[9]")
-    cli_sqlite.ok(
-        "tasks",
-        "clear",
-        "resized",
-        "--run-id",
-        run_id,
-        "--task-regex",
-        "^sizes$",
-        "--downstream",
-        "--yes",
-    )
-    cli_sqlite.ok("scheduler", "--exit-when-idle")
+    clear_sizes_and_rerun()
     assert work_states() == [
         (0, "success", "item 9"),
         (1, "removed", "item 6"),
