@@ -15,7 +15,7 @@ from taskkit import validation
 from taskkit.authoring.connections import FIELDS, Connection
 from taskkit.errors import ConnectionNotFoundError, ConnectionSpecError, TaskkitError
 from taskkit.metastore.secrets import StoredConnection
-from taskkit.services.secrets_files import read_object, write_private
+from taskkit.services.json_files import read_object, write_private
 
 if TYPE_CHECKING:
     from taskkit.metastore import Metastore

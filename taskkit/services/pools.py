@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
 from taskkit import validation
 from taskkit.errors import PoolError, PoolNotFoundError, TaskkitError
+from taskkit.services.json_files import read_object
 from taskkit.states import OCCUPYING_STATES, State
 
 if TYPE_CHECKING:
@@ -113,19 +114,7 @@ def delete_pool(store: Metastore, name: str) -> None:
 
 def read_pools_file(path: Path) -> dict[str, tuple[int, str | None]]:
     """Validate a pools file: {"name": {"slots": N, "description": "..."}}; all or nothing."""
-    try:
-        document: Any = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PoolError(f"Cannot read pools file {path}: {exc.strerror}.") from None
-    except UnicodeDecodeError:
-        raise PoolError(f"Pools file {path} is not UTF-8 text; expected a JSON object.") from None
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise PoolError(f"Pools file {path} is not valid JSON: {exc}.") from None
-    if not isinstance(document, dict):
-        raise PoolError(
-            f'Pools file {path} must hold a JSON object: {{"name": {{"slots": 4, '
-            '"description": "..."}}.'
-        )
+    document = read_object(path, "pools", PoolError, '{"name": {"slots": 4, "description": "..."}}')
     found: dict[str, tuple[int, str | None]] = {}
     for name, entry in document.items():
         slots = entry.get("slots") if isinstance(entry, dict) else None

@@ -16,7 +16,7 @@ from taskkit import validation
 from taskkit.authoring.masking import should_mask
 from taskkit.errors import TaskkitError, VariableError, VariableNotFoundError
 from taskkit.metastore.secrets import StoredVariable
-from taskkit.services.secrets_files import read_object, write_private
+from taskkit.services.json_files import read_object, write_private
 
 if TYPE_CHECKING:
     from taskkit.metastore import Metastore

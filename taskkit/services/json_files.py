@@ -1,7 +1,8 @@
-"""Reading and writing the JSON files `variables import|export` and `connections import|export` use.
+"""Reading and writing the JSON files of `pools`, `variables` and `connections` import|export.
 
 A file is read and checked whole before anything is stored, so a malformed
-file changes nothing; written files are 0600, since they hold secrets.
+file changes nothing; exported variables and connections are written 0600,
+since they hold secrets.
 """
 
 from __future__ import annotations
