@@ -71,6 +71,9 @@ class SchedulerSettings:
     parsing_timeout: float = 30.0
     heartbeat_sec: float = 2.0
     task_heartbeat_timeout: float = 10.0
+    #: PostgreSQL with several schedulers: one whose heartbeat is older than this is declared
+    #: dead by the others, which reset its tries and adopt its runs (Airflow's name).
+    scheduler_health_check_threshold: float = 10.0
     #: How many DAG files are parsed at once, each in its own child process.
     parsing_processes: int = 2
     #: True when `taskkit dag-processor` runs separately: the scheduler then starts none.
@@ -397,6 +400,7 @@ _SPECS: dict[str, _Spec] = {
     "scheduler.parsing_timeout": _Spec(_positive_float, lambda home: 30.0),
     "scheduler.heartbeat_sec": _Spec(_positive_float, lambda home: 2.0),
     "scheduler.task_heartbeat_timeout": _Spec(_positive_float, lambda home: 10.0),
+    "scheduler.scheduler_health_check_threshold": _Spec(_positive_float, lambda home: 10.0),
     "scheduler.parsing_processes": _Spec(_positive_int, lambda home: 2),
     "scheduler.standalone_dag_processor": _Spec(_parse_bool, lambda home: False),
     "logging.max_task_log_bytes": _Spec(_parse_log_limit, lambda home: 100 * 1024 * 1024),

@@ -191,6 +191,20 @@ class SchedulerAlreadyRunningError(MetastoreError):
     """A second scheduler was started against a metastore that already has a live one."""
 
 
+class SchedulerFencedError(MetastoreError):
+    """Another scheduler declared this one dead: its in-memory state is stale, it must stop."""
+
+    def __init__(self, scheduler_id: int) -> None:
+        self.scheduler_id = scheduler_id
+        super().__init__(
+            f"Scheduler {scheduler_id} was declared dead by another scheduler (its heartbeat "
+            "was older than scheduler_health_check_threshold, e.g. the process was paused or "
+            "cut off from the database); its runs were adopted by the others, so it wrote "
+            "nothing and stopped. Start it again to register afresh; if this repeats, raise "
+            "[scheduler] scheduler_health_check_threshold."
+        )
+
+
 class PayloadIntegrityError(MetastoreError):
     """A stored DAG payload failed its keyed-hash check and was not loaded."""
 

@@ -31,6 +31,14 @@ class State(_StrEnum):
     REMOVED = "removed"
 
 
+class SchedulerState(_StrEnum):
+    """The state of a scheduler process in the `scheduler` table (several on PostgreSQL)."""
+
+    ALIVE = "alive"  #: itself: registered and heartbeating; owns its runs
+    STOPPED = "stopped"  #: itself: stopped cleanly and released its runs
+    DEAD = "dead"  #: another scheduler: its heartbeat went stale; its runs were released
+
+
 #: A task instance in one of these states will not change again unless cleared.
 FINISHED_STATES = frozenset(
     {State.SUCCESS, State.FAILED, State.UPSTREAM_FAILED, State.SKIPPED, State.REMOVED}

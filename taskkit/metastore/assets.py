@@ -120,11 +120,17 @@ class AssetMethods(UnitOfWork):
         """
         try:
             with self._write() as session:
+                # Locked: of two schedulers consuming one queue, the second finds it empty.
                 queue = session.execute(
-                    select(AssetDagQueueRow.uri, AssetDagQueueRow.first_event_id).where(
-                        AssetDagQueueRow.target_dag_id == dag_id
-                    )
+                    select(AssetDagQueueRow.uri, AssetDagQueueRow.first_event_id)
+                    .where(AssetDagQueueRow.target_dag_id == dag_id)
+                    .with_for_update()
                 ).all()
+                if not queue:
+                    raise DuplicateRunError(
+                        f"DAG {dag_id!r} has no unconsumed asset events: another scheduler "
+                        "consumed them."
+                    )
                 triggering: dict[str, list[dict[str, Any]]] = {}
                 for uri, first in queue:
                     rows = session.execute(

@@ -1,6 +1,8 @@
-"""The scheduler lease: at most one live scheduler per metastore, known at once when it dies.
+"""The scheduler lease: who schedules against a metastore, known at once when it dies.
 
-PostgreSQL: a session-level advisory lock held on a dedicated connection.
+PostgreSQL: a session-level advisory lock held on a dedicated connection;
+shared by the several schedulers a PostgreSQL metastore allows
+(docs/distributed.md), exclusive for one that must run alone (Celery).
 SQLite: an exclusive flock on a file beside the database. Both are released
 by the operating system or the server the moment the holder's process dies,
 so a restarted scheduler knows immediately that every queued or running try
@@ -28,27 +30,34 @@ _PG_LOCK_CLASS = 0x746B
 #: The lock is per schema, so metastores in different schemas of one database don't collide.
 _PG_TRY_LOCK = text("SELECT pg_try_advisory_lock(:cls, hashtext(current_schema()))")
 _PG_UNLOCK = text("SELECT pg_advisory_unlock(:cls, hashtext(current_schema()))")
+_PG_TRY_SHARED = text("SELECT pg_try_advisory_lock_shared(:cls, hashtext(current_schema()))")
+_PG_UNLOCK_SHARED = text("SELECT pg_advisory_unlock_shared(:cls, hashtext(current_schema()))")
 
 
 @contextlib.contextmanager
-def scheduler_lease(engine: Engine) -> Iterator[None]:
-    """Hold the lease for the block; raise SchedulerAlreadyRunningError if it is taken."""
+def scheduler_lease(engine: Engine, *, shared: bool = False) -> Iterator[None]:
+    """Hold the lease for the block; raise SchedulerAlreadyRunningError if it is taken.
+
+    `shared` (PostgreSQL only): schedulers that run side by side share it;
+    one that must run alone is refused while they hold it, and they while it does.
+    """
     where = engine.url.render_as_string(hide_password=True)
     if engine.url.get_backend_name() == "postgresql":
+        lock, unlock = (_PG_TRY_SHARED, _PG_UNLOCK_SHARED) if shared else (_PG_TRY_LOCK, _PG_UNLOCK)
         with engine.connect() as connection:
             # Advisory locks live in the session, outside transactions: commit at once.
-            got = connection.execute(_PG_TRY_LOCK, {"cls": _PG_LOCK_CLASS}).scalar()
+            got = connection.execute(lock, {"cls": _PG_LOCK_CLASS}).scalar()
             if got:  # so `lease_holder` can name us
                 connection.execute(
                     text("SELECT set_config('application_name', :n, false)"), {"n": _me()}
                 )
             connection.commit()
             if not got:
-                raise _taken(where)
+                raise _taken(where, postgresql=True)
             try:
                 yield
             finally:
-                connection.execute(_PG_UNLOCK, {"cls": _PG_LOCK_CLASS})
+                connection.execute(unlock, {"cls": _PG_LOCK_CLASS})
                 connection.commit()
         return
     path = sqlite_path(engine.url)
@@ -101,8 +110,15 @@ _PG_HOLDER = text(
 )
 
 
-def _taken(where: str) -> SchedulerAlreadyRunningError:
+def _taken(where: str, *, postgresql: bool = False) -> SchedulerAlreadyRunningError:
+    if postgresql:
+        return SchedulerAlreadyRunningError(
+            f"Another scheduler is already running against the metastore at {where}, and "
+            "one of you uses the CeleryExecutor, whose scheduler must run alone (one scheduler "
+            "per metastore with Celery; several are fine with the Local executor, see "
+            "docs/distributed.md). Stop the other scheduler first."
+        )
     return SchedulerAlreadyRunningError(
         f"Another scheduler is already running against the metastore at {where}; "
-        "stop it first (one scheduler per metastore)."
+        "stop it first (one scheduler per metastore on SQLite; use PostgreSQL to run several)."
     )

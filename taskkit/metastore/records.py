@@ -102,6 +102,8 @@ class RunRecord:
     data_interval_end: dt.datetime | None
     #: A backfill's own cap on its DAG's running backfill runs (None: only the DAG's limit).
     max_active_runs: int | None = None
+    #: The scheduler owning the run while it is active, on PostgreSQL (docs/distributed.md).
+    scheduler_id: int | None = None
 
 
 @attrs.frozen

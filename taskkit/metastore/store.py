@@ -23,6 +23,7 @@ from taskkit.metastore.marking import MarkMethods
 from taskkit.metastore.pools import PoolMethods
 from taskkit.metastore.rendered import RenderedFieldsMethods
 from taskkit.metastore.runs import RunMethods
+from taskkit.metastore.schedulers import SchedulerMethods
 from taskkit.metastore.secrets import SecretMethods
 from taskkit.metastore.tables import SCHEMA_REVISION, current_revision
 from taskkit.metastore.task_instances import TaskInstanceMethods
@@ -46,6 +47,7 @@ class Metastore(
     WorkerMethods,
     SecretMethods,
     AssetMethods,
+    SchedulerMethods,
 ):
     """taskkit's database. One instance per process; methods are safe across threads."""
 

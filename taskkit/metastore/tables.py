@@ -33,10 +33,10 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from taskkit.states import RunState, RunType, State
+from taskkit.states import RunState, RunType, SchedulerState, State
 
 #: The Alembic revision this code expects; a test checks it is the scripts' head.
-SCHEMA_REVISION = "0010"
+SCHEMA_REVISION = "0012"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -173,6 +173,8 @@ class DagRunRow(Base):
     data_interval_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: A backfill's cap on how many of its DAG's backfill runs run at once (None: no own cap).
     max_active_runs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: The scheduler that owns this active run (docs/distributed.md); None while nobody does.
+    scheduler_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
 
 class TaskInstanceRow(Base):
@@ -295,6 +297,20 @@ class CeleryWorkerRow(Base):
     state: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_heartbeat: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SchedulerRow(Base):
+    """One scheduler process: registered at start, heartbeating on every commit (fencing)."""
+
+    __tablename__ = "scheduler"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hostname: Mapped[str] = mapped_column(String(256))
+    pid: Mapped[int] = mapped_column(Integer)
+    state: Mapped[SchedulerState] = mapped_column(_enum_column(SchedulerState), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class UserRow(Base):

@@ -12,12 +12,22 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, Engine, Result
+from sqlalchemy import Connection, CursorResult, Engine, Result, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from taskkit.errors import SchedulerFencedError
 from taskkit.metastore.engine import WRITE_OPTION
+
+#: The fence: a write of a scheduler commits only while its row says it is alive, and
+#: stamps its heartbeat; the row lock it takes orders it against whoever reaps it.
+_FENCE = text(
+    "UPDATE scheduler SET heartbeat_at = :now WHERE id = :me AND state = 'alive'"
+)
+#: A scheduler paused inside a transaction (SIGSTOP, a frozen VM) must not hold its row
+#: and advisory locks forever: the server ends such a session after this long.
+_IDLE_LIMIT = text("SELECT set_config('idle_in_transaction_session_timeout', :ms, true)")
 
 
 class UnitOfWork:
@@ -25,6 +35,9 @@ class UnitOfWork:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        #: Set by `fence_writes`: every write then checks this scheduler is still alive.
+        self._fence_id: int | None = None
+        self._fence_idle_ms = "0"
 
     @property
     def engine(self) -> Engine:
@@ -45,6 +58,7 @@ class UnitOfWork:
         with self._engine.connect() as connection:
             connection.execution_options(**{WRITE_OPTION: True})
             with Session(bind=connection, expire_on_commit=False) as session, session.begin():
+                self._check_fence(session.connection())
                 yield session
 
     @contextlib.contextmanager
@@ -56,7 +70,31 @@ class UnitOfWork:
         with self._engine.connect() as connection:
             connection.execution_options(**{WRITE_OPTION: True})
             with connection.begin():
+                self._check_fence(connection)
                 yield connection
+
+    def fence_writes(self, scheduler_id: int, idle_limit_s: float) -> None:
+        """From now on, every write of this store first proves `scheduler_id` is alive.
+
+        A write whose scheduler was declared dead raises SchedulerFencedError
+        and rolls back, so a scheduler that was paused past its threshold can
+        never commit the state it had before (docs/distributed.md).
+        """
+        self._fence_id = scheduler_id
+        self._fence_idle_ms = str(max(int(idle_limit_s * 1000), 1))
+
+    def _limit_idle(self, connection: Connection) -> None:
+        """End this transaction's session if it idles past the threshold (fenced stores)."""
+        if self._fence_id is not None:
+            connection.execute(_IDLE_LIMIT, {"ms": self._fence_idle_ms})
+
+    def _check_fence(self, connection: Connection) -> None:
+        if self._fence_id is None:
+            return
+        self._limit_idle(connection)
+        alive = connection.execute(_FENCE, {"now": self._now(), "me": self._fence_id})
+        if not cast(CursorResult[Any], alive).rowcount:
+            raise SchedulerFencedError(self._fence_id)
 
     @staticmethod
     def _now() -> dt.datetime:

@@ -196,7 +196,7 @@ class RunCreator:
 
 
 def held_back_backfills(
-    queued: Iterable[RunRecord], running: Iterable[ActiveRun]
+    queued: Iterable[RunRecord], running: Iterable[ActiveRun] | Iterable[RunRecord]
 ) -> set[tuple[str, str]]:
     """Queued backfill runs that must wait for their backfill's own max_active_runs.
 

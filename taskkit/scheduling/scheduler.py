@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from taskkit import serde
 from taskkit.config import remove_secrets_from_environment
-from taskkit.errors import MetastoreUnavailableError, RunUnloadableError
+from taskkit.errors import MetastoreUnavailableError, RunUnloadableError, SchedulerFencedError
 from taskkit.execution.base import Event, PreviousSuccess, TryFinished, TryStarted
 from taskkit.execution.dag_callbacks import DagCallbackRequest, DagCallbackRunner, end_reason
 from taskkit.execution.tasklog import DEFAULT_MAX_LOG_BYTES, log_path, write_rejection
@@ -42,6 +42,7 @@ from taskkit.scheduling.dag_flags import DagFlagBook
 from taskkit.scheduling.dag_processor import sync_dags_folder
 from taskkit.scheduling.engine import Transition
 from taskkit.scheduling.executors import make_executor
+from taskkit.scheduling.ha import Member, global_occupancy, parallelism_left, shares_metastore
 from taskkit.scheduling.pending_writes import TIMED, PendingWrites
 from taskkit.scheduling.processor_service import processor_beside
 from taskkit.scheduling.recovery import recover_orphaned_tries
@@ -49,7 +50,7 @@ from taskkit.scheduling.run_book import RunBook
 from taskkit.scheduling.run_creation import RunCreator, held_back_backfills
 from taskkit.scheduling.run_loader import RunLoader
 from taskkit.scheduling.run_selection import RunCandidate, select_runs
-from taskkit.scheduling.selection import Candidate, select_tasks
+from taskkit.scheduling.selection import Candidate, Occupancy, select_tasks
 from taskkit.scheduling.signals import stop_requests
 from taskkit.scheduling.summary import RunSummary, SchedulerSummary
 from taskkit.states import OCCUPYING_STATES, RunState, State
@@ -122,6 +123,10 @@ class Scheduler:
         self.executor: Executor
         self.loader: RunLoader
         self.secret_key = b""
+        #: On PostgreSQL, this scheduler's membership among several (docs/distributed.md).
+        self.ha: Member | None = None
+        #: Another scheduler declared this one dead: nothing more may be written.
+        self.fenced = False
 
     @property
     def runs(self) -> dict[tuple[str, str], ActiveRun]:
@@ -153,12 +158,19 @@ class Scheduler:
             self.executor = make_executor(self.settings, self.secret_key, self._route)
             stops = stop_requests(self._request_stop, lambda: self.stopping is not None)
             processor = processor_beside(self.settings, enabled=self._starts_processor())
-            with scheduler_lease(self.store.engine), stops, processor:
+            shared = shares_metastore(self.settings, self.store.engine.url.get_backend_name())
+            with scheduler_lease(self.store.engine, shared=shared), stops, processor:
+                if shared:
+                    self.ha = Member.join(self.store, self.settings)
                 self.executor.start()
                 try:
                     self._loop_retrying()
                 except KeyboardInterrupt:  # a second SIGINT/SIGTERM: stop at once
                     self.forced = True
+                except SchedulerFencedError:  # our state is stale: act on none of it
+                    self.fenced = True
+                    log.error("scheduler_fenced", scheduler_id=self.ha and self.ha.id)
+                    raise
                 finally:
                     self._drain()
             self.summary.import_errors = len(self.store.list_import_errors())
@@ -200,16 +212,20 @@ class Scheduler:
                 events = self.executor.shutdown(grace)
             except KeyboardInterrupt:
                 self.forced = True
-        if self.forced:
+        if self.forced or self.fenced:
             # As after a SIGKILL: tries cut short stay queued/running in the metastore, and
             # the next scheduler resets them without spending a try. Their events are dropped.
             self.executor.shutdown(0)
             events = []
             self.summary.exit_code = EXIT_FORCED
+        if self.fenced:  # the others adopted our runs: write nothing
+            return
         self._handle(events, self.clock())
         try:
             self._commit()
             self._finish_runs()  # runs whose last tries ended during the grace period
+            if self.ha is not None:
+                self.ha.leave()
         except OperationalError as exc:  # cannot write: the next start resets these tries
             log.warning("metastore_write_failed_at_exit", error=str(exc.orig or exc)[:200])
         self.dag_callbacks.drain(grace)
@@ -244,7 +260,7 @@ class Scheduler:
                 time.sleep(delay)
 
     def _loop(self) -> None:
-        if not self.recovered:
+        if not self.recovered and self.ha is None:  # with several, claiming resets orphans
             recover_orphaned_tries(self.store, self.executor)
             self.recovered = True
         if self.exit_when_idle and not self.settings.scheduler.standalone_dag_processor:
@@ -309,8 +325,17 @@ class Scheduler:
     def _start_queued_runs(self, now: dt.datetime) -> None:
         if not self.queued_runs:
             return
-        active = Counter(run.dag_id for run in self.runs.values())
-        held = held_back_backfills(self.queued_runs.values(), self.runs.values())
+        if self.ha is None:
+            self._promote_runs(now, list(self.runs.values()))
+            return
+        with self.ha.section() as section:  # max_active_runs counts every scheduler's runs
+            if section is not None:
+                self._promote_runs(now, section.running_runs())
+
+    def _promote_runs(self, now: dt.datetime, running: list[ActiveRun] | list[RunRecord]) -> None:
+        """Start queued runs, oldest first, within max_active_runs given the `running` ones."""
+        active = Counter(run.dag_id for run in running)
+        held = held_back_backfills(self.queued_runs.values(), running)
         candidates = [
             RunCandidate(r.dag_id, r.run_id, run_order(r.logical_date, r.id))
             for r in self.queued_runs.values()
@@ -405,6 +430,27 @@ class Scheduler:
         parallelism = min(self.settings.core.parallelism, self.executor.capacity)
         if not self.book.scheduled or (self.book.occupancy.total >= parallelism and not explain):
             return
+        if self.ha is None:
+            self._select_under(now, self.book.occupancy, parallelism, explain=explain)
+            return
+        self._commit()  # so the metastore's counts include what we already queued
+        with self.ha.section() as section:
+            if section is None:
+                return  # another scheduler is queueing: our turn comes next loop, never wait
+            occupancy = global_occupancy(section.occupants())
+            parallelism = parallelism_left(
+                parallelism=self.settings.core.parallelism,
+                capacity=self.executor.capacity,
+                total=occupancy.total,
+                own=self.book.occupancy.total,
+            )
+            self._select_under(now, occupancy, parallelism, explain=explain)
+            self._commit()  # before the lock goes: the next one counts ours
+
+    def _select_under(
+        self, now: dt.datetime, occupancy: Occupancy, parallelism: int, *, explain: bool
+    ) -> None:
+        """Select among the scheduled task instances with these counts; queue and reject."""
         candidates = self.book.scheduled.ordered()
         if self.dags.paused:
             candidates = [c for c in candidates if c.key.dag_id not in self.dags.paused]
@@ -412,7 +458,7 @@ class Scheduler:
             candidates,
             pools=self.pools,
             parallelism=parallelism,
-            occupancy=self.book.occupancy,
+            occupancy=occupancy,
             presorted=True,
             explain=explain,
         )
@@ -627,7 +673,7 @@ class Scheduler:
             now=now,
         )
         self.asset_runs.create_due_runs(self.dags.flags, changed, spec_of=self.loader.spec, now=now)
-        active = self.store.list_active_runs()
+        active = self.store.list_active_runs() if self.ha is None else self.ha.owned_runs()
         seen = set()
         for record in active:
             ident = (record.dag_id, record.run_id)
@@ -684,6 +730,8 @@ class Scheduler:
         log.debug("dags_synced", report=str(report))
 
     def _heartbeat(self) -> None:
+        if self.ha is not None:
+            self.ha.beat()
         keys = [
             run.key(*ti_key)
             for run in self.runs.values()

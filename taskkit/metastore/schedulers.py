@@ -1,0 +1,297 @@
+"""Several schedulers on one PostgreSQL metastore: registration, ownership, reaping, the lock.
+
+Each scheduler has a row (`register_scheduler`) whose heartbeat every one of
+its writes stamps (the fence in units.py). An active run is owned by one
+scheduler (`dag_run.scheduler_id`); unowned runs are claimed with
+`FOR UPDATE SKIP LOCKED`, so two schedulers never claim the same run and never
+wait on each other. A scheduler whose heartbeat went stale is declared dead by
+another, which puts that one's queued and running tries back to scheduled
+(without spending a try) and releases its runs, in one transaction. Queueing
+tries happens under a transaction-scoped advisory lock taken with
+`pg_try_advisory_xact_lock`: a scheduler that finds it taken skips its turn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator, Sequence
+
+import attrs
+from sqlalchemy import Connection, and_, case, func, insert, select, text, update
+
+from taskkit.metastore.records import RunRecord
+from taskkit.metastore.runs import ACTIVE_RUN_STATES
+from taskkit.metastore.tables import DagRunRow, SchedulerRow, TaskInstanceRow
+from taskkit.metastore.units import UnitOfWork, rowcount
+from taskkit.states import OCCUPYING_STATES, RunState, SchedulerState, State
+
+_RUN_COLUMNS = tuple(DagRunRow.__table__.c)
+#: The advisory-lock class of the queueing critical section ("tq"); per schema, like the lease.
+_QUEUE_LOCK_CLASS = 0x7471
+_TRY_QUEUE_LOCK = text("SELECT pg_try_advisory_xact_lock(:cls, hashtext(current_schema()))")
+#: What a reset try says, for `taskkit tasks why`.
+RESET_REASON = "reset: the scheduler that queued it was declared dead"
+
+
+@attrs.frozen
+class SchedulerRecord:
+    """One scheduler process and what it holds now."""
+
+    id: int
+    hostname: str
+    pid: int
+    state: SchedulerState
+    started_at: dt.datetime
+    heartbeat_at: dt.datetime
+    ended_at: dt.datetime | None
+    runs: int = 0  #: active runs it owns
+    queued: int = 0  #: queued tries of those runs
+    running: int = 0  #: running tries of those runs
+
+
+@attrs.frozen
+class Occupant:
+    """Queued and running tries of one task in one run, and the pool slots they hold."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    pool: str
+    tries: int
+    slots: int
+
+
+@attrs.frozen
+class Reaped:
+    """What declaring schedulers dead did."""
+
+    schedulers: tuple[int, ...] = ()
+    runs_released: int = 0
+    tries_reset: int = 0
+
+
+class CriticalSection:
+    """The queueing lock's transaction: global counts read while nobody else can queue."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def occupants(self) -> list[Occupant]:
+        """Every queued or running try, grouped by run and task, across all schedulers."""
+        ti = TaskInstanceRow
+        query = (
+            select(
+                ti.dag_id,
+                ti.run_id,
+                ti.task_id,
+                ti.pool,
+                func.count(),
+                func.coalesce(func.sum(ti.pool_slots), 0),
+            )
+            .where(ti.state.in_(OCCUPYING_STATES))
+            .group_by(ti.dag_id, ti.run_id, ti.task_id, ti.pool)
+        )
+        return [Occupant(*row) for row in self._connection.execute(query)]
+
+    def running_runs(self) -> list[RunRecord]:
+        """Every running run, whoever owns it (max_active_runs counts them all)."""
+        query = select(*_RUN_COLUMNS).where(DagRunRow.state == RunState.RUNNING)
+        return [RunRecord(**row._asdict()) for row in self._connection.execute(query)]
+
+
+class SchedulerMethods(UnitOfWork):
+    """The scheduler table, run ownership and the queueing lock (PostgreSQL only)."""
+
+    def register_scheduler(self, hostname: str, pid: int) -> int:
+        """Add an alive scheduler row for this process; returns its id."""
+        now = self._now()
+        values = {
+            "hostname": hostname,
+            "pid": pid,
+            "state": SchedulerState.ALIVE,
+            "started_at": now,
+            "heartbeat_at": now,
+        }
+        with self._write() as session:
+            return int(
+                session.execute(
+                    insert(SchedulerRow).values(**values).returning(SchedulerRow.id)
+                ).scalar_one()
+            )
+
+    def heartbeat_scheduler(self) -> None:
+        """Stamp this store's scheduler's heartbeat (the fence does it; nothing else is written).
+
+        Raises SchedulerFencedError if it was declared dead meanwhile.
+        """
+        with self._write_core():
+            pass
+
+    def reap_dead_schedulers(self, threshold: dt.timedelta) -> Reaped:
+        """Declare dead the alive schedulers silent for longer than `threshold`; free their runs.
+
+        Their queued and running tries go back to scheduled with one more try
+        allowed (the crash does not eat a retry; succeeded tries are never
+        touched) and their runs lose their owner, all in one transaction.
+        A scheduler in the middle of a commit holds its row: it is skipped,
+        and seen alive afterwards.
+        """
+        now = self._now()
+        stale = (
+            select(SchedulerRow.id)
+            .where(
+                SchedulerRow.state == SchedulerState.ALIVE,
+                SchedulerRow.heartbeat_at < now - threshold,
+            )
+            .with_for_update(skip_locked=True)
+        )
+        with self._write_core() as connection:
+            dead = tuple(int(i) for i in connection.execute(stale).scalars())
+            if not dead:
+                return Reaped()
+            connection.execute(
+                update(SchedulerRow)
+                .where(SchedulerRow.id.in_(dead))
+                .values(state=SchedulerState.DEAD, ended_at=now)
+            )
+            runs = select(DagRunRow.id).where(DagRunRow.scheduler_id.in_(dead))
+            reset = _reset_occupying(connection, runs, now)
+            released = _release(connection, DagRunRow.scheduler_id.in_(dead))
+        return Reaped(dead, released, reset)
+
+    def stop_scheduler(self, scheduler_id: int) -> None:
+        """This scheduler stops cleanly: reset what it left queued or running, release its runs."""
+        now = self._now()
+        with self._write_core() as connection:
+            runs = select(DagRunRow.id).where(DagRunRow.scheduler_id == scheduler_id)
+            _reset_occupying(connection, runs, now)
+            _release(connection, DagRunRow.scheduler_id == scheduler_id)
+            connection.execute(
+                update(SchedulerRow)
+                .where(SchedulerRow.id == scheduler_id)
+                .values(state=SchedulerState.STOPPED, ended_at=now)
+            )
+
+    def claim_runs(self, scheduler_id: int, limit: int) -> int:
+        """Take ownership of up to `limit` unowned active runs, oldest first; returns how many.
+
+        Rows another scheduler is claiming are skipped, never waited for. An
+        unowned run holds no queued or running try (releasing resets them);
+        any left by an older taskkit are reset here the same way.
+        """
+        if limit <= 0:
+            return 0
+        now = self._now()
+        free = (
+            select(DagRunRow.id)
+            .where(DagRunRow.state.in_(ACTIVE_RUN_STATES), DagRunRow.scheduler_id.is_(None))
+            .order_by(DagRunRow.logical_date, DagRunRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self._write_core() as connection:
+            claimed = list(
+                connection.execute(
+                    update(DagRunRow)
+                    .where(DagRunRow.id.in_(free.scalar_subquery()))
+                    .values(scheduler_id=scheduler_id)
+                    .returning(DagRunRow.id)
+                ).scalars()
+            )
+            if claimed:
+                _reset_occupying(connection, claimed, now)
+        return len(claimed)
+
+    def count_run_owners(self) -> tuple[int, int, int]:
+        """(alive schedulers, active runs, active runs owned by nobody), for claim quotas."""
+        with self._read() as session:
+            alive = session.execute(
+                select(func.count()).where(SchedulerRow.state == SchedulerState.ALIVE)
+            ).scalar_one()
+            active, unowned = session.execute(
+                select(
+                    func.count(),
+                    func.count(case((DagRunRow.scheduler_id.is_(None), 1))),
+                ).where(DagRunRow.state.in_(ACTIVE_RUN_STATES))
+            ).one()
+        return int(alive), int(active), int(unowned)
+
+    def list_owned_runs(self, scheduler_id: int) -> list[RunRecord]:
+        """The active runs `scheduler_id` owns, oldest first (logical date, then id)."""
+        query = (
+            select(*_RUN_COLUMNS)
+            .where(DagRunRow.state.in_(ACTIVE_RUN_STATES), DagRunRow.scheduler_id == scheduler_id)
+            .order_by(DagRunRow.logical_date, DagRunRow.id)
+        )
+        with self._read() as session:
+            return [RunRecord(**row._asdict()) for row in session.execute(query)]
+
+    def list_schedulers(self, *, include_ended: bool = False) -> list[SchedulerRecord]:
+        """Schedulers (alive ones, or all), newest first, with the runs and tries they hold."""
+        ti = TaskInstanceRow
+        holdings = (
+            select(
+                DagRunRow.scheduler_id,
+                func.count(func.distinct(DagRunRow.id)),
+                func.count(case((ti.state == State.QUEUED, 1))),
+                func.count(case((ti.state == State.RUNNING, 1))),
+            )
+            .outerjoin(ti, ti.dag_run_id == DagRunRow.id)
+            .where(DagRunRow.state.in_(ACTIVE_RUN_STATES), DagRunRow.scheduler_id.is_not(None))
+            .group_by(DagRunRow.scheduler_id)
+        )
+        query = select(*SchedulerRow.__table__.c).order_by(SchedulerRow.id.desc())
+        if not include_ended:
+            query = query.where(SchedulerRow.state == SchedulerState.ALIVE)
+        with self._read() as session:
+            held = {row[0]: row[1:] for row in session.execute(holdings)}
+            rows = [row._asdict() for row in session.execute(query)]
+        return [SchedulerRecord(**row, **_holding(held.get(row["id"]))) for row in rows]
+
+    @contextlib.contextmanager
+    def queueing_section(self) -> Iterator[CriticalSection | None]:
+        """The queueing critical section, or None at once if another scheduler is in it.
+
+        The lock is transaction-scoped: it is released when the block ends
+        (commit) or when the server ends a session paused in it. Its holder
+        must commit what it queues before leaving the block.
+        """
+        # Not fenced: the fence locks our scheduler row, and the writes made inside the
+        # section (fenced, on other connections) would wait for it forever.
+        with self._engine.connect() as connection, connection.begin():
+            self._limit_idle(connection)
+            got = connection.execute(_TRY_QUEUE_LOCK, {"cls": _QUEUE_LOCK_CLASS}).scalar()
+            yield CriticalSection(connection) if got else None
+
+
+def _holding(row: Sequence[int] | None) -> dict[str, int]:
+    runs, queued, running = row or (0, 0, 0)
+    return {"runs": int(runs), "queued": int(queued), "running": int(running)}
+
+
+def _reset_occupying(connection: Connection, runs: object, now: dt.datetime) -> int:
+    """Queued and running tries of `runs` back to scheduled, as start-up recovery does.
+
+    The try reruns as a new try and max_tries grows by one, so the crash does
+    not eat a retry; a reschedule-mode sensor between pokes resumes its try.
+    """
+    ti = TaskInstanceRow
+    statement = (
+        update(ti)
+        .where(and_(ti.dag_run_id.in_(runs), ti.state.in_(OCCUPYING_STATES)))  # type: ignore[arg-type]
+        .values(
+            state=State.SCHEDULED,
+            max_tries=ti.max_tries + case((ti.first_poke_at.is_(None), 1), else_=0),
+            pid=None,
+            hostname=None,
+            wait_reason=RESET_REASON,
+            updated_at=now,
+        )
+    )
+    return rowcount(connection.execute(statement))
+
+
+def _release(connection: Connection, owned: object) -> int:
+    statement = update(DagRunRow).where(owned).values(scheduler_id=None)  # type: ignore[arg-type]
+    return rowcount(connection.execute(statement))

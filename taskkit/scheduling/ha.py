@@ -1,0 +1,129 @@
+"""One of several schedulers on a PostgreSQL metastore: its id, its runs, its turn to queue.
+
+The scheduler loop stays what it is on SQLite; on PostgreSQL it asks its
+`Member` three things: which runs it owns (claiming a fair share of the
+unowned ones, after declaring dead the schedulers whose heartbeat went
+stale), when it may queue (the critical section: one scheduler at a time,
+never waiting), and what the whole metastore occupies while it does. The
+decisions (how many runs to claim, the global occupancy, the parallelism left
+to this executor) are the pure functions below. See docs/distributed.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+import os
+import socket
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+import attrs
+import structlog
+
+from taskkit.scheduling.selection import Occupancy
+
+if TYPE_CHECKING:
+    from taskkit.config import Settings
+    from taskkit.metastore.records import RunRecord
+    from taskkit.metastore.schedulers import CriticalSection, Occupant
+    from taskkit.metastore.store import Metastore
+
+log = structlog.get_logger(__name__)
+
+#: Executors whose tries report to one channel per metastore, not per scheduler.
+SINGLE_SCHEDULER_EXECUTORS = frozenset({"CeleryExecutor"})
+
+
+def shares_metastore(settings: Settings, backend: str) -> bool:
+    """Whether this scheduler runs beside others: PostgreSQL, and an executor that can."""
+    return backend == "postgresql" and settings.core.executor not in SINGLE_SCHEDULER_EXECUTORS
+
+
+def claim_quota(*, alive: int, active: int, unowned: int, mine: int) -> int:
+    """How many unowned runs to claim now: up to a fair share of all active runs.
+
+    Each of the `alive` schedulers aims at ceil(active / alive) runs, so the
+    shares add up to at least every run: nothing stays unowned, and a new
+    scheduler gets work as runs finish and new ones arrive.
+    """
+    if unowned <= 0:
+        return 0
+    share = math.ceil(active / max(alive, 1))
+    return min(unowned, max(share - mine, 0))
+
+
+def global_occupancy(occupants: Iterable[Occupant]) -> Occupancy:
+    """What every scheduler's queued and running tries hold, as selection counts it."""
+    occupancy = Occupancy()
+    for o in occupants:
+        occupancy.total += o.tries
+        occupancy.per_dag[o.dag_id] += o.tries
+        occupancy.per_task[o.dag_id, o.task_id] += o.tries
+        occupancy.per_pool[o.pool] += o.slots
+        occupancy.per_run_task[o.dag_id, o.run_id, o.task_id] += o.tries
+    return occupancy
+
+
+def parallelism_left(*, parallelism: int, capacity: int, total: int, own: int) -> int:
+    """The parallelism to select under: the global cap, and this executor's free capacity.
+
+    `total` counts every scheduler's occupying tries, `own` this one's; the
+    result is compared with `total`, so this executor gets at most
+    `capacity - own` more.
+    """
+    return min(parallelism, total + max(capacity - own, 0))
+
+
+@attrs.define
+class Member:
+    """This scheduler's row in the `scheduler` table and the calls that keep it true."""
+
+    store: Metastore
+    id: int
+    threshold: dt.timedelta
+
+    @classmethod
+    def join(cls, store: Metastore, settings: Settings) -> Member:
+        """Register this process and fence every later write of `store` on its being alive."""
+        threshold = settings.scheduler.scheduler_health_check_threshold
+        me = store.register_scheduler(socket.gethostname(), os.getpid())
+        store.fence_writes(me, threshold)
+        log.info("scheduler_registered", scheduler_id=me, threshold_s=threshold)
+        return cls(store, me, dt.timedelta(seconds=threshold))
+
+    def owned_runs(self) -> list[RunRecord]:
+        """Reap dead schedulers, claim a share of the unowned runs, list the runs we own."""
+        reaped = self.store.reap_dead_schedulers(self.threshold)
+        if reaped.schedulers:
+            log.warning(
+                "schedulers_declared_dead",
+                scheduler_ids=list(reaped.schedulers),
+                runs_released=reaped.runs_released,
+                tries_reset=reaped.tries_reset,
+                by=self.id,
+            )
+        alive, active, unowned = self.store.count_run_owners()
+        if unowned:
+            owned = self.store.list_owned_runs(self.id)
+            quota = claim_quota(alive=alive, active=active, unowned=unowned, mine=len(owned))
+            if self.store.claim_runs(self.id, quota):
+                return self.store.list_owned_runs(self.id)
+            return owned
+        return self.store.list_owned_runs(self.id)
+
+    def beat(self) -> None:
+        """Stamp our heartbeat (SchedulerFencedError if we were declared dead)."""
+        self.store.heartbeat_scheduler()
+
+    @contextlib.contextmanager
+    def section(self) -> Iterator[CriticalSection | None]:
+        """The queueing critical section, or None if another scheduler holds it (skip a turn)."""
+        with self.store.queueing_section() as section:
+            yield section
+
+    def leave(self) -> None:
+        """A clean stop: release our runs (resetting any try left behind) and say so."""
+        self.store.stop_scheduler(self.id)
+        log.info("scheduler_stopped", scheduler_id=self.id)
