@@ -26,6 +26,7 @@ from taskkit.cli import (
     pools,
     runs,
     scheduler,
+    schedulers,
     tasks,
     users,
     variables,
@@ -98,6 +99,7 @@ def cli() -> None:
 for command in (
     db.db,
     scheduler.scheduler,
+    schedulers.schedulers,
     dag_processor.dag_processor,
     dags.dags,
     runs.runs,

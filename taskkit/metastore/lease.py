@@ -114,7 +114,7 @@ def _taken(where: str, *, postgresql: bool = False) -> SchedulerAlreadyRunningEr
     if postgresql:
         return SchedulerAlreadyRunningError(
             f"Another scheduler is already running against the metastore at {where}, and "
-            "one of you uses the CeleryExecutor, whose scheduler must run alone (one scheduler "
+            "one of you uses the Celery executor, whose scheduler must run alone (one scheduler "
             "per metastore with Celery; several are fine with the Local executor, see "
             "docs/distributed.md). Stop the other scheduler first."
         )

@@ -293,5 +293,10 @@ def _reset_occupying(connection: Connection, runs: object, now: dt.datetime) -> 
 
 
 def _release(connection: Connection, owned: object) -> int:
-    statement = update(DagRunRow).where(owned).values(scheduler_id=None)  # type: ignore[arg-type]
+    """Active runs lose their owner; finished ones keep it, saying who ran them."""
+    statement = (
+        update(DagRunRow)
+        .where(owned, DagRunRow.state.in_(ACTIVE_RUN_STATES))  # type: ignore[arg-type]
+        .values(scheduler_id=None)
+    )
     return rowcount(connection.execute(statement))

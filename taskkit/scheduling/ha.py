@@ -32,8 +32,10 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+#: How soon a scheduler that found the critical section busy tries again.
+RETRY_TURN_S = 0.02
 #: Executors whose tries report to one channel per metastore, not per scheduler.
-SINGLE_SCHEDULER_EXECUTORS = frozenset({"CeleryExecutor"})
+SINGLE_SCHEDULER_EXECUTORS = frozenset({"celery"})
 
 
 def shares_metastore(settings: Settings, backend: str) -> bool:
@@ -83,6 +85,8 @@ class Member:
     store: Metastore
     id: int
     threshold: dt.timedelta
+    #: The last attempt found the critical section busy: try again soon, not at the next event.
+    missed_turn: bool = False
 
     @classmethod
     def join(cls, store: Metastore, settings: Settings) -> Member:
@@ -121,7 +125,13 @@ class Member:
     def section(self) -> Iterator[CriticalSection | None]:
         """The queueing critical section, or None if another scheduler holds it (skip a turn)."""
         with self.store.queueing_section() as section:
+            self.missed_turn = section is None
             yield section
+
+    def poll_timeout(self, timeout: float) -> float:
+        """How long the loop may wait for events: not long after a missed turn."""
+        missed, self.missed_turn = self.missed_turn, False
+        return min(timeout, RETRY_TURN_S) if missed else timeout
 
     def leave(self) -> None:
         """A clean stop: release our runs (resetting any try left behind) and say so."""

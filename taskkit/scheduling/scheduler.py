@@ -294,7 +294,7 @@ class Scheduler:
         due = self.book.next_timer()
         if due is not None:
             timeout = min(timeout, max((due - now).total_seconds(), 0.0))
-        return timeout
+        return timeout if self.ha is None else self.ha.poll_timeout(timeout)
 
     def _idle(self) -> bool:
         self.dag_callbacks.reap()

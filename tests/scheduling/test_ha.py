@@ -1,0 +1,78 @@
+"""The pure decisions of a scheduler among several: claim quotas, global counts, parallelism."""
+
+from __future__ import annotations
+
+from taskkit.config import load_settings
+from taskkit.metastore.schedulers import Occupant
+from taskkit.scheduling.ha import (
+    claim_quota,
+    global_occupancy,
+    parallelism_left,
+    shares_metastore,
+)
+from taskkit.scheduling.selection import Candidate, select_tasks
+from taskkit.model.keys import TaskInstanceKey
+
+
+def test_a_lone_scheduler_claims_every_unowned_run() -> None:
+    """With nobody else alive, one scheduler takes all the unowned runs."""
+    assert claim_quota(alive=1, active=22, unowned=22, mine=0) == 22
+
+
+def test_schedulers_claim_a_fair_share_that_leaves_nothing_unowned() -> None:
+    """Three schedulers split 22 runs 8, 8, 6: shares round up, so every run gets an owner."""
+    first = claim_quota(alive=3, active=22, unowned=22, mine=0)
+    second = claim_quota(alive=3, active=22, unowned=22 - first, mine=0)
+    third = claim_quota(alive=3, active=22, unowned=22 - first - second, mine=0)
+    assert (first, second, third) == (8, 8, 6)
+
+
+def test_a_scheduler_at_its_share_claims_nothing_more() -> None:
+    """A scheduler already holding its share leaves the new runs to the others."""
+    assert claim_quota(alive=2, active=10, unowned=2, mine=5) == 0
+    assert claim_quota(alive=2, active=10, unowned=0, mine=0) == 0
+
+
+def test_global_occupancy_counts_every_schedulers_tries_and_slots() -> None:
+    """Tries of runs other schedulers own count against the pool, the DAG and the total."""
+    occupancy = global_occupancy(
+        [
+            Occupant("etl", "r1", "load", "wh", tries=2, slots=4),
+            Occupant("etl", "r2", "load", "wh", tries=1, slots=2),
+            Occupant("bi", "r9", "report", "default_pool", tries=1, slots=1),
+        ]
+    )
+    assert occupancy.total == 4
+    assert occupancy.per_pool["wh"] == 6
+    assert occupancy.per_dag["etl"] == 3
+    assert occupancy.per_task["etl", "load"] == 3
+    assert occupancy.per_run_task["etl", "r1", "load"] == 2
+
+
+def test_a_pool_filled_by_another_scheduler_admits_nothing_more() -> None:
+    """Selection under global counts: a 3-slot pool holding another scheduler's 2-slot try
+    takes one more 1-slot task, and a 2-slot task waits (holding the pool, so it is not
+    starved by smaller ones)."""
+    occupancy = global_occupancy([Occupant("fan", "other", "t0", "fan", tries=1, slots=2)])
+    key = TaskInstanceKey("fan", "mine", "t1")
+    big = Candidate(key, priority=10, pool="fan", pool_slots=2)
+    small = Candidate(TaskInstanceKey("fan", "mine", "t2"), priority=1, pool="fan", pool_slots=1)
+    selection = select_tasks([big, small], pools={"fan": 3}, parallelism=32, occupancy=occupancy)
+    assert selection.start == []
+    assert selection.waits[key].kind.value == "pool_full"
+
+
+def test_parallelism_is_global_and_bounded_by_this_executors_room() -> None:
+    """The global cap applies to every scheduler's tries; this executor adds only its room."""
+    assert parallelism_left(parallelism=32, capacity=8, total=30, own=3) == 32
+    assert parallelism_left(parallelism=32, capacity=8, total=10, own=8) == 10
+    assert parallelism_left(parallelism=32, capacity=8, total=10, own=2) == 16
+
+
+def test_only_postgresql_without_celery_runs_several_schedulers() -> None:
+    """SQLite keeps its single-scheduler lease; Celery's scheduler runs alone too."""
+    local = load_settings(overrides={"core.executor": "local"}, environ={})
+    celery = load_settings(overrides={"core.executor": "celery"}, environ={})
+    assert shares_metastore(local, "postgresql")
+    assert not shares_metastore(local, "sqlite")
+    assert not shares_metastore(celery, "postgresql")
