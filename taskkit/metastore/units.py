@@ -85,7 +85,7 @@ class UnitOfWork:
 
     def _limit_idle(self, connection: Connection) -> None:
         """End this transaction's session if it idles past the threshold (fenced stores)."""
-        if self._fence_id is not None:
+        if self._fence_id is not None and connection.dialect.name == "postgresql":
             connection.execute(_IDLE_LIMIT, {"ms": self._fence_idle_ms})
 
     def _check_fence(self, connection: Connection) -> None:

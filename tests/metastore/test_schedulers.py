@@ -1,0 +1,118 @@
+"""The scheduler table: claiming runs, declaring schedulers dead, fencing, the queueing lock."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from conftest import MakeRun
+
+from taskkit.errors import SchedulerFencedError
+from taskkit.metastore import Metastore, TIChange
+from taskkit.model.keys import TaskInstanceKey
+from taskkit.model.task import TaskSpec
+from taskkit.states import SchedulerState, State
+
+A = TaskInstanceKey("etl", "run1", "a")
+B = TaskInstanceKey("etl", "run1", "b")
+C = TaskInstanceKey("etl", "run1", "c")
+
+
+def _other(metastore: Metastore) -> Metastore:
+    """A second store on the same database, as another scheduler process opens it."""
+    return Metastore.open(metastore.engine.url.render_as_string(hide_password=False))
+
+
+def test_a_run_is_claimed_by_one_scheduler_only(metastore: Metastore, make_run: MakeRun) -> None:
+    """Of two schedulers claiming, the first gets the unowned runs and the second none."""
+    make_run("run1")
+    make_run("run2")
+    first = metastore.register_scheduler("a", 1)
+    second = metastore.register_scheduler("b", 2)
+    assert metastore.claim_runs(first, 1) == 1
+    assert metastore.claim_runs(second, 5) == 1
+    assert metastore.claim_runs(first, 5) == 0
+    owners = {r.run_id: r.scheduler_id for r in metastore.list_runs()}
+    assert sorted(owners.values()) == sorted([first, second])
+    assert [r.run_id for r in metastore.list_owned_runs(second)] == [
+        r for r, owner in owners.items() if owner == second
+    ]
+
+
+def test_a_silent_scheduler_is_declared_dead_and_its_tries_reset_without_spending_one(
+    metastore: Metastore, make_run: MakeRun
+) -> None:
+    """Its queued and running tries go back to scheduled with one more try allowed, its
+    succeeded ones stay, and its run is released for the others."""
+    make_run(tasks=[TaskSpec("a"), TaskSpec("b"), TaskSpec("c")])
+    dead = metastore.register_scheduler("a", 1)
+    metastore.claim_runs(dead, 1)
+    metastore.transition_task_instances(
+        [
+            TIChange(A, {State.NONE}, state=State.QUEUED, try_number=1),
+            TIChange(B, {State.NONE}, state=State.RUNNING, try_number=1, pid=42),
+            TIChange(C, {State.NONE}, state=State.SUCCESS, try_number=1),
+        ]
+    )
+    before = {ti.task_id: ti for ti in metastore.list_task_instances("etl", "run1")}
+
+    assert metastore.reap_dead_schedulers(dt.timedelta(hours=1)).schedulers == ()
+    reaped = metastore.reap_dead_schedulers(dt.timedelta(0))
+
+    assert reaped.schedulers == (dead,) and reaped.runs_released == 1
+    assert reaped.tries_reset == 2
+    after = {ti.task_id: ti for ti in metastore.list_task_instances("etl", "run1")}
+    for task_id in ("a", "b"):
+        assert after[task_id].state is State.SCHEDULED
+        assert after[task_id].max_tries == before[task_id].max_tries + 1
+        assert after[task_id].pid is None
+    assert after["c"] == before["c"]
+    assert metastore.get_run("etl", "run1").scheduler_id is None
+    [row] = metastore.list_schedulers(include_ended=True)
+    assert row.state is SchedulerState.DEAD
+
+
+def test_a_scheduler_declared_dead_can_write_nothing(
+    metastore: Metastore, make_run: MakeRun
+) -> None:
+    """Once fenced, a store's writes raise and roll back; the reaper's store writes on."""
+    make_run()
+    fenced = _other(metastore)
+    try:
+        me = fenced.register_scheduler("a", 1)
+        fenced.fence_writes(me, 10.0)
+        fenced.claim_runs(me, 1)
+        fenced.heartbeat_scheduler()
+        metastore.reap_dead_schedulers(dt.timedelta(0))
+        with pytest.raises(SchedulerFencedError, match="declared dead by another scheduler"):
+            fenced.transition_task_instances([TIChange(A, {State.NONE}, state=State.SCHEDULED)])
+        assert metastore.get_task_instance(A).state is State.NONE  # type: ignore[union-attr]
+        with pytest.raises(SchedulerFencedError):
+            fenced.heartbeat_scheduler()
+    finally:
+        fenced.dispose()
+
+
+def test_the_queueing_section_is_held_by_one_scheduler_at_a_time(
+    metastore: Metastore, make_run: MakeRun, db_url: str
+) -> None:
+    """While one scheduler is in the critical section, another is told at once, not made to
+    wait; the section sees every scheduler's queued tries."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the critical section exists on PostgreSQL only")
+    make_run()
+    metastore.transition_task_instances(
+        [TIChange(A, {State.NONE}, state=State.QUEUED, try_number=1)]
+    )
+    other = _other(metastore)
+    try:
+        with metastore.queueing_section() as mine:
+            assert mine is not None
+            [occupant] = mine.occupants()
+            assert (occupant.task_id, occupant.tries, occupant.slots) == ("a", 1, 1)
+            with other.queueing_section() as theirs:
+                assert theirs is None
+        with other.queueing_section() as theirs:
+            assert theirs is not None
+    finally:
+        other.dispose()
