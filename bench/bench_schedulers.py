@@ -136,8 +136,11 @@ def main() -> None:
             for _ in range(args.repeat)
         ]
         best = min(times)
-        print(f"{count} scheduler(s): best {best:.2f}s  {tries / best:.0f} tries/s  (all: "
-              + ", ".join(f"{t:.2f}s" for t in times) + ")")
+        print(
+            f"{count} scheduler(s): best {best:.2f}s  {tries / best:.0f} tries/s  (all: "
+            + ", ".join(f"{t:.2f}s" for t in times)
+            + ")"
+        )
 
 
 if __name__ == "__main__":

@@ -53,7 +53,9 @@ def scheduler(
     a second stops at once, and the tries it cut short rerun on the next
     start without using a retry. A long-running scheduler starts `taskkit
     dag-processor` beside itself unless --no-dag-processor; with
-    --exit-when-idle it parses the DAGs folder once, up front.
+    --exit-when-idle it parses the DAGs folder once, up front. On PostgreSQL
+    several schedulers may run at once (Local executor): they share the runs,
+    and take over those of one that dies (`taskkit schedulers list`).
     """
     # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.logs import configure_logging

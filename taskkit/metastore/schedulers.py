@@ -15,10 +15,21 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import attrs
-from sqlalchemy import Connection, and_, case, func, insert, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from taskkit.metastore.records import RunRecord
 from taskkit.metastore.runs import ACTIVE_RUN_STATES
@@ -69,6 +80,13 @@ class Reaped:
     schedulers: tuple[int, ...] = ()
     runs_released: int = 0
     tries_reset: int = 0
+
+
+def _unowned() -> ColumnElement[bool]:
+    """A run nobody alive owns: never claimed, released, or finished under a scheduler that
+    has since stopped and then put back to queued (a clear, `reset_dag_run`)."""
+    alive = select(SchedulerRow.id).where(SchedulerRow.state == SchedulerState.ALIVE)
+    return or_(DagRunRow.scheduler_id.is_(None), DagRunRow.scheduler_id.not_in(alive))
 
 
 class CriticalSection:
@@ -185,7 +203,7 @@ class SchedulerMethods(UnitOfWork):
         now = self._now()
         free = (
             select(DagRunRow.id)
-            .where(DagRunRow.state.in_(ACTIVE_RUN_STATES), DagRunRow.scheduler_id.is_(None))
+            .where(DagRunRow.state.in_(ACTIVE_RUN_STATES), _unowned())
             .order_by(DagRunRow.logical_date, DagRunRow.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -212,7 +230,7 @@ class SchedulerMethods(UnitOfWork):
             active, unowned = session.execute(
                 select(
                     func.count(),
-                    func.count(case((DagRunRow.scheduler_id.is_(None), 1))),
+                    func.count(case((_unowned(), 1))),
                 ).where(DagRunRow.state.in_(ACTIVE_RUN_STATES))
             ).one()
         return int(alive), int(active), int(unowned)
@@ -247,7 +265,11 @@ class SchedulerMethods(UnitOfWork):
         with self._read() as session:
             held = {row[0]: row[1:] for row in session.execute(holdings)}
             rows = [row._asdict() for row in session.execute(query)]
-        return [SchedulerRecord(**row, **_holding(held.get(row["id"]))) for row in rows]
+        records = []
+        for row in rows:
+            runs, queued, running = held.get(row["id"]) or (0, 0, 0)
+            records.append(SchedulerRecord(**row, runs=runs, queued=queued, running=running))
+        return records
 
     @contextlib.contextmanager
     def queueing_section(self) -> Iterator[CriticalSection | None]:
@@ -263,11 +285,6 @@ class SchedulerMethods(UnitOfWork):
             self._limit_idle(connection)
             got = connection.execute(_TRY_QUEUE_LOCK, {"cls": _QUEUE_LOCK_CLASS}).scalar()
             yield CriticalSection(connection) if got else None
-
-
-def _holding(row: Sequence[int] | None) -> dict[str, int]:
-    runs, queued, running = row or (0, 0, 0)
-    return {"runs": int(runs), "queued": int(queued), "running": int(running)}
 
 
 def _reset_occupying(connection: Connection, runs: object, now: dt.datetime) -> int:

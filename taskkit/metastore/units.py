@@ -22,9 +22,7 @@ from taskkit.metastore.engine import WRITE_OPTION
 
 #: The fence: a write of a scheduler commits only while its row says it is alive, and
 #: stamps its heartbeat; the row lock it takes orders it against whoever reaps it.
-_FENCE = text(
-    "UPDATE scheduler SET heartbeat_at = :now WHERE id = :me AND state = 'alive'"
-)
+_FENCE = text("UPDATE scheduler SET heartbeat_at = :now WHERE id = :me AND state = 'alive'")
 #: A scheduler paused inside a transaction (SIGSTOP, a frozen VM) must not hold its row
 #: and advisory locks forever: the server ends such a session after this long.
 _IDLE_LIMIT = text("SELECT set_config('idle_in_transaction_session_timeout', :ms, true)")

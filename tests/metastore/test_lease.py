@@ -108,10 +108,11 @@ def test_schedulers_sharing_a_postgresql_lease_exclude_one_that_must_run_alone(
                 scheduler_lease(other.engine),
             ):
                 pass
-        with scheduler_lease(metastore.engine):
-            with pytest.raises(SchedulerAlreadyRunningError), scheduler_lease(
-                other.engine, shared=True
-            ):
-                pass
+        with (
+            scheduler_lease(metastore.engine),
+            pytest.raises(SchedulerAlreadyRunningError),
+            scheduler_lease(other.engine, shared=True),
+        ):
+            pass
     finally:
         other.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from taskkit.config import load_settings
 from taskkit.metastore.schedulers import Occupant
+from taskkit.model.keys import TaskInstanceKey
 from taskkit.scheduling.ha import (
     claim_quota,
     global_occupancy,
@@ -11,7 +12,6 @@ from taskkit.scheduling.ha import (
     shares_metastore,
 )
 from taskkit.scheduling.selection import Candidate, select_tasks
-from taskkit.model.keys import TaskInstanceKey
 
 
 def test_a_lone_scheduler_claims_every_unowned_run() -> None:

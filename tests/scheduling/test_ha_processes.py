@@ -263,7 +263,9 @@ def test_three_schedulers_share_pools_limits_and_priorities(
         order = pg_home.started_order("seed", run.run_id)
         assert order == ["process_c", "process_a", "process_b"]
     assert max_overlap(pg_home.tries("seed")) == 1
-    assert max_overlap([t for t in pg_home.tries("fan") if t.task != "start"], lambda t: t.slots) <= 3
+    assert (
+        max_overlap([t for t in pg_home.tries("fan") if t.task != "start"], lambda t: t.slots) <= 3
+    )
     _no_try_twice(pg_home)
     owners = {r.scheduler_id for r in pg_home.store.list_runs()}
     assert len(owners) >= 2 and None not in owners
