@@ -1,7 +1,8 @@
 """Several schedulers on one PostgreSQL metastore: registration, ownership, reaping, the lock.
 
-Each scheduler has a row (`register_scheduler`) whose heartbeat every one of
-its writes stamps (the fence in units.py). An active run is owned by one
+Each scheduler has a row (`registered_scheduler`) whose heartbeat every one of
+its writes stamps (the fence in units.py), and on PostgreSQL a presence lock the
+server frees when its process dies. An active run is owned by one
 scheduler (`dag_run.scheduler_id`); unowned runs are claimed with
 `FOR UPDATE SKIP LOCKED`, so two schedulers never claim the same run and never
 wait on each other. A scheduler whose heartbeat went stale is declared dead by
@@ -41,6 +42,12 @@ _RUN_COLUMNS = tuple(DagRunRow.__table__.c)
 #: The advisory-lock class of the queueing critical section ("tq"); per schema, like the lease.
 _QUEUE_LOCK_CLASS = 0x7471
 _TRY_QUEUE_LOCK = text("SELECT pg_try_advisory_xact_lock(:cls, hashtext(current_schema()))")
+#: Each scheduler holds this lock (per schema, per scheduler id) for as long as it lives: the
+#: server frees it the moment the process dies, so a killed scheduler is known dead at once.
+_PRESENCE_KEY = "hashtext(current_schema() || '.scheduler')"
+_HOLD_PRESENCE = text(f"SELECT pg_advisory_lock({_PRESENCE_KEY}, :id)")
+_DROP_PRESENCE = text(f"SELECT pg_advisory_unlock({_PRESENCE_KEY}, :id)")
+_GONE = f"pg_try_advisory_xact_lock({_PRESENCE_KEY}, scheduler.id)"
 #: What a reset try says, for `taskkit tasks why`.
 RESET_REASON = "reset: the scheduler that queued it was declared dead"
 
@@ -121,8 +128,16 @@ class CriticalSection:
 class SchedulerMethods(UnitOfWork):
     """The scheduler table, run ownership and the queueing lock (PostgreSQL only)."""
 
-    def register_scheduler(self, hostname: str, pid: int) -> int:
-        """Add an alive scheduler row for this process; returns its id."""
+    @contextlib.contextmanager
+    def registered_scheduler(self, hostname: str, pid: int) -> Iterator[int]:
+        """Add an alive scheduler row for this process and hold its presence for the block.
+
+        On PostgreSQL a dedicated connection takes the scheduler's presence lock
+        in the transaction that inserts its row, so nobody ever sees the row
+        without the lock held. The server frees the lock the moment the process
+        dies: `reap_dead_schedulers` then knows at once, without waiting for
+        the heartbeat to go stale. Yields the scheduler's id.
+        """
         now = self._now()
         values = {
             "hostname": hostname,
@@ -131,12 +146,21 @@ class SchedulerMethods(UnitOfWork):
             "started_at": now,
             "heartbeat_at": now,
         }
-        with self._write() as session:
-            return int(
-                session.execute(
-                    insert(SchedulerRow).values(**values).returning(SchedulerRow.id)
-                ).scalar_one()
-            )
+        insert_row = insert(SchedulerRow).values(**values).returning(SchedulerRow.id)
+        if self._engine.dialect.name != "postgresql":
+            with self._write_core() as connection:
+                me = int(connection.execute(insert_row).scalar_one())
+            yield me
+            return
+        with self._engine.connect() as connection:
+            me = int(connection.execute(insert_row).scalar_one())
+            connection.execute(_HOLD_PRESENCE, {"id": me})
+            connection.commit()  # the lock lives in the session; no transaction stays open
+            try:
+                yield me
+            finally:  # the connection goes back to the pool: the lock must not go with it
+                connection.execute(_DROP_PRESENCE, {"id": me})
+                connection.commit()
 
     def heartbeat_scheduler(self) -> None:
         """Stamp this store's scheduler's heartbeat (the fence does it; nothing else is written).
@@ -147,7 +171,8 @@ class SchedulerMethods(UnitOfWork):
             pass
 
     def reap_dead_schedulers(self, threshold: dt.timedelta) -> Reaped:
-        """Declare dead the alive schedulers silent for longer than `threshold`; free their runs.
+        """Declare dead the alive schedulers silent for longer than `threshold`, or (on
+        PostgreSQL) whose process is gone (their presence lock is free); free their runs.
 
         Their queued and running tries go back to scheduled with one more try
         allowed (the crash does not eat a retry; succeeded tries are never
@@ -156,14 +181,16 @@ class SchedulerMethods(UnitOfWork):
         and seen alive afterwards.
         """
         now = self._now()
+        silent = SchedulerRow.heartbeat_at < now - threshold
+        if self._engine.dialect.name == "postgresql":
+            silent = or_(silent, text(_GONE))
         stale = (
             select(SchedulerRow.id)
-            .where(
-                SchedulerRow.state == SchedulerState.ALIVE,
-                SchedulerRow.heartbeat_at < now - threshold,
-            )
+            .where(SchedulerRow.state == SchedulerState.ALIVE, silent)
             .with_for_update(skip_locked=True)
         )
+        if self._fence_id is not None:  # our own presence lock is ours: never test it
+            stale = stale.where(SchedulerRow.id != self._fence_id)
         with self._write_core() as connection:
             dead = tuple(int(i) for i in connection.execute(stale).scalars())
             if not dead:

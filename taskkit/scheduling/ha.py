@@ -89,13 +89,17 @@ class Member:
     missed_turn: bool = False
 
     @classmethod
-    def join(cls, store: Metastore, settings: Settings) -> Member:
-        """Register this process and fence every later write of `store` on its being alive."""
+    @contextlib.contextmanager
+    def joined(cls, store: Metastore, settings: Settings) -> Iterator[Member]:
+        """Register this process for the block, holding its presence lock; fence `store`.
+
+        From here on every write of `store` first proves this scheduler alive.
+        """
         threshold = settings.scheduler.scheduler_health_check_threshold
-        me = store.register_scheduler(socket.gethostname(), os.getpid())
-        store.fence_writes(me, threshold)
-        log.info("scheduler_registered", scheduler_id=me, threshold_s=threshold)
-        return cls(store, me, dt.timedelta(seconds=threshold))
+        with store.registered_scheduler(socket.gethostname(), os.getpid()) as me:
+            store.fence_writes(me, threshold)
+            log.info("scheduler_registered", scheduler_id=me, threshold_s=threshold)
+            yield cls(store, me, dt.timedelta(seconds=threshold))
 
     def owned_runs(self) -> list[RunRecord]:
         """Reap dead schedulers, claim a share of the unowned runs, list the runs we own."""

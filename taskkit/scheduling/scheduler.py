@@ -8,6 +8,7 @@ try finishes and re-evaluates only that task's downstream tasks.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import time
@@ -159,9 +160,14 @@ class Scheduler:
             stops = stop_requests(self._request_stop, lambda: self.stopping is not None)
             processor = processor_beside(self.settings, enabled=self._starts_processor())
             shared = shares_metastore(self.settings, self.store.engine.url.get_backend_name())
-            with scheduler_lease(self.store.engine, shared=shared), stops, processor:
+            with (
+                scheduler_lease(self.store.engine, shared=shared),
+                stops,
+                processor,
+                contextlib.ExitStack() as membership,
+            ):
                 if shared:
-                    self.ha = Member.join(self.store, self.settings)
+                    self.ha = membership.enter_context(Member.joined(self.store, self.settings))
                 self.executor.start()
                 try:
                     self._loop_retrying()

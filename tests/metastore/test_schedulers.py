@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
-from conftest import MakeRun
 
 from taskkit.errors import SchedulerFencedError
-from taskkit.metastore import Metastore, TIChange
+from taskkit.metastore import Metastore, RunRecord, TIChange
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.task import TaskSpec
 from taskkit.states import SchedulerState, State
@@ -16,6 +16,7 @@ from taskkit.states import SchedulerState, State
 A = TaskInstanceKey("etl", "run1", "a")
 B = TaskInstanceKey("etl", "run1", "b")
 C = TaskInstanceKey("etl", "run1", "c")
+MakeRun = Callable[..., RunRecord]
 
 
 def _other(metastore: Metastore) -> Metastore:
@@ -27,11 +28,13 @@ def test_a_run_is_claimed_by_one_scheduler_only(metastore: Metastore, make_run: 
     """Of two schedulers claiming, the first gets the unowned runs and the second none."""
     make_run("run1")
     make_run("run2")
-    first = metastore.register_scheduler("a", 1)
-    second = metastore.register_scheduler("b", 2)
-    assert metastore.claim_runs(first, 1) == 1
-    assert metastore.claim_runs(second, 5) == 1
-    assert metastore.claim_runs(first, 5) == 0
+    with (
+        metastore.registered_scheduler("a", 1) as first,
+        metastore.registered_scheduler("b", 2) as second,
+    ):
+        assert metastore.claim_runs(first, 1) == 1
+        assert metastore.claim_runs(second, 5) == 1
+        assert metastore.claim_runs(first, 5) == 0
     owners = {r.run_id: r.scheduler_id for r in metastore.list_runs()}
     assert sorted(owners.values()) == sorted([first, second])
     assert [r.run_id for r in metastore.list_owned_runs(second)] == [
@@ -45,19 +48,19 @@ def test_a_silent_scheduler_is_declared_dead_and_its_tries_reset_without_spendin
     """Its queued and running tries go back to scheduled with one more try allowed, its
     succeeded ones stay, and its run is released for the others."""
     make_run(tasks=[TaskSpec("a"), TaskSpec("b"), TaskSpec("c")])
-    dead = metastore.register_scheduler("a", 1)
-    metastore.claim_runs(dead, 1)
-    metastore.transition_task_instances(
-        [
-            TIChange(A, {State.NONE}, state=State.QUEUED, try_number=1),
-            TIChange(B, {State.NONE}, state=State.RUNNING, try_number=1, pid=42),
-            TIChange(C, {State.NONE}, state=State.SUCCESS, try_number=1),
-        ]
-    )
-    before = {ti.task_id: ti for ti in metastore.list_task_instances("etl", "run1")}
+    with metastore.registered_scheduler("a", 1) as dead:
+        metastore.claim_runs(dead, 1)
+        metastore.transition_task_instances(
+            [
+                TIChange(A, {State.NONE}, state=State.QUEUED, try_number=1),
+                TIChange(B, {State.NONE}, state=State.RUNNING, try_number=1, pid=42),
+                TIChange(C, {State.NONE}, state=State.SUCCESS, try_number=1),
+            ]
+        )
+        before = {ti.task_id: ti for ti in metastore.list_task_instances("etl", "run1")}
 
-    assert metastore.reap_dead_schedulers(dt.timedelta(hours=1)).schedulers == ()
-    reaped = metastore.reap_dead_schedulers(dt.timedelta(0))
+        assert metastore.reap_dead_schedulers(dt.timedelta(hours=1)).schedulers == ()
+        reaped = metastore.reap_dead_schedulers(dt.timedelta(0))
 
     assert reaped.schedulers == (dead,) and reaped.runs_released == 1
     assert reaped.tries_reset == 2
@@ -79,7 +82,7 @@ def test_a_scheduler_declared_dead_can_write_nothing(
     make_run()
     fenced = _other(metastore)
     try:
-        me = fenced.register_scheduler("a", 1)
+        me = fenced.registered_scheduler("a", 1).__enter__()
         fenced.fence_writes(me, 10.0)
         fenced.claim_runs(me, 1)
         fenced.heartbeat_scheduler()
@@ -91,6 +94,17 @@ def test_a_scheduler_declared_dead_can_write_nothing(
             fenced.heartbeat_scheduler()
     finally:
         fenced.dispose()
+
+
+def test_a_scheduler_whose_process_is_gone_is_declared_dead_at_once(
+    metastore: Metastore, db_url: str
+) -> None:
+    """On PostgreSQL its presence lock is freed with its connection: no need to wait for its
+    heartbeat to go stale. (SQLite has one scheduler and no presence lock.)"""
+    with metastore.registered_scheduler("a", 1) as gone:
+        assert metastore.reap_dead_schedulers(dt.timedelta(hours=1)).schedulers == ()
+    reaped = metastore.reap_dead_schedulers(dt.timedelta(hours=1)).schedulers
+    assert reaped == ((gone,) if db_url.startswith("postgresql") else ())
 
 
 def test_the_queueing_section_is_held_by_one_scheduler_at_a_time(
