@@ -309,7 +309,6 @@ class SchedulerMethods(UnitOfWork):
         # Not fenced: the fence locks our scheduler row, and the writes made inside the
         # section (fenced, on other connections) would wait for it forever.
         with self._engine.connect() as connection, connection.begin():
-            self._limit_idle(connection)
             got = connection.execute(_TRY_QUEUE_LOCK, {"cls": _QUEUE_LOCK_CLASS}).scalar()
             yield CriticalSection(connection) if got else None
 

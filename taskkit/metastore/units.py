@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, Engine, Result, text
+from sqlalchemy import Connection, CursorResult, Engine, Result, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -23,9 +23,6 @@ from taskkit.metastore.engine import WRITE_OPTION
 #: The fence: a write of a scheduler commits only while its row says it is alive, and
 #: stamps its heartbeat; the row lock it takes orders it against whoever reaps it.
 _FENCE = text("UPDATE scheduler SET heartbeat_at = :now WHERE id = :me AND state = 'alive'")
-#: A scheduler paused inside a transaction (SIGSTOP, a frozen VM) must not hold its row
-#: and advisory locks forever: the server ends such a session after this long.
-_IDLE_LIMIT = text("SELECT set_config('idle_in_transaction_session_timeout', :ms, true)")
 
 
 class UnitOfWork:
@@ -35,7 +32,6 @@ class UnitOfWork:
         self._engine = engine
         #: Set by `fence_writes`: every write then checks this scheduler is still alive.
         self._fence_id: int | None = None
-        self._fence_idle_ms = "0"
 
     @property
     def engine(self) -> Engine:
@@ -79,17 +75,21 @@ class UnitOfWork:
         never commit the state it had before (docs/distributed.md).
         """
         self._fence_id = scheduler_id
-        self._fence_idle_ms = str(max(int(idle_limit_s * 1000), 1))
+        if self._engine.dialect.name == "postgresql":
+            # A scheduler paused inside a transaction (SIGSTOP, a frozen VM) must not hold
+            # its row and advisory locks forever: the server ends such a session after the
+            # threshold. Set once per connection; pooled ones opened before are dropped.
+            option = f"-c idle_in_transaction_session_timeout={max(int(idle_limit_s * 1000), 1)}"
 
-    def _limit_idle(self, connection: Connection) -> None:
-        """End this transaction's session if it idles past the threshold (fenced stores)."""
-        if self._fence_id is not None and connection.dialect.name == "postgresql":
-            connection.execute(_IDLE_LIMIT, {"ms": self._fence_idle_ms})
+            @event.listens_for(self._engine, "do_connect")
+            def _idle_limit(dialect: Any, record: Any, args: Any, kwargs: dict[str, Any]) -> None:
+                kwargs["options"] = f"{kwargs.get('options', '')} {option}".strip()
+
+            self._engine.dispose()
 
     def _check_fence(self, connection: Connection) -> None:
         if self._fence_id is None:
             return
-        self._limit_idle(connection)
         alive = connection.execute(_FENCE, {"now": self._now(), "me": self._fence_id})
         if not cast(CursorResult[Any], alive).rowcount:
             raise SchedulerFencedError(self._fence_id)
