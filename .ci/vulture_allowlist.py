@@ -82,3 +82,6 @@ forget_secrets  # tests reset the process-wide mask registry between cases
 
 # Assets (Airflow's names, called from users' DAG files).
 _.multi  # @asset.multi
+
+# Several schedulers.
+_idle_limit  # a SQLAlchemy "do_connect" listener on a fenced store's engine
