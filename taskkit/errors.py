@@ -107,6 +107,37 @@ class AirflowRescheduleException(TaskkitError):
         self.reschedule_date = reschedule_date
 
 
+class TaskDeferred(TaskkitError):
+    """Raised by `BaseOperator.defer`: end this try's turn until `trigger` fires.
+
+    The task instance waits in state deferred, holding no worker and no
+    parallelism slot; when the trigger fires, the same try resumes by calling
+    `method_name(context, event=...)`. `timeout` bounds the wait.
+    """
+
+    def __init__(
+        self,
+        *,
+        trigger: object,
+        method_name: str,
+        kwargs: dict[str, object] | None = None,
+        timeout: dt.timedelta | None = None,
+    ) -> None:
+        super().__init__(f"deferred until {type(trigger).__name__} fires, then {method_name}()")
+        self.trigger = trigger
+        self.method_name = method_name
+        self.kwargs = kwargs
+        self.timeout = timeout
+
+
+class TaskDeferralError(TaskkitError):
+    """The trigger a deferred task waited on failed; the resumed try raises this."""
+
+
+class TaskDeferralTimeout(TaskkitError):
+    """A deferred task waited longer than its deferral's `timeout`; the resumed try raises this."""
+
+
 class ExternalTaskFailedError(TaskkitError, RuntimeError):
     """What an ExternalTaskSensor waits on reached one of its `failed_states`."""
 

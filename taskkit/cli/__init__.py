@@ -27,6 +27,7 @@ from taskkit.cli import (
     runs,
     scheduler,
     tasks,
+    triggerer,
     users,
     variables,
 )
@@ -99,6 +100,7 @@ for command in (
     db.db,
     scheduler.scheduler,
     dag_processor.dag_processor,
+    triggerer.triggerer,
     dags.dags,
     runs.runs,
     tasks.tasks,

@@ -128,32 +128,50 @@ class ExternalTaskSensor(BaseSensorOperator):
         return len(dates) * (len(self.external_task_ids) if self.external_task_ids else 1)
 
     def _states(self, dates: Sequence[dt.datetime]) -> dict[tuple[dt.datetime, str], str]:
-        """The state of each (date, task) looked at ("" stands for the run itself).
+        return external_states(
+            self.external_dag_id,
+            dates,
+            self.external_task_ids,
+            self.failed_states,
+            check_existence=self.check_existence,
+        )
 
-        A mapped task's state is allowed or failed only when all its instances
-        agree: an instance in a failed state makes it failed, any other
-        disagreement leaves it undecided.
-        """
-        store = _open_metastore()
-        try:
-            if self.check_existence:
-                store.get_dag(self.external_dag_id)  # DagNotFoundError names it
-            found: dict[tuple[dt.datetime, str], str] = {}
-            for run in store.runs_at(self.external_dag_id, dates):
-                if not self.external_task_ids:
-                    found[run.logical_date, ""] = run.state.value
-                    continue
-                instances: dict[str, set[str]] = {}
-                for ti in store.list_task_instances(run.dag_id, run.run_id):
-                    if ti.task_id in self.external_task_ids:
-                        instances.setdefault(ti.task_id, set()).add(ti.state.value)
-                for task_id, seen in instances.items():
-                    failed = seen & set(self.failed_states)
-                    state = min(failed) if failed else (seen.pop() if len(seen) == 1 else "")
-                    found[run.logical_date, task_id] = state
-            return found
-        finally:
-            store.dispose()
+
+def external_states(
+    dag_id: str,
+    dates: Sequence[dt.datetime],
+    task_ids: Collection[str] | None,
+    failed_states: Collection[str],
+    *,
+    check_existence: bool = False,
+) -> dict[tuple[dt.datetime, str], str]:
+    """The state of each (date, task) of `dag_id` looked at ("" stands for the run itself).
+
+    A mapped task's state is allowed or failed only when all its instances
+    agree: an instance in a failed state makes it failed, any other
+    disagreement leaves it undecided. Reads the metastore the process's
+    settings name (a try's, or the triggerer's).
+    """
+    store = _open_metastore()
+    try:
+        if check_existence:
+            store.get_dag(dag_id)  # DagNotFoundError names it
+        found: dict[tuple[dt.datetime, str], str] = {}
+        for run in store.runs_at(dag_id, dates):
+            if not task_ids:
+                found[run.logical_date, ""] = run.state.value
+                continue
+            instances: dict[str, set[str]] = {}
+            for ti in store.list_task_instances(run.dag_id, run.run_id):
+                if ti.task_id in task_ids:
+                    instances.setdefault(ti.task_id, set()).add(ti.state.value)
+            for task_id, seen in instances.items():
+                failed = seen & set(failed_states)
+                state = min(failed) if failed else (seen.pop() if len(seen) == 1 else "")
+                found[run.logical_date, task_id] = state
+        return found
+    finally:
+        store.dispose()
 
 
 def _open_metastore() -> Metastore:
