@@ -164,7 +164,9 @@ class ChildBeside:
 def triggerer_beside(settings: Settings) -> ChildBeside:
     """`taskkit triggerer` as a scheduler's child, started the first time a task defers."""
     return ChildBeside(
-        settings, ["triggerer", "--dags-folder", str(settings.core.dags_folder)], "triggerer"
+        settings,
+        ["triggerer", "--dags-folder", str(settings.core.dags_folder), "--log-level", "warning"],
+        "triggerer",
     )
 
 

@@ -115,6 +115,7 @@ class Triggerer:
         except Exception as exc:
             error = describe(exc)
         await self._record(record, event, error)
+        self.running.pop(record.id, None)
         log.info(
             "trigger_fired" if error is None else "trigger_failed",
             dag_id=key.dag_id,

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from taskkit.authoring.operators import EmptyOperator
 from taskkit.authoring.sensor import BaseSensorOperator
 from taskkit.errors import AirflowSkipException, ExternalTaskFailedError
+from taskkit.sensors.external_states import external_states
 from taskkit.states import RunState, State
+from taskkit.triggers.external_task import WorkflowTrigger
 
 if TYPE_CHECKING:
     from taskkit.authoring.context import Context
-    from taskkit.metastore import Metastore
 
 _TASK_STATES = frozenset(s.value for s in State)
 _RUN_STATES = frozenset(s.value for s in RunState)
@@ -34,7 +35,9 @@ class ExternalTaskSensor(BaseSensorOperator):
     `execution_delta`, or what `execution_date_fn(logical_date, **context)`
     returns (a datetime or a list of them: all must be allowed). Reaching a
     `failed_states` state fails the task (skips it with `soft_fail`);
-    reaching a `skipped_states` state skips it.
+    reaching a `skipped_states` state skips it. With `deferrable=True` it
+    waits in the triggerer (a WorkflowTrigger polling every `poke_interval`)
+    holding no slot.
     """
 
     def __init__(
@@ -49,6 +52,7 @@ class ExternalTaskSensor(BaseSensorOperator):
         execution_delta: dt.timedelta | None = None,
         execution_date_fn: Callable[..., Any] | None = None,
         check_existence: bool = False,
+        deferrable: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -75,6 +79,7 @@ class ExternalTaskSensor(BaseSensorOperator):
         self.execution_delta = execution_delta
         self.execution_date_fn = execution_date_fn
         self.check_existence = self._check_bool("check_existence", check_existence)
+        self.deferrable = self._check_bool("deferrable", deferrable)
 
     def _check_states(self) -> None:
         given = [*self.allowed_states, *self.skipped_states, *self.failed_states]
@@ -103,6 +108,37 @@ class ExternalTaskSensor(BaseSensorOperator):
                 f"execution_date_fn returned {found!r}; return a datetime or a list of them."
             )
         return [d if d.tzinfo else d.replace(tzinfo=dt.timezone.utc) for d in dates]
+
+    def execute(self, context: Context) -> Any:
+        """Poke as any sensor; deferrable, poke once, then wait in a WorkflowTrigger."""
+        if not self.deferrable:
+            return super().execute(context)
+        if not self.poke(context):
+            self.defer_to(
+                WorkflowTrigger(
+                    self.external_dag_id,
+                    self.logical_dates(context),
+                    external_task_ids=self.external_task_ids,
+                    allowed_states=self.allowed_states,
+                    failed_states=self.failed_states,
+                    skipped_states=self.skipped_states,
+                    poke_interval=self.poke_interval,
+                )
+            )
+        return None
+
+    def execute_complete(self, context: Context, event: Any = None) -> None:
+        """The WorkflowTrigger fired: done, failed or skipped, as its status says."""
+        status = event.get("status") if isinstance(event, dict) else None
+        states = event.get("states") if isinstance(event, dict) else None
+        target = f"tasks {self.external_task_ids} of" if self.external_task_ids else "DAG"
+        if status == "success":
+            print(f"{target} {self.external_dag_id!r} reached an allowed state: {states}")
+            return
+        message = f"{target} {self.external_dag_id!r} reached {status} states: {states}"
+        if status == "skipped" or self.soft_fail:
+            raise AirflowSkipException(message)
+        raise ExternalTaskFailedError(message)
 
     def poke(self, context: Context) -> bool:
         dates = self.logical_dates(context)
@@ -135,53 +171,6 @@ class ExternalTaskSensor(BaseSensorOperator):
             self.failed_states,
             check_existence=self.check_existence,
         )
-
-
-def external_states(
-    dag_id: str,
-    dates: Sequence[dt.datetime],
-    task_ids: Collection[str] | None,
-    failed_states: Collection[str],
-    *,
-    check_existence: bool = False,
-) -> dict[tuple[dt.datetime, str], str]:
-    """The state of each (date, task) of `dag_id` looked at ("" stands for the run itself).
-
-    A mapped task's state is allowed or failed only when all its instances
-    agree: an instance in a failed state makes it failed, any other
-    disagreement leaves it undecided. Reads the metastore the process's
-    settings name (a try's, or the triggerer's).
-    """
-    store = _open_metastore()
-    try:
-        if check_existence:
-            store.get_dag(dag_id)  # DagNotFoundError names it
-        found: dict[tuple[dt.datetime, str], str] = {}
-        for run in store.runs_at(dag_id, dates):
-            if not task_ids:
-                found[run.logical_date, ""] = run.state.value
-                continue
-            instances: dict[str, set[str]] = {}
-            for ti in store.list_task_instances(run.dag_id, run.run_id):
-                if ti.task_id in task_ids:
-                    instances.setdefault(ti.task_id, set()).add(ti.state.value)
-            for task_id, seen in instances.items():
-                failed = seen & set(failed_states)
-                state = min(failed) if failed else (seen.pop() if len(seen) == 1 else "")
-                found[run.logical_date, task_id] = state
-        return found
-    finally:
-        store.dispose()
-
-
-def _open_metastore() -> Metastore:
-    """The metastore the try's settings name (read-only use)."""
-    # SQLAlchemy and the settings load only when a poke needs them: the zygote that forks
-    # every try stays without SQLAlchemy (fork cost), even for DAGs that use this sensor.
-    from taskkit.config import load_settings
-    from taskkit.metastore import Metastore
-
-    return Metastore.open(load_settings().database.sql_alchemy_conn)
 
 
 def _call_with_context(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import glob
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from taskkit.authoring.sensor import BaseSensorOperator
 from taskkit.errors import InvalidTaskParameterError
+from taskkit.triggers.file import FileTrigger, file_present
 
 if TYPE_CHECKING:
     from taskkit.authoring.context import Context
@@ -32,6 +31,7 @@ class FileSensor(BaseSensorOperator):
         filepath: str | os.PathLike[str],
         fs_conn_id: str = DEFAULT_FS_CONN_ID,
         recursive: bool = False,
+        deferrable: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -46,16 +46,19 @@ class FileSensor(BaseSensorOperator):
         self.filepath = os.fspath(filepath)
         self.fs_conn_id = fs_conn_id
         self.recursive = self._check_bool("recursive", recursive)
+        self.deferrable = self._check_bool("deferrable", deferrable)
+
+    def execute(self, context: Context) -> Any:
+        """Poke as any sensor; deferrable, poke once, then defer to a FileTrigger."""
+        if not self.deferrable:
+            return super().execute(context)
+        if not self.poke(context):
+            self.defer_to(FileTrigger(self.filepath, self.recursive, self.poke_interval))
+        return None
 
     def poke(self, context: Context) -> bool:
         print(f"Poking for file {self.filepath}")
-        # Path.glob takes no absolute patterns: glob.glob does.
-        for path in glob.glob(self.filepath, recursive=self.recursive):  # noqa: PTH207
-            if Path(path).is_file():
-                print(f"Found file {path}")
-                return True
-            for _, _, files in os.walk(path):
-                if files:
-                    print(f"Found files in folder {path}")
-                    return True
-        return False
+        found = file_present(self.filepath, self.recursive)
+        if found:
+            print(f"Found {self.filepath}")
+        return found

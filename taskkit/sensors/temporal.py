@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from taskkit.authoring.sensor import BaseSensorOperator
 from taskkit.authoring.weekday import WeekDay
+from taskkit.triggers.temporal import DateTimeTrigger
 
 if TYPE_CHECKING:
     from taskkit.authoring.context import Context
@@ -25,11 +26,21 @@ class TimeSensor(BaseSensorOperator):
     as in Airflow; use DateTimeSensor to wait for the next day.
     """
 
-    def __init__(self, *, target_time: dt.time, **kwargs: Any) -> None:
+    def __init__(self, *, target_time: dt.time, deferrable: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(target_time, dt.time):
             raise self._fail(f"target_time must be a datetime.time, got {target_time!r}.")
         self.target_time = target_time
+        self.deferrable = self._check_bool("deferrable", deferrable)
+
+    def execute(self, context: Context) -> Any:
+        """Poke as any sensor; deferrable, defer to a DateTimeTrigger at the target time."""
+        if not self.deferrable:
+            return super().execute(context)
+        target = self.target_datetime(_utcnow())
+        if _utcnow() <= target:
+            self.defer_to(DateTimeTrigger(target.astimezone(dt.timezone.utc)))
+        return None
 
     def target_datetime(self, now: dt.datetime) -> dt.datetime:
         """Today's `target_time` as an aware datetime, today being `now`'s day in the DAG's zone."""
@@ -56,21 +67,37 @@ class TimeDeltaSensor(BaseSensorOperator):
 
     template_fields: ClassVar[tuple[str, ...]] = ("delta",)
 
-    def __init__(self, *, delta: dt.timedelta | int, **kwargs: Any) -> None:
+    def __init__(
+        self, *, delta: dt.timedelta | int, deferrable: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         if isinstance(delta, bool) or not isinstance(delta, (dt.timedelta, int, str)):
             raise self._fail(f"delta must be a timedelta or whole minutes, got {delta!r}.")
         self.delta = delta
+        self.deferrable = self._check_bool("deferrable", deferrable)
 
-    def poke(self, context: Context) -> bool:
+    def _target(self, context: Context) -> dt.datetime:
         delta = (
             self.delta
             if isinstance(self.delta, dt.timedelta)
             else dt.timedelta(minutes=int(self.delta))
         )
         base: dt.datetime = context["data_interval_end"]
-        print(f"Checking if {delta} has passed since {base.isoformat()}")
-        return _utcnow() > base + delta
+        return base + delta
+
+    def execute(self, context: Context) -> Any:
+        """Poke as any sensor; deferrable, defer to a DateTimeTrigger at the target moment."""
+        if not self.deferrable:
+            return super().execute(context)
+        target = self._target(context)
+        if _utcnow() <= target:
+            self.defer_to(DateTimeTrigger(target))
+        return None
+
+    def poke(self, context: Context) -> bool:
+        target = self._target(context)
+        print(f"Checking if the time ({target.isoformat()}) has come")
+        return _utcnow() > target
 
 
 class DateTimeSensor(BaseSensorOperator):
@@ -82,8 +109,11 @@ class DateTimeSensor(BaseSensorOperator):
 
     template_fields: ClassVar[tuple[str, ...]] = ("target_time",)
 
-    def __init__(self, *, target_time: str | dt.datetime, **kwargs: Any) -> None:
+    def __init__(
+        self, *, target_time: str | dt.datetime, deferrable: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
+        self.deferrable = self._check_bool("deferrable", deferrable)
         if not isinstance(target_time, (str, dt.datetime)):
             raise self._fail(
                 f"target_time must be a datetime or an ISO date-time string, got {target_time!r}."
@@ -94,6 +124,15 @@ class DateTimeSensor(BaseSensorOperator):
             except ValueError as exc:
                 raise self._fail(str(exc)) from None
         self.target_time = target_time
+
+    def execute(self, context: Context) -> Any:
+        """Poke as any sensor; deferrable, defer to a DateTimeTrigger at `target_time`."""
+        if not self.deferrable:
+            return super().execute(context)
+        moment = _moment(self.target_time)
+        if _utcnow() <= moment:
+            self.defer_to(DateTimeTrigger(moment))
+        return None
 
     def poke(self, context: Context) -> bool:
         moment = _moment(self.target_time)

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from taskkit.sensors.external_task import external_states
+from taskkit.sensors.external_states import external_states, run_states
 from taskkit.triggers.base import BaseTrigger, TriggerEvent
 
 
@@ -45,30 +45,11 @@ class DagStateTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         while True:
-            found = await asyncio.to_thread(_run_states, self.dag_id, self.run_ids)
+            found = await asyncio.to_thread(run_states, self.dag_id, self.run_ids)
             if len(found) == len(self.run_ids) and all(s in self.states for s in found.values()):
                 yield TriggerEvent({"dag_id": self.dag_id, "states": found})
                 return
             await asyncio.sleep(self.poll_interval)
-
-
-def _run_states(dag_id: str, run_ids: Sequence[str]) -> dict[str, str]:
-    """The state of each of the runs that exists."""
-    # With the metastore, only when a trigger polls: the module loads cheaply.
-    from taskkit.errors import RunNotFoundError
-    from taskkit.sensors.external_task import _open_metastore
-
-    store = _open_metastore()
-    try:
-        found = {}
-        for run_id in run_ids:
-            try:
-                found[run_id] = store.get_run(dag_id, run_id).state.value
-            except RunNotFoundError:
-                continue
-        return found
-    finally:
-        store.dispose()
 
 
 class WorkflowTrigger(BaseTrigger):
