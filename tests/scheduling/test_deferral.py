@@ -197,7 +197,7 @@ def test_a_triggerer_killed_mid_wait_loses_nothing(home: Home) -> None:
     (home.path / "dags" / "waiter.py").write_text(
         (home.path / "dags" / "waiter.py")
         .read_text()
-        .replace("open(FLAG, \"w\").close()", "pass"),  # the writer no longer writes it
+        .replace('open(FLAG, "w").close()', "pass"),  # the writer no longer writes it
         encoding="utf-8",
     )
     home.sync()
@@ -239,8 +239,10 @@ def test_tasks_why_explains_a_deferred_task(home: Home) -> None:
         assert why.startswith("deferred: waiting for FlagTrigger to fire in the triggerer")
         assert "holds 1 slot(s) of pool 'gate' (the pool includes deferred tasks)" in why
         reason = wait_for(  # first "running", then "deferred" holds the slot
-            lambda: "deferred" in (r := home.tis("waiter", run.run_id)["writer"].wait_reason or "")
-            and r
+            lambda: (
+                "deferred" in (r := home.tis("waiter", run.run_id)["writer"].wait_reason or "")
+                and r
+            )
         )
         assert reason == (
             "pool 'gate' full: 1 of 1 slots in use (1 by deferred tasks: the pool includes "
