@@ -63,9 +63,21 @@ def write_triggers(
 class TriggerMethods(UnitOfWork):
     """What the triggerer reads and writes, and what the scheduler collects."""
 
-    def list_waiting_triggers(self) -> list[TriggerRecord]:
-        """Triggers not fired yet whose task instance still waits on them, oldest first."""
-        query = select(_T).where(_T.fired_at.is_(None), _STILL_DEFERRED).order_by(_T.id)
+    def list_waiting_trigger_ids(self) -> set[int]:
+        """Ids of the triggers not fired yet whose task instance still waits on them.
+
+        The triggerer's poll: ids only, so a thousand waiting triggers cost
+        little to look at every second; `get_triggers` reads the new ones.
+        """
+        query = select(_T.id).where(_T.fired_at.is_(None), _STILL_DEFERRED)
+        with self._engine.connect() as connection:
+            return set(connection.execute(query).scalars())
+
+    def get_triggers(self, trigger_ids: Collection[int]) -> list[TriggerRecord]:
+        """The triggers with these ids (those still there), by id."""
+        if not trigger_ids:
+            return []
+        query = select(_T).where(_T.id.in_(list(trigger_ids))).order_by(_T.id)
         with self._read() as session:
             return [_record(row) for row in session.execute(query).scalars()]
 
@@ -96,12 +108,6 @@ class TriggerMethods(UnitOfWork):
         out or collected); return how many."""
         with self._write() as session:
             return rowcount(session.execute(delete(_T).where(~_STILL_DEFERRED)))
-
-    def count_deferred(self) -> int:
-        """How many task instances are deferred right now."""
-        with self._read() as session:
-            query = select(_TI.task_id).where(_TI.state == State.DEFERRED)
-            return len(session.execute(query).all())
 
 
 def _record(row: TriggerRow) -> TriggerRecord:

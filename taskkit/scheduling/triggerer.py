@@ -86,19 +86,21 @@ class Triggerer:
     async def _sync(self) -> None:
         """Start triggers that appeared; cancel those whose task no longer waits on them."""
         try:
-            waiting = await asyncio.to_thread(self.store.list_waiting_triggers)
+            wanted = await asyncio.to_thread(self.store.list_waiting_trigger_ids)
+            new = await asyncio.to_thread(self.store.get_triggers, wanted - self.running.keys())
         except Exception as exc:  # the metastore is away: try again at the next poll
             log.warning("triggers_unreadable", error=f"{type(exc).__name__}: {exc}"[:300])
             return
-        wanted = {record.id: record for record in waiting}
-        for trigger_id, task in list(self.running.items()):
-            if trigger_id not in wanted and not task.done():
-                task.cancel()  # cleared, marked, timed out: nobody waits for it any more
-            if trigger_id not in wanted or task.done():
-                self.running.pop(trigger_id, None)
-        for trigger_id, record in wanted.items():
-            if trigger_id not in self.running:
-                self.running[trigger_id] = asyncio.create_task(self._run_one(record))
+        for trigger_id in self.running.keys() - wanted:
+            # Fired (and being recorded), or cleared, marked, timed out: nobody waits any more.
+            task = self.running.pop(trigger_id)
+            if not task.done():
+                task.cancel()
+        for record in new:
+            if record.id not in self.running:
+                self.running[record.id] = asyncio.create_task(self._run_one(record))
+        if new:
+            log.info("triggers_running", count=len(self.running), new=len(new))
 
     async def _run_one(self, record: TriggerRecord) -> None:
         key = record.ti

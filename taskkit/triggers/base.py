@@ -52,9 +52,3 @@ class BaseTrigger(abc.ABC):
     def __repr__(self) -> str:
         classpath, kwargs = self.serialize()
         return f"<{classpath} {kwargs}>"
-
-
-def classpath_of(trigger: BaseTrigger) -> str:
-    """`module.QualName` of the trigger's class: the default for `serialize`."""
-    kind = type(trigger)
-    return f"{kind.__module__}.{kind.__qualname__}"

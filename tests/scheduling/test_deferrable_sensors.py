@@ -1,4 +1,4 @@
-"""Each deferrable sensor (and TriggerDagRunOperator) defers to its trigger and resumes, for real."""
+"""Each deferrable sensor (and TriggerDagRunOperator) defers to its trigger and resumes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Deferral under the real scheduler and its triggerer: slots, pools, failures, a killed triggerer."""
+"""Deferral under the real scheduler and triggerer: slots, pools, failures, a killed triggerer."""
 
 from __future__ import annotations
 

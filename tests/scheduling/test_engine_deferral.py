@@ -1,4 +1,4 @@
-"""The run engine's deferral: one try across a trigger's wait, released by the trigger or a timer."""
+"""The run engine's deferral: one try across a trigger's wait, ended by the trigger or a timer."""
 
 from __future__ import annotations
 
