@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from taskkit.authoring.sensor import BaseSensorOperator
 from taskkit.errors import InvalidTaskParameterError
-from taskkit.triggers.file import FileTrigger, file_present
+from taskkit.triggers.file import FileTrigger, first_match
 
 if TYPE_CHECKING:
     from taskkit.authoring.context import Context
@@ -58,7 +58,7 @@ class FileSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> bool:
         print(f"Poking for file {self.filepath}")
-        found = file_present(self.filepath, self.recursive)
+        found = first_match(self.filepath, self.recursive)
         if found:
-            print(f"Found {self.filepath}")
-        return found
+            print(f"Found {found}")
+        return found is not None

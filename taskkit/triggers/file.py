@@ -35,18 +35,19 @@ class FileTrigger(BaseTrigger):
         }
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        while not await asyncio.to_thread(file_present, self.filepath, self.recursive):
+        while not await asyncio.to_thread(first_match, self.filepath, self.recursive):
             await asyncio.sleep(self.poke_interval)
         yield TriggerEvent(True)
 
 
-def file_present(pattern: str, recursive: bool) -> bool:
-    """Whether `pattern` matches a file, or a folder holding a file somewhere below it."""
+def first_match(pattern: str, recursive: bool) -> str | None:
+    """What `pattern` matches first: "file PATH", or "files in folder PATH" for a folder
+    holding a file somewhere below it; None when nothing matches yet."""
     # Path.glob takes no absolute patterns: glob.glob does.
     for path in glob.glob(pattern, recursive=recursive):  # noqa: PTH207
         if Path(path).is_file():
-            return True
+            return f"file {path}"
         for _, _, files in os.walk(path):
             if files:
-                return True
-    return False
+                return f"files in folder {path}"
+    return None
