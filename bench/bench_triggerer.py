@@ -11,12 +11,14 @@ triggerer` process, waits until it runs them all, then samples its resident
 memory (VmRSS) and its CPU time (utime + stime from /proc) over `--seconds`
 of idle waiting: CPU seconds per wall second.
 
-`reschedule`: a real `taskkit scheduler` runs, in turn, (a) one PythonSensor in
-reschedule mode with poke_interval=1 that never succeeds within the window,
-and (b) a chain of 1-second tasks, so a task finishes every second. The
-scheduler process's own CPU time (not its workers') is sampled over the same
-steady window of each; the ratio (a)/(b) is the answer to "does a poking
-sensor cost the scheduler more than a task finishing every second?".
+`reschedule`: a real scheduler (in this process; its Local executor's zygote
+and tries are other processes) runs, on a fresh metastore each, (a) one
+PythonSensor in reschedule mode with poke_interval=1 that never succeeds
+within the window, and (b) a chain of 1-second tasks, so a task finishes
+every second. The scheduler's CPU time (time.process_time) and its SQL
+statements are counted over the same steady window of each; the ratio (a)/(b)
+answers "does a poking sensor cost the scheduler more than a task finishing
+every second?".
 
 With --url the database is reset (taskkit's tables dropped and recreated): give it a scratch one.
 """
@@ -31,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 WAITS_DAG = """
 import datetime as dt
@@ -145,7 +148,7 @@ def _triggerer(url: str | None, count: int, kind: str, seconds: float) -> None:
     key = serde.load_secret_key(home, None)
     sync_dags_folder(store, settings, key)
     version = store.get_current_dag_version("waits")
-    dag = serde.loads_verified_dag(version.payload, version.signature, key)
+    dag: Any = serde.loads_verified_dag(version.payload, version.signature, key)
     run = store.create_run(
         "waits",
         "bench",
@@ -205,42 +208,63 @@ def _triggerer(url: str | None, count: int, kind: str, seconds: float) -> None:
 
 
 def _reschedule(url: str | None, seconds: float) -> None:
-    window = seconds + 15
-    home, url = _home(
-        url,
-        {
-            "poking": SENSOR_DAG.format(seconds=window * 4),
-            "chain": CHAIN_DAG.format(count=int(window) + 10),
-        },
-    )
-    taskkit = [sys.executable, "-m", "taskkit"]
-    env = _env(home, url)
-    subprocess.run([*taskkit, "dags", "list"], env=env, check=True, capture_output=True)
-    results = {}
-    for dag_id in ("poking", "chain"):
-        subprocess.run([*taskkit, "dags", "unpause", dag_id], env=env, check=True,
-                       capture_output=True)  # fmt: skip
-        subprocess.run([*taskkit, "dags", "trigger", dag_id], env=env, check=True,
-                       capture_output=True)  # fmt: skip
-        scheduler = subprocess.Popen(
-            [*taskkit, "scheduler", "--no-dag-processor"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            time.sleep(8.0)  # start-up, the zygote, the first tries
-            results[dag_id] = _sample(scheduler.pid, seconds)
-        finally:
-            scheduler.terminate()
-            scheduler.wait(timeout=60)
-        subprocess.run([*taskkit, "dags", "pause", dag_id], env=env, check=True,
-                       capture_output=True)  # fmt: skip
-    poke, chain = results["poking"], results["chain"]
-    print(f"scheduler CPU over {seconds:.0f} s, CPU s per wall s (the scheduler process only):")
-    print(f"  reschedule-mode sensor, poke_interval=1: {poke:.4f}")
-    print(f"  a task finishing every second:           {chain:.4f}")
+    results = {dag_id: _scheduler_load(url, dag_id, seconds) for dag_id in ("poking", "chain")}
+    (poke, poke_sql), (chain, chain_sql) = results["poking"], results["chain"]
+    print(f"scheduler over {seconds:.0f} s (the scheduler process: CPU s per wall s; SQL/s):")
+    print(f"  reschedule-mode sensor, poke_interval=1: {poke:.4f} CPU s/s, {poke_sql}")
+    print(f"  a task finishing every second:           {chain:.4f} CPU s/s, {chain_sql}")
     print(f"  ratio sensor / task-per-second:          {poke / chain:.2f}")
+
+
+def _scheduler_load(url: str | None, dag_id: str, seconds: float) -> tuple[float, str]:
+    """A real scheduler (in this process, its executor's zygote outside) running one DAG's
+    run: its CPU per wall second and SQL statements per second over a steady window."""
+    import collections
+    import threading
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from taskkit.config import load_settings
+    from taskkit.scheduling.scheduler import Scheduler
+
+    window = seconds + 20
+    dags = {
+        "poking": SENSOR_DAG.format(seconds=window * 4),
+        "chain": CHAIN_DAG.format(count=window),
+    }
+    home, url = _home(url, {dag_id: dags[dag_id]})
+    env = _env(home, url)
+    taskkit = [sys.executable, "-m", "taskkit"]
+    for command in (["dags", "list"], ["dags", "unpause", dag_id], ["dags", "trigger", dag_id]):
+        subprocess.run([*taskkit, *command], env=env, check=True, capture_output=True)
+    statements: collections.Counter[str] = collections.Counter()
+
+    def count(*args: object) -> None:  # every engine of this process: the scheduler's
+        statements[str(args[2]).split()[0]] += 1
+
+    event.listen(Engine, "before_cursor_execute", count)
+    settings = load_settings(
+        overrides={"database.sql_alchemy_conn": url, "scheduler.standalone_dag_processor": True},
+        environ={"TASKKIT_HOME": str(home)},
+    )
+    scheduler = Scheduler(settings)
+    marks: list[tuple[float, float, dict[str, int]]] = []
+
+    def sample() -> None:
+        time.sleep(8.0)  # start-up, the zygote, the first tries
+        marks.append((time.process_time(), time.monotonic(), dict(statements)))
+        time.sleep(seconds)
+        marks.append((time.process_time(), time.monotonic(), dict(statements)))
+        scheduler.stopping = "benchmark"
+
+    threading.Thread(target=sample, daemon=True).start()
+    scheduler.run()
+    event.remove(Engine, "before_cursor_execute", count)
+    (cpu0, wall0, sql0), (cpu1, wall1, sql1) = marks
+    wall = wall1 - wall0
+    rates = {k: round((sql1.get(k, 0) - sql0.get(k, 0)) / wall, 1) for k in sorted(sql1)}
+    return (cpu1 - cpu0) / wall, str(rates)
 
 
 if __name__ == "__main__":
