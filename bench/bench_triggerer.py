@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import os
 import subprocess
 import sys
@@ -34,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import structlog
 
 WAITS_DAG = """
 import datetime as dt
@@ -72,6 +75,7 @@ def main() -> None:
     parser.add_argument("--kind", choices=["datetime", "file"], default="datetime")
     parser.add_argument("--seconds", type=float, default=20.0, help="the sampled window")
     args = parser.parse_args()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     if args.what == "triggerer":
         _triggerer(args.url, args.count, args.kind, args.seconds)
     else:
@@ -200,7 +204,7 @@ def _triggerer(url: str | None, count: int, kind: str, seconds: float) -> None:
         per_second = _sample(process.pid, seconds)
         rss = _rss_mib(process.pid)
         print(f"  idle CPU over {seconds:.0f} s: {per_second:.4f} CPU s per wall s")
-        print(f"  RSS: {rss:.1f} MiB ({rss * 1024 / count:.1f} KiB per wait, interpreter included)")
+        print(f"  RSS: {rss:.1f} MiB (the whole process: interpreter, SQLAlchemy, the loop)")
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -231,7 +235,7 @@ def _scheduler_load(url: str | None, dag_id: str, seconds: float) -> tuple[float
     window = seconds + 20
     dags = {
         "poking": SENSOR_DAG.format(seconds=window * 4),
-        "chain": CHAIN_DAG.format(count=window),
+        "chain": CHAIN_DAG.format(count=int(window)),
     }
     home, url = _home(url, {dag_id: dags[dag_id]})
     env = _env(home, url)
