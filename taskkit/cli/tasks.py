@@ -225,7 +225,9 @@ def _running_check(
             ]
             running = bool(found) and found[0].try_number == try_number
             going_on = running and (
-                found[0].state in OCCUPYING_STATES or found[0].first_poke_at is not None
+                found[0].state in OCCUPYING_STATES
+                or found[0].first_poke_at is not None
+                or found[0].next_method is not None  # deferred, or resuming
             )
             last["answer"] = float(going_on)
         return bool(last["answer"])
