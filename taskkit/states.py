@@ -27,12 +27,13 @@ class State(_StrEnum):
     #: worker: a reschedule-mode sensor's poke found nothing; the same try pokes again at
     #: next_retry_at, holding no worker, parallelism or pool slot meanwhile
     UP_FOR_RESCHEDULE = "up_for_reschedule"
+    #: scheduler: an instance of a mapped task beyond its length when it was expanded again
+    REMOVED = "removed"
     #: worker: the try deferred itself to a trigger; it resumes (same try) when the trigger
     #: fires, holding no worker or parallelism slot meanwhile (pool slots only when the pool
     #: has include_deferred)
     DEFERRED = "deferred"
-    #: scheduler: an instance of a mapped task beyond its length when it was expanded again
-    REMOVED = "removed"
+    # New states go last: the UI's grid letters follow this order (services/runs.STATE_CODES).
 
 
 #: A task instance in one of these states will not change again unless cleared.

@@ -110,3 +110,24 @@ def test_deferrable_sensors_defer_and_their_timeout_is_a_sensor_timeout(tmp_path
     }
     assert result.try_number("never") == 1  # a sensor timeout does not retry
     assert "AirflowSensorTimeout" in result.logs("never")
+
+
+class LocalTrigger(BaseTrigger):
+    """As if defined in a DAG file: its class path names the DAG file's module."""
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return "taskkit_dagfile_0123456789ab.LocalTrigger", {}
+
+    async def run(self) -> Any:
+        yield TriggerEvent(None)
+
+
+def test_a_trigger_defined_in_a_dag_file_is_refused_with_the_reason() -> None:
+    with DAG("local", schedule=None, start_date=T0) as dag:
+        Waits(task_id="w", trigger=LocalTrigger())
+
+    result = dag.test()
+
+    assert result.task_states == {"w": State.FAILED}
+    assert "is defined in the DAG file" in result.logs("w")
+    assert "move it to a module of its own" in result.logs("w")

@@ -28,7 +28,7 @@ def deferral_of(deferred: TaskDeferred, now: dt.datetime) -> Deferral:
             f"{type(trigger).__name__}.serialize() returned {(classpath, kwargs)!r}; return "
             "('package.module.ClassName', {keyword arguments})."
         )
-    if classpath.startswith(("__main__.", "unusual_prefix_")):
+    if classpath.startswith(("__main__.", "taskkit_dagfile_")):  # scheduling/dag_import.py
         raise TypeError(
             f"Trigger class {classpath} is defined in the DAG file; the triggerer imports "
             "triggers by class path: move it to a module of its own (the DAGs folder is on "
