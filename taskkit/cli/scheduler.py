@@ -60,9 +60,9 @@ def scheduler(
     a second stops at once, and the tries it cut short rerun on the next
     start without using a retry. A long-running scheduler starts `taskkit
     dag-processor` beside itself unless --no-dag-processor; with
-    --exit-when-idle it parses the DAGs folder once, up front. Every scheduler
-    starts a `taskkit triggerer` beside itself for deferred tasks, unless
-    --no-triggerer.
+    --exit-when-idle it parses the DAGs folder once, up front. The first time
+    a task defers, every scheduler starts a `taskkit triggerer` beside itself
+    (and restarts it if it dies), unless --no-triggerer.
     """
     # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
     from taskkit.logs import configure_logging
