@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -253,3 +256,52 @@ def test_tasks_why_explains_a_deferred_task(home: Home) -> None:
     finally:
         stop(scheduler)
     assert home.run_state("waiter", run.run_id) is RunState.SUCCESS
+
+
+def _standalone_triggerer(home: Home) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "TASKKIT_HOME": str(home.path),
+        "TASKKIT__DATABASE__SQL_ALCHEMY_CONN": home.db_url,
+        "TASKKIT__CORE__DAGS_FOLDER": str(home.path / "dags"),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "taskkit", "triggerer"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.slow
+def test_a_standalone_triggerer_killed_and_started_again_resumes_the_wait(home: Home) -> None:
+    """With scheduler.standalone_triggerer the scheduler starts none; `taskkit triggerer` run
+    by hand, SIGKILLed mid-wait and started again, picks the stored trigger up."""
+    _write(home)
+    waiter = home.path / "dags" / "waiter.py"
+    waiter.write_text(waiter.read_text().replace('open(FLAG, "w").close()', "pass"))
+    home.sync()
+    run = home.trigger("waiter")
+    starts = home.path / "flag.starts"
+    outcome: list[object] = []
+    scheduler = threading.Thread(
+        target=lambda: outcome.append(home.run_scheduler(scheduler_standalone_triggerer=True))
+    )
+    scheduler.start()
+    triggerer = _standalone_triggerer(home)
+    try:
+        wait_for(lambda: starts.exists() and starts.read_text().strip(), timeout=30)
+        triggerer.send_signal(signal.SIGKILL)
+        triggerer.wait(timeout=10)
+        assert home.tis("waiter", run.run_id)["wait"].state is State.DEFERRED
+        assert _triggerer_pids(os.getpid()) == []  # the scheduler started none of its own
+        triggerer = _standalone_triggerer(home)
+        wait_for(lambda: len(starts.read_text().split()) >= 2, timeout=30)
+        (home.path / "flag").touch()
+        scheduler.join(timeout=60)
+    finally:
+        triggerer.terminate()
+        triggerer.wait(timeout=10)
+    assert outcome, "the scheduler did not finish"
+    ti = home.tis("waiter", run.run_id)["wait"]
+    assert (ti.state, ti.try_number) == (State.SUCCESS, 1)
