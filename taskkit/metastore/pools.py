@@ -72,11 +72,13 @@ class PoolMethods(UnitOfWork):
         with self._read() as session:
             return dict(session.execute(select(PoolRow.name, PoolRow.slots)).all())
 
-    def get_pools_including_deferred(self) -> frozenset[str]:
-        """The pools whose deferred task instances hold their slots."""
-        query = select(PoolRow.name).where(PoolRow.include_deferred.is_(True))
+    def get_pool_limits(self) -> tuple[dict[str, int], frozenset[str]]:
+        """Each pool's size by name, and the pools whose deferred task instances hold their
+        slots: what the scheduler's selection needs, in one query."""
+        query = select(PoolRow.name, PoolRow.slots, PoolRow.include_deferred)
         with self._read() as session:
-            return frozenset(session.execute(query).scalars())
+            rows = session.execute(query).all()
+        return {name: slots for name, slots, _ in rows}, frozenset(n for n, _, i in rows if i)
 
     def set_pool(
         self,

@@ -625,10 +625,9 @@ class Scheduler:
         self.refresh_soon = False
         self.loader.forget_previous_successes()
         self._commit()  # pending results first, so a cleared run is reloaded as it really is
-        self.pools = self.store.get_pool_slots()
-        self.pools_with_deferred = self.store.get_pools_including_deferred()
-        self._resume_deferred()
-        if any(self.book.occupancy.deferred_per_pool.values()):
+        self.pools, self.pools_with_deferred = self.store.get_pool_limits()
+        if any(self.book.occupancy.deferred_per_pool.values()):  # else nothing can resume
+            self._resume_deferred()
             self._ensure_triggerer()
         changed = self.dags.refresh(self.store, now)
         self.creator.create_due_runs(
