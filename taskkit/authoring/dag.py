@@ -28,6 +28,8 @@ from taskkit.model.graph import find_cycle, priority_weight_totals, topological_
 from taskkit.model.timetables import Schedule
 
 if TYPE_CHECKING:
+    from dateutil.relativedelta import relativedelta
+
     from taskkit.authoring.baseoperator import BaseOperator
     from taskkit.authoring.edges import EdgeInfo
     from taskkit.testing import DagRunResult
@@ -51,7 +53,7 @@ class DAG:
         self,
         dag_id: str,
         *,
-        schedule: Schedule = None,
+        schedule: Schedule | relativedelta = None,
         start_date: dt.datetime | None = None,
         end_date: dt.datetime | None = None,
         catchup: bool = False,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from dateutil.relativedelta import relativedelta
+
 from taskkit.errors import AssetDefinitionError, ScheduleError
 from taskkit.model.assets import AssetOrTimeSchedule, BaseAsset, as_condition
 from taskkit.model.schedules import PRESETS
-from taskkit.model.timetables import TIMETABLES, Schedule
+from taskkit.model.timetables import TIMETABLES, DeltaDataIntervalTimetable, Schedule
 
 
 def validate_schedule(
@@ -16,7 +18,11 @@ def validate_schedule(
     start_date: dt.datetime | None,
     end_date: dt.datetime | None,
 ) -> Schedule:
-    """Return the schedule unchanged if it can produce runs, else raise ScheduleError."""
+    """Return the schedule unchanged if it can produce runs, else raise ScheduleError.
+
+    A relativedelta becomes DeltaDataIntervalTimetable(delta), as Airflow
+    reads `schedule=relativedelta(months=1)`: calendar steps, not a fixed length.
+    """
     for name, value in (("start_date", start_date), ("end_date", end_date)):
         if value is not None and not isinstance(value, dt.datetime):
             raise ScheduleError(
@@ -31,15 +37,12 @@ def validate_schedule(
         return _asset_schedule(dag_id, schedule, start_date, end_date)
     if schedule is None or isinstance(schedule, TIMETABLES):
         return schedule  # a timetable object checked its own arguments when it was made
-    if isinstance(schedule, dt.timedelta):
-        if schedule <= dt.timedelta(0):
-            raise ScheduleError(
-                f"DAG {dag_id!r}: a timedelta schedule must be positive, got {schedule}."
-            )
-        return schedule
+    if isinstance(schedule, dt.timedelta | relativedelta):
+        return _delta_schedule(dag_id, schedule)
     if not isinstance(schedule, str):
         raise ScheduleError(
-            f"DAG {dag_id!r}: schedule must be None, a preset, a cron string or a timedelta, "
+            f"DAG {dag_id!r}: schedule must be None, a preset, a cron string, a timedelta "
+            "or relativedelta, "
             f"or a timetable (CronTriggerTimetable, EventsTimetable, ...), or assets "
             f"([Asset(...)], a & b, a | b); got {schedule!r}."
         )
@@ -61,6 +64,19 @@ def validate_schedule(
     return schedule
 
 
+def _delta_schedule(dag_id: str, schedule: dt.timedelta | relativedelta) -> Schedule:
+    if isinstance(schedule, relativedelta):
+        try:
+            return DeltaDataIntervalTimetable(schedule)
+        except ScheduleError as exc:
+            raise ScheduleError(f"DAG {dag_id!r}: schedule: {exc}") from None
+    if schedule <= dt.timedelta(0):
+        raise ScheduleError(
+            f"DAG {dag_id!r}: a timedelta schedule must be positive, got {schedule}."
+        )
+    return schedule
+
+
 def _asset_schedule(
     dag_id: str,
     schedule: BaseAsset | list[object] | tuple[object, ...] | AssetOrTimeSchedule,
@@ -69,8 +85,8 @@ def _asset_schedule(
 ) -> Schedule:
     """An asset condition (a list means all of them), or assets-or-time with a valid timetable."""
     if isinstance(schedule, AssetOrTimeSchedule):
-        validate_schedule(dag_id, schedule.timetable, start_date, end_date)
-        return schedule
+        timetable = validate_schedule(dag_id, schedule.timetable, start_date, end_date)
+        return AssetOrTimeSchedule(timetable=timetable, assets=schedule.assets)
     try:
         return as_condition(schedule)
     except AssetDefinitionError as exc:
