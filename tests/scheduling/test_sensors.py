@@ -310,3 +310,32 @@ def test_a_poke_cut_short_by_a_dead_scheduler_resumes_the_same_try(metastore: Me
         t0,
     )
     assert (tis["first"].state, tis["first"].max_tries) == (State.SCHEDULED, 2)
+
+
+def test_a_file_sensor_reads_its_base_path_from_the_connection(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under the scheduler, fs_conn_id's extra `path` is where the file is looked for, and an
+    undefined connection fails the sensor with its name."""
+    landing = home.path / "landing"
+    (landing / "in").mkdir(parents=True)
+    (landing / "in" / "orders.csv").write_text("id\n", encoding="utf-8")
+    monkeypatch.setenv("TASKKIT_CONN_LANDING", json.dumps({"extra": {"path": str(landing)}}))
+    home.write_dag(
+        "files",
+        """
+        from taskkit import FileSensor
+
+        with DAG("files", schedule=None, start_date=dt.datetime(2026, 1, 1)):
+            FileSensor(task_id="found", filepath="in/*.csv", fs_conn_id="landing",
+                       mode="reschedule", poke_interval=0.2)
+            FileSensor(task_id="unknown", filepath="in/*.csv", fs_conn_id="nas", retries=0)
+        """,
+    )
+    home.sync()
+    run = home.trigger("files")
+    home.run_scheduler()
+    tis = home.tis("files", run.run_id)
+    assert tis["found"].state is State.SUCCESS
+    assert tis["unknown"].state is State.FAILED
+    assert "The conn_id 'nas' isn't defined" in (tis["unknown"].error or "")
