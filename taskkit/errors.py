@@ -138,6 +138,17 @@ class NotFoundError(TaskkitError, LookupError):
     """A DAG, run, task or pool that was asked for does not exist."""
 
 
+class ExternalTaskGroupNotFoundError(NotFoundError):
+    """The run an ExternalTaskSensor looks at has no task in its `external_task_group_id`."""
+
+    def __init__(self, group_id: str, dag_id: str, run_id: str) -> None:
+        super().__init__(
+            f"Task group {group_id!r} not found in run {run_id!r} of DAG {dag_id!r}: no task "
+            f"id starts with '{group_id}.'. Check external_task_group_id against the task ids "
+            f"that `taskkit tasks states {dag_id} {run_id}` lists."
+        )
+
+
 class DagNotFoundError(NotFoundError):
     """No DAG with that id is known."""
 

@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from taskkit.authoring.operators import EmptyOperator
 from taskkit.authoring.sensor import BaseSensorOperator
-from taskkit.errors import AirflowSkipException, ExternalTaskFailedError
+from taskkit.errors import (
+    AirflowSkipException,
+    ExternalTaskFailedError,
+    ExternalTaskGroupNotFoundError,
+)
 from taskkit.states import RunState, State
 
 if TYPE_CHECKING:
@@ -35,6 +39,11 @@ class ExternalTaskSensor(BaseSensorOperator):
     returns (a datetime or a list of them: all must be allowed). Reaching a
     `failed_states` state fails the task (skips it with `soft_fail`);
     reaching a `skipped_states` state skips it.
+
+    With `external_task_group_id` it waits for every task of that task group
+    (its task ids start with "<group_id>.", as groups name their tasks), as
+    Airflow 3.3 does: a run counts as allowed, skipped or failed when all the
+    group's task instances in it are in that list of states.
     """
 
     def __init__(
@@ -43,6 +52,7 @@ class ExternalTaskSensor(BaseSensorOperator):
         external_dag_id: str,
         external_task_id: str | None = None,
         external_task_ids: Collection[str] | None = None,
+        external_task_group_id: str | None = None,
         allowed_states: Iterable[str] | None = None,
         skipped_states: Iterable[str] | None = None,
         failed_states: Iterable[str] | None = None,
@@ -56,6 +66,17 @@ class ExternalTaskSensor(BaseSensorOperator):
             raise self._fail(f"external_dag_id must be a DAG id, got {external_dag_id!r}.")
         if external_task_id is not None and external_task_ids:
             raise self._fail("pass external_task_id or external_task_ids, not both.")
+        if external_task_group_id is not None and (external_task_id or external_task_ids):
+            raise self._fail(
+                "pass external_task_group_id or external_task_id(s), not both: a group "
+                "already waits for all of its tasks."
+            )
+        if external_task_group_id is not None and (
+            not isinstance(external_task_group_id, str) or not external_task_group_id
+        ):
+            raise self._fail(
+                f"external_task_group_id must be a task group id, got {external_task_group_id!r}."
+            )
         if execution_delta is not None and execution_date_fn is not None:
             raise self._fail("pass execution_delta or execution_date_fn, not both.")
         if execution_delta is not None and not isinstance(execution_delta, dt.timedelta):
@@ -68,6 +89,7 @@ class ExternalTaskSensor(BaseSensorOperator):
             raise self._fail(f"external_task_ids {ids} names a task twice.")
         self.external_task_ids: list[str] | None = ids or None
         self.external_task_id = external_task_id
+        self.external_task_group_id = external_task_group_id
         self.allowed_states = [str(s) for s in allowed_states or [State.SUCCESS.value]]
         self.skipped_states = [str(s) for s in skipped_states or []]
         self.failed_states = [str(s) for s in failed_states or []]
@@ -83,7 +105,8 @@ class ExternalTaskSensor(BaseSensorOperator):
                 "a state appears more than once across allowed_states, skipped_states and "
                 "failed_states; list each state once."
             )
-        valid, kind = (_TASK_STATES, "task") if self.external_task_ids else (_RUN_STATES, "run")
+        on_tasks = self.external_task_ids or self.external_task_group_id
+        valid, kind = (_TASK_STATES, "task") if on_tasks else (_RUN_STATES, "run")
         wrong = sorted(set(given) - valid)
         if wrong:
             names = ", ".join(map(repr, wrong))
@@ -106,7 +129,11 @@ class ExternalTaskSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> bool:
         dates = self.logical_dates(context)
-        target = f"tasks {self.external_task_ids} of" if self.external_task_ids else "DAG"
+        target = "DAG"
+        if self.external_task_ids:
+            target = f"tasks {self.external_task_ids} of"
+        elif self.external_task_group_id:
+            target = f"task group {self.external_task_group_id!r} of"
         shown = ", ".join(d.isoformat() for d in dates)
         print(f"Poking for {target} {self.external_dag_id!r} on {shown}")
         states = self._states(dates)
@@ -140,6 +167,10 @@ class ExternalTaskSensor(BaseSensorOperator):
                 store.get_dag(self.external_dag_id)  # DagNotFoundError names it
             found: dict[tuple[dt.datetime, str], str] = {}
             for run in store.runs_at(self.external_dag_id, dates):
+                if self.external_task_group_id:
+                    group = self._group_state(store, run.dag_id, run.run_id)
+                    found[run.logical_date, self.external_task_group_id] = group
+                    continue
                 if not self.external_task_ids:
                     found[run.logical_date, ""] = run.state.value
                     continue
@@ -154,6 +185,23 @@ class ExternalTaskSensor(BaseSensorOperator):
             return found
         finally:
             store.dispose()
+
+    def _group_state(self, store: Metastore, dag_id: str, run_id: str) -> str:
+        """The group's state in one run: a state of the list (allowed, skipped or failed)
+        all its task instances are in, else "" (undecided)."""
+        assert self.external_task_group_id is not None
+        prefix = self.external_task_group_id + "."
+        seen = {
+            ti.state.value
+            for ti in store.list_task_instances(dag_id, run_id)
+            if ti.task_id.startswith(prefix)
+        }
+        if not seen:
+            raise ExternalTaskGroupNotFoundError(self.external_task_group_id, dag_id, run_id)
+        for states in (self.failed_states, self.skipped_states, self.allowed_states):
+            if seen <= set(states):
+                return min(seen)
+        return ""
 
 
 def _open_metastore() -> Metastore:
