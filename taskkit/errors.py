@@ -338,6 +338,17 @@ class AssetDefinitionError(DagDefinitionError):
     """An Asset, an asset condition or a task's outlets are not valid."""
 
 
+class AssetRefNotFoundError(NotFoundError):
+    """An Asset.ref(...) among a task's inlets or outlets names no known asset."""
+
+    def __init__(self, by: str, value: str) -> None:
+        super().__init__(
+            f"Asset.ref({by}={value!r}) names no known asset: no DAG declares an asset with "
+            f"that {by}. Declare it (Asset(..., name=...) in some task's outlets, or @asset), "
+            "or run `taskkit assets list` to see the known ones."
+        )
+
+
 class AssetNotFoundError(NotFoundError, KeyError):
     """No DAG names an asset with this URI."""
 

@@ -15,6 +15,7 @@ from taskkit.authoring.asset_events import (
     InletEventAccessors,
     OutletEventAccessors,
     TriggeringAssetEvents,
+    resolve_refs,
 )
 from taskkit.authoring.connections import CONN
 from taskkit.authoring.params import param_values
@@ -173,8 +174,9 @@ def try_context(base: Context, ti: TaskInstanceInfo, task: Any) -> Context:
     dag = getattr(task, "dag", None)
     context["dag"] = dag
     context["task_instance_key_str"] = f"{ti.dag_id}__{ti.task_id}__{base['ds_nodash']}"
-    context["inlets"] = list(getattr(task, "inlets", ()))
-    context["outlets"] = list(getattr(task, "outlets", ()))
+    # Asset.ref(...)s name assets declared elsewhere: AssetRefNotFoundError if none is known.
+    context["inlets"] = resolve_refs(getattr(task, "inlets", ()), dag)
+    context["outlets"] = resolve_refs(getattr(task, "outlets", ()), dag)
     context["outlet_events"] = OutletEventAccessors(context["outlets"])
     context["inlet_events"] = InletEventAccessors(context["inlets"])
     task_params = getattr(task, "params", None)

@@ -7,7 +7,7 @@ import datetime as dt
 from dateutil.relativedelta import relativedelta
 
 from taskkit.errors import AssetDefinitionError, ScheduleError
-from taskkit.model.assets import AssetOrTimeSchedule, BaseAsset, as_condition
+from taskkit.model.assets import AssetOrTimeSchedule, BaseAsset, as_condition, asset_condition
 from taskkit.model.schedules import PRESETS
 from taskkit.model.timetables import TIMETABLES, DeltaDataIntervalTimetable, Schedule
 
@@ -95,3 +95,14 @@ def _asset_schedule(
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def watcher_warnings(dag_id: str, schedule: Schedule) -> list[str]:
+    """One line per scheduled-on asset with watchers: taskkit does not run them yet."""
+    condition = asset_condition(schedule)
+    return [
+        f"DAG {dag_id!r}: asset {asset.uri!r} has watchers (AssetWatcher), which taskkit "
+        "does not run yet; the DAG runs on the asset's events from producing tasks only."
+        for asset in (condition.iter_assets() if condition is not None else ())
+        if asset.watchers
+    ]

@@ -37,6 +37,7 @@ from taskkit.errors import (
     AirflowRescheduleException,
     AirflowSensorTimeout,
     AirflowSkipException,
+    AssetRefNotFoundError,
     TaskTimeoutError,
 )
 from taskkit.execution.rendered import rendered_fields
@@ -259,7 +260,10 @@ def _run_try(
         if isinstance(unmapped, TryResult):
             return unmapped
         operator = unmapped
-    context = try_context(base, ti, operator)
+    try:
+        context = try_context(base, ti, operator)
+    except AssetRefNotFoundError as exc:  # before the task runs, as Airflow checks its assets
+        return TryResult(TryOutcome.FAILED, error=str(exc))
     _call_back(operator, "on_execute_callback", operator.on_execute_callback, context)
     result, value = execute_try(operator, context, stop_at=stop_at)
     if result.outcome is TryOutcome.RESCHEDULED:
