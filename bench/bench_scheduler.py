@@ -6,8 +6,10 @@
 Measures (a) a 1,000-task fan-out of no-op tasks, trigger to run success, in
 tasks per second; (b) a 200-task chain: the latency from one task's end to the
 next task's start, as recorded by the tasks themselves; (d) the scheduler's
-peak RSS while it holds a 10,000-task run (--rss). core.parallelism is 32 and the
-fan-out DAGs set max_active_tasks=32, so the default per-DAG limit of 16 does not cap them.
+peak RSS while it holds a 10,000-task run (--rss); (f) with --scale, issue 13's scale
+goal: a 100,000-task fan-out run and 1,000 runs of 100 tasks, each beside a 1,000-task run
+measured the same way, with peak RSS and CPU per task. core.parallelism is 32 and the fan-out
+DAGs set max_active_tasks=32, so the default per-DAG limit of 16 does not cap them.
 """
 
 from __future__ import annotations
@@ -54,10 +56,27 @@ with DAG("fan_out", max_active_tasks=32) as fan:
 with DAG("chain") as ch:
     chain(*[timed() for _ in range({length})])
 
+with DAG("hundred", max_active_tasks=32, max_active_runs=1000) as hundred:
+    for _ in range(100):
+        noop()
+"""
+
+#: In a file of its own: a 100,000-task DAG takes seconds to parse, which must not hold up
+#: (or, past the parsing timeout, take down) the small DAGs.
+HUGE_DAG_FILE = """
+from taskkit import DAG, task
+
+@task
+def noop():
+    return None
+
 with DAG("huge", max_active_tasks=32) as huge:
     for _ in range({huge}):
         noop()
 """
+
+#: Parsing (and serializing) a 100,000-task DAG takes ~20 s on this machine under load.
+PARSING_TIMEOUT_S = 600.0
 
 
 def prepare(
@@ -71,12 +90,14 @@ def prepare(
     dags.mkdir()
     record = home / "chain.record"
     (dags / "bench_dags.py").write_text(
-        textwrap.dedent(DAG_FILE.format(record=str(record), width=width, length=length, huge=huge))
+        textwrap.dedent(DAG_FILE.format(record=str(record), width=width, length=length))
     )
+    (dags / "bench_huge.py").write_text(textwrap.dedent(HUGE_DAG_FILE.format(huge=huge)))
     overrides: dict[str, object] = {
         "core.dags_folder": str(dags),
         "core.parallelism": 32,
         "local.reuse_processes": reuse,
+        "scheduler.parsing_timeout": PARSING_TIMEOUT_S,
     }
     if url:
         schema = f"bench_{uuid.uuid4().hex[:8]}"
@@ -161,16 +182,58 @@ def measure_speed(url: str | None, where: str, width: int, length: int, reuse: i
     )
 
 
-def measure_rss(url: str | None, where: str) -> None:
-    """(d) peak RSS of a real `taskkit scheduler` process while it runs a 10,000-task run."""
-    settings, _ = prepare(url, 1, 1, 10_000)
-    trigger(settings, "huge")
+def trigger_many(settings: object, dag_id: str, count: int) -> None:
+    """Create `count` manual runs of one DAG in one go (what 1,000 `dags trigger` would leave)."""
+    from taskkit import serde
+    from taskkit.metastore.store import Metastore
+    from taskkit.scheduling.dag_processor import sync_dags_folder
+    from taskkit.states import RunType
+
+    store = Metastore.open(settings.database.sql_alchemy_conn)  # type: ignore[attr-defined]
+    key = serde.load_secret_key(settings.home, None)  # type: ignore[attr-defined]
+    sync_dags_folder(store, settings, key)  # type: ignore[arg-type]
+    version = store.get_current_dag_version(dag_id)
+    tasks = list(
+        serde.loads_verified_dag(version.payload, version.signature, key).spec.tasks.values()
+    )
+    start = dt.datetime.now(dt.timezone.utc)
+    for n in range(count):
+        store.create_run(
+            dag_id,
+            f"bench_{n:05d}",
+            start + dt.timedelta(microseconds=n),
+            run_type=RunType.MANUAL,
+            dag_version_id=version.id,
+            tasks=tasks,
+        )  # type: ignore[attr-defined]
+    store.dispose()
+
+
+def _process_cpu_s(pid: int) -> float | None:
+    """utime + stime of a live process (its own, not its children's), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_scheduler_process(settings: object) -> tuple[float, float, float, float]:
+    """A real `taskkit scheduler --exit-when-idle`: wall s, peak RSS MB, own CPU s, tries' CPU s.
+
+    VmRSS and the scheduler's own CPU are sampled every 50 ms (the last sample before it
+    exits stands for its total); the zygote's and the tries' CPU is what remains of the
+    descendants' total once the scheduler is waited for.
+    """
     env = {
         **os.environ,
         "TASKKIT_HOME": str(settings.home),  # type: ignore[attr-defined]
         "TASKKIT__DATABASE__SQL_ALCHEMY_CONN": settings.database.sql_alchemy_conn,  # type: ignore[attr-defined]
+        "TASKKIT__CORE__PARALLELISM": "32",
+        "TASKKIT__SCHEDULER__PARSING_TIMEOUT": str(PARSING_TIMEOUT_S),
     }
     folder = str(settings.core.dags_folder)  # type: ignore[attr-defined]
+    children_before = _cpu()[1]
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "taskkit", "scheduler", "--dags-folder", folder, "--exit-when-idle"],
@@ -178,17 +241,50 @@ def measure_rss(url: str | None, where: str) -> None:
         stdout=subprocess.DEVNULL,
     )
     peak_kb = 0
+    own_cpu = 0.0
     while process.poll() is None:
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, StopIteration):
             status = Path(f"/proc/{process.pid}/status").read_text()
             rss = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
             peak_kb = max(peak_kb, int(rss.split()[1]))
+        own_cpu = _process_cpu_s(process.pid) or own_cpu
         time.sleep(0.05)
     seconds = time.perf_counter() - started
+    assert process.returncode == 0, f"scheduler exited with {process.returncode}"
+    all_cpu = _cpu()[1] - children_before
+    return seconds, peak_kb / 1024, own_cpu, all_cpu - own_cpu
+
+
+def measure_rss(url: str | None, where: str) -> None:
+    """(d) peak RSS of a real `taskkit scheduler` process while it runs a 10,000-task run."""
+    settings, _ = prepare(url, 1, 1, 10_000)
+    trigger(settings, "huge")
+    seconds, peak_mb, _, _ = run_scheduler_process(settings)
     print(
         f"[{where}] 10,000-task run: {seconds:.1f}s ({10_000 / seconds:.0f} tasks/s), "
-        f"scheduler process peak RSS {peak_kb / 1024:.0f} MB (exit code {process.returncode})"
+        f"scheduler process peak RSS {peak_mb:.0f} MB"
     )
+
+
+def measure_scale(url: str | None, where: str, huge: int, runs: int) -> None:
+    """(f) a `huge`-task fan-out run and `runs` runs of 100 tasks, each beside 1,000 tasks."""
+
+    def report(label: str, tasks: int, figures: tuple[float, float, float, float]) -> None:
+        seconds, peak_mb, own, tries = figures
+        print(
+            f"[{where}] {label}: {seconds:.1f}s, {tasks / seconds:.0f} tasks/s; scheduler peak "
+            f"RSS {peak_mb:.0f} MB; CPU per task: scheduler {own * 1000 / tasks:.2f} ms, "
+            f"zygote and tries {tries * 1000 / tasks:.2f} ms",
+            flush=True,
+        )
+
+    settings, _ = prepare(url, 999, 1, huge)
+    trigger(settings, "fan_out")
+    report("1,000-task fan-out (reference)", 1000, run_scheduler_process(settings))
+    trigger(settings, "huge")
+    report(f"{huge:,}-task fan-out", huge, run_scheduler_process(settings))
+    trigger_many(settings, "hundred", runs)
+    report(f"{runs:,} runs of 100 tasks", runs * 100, run_scheduler_process(settings))
 
 
 def main() -> None:
@@ -198,10 +294,17 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=200)
     parser.add_argument("--rss", action="store_true", help="measure RSS holding a 10,000-task run")
     parser.add_argument("--reuse", type=int, default=0, help="[local] reuse_processes (0: off)")
+    parser.add_argument(
+        "--scale", action="store_true", help="the 100,000-task runs of issue 13 (slow: minutes)"
+    )
+    parser.add_argument("--huge", type=int, default=100_000, help="tasks of the --scale fan-out")
+    parser.add_argument("--runs", type=int, default=1000, help="100-task runs of --scale")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     where = "PostgreSQL" if args.url else "SQLite"
-    if args.rss:
+    if args.scale:
+        measure_scale(args.url, where, args.huge, args.runs)
+    elif args.rss:
         measure_rss(args.url, where)
     else:
         measure_speed(args.url, where, args.width, args.length, args.reuse)

@@ -129,6 +129,8 @@ class DAG:
         )
         self.fileloc = _caller_file()
         self.task_dict: dict[str, BaseOperator] = {}
+        #: Per prefixed base task id, the first `__n` suffix not yet tried (unique_task_id).
+        self._next_suffix: dict[str, int] = {}
         #: Labels on edges, by (upstream task_id, downstream task_id); for display only.
         self.edge_info: dict[tuple[str, str], EdgeInfo] = {}
         #: Every TaskGroup by its (prefixed) id, as Airflow's `dag.task_group_dict`.
@@ -234,16 +236,21 @@ class DAG:
         """`base`, or `base__1`, `base__2`… when a task function is called again.
 
         Inside a TaskGroup the check is on the prefixed id; the unprefixed
-        id is returned, as the operator adds the prefix itself.
+        id is returned, as the operator adds the prefix itself. The search for a
+        free suffix resumes where the last one for this base ended, so calling one
+        task function n times costs O(n), not O(n²) (a 100,000-task fan-out).
         """
         group = registry.current_group(self) or self.task_group
-        taken = self.node_ids()
-        if group.child_id(base) not in taken:
+        if not self._node_id_taken(group.child_id(base)):
             return base
-        n = 1
-        while group.child_id(f"{base}__{n}") in taken:
+        n = self._next_suffix.get(group.child_id(base), 1)
+        while self._node_id_taken(group.child_id(f"{base}__{n}")):
             n += 1
+        self._next_suffix[group.child_id(base)] = n + 1
         return f"{base}__{n}"
+
+    def _node_id_taken(self, node_id: str) -> bool:
+        return node_id in self.task_dict or node_id in self.task_group_dict
 
     def set_edge_info(self, upstream_task_id: str, downstream_task_id: str, info: EdgeInfo) -> None:
         """Attach display information (a Label) to an edge; replaces what was there."""

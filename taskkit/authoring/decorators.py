@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import inspect
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, overload
@@ -16,7 +15,7 @@ from taskkit.authoring import registry
 from taskkit.authoring.baseoperator import NOTSET
 from taskkit.authoring.branching import BranchMixin, ShortCircuitMixin
 from taskkit.authoring.dependencies import DependencyMixin
-from taskkit.authoring.operators import PythonOperator
+from taskkit.authoring.operators import PythonOperator, signature_of
 from taskkit.authoring.params import DagParam, holds_dag_param
 from taskkit.authoring.sensor import BaseSensorOperator, PokeReturnValue
 from taskkit.errors import DagAssignmentError
@@ -258,7 +257,10 @@ class TaskFunction:
 
 def _returns_dict(function: Callable[..., Any]) -> bool:
     """Whether the function is annotated to return a dict (Airflow then infers multiple_outputs)."""
-    annotation = inspect.signature(function).return_annotation
+    signature = signature_of(function)
+    if signature is None:
+        return False
+    annotation = signature.return_annotation
     if isinstance(annotation, str):  # postponed annotations: read the text
         return annotation.replace(" ", "").startswith(("dict", "Dict", "typing.Dict"))
     return annotation is dict or typing.get_origin(annotation) is dict
