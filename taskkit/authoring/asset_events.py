@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -40,6 +40,15 @@ class RunLookup:
             found = source.dag_run(dag_id, run_id) if source is not None else None
             self._found[dag_id, run_id] = found
         return self._found[dag_id, run_id]
+
+
+#: Turns an Asset.ref(...) into the asset it names (AssetRefNotFoundError if none).
+Resolver = Callable[[AssetRef], Asset]
+
+
+def resolver_for(dag: Any) -> Resolver:
+    """Resolves refs as resolve_refs does, for `outlet_events[ref]` and `inlet_events[ref]`."""
+    return lambda ref: _declared(ref, dag) or _known(ref)
 
 
 def resolve_refs(items: Iterable[Asset | AssetAlias | AssetRef], dag: Any) -> list[Any]:
@@ -90,13 +99,16 @@ class OutletEventAccessor:
     extra: dict[str, Any] = attrs.Factory(dict)
     #: AssetAlias only: the (asset, extra) pairs added with `.add(asset, extra=...)`.
     added: list[tuple[Asset, dict[str, Any]]] = attrs.Factory(list)
+    resolve: Resolver | None = attrs.field(default=None, repr=False, eq=False)
 
-    def add(self, asset: Asset, extra: dict[str, Any] | None = None) -> None:
-        """Attach an event for `asset` to this alias (Airflow's AssetAlias outlet)."""
+    def add(self, asset: Asset | AssetRef, extra: dict[str, Any] | None = None) -> None:
+        """Attach an event for `asset` (or the asset a ref names) to this alias outlet."""
         if not isinstance(self.key, AssetAlias):
             raise AssetDefinitionError(
                 f"outlet_events[{self.key.uri!r}].add(): only an AssetAlias outlet takes add()."
             )
+        if isinstance(asset, AssetRef) and self.resolve is not None:
+            asset = self.resolve(asset)
         if not isinstance(asset, Asset):
             raise AssetDefinitionError(f"outlet_events alias add() needs an Asset, got {asset!r}.")
         self.added.append((asset, dict(extra or {})))
@@ -105,15 +117,20 @@ class OutletEventAccessor:
 class OutletEventAccessors:
     """`context["outlet_events"]`: `outlet_events[asset].extra["rows"] = 10`."""
 
-    def __init__(self, outlets: Iterable[Asset | AssetAlias]) -> None:
+    def __init__(
+        self, outlets: Iterable[Asset | AssetAlias], resolve: Resolver | None = None
+    ) -> None:
         self._outlets = list(outlets)
         self._events: dict[Asset | AssetAlias, OutletEventAccessor] = {}
+        self._resolve = resolve
 
-    def __getitem__(self, key: Asset | AssetAlias) -> OutletEventAccessor:
+    def __getitem__(self, key: Asset | AssetAlias | AssetRef) -> OutletEventAccessor:
+        if isinstance(key, AssetRef) and self._resolve is not None:
+            key = self._resolve(key)  # Airflow keys outlet_events by refs too
         if not isinstance(key, Asset | AssetAlias):
-            raise KeyError(f"outlet_events is keyed by Asset or AssetAlias, got {key!r}")
+            raise KeyError(f"outlet_events is keyed by Asset, AssetAlias or a ref, got {key!r}")
         if key not in self._events:
-            self._events[key] = OutletEventAccessor(key)
+            self._events[key] = OutletEventAccessor(key, resolve=self._resolve)
         return self._events[key]
 
     def events(self) -> tuple[AssetEventSpec, ...]:
@@ -138,12 +155,17 @@ class InletEventAccessors:
     writes); under DAG.test() there is none, so the lists are empty.
     """
 
-    def __init__(self, inlets: Iterable[Asset | AssetAlias]) -> None:
+    def __init__(
+        self, inlets: Iterable[Asset | AssetAlias], resolve: Resolver | None = None
+    ) -> None:
         self._inlets = {a.uri: a for a in inlets if isinstance(a, Asset)}
         self._read: dict[str, list[AssetEvent]] = {}
         self._runs = RunLookup()
+        self._resolve = resolve
 
-    def __getitem__(self, key: Asset) -> list[AssetEvent]:
+    def __getitem__(self, key: Asset | AssetRef) -> list[AssetEvent]:
+        if isinstance(key, AssetRef) and self._resolve is not None:
+            key = self._resolve(key)
         if not isinstance(key, Asset) or key.uri not in self._inlets:
             raise KeyError(f"inlet_events[{key!r}]: only the task's inlets can be read")
         if key.uri not in self._read:

@@ -172,8 +172,8 @@ def test_asset_multi_produces_every_outlet() -> None:
 
 
 def test_refs_in_outlets_name_the_dags_own_assets_under_dag_test() -> None:
-    """DAG.test() resolves an Asset.ref outlet against the assets the DAG declares; one naming
-    no known asset fails its task before it runs, naming the ref."""
+    """DAG.test() resolves an Asset.ref outlet (and outlet_events[ref]) against the assets the
+    DAG declares; one naming no known asset fails its task before it runs, naming the ref."""
     named = Asset("s3://lake/named", name="named")
     with DAG("refs", schedule=None, start_date=START) as dag:
 
@@ -182,7 +182,8 @@ def test_refs_in_outlets_name_the_dags_own_assets_under_dag_test() -> None:
             return None
 
         @task(outlets=[Asset.ref(name="named")])
-        def by_name(outlets):  # type: ignore[no-untyped-def]
+        def by_name(outlets, outlet_events):  # type: ignore[no-untyped-def]
+            outlet_events[Asset.ref(uri="s3://lake/named")].extra["rows"] = 2  # refs as keys
             return [a.uri for a in outlets]
 
         @task(outlets=[Asset.ref(name="nobody")], retries=0)
@@ -195,7 +196,9 @@ def test_refs_in_outlets_name_the_dags_own_assets_under_dag_test() -> None:
 
     result = dag.test()
     assert result.xcom("by_name") == ["s3://lake/named"]
-    assert [(e.uri, e.task_id) for e in result.asset_events] == [("s3://lake/named", "by_name")]
+    assert [(e.uri, e.extra, e.task_id) for e in result.asset_events] == [
+        ("s3://lake/named", {"rows": 2}, "by_name")
+    ]
     assert result.task_states["unknown"].value == "failed"
     assert result.xcom("unknown") is None
     assert "Asset.ref(name='nobody') names no known asset" in result.logs("unknown")

@@ -28,7 +28,7 @@ with DAG("unknown_ref", schedule=None, start_date=dt.datetime(2026, 1, 1)):
 def sources(triggering_asset_events, inlet_events):
     [events] = triggering_asset_events.values()
     run = events[-1].source_dag_run
-    inlet = inlet_events[Asset("s3://lake/orders", name="orders")][-1].source_dag_run
+    inlet = inlet_events[Asset.ref(name="orders")][-1].source_dag_run
     return [run.dag_id, run.run_id, run.run_type, inlet.run_id, events[-1].asset.uri]
 
 
