@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-
-from dateutil.relativedelta import relativedelta
+from typing import Any
 
 from taskkit.errors import AssetDefinitionError, ScheduleError
 from taskkit.model.assets import AssetOrTimeSchedule, BaseAsset, as_condition, asset_condition
 from taskkit.model.schedules import PRESETS
-from taskkit.model.timetables import TIMETABLES, DeltaDataIntervalTimetable, Schedule
+from taskkit.model.timetables import (
+    TIMETABLES,
+    DeltaDataIntervalTimetable,
+    Schedule,
+    is_relativedelta,
+)
 
 
 def validate_schedule(
@@ -37,7 +41,7 @@ def validate_schedule(
         return _asset_schedule(dag_id, schedule, start_date, end_date)
     if schedule is None or isinstance(schedule, TIMETABLES):
         return schedule  # a timetable object checked its own arguments when it was made
-    if isinstance(schedule, dt.timedelta | relativedelta):
+    if isinstance(schedule, dt.timedelta) or is_relativedelta(schedule):
         return _delta_schedule(dag_id, schedule)
     if not isinstance(schedule, str):
         raise ScheduleError(
@@ -64,12 +68,13 @@ def validate_schedule(
     return schedule
 
 
-def _delta_schedule(dag_id: str, schedule: dt.timedelta | relativedelta) -> Schedule:
-    if isinstance(schedule, relativedelta):
+def _delta_schedule(dag_id: str, schedule: Any) -> Schedule:
+    if is_relativedelta(schedule):
         try:
             return DeltaDataIntervalTimetable(schedule)
         except ScheduleError as exc:
             raise ScheduleError(f"DAG {dag_id!r}: schedule: {exc}") from None
+    assert isinstance(schedule, dt.timedelta)
     if schedule <= dt.timedelta(0):
         raise ScheduleError(
             f"DAG {dag_id!r}: a timedelta schedule must be positive, got {schedule}."

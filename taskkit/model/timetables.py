@@ -17,12 +17,12 @@ EventsTimetable runs at each listed datetime, with a zero-length interval.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import zoneinfo
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from dateutil.relativedelta import relativedelta
 
 from taskkit.errors import ScheduleError
 from taskkit.model.assets import AssetOrTimeSchedule, BaseAsset
@@ -63,18 +63,35 @@ def _cron(owner: str, value: object) -> str:
     )
 
 
-#: A fixed length of time, or calendar steps ("one month") as dateutil counts them.
-Delta = dt.timedelta | relativedelta
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from dateutil.relativedelta import relativedelta
+
+    #: A fixed length of time, or calendar steps ("one month") as dateutil counts them.
+    Delta: TypeAlias = dt.timedelta | relativedelta
+
+
+def is_relativedelta(value: object) -> bool:
+    """Whether `value` is a dateutil relativedelta, without importing dateutil (~8 ms).
+
+    Whoever made one has imported the module, so it is in sys.modules if it can be one.
+    """
+    module = sys.modules.get("dateutil.relativedelta")
+    kind = getattr(module, "relativedelta", None)
+    return kind is not None and isinstance(value, kind)
+
+
 #: Where a relativedelta's sign is judged: it may be positive on one date and not another
 #: (months=1, days=-30), so like Airflow it is judged on one date; a fixed one keeps it pure.
 _SIGN_CHECKED_AT = dt.datetime(2001, 1, 1)
 
 
-def _delta(owner: str, name: str, value: object, *, positive: bool) -> Delta:
-    if isinstance(value, relativedelta):
+def _delta(owner: str, name: str, value: Any, *, positive: bool) -> Delta:
+    if is_relativedelta(value):
         moved = _SIGN_CHECKED_AT + value
         if moved > _SIGN_CHECKED_AT or (not positive and moved == _SIGN_CHECKED_AT):
-            return value
+            return value  # type: ignore[no-any-return]  # a relativedelta, checked above
     elif isinstance(value, dt.timedelta) and (value > _ZERO or (not positive and value == _ZERO)):
         return value
     need = "a positive" if positive else "a non-negative"

@@ -22,22 +22,25 @@ a run triggered by hand for a logical date gets.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from dateutil.relativedelta import relativedelta
 
 from taskkit.model.timetables import (
     AnyTimetable,
     CronDataIntervalTimetable,
     CronTriggerTimetable,
-    Delta,
     DeltaDataIntervalTimetable,
     DeltaTriggerTimetable,
     EventsTimetable,
     MultipleCronTriggerTimetable,
+    is_relativedelta,
 )
 from taskkit.scheduling.cron import TICK, UTC, as_utc, cron_after, cron_before
 from taskkit.scheduling.planned_run import PlannedRun
+
+if TYPE_CHECKING:
+    from taskkit.model.timetables import Delta
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 #: A DAG without start_date whose last point is at most this much of the gap ago runs it now.
@@ -242,17 +245,18 @@ def _delta_floor(points: _DeltaPoints, anchor: dt.datetime, now: dt.datetime) ->
     fixed length, so they step one period at a time from `anchor` (the
     start_date, else now): day clamping makes the steps path-dependent.
     """
-    delta = points.delta
-    if isinstance(delta, relativedelta) and (delta.months or delta.years):
+    delta: Any = points.delta
+    if is_relativedelta(delta) and (delta.months or delta.years):
         boundary = anchor
         while points.next(boundary) <= now:
             boundary = points.next(boundary)
         return boundary
-    if isinstance(delta, relativedelta):  # Airflow counts days, hours, minutes and seconds
-        delta = dt.timedelta(
+    step: dt.timedelta = delta
+    if is_relativedelta(delta):  # Airflow counts days, hours, minutes and seconds
+        step = dt.timedelta(
             days=delta.days, hours=delta.hours, minutes=delta.minutes, seconds=delta.seconds
         )
-    return _EPOCH + ((now - _EPOCH) // delta) * delta
+    return _EPOCH + ((now - _EPOCH) // step) * step
 
 
 def _event(
