@@ -90,6 +90,7 @@ _EXPORTS: dict[str, str] = {
     "AssetAll": "taskkit.model.assets",
     "AssetAny": "taskkit.model.assets",
     "AssetOrTimeSchedule": "taskkit.model.assets",
+    "AssetWatcher": "taskkit.model.assets",
     "Metadata": "taskkit.model.assets",
     "asset": "taskkit.authoring.asset_decorator",
     # timetables (schedule objects)
@@ -118,6 +119,7 @@ __all__ = [
     "AssetAll",
     "AssetAny",
     "AssetOrTimeSchedule",
+    "AssetWatcher",
     "BaseBranchOperator",
     "BaseHook",
     "BaseOperator",
@@ -233,6 +235,7 @@ if TYPE_CHECKING:
         AssetAll,
         AssetAny,
         AssetOrTimeSchedule,
+        AssetWatcher,
         Metadata,
     )
     from taskkit.model.timetables import (

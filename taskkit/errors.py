@@ -169,6 +169,17 @@ class NotFoundError(TaskkitError, LookupError):
     """A DAG, run, task or pool that was asked for does not exist."""
 
 
+class ExternalTaskGroupNotFoundError(NotFoundError):
+    """The run an ExternalTaskSensor looks at has no task in its `external_task_group_id`."""
+
+    def __init__(self, group_id: str, dag_id: str, run_id: str) -> None:
+        super().__init__(
+            f"Task group {group_id!r} not found in run {run_id!r} of DAG {dag_id!r}: no task "
+            f"id starts with '{group_id}.'. Check external_task_group_id against the task ids "
+            f"that `taskkit tasks states {dag_id} {run_id}` lists."
+        )
+
+
 class DagNotFoundError(NotFoundError):
     """No DAG with that id is known."""
 
@@ -356,6 +367,17 @@ class FernetKeyError(TaskkitError, ValueError):
 
 class AssetDefinitionError(DagDefinitionError):
     """An Asset, an asset condition or a task's outlets are not valid."""
+
+
+class AssetRefNotFoundError(NotFoundError):
+    """An Asset.ref(...) among a task's inlets or outlets names no known asset."""
+
+    def __init__(self, by: str, value: str) -> None:
+        super().__init__(
+            f"Asset.ref({by}={value!r}) names no known asset: no DAG declares an asset with "
+            f"that {by}. Declare it (Asset(..., name=...) in some task's outlets, or @asset), "
+            "or run `taskkit assets list` to see the known ones."
+        )
 
 
 class AssetNotFoundError(NotFoundError, KeyError):

@@ -43,6 +43,7 @@ from taskkit.scheduling.engine import (
 )
 from taskkit.scheduling.ready_queue import ReadyQueue
 from taskkit.scheduling.selection import Candidate, Occupancy, select_tasks
+from taskkit.scheduling.timetable import Timetable
 from taskkit.states import RunState, State
 
 if TYPE_CHECKING:
@@ -198,7 +199,10 @@ class _TestRun:
         self.run_id = f"test__{logical_date.isoformat()}"
         self.conf = dict(conf or {})
         resolve_params(dag.params, self.conf, dag_id=dag.dag_id)  # as a trigger would
-        self.run_info = DagRunInfo(dag.dag_id, self.run_id, logical_date, self.conf, "test")
+        start, end = Timetable.of(dag).manual_interval(logical_date)  # as Airflow's DAG.test()
+        self.run_info = DagRunInfo(
+            dag.dag_id, self.run_id, logical_date, self.conf, "test", start, end
+        )
         self.base = base_context(self.run_info, dag.params)  # shared by every try, built once
         self.output = _Output()
         self.pools = {DEFAULT_POOL: DEFAULT_POOL_SLOTS, **(pools or {})}

@@ -28,7 +28,7 @@ from taskkit.errors import (
     TaskDeferralTimeout,
     TaskDeferred,
 )
-from taskkit.model.assets import Asset, AssetAlias
+from taskkit.model.assets import Asset, AssetAlias, AssetRef
 from taskkit.model.results import DEFERRAL_TIMEOUT, FAIL_METHOD
 from taskkit.model.task import TaskSpec
 from taskkit.states import TriggerRule, WeightRule
@@ -127,8 +127,12 @@ class BaseOperator(DependencyMixin):
         params: Mapping[str, Any] | None = None,
         default_args: Mapping[str, Any] | None = None,
         task_group: TaskGroup | None = None,
-        inlets: Iterable[Asset | AssetAlias | str] | Asset | None = None,
-        outlets: Iterable[Asset | AssetAlias | str] | Asset | AssetAlias | None = None,
+        inlets: Iterable[Asset | AssetAlias | AssetRef | str] | Asset | AssetRef | None = None,
+        outlets: Iterable[Asset | AssetAlias | AssetRef | str]
+        | Asset
+        | AssetAlias
+        | AssetRef
+        | None = None,
         **airflow_only: Any,
     ) -> None:
         dag = dag if dag is not None else registry.current_dag()
@@ -149,9 +153,9 @@ class BaseOperator(DependencyMixin):
         self.task_id = self.task_group.child_id(task_id)
         self._accept_airflow_only(airflow_only)
         #: The assets this task reads (shown to it as `inlets` / `inlet_events`).
-        self.inlets: list[Asset | AssetAlias] = self._assets("inlets", inlets)
+        self.inlets: list[Asset | AssetAlias | AssetRef] = self._assets("inlets", inlets)
         #: The assets this task updates: each success records one event per asset.
-        self.outlets: list[Asset | AssetAlias] = self._assets("outlets", outlets)
+        self.outlets: list[Asset | AssetAlias | AssetRef] = self._assets("outlets", outlets)
         given: dict[str, Any] = {
             "owner": owner,
             "retries": retries,
@@ -459,10 +463,14 @@ class BaseOperator(DependencyMixin):
 
     # -- validation ----------------------------------------------------------
 
-    def _assets(self, name: str, value: object) -> list[Asset | AssetAlias]:
-        """Inlets/outlets as assets; a string is taken as an asset URI, as Airflow 2 did."""
-        items = [value] if isinstance(value, Asset | AssetAlias | str) else list(value or ())  # type: ignore[call-overload]
-        assets: list[Asset | AssetAlias] = []
+    def _assets(self, name: str, value: object) -> list[Asset | AssetAlias | AssetRef]:
+        """Inlets/outlets as assets; a string is taken as an asset URI, as Airflow 2 did.
+
+        An Asset.ref(...) stays a reference: the try resolves it (context.try_context).
+        """
+        single = Asset | AssetAlias | AssetRef | str
+        items = [value] if isinstance(value, single) else list(value or ())  # type: ignore[call-overload]
+        assets: list[Any] = []
         for item in items:
             try:
                 assets.append(Asset(item) if isinstance(item, str) else item)
@@ -470,10 +478,10 @@ class BaseOperator(DependencyMixin):
                 raise AssetDefinitionError(
                     f"DAG {self.dag.dag_id!r}, task {self.task_id!r}: {name}: {exc}"
                 ) from None
-            if not isinstance(assets[-1], Asset | AssetAlias):
+            if not isinstance(assets[-1], Asset | AssetAlias | AssetRef):
                 raise AssetDefinitionError(
-                    f"DAG {self.dag.dag_id!r}, task {self.task_id!r}: {name} must hold Asset or "
-                    f"AssetAlias objects (or URI strings), got {item!r}."
+                    f"DAG {self.dag.dag_id!r}, task {self.task_id!r}: {name} must hold Asset, "
+                    f"AssetAlias or Asset.ref(...) objects (or URI strings), got {item!r}."
                 )
         return assets
 

@@ -37,6 +37,7 @@ from taskkit.errors import (
     AirflowRescheduleException,
     AirflowSensorTimeout,
     AirflowSkipException,
+    AssetRefNotFoundError,
     TaskDeferred,
     TaskTimeoutError,
 )
@@ -261,7 +262,10 @@ def _run_try(
         if isinstance(unmapped, TryResult):
             return unmapped
         operator = unmapped
-    context = try_context(base, ti, operator)
+    try:
+        context = try_context(base, ti, operator)
+    except AssetRefNotFoundError as exc:  # before the task runs, as Airflow checks its assets
+        return TryResult(TryOutcome.FAILED, error=str(exc))
     _call_back(operator, "on_execute_callback", operator.on_execute_callback, context)
     resume = (
         (workload.next_method, workload.next_kwargs) if workload.next_method is not None else None

@@ -21,14 +21,20 @@ def external_states(
     task_ids: Collection[str] | None,
     failed_states: Collection[str],
     *,
+    group_id: str | None = None,
+    skipped_states: Collection[str] = (),
+    allowed_states: Collection[str] = (),
     check_existence: bool = False,
 ) -> dict[tuple[dt.datetime, str], str]:
-    """The state of each (date, task) of `dag_id` looked at ("" stands for the run itself).
+    """The state of each (date, task) of `dag_id` looked at ("" stands for the run itself;
+    with `group_id`, the group's id stands for all its tasks).
 
     A mapped task's state is allowed or failed only when all its instances
     agree: an instance in a failed state makes it failed, any other
-    disagreement leaves it undecided. Reads the metastore the process's
-    settings name (a try's, or the triggerer's).
+    disagreement leaves it undecided. A group's state is the state of the
+    failed, skipped or allowed list all its task instances are in, else ""
+    (undecided), as Airflow 3.3 decides it. Reads the metastore the
+    process's settings name (a try's, or the triggerer's).
     """
     store = open_metastore()
     try:
@@ -36,6 +42,12 @@ def external_states(
             store.get_dag(dag_id)  # DagNotFoundError names it
         found: dict[tuple[dt.datetime, str], str] = {}
         for run in store.runs_at(dag_id, dates):
+            if group_id:
+                lists = (failed_states, skipped_states, allowed_states)
+                found[run.logical_date, group_id] = _group_state(
+                    store, run.dag_id, run.run_id, group_id, lists
+                )
+                continue
             if not task_ids:
                 found[run.logical_date, ""] = run.state.value
                 continue
@@ -50,6 +62,32 @@ def external_states(
         return found
     finally:
         store.dispose()
+
+
+def _group_state(
+    store: Metastore,
+    dag_id: str,
+    run_id: str,
+    group_id: str,
+    lists: tuple[Collection[str], ...],
+) -> str:
+    """The group's state in one run: a state of the first list all its task instances are
+    in, else "" (undecided). ExternalTaskGroupNotFoundError if the run has no such task."""
+    # With the metastore, only when a poke or a trigger reads it: see open_metastore.
+    from taskkit.errors import ExternalTaskGroupNotFoundError
+
+    prefix = group_id + "."
+    seen = {
+        ti.state.value
+        for ti in store.list_task_instances(dag_id, run_id)
+        if ti.task_id.startswith(prefix)
+    }
+    if not seen:
+        raise ExternalTaskGroupNotFoundError(group_id, dag_id, run_id)
+    for states in lists:
+        if seen <= set(states):
+            return min(seen)
+    return ""
 
 
 def run_states(dag_id: str, run_ids: Sequence[str]) -> dict[str, str]:

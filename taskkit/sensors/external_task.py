@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from taskkit.authoring.operators import EmptyOperator
 from taskkit.authoring.sensor import BaseSensorOperator
-from taskkit.errors import AirflowSkipException, ExternalTaskFailedError
+from taskkit.errors import (
+    AirflowSkipException,
+    ExternalTaskFailedError,
+)
 from taskkit.sensors.external_states import external_states
 from taskkit.states import RunState, State
 from taskkit.triggers.external_task import WorkflowTrigger
@@ -35,9 +38,15 @@ class ExternalTaskSensor(BaseSensorOperator):
     `execution_delta`, or what `execution_date_fn(logical_date, **context)`
     returns (a datetime or a list of them: all must be allowed). Reaching a
     `failed_states` state fails the task (skips it with `soft_fail`);
-    reaching a `skipped_states` state skips it. With `deferrable=True` it
-    waits in the triggerer (a WorkflowTrigger polling every `poke_interval`)
-    holding no slot.
+    reaching a `skipped_states` state skips it.
+
+    With `external_task_group_id` it waits for every task of that task group
+    (its task ids start with "<group_id>.", as groups name their tasks), as
+    Airflow 3.3 does: a run counts as allowed, skipped or failed when all the
+    group's task instances in it are in that list of states.
+
+    With `deferrable=True` it waits in the triggerer (a WorkflowTrigger
+    polling every `poke_interval`), holding no slot.
     """
 
     def __init__(
@@ -46,6 +55,7 @@ class ExternalTaskSensor(BaseSensorOperator):
         external_dag_id: str,
         external_task_id: str | None = None,
         external_task_ids: Collection[str] | None = None,
+        external_task_group_id: str | None = None,
         allowed_states: Iterable[str] | None = None,
         skipped_states: Iterable[str] | None = None,
         failed_states: Iterable[str] | None = None,
@@ -60,6 +70,17 @@ class ExternalTaskSensor(BaseSensorOperator):
             raise self._fail(f"external_dag_id must be a DAG id, got {external_dag_id!r}.")
         if external_task_id is not None and external_task_ids:
             raise self._fail("pass external_task_id or external_task_ids, not both.")
+        if external_task_group_id is not None and (external_task_id or external_task_ids):
+            raise self._fail(
+                "pass external_task_group_id or external_task_id(s), not both: a group "
+                "already waits for all of its tasks."
+            )
+        if external_task_group_id is not None and (
+            not isinstance(external_task_group_id, str) or not external_task_group_id
+        ):
+            raise self._fail(
+                f"external_task_group_id must be a task group id, got {external_task_group_id!r}."
+            )
         if execution_delta is not None and execution_date_fn is not None:
             raise self._fail("pass execution_delta or execution_date_fn, not both.")
         if execution_delta is not None and not isinstance(execution_delta, dt.timedelta):
@@ -72,6 +93,7 @@ class ExternalTaskSensor(BaseSensorOperator):
             raise self._fail(f"external_task_ids {ids} names a task twice.")
         self.external_task_ids: list[str] | None = ids or None
         self.external_task_id = external_task_id
+        self.external_task_group_id = external_task_group_id
         self.allowed_states = [str(s) for s in allowed_states or [State.SUCCESS.value]]
         self.skipped_states = [str(s) for s in skipped_states or []]
         self.failed_states = [str(s) for s in failed_states or []]
@@ -88,7 +110,8 @@ class ExternalTaskSensor(BaseSensorOperator):
                 "a state appears more than once across allowed_states, skipped_states and "
                 "failed_states; list each state once."
             )
-        valid, kind = (_TASK_STATES, "task") if self.external_task_ids else (_RUN_STATES, "run")
+        on_tasks = self.external_task_ids or self.external_task_group_id
+        valid, kind = (_TASK_STATES, "task") if on_tasks else (_RUN_STATES, "run")
         wrong = sorted(set(given) - valid)
         if wrong:
             names = ", ".join(map(repr, wrong))
@@ -119,6 +142,7 @@ class ExternalTaskSensor(BaseSensorOperator):
                     self.external_dag_id,
                     self.logical_dates(context),
                     external_task_ids=self.external_task_ids,
+                    external_task_group_id=self.external_task_group_id,
                     allowed_states=self.allowed_states,
                     failed_states=self.failed_states,
                     skipped_states=self.skipped_states,
@@ -131,7 +155,7 @@ class ExternalTaskSensor(BaseSensorOperator):
         """The WorkflowTrigger fired: done, failed or skipped, as its status says."""
         status = event.get("status") if isinstance(event, dict) else None
         states = event.get("states") if isinstance(event, dict) else None
-        target = f"tasks {self.external_task_ids} of" if self.external_task_ids else "DAG"
+        target = self._target()
         if status == "success":
             print(f"{target} {self.external_dag_id!r} reached an allowed state: {states}")
             return
@@ -140,9 +164,16 @@ class ExternalTaskSensor(BaseSensorOperator):
             raise AirflowSkipException(message)
         raise ExternalTaskFailedError(message)
 
+    def _target(self) -> str:
+        if self.external_task_ids:
+            return f"tasks {self.external_task_ids} of"
+        if self.external_task_group_id:
+            return f"task group {self.external_task_group_id!r} of"
+        return "DAG"
+
     def poke(self, context: Context) -> bool:
         dates = self.logical_dates(context)
-        target = f"tasks {self.external_task_ids} of" if self.external_task_ids else "DAG"
+        target = self._target()
         shown = ", ".join(d.isoformat() for d in dates)
         print(f"Poking for {target} {self.external_dag_id!r} on {shown}")
         states = self._states(dates)
@@ -169,6 +200,9 @@ class ExternalTaskSensor(BaseSensorOperator):
             dates,
             self.external_task_ids,
             self.failed_states,
+            group_id=self.external_task_group_id,
+            skipped_states=self.skipped_states,
+            allowed_states=self.allowed_states,
             check_existence=self.check_existence,
         )
 

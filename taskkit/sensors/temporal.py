@@ -21,9 +21,14 @@ def _utcnow() -> dt.datetime:
 class TimeSensor(BaseSensorOperator):
     """Waits until `target_time` (a time of day) has passed today, in the DAG's time zone.
 
-    The DAG's time zone is its start_date's (UTC without one). "Today" is
-    the day of the poke: a sensor for 01:00 poking at 23:00 is done at once,
-    as in Airflow; use DateTimeSensor to wait for the next day.
+    As Airflow 3.3 does: the DAG's zone is its start_date's (UTC without
+    one), and target_time is read on that zone's clock (a tzinfo of its own
+    is ignored, as Airflow's datetime.combine(..., dag.timezone) ignores it).
+    "Today" is fixed when the try loads the DAG, which Airflow does when the
+    try starts: in poke mode the day the try began (a wait across midnight
+    keeps that day's target), in reschedule mode each poke's day. A sensor
+    for 01:00 starting at 23:00 is done at once; use DateTimeSensor to wait
+    for the next day.
     """
 
     def __init__(self, *, target_time: dt.time, deferrable: bool = False, **kwargs: Any) -> None:
@@ -32,29 +37,27 @@ class TimeSensor(BaseSensorOperator):
             raise self._fail(f"target_time must be a datetime.time, got {target_time!r}.")
         self.target_time = target_time
         self.deferrable = self._check_bool("deferrable", deferrable)
+        self._loaded_at: dt.datetime | None = None
+
+    def target_datetime(self, now: dt.datetime) -> dt.datetime:
+        """`target_time` on `now`'s day in the DAG's zone, as an aware datetime in that zone."""
+        start = self.dag.start_date
+        zone = start.tzinfo if start is not None and start.tzinfo else dt.timezone.utc
+        return dt.datetime.combine(now.astimezone(zone).date(), self.target_time, zone)
 
     def execute(self, context: Context) -> Any:
         """Poke as any sensor; deferrable, defer to a DateTimeTrigger at the target time."""
+        self._loaded_at = _utcnow()  # where Airflow's try parses the DAG file: the day is fixed
         if not self.deferrable:
             return super().execute(context)
-        target = self.target_datetime(_utcnow())
+        target = self.target_datetime(self._loaded_at)
         if _utcnow() <= target:
             self.defer_to(DateTimeTrigger(target.astimezone(dt.timezone.utc)))
         return None
 
-    def target_datetime(self, now: dt.datetime) -> dt.datetime:
-        """Today's `target_time` as an aware datetime, today being `now`'s day in the DAG's zone."""
-        start = self.dag.start_date
-        zone = start.tzinfo if start is not None and start.tzinfo else dt.timezone.utc
-        local = now.astimezone(zone)
-        target = self.target_time
-        if target.tzinfo is None:
-            target = target.replace(tzinfo=zone)
-        return dt.datetime.combine(local.date(), target)
-
     def poke(self, context: Context) -> bool:
         now = _utcnow()
-        target = self.target_datetime(now)
+        target = self.target_datetime(self._loaded_at or now)
         print(f"Checking if the time ({target.isoformat()}) has come")
         return now > target
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 from typing import Any
 
 from taskkit.sensors.external_states import external_states, run_states
@@ -66,6 +67,7 @@ class WorkflowTrigger(BaseTrigger):
         logical_dates: Sequence[dt.datetime],
         *,
         external_task_ids: Sequence[str] | None = None,
+        external_task_group_id: str | None = None,
         allowed_states: Sequence[str] = ("success",),
         failed_states: Sequence[str] = (),
         skipped_states: Sequence[str] = (),
@@ -75,6 +77,7 @@ class WorkflowTrigger(BaseTrigger):
         self.external_dag_id = external_dag_id
         self.logical_dates = list(logical_dates)
         self.external_task_ids = list(external_task_ids) if external_task_ids else None
+        self.external_task_group_id = external_task_group_id
         self.allowed_states = list(allowed_states)
         self.failed_states = list(failed_states)
         self.skipped_states = list(skipped_states)
@@ -85,6 +88,7 @@ class WorkflowTrigger(BaseTrigger):
             "external_dag_id": self.external_dag_id,
             "logical_dates": self.logical_dates,
             "external_task_ids": self.external_task_ids,
+            "external_task_group_id": self.external_task_group_id,
             "allowed_states": self.allowed_states,
             "failed_states": self.failed_states,
             "skipped_states": self.skipped_states,
@@ -95,11 +99,16 @@ class WorkflowTrigger(BaseTrigger):
         expected = len(self.logical_dates) * len(self.external_task_ids or [""])
         while True:
             states = await asyncio.to_thread(
-                external_states,
-                self.external_dag_id,
-                self.logical_dates,
-                self.external_task_ids,
-                self.failed_states,
+                partial(
+                    external_states,
+                    self.external_dag_id,
+                    self.logical_dates,
+                    self.external_task_ids,
+                    self.failed_states,
+                    group_id=self.external_task_group_id,
+                    skipped_states=self.skipped_states,
+                    allowed_states=self.allowed_states,
+                )
             )
             seen = set(states.values())
             if seen & set(self.failed_states):
