@@ -18,17 +18,26 @@ AT = dt.datetime.fromisoformat({at!r})
 
 
 def land(ti):
-    time.sleep(1.0)
-    open(LANDED, "w").close()
-    note(ti, time.time())
+    # Write the file once the FileSensor has deferred (its log says so), not before.
+    import glob
+
+    logs = os.path.join(os.path.dirname(RECORD), "logs", "**", "*")
+    for _ in range(600):
+        for path in glob.glob(logs, recursive=True):
+            if os.path.isfile(path) and "FileTrigger" in open(path).read():
+                open(LANDED, "w").close()
+                note(ti, time.time())
+                return
+        time.sleep(0.1)
+    raise RuntimeError("the FileSensor never deferred")
 
 
 with DAG("producer", schedule=None, start_date=dt.datetime(2026, 1, 1)):
-    PythonOperator(task_id="produce", python_callable=lambda: time.sleep(8))
+    PythonOperator(task_id="produce", python_callable=lambda: time.sleep(12))
 
 with DAG("sensors", schedule=None, start_date=dt.datetime(2026, 1, 1)):
     TimeSensor(task_id="time", target_time=AT.timetz(), deferrable=True)
-    TimeDeltaSensor(task_id="delta", delta=dt.timedelta(seconds=6), deferrable=True)
+    TimeDeltaSensor(task_id="delta", delta=dt.timedelta(seconds=10), deferrable=True)
     DateTimeSensor(task_id="moment", target_time={at!r}, deferrable=True)
     FileSensor(task_id="file", filepath=LANDED, deferrable=True, poke_interval=0.1)
     PythonOperator(task_id="land", python_callable=land)
@@ -51,7 +60,7 @@ def try_settings(home: Home, monkeypatch: pytest.MonkeyPatch) -> Home:
 def test_each_deferrable_sensor_defers_and_resumes_in_one_try(try_settings: Home) -> None:
     home = try_settings
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    at = now + dt.timedelta(seconds=6)
+    at = now + dt.timedelta(seconds=10)
     home.write_dag("sensors", SENSORS.format(at=at.isoformat()))
     home.sync()
     run = home.trigger("sensors", logical_date=now)
