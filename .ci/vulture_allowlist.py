@@ -83,5 +83,8 @@ forget_secrets  # tests reset the process-wide mask registry between cases
 # Assets (Airflow's names, called from users' DAG files).
 _.multi  # @asset.multi
 
+# Deferral: resume_execution calls the method a deferral names, by name (Airflow's convention).
+_.execute_complete  # the deferrable sensors' and TriggerDagRunOperator's resume method
+
 # Several schedulers.
 _idle_limit  # a SQLAlchemy "do_connect" listener on a fenced store's engine

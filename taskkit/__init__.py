@@ -67,6 +67,17 @@ _EXPORTS: dict[str, str] = {
     "TriggerDagRunOperator": "taskkit.crossdag.trigger_dagrun",
     "AirflowRescheduleException": "taskkit.errors",
     "AirflowSensorTimeout": "taskkit.errors",
+    # deferral
+    "BaseTrigger": "taskkit.triggers.base",
+    "TriggerEvent": "taskkit.triggers.base",
+    "DateTimeTrigger": "taskkit.triggers.temporal",
+    "TimeDeltaTrigger": "taskkit.triggers.temporal",
+    "FileTrigger": "taskkit.triggers.file",
+    "DagStateTrigger": "taskkit.triggers.external_task",
+    "WorkflowTrigger": "taskkit.triggers.external_task",
+    "TaskDeferred": "taskkit.errors",
+    "TaskDeferralError": "taskkit.errors",
+    "TaskDeferralTimeout": "taskkit.errors",
     # variables, connections and time zones
     "Variable": "taskkit.authoring.variables",
     "Connection": "taskkit.authoring.connections",
@@ -79,6 +90,7 @@ _EXPORTS: dict[str, str] = {
     "AssetAll": "taskkit.model.assets",
     "AssetAny": "taskkit.model.assets",
     "AssetOrTimeSchedule": "taskkit.model.assets",
+    "AssetWatcher": "taskkit.model.assets",
     "Metadata": "taskkit.model.assets",
     "asset": "taskkit.authoring.asset_decorator",
     # timetables (schedule objects)
@@ -107,10 +119,12 @@ __all__ = [
     "AssetAll",
     "AssetAny",
     "AssetOrTimeSchedule",
+    "AssetWatcher",
     "BaseBranchOperator",
     "BaseHook",
     "BaseOperator",
     "BaseSensorOperator",
+    "BaseTrigger",
     "BashOperator",
     "BashSensor",
     "BranchDateTimeOperator",
@@ -119,7 +133,9 @@ __all__ = [
     "Connection",
     "CronDataIntervalTimetable",
     "CronTriggerTimetable",
+    "DagStateTrigger",
     "DateTimeSensor",
+    "DateTimeTrigger",
     "DayOfWeekSensor",
     "DeltaDataIntervalTimetable",
     "DeltaTriggerTimetable",
@@ -130,6 +146,7 @@ __all__ = [
     "ExternalTaskMarker",
     "ExternalTaskSensor",
     "FileSensor",
+    "FileTrigger",
     "Label",
     "LatestOnlyOperator",
     "Metadata",
@@ -144,14 +161,20 @@ __all__ = [
     "RunState",
     "ShortCircuitOperator",
     "State",
+    "TaskDeferralError",
+    "TaskDeferralTimeout",
+    "TaskDeferred",
     "TaskGroup",
     "TimeDeltaSensor",
+    "TimeDeltaTrigger",
     "TimeSensor",
     "TriggerDagRunOperator",
+    "TriggerEvent",
     "TriggerRule",
     "Variable",
     "WeekDay",
     "WeightRule",
+    "WorkflowTrigger",
     "XComArg",
     "__version__",
     "asset",
@@ -202,6 +225,9 @@ if TYPE_CHECKING:
         AirflowSensorTimeout,
         AirflowSkipException,
         ParamValidationError,
+        TaskDeferralError,
+        TaskDeferralTimeout,
+        TaskDeferred,
     )
     from taskkit.model.assets import (
         Asset,
@@ -209,6 +235,7 @@ if TYPE_CHECKING:
         AssetAll,
         AssetAny,
         AssetOrTimeSchedule,
+        AssetWatcher,
         Metadata,
     )
     from taskkit.model.timetables import (
@@ -229,6 +256,10 @@ if TYPE_CHECKING:
         TimeSensor,
     )
     from taskkit.states import RunState, State, TriggerRule, WeightRule
+    from taskkit.triggers.base import BaseTrigger, TriggerEvent
+    from taskkit.triggers.external_task import DagStateTrigger, WorkflowTrigger
+    from taskkit.triggers.file import FileTrigger
+    from taskkit.triggers.temporal import DateTimeTrigger, TimeDeltaTrigger
 
 
 def __getattr__(name: str) -> Any:

@@ -78,6 +78,8 @@ class SchedulerSettings:
     parsing_processes: int = 2
     #: True when `taskkit dag-processor` runs separately: the scheduler then starts none.
     standalone_dag_processor: bool = False
+    #: True when `taskkit triggerer` runs separately: the scheduler then starts none.
+    standalone_triggerer: bool = False
 
 
 @attrs.frozen
@@ -403,6 +405,7 @@ _SPECS: dict[str, _Spec] = {
     "scheduler.scheduler_health_check_threshold": _Spec(_positive_float, lambda home: 10.0),
     "scheduler.parsing_processes": _Spec(_positive_int, lambda home: 2),
     "scheduler.standalone_dag_processor": _Spec(_parse_bool, lambda home: False),
+    "scheduler.standalone_triggerer": _Spec(_parse_bool, lambda home: False),
     "logging.max_task_log_bytes": _Spec(_parse_log_limit, lambda home: 100 * 1024 * 1024),
     "celery.broker_url": _Spec(_parse_broker_url, lambda home: "redis://127.0.0.1:6379/0"),
     "celery.result_backend": _Spec(_parse_optional_broker_url, lambda home: None),

@@ -107,6 +107,37 @@ class AirflowRescheduleException(TaskkitError):
         self.reschedule_date = reschedule_date
 
 
+class TaskDeferred(TaskkitError):
+    """Raised by `BaseOperator.defer`: end this try's turn until `trigger` fires.
+
+    The task instance waits in state deferred, holding no worker and no
+    parallelism slot; when the trigger fires, the same try resumes by calling
+    `method_name(context, event=...)`. `timeout` bounds the wait.
+    """
+
+    def __init__(
+        self,
+        *,
+        trigger: object,
+        method_name: str,
+        kwargs: dict[str, object] | None = None,
+        timeout: dt.timedelta | None = None,
+    ) -> None:
+        super().__init__(f"deferred until {type(trigger).__name__} fires, then {method_name}()")
+        self.trigger = trigger
+        self.method_name = method_name
+        self.kwargs = kwargs
+        self.timeout = timeout
+
+
+class TaskDeferralError(TaskkitError):
+    """The trigger a deferred task waited on failed; the resumed try raises this."""
+
+
+class TaskDeferralTimeout(TaskkitError):
+    """A deferred task waited longer than its deferral's `timeout`; the resumed try raises this."""
+
+
 class ExternalTaskFailedError(TaskkitError, RuntimeError):
     """What an ExternalTaskSensor waits on reached one of its `failed_states`."""
 
@@ -136,6 +167,17 @@ class ConfigError(TaskkitError, ValueError):
 
 class NotFoundError(TaskkitError, LookupError):
     """A DAG, run, task or pool that was asked for does not exist."""
+
+
+class ExternalTaskGroupNotFoundError(NotFoundError):
+    """The run an ExternalTaskSensor looks at has no task in its `external_task_group_id`."""
+
+    def __init__(self, group_id: str, dag_id: str, run_id: str) -> None:
+        super().__init__(
+            f"Task group {group_id!r} not found in run {run_id!r} of DAG {dag_id!r}: no task "
+            f"id starts with '{group_id}.'. Check external_task_group_id against the task ids "
+            f"that `taskkit tasks states {dag_id} {run_id}` lists."
+        )
 
 
 class DagNotFoundError(NotFoundError):
@@ -339,6 +381,17 @@ class FernetKeyError(TaskkitError, ValueError):
 
 class AssetDefinitionError(DagDefinitionError):
     """An Asset, an asset condition or a task's outlets are not valid."""
+
+
+class AssetRefNotFoundError(NotFoundError):
+    """An Asset.ref(...) among a task's inlets or outlets names no known asset."""
+
+    def __init__(self, by: str, value: str) -> None:
+        super().__init__(
+            f"Asset.ref({by}={value!r}) names no known asset: no DAG declares an asset with "
+            f"that {by}. Declare it (Asset(..., name=...) in some task's outlets, or @asset), "
+            "or run `taskkit assets list` to see the known ones."
+        )
 
 
 class AssetNotFoundError(NotFoundError, KeyError):

@@ -29,6 +29,11 @@ class State(_StrEnum):
     UP_FOR_RESCHEDULE = "up_for_reschedule"
     #: scheduler: an instance of a mapped task beyond its length when it was expanded again
     REMOVED = "removed"
+    #: worker: the try deferred itself to a trigger; it resumes (same try) when the trigger
+    #: fires, holding no worker or parallelism slot meanwhile (pool slots only when the pool
+    #: has include_deferred)
+    DEFERRED = "deferred"
+    # New states go last: the UI's grid letters follow this order (services/runs.STATE_CODES).
 
 
 class SchedulerState(_StrEnum):
@@ -61,15 +66,25 @@ ALLOWED_TRANSITIONS: dict[State, frozenset[State]] = {
             State.FAILED,
             State.UP_FOR_RETRY,
             State.UP_FOR_RESCHEDULE,
+            State.DEFERRED,
             State.SKIPPED,
             State.SCHEDULED,
         }
     ),
     State.RUNNING: frozenset(
-        {State.SUCCESS, State.FAILED, State.UP_FOR_RETRY, State.UP_FOR_RESCHEDULE, State.SKIPPED}
+        {
+            State.SUCCESS,
+            State.FAILED,
+            State.UP_FOR_RETRY,
+            State.UP_FOR_RESCHEDULE,
+            State.DEFERRED,
+            State.SKIPPED,
+        }
     ),
     State.UP_FOR_RETRY: frozenset({State.SCHEDULED, State.FAILED, State.SKIPPED}),
     State.UP_FOR_RESCHEDULE: frozenset({State.SCHEDULED, State.FAILED, State.SKIPPED}),
+    #: scheduled again when its trigger fires, fails or times out (the try resumes)
+    State.DEFERRED: frozenset({State.SCHEDULED, State.FAILED, State.SKIPPED}),
     State.SUCCESS: frozenset({State.NONE}),
     State.FAILED: frozenset({State.NONE}),
     State.UPSTREAM_FAILED: frozenset({State.NONE}),

@@ -32,11 +32,18 @@ from taskkit.errors import TaskNotFoundError
 from taskkit.execution.runtime import decode_xcom, run_try
 from taskkit.execution.workload import Workload
 from taskkit.model.keys import TaskInstanceKey
-from taskkit.model.results import TryOutcome
+from taskkit.model.results import Deferral, TryOutcome
 from taskkit.model.task import DEFAULT_POOL
-from taskkit.scheduling.engine import DEFAULT_MAX_MAP_LENGTH, RunEngine, TIKey, Transition
+from taskkit.scheduling.engine import (
+    DEFAULT_MAX_MAP_LENGTH,
+    RunEngine,
+    TIKey,
+    Transition,
+    resumed_with,
+)
 from taskkit.scheduling.ready_queue import ReadyQueue
 from taskkit.scheduling.selection import Candidate, Occupancy, select_tasks
+from taskkit.scheduling.timetable import Timetable
 from taskkit.states import RunState, State
 
 if TYPE_CHECKING:
@@ -192,7 +199,10 @@ class _TestRun:
         self.run_id = f"test__{logical_date.isoformat()}"
         self.conf = dict(conf or {})
         resolve_params(dag.params, self.conf, dag_id=dag.dag_id)  # as a trigger would
-        self.run_info = DagRunInfo(dag.dag_id, self.run_id, logical_date, self.conf, "test")
+        start, end = Timetable.of(dag).manual_interval(logical_date)  # as Airflow's DAG.test()
+        self.run_info = DagRunInfo(
+            dag.dag_id, self.run_id, logical_date, self.conf, "test", start, end
+        )
         self.base = base_context(self.run_info, dag.params)  # shared by every try, built once
         self.output = _Output()
         self.pools = {DEFAULT_POOL: DEFAULT_POOL_SLOTS, **(pools or {})}
@@ -363,6 +373,22 @@ class _TestRun:
                 task_id, ti.try_number, result, _utcnow(), self.retry_delay, map_index=map_index
             )
         )
+        if result.deferral is not None and ti.state is State.DEFERRED:
+            self._run_trigger(task_id, map_index, result.deferral)
+
+    def _run_trigger(self, task_id: str, map_index: int, deferral: Deferral) -> None:
+        """Run a deferred try's trigger here and now, then resume the try (Airflow's dag.test)."""
+        # Imported only when a task defers: asyncio and the trigger's module cost start-up time.
+        from taskkit.triggers.running import run_inline
+
+        event, error = run_inline(deferral.classpath, deferral.kwargs, deferral.timeout_at)
+        outcome = "fired" if error is None else f"failed: {error.splitlines()[0]}"
+        self.logs.setdefault((task_id, map_index), []).append(
+            f"Trigger {deferral.classpath} {outcome}\n"
+        )
+        ti = self.engine.tis[task_id, map_index]
+        method, kwargs = resumed_with(ti.next_method, ti.next_kwargs, event, error)
+        self._apply([self.engine.resume(task_id, method, kwargs, map_index=map_index)])
 
     def _lookup(self, task_id: str, key: str, map_index: int | None) -> Any:
         """A value of any task of the run, for a try pulling outside its ancestors."""
@@ -390,6 +416,8 @@ class _TestRun:
             upstream_xcoms=self.engine.xcoms_for(key.task_id, key.map_index),
             execution_timeout_s=timeout.total_seconds() if timeout is not None else None,
             first_poke_at=ti.first_poke_at,
+            next_method=ti.next_method,
+            next_kwargs=ti.next_kwargs,
         )
 
 

@@ -43,6 +43,7 @@ def test_states_are_str_enums() -> None:
         "failed",
         "up_for_retry",
         "up_for_reschedule",
+        "deferred",
         "upstream_failed",
         "skipped",
         "removed",

@@ -11,6 +11,7 @@ from typing import Any
 
 import cloudpickle
 import pytest
+from dateutil.relativedelta import relativedelta
 
 from taskkit import (
     DAG,
@@ -478,3 +479,20 @@ def test_dag_callbacks_are_called_with_the_runs_context_and_reason() -> None:
         PythonOperator(task_id="t", python_callable=lambda: 1 / 0)
     assert d.test().state == RunState.FAILED
     assert seen == [("task_failure", "dag_callbacks")]
+
+
+def test_a_test_run_gets_the_data_interval_airflow_infers() -> None:
+    """DAG.test(logical_date=...) of a monthly DAG covers the month before the logical date."""
+    seen: dict[str, Any] = {}
+
+    with DAG("monthly", schedule=relativedelta(months=1), start_date=DATE) as monthly:
+
+        @task
+        def record() -> None:
+            context = get_current_context()
+            seen["interval"] = (context["data_interval_start"], context["data_interval_end"])
+
+        record()
+
+    monthly.test(logical_date=DATE)
+    assert seen["interval"] == (dt.datetime(2026, 1, 3, tzinfo=dt.timezone.utc), DATE)

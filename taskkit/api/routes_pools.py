@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from taskkit.api import auth
 from taskkit.api.schemas import PoolBody, PoolCollectionResponse, PoolPatchBody, PoolResponse
 from taskkit.api.state import ApiState, api_state
-from taskkit.errors import ConflictError, InvalidInputError, PoolNotFoundError
+from taskkit.errors import ConflictError, PoolNotFoundError
 from taskkit.services import pools as service
 from taskkit.services.dags import MAX_PAGE
 
@@ -43,8 +43,9 @@ def create_pool(body: PoolBody, api: ApiState = Depends(api_state)) -> PoolRespo
         pass
     else:
         raise ConflictError(f"Pool {body.name!r} already exists; PATCH it to change it.")
-    _no_deferred(body.include_deferred)
-    service.set_pool(api.store, body.name, body.slots, body.description)
+    service.set_pool(
+        api.store, body.name, body.slots, body.description, include_deferred=body.include_deferred
+    )
     return PoolResponse.of(service.get_pool(api.store, body.name))
 
 
@@ -54,9 +55,10 @@ def patch_pool(
 ) -> PoolResponse:
     """Change a pool's slots and/or description."""
     current = service.get_pool(api.store, pool_name)
-    _no_deferred(body.include_deferred)
     slots = current.slots if body.slots is None else body.slots
-    service.set_pool(api.store, pool_name, slots, body.description)
+    service.set_pool(
+        api.store, pool_name, slots, body.description, include_deferred=body.include_deferred
+    )
     return PoolResponse.of(service.get_pool(api.store, pool_name))
 
 
@@ -65,10 +67,3 @@ def delete_pool(pool_name: str, api: ApiState = Depends(api_state)) -> Response:
     """Delete a pool; default_pool cannot be deleted (400)."""
     service.delete_pool(api.store, pool_name)
     return Response(status_code=204)
-
-
-def _no_deferred(include_deferred: bool | None) -> None:
-    if include_deferred:
-        raise InvalidInputError(
-            "include_deferred is not supported yet: taskkit has no deferred tasks; leave it out."
-        )

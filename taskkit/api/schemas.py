@@ -284,6 +284,7 @@ class PoolResponse(BaseModel):
             name=pool.name,
             slots=pool.slots,
             description=pool.description,
+            include_deferred=pool.include_deferred,
             occupied_slots=pool.occupied_slots,
             running_slots=pool.running_slots,
             queued_slots=pool.queued_slots,

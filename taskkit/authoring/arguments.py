@@ -88,8 +88,9 @@ AIRFLOW_ONLY_TASK_ARGS: Mapping[str, str] = {
     "silent_fail": _SENSORS,
     "never_fail": _SENSORS,
     "deferrable": (
-        "deferral arrives with issue 10; until then the task waits without it: a sensor in its "
-        "mode (poke or reschedule), TriggerDagRunOperator by checking the run from its try"
+        "only TimeSensor, TimeDeltaSensor, DateTimeSensor, FileSensor, ExternalTaskSensor and "
+        "TriggerDagRunOperator defer (and operators that call self.defer); this task waits "
+        "without it, a sensor in its mode (poke or reschedule)"
     ),
 }
 

@@ -8,14 +8,87 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
 from taskkit.authoring.secrets import current_source
-from taskkit.errors import AssetDefinitionError
-from taskkit.model.assets import Asset, AssetAlias, AssetEvent, AssetEventSpec, Metadata
+from taskkit.errors import AssetDefinitionError, AssetRefNotFoundError
+from taskkit.model.assets import (
+    Asset,
+    AssetAlias,
+    AssetEvent,
+    AssetEventDagRun,
+    AssetEventSpec,
+    AssetNameRef,
+    AssetRef,
+    Metadata,
+    asset_condition,
+)
+
+
+class RunLookup:
+    """Finds the run an event came from (`event.source_dag_run`), each run once per context."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[str, str], AssetEventDagRun | None] = {}
+
+    def __call__(self, dag_id: str, run_id: str) -> AssetEventDagRun | None:
+        if (dag_id, run_id) not in self._found:
+            source = current_source()
+            found = source.dag_run(dag_id, run_id) if source is not None else None
+            self._found[dag_id, run_id] = found
+        return self._found[dag_id, run_id]
+
+
+#: Turns an Asset.ref(...) into the asset it names (AssetRefNotFoundError if none).
+Resolver = Callable[[AssetRef], Asset]
+
+
+def resolver_for(dag: Any) -> Resolver:
+    """Resolves refs as resolve_refs does, for `outlet_events[ref]` and `inlet_events[ref]`."""
+    return lambda ref: _declared(ref, dag) or _known(ref)
+
+
+def resolve_refs(items: Iterable[Asset | AssetAlias | AssetRef], dag: Any) -> list[Any]:
+    """Inlets or outlets with each Asset.ref(...) replaced by the asset it names.
+
+    The assets the task's own DAG declares come first, then the known ones
+    (the metastore's, through the source in force); none is an
+    AssetRefNotFoundError (Airflow also refuses a task whose refs name no asset).
+    """
+    return [
+        (_declared(item, dag) or _known(item)) if isinstance(item, AssetRef) else item
+        for item in items
+    ]
+
+
+def _declared(ref: AssetRef, dag: Any) -> Asset | None:
+    tasks = getattr(dag, "task_dict", {}).values()
+    condition = asset_condition(getattr(dag, "schedule", None))
+    declared = [a for t in tasks for a in (*t.outlets, *t.inlets) if isinstance(a, Asset)]
+    declared += list(condition.iter_assets()) if condition is not None else []
+    for asset in declared:
+        if (asset.name if isinstance(ref, AssetNameRef) else asset.uri) == _ref_value(ref):
+            return asset
+    return None
+
+
+def _known(ref: AssetRef) -> Asset:
+    source = current_source()
+    value = _ref_value(ref)
+    by_name = isinstance(ref, AssetNameRef)
+    found = None
+    if source is not None:
+        found = source.find_asset(name=value) if by_name else source.find_asset(uri=value)
+    if found is None:
+        raise AssetRefNotFoundError("name" if by_name else "uri", value)
+    return found
+
+
+def _ref_value(ref: AssetRef) -> str:
+    return str(ref.name if isinstance(ref, AssetNameRef) else getattr(ref, "uri", ""))
 
 
 @attrs.define
@@ -26,13 +99,16 @@ class OutletEventAccessor:
     extra: dict[str, Any] = attrs.Factory(dict)
     #: AssetAlias only: the (asset, extra) pairs added with `.add(asset, extra=...)`.
     added: list[tuple[Asset, dict[str, Any]]] = attrs.Factory(list)
+    resolve: Resolver | None = attrs.field(default=None, repr=False, eq=False)
 
-    def add(self, asset: Asset, extra: dict[str, Any] | None = None) -> None:
-        """Attach an event for `asset` to this alias (Airflow's AssetAlias outlet)."""
+    def add(self, asset: Asset | AssetRef, extra: dict[str, Any] | None = None) -> None:
+        """Attach an event for `asset` (or the asset a ref names) to this alias outlet."""
         if not isinstance(self.key, AssetAlias):
             raise AssetDefinitionError(
                 f"outlet_events[{self.key.uri!r}].add(): only an AssetAlias outlet takes add()."
             )
+        if isinstance(asset, AssetRef) and self.resolve is not None:
+            asset = self.resolve(asset)
         if not isinstance(asset, Asset):
             raise AssetDefinitionError(f"outlet_events alias add() needs an Asset, got {asset!r}.")
         self.added.append((asset, dict(extra or {})))
@@ -41,15 +117,20 @@ class OutletEventAccessor:
 class OutletEventAccessors:
     """`context["outlet_events"]`: `outlet_events[asset].extra["rows"] = 10`."""
 
-    def __init__(self, outlets: Iterable[Asset | AssetAlias]) -> None:
+    def __init__(
+        self, outlets: Iterable[Asset | AssetAlias], resolve: Resolver | None = None
+    ) -> None:
         self._outlets = list(outlets)
         self._events: dict[Asset | AssetAlias, OutletEventAccessor] = {}
+        self._resolve = resolve
 
-    def __getitem__(self, key: Asset | AssetAlias) -> OutletEventAccessor:
+    def __getitem__(self, key: Asset | AssetAlias | AssetRef) -> OutletEventAccessor:
+        if isinstance(key, AssetRef) and self._resolve is not None:
+            key = self._resolve(key)  # Airflow keys outlet_events by refs too
         if not isinstance(key, Asset | AssetAlias):
-            raise KeyError(f"outlet_events is keyed by Asset or AssetAlias, got {key!r}")
+            raise KeyError(f"outlet_events is keyed by Asset, AssetAlias or a ref, got {key!r}")
         if key not in self._events:
-            self._events[key] = OutletEventAccessor(key)
+            self._events[key] = OutletEventAccessor(key, resolve=self._resolve)
         return self._events[key]
 
     def events(self) -> tuple[AssetEventSpec, ...]:
@@ -74,16 +155,23 @@ class InletEventAccessors:
     writes); under DAG.test() there is none, so the lists are empty.
     """
 
-    def __init__(self, inlets: Iterable[Asset | AssetAlias]) -> None:
+    def __init__(
+        self, inlets: Iterable[Asset | AssetAlias], resolve: Resolver | None = None
+    ) -> None:
         self._inlets = {a.uri: a for a in inlets if isinstance(a, Asset)}
         self._read: dict[str, list[AssetEvent]] = {}
+        self._runs = RunLookup()
+        self._resolve = resolve
 
-    def __getitem__(self, key: Asset) -> list[AssetEvent]:
+    def __getitem__(self, key: Asset | AssetRef) -> list[AssetEvent]:
+        if isinstance(key, AssetRef) and self._resolve is not None:
+            key = self._resolve(key)
         if not isinstance(key, Asset) or key.uri not in self._inlets:
             raise KeyError(f"inlet_events[{key!r}]: only the task's inlets can be read")
         if key.uri not in self._read:
             source = current_source()
-            self._read[key.uri] = source.asset_events(key.uri) if source is not None else []
+            found = source.asset_events(key.uri) if source is not None else []
+            self._read[key.uri] = [attrs.evolve(e, lookup=self._runs) for e in found]
         return self._read[key.uri]
 
 
@@ -102,7 +190,8 @@ class TriggeringAssetEvents(Mapping[Asset, list[AssetEvent]]):
         """From the conf's `triggering_asset_events`: {uri: [event as JSON, ...]}."""
         if not isinstance(stored, Mapping):
             return cls({})
-        return cls({uri: [_event(uri, e) for e in events] for uri, events in stored.items()})
+        runs = RunLookup()
+        return cls({uri: [_event(uri, e, runs) for e in events] for uri, events in stored.items()})
 
     def __getitem__(self, key: Asset | str) -> list[AssetEvent]:
         return self._events[key.uri if isinstance(key, Asset) else key]
@@ -118,7 +207,7 @@ class TriggeringAssetEvents(Mapping[Asset, list[AssetEvent]]):
         return uri in self._events
 
 
-def _event(uri: str, stored: Mapping[str, Any]) -> AssetEvent:
+def _event(uri: str, stored: Mapping[str, Any], runs: RunLookup) -> AssetEvent:
     stamp = stored.get("timestamp")
     return AssetEvent(
         uri=uri,
@@ -128,6 +217,7 @@ def _event(uri: str, stored: Mapping[str, Any]) -> AssetEvent:
         source_run_id=stored.get("source_run_id"),
         source_task_id=stored.get("source_task_id"),
         source_map_index=stored.get("source_map_index", -1),
+        lookup=runs,
     )
 
 

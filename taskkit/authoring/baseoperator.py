@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from taskkit import validation
 from taskkit.authoring import registry
@@ -23,8 +24,12 @@ from taskkit.errors import (
     DagAssignmentError,
     InvalidNameError,
     InvalidTaskParameterError,
+    TaskDeferralError,
+    TaskDeferralTimeout,
+    TaskDeferred,
 )
-from taskkit.model.assets import Asset, AssetAlias
+from taskkit.model.assets import Asset, AssetAlias, AssetRef
+from taskkit.model.results import DEFERRAL_TIMEOUT, FAIL_METHOD
 from taskkit.model.task import TaskSpec
 from taskkit.states import TriggerRule, WeightRule
 
@@ -122,8 +127,12 @@ class BaseOperator(DependencyMixin):
         params: Mapping[str, Any] | None = None,
         default_args: Mapping[str, Any] | None = None,
         task_group: TaskGroup | None = None,
-        inlets: Iterable[Asset | AssetAlias | str] | Asset | None = None,
-        outlets: Iterable[Asset | AssetAlias | str] | Asset | AssetAlias | None = None,
+        inlets: Iterable[Asset | AssetAlias | AssetRef | str] | Asset | AssetRef | None = None,
+        outlets: Iterable[Asset | AssetAlias | AssetRef | str]
+        | Asset
+        | AssetAlias
+        | AssetRef
+        | None = None,
         **airflow_only: Any,
     ) -> None:
         dag = dag if dag is not None else registry.current_dag()
@@ -144,9 +153,9 @@ class BaseOperator(DependencyMixin):
         self.task_id = self.task_group.child_id(task_id)
         self._accept_airflow_only(airflow_only)
         #: The assets this task reads (shown to it as `inlets` / `inlet_events`).
-        self.inlets: list[Asset | AssetAlias] = self._assets("inlets", inlets)
+        self.inlets: list[Asset | AssetAlias | AssetRef] = self._assets("inlets", inlets)
         #: The assets this task updates: each success records one event per asset.
-        self.outlets: list[Asset | AssetAlias] = self._assets("outlets", outlets)
+        self.outlets: list[Asset | AssetAlias | AssetRef] = self._assets("outlets", outlets)
         given: dict[str, Any] = {
             "owner": owner,
             "retries": retries,
@@ -302,6 +311,55 @@ class BaseOperator(DependencyMixin):
         """Do the task's work; the return value becomes its XCom."""
         raise NotImplementedError(f"{type(self).__name__} must implement execute(context)")
 
+    def defer(
+        self,
+        *,
+        trigger: Any,
+        method_name: str,
+        kwargs: dict[str, Any] | None = None,
+        timeout: dt.timedelta | float | None = None,
+    ) -> NoReturn:
+        """End this try's turn until `trigger` (a BaseTrigger) fires; never returns.
+
+        The task instance waits in state deferred, holding no worker and no
+        parallelism slot (pool slots only if its pool includes deferred
+        tasks). When the trigger fires, the same try resumes by calling
+        `self.<method_name>(context, event=<the event's payload>, **kwargs)`.
+        Past `timeout` (a timedelta or seconds) the task fails with
+        TaskDeferralTimeout instead. `kwargs` and the trigger's arguments are
+        stored as tagged JSON, so they must be values XComs could hold.
+        """
+        if not callable(getattr(trigger, "serialize", None)) or not hasattr(trigger, "run"):
+            raise TypeError(
+                f"defer(trigger=...) takes a BaseTrigger, got {type(trigger).__name__}; "
+                "subclass taskkit.triggers.base.BaseTrigger."
+            )
+        if not callable(getattr(self, method_name, None)):
+            raise AttributeError(
+                f"defer(method_name={method_name!r}): {type(self).__name__} has no such method; "
+                "name the method the resumed try should call."
+            )
+        delta = dt.timedelta(seconds=timeout) if isinstance(timeout, (int, float)) else timeout
+        raise TaskDeferred(trigger=trigger, method_name=method_name, kwargs=kwargs, timeout=delta)
+
+    def resume_execution(
+        self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context
+    ) -> Any:
+        """Called instead of `execute` when a deferred try resumes (Airflow's entry point).
+
+        `next_method` "__fail__" means the wait failed: the trigger raised
+        (TaskDeferralError) or the deferral timed out (TaskDeferralTimeout).
+        """
+        kwargs = dict(next_kwargs or {})
+        if next_method == FAIL_METHOD:
+            error = str(kwargs.get("error", "unknown"))
+            if kwargs.get("traceback"):
+                print(f"Trigger failed:\n{kwargs['traceback']}", file=sys.stderr)
+            if error == DEFERRAL_TIMEOUT:
+                raise TaskDeferralTimeout(error)
+            raise TaskDeferralError(error)
+        return getattr(self, next_method)(context, **kwargs)
+
     # -- setup and teardown ----------------------------------------------------
 
     def as_setup(self) -> BaseOperator:
@@ -405,10 +463,14 @@ class BaseOperator(DependencyMixin):
 
     # -- validation ----------------------------------------------------------
 
-    def _assets(self, name: str, value: object) -> list[Asset | AssetAlias]:
-        """Inlets/outlets as assets; a string is taken as an asset URI, as Airflow 2 did."""
-        items = [value] if isinstance(value, Asset | AssetAlias | str) else list(value or ())  # type: ignore[call-overload]
-        assets: list[Asset | AssetAlias] = []
+    def _assets(self, name: str, value: object) -> list[Asset | AssetAlias | AssetRef]:
+        """Inlets/outlets as assets; a string is taken as an asset URI, as Airflow 2 did.
+
+        An Asset.ref(...) stays a reference: the try resolves it (context.try_context).
+        """
+        single = Asset | AssetAlias | AssetRef | str
+        items = [value] if isinstance(value, single) else list(value or ())  # type: ignore[call-overload]
+        assets: list[Any] = []
         for item in items:
             try:
                 assets.append(Asset(item) if isinstance(item, str) else item)
@@ -416,10 +478,10 @@ class BaseOperator(DependencyMixin):
                 raise AssetDefinitionError(
                     f"DAG {self.dag.dag_id!r}, task {self.task_id!r}: {name}: {exc}"
                 ) from None
-            if not isinstance(assets[-1], Asset | AssetAlias):
+            if not isinstance(assets[-1], Asset | AssetAlias | AssetRef):
                 raise AssetDefinitionError(
-                    f"DAG {self.dag.dag_id!r}, task {self.task_id!r}: {name} must hold Asset or "
-                    f"AssetAlias objects (or URI strings), got {item!r}."
+                    f"DAG {self.dag.dag_id!r}, task {self.task_id!r}: {name} must hold Asset, "
+                    f"AssetAlias or Asset.ref(...) objects (or URI strings), got {item!r}."
                 )
         return assets
 

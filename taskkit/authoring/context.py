@@ -15,6 +15,8 @@ from taskkit.authoring.asset_events import (
     InletEventAccessors,
     OutletEventAccessors,
     TriggeringAssetEvents,
+    resolve_refs,
+    resolver_for,
 )
 from taskkit.authoring.connections import CONN
 from taskkit.authoring.params import param_values
@@ -173,10 +175,11 @@ def try_context(base: Context, ti: TaskInstanceInfo, task: Any) -> Context:
     dag = getattr(task, "dag", None)
     context["dag"] = dag
     context["task_instance_key_str"] = f"{ti.dag_id}__{ti.task_id}__{base['ds_nodash']}"
-    context["inlets"] = list(getattr(task, "inlets", ()))
-    context["outlets"] = list(getattr(task, "outlets", ()))
-    context["outlet_events"] = OutletEventAccessors(context["outlets"])
-    context["inlet_events"] = InletEventAccessors(context["inlets"])
+    # Asset.ref(...)s name assets declared elsewhere: AssetRefNotFoundError if none is known.
+    context["inlets"] = resolve_refs(getattr(task, "inlets", ()), dag)
+    context["outlets"] = resolve_refs(getattr(task, "outlets", ()), dag)
+    context["outlet_events"] = OutletEventAccessors(context["outlets"], resolver_for(dag))
+    context["inlet_events"] = InletEventAccessors(context["inlets"], resolver_for(dag))
     task_params = getattr(task, "params", None)
     if task_params:
         context["params"] = param_values(getattr(dag, "params", None), base["conf"], task_params)

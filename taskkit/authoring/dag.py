@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from taskkit.authoring import registry
 from taskkit.authoring.arguments import AIRFLOW_ONLY_DAG_ARGS, check_default_args, did_you_mean
 from taskkit.authoring.params import NO_DEFAULT, DagParam, ParamsDict
-from taskkit.authoring.schedules import validate_schedule
+from taskkit.authoring.schedules import validate_schedule, watcher_warnings
 from taskkit.authoring.taskgroup import TaskGroup
 from taskkit.errors import (
     CycleError,
@@ -28,6 +28,8 @@ from taskkit.model.graph import find_cycle, priority_weight_totals, topological_
 from taskkit.model.timetables import Schedule
 
 if TYPE_CHECKING:
+    from dateutil.relativedelta import relativedelta
+
     from taskkit.authoring.baseoperator import BaseOperator
     from taskkit.authoring.edges import EdgeInfo
     from taskkit.testing import DagRunResult
@@ -51,7 +53,7 @@ class DAG:
         self,
         dag_id: str,
         *,
-        schedule: Schedule = None,
+        schedule: Schedule | relativedelta = None,
         start_date: dt.datetime | None = None,
         end_date: dt.datetime | None = None,
         catchup: bool = False,
@@ -87,6 +89,7 @@ class DAG:
         start_date = plain_datetime(start_date or self.default_args.get("start_date"))
         end_date = plain_datetime(end_date or self.default_args.get("end_date"))
         self.schedule = validate_schedule(dag_id, schedule, start_date, end_date)
+        self.warnings.extend(watcher_warnings(dag_id, self.schedule))
         self.start_date = start_date
         self.end_date = end_date
         self.catchup = catchup

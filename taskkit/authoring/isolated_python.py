@@ -3,9 +3,10 @@
 As in Airflow, the callable's SOURCE is run there (it must be self-contained:
 imports inside the function), its arguments go in and its return value
 comes back through a file, serialized with `serializer` ("pickle", the
-default, or "cloudpickle"). Only the context values that survive
-serialization (dates, ids, params, conf) can be passed to it; its output is
-streamed into the try's log.
+default, "cloudpickle" or "dill": the latter two must be installed both
+here and there). Only the context values that survive serialization
+(dates, ids, params, conf) can be passed to it; its output is streamed into
+the try's log. `string_args` are the global `virtualenv_string_args` there.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 import tempfile
 import textwrap
 import types
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,13 +54,21 @@ SERIALIZABLE_CONTEXT_KEYS = frozenset(
         "try_number",
     }
 )
-SERIALIZERS = ("pickle", "cloudpickle")
+SERIALIZERS = ("pickle", "cloudpickle", "dill")
+#: The exit code of the runner when the other Python lacks the serializer's package.
+_NO_SERIALIZER = 97
 
+# The callable's source is put first, so the serializer is imported where it is used.
 _RUNNER = """
 import sys
 
-import {serializer} as _serializer
+try:
+    import {serializer} as _serializer
+except ImportError:
+    sys.exit({no_serializer})
 
+with open(sys.argv[3], encoding="utf-8") as _file:
+    virtualenv_string_args = [_line.strip() for _line in _file]
 with open(sys.argv[1], "rb") as _file:
     _arguments = _serializer.load(_file)
 _result = {name}(*_arguments["args"], **_arguments["kwargs"])
@@ -89,6 +98,7 @@ class IsolatedPythonMixin:
         skip_on_exit_code: int | Collection[int] | None,
         env_vars: Mapping[str, str] | None,
         inherit_env: bool,
+        string_args: Iterable[str] | None = None,
     ) -> None:
         function = self.python_callable
         fail = self._fail  # type: ignore[attr-defined]
@@ -109,6 +119,11 @@ class IsolatedPythonMixin:
         if serializer not in SERIALIZERS:
             raise fail(f"serializer must be one of {', '.join(SERIALIZERS)}, got {serializer!r}.")
         self.serializer = serializer
+        if isinstance(string_args, str):
+            raise fail("string_args must be a list of strings (one per line), not one string.")
+        self.string_args = [str(a) for a in string_args or ()]
+        if any("\n" in a for a in self.string_args):
+            raise fail("string_args must not hold newlines: each one is read back as one line.")
         if skip_on_exit_code is None:
             skip_on_exit_code = ()
         elif isinstance(skip_on_exit_code, int):
@@ -130,14 +145,24 @@ class IsolatedPythonMixin:
         python = self.python_path()
         with tempfile.TemporaryDirectory(prefix="taskkit-python-") as folder:
             work = Path(folder)
-            library = importlib.import_module(self.serializer)  # named by the user, as Airflow
+            library = self._serializer_here()
+            (work / "string_args.txt").write_text("\n".join(self.string_args), encoding="utf-8")
             (work / "in.bin").write_bytes(
                 library.dumps({"args": list(args), "kwargs": {**passed, **kwargs}})
             )
             script = "from __future__ import annotations\n\n" + self.python_source
-            script += _RUNNER.format(serializer=self.serializer, name=self.python_callable.__name__)
+            script += _RUNNER.format(
+                serializer=self.serializer,
+                name=self.python_callable.__name__,
+                no_serializer=_NO_SERIALIZER,
+            )
             (work / "script.py").write_text(script, encoding="utf-8")
             code = self._run(python, work)
+            if code == _NO_SERIALIZER:
+                raise IsolatedPythonError(
+                    f"serializer={self.serializer!r}: {python} cannot import {self.serializer}; "
+                    f"add {self.serializer!r} to requirements (or install it in that Python)."
+                )
             if code in self.skip_on_exit_code:
                 raise TaskSkipped(f"the callable's Python exited with {code} (skip_on_exit_code)")
             if code != 0:
@@ -147,9 +172,20 @@ class IsolatedPythonMixin:
                 )
             return library.loads((work / "out.bin").read_bytes())
 
+    def _serializer_here(self) -> Any:
+        """The serializer's module in taskkit's own Python, which writes the arguments."""
+        try:
+            return importlib.import_module(self.serializer)  # named by the user, as Airflow
+        except ImportError:
+            raise IsolatedPythonError(
+                f"serializer={self.serializer!r} needs the {self.serializer} package in "
+                f"taskkit's Python ({sys.executable}) too: pip install {self.serializer}"
+            ) from None
+
     def _run(self, python: str, work: Path) -> int:
         env = {**(os.environ if self.inherit_env else {}), **self.env_vars}
-        command = [python, str(work / "script.py"), str(work / "in.bin"), str(work / "out.bin")]
+        files = ("in.bin", "out.bin", "string_args.txt")
+        command = [python, str(work / "script.py"), *(str(work / f) for f in files)]
         process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -176,8 +212,11 @@ class PythonVirtualenvOperator(IsolatedPythonMixin, PythonOperator):
     """Runs `python_callable` in a virtualenv with `requirements` installed.
 
     The venv is cached under $TASKKIT_HOME/venvs (or `venv_cache_path`),
-    keyed by the requirements, `python_version` and `system_site_packages`,
-    so only the first try pays for building it.
+    keyed by the requirements, `python_version`, `system_site_packages`,
+    pip options and `index_urls`, so only the first try pays for building it.
+    `index_urls` is where pip looks, as Airflow writes it to the venv's
+    pip.conf: the first is the index-url, the others extra-index-urls; an
+    empty list means no index at all.
     """
 
     def __init__(
@@ -190,12 +229,19 @@ class PythonVirtualenvOperator(IsolatedPythonMixin, PythonOperator):
         system_site_packages: bool = True,
         pip_install_options: Collection[str] | None = None,
         skip_on_exit_code: int | Collection[int] | None = None,
+        index_urls: str | Collection[str] | None = None,
         venv_cache_path: str | os.PathLike[str] | None = None,
         env_vars: Mapping[str, str] | None = None,
         inherit_env: bool = True,
+        string_args: Iterable[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(python_callable=python_callable, **kwargs)
+        if isinstance(index_urls, str):
+            index_urls = [index_urls]
+        if index_urls is not None and not all(isinstance(u, str) and u for u in index_urls):
+            raise self._fail(f"index_urls must be index URLs (strings), got {index_urls!r}.")
+        self.index_urls = None if index_urls is None else list(index_urls)
         if python_version is not None and not isinstance(python_version, str):
             raise self._fail(
                 f"python_version must be a string such as '3.11', got {python_version!r}."
@@ -207,17 +253,19 @@ class PythonVirtualenvOperator(IsolatedPythonMixin, PythonOperator):
         self.system_site_packages = system_site_packages
         self.pip_install_options = list(pip_install_options or ())
         self.venv_cache_path = venv_cache_path
-        self._init_isolated(serializer, skip_on_exit_code, env_vars, inherit_env)
+        self._init_isolated(serializer, skip_on_exit_code, env_vars, inherit_env, string_args)
 
     def python_path(self) -> str:
         requirements = list(self.requirements)
-        if self.serializer == "cloudpickle":  # the venv's Python must be able to load it
-            requirements = sorted({*requirements, "cloudpickle"})
+        if self.serializer != "pickle" and self.serializer not in requirements:
+            # The venv's Python must be able to load it: added as Airflow does.
+            requirements = sorted([*requirements, self.serializer])
         recipe = VenvRecipe(
             find_python(self.python_version),
             tuple(requirements),
             self.system_site_packages,
             tuple(self.pip_install_options),
+            None if self.index_urls is None else tuple(self.index_urls),
         )
         root = Path(self.venv_cache_path) if self.venv_cache_path else default_cache_root()
         return str(ensure_venv(recipe, root))
@@ -235,6 +283,7 @@ class ExternalPythonOperator(IsolatedPythonMixin, PythonOperator):
         skip_on_exit_code: int | Collection[int] | None = None,
         env_vars: Mapping[str, str] | None = None,
         inherit_env: bool = True,
+        string_args: Iterable[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(python_callable=python_callable, **kwargs)
@@ -243,7 +292,7 @@ class ExternalPythonOperator(IsolatedPythonMixin, PythonOperator):
                 "python must be the path of a Python interpreter, e.g. '/opt/venv/bin/python'."
             )
         self.python = os.fspath(python)
-        self._init_isolated(serializer, skip_on_exit_code, env_vars, inherit_env)
+        self._init_isolated(serializer, skip_on_exit_code, env_vars, inherit_env, string_args)
 
     def python_path(self) -> str:
         # Checked when the try runs: the DAG may be parsed where that interpreter isn't.

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from taskkit.errors import AssetDefinitionError, ScheduleError
-from taskkit.model.assets import AssetOrTimeSchedule, BaseAsset, as_condition
+from taskkit.model.assets import AssetOrTimeSchedule, BaseAsset, as_condition, asset_condition
 from taskkit.model.schedules import PRESETS
-from taskkit.model.timetables import TIMETABLES, Schedule
+from taskkit.model.timetables import (
+    TIMETABLES,
+    DeltaDataIntervalTimetable,
+    Schedule,
+    is_relativedelta,
+)
 
 
 def validate_schedule(
@@ -16,7 +22,11 @@ def validate_schedule(
     start_date: dt.datetime | None,
     end_date: dt.datetime | None,
 ) -> Schedule:
-    """Return the schedule unchanged if it can produce runs, else raise ScheduleError."""
+    """Return the schedule unchanged if it can produce runs, else raise ScheduleError.
+
+    A relativedelta becomes DeltaDataIntervalTimetable(delta), as Airflow
+    reads `schedule=relativedelta(months=1)`: calendar steps, not a fixed length.
+    """
     for name, value in (("start_date", start_date), ("end_date", end_date)):
         if value is not None and not isinstance(value, dt.datetime):
             raise ScheduleError(
@@ -31,15 +41,12 @@ def validate_schedule(
         return _asset_schedule(dag_id, schedule, start_date, end_date)
     if schedule is None or isinstance(schedule, TIMETABLES):
         return schedule  # a timetable object checked its own arguments when it was made
-    if isinstance(schedule, dt.timedelta):
-        if schedule <= dt.timedelta(0):
-            raise ScheduleError(
-                f"DAG {dag_id!r}: a timedelta schedule must be positive, got {schedule}."
-            )
-        return schedule
+    if isinstance(schedule, dt.timedelta) or is_relativedelta(schedule):
+        return _delta_schedule(dag_id, schedule)
     if not isinstance(schedule, str):
         raise ScheduleError(
-            f"DAG {dag_id!r}: schedule must be None, a preset, a cron string or a timedelta, "
+            f"DAG {dag_id!r}: schedule must be None, a preset, a cron string, a timedelta "
+            "or relativedelta, "
             f"or a timetable (CronTriggerTimetable, EventsTimetable, ...), or assets "
             f"([Asset(...)], a & b, a | b); got {schedule!r}."
         )
@@ -61,6 +68,20 @@ def validate_schedule(
     return schedule
 
 
+def _delta_schedule(dag_id: str, schedule: Any) -> Schedule:
+    if is_relativedelta(schedule):
+        try:
+            return DeltaDataIntervalTimetable(schedule)
+        except ScheduleError as exc:
+            raise ScheduleError(f"DAG {dag_id!r}: schedule: {exc}") from None
+    assert isinstance(schedule, dt.timedelta)
+    if schedule <= dt.timedelta(0):
+        raise ScheduleError(
+            f"DAG {dag_id!r}: a timedelta schedule must be positive, got {schedule}."
+        )
+    return schedule
+
+
 def _asset_schedule(
     dag_id: str,
     schedule: BaseAsset | list[object] | tuple[object, ...] | AssetOrTimeSchedule,
@@ -69,8 +90,8 @@ def _asset_schedule(
 ) -> Schedule:
     """An asset condition (a list means all of them), or assets-or-time with a valid timetable."""
     if isinstance(schedule, AssetOrTimeSchedule):
-        validate_schedule(dag_id, schedule.timetable, start_date, end_date)
-        return schedule
+        timetable = validate_schedule(dag_id, schedule.timetable, start_date, end_date)
+        return AssetOrTimeSchedule(timetable=timetable, assets=schedule.assets)
     try:
         return as_condition(schedule)
     except AssetDefinitionError as exc:
@@ -79,3 +100,14 @@ def _asset_schedule(
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def watcher_warnings(dag_id: str, schedule: Schedule) -> list[str]:
+    """One line per scheduled-on asset with watchers: taskkit does not run them yet."""
+    condition = asset_condition(schedule)
+    return [
+        f"DAG {dag_id!r}: asset {asset.uri!r} has watchers (AssetWatcher), which taskkit "
+        "does not run yet; the DAG runs on the asset's events from producing tasks only."
+        for asset in (condition.iter_assets() if condition is not None else ())
+        if asset.watchers
+    ]

@@ -19,7 +19,7 @@ import attrs
 
 if TYPE_CHECKING:
     from taskkit.authoring.connections import Connection
-    from taskkit.model.assets import AssetEvent
+    from taskkit.model.assets import Asset, AssetEvent, AssetEventDagRun
 
 
 class SecretsSource(Protocol):
@@ -35,6 +35,14 @@ class SecretsSource(Protocol):
 
     def asset_events(self, uri: str) -> list[AssetEvent]:
         """The asset's latest recorded events, oldest first (a try's `inlet_events`)."""
+        ...
+
+    def find_asset(self, *, name: str | None = None, uri: str | None = None) -> Asset | None:
+        """The known asset an Asset.ref(name=...) or Asset.ref(uri=...) names, if any."""
+        ...
+
+    def dag_run(self, dag_id: str, run_id: str) -> AssetEventDagRun | None:
+        """The run an asset event came from (its `source_dag_run`), if it still exists."""
         ...
 
 
@@ -122,6 +130,13 @@ class MemorySecrets:
     def asset_events(self, uri: str) -> list[AssetEvent]:
         """The parent's (a DAG.test() run records no events of its own)."""
         return self.parent.asset_events(uri) if self.parent is not None else []
+
+    def find_asset(self, *, name: str | None = None, uri: str | None = None) -> Asset | None:
+        """The parent's (a DAG.test() run declares no assets of its own in a metastore)."""
+        return self.parent.find_asset(name=name, uri=uri) if self.parent is not None else None
+
+    def dag_run(self, dag_id: str, run_id: str) -> AssetEventDagRun | None:
+        return self.parent.dag_run(dag_id, run_id) if self.parent is not None else None
 
     def get_connection(self, conn_id: str) -> Connection | None:
         if conn_id in self.connections:

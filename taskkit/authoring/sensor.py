@@ -7,7 +7,9 @@ turn (AirflowRescheduleException): the task instance waits in state
 up_for_reschedule holding no slot, and the scheduler queues the same try
 again at the next poke time. Either way the `timeout` counts from the
 try's first poke, and running out of it fails the task without retrying
-(AirflowSensorTimeout), or skips it with `soft_fail`.
+(AirflowSensorTimeout), or skips it with `soft_fail`. The sensors that take
+`deferrable=True` instead defer to a trigger (state deferred, no slot held);
+their wait's timeout is the sensor's `timeout`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import enum
 import sys
 import time
 import traceback
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from taskkit.authoring.baseoperator import BaseOperator
 from taskkit.authoring.operators import PythonOperator
@@ -26,6 +28,8 @@ from taskkit.errors import (
     AirflowRescheduleException,
     AirflowSensorTimeout,
     AirflowSkipException,
+    TaskDeferralError,
+    TaskDeferralTimeout,
     TaskTimeoutError,
 )
 
@@ -152,6 +156,34 @@ class BaseSensorOperator(BaseOperator):
                 raise AirflowRescheduleException(_utcnow() + dt.timedelta(seconds=interval))
             time.sleep(interval)
             poke_count += 1
+
+    def resume_execution(
+        self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context
+    ) -> Any:
+        """Resume a deferred sensor: its wait timing out is a sensor timeout (no retry), and
+        with soft_fail or never_fail a failed wait skips, as in Airflow."""
+        try:
+            try:
+                return super().resume_execution(next_method, next_kwargs, context)
+            except TaskDeferralTimeout as exc:
+                raise AirflowSensorTimeout(
+                    f"Sensor has timed out: its deferred wait passed its timeout of "
+                    f"{self.timeout:g}s ({exc})."
+                ) from exc
+        except (AirflowSensorTimeout, TaskDeferralError) as exc:
+            if self.soft_fail or self.never_fail:
+                raise AirflowSkipException(f"Skipped instead of failing: {exc}") from exc
+            raise
+
+    def defer_to(self, trigger: Any, method_name: str = "execute_complete") -> NoReturn:
+        """Defer to `trigger` for at most the sensor's `timeout` (deferrable=True)."""
+        self.defer(
+            trigger=trigger, method_name=method_name, timeout=dt.timedelta(seconds=self.timeout)
+        )
+
+    def execute_complete(self, context: Context, event: Any = None) -> None:
+        """Where a deferred sensor resumes when its trigger fired: it is done."""
+        print(f"The trigger fired ({event!r}): done")
 
     def _poke_once(self, context: Context) -> bool | PokeReturnValue:
         """One poke, with soft_fail, never_fail and silent_fail applied to what it raises."""

@@ -2,7 +2,7 @@
 
 A venv lives in `<cache>/venv-<hash>`, where the hash covers everything
 that shapes it (interpreter, requirements, system_site_packages, pip
-options). Building takes a lock file beside it, so two tries wanting the
+options, index URLs). Building takes a lock file beside it, so two tries wanting the
 same venv at once build it once; a marker written last tells a finished
 venv from one a killed try left half-built, which is rebuilt.
 """
@@ -34,10 +34,16 @@ class VenvRecipe:
     requirements: tuple[str, ...]
     system_site_packages: bool
     pip_install_options: tuple[str, ...] = ()
+    #: Where pip looks (the first is the index, the others extra ones; () is no index at
+    #: all), written to the venv's pip.conf as Airflow does; None leaves pip's own config.
+    index_urls: tuple[str, ...] | None = None
 
     @property
     def text(self) -> str:
-        return json.dumps(attrs.asdict(self), sort_keys=True)
+        fields = attrs.asdict(self)
+        if self.index_urls is None:
+            del fields["index_urls"]  # venvs cached before index_urls existed keep their key
+        return json.dumps(fields, sort_keys=True)
 
     @property
     def key(self) -> str:
@@ -92,9 +98,22 @@ def _build(recipe: VenvRecipe, venv: Path) -> None:
     if not recipe.requirements:
         command.append("--without-pip")  # nothing to install: skip the slow pip bootstrap
     _run(command, "create the virtual environment")
+    if recipe.index_urls is not None:
+        # pip reads <venv>/pip.conf ("site" config) before the user's and global ones' values.
+        (venv / "pip.conf").write_text(pip_conf(recipe.index_urls), encoding="utf-8")
     if recipe.requirements:
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
         _run([*pip, *recipe.pip_install_options, *recipe.requirements], "install the requirements")
+
+
+def pip_conf(index_urls: Sequence[str]) -> str:
+    """A pip.conf naming the index (the first URL) and extra indexes; no URLs: no index."""
+    if not index_urls:
+        return "[global]\nno-index = true\n"
+    lines = [f"index-url = {index_urls[0]}"]
+    if len(index_urls) > 1:
+        lines.append(f"extra-index-url = {' '.join(index_urls[1:])}")
+    return "[global]\n" + "\n".join(lines) + "\n"
 
 
 def _run(command: Sequence[str], what: str) -> None:

@@ -28,6 +28,7 @@ from taskkit.cli import (
     scheduler,
     schedulers,
     tasks,
+    triggerer,
     users,
     variables,
 )
@@ -101,6 +102,7 @@ for command in (
     scheduler.scheduler,
     schedulers.schedulers,
     dag_processor.dag_processor,
+    triggerer.triggerer,
     dags.dags,
     runs.runs,
     tasks.tasks,

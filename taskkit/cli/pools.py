@@ -30,11 +30,14 @@ def list_pools(output: str) -> None:
             "description": p.description,
             "running": p.running,
             "queued": p.queued,
+            "deferred": p.deferred,
+            "include_deferred": p.include_deferred,
             "open_slots": p.open_slots,
         }
         for p in records
     ]
-    emit(rows, ["name", "slots", "running", "queued", "description"], output, "No pools.")
+    columns = ["name", "slots", "running", "queued", "deferred", "include_deferred", "description"]
+    emit(rows, columns, output, "No pools.")
 
 
 # ignore_unknown_options lets "-1" reach SLOTS, so it gets a clear error instead of "no option".
@@ -42,12 +45,19 @@ def list_pools(output: str) -> None:
 @click.argument("name", type=params.POOL_NAME)
 @click.argument("slots", type=int)
 @click.argument("description", required=False)
-def set_pool(name: str, slots: int, description: str | None) -> None:
+@click.option(
+    "--include-deferred/--exclude-deferred",
+    default=None,
+    help="Whether deferred tasks hold their slots of this pool (new pools: they do not).",
+)
+def set_pool(name: str, slots: int, description: str | None, include_deferred: bool | None) -> None:
     """Create pool NAME with SLOTS slots, or change its slots (and DESCRIPTION)."""
     config = context.settings()
     with context.open_store(config) as store:
-        services.set_pool(store, name, slots, description)
-    click.echo(f"Pool {name!r} has {slots} slots.")
+        services.set_pool(store, name, slots, description, include_deferred=include_deferred)
+    held = {True: "; deferred tasks hold its slots", False: "; deferred tasks hold no slot"}
+    note = "" if include_deferred is None else held[include_deferred]
+    click.echo(f"Pool {name!r} has {slots} slots{note}.")
 
 
 @pools.command()

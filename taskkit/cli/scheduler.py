@@ -31,6 +31,12 @@ from taskkit.cli import context
     "the same as scheduler.standalone_dag_processor = true.",
 )
 @click.option(
+    "--no-triggerer",
+    is_flag=True,
+    help="Start no `taskkit triggerer` beside the scheduler (one runs elsewhere); "
+    "the same as scheduler.standalone_triggerer = true.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="warning",
@@ -44,6 +50,7 @@ def scheduler(
     parallelism: int | None,
     exit_when_idle: bool,
     no_dag_processor: bool,
+    no_triggerer: bool,
     log_level: str,
 ) -> int:
     """Create runs of the DAGs the DAG processor stored, and run their tasks.
@@ -53,7 +60,9 @@ def scheduler(
     a second stops at once, and the tries it cut short rerun on the next
     start without using a retry. A long-running scheduler starts `taskkit
     dag-processor` beside itself unless --no-dag-processor; with
-    --exit-when-idle it parses the DAGs folder once, up front. On PostgreSQL
+    --exit-when-idle it parses the DAGs folder once, up front. The first time
+    a task defers, every scheduler starts a `taskkit triggerer` beside itself
+    (and restarts it if it dies), unless --no-triggerer. On PostgreSQL
     several schedulers may run at once (Local executor): they share the runs,
     and take over those of one that dies (`taskkit schedulers list`).
     """
@@ -66,6 +75,7 @@ def scheduler(
             "core.executor": executor,
             "core.parallelism": parallelism,
             "scheduler.standalone_dag_processor": True if no_dag_processor else None,
+            "scheduler.standalone_triggerer": True if no_triggerer else None,
         }
     )
     configure_logging(log_level)

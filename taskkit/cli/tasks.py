@@ -143,11 +143,16 @@ def test_task(dag_id: str, task_id: str) -> int:
 
     Variables and connections are read from (and written to) the metastore.
 
-    Its output goes to this terminal; exits 1 if the try failed.
+    A task that defers has its trigger run here, then resumes, as under
+    DAG.test(). Its output goes to this terminal; exits 1 if the try failed.
     """
     # Lazy: keeps `taskkit --help` fast (see taskkit/cli/__init__.py).
+    import attrs
+
     from taskkit.execution.runtime import decode_xcom, run_try
     from taskkit.execution.workload import Workload
+    from taskkit.scheduling.engine import resumed_with
+    from taskkit.triggers.running import run_inline
 
     config = context.settings()
     dag = context.dag_from_folder(config, dag_id)
@@ -165,6 +170,13 @@ def test_task(dag_id: str, task_id: str) -> int:
     )
     with context.metastore_secrets(config):
         result = run_try(dag, workload)
+        while result.deferral is not None:  # run the trigger here, then resume (as DAG.test)
+            deferral = result.deferral
+            click.echo(f"Task {task_id} deferred to {deferral.classpath}: running it here")
+            event, error = run_inline(deferral.classpath, deferral.kwargs, deferral.timeout_at)
+            method, kwargs = resumed_with(deferral.next_method, deferral.next_kwargs, event, error)
+            workload = attrs.evolve(workload, next_method=method, next_kwargs=kwargs)
+            result = run_try(dag, workload)
     if "return_value" in result.xcoms:
         click.echo(f"Returned: {decode_xcom(result.xcoms['return_value'])!r}")
     detail = f": {result.error}" if result.error else ""
@@ -225,7 +237,9 @@ def _running_check(
             ]
             running = bool(found) and found[0].try_number == try_number
             going_on = running and (
-                found[0].state in OCCUPYING_STATES or found[0].first_poke_at is not None
+                found[0].state in OCCUPYING_STATES
+                or found[0].first_poke_at is not None
+                or found[0].next_method is not None  # deferred, or resuming
             )
             last["answer"] = float(going_on)
         return bool(last["answer"])

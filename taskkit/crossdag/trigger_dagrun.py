@@ -24,6 +24,7 @@ from taskkit.errors import (
     TriggeredRunFailedError,
 )
 from taskkit.states import RunState
+from taskkit.triggers.external_task import DagStateTrigger
 
 if TYPE_CHECKING:
     from taskkit.authoring.context import Context
@@ -46,7 +47,8 @@ class TriggerDagRunOperator(BaseOperator):
     reads the run's state, until it is in `allowed_states` (success) or
     `failed_states` (the task fails). `fail_when_dag_is_paused` fails the
     task instead of creating a run a paused DAG would not start.
-    `deferrable=True` is accepted with a warning and waits the same way.
+    With `deferrable=True` it waits in the triggerer instead (a
+    DagStateTrigger polling every `poke_interval`), deferred, holding no slot.
     """
 
     template_fields: ClassVar[tuple[str, ...]] = (
@@ -72,6 +74,7 @@ class TriggerDagRunOperator(BaseOperator):
         failed_states: Iterable[str] | None = None,
         skip_when_already_exists: bool = False,
         fail_when_dag_is_paused: bool = False,
+        deferrable: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -96,6 +99,7 @@ class TriggerDagRunOperator(BaseOperator):
         self.fail_when_dag_is_paused = self._check_bool(
             "fail_when_dag_is_paused", fail_when_dag_is_paused
         )
+        self.deferrable = self._check_bool("deferrable", deferrable)
 
     def _run_states(self, name: str, given: Iterable[str] | None, default: RunState) -> list[str]:
         states = [default.value] if given is None else [str(s) for s in given]
@@ -117,12 +121,34 @@ class TriggerDagRunOperator(BaseOperator):
                 run_id = ti.xcom_pull(key=XCOM_RUN_ID)
                 if self._finished(store, run_id):
                     return
+            if self.wait_for_completion and self.deferrable:
+                self.defer(
+                    trigger=DagStateTrigger(
+                        self.trigger_dag_id,
+                        [*self.allowed_states, *self.failed_states],
+                        [run_id],
+                        self.poke_interval,
+                    ),
+                    method_name="execute_complete",
+                    kwargs={"run_id": run_id},
+                )
             if self.wait_for_completion:
                 raise AirflowRescheduleException(
                     _utcnow() + dt.timedelta(seconds=self.poke_interval)
                 )
         finally:
             store.dispose()
+
+    def execute_complete(self, context: Context, event: Any = None, run_id: str = "") -> None:
+        """The DagStateTrigger fired: the triggered run ended; fail if in a failed state."""
+        states = event.get("states", {}) if isinstance(event, dict) else {}
+        state = states.get(run_id, "")
+        if state in self.failed_states:
+            raise TriggeredRunFailedError(
+                f"Run {run_id!r} of DAG {self.trigger_dag_id!r} ended {state}, "
+                f"one of failed_states {self.failed_states}."
+            )
+        print(f"Run {run_id!r} of DAG {self.trigger_dag_id!r} is {state}")
 
     def _trigger(self, config: Settings, store: Metastore) -> str:
         """Create the run (or reset or skip an existing one); its run id."""

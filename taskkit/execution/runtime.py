@@ -37,8 +37,11 @@ from taskkit.errors import (
     AirflowRescheduleException,
     AirflowSensorTimeout,
     AirflowSkipException,
+    AssetRefNotFoundError,
+    TaskDeferred,
     TaskTimeoutError,
 )
+from taskkit.execution.deferral import deferral_of, resume_kwargs
 from taskkit.execution.rendered import rendered_fields
 from taskkit.execution.workload import EncodedXCom
 from taskkit.model.results import EncodedXComSequence, TryOutcome, TryResult
@@ -259,9 +262,15 @@ def _run_try(
         if isinstance(unmapped, TryResult):
             return unmapped
         operator = unmapped
-    context = try_context(base, ti, operator)
+    try:
+        context = try_context(base, ti, operator)
+    except AssetRefNotFoundError as exc:  # before the task runs, as Airflow checks its assets
+        return TryResult(TryOutcome.FAILED, error=str(exc))
     _call_back(operator, "on_execute_callback", operator.on_execute_callback, context)
-    result, value = execute_try(operator, context, stop_at=stop_at)
+    resume = (
+        (workload.next_method, workload.next_kwargs) if workload.next_method is not None else None
+    )
+    result, value = execute_try(operator, context, stop_at=stop_at, resume=resume)
     if result.outcome is TryOutcome.RESCHEDULED:
         # The sensor's timeout counts from the try's first poke, across reschedules.
         first = workload.first_poke_at or _utcnow() - dt.timedelta(seconds=result.duration_s)
@@ -377,8 +386,8 @@ def _callback_for(
         return "on_success_callback", operator.on_success_callback
     if result.outcome is TryOutcome.SKIPPED:
         return "on_skipped_callback", operator.on_skipped_callback
-    if result.outcome is TryOutcome.RESCHEDULED:
-        return "", []  # the try goes on at its next poke: no callback, as in Airflow
+    if result.outcome in (TryOutcome.RESCHEDULED, TryOutcome.DEFERRED):
+        return "", []  # the try goes on later: no callback, as in Airflow
     if result.retryable and workload.try_number < workload.max_tries:
         return "on_retry_callback", operator.on_retry_callback
     return "on_failure_callback", operator.on_failure_callback
@@ -403,12 +412,18 @@ def _call_back(
 
 
 def execute_try(
-    operator: BaseOperator, context: Context, *, stop_at: float | None = None
+    operator: BaseOperator,
+    context: Context,
+    *,
+    stop_at: float | None = None,
+    resume: tuple[str, str | None] | None = None,
 ) -> tuple[TryResult, Any]:
     """Run `operator` once with `context`: its result, and the value execute() returned.
 
     The result carries the fields as rendered (also when the try then
     failed: that is when they are read), none when rendering itself failed.
+    With `resume` (next_method, next_kwargs) a deferred try resumes through
+    `resume_execution` instead of `execute`.
     """
     started = time.perf_counter()
     shown: dict[str, Any] = {}
@@ -417,7 +432,10 @@ def execute_try(
             task = render_fields(operator, context)
             if task.template_fields:
                 shown = rendered_fields(task)
-            value = task.execute(context)
+            if resume is None:
+                value = task.execute(context)
+            else:
+                value = task.resume_execution(resume[0], resume_kwargs(resume[1]), context)
     except AirflowSkipException as skip:
         return TryResult(
             TryOutcome.SKIPPED,
@@ -430,6 +448,24 @@ def execute_try(
             TryOutcome.RESCHEDULED,
             duration_s=time.perf_counter() - started,
             reschedule_at=reschedule.reschedule_date,
+            rendered_fields=shown,
+        ), None
+    except TaskDeferred as deferred:
+        try:
+            deferral = deferral_of(deferred, _utcnow())
+        except TypeError as exc:
+            print(f"Cannot defer: {exc}", file=sys.stderr)
+            return TryResult(
+                TryOutcome.FAILED,
+                error=f"TypeError: {exc}",
+                duration_s=time.perf_counter() - started,
+                rendered_fields=shown,
+            ), None
+        print(f"Deferred to {deferral.classpath}; resumes with {deferral.next_method}()")
+        return TryResult(
+            TryOutcome.DEFERRED,
+            duration_s=time.perf_counter() - started,
+            deferral=deferral,
             rendered_fields=shown,
         ), None
     except BaseException as exc:  # user code may raise anything, even SystemExit

@@ -361,10 +361,11 @@ def format_line(raw: str) -> str:
 def is_final(raw: str) -> bool:
     """Whether this raw line is the one that ends a try's log (output lines are escaped).
 
-    A reschedule-mode sensor's poke ends with `outcome: rescheduled`: its try goes on.
+    A reschedule-mode sensor's poke ends with `outcome: rescheduled`, a deferring turn
+    with `outcome: deferred`: the try goes on.
     """
     final = any(f'"event": "{event}"' in raw for event in FINAL_EVENTS)
-    return final and '"outcome": "rescheduled"' not in raw
+    return final and not any(f'"outcome": "{o}"' in raw for o in ("rescheduled", "deferred"))
 
 
 def follow_log(path: Path, still_running: Callable[[], bool], poll_s: float = 0.5) -> Iterator[str]:

@@ -70,3 +70,7 @@ class Workload:
     previous_success: PreviousSuccess | None = None
     #: When a reschedule-mode sensor's try began poking, if this poke continues it.
     first_poke_at: dt.datetime | None = None
+    #: Set when a deferred try resumes: the method to call instead of execute, and its
+    #: keyword arguments (tagged JSON, the trigger's event among them).
+    next_method: str | None = None
+    next_kwargs: str | None = None

@@ -23,12 +23,20 @@ from taskkit.metastore.tables import (
     as_aware_utc,
 )
 from taskkit.metastore.units import UnitOfWork
-from taskkit.model.assets import TRIGGERING_ASSET_EVENTS, Asset, AssetAlias
+from taskkit.model.assets import (
+    TRIGGERING_ASSET_EVENTS,
+    Asset,
+    AssetAlias,
+    AssetNameRef,
+    AssetRef,
+    AssetUriRef,
+)
 from taskkit.model.task import TaskSpec
 from taskkit.states import RunState, RunType
 
-#: asset_reference.use values ("alias": the DAG schedules on the AssetAlias named in `uri`).
-SCHEDULE, OUTLET, ALIAS = "schedule", "outlet", "alias"
+#: asset_reference.use values ("alias": the DAG schedules on the AssetAlias named in `uri`;
+#: "name_ref": on Asset.ref(name=...), the name in `uri`). Asset.ref(uri=...) is "schedule".
+SCHEDULE, OUTLET, ALIAS, NAME_REF = "schedule", "outlet", "alias", "name_ref"
 
 
 class AssetMethods(UnitOfWork):
@@ -40,11 +48,15 @@ class AssetMethods(UnitOfWork):
         scheduled_on: Sequence[Asset],
         produced: Sequence[Asset],
         aliases: Sequence[AssetAlias] = (),
+        refs: Sequence[AssetRef] = (),
     ) -> None:
-        """Record what a freshly parsed DAG schedules on (assets, aliases) and produces."""
+        """Record what a freshly parsed DAG schedules on (assets, aliases, references to
+        assets) and produces. References declare no asset: they are resolved when used."""
         now = self._now()
         uses = {(a.uri, SCHEDULE) for a in scheduled_on} | {(a.uri, OUTLET) for a in produced}
         uses |= {(a.name, ALIAS) for a in aliases}
+        uses |= {(r.uri, SCHEDULE) for r in refs if isinstance(r, AssetUriRef)}
+        uses |= {(r.name, NAME_REF) for r in refs if isinstance(r, AssetNameRef)}
         with self._write() as session:
             session.execute(delete(AssetReferenceRow).where(AssetReferenceRow.dag_id == dag_id))
             for asset in {a.uri: a for a in (*scheduled_on, *produced)}.values():
@@ -88,6 +100,29 @@ class AssetMethods(UnitOfWork):
                 for alias, uri in rows:
                     found.setdefault(alias, set()).add(uri)
         return found
+
+    def asset_uris_named(self, names: Collection[str]) -> dict[str, set[str]]:
+        """The URIs of the known assets with each of these names (Asset.ref(name=...))."""
+        found: dict[str, set[str]] = {}
+        if names:
+            with self._read() as session:
+                rows = session.execute(
+                    select(AssetRow.name, AssetRow.uri).where(AssetRow.name.in_(list(names)))
+                )
+                for name, uri in rows:
+                    found.setdefault(name, set()).add(uri)
+        return found
+
+    def find_asset(self, *, name: str | None = None, uri: str | None = None) -> Asset | None:
+        """The known asset with this URI, else the first (by URI) with this name; None if none."""
+        query = select(AssetRow).order_by(AssetRow.uri).limit(1)
+        query = query.where(AssetRow.uri == uri) if uri is not None else query
+        query = query.where(AssetRow.name == name) if name is not None else query
+        with self._read() as session:
+            row = session.execute(query).scalars().first()
+            if row is None:
+                return None
+            return Asset(row.uri, name=row.name, group=row.group, extra=dict(row.extra))
 
     def queued_asset_dags(self) -> set[str]:
         """DAGs with asset events they have not consumed: what a restarted scheduler looks at."""
@@ -261,13 +296,16 @@ def write_asset_events(
 
 
 def _consumers(uris: list[str]) -> Select[str]:
-    """The DAGs scheduled on these assets, directly or through an alias resolved to one."""
+    """The DAGs scheduled on these assets, directly, through an alias resolved to one, or
+    through a reference to one's name."""
     resolved = select(AssetAliasAssetRow.alias).where(AssetAliasAssetRow.uri.in_(uris))
+    named = select(AssetRow.name).where(AssetRow.uri.in_(uris))
     return (
         select(AssetReferenceRow.dag_id)
         .where(
             ((AssetReferenceRow.use == SCHEDULE) & AssetReferenceRow.uri.in_(uris))
             | ((AssetReferenceRow.use == ALIAS) & AssetReferenceRow.uri.in_(resolved))
+            | ((AssetReferenceRow.use == NAME_REF) & AssetReferenceRow.uri.in_(named))
         )
         .distinct()
     )

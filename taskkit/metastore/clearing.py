@@ -50,6 +50,8 @@ class ClearMethods(UnitOfWork):
                         ended_at=None,
                         next_retry_at=None,
                         first_poke_at=None,
+                        next_method=None,
+                        next_kwargs=None,
                         hostname=None,
                         pid=None,
                         heartbeat_at=None,

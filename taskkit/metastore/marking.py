@@ -43,6 +43,8 @@ class MarkMethods(UnitOfWork):
                     ended_at=now,
                     next_retry_at=None,
                     first_poke_at=None,
+                    next_method=None,
+                    next_kwargs=None,
                     wait_reason=None,
                     updated_at=now,
                 )

@@ -22,11 +22,18 @@ class PoolRecord:
     description: str | None
     running: int = 0
     queued: int = 0
+    #: Whether deferred task instances hold slots of this pool, and how many they hold.
+    include_deferred: bool = False
+    deferred: int = 0
 
     @property
     def open_slots(self) -> int:
-        """Slots not held by queued or running task instances (negative if shrunk below use)."""
-        return self.slots - self.running - self.queued
+        """Slots not held by queued, running (or, if it includes them, deferred) instances.
+
+        Negative if the pool was shrunk below its use.
+        """
+        held = self.deferred if self.include_deferred else 0
+        return self.slots - self.running - self.queued - held
 
 
 @attrs.frozen
@@ -137,6 +144,9 @@ class TaskInstanceRecord:
     first_poke_at: dt.datetime | None = None
     #: A mapped instance's map_index_template as its last try rendered it.
     rendered_map_index: str | None = None
+    #: Set while its try is deferred or resuming (see the table).
+    next_method: str | None = None
+    next_kwargs: str | None = None
 
     @property
     def key(self) -> TaskInstanceKey:
@@ -185,6 +195,8 @@ class TIChange:
     error: str | _Unset | None = UNSET
     first_poke_at: dt.datetime | _Unset | None = UNSET
     rendered_map_index: str | _Unset | None = UNSET
+    next_method: str | _Unset | None = UNSET
+    next_kwargs: str | _Unset | None = UNSET
 
     def values(self) -> dict[str, object]:
         """The columns this change sets, by name (on the scheduler's hot path: kept lean)."""
@@ -195,6 +207,31 @@ class TIChange:
 _TI_CHANGE_COLUMNS = tuple(
     f.name for f in attrs.fields(TIChange) if f.name not in {"key", "expected"}
 )
+
+
+@attrs.frozen
+class TriggerWrite:
+    """The trigger a task instance's try deferred to, stored with its move to deferred."""
+
+    ti: TaskInstanceKey
+    try_number: int
+    classpath: str
+    kwargs: str
+
+
+@attrs.frozen
+class TriggerRecord:
+    """A stored trigger: what to run, for which task instance, and what it did when it fired."""
+
+    id: int
+    ti: TaskInstanceKey
+    try_number: int
+    classpath: str
+    kwargs: str
+    created_at: dt.datetime
+    fired_at: dt.datetime | None = None
+    event: str | None = None
+    error: str | None = None
 
 
 @attrs.frozen

@@ -119,6 +119,16 @@ class CriticalSection:
         )
         return [Occupant(*row) for row in self._connection.execute(query)]
 
+    def deferred_slots(self) -> dict[str, int]:
+        """Pool slots of every deferred task instance, per pool (some pools count them)."""
+        ti = TaskInstanceRow
+        query = (
+            select(ti.pool, func.sum(ti.pool_slots))
+            .where(ti.state == State.DEFERRED)
+            .group_by(ti.pool)
+        )
+        return {pool: int(slots) for pool, slots in self._connection.execute(query)}
+
     def running_runs(self) -> list[RunRecord]:
         """Every running run, whoever owns it (max_active_runs counts them all)."""
         query = select(*_RUN_COLUMNS).where(DagRunRow.state == RunState.RUNNING)

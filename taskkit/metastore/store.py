@@ -27,6 +27,7 @@ from taskkit.metastore.schedulers import SchedulerMethods
 from taskkit.metastore.secrets import SecretMethods
 from taskkit.metastore.tables import SCHEMA_REVISION, current_revision
 from taskkit.metastore.task_instances import TaskInstanceMethods
+from taskkit.metastore.triggers import TriggerMethods
 from taskkit.metastore.users import UserMethods
 from taskkit.metastore.views import ViewMethods
 from taskkit.metastore.workers import WorkerMethods
@@ -47,6 +48,7 @@ class Metastore(
     WorkerMethods,
     SecretMethods,
     AssetMethods,
+    TriggerMethods,
     SchedulerMethods,
 ):
     """taskkit's database. One instance per process; methods are safe across threads."""

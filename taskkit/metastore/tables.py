@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     inspect,
     text,
 )
@@ -220,6 +221,11 @@ class TaskInstanceRow(Base):
     first_poke_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: A mapped instance's map_index_template as its last try rendered it.
     rendered_map_index: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Set while the try is deferred or resuming: the operator method the resumed try calls
+    #: and its keyword arguments (tagged JSON; the trigger's event joins them when it fires).
+    #: A deferred instance's timeout is its next_retry_at.
+    next_method: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    next_kwargs: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class XComRow(Base):
@@ -267,6 +273,39 @@ class PoolRow(Base):
     name: Mapped[str] = mapped_column(String(256), primary_key=True)
     slots: Mapped[int] = mapped_column(Integer)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Whether deferred task instances hold their slots of this pool (Airflow's flag).
+    include_deferred: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class TriggerRow(Base):
+    """The trigger a deferred task instance waits on, and what it did when it fired.
+
+    Written by the scheduler when the instance defers (one row per task
+    instance); the triggerer runs every row whose instance is still deferred
+    in that try and writes only `event` (or `error`) and `fired_at`; the
+    scheduler then schedules the instance again and deletes the row.
+    """
+
+    __tablename__ = "trigger"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str] = mapped_column(String(250))
+    run_id: Mapped[str] = mapped_column(String(250))
+    task_id: Mapped[str] = mapped_column(String(250))
+    map_index: Mapped[int] = mapped_column(Integer)
+    try_number: Mapped[int] = mapped_column(Integer)
+    classpath: Mapped[str] = mapped_column(String(1000))
+    kwargs: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    fired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: The first event's payload (tagged JSON), or why the trigger failed.
+    event: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (
+        Index("ix_trigger_fired_at", "fired_at"),
+        Index("uq_trigger_task_instance", "dag_id", "run_id", "task_id", "map_index", unique=True),
+    )
 
 
 class ImportErrorRow(Base):

@@ -29,11 +29,13 @@ from taskkit.metastore.records import (
     RenderedFieldsWrite,
     TaskInstanceRecord,
     TIChange,
+    TriggerWrite,
     XComWrite,
 )
 from taskkit.metastore.rendered import write_rendered_fields
 from taskkit.metastore.runs import ACTIVE_RUN_STATES
 from taskkit.metastore.tables import DagRunRow, TaskInstanceRow
+from taskkit.metastore.triggers import write_triggers
 from taskkit.metastore.units import UnitOfWork
 from taskkit.metastore.xcoms import clear_xcoms, write_xcom
 from taskkit.model.keys import TaskInstanceKey
@@ -160,6 +162,8 @@ class TaskInstanceMethods(UnitOfWork):
         cleared: Iterable[TaskInstanceKey] = (),
         rendered: Sequence[RenderedFieldsWrite] = (),
         asset_events: Sequence[AssetEventWrite] = (),
+        *,
+        triggers: Sequence[TriggerWrite] = (),
     ) -> list[bool]:
         """Apply each change whose task instance is in one of its expected states, atomically.
 
@@ -172,7 +176,8 @@ class TaskInstanceMethods(UnitOfWork):
         first, where one of their changes applied. `rendered` are finished
         tries' rendered template fields, stored in the same transaction, as
         are `asset_events` (each queued for the DAGs scheduled on its asset)
-        of the tries whose success applied.
+        of the tries whose success applied, and `triggers` of the tries
+        whose move to deferred applied.
         """
         if not changes and not xcoms:
             return []
@@ -214,6 +219,7 @@ class TaskInstanceMethods(UnitOfWork):
             for fields in rendered:
                 write_rendered_fields(connection, fields)
             write_asset_events(connection, (e for e in asset_events if e.ti in won), now)
+            write_triggers(connection, (t for t in triggers if t.ti in won), now)
         return applied
 
     def expand_task_instance(self, key: TaskInstanceKey, count: int) -> bool:

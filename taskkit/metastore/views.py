@@ -38,6 +38,8 @@ class PoolUsage:
     queued: int
     scheduled: int
     deferred: int = 0
+    #: Whether the deferred ones hold their slots (else they are only shown).
+    include_deferred: bool = False
 
 
 class ViewMethods(UnitOfWork):
@@ -113,17 +115,13 @@ class ViewMethods(UnitOfWork):
 
     def pool_usage(self) -> list[PoolUsage]:
         """Every pool by name with the slots held by running and queued task instances
-        and wanted by scheduled ones."""
+        and wanted by scheduled ones, and held by deferred ones."""
+        counted = (State.RUNNING, State.QUEUED, State.SCHEDULED, State.DEFERRED)
         sums = [
             func.sum(case((_TI.state == state, _TI.pool_slots), else_=0)).label(state.value)
-            for state in (State.RUNNING, State.QUEUED, State.SCHEDULED)
+            for state in counted
         ]
-        used = (
-            select(_TI.pool, *sums)
-            .where(_TI.state.in_([State.RUNNING, State.QUEUED, State.SCHEDULED]))
-            .group_by(_TI.pool)
-            .subquery()
-        )
+        used = select(_TI.pool, *sums).where(_TI.state.in_(counted)).group_by(_TI.pool).subquery()
         query = (
             select(
                 PoolRow.name,
@@ -132,14 +130,25 @@ class ViewMethods(UnitOfWork):
                 used.c.running,
                 used.c.queued,
                 used.c.scheduled,
+                used.c.deferred,
+                PoolRow.include_deferred,
             )
             .outerjoin(used, used.c.pool == PoolRow.name)
             .order_by(PoolRow.name)
         )
         with self._read() as session:
             return [
-                PoolUsage(name, slots, desc, int(run or 0), int(que or 0), int(sch or 0))
-                for name, slots, desc, run, que, sch in session.execute(query)
+                PoolUsage(
+                    name,
+                    slots,
+                    desc,
+                    int(run or 0),
+                    int(que or 0),
+                    int(sch or 0),
+                    int(dfr or 0),
+                    bool(include),
+                )
+                for name, slots, desc, run, que, sch, dfr, include in session.execute(query)
             ]
 
     def pool_task_instances(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -98,12 +98,17 @@ class BaseAsset:
         return AssetAny(self, other)
 
     def evaluate(
-        self, fresh: AbstractSet[str], aliases: Mapping[str, AbstractSet[str]] = _NO_ALIASES
+        self,
+        fresh: AbstractSet[str],
+        aliases: Mapping[str, AbstractSet[str]] = _NO_ALIASES,
+        names: Mapping[str, AbstractSet[str]] = _NO_ALIASES,
     ) -> bool:
         """Whether the condition holds when the assets in `fresh` (by URI) have new events.
 
         `aliases` maps each AssetAlias name to the URIs of the assets it has
         resolved to (events were added through it); an alias holds when any has.
+        `names` maps each name an `Asset.ref(name=...)` names to the URIs of the
+        known assets with that name.
         """
         raise NotImplementedError
 
@@ -115,6 +120,26 @@ class BaseAsset:
         """Every AssetAlias the condition names, each once."""
         return iter(())
 
+    def iter_refs(self) -> Iterator[AssetRef]:
+        """Every Asset.ref(...) the condition names, each once."""
+        return iter(())
+
+
+@attrs.frozen(init=False)
+class AssetWatcher:
+    """Airflow's event-driven watch of an asset: a trigger whose events update the asset.
+
+    Accepted so Airflow DAGs load; taskkit does not run watchers yet (a DAG
+    using an asset with watchers gets a one-line warning), so such an asset is
+    updated only by the tasks that list it in their outlets.
+    """
+
+    name: str
+    trigger: Any = attrs.field(eq=False)
+
+    def __init__(self, name: str, trigger: Any) -> None:
+        self.__attrs_init__(_check_identifier("watcher name", name), trigger)
+
 
 @attrs.frozen(init=False, eq=True)
 class Asset(BaseAsset):
@@ -124,6 +149,7 @@ class Asset(BaseAsset):
     name: str
     group: str
     extra: Mapping[str, Any] = attrs.field(eq=False, hash=False)
+    watchers: tuple[AssetWatcher, ...] = attrs.field(eq=False, hash=False, repr=False)
 
     def __init__(
         self,
@@ -132,24 +158,93 @@ class Asset(BaseAsset):
         name: str | None = None,
         group: str = "asset",
         extra: Mapping[str, Any] | None = None,
+        watchers: Iterable[AssetWatcher] = (),
     ) -> None:
         if uri is None and name is None:
             raise AssetDefinitionError("Asset needs a uri or a name, e.g. Asset('s3://b/key').")
         normalized = normalize_uri(uri if uri is not None else name)
+        watching = tuple(watchers)
+        if not all(isinstance(w, AssetWatcher) for w in watching):
+            raise AssetDefinitionError(
+                f"Asset {normalized!r}: watchers must be AssetWatcher(name, trigger) objects."
+            )
         self.__attrs_init__(
             normalized,
             _check_identifier("name", name if name is not None else normalized),
             _check_identifier("group", group),
             _json_extra(extra),
+            watching,
         )
 
     def evaluate(
-        self, fresh: AbstractSet[str], aliases: Mapping[str, AbstractSet[str]] = _NO_ALIASES
+        self,
+        fresh: AbstractSet[str],
+        aliases: Mapping[str, AbstractSet[str]] = _NO_ALIASES,
+        names: Mapping[str, AbstractSet[str]] = _NO_ALIASES,
     ) -> bool:
         return self.uri in fresh
 
     def iter_assets(self) -> Iterator[Asset]:
         yield self
+
+    @staticmethod
+    def ref(*, name: str | None = None, uri: str | None = None) -> AssetRef:
+        """A reference to an asset declared elsewhere (by an outlet or `@asset`), by name or URI.
+
+        It declares nothing itself: a schedule on it waits for events of the
+        asset with that name (or URI); an outlet or inlet names that asset.
+        """
+        if (name is None) == (uri is None):
+            raise AssetDefinitionError(
+                "Asset.ref() takes exactly one of name= or uri=, e.g. Asset.ref(name='orders')."
+            )
+        return AssetNameRef(name) if name is not None else AssetUriRef(uri)  # type: ignore[arg-type]
+
+
+class AssetRef(BaseAsset):
+    """A reference to an asset by name or URI (made by Asset.ref), resolved against known ones."""
+
+    def iter_assets(self) -> Iterator[Asset]:
+        return iter(())  # references declare no asset
+
+    def iter_refs(self) -> Iterator[AssetRef]:
+        yield self
+
+
+@attrs.frozen(init=False)
+class AssetNameRef(AssetRef):
+    """`Asset.ref(name=...)`: the asset declared with that name."""
+
+    name: str
+
+    def __init__(self, name: str) -> None:
+        self.__attrs_init__(_check_identifier("name", name))
+
+    def evaluate(
+        self,
+        fresh: AbstractSet[str],
+        aliases: Mapping[str, AbstractSet[str]] = _NO_ALIASES,
+        names: Mapping[str, AbstractSet[str]] = _NO_ALIASES,
+    ) -> bool:
+        return any(uri in fresh for uri in names.get(self.name, ()))
+
+
+@attrs.frozen(init=False)
+class AssetUriRef(AssetRef):
+    """`Asset.ref(uri=...)`: the asset with that URI (normalized as Asset normalizes it)."""
+
+    uri: str
+
+    def __init__(self, uri: str) -> None:
+        self.__attrs_init__(normalize_uri(uri))
+
+    def evaluate(
+        self,
+        fresh: AbstractSet[str],
+        aliases: Mapping[str, AbstractSet[str]] = _NO_ALIASES,
+        names: Mapping[str, AbstractSet[str]] = _NO_ALIASES,
+    ) -> bool:
+        return self.uri in fresh
 
 
 @attrs.frozen(init=False)
@@ -165,7 +260,10 @@ class AssetAlias(BaseAsset):
         )
 
     def evaluate(
-        self, fresh: AbstractSet[str], aliases: Mapping[str, AbstractSet[str]] = _NO_ALIASES
+        self,
+        fresh: AbstractSet[str],
+        aliases: Mapping[str, AbstractSet[str]] = _NO_ALIASES,
+        names: Mapping[str, AbstractSet[str]] = _NO_ALIASES,
     ) -> bool:
         return any(uri in fresh for uri in aliases.get(self.name, ()))
 
@@ -209,14 +307,25 @@ class _Combined(BaseAsset):
                     seen.add(alias.name)
                     yield alias
 
+    def iter_refs(self) -> Iterator[AssetRef]:
+        seen: set[AssetRef] = set()
+        for item in self.objects:
+            for ref in item.iter_refs():
+                if ref not in seen:
+                    seen.add(ref)
+                    yield ref
+
 
 class AssetAll(_Combined):
     """Holds once every one of its parts holds (`a & b`; `schedule=[a, b]`)."""
 
     def evaluate(
-        self, fresh: AbstractSet[str], aliases: Mapping[str, AbstractSet[str]] = _NO_ALIASES
+        self,
+        fresh: AbstractSet[str],
+        aliases: Mapping[str, AbstractSet[str]] = _NO_ALIASES,
+        names: Mapping[str, AbstractSet[str]] = _NO_ALIASES,
     ) -> bool:
-        return all(o.evaluate(fresh, aliases) for o in self.objects)
+        return all(o.evaluate(fresh, aliases, names) for o in self.objects)
 
     def __and__(self, other: object) -> AssetAll:
         if not isinstance(other, BaseAsset):
@@ -228,9 +337,12 @@ class AssetAny(_Combined):
     """Holds once any one of its parts holds (`a | b`)."""
 
     def evaluate(
-        self, fresh: AbstractSet[str], aliases: Mapping[str, AbstractSet[str]] = _NO_ALIASES
+        self,
+        fresh: AbstractSet[str],
+        aliases: Mapping[str, AbstractSet[str]] = _NO_ALIASES,
+        names: Mapping[str, AbstractSet[str]] = _NO_ALIASES,
     ) -> bool:
-        return any(o.evaluate(fresh, aliases) for o in self.objects)
+        return any(o.evaluate(fresh, aliases, names) for o in self.objects)
 
     def __or__(self, other: object) -> AssetAny:
         if not isinstance(other, BaseAsset):
@@ -267,6 +379,10 @@ def describe_condition(condition: BaseAsset) -> str:
         return condition.uri
     if isinstance(condition, AssetAlias):
         return f"alias:{condition.name}"
+    if isinstance(condition, AssetNameRef):
+        return f"ref:name={condition.name}"
+    if isinstance(condition, AssetUriRef):
+        return f"ref:{condition.uri}"
     assert isinstance(condition, _Combined)
     sign = " & " if isinstance(condition, AssetAll) else " | "
     return "(" + sign.join(describe_condition(o) for o in condition.objects) + ")"
@@ -292,8 +408,32 @@ class Metadata:
 
 
 @attrs.frozen
+class AssetEventDagRun:
+    """The run an asset event came from, as Airflow 3's `event.source_dag_run` shows it."""
+
+    dag_id: str
+    run_id: str
+    logical_date: dt.datetime
+    run_type: str
+    state: str
+    conf: Mapping[str, Any]
+    data_interval_start: dt.datetime | None
+    data_interval_end: dt.datetime | None
+    start_date: dt.datetime | None
+    end_date: dt.datetime | None
+
+
+#: Finds a run by (dag_id, run_id): what a try's context gives its events to look runs up.
+RunLookup = Callable[[str, str], "AssetEventDagRun | None"]
+
+
+@attrs.frozen
 class AssetEvent:
-    """A recorded asset event as a task reads it (`inlet_events`, `triggering_asset_events`)."""
+    """A recorded asset event as a task reads it (`inlet_events`, `triggering_asset_events`).
+
+    `source_dag_run` is read when first asked for (a try's context gives the
+    event a way to look it up; elsewhere it is None), as Airflow fetches it.
+    """
 
     uri: str
     extra: Mapping[str, Any]
@@ -302,6 +442,19 @@ class AssetEvent:
     source_run_id: str | None = None
     source_task_id: str | None = None
     source_map_index: int = -1
+    lookup: RunLookup | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def asset(self) -> Asset:
+        """The asset the event is of (by URI: its declared name is not carried)."""
+        return Asset(self.uri)
+
+    @property
+    def source_dag_run(self) -> AssetEventDagRun | None:
+        """The run whose task recorded the event; None for events from elsewhere."""
+        if self.lookup is None or self.source_dag_id is None or self.source_run_id is None:
+            return None
+        return self.lookup(self.source_dag_id, self.source_run_id)
 
 
 @attrs.frozen

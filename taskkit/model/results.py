@@ -20,6 +20,8 @@ class TryOutcome(enum.Enum):
     SKIPPED = "skipped"  #: asked to be skipped (AirflowSkipException, bash exit 99)
     #: a reschedule-mode sensor's poke found nothing: the same try pokes again at reschedule_at
     RESCHEDULED = "rescheduled"
+    #: the try deferred itself to a trigger (`deferral`): it resumes when the trigger fires
+    DEFERRED = "deferred"
 
 
 class SkipScope(enum.Enum):
@@ -41,6 +43,32 @@ class EncodedXComSequence:
     values: tuple[Any, ...] = attrs.field(repr=False)
     #: The map index each value came from (`xcom_pull(map_indexes=...)` selects by them).
     map_indexes: tuple[int, ...] = ()
+
+
+#: The next_method of a resumed try whose wait failed (Airflow's TRIGGER_FAIL_REPR).
+FAIL_METHOD = "__fail__"
+#: The error of a deferral that timed out (Airflow's TriggerFailureReason.TRIGGER_TIMEOUT).
+DEFERRAL_TIMEOUT = "Trigger/execution timeout"
+
+
+@attrs.frozen
+class Deferral:
+    """What a deferring try asks for: a trigger to run, and how to resume when it fires.
+
+    Everything is plain text (the trigger's kwargs and the resume kwargs as
+    tagged JSON), so the scheduler stores it and the triggerer rebuilds the
+    trigger without either of them importing user code beyond the trigger.
+    """
+
+    #: The trigger class's import path, as `BaseTrigger.serialize()` names it.
+    classpath: str
+    #: The trigger's keyword arguments, tagged JSON.
+    kwargs: str
+    #: The operator method the resumed try calls, and its keyword arguments (tagged JSON).
+    next_method: str
+    next_kwargs: str
+    #: When the wait fails with TaskDeferralTimeout (None: no timeout).
+    timeout_at: dt.datetime | None = None
 
 
 @attrs.frozen
@@ -68,6 +96,8 @@ class TryResult:
     #: sensor timeout counts from then, across reschedules).
     reschedule_at: dt.datetime | None = None
     first_poke_at: dt.datetime | None = None
+    #: DEFERRED only: the trigger to wait on and how to resume.
+    deferral: Deferral | None = None
     #: A mapped instance's map_index_template, rendered after the try (None without one).
     rendered_map_index: str | None = None
     #: SUCCESS only: the asset events of the task's outlets, for the scheduler to record.

@@ -17,9 +17,10 @@ EventsTimetable runs at each listed datetime, with a zero-length interval.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import zoneinfo
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -62,17 +63,53 @@ def _cron(owner: str, value: object) -> str:
     )
 
 
-def _delta(owner: str, name: str, value: object, *, positive: bool) -> dt.timedelta:
-    if not isinstance(value, dt.timedelta) or value < _ZERO or (positive and value == _ZERO):
-        need = "a positive" if positive else "a non-negative"
-        raise ScheduleError(f"{owner}: {name} must be {need} datetime.timedelta, got {value!r}.")
-    return value
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from dateutil.relativedelta import relativedelta
+
+    #: A fixed length of time, or calendar steps ("one month") as dateutil counts them.
+    Delta: TypeAlias = dt.timedelta | relativedelta
+
+
+def is_relativedelta(value: object) -> bool:
+    """Whether `value` is a dateutil relativedelta, without importing dateutil (~8 ms).
+
+    Whoever made one has imported the module, so it is in sys.modules if it can be one.
+    """
+    module = sys.modules.get("dateutil.relativedelta")
+    kind = getattr(module, "relativedelta", None)
+    return kind is not None and isinstance(value, kind)
+
+
+#: Where a relativedelta's sign is judged: it may be positive on one date and not another
+#: (months=1, days=-30), so like Airflow it is judged on one date; a fixed one keeps it pure.
+_SIGN_CHECKED_AT = dt.datetime(2001, 1, 1)
+
+
+def _delta(owner: str, name: str, value: Any, *, positive: bool) -> Delta:
+    if is_relativedelta(value):
+        moved = _SIGN_CHECKED_AT + value
+        if moved > _SIGN_CHECKED_AT or (not positive and moved == _SIGN_CHECKED_AT):
+            return value  # type: ignore[no-any-return]  # a relativedelta, checked above
+    elif isinstance(value, dt.timedelta) and (value > _ZERO or (not positive and value == _ZERO)):
+        return value
+    need = "a positive" if positive else "a non-negative"
+    raise ScheduleError(
+        f"{owner}: {name} must be {need} datetime.timedelta or dateutil.relativedelta, "
+        f"got {value!r}."
+    )
 
 
 def _run_immediately(owner: str, value: object) -> bool | dt.timedelta | None:
     if value is None or isinstance(value, bool):
         return value
-    return _delta(owner, "run_immediately", value, positive=False)
+    if not isinstance(value, dt.timedelta) or value < _ZERO:
+        raise ScheduleError(
+            f"{owner}: run_immediately must be True, False, None or a non-negative "
+            f"datetime.timedelta, got {value!r}."
+        )
+    return value
 
 
 def _aware(value: object, owner: str) -> dt.datetime:
@@ -93,7 +130,7 @@ class CronTriggerTimetable:
 
     expression: str
     timezone: dt.tzinfo
-    interval: dt.timedelta
+    interval: Delta
     run_immediately: bool | dt.timedelta | None
 
     def __init__(
@@ -101,7 +138,7 @@ class CronTriggerTimetable:
         cron: str,
         *,
         timezone: str | dt.tzinfo = "UTC",
-        interval: dt.timedelta = _ZERO,
+        interval: Delta = _ZERO,
         run_immediately: bool | dt.timedelta | None = False,
     ) -> None:
         owner = type(self).__name__
@@ -123,14 +160,14 @@ class MultipleCronTriggerTimetable:
 
     expressions: tuple[str, ...]
     timezone: dt.tzinfo
-    interval: dt.timedelta
+    interval: Delta
     run_immediately: bool | dt.timedelta | None
 
     def __init__(
         self,
         *crons: str,
         timezone: str | dt.tzinfo = "UTC",
-        interval: dt.timedelta = _ZERO,
+        interval: Delta = _ZERO,
         run_immediately: bool | dt.timedelta | None = False,
     ) -> None:
         owner = type(self).__name__
@@ -163,12 +200,16 @@ class MultipleCronTriggerTimetable:
 
 @attrs.frozen(init=False)
 class DeltaTriggerTimetable:
-    """Start a run every `delta`; its data interval is the `interval` before the run."""
+    """Start a run every `delta`; its data interval is the `interval` before the run.
 
-    delta: dt.timedelta
-    interval: dt.timedelta
+    Both may be a relativedelta: `relativedelta(months=1)` runs on the same
+    day each month (clamped to the month's end, as dateutil adds months).
+    """
 
-    def __init__(self, delta: dt.timedelta, *, interval: dt.timedelta = _ZERO) -> None:
+    delta: Delta
+    interval: Delta
+
+    def __init__(self, delta: Delta, *, interval: Delta = _ZERO) -> None:
         owner = type(self).__name__
         self.__attrs_init__(
             _delta(owner, "delta", delta, positive=True),
@@ -197,11 +238,12 @@ class CronDataIntervalTimetable:
 
 @attrs.frozen(init=False)
 class DeltaDataIntervalTimetable:
-    """Data intervals `delta` long; a run starts when its interval ends."""
+    """Data intervals `delta` long (a relativedelta: calendar months...); a run starts when
+    its interval ends. `schedule=relativedelta(...)` means this, as in Airflow."""
 
-    delta: dt.timedelta
+    delta: Delta
 
-    def __init__(self, delta: dt.timedelta) -> None:
+    def __init__(self, delta: Delta) -> None:
         self.__attrs_init__(_delta(type(self).__name__, "delta", delta, positive=True))
 
     @property

@@ -108,6 +108,8 @@ class ActiveRun:
             data_interval_start=self.data_interval_start,
             data_interval_end=self.data_interval_end,
             first_poke_at=ti.first_poke_at,
+            next_method=ti.next_method,
+            next_kwargs=ti.next_kwargs,
             previous_success=previous_success,
         )
 

@@ -17,7 +17,7 @@ import attrs
 import structlog
 
 from taskkit.errors import DagVersionUnloadableError, DuplicateRunError
-from taskkit.model.assets import asset_condition
+from taskkit.model.assets import AssetNameRef, asset_condition
 
 if TYPE_CHECKING:
     from taskkit.metastore.records import DagFlags
@@ -79,8 +79,11 @@ class AssetRunCreator:
             if condition is None or not queue:
                 self.pending.discard(dag_id)
                 continue
-            names = [alias.name for alias in condition.iter_aliases()]
-            if not condition.evaluate(queue, self.store.alias_assets(names) if names else {}):
+            aliases = [alias.name for alias in condition.iter_aliases()]
+            names = [r.name for r in condition.iter_refs() if isinstance(r, AssetNameRef)]
+            resolved = self.store.alias_assets(aliases) if aliases else {}
+            named = self.store.asset_uris_named(names) if names else {}
+            if not condition.evaluate(queue, resolved, named):
                 continue  # waits for more events
             run_id = f"asset_triggered__{now.isoformat()}"
             try:

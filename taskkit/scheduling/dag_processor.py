@@ -29,7 +29,14 @@ import attrs
 
 from taskkit import serde
 from taskkit.errors import DuplicateDagIdError
-from taskkit.model.assets import Asset, AssetAlias, BaseAsset, asset_condition, describe_condition
+from taskkit.model.assets import (
+    Asset,
+    AssetAlias,
+    AssetRef,
+    BaseAsset,
+    asset_condition,
+    describe_condition,
+)
 from taskkit.model.timetables import Schedule
 from taskkit.scheduling.dag_import import (
     FileImportError,
@@ -67,6 +74,8 @@ class ParsedDag:
     #: The assets its schedule names, and those its tasks' outlets update.
     scheduled_on: tuple[Asset, ...] = ()
     scheduled_on_aliases: tuple[AssetAlias, ...] = ()
+    #: Asset.ref(...)s its schedule names: resolved against known assets when events come.
+    scheduled_on_refs: tuple[AssetRef, ...] = ()
     produces: tuple[Asset, ...] = ()
 
 
@@ -152,6 +161,7 @@ def _parsed_dag(dag: DAG, fileloc: str, payload: bytes, digest: str) -> ParsedDa
         warnings=tuple(dag.warnings),
         scheduled_on=_scheduled_on(dag.schedule),
         scheduled_on_aliases=_aliases_of(dag.schedule),
+        scheduled_on_refs=_refs_of(dag.schedule),
         produces=tuple(
             a for t in dag.task_dict.values() for a in t.outlets if isinstance(a, Asset)
         ),
@@ -166,6 +176,11 @@ def _scheduled_on(schedule: Schedule) -> tuple[Asset, ...]:
 def _aliases_of(schedule: Schedule) -> tuple[AssetAlias, ...]:
     condition = asset_condition(schedule)
     return () if condition is None else tuple(condition.iter_aliases())
+
+
+def _refs_of(schedule: Schedule) -> tuple[AssetRef, ...]:
+    condition = asset_condition(schedule)
+    return () if condition is None else tuple(condition.iter_refs())
 
 
 def describe_schedule(schedule: Schedule) -> str | None:
@@ -422,7 +437,11 @@ def sync_dags_folder(store: Metastore, settings: Settings, secret_key: bytes) ->
             next_run=_next_run(dag.timetable, latest.get(dag.dag_id), now),
         )
         store.save_asset_references(
-            dag.dag_id, dag.scheduled_on, dag.produces, dag.scheduled_on_aliases
+            dag.dag_id,
+            dag.scheduled_on,
+            dag.produces,
+            dag.scheduled_on_aliases,
+            dag.scheduled_on_refs,
         )
         saved.append(dag.dag_id)
         if outcome.created:

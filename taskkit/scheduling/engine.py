@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from taskkit.model.dag import DagSpec
-from taskkit.model.results import TryOutcome, TryResult
+from taskkit.model.results import DEFERRAL_TIMEOUT, FAIL_METHOD, TryOutcome, TryResult
 from taskkit.model.task import MapLength, TaskSpec
 from taskkit.scheduling.instances import (
     Expanded,
@@ -61,8 +62,10 @@ __all__ = [
 ]
 
 _DECIDED = {Readiness.SKIP: State.SKIPPED, Readiness.UPSTREAM_FAILED: State.UPSTREAM_FAILED}
-#: States released to scheduled by a timer: a retry's delay, or a sensor's next poke.
-_WAITING = frozenset({State.UP_FOR_RETRY, State.UP_FOR_RESCHEDULE})
+#: States released to scheduled by a timer: a retry's delay, a sensor's next poke, or (for a
+#: deferred instance) its deferral's timeout.
+_WAITING = frozenset({State.UP_FOR_RETRY, State.UP_FOR_RESCHEDULE, State.DEFERRED})
+
 
 #: The default of core.max_map_length.
 DEFAULT_MAX_MAP_LENGTH = 1024
@@ -185,8 +188,15 @@ class RunEngine:
         return taken
 
     def next_retry_at(self) -> dt.datetime | None:
-        """When the earliest up_for_retry (or up_for_reschedule) instance is released."""
-        return self._retries[0][0] if self._retries else None
+        """When the earliest up_for_retry (or up_for_reschedule, or deferred) instance is
+        released; timers of instances released otherwise (a trigger fired) are dropped."""
+        while self._retries:
+            at, task_id, map_index = self._retries[0]
+            ti = self.tis.get((task_id, map_index))
+            if ti is not None and _timer_holds(ti, at):
+                return at
+            heapq.heappop(self._retries)
+        return None
 
     def outcome(self) -> RunState | None:
         """The run's final state once every task has finished, else None."""
@@ -391,10 +401,37 @@ class RunEngine:
         while self._retries and self._retries[0][0] <= now:
             _, task_id, map_index = heapq.heappop(self._retries)
             ti = self.tis.get((task_id, map_index))
-            if ti is not None and ti.state in _WAITING:
-                ti.next_retry_at = None
-                changes.append(self._move(task_id, State.SCHEDULED, map_index=map_index))
+            if ti is None or ti.state not in _WAITING:
+                continue
+            if ti.state is State.DEFERRED:
+                if ti.next_retry_at is None or ti.next_retry_at > now:
+                    continue  # resumed and deferred again since: a stale timer
+                changes.append(
+                    self.resume(task_id, FAIL_METHOD, _TIMEOUT_KWARGS, map_index=map_index)
+                )
+                continue
+            ti.next_retry_at = None
+            changes.append(self._move(task_id, State.SCHEDULED, map_index=map_index))
         return changes
+
+    def resume(
+        self, task_id: str, next_method: str, next_kwargs: str, *, map_index: int = -1
+    ) -> Transition:
+        """A deferred instance's trigger fired (or failed, or timed out): schedule its try again.
+
+        The same try resumes by calling `next_method` (FAIL_METHOD: it fails
+        with the reason in `next_kwargs`), as in Airflow.
+        """
+        ti = self.tis[task_id, map_index]
+        ti.next_retry_at = None
+        ti.next_method, ti.next_kwargs = next_method, next_kwargs
+        return self._move(
+            task_id,
+            State.SCHEDULED,
+            map_index=map_index,
+            next_method=next_method,
+            next_kwargs=next_kwargs,
+        )
 
     def queue(self, task_id: str, map_index: int = -1) -> Transition:
         """Hand a scheduled instance to an executor: its next try begins.
@@ -411,7 +448,8 @@ class RunEngine:
 
     def continues_try(self, task_id: str, map_index: int = -1) -> bool:
         """Whether the instance's next queue is another poke of a rescheduled sensor's try."""
-        return self.tis[task_id, map_index].first_poke_at is not None
+        ti = self.tis[task_id, map_index]
+        return ti.first_poke_at is not None or ti.next_method is not None
 
     def start(self, task_id: str, try_number: int, map_index: int = -1) -> Transition | None:
         """A worker reported the try running; None if the report is stale."""
@@ -445,15 +483,20 @@ class RunEngine:
             return []
         spec = self.spec.tasks[task_id]
         outcome = result.outcome
+        deferral = result.deferral if outcome is TryOutcome.DEFERRED else None
         if outcome is TryOutcome.RESCHEDULED:
             decided = TryTransition(State.UP_FOR_RESCHEDULE, result.reschedule_at or now)
             ti.first_poke_at = ti.first_poke_at or result.first_poke_at or now
+        elif deferral is not None:
+            decided = TryTransition(State.DEFERRED, deferral.timeout_at)
         elif outcome is TryOutcome.FAILED and not result.retryable:
             decided = after_try(spec, spec.max_tries, outcome, now)
         else:
             decided = after_try(spec, try_number, outcome, now, retry_delay)
         if decided.state is not State.UP_FOR_RESCHEDULE:
             ti.first_poke_at = None
+        ti.next_method = deferral.next_method if deferral else None
+        ti.next_kwargs = deferral.next_kwargs if deferral else None
         if result.xcoms:
             if (task_id, map_index) not in self.xcoms:
                 self._pushers[task_id] = self._pushers.get(task_id, 0) + 1
@@ -469,6 +512,9 @@ class RunEngine:
             map_index=map_index,
             first_poke_at=ti.first_poke_at,
             rendered_map_index=result.rendered_map_index,
+            deferral=deferral,
+            next_method=ti.next_method,
+            next_kwargs=ti.next_kwargs,
         )
         if decided.next_retry_at is not None:
             ti.next_retry_at = decided.next_retry_at
@@ -568,6 +614,34 @@ class RunEngine:
                 progress.unfinished += 1
                 progress.state = State.RUNNING
         return change
+
+
+#: The next_kwargs of a try resumed because its deferral timed out (Airflow's reason).
+_TIMEOUT_KWARGS = json.dumps({"error": DEFERRAL_TIMEOUT})
+
+
+def resumed_with(
+    next_method: str | None, next_kwargs: str | None, event: str | None, error: str | None
+) -> tuple[str, str]:
+    """The next_method and next_kwargs a deferred try resumes with once its trigger fired.
+
+    The event's payload joins the stored kwargs as `event` (both tagged JSON,
+    merged as JSON without decoding a value); a trigger that failed makes the
+    resumed try fail with its error (Airflow's "__fail__").
+    """
+    if error is not None:
+        first, _, rest = error.partition("\n")
+        return FAIL_METHOD, json.dumps({"error": first, "traceback": rest or None})
+    kwargs = json.loads(next_kwargs) if next_kwargs else {}
+    kwargs["event"] = json.loads(event) if event else None
+    return next_method or FAIL_METHOD, json.dumps(kwargs)
+
+
+def _timer_holds(ti: TaskInstance, at: dt.datetime) -> bool:
+    """Whether a timer at `at` still releases `ti` (a fired trigger released it already)."""
+    if ti.state is State.DEFERRED:
+        return ti.next_retry_at == at
+    return ti.state in _WAITING
 
 
 class _StateView(Mapping[str, State]):

@@ -16,7 +16,7 @@ import datetime as dt
 import math
 import os
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 import attrs
@@ -56,9 +56,13 @@ def claim_quota(*, alive: int, active: int, unowned: int, mine: int) -> int:
     return min(unowned, max(share - mine, 0))
 
 
-def global_occupancy(occupants: Iterable[Occupant]) -> Occupancy:
-    """What every scheduler's queued and running tries hold, as selection counts it."""
+def global_occupancy(
+    occupants: Iterable[Occupant], deferred: Mapping[str, int] | None = None
+) -> Occupancy:
+    """What every scheduler's queued and running tries (and deferred instances, for the pools
+    that count them) hold, as selection counts it."""
     occupancy = Occupancy()
+    occupancy.deferred_per_pool.update(deferred or {})
     for o in occupants:
         occupancy.total += o.tries
         occupancy.per_dag[o.dag_id] += o.tries

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from taskkit.errors import IllegalTransitionError
+from taskkit.model.results import Deferral
 from taskkit.states import ALLOWED_TRANSITIONS, State
 
 #: Names one task instance of the run: (task_id, map_index), map_index -1 when not mapped.
@@ -63,13 +64,18 @@ class TaskInstance:
     state: State
     try_number: int = 0
     max_tries: int = 1
-    #: When it is released: the retry time (up_for_retry) or the next poke (up_for_reschedule).
+    #: When it is released: the retry time (up_for_retry), the next poke (up_for_reschedule)
+    #: or its deferral's timeout (deferred).
     next_retry_at: dt.datetime | None = None
     #: Set while a reschedule-mode sensor's try spans several pokes: its next queue
     #: continues that try rather than starting a new one (Airflow's semantics).
     first_poke_at: dt.datetime | None = None
     #: A mapped instance's map_index_template as its last try rendered it.
     rendered_map_index: str | None = None
+    #: Set while its try is deferred or resuming: the method the resumed try calls, and its
+    #: keyword arguments (tagged JSON; the trigger's event is added when it fires).
+    next_method: str | None = None
+    next_kwargs: str | None = None
 
 
 @attrs.frozen
@@ -93,6 +99,12 @@ class Transition:
     first_poke_at: dt.datetime | None = None
     #: The instance's map_index_template as its finished try rendered it.
     rendered_map_index: str | None = None
+    #: To deferred: the trigger to run and how to resume (the driver stores the trigger).
+    deferral: Deferral | None = None
+    #: To deferred, or back to scheduled when its trigger fired: how the try resumes.
+    #: None on every other transition that ends a try (the columns are cleared).
+    next_method: str | None = None
+    next_kwargs: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.target not in ALLOWED_TRANSITIONS[self.source]:

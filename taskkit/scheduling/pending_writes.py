@@ -19,16 +19,18 @@ from taskkit.metastore.records import (
     AssetEventWrite,
     RenderedFieldsWrite,
     TIChange,
+    TriggerWrite,
     XComWrite,
 )
 from taskkit.metastore.store import Metastore
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.scheduling.engine import Transition
-from taskkit.scheduling.transitions import reschedule_reason
+from taskkit.scheduling.transitions import deferred_reason, reschedule_reason
 from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, State
 
-#: States a timer releases: a retry's delay, a reschedule-mode sensor's next poke.
-TIMED = frozenset({State.UP_FOR_RETRY, State.UP_FOR_RESCHEDULE})
+#: States a timer releases: a retry's delay, a reschedule-mode sensor's next poke, a
+#: deferral's timeout (a deferred instance is released sooner when its trigger fires).
+TIMED = frozenset({State.UP_FOR_RETRY, State.UP_FOR_RESCHEDULE, State.DEFERRED})
 
 
 @attrs.define
@@ -43,6 +45,8 @@ class PendingWrites:
     xcom_clears: list[TaskInstanceKey] = attrs.Factory(list)
     #: Asset events of finished tries, written with their transitions.
     asset_writes: list[AssetEventWrite] = attrs.Factory(list)
+    #: The triggers of tries that deferred, written with their transitions.
+    trigger_writes: list[TriggerWrite] = attrs.Factory(list)
 
     def __bool__(self) -> bool:
         """Whether the next commit has anything to write."""
@@ -62,8 +66,18 @@ class PendingWrites:
             columns.setdefault("first_poke_at", change.first_poke_at)
             if change.rendered_map_index is not None:
                 columns["rendered_map_index"] = change.rendered_map_index
+        if change.source in OCCUPYING_STATES or change.next_method is not None:
+            columns.setdefault("next_method", change.next_method)  # None once a try ends
+            columns.setdefault("next_kwargs", change.next_kwargs)
         if change.target is State.UP_FOR_RESCHEDULE:
             columns.setdefault("wait_reason", reschedule_reason(change.next_retry_at))
+        if change.deferral is not None:
+            columns.setdefault("wait_reason", deferred_reason(change.deferral))
+            self.trigger_writes.append(
+                TriggerWrite(
+                    key, change.try_number, change.deferral.classpath, change.deferral.kwargs
+                )
+            )
         ti_change = TIChange(
             key,
             expected=expected,
@@ -98,10 +112,16 @@ class PendingWrites:
         """
         changes = self.changes
         applied = store.transition_task_instances(
-            changes, self.xcom_writes, self.xcom_clears, self.rendered_writes, self.asset_writes
+            changes,
+            self.xcom_writes,
+            self.xcom_clears,
+            self.rendered_writes,
+            self.asset_writes,
+            triggers=self.trigger_writes,
         )
         # Only once written: a failed write is retried.
         self.changes, self.xcom_writes, self.xcom_clears = [], [], []
+        self.trigger_writes = []
         self.rendered_writes, asset_writes, self.asset_writes = [], self.asset_writes, []
         lost = {
             c.key for c, ok in zip(changes, applied, strict=True) if not ok and c.state is not UNSET

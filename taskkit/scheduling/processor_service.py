@@ -1,5 +1,8 @@
 """The DAG processor as its own process: parse the folder every interval, store what it finds.
 
+Also how a scheduler starts its helpers beside itself: the DAG processor and
+the triggerer, each a `taskkit` child in its own process group.
+
 DAG files are user code and may take as long as `scheduler.parsing_timeout`
 to fail; so the scheduler never parses them itself. `taskkit dag-processor`
 runs this loop, and the scheduler starts one beside itself (unless
@@ -33,6 +36,8 @@ log = structlog.get_logger(__name__)
 
 #: How often a processor started by a scheduler checks that its scheduler still exists.
 _PARENT_CHECK_S = 1.0
+#: A child that died is started again at most this often.
+RESTART_INTERVAL_S = 5.0
 
 
 def run_processor(
@@ -94,22 +99,58 @@ def processor_beside(settings: Settings, *, enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    command = [
-        sys.executable,
-        "-m",
-        "taskkit",
-        "dag-processor",
-        "--dags-folder",
-        str(settings.core.dags_folder),
-        "--parent-pid",
-        str(os.getpid()),
-    ]
-    env = {**os.environ, **_settings_env(settings)}
-    child = subprocess.Popen(command, env=env, start_new_session=True, stdin=subprocess.DEVNULL)
-    log.info("dag_processor_started", pid=child.pid)
+    arguments = ["dag-processor", "--dags-folder", str(settings.core.dags_folder)]
+    processor = ChildBeside(settings, arguments, "dag_processor")
+    processor.ensure_running()
     try:
         yield
     finally:
+        processor.stop()
+
+
+class ChildBeside:
+    """A `taskkit <arguments>` child in its own process group, started when first wanted.
+
+    `ensure_running()` starts it, and starts it again if it died (at most
+    every RESTART_INTERVAL_S, so a child that cannot start does not spin);
+    `stop()` ends it and whatever it started.
+    """
+
+    def __init__(self, settings: Settings, arguments: list[str], name: str) -> None:
+        self.settings = settings
+        self.arguments = arguments
+        self.name = name
+        self.child: subprocess.Popen[bytes] | None = None
+        self._last_start = -RESTART_INTERVAL_S
+
+    def ensure_running(self) -> None:
+        """Start the child unless it runs (restarting one that died, with a warning)."""
+        if self.child is not None and self.child.poll() is None:
+            return
+        if time.monotonic() - self._last_start < RESTART_INTERVAL_S:
+            return
+        if self.child is not None:
+            log.warning(f"{self.name}_restarted", exit_code=self.child.returncode)
+        self._last_start = time.monotonic()
+        command = [
+            sys.executable,
+            "-m",
+            "taskkit",
+            *self.arguments,
+            "--parent-pid",
+            str(os.getpid()),
+        ]
+        env = {**os.environ, **_settings_env(self.settings)}
+        self.child = subprocess.Popen(
+            command, env=env, start_new_session=True, stdin=subprocess.DEVNULL
+        )
+        log.info(f"{self.name}_started", pid=self.child.pid)
+
+    def stop(self) -> None:
+        """SIGTERM the child's process group; SIGKILL it after 5 s."""
+        child, self.child = self.child, None
+        if child is None:
+            return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGTERM)
         try:
@@ -118,6 +159,15 @@ def processor_beside(settings: Settings, *, enabled: bool) -> Iterator[None]:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGKILL)
             child.wait()
+
+
+def triggerer_beside(settings: Settings) -> ChildBeside:
+    """`taskkit triggerer` as a scheduler's child, started the first time a task defers."""
+    return ChildBeside(
+        settings,
+        ["triggerer", "--dags-folder", str(settings.core.dags_folder), "--log-level", "warning"],
+        "triggerer",
+    )
 
 
 def _settings_env(settings: Settings) -> dict[str, str]:

@@ -39,8 +39,8 @@ def recover_orphaned_tries(store: Metastore, executor: Executor) -> int:
             ti.key,
             expected=ti.state,
             state=State.SCHEDULED,
-            # A sensor between pokes of one try resumes that try: it needs no extra one.
-            max_tries=ti.max_tries + (ti.first_poke_at is None),
+            # A sensor between pokes, or a resuming deferred try, goes on: it needs no extra try.
+            max_tries=ti.max_tries + (ti.first_poke_at is None and ti.next_method is None),
             pid=None,
             hostname=None,
             wait_reason="reset after the previous scheduler died mid-try",

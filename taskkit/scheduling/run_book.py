@@ -61,6 +61,9 @@ class RunBook:
                 self.scheduled.add(run.candidate(task_id, dag_limit, map_index))
             elif ti.state in OCCUPYING_STATES:
                 self.occupy(run, task_id)
+            elif ti.state is State.DEFERRED:
+                spec = run.spec.tasks[task_id]
+                self.occupancy.defer(spec.pool, spec.pool_slots)
 
     def unload(self, run: ActiveRun) -> None:
         """Forget what a run no longer held registered (the caller removed it from `runs`)."""
@@ -71,6 +74,9 @@ class RunBook:
             self.wait_reasons.pop(run.key(task_id, map_index), None)
             if ti.state in OCCUPYING_STATES:
                 self.release(run, task_id)
+            elif ti.state is State.DEFERRED:
+                spec = run.spec.tasks[task_id]
+                self.occupancy.undefer(spec.pool, spec.pool_slots)
 
     def occupy(self, run: ActiveRun, task_id: str) -> None:
         """A task instance of the run took its pool slots and counts against its limits."""

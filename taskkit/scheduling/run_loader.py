@@ -82,6 +82,8 @@ class RunLoader:
                     ti.next_retry_at,
                     ti.first_poke_at,
                     rendered_map_index=ti.rendered_map_index,
+                    next_method=ti.next_method,
+                    next_kwargs=ti.next_kwargs,
                 )
                 for ti in tis
             },

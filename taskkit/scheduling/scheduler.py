@@ -41,11 +41,12 @@ from taskkit.scheduling.asset_runs import AssetRunCreator
 from taskkit.scheduling.broken_runs import fail_unloadable_run
 from taskkit.scheduling.dag_flags import DagFlagBook
 from taskkit.scheduling.dag_processor import sync_dags_folder
+from taskkit.scheduling.deferrals import collect_fired, track_deferred
 from taskkit.scheduling.engine import Transition
 from taskkit.scheduling.executors import make_executor
 from taskkit.scheduling.ha import Member, global_occupancy, parallelism_left, shares_metastore
 from taskkit.scheduling.pending_writes import TIMED, PendingWrites
-from taskkit.scheduling.processor_service import processor_beside
+from taskkit.scheduling.processor_service import processor_beside, triggerer_beside
 from taskkit.scheduling.recovery import recover_orphaned_tries
 from taskkit.scheduling.run_book import RunBook
 from taskkit.scheduling.run_creation import RunCreator, held_back_backfills
@@ -102,6 +103,10 @@ class Scheduler:
         self.book = RunBook()
         self.pending_starts: dict[TaskInstanceKey, TryStarted] = {}
         self.pools: dict[str, int] = {}
+        #: Pools whose deferred task instances hold their slots.
+        self.pools_with_deferred: frozenset[str] = frozenset()
+        #: `taskkit triggerer` beside us, started when a task first defers.
+        self.triggerer = triggerer_beside(settings)
         self.dags = DagFlagBook()
         self.pending = PendingWrites()
         self.to_submit: list[Workload] = []
@@ -179,6 +184,7 @@ class Scheduler:
                     raise
                 finally:
                     self._drain()
+                    self.triggerer.stop()
             self.summary.import_errors = len(self.store.list_import_errors())
         finally:
             self.store.dispose()
@@ -408,6 +414,8 @@ class Scheduler:
             )
         elif change.target in TIMED and change.next_retry_at is not None:
             self.book.add_retry(run, change.next_retry_at)
+        if track_deferred(self.book.occupancy, run, change):
+            self._ensure_triggerer()
 
     def _dag_limit(self, run: ActiveRun) -> int:
         return run.spec.max_active_tasks or self.settings.core.max_active_tasks_per_dag
@@ -443,7 +451,7 @@ class Scheduler:
         with self.ha.section() as section:
             if section is None:
                 return  # another scheduler is queueing: our turn comes next loop, never wait
-            occupancy = global_occupancy(section.occupants())
+            occupancy = global_occupancy(section.occupants(), section.deferred_slots())
             parallelism = parallelism_left(
                 parallelism=self.settings.core.parallelism,
                 capacity=self.executor.capacity,
@@ -467,6 +475,7 @@ class Scheduler:
             occupancy=occupancy,
             presorted=True,
             explain=explain,
+            include_deferred=self.pools_with_deferred,
         )
         for candidate, reason in selection.reject:
             self._reject(candidate, reason, now)
@@ -575,7 +584,7 @@ class Scheduler:
         if not changes:
             return  # a stale report (e.g. of a try reset after a restart)
         self.book.release(run, key.task_id)
-        if result.outcome is not TryOutcome.RESCHEDULED:  # a poke is not a try of its own
+        if result.outcome not in (TryOutcome.RESCHEDULED, TryOutcome.DEFERRED):  # try goes on
             self.summary.tries += 1
         if result.outcome is TryOutcome.FAILED:
             self.summary.failed_tries += 1
@@ -668,7 +677,10 @@ class Scheduler:
         self.refresh_soon = False
         self.loader.forget_previous_successes()
         self._commit()  # pending results first, so a cleared run is reloaded as it really is
-        self.pools = self.store.get_pool_slots()
+        self.pools, self.pools_with_deferred = self.store.get_pool_limits()
+        if any(self.book.occupancy.deferred_per_pool.values()):  # else nothing can resume
+            self._resume_deferred()
+            self._ensure_triggerer()
         changed = self.dags.refresh(self.store, now)
         self.creator.create_due_runs(
             self.dags.flags,
@@ -697,6 +709,21 @@ class Scheduler:
             self.book.unload(self.runs.pop(ident))
         for ident in [i for i in self.queued_runs if i not in seen]:
             del self.queued_runs[ident]
+
+    def _ensure_triggerer(self) -> None:
+        """Deferred tasks need a triggerer: ours, unless one runs elsewhere (standalone)."""
+        if not self.settings.scheduler.standalone_triggerer:
+            self.triggerer.ensure_running()
+
+    def _resume_deferred(self) -> None:
+        """Schedule again the deferred tries whose triggers fired (scheduling/deferrals.py)."""
+        collected = []
+        for run, change, trigger_id in collect_fired(self.store, self.runs):
+            self._record(run, change, next_retry_at=None, wait_reason=None)
+            collected.append(trigger_id)
+        if collected:
+            self._commit()
+            self.store.delete_triggers(collected)
 
     def _reload_cleared(self, held: ActiveRun, record: RunRecord, now: dt.datetime) -> None:
         """A run we run was put back to queued (`tasks clear`): reload it, still running."""

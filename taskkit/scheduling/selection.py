@@ -13,13 +13,16 @@ The rules (DESIGN.md A5), applied to candidates in priority order:
    the pool: lower-priority tasks of that pool wait even if they would fit,
    so the pool drains until the big task fits and is never starved.
    Tasks in other pools are unaffected.
+
+Deferred task instances hold no parallelism or DAG slot; they hold their pool
+slots only in the pools named in `include_deferred` (Airflow's pool flag).
 """
 
 from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 import attrs
@@ -66,6 +69,9 @@ class Occupancy:
     per_pool: Counter[str] = attrs.Factory(Counter)
     #: Instances of a task in one run: (dag_id, run_id, task_id).
     per_run_task: Counter[tuple[str, str, str]] = attrs.Factory(Counter)
+    #: Pool slots of deferred instances, per pool: they count only where the pool
+    #: includes deferred tasks (`select_tasks(include_deferred=...)`).
+    deferred_per_pool: Counter[str] = attrs.Factory(Counter)
 
     def add(self, dag_id: str, task_id: str, pool: str, pool_slots: int, run_id: str = "") -> None:
         self.total += 1
@@ -83,6 +89,19 @@ class Occupancy:
         self.per_pool[pool] -= pool_slots
         self.per_run_task[dag_id, run_id, task_id] -= 1
 
+    def defer(self, pool: str, pool_slots: int) -> None:
+        """A task instance of `pool` is deferred (it left `add`'s counts when its try ended)."""
+        self.deferred_per_pool[pool] += pool_slots
+
+    def undefer(self, pool: str, pool_slots: int) -> None:
+        """A deferred task instance of `pool` was scheduled again, failed or skipped."""
+        self.deferred_per_pool[pool] -= pool_slots
+
+    def pool_used(self, pool: str, include_deferred: Collection[str]) -> int:
+        """Slots of `pool` in use: its queued and running tries, and deferred ones if it says so."""
+        used = self.per_pool[pool]
+        return used + self.deferred_per_pool[pool] if pool in include_deferred else used
+
     def copy(self) -> Occupancy:
         return Occupancy(
             self.total,
@@ -90,6 +109,7 @@ class Occupancy:
             _copy(self.per_task),
             _copy(self.per_pool),
             _copy(self.per_run_task),
+            self.deferred_per_pool,  # selection never changes it: shared, not copied
         )
 
 
@@ -137,6 +157,7 @@ def select_tasks(
     occupancy: Occupancy,
     presorted: bool = False,
     explain: bool = True,
+    include_deferred: Collection[str] = frozenset(),
 ) -> Selection:
     """Choose which candidates start now, following the module's rules.
 
@@ -144,6 +165,7 @@ def select_tasks(
     in `priority_key` order already (the in-process runner keeps them so).
     With `explain=False` no wait reasons are built at all (the decisions are
     the same), which keeps a large backlog cheap for the hot path.
+    `include_deferred` names the pools whose deferred instances hold their slots.
     """
     ordered: Sequence[Candidate] = (
         candidates
@@ -169,14 +191,16 @@ def select_tasks(
         if pool_size is None or candidate.pool_slots > pool_size:
             reject.append((candidate, _rejection(candidate, pool_size)))
             continue
-        kind = _hold(candidate, used, held_pools, pool_size)
+        kind = _hold(candidate, used, held_pools, pool_size, include_deferred)
         if kind is None:
             key = candidate.key
             used.add(key.dag_id, key.task_id, candidate.pool, candidate.pool_slots, key.run_id)
             start.append(candidate)
             continue
         if explain:
-            message = _wait_message(kind, candidate, used, held_pools, pool_size)
+            message = _wait_message(
+                kind, candidate, used, held_pools, pool_size, include_deferred=include_deferred
+            )
             waits[candidate.key] = Wait(kind, message)
         if kind is WaitKind.POOL_FULL:
             held_pools[candidate.pool] = candidate
@@ -186,7 +210,11 @@ def select_tasks(
 
 
 def _hold(
-    candidate: Candidate, used: Occupancy, held_pools: Mapping[str, Candidate], pool_size: int
+    candidate: Candidate,
+    used: Occupancy,
+    held_pools: Mapping[str, Candidate],
+    pool_size: int,
+    include_deferred: Collection[str],
 ) -> WaitKind | None:
     """Why `candidate` cannot start now (checked in rule order), or None if it can."""
     key = candidate.key
@@ -204,7 +232,7 @@ def _hold(
         return WaitKind.RUN_TASK_LIMIT
     if candidate.pool in held_pools:
         return WaitKind.POOL_HELD
-    if used.per_pool[candidate.pool] + candidate.pool_slots > pool_size:
+    if used.pool_used(candidate.pool, include_deferred) + candidate.pool_slots > pool_size:
         return WaitKind.POOL_FULL
     return None
 
@@ -215,6 +243,8 @@ def _wait_message(
     used: Occupancy,
     held_pools: Mapping[str, Candidate],
     pool_size: int,
+    *,
+    include_deferred: Collection[str],
 ) -> str:
     """The one line `taskkit tasks why` shows for a waiting task."""
     key = candidate.key
@@ -241,9 +271,12 @@ def _wait_message(
             f"pool {candidate.pool!r} is draining for higher-priority task "
             f"{holder.key.task_id!r} (needs {holder.pool_slots} slots)"
         )
+    pool = candidate.pool
+    deferred = used.deferred_per_pool[pool] if pool in include_deferred else 0
+    by_deferred = f" ({deferred} by deferred tasks: the pool includes deferred)" if deferred else ""
     return (
-        f"pool {candidate.pool!r} full: {used.per_pool[candidate.pool]} of {pool_size} slots "
-        f"in use, needs {candidate.pool_slots}"
+        f"pool {pool!r} full: {used.pool_used(pool, include_deferred)} of {pool_size} slots "
+        f"in use{by_deferred}, needs {candidate.pool_slots}"
     )
 
 

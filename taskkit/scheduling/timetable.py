@@ -37,7 +37,7 @@ from taskkit.model.schedules import PRESETS
 from taskkit.model.timetables import TIMETABLES, AnyTimetable, Schedule
 from taskkit.scheduling.cron import TICK, UTC, as_utc, cron_after, cron_before
 from taskkit.scheduling.planned_run import PlannedRun
-from taskkit.scheduling.timetable_rules import Window, next_planned
+from taskkit.scheduling.timetable_rules import Window, manual_interval, next_planned
 
 __all__ = ["MAX_RUNS_BETWEEN", "PlannedRun", "Timetable", "as_utc"]
 
@@ -240,6 +240,21 @@ class Timetable:
             runs.append(planned)
             planned = next_planned(table, window, planned.logical_date, start)
         return runs
+
+    def manual_interval(self, logical_date: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """The data interval of a run triggered by hand for `logical_date` (Airflow's
+        infer_manual_data_interval). Cron strings and timedeltas schedule data intervals
+        here, so they give the last complete interval (cron) or the delta before it;
+        no schedule, "@once" and assets give [logical_date, logical_date]."""
+        when = as_utc(logical_date)
+        if self.table is not None:
+            return manual_interval(self.table, when)
+        if isinstance(self.schedule, dt.timedelta):
+            return when - self.schedule, when
+        if self._cron is None:  # None, "@once" (and assets, which Timetable.of drops)
+            return when, when
+        end = self._cron_step(when + TICK, forward=False)
+        return self._cron_step(end, forward=False), end
 
     def following(self, logical_date: dt.datetime) -> PlannedRun | None:
         """The scheduled run after the one at `logical_date`, whatever the start/end dates.

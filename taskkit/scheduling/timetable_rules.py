@@ -14,11 +14,15 @@ data interval end, run after = the interval's end), as Airflow's DagRunInfo.
   catchup they skip to the latest interval that has ended.
 - EventsTimetable gives [e, e] for each event; without catchup, events
   already past when planned are skipped.
+
+`manual_interval` is Airflow's infer_manual_data_interval: the data interval
+a run triggered by hand for a logical date gets.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -30,9 +34,13 @@ from taskkit.model.timetables import (
     DeltaTriggerTimetable,
     EventsTimetable,
     MultipleCronTriggerTimetable,
+    is_relativedelta,
 )
 from taskkit.scheduling.cron import TICK, UTC, as_utc, cron_after, cron_before
 from taskkit.scheduling.planned_run import PlannedRun
+
+if TYPE_CHECKING:
+    from taskkit.model.timetables import Delta
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 #: A DAG without start_date whose last point is at most this much of the gap ago runs it now.
@@ -71,9 +79,13 @@ class _CronPoints:
 
 @attrs.frozen
 class _DeltaPoints:
-    """Every instant is a point: a delta has no grid of its own."""
+    """Every instant is a point: a delta has no grid of its own.
 
-    delta: dt.timedelta
+    A relativedelta steps in calendar terms on UTC dates, as Airflow adds it
+    to UTC datetimes: months=1 from 31 January is 28/29 February.
+    """
+
+    delta: Delta
 
     def next(self, moment: dt.datetime) -> dt.datetime:
         return moment + self.delta
@@ -116,9 +128,30 @@ def next_planned(
     return _event(table, window, last, now)
 
 
+def manual_interval(table: AnyTimetable, when: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The data interval of a manual run at logical date `when`, as Airflow infers it.
+
+    Trigger timetables: the `interval` before `when`. CronDataInterval: the
+    last complete interval at or before `when` (a run triggered at 01:00 of a
+    daily DAG covers the previous day). DeltaDataInterval: the delta before
+    `when`. Events: `when` (or its event, with restrict_to_events).
+    """
+    when = as_utc(when)
+    if isinstance(table, EventsTimetable):
+        return table.manual_data_interval(when)
+    if isinstance(table, CronDataIntervalTimetable):
+        points = _CronPoints(table.expression, table.timezone)
+        end = points.align_prev(when)
+        return points.prev(end), end
+    if isinstance(table, DeltaDataIntervalTimetable):
+        return as_utc(when - table.delta), when
+    # The trigger timetables (MultipleCron's parts share one interval, so its min is this).
+    return as_utc(when - table.interval), when
+
+
 def _trigger(  # noqa: PLR0917 -- Airflow's rule, its inputs spelled out
     points: _Points,
-    interval: dt.timedelta,
+    interval: Delta,
     run_immediately: bool | dt.timedelta | None,
     window: Window,
     last: dt.datetime | None,
@@ -198,12 +231,32 @@ def _data_interval(
 def _skip_to_latest(points: _Points, earliest: dt.datetime | None, now: dt.datetime) -> dt.datetime:
     """The start of the latest interval that has ended by `now`, not before `earliest`."""
     if isinstance(points, _DeltaPoints):
-        # Airflow rounds to the delta's grid from the epoch, then steps one interval back.
-        latest = points.prev(_EPOCH + ((now - _EPOCH) // points.delta) * points.delta)
+        latest = points.prev(_delta_floor(points, earliest or now, now))
         return latest if earliest is None else max(latest, earliest)
     last_start = points.prev(now)
     latest = last_start if points.next(last_start) == now else points.prev(last_start)
     return latest if earliest is None else max(latest, points.align_next(earliest))
+
+
+def _delta_floor(points: _DeltaPoints, anchor: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """The latest interval boundary at or before `now`, as Airflow rounds it.
+
+    A fixed delta rounds on its grid from the epoch. Months and years have no
+    fixed length, so they step one period at a time from `anchor` (the
+    start_date, else now): day clamping makes the steps path-dependent.
+    """
+    delta: Any = points.delta
+    if is_relativedelta(delta) and (delta.months or delta.years):
+        boundary = anchor
+        while points.next(boundary) <= now:
+            boundary = points.next(boundary)
+        return boundary
+    step: dt.timedelta = delta
+    if is_relativedelta(delta):  # Airflow counts days, hours, minutes and seconds
+        step = dt.timedelta(
+            days=delta.days, hours=delta.hours, minutes=delta.minutes, seconds=delta.seconds
+        )
+    return _EPOCH + ((now - _EPOCH) // step) * step
 
 
 def _event(

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from taskkit.model.dag import DagSpec
-from taskkit.model.results import SkipScope, TryOutcome, TryResult
+from taskkit.model.results import Deferral, SkipScope, TryOutcome, TryResult
 from taskkit.model.task import TaskSpec
 from taskkit.states import FAILURE_STATES, FINISHED_STATES, RunState, State
 
@@ -63,6 +63,13 @@ def after_try(
             at = dt.datetime.max.replace(tzinfo=now.tzinfo)
         return TryTransition(State.UP_FOR_RETRY, next_retry_at=at)
     return TryTransition(State.FAILED)
+
+
+def deferred_reason(deferral: Deferral) -> str:
+    """`taskkit tasks why` for a deferred task: what it waits on, and until when at most."""
+    trigger = deferral.classpath.rsplit(".", 1)[-1]
+    until = f", timeout at {deferral.timeout_at.isoformat()}" if deferral.timeout_at else ""
+    return f"deferred: waiting for {trigger} to fire in the triggerer{until}"
 
 
 def reschedule_reason(next_poke_at: dt.datetime | None) -> str:

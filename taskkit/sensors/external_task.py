@@ -14,12 +14,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from taskkit.authoring.operators import EmptyOperator
 from taskkit.authoring.sensor import BaseSensorOperator
-from taskkit.errors import AirflowSkipException, ExternalTaskFailedError
+from taskkit.errors import (
+    AirflowSkipException,
+    ExternalTaskFailedError,
+)
+from taskkit.sensors.external_states import external_states
 from taskkit.states import RunState, State
+from taskkit.triggers.external_task import WorkflowTrigger
 
 if TYPE_CHECKING:
     from taskkit.authoring.context import Context
-    from taskkit.metastore import Metastore
 
 _TASK_STATES = frozenset(s.value for s in State)
 _RUN_STATES = frozenset(s.value for s in RunState)
@@ -35,6 +39,14 @@ class ExternalTaskSensor(BaseSensorOperator):
     returns (a datetime or a list of them: all must be allowed). Reaching a
     `failed_states` state fails the task (skips it with `soft_fail`);
     reaching a `skipped_states` state skips it.
+
+    With `external_task_group_id` it waits for every task of that task group
+    (its task ids start with "<group_id>.", as groups name their tasks), as
+    Airflow 3.3 does: a run counts as allowed, skipped or failed when all the
+    group's task instances in it are in that list of states.
+
+    With `deferrable=True` it waits in the triggerer (a WorkflowTrigger
+    polling every `poke_interval`), holding no slot.
     """
 
     def __init__(
@@ -43,12 +55,14 @@ class ExternalTaskSensor(BaseSensorOperator):
         external_dag_id: str,
         external_task_id: str | None = None,
         external_task_ids: Collection[str] | None = None,
+        external_task_group_id: str | None = None,
         allowed_states: Iterable[str] | None = None,
         skipped_states: Iterable[str] | None = None,
         failed_states: Iterable[str] | None = None,
         execution_delta: dt.timedelta | None = None,
         execution_date_fn: Callable[..., Any] | None = None,
         check_existence: bool = False,
+        deferrable: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -56,6 +70,17 @@ class ExternalTaskSensor(BaseSensorOperator):
             raise self._fail(f"external_dag_id must be a DAG id, got {external_dag_id!r}.")
         if external_task_id is not None and external_task_ids:
             raise self._fail("pass external_task_id or external_task_ids, not both.")
+        if external_task_group_id is not None and (external_task_id or external_task_ids):
+            raise self._fail(
+                "pass external_task_group_id or external_task_id(s), not both: a group "
+                "already waits for all of its tasks."
+            )
+        if external_task_group_id is not None and (
+            not isinstance(external_task_group_id, str) or not external_task_group_id
+        ):
+            raise self._fail(
+                f"external_task_group_id must be a task group id, got {external_task_group_id!r}."
+            )
         if execution_delta is not None and execution_date_fn is not None:
             raise self._fail("pass execution_delta or execution_date_fn, not both.")
         if execution_delta is not None and not isinstance(execution_delta, dt.timedelta):
@@ -68,6 +93,7 @@ class ExternalTaskSensor(BaseSensorOperator):
             raise self._fail(f"external_task_ids {ids} names a task twice.")
         self.external_task_ids: list[str] | None = ids or None
         self.external_task_id = external_task_id
+        self.external_task_group_id = external_task_group_id
         self.allowed_states = [str(s) for s in allowed_states or [State.SUCCESS.value]]
         self.skipped_states = [str(s) for s in skipped_states or []]
         self.failed_states = [str(s) for s in failed_states or []]
@@ -75,6 +101,7 @@ class ExternalTaskSensor(BaseSensorOperator):
         self.execution_delta = execution_delta
         self.execution_date_fn = execution_date_fn
         self.check_existence = self._check_bool("check_existence", check_existence)
+        self.deferrable = self._check_bool("deferrable", deferrable)
 
     def _check_states(self) -> None:
         given = [*self.allowed_states, *self.skipped_states, *self.failed_states]
@@ -83,7 +110,8 @@ class ExternalTaskSensor(BaseSensorOperator):
                 "a state appears more than once across allowed_states, skipped_states and "
                 "failed_states; list each state once."
             )
-        valid, kind = (_TASK_STATES, "task") if self.external_task_ids else (_RUN_STATES, "run")
+        on_tasks = self.external_task_ids or self.external_task_group_id
+        valid, kind = (_TASK_STATES, "task") if on_tasks else (_RUN_STATES, "run")
         wrong = sorted(set(given) - valid)
         if wrong:
             names = ", ".join(map(repr, wrong))
@@ -104,9 +132,48 @@ class ExternalTaskSensor(BaseSensorOperator):
             )
         return [d if d.tzinfo else d.replace(tzinfo=dt.timezone.utc) for d in dates]
 
+    def execute(self, context: Context) -> Any:
+        """Poke as any sensor; deferrable, poke once, then wait in a WorkflowTrigger."""
+        if not self.deferrable:
+            return super().execute(context)
+        if not self.poke(context):
+            self.defer_to(
+                WorkflowTrigger(
+                    self.external_dag_id,
+                    self.logical_dates(context),
+                    external_task_ids=self.external_task_ids,
+                    external_task_group_id=self.external_task_group_id,
+                    allowed_states=self.allowed_states,
+                    failed_states=self.failed_states,
+                    skipped_states=self.skipped_states,
+                    poke_interval=self.poke_interval,
+                )
+            )
+        return None
+
+    def execute_complete(self, context: Context, event: Any = None) -> None:
+        """The WorkflowTrigger fired: done, failed or skipped, as its status says."""
+        status = event.get("status") if isinstance(event, dict) else None
+        states = event.get("states") if isinstance(event, dict) else None
+        target = self._target()
+        if status == "success":
+            print(f"{target} {self.external_dag_id!r} reached an allowed state: {states}")
+            return
+        message = f"{target} {self.external_dag_id!r} reached {status} states: {states}"
+        if status == "skipped" or self.soft_fail:
+            raise AirflowSkipException(message)
+        raise ExternalTaskFailedError(message)
+
+    def _target(self) -> str:
+        if self.external_task_ids:
+            return f"tasks {self.external_task_ids} of"
+        if self.external_task_group_id:
+            return f"task group {self.external_task_group_id!r} of"
+        return "DAG"
+
     def poke(self, context: Context) -> bool:
         dates = self.logical_dates(context)
-        target = f"tasks {self.external_task_ids} of" if self.external_task_ids else "DAG"
+        target = self._target()
         shown = ", ".join(d.isoformat() for d in dates)
         print(f"Poking for {target} {self.external_dag_id!r} on {shown}")
         states = self._states(dates)
@@ -128,42 +195,16 @@ class ExternalTaskSensor(BaseSensorOperator):
         return len(dates) * (len(self.external_task_ids) if self.external_task_ids else 1)
 
     def _states(self, dates: Sequence[dt.datetime]) -> dict[tuple[dt.datetime, str], str]:
-        """The state of each (date, task) looked at ("" stands for the run itself).
-
-        A mapped task's state is allowed or failed only when all its instances
-        agree: an instance in a failed state makes it failed, any other
-        disagreement leaves it undecided.
-        """
-        store = _open_metastore()
-        try:
-            if self.check_existence:
-                store.get_dag(self.external_dag_id)  # DagNotFoundError names it
-            found: dict[tuple[dt.datetime, str], str] = {}
-            for run in store.runs_at(self.external_dag_id, dates):
-                if not self.external_task_ids:
-                    found[run.logical_date, ""] = run.state.value
-                    continue
-                instances: dict[str, set[str]] = {}
-                for ti in store.list_task_instances(run.dag_id, run.run_id):
-                    if ti.task_id in self.external_task_ids:
-                        instances.setdefault(ti.task_id, set()).add(ti.state.value)
-                for task_id, seen in instances.items():
-                    failed = seen & set(self.failed_states)
-                    state = min(failed) if failed else (seen.pop() if len(seen) == 1 else "")
-                    found[run.logical_date, task_id] = state
-            return found
-        finally:
-            store.dispose()
-
-
-def _open_metastore() -> Metastore:
-    """The metastore the try's settings name (read-only use)."""
-    # SQLAlchemy and the settings load only when a poke needs them: the zygote that forks
-    # every try stays without SQLAlchemy (fork cost), even for DAGs that use this sensor.
-    from taskkit.config import load_settings
-    from taskkit.metastore import Metastore
-
-    return Metastore.open(load_settings().database.sql_alchemy_conn)
+        return external_states(
+            self.external_dag_id,
+            dates,
+            self.external_task_ids,
+            self.failed_states,
+            group_id=self.external_task_group_id,
+            skipped_states=self.skipped_states,
+            allowed_states=self.allowed_states,
+            check_existence=self.check_existence,
+        )
 
 
 def _call_with_context(

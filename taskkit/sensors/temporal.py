@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from taskkit.authoring.sensor import BaseSensorOperator
 from taskkit.authoring.weekday import WeekDay
+from taskkit.triggers.temporal import DateTimeTrigger
 
 if TYPE_CHECKING:
     from taskkit.authoring.context import Context
@@ -20,30 +21,43 @@ def _utcnow() -> dt.datetime:
 class TimeSensor(BaseSensorOperator):
     """Waits until `target_time` (a time of day) has passed today, in the DAG's time zone.
 
-    The DAG's time zone is its start_date's (UTC without one). "Today" is
-    the day of the poke: a sensor for 01:00 poking at 23:00 is done at once,
-    as in Airflow; use DateTimeSensor to wait for the next day.
+    As Airflow 3.3 does: the DAG's zone is its start_date's (UTC without
+    one), and target_time is read on that zone's clock (a tzinfo of its own
+    is ignored, as Airflow's datetime.combine(..., dag.timezone) ignores it).
+    "Today" is fixed when the try loads the DAG, which Airflow does when the
+    try starts: in poke mode the day the try began (a wait across midnight
+    keeps that day's target), in reschedule mode each poke's day. A sensor
+    for 01:00 starting at 23:00 is done at once; use DateTimeSensor to wait
+    for the next day.
     """
 
-    def __init__(self, *, target_time: dt.time, **kwargs: Any) -> None:
+    def __init__(self, *, target_time: dt.time, deferrable: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(target_time, dt.time):
             raise self._fail(f"target_time must be a datetime.time, got {target_time!r}.")
         self.target_time = target_time
+        self.deferrable = self._check_bool("deferrable", deferrable)
+        self._loaded_at: dt.datetime | None = None
 
     def target_datetime(self, now: dt.datetime) -> dt.datetime:
-        """Today's `target_time` as an aware datetime, today being `now`'s day in the DAG's zone."""
+        """`target_time` on `now`'s day in the DAG's zone, as an aware datetime in that zone."""
         start = self.dag.start_date
         zone = start.tzinfo if start is not None and start.tzinfo else dt.timezone.utc
-        local = now.astimezone(zone)
-        target = self.target_time
-        if target.tzinfo is None:
-            target = target.replace(tzinfo=zone)
-        return dt.datetime.combine(local.date(), target)
+        return dt.datetime.combine(now.astimezone(zone).date(), self.target_time, zone)
+
+    def execute(self, context: Context) -> Any:
+        """Poke as any sensor; deferrable, defer to a DateTimeTrigger at the target time."""
+        self._loaded_at = _utcnow()  # where Airflow's try parses the DAG file: the day is fixed
+        if not self.deferrable:
+            return super().execute(context)
+        target = self.target_datetime(self._loaded_at)
+        if _utcnow() <= target:
+            self.defer_to(DateTimeTrigger(target.astimezone(dt.timezone.utc)))
+        return None
 
     def poke(self, context: Context) -> bool:
         now = _utcnow()
-        target = self.target_datetime(now)
+        target = self.target_datetime(self._loaded_at or now)
         print(f"Checking if the time ({target.isoformat()}) has come")
         return now > target
 
@@ -56,21 +70,37 @@ class TimeDeltaSensor(BaseSensorOperator):
 
     template_fields: ClassVar[tuple[str, ...]] = ("delta",)
 
-    def __init__(self, *, delta: dt.timedelta | int, **kwargs: Any) -> None:
+    def __init__(
+        self, *, delta: dt.timedelta | int, deferrable: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         if isinstance(delta, bool) or not isinstance(delta, (dt.timedelta, int, str)):
             raise self._fail(f"delta must be a timedelta or whole minutes, got {delta!r}.")
         self.delta = delta
+        self.deferrable = self._check_bool("deferrable", deferrable)
 
-    def poke(self, context: Context) -> bool:
+    def _target(self, context: Context) -> dt.datetime:
         delta = (
             self.delta
             if isinstance(self.delta, dt.timedelta)
             else dt.timedelta(minutes=int(self.delta))
         )
         base: dt.datetime = context["data_interval_end"]
-        print(f"Checking if {delta} has passed since {base.isoformat()}")
-        return _utcnow() > base + delta
+        return base + delta
+
+    def execute(self, context: Context) -> Any:
+        """Poke as any sensor; deferrable, defer to a DateTimeTrigger at the target moment."""
+        if not self.deferrable:
+            return super().execute(context)
+        target = self._target(context)
+        if _utcnow() <= target:
+            self.defer_to(DateTimeTrigger(target))
+        return None
+
+    def poke(self, context: Context) -> bool:
+        target = self._target(context)
+        print(f"Checking if the time ({target.isoformat()}) has come")
+        return _utcnow() > target
 
 
 class DateTimeSensor(BaseSensorOperator):
@@ -82,8 +112,11 @@ class DateTimeSensor(BaseSensorOperator):
 
     template_fields: ClassVar[tuple[str, ...]] = ("target_time",)
 
-    def __init__(self, *, target_time: str | dt.datetime, **kwargs: Any) -> None:
+    def __init__(
+        self, *, target_time: str | dt.datetime, deferrable: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
+        self.deferrable = self._check_bool("deferrable", deferrable)
         if not isinstance(target_time, (str, dt.datetime)):
             raise self._fail(
                 f"target_time must be a datetime or an ISO date-time string, got {target_time!r}."
@@ -94,6 +127,15 @@ class DateTimeSensor(BaseSensorOperator):
             except ValueError as exc:
                 raise self._fail(str(exc)) from None
         self.target_time = target_time
+
+    def execute(self, context: Context) -> Any:
+        """Poke as any sensor; deferrable, defer to a DateTimeTrigger at `target_time`."""
+        if not self.deferrable:
+            return super().execute(context)
+        moment = _moment(self.target_time)
+        if _utcnow() <= moment:
+            self.defer_to(DateTimeTrigger(moment))
+        return None
 
     def poke(self, context: Context) -> bool:
         moment = _moment(self.target_time)

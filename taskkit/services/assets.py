@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from taskkit.errors import AssetNotFoundError
-from taskkit.model.assets import AssetEvent
+from taskkit.errors import AssetNotFoundError, RunNotFoundError
+from taskkit.model.assets import AssetEvent, AssetEventDagRun
 
 if TYPE_CHECKING:
     from taskkit.metastore import Metastore
@@ -45,6 +45,26 @@ def events_of(store: Metastore, uri: str) -> list[AssetEvent]:
         )
         for e in reversed(store.list_asset_events(uri, MAX_EVENTS))
     ]
+
+
+def source_dag_run(store: Metastore, dag_id: str, run_id: str) -> AssetEventDagRun | None:
+    """The run an event came from, as `event.source_dag_run` shows it; None once deleted."""
+    try:
+        run = store.get_run(dag_id, run_id)
+    except RunNotFoundError:
+        return None
+    return AssetEventDagRun(
+        dag_id=run.dag_id,
+        run_id=run.run_id,
+        logical_date=run.logical_date,
+        run_type=run.run_type.value,
+        state=run.state.value,
+        conf=dict(run.conf),
+        data_interval_start=run.data_interval_start,
+        data_interval_end=run.data_interval_end,
+        start_date=run.started_at,
+        end_date=run.ended_at,
+    )
 
 
 def list_asset_events(

@@ -36,6 +36,9 @@ class PoolView:
     queued_slots: int
     scheduled_slots: int
     deferred_slots: int
+    #: Whether deferred task instances hold their slots (Airflow's flag); their slots are
+    #: shown either way, and occupy the pool only when it is set.
+    include_deferred: bool = False
 
     @classmethod
     def of(cls, usage: PoolUsage) -> PoolView:
@@ -48,12 +51,14 @@ class PoolView:
             usage.queued,
             usage.scheduled,
             usage.deferred,
+            usage.include_deferred,
         )
 
     @property
     def occupied_slots(self) -> int:
-        """Slots held by running, queued and deferred task instances."""
-        return self.running_slots + self.queued_slots + self.deferred_slots
+        """Slots held by running and queued task instances, and deferred ones if included."""
+        held = self.deferred_slots if self.include_deferred else 0
+        return self.running_slots + self.queued_slots + held
 
     @property
     def open_slots(self) -> int:
@@ -66,7 +71,7 @@ class PoolView:
         parts = {
             "running": self.running_slots,
             "queued": self.queued_slots,
-            "deferred": self.deferred_slots,
+            "deferred": self.deferred_slots if self.include_deferred else 0,
             "open": self.open_slots,
         }
         return {k: round(100.0 * v / size, 2) for k, v in parts.items()}
@@ -95,16 +100,25 @@ def get_pool(store: Metastore, name: str) -> PoolView:
 
 
 def pool_detail(store: Metastore, name: str, *, shown: int = SHOWN_PER_POOL) -> PoolDetail:
-    """The pool, who holds its slots (queued, running) and who waits (scheduled), by priority."""
+    """The pool, who holds its slots (queued, running; deferred when the pool includes them)
+    and who waits (scheduled), by priority."""
     pool = get_pool(store, name)
-    holders = store.pool_task_instances(name, OCCUPYING_STATES, limit=shown)
+    holding = [*OCCUPYING_STATES, State.DEFERRED] if pool.include_deferred else OCCUPYING_STATES
+    holders = store.pool_task_instances(name, holding, limit=shown)
     waiters = store.pool_task_instances(name, [State.SCHEDULED], limit=shown)
     return PoolDetail(pool, tuple(holders), tuple(waiters))
 
 
-def set_pool(store: Metastore, name: str, slots: int, description: str | None = None) -> None:
-    """Create or resize a pool (and set its description, when given)."""
-    store.set_pool(name, slots, description)
+def set_pool(
+    store: Metastore,
+    name: str,
+    slots: int,
+    description: str | None = None,
+    *,
+    include_deferred: bool | None = None,
+) -> None:
+    """Create or resize a pool (and set its description and include_deferred, when given)."""
+    store.set_pool(name, slots, description, include_deferred=include_deferred)
 
 
 def delete_pool(store: Metastore, name: str) -> None:
@@ -112,17 +126,39 @@ def delete_pool(store: Metastore, name: str) -> None:
     store.delete_pool(name)
 
 
-def read_pools_file(path: Path) -> dict[str, tuple[int, str | None]]:
-    """Validate a pools file: {"name": {"slots": N, "description": "..."}}; all or nothing."""
-    document = read_object(path, "pools", PoolError, '{"name": {"slots": 4, "description": "..."}}')
-    found: dict[str, tuple[int, str | None]] = {}
+@attrs.frozen
+class PoolEntry:
+    """One pool as a pools file describes it."""
+
+    slots: int
+    description: str | None = None
+    #: None when the file does not say (an existing pool keeps its setting).
+    include_deferred: bool | None = None
+
+
+def read_pools_file(path: Path) -> dict[str, PoolEntry]:
+    """Validate a pools file: {"name": {"slots": N, "description": "...",
+    "include_deferred": false}}; all or nothing."""
+    document = read_object(
+        path,
+        "pools",
+        PoolError,
+        '{"name": {"slots": 4, "description": "...", "include_deferred": false}}',
+    )
+    found: dict[str, PoolEntry] = {}
     for name, entry in document.items():
         slots = entry.get("slots") if isinstance(entry, dict) else None
         description = entry.get("description") if isinstance(entry, dict) else None
+        include = entry.get("include_deferred") if isinstance(entry, dict) else None
         try:
-            found[validation.pool_name(name)] = (
+            if include is not None and not isinstance(include, bool):
+                raise PoolError(
+                    f"Pool {name!r}'s include_deferred must be true or false, got {include!r}."
+                )
+            found[validation.pool_name(name)] = PoolEntry(
                 validation.slots(name, slots),
                 validation.text(f"Pool {name!r}'s description", description),
+                include,
             )
         except TaskkitError as exc:
             raise PoolError(f"In pools file {path}: {exc}") from None
@@ -132,15 +168,22 @@ def read_pools_file(path: Path) -> dict[str, tuple[int, str | None]]:
 def import_pools(store: Metastore, path: Path) -> list[str]:
     """Create or update every pool in the file; the names, in the file's order."""
     wanted = read_pools_file(path)
-    for name, (slots, description) in wanted.items():
-        store.set_pool(name, slots, description)
+    for name, entry in wanted.items():
+        store.set_pool(
+            name, entry.slots, entry.description, include_deferred=entry.include_deferred
+        )
     return list(wanted)
 
 
 def export_pools(store: Metastore, path: Path) -> int:
     """Write every pool to the file in the format `import_pools` reads; how many."""
     document = {
-        p.name: {"slots": p.slots, "description": p.description or ""} for p in store.list_pools()
+        p.name: {
+            "slots": p.slots,
+            "description": p.description or "",
+            "include_deferred": p.include_deferred,
+        }
+        for p in store.list_pools()
     }
     try:
         path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

@@ -11,8 +11,8 @@ import attrs
 
 from taskkit import validation
 from taskkit.authoring.params import resolve_params
-from taskkit.model.timetables import EventsTimetable
 from taskkit.scheduling.engine import mapped_state
+from taskkit.scheduling.timetable import Timetable
 from taskkit.services.dag_versions import current_version, load_version
 from taskkit.states import RunState, RunType, State
 
@@ -35,7 +35,8 @@ def trigger(
 ) -> RunRecord:
     """Create a manual run of the DAG's current version (parsing the folder if it is new).
 
-    The run id defaults to `manual__<logical date>`; the conf is checked
+    The run id defaults to `manual__<logical date>`; its data interval is the
+    one Airflow infers for the DAG's schedule (Timetable.manual_interval); the conf is checked
     against the DAG's params (their JSON schemas). Raises DagNotFoundError,
     DuplicateRunError, ParamValidationError or InvalidInputError.
     """
@@ -46,7 +47,6 @@ def trigger(
     dag = load_version(config, version)
     run_conf = dict(conf or {})
     resolve_params(dag.params, run_conf, dag_id=dag_id)  # a bad value: one line, no run
-    schedule = dag.schedule
     return store.create_run(
         dag_id,
         run_id or f"manual__{when.isoformat()}",
@@ -55,10 +55,7 @@ def trigger(
         dag_version_id=version.id,
         tasks=list(dag.spec.tasks.values()),
         conf=run_conf,
-        # Only EventsTimetable gives manual runs an interval of their own (restrict_to_events).
-        data_interval=(
-            schedule.manual_data_interval(when) if isinstance(schedule, EventsTimetable) else None
-        ),
+        data_interval=Timetable.of(dag).manual_interval(when),
     )
 
 

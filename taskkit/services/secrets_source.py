@@ -26,7 +26,7 @@ from taskkit.authoring.connections import Connection
 if TYPE_CHECKING:
     from taskkit.config import Settings
     from taskkit.metastore import Metastore
-    from taskkit.model.assets import AssetEvent
+    from taskkit.model.assets import Asset, AssetEvent, AssetEventDagRun
     from taskkit.services.fernet import SecretBox
 
 
@@ -99,6 +99,16 @@ class MetastoreSecrets:
 
         store, _ = self._open()
         return assets.events_of(store, uri)
+
+    def find_asset(self, *, name: str | None = None, uri: str | None = None) -> Asset | None:
+        store, _ = self._open()
+        return store.find_asset(name=name, uri=uri)
+
+    def dag_run(self, dag_id: str, run_id: str) -> AssetEventDagRun | None:
+        from taskkit.services import assets  # with the metastore: see _open
+
+        store, _ = self._open()
+        return assets.source_dag_run(store, dag_id, run_id)
 
     def close(self) -> None:
         """Dispose of the metastore's connections, if it was opened."""

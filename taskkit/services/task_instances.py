@@ -138,6 +138,18 @@ def _at(value: dt.datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value else "an unknown time"
 
 
+def _deferred(store: Metastore, ti: TaskInstanceRecord) -> str:
+    """Why a deferred task waits: its trigger, and which slots it holds (ADR 0009)."""
+    waits = ti.wait_reason or "deferred: waiting for its trigger to fire in the triggerer"
+    pool = next((p for p in store.list_pools() if p.name == ti.pool), None)
+    held = (
+        f"holds {ti.pool_slots} slot(s) of pool {ti.pool!r} (the pool includes deferred tasks)"
+        if pool is not None and pool.include_deferred
+        else f"holds no worker, parallelism or pool slot (pool {ti.pool!r} excludes deferred)"
+    )
+    return f"{waits}; try {ti.try_number} resumes when it fires; {held}"
+
+
 def explain(
     store: Metastore,
     spec_of_run: Callable[[], DagSpec],
@@ -168,6 +180,8 @@ def explain(
     if state is State.UP_FOR_RESCHEDULE:
         since = f", poking since {_at(ti.first_poke_at)}" if ti.first_poke_at else ""
         return f"{reschedule_reason(ti.next_retry_at)} (try {ti.try_number}{since})"
+    if state is State.DEFERRED:
+        return _deferred(store, ti)
     if dag.is_paused:
         return f"DAG is paused: run `taskkit dags unpause {dag.dag_id}`"
     if state is State.SCHEDULED:

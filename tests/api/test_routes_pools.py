@@ -47,6 +47,22 @@ def test_create_update_and_delete_a_pool(api: ApiHome) -> None:
     assert api.client.patch("/api/v2/pools/gpu", json={"slots": 1}, headers=op).status_code == 404
 
 
+def test_include_deferred_is_created_patched_and_shown(api: ApiHome) -> None:
+    """include_deferred (Airflow's pool field) is set on POST, changed by PATCH, and kept
+    when a PATCH leaves it out."""
+    op = api.token("op")
+    made = api.client.post(
+        "/api/v2/pools", json={"name": "api", "slots": 2, "include_deferred": True}, headers=op
+    )
+    assert (made.status_code, made.json()["include_deferred"]) == (201, True)
+    assert made.json()["deferred_slots"] == 0
+    kept = api.client.patch("/api/v2/pools/api", json={"slots": 3}, headers=op).json()
+    assert (kept["slots"], kept["include_deferred"]) == (3, True)
+    off = api.client.patch("/api/v2/pools/api", json={"include_deferred": False}, headers=op)
+    assert off.json()["include_deferred"] is False
+    assert api.get("/api/v2/pools/db").json()["include_deferred"] is False
+
+
 def test_default_pool_cannot_be_deleted(api: ApiHome) -> None:
     """Deleting default_pool is refused with a detail that says to resize it instead."""
     got = api.client.delete("/api/v2/pools/default_pool", headers=api.token("op"))

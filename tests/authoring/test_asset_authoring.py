@@ -13,6 +13,7 @@ from taskkit import (
     AssetAlias,
     AssetAll,
     AssetOrTimeSchedule,
+    AssetWatcher,
     CronTriggerTimetable,
     Metadata,
     PythonOperator,
@@ -168,3 +169,48 @@ def test_asset_multi_produces_every_outlet() -> None:
         (ORDERS.uri, {}),
         (USERS.uri, {"rows": 2}),
     ]
+
+
+def test_refs_in_outlets_name_the_dags_own_assets_under_dag_test() -> None:
+    """DAG.test() resolves an Asset.ref outlet (and outlet_events[ref]) against the assets the
+    DAG declares; one naming no known asset fails its task before it runs, naming the ref."""
+    named = Asset("s3://lake/named", name="named")
+    with DAG("refs", schedule=None, start_date=START) as dag:
+
+        @task(inlets=[named])
+        def declares() -> None:
+            return None
+
+        @task(outlets=[Asset.ref(name="named")])
+        def by_name(outlets, outlet_events):  # type: ignore[no-untyped-def]
+            outlet_events[Asset.ref(uri="s3://lake/named")].extra["rows"] = 2  # refs as keys
+            return [a.uri for a in outlets]
+
+        @task(outlets=[Asset.ref(name="nobody")], retries=0)
+        def unknown() -> str:
+            return "ran"
+
+        declares()
+        by_name()
+        unknown()
+
+    result = dag.test()
+    assert result.xcom("by_name") == ["s3://lake/named"]
+    assert [(e.uri, e.extra, e.task_id) for e in result.asset_events] == [
+        ("s3://lake/named", {"rows": 2}, "by_name")
+    ]
+    assert result.task_states["unknown"].value == "failed"
+    assert result.xcom("unknown") is None
+    assert "Asset.ref(name='nobody') names no known asset" in result.logs("unknown")
+
+
+def test_watchers_are_accepted_with_a_warning_that_they_do_not_run() -> None:
+    """Asset(watchers=[AssetWatcher(...)]) loads; a DAG scheduled on it says in one line that
+    taskkit does not run watchers yet."""
+    watched = Asset("s3://lake/incoming", watchers=[AssetWatcher(name="queue", trigger=object())])
+    assert watched == Asset("s3://lake/incoming")  # watchers are not part of its identity
+    dag = DAG("watched", schedule=[watched], start_date=START)
+    [warning] = dag.warnings
+    assert "'s3://lake/incoming' has watchers (AssetWatcher), which taskkit does not run" in warning
+    with pytest.raises(DagDefinitionError, match="watchers must be AssetWatcher"):
+        Asset("s3://lake/x", watchers=["queue"])  # type: ignore[list-item]

@@ -9,9 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from taskkit import DAG, ExternalPythonOperator, PythonVirtualenvOperator, dag, task
+from taskkit.authoring.venv_cache import VenvRecipe, pip_conf
 from taskkit.errors import DagDefinitionError
 from taskkit.states import State
 
@@ -204,3 +206,87 @@ def test_python_version_picks_that_interpreter_for_the_venv(home: Path) -> None:
             system_site_packages=False,
         )
     assert d.test().xcom("version") == [3, 11]
+
+
+def test_string_args_are_a_global_and_dill_needs_installing_where_it_runs() -> None:
+    """string_args are `virtualenv_string_args` in the callable's globals (one per line, as
+    Airflow); serializer="dill" works where dill is installed and names the fix where not."""
+
+    def show_args(scale: int) -> list[str]:
+        return [a * scale for a in virtualenv_string_args]  # type: ignore[name-defined]  # noqa: F821
+
+    with DAG("strings") as d:
+        ExternalPythonOperator(
+            task_id="here",  # taskkit's own Python, where the tests installed dill
+            python=sys.executable,
+            python_callable=show_args,
+            op_args=[2],
+            string_args=[" a ", "b"],
+            serializer="dill",
+        )
+        ExternalPythonOperator(
+            task_id="system",
+            python=SYSTEM_PYTHON,
+            python_callable=show_args,
+            op_args=[1],
+            serializer="dill",
+            retries=0,
+        )
+    result = d.test()
+    assert result.xcom("here") == ["aa", "bb"]  # stripped, as Airflow reads them back
+    assert result.task_states["system"] is State.FAILED
+    assert f"{SYSTEM_PYTHON} cannot import dill; add 'dill' to requirements" in result.logs(
+        "system"
+    )
+    with DAG("bad"), pytest.raises(DagDefinitionError, match="not one string"):
+        ExternalPythonOperator(
+            task_id="one", python=SYSTEM_PYTHON, python_callable=show_args, string_args="a"
+        )
+
+
+def test_index_urls_shape_the_venv_and_reach_pip(home: Path) -> None:
+    """index_urls go into the venv's pip.conf (index, then extra indexes) and its cache key;
+    a dill venv gets dill added to its requirements, as Airflow does."""
+
+    extra = home / "empty-index"  # a local index with nothing in it: pip asks it, finds none
+    extra.mkdir()
+
+    @dag
+    def indexed() -> None:
+        @task.virtualenv(
+            system_site_packages=False,
+            serializer="dill",
+            index_urls=["https://pypi.org/simple", extra.as_uri()],
+            string_args=["x"],
+        )
+        def roundtrip(value: dict[str, int]) -> tuple[list[str], dict[str, int], str]:
+            import sys
+
+            import dill
+
+            return virtualenv_string_args, value, dill.__name__ + " " + sys.prefix  # type: ignore[name-defined]  # noqa: F821
+
+        roundtrip({"n": 1})
+
+    result = indexed().test()
+    assert result.task_states["roundtrip"] is State.SUCCESS, result.logs("roundtrip")
+    args, value, where = result.xcom("roundtrip")
+    assert (args, value) == (["x"], {"n": 1})
+    venv = Path(where.split(" ", 1)[1])
+    assert venv.parent == home / "venvs"
+    config = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "config", "list"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "global.index-url='https://pypi.org/simple'" in config
+    assert f"global.extra-index-url='{extra.as_uri()}'" in config  # the venv's wins
+
+
+def test_index_urls_are_part_of_the_venv_key() -> None:
+    """Other indexes can give other packages: another venv. None keeps pip's own config."""
+    plain = VenvRecipe(sys.executable, ("six",), False)
+    assert plain.key != attrs.evolve(plain, index_urls=("https://pypi.org/simple",)).key
+    assert pip_conf([]) == "[global]\nno-index = true\n"
+    assert pip_conf(["a", "b", "c"]) == "[global]\nindex-url = a\nextra-index-url = b c\n"

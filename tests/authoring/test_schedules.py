@@ -22,7 +22,7 @@ START = dt.datetime(2026, 1, 1)
         ({"schedule": "@fortnightly"}, r"unknown schedule preset '@fortnightly'; use one of"),
         ({"schedule": dt.timedelta(0)}, r"timedelta schedule must be positive"),
         ({"schedule": dt.timedelta(hours=-1)}, r"timedelta schedule must be positive"),
-        ({"schedule": 5}, r"schedule must be None, a preset, a cron string or a timedelta"),
+        ({"schedule": 5}, r"schedule must be None, a preset, a cron string, a timedelta or "),
         (
             {"schedule": "@daily", "end_date": dt.datetime(2025, 12, 31)},
             r"end_date 2025-12-31 00:00:00 is before start_date",

@@ -236,3 +236,35 @@ with DAG("events", schedule=EventsTimetable(EVENTS, restrict_to_events=True)):
     assert run.run_id == run_id == "manual__2026-03-05T00:00:00+00:00"
     event = dt.datetime(2026, 3, 1, 12, tzinfo=dt.timezone.utc)
     assert (run.data_interval_start, run.data_interval_end) == (event, event)
+
+
+def test_trigger_gives_the_data_interval_airflow_infers_for_the_schedule(cli_sqlite: Cli) -> None:
+    """A manual run of a cron data-interval DAG covers the last complete interval; a
+    trigger timetable's covers its `interval` before the logical date."""
+    cli_sqlite.write_dag(
+        "intervals.py",
+        """
+import datetime as dt
+from taskkit import DAG, CronDataIntervalTimetable, DeltaTriggerTimetable, EmptyOperator
+with DAG("daily", schedule=CronDataIntervalTimetable("0 0 * * *")):
+    EmptyOperator(task_id="t")
+with DAG("hourly", schedule=DeltaTriggerTimetable(dt.timedelta(hours=1),
+                                                  interval=dt.timedelta(minutes=30))):
+    EmptyOperator(task_id="t")
+""",
+    )
+    for dag_id in ("daily", "hourly"):
+        cli_sqlite.ok("dags", "trigger", dag_id, "--logical-date", "2026-03-25T01:00:00")
+    store = cli_sqlite.store()
+    try:
+        runs = [*store.list_runs("daily"), *store.list_runs("hourly")]
+    finally:
+        store.dispose()
+
+    def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
+        return dt.datetime(2026, 3, day, hour, minute, tzinfo=dt.timezone.utc)
+
+    assert [(r.data_interval_start, r.data_interval_end) for r in runs] == [
+        (at(24, 0), at(25, 0)),
+        (at(25, 0, 30), at(25, 1)),
+    ]

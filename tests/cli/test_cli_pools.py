@@ -44,9 +44,40 @@ def test_import_the_examples_file_and_export_round_trip(cli_any_db: Cli, tmp_pat
     document = json.loads(exported.read_text())
     assert document["test_pool"]["slots"] == 1
     assert document == {
-        "default_pool": {"slots": 128, "description": "Default pool"},
-        **json.loads(EXAMPLES_POOLS.read_text()),
+        "default_pool": {"slots": 128, "description": "Default pool", "include_deferred": False},
+        **{
+            name: {**entry, "include_deferred": False}
+            for name, entry in json.loads(EXAMPLES_POOLS.read_text()).items()
+        },
     }
+
+
+def test_include_deferred_is_set_listed_imported_and_exported(
+    cli_any_db: Cli, tmp_path: Path
+) -> None:
+    """`pools set --include-deferred` makes deferred tasks hold the pool's slots; leaving the
+    flag out keeps the setting; a pools file carries it both ways."""
+    out = cli_any_db.ok("pools", "set", "api", "2", "--include-deferred")
+    assert out == "Pool 'api' has 2 slots; deferred tasks hold its slots.\n"
+    cli_any_db.ok("pools", "set", "api", "3")
+    [api] = [
+        r for r in json.loads(cli_any_db.ok("pools", "list", "-o", "json")) if r["name"] == "api"
+    ]
+    assert (api["slots"], api["include_deferred"], api["deferred"]) == (3, True, 0)
+    cli_any_db.ok("pools", "set", "api", "3", "--exclude-deferred")
+    pools = tmp_path / "pools.json"
+    pools.write_text('{"api": {"slots": 1, "include_deferred": true}, "db": {"slots": 2}}')
+    cli_any_db.ok("pools", "import", str(pools))
+    exported = tmp_path / "out.json"
+    cli_any_db.ok("pools", "export", str(exported))
+    document = json.loads(exported.read_text())
+    assert (document["api"]["include_deferred"], document["db"]["include_deferred"]) == (
+        True,
+        False,
+    )
+    pools.write_text('{"api": {"slots": 1, "include_deferred": "yes"}}')
+    error = cli_any_db.fails("pools", "import", str(pools))
+    assert "include_deferred must be true or false, got 'yes'" in error
 
 
 def test_bad_pool_files_are_refused_whole(cli_sqlite: Cli, tmp_path: Path) -> None:

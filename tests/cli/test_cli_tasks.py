@@ -243,3 +243,30 @@ def test_clearing_the_upstream_expands_the_mapped_task_again(cli_sqlite: Cli) ->
     finally:
         store.dispose()
     assert total.value == b"90"
+
+
+DEFERRING_DAG = """
+import datetime as dt
+from taskkit import DAG, BaseOperator, TimeDeltaTrigger
+
+
+class Waits(BaseOperator):
+    def execute(self, context):
+        self.defer(trigger=TimeDeltaTrigger(dt.timedelta(milliseconds=50)), method_name="done",
+                   kwargs={"label": "batch"})
+
+    def done(self, context, event=None, label=None):
+        return f"{label} woke"
+
+
+with DAG("defers", schedule=None, start_date=dt.datetime(2026, 1, 1)):
+    Waits(task_id="wait")
+"""
+
+
+def test_tasks_test_runs_a_deferring_tasks_trigger_and_resumes_it(cli_sqlite: Cli) -> None:
+    cli_sqlite.write_dag("defers.py", DEFERRING_DAG)
+    out = cli_sqlite.ok("tasks", "test", "defers", "wait")
+    assert "deferred to taskkit.triggers.temporal.DateTimeTrigger: running it here" in out
+    assert "Returned: 'batch woke'" in out
+    assert "Task wait success" in out

@@ -68,10 +68,13 @@ def test_rendered_logical_dates_and_confs() -> None:
         _conf({"when": START})
 
 
-def test_deferrable_is_accepted_with_a_warning_saying_how_it_waits() -> None:
-    """Until deferral exists, deferrable=True is a DAG warning, not an error."""
+def test_deferrable_is_an_argument_of_its_own_not_a_warning() -> None:
+    """deferrable=True waits in the triggerer (tests/scheduling/test_deferrable_sensors.py)."""
     with DAG("d", schedule=None, start_date=START) as dag:
-        TriggerDagRunOperator(task_id="t", trigger_dag_id="other", deferrable=True)
-    assert len(dag.warnings) == 1
-    assert "'deferrable'" in dag.warnings[0]
-    assert "TriggerDagRunOperator by checking the run from its try" in dag.warnings[0]
+        operator = TriggerDagRunOperator(
+            task_id="t", trigger_dag_id="other", wait_for_completion=True, deferrable=True
+        )
+    assert dag.warnings == []
+    assert operator.deferrable is True
+    with pytest.raises(InvalidTaskParameterError, match="deferrable"):
+        TriggerDagRunOperator(task_id="u", trigger_dag_id="other", deferrable="yes", dag=dag)

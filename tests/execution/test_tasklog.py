@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from tasklogs import format_log
 
 from taskkit.execution.tasklog import (
@@ -129,12 +130,16 @@ def test_follow_prints_lines_as_they_come_and_stops_at_the_end_of_the_try(tmp_pa
     assert seen[-1].startswith("[") and "try_finished" in seen[-1]
 
 
-def test_follow_goes_on_past_a_sensors_rescheduled_poke(tmp_path: Path) -> None:
-    """A poke ending `rescheduled` does not end the try's log: the next poke's lines follow."""
+@pytest.mark.parametrize("outcome", [TryOutcome.RESCHEDULED, TryOutcome.DEFERRED])
+def test_follow_goes_on_past_a_sensors_rescheduled_poke(
+    tmp_path: Path, outcome: TryOutcome
+) -> None:
+    """A poke ending `rescheduled` (or a turn ending `deferred`) does not end the try's log:
+    the next turn's lines follow."""
     logs = tmp_path / "logs"
     first = TryLog.open(_workload(logs))
     first.output("stdout", b"poke 1\n")
-    first.finished(TryResult(TryOutcome.RESCHEDULED))
+    first.finished(TryResult(outcome))
     second = TryLog.open(_workload(logs))
     second.output("stdout", b"poke 2\n")
     second.finished(TryResult(TryOutcome.SUCCESS))

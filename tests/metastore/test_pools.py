@@ -79,3 +79,22 @@ def test_occupancy_is_derived_from_states(metastore: Metastore, make_run: MakeRu
     pools = {p.name: p for p in metastore.list_pools()}
     assert (pools["db"].queued, pools["db"].running, pools["db"].open_slots) == (3, 2, 5)
     assert (pools["default_pool"].queued, pools["default_pool"].running) == (0, 1)
+
+
+def test_deferred_slots_are_listed_and_held_only_with_include_deferred(
+    metastore: Metastore, make_run: MakeRun
+) -> None:
+    """A deferred task's slots show as deferred; they leave the pool's open slots only when
+    the pool includes deferred tasks, which the scheduler reads with the pool sizes."""
+    metastore.set_pool("api", 4)
+    make_run("r1", [TaskSpec("a", pool="api", pool_slots=3)])
+    key = TaskInstanceKey("etl", "r1", "a")
+    metastore.transition_task_instances([TIChange(key, {State.NONE}, state=State.DEFERRED)])
+    [api] = [p for p in metastore.list_pools() if p.name == "api"]
+    assert (api.deferred, api.include_deferred, api.open_slots) == (3, False, 4)
+    assert metastore.get_pool_limits() == ({"api": 4, "default_pool": 128}, frozenset())
+    metastore.set_pool("api", 4, include_deferred=True)
+    metastore.set_pool("api", 5)  # leaving it out keeps it
+    [api] = [p for p in metastore.list_pools() if p.name == "api"]
+    assert (api.slots, api.include_deferred, api.open_slots) == (5, True, 2)
+    assert metastore.get_pool_limits()[1] == frozenset({"api"})

@@ -121,7 +121,10 @@ def test_the_queueing_section_is_held_by_one_scheduler_at_a_time(
         pytest.skip("the critical section exists on PostgreSQL only")
     make_run()
     metastore.transition_task_instances(
-        [TIChange(A, {State.NONE}, state=State.QUEUED, try_number=1)]
+        [
+            TIChange(A, {State.NONE}, state=State.QUEUED, try_number=1),
+            TIChange(B, {State.NONE}, state=State.DEFERRED, try_number=1),
+        ]
     )
     other = _other(metastore)
     try:
@@ -129,6 +132,7 @@ def test_the_queueing_section_is_held_by_one_scheduler_at_a_time(
             assert mine is not None
             [occupant] = mine.occupants()
             assert (occupant.task_id, occupant.tries, occupant.slots) == ("a", 1, 1)
+            assert mine.deferred_slots() == {"default_pool": 1}
             with other.queueing_section() as theirs:
                 assert theirs is None
         with other.queueing_section() as theirs:

@@ -82,3 +82,20 @@ def test_an_alias_holds_when_an_asset_it_resolved_to_has_a_new_event() -> None:
     assert not condition.evaluate({A.uri, B.uri}, {"daily": {C.uri}})
     assert condition.evaluate({A.uri, C.uri}, {"daily": {B.uri, C.uri}})
     assert (alias | A).evaluate({B.uri}, {"daily": {B.uri}})
+
+
+def test_refs_hold_through_the_assets_they_name() -> None:
+    """Asset.ref(uri=...) holds on that URI's events (normalized); Asset.ref(name=...) on any
+    known asset with that name; exactly one of name= and uri= is required."""
+    by_uri = Asset.ref(uri="S3://lake/orders/")
+    by_name = Asset.ref(name="orders")
+    assert by_uri.evaluate({"s3://lake/orders"})
+    assert not by_name.evaluate({"s3://lake/orders"})  # no known asset has that name yet
+    assert (by_name & A).evaluate({A.uri, "s3://lake/orders"}, {}, {"orders": {"s3://lake/orders"}})
+    assert list((by_name | by_uri | by_name).iter_refs()) == [by_name, by_uri]
+    assert list(by_name.iter_assets()) == []  # a reference declares nothing
+    assert describe_condition(by_name | by_uri) == "(ref:name=orders | ref:s3://lake/orders)"
+    with pytest.raises(AssetDefinitionError, match="exactly one of name= or uri="):
+        Asset.ref(name="a", uri="s3://b")
+    with pytest.raises(AssetDefinitionError, match="exactly one of name= or uri="):
+        Asset.ref()

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
+from dateutil.relativedelta import relativedelta
 
 from taskkit import (
     DAG,
@@ -27,7 +28,7 @@ from taskkit.errors import DagDefinitionError
         (lambda: CronTriggerTimetable("@daily", timezone="Mars/Olympus"), "not a known time"),
         (MultipleCronTriggerTimetable, "give at least one cron"),
         (lambda: DeltaTriggerTimetable(dt.timedelta(0)), "delta must be a positive"),
-        (lambda: DeltaDataIntervalTimetable(3600), "delta must be a positive datetime.timedelta"),
+        (lambda: DeltaDataIntervalTimetable(3600), "positive datetime.timedelta or dateutil"),
         (
             lambda: CronTriggerTimetable("@daily", interval=-dt.timedelta(hours=1)),
             "interval must be a non-negative",
@@ -47,7 +48,7 @@ def test_a_dag_accepts_timetables_and_refuses_other_objects() -> None:
     table = CronTriggerTimetable("@daily", timezone="Europe/Amsterdam")
     assert DAG("tt", schedule=table).schedule == table
     assert table.expression == "0 0 * * *"
-    with pytest.raises(DagDefinitionError, match="or a timedelta, or a timetable"):
+    with pytest.raises(DagDefinitionError, match="or relativedelta, or a timetable"):
         DAG("bad", schedule=object())
 
 
@@ -56,3 +57,14 @@ def test_timetables_are_values() -> None:
     events = EventsTimetable([dt.datetime(2026, 1, 2), dt.datetime(2026, 1, 1)])
     assert events.event_dates[0] == dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
     assert events.summary == "2 events"
+
+
+def test_relativedeltas_are_accepted_and_their_sign_is_checked() -> None:
+    """A calendar delta (months, years) is a valid delta or interval; a negative one is not."""
+    month = relativedelta(months=1)
+    assert DeltaTriggerTimetable(month, interval=month).summary == "relativedelta(months=+1)"
+    assert CronTriggerTimetable("@daily", interval=month).interval == month
+    with pytest.raises(DagDefinitionError, match="delta must be a positive"):
+        DeltaDataIntervalTimetable(relativedelta(months=-1))
+    with pytest.raises(DagDefinitionError, match=r"DAG 'm': schedule: .*must be a positive"):
+        DAG("m", schedule=relativedelta())

@@ -121,6 +121,22 @@ with DAG("sensing", schedule=None, start_date=dt.datetime(2026, 1, 1)) as sensin
 
     PythonSensor(task_id="wait", python_callable=third_poke, mode="reschedule",
                  poke_interval=0.1, pool="test_pool")
+
+from taskkit import BaseOperator, TimeDeltaTrigger
+
+
+class AnswerLater(BaseOperator):
+    def execute(self, context):
+        self.defer(trigger=TimeDeltaTrigger(dt.timedelta(seconds=0.3)), method_name="done",
+                   kwargs={"answer": 42})
+
+    def done(self, context, event=None, answer=None):
+        return answer
+
+
+with DAG("deferring", schedule=None, start_date=dt.datetime(2026, 1, 1)) as deferring:
+    later = AnswerLater(task_id="later", pool="test_pool")
+    BashOperator(task_id="consume", bash_command="echo got-{{ ti.xcom_pull('later') }}") << later
 """
 
 
@@ -243,6 +259,18 @@ def test_a_rescheduled_sensor_pokes_on_workers_within_one_try(shared: Home) -> N
     wait = shared.tis("sensing", run.run_id)["wait"]
     assert (wait.state, wait.try_number) == (State.SUCCESS, 1)
     assert shared.log_text("sensing", run.run_id, "wait", 1).count("try_started") == 3
+
+
+def test_a_deferred_task_resumes_on_a_worker_within_one_try(shared: Home) -> None:
+    """A task that defers runs on a worker, waits in the triggerer, resumes on a worker."""
+    run = shared.trigger("deferring")
+
+    shared.run_scheduler()
+
+    tis = shared.tis("deferring", run.run_id)
+    assert (tis["later"].state, tis["later"].try_number) == (State.SUCCESS, 1)
+    assert shared.log_text("deferring", run.run_id, "later", 1).count("try_started") == 2
+    assert "got-42" in shared.log_text("deferring", run.run_id, "consume", 1)
 
 
 def test_killed_worker_fails_the_try(lonely: Home) -> None:

@@ -49,6 +49,23 @@ def test_global_occupancy_counts_every_schedulers_tries_and_slots() -> None:
     assert occupancy.per_run_task["etl", "r1", "load"] == 2
 
 
+def test_deferred_instances_of_every_scheduler_fill_the_pools_that_count_them() -> None:
+    """A pool with include_deferred is full of another scheduler's deferred instances."""
+    occupancy = global_occupancy([], {"sensors": 2})
+    key = TaskInstanceKey("fan", "mine", "wait")
+    waiting = Candidate(key, priority=1, pool="sensors", pool_slots=1)
+    counted = select_tasks(
+        [waiting],
+        pools={"sensors": 2},
+        parallelism=32,
+        occupancy=occupancy,
+        include_deferred={"sensors"},
+    )
+    assert counted.start == []
+    ignored = select_tasks([waiting], pools={"sensors": 2}, parallelism=32, occupancy=occupancy)
+    assert ignored.start == [waiting]
+
+
 def test_a_pool_filled_by_another_scheduler_admits_nothing_more() -> None:
     """Selection under global counts: a 3-slot pool holding another scheduler's 2-slot try
     takes one more 1-slot task, and a 2-slot task waits (holding the pool, so it is not

@@ -309,3 +309,27 @@ def test_max_active_tis_per_dagrun_caps_a_task_within_one_run_only() -> None:
     wait = selection.waits[candidates[1].key]
     assert wait.kind is WaitKind.RUN_TASK_LIMIT
     assert "max_active_tis_per_dagrun=2" in wait.message
+
+
+def test_deferred_instances_hold_pool_slots_only_in_pools_that_include_them() -> None:
+    """A deferred task's slot of a 1-slot pool blocks the pool only with include_deferred."""
+    occupancy = Occupancy()
+    occupancy.defer("gate", 1)
+    waiting = [Candidate(TaskInstanceKey("d", "r", "t"), priority=1, pool="gate")]
+
+    free = select_tasks(waiting, pools={"gate": 1}, parallelism=4, occupancy=occupancy)
+    held = select_tasks(
+        waiting,
+        pools={"gate": 1},
+        parallelism=4,
+        occupancy=occupancy,
+        include_deferred={"gate"},
+    )
+
+    assert [c.key.task_id for c in free.start] == ["t"]
+    assert held.start == []
+    assert held.waits[waiting[0].key].message == (
+        "pool 'gate' full: 1 of 1 slots in use (1 by deferred tasks: the pool includes "
+        "deferred), needs 1"
+    )
+    assert occupancy.total == 0  # deferred tasks never count against parallelism

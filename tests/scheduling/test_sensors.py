@@ -310,3 +310,86 @@ def test_a_poke_cut_short_by_a_dead_scheduler_resumes_the_same_try(metastore: Me
         t0,
     )
     assert (tis["first"].state, tis["first"].max_tries) == (State.SCHEDULED, 2)
+
+
+def test_a_file_sensor_reads_its_base_path_from_the_connection(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under the scheduler, fs_conn_id's extra `path` is where the file is looked for, and an
+    undefined connection fails the sensor with its name."""
+    landing = home.path / "landing"
+    (landing / "in").mkdir(parents=True)
+    (landing / "in" / "orders.csv").write_text("id\n", encoding="utf-8")
+    monkeypatch.setenv("TASKKIT_CONN_LANDING", json.dumps({"extra": {"path": str(landing)}}))
+    home.write_dag(
+        "files",
+        """
+        from taskkit import FileSensor
+
+        with DAG("files", schedule=None, start_date=dt.datetime(2026, 1, 1)):
+            FileSensor(task_id="found", filepath="in/*.csv", fs_conn_id="landing",
+                       mode="reschedule", poke_interval=0.2)
+            FileSensor(task_id="unknown", filepath="in/*.csv", fs_conn_id="nas", retries=0)
+        """,
+    )
+    home.sync()
+    run = home.trigger("files")
+    home.run_scheduler()
+    tis = home.tis("files", run.run_id)
+    assert tis["found"].state is State.SUCCESS
+    assert tis["unknown"].state is State.FAILED
+    assert "The conn_id 'nas' isn't defined" in (tis["unknown"].error or "")
+
+
+GROUPS = """
+from taskkit import ExternalTaskSensor, TaskGroup
+
+with DAG("grouped", schedule=None, start_date=dt.datetime(2026, 1, 1)):
+    def step(ti=None, dag_run=None):
+        if dag_run.conf.get("fail"):
+            raise RuntimeError("load broke")
+
+    with TaskGroup("load"):
+        first = PythonOperator(task_id="first", python_callable=step)
+        first >> PythonOperator.partial(task_id="each", python_callable=lambda x: x).expand(
+            op_args=[[1], [2]]
+        )
+    PythonOperator(task_id="outside", python_callable=lambda: None)
+
+with DAG("waits", schedule=None, start_date=dt.datetime(2026, 1, 1)):
+    ExternalTaskSensor(task_id="group", external_dag_id="grouped", external_task_group_id="load",
+                       failed_states=["failed", "upstream_failed"], mode="reschedule",
+                       poke_interval=0.1, retries=0)
+    ExternalTaskSensor(task_id="missing", external_dag_id="grouped",
+                       external_task_group_id="nope", retries=0)
+"""
+
+
+def test_external_task_sensor_waits_for_every_task_of_a_group(try_settings: Home) -> None:
+    """A group is done when all its tasks (mapped instances too) are; it fails once they all
+    reached a failed state; a group the run does not have fails the sensor naming it."""
+    home = try_settings
+    home.write_dag("groups", GROUPS)
+    home.sync()
+    t0 = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+    t1 = t0 + dt.timedelta(days=1)
+    ok = home.trigger("waits", logical_date=t0)
+    broken = home.trigger("waits", logical_date=t1)
+    home.trigger("grouped", logical_date=t0)
+    home.trigger("grouped", logical_date=t1, conf={"fail": True})
+
+    home.run_scheduler()
+
+    assert home.tis("waits", ok.run_id)["group"].state is State.SUCCESS
+    failed = home.tis("waits", broken.run_id)["group"]
+    assert failed.state is State.FAILED
+    assert "task group 'load' of 'grouped'" in (failed.error or "")
+    missing = home.tis("waits", ok.run_id)["missing"]
+    assert missing.state is State.FAILED
+    assert "Task group 'nope' not found in run" in (missing.error or "")
+    # DAG.test() reads the same metastore: the group is done at t0, never at t1 (it failed).
+    with DAG("checker", schedule=None, start_date=t0) as checker:
+        ExternalTaskSensor(task_id="wait", external_dag_id="grouped", poke_interval=0.01,
+                           external_task_group_id="load", timeout=0.05, soft_fail=True)  # fmt: skip
+    assert checker.test(logical_date=t0).task_states == {"wait": State.SUCCESS}
+    assert checker.test(logical_date=t1).task_states == {"wait": State.SKIPPED}

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from dateutil.relativedelta import relativedelta
 
 from taskkit import (
+    DAG,
     CronDataIntervalTimetable,
     CronTriggerTimetable,
     DeltaDataIntervalTimetable,
@@ -160,3 +162,55 @@ def test_following_is_the_next_run_whatever_the_dates() -> None:
     assert Timetable("@daily", at(1)).following(at(2)) == run(at(3), at(4))
     assert Timetable(EventsTimetable([at(2)]), None).following(at(2)) is None
     assert Timetable(None, None).following(at(2)) is None
+
+
+def test_relativedelta_months_step_on_the_calendar_as_airflow() -> None:
+    """relativedelta(months=1) runs monthly, clamping day 31 as dateutil does (path-dependent)."""
+    start = dt.datetime(2026, 1, 31, tzinfo=UTC)
+    monthly = Timetable(DeltaDataIntervalTimetable(relativedelta(months=1)), start, catchup=True)
+    first = monthly.next_run(None, at(1))
+    assert first == run(start, dt.datetime(2026, 2, 28, tzinfo=UTC))
+    second = monthly.next_run(first.logical_date, at(1)) if first else None
+    assert second == run(dt.datetime(2026, 2, 28, tzinfo=UTC), at(28))
+    # Without catchup: step from start_date to the latest ended month (Airflow's _round).
+    latest = Timetable(DeltaDataIntervalTimetable(relativedelta(months=1)), start, catchup=False)
+    june = dt.datetime(2026, 6, 15, tzinfo=UTC)
+    assert latest.next_run(None, june) == run(
+        dt.datetime(2026, 4, 28, tzinfo=UTC), dt.datetime(2026, 5, 28, tzinfo=UTC)
+    )
+    trigger = Timetable(DeltaTriggerTimetable(relativedelta(months=1)), at(2), catchup=True)
+    assert trigger.next_run(at(2), at(2)) == run(dt.datetime(2026, 4, 2, tzinfo=UTC))
+
+
+def test_a_relativedelta_schedule_is_a_delta_data_interval_timetable() -> None:
+    """`schedule=relativedelta(...)` means DeltaDataIntervalTimetable, as in Airflow."""
+    dag = DAG("monthly", schedule=relativedelta(months=1), start_date=at(1))
+    assert dag.schedule == DeltaDataIntervalTimetable(relativedelta(months=1))
+    # Days-only relativedeltas round on the epoch grid like a timedelta of that length.
+    days = Timetable(DeltaDataIntervalTimetable(relativedelta(days=1)), at(1), catchup=False)
+    assert days.next_run(None, at(9, 13)) == run(at(8), at(9))
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        # The last complete interval before the logical date (01:00 on the 25th: the 24th).
+        (CronDataIntervalTimetable("0 0 * * *"), (at(24), at(25))),
+        ("@daily", (at(24), at(25))),
+        (DeltaDataIntervalTimetable(6 * H), (at(24, 19), at(25, 1))),
+        (DeltaDataIntervalTimetable(relativedelta(months=1)), (at(25, 1) - 28 * D, at(25, 1))),
+        (dt.timedelta(hours=6), (at(24, 19), at(25, 1))),
+        # Trigger timetables: the `interval` before the logical date.
+        (CronTriggerTimetable("0 0 * * *", interval=2 * H), (at(24, 23), at(25, 1))),
+        (DeltaTriggerTimetable(D), (at(25, 1), at(25, 1))),
+        (MultipleCronTriggerTimetable("0 1 * * *", "0 2 * * *", interval=H), (at(25), at(25, 1))),
+        (EventsTimetable([at(20), at(30)], restrict_to_events=True), (at(20), at(20))),
+        (None, (at(25, 1), at(25, 1))),
+        ("@once", (at(25, 1), at(25, 1))),
+    ],
+)
+def test_a_manual_run_gets_the_data_interval_airflow_infers(
+    schedule: object, expected: tuple[dt.datetime, dt.datetime]
+) -> None:
+    timetable = Timetable(schedule, at(1))  # type: ignore[arg-type]  # every kind of schedule
+    assert timetable.manual_interval(at(25, 1)) == expected

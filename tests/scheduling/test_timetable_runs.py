@@ -99,3 +99,44 @@ def test_latest_only_skips_caught_up_runs_under_the_scheduler(home: Home) -> Non
     manual = home.trigger("latest", "manual__old")  # an old logical date, but asked for
     home.run_scheduler()
     assert home.tis("latest", manual.run_id)["work"].state is State.SUCCESS
+
+
+def test_monthly_relativedelta_runs_and_triggered_runs_get_airflow_intervals(home: Home) -> None:
+    """schedule=relativedelta(months=1) catches up month by month; a run that
+    TriggerDagRunOperator creates gets the month before its logical date."""
+    now = dt.datetime.now(UTC)
+    start = dt.datetime(now.year - 1, now.month, 1, tzinfo=UTC)
+    home.write_dag(
+        "monthly",
+        f"""
+        from dateutil.relativedelta import relativedelta
+        from taskkit import TriggerDagRunOperator
+
+        with DAG("monthly", schedule=relativedelta(months=1), catchup=True,
+                 start_date=dt.datetime.fromisoformat({start.isoformat()!r})):
+            EmptyOperator(task_id="t")
+
+        with DAG("kick", schedule=None):
+            TriggerDagRunOperator(task_id="go", trigger_dag_id="monthly",
+                                  trigger_run_id="kicked", logical_date="2026-03-15T00:00:00")
+        """,
+    )
+    home.sync()
+    home.trigger("kick", "k1")
+    home.run_scheduler()
+    runs = home.store.list_runs("monthly")
+    scheduled = sorted(
+        (r for r in runs if r.run_type is RunType.SCHEDULED), key=lambda r: r.logical_date
+    )
+    assert len(scheduled) == 12  # each month of the past year, none for the current one
+    assert [(r.logical_date.month, r.logical_date.day) for r in scheduled][:2] == [
+        (start.month, 1),
+        (start.month % 12 + 1, 1),
+    ]
+    assert all(r.data_interval_end.day == 1 for r in scheduled if r.data_interval_end)
+    kicked = home.store.get_run("monthly", "kicked")
+    assert (kicked.data_interval_start, kicked.data_interval_end) == (
+        dt.datetime(2026, 2, 15, tzinfo=UTC),
+        dt.datetime(2026, 3, 15, tzinfo=UTC),
+    )
+    assert kicked.state is RunState.SUCCESS

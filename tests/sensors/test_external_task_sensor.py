@@ -50,6 +50,10 @@ def test_a_date_function_returning_something_else_fails_the_poke() -> None:
         ({"allowed_states": ["success"], "failed_states": ["success"]}, "more than once"),
         ({"external_task_id": "a", "allowed_states": ["finished"]}, "'finished' is not a task"),
         ({"allowed_states": ["skipped"]}, "'skipped' is not a run state"),
+        ({"external_task_group_id": "g", "external_task_id": "a"}, "not both: a group"),
+        ({"external_task_group_id": "g", "external_task_ids": ["a"]}, "not both: a group"),
+        ({"external_task_group_id": ""}, "must be a task group id"),
+        ({"external_task_group_id": "g", "allowed_states": ["finished"]}, "is not a task state"),
     ],
 )
 def test_bad_arguments_fail_where_the_dag_is_defined(

@@ -55,8 +55,34 @@ def test_globs_folders_and_recursive(tmp_path: Path) -> None:
     }
 
 
-def test_an_fs_connection_is_refused_until_connections_exist() -> None:
-    """Another fs_conn_id than fs_default is one clear line, not a silent wrong path."""
+def test_the_path_is_joined_to_the_fs_connections_base_path(tmp_path: Path) -> None:
+    """fs_conn_id names a connection whose extra `path` is the base of filepath (FSHook); an
+    absolute filepath ignores it; an undefined connection fails with its name and the fix."""
+    (tmp_path / "share" / "in").mkdir(parents=True)
+    (tmp_path / "share" / "in" / "a.csv").write_text("x")
+    waits = {"poke_interval": 0.01, "timeout": 0.05, "soft_fail": True}
+    with DAG("d", schedule=None, start_date=START) as dag:
+        FileSensor(task_id="relative", filepath="in/*.csv", fs_conn_id="share", **waits)
+        FileSensor(task_id="elsewhere", filepath="out/*.csv", fs_conn_id="share", **waits)
+        FileSensor(task_id="absolute", filepath=str(tmp_path / "share/in"), fs_conn_id="share")
+        FileSensor(task_id="undefined", filepath="in/*.csv", fs_conn_id="nowhere", retries=0)
+
+    share = {"conn_type": "fs", "extra": {"path": str(tmp_path / "share")}}
+    result = dag.test(connections={"share": share})
+    assert result.task_states == {
+        "relative": State.SUCCESS,
+        "elsewhere": State.SKIPPED,
+        "absolute": State.SUCCESS,
+        "undefined": State.FAILED,
+    }
+    assert f"Poking for file {tmp_path}/share/in/*.csv" in result.logs("relative")
+    error = result.logs("undefined")
+    assert "The conn_id 'nowhere' isn't defined" in error
+    assert "taskkit connections add nowhere" in error
+
+
+def test_an_empty_fs_conn_id_is_refused() -> None:
+    """fs_conn_id must name a connection: one clear line when the DAG is defined."""
     with DAG("d", schedule=None, start_date=START), pytest.raises(InvalidTaskParameterError) as err:
-        FileSensor(task_id="wait", filepath="x.csv", fs_conn_id="my_share")
-    assert "fs_conn_id='my_share' is not supported yet" in str(err.value)
+        FileSensor(task_id="wait", filepath="x.csv", fs_conn_id="")
+    assert "fs_conn_id must be a connection id" in str(err.value)

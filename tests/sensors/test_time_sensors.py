@@ -55,12 +55,30 @@ def test_time_delta_waits_from_the_data_interval_end() -> None:
 
 
 def test_time_sensor_reads_today_in_the_dags_time_zone() -> None:
-    """target_time is today's, in the zone of the DAG's start_date."""
+    """target_time is today's, on the clock of the DAG's start_date zone (its own tzinfo
+    ignored, as Airflow 3.3's datetime.combine(..., dag.timezone) ignores it)."""
     plus_two = dt.timezone(dt.timedelta(hours=2))
     with DAG("d", schedule=None, start_date=dt.datetime(2026, 1, 1, tzinfo=plus_two)):
         sensor = TimeSensor(task_id="t", target_time=dt.time(1, 30))
+        aware = TimeSensor(task_id="a", target_time=dt.time(1, 30, tzinfo=dt.timezone.utc))
     late_utc = dt.datetime(2026, 5, 1, 23, 0, tzinfo=dt.timezone.utc)  # 01:00 May 2 at +02:00
     assert sensor.target_datetime(late_utc) == dt.datetime(2026, 5, 2, 1, 30, tzinfo=plus_two)
+    assert aware.target_datetime(late_utc) == dt.datetime(2026, 5, 2, 1, 30, tzinfo=plus_two)
+
+
+def test_a_poke_mode_time_sensor_keeps_the_day_its_try_began(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A try that starts at 00:10 for 00:30 and is still poking after midnight is done
+    (Airflow fixes the day when the try loads the DAG), not waiting for tomorrow's 00:30."""
+    clock = iter(
+        dt.datetime(2026, 3, day, 0, minute, tzinfo=dt.timezone.utc)
+        for day, minute in [(1, 10), (1, 20), (2, 10), (2, 10)]
+    )
+    monkeypatch.setattr("taskkit.sensors.temporal._utcnow", lambda: next(clock))
+    with DAG("d", schedule=None, start_date=START) as dag:
+        TimeSensor(task_id="t", target_time=dt.time(0, 30), poke_interval=0.01, timeout=60)
+    assert dag.test(logical_date=MONDAY).task_states == {"t": State.SUCCESS}
 
 
 def test_day_of_week_checks_the_logical_date_or_today() -> None:

@@ -105,7 +105,7 @@
 
   const folded = new Set();
   // A group's cell: the most telling state among its tasks (a failure first, then work under way).
-  const RANK = ["failed", "upstream_failed", "up_for_retry", "running", "queued", "up_for_reschedule", "scheduled", "none", "skipped", "success"];
+  const RANK = ["failed", "upstream_failed", "up_for_retry", "running", "queued", "up_for_reschedule", "deferred", "scheduled", "none", "skipped", "success"];
   function groupState(all) {
     const states = all.filter((s) => s !== "removed"); // a mapped task's surplus instances
     if (!states.length) return all.length ? "removed" : "none";
