@@ -81,6 +81,19 @@ class Occupant:
 
 
 @attrs.frozen
+class ScheduledElsewhere:
+    """A scheduled task instance of a run another scheduler owns: what ranks it."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    dag_version_id: int
+    logical_date: dt.datetime
+    run_pk: int
+
+
+@attrs.frozen
 class Reaped:
     """What declaring schedulers dead did."""
 
@@ -128,6 +141,38 @@ class CriticalSection:
             .group_by(ti.pool)
         )
         return {pool: int(slots) for pool, slots in self._connection.execute(query)}
+
+    def scheduled_elsewhere(
+        self, me: int, *, min_priority: int, limit: int
+    ) -> list[ScheduledElsewhere]:
+        """Other schedulers' scheduled task instances that could outrank ours, best first.
+
+        Only those of at least `min_priority` (none below can come before any of
+        ours) and at most `limit` of them (selection cannot start more than
+        parallelism allows anyway).
+        """
+        ti, run = TaskInstanceRow, DagRunRow
+        query = (
+            select(
+                ti.dag_id,
+                ti.run_id,
+                ti.task_id,
+                ti.map_index,
+                run.dag_version_id,
+                run.logical_date,
+                run.id,
+            )
+            .join(run, run.id == ti.dag_run_id)
+            .where(
+                ti.state == State.SCHEDULED,
+                ti.priority_weight >= min_priority,
+                run.scheduler_id.is_not(None),
+                run.scheduler_id != me,
+            )
+            .order_by(ti.priority_weight.desc())
+            .limit(limit)
+        )
+        return [ScheduledElsewhere(*row) for row in self._connection.execute(query)]
 
     def running_runs(self) -> list[RunRecord]:
         """Every running run, whoever owns it (max_active_runs counts them all)."""

@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING
 import attrs
 import structlog
 
-from taskkit.scheduling.selection import Occupancy
+from taskkit.scheduling.selection import (
+    Candidate,
+    Occupancy,
+    Selection,
+    priority_key,
+    select_tasks,
+)
 
 if TYPE_CHECKING:
     from taskkit.config import Settings
@@ -72,14 +78,40 @@ def global_occupancy(
     return occupancy
 
 
-def parallelism_left(*, parallelism: int, capacity: int, total: int, own: int) -> int:
-    """The parallelism to select under: the global cap, and this executor's free capacity.
+def select_across(
+    own: list[Candidate],
+    others: list[Candidate],
+    *,
+    pools: Mapping[str, int],
+    parallelism: int,
+    capacity_left: int,
+    occupancy: Occupancy,
+    explain: bool,
+    include_deferred: frozenset[str],
+) -> Selection:
+    """Select as if every scheduler's scheduled tries were one queue; keep only ours.
 
-    `total` counts every scheduler's occupying tries, `own` this one's; the
-    result is compared with `total`, so this executor gets at most
-    `capacity - own` more.
+    Priorities order the work across schedulers: another scheduler's try that
+    outranks ours is selected here too, so the slots it would take stay free
+    for its owner's turn (milliseconds later) instead of going to our lower
+    ones. Of ours, at most `capacity_left` start (this executor's free slots);
+    the rest stay scheduled for the next turn.
     """
-    return min(parallelism, total + max(capacity - own, 0))
+    mine = {candidate.key for candidate in own}
+    selection = select_tasks(
+        sorted([*own, *others], key=priority_key),
+        pools=pools,
+        parallelism=parallelism,
+        occupancy=occupancy,
+        presorted=True,
+        explain=explain,
+        include_deferred=include_deferred,
+    )
+    return Selection(
+        start=[c for c in selection.start if c.key in mine][: max(capacity_left, 0)],
+        reject=[(c, reason) for c, reason in selection.reject if c.key in mine],
+        waits={key: wait for key, wait in selection.waits.items() if key in mine},
+    )
 
 
 @attrs.define

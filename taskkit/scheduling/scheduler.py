@@ -35,6 +35,7 @@ from taskkit.metastore.records import (
     TIChange,
 )
 from taskkit.metastore.store import Metastore
+from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import TryOutcome
 from taskkit.scheduling.active_run import ActiveRun, run_order
 from taskkit.scheduling.asset_runs import AssetRunCreator
@@ -44,7 +45,7 @@ from taskkit.scheduling.dag_processor import sync_dags_folder
 from taskkit.scheduling.deferrals import collect_fired, track_deferred
 from taskkit.scheduling.engine import Transition
 from taskkit.scheduling.executors import make_executor
-from taskkit.scheduling.ha import Member, global_occupancy, parallelism_left, shares_metastore
+from taskkit.scheduling.ha import Member, global_occupancy, select_across, shares_metastore
 from taskkit.scheduling.pending_writes import TIMED, PendingWrites
 from taskkit.scheduling.processor_service import processor_beside, triggerer_beside
 from taskkit.scheduling.recovery import recover_orphaned_tries
@@ -52,7 +53,7 @@ from taskkit.scheduling.run_book import RunBook
 from taskkit.scheduling.run_creation import RunCreator, held_back_backfills
 from taskkit.scheduling.run_loader import RunLoader
 from taskkit.scheduling.run_selection import RunCandidate, select_runs
-from taskkit.scheduling.selection import Candidate, Occupancy, select_tasks
+from taskkit.scheduling.selection import Candidate, Occupancy, Selection, select_tasks
 from taskkit.scheduling.signals import stop_requests
 from taskkit.scheduling.summary import RunSummary, SchedulerSummary
 from taskkit.states import OCCUPYING_STATES, RunState, State
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
     from taskkit.config import Settings
     from taskkit.execution.base import Executor
     from taskkit.metastore.records import RunRecord
-    from taskkit.model.keys import TaskInstanceKey
+    from taskkit.metastore.schedulers import CriticalSection
 
 log = structlog.get_logger(__name__)
 
@@ -451,25 +452,26 @@ class Scheduler:
         with self.ha.section() as section:
             if section is None:
                 return  # another scheduler is queueing: our turn comes next loop, never wait
-            occupancy = global_occupancy(section.occupants(), section.deferred_slots())
-            parallelism = parallelism_left(
+            own = self._own_candidates()
+            selection = select_across(
+                own,
+                self._candidates_elsewhere(section, own),
+                pools=self.pools,
                 parallelism=self.settings.core.parallelism,
-                capacity=self.executor.capacity,
-                total=occupancy.total,
-                own=self.book.occupancy.total,
+                capacity_left=self.executor.capacity - self.book.occupancy.total,
+                occupancy=global_occupancy(section.occupants(), section.deferred_slots()),
+                explain=explain,
+                include_deferred=self.pools_with_deferred,
             )
-            self._select_under(now, occupancy, parallelism, explain=explain)
+            self._apply(selection, now, explain=explain)
             self._commit()  # before the lock goes: the next one counts ours
 
     def _select_under(
         self, now: dt.datetime, occupancy: Occupancy, parallelism: int, *, explain: bool
     ) -> None:
-        """Select among the scheduled task instances with these counts; queue and reject."""
-        candidates = self.book.scheduled.ordered()
-        if self.dags.paused:
-            candidates = [c for c in candidates if c.key.dag_id not in self.dags.paused]
+        """Select among our scheduled task instances with these counts; queue and reject."""
         selection = select_tasks(
-            candidates,
+            self._own_candidates(),
             pools=self.pools,
             parallelism=parallelism,
             occupancy=occupancy,
@@ -477,6 +479,54 @@ class Scheduler:
             explain=explain,
             include_deferred=self.pools_with_deferred,
         )
+        self._apply(selection, now, explain=explain)
+
+    def _own_candidates(self) -> list[Candidate]:
+        """Our scheduled task instances in priority order, but for paused DAGs'."""
+        candidates = self.book.scheduled.ordered()
+        if self.dags.paused:
+            candidates = [c for c in candidates if c.key.dag_id not in self.dags.paused]
+        return candidates
+
+    def _candidates_elsewhere(
+        self, section: CriticalSection, own: list[Candidate]
+    ) -> list[Candidate]:
+        """Other schedulers' scheduled task instances that may outrank ours, as candidates."""
+        if not own or self.ha is None:
+            return []
+        found = []
+        for other in section.scheduled_elsewhere(
+            self.ha.id,
+            min_priority=min(c.priority for c in own),
+            limit=self.settings.core.parallelism,
+        ):
+            if other.dag_id in self.dags.paused:
+                continue
+            try:
+                spec = self.loader.spec(other.dag_version_id)
+            except RunUnloadableError:  # its owner fails that run; it outranks nothing
+                continue
+            task = spec.tasks.get(other.task_id)
+            if task is None:
+                continue
+            found.append(
+                Candidate(
+                    key=TaskInstanceKey(other.dag_id, other.run_id, other.task_id, other.map_index),
+                    priority=task.priority_weight_total,
+                    pool=task.pool,
+                    pool_slots=task.pool_slots,
+                    run_order=run_order(other.logical_date, other.run_pk),
+                    max_active_tis_per_dag=task.max_active_tis_per_dag,
+                    dag_max_active_tasks=(
+                        spec.max_active_tasks or self.settings.core.max_active_tasks_per_dag
+                    ),
+                    max_active_tis_per_dagrun=task.max_active_tis_per_dagrun,
+                )
+            )
+        return found
+
+    def _apply(self, selection: Selection, now: dt.datetime, *, explain: bool) -> None:
+        """Queue what was selected, reject what can never run, note why the others wait."""
         for candidate, reason in selection.reject:
             self._reject(candidate, reason, now)
         for candidate in selection.start:

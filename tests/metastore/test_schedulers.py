@@ -139,3 +139,34 @@ def test_the_queueing_section_is_held_by_one_scheduler_at_a_time(
             assert theirs is not None
     finally:
         other.dispose()
+
+
+def test_the_section_lists_other_schedulers_scheduled_tries_best_first(
+    metastore: Metastore, make_run: MakeRun, db_url: str
+) -> None:
+    """What may outrank our tries: scheduled ones of runs another scheduler owns, highest
+    priority first, none below the floor, none of ours and none of unowned runs."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the critical section exists on PostgreSQL only")
+    tasks = [TaskSpec("a", priority_weight_total=9), TaskSpec("b", priority_weight_total=1)]
+    make_run("run1", tasks=tasks)
+    make_run("run2", tasks=tasks)
+    make_run("run3", tasks=tasks)
+    with (
+        metastore.registered_scheduler("me", 1) as me,
+        metastore.registered_scheduler("them", 2) as them,
+    ):
+        metastore.claim_runs(me, 1)  # run1 is ours
+        metastore.claim_runs(them, 1)  # run2 theirs; run3 nobody's
+        scheduled = [
+            TIChange(TaskInstanceKey("etl", run, task), {State.NONE}, state=State.SCHEDULED)
+            for run in ("run1", "run2", "run3")
+            for task in ("a", "b")
+        ]
+        metastore.transition_task_instances(scheduled)
+        with metastore.queueing_section() as section:
+            assert section is not None
+            found = section.scheduled_elsewhere(me, min_priority=0, limit=10)
+            assert [(f.run_id, f.task_id) for f in found] == [("run2", "a"), ("run2", "b")]
+            high = section.scheduled_elsewhere(me, min_priority=5, limit=10)
+            assert [(f.run_id, f.task_id) for f in high] == [("run2", "a")]

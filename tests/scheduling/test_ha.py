@@ -8,10 +8,10 @@ from taskkit.model.keys import TaskInstanceKey
 from taskkit.scheduling.ha import (
     claim_quota,
     global_occupancy,
-    parallelism_left,
+    select_across,
     shares_metastore,
 )
-from taskkit.scheduling.selection import Candidate, select_tasks
+from taskkit.scheduling.selection import Candidate, Occupancy, select_tasks
 
 
 def test_a_lone_scheduler_claims_every_unowned_run() -> None:
@@ -79,11 +79,57 @@ def test_a_pool_filled_by_another_scheduler_admits_nothing_more() -> None:
     assert selection.waits[key].kind.value == "pool_full"
 
 
-def test_parallelism_is_global_and_bounded_by_this_executors_room() -> None:
-    """The global cap applies to every scheduler's tries; this executor adds only its room."""
-    assert parallelism_left(parallelism=32, capacity=8, total=30, own=3) == 32
-    assert parallelism_left(parallelism=32, capacity=8, total=10, own=8) == 10
-    assert parallelism_left(parallelism=32, capacity=8, total=10, own=2) == 16
+def _ti(run_id: str, task_id: str, priority: int, slots: int = 1) -> Candidate:
+    return Candidate(TaskInstanceKey("d", run_id, task_id), priority, "p", pool_slots=slots)
+
+
+def test_another_schedulers_higher_priority_try_keeps_its_slot_free_for_its_owner() -> None:
+    """Priorities order work across schedulers: our low try waits while theirs outranks it."""
+    ours, theirs = _ti("mine", "low", 1), _ti("other", "high", 9)
+    selection = select_across(
+        [ours],
+        [theirs],
+        pools={"p": 1},
+        parallelism=32,
+        capacity_left=8,
+        occupancy=Occupancy(),
+        explain=True,
+        include_deferred=frozenset(),
+    )
+    assert selection.start == []  # the one slot is theirs to take on their turn
+    assert ours.key in selection.waits and theirs.key not in selection.waits
+
+
+def test_ours_start_in_the_slots_the_higher_ones_leave_and_within_our_executors_room() -> None:
+    """The global order decides who fits; of ours, only as many as our executor has room for."""
+    ours = [_ti("mine", f"t{n}", 5) for n in range(4)]
+    selection = select_across(
+        ours,
+        [_ti("other", "high", 9, slots=2)],
+        pools={"p": 5},
+        parallelism=32,
+        capacity_left=2,
+        occupancy=Occupancy(),
+        explain=False,
+        include_deferred=frozenset(),
+    )
+    assert [c.key.task_id for c in selection.start] == ["t0", "t1"]
+
+
+def test_parallelism_is_global() -> None:
+    """Every scheduler's occupying tries count against core.parallelism."""
+    occupancy = Occupancy(total=31)
+    selection = select_across(
+        [_ti("mine", "a", 1), _ti("mine", "b", 1)],
+        [],
+        pools={"p": 10},
+        parallelism=32,
+        capacity_left=8,
+        occupancy=occupancy,
+        explain=False,
+        include_deferred=frozenset(),
+    )
+    assert [c.key.task_id for c in selection.start] == ["a"]
 
 
 def test_only_postgresql_without_celery_runs_several_schedulers() -> None:
