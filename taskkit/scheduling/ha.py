@@ -5,8 +5,8 @@ The scheduler loop stays what it is on SQLite; on PostgreSQL it asks its
 unowned ones, after declaring dead the schedulers whose heartbeat went
 stale), when it may queue (the critical section: one scheduler at a time,
 never waiting), and what the whole metastore occupies while it does. The
-decisions (how many runs to claim, the global occupancy, the parallelism left
-to this executor) are the pure functions below. See docs/distributed.md.
+decisions (how many runs to claim, the global occupancy, which of our tries
+start when ranked with the other schedulers') are the pure functions below. See docs/distributed.md.
 """
 
 from __future__ import annotations
