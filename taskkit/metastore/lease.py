@@ -114,8 +114,9 @@ def _taken(where: str, *, postgresql: bool = False) -> SchedulerAlreadyRunningEr
     if postgresql:
         return SchedulerAlreadyRunningError(
             f"Another scheduler is already running against the metastore at {where}, and "
-            "this one must run alone; stop the other scheduler first (several schedulers "
-            "share a PostgreSQL metastore otherwise, see docs/distributed.md)."
+            "this one must run alone (one scheduler per metastore); stop the other one first "
+            "(several schedulers share a PostgreSQL metastore otherwise, see "
+            "docs/distributed.md)."
         )
     return SchedulerAlreadyRunningError(
         f"Another scheduler is already running against the metastore at {where}; "
