@@ -19,6 +19,7 @@ from harness import Home, max_overlap, wait_for
 from test_celery_scheduler import BROKER_PARAMS, _make_home, start_worker, stop_worker
 from test_ha_processes import Sampler, Schedulers, _all_finished, _no_try_twice
 
+from taskkit.execution.celery_app import scheduler_channel_name
 from taskkit.states import RunState, SchedulerState, State
 
 pytestmark = [
@@ -106,12 +107,25 @@ def test_a_killed_celery_schedulers_running_tries_are_adopted_by_the_other(
         assert ti.try_number == 1  # adopted, not reset and rerun
     assert len(home.tries("long")) == len(runs)  # each ran once
     assert "celery_tries_adopted" in results[survivor.pid][1]
-    if home.settings().celery.broker_url.startswith("redis"):
+    dead = scheduler_channel_name(home.db_url, victim_id)
+    assert not _channel_exists(home.settings().celery.broker_url, dead)  # deleted once drained
+
+
+def _channel_exists(broker: str, name: str) -> bool:
+    """Whether the broker still holds the event channel `name` (a Redis list, a queue)."""
+    if broker.startswith("redis"):
         import redis
 
-        from taskkit.execution.celery_app import scheduler_channel_name
+        client = redis.Redis.from_url(broker)
+        try:
+            return bool(client.exists(name, name + ".unacked"))
+        finally:
+            client.close()
+    from kombu import Connection
 
-        client = redis.Redis.from_url(home.settings().celery.broker_url)
-        dead = scheduler_channel_name(home.db_url, victim_id)
-        assert client.exists(dead, dead + ".unacked") == 0  # its channel was deleted
-        client.close()
+    with Connection(broker) as connection:
+        try:
+            connection.default_channel.queue_declare(name, passive=True)
+        except connection.channel_errors:
+            return False
+        return True
