@@ -6,6 +6,8 @@ The first event a trigger yields (or the error it raises) is written to its
 row; that is all it writes (ADR 0009): the scheduler resumes the task. It
 keeps no state of its own, so a triggerer killed at any moment loses
 nothing: the next one finds every row not fired yet and runs it again.
+Of several triggerers on one metastore only the lease holder runs triggers;
+the others wait on standby and take over when it dies (metastore/triggerer_lease.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from taskkit import tagged_json
+from taskkit.metastore.triggerer_lease import TriggererLease
 from taskkit.triggers.running import TriggerLoadError, build_trigger, describe, first_event
 
 if TYPE_CHECKING:
@@ -66,9 +69,11 @@ class Triggerer:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, self._stop.set)
         log.info("triggerer_started", pid=os.getpid())
+        lease = TriggererLease(self.store.engine)
         next_cleanup = 0.0
         try:
-            while self.keep_going() and not self._stop.is_set():
+            await self._wait_for_lease(lease)
+            while lease.held and self.keep_going() and not self._stop.is_set():
                 if time.monotonic() >= next_cleanup:
                     removed = await asyncio.to_thread(self.store.delete_stale_triggers)
                     if removed:
@@ -81,7 +86,33 @@ class Triggerer:
             for task in self.running.values():
                 task.cancel()
             await asyncio.gather(*self.running.values(), return_exceptions=True)
+            lease.release()
             log.info("triggerer_stopped", fired=self.fired, left_running=len(self.running))
+
+    async def _wait_for_lease(self, lease: TriggererLease) -> None:
+        """Hold the lease before running anything: on standby while another triggerer does."""
+        assert self._stop is not None
+        standby = False
+        while self.keep_going() and not self._stop.is_set():
+            try:
+                if await asyncio.to_thread(lease.try_acquire):
+                    if standby:
+                        log.info("triggerer_took_over", pid=os.getpid())
+                    return
+            except Exception as exc:  # the metastore is away: try again at the next poll
+                log.warning(
+                    "triggerer_lease_unreadable", error=f"{type(exc).__name__}: {exc}"[:300]
+                )
+            else:
+                if not standby:
+                    log.info(
+                        "triggerer_standby",
+                        hint="another triggerer runs this metastore's triggers; this one "
+                        "takes over when it stops",
+                    )
+                    standby = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.poll_interval_s)
 
     async def _sync(self) -> None:
         """Start triggers that appeared; cancel those whose task no longer waits on them."""

@@ -258,7 +258,8 @@ def test_tasks_why_explains_a_deferred_task(home: Home) -> None:
     assert home.run_state("waiter", run.run_id) is RunState.SUCCESS
 
 
-def _standalone_triggerer(home: Home) -> subprocess.Popen[bytes]:
+def _standalone_triggerer(home: Home, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """`taskkit triggerer` for `home`; its log (stderr) goes to `log`, else nowhere."""
     env = {
         **os.environ,
         "TASKKIT_HOME": str(home.path),
@@ -269,7 +270,7 @@ def _standalone_triggerer(home: Home) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "taskkit", "triggerer"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if log is None else log.open("wb"),
     )
 
 
@@ -302,6 +303,47 @@ def test_a_standalone_triggerer_killed_and_started_again_resumes_the_wait(home: 
     finally:
         triggerer.terminate()
         triggerer.wait(timeout=10)
+    assert outcome, "the scheduler did not finish"
+    ti = home.tis("waiter", run.run_id)["wait"]
+    assert (ti.state, ti.try_number) == (State.SUCCESS, 1)
+
+
+@pytest.mark.slow
+def test_a_second_triggerer_waits_on_standby_and_takes_over_when_the_first_dies(
+    home: Home,
+) -> None:
+    """Two triggerers on one metastore: only one runs the trigger; SIGKILL it and the other
+    starts the same wait at once, and the task still completes in its first try."""
+    _write(home)
+    waiter = home.path / "dags" / "waiter.py"
+    waiter.write_text(waiter.read_text().replace('open(FLAG, "w").close()', "pass"))
+    home.sync()
+    run = home.trigger("waiter")
+    starts = home.path / "flag.starts"
+    outcome: list[object] = []
+    scheduler = threading.Thread(
+        target=lambda: outcome.append(home.run_scheduler(scheduler_standalone_triggerer=True))
+    )
+    scheduler.start()
+    first = _standalone_triggerer(home)
+    second_log = home.path / "second-triggerer.log"
+    second = None
+    try:
+        wait_for(lambda: starts.exists() and starts.read_text().strip(), timeout=30)
+        second = _standalone_triggerer(home, second_log)
+        wait_for(lambda: b"triggerer_standby" in second_log.read_bytes(), timeout=30)
+        assert starts.read_text().split() == [str(first.pid)]  # the standby runs nothing
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        wait_for(lambda: len(starts.read_text().split()) >= 2, timeout=30)
+        assert starts.read_text().split() == [str(first.pid), str(second.pid)]
+        (home.path / "flag").touch()
+        scheduler.join(timeout=60)
+    finally:
+        for triggerer in (first, second):
+            if triggerer is not None and triggerer.poll() is None:
+                triggerer.terminate()
+                triggerer.wait(timeout=10)
     assert outcome, "the scheduler did not finish"
     ti = home.tis("waiter", run.run_id)["wait"]
     assert (ti.state, ti.try_number) == (State.SUCCESS, 1)
