@@ -137,6 +137,11 @@ class Executor(Protocol):
 
     #: How many tries it runs at once at most.
     capacity: int
+    #: Its tries outlive the scheduler (Celery workers): a successor adopts them, not resets.
+    adopts_tries: bool
+
+    def join(self, scheduler_id: int) -> None:
+        """This scheduler's id among several on one metastore (PostgreSQL); before `start`."""
 
     def start(self) -> None:
         """Start worker processes; called once before the first submit."""
@@ -150,11 +155,12 @@ class Executor(Protocol):
     def running(self) -> int:
         """How many submitted tries have not finished yet."""
 
-    def adopt(self, tis: Sequence[TI]) -> list[TI]:
-        """At start-up, take over tries a previous scheduler left running; returns the rest.
+    def adopt(self, tis: Sequence[TI], previous: Sequence[int] = ()) -> list[TI]:
+        """Take over tries a previous scheduler left running; returns the rest.
 
-        Those returned are orphans the scheduler resets. Executors whose tries die with
-        the scheduler (Local, Sequential) adopt none.
+        At start-up (one scheduler), or when the dead schedulers `previous`
+        were reaped by this one. Those returned are orphans the scheduler
+        resets. Executors whose tries die with the scheduler (Local, Sequential) adopt none.
         """
 
     def cancel(self, key: TaskInstanceKey, try_number: int) -> None:

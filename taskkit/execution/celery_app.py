@@ -62,12 +62,21 @@ def is_redis(url: str) -> bool:
 
 
 def events_queue_name(metastore_url: str) -> str:
-    """The event channel of one metastore: the same name for every scheduler using it."""
+    """The event channel of a metastore's only scheduler (SQLite), the same after a restart."""
     # Lazy: Celery workers import this module and never need SQLAlchemy; schedulers have it.
     from sqlalchemy.engine import make_url
 
     identity = make_url(metastore_url).render_as_string(hide_password=True)
     return "taskkit.events." + hashlib.sha256(identity.encode()).hexdigest()[:16]
+
+
+def scheduler_channel_name(metastore_url: str, scheduler_id: int) -> str:
+    """The event channel of one of several schedulers on a metastore (PostgreSQL).
+
+    Each reads only its own, so none consumes another's reports; a dead
+    scheduler's channel is read by the one that adopts its tries.
+    """
+    return f"{events_queue_name(metastore_url)}.s{scheduler_id}"
 
 
 def broker_priority(priority_weight_total: int, *, redis: bool) -> int:

@@ -1,7 +1,9 @@
 """The event channel: workers publish try events on it, the scheduler receives them in batches.
 
-One queue per metastore (`celery_app.events_queue_name`), so a restarted
-scheduler receives the reports of the tries its predecessor sent. Delivery is
+One queue per scheduler (`celery_app.scheduler_channel_name`; per metastore on
+SQLite, where one scheduler runs), named in each workload message, so two
+schedulers never consume each other's reports; the scheduler that adopts a
+dead one's tries reads that one's channel too, then deletes it. Delivery is
 at least once: the scheduler acknowledges what it received only after
 committing it, and what is unacknowledged when a connection or a scheduler
 goes away is delivered again (the scheduler ignores duplicate reports).
@@ -51,6 +53,9 @@ BATCH = 2000
 class EventChannel(Protocol):
     """One end of the event channel: publish (workers) or receive and acknowledge (scheduler)."""
 
+    #: The channel's name on the broker.
+    queue_name: str
+
     def publish(self, event: object) -> None:
         """Send one event, reconnecting and retrying until the broker takes it."""
 
@@ -63,6 +68,9 @@ class EventChannel(Protocol):
 
     def close(self) -> None:
         """Close without acknowledging: what was not acknowledged is delivered again."""
+
+    def delete(self) -> None:
+        """Remove the channel from the broker (a dead scheduler's, once drained); never raises."""
 
 
 def event_channel(url: str, queue: str, key: bytes) -> EventChannel:
@@ -92,8 +100,8 @@ class RedisEventChannel:
     `receive` first returns what a previous reader left unacknowledged (it
     crashed, or its connection broke before `ack`), then moves new events to
     the unacknowledged list in one atomic step; `ack` deletes that list. One
-    scheduler reads a channel at a time (the metastore lease), so one
-    unacknowledged list per channel is enough.
+    scheduler reads a channel at a time (its own, or a dead one's it adopted),
+    so one unacknowledged list per channel is enough.
     """
 
     def __init__(self, url: str, queue: str, key: bytes) -> None:
@@ -195,6 +203,11 @@ class RedisEventChannel:
         self._recovered = False
 
     def close(self) -> None:
+        self.reset()
+
+    def delete(self) -> None:
+        with contextlib.suppress(*self._lost()):
+            self._redis().delete(self.queue_name, self.unacked_name)
         self.reset()
 
 
@@ -329,4 +342,10 @@ class KombuEventChannel:
 
     def close(self) -> None:
         """Close without acknowledging what was not acknowledged: it is delivered again."""
+        self.reset()
+
+    def delete(self) -> None:
+        """Delete the queue (a report that comes later declares it again, unread)."""
+        with contextlib.suppress(*self._connection_errors()):
+            self._open().consumer.queues[0].delete()
         self.reset()

@@ -11,6 +11,7 @@ records. A started try whose worker stops beating for
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import socket
 import time
@@ -29,9 +30,10 @@ from taskkit.execution.celery_app import (
     events_queue_name,
     is_redis,
     make_app,
+    scheduler_channel_name,
     seal,
 )
-from taskkit.execution.celery_channel import BATCH, event_channel
+from taskkit.execution.celery_channel import BATCH, EventChannel, event_channel
 from taskkit.execution.workload import Workload
 from taskkit.model.results import TryOutcome, TryResult
 from taskkit.states import State
@@ -67,6 +69,9 @@ class _Flight:
 class CeleryExecutor:
     """Sends tries to Celery workers and reports their events; capacity = core.parallelism."""
 
+    #: Tries run on workers, not under the scheduler: a successor can take them over.
+    adopts_tries = True
+
     def __init__(
         self,
         config: CelerySettings,
@@ -82,6 +87,7 @@ class CeleryExecutor:
         self.secret_key = secret_key
         self.route = route
         self.heartbeat_timeout_s = heartbeat_timeout_s
+        self.metastore_url = metastore_url
         self.events_queue = events_queue_name(metastore_url)
         self.hostname = socket.gethostname()
         self.redis = is_redis(config.broker_url)
@@ -92,6 +98,14 @@ class CeleryExecutor:
         self._mark = ""
         #: The event channel was lost: check the broker's mark once it answers again.
         self._reconnecting = False
+        #: Channels of dead schedulers whose tries were adopted, read until those finish.
+        self._inherited: list[EventChannel] = []
+
+    def join(self, scheduler_id: int) -> None:
+        """Report on this scheduler's own channel: several share the metastore (PostgreSQL)."""
+        self._channel.close()
+        self.events_queue = scheduler_channel_name(self.metastore_url, scheduler_id)
+        self._channel = event_channel(self.config.events_url, self.events_queue, self.secret_key)
 
     def start(self) -> None:
         self._app = make_app(self.config)
@@ -128,12 +142,16 @@ class CeleryExecutor:
     def poll(self, timeout: float) -> list[Event]:
         # The scheduler committed what the last poll returned before calling again.
         self._channel.ack()
+        for channel in self._inherited:
+            channel.ack()
         return self._receive(timeout)
 
     def _receive(self, timeout: float) -> list[Event]:
         received, self._buffered = self._buffered, []
         drained = True
         try:
+            for channel in self._inherited:  # a dead scheduler's adopted tries report here
+                received.extend(channel.receive(0))
             fresh = self._channel.receive(timeout if not received else 0)
             drained = len(fresh) < BATCH
             received.extend(fresh)
@@ -147,7 +165,18 @@ class CeleryExecutor:
             self._after_reconnect()
         if drained:
             events.extend(self._lost_tries())
+        if self._inherited and all(f.workload is not None for f in self._in_flight.values()):
+            self._drop_inherited()
         return events
+
+    def _drop_inherited(self) -> None:
+        """Every adopted try has finished: delete the dead schedulers' channels (and marks)."""
+        for channel in self._inherited:
+            channel.ack()
+            channel.delete()
+            self._forget_mark(channel.queue_name)
+        log.info("celery_inherited_channels_deleted", count=len(self._inherited))
+        self._inherited = []
 
     def _fold(self, received: list[object]) -> list[Event]:
         """Keep bookkeeping from every report; return the scheduler's events."""
@@ -233,22 +262,50 @@ class CeleryExecutor:
         finally:
             client.close()
 
+    def _forget_mark(self, queue: str) -> None:
+        """Delete a dead channel's broker mark (Redis only)."""
+        if not self.redis:
+            return
+        import redis  # lazy: see _set_mark
+
+        client = redis.Redis.from_url(self.config.broker_url, socket_timeout=5)
+        try:
+            client.delete(_MARK + queue)
+        except redis.RedisError:
+            pass  # a few bytes left behind
+        finally:
+            client.close()
+
     def running(self) -> int:
         return len(self._in_flight)
 
-    def adopt(self, tis: Sequence[TI]) -> list[TI]:
+    def adopt(self, tis: Sequence[TI], previous: Sequence[int] = ()) -> list[TI]:
         """Take over the tries a previous scheduler sent; return those it cannot vouch for.
 
+        `previous` names the dead schedulers (several on PostgreSQL) whose
+        tries these are: their channels are read from now on, until every
+        adopted try has finished, and then deleted. Without it, the previous
+        scheduler is this one's predecessor on its own channel (SQLite).
         Running ones keep running on their workers: their reports arrive on
-        the event channel and their heartbeats are watched from now on. A
+        those channels and their heartbeats are watched from now on. A
         queued one whose start is already on the channel is adopted too; other
         queued ones are returned to be rescheduled as a new try (their old
         message, if a worker ever gets it, is dropped as no longer due).
         """
-        try:
-            self._buffered = list(self._channel.receive(0.2))
-        except ConnectionError:
-            self._buffered = []
+        channels = [
+            event_channel(
+                self.config.events_url,
+                scheduler_channel_name(self.metastore_url, dead),
+                self.secret_key,
+            )
+            for dead in previous
+        ]
+        self._inherited.extend(channels)
+        found: list[object] = []
+        for channel in channels or [self._channel]:
+            with contextlib.suppress(ConnectionError):  # adopted ones report later
+                found.extend(channel.receive(0.2))
+        self._buffered.extend(found)
         started = {(e.key, e.try_number) for e in self._buffered if isinstance(e, TryStarted)}
         for beat in self._buffered:
             if isinstance(beat, WorkerBeat):
@@ -260,7 +317,12 @@ class CeleryExecutor:
                 self._in_flight[ident] = _Flight(None, started=True, host=ti.hostname)
             else:
                 orphans.append(ti)
-        log.info("celery_tries_adopted", count=len(self._in_flight), rescheduled=len(orphans))
+        log.info(
+            "celery_tries_adopted",
+            count=len(tis) - len(orphans),
+            rescheduled=len(orphans),
+            previous=list(previous),
+        )
         return orphans
 
     def shutdown(self, grace: float) -> list[Event]:
@@ -271,6 +333,8 @@ class CeleryExecutor:
             events.extend(self._receive(min(0.5, max(deadline - time.monotonic(), 0))))
         # Not acknowledged: whatever the scheduler fails to commit now is delivered again.
         self._channel.close()
+        for channel in self._inherited:
+            channel.close()
         if self._app is not None:
             self._app.close()
         return events

@@ -83,6 +83,9 @@ class LocalExecutor:
     memory or environment.
     """
 
+    #: Tries die with the scheduler that ran them.
+    adopts_tries = False
+
     def __init__(
         self,
         capacity: int,
@@ -334,7 +337,10 @@ class LocalExecutor:
     def running(self) -> int:
         return len(self._in_flight) + len(self._waiting)
 
-    def adopt(self, tis: Sequence[TI]) -> list[TI]:
+    def join(self, scheduler_id: int) -> None:
+        """Results come back through pipes of this process: nothing is shared to name."""
+
+    def adopt(self, tis: Sequence[TI], previous: Sequence[int] = ()) -> list[TI]:
         """Tries die with the scheduler that ran them (the zygote is its child): adopt none."""
         return list(tis)
 

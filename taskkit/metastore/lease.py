@@ -2,7 +2,7 @@
 
 PostgreSQL: a session-level advisory lock held on a dedicated connection;
 shared by the several schedulers a PostgreSQL metastore allows
-(docs/distributed.md), exclusive for one that must run alone (Celery).
+(docs/distributed.md); the exclusive form is kept for a caller that must be alone.
 SQLite: an exclusive flock on a file beside the database. Both are released
 by the operating system or the server the moment the holder's process dies,
 so a restarted scheduler knows immediately that every queued or running try
@@ -114,9 +114,9 @@ def _taken(where: str, *, postgresql: bool = False) -> SchedulerAlreadyRunningEr
     if postgresql:
         return SchedulerAlreadyRunningError(
             f"Another scheduler is already running against the metastore at {where}, and "
-            "one of you uses the Celery executor, whose scheduler must run alone (one scheduler "
-            "per metastore with Celery; several are fine with the Local executor, see "
-            "docs/distributed.md). Stop the other scheduler first."
+            "this one must run alone (one scheduler per metastore); stop the other one first "
+            "(several schedulers share a PostgreSQL metastore otherwise, see "
+            "docs/distributed.md)."
         )
     return SchedulerAlreadyRunningError(
         f"Another scheduler is already running against the metastore at {where}; "

@@ -100,6 +100,8 @@ class Reaped:
     schedulers: tuple[int, ...] = ()
     runs_released: int = 0
     tries_reset: int = 0
+    #: Runs taken over as they were (tries untouched), for an executor that adopts tries.
+    inherited: tuple[int, ...] = ()
 
 
 def _unowned() -> ColumnElement[bool]:
@@ -225,13 +227,16 @@ class SchedulerMethods(UnitOfWork):
         with self._write_core():
             pass
 
-    def reap_dead_schedulers(self, threshold: dt.timedelta) -> Reaped:
+    def reap_dead_schedulers(self, threshold: dt.timedelta, *, inherit: bool = False) -> Reaped:
         """Declare dead the alive schedulers silent for longer than `threshold`, or (on
         PostgreSQL) whose process is gone (their presence lock is free); free their runs.
 
         Their queued and running tries go back to scheduled with one more try
         allowed (the crash does not eat a retry; succeeded tries are never
         touched) and their runs lose their owner, all in one transaction.
+        With `inherit` (tries outlive their scheduler: Celery), this scheduler
+        takes their runs over instead, tries untouched, and its executor then
+        adopts what it can (`Reaped.inherited`).
         A scheduler in the middle of a commit holds its row: it is skipped,
         and seen alive afterwards.
         """
@@ -255,6 +260,17 @@ class SchedulerMethods(UnitOfWork):
                 .where(SchedulerRow.id.in_(dead))
                 .values(state=SchedulerState.DEAD, ended_at=now)
             )
+            if inherit and self._fence_id is not None:
+                inherited = connection.execute(
+                    update(DagRunRow)
+                    .where(
+                        DagRunRow.scheduler_id.in_(dead),
+                        DagRunRow.state.in_(ACTIVE_RUN_STATES),
+                    )
+                    .values(scheduler_id=self._fence_id)
+                    .returning(DagRunRow.id)
+                ).scalars()
+                return Reaped(dead, inherited=tuple(int(i) for i in inherited))
             runs = select(DagRunRow.id).where(DagRunRow.scheduler_id.in_(dead))
             reset = _reset_occupying(connection, runs, now)
             released = _release(connection, DagRunRow.scheduler_id.in_(dead))

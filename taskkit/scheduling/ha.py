@@ -16,7 +16,7 @@ import datetime as dt
 import math
 import os
 import socket
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 import attrs
@@ -33,20 +33,18 @@ from taskkit.scheduling.selection import (
 if TYPE_CHECKING:
     from taskkit.config import Settings
     from taskkit.metastore.records import RunRecord
-    from taskkit.metastore.schedulers import CriticalSection, Occupant
+    from taskkit.metastore.schedulers import CriticalSection, Occupant, Reaped
     from taskkit.metastore.store import Metastore
 
 log = structlog.get_logger(__name__)
 
 #: How soon a scheduler that found the critical section busy tries again.
 RETRY_TURN_S = 0.02
-#: Executors whose tries report to one channel per metastore, not per scheduler.
-SINGLE_SCHEDULER_EXECUTORS = frozenset({"celery"})
 
 
-def shares_metastore(settings: Settings, backend: str) -> bool:
-    """Whether this scheduler runs beside others: PostgreSQL, and an executor that can."""
-    return backend == "postgresql" and settings.core.executor not in SINGLE_SCHEDULER_EXECUTORS
+def shares_metastore(backend: str) -> bool:
+    """Whether this scheduler runs beside others: on PostgreSQL, whatever the executor."""
+    return backend == "postgresql"
 
 
 def claim_quota(*, alive: int, active: int, unowned: int, mine: int) -> int:
@@ -123,10 +121,18 @@ class Member:
     threshold: dt.timedelta
     #: The last attempt found the critical section busy: try again soon, not at the next event.
     missed_turn: bool = False
+    #: Set when tries outlive their scheduler (Celery): a dead scheduler's runs are taken
+    #: over as they are, and this adopts their tries (resetting those it cannot vouch for).
+    inherit: Callable[[Reaped], None] | None = None
 
     @classmethod
     @contextlib.contextmanager
-    def joined(cls, store: Metastore, settings: Settings) -> Iterator[Member]:
+    def joined(
+        cls,
+        store: Metastore,
+        settings: Settings,
+        inherit: Callable[[Reaped], None] | None = None,
+    ) -> Iterator[Member]:
         """Register this process for the block, holding its presence lock; fence `store`.
 
         From here on every write of `store` first proves this scheduler alive.
@@ -135,19 +141,22 @@ class Member:
         with store.registered_scheduler(socket.gethostname(), os.getpid()) as me:
             store.fence_writes(me, threshold)
             log.info("scheduler_registered", scheduler_id=me, threshold_s=threshold)
-            yield cls(store, me, dt.timedelta(seconds=threshold))
+            yield cls(store, me, dt.timedelta(seconds=threshold), inherit=inherit)
 
     def owned_runs(self) -> list[RunRecord]:
         """Reap dead schedulers, claim a share of the unowned runs, list the runs we own."""
-        reaped = self.store.reap_dead_schedulers(self.threshold)
+        reaped = self.store.reap_dead_schedulers(self.threshold, inherit=self.inherit is not None)
         if reaped.schedulers:
             log.warning(
                 "schedulers_declared_dead",
                 scheduler_ids=list(reaped.schedulers),
                 runs_released=reaped.runs_released,
                 tries_reset=reaped.tries_reset,
+                runs_inherited=len(reaped.inherited),
                 by=self.id,
             )
+            if self.inherit is not None:
+                self.inherit(reaped)
         alive, active, unowned = self.store.count_run_owners()
         if unowned:
             owned = self.store.list_owned_runs(self.id)

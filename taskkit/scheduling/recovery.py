@@ -10,7 +10,10 @@ from taskkit.metastore.records import TIChange
 from taskkit.states import OCCUPYING_STATES, State
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
     from taskkit.execution.base import Executor
+    from taskkit.metastore.records import TaskInstanceRecord
     from taskkit.metastore.store import Metastore
 
 log = structlog.get_logger(__name__)
@@ -31,7 +34,29 @@ def recover_orphaned_tries(store: Metastore, executor: Executor) -> int:
         for ti in store.list_active_task_instances(unfinished_only=True)
         if ti.state in OCCUPYING_STATES
     ]
-    orphans = executor.adopt(orphans)
+    return reset_orphans(store, executor.adopt(orphans))
+
+
+def adopt_inherited_tries(
+    store: Metastore, executor: Executor, run_ids: Iterable[int], previous: Sequence[int]
+) -> int:
+    """Tries of runs inherited from the dead schedulers `previous`: adopted, or reset.
+
+    The executor takes over those still running on workers (reading the dead
+    schedulers' channels); the others go back to scheduled, as at start-up.
+    Returns how many were reset.
+    """
+    runs = set(run_ids)
+    tries = [
+        ti
+        for ti in store.list_active_task_instances(unfinished_only=True)
+        if ti.dag_run_id in runs and ti.state in OCCUPYING_STATES
+    ]
+    return reset_orphans(store, executor.adopt(tries, previous))
+
+
+def reset_orphans(store: Metastore, orphans: Sequence[TaskInstanceRecord]) -> int:
+    """Put orphaned tries back to scheduled without spending a try; returns how many."""
     if not orphans:
         return 0
     changes = [

@@ -48,7 +48,7 @@ from taskkit.scheduling.executors import make_executor
 from taskkit.scheduling.ha import Member, global_occupancy, select_across, shares_metastore
 from taskkit.scheduling.pending_writes import TIMED, PendingWrites
 from taskkit.scheduling.processor_service import processor_beside, triggerer_beside
-from taskkit.scheduling.recovery import recover_orphaned_tries
+from taskkit.scheduling.recovery import adopt_inherited_tries, recover_orphaned_tries
 from taskkit.scheduling.run_book import RunBook
 from taskkit.scheduling.run_creation import RunCreator, held_back_backfills
 from taskkit.scheduling.run_loader import RunLoader
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from taskkit.config import Settings
     from taskkit.execution.base import Executor
     from taskkit.metastore.records import RunRecord
-    from taskkit.metastore.schedulers import CriticalSection
+    from taskkit.metastore.schedulers import CriticalSection, Reaped
 
 log = structlog.get_logger(__name__)
 
@@ -165,7 +165,7 @@ class Scheduler:
             self.executor = make_executor(self.settings, self.secret_key, self._route)
             stops = stop_requests(self._request_stop, lambda: self.stopping is not None)
             processor = processor_beside(self.settings, enabled=self._starts_processor())
-            shared = shares_metastore(self.settings, self.store.engine.url.get_backend_name())
+            shared = shares_metastore(self.store.engine.url.get_backend_name())
             with (
                 scheduler_lease(self.store.engine, shared=shared),
                 stops,
@@ -173,7 +173,11 @@ class Scheduler:
                 contextlib.ExitStack() as membership,
             ):
                 if shared:
-                    self.ha = membership.enter_context(Member.joined(self.store, self.settings))
+                    inherit = self._inherit if self.executor.adopts_tries else None
+                    self.ha = membership.enter_context(
+                        Member.joined(self.store, self.settings, inherit)
+                    )
+                    self.executor.join(self.ha.id)
                 self.executor.start()
                 try:
                     self._loop_retrying()
@@ -191,6 +195,13 @@ class Scheduler:
             self.store.dispose()
         self.summary.duration_s = time.monotonic() - started
         return self.summary
+
+    def _inherit(self, reaped: Reaped) -> None:
+        """Dead schedulers' runs are ours as they were: adopt their tries still on workers."""
+        previous = reaped.schedulers
+        reset = adopt_inherited_tries(self.store, self.executor, reaped.inherited, previous)
+        if reset:
+            log.warning("inherited_tries_reset", count=reset, previous=list(reaped.schedulers))
 
     def _starts_processor(self) -> bool:
         """A long-running scheduler starts `taskkit dag-processor` beside itself by default."""
@@ -237,7 +248,11 @@ class Scheduler:
         try:
             self._commit()
             self._finish_runs()  # runs whose last tries ended during the grace period
-            if self.ha is not None:
+            if self.ha is not None and self.executor.adopts_tries and self.executor.running():
+                # Tries still running on workers: they are left, with our runs, to the
+                # scheduler that declares us dead (at once: our presence lock is freed).
+                log.warning("scheduler_hands_over", running=self.executor.running())
+            elif self.ha is not None:
                 self.ha.leave()
         except OperationalError as exc:  # cannot write: the next start resets these tries
             log.warning("metastore_write_failed_at_exit", error=str(exc.orig or exc)[:200])

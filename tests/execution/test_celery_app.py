@@ -161,3 +161,22 @@ def _receive_at_least(reader: EventChannel, count: int) -> list[object]:
         if len(events) >= count:
             break
     return events
+
+
+def test_a_deleted_channel_loses_its_events_and_unacknowledged_batch(
+    channel: tuple[str, str],
+) -> None:
+    """Deleting a drained dead scheduler's channel removes what it held, acknowledged or not:
+    a reader opened afterwards finds nothing."""
+    url, name = channel
+    writer, reader = event_channel(url, name, KEY), event_channel(url, name, KEY)
+    writer.publish(_started("a"))
+    assert [e.key.task_id for e in reader.receive(5.0)] == ["a"]
+    writer.publish(_started("b"))
+    reader.delete()
+    writer.close()
+    fresh = event_channel(url, name, KEY)
+    try:
+        assert fresh.receive(0.3) == []
+    finally:
+        fresh.close()

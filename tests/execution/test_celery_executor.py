@@ -9,7 +9,13 @@ pytest.importorskip("celery", reason="install taskkit[celery] to test the Celery
 
 from taskkit.config import load_settings
 from taskkit.errors import BrokerMessageError, ConfigError
-from taskkit.execution.celery_app import broker_priority, events_queue_name, seal, unseal
+from taskkit.execution.celery_app import (
+    broker_priority,
+    events_queue_name,
+    scheduler_channel_name,
+    seal,
+    unseal,
+)
 from taskkit.model.keys import TaskInstanceKey
 
 
@@ -39,11 +45,15 @@ def test_sealed_messages_open_only_with_the_same_key() -> None:
         unseal(sealed, b"x" * 32)
 
 
-def test_event_channel_is_named_after_the_metastore() -> None:
-    """Every scheduler on one metastore uses one event channel; another metastore, another."""
+def test_event_channel_is_named_after_the_metastore_and_the_scheduler() -> None:
+    """One metastore, one base name (whatever the password); each of several schedulers on
+    it reads its own channel under that name; another metastore, another name."""
     pg = "postgresql+psycopg://u:secret@db/taskkit"
     assert events_queue_name(pg) == events_queue_name("postgresql+psycopg://u:other@db/taskkit")
     assert events_queue_name(pg) != events_queue_name("postgresql+psycopg://u@db/other")
+    first, second = scheduler_channel_name(pg, 1), scheduler_channel_name(pg, 2)
+    assert first != second
+    assert first.startswith(events_queue_name(pg) + ".")
 
 
 def test_celery_settings_come_from_the_environment(tmp_path: object) -> None:

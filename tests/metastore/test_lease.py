@@ -94,8 +94,8 @@ def test_the_lease_holder_is_named_while_it_holds(metastore: Metastore) -> None:
 def test_schedulers_sharing_a_postgresql_lease_exclude_one_that_must_run_alone(
     metastore: Metastore, db_url: str
 ) -> None:
-    """On PostgreSQL several schedulers share the lease; a Celery one (exclusive) is refused
-    next to them with the reason, and they next to it."""
+    """On PostgreSQL several schedulers share the lease; an exclusive holder is refused next
+    to them with the reason, and they next to it."""
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite has one scheduler: its lease is never shared")
     other = Metastore.open(metastore.engine.url.render_as_string(hide_password=False))
@@ -104,7 +104,7 @@ def test_schedulers_sharing_a_postgresql_lease_exclude_one_that_must_run_alone(
             with scheduler_lease(other.engine, shared=True):
                 pass
             with (
-                pytest.raises(SchedulerAlreadyRunningError, match="Celery executor"),
+                pytest.raises(SchedulerAlreadyRunningError, match="must run alone"),
                 scheduler_lease(other.engine),
             ):
                 pass

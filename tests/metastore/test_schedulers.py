@@ -170,3 +170,39 @@ def test_the_section_lists_other_schedulers_scheduled_tries_best_first(
             assert [(f.run_id, f.task_id) for f in found] == [("run2", "a"), ("run2", "b")]
             high = section.scheduled_elsewhere(me, min_priority=5, limit=10)
             assert [(f.run_id, f.task_id) for f in high] == [("run2", "a")]
+
+
+def test_a_dead_schedulers_runs_are_inherited_with_their_tries_for_an_adopting_executor(
+    metastore: Metastore, make_run: MakeRun
+) -> None:
+    """With `inherit` (Celery: tries outlive their scheduler) the reaper takes the dead one's
+    runs over as they are: no try is reset, nothing is released, no try is spent."""
+    make_run(tasks=[TaskSpec("a"), TaskSpec("b"), TaskSpec("c")])
+    heir = _other(metastore)
+    try:
+        with (
+            metastore.registered_scheduler("a", 1) as dead,
+            heir.registered_scheduler("b", 2) as me,
+        ):
+            metastore.claim_runs(dead, 1)
+            metastore.transition_task_instances(
+                [
+                    TIChange(A, {State.NONE}, state=State.QUEUED, try_number=1),
+                    TIChange(B, {State.NONE}, state=State.RUNNING, try_number=1, pid=42),
+                    TIChange(C, {State.NONE}, state=State.SUCCESS, try_number=1),
+                ]
+            )
+            before = metastore.list_task_instances("etl", "run1")
+            heir.fence_writes(me, 60)
+
+            reaped = heir.reap_dead_schedulers(dt.timedelta(0), inherit=True)
+
+        run = metastore.get_run("etl", "run1")
+        assert reaped.schedulers == (dead,) and reaped.inherited == (run.id,)
+        assert (reaped.runs_released, reaped.tries_reset) == (0, 0)
+        assert run.scheduler_id == me
+        assert metastore.list_task_instances("etl", "run1") == before
+        states = {s.id: s.state for s in metastore.list_schedulers(include_ended=True)}
+        assert states[dead] is SchedulerState.DEAD
+    finally:
+        heir.dispose()

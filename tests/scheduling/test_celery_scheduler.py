@@ -321,31 +321,39 @@ def test_restarted_scheduler_adopts_running_tries(lonely: Home) -> None:
 
 
 def test_bad_messages_on_the_broker_do_not_stop_scheduling(shared: Home) -> None:
-    """Garbage on the event channel and on the workers' queue (forged, garbled, another key's
-    signature) is dropped with a warning: the scheduler starts, runs the DAG and exits 0."""
+    """Garbage on the scheduler's event channel and on the workers' queue (forged, garbled,
+    another key's signature) is dropped with a warning: the scheduler runs the DAGs, exits 0."""
     from kombu import Connection
 
-    from taskkit.execution.celery_app import events_queue_name, make_app, seal
+    from taskkit.execution.celery_app import make_app, scheduler_channel_name, seal
 
     settings = shared.settings()
-    channel = events_queue_name(shared.db_url)
-    with Connection(settings.celery.broker_url) as conn:
-        events = conn.SimpleQueue(channel)
-        for body in ({"x": 1}, {"sealed": "%%%.abc"}, {"sealed": seal({"a": 1}, b"o" * 32)}):
-            events.put(body, serializer="json")
-        events.put(b"\xff garbled", content_type="application/json", content_encoding="binary")
-        events.close()
-    sender = make_app(settings.celery)  # declares the queue as workers do
-    sender.send_task(
-        "taskkit.run_try",
-        args=[channel, seal("not a workload", b"o" * 32), "elsewhere"],
-        queue=settings.celery.default_queue,
-    )
-    sender.close()
     run = shared.trigger("crashy")
+    slow = shared.trigger("long")  # keeps the scheduler busy while the garbage arrives
+    result: list[SchedulerSummary] = []
+    scheduler = threading.Thread(target=lambda: result.append(shared.run_scheduler()))
+    scheduler.start()
+    try:
+        me = wait_for(shared.store.list_schedulers, timeout=30)[0].id
+        channel = scheduler_channel_name(shared.db_url, me)  # each scheduler reads its own
+        with Connection(settings.celery.broker_url) as conn:
+            events = conn.SimpleQueue(channel)
+            for body in ({"x": 1}, {"sealed": "%%%.abc"}, {"sealed": seal({"a": 1}, b"o" * 32)}):
+                events.put(body, serializer="json")
+            events.put(b"\xff garbled", content_type="application/json", content_encoding="binary")
+            events.close()
+        sender = make_app(settings.celery)  # declares the queue as workers do
+        sender.send_task(
+            "taskkit.run_try",
+            args=[channel, seal("not a workload", b"o" * 32), "elsewhere"],
+            queue=settings.celery.default_queue,
+        )
+        sender.close()
+    finally:
+        scheduler.join(120)
 
-    shared.run_scheduler()
-
+    assert result and result[0].exit_code == 0
     tis = shared.tis("crashy", run.run_id)
     assert tis["produce"].state is State.SUCCESS
     assert tis["consume"].state is State.SUCCESS
+    assert shared.run_state("long", slow.run_id) is RunState.SUCCESS

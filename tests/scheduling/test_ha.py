@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from taskkit.config import load_settings
 from taskkit.metastore.schedulers import Occupant
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.scheduling.ha import (
@@ -132,10 +131,7 @@ def test_parallelism_is_global() -> None:
     assert [c.key.task_id for c in selection.start] == ["a"]
 
 
-def test_only_postgresql_without_celery_runs_several_schedulers() -> None:
-    """SQLite keeps its single-scheduler lease; Celery's scheduler runs alone too."""
-    local = load_settings(overrides={"core.executor": "local"}, environ={})
-    celery = load_settings(overrides={"core.executor": "celery"}, environ={})
-    assert shares_metastore(local, "postgresql")
-    assert not shares_metastore(local, "sqlite")
-    assert not shares_metastore(celery, "postgresql")
+def test_only_postgresql_runs_several_schedulers() -> None:
+    """SQLite keeps its single-scheduler lease; on PostgreSQL any executor shares."""
+    assert shares_metastore("postgresql")
+    assert not shares_metastore("sqlite")
