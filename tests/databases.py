@@ -36,6 +36,10 @@ DATABASES = [
     ),
 ]
 
+#: For a test of what only PostgreSQL has (several schedulers, the critical section): its
+#: `db_url` / `metastore` fixtures run on PostgreSQL alone, not skipped on SQLite.
+POSTGRES_ONLY = pytest.mark.parametrize("db_url", DATABASES[1:], indirect=True)
+
 
 @contextmanager
 def pg_schema() -> Iterator[str]:

@@ -10,6 +10,7 @@ import textwrap
 import time
 
 import pytest
+from databases import POSTGRES_ONLY
 
 from taskkit.errors import SchedulerAlreadyRunningError
 from taskkit.metastore import Metastore
@@ -91,13 +92,12 @@ def test_the_lease_holder_is_named_while_it_holds(metastore: Metastore) -> None:
         holder.wait()
 
 
+@POSTGRES_ONLY
 def test_schedulers_sharing_a_postgresql_lease_exclude_one_that_must_run_alone(
     metastore: Metastore, db_url: str
 ) -> None:
     """On PostgreSQL several schedulers share the lease; an exclusive holder is refused next
     to them with the reason, and they next to it."""
-    if not db_url.startswith("postgresql"):
-        pytest.skip("SQLite has one scheduler: its lease is never shared")
     other = Metastore.open(metastore.engine.url.render_as_string(hide_password=False))
     try:
         with scheduler_lease(metastore.engine, shared=True):

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
+from databases import POSTGRES_ONLY
 from sqlalchemy import text
 
 from taskkit.errors import SchedulerFencedError
@@ -112,13 +113,12 @@ def test_a_scheduler_whose_process_is_gone_is_declared_dead_at_once(
     assert reaped == ((gone,) if db_url.startswith("postgresql") else ())
 
 
+@POSTGRES_ONLY
 def test_the_queueing_section_is_held_by_one_scheduler_at_a_time(
     metastore: Metastore, make_run: MakeRun, db_url: str
 ) -> None:
     """While one scheduler is in the critical section, another is told at once, not made to
     wait; the section sees every scheduler's queued tries."""
-    if not db_url.startswith("postgresql"):
-        pytest.skip("the critical section exists on PostgreSQL only")
     make_run()
     metastore.transition_task_instances(
         [
@@ -141,13 +141,12 @@ def test_the_queueing_section_is_held_by_one_scheduler_at_a_time(
         other.dispose()
 
 
+@POSTGRES_ONLY
 def test_the_section_lists_other_schedulers_scheduled_tries_best_first(
     metastore: Metastore, make_run: MakeRun, db_url: str
 ) -> None:
     """What may outrank our tries: scheduled ones of runs another scheduler owns, highest
     priority first, none below the floor, none of ours and none of unowned runs."""
-    if not db_url.startswith("postgresql"):
-        pytest.skip("the critical section exists on PostgreSQL only")
     tasks = [TaskSpec("a", priority_weight_total=9), TaskSpec("b", priority_weight_total=1)]
     make_run("run1", tasks=tasks)
     make_run("run2", tasks=tasks)
