@@ -20,7 +20,10 @@
   const info = document.getElementById("log-info");
   const download = document.getElementById("log-download");
   const triesBox = document.getElementById("tries");
-  let current = null;  // {try, start, end, size}
+  let current = null;  // {try, start, end, size}: the log piece shown
+  // The try picked last, set at the click: `current` follows only once its log arrives, and a
+  // live refresh or a slower earlier answer must not put another try's values back meanwhile.
+  let selected = null;
   let polling = false;
 
   const atBottom = () => pre.scrollHeight - pre.scrollTop - pre.clientHeight < 40;
@@ -56,21 +59,24 @@
     banner.classList.toggle("info", !["failed", "upstream_failed"].includes(ti.state));
     if (Object.keys(ti.rendered_fields).length) {
       rendered[String(ti.try_number)] = ti.rendered_fields;
-      if (current && current.try === ti.try_number) showRendered(ti.try_number);
+      if (selected === ti.try_number) showRendered(ti.try_number);
     }
   }
 
   async function open(tryNumber) {
     for (const b of triesBox.querySelectorAll(".try")) b.classList.toggle("on", Number(b.dataset.try) === tryNumber);
     download.href = withMap(`${base}/logs/${tryNumber}?full_content=true`);
+    selected = tryNumber;
     showRendered(tryNumber);
     try {
       const piece = await taskkit.api("GET", withMap(`${base}/logs/${tryNumber}`));
+      if (selected !== tryNumber) return;  // another try was picked while this one loaded
       current = { try: tryNumber, start: piece.start, end: piece.end, size: piece.size };
       pre.textContent = piece.content;
       pre.scrollTop = pre.scrollHeight;
       describe();
     } catch (error) {
+      if (selected !== tryNumber) return;
       pre.textContent = error.message;
       current = null;
     }
@@ -80,7 +86,9 @@
     if (polling || !current || !follow.checked) return;
     polling = true;
     try {
-      const piece = await taskkit.api("GET", withMap(`${base}/logs/${current.try}?start=${current.end}`));
+      const shown = current;
+      const piece = await taskkit.api("GET", withMap(`${base}/logs/${shown.try}?start=${shown.end}`));
+      if (current !== shown) return;  // another try was opened meanwhile: not its log
       current.size = piece.size;
       if (piece.content) {
         const stick = atBottom();
