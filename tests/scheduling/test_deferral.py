@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from harness import Home, alive, start_scheduler, stop, wait_for
 
+from taskkit.metastore import RunRecord
 from taskkit.services.task_instances import explain
 from taskkit.states import RunState, State
 
@@ -274,21 +275,30 @@ def _standalone_triggerer(home: Home, log: Path | None = None) -> subprocess.Pop
     )
 
 
-@pytest.mark.slow
-def test_a_standalone_triggerer_killed_and_started_again_resumes_the_wait(home: Home) -> None:
-    """With scheduler.standalone_triggerer the scheduler starts none; `taskkit triggerer` run
-    by hand, SIGKILLed mid-wait and started again, picks the stored trigger up."""
+def _waiting_without_a_triggerer(
+    home: Home,
+) -> tuple[RunRecord, threading.Thread, list[object]]:
+    """A waiter run whose flag nobody writes, under a scheduler (in a thread) that starts no
+    triggerer of its own: its run, the thread, and the scheduler's summary once it ends."""
     _write(home)
     waiter = home.path / "dags" / "waiter.py"
     waiter.write_text(waiter.read_text().replace('open(FLAG, "w").close()', "pass"))
     home.sync()
     run = home.trigger("waiter")
-    starts = home.path / "flag.starts"
     outcome: list[object] = []
     scheduler = threading.Thread(
         target=lambda: outcome.append(home.run_scheduler(scheduler_standalone_triggerer=True))
     )
     scheduler.start()
+    return run, scheduler, outcome
+
+
+@pytest.mark.slow
+def test_a_standalone_triggerer_killed_and_started_again_resumes_the_wait(home: Home) -> None:
+    """With scheduler.standalone_triggerer the scheduler starts none; `taskkit triggerer` run
+    by hand, SIGKILLed mid-wait and started again, picks the stored trigger up."""
+    run, scheduler, outcome = _waiting_without_a_triggerer(home)
+    starts = home.path / "flag.starts"
     triggerer = _standalone_triggerer(home)
     try:
         wait_for(lambda: starts.exists() and starts.read_text().strip(), timeout=30)
@@ -314,17 +324,8 @@ def test_a_second_triggerer_waits_on_standby_and_takes_over_when_the_first_dies(
 ) -> None:
     """Two triggerers on one metastore: only one runs the trigger; SIGKILL it and the other
     starts the same wait at once, and the task still completes in its first try."""
-    _write(home)
-    waiter = home.path / "dags" / "waiter.py"
-    waiter.write_text(waiter.read_text().replace('open(FLAG, "w").close()', "pass"))
-    home.sync()
-    run = home.trigger("waiter")
+    run, scheduler, outcome = _waiting_without_a_triggerer(home)
     starts = home.path / "flag.starts"
-    outcome: list[object] = []
-    scheduler = threading.Thread(
-        target=lambda: outcome.append(home.run_scheduler(scheduler_standalone_triggerer=True))
-    )
-    scheduler.start()
     first = _standalone_triggerer(home)
     second_log = home.path / "second-triggerer.log"
     second = None
