@@ -8,8 +8,6 @@ adopts its tries still running on the worker, reading the dead one's channel.
 
 from __future__ import annotations
 
-import os
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,16 +81,7 @@ def test_a_killed_celery_schedulers_running_tries_are_adopted_by_the_other(
     schedulers.start(2, **CELERY)
     runs = [home.trigger("long") for _ in range(4)]
 
-    def busy_owner() -> int | None:
-        for s in home.store.list_schedulers():
-            if s.running and s.runs:
-                return s.id
-        return None
-
-    victim_id = wait_for(busy_owner, timeout=60)
-    victim = next(p for p in schedulers.processes if schedulers.row_of(p) == victim_id)
-    os.kill(victim.pid, signal.SIGKILL)
-    victim.wait(10)
+    victim, victim_id = schedulers.kill_a_busy_one()
 
     wait_for(lambda: _all_finished(home.store), timeout=90, interval=0.2)
     results = schedulers.stop_all()

@@ -160,6 +160,22 @@ class Schedulers:
         found = self.home.store.list_schedulers(include_ended=True)
         return next(s.id for s in found if s.pid == process.pid)
 
+    def kill_a_busy_one(self) -> tuple[subprocess.Popen[str], int]:
+        """SIGKILL the first live scheduler that owns runs (once one does): it, reaped, and its
+        scheduler id."""
+
+        def busy_owner() -> int | None:
+            for s in self.home.store.list_schedulers():
+                if s.running and s.runs:
+                    return s.id
+            return None
+
+        victim_id = wait_for(busy_owner, timeout=60)
+        victim = next(p for p in self.processes if self.row_of(p) == victim_id)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(10)
+        return victim, victim_id
+
     def stop_all(self) -> dict[int, tuple[int, str]]:
         """SIGTERM the live ones; returns each one's (exit code, output) by pid."""
         for process in self.processes:
@@ -281,16 +297,7 @@ def test_a_killed_schedulers_runs_are_finished_by_the_others(
     schedulers.start(3)
     runs = [pg_home.trigger("chain") for _ in range(6)]
 
-    def busy_owner() -> int | None:
-        for s in pg_home.store.list_schedulers():
-            if s.running and s.runs:
-                return s.id
-        return None
-
-    victim_id = wait_for(busy_owner, timeout=60)
-    victim = next(p for p in schedulers.processes if schedulers.row_of(p) == victim_id)
-    os.kill(victim.pid, signal.SIGKILL)
-    victim.wait(10)
+    _, victim_id = schedulers.kill_a_busy_one()
     succeeded = {
         (ti.run_id, ti.task_id): ti.try_number
         for run in runs
