@@ -28,6 +28,7 @@ import textwrap
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -124,15 +125,15 @@ def trigger(settings: object, dag_id: str) -> None:
     key = serde.load_secret_key(settings.home, None)  # type: ignore[attr-defined]
     sync_dags_folder(store, settings, key)  # type: ignore[arg-type]
     version = store.get_current_dag_version(dag_id)
-    dag = serde.loads_verified_dag(version.payload, version.signature, key)
+    spec: Any = serde.loads_verified_spec(version.spec, version.spec_signature, key)  # type: ignore[arg-type]
     store.create_run(
         dag_id,
         f"bench_{uuid.uuid4().hex[:6]}",
         dt.datetime.now(dt.timezone.utc),
         run_type=RunType.MANUAL,
         dag_version_id=version.id,
-        tasks=list(dag.spec.tasks.values()),
-    )  # type: ignore[attr-defined]
+        tasks=list(spec.tasks.values()),
+    )
     store.dispose()
 
 
@@ -193,9 +194,8 @@ def trigger_many(settings: object, dag_id: str, count: int) -> None:
     key = serde.load_secret_key(settings.home, None)  # type: ignore[attr-defined]
     sync_dags_folder(store, settings, key)  # type: ignore[arg-type]
     version = store.get_current_dag_version(dag_id)
-    tasks = list(
-        serde.loads_verified_dag(version.payload, version.signature, key).spec.tasks.values()
-    )
+    spec: Any = serde.loads_verified_spec(version.spec, version.spec_signature, key)  # type: ignore[arg-type]
+    tasks = list(spec.tasks.values())
     start = dt.datetime.now(dt.timezone.utc)
     for n in range(count):
         store.create_run(
@@ -205,7 +205,7 @@ def trigger_many(settings: object, dag_id: str, count: int) -> None:
             run_type=RunType.MANUAL,
             dag_version_id=version.id,
             tasks=tasks,
-        )  # type: ignore[attr-defined]
+        )
     store.dispose()
 
 

@@ -57,6 +57,7 @@ def _modules_for(dag: object, module_names: Iterable[str] | None) -> list[Module
 
 
 _SORTED_SET = "taskkit.sorted_set"
+_SPEC_DOMAIN = b"taskkit.dag_spec\0"
 
 
 class _StablePickler(cloudpickle.Pickler):  # type: ignore[misc]
@@ -116,6 +117,36 @@ def dumps_dag(dag: object, module_names: Iterable[str] | None = None) -> bytes:
         finally:
             for module in added:
                 cloudpickle.unregister_pickle_by_value(module)
+
+
+def dumps_spec(spec: object, module_names: Iterable[str] | None = None) -> bytes:
+    """Pickle a DagSpec alone, stored beside the payload: the scheduler unpickles no operator.
+
+    Modules are pickled by value as for the DAG: a schedule may name classes
+    of the DAG file (an asset watcher's trigger).
+    """
+    return dumps_dag(spec, module_names)
+
+
+def sign_spec(spec: bytes, key: bytes) -> str:
+    """A stored spec's HMAC under the installation's key.
+
+    Prefixed, so a spec never passes for a payload nor a payload for a spec.
+    """
+    mac = hmac.new(key, _SPEC_DOMAIN, hashlib.sha256)
+    mac.update(spec)
+    return mac.hexdigest()
+
+
+def loads_verified_spec(spec: bytes, signature: str, key: bytes) -> object:
+    """Verify a stored spec's signature, then unpickle it; raises PayloadIntegrityError."""
+    if not hmac.compare_digest(sign_spec(spec, key), signature):
+        raise PayloadIntegrityError(
+            "A stored DAG spec failed its HMAC check and was not loaded: it was written with "
+            "another secret key or altered in the database. Re-parse the DAGs folder "
+            "(`taskkit dags list`) to store it again with the current key."
+        )
+    return _unpickle(spec)
 
 
 def loads_dag(payload: bytes) -> object:

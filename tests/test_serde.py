@@ -15,6 +15,8 @@ import pytest
 
 from taskkit import serde
 from taskkit.errors import PayloadIntegrityError
+from taskkit.model.dag import DagSpec
+from taskkit.model.task import TaskSpec
 
 DAG_FILE = '''
 import os
@@ -212,3 +214,33 @@ def test_the_key_file_can_live_outside_taskkit_home(tmp_path: Path) -> None:
     assert stat.S_IMODE(outside.stat().st_mode) == 0o600
     assert not (home / "secret_key").exists()
     assert serde.load_secret_key(home, None, outside) == key
+
+
+def test_a_task_spec_pickles_as_its_changed_fields_and_shares_the_defaults() -> None:
+    """A stored DagSpec holds each task's non-default fields only; loading shares one empty
+    set of ids and one retry delay between tasks instead of a copy each."""
+    changed = TaskSpec("b", upstream=frozenset({"a"}), retries=2, outlets=("s3://x",))
+    plain = TaskSpec("c")
+    assert plain.__reduce__()[1] == ("c", {})
+    assert changed.__reduce__()[1] == (
+        "b",
+        {"upstream": frozenset({"a"}), "retries": 2, "outlets": ("s3://x",)},
+    )
+    spec = DagSpec("d", {"b": changed, "c": plain})
+    loaded = serde.loads_dag(serde.dumps_spec(spec))
+    assert loaded == spec
+    b, c = loaded.tasks.values()  # type: ignore[attr-defined]
+    assert b.downstream is c.upstream is c.upstream_setups is TaskSpec("z").downstream
+    assert b.retry_delay is c.retry_delay
+
+
+def test_a_spec_signature_is_not_a_payload_signature() -> None:
+    """Specs are signed apart from payloads: neither signature verifies the other kind."""
+    key = b"k" * 32
+    data = serde.dumps_spec(DagSpec("d", {}))
+    assert serde.sign_spec(data, key) != serde.sign(data, key)
+    with pytest.raises(PayloadIntegrityError):
+        serde.loads_verified_spec(data, serde.sign(data, key), key)
+    with pytest.raises(PayloadIntegrityError):
+        serde.loads_verified_dag(data, serde.sign_spec(data, key), key)
+    assert serde.loads_verified_spec(data, serde.sign_spec(data, key), key) == DagSpec("d", {})

@@ -44,6 +44,7 @@ class DagMethods(UnitOfWork):
         content_hash: str,
         signature: str,
         *,
+        spec: tuple[bytes, str] | None = None,
         schedule_desc: str | None = None,
         max_active_runs: int | None = None,
         max_active_tasks: int | None = None,
@@ -56,6 +57,8 @@ class DagMethods(UnitOfWork):
 
         A new version is stored only when no version of the DAG has this hash;
         going back to an earlier hash makes that earlier version current again.
+        `spec` is the pickled DagSpec alone and its signature; an existing version
+        without one (stored before revision 0013) gets it.
         A new DAG starts paused iff `paused_at_creation`; an existing DAG keeps
         its pause flag and is marked active. `next_run` is the (logical date,
         run after) of its next scheduled run, None when there will be none.
@@ -91,18 +94,27 @@ class DagMethods(UnitOfWork):
             session.flush()
             found = session.execute(
                 select(
-                    DagVersionRow.id, DagVersionRow.version_number, DagVersionRow.signature
+                    DagVersionRow.id,
+                    DagVersionRow.version_number,
+                    DagVersionRow.signature,
+                    DagVersionRow.spec_signature,
                 ).where(DagVersionRow.dag_id == dag_id, DagVersionRow.content_hash == content_hash)
             ).first()
             if found is not None:
                 dag.current_version_id = found.id
+                changes: dict[str, object] = {}
                 if found.signature != signature:
                     # The secret key changed (or the row was altered): this parse produced
                     # exactly the bytes with this hash, so store them signed with today's key.
+                    changes.update(payload=payload, signature=signature)
+                if changes or (spec is not None and found.spec_signature is None):
+                    # Stored before revision 0013, or re-signed with the payload (a spec
+                    # signed with another key would never load).
+                    spec_bytes, spec_signature = spec or (None, None)
+                    changes.update(spec=spec_bytes, spec_signature=spec_signature)
+                if changes:
                     session.execute(
-                        update(DagVersionRow)
-                        .where(DagVersionRow.id == found.id)
-                        .values(payload=payload, signature=signature)
+                        update(DagVersionRow).where(DagVersionRow.id == found.id).values(changes)
                     )
                 return SavedVersion(found.id, found.version_number, created=False)
             latest = session.execute(
@@ -116,6 +128,8 @@ class DagMethods(UnitOfWork):
                 payload=payload,
                 fileloc=fileloc,
                 created_at=now,
+                spec=spec and spec[0],
+                spec_signature=spec and spec[1],
             )
             session.add(version)
             session.flush()

@@ -79,6 +79,9 @@ class DagVersionRecord:
     payload: bytes = attrs.field(repr=False)
     fileloc: str
     created_at: dt.datetime
+    #: The signed DagSpec alone (None: stored before it was kept, read from the payload).
+    spec: bytes | None = attrs.field(default=None, repr=False)
+    spec_signature: str | None = None
 
 
 @attrs.frozen

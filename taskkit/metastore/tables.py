@@ -37,7 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from taskkit.states import RunState, RunType, SchedulerState, State
 
 #: The Alembic revision this code expects; a test checks it is the scripts' head.
-SCHEMA_REVISION = "0012"
+SCHEMA_REVISION = "0013"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -133,6 +133,10 @@ class DagVersionRow(Base):
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     fileloc: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: The pickled DagSpec alone and its signature (serde.sign_spec), what the scheduler
+    #: reads; NULL for a version stored before revision 0013 until its file is parsed again.
+    spec: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    spec_signature: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 _INTERVAL_RUNS = f"run_type IN ('{RunType.SCHEDULED.value}', '{RunType.BACKFILL.value}')"

@@ -61,6 +61,8 @@ class ParsedDag:
     dag_id: str
     fileloc: str
     payload: bytes = attrs.field(repr=False)
+    #: The pickled DagSpec alone (serde.dumps_spec): what the scheduler reads.
+    spec: bytes = attrs.field(repr=False)
     content_hash: str
     schedule: str | None
     max_active_runs: int | None
@@ -137,7 +139,8 @@ def parse_file(path: str | os.PathLike[str], folder: str | None = None) -> Parse
     try:
         for dag in imported.dags:
             payload = serde.dumps_dag(dag, by_value)
-            parsed.append(_parsed_dag(dag, imported.path, payload, serde.content_hash(payload)))
+            spec = serde.dumps_spec(dag.spec, by_value)
+            parsed.append(_parsed_dag(dag, imported.path, payload, spec))
     except Exception as exc:  # an unpicklable object in the DAG (a lock, a connection...)
         error = FileImportError(
             imported.path, None, f"Cannot serialize the DAG: {type(exc).__name__}: {exc}"
@@ -146,12 +149,13 @@ def parse_file(path: str | os.PathLike[str], folder: str | None = None) -> Parse
     return ParsedFile(imported.path, tuple(parsed), None, time.perf_counter() - started)
 
 
-def _parsed_dag(dag: DAG, fileloc: str, payload: bytes, digest: str) -> ParsedDag:
+def _parsed_dag(dag: DAG, fileloc: str, payload: bytes, spec: bytes) -> ParsedDag:
     return ParsedDag(
         dag_id=dag.dag_id,
         fileloc=fileloc,
         payload=payload,
-        content_hash=digest,
+        spec=spec,
+        content_hash=serde.content_hash(payload),
         schedule=describe_schedule(dag.schedule),
         max_active_runs=dag.max_active_runs,
         max_active_tasks=dag.max_active_tasks,
@@ -428,6 +432,7 @@ def sync_dags_folder(store: Metastore, settings: Settings, secret_key: bytes) ->
             dag.payload,
             dag.content_hash,
             serde.sign(dag.payload, secret_key),
+            spec=(dag.spec, serde.sign_spec(dag.spec, secret_key)),
             schedule_desc=dag.schedule,
             max_active_runs=dag.max_active_runs,
             max_active_tasks=dag.max_active_tasks,

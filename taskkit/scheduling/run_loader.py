@@ -8,14 +8,14 @@ from taskkit import serde
 from taskkit.errors import DagVersionUnloadableError, RunUnloadableError, XComIntegrityError
 from taskkit.execution.base import DagPayload, PreviousSuccess
 from taskkit.execution.workload import EncodedXCom
+from taskkit.model.dag import DagSpec
 from taskkit.scheduling.active_run import ActiveRun
 from taskkit.scheduling.engine import RunEngine, TaskInstance, XComMap, mapped_state
 from taskkit.states import RunState, State
 
 if TYPE_CHECKING:
-    from taskkit.metastore.records import RunRecord
+    from taskkit.metastore.records import DagVersionRecord, RunRecord
     from taskkit.metastore.store import Metastore
-    from taskkit.model.dag import DagSpec
 
 
 class RunLoader:
@@ -30,25 +30,36 @@ class RunLoader:
         self._previous_successes: dict[tuple[str, str], PreviousSuccess | None] = {}
 
     def version(self, version_id: int) -> tuple[DagSpec, DagPayload]:
-        """A DAG version's spec and signed payload, unpickled once per scheduler.
+        """A DAG version's spec and signed payload, verified and unpickled once per scheduler.
 
-        The scheduler may unpickle: the payload's HMAC is verified first, and
-        only the spec is kept; tries run the payload in the zygote.
+        The spec stored beside the payload is read alone, so no operator is
+        unpickled here (a 100,000-task DAG's operators take ~420 MB); a version
+        stored before specs were (revision 0013), and not parsed since, is read
+        from its payload. Tries run the payload in the zygote.
         """
         if version_id not in self._versions:
             record = self.store.get_dag_version(version_id)
             try:
-                dag: Any = serde.loads_verified_dag(
-                    record.payload, record.signature, self.secret_key
-                )
+                spec = self._spec_of(record)
             except Exception as exc:  # altered, signed with another key, or fails to unpickle
                 raise DagVersionUnloadableError(
                     f"DAG {record.dag_id!r} version {record.version_number} cannot be loaded: "
                     f"{type(exc).__name__}: {exc}"
                 ) from exc
             payload = DagPayload(version_id, record.payload, record.signature)
-            self._versions[version_id] = (dag.spec, payload)
+            self._versions[version_id] = (spec, payload)
         return self._versions[version_id]
+
+    def _spec_of(self, record: DagVersionRecord) -> DagSpec:
+        spec: Any
+        if record.spec is not None and record.spec_signature is not None:
+            spec = serde.loads_verified_spec(record.spec, record.spec_signature, self.secret_key)
+        else:
+            dag: Any = serde.loads_verified_dag(record.payload, record.signature, self.secret_key)
+            spec = dag.spec
+        if not isinstance(spec, DagSpec):
+            raise TypeError(f"the stored spec is a {type(spec).__name__}, not a DagSpec")
+        return spec
 
     def spec(self, version_id: int) -> DagSpec:
         return self.version(version_id)[0]

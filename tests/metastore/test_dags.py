@@ -103,3 +103,19 @@ def test_replace_import_errors_clears_fixed_files(metastore: Metastore) -> None:
     assert [e.fileloc for e in metastore.list_import_errors()] == ["/d/b.py"]
     metastore.replace_import_errors({}, parsed_files=(), all_files={"/d/a.py"})
     assert metastore.list_import_errors() == []
+
+
+def test_a_version_keeps_its_spec_and_gets_one_when_it_has_none(metastore: Metastore) -> None:
+    """A re-parse with the same payload and key writes nothing; a version without a spec
+    (stored before revision 0013) gets this parse's; a new key re-signs both."""
+    v1, _ = _save(metastore, "etl", "h1")
+    assert metastore.get_dag_version(v1).spec is None
+    _save(metastore, "etl", "h1", spec=(b"spec1", "ss1"))
+    _save(metastore, "etl", "h1", spec=(b"spec2", "ss2"))
+    kept = metastore.get_dag_version(v1)
+    assert (kept.spec, kept.spec_signature) == (b"spec1", "ss1")
+    metastore.save_dag_version("etl", "/dags/etl.py", b"h1", "h1", "new-sig", spec=(b"s", "ss3"))
+    resigned = metastore.get_dag_version(v1)
+    assert (resigned.signature, resigned.spec, resigned.spec_signature) == ("new-sig", b"s", "ss3")
+    v2, _ = _save(metastore, "etl", "h2", spec=(b"spec", "ss"))
+    assert metastore.get_dag_version(v2).spec == b"spec"

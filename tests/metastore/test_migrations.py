@@ -121,3 +121,50 @@ def test_upgrading_to_mapping_keeps_rows_as_unmapped_instances(db_url: str) -> N
         assert (record.map_index, record.value) == (-1, b"[1]")
     finally:
         store.dispose()
+
+
+def test_revision_0013_adds_specs_that_older_versions_lack_and_downgrades(db_url: str) -> None:
+    """A version stored before revision 0013 keeps its payload and has no spec (no user code
+    runs in a migration); downgrading drops the specs and keeps the versions."""
+    from alembic import command
+
+    from taskkit.metastore.engine import WRITE_OPTION, create_engine_for
+    from taskkit.metastore.migrate import alembic_config
+
+    engine = create_engine_for(db_url)
+    try:
+        with engine.connect() as connection:
+            connection.execution_options(**{WRITE_OPTION: True})
+            with connection.begin():
+                command.upgrade(alembic_config(connection), "0012")
+                connection.execute(
+                    text(
+                        "INSERT INTO dag (dag_id, fileloc, is_active, is_paused, tags, updated_at)"
+                        " VALUES ('d', '/d.py', true, false, '[]', CURRENT_TIMESTAMP)"
+                    )
+                )
+                connection.execute(
+                    text(
+                        "INSERT INTO dag_version (dag_id, version_number, content_hash, "
+                        "signature, payload, fileloc, created_at) VALUES ('d', 1, 'h', 's', :p,"
+                        " '/d.py', CURRENT_TIMESTAMP)"
+                    ),
+                    {"p": b"payload"},
+                )
+            with connection.begin():
+                command.upgrade(alembic_config(connection), "head")
+                upgraded = connection.execute(
+                    text("SELECT payload, spec, spec_signature FROM dag_version")
+                ).one()
+            with connection.begin():
+                command.downgrade(alembic_config(connection), "0012")
+                columns = connection.execute(text("SELECT * FROM dag_version")).keys()
+                downgraded = connection.execute(text("SELECT payload FROM dag_version")).scalar()
+            with connection.begin():
+                command.upgrade(alembic_config(connection), "head")
+    finally:
+        engine.dispose()
+    assert tuple(upgraded) == (b"payload", None, None)
+    assert "spec" not in columns and "spec_signature" not in columns
+    assert downgraded == b"payload"
+    assert check_db(db_url).up_to_date

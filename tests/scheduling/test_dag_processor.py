@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from taskkit import serde
 from taskkit.config import Settings, load_settings
@@ -470,6 +471,36 @@ def test_a_rotated_secret_key_is_recovered_by_the_next_parse(
     version = metastore.get_current_dag_version("etl")
     assert version.id == old.id
     assert serde.loads_verified_dag(version.payload, version.signature, new_key).dag_id == "etl"  # type: ignore[attr-defined]
+
+
+def test_each_version_stores_its_signed_spec_and_an_old_version_gets_it_on_the_next_parse(
+    metastore: Metastore, settings: Settings, dags_folder: Path
+) -> None:
+    """The spec stored beside the payload is the DAG's own; a version stored without one
+    (before revision 0013) gets it when its unchanged file is parsed again, and a key change
+    re-signs it with the payload."""
+    write(dags_folder, "etl.py", simple("etl"))
+    sync_dags_folder(metastore, settings, KEY)
+    version = metastore.get_current_dag_version("etl")
+    assert version.spec is not None and version.spec_signature is not None
+    dag = serde.loads_verified_dag(version.payload, version.signature, KEY)
+    spec = serde.loads_verified_spec(version.spec, version.spec_signature, KEY)
+    assert spec == dag.spec  # type: ignore[attr-defined]
+    with metastore.engine.begin() as connection:  # as revision 0013 leaves older versions
+        connection.execute(text("UPDATE dag_version SET spec = NULL, spec_signature = NULL"))
+    assert metastore.get_current_dag_version("etl").spec is None
+    assert sync_dags_folder(metastore, settings, KEY).new_versions == ()
+    filled = metastore.get_current_dag_version("etl")
+    assert (filled.id, filled.spec, filled.spec_signature) == (
+        version.id,
+        version.spec,
+        version.spec_signature,
+    )
+    new_key = b"n" * 32
+    sync_dags_folder(metastore, settings, new_key)
+    resigned = metastore.get_current_dag_version("etl")
+    assert resigned.spec is not None and resigned.spec_signature is not None
+    assert serde.loads_verified_spec(resigned.spec, resigned.spec_signature, new_key) == spec
 
 
 def test_airflow_only_default_args_are_warnings_beside_the_import_errors(

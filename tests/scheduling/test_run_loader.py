@@ -19,12 +19,28 @@ KEY = b"k" * 32
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
-def _store_dag(metastore: Metastore, key: bytes = KEY) -> int:
+def _dag() -> DAG:
     with DAG("loaded") as dag:
         EmptyOperator(task_id="a", retries=1) >> EmptyOperator(task_id="b")
-    payload = serde.dumps_dag(dag)
+    return dag
+
+
+def _store_dag(
+    metastore: Metastore,
+    key: bytes = KEY,
+    *,
+    payload: bytes | None = None,
+    spec: tuple[bytes, str] | None = None,
+) -> int:
+    """Save the DAG's version; without `spec`, as a version stored before revision 0013."""
+    payload = serde.dumps_dag(_dag()) if payload is None else payload
     saved = metastore.save_dag_version(
-        "loaded", "/dags/loaded.py", payload, serde.content_hash(payload), serde.sign(payload, key)
+        "loaded",
+        "/dags/loaded.py",
+        payload,
+        serde.content_hash(payload),
+        serde.sign(payload, key),
+        spec=spec,
     )
     return saved.version_id
 
@@ -61,3 +77,23 @@ def test_a_version_signed_with_another_key_is_refused(metastore: Metastore) -> N
     version = _store_dag(metastore, key=b"x" * 32)
     with pytest.raises(DagVersionUnloadableError, match="failed its HMAC check"):
         RunLoader(metastore, KEY).spec(version)
+
+
+def test_the_stored_spec_is_read_without_unpickling_the_payload(metastore: Metastore) -> None:
+    """With a spec beside it, the payload is never unpickled: here it is not even a pickle."""
+    spec = serde.dumps_spec(_dag().spec)
+    version = _store_dag(
+        metastore, payload=b"not a pickle", spec=(spec, serde.sign_spec(spec, KEY))
+    )
+    loaded = RunLoader(metastore, KEY).spec(version)
+    assert loaded == _dag().spec
+    assert loaded.tasks["a"].downstream == {"b"} and loaded.tasks["a"].max_tries == 2
+
+
+def test_a_spec_signed_with_another_key_or_as_a_payload_is_refused(metastore: Metastore) -> None:
+    """A spec is verified before it is unpickled, apart from the payload's signature."""
+    spec = serde.dumps_spec(_dag().spec)
+    for signature in (serde.sign_spec(spec, b"x" * 32), serde.sign(spec, KEY)):
+        version = _store_dag(metastore, payload=signature.encode(), spec=(spec, signature))
+        with pytest.raises(DagVersionUnloadableError, match="spec failed its HMAC check"):
+            RunLoader(metastore, KEY).spec(version)
