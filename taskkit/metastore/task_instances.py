@@ -29,6 +29,8 @@ from taskkit.metastore.records import (
     RenderedFieldsWrite,
     TaskInstanceRecord,
     TIChange,
+    TIOutcome,
+    TIProgress,
     TriggerWrite,
     XComWrite,
 )
@@ -43,6 +45,10 @@ from taskkit.states import FINISHED_STATES, OCCUPYING_STATES, State
 
 _TI = TaskInstanceRow
 _TI_COLUMNS = tuple(TaskInstanceRow.__table__.c)
+#: Rows per executemany of task instance changes.
+_ROWS_PER_STATEMENT = 2000
+_PROGRESS_COLUMNS = tuple(getattr(_TI, name) for name in TIProgress._fields)
+_OUTCOME_COLUMNS = tuple(getattr(_TI, name) for name in TIOutcome._fields)
 #: What a new task instance has none of yet.
 _FRESH = dict.fromkeys(
     (
@@ -130,6 +136,26 @@ class TaskInstanceMethods(UnitOfWork):
         with self._read() as session:
             return [TaskInstanceRecord(**row._asdict()) for row in session.execute(query)]
 
+    def list_ti_progress(self, dag_id: str, run_id: str) -> list[TIProgress]:
+        """What the run engine needs of each of a run's task instances, as plain tuples."""
+        query = (
+            select(*_PROGRESS_COLUMNS)
+            .where(_TI.dag_id == dag_id, _TI.run_id == run_id)
+            .order_by(_TI.task_id, _TI.map_index)
+        )
+        with self._read() as session:
+            return [TIProgress(*row) for row in session.execute(query)]
+
+    def list_ti_outcomes(self, dag_id: str, run_id: str) -> list[TIOutcome]:
+        """Each of a run's task instances' state, try number and start, by task_id."""
+        query = (
+            select(*_OUTCOME_COLUMNS)
+            .where(_TI.dag_id == dag_id, _TI.run_id == run_id)
+            .order_by(_TI.task_id, _TI.map_index)
+        )
+        with self._read() as session:
+            return [TIOutcome(*row) for row in session.execute(query)]
+
     def get_task_instance(self, key: TaskInstanceKey) -> TaskInstanceRecord | None:
         """One task instance by key, or None if there is no such task instance."""
         with self._read() as session:
@@ -183,27 +209,33 @@ class TaskInstanceMethods(UnitOfWork):
             return []
         now = self._now()
         groups: dict[tuple[frozenset[State], tuple[str, ...]], list[int]] = {}
-        rows: list[dict[str, object]] = []
+        values: list[dict[str, object]] = []
         for index, change in enumerate(changes):
-            values = change.values()
-            groups.setdefault((change.expected, tuple(values)), []).append(index)
-            rows.append(
-                {
-                    "k_dag_id": change.key.dag_id,
-                    "k_run_id": change.key.run_id,
-                    "k_task_id": change.key.task_id,
-                    "k_map_index": change.key.map_index,
-                    "updated_at": now,
-                    **values,
-                }
-            )
+            values.append(change.values())
+            groups.setdefault((change.expected, tuple(values[-1])), []).append(index)
+
+        def row(index: int) -> dict[str, object]:
+            key = changes[index].key
+            return {
+                "k_dag_id": key.dag_id,
+                "k_run_id": key.run_id,
+                "k_task_id": key.task_id,
+                "k_map_index": key.map_index,
+                "updated_at": now,
+                **values[index],
+            }
+
         applied = [True] * len(changes)
         with self._write_core() as connection:
-            for (expected, columns), indexes in groups.items():
+            for (expected, columns), group in groups.items():
                 statement = _conditional_update(expected, columns)
-                params = [rows[i] for i in indexes]
-                matched = connection.execute(statement, params).rowcount
-                if matched != len(indexes):
+                # In slices, so a 100,000-task run's first decisions never hold every row's
+                # parameters (and the driver's copy of them) at once.
+                for start in range(0, len(group), _ROWS_PER_STATEMENT):
+                    indexes = group[start : start + _ROWS_PER_STATEMENT]
+                    matched = connection.execute(statement, [row(i) for i in indexes]).rowcount
+                    if matched == len(indexes):
+                        continue
                     # Some lost a race: ours are exactly the rows stamped with our `now`.
                     for i in indexes:
                         stamp = connection.execute(

@@ -51,6 +51,9 @@ class RunLoader:
         return self._versions[version_id]
 
     def _spec_of(self, record: DagVersionRecord) -> DagSpec:
+        # The payload is checked (not unpickled) even beside a spec: an altered payload fails
+        # the DAG's runs here, with the reason, rather than each of its tries.
+        serde.verify(record.payload, record.signature, self.secret_key)
         spec: Any
         if record.spec is not None and record.spec_signature is not None:
             spec = serde.loads_verified_spec(record.spec, record.spec_signature, self.secret_key)
@@ -71,7 +74,7 @@ class RunLoader:
         pickled one's signature is checked here (without loading it) and stripped, so the try
         that receives it needs no key; one that fails the check fails the run, with the reason.
         """
-        tis = self.store.list_task_instances(record.dag_id, record.run_id)
+        tis = self.store.list_ti_progress(record.dag_id, record.run_id)
         xcoms: XComMap = {}
         for xcom in self.store.get_xcoms(record.dag_id, record.run_id):
             try:
@@ -117,7 +120,7 @@ class RunLoader:
     def task_states(self, dag_id: str, run_id: str) -> dict[str, State]:
         """A run's task states as stored, a mapped task's instances as its overall state."""
         instances: dict[str, list[State]] = {}
-        for ti in self.store.list_task_instances(dag_id, run_id):
+        for ti in self.store.list_ti_progress(dag_id, run_id):
             instances.setdefault(ti.task_id, []).append(ti.state)
         return {
             task_id: states[0] if len(states) == 1 else mapped_state(states)

@@ -68,8 +68,11 @@ log = structlog.get_logger(__name__)
 
 #: How often runs, pools and pause flags changed by the CLI are picked up.
 REFRESH_INTERVAL_S = 0.5
-#: How often wait reasons are recomputed and written for `taskkit tasks why`.
+#: How often wait reasons are recomputed and written for `taskkit tasks why`...
 EXPLAIN_INTERVAL_S = 1.0
+#: ... or less often with a large backlog: a round that explains (each waiting task is one
+#: reason; 100,000 of them cost ~0.1 s) takes at most this share of the scheduler's CPU.
+EXPLAIN_CPU_SHARE = 0.05
 #: How long running tries may finish after SIGINT/SIGTERM before they are killed.
 SHUTDOWN_GRACE_S = 30.0
 #: Waits between attempts when the metastore cannot be written; then the scheduler gives up.
@@ -300,10 +303,13 @@ class Scheduler:
             if clock >= next_refresh or self.refresh_soon:
                 self._refresh(now)
                 next_refresh = clock + REFRESH_INTERVAL_S
-            explain = clock >= next_explain
-            if explain:
-                next_explain = clock + EXPLAIN_INTERVAL_S
-            self._step(now, explain=explain)
+            if clock >= next_explain:
+                cpu = time.process_time()  # a system call: only on the rounds that explain
+                self._step(now, explain=True)
+                spent = time.process_time() - cpu
+                next_explain = clock + max(EXPLAIN_INTERVAL_S, spent / EXPLAIN_CPU_SHARE)
+            else:
+                self._step(now)
             if clock >= next_beat:
                 self._heartbeat()
                 next_beat = clock + self.settings.scheduler.heartbeat_sec

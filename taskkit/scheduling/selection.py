@@ -140,6 +140,10 @@ class Wait:
     message: str
 
 
+#: What selection without explanations keeps as a saturated DAG's reason (never shown).
+_NOT_EXPLAINED = Wait(WaitKind.DAG_LIMIT, "")
+
+
 @attrs.frozen
 class Selection:
     """The outcome of one selection round."""
@@ -177,16 +181,21 @@ def select_tasks(
     reject: list[tuple[Candidate, str]] = []
     waits: dict[TaskInstanceKey, Wait] = {}
     held_pools: dict[str, Candidate] = {}
-    saturated: set[str] = set()
+    #: DAGs at max_active_tasks, with the one reason each of their other candidates waits.
+    saturated: dict[str, Wait] = {}
     for index, candidate in enumerate(ordered):
         if used.total >= parallelism:
             if explain:
                 message = f"parallelism reached: {used.total} of {parallelism} task slots in use"
+                wait = Wait(WaitKind.PARALLELISM, message)
                 for waiting in ordered[index:]:
-                    waits[waiting.key] = Wait(WaitKind.PARALLELISM, message)
+                    waits[waiting.key] = wait
             break
-        if not explain and candidate.key.dag_id in saturated:
-            continue  # its DAG is at max_active_tasks: nothing more to learn from it
+        dag_wait = saturated.get(candidate.key.dag_id)
+        if dag_wait is not None:  # its DAG is at max_active_tasks: nothing more to learn
+            if explain:
+                waits[candidate.key] = dag_wait
+            continue
         pool_size = pools.get(candidate.pool)
         if pool_size is None or candidate.pool_slots > pool_size:
             reject.append((candidate, _rejection(candidate, pool_size)))
@@ -197,15 +206,16 @@ def select_tasks(
             used.add(key.dag_id, key.task_id, candidate.pool, candidate.pool_slots, key.run_id)
             start.append(candidate)
             continue
+        wait = _NOT_EXPLAINED
         if explain:
             message = _wait_message(
                 kind, candidate, used, held_pools, pool_size, include_deferred=include_deferred
             )
-            waits[candidate.key] = Wait(kind, message)
+            wait = waits[candidate.key] = Wait(kind, message)
         if kind is WaitKind.POOL_FULL:
             held_pools[candidate.pool] = candidate
         elif kind is WaitKind.DAG_LIMIT:
-            saturated.add(candidate.key.dag_id)
+            saturated[candidate.key.dag_id] = wait
     return Selection(start=start, reject=reject, waits=waits)
 
 

@@ -28,17 +28,23 @@ class RunSummary:
     duration_s: float | None
     failed: tuple[str, ...] = ()
     retried: tuple[str, ...] = ()
+    #: The first tasks to start, in order (up to _ORDER_SHOWN), of `started` in all.
     order: tuple[str, ...] = ()
     reason: str | None = None
+    started: int = 0
 
     @classmethod
     def of(cls, store: Metastore, record: RunRecord, state: RunState) -> RunSummary:
-        """Read the finished run's tasks back: states, failures, retries and start order."""
-        tis = store.list_task_instances(record.dag_id, record.run_id)
+        """Read the finished run's tasks back: states, failures, retries and start order.
+
+        Only the start order's first tasks are kept (what `render` shows), so a scheduler
+        that runs for days does not hold every task id it ever started.
+        """
+        tis = store.list_ti_outcomes(record.dag_id, record.run_id)
         took = None
         if record.started_at and record.ended_at:
             took = (record.ended_at - record.started_at).total_seconds()
-        started = sorted((ti for ti in tis if ti.started_at), key=lambda ti: ti.started_at)  # type: ignore[arg-type, return-value]
+        started = sorted((ti.started_at, ti.task_id) for ti in tis if ti.started_at)
         return cls(
             record.dag_id,
             record.run_id,
@@ -47,7 +53,8 @@ class RunSummary:
             took,
             failed=tuple(ti.task_id for ti in tis if ti.state is State.FAILED),
             retried=tuple(ti.task_id for ti in tis if ti.try_number > 1),
-            order=tuple(ti.task_id for ti in started),
+            order=tuple(task_id for _, task_id in started[:_ORDER_SHOWN]),
+            started=len(started),
         )
 
 
@@ -94,7 +101,7 @@ class SchedulerSummary:
                 lines.append(f"{indent}retried: {', '.join(run.retried)}")
             if run.order:
                 shown = list(run.order[:_ORDER_SHOWN])
-                if len(run.order) > _ORDER_SHOWN:
-                    shown.append(f"... ({len(run.order) - _ORDER_SHOWN} more)")
+                if run.started > len(shown):
+                    shown.append(f"... ({run.started - len(shown)} more)")
                 lines.append(f"{indent}order:   {' > '.join(shown)}")
         return "\n".join(lines)

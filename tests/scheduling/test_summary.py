@@ -44,3 +44,13 @@ def test_summary_lists_failures_retries_order_and_import_errors_aligned() -> Non
     assert first.index("failed") == second.index("success")  # the state column lines up
     assert "failed:  load" in summary.render() and "retried: load" in summary.render()
     assert "order:   extract > load" in summary.render()
+
+
+def test_a_long_start_order_keeps_its_first_tasks_and_counts_the_rest() -> None:
+    """A run keeps only the start order it shows (a scheduler running for days would otherwise
+    hold every task id it started) and says how many more tasks started."""
+    first = tuple(f"t{i}" for i in range(12))
+    summary = SchedulerSummary(
+        runs=[RunSummary("big", "r", RunState.SUCCESS, Counter(), None, order=first, started=30)]
+    )
+    assert f"order:   {' > '.join(first)} > ... (18 more)" in summary.render()
