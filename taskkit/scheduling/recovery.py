@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from taskkit.metastore.records import TIChange
-from taskkit.states import OCCUPYING_STATES, State
+from taskkit.states import State
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -29,11 +29,7 @@ def recover_orphaned_tries(store: Metastore, executor: Executor) -> int:
     tasks are never touched. An executor whose tries outlive the scheduler
     (Celery workers) may adopt some instead: those are left as they are.
     """
-    orphans = [
-        ti
-        for ti in store.list_active_task_instances(unfinished_only=True)
-        if ti.state in OCCUPYING_STATES
-    ]
+    orphans = store.list_active_task_instances(occupying_only=True)
     return reset_orphans(store, executor.adopt(orphans))
 
 
@@ -48,9 +44,7 @@ def adopt_inherited_tries(
     """
     runs = set(run_ids)
     tries = [
-        ti
-        for ti in store.list_active_task_instances(unfinished_only=True)
-        if ti.dag_run_id in runs and ti.state in OCCUPYING_STATES
+        ti for ti in store.list_active_task_instances(occupying_only=True) if ti.dag_run_id in runs
     ]
     return reset_orphans(store, executor.adopt(tries, previous))
 

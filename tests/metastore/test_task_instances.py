@@ -55,7 +55,8 @@ def test_unset_fields_are_kept_and_none_clears(metastore: Metastore, make_run: M
 def test_active_task_instances_come_from_active_runs_only(
     metastore: Metastore, make_run: MakeRun
 ) -> None:
-    """Only TIs of queued/running runs are listed; unfinished_only drops finished TIs."""
+    """Only TIs of queued/running runs are listed; unfinished_only drops finished TIs,
+    occupying_only keeps the queued and running ones."""
     make_run("run1")
     make_run("run2", [TaskSpec("x")], logical_date=dt.datetime(2026, 2, 1, tzinfo=dt.timezone.utc))
     metastore.set_run_state("etl", "run2", RunState.SUCCESS)
@@ -63,6 +64,9 @@ def test_active_task_instances_come_from_active_runs_only(
     assert [ti.task_id for ti in metastore.list_active_task_instances()] == ["a", "b"]
     unfinished = metastore.list_active_task_instances(unfinished_only=True)
     assert [ti.key for ti in unfinished] == [B]
+    assert metastore.list_active_task_instances(occupying_only=True) == []
+    metastore.transition_task_instances([TIChange(B, State.NONE, state=State.QUEUED)])
+    assert [ti.key for ti in metastore.list_active_task_instances(occupying_only=True)] == [B]
 
 
 def test_heartbeats_stamp_only_queued_and_running_task_instances(
@@ -128,3 +132,37 @@ def test_xcoms_of_instances_are_kept_apart_with_their_lengths(
     )
     stored = [(x.map_index, x.value, x.length) for x in metastore.get_xcoms("etl", "run1")]
     assert stored == [(0, b"7", None), (1, b"[1, 2]", 2)]
+
+
+def test_a_large_batch_applies_in_slices_and_still_tells_which_changes_lost(
+    metastore: Metastore, make_run: MakeRun
+) -> None:
+    """A batch larger than one statement's slice (2,000 rows) applies whole, and a change that
+    lost its race in a later slice is the only one reported as not applied."""
+    make_run(tasks=[TaskSpec(f"t{i:04d}") for i in range(4500)])
+    keys = [TaskInstanceKey("etl", "run1", f"t{i:04d}") for i in range(4500)]
+    metastore.transition_task_instances([TIChange(keys[3000], State.NONE, state=State.SKIPPED)])
+    applied = metastore.transition_task_instances(
+        [TIChange(key, State.NONE, state=State.SCHEDULED) for key in keys]
+    )
+    assert [i for i, ok in enumerate(applied) if not ok] == [3000]
+    states = {ti.task_id: ti.state for ti in metastore.list_task_instances("etl", "run1")}
+    assert states.pop("t3000") is State.SKIPPED
+    assert set(states.values()) == {State.SCHEDULED}
+
+
+def test_progress_rows_carry_what_a_run_resumes_from(
+    metastore: Metastore, make_run: MakeRun
+) -> None:
+    """The narrow rows a run is loaded from agree with the full records, by task id."""
+    make_run()
+    retry_at = dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)
+    metastore.transition_task_instances(
+        [TIChange(A, State.NONE, state=State.UP_FOR_RETRY, try_number=1, next_retry_at=retry_at)]
+    )
+    full = metastore.list_task_instances("etl", "run1")
+    rows = metastore.list_ti_progress("etl", "run1")
+    assert [(r.task_id, r.map_index, r.state, r.try_number, r.next_retry_at) for r in rows] == [
+        (t.task_id, t.map_index, t.state, t.try_number, t.next_retry_at) for t in full
+    ]
+    assert rows[0].next_retry_at == retry_at
