@@ -213,20 +213,19 @@ class TaskInstanceMethods(UnitOfWork):
             return []
         now = self._now()
         groups: dict[tuple[frozenset[State], tuple[str, ...]], list[int]] = {}
-        values: list[dict[str, object]] = []
         for index, change in enumerate(changes):
-            values.append(change.values())
-            groups.setdefault((change.expected, tuple(values[-1])), []).append(index)
+            groups.setdefault((change.expected, tuple(change.values())), []).append(index)
 
         def row(index: int) -> dict[str, object]:
-            key = changes[index].key
+            change = changes[index]
+            key = change.key
             return {
                 "k_dag_id": key.dag_id,
                 "k_run_id": key.run_id,
                 "k_task_id": key.task_id,
                 "k_map_index": key.map_index,
                 "updated_at": now,
-                **values[index],
+                **change.values(),
             }
 
         applied = [True] * len(changes)
