@@ -128,3 +128,16 @@ def test_xcoms_of_instances_are_kept_apart_with_their_lengths(
     )
     stored = [(x.map_index, x.value, x.length) for x in metastore.get_xcoms("etl", "run1")]
     assert stored == [(0, b"7", None), (1, b"[1, 2]", 2)]
+
+
+def test_current_tries_reads_a_batch_of_keys_in_one_call(
+    metastore: Metastore, make_run: MakeRun
+) -> None:
+    """Each existing key gets its (try number, state); keys with no task instance are absent."""
+    make_run()
+    metastore.transition_task_instances(
+        [TIChange(A, State.NONE, state=State.RUNNING, try_number=2)]
+    )
+    ghost = TaskInstanceKey("etl", "run1", "ghost")
+    assert metastore.current_tries([A, B, ghost]) == {A: (2, State.RUNNING), B: (0, State.NONE)}
+    assert metastore.current_tries([]) == {}
