@@ -160,10 +160,15 @@ class CeleryExecutor:
                         flight.seen = time.monotonic()
 
     def _send(self, workloads: Sequence[Workload], queue: str, priority: int) -> str | None:
-        """Publish one message holding `workloads`; returns its id."""
+        """Publish one message holding `workloads`; returns its id.
+
+        A lone try is sealed as itself, as before messages held several, so workers
+        of either version run it during a rolling upgrade.
+        """
+        body = workloads[0] if len(workloads) == 1 else tuple(workloads)
         sent = self._celery().send_task(
             RUN_TRY,
-            args=[self.events_queue, seal(tuple(workloads), self.secret_key), self.hostname],
+            args=[self.events_queue, seal(body, self.secret_key), self.hostname],
             queue=queue,
             priority=priority,
         )

@@ -159,6 +159,8 @@ class TryRunner:
         except BrokerMessageError as exc:
             log.warning("celery_try_message_dropped", reason=str(exc))
             return
+        if isinstance(workloads, Workload):  # one try per message (celery.tries_per_message 1)
+            workloads = (workloads,)
         if not isinstance(workloads, tuple) or not all(
             isinstance(workload, Workload) for workload in workloads
         ):
