@@ -23,7 +23,14 @@ from taskkit.execution.base import (
     TryFinished,
     ZygoteReport,
 )
-from taskkit.execution.worker import LAST, Channel, describe_exit, unpack_result_header
+from taskkit.execution.worker import (
+    LAST,
+    Channel,
+    decode_result,
+    describe_exit,
+    unpack_result_header,
+)
+from taskkit.execution.workload import Workload
 from taskkit.model.results import TryOutcome
 
 pytestmark = pytest.mark.slow
@@ -47,13 +54,14 @@ class ZygoteProcess:
         self.forked: dict[int, int] = {}  # seq -> pid
         self.exited: dict[int, int] = {}  # pid -> wait status
         self.refused: dict[int, str] = {}  # seq -> reason
+        self.workloads: dict[int, Workload] = {}  # seq -> what was sent
 
     def run(self, harness: Harness, *task_ids: str, version: int = 1) -> None:
         """Ask for one try of each task (seq 1, 2, ...) of DAG `version`."""
-        tries = [
-            (seq, version, None, pickle.dumps(harness.workload(task_id)))
-            for seq, task_id in enumerate(task_ids, start=1)
-        ]
+        self.workloads = {
+            seq: harness.workload(task_id) for seq, task_id in enumerate(task_ids, start=1)
+        }
+        tries = [(seq, version, None, pickle.dumps(w)) for seq, w in self.workloads.items()]
         self.control.send(RunTries(tries))
 
     def until(self, done: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -76,9 +84,7 @@ class ZygoteProcess:
             seq, kind, _, _, chunk = unpack_result_header(self.results.recv(1 << 20))
             chunks.append(chunk)
             if kind == LAST:
-                finished = pickle.loads(b"".join(chunks))
-                assert isinstance(finished, TryFinished)
-                return seq, finished
+                return seq, decode_result(b"".join(chunks), self.workloads[seq])
 
     def close(self) -> None:
         if self.process.poll() is None:
