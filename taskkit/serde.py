@@ -15,7 +15,6 @@ import hmac
 import io
 import os
 import pickle
-import secrets
 import sys
 import threading
 from collections.abc import Iterable
@@ -169,7 +168,9 @@ def load_secret_key(home: Path, configured: str | None, key_file: Path | None = 
         raise ConfigError(f"Cannot create secret key file {path}: {exc}.") from exc
     else:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_bytes(32))
+            # os.urandom is what secrets.token_bytes calls; importing secrets would load
+            # random into the zygote, whose reseed then runs in every forked try.
+            handle.write(os.urandom(32))
     try:
         key = path.read_bytes()
     except OSError as exc:

@@ -187,9 +187,12 @@ class Zygote:
 
     def _handle(self, message: LoadDag | RunTries | Shutdown) -> None:
         if isinstance(message, RunTries):
+            # Workloads are decoded here, all before the first fork, rather than in each
+            # child: there unpickling wrote to ~50 pages shared with the zygote, each a copy.
+            tries = [(*entry, pickle.loads(entry[3])) for entry in message.tries]
             gc.freeze()  # what this batch allocated stays shared too
-            for seq, version, timeout, data in message.tries:
-                self._start(seq, version, timeout, data)
+            for seq, version, timeout, data, workload in tries:
+                self._start(seq, version, timeout, data, workload)
         elif isinstance(message, LoadDag):
             self._load(message.version, message.payload)
         else:
@@ -228,7 +231,9 @@ class Zygote:
 
     # -- children ------------------------------------------------------------------
 
-    def _start(self, seq: int, version: int, timeout: float | None, data: bytes) -> None:
+    def _start(
+        self, seq: int, version: int, timeout: float | None, data: bytes, workload: Workload
+    ) -> None:
         if version not in self.dags:
             reason = self.broken.get(version, f"DAG version {version} was never sent")
             self.refused.append((seq, reason))
@@ -239,7 +244,7 @@ class Zygote:
         pid = self._hand_to_spare(seq, version, data)
         if pid is None:
             try:
-                pid = self._fork(lambda: self._child(seq, version, data))
+                pid = self._fork(lambda: self._child(seq, version, workload))
             except OSError as exc:
                 self.refused.append((seq, f"could not fork the try's process: {exc}"))
                 return
@@ -373,7 +378,7 @@ class Zygote:
                 os.write(self.result_fd, _HEADER.pack(seq, REQUEUE, pid, started))
                 os._exit(0)
             os.write(self.result_fd, _HEADER.pack(seq, STARTED, pid, started))
-            self._run(seq, version, message[WORK.size :], started)
+            self._run(seq, version, pickle.loads(message[WORK.size :]), started)
             if self.max_rss_pages and _resident_pages() > self.max_rss_pages:
                 break
         os._exit(0)
@@ -386,12 +391,12 @@ class Zygote:
         if not message:  # the zygote discarded this spare
             os._exit(0)
         seq, version, data = pickle.loads(message)
-        self._run(seq, version, data)
+        self._run(seq, version, pickle.loads(data))
         os._exit(0)
 
-    def _child(self, seq: int, version: int, data: bytes) -> None:
+    def _child(self, seq: int, version: int, workload: Workload) -> None:
         self._detach()
-        self._run(seq, version, data)
+        self._run(seq, version, workload)
         os._exit(0)
 
     def _detach(self) -> None:
@@ -413,10 +418,11 @@ class Zygote:
             os.close(self.spare[1])
         gc.enable()
 
-    def _run(self, seq: int, version: int, data: bytes, started: float | None = None) -> None:
+    def _run(
+        self, seq: int, version: int, workload: Workload, started: float | None = None
+    ) -> None:
         """Open the log, run the try, write its last log line and send its result."""
         started = started or time.time()
-        workload: Workload = pickle.loads(data)
         key = workload.key
         bound = bound_keys(
             key.dag_id, key.run_id, key.task_id, workload.try_number, map_index=key.map_index
