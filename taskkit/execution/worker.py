@@ -82,7 +82,7 @@ from taskkit.services.secrets_source import MetastoreSecrets
 #: seq (u64), kind (u8: one of the kinds below), pid (u32), start time (f64).
 _HEADER = struct.Struct("<QBId")
 MORE, LAST, STARTED, REQUEUE = 0, 1, 2, 3  # a chunk, the last chunk, or a pool worker's note
-#: A workload for a pool worker: seq (u64), DAG version (u64), then the pickled workload.
+#: A workload for a spare or a pool worker: seq (u64), DAG version (u64), the pickled workload.
 WORK = struct.Struct("<QQ")
 #: The largest such message; bigger workloads go the fresh-process way.
 WORK_MESSAGE_MAX = 64 * 1024
@@ -187,12 +187,16 @@ class Zygote:
 
     def _handle(self, message: LoadDag | RunTries | Shutdown) -> None:
         if isinstance(message, RunTries):
-            # Workloads are decoded here, all before the first fork, rather than in each
-            # child: there unpickling wrote to ~50 pages shared with the zygote, each a copy.
-            tries = [(*entry, pickle.loads(entry[3])) for entry in message.tries]
+            tries = message.tries
+            if self.spare is not None and tries:  # it reads its workload as it came
+                self._start(*tries[0])
+                tries = tries[1:]
+            # The others' workloads are decoded here, all before the first fork, rather than
+            # in each child: there unpickling wrote to ~40 pages shared with the zygote.
+            decoded = [(*entry, pickle.loads(entry[3])) for entry in tries]
             gc.freeze()  # what this batch allocated stays shared too
-            for seq, version, timeout, data, workload in tries:
-                self._start(seq, version, timeout, data, workload)
+            for entry in decoded:
+                self._start(*entry)
         elif isinstance(message, LoadDag):
             self._load(message.version, message.payload)
         else:
@@ -232,7 +236,12 @@ class Zygote:
     # -- children ------------------------------------------------------------------
 
     def _start(
-        self, seq: int, version: int, timeout: float | None, data: bytes, workload: Workload
+        self,
+        seq: int,
+        version: int,
+        timeout: float | None,
+        data: bytes,
+        workload: Workload | None = None,
     ) -> None:
         if version not in self.dags:
             reason = self.broken.get(version, f"DAG version {version} was never sent")
@@ -243,8 +252,9 @@ class Zygote:
             return
         pid = self._hand_to_spare(seq, version, data)
         if pid is None:
+            decoded: Workload = workload or pickle.loads(data)  # None: it was the spare's
             try:
-                pid = self._fork(lambda: self._child(seq, version, workload))
+                pid = self._fork(lambda: self._child(seq, version, decoded))
             except OSError as exc:
                 self.refused.append((seq, f"could not fork the try's process: {exc}"))
                 return
@@ -263,7 +273,7 @@ class Zygote:
         pid, work_w = self.spare
         self.spare = None
         try:
-            _write_all(work_w, pickle.dumps((seq, version, data)))
+            _write_all(work_w, WORK.pack(seq, version) + data)
         except OSError:  # the spare died while waiting; fork a fresh child instead
             os.close(work_w)
             _kill_group(pid)
@@ -390,8 +400,8 @@ class Zygote:
         os.close(work_r)
         if not message:  # the zygote discarded this spare
             os._exit(0)
-        seq, version, data = pickle.loads(message)
-        self._run(seq, version, pickle.loads(data))
+        seq, version = WORK.unpack_from(message)
+        self._run(seq, version, pickle.loads(message[WORK.size :]))
         os._exit(0)
 
     def _child(self, seq: int, version: int, workload: Workload) -> None:
