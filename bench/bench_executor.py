@@ -128,7 +128,7 @@ def _noop(folder: Path, number: int) -> Any:
         dt.datetime.now(dt.timezone.utc),
         {},
         "manual",
-        str(folder / f"{number}.log"),
+        str(folder / "r" / f"t{number}" / "1.log"),  # a folder per task, as in a run
     )
 
 

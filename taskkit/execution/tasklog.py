@@ -75,11 +75,17 @@ def open_log(path: str) -> int:
     It is opened for reading too, so `write_event` can look at the last byte.
     """
     flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+    folder = os.path.dirname(path)  # noqa: PTH120 - no pathlib on a try's hot path
+    # A first try's log is the first file of its task's own folder, whose run folder exists:
+    # one mkdir makes it. Opening first and building Paths on FileNotFoundError cost a forked
+    # try ~100 page faults (~0.4 ms) more, on every first try of a task.
     try:
-        return os.open(path, flags, 0o600)
+        os.mkdir(folder, 0o700)  # noqa: PTH102 - see above
+    except FileExistsError:
+        pass
     except FileNotFoundError:
-        make_private_dirs(Path(path).parent)
-        return os.open(path, flags, 0o600)
+        make_private_dirs(Path(folder))
+    return os.open(path, flags, 0o600)
 
 
 def bound_keys(
