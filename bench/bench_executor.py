@@ -3,14 +3,18 @@
   .venv/bin/python bench/bench_executor.py
 
 (1) fork + exit + waitpid of this interpreter, bare and after importing what
-the zygote imports; (2) no-op tries through a LocalExecutor fed directly (no
-scheduler, no database), 16 at a time.
+the zygote imports: the rate, CPU per fork in parent and child, the child's
+page faults; (2) no-op tries through a LocalExecutor fed directly (no
+scheduler, no database), 16 at a time: tries/s, CPU per try of this process,
+the zygote and the try processes, page faults per try (`--only-executor`
+skips (1)). The module imports nothing beyond the standard library before (1).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import importlib.util
 import os
 import resource
@@ -18,9 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 DAG_SOURCE = """
 from taskkit import DAG, task
@@ -34,14 +36,38 @@ with DAG("bench_executor") as dag:
 """
 
 
-def fork_rate(n: int = 300) -> float:
+def fork_floor(n: int = 1000) -> str:
+    """fork, os._exit(0) in the child, waitpid: the rate, and CPU and faults per fork.
+
+    The heap is frozen and the collector off, as in the zygote. The child runs
+    no line of its own: what it costs is fork's own work plus CPython's
+    at-fork hooks (threading's and logging's, once they are imported).
+    """
+    gc.freeze()
+    gc.disable()
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     started = time.perf_counter()
     for _ in range(n):
         pid = os.fork()
         if pid == 0:
             os._exit(0)
         os.waitpid(pid, 0)
-    return n / (time.perf_counter() - started)
+    rate = n / (time.perf_counter() - started)
+    me2, kids2 = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    gc.enable()
+    parent = (me2.ru_utime + me2.ru_stime - me.ru_utime - me.ru_stime) * 1000 / n
+    child = (kids2.ru_utime + kids2.ru_stime - kids.ru_utime - kids.ru_stime) * 1000 / n
+    faults = (kids2.ru_minflt - kids.ru_minflt) / n
+    return (
+        f"{rate:.0f}/s; CPU per fork: parent {parent:.2f} ms, child {child:.2f} ms; "
+        f"page faults per child {faults:.0f}; {len(sys.modules)} modules"
+    )
 
 
 def _proc_stat(pid: int) -> tuple[float, float, int, int]:
@@ -58,8 +84,7 @@ def _self_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-@attrs.frozen
-class ExecutorFigures:
+class ExecutorFigures(NamedTuple):
     """Tries per second; CPU ms per try of this process, the zygote, the try processes; faults."""
 
     rate: float
@@ -141,10 +166,10 @@ def main() -> None:
     parser.add_argument("--only-executor", action="store_true", help="skip the fork() figures")
     args = parser.parse_args()
     if not args.only_executor:
-        print(f"fork+exit+waitpid, bare interpreter ({rss():.0f} MB): {fork_rate():.0f}/s")
+        print(f"fork+exit+waitpid, this script before taskkit ({rss():.0f} MB): {fork_floor()}")
         for module in ("taskkit.execution.worker", "taskkit.serde"):  # what the zygote holds
             importlib.import_module(module)
-        print(f"fork+exit+waitpid, zygote's imports ({rss():.0f} MB): {fork_rate():.0f}/s")
+        print(f"fork+exit+waitpid, zygote's imports ({rss():.0f} MB): {fork_floor()}")
     got = executor_rate(args.tries)
     print(
         f"LocalExecutor alone, no-op tries, 16 at a time: {got.rate:.0f} tries/s; CPU per try: "
