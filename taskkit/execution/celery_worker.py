@@ -52,6 +52,9 @@ CheckDue = Callable[[Sequence[Workload]], "list[str | None]"]
 
 _Ident = tuple["TaskInstanceKey", int]
 
+#: How long a worker that could not read the metastore waits before handing a message back.
+METASTORE_RETRY_S = 1.0
+
 
 @attrs.define
 class _Job:
@@ -63,7 +66,7 @@ class _Job:
     done: threading.Event = attrs.Factory(threading.Event)
     submitted: bool = False  #: handed to the zygote (so it counts in WorkerBeat)
     handed_back: bool = False  #: the worker stopped before the try started: requeue it
-    #: The metastore could not be read for it: raised in the Celery thread, as a task error.
+    #: The metastore could not be read for it: its message goes back to the broker.
     error: Exception | None = None
 
 
@@ -187,9 +190,20 @@ class TryRunner:
         os.write(self._wake_write, b"!")
         for job in taken:
             job.done.wait()
-        for job in taken:
-            if job.error is not None:
-                raise job.error
+        failed = [job.error for job in taken if job.error is not None]
+        if failed:
+            # The metastore could not be read: the tries' states are unknown, so hand the
+            # message back (acknowledging a failed task would lose its tries, and the
+            # scheduler would wait on them in `queued` for good). The pause keeps an outage
+            # from turning into a hot redelivery loop.
+            log.warning(
+                "try_handed_back",
+                reason="the metastore could not be read to check the tries are due",
+                error=f"{type(failed[0]).__name__}: {failed[0]}"[:300],
+                retry_in_s=METASTORE_RETRY_S,
+            )
+            time.sleep(METASTORE_RETRY_S)
+            raise Reject("the metastore could not be read", requeue=True)
         if any(job.handed_back for job in taken):
             # Tries of the message that ran are dropped as no longer due when it comes back.
             log.info("try_handed_back", reason="the worker stopped before it started")
@@ -271,9 +285,7 @@ class TryRunner:
             return
         for job in jobs:
             if job.refusal is not None:
-                _bound(job.workload).error("try_refused", reason=job.refusal)
-                failed = TryResult(TryOutcome.FAILED, error=job.refusal)
-                self._report(TryFinished(job.workload.key, job.workload.try_number, failed))
+                self._fail_unrun(job, job.refusal)
         self._start_due([job for job in jobs if job.refusal is None])
 
     def _start_due(self, jobs: list[_Job]) -> None:
@@ -282,7 +294,7 @@ class TryRunner:
             return
         try:
             reasons = self.check_due([job.workload for job in jobs])
-        except Exception as exc:  # the metastore is unreachable: each message fails in Celery
+        except Exception as exc:  # the metastore is unreachable: each message is handed back
             for job in jobs:
                 self._give_back(job, error=exc)
             return
@@ -294,11 +306,18 @@ class TryRunner:
                 continue
             try:
                 payload = self._payload(job.workload.dag_version_id)
-            except Exception as exc:
-                self._give_back(job, error=exc)
+            except Exception as exc:  # its try is due, so it fails with the reason (retries apply)
+                version = job.workload.dag_version_id
+                self._fail_unrun(job, f"could not load DAG version {version}: {exc!r}"[:500])
                 continue
             job.submitted = True
             self.executor.submit(job.workload, payload)
+
+    def _fail_unrun(self, job: _Job, reason: str) -> None:
+        """Report a try this worker cannot run as failed, with the reason, without running it."""
+        _bound(job.workload).error("try_refused", reason=reason)
+        failed = TryResult(TryOutcome.FAILED, error=reason)
+        self._report(TryFinished(job.workload.key, job.workload.try_number, failed))
 
     def _give_back(self, job: _Job, error: Exception | None = None) -> None:
         """End a job that did not start: its Celery thread returns (or raises `error`)."""
