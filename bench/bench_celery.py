@@ -2,6 +2,7 @@
 
   .venv/bin/python bench/bench_celery.py                       # Redis broker
   .venv/bin/python bench/bench_celery.py --broker amqp://guest:guest@127.0.0.1:5672//
+  .venv/bin/python bench/bench_celery.py --tries-per-message 8  # celery.tries_per_message
 
 Needs PostgreSQL (--url, default TASKKIT_TEST_PG_URL or postgres@127.0.0.1/test) and the
 broker. For each worker count it starts that many `taskkit celery worker` processes
@@ -44,7 +45,7 @@ with DAG("warmup") as warm:
 """
 
 
-def prepare(url: str, broker: str, width: int) -> object:
+def prepare(url: str, broker: str, width: int, tries_per_message: int | None) -> object:
     from taskkit.config import load_settings
     from taskkit.metastore.migrate import init_db
 
@@ -61,6 +62,7 @@ def prepare(url: str, broker: str, width: int) -> object:
         f"[core]\nexecutor = 'celery'\nparallelism = 32\n"
         f"[database]\nsql_alchemy_conn = {url!r}\n"
         f"[celery]\nbroker_url = {broker!r}\ndefault_queue = {'bench-' + schema!r}\n"
+        + ("" if tries_per_message is None else f"tries_per_message = {tries_per_message}\n")
     )
     settings = load_settings(environ={"TASKKIT_HOME": str(home)})
     init_db(settings.database.sql_alchemy_conn, 128)
@@ -108,31 +110,45 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=8, help="per worker process")
     parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument(
+        "--tries-per-message", type=int, help="celery.tries_per_message (default: the setting's)"
+    )
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     broker = "RabbitMQ" if args.broker.startswith(("amqp", "pyamqp")) else "Redis"
     for count in (int(n) for n in args.workers.split(",")):
-        settings = prepare(args.url, args.broker, args.width)
+        settings = prepare(args.url, args.broker, args.width, args.tries_per_message)
         workers = start_workers(settings, count, args.concurrency)
         try:
             trigger(settings, "warmup")
             run_scheduler(settings)
             trigger(settings, "fan_out")
             workers_before = sum(session_cpu(w.pid) for w in workers)
+            own_before = sum(process_cpu(w.pid) for w in workers)
             scheduler_before = time.process_time()
             seconds, _, _ = run_scheduler(settings)
             scheduler_cpu = time.process_time() - scheduler_before
             workers_cpu = sum(session_cpu(w.pid) for w in workers) - workers_before
+            own_cpu = sum(process_cpu(w.pid) for w in workers) - own_before
         finally:
             stop_workers(workers)
         print(
-            f"[{broker}, PostgreSQL] {count} worker process(es) x {args.concurrency}: "
+            f"[{broker}, PostgreSQL] {count} worker process(es) x {args.concurrency}, "
+            f"{args.tries_per_message or 1} tries per message: "
             f"fan-out of {args.width} no-op tasks in {seconds:.2f}s, "
             f"{args.width / seconds:.0f} tries/s; CPU per try: scheduler "
             f"{scheduler_cpu * 1000 / args.width:.2f} ms, workers "
-            f"{workers_cpu * 1000 / args.width:.2f} ms",
+            f"{workers_cpu * 1000 / args.width:.2f} ms (Celery worker processes "
+            f"{own_cpu * 1000 / args.width:.2f} ms, zygotes and tries "
+            f"{(workers_cpu - own_cpu) * 1000 / args.width:.2f} ms)",
             flush=True,
         )
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds of one process itself, all its threads (not its children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def session_cpu(session: int) -> float:

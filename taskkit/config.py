@@ -119,6 +119,8 @@ class CelerySettings:
     flower_basic_auth: str | None = attrs.field(default=None, repr=False)
     #: How long a stopping worker lets its running tries finish before it fails them.
     worker_shutdown_timeout: float = 60.0
+    #: At most this many tries the scheduler queued together travel in one broker message.
+    tries_per_message: int = 1
 
     @property
     def events_url(self) -> str:
@@ -414,6 +416,7 @@ _SPECS: dict[str, _Spec] = {
     "celery.worker_autoscale": _Spec(_parse_autoscale, lambda home: None),
     "celery.flower_basic_auth": _Spec(_parse_basic_auth, lambda home: None, secret=True),
     "celery.worker_shutdown_timeout": _Spec(_positive_float, lambda home: 60.0),
+    "celery.tries_per_message": _Spec(_positive_int, lambda home: 1),
     "local.reuse_processes": _Spec(_non_negative_int, lambda home: 0),
     "local.reuse_max_rss_mb": _Spec(_positive_int, lambda home: 1024),
 }

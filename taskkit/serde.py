@@ -1,4 +1,4 @@
-"""DAG and XCom (de)serialisation: the only module that imports cloudpickle.
+"""DAG payloads: (de)serialisation, signing and the secret key (eagerly imports cloudpickle).
 
 A DAG file in the DAGs folder is not importable in a worker process, and
 cloudpickle pickles functions of importable modules by reference; so the DAG
@@ -9,13 +9,11 @@ not verify is never loaded.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import hmac
 import io
 import os
 import pickle
-import secrets
 import sys
 import threading
 from collections.abc import Iterable
@@ -24,8 +22,7 @@ from types import ModuleType
 
 import cloudpickle
 
-from taskkit import tagged_json
-from taskkit.errors import ConfigError, PayloadIntegrityError, XComEncodeError, XComIntegrityError
+from taskkit.errors import ConfigError, PayloadIntegrityError
 
 SECRET_KEY_FILE = "secret_key"
 
@@ -200,7 +197,9 @@ def load_secret_key(home: Path, configured: str | None, key_file: Path | None = 
         raise ConfigError(f"Cannot create secret key file {path}: {exc}.") from exc
     else:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_bytes(32))
+            # os.urandom is what secrets.token_bytes calls; importing secrets would load
+            # random into the zygote, whose reseed then runs in every forked try.
+            handle.write(os.urandom(32))
     try:
         key = path.read_bytes()
     except OSError as exc:
@@ -213,108 +212,3 @@ def load_secret_key(home: Path, configured: str | None, key_file: Path | None = 
             "Delete it to have a new one created."
         )
     return key
-
-
-# --- XCom values ------------------------------------------------------------------------
-
-
-class XComEncoding(str, enum.Enum):
-    """How an XCom value's bytes are encoded; the metastore stores only JSON and PICKLE."""
-
-    JSON = "json"  #: tagged JSON (taskkit.tagged_json): safe to read anywhere
-    PICKLE = "pickle"  #: HMAC-SHA256 digest (32 bytes) + cloudpickle; verified before loading
-    #: cloudpickle without a signature: what a try without the secret key produces, to be
-    #: signed by the scheduler (`sign_xcom`), or what a verified value becomes (`verify_xcom`)
-    #: on its way into a try. Never stored.
-    UNSIGNED_PICKLE = "pickle-unsigned"
-
-
-STORED_XCOM_ENCODINGS = frozenset({XComEncoding.JSON, XComEncoding.PICKLE})
-_DIGEST = hashlib.sha256().digest_size
-
-
-def encode_xcom(
-    value: object, *, allow_pickle: bool, key: bytes | None
-) -> tuple[bytes, XComEncoding]:
-    """Encode an XCom value as tagged JSON, or (only if `allow_pickle`) as a pickle.
-
-    With `key` the pickle is signed (PICKLE); without it, it is left for the
-    scheduler to sign (UNSIGNED_PICKLE), so tries never need the key. Raises
-    XComEncodeError naming the type and `core.enable_xcom_pickling`.
-    """
-    try:
-        return tagged_json.dumps(value), XComEncoding.JSON
-    except tagged_json.UnsupportedValueError as exc:
-        if not allow_pickle:
-            raise XComEncodeError(exc.type_name, exc.path, pickling=False) from None
-        unsupported = exc
-    try:
-        pickled = bytes(cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-    except Exception as exc:  # a lock, a socket, a generator...
-        raise XComEncodeError(
-            unsupported.type_name, unsupported.path, pickling=True, reason=str(exc)
-        ) from None
-    if key is None:
-        return pickled, XComEncoding.UNSIGNED_PICKLE
-    return sign_xcom(pickled, XComEncoding.UNSIGNED_PICKLE, key)
-
-
-def sign_xcom(data: bytes, encoding: str, key: bytes) -> tuple[bytes, XComEncoding]:
-    """Make a try's encoded value storable: sign an unsigned pickle; JSON passes unchanged."""
-    kind = XComEncoding(encoding)
-    if kind is XComEncoding.UNSIGNED_PICKLE:
-        return hmac.new(key, data, hashlib.sha256).digest() + data, XComEncoding.PICKLE
-    return data, kind
-
-
-def verify_xcom(data: bytes, encoding: str, key: bytes) -> tuple[bytes, XComEncoding]:
-    """Check a stored pickle's signature WITHOUT unpickling it, and strip the signature.
-
-    The scheduler calls this before handing a stored value to a try, so the
-    try can load it without holding the key. Raises XComIntegrityError.
-    """
-    kind = _stored_encoding(encoding)
-    if kind is XComEncoding.JSON:
-        return data, kind
-    digest, pickled = data[:_DIGEST], data[_DIGEST:]
-    if len(data) < _DIGEST or not hmac.compare_digest(
-        digest, hmac.new(key, pickled, hashlib.sha256).digest()
-    ):
-        raise XComIntegrityError(
-            "A stored XCom pickle failed its HMAC check and was not loaded: it was written "
-            "with another secret key or altered in the database. Clear the task that "
-            "pushed it (`taskkit tasks clear`) to have it pushed again."
-        )
-    return pickled, XComEncoding.UNSIGNED_PICKLE
-
-
-def decode_xcom(data: bytes, encoding: str, *, key: bytes | None) -> object:
-    """Decode an XCom value: JSON anywhere; a pickle only once verified.
-
-    A stored PICKLE is verified with `key` (required) before it is loaded;
-    an UNSIGNED_PICKLE is loaded as is, so pass one only if it came from
-    `verify_xcom` (the scheduler checked it). Raises XComIntegrityError.
-    """
-    try:
-        kind = XComEncoding(encoding)
-    except ValueError:
-        raise XComIntegrityError(f"Unknown XCom encoding {encoding!r}.") from None
-    if kind is XComEncoding.JSON:
-        try:
-            return tagged_json.loads(data)
-        except tagged_json.MalformedValueError as exc:
-            raise XComIntegrityError(f"A stored XCom value is not valid: {exc}.") from None
-    if kind is XComEncoding.PICKLE:
-        if key is None:
-            raise XComIntegrityError("A pickled XCom value cannot be loaded without the key.")
-        data, kind = verify_xcom(data, kind, key)
-    return pickle.loads(data)
-
-
-def _stored_encoding(encoding: str) -> XComEncoding:
-    if encoding not in STORED_XCOM_ENCODINGS:
-        raise XComIntegrityError(
-            f"XCom encoding {encoding!r} cannot be stored or read back; "
-            "expected one of json, pickle."
-        )
-    return XComEncoding(encoding)

@@ -10,21 +10,24 @@ is checked to be one before it is called.
 
 from __future__ import annotations
 
-import base64
-import dataclasses
 import datetime as dt
-import decimal
 import enum
 import importlib
 import json
 import math
 import sys
-import uuid
 import zoneinfo
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    import decimal
+
+# base64, dataclasses, decimal and uuid are imported where a value needs them (~5 ms
+# together, most of a cold DAG.test()'s imports otherwise): a value of their types
+# can only exist once its module is loaded, so an encoder looks in sys.modules.
 
 TAG = "__taskkit__"
 _MAX_DEPTH = 200
@@ -97,7 +100,7 @@ def _encode(value: object, path: str, depth: int) -> object:
         items = [_encode(x, f"{path}{{}}", depth + 1) for x in value]
         items.sort(key=lambda item: json.dumps(item, sort_keys=True))  # same value, same bytes
         return _tagged("set" if type(value) is set else "frozenset", items)
-    encoder = _SCALARS.get(type(value))
+    encoder = _SCALARS.get(type(value)) or _SCALARS_BY_NAME.get(_type_name(value))
     if encoder is not None:
         return _tagged(encoder[0], encoder[1](value))
     return _encode_object(value, path, depth)
@@ -121,7 +124,7 @@ def _encode_object(value: object, path: str, depth: int) -> object:
     if attrs.has(kind):
         fields = {f.alias: getattr(value, f.name) for f in attrs.fields(kind) if f.init}
         tag = "attrs"
-    elif dataclasses.is_dataclass(value):
+    elif (dataclasses := sys.modules.get("dataclasses")) and dataclasses.is_dataclass(value):
         fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.init}
         tag = "dataclass"
     else:
@@ -159,16 +162,31 @@ def _encode_datetime(value: dt.datetime) -> list[object]:
     return [value.isoformat(), value.fold, None]
 
 
+def _b64encode(data: bytes | bytearray) -> str:
+    import base64  # lazy, see the module's note
+
+    return base64.b64encode(data).decode("ascii")
+
+
 _SCALARS: dict[type, tuple[str, Callable[[Any], object]]] = {
     dt.datetime: ("datetime", _encode_datetime),
     dt.date: ("date", dt.date.isoformat),
     dt.time: ("time", _encode_time),
     dt.timedelta: ("timedelta", _encode_timedelta),
-    decimal.Decimal: ("decimal", str),
-    uuid.UUID: ("uuid", str),
-    bytes: ("bytes", lambda b: base64.b64encode(b).decode("ascii")),
-    bytearray: ("bytearray", lambda b: base64.b64encode(b).decode("ascii")),
+    bytes: ("bytes", _b64encode),
+    bytearray: ("bytearray", _b64encode),
 }
+#: Types whose modules load lazily, by name, so that encoding need not import them.
+_SCALARS_BY_NAME: dict[str, tuple[str, Callable[[Any], object]]] = {
+    "decimal.Decimal": ("decimal", str),
+    "uuid.UUID": ("uuid", str),
+}
+
+
+def _b64decode(inner: object) -> bytes:
+    import base64  # lazy, see the module's note
+
+    return base64.b64decode(_text(inner), validate=True)
 
 
 # --- decoding ---------------------------------------------------------------------------
@@ -261,17 +279,30 @@ def _decode_timedelta(inner: object) -> dt.timedelta:
 
 
 def _decode_decimal(inner: object) -> decimal.Decimal:
+    import decimal  # lazy, see the module's note
+
     try:
         return decimal.Decimal(_text(inner))
     except decimal.InvalidOperation as exc:
         raise MalformedValueError(f"bad decimal {inner!r}") from exc
 
 
+def _decode_uuid(inner: object) -> object:
+    import uuid  # lazy, see the module's note
+
+    return uuid.UUID(_text(inner))
+
+
 def _decode_object(tag: str, cls_name: object, inner: object) -> object:
     if not isinstance(cls_name, str) or ":" not in cls_name or not isinstance(inner, dict):
         raise MalformedValueError(f"a tagged {tag} object needs cls and a field mapping")
     kind = _resolve(cls_name)
-    ok = attrs.has(kind) if tag == "attrs" else dataclasses.is_dataclass(kind)
+    if tag == "attrs":
+        ok = attrs.has(kind)
+    else:
+        import dataclasses  # lazy, see the module's note
+
+        ok = dataclasses.is_dataclass(kind)
     if not isinstance(kind, type) or not ok:
         raise MalformedValueError(f"{cls_name} is not an {tag} class")
     fields = {str(k): _decode(v) for k, v in inner.items()}
@@ -317,9 +348,9 @@ _DECODERS: dict[str, Callable[[object], object]] = {
     "time": _decode_time,
     "timedelta": _decode_timedelta,
     "decimal": _decode_decimal,
-    "uuid": lambda inner: uuid.UUID(_text(inner)),
-    "bytes": lambda inner: base64.b64decode(_text(inner), validate=True),
-    "bytearray": lambda inner: bytearray(base64.b64decode(_text(inner), validate=True)),
+    "uuid": _decode_uuid,
+    "bytes": _b64decode,
+    "bytearray": lambda inner: bytearray(_b64decode(inner)),
     "enum": lambda inner: None,  # handled by _decode_enum (needs cls)
     "attrs": lambda inner: None,  # handled by _decode_object (needs cls)
     "dataclass": lambda inner: None,

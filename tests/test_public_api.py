@@ -59,3 +59,23 @@ def test_importing_taskkit_loads_no_heavy_dependencies() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_testing_an_unscheduled_dag_loads_no_schedule_or_value_libraries() -> None:
+    """A first DAG.test() of a DAG without a schedule or exotic XComs stays cheap to start:
+    no croniter/dateutil (cron schedules only), no decimal or uuid (such XComs only), no
+    cloudpickle (pickled XComs only)."""
+    code = (
+        "import sys, datetime as dt\n"
+        "from taskkit import DAG, task\n"
+        "@task\n"
+        "def hello():\n"
+        "    return {'greeting': 'hi', 'when': dt.date(2026, 1, 1)}\n"
+        "with DAG('cold', start_date=dt.datetime(2026, 1, 1)) as dag:\n"
+        "    hello()\n"
+        "assert dag.test().state == 'success'\n"
+        "heavy = ('croniter', 'dateutil', 'decimal', 'uuid', 'cloudpickle', 'sqlalchemy')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -188,7 +188,9 @@ class TriggeringAssetEvents(Mapping[Asset, list[AssetEvent]]):
     @classmethod
     def from_conf(cls, stored: object) -> TriggeringAssetEvents:
         """From the conf's `triggering_asset_events`: {uri: [event as JSON, ...]}."""
-        if not isinstance(stored, Mapping):
+        # `is None` first: most runs have none, and a first isinstance(None, Mapping) in a
+        # forked try walks every registered Mapping (~40 pages copied from its zygote).
+        if stored is None or not isinstance(stored, Mapping):
             return cls({})
         runs = RunLookup()
         return cls({uri: [_event(uri, e, runs) for e in events] for uri, events in stored.items()})

@@ -180,7 +180,9 @@ class _MaskedOutput:
     def __enter__(self) -> None:
         out, err = sys.stdout, sys.stderr
         self._saved.append((out, err))
-        if not isinstance(out, MaskingStream):  # else already masked (a nested block)
+        # `type() is`: MaskingStream is an ABC (io's), and a first isinstance() of a stream
+        # in a forked try copies ~15 pages of the zygote's for the ABC's caches.
+        if type(out) is not MaskingStream:  # else already masked (a nested block)
             sys.stdout, sys.stderr = self._wrap("out", out), self._wrap("err", err)
 
     def __exit__(self, *exc: object) -> None:

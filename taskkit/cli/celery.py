@@ -19,6 +19,8 @@ from taskkit.model.workers import RunningTry, WorkerReport
 from taskkit.states import State
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from taskkit.config import Settings
     from taskkit.execution.base import DagPayload
     from taskkit.execution.workload import Workload
@@ -121,7 +123,7 @@ def _run_worker(config: Settings, queues: list[str], loglevel: str) -> int:
         events_url=config.celery.events_url,
         logs_folder=config.home / "logs",
         fetch_dag=lambda version_id: _fetch_dag(store, version_id),
-        check_due=lambda workload: _check_due(store, workload),
+        check_due=lambda workloads: _check_due(store, workloads),
         refuse=SQLITE_ACROSS_HOSTS if sqlite_path(normalize_url(url)) is not None else None,
         heartbeat_s=config.scheduler.heartbeat_sec,
         try_environment=try_environment(config),
@@ -195,15 +197,23 @@ def _fetch_dag(store: Metastore, version_id: int) -> DagPayload:
     return DagPayload(version_id, record.payload, record.signature)
 
 
-def _check_due(store: Metastore, workload: Workload) -> str | None:
-    """Why this try must not run now, or None when it is still queued with this try number."""
-    ti = store.get_task_instance(workload.key)
-    if ti is None:
+def _check_due(store: Metastore, workloads: Sequence[Workload]) -> list[str | None]:
+    """For each try, why it must not run now, or None when it is still queued with its number.
+
+    One query for the whole batch a worker received.
+    """
+    current = store.current_tries(workload.key for workload in workloads)
+    return [_why_not_due(workload, current.get(workload.key)) for workload in workloads]
+
+
+def _why_not_due(workload: Workload, current: tuple[int, State] | None) -> str | None:
+    if current is None:
         return "its task instance no longer exists"
-    if ti.try_number != workload.try_number:
-        return f"try {workload.try_number} was superseded by try {ti.try_number}"
-    if ti.state is not State.QUEUED:
-        return f"try {workload.try_number} is already {ti.state.value}"
+    try_number, state = current
+    if try_number != workload.try_number:
+        return f"try {workload.try_number} was superseded by try {try_number}"
+    if state is not State.QUEUED:
+        return f"try {workload.try_number} is already {state.value}"
     return None
 
 

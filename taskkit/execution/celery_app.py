@@ -1,7 +1,8 @@
 """What the Celery executor and its workers share: the app, sealed messages, the event channel.
 
-A try travels to a worker as a Celery task message (`taskkit.run_try`) whose
-argument is the pickled Workload, sealed with the HMAC key that also signs
+Tries travel to a worker as a Celery task message (`taskkit.run_try`) whose
+argument is the pickled Workload, or a tuple of them (the tries the scheduler queued
+together, up to `celery.tries_per_message`), sealed with the HMAC key that also signs
 DAG payloads, so nobody with mere broker access can make a worker unpickle
 their bytes. Results travel back the other way on the *event channel* (celery_channel.py):
 a durable queue on `celery.result_backend` (the broker by default) named after

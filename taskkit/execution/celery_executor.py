@@ -61,6 +61,7 @@ class _Flight:
 
     workload: Workload | None  # None for a try adopted from a previous scheduler
     celery_id: str | None = None  # the broker message's id, to revoke it
+    shared: bool = False  # the message carries other tries too: it is never revoked
     started: bool = False
     seen: float = attrs.Factory(time.monotonic)  # last sign of life (sent, started, beat)
     host: str | None = None
@@ -94,6 +95,8 @@ class CeleryExecutor:
         self._app: Celery | None = None
         self._channel = event_channel(config.events_url, self.events_queue, secret_key)
         self._in_flight: dict[_Ident, _Flight] = {}
+        #: Tries submitted since the last poll, by (Celery queue, broker priority): sent there.
+        self._outbox: dict[tuple[str, int], list[Workload]] = {}
         self._buffered: list[object] = []
         self._mark = ""
         #: The event channel was lost: check the broker's mark once it answers again.
@@ -113,33 +116,66 @@ class CeleryExecutor:
         self._mark = self._set_mark() or ""
 
     def submit(self, workload: Workload, dag: DagPayload | None) -> None:
-        celery_id = self._send(workload)
-        self._in_flight[workload.key, workload.try_number] = _Flight(workload, celery_id)
+        """Queue `workload` for the next poll, which sends it with the others of its queue."""
+        self._in_flight[workload.key, workload.try_number] = _Flight(workload)
+        self._outbox.setdefault(self._destination(workload), []).append(workload)
 
     def cancel(self, key: TaskInstanceKey, try_number: int) -> None:
-        """Revoke a try still in the broker; one already running on a worker runs to its end.
+        """Take back a try not sent yet, or revoke it in the broker if its message holds only it.
 
-        Its result is then stale and ignored; docs/distributed.md says so.
+        A try already running on a worker runs to its end (its result is then
+        stale and ignored; docs/distributed.md says so); one sent in a message
+        with others is dropped by the worker, for it is no longer due.
         """
         flight = self._in_flight.get((key, try_number))
-        if flight is not None and flight.celery_id is not None and not flight.started:
+        if flight is None or flight.started:
+            return
+        del self._in_flight[key, try_number]
+        if flight.celery_id is None and flight.workload is not None:
+            waiting = self._outbox.get(self._destination(flight.workload), [])
+            with contextlib.suppress(ValueError):
+                waiting.remove(flight.workload)
+        elif flight.celery_id is not None and not flight.shared:
             self._celery().control.revoke(flight.celery_id)
-            del self._in_flight[key, try_number]
 
-    def _send(self, workload: Workload) -> str | None:
-        """Publish one try; returns the broker message's id."""
+    def _destination(self, workload: Workload) -> tuple[str, int]:
+        """The Celery queue and broker priority of a try."""
         queue, weight = self.route(workload)
         if queue == "default":  # the operator did not choose: the configured default
             queue = self.config.default_queue
+        return queue, broker_priority(weight, redis=self.redis)
+
+    def _send_outbox(self) -> None:
+        """Send what was submitted: up to celery.tries_per_message tries per broker message."""
+        outbox, self._outbox = self._outbox, {}
+        size = self.config.tries_per_message
+        for (queue, priority), workloads in outbox.items():
+            for start in range(0, len(workloads), size):
+                batch = workloads[start : start + size]
+                celery_id = self._send(batch, queue, priority)
+                for workload in batch:
+                    flight = self._in_flight.get((workload.key, workload.try_number))
+                    if flight is not None:
+                        flight.celery_id, flight.shared = celery_id, len(batch) > 1
+                        flight.seen = time.monotonic()
+
+    def _send(self, workloads: Sequence[Workload], queue: str, priority: int) -> str | None:
+        """Publish one message holding `workloads`; returns its id.
+
+        A lone try is sealed as itself, as before messages held several, so workers
+        of either version run it during a rolling upgrade.
+        """
+        body = workloads[0] if len(workloads) == 1 else tuple(workloads)
         sent = self._celery().send_task(
             RUN_TRY,
-            args=[self.events_queue, seal(workload, self.secret_key), self.hostname],
+            args=[self.events_queue, seal(body, self.secret_key), self.hostname],
             queue=queue,
-            priority=broker_priority(weight, redis=self.redis),
+            priority=priority,
         )
         return None if sent is None else str(sent.id)
 
     def poll(self, timeout: float) -> list[Event]:
+        self._send_outbox()
         # The scheduler committed what the last poll returned before calling again.
         self._channel.ack()
         for channel in self._inherited:
@@ -237,11 +273,14 @@ class CeleryExecutor:
             return
         self._mark = mark
         resent = 0
+        self._outbox = {}
         for flight in self._in_flight.values():
             if not flight.started and flight.workload is not None:
-                flight.celery_id = self._send(flight.workload)
-                flight.seen = time.monotonic()
+                self._outbox.setdefault(self._destination(flight.workload), []).append(
+                    flight.workload
+                )
                 resent += 1
+        self._send_outbox()
         log.warning("celery_broker_restarted_empty", resent=resent)
 
     def _set_mark(self) -> str | None:
@@ -327,6 +366,7 @@ class CeleryExecutor:
 
     def shutdown(self, grace: float) -> list[Event]:
         """Wait up to `grace` for running tries; the rest go on running, for the next scheduler."""
+        self._send_outbox()  # their task instances are queued: a successor adopts them
         events: list[Event] = []
         deadline = time.monotonic() + grace
         while self._in_flight and time.monotonic() < deadline:

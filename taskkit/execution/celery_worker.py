@@ -1,10 +1,11 @@
 """The worker side of the Celery executor: Celery delivers tries, the zygote runs them.
 
 `taskkit celery worker` runs a real Celery worker with a thread pool. Each
-delivered `taskkit.run_try` message is handled by a pool thread, which checks
-that the try is still due, hands its workload to one `TryRunner` per worker
-process and waits for it to end; the message is acknowledged only then
-(acks_late). The runner's dispatcher thread owns a LocalExecutor, so every try
+delivered `taskkit.run_try` message is handled by a pool thread, which hands
+its workload to one `TryRunner` per worker process and waits for it to end;
+the message is acknowledged only then (acks_late). The runner's dispatcher
+thread checks that the tries delivered since its last turn are still due (one
+metastore query for all of them) and owns a LocalExecutor, so every try
 is forked from the same warm zygote as under the Local executor (crash-isolated,
 logged, timed out the same way), and it publishes TryStarted, TryFinished and a
 periodic WorkerBeat on the event channel named in the message.
@@ -21,9 +22,9 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import structlog
@@ -45,10 +46,14 @@ log = structlog.get_logger(__name__)
 
 #: (dag_version_id) -> the stored, signed DAG version.
 FetchDag = Callable[[int], DagPayload]
-#: (workload) -> why it must not run (None: it is still queued with this try number).
-CheckDue = Callable[[Workload], "str | None"]
+#: (workloads) -> for each, why it must not run (None: it is still queued with this try
+#: number). Called once per batch of delivered tries, so a batch costs one metastore query.
+CheckDue = Callable[[Sequence[Workload]], "list[str | None]"]
 
 _Ident = tuple["TaskInstanceKey", int]
+
+#: How long a worker that could not read the metastore waits before handing a message back.
+METASTORE_RETRY_S = 1.0
 
 
 @attrs.define
@@ -57,9 +62,12 @@ class _Job:
 
     workload: Workload
     events_queue: str
-    payload: DagPayload | None = None
+    refusal: str | None = None  #: why this worker must fail it unrun (SQLite across hosts)
     done: threading.Event = attrs.Factory(threading.Event)
+    submitted: bool = False  #: handed to the zygote (so it counts in WorkerBeat)
     handed_back: bool = False  #: the worker stopped before the try started: requeue it
+    #: The metastore could not be read for it: its message goes back to the broker.
+    error: Exception | None = None
 
 
 class TryRunner:
@@ -93,7 +101,7 @@ class TryRunner:
         self.executor = LocalExecutor(
             concurrency, secret_key, try_environment=try_environment, wakeup_fd=self._wake_read
         )
-        self._incoming: queue.SimpleQueue[tuple[_Job, TryFinished | None]] = queue.SimpleQueue()
+        self._incoming: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._jobs: dict[_Ident, _Job] = {}
         self._lock = threading.Lock()
         self._payloads: dict[int, DagPayload] = {}
@@ -142,65 +150,73 @@ class TryRunner:
     # -- in a Celery pool thread ---------------------------------------------------------
 
     def run(self, events_queue: str, sealed: str, scheduler_host: str) -> None:
-        """The body of the `taskkit.run_try` task: run one try, return when it has ended.
+        """The body of the `taskkit.run_try` task: run its tries, return when all have ended.
 
-        A message that is not a try sealed with this installation's key is
-        logged as one warning and dropped (Celery acknowledges it).
+        A message holds the tries the scheduler queued together (up to
+        celery.tries_per_message). A message that is not tries sealed with this
+        installation's key is logged as one warning and dropped (Celery
+        acknowledges it).
         """
         try:
-            workload = unseal(sealed, self.secret_key)
+            workloads = unseal(sealed, self.secret_key)
         except BrokerMessageError as exc:
             log.warning("celery_try_message_dropped", reason=str(exc))
             return
-        if not isinstance(workload, Workload):
-            log.warning("celery_try_message_dropped", reason=f"not a try: {type(workload)}")
+        if isinstance(workloads, Workload):  # one try per message (celery.tries_per_message 1)
+            workloads = (workloads,)
+        if not isinstance(workloads, tuple) or not all(
+            isinstance(workload, Workload) for workload in workloads
+        ):
+            log.warning("celery_try_message_dropped", reason=f"not tries: {type(workloads)}")
             return
-        ident = (workload.key, workload.try_number)
-        bound = log.bind(
-            dag_id=workload.key.dag_id,
-            run_id=workload.key.run_id,
-            task_id=workload.key.task_id,
-            try_number=workload.try_number,
-        )
-        with self._lock:
-            if ident in self._jobs:
-                bound.info("try_already_running_here")
-                return
-            if self._drain_deadline is not None:
-                bound.info("try_handed_back", reason="the worker is stopping")
-                raise Reject("the worker is stopping", requeue=True)
         refusal = self._refusal(scheduler_host)
-        if refusal is None:
-            reason = self.check_due(workload)
-            if reason is not None:
-                # A redelivered or superseded message: the try ran, runs, or was replaced.
-                bound.info("try_not_due", reason=reason)
-                return
+        jobs = [self._job(workload, events_queue, refusal) for workload in workloads]
+        with self._lock:
+            if self._drain_deadline is not None:
+                log.info("try_handed_back", reason="the worker is stopping", tries=len(jobs))
+                raise Reject("the worker is stopping", requeue=True)
+            taken: list[_Job] = []
+            for job in jobs:
+                ident = (job.workload.key, job.workload.try_number)
+                if ident in self._jobs:
+                    _bound(job.workload).info("try_already_running_here")
+                    continue
+                self._jobs[ident] = job
+                taken.append(job)
+        # The dispatcher checks they are still due (with whatever else arrived meanwhile: one
+        # metastore query per batch) and hands them to the zygote.
+        for job in taken:
+            self._incoming.put(job)
+        os.write(self._wake_write, b"!")
+        for job in taken:
+            job.done.wait()
+        failed = [job.error for job in taken if job.error is not None]
+        if failed:
+            # The metastore could not be read: the tries' states are unknown, so hand the
+            # message back (acknowledging a failed task would lose its tries, and the
+            # scheduler would wait on them in `queued` for good). The pause keeps an outage
+            # from turning into a hot redelivery loop.
+            log.warning(
+                "try_handed_back",
+                reason="the metastore could not be read to check the tries are due",
+                error=f"{type(failed[0]).__name__}: {failed[0]}"[:300],
+                retry_in_s=METASTORE_RETRY_S,
+            )
+            time.sleep(METASTORE_RETRY_S)
+            raise Reject("the metastore could not be read", requeue=True)
+        if any(job.handed_back for job in taken):
+            # Tries of the message that ran are dropped as no longer due when it comes back.
+            log.info("try_handed_back", reason="the worker stopped before it started")
+            raise Reject("the worker stopped before the try started", requeue=True)
+
+    def _job(self, workload: Workload, events_queue: str, refusal: str | None) -> _Job:
         here = log_path(
             self.logs_folder,
             *_parts(workload.key),
             workload.try_number,
             map_index=workload.key.map_index,
         )
-        job = _Job(attrs.evolve(workload, log_path=str(here)), events_queue)
-        if refusal is None:
-            job.payload = self._payload(workload.dag_version_id)
-        with self._lock:
-            if self._drain_deadline is not None:  # it began while the try was being checked
-                bound.info("try_handed_back", reason="the worker is stopping")
-                raise Reject("the worker is stopping", requeue=True)
-            self._jobs[ident] = job
-        if refusal is not None:
-            bound.error("try_refused", reason=refusal)
-            failed = TryResult(TryOutcome.FAILED, error=refusal)
-            self._incoming.put((job, TryFinished(workload.key, workload.try_number, failed)))
-        else:
-            self._incoming.put((job, None))
-        os.write(self._wake_write, b"!")
-        job.done.wait()
-        if job.handed_back:
-            bound.info("try_handed_back", reason="the worker stopped before it started")
-            raise Reject("the worker stopped before the try started", requeue=True)
+        return _Job(attrs.evolve(workload, log_path=str(here)), events_queue, refusal=refusal)
 
     def _refusal(self, scheduler_host: str) -> str | None:
         if self.refuse is not None and scheduler_host != self.hostname:
@@ -261,15 +277,54 @@ class TryRunner:
         with contextlib.suppress(BlockingIOError):
             while os.read(self._wake_read, 4096):  # every wake-up so far is answered here
                 pass
-        while True:
+        jobs: list[_Job] = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                jobs.append(self._incoming.get_nowait())
+        if not jobs:
+            return
+        for job in jobs:
+            if job.refusal is not None:
+                self._fail_unrun(job, job.refusal)
+        self._start_due([job for job in jobs if job.refusal is None])
+
+    def _start_due(self, jobs: list[_Job]) -> None:
+        """Hand the tries still due to the zygote; drop the others (redelivered, superseded)."""
+        if not jobs:
+            return
+        try:
+            reasons = self.check_due([job.workload for job in jobs])
+        except Exception as exc:  # the metastore is unreachable: each message is handed back
+            for job in jobs:
+                self._give_back(job, error=exc)
+            return
+        for job, reason in zip(jobs, reasons, strict=True):
+            if reason is not None:
+                # A redelivered or superseded message: the try ran, runs, or was replaced.
+                _bound(job.workload).info("try_not_due", reason=reason)
+                self._give_back(job)
+                continue
             try:
-                job, refused = self._incoming.get_nowait()
-            except queue.Empty:
-                return
-            if refused is not None:
-                self._report(refused)
-            else:
-                self.executor.submit(job.workload, job.payload)
+                payload = self._payload(job.workload.dag_version_id)
+            except Exception as exc:  # its try is due, so it fails with the reason (retries apply)
+                version = job.workload.dag_version_id
+                self._fail_unrun(job, f"could not load DAG version {version}: {exc!r}"[:500])
+                continue
+            job.submitted = True
+            self.executor.submit(job.workload, payload)
+
+    def _fail_unrun(self, job: _Job, reason: str) -> None:
+        """Report a try this worker cannot run as failed, with the reason, without running it."""
+        _bound(job.workload).error("try_refused", reason=reason)
+        failed = TryResult(TryOutcome.FAILED, error=reason)
+        self._report(TryFinished(job.workload.key, job.workload.try_number, failed))
+
+    def _give_back(self, job: _Job, error: Exception | None = None) -> None:
+        """End a job that did not start: its Celery thread returns (or raises `error`)."""
+        with self._lock:
+            self._jobs.pop((job.workload.key, job.workload.try_number), None)
+        job.error = error
+        job.done.set()
 
     def _report(self, event: Event) -> None:
         ident = (event.key, event.try_number)
@@ -287,6 +342,8 @@ class TryRunner:
         by_queue: dict[str, list[_Ident]] = {}
         with self._lock:
             for ident, job in self._jobs.items():
+                if not job.submitted:
+                    continue
                 by_queue.setdefault(job.events_queue, []).append(ident)
         for name, tries in by_queue.items():
             self._channel(name).publish(WorkerBeat(self.hostname, os.getpid(), tuple(tries)))
@@ -295,6 +352,17 @@ class TryRunner:
         if name not in self._channels:
             self._channels[name] = event_channel(self.events_url, name, self.secret_key)
         return self._channels[name]
+
+
+def _bound(workload: Workload) -> Any:
+    """The worker's logger bound to one try."""
+    key = workload.key
+    return log.bind(
+        dag_id=key.dag_id,
+        run_id=key.run_id,
+        task_id=key.task_id,
+        try_number=workload.try_number,
+    )
 
 
 def _parts(key: TaskInstanceKey) -> tuple[str, str, str]:

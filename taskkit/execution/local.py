@@ -41,6 +41,7 @@ from taskkit.execution.worker import (
     WORK,
     WORK_MESSAGE_MAX,
     Channel,
+    decode_result,
     describe_exit,
     unpack_result_header,
 )
@@ -281,9 +282,7 @@ class LocalExecutor:
                 continue
             payload, flight.chunks = b"".join(flight.chunks), []
             try:
-                finished = pickle.loads(payload)
-                if not isinstance(finished, TryFinished):
-                    raise TypeError(f"{type(finished).__name__} is not a TryFinished")
+                finished = decode_result(payload, flight.workload)
             except Exception as exc:
                 reason = f"could not read the try's result: {type(exc).__name__}: {exc}"
                 finished = _failed(flight.workload, reason)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from taskkit import xcom_codec
 from taskkit.authoring.context import (
     DagRunInfo,
     TaskInstanceInfo,
@@ -164,10 +165,7 @@ def encode_xcom(value: Any, *, allow_pickle: bool = False) -> EncodedXCom:
     Raises XComEncodeError naming the type and core.enable_xcom_pickling. A try
     holds no secret key: the scheduler signs a pickle before storing it.
     """
-    # serde pulls in cloudpickle: imported when a value is first stored, not with the runtime.
-    from taskkit import serde
-
-    data, encoding = serde.encode_xcom(value, allow_pickle=allow_pickle, key=None)
+    data, encoding = xcom_codec.encode_xcom(value, allow_pickle=allow_pickle, key=None)
     length = len(value) if isinstance(value, (list, tuple, dict)) else None
     return EncodedXCom(data, encoding.value, length)
 
@@ -177,9 +175,7 @@ def decode_xcom(encoded: EncodedXCom) -> Any:
 
     Only ever called in a try (or DAG.test()), never in the scheduler.
     """
-    from taskkit import serde  # see encode_xcom
-
-    return serde.decode_xcom(encoded.data, encoded.encoding, key=None)
+    return xcom_codec.decode_xcom(encoded.data, encoded.encoding, key=None)
 
 
 def run_info(workload: Workload) -> DagRunInfo:

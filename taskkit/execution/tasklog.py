@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -74,11 +75,17 @@ def open_log(path: str) -> int:
     It is opened for reading too, so `write_event` can look at the last byte.
     """
     flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+    folder = path.rpartition("/")[0]  # not os.path.dirname: posixpath costs faults too
+    # A first try's log is the first file of its task's own folder, whose run folder exists:
+    # one mkdir makes it. Opening first and building Paths on FileNotFoundError cost a forked
+    # try ~100 page faults (~0.4 ms) more, on every first try of a task.
     try:
-        return os.open(path, flags, 0o600)
+        os.mkdir(folder, 0o700)  # noqa: PTH102 - no pathlib on a try's hot path
+    except FileExistsError:
+        pass
     except FileNotFoundError:
-        make_private_dirs(Path(path).parent)
-        return os.open(path, flags, 0o600)
+        make_private_dirs(Path(folder))
+    return os.open(path, flags, 0o600)
 
 
 def bound_keys(
@@ -97,7 +104,12 @@ def bound_keys(
 
 
 def event_line(bound: dict[str, Any], level: str, event: str, **values: Any) -> bytes:
-    """One JSON event line (with its newline)."""
+    """One JSON event line (with its newline), as json.dumps writes it.
+
+    Its values are flat (strings, numbers, None), so each is encoded by
+    itself: json.dumps builds an encoder per call, and in a forked try its
+    first call copies ~30 pages of the zygote's memory (~0.1 ms per try).
+    """
     line = {
         **bound,
         **values,
@@ -105,7 +117,21 @@ def event_line(bound: dict[str, Any], level: str, event: str, **values: Any) -> 
         "level": level,
         "timestamp": dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
     }
-    return (json.dumps(line) + "\n").encode()
+    fields = [f"{_quote(name)}: {_json_value(value)}" for name, value in line.items()]
+    return ("{" + ", ".join(fields) + "}\n").encode()
+
+
+def _json_value(value: Any) -> str:
+    if isinstance(value, str):
+        return _quote(value)
+    if value is None:
+        return "null"
+    if type(value) is int or (type(value) is float and math.isfinite(value)):
+        return repr(value)  # what json.dumps writes for them (bools are not ints here)
+    return json.dumps(value)  # booleans, NaN, anything else
+
+
+_quote: Callable[[str], str] = json.encoder.encode_basestring_ascii  # json.dumps's own
 
 
 def finished_line(

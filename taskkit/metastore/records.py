@@ -303,7 +303,7 @@ class ImportErrorRecord:
 
 @attrs.frozen
 class XComRecord:
-    """A stored XCom value, still encoded; decode it with taskkit.serde.decode_xcom."""
+    """A stored XCom value, still encoded; decode it with taskkit.xcom_codec.decode_xcom."""
 
     dag_id: str
     run_id: str

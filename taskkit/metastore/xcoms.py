@@ -1,4 +1,4 @@
-"""XCom values, stored encoded (JSON or pickle, see taskkit.serde) and never decoded here."""
+"""XCom values, stored encoded (JSON or pickle, see taskkit.xcom_codec) and never decoded here."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from taskkit.metastore.tables import XComRow
 from taskkit.metastore.units import UnitOfWork
 from taskkit.model.keys import TaskInstanceKey
 
-#: What taskkit.serde.XComEncoding may be stored: tagged JSON or a signed pickle.
+#: What taskkit.xcom_codec.XComEncoding may be stored: tagged JSON or a signed pickle.
 STORED_ENCODINGS = ("json", "pickle")
 _XCOM_COLUMNS = tuple(XComRow.__table__.c)
 
@@ -55,7 +55,7 @@ def write_xcom(session: Any, xcom: XComWrite, now: dt.datetime) -> None:
     """Store (or replace) one value inside the caller's transaction (Session or Connection)."""
     if xcom.encoding not in STORED_ENCODINGS:
         raise ValueError(
-            f"XCom encoding {xcom.encoding!r} cannot be stored; sign it first (taskkit.serde)."
+            f"XCom encoding {xcom.encoding!r} cannot be stored; sign it first (taskkit.xcom_codec)."
         )
     ti = xcom.ti
     session.execute(delete(XComRow).where(*_matches(ti), XComRow.key == xcom.key))

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from croniter import croniter
-
 UTC = dt.timezone.utc
 TICK = dt.timedelta(microseconds=1)
 
@@ -32,6 +30,10 @@ def cron_before(expression: str, zone: dt.tzinfo, moment: dt.datetime) -> dt.dat
 
 
 def _step(expression: str, zone: dt.tzinfo, moment: dt.datetime, *, forward: bool) -> dt.datetime:
+    # Lazy: croniter pulls in dateutil, decimal and random (~30 ms), which a DAG without a
+    # cron schedule never needs; DAG.test() and `import taskkit` stay clear of it.
+    from croniter import croniter
+
     every_hour = expression.split()[1] == "*"
     points = croniter(expression, moment.astimezone(zone))
     while True:

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from taskkit import serde
+from taskkit import xcom_codec
 from taskkit.metastore.records import (
     UNSET,
     AssetEventWrite,
@@ -88,7 +88,7 @@ class PendingWrites:
         for name, value in change.xcoms.items():
             # A try without the key pickles unsigned (only with core.enable_xcom_pickling):
             # sign what is stored; the unsigned copy stays in memory for downstream tries.
-            data, encoding = serde.sign_xcom(value.data, value.encoding, secret_key)
+            data, encoding = xcom_codec.sign_xcom(value.data, value.encoding, secret_key)
             self.xcom_writes.append(XComWrite(key, name, data, encoding.value, value.length))
 
     def clear_xcoms(self, key: TaskInstanceKey) -> None:

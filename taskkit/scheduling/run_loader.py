@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from taskkit import serde
+from taskkit import serde, xcom_codec
 from taskkit.errors import DagVersionUnloadableError, RunUnloadableError, XComIntegrityError
 from taskkit.execution.base import DagPayload, PreviousSuccess
 from taskkit.execution.workload import EncodedXCom
@@ -78,7 +78,7 @@ class RunLoader:
         xcoms: XComMap = {}
         for xcom in self.store.get_xcoms(record.dag_id, record.run_id):
             try:
-                data, encoding = serde.verify_xcom(xcom.value, xcom.encoding, self.secret_key)
+                data, encoding = xcom_codec.verify_xcom(xcom.value, xcom.encoding, self.secret_key)
             except XComIntegrityError as exc:
                 raise RunUnloadableError(
                     f"XCom {xcom.key!r} of task {xcom.task_id!r} cannot be used: {exc}"

@@ -114,3 +114,45 @@ def test_a_broker_outage_does_not_fail_running_tries_as_lost(tmp_path: object) -
     [lost] = executor._lost_tries()
     assert isinstance(lost, TryFinished)
     assert "sent no heartbeat for 10s" in str(lost.result.error)
+
+
+def test_tries_queued_together_share_messages_per_queue_and_priority(tmp_path: object) -> None:
+    """Submitted tries leave on the next poll, grouped by queue and priority, at most
+    celery.tries_per_message per message; a try cancelled before then is never sent, and
+    one sharing a message is not revoked (its worker drops it: it is no longer due)."""
+    import datetime as dt
+
+    from taskkit.execution.celery_executor import CeleryExecutor
+    from taskkit.execution.workload import Workload
+
+    settings = load_settings(
+        environ={"TASKKIT_HOME": str(tmp_path), "TASKKIT__CELERY__TRIES_PER_MESSAGE": "2"}
+    )
+    assert settings.celery.tries_per_message == 2
+    executor = CeleryExecutor(
+        settings.celery,
+        capacity=8,
+        secret_key=b"k" * 32,
+        metastore_url="sqlite:///x.db",
+        route=lambda w: ("gpu" if w.key.task_id.startswith("g") else "default", 1),
+        heartbeat_timeout_s=10.0,
+    )
+    sent: list[tuple[list[str], str, int]] = []
+
+    def send(workloads: list[Workload], queue: str, priority: int) -> str:
+        sent.append(([w.key.task_id for w in workloads], queue, priority))
+        return f"message-{len(sent)}"
+
+    executor._send = send  # type: ignore[method-assign]
+    when = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    for task_id in ("a", "b", "g1", "c", "gone", "g2"):
+        key = TaskInstanceKey("etl", "manual__1", task_id)
+        executor.submit(Workload(key, 1, 1, 7, when, {}, "manual", ""), None)
+    executor.cancel(TaskInstanceKey("etl", "manual__1", "gone"), 1)
+
+    executor._send_outbox()
+
+    assert sent == [(["a", "b"], "default", 9), (["c"], "default", 9), (["g1", "g2"], "gpu", 9)]
+    assert executor.running() == 5
+    executor.cancel(TaskInstanceKey("etl", "manual__1", "a"), 1)  # shares message-1: no revoke
+    assert executor.running() == 4

@@ -64,6 +64,24 @@ def test_log_files_are_0600_in_0700_folders(tmp_path: Path) -> None:
     assert _mode(rejected) == 0o600 and _mode(rejected.parent) == 0o700
 
 
+def test_open_log_makes_each_missing_folder_private_and_appends(tmp_path: Path) -> None:
+    """A try's log opens whether none, some or all of its folders exist; all made 0700."""
+    logs = tmp_path / "logs"
+    first = log_path(logs, "d", "r", "t", 1)  # no folder yet
+    second = log_path(logs, "d", "r", "u", 1)  # its run's folder exists: only its own is new
+    retry = log_path(logs, "d", "r", "u", 2)  # every folder exists
+    for path in (first, second, retry, retry):
+        fd = open_log(str(path))
+        try:
+            write_event(fd, b"line\n")
+        finally:
+            os.close(fd)
+        assert _mode(path) == 0o600
+    for folder in (logs, logs / "d", logs / "d" / "r", first.parent, second.parent):
+        assert _mode(folder) == 0o700, folder
+    assert retry.read_bytes() == b"line\nline\n"
+
+
 def test_a_chatty_try_keeps_head_and_tail_within_the_cap_and_says_what_was_cut(
     tmp_path: Path,
 ) -> None:

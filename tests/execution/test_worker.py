@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import pickle
 import select
@@ -23,8 +24,18 @@ from taskkit.execution.base import (
     TryFinished,
     ZygoteReport,
 )
-from taskkit.execution.worker import LAST, Channel, describe_exit, unpack_result_header
-from taskkit.model.results import TryOutcome
+from taskkit.execution.runtime import encode_xcom
+from taskkit.execution.worker import (
+    LAST,
+    Channel,
+    decode_result,
+    describe_exit,
+    encode_result,
+    unpack_result_header,
+)
+from taskkit.execution.workload import Workload
+from taskkit.model.assets import AssetEventSpec
+from taskkit.model.results import Deferral, SkipScope, TryOutcome, TryResult
 
 pytestmark = pytest.mark.slow
 
@@ -47,13 +58,14 @@ class ZygoteProcess:
         self.forked: dict[int, int] = {}  # seq -> pid
         self.exited: dict[int, int] = {}  # pid -> wait status
         self.refused: dict[int, str] = {}  # seq -> reason
+        self.workloads: dict[int, Workload] = {}  # seq -> what was sent
 
     def run(self, harness: Harness, *task_ids: str, version: int = 1) -> None:
         """Ask for one try of each task (seq 1, 2, ...) of DAG `version`."""
-        tries = [
-            (seq, version, None, pickle.dumps(harness.workload(task_id)))
-            for seq, task_id in enumerate(task_ids, start=1)
-        ]
+        self.workloads = {
+            seq: harness.workload(task_id) for seq, task_id in enumerate(task_ids, start=1)
+        }
+        tries = [(seq, version, None, pickle.dumps(w)) for seq, w in self.workloads.items()]
         self.control.send(RunTries(tries))
 
     def until(self, done: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -76,9 +88,7 @@ class ZygoteProcess:
             seq, kind, _, _, chunk = unpack_result_header(self.results.recv(1 << 20))
             chunks.append(chunk)
             if kind == LAST:
-                finished = pickle.loads(b"".join(chunks))
-                assert isinstance(finished, TryFinished)
-                return seq, finished
+                return seq, decode_result(b"".join(chunks), self.workloads[seq])
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -189,3 +199,32 @@ def test_it_kills_its_tries_and_exits_when_the_executor_goes_away(
     while alive(child):
         assert time.monotonic() < deadline, "the try outlived its zygote"
         time.sleep(0.05)
+
+
+def test_a_result_with_every_field_set_travels_whole(harness: Harness) -> None:
+    """encode_result/decode_result carry each TryResult field, whatever it holds."""
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    result = TryResult(
+        TryOutcome.DEFERRED,
+        error="why",
+        duration_s=1.5,
+        retryable=False,
+        xcoms={"return_value": encode_xcom([1, 2])},
+        follow=frozenset({"a", "b"}),
+        skip_downstream=SkipScope.ALL,
+        rendered_fields={"op_args": "[1]"},
+        reschedule_at=at,
+        first_poke_at=at,
+        deferral=Deferral("x.Trigger", "{}", "resume", "{}", timeout_at=at),
+        rendered_map_index="first",
+        asset_events=(AssetEventSpec("s3://b/k", {"n": 1}, alias="al"),),
+    )
+    workload = harness.workload("returns")
+    before = time.time()
+    payload = encode_result(result)
+    after = time.time()
+    finished = decode_result(payload, workload)
+    assert finished.result == result
+    assert (finished.key, finished.try_number) == (workload.key, workload.try_number)
+    # when the try encoded it (to the microsecond a datetime keeps)
+    assert before - 1e-6 <= finished.at.timestamp() <= after + 1e-6

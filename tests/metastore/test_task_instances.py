@@ -166,3 +166,16 @@ def test_progress_rows_carry_what_a_run_resumes_from(
         (t.task_id, t.map_index, t.state, t.try_number, t.next_retry_at) for t in full
     ]
     assert rows[0].next_retry_at == retry_at
+
+
+def test_current_tries_reads_a_batch_of_keys_in_one_call(
+    metastore: Metastore, make_run: MakeRun
+) -> None:
+    """Each existing key gets its (try number, state); keys with no task instance are absent."""
+    make_run()
+    metastore.transition_task_instances(
+        [TIChange(A, State.NONE, state=State.RUNNING, try_number=2)]
+    )
+    ghost = TaskInstanceKey("etl", "run1", "ghost")
+    assert metastore.current_tries([A, B, ghost]) == {A: (2, State.RUNNING), B: (0, State.NONE)}
+    assert metastore.current_tries([]) == {}

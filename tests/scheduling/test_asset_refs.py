@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness import Home
 
-from taskkit import serde
+from taskkit import xcom_codec
 from taskkit.states import RunState, RunType, State
 
 REFS = """
@@ -55,7 +55,7 @@ def test_refs_resolve_against_declared_assets_and_events_name_their_run(home: Ho
     assert on_name.run_type is RunType.ASSET_TRIGGERED and on_uri.state is RunState.SUCCESS
     stored = home.xcom("on_name", on_name.run_id, "read")
     assert stored is not None
-    assert serde.decode_xcom(stored.value, stored.encoding, key=home.key) == [
+    assert xcom_codec.decode_xcom(stored.value, stored.encoding, key=home.key) == [
         "by_ref",
         produced.run_id,
         "manual",

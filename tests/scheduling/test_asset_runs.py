@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness import Home
 
-from taskkit import serde
+from taskkit import xcom_codec
 from taskkit.metastore.records import RunRecord
 from taskkit.states import RunState, RunType
 
@@ -91,7 +91,7 @@ def test_an_and_schedule_runs_once_every_asset_has_a_new_event(any_home: Home) -
     (either,) = _asset_runs(home, "either")
     stored = home.xcom("either", either.run_id, "read")
     assert stored is not None  # the task saw the events by asset, with their extra
-    seen = serde.decode_xcom(stored.value, stored.encoding, key=home.key)
+    seen = xcom_codec.decode_xcom(stored.value, stored.encoding, key=home.key)
     assert seen == {"s3://lake/orders": [{"rows": 10}]}
 
     home.trigger("make_users")
@@ -159,7 +159,7 @@ def test_a_task_reads_its_inlets_events(home: Home) -> None:
     home.run_scheduler()
     stored = home.xcom("inspect", run.run_id, "read")
     assert stored is not None
-    assert serde.decode_xcom(stored.value, stored.encoding, key=home.key) == [10, 10]
+    assert xcom_codec.decode_xcom(stored.value, stored.encoding, key=home.key) == [10, 10]
 
 
 ALIASED = """

@@ -105,6 +105,11 @@ def slow(ti):
     note(ti, start)
 
 
+with DAG("wide", schedule=None, start_date=dt.datetime(2026, 1, 1)) as wide:
+    for i in range(12):
+        PythonOperator(task_id=f"nap_{i}", python_callable=sleeper, op_kwargs={"seconds": 0.1})
+
+
 with DAG("long", schedule=None, start_date=dt.datetime(2026, 1, 1)) as long:
     PythonOperator(task_id="sleeps", python_callable=slow)
 
@@ -140,10 +145,11 @@ with DAG("deferring", schedule=None, start_date=dt.datetime(2026, 1, 1)) as defe
 """
 
 
-def _write_config(home: Home, broker: str, queue: str) -> None:
+def _write_config(home: Home, broker: str, queue: str, tries_per_message: int) -> None:
     (home.path / "taskkit.toml").write_text(
         f"[database]\nsql_alchemy_conn = {home.db_url!r}\n"
         f"[celery]\nbroker_url = {broker!r}\ndefault_queue = {queue!r}\n"
+        f"tries_per_message = {tries_per_message}\n"
         "[scheduler]\nheartbeat_sec = 0.5\ntask_heartbeat_timeout = 4.0\n",
         encoding="utf-8",
     )
@@ -171,10 +177,10 @@ def stop_worker(process: subprocess.Popen[str]) -> str:
     return out
 
 
-def _make_home(root: Path, broker: str) -> Iterator[Home]:
+def _make_home(root: Path, broker: str, tries_per_message: int = 1) -> Iterator[Home]:
     with pg_schema() as url:
         home = Home.create(root / "home", url, "celery")
-        _write_config(home, broker, f"taskkit-test-{uuid.uuid4().hex[:8]}")
+        _write_config(home, broker, f"taskkit-test-{uuid.uuid4().hex[:8]}", tries_per_message)
         home.write_dag("celery_dags", DAGS)
         home.sync()
         home.pool("test_pool", 1)
@@ -193,8 +199,12 @@ def broker(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="module")
 def shared(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
-    """A celery home on PostgreSQL with one running worker process (concurrency 4)."""
-    for home in _make_home(tmp_path_factory.mktemp("celery"), broker):
+    """A celery home on PostgreSQL with one running worker process (concurrency 4).
+
+    Its scheduler sends up to 3 tries queued together in one message
+    (celery.tries_per_message); the fault tests' homes send one per message.
+    """
+    for home in _make_home(tmp_path_factory.mktemp("celery"), broker, tries_per_message=3):
         worker = start_worker(home)
         try:
             yield home
@@ -233,6 +243,19 @@ def test_pool_slots_hold_on_workers(shared: Home) -> None:
     # (Start times on the worker would race: big and one small may be queued together.)
     queued = {task_id: ti.queued_at for task_id, ti in shared.tis("slots", run.run_id).items()}
     assert all(queued["big"] <= queued[f"small_{i}"] for i in range(4))
+
+
+def test_tries_sharing_messages_each_run_once_within_the_workers_slots(shared: Home) -> None:
+    """Twelve tries queued together travel three per message; the worker (4 slots) runs each
+    exactly once and never more than 4 at a time."""
+    run = shared.trigger("wide")
+
+    shared.run_scheduler(core_parallelism=12)
+
+    assert shared.run_state("wide", run.run_id) is RunState.SUCCESS
+    tries = shared.tries("wide")
+    assert sorted(t.task for t in tries) == sorted(f"nap_{i}" for i in range(12))
+    assert max_overlap(tries) <= 4
 
 
 def test_crash_fails_the_try_and_xcom_and_templates_work(shared: Home) -> None:

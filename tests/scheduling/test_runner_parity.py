@@ -17,7 +17,7 @@ import pytest
 from harness import T0, Home
 from parity_corpus import HAND_WRITTEN, XCOM_KEYS, CorpusDag, corpus
 
-from taskkit import serde
+from taskkit import xcom_codec
 from taskkit.scheduling.dag_import import import_dag_file
 from taskkit.states import RunState, State, TriggerRule
 
@@ -50,7 +50,7 @@ def scheduler_view(home: Home, dag_id: str, run_id: str) -> RunView:
             for ti in home.store.list_task_instances(dag_id, run_id)
         },
         xcoms={
-            (_name(x.task_id, x.map_index), x.key): serde.decode_xcom(
+            (_name(x.task_id, x.map_index), x.key): xcom_codec.decode_xcom(
                 x.value, x.encoding, key=home.key
             )
             for x in stored

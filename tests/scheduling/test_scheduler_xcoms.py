@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from harness import Home
 
-from taskkit import serde
+from taskkit import xcom_codec
 from taskkit.states import RunState, State
 
 pytestmark = pytest.mark.slow
@@ -94,7 +94,7 @@ def test_with_pickling_enabled_the_object_is_stored_signed(home: Home) -> None:
     assert home.run_state("opaque", run.run_id) is RunState.SUCCESS
     stored = home.xcom("opaque", run.run_id, "make")
     assert stored is not None and stored.encoding == "pickle"
-    serde.verify_xcom(stored.value, stored.encoding, home.key)  # signed with the home's key
+    xcom_codec.verify_xcom(stored.value, stored.encoding, home.key)  # signed with the home's key
 
 
 SIDEWAYS = """
@@ -150,7 +150,7 @@ def test_a_try_pulls_tasks_that_are_not_upstream_from_the_metastore(home: Home) 
     }
     (later,) = home.store.get_task_xcoms("sideways", run.run_id, "later", "return_value")
     assert later is not None
-    assert serde.decode_xcom(later.value, later.encoding, key=home.key) == {
+    assert xcom_codec.decode_xcom(later.value, later.encoding, key=home.key) == {
         "first": {"rows": 3},
         "mapped": [2, 4, 6],
         "one": 4,

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from taskkit import serde, tagged_json
+from taskkit import tagged_json, xcom_codec
 from taskkit.errors import XComEncodeError, XComIntegrityError
-from taskkit.serde import XComEncoding
+from taskkit.xcom_codec import XComEncoding
 
 KEY = b"k" * 32
 
@@ -101,9 +101,9 @@ RELAXED = settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(values)
 def test_every_supported_value_round_trips_as_json_with_its_types(value: object) -> None:
     """Any mix of the supported types comes back equal and of the same types, stored as JSON."""
-    data, encoding = serde.encode_xcom(value, allow_pickle=False, key=None)
+    data, encoding = xcom_codec.encode_xcom(value, allow_pickle=False, key=None)
     assert encoding is XComEncoding.JSON
-    assert _same(serde.decode_xcom(data, encoding, key=None), value)
+    assert _same(xcom_codec.decode_xcom(data, encoding, key=None), value)
 
 
 @RELAXED
@@ -116,24 +116,26 @@ def test_equal_values_encode_to_equal_bytes(value: object) -> None:
 def test_special_floats_and_tag_lookalike_keys_survive() -> None:
     """NaN/inf and a user dict that happens to use the tag key are kept as they were."""
     value = {"__taskkit__": "tuple", "v": [1]}
-    decoded = serde.decode_xcom(tagged_json.dumps(value), "json", key=None)
+    decoded = xcom_codec.decode_xcom(tagged_json.dumps(value), "json", key=None)
     assert decoded == value
-    floats = serde.decode_xcom(tagged_json.dumps([float("inf"), float("-inf")]), "json", key=None)
+    floats = xcom_codec.decode_xcom(
+        tagged_json.dumps([float("inf"), float("-inf")]), "json", key=None
+    )
     assert floats == [float("inf"), float("-inf")]
-    nan = serde.decode_xcom(tagged_json.dumps(float("nan")), "json", key=None)
+    nan = xcom_codec.decode_xcom(tagged_json.dumps(float("nan")), "json", key=None)
     assert nan != nan  # noqa: PLR0124 - NaN is the one value not equal to itself
 
 
 def test_a_plain_value_is_readable_json() -> None:
     """Plain data is stored as ordinary JSON, readable by any tool."""
-    data, _ = serde.encode_xcom({"rows": 3, "names": ["a"]}, allow_pickle=False, key=None)
+    data, _ = xcom_codec.encode_xcom({"rows": 3, "names": ["a"]}, allow_pickle=False, key=None)
     assert data == b'{"rows": 3, "names": ["a"]}'
 
 
 def test_unsupported_value_fails_naming_the_type_and_the_setting() -> None:
     """Without pickling, an object JSON cannot hold fails naming its type and the setting."""
     with pytest.raises(XComEncodeError) as caught:
-        serde.encode_xcom({"lock": threading.Lock()}, allow_pickle=False, key=KEY)
+        xcom_codec.encode_xcom({"lock": threading.Lock()}, allow_pickle=False, key=KEY)
     message = str(caught.value)
     assert "_thread.lock" in message
     assert "value['lock']" in message
@@ -143,7 +145,7 @@ def test_unsupported_value_fails_naming_the_type_and_the_setting() -> None:
 def test_unpicklable_value_fails_even_with_pickling() -> None:
     """With pickling on, a value that neither JSON nor pickle can hold is still a clear error."""
     with pytest.raises(XComEncodeError, match="neither JSON nor picklable"):
-        serde.encode_xcom(threading.Lock(), allow_pickle=True, key=KEY)
+        xcom_codec.encode_xcom(threading.Lock(), allow_pickle=True, key=KEY)
 
 
 def test_local_classes_are_not_stored_as_json() -> None:
@@ -154,7 +156,7 @@ def test_local_classes_are_not_stored_as_json() -> None:
         x: int
 
     with pytest.raises(XComEncodeError, match="not importable"):
-        serde.encode_xcom(Local(1), allow_pickle=False, key=KEY)
+        xcom_codec.encode_xcom(Local(1), allow_pickle=False, key=KEY)
 
 
 class Opaque:
@@ -171,13 +173,13 @@ class Opaque:
 
 def test_pickling_when_enabled_is_signed_and_verified() -> None:
     """With pickling on, other objects are pickled, signed and load only under the same key."""
-    data, encoding = serde.encode_xcom(Opaque(3), allow_pickle=True, key=KEY)
+    data, encoding = xcom_codec.encode_xcom(Opaque(3), allow_pickle=True, key=KEY)
     assert encoding is XComEncoding.PICKLE
-    assert serde.decode_xcom(data, encoding, key=KEY) == Opaque(3)
+    assert xcom_codec.decode_xcom(data, encoding, key=KEY) == Opaque(3)
     with pytest.raises(XComIntegrityError, match="HMAC"):
-        serde.decode_xcom(data, encoding, key=b"x" * 32)
+        xcom_codec.decode_xcom(data, encoding, key=b"x" * 32)
     with pytest.raises(XComIntegrityError):
-        serde.decode_xcom(data, encoding, key=None)
+        xcom_codec.decode_xcom(data, encoding, key=None)
 
 
 class _Boom:
@@ -190,21 +192,21 @@ def test_a_crafted_pickle_row_is_never_loaded(capsys: pytest.CaptureFixture[str]
     crafted = pickle.dumps(_Boom())
     for forged in (crafted, b"\0" * 32 + crafted, b""):
         with pytest.raises(XComIntegrityError):
-            serde.decode_xcom(forged, "pickle", key=KEY)
+            xcom_codec.decode_xcom(forged, "pickle", key=KEY)
     assert "pwned" not in capsys.readouterr().out
 
 
 def test_a_try_without_the_key_gets_its_pickle_signed_by_the_scheduler() -> None:
     """A try pickles unsigned; the scheduler signs; the scheduler verifies without loading;
     the try loads the verified bytes: the key never has to reach the try."""
-    data, encoding = serde.encode_xcom(Opaque(5), allow_pickle=True, key=None)
+    data, encoding = xcom_codec.encode_xcom(Opaque(5), allow_pickle=True, key=None)
     assert encoding is XComEncoding.UNSIGNED_PICKLE
-    stored, stored_as = serde.sign_xcom(data, encoding, KEY)
+    stored, stored_as = xcom_codec.sign_xcom(data, encoding, KEY)
     assert stored_as is XComEncoding.PICKLE
-    checked, checked_as = serde.verify_xcom(stored, stored_as, KEY)
+    checked, checked_as = xcom_codec.verify_xcom(stored, stored_as, KEY)
     assert checked_as is XComEncoding.UNSIGNED_PICKLE
-    assert serde.decode_xcom(checked, checked_as, key=None) == Opaque(5)
-    json_data, json_as = serde.sign_xcom(b"[1]", "json", KEY)
+    assert xcom_codec.decode_xcom(checked, checked_as, key=None) == Opaque(5)
+    json_data, json_as = xcom_codec.sign_xcom(b"[1]", "json", KEY)
     assert (json_data, json_as) == (b"[1]", XComEncoding.JSON)
 
 
@@ -217,7 +219,7 @@ def test_a_try_without_the_key_gets_its_pickle_signed_by_the_scheduler() -> None
         b'{"__taskkit__": "dict", "v": [[[1], 2]]}',
         b'{"__taskkit__": "attrs", "cls": "subprocess:Popen", "v": {"args": "true"}}',
         b'{"__taskkit__": "dataclass", "cls": "os:system", "v": {}}',
-        b'{"__taskkit__": "enum", "cls": "tests.test_serde_xcom:Color", "v": "GREEN"}',
+        b'{"__taskkit__": "enum", "cls": "tests.test_xcom_codec:Color", "v": "GREEN"}',
         b'{"__taskkit__": "bytes", "v": "***"}',
         b'{"__taskkit__": "timedelta", "v": ["a", 0, 0]}',
         b'{"__taskkit__": "attrs", "cls": "no_such_module_x:C", "v": {}}',
@@ -227,13 +229,13 @@ def test_a_try_without_the_key_gets_its_pickle_signed_by_the_scheduler() -> None
 def test_malformed_json_rows_are_refused_and_run_nothing(text: bytes) -> None:
     """A stored JSON value taskkit did not write is refused; no non-data class is ever called."""
     with pytest.raises(XComIntegrityError):
-        serde.decode_xcom(text, "json", key=KEY)
+        xcom_codec.decode_xcom(text, "json", key=KEY)
 
 
 def test_unknown_encoding_is_refused() -> None:
     """An encoding name taskkit does not know is refused, not guessed."""
     with pytest.raises(XComIntegrityError, match="Unknown XCom encoding"):
-        serde.decode_xcom(b"x", "marshal", key=KEY)
+        xcom_codec.decode_xcom(b"x", "marshal", key=KEY)
 
 
 def test_attrs_private_fields_and_enums_come_back() -> None:
@@ -244,8 +246,8 @@ def test_attrs_private_fields_and_enums_come_back() -> None:
         Box((1, 2), dt.date(2026, 1, 2)),
         decimal.Decimal("1.10"),
     ]
-    data, _ = serde.encode_xcom(value, allow_pickle=False, key=None)
-    assert serde.decode_xcom(data, "json", key=None) == value
-    assert uuid.UUID(int=5) == serde.decode_xcom(
-        serde.encode_xcom(uuid.UUID(int=5), allow_pickle=False, key=None)[0], "json", key=None
+    data, _ = xcom_codec.encode_xcom(value, allow_pickle=False, key=None)
+    assert xcom_codec.decode_xcom(data, "json", key=None) == value
+    assert uuid.UUID(int=5) == xcom_codec.decode_xcom(
+        xcom_codec.encode_xcom(uuid.UUID(int=5), allow_pickle=False, key=None)[0], "json", key=None
     )
