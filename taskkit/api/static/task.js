@@ -148,7 +148,9 @@
     if (ti.try_number > 0 && ti.start_date) {
       const isNew = !triesBox.querySelector(`.try[data-try="${ti.try_number}"]`);
       addTry(ti.try_number);
-      if (isNew || !current) open(ti.try_number);
+      // A new try is shown as it starts; otherwise only when no try is shown or picked yet
+      // (`!current` alone would undo a try picked while the first log is still loading).
+      if (isNew || (!current && selected === null)) open(ti.try_number);
     }
   });
 
