@@ -180,6 +180,10 @@ class Zygote:
             while True:
                 message = self.conn.recv()
                 self._handle(message)
+                # Under a steady stream of work this loop can run for long: exited tries are
+                # reaped as it goes (left to the main loop, a 100,000-task run piled up
+                # thousands of them, until fork failed for want of process ids).
+                self._reap()
                 if not self.conn.poll(0):
                     break
         except (EOFError, OSError):
