@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -154,23 +155,23 @@ class TaskInstanceMethods(UnitOfWork):
 
     def list_ti_progress(self, dag_id: str, run_id: str) -> list[TIProgress]:
         """What the run engine needs of each of a run's task instances, as plain tuples."""
-        query = (
-            select(*_PROGRESS_COLUMNS)
-            .where(_TI.dag_id == dag_id, _TI.run_id == run_id)
-            .order_by(_TI.task_id, _TI.map_index)
-        )
-        with self._read() as session:
-            return [TIProgress(*row) for row in session.execute(query)]
+        return [TIProgress(*row) for row in self._run_rows(_PROGRESS_COLUMNS, dag_id, run_id)]
 
     def list_ti_outcomes(self, dag_id: str, run_id: str) -> list[TIOutcome]:
         """Each of a run's task instances' state, try number and start, by task_id."""
+        return [TIOutcome(*row) for row in self._run_rows(_OUTCOME_COLUMNS, dag_id, run_id)]
+
+    def _run_rows(
+        self, columns: tuple[ColumnElement[Any], ...], dag_id: str, run_id: str
+    ) -> list[Any]:
+        """`columns` of a run's task instances, by task_id and map_index, as plain rows."""
         query = (
-            select(*_OUTCOME_COLUMNS)
+            select(*columns)
             .where(_TI.dag_id == dag_id, _TI.run_id == run_id)
             .order_by(_TI.task_id, _TI.map_index)
         )
         with self._read() as session:
-            return [TIOutcome(*row) for row in session.execute(query)]
+            return list(session.execute(query))
 
     def get_task_instance(self, key: TaskInstanceKey) -> TaskInstanceRecord | None:
         """One task instance by key, or None if there is no such task instance."""
