@@ -167,9 +167,7 @@ class Zygote:
                     self._receive()
                 else:
                     _drain(self.wake_r)
-            self._enforce_deadlines()
-            self._reap()
-            self._flush()
+            self._tend_children()
             if not ready and want_spare:
                 self.spare = self._fork_spare()
 
@@ -180,10 +178,11 @@ class Zygote:
             while True:
                 message = self.conn.recv()
                 self._handle(message)
-                # Under a steady stream of work this loop can run for long: exited tries are
-                # reaped as it goes (left to the main loop, a 100,000-task run piled up
-                # thousands of them, until fork failed for want of process ids).
-                self._reap()
+                # Under a steady stream of work this loop can run for long, so children are
+                # tended as it goes. Left to the main loop, a 100,000-task run piled up
+                # thousands of unreaped tries until fork failed for want of process ids,
+                # and a try deaf to its timeout would have outlived it.
+                self._tend_children()
                 if not self.conn.poll(0):
                     break
         except (EOFError, OSError):
@@ -207,6 +206,12 @@ class Zygote:
             self._discard_spare()
             self.draining = True
             self.kill_at = time.monotonic() + message.grace_s
+
+    def _tend_children(self) -> None:
+        """Kill tries past their deadline, reap those that exited, and report both."""
+        self._enforce_deadlines()
+        self._reap()
+        self._flush()
 
     def _flush(self) -> None:
         if not (self.forked or self.exited or self.refused):

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -228,3 +229,55 @@ def test_a_result_with_every_field_set_travels_whole(harness: Harness) -> None:
     assert (finished.key, finished.try_number) == (workload.key, workload.try_number)
     # when the try encoded it (to the microsecond a datetime keeps)
     assert before - 1e-6 <= finished.at.timestamp() <= after + 1e-6
+
+
+def zombies_of(parent: int) -> int:
+    """How many exited children of `parent` are still unreaped."""
+    count = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it went away while we looked
+            continue
+        count += fields[0] == "Z" and int(fields[1]) == parent
+    return count
+
+
+def test_a_steady_stream_of_tries_leaves_no_pile_of_unreaped_children(
+    zygote: ZygoteProcess, harness: Harness
+) -> None:
+    """Tries sent back to back are reaped as they end, not once the stream stops.
+
+    Before, the zygote reaped only between streams: a long fan-out piled up thousands of
+    exited tries until fork failed for want of process ids.
+    """
+    count = 300
+    tries = [
+        (seq, 1, None, pickle.dumps(harness.workload("returns", seq)))
+        for seq in range(1, count + 1)
+    ]
+    zygote.workloads = {seq: harness.workload("returns", seq) for seq in range(1, count + 1)}
+    outcomes: list[TryOutcome] = []
+
+    def send() -> None:
+        for entry in tries:
+            zygote.control.send(RunTries([entry]))
+
+    def collect() -> None:
+        outcomes.extend(zygote.result()[1].result.outcome for _ in range(count))
+
+    threads = [threading.Thread(target=send), threading.Thread(target=collect)]
+    for thread in threads:
+        thread.start()
+    most = 0
+
+    def all_exited() -> bool:
+        nonlocal most
+        most = max(most, zombies_of(zygote.process.pid))
+        return len(zygote.exited) == count
+
+    zygote.until(all_exited, timeout=120)
+    for thread in threads:
+        thread.join(timeout=60)
+    assert outcomes == [TryOutcome.SUCCESS] * count
+    assert most < count // 4, f"{most} exited tries were left unreaped at once"
