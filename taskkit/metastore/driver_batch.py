@@ -21,6 +21,8 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Processor = Callable[[Any], Any]
+#: Up to this many rows, SQLite runs a statement per row so that each row's count is known.
+EXACT_ROWS = 8
 
 
 def _same(value: Any) -> Any:
@@ -72,14 +74,29 @@ class DriverBatch:
             return tuple(ready[name] for name in self.order)
         return ready
 
-    def execute(self, connection: Connection, rows: Sequence[Any]) -> int:
-        """Run the statement for each of `rows` in the connection's transaction; rows matched."""
-        cursor = connection.connection.cursor()
+    def execute(self, connection: Connection, rows: Sequence[Any]) -> list[int] | None:
+        """Run the statement for each of `rows` in the connection's transaction.
+
+        Returns how many table rows each matched, or None when the driver tells only the
+        total and it is short of one per row (some lost a race; the caller finds which).
+        """
+        cursor: Any = connection.connection.cursor()  # psycopg's, or sqlite3's
         try:
-            if len(rows) == 1:
-                cursor.execute(self.sql, rows[0])
-            else:
-                cursor.executemany(self.sql, rows)
-            return int(cursor.rowcount)
+            if connection.dialect.name == "postgresql":
+                # One pipelined round trip that still reports each statement's own count.
+                cursor.executemany(self.sql, rows, returning=True)
+                counts = [cursor.rowcount]
+                while cursor.nextset():
+                    counts.append(cursor.rowcount)
+                return counts
+            if len(rows) <= EXACT_ROWS:
+                # A statement per row (SQLite has no round trips): each count is exact.
+                counts = []
+                for row in rows:
+                    cursor.execute(self.sql, row)
+                    counts.append(cursor.rowcount)
+                return counts
+            cursor.executemany(self.sql, rows)
+            return [1] * len(rows) if cursor.rowcount == len(rows) else None
         finally:
             cursor.close()

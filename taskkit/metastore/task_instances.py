@@ -52,8 +52,6 @@ _TI = TaskInstanceRow
 _TI_COLUMNS = tuple(TaskInstanceRow.__table__.c)
 #: Rows per executemany of task instance changes.
 _ROWS_PER_STATEMENT = 2000
-#: Change groups up to this size are written a row at a time, so each row's win is exact.
-_EXACT_ROWS = 8
 _PROGRESS_COLUMNS = tuple(getattr(_TI, name) for name in TIProgress._fields)
 _OUTCOME_COLUMNS = tuple(getattr(_TI, name) for name in TIOutcome._fields)
 #: What a new task instance has none of yet.
@@ -277,22 +275,18 @@ class TaskInstanceMethods(UnitOfWork):
             for (expected, columns), group in groups.items():
                 batch = _driver_update(connection.dialect, expected, columns)
                 shared = {"updated_at": batch.process("updated_at", now)}  # once, not per row
-                if len(group) <= _EXACT_ROWS:
-                    # One statement per row: each row's count says whether it applied. (The
-                    # stamp check below cannot tell two writers apart whose `now` fell in the
-                    # same microsecond, which processes racing on one row can hit.)
-                    for i in group:
-                        applied[i] = batch.execute(connection, [row(batch, i, shared)]) == 1
-                    continue
                 # In slices, so a 100,000-task run's first decisions never hold every row's
                 # parameters (and the driver's copy of them) at once.
                 for start in range(0, len(group), _ROWS_PER_STATEMENT):
                     indexes = group[start : start + _ROWS_PER_STATEMENT]
-                    matched = batch.execute(connection, [row(batch, i, shared) for i in indexes])
-                    if matched == len(indexes):
+                    counts = batch.execute(connection, [row(batch, i, shared) for i in indexes])
+                    if counts is not None:
+                        for i, count in zip(indexes, counts, strict=True):
+                            applied[i] = count == 1
                         continue
-                    # Some lost a race: ours are the rows stamped with our `now` (exact unless
-                    # another writer's `now` was the same microsecond: rare in a large batch).
+                    # A large SQLite batch of which some lost a race: ours are the rows stamped
+                    # with our `now` (exact unless another writer's `now` was the same
+                    # microsecond: rare in a large batch, and SQLite has one scheduler).
                     for i in indexes:
                         stamp = connection.execute(
                             select(_TI.updated_at).where(_key_matches(changes[i].key))
