@@ -29,10 +29,15 @@ TIMEOUT_GRACE_S later (a task stuck where signals cannot reach it).
 
 With process reuse (`[local] reuse_processes = N`, opt-in) the zygote also
 keeps a pool of long-lived workers that take workloads straight from the
-executor on a shared work socket (`_WORK` header + pickled workload), report
+executor on a shared work socket (`WORK` header + pickled workload), report
 STARTED, run the try, report the result, and wait for the next one; each
 exits after N tries, or when its memory passes the limit, and a crash ends
-it like any child. The zygote forks replacements.
+it like any child. The pool starts at one worker per CPU: short tries keep
+that few busy, and each worker more costs a fork, its first tries' page
+faults and colder caches for all (a 32-worker pool cost ~0.3 ms more per
+no-op try than a 2-worker one). When a workload waits too long for a free
+worker the executor asks for more (AddWorkers), up to `parallelism`. The
+zygote replaces workers that exit only up to the starting size.
 """
 
 from __future__ import annotations
@@ -64,7 +69,14 @@ import attrs
 from taskkit import serde
 from taskkit.authoring.masking import MaskingFilter
 from taskkit.authoring.secrets import install_source
-from taskkit.execution.base import LoadDag, RunTries, Shutdown, TryFinished, ZygoteReport
+from taskkit.execution.base import (
+    AddWorkers,
+    LoadDag,
+    RunTries,
+    Shutdown,
+    TryFinished,
+    ZygoteReport,
+)
 from taskkit.execution.runtime import run_try
 from taskkit.execution.tasklog import (
     bound_keys,
@@ -102,14 +114,15 @@ class Zygote:
         result_fd: int,
         *,
         work_fd: int | None = None,
-        pool_size: int = 0,
+        pool_size: tuple[int, int] = (0, 0),
         reuse: int = 0,
         max_rss_mb: int = 0,
     ) -> None:
         self.conn = conn
         self.result_fd = result_fd
         self.work_fd = work_fd
-        self.pool_size = pool_size if work_fd is not None else 0
+        #: Reusable workers kept at least, and forked at most (when asked: AddWorkers).
+        self.pool_min, self.pool_max = pool_size if work_fd is not None else (0, 0)
         self.reuse = reuse
         self.max_rss_pages = max_rss_mb * 1024 * 1024 // os.sysconf("SC_PAGE_SIZE")
         self.pool: set[int] = set()
@@ -152,10 +165,10 @@ class Zygote:
         gc.freeze()
         gc.disable()
         while not (self.draining and not self.children and not self.pool):
-            self._fill_pool()
+            self._fill_pool(self.pool_min)
             timeout = self._timeout()
             want_spare = (
-                self.spare is None and bool(self.dags) and not self.draining and not self.pool_size
+                self.spare is None and bool(self.dags) and not self.draining and not self.pool_max
             )
             if want_spare:
                 # Fork the next try's process only when nothing else is waiting, so the
@@ -188,8 +201,10 @@ class Zygote:
         except (EOFError, OSError):
             self._gone()
 
-    def _handle(self, message: LoadDag | RunTries | Shutdown) -> None:
-        if isinstance(message, RunTries):
+    def _handle(self, message: LoadDag | RunTries | AddWorkers | Shutdown) -> None:
+        if isinstance(message, AddWorkers):
+            self._fill_pool(min(len(self.pool) + message.count, self.pool_max))
+        elif isinstance(message, RunTries):
             tries = message.tries
             if self.spare is not None and tries:  # it reads its workload as it came
                 self._start(*tries[0])
@@ -371,9 +386,9 @@ class Zygote:
                     os.killpg(pid, signal.SIGKILL)
             self.exited.append((pid, status, timed_out))
 
-    def _fill_pool(self) -> None:
-        """Keep `pool_size` reusable workers (process reuse only), once a DAG is loaded."""
-        while len(self.pool) < self.pool_size and self.dags and not self.draining:
+    def _fill_pool(self, size: int) -> None:
+        """Fork reusable workers up to `size` (process reuse only), once a DAG is loaded."""
+        while len(self.pool) < size and self.dags and not self.draining:
             try:
                 pid = self._fork(self._pool_worker)
             except OSError:
@@ -635,16 +650,19 @@ def describe_exit(status: int) -> str:
 
 
 def main(argv: list[str]) -> None:
-    """Entry point: `python -m taskkit.execution.worker CONTROL RESULTS [WORK POOL REUSE MAX_MB]`.
+    """Entry point: `python -m taskkit.execution.worker CONTROL RESULTS [WORK MIN MAX REUSE MB]`.
 
     CONTROL is this process's end of a socketpair with the executor; RESULTS
     the children's end of the SOCK_SEQPACKET pair results go back on; with
-    process reuse, WORK the workers' end of the pair workloads come on, POOL
-    how many workers to keep, REUSE how many tries each runs, MAX_MB its
-    memory limit. No descriptor is passed on to programs the tries exec.
+    process reuse, WORK the workers' end of the pair workloads come on, MIN
+    how many workers to keep, MAX how many there may be, REUSE how many
+    tries each runs, MB its memory limit. No descriptor is passed on to
+    programs the tries exec.
     """
     control, result_fd = int(argv[1]), int(argv[2])
-    work_fd, pool, reuse, max_mb = (int(a) for a in argv[3:7]) if len(argv) >= 7 else (-1, 0, 0, 0)
+    work_fd, least, most, reuse, max_mb = (
+        (int(a) for a in argv[3:8]) if len(argv) >= 8 else (-1, 0, 0, 0, 0)
+    )
     for fd in (control, result_fd, work_fd):
         if fd >= 0:
             os.set_inheritable(fd, False)
@@ -662,7 +680,12 @@ def main(argv: list[str]) -> None:
     install_source(MetastoreSecrets())
     work = work_fd if work_fd >= 0 else None
     Zygote(
-        Channel(control), result_fd, work_fd=work, pool_size=pool, reuse=reuse, max_rss_mb=max_mb
+        Channel(control),
+        result_fd,
+        work_fd=work,
+        pool_size=(least, most),
+        reuse=reuse,
+        max_rss_mb=max_mb,
     ).serve()
 
 

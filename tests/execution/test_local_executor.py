@@ -88,7 +88,13 @@ with DAG("ex", schedule=None, start_date=dt.datetime(2026, 1, 1)) as ex:
     for i in range(3):
         PythonOperator(task_id=f"mark_{{i}}", python_callable=marks,
                        op_kwargs={{"name": f"mark_{{i}}", "seconds": 0.2}})
+    for i in range({holds}):
+        PythonOperator(task_id=f"hold_{{i}}", python_callable=marks,
+                       op_kwargs={{"name": f"hold_{{i}}", "seconds": 1.0}})
 """
+
+#: More tries than a reusing executor starts workers for (one per CPU).
+HOLDS = len(os.sched_getaffinity(0)) + 2
 
 
 class Harness:
@@ -99,7 +105,7 @@ class Harness:
         self.marks = tmp_path / "marks"
         self.marks.mkdir()
         path = tmp_path / "ex.py"
-        path.write_text(textwrap.dedent(DAG_FILE.format(marks=str(self.marks))))
+        path.write_text(textwrap.dedent(DAG_FILE.format(marks=str(self.marks), holds=HOLDS)))
         (parsed,) = parse_file(path).dags
         self.payload = DagPayload(1, parsed.payload, serde.sign(parsed.payload, KEY))
 
@@ -412,6 +418,21 @@ def test_process_reuse_keeps_crash_isolation_and_timeouts(
     upstream = {("up", "return_value"): encode_xcom(1)}
     reusing.submit(harness.workload("returns", upstream_xcoms=upstream), None)
     assert run_all(reusing)["returns"].result.outcome is TryOutcome.SUCCESS
+
+
+def test_process_reuse_grows_its_pool_to_run_capacity_tries_at_once(harness: Harness) -> None:
+    """With reuse the pool starts at a worker per CPU; tries left waiting get a worker each."""
+    executor = LocalExecutor(HOLDS, KEY, reuse_processes=3)
+    executor.start()
+    try:
+        for i in range(HOLDS):
+            executor.submit(harness.workload(f"hold_{i}"), harness.payload)
+        finished = run_all(executor)
+    finally:
+        executor.shutdown(0)
+    assert all(f.result.outcome is TryOutcome.SUCCESS for f in finished.values())
+    spans = [(harness.marks / f"hold_{i}").read_text().split() for i in range(HOLDS)]
+    assert max(float(start) for start, _ in spans) < min(float(end) for _, end in spans)
 
 
 def test_process_reuse_picks_up_a_dag_version_sent_later(
