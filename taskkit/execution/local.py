@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import pickle
 import selectors
 import signal
 import socket
@@ -46,7 +45,7 @@ from taskkit.execution.worker import (
     describe_exit,
     unpack_result_header,
 )
-from taskkit.execution.workload import Workload
+from taskkit.execution.workload import Workload, encode_workload
 from taskkit.model.results import TryOutcome, TryResult
 
 if TYPE_CHECKING:
@@ -195,7 +194,7 @@ class LocalExecutor:
                 conn.send(LoadDag(version, self._payloads[version].payload))
                 self._sent_versions.add(version)
             self._seq += 1
-            data = pickle.dumps(workload, pickle.HIGHEST_PROTOCOL)
+            data = encode_workload(workload)
             if self._work is not None and len(data) + WORK.size <= WORK_MESSAGE_MAX:
                 try:
                     self._work.send(WORK.pack(self._seq, version) + data)

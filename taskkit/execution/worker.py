@@ -86,7 +86,7 @@ from taskkit.execution.tasklog import (
     open_log,
     write_event,
 )
-from taskkit.execution.workload import Workload
+from taskkit.execution.workload import Workload, decode_workload
 from taskkit.execution.xcom_reads import metastore_lookup
 from taskkit.model.results import TryOutcome, TryResult
 from taskkit.services.secrets_source import MetastoreSecrets
@@ -211,7 +211,7 @@ class Zygote:
                 tries = tries[1:]
             # The others' workloads are decoded here, all before the first fork, rather than
             # in each child: there unpickling wrote to ~40 pages shared with the zygote.
-            decoded = [(*entry, pickle.loads(entry[3])) for entry in tries]
+            decoded = [(*entry, decode_workload(entry[3])) for entry in tries]
             gc.freeze()  # what this batch allocated stays shared too
             for entry in decoded:
                 self._start(*entry)
@@ -276,7 +276,7 @@ class Zygote:
             return
         pid = self._hand_to_spare(seq, version, data)
         if pid is None:
-            decoded: Workload = workload or pickle.loads(data)  # None: it was the spare's
+            decoded = workload or decode_workload(data)  # None: it was the spare's
             try:
                 pid = self._fork(lambda: self._child(seq, version, decoded))
             except OSError as exc:
@@ -412,7 +412,7 @@ class Zygote:
                 os.write(self.result_fd, _HEADER.pack(seq, REQUEUE, pid, started))
                 os._exit(0)
             os.write(self.result_fd, _HEADER.pack(seq, STARTED, pid, started))
-            self._run(seq, version, pickle.loads(message[WORK.size :]), started)
+            self._run(seq, version, decode_workload(message[WORK.size :]), started)
             if self.max_rss_pages and _resident_pages() > self.max_rss_pages:
                 break
         os._exit(0)
@@ -425,7 +425,7 @@ class Zygote:
         if not message:  # the zygote discarded this spare
             os._exit(0)
         seq, version = WORK.unpack_from(message)
-        self._run(seq, version, pickle.loads(message[WORK.size :]))
+        self._run(seq, version, decode_workload(message[WORK.size :]))
         os._exit(0)
 
     def _child(self, seq: int, version: int, workload: Workload) -> None:
