@@ -123,6 +123,8 @@ class Zygote:
         self.work_fd = work_fd
         #: Reusable workers kept at least, and forked at most (when asked: AddWorkers).
         self.pool_min, self.pool_max = pool_size if work_fd is not None else (0, 0)
+        #: Workers the executor asked for and not forked yet (a failed fork is tried again).
+        self.owed = 0
         self.reuse = reuse
         self.max_rss_pages = max_rss_mb * 1024 * 1024 // os.sysconf("SC_PAGE_SIZE")
         self.pool: set[int] = set()
@@ -165,7 +167,7 @@ class Zygote:
         gc.freeze()
         gc.disable()
         while not (self.draining and not self.children and not self.pool):
-            self._fill_pool(self.pool_min)
+            self._fill_pool()
             timeout = self._timeout()
             want_spare = (
                 self.spare is None and bool(self.dags) and not self.draining and not self.pool_max
@@ -203,7 +205,8 @@ class Zygote:
 
     def _handle(self, message: LoadDag | RunTries | AddWorkers | Shutdown) -> None:
         if isinstance(message, AddWorkers):
-            self._fill_pool(min(len(self.pool) + message.count, self.pool_max))
+            self.owed = min(self.owed + message.count, self.pool_max - len(self.pool))
+            self._fill_pool()
         elif isinstance(message, RunTries):
             tries = message.tries
             if self.spare is not None and tries:  # it reads its workload as it came
@@ -386,14 +389,22 @@ class Zygote:
                     os.killpg(pid, signal.SIGKILL)
             self.exited.append((pid, status, timed_out))
 
-    def _fill_pool(self, size: int) -> None:
-        """Fork reusable workers up to `size` (process reuse only), once a DAG is loaded."""
-        while len(self.pool) < size and self.dags and not self.draining:
+    def _fill_pool(self) -> None:
+        """Fork reusable workers up to the least number, plus those owed, once a DAG is loaded.
+
+        Workers that exit are replaced only up to the least number: a pool grown
+        for a burst of long tries shrinks back as its workers reach their limits.
+        """
+        while self.dags and not self.draining and len(self.pool) < self.pool_max:
+            if len(self.pool) >= self.pool_min and not self.owed:
+                return
             try:
                 pid = self._fork(self._pool_worker)
             except OSError:
                 return  # try again on the next pass
             self.pool.add(pid)
+            if len(self.pool) > self.pool_min:
+                self.owed = max(self.owed - 1, 0)
 
     # -- inside a forked child -------------------------------------------------------
 
