@@ -115,7 +115,8 @@ def prepare(
     return settings, record
 
 
-def trigger(settings: object, dag_id: str) -> None:
+def trigger(settings: object, dag_id: str) -> str:
+    """Create a manual run of `dag_id` (parsing the folder first); its run id."""
     from taskkit import serde
     from taskkit.metastore.store import Metastore
     from taskkit.scheduling.dag_processor import sync_dags_folder
@@ -126,15 +127,17 @@ def trigger(settings: object, dag_id: str) -> None:
     sync_dags_folder(store, settings, key)  # type: ignore[arg-type]
     version = store.get_current_dag_version(dag_id)
     spec: Any = serde.loads_verified_spec(version.spec, version.spec_signature, key)  # type: ignore[arg-type]
+    run_id = f"bench_{uuid.uuid4().hex[:6]}"
     store.create_run(
         dag_id,
-        f"bench_{uuid.uuid4().hex[:6]}",
+        run_id,
         dt.datetime.now(dt.timezone.utc),
         run_type=RunType.MANUAL,
         dag_version_id=version.id,
         tasks=list(spec.tasks.values()),
     )
     store.dispose()
+    return run_id
 
 
 def _cpu() -> tuple[float, float]:
@@ -175,6 +178,7 @@ def measure_speed(url: str | None, where: str, width: int, length: int, reuse: i
         f"{worker_cpu * 1000 / width:.2f} ms (of which ~{parse_cpu * 1000 / width:.2f} ms "
         "is the start-up parse of the DAG folder)"
     )
+    measure_running(settings, where, width)
     trigger(settings, "chain")
     run_scheduler(settings)
     stamps = [line.split() for line in record.read_text().splitlines()]
@@ -223,6 +227,92 @@ def _process_cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _tree_cpu_s(root: int) -> tuple[float, float]:
+    """CPU seconds of `root` itself, and of its live descendants with what they waited for."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            pid = int(stat.parent.name)
+            parents[pid] = int(fields[1])
+            cpu[pid] = sum(int(f) for f in fields[11:15]) / tick  # utime stime cutime cstime
+    own = _process_cpu_s(root) or 0.0
+    below = 0.0
+    for pid, seconds in cpu.items():
+        ancestor = parents.get(pid)
+        while ancestor not in (None, 0, 1, root):
+            ancestor = parents.get(ancestor)  # type: ignore[arg-type]
+        if ancestor == root:
+            below += seconds
+    return own, below
+
+
+def scheduler_env(settings: object) -> dict[str, str]:
+    """What `taskkit scheduler` runs with here: the bench's home, database and parallelism."""
+    return {
+        **os.environ,
+        "TASKKIT_HOME": str(settings.home),  # type: ignore[attr-defined]
+        "TASKKIT__DATABASE__SQL_ALCHEMY_CONN": settings.database.sql_alchemy_conn,  # type: ignore[attr-defined]
+        "TASKKIT__CORE__PARALLELISM": "32",
+        "TASKKIT__LOCAL__REUSE_PROCESSES": str(settings.local.reuse_processes),  # type: ignore[attr-defined]
+        "TASKKIT__SCHEDULER__PARSING_TIMEOUT": str(PARSING_TIMEOUT_S),
+    }
+
+
+def wait_for_success(settings: object, dag_id: str, run_id: str, timeout: float = 600) -> Any:
+    """Poll the run's state every 20 ms (a cheap read beside the scheduler's writes); its record."""
+    from taskkit.metastore.store import Metastore
+
+    store = Metastore.open(settings.database.sql_alchemy_conn)  # type: ignore[attr-defined]
+    deadline = time.monotonic() + timeout
+    try:
+        while (run := store.get_run(dag_id, run_id)).state != "success":
+            assert run.state in ("queued", "running"), f"run {run_id} ended {run.state}"
+            assert time.monotonic() < deadline, f"run {run_id} did not finish"
+            time.sleep(0.02)
+    finally:
+        store.dispose()
+    return run
+
+
+def measure_running(settings: object, where: str, width: int) -> None:
+    """(a') the fan-out triggered on a scheduler that already runs, as a service's would be.
+
+    Start-up (imports, the zygote, parsing the folder) is left out. Trigger to success
+    includes the up to 0.5 s the scheduler takes to notice a run another process created
+    (its refresh interval); the rate is also given from the run's start, by its own stamps.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "taskkit", "scheduler"],
+        env=scheduler_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_success(settings, "hundred", trigger(settings, "hundred"))  # warms it up
+        time.sleep(0.5)
+        run_id = trigger(settings, "fan_out")
+        own_before, below_before = _tree_cpu_s(process.pid)
+        started = time.perf_counter()
+        run = wait_for_success(settings, "fan_out", run_id)
+        seconds = time.perf_counter() - started
+        running = (run.ended_at - run.started_at).total_seconds()
+        time.sleep(0.2)  # the last tries' processes exit and are reaped
+        own_after, below_after = _tree_cpu_s(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    print(
+        f"[{where}] fan-out of {width} tasks on a running scheduler: {seconds:.2f}s trigger to "
+        f"success, {width / seconds:.0f} tasks/s ({running:.2f}s from the run's start, "
+        f"{width / running:.0f} tasks/s); CPU per task: scheduler "
+        f"{(own_after - own_before) * 1000 / width:.2f} ms, zygote and tries "
+        f"{(below_after - below_before) * 1000 / width:.2f} ms"
+    )
+
+
 def run_scheduler_process(settings: object) -> tuple[float, float, float, float]:
     """A real `taskkit scheduler --exit-when-idle`: wall s, peak RSS MB, own CPU s, tries' CPU s.
 
@@ -230,13 +320,7 @@ def run_scheduler_process(settings: object) -> tuple[float, float, float, float]
     exits stands for its total); the zygote's and the tries' CPU is what remains of the
     descendants' total once the scheduler is waited for.
     """
-    env = {
-        **os.environ,
-        "TASKKIT_HOME": str(settings.home),  # type: ignore[attr-defined]
-        "TASKKIT__DATABASE__SQL_ALCHEMY_CONN": settings.database.sql_alchemy_conn,  # type: ignore[attr-defined]
-        "TASKKIT__CORE__PARALLELISM": "32",
-        "TASKKIT__SCHEDULER__PARSING_TIMEOUT": str(PARSING_TIMEOUT_S),
-    }
+    env = scheduler_env(settings)
     folder = str(settings.core.dags_folder)  # type: ignore[attr-defined]
     children_before = _cpu()[1]
     started = time.perf_counter()

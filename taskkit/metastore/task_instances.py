@@ -25,8 +25,10 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.engine import Dialect
 
 from taskkit.metastore.assets import write_asset_events
+from taskkit.metastore.driver_batch import DriverBatch
 from taskkit.metastore.records import (
     AssetEventWrite,
     RenderedFieldsWrite,
@@ -98,6 +100,14 @@ def _conditional_update(expected: frozenset[State], columns: tuple[str, ...]) ->
         )
         .values({name: bindparam(name) for name in (*columns, "updated_at")})
     )
+
+
+@functools.cache
+def _driver_update(
+    dialect: Dialect, expected: frozenset[State], columns: tuple[str, ...]
+) -> DriverBatch:
+    """`_conditional_update` compiled once for the dialect, run straight on the driver."""
+    return DriverBatch.compile(_conditional_update(expected, columns), dialect)
 
 
 def _bound_key(table: Table) -> tuple[ColumnElement[bool], ...]:
@@ -246,38 +256,39 @@ class TaskInstanceMethods(UnitOfWork):
         if not changes and not xcoms:
             return []
         now = self._now()
+        values = [change.values() for change in changes]
         groups: dict[tuple[frozenset[State], tuple[str, ...]], list[int]] = {}
         for index, change in enumerate(changes):
-            groups.setdefault((change.expected, tuple(change.values())), []).append(index)
+            groups.setdefault((change.expected, tuple(values[index])), []).append(index)
 
-        def row(index: int) -> dict[str, object]:
-            change = changes[index]
-            key = change.key
-            return {
+        def row(batch: DriverBatch, index: int, shared: dict[str, object]) -> object:
+            key = changes[index].key
+            named = {
                 "k_dag_id": key.dag_id,
                 "k_run_id": key.run_id,
                 "k_task_id": key.task_id,
                 "k_map_index": key.map_index,
-                "updated_at": now,
-                **change.values(),
+                **values[index],
             }
+            return batch.row(named, shared)
 
         applied = [True] * len(changes)
         with self._write_core() as connection:
             for (expected, columns), group in groups.items():
-                statement = _conditional_update(expected, columns)
-                # In slices, so a 100,000-task run's first decisions never hold every row's
-                # parameters (and the driver's copy of them) at once.
+                batch = _driver_update(connection.dialect, expected, columns)
+                shared = {"updated_at": batch.process("updated_at", now)}  # once, not per row
                 if len(group) <= _EXACT_ROWS:
                     # One statement per row: each row's count says whether it applied. (The
                     # stamp check below cannot tell two writers apart whose `now` fell in the
                     # same microsecond, which processes racing on one row can hit.)
                     for i in group:
-                        applied[i] = connection.execute(statement, row(i)).rowcount == 1
+                        applied[i] = batch.execute(connection, [row(batch, i, shared)]) == 1
                     continue
+                # In slices, so a 100,000-task run's first decisions never hold every row's
+                # parameters (and the driver's copy of them) at once.
                 for start in range(0, len(group), _ROWS_PER_STATEMENT):
                     indexes = group[start : start + _ROWS_PER_STATEMENT]
-                    matched = connection.execute(statement, [row(i) for i in indexes]).rowcount
+                    matched = batch.execute(connection, [row(batch, i, shared) for i in indexes])
                     if matched == len(indexes):
                         continue
                     # Some lost a race: ours are the rows stamped with our `now` (exact unless
