@@ -406,6 +406,26 @@ def test_process_reuse_runs_several_tries_per_process(
     assert harness.log("up", 9).count("try_started") == 1
 
 
+def test_process_reuse_replaces_a_worker_past_its_memory_limit(harness: Harness) -> None:
+    """A worker whose resident memory passed reuse_max_rss_mb runs no further try."""
+    executor = LocalExecutor(1, KEY, reuse_processes=100, reuse_max_rss_mb=1)
+    executor.start()
+    try:
+        pids = []
+        for try_number in (1, 2, 3):
+            executor.submit(harness.workload("up", try_number), harness.payload)
+            events: list[Event] = []
+            while executor.running():
+                events.extend(executor.poll(5))
+            started, finished = events
+            assert isinstance(started, TryStarted) and isinstance(finished, TryFinished)
+            assert finished.result.outcome is TryOutcome.SUCCESS
+            pids.append(started.pid)
+    finally:
+        executor.shutdown(0)
+    assert len(set(pids)) == 3, pids  # any Python process is past 1 MiB
+
+
 def test_process_reuse_keeps_crash_isolation_and_timeouts(
     reusing: LocalExecutor, harness: Harness
 ) -> None:
