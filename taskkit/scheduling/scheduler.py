@@ -499,6 +499,7 @@ class Scheduler:
             presorted=True,
             explain=explain,
             include_deferred=self.pools_with_deferred,
+            per_dag=self.book.scheduled.per_dag(),
         )
         self._apply(selection, now, explain=explain)
 

@@ -162,6 +162,7 @@ def select_tasks(
     presorted: bool = False,
     explain: bool = True,
     include_deferred: Collection[str] = frozenset(),
+    per_dag: Mapping[str, int] | None = None,
 ) -> Selection:
     """Choose which candidates start now, following the module's rules.
 
@@ -170,6 +171,10 @@ def select_tasks(
     With `explain=False` no wait reasons are built at all (the decisions are
     the same), which keeps a large backlog cheap for the hot path.
     `include_deferred` names the pools whose deferred instances hold their slots.
+    `per_dag`, how many of the candidates each DAG has (an overcount is safe),
+    lets a round without explanations stop once only DAGs at max_active_tasks
+    have candidates left: a 100,000-task DAG would otherwise be walked whole
+    each time one of its slots frees.
     """
     ordered: Sequence[Candidate] = (
         candidates
@@ -183,7 +188,10 @@ def select_tasks(
     held_pools: dict[str, Candidate] = {}
     #: DAGs at max_active_tasks, with the one reason each of their other candidates waits.
     saturated: dict[str, Wait] = {}
+    dags_left = _DagsLeft(None if explain else per_dag, saturated)
     for index, candidate in enumerate(ordered):
+        if not dags_left.visit(candidate.key.dag_id):
+            break  # only saturated DAGs' candidates remain: each would be skipped
         if used.total >= parallelism:
             if explain:
                 message = f"parallelism reached: {used.total} of {parallelism} task slots in use"
@@ -216,7 +224,36 @@ def select_tasks(
             held_pools[candidate.pool] = candidate
         elif kind is WaitKind.DAG_LIMIT:
             saturated[candidate.key.dag_id] = wait
+            dags_left.saturate(candidate.key.dag_id)
     return Selection(start=start, reject=reject, waits=waits)
+
+
+class _DagsLeft:
+    """Which DAGs still have unvisited candidates and room under max_active_tasks.
+
+    Without counts (None: not known, or every wait is to be explained) it never stops a round.
+    """
+
+    def __init__(self, per_dag: Mapping[str, int] | None, saturated: Mapping[str, Wait]) -> None:
+        self.left = dict(per_dag) if per_dag is not None else None
+        self.saturated = saturated
+        self.open = len(self.left) if self.left is not None else -1  # overcounts only delay
+
+    def visit(self, dag_id: str) -> bool:
+        """Count one candidate of `dag_id` as visited; False if none was worth visiting."""
+        if self.left is None:
+            return True
+        if self.open == 0:
+            return False
+        self.left[dag_id] -= 1
+        if self.left[dag_id] == 0 and dag_id not in self.saturated:
+            self.open -= 1  # its last candidate, still decided by the caller
+        return True
+
+    def saturate(self, dag_id: str) -> None:
+        """`dag_id` reached its limit: its later candidates will all be skipped."""
+        if self.left is not None and self.left[dag_id] > 0:
+            self.open -= 1
 
 
 def _hold(

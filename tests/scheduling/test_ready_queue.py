@@ -48,3 +48,14 @@ def test_discarding_a_prefix_or_the_middle_keeps_the_rest_in_order() -> None:
     assert TaskInstanceKey("dag", "run0", "c") not in queue
     queue.add(candidate("c", 8))  # a retry comes back
     assert ids(queue) == ["c", "d", "f"]
+
+
+def test_it_counts_each_dags_candidates_as_they_come_and_go() -> None:
+    """The per-DAG counts selection uses to stop early follow adds, repeats and discards."""
+    queue = ReadyQueue()
+    other = Candidate(key=TaskInstanceKey("other", "run0", "x"), priority=1, pool="default_pool")
+    for c in [candidate("a", 1), candidate("b", 2), candidate("a", 1), other]:
+        queue.add(c)
+    assert queue.per_dag() == {"dag": 2, "other": 1}
+    queue.discard([other.key, candidate("a", 1).key, TaskInstanceKey("dag", "run0", "gone")])
+    assert queue.per_dag() == {"dag": 1}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 
 import attrs
 from hypothesis import given, settings
@@ -333,3 +334,49 @@ def test_deferred_instances_hold_pool_slots_only_in_pools_that_include_them() ->
         "deferred), needs 1"
     )
     assert occupancy.total == 0  # deferred tasks never count against parallelism
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenarios(), st.integers(0, 2))
+def test_counting_candidates_per_dag_changes_no_decision(s: dict[str, object], extra: int) -> None:
+    """A round told how many candidates each DAG has (an overcount too) decides exactly the
+    same, though it stops walking once only DAGs at max_active_tasks are left."""
+    counts = Counter(c.key.dag_id for c in s["candidates"])  # type: ignore[attr-defined]
+    for dag in DAGS[:extra]:
+        counts[dag] += 1  # candidates filtered out after counting (a paused DAG's)
+    plain, counted = (
+        select_tasks(
+            s["candidates"],  # type: ignore[arg-type]
+            pools=s["pools"],  # type: ignore[arg-type]
+            parallelism=s["parallelism"],  # type: ignore[arg-type]
+            occupancy=s["occupancy"],  # type: ignore[arg-type]
+            explain=False,
+            per_dag=per_dag,
+        )
+        for per_dag in (None, counts)
+    )
+    assert counted == plain
+
+
+def test_a_saturated_dag_is_not_walked_to_its_end() -> None:
+    """Once the only DAG with candidates left is at its limit, the round stops looking."""
+    seen: list[str] = []
+
+    class Watched(list[Candidate]):
+        def __iter__(self) -> Iterator[Candidate]:
+            for c in super().__iter__():
+                seen.append(c.key.task_id)
+                yield c
+
+    selection = select_tasks(
+        Watched(cand(f"t{i:03d}", 1, "p", dag="big", dag_limit=2) for i in range(100)),
+        pools={"p": 128},
+        parallelism=32,
+        occupancy=Occupancy(),
+        presorted=True,
+        explain=False,
+        per_dag={"big": 100},
+    )
+    assert started(selection) == ["t000", "t001"]
+    # t002 found the DAG full; t003 was fetched and dropped, t004-t099 never read.
+    assert seen == ["t000", "t001", "t002", "t003"]
