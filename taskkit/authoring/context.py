@@ -134,15 +134,19 @@ def base_context(run: DagRunInfo, params: Mapping[str, Any]) -> Context:
     """
     logical_date = run.logical_date
     ts = logical_date.isoformat()
-    ds_nodash = logical_date.strftime("%Y%m%d")
+    if logical_date.year >= 1000:  # cut from ts: three strftime calls took ~5 us of each try
+        ds, ts_nodash = ts[:10], ts[:19].replace("-", "").replace(":", "")
+    else:  # strftime's %Y does not pad years to four digits, as isoformat does
+        ds, ts_nodash = logical_date.strftime("%Y-%m-%d"), logical_date.strftime("%Y%m%dT%H%M%S")
+    ds_nodash = ds.replace("-", "")
     return {
         "dag_run": run,
         "run_id": run.run_id,
         "logical_date": logical_date,
-        "ds": logical_date.strftime("%Y-%m-%d"),
+        "ds": ds,
         "ds_nodash": ds_nodash,
         "ts": ts,
-        "ts_nodash": logical_date.strftime("%Y%m%dT%H%M%S"),
+        "ts_nodash": ts_nodash,
         "ts_nodash_with_tz": ts.replace("-", "").replace(":", ""),
         "data_interval_start": run.data_interval_start or logical_date,
         "data_interval_end": run.data_interval_end or logical_date,

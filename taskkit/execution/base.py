@@ -108,6 +108,13 @@ class Shutdown:
 
 
 @attrs.frozen
+class AddWorkers:
+    """Executor -> zygote: fork `count` more reusable workers (up to its pool's maximum)."""
+
+    count: int
+
+
+@attrs.frozen
 class ZygoteReport:
     """Zygote -> executor: children forked, children exited and tries refused since the last."""
 

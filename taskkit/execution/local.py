@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import pickle
 import selectors
 import signal
 import socket
@@ -22,6 +21,7 @@ from taskkit import serde
 from taskkit.errors import PayloadIntegrityError
 from taskkit.execution.base import (
     TI,
+    AddWorkers,
     DagPayload,
     Event,
     LoadDag,
@@ -45,7 +45,7 @@ from taskkit.execution.worker import (
     describe_exit,
     unpack_result_header,
 )
-from taskkit.execution.workload import Workload
+from taskkit.execution.workload import Workload, encode_workload
 from taskkit.model.results import TryOutcome, TryResult
 
 if TYPE_CHECKING:
@@ -54,6 +54,10 @@ if TYPE_CHECKING:
 #: Environment variables that would hand the secret key to every try.
 _SECRET_ENV_PREFIX = "TASKKIT__CORE__SECRET_KEY"
 _UTC = dt.timezone.utc
+#: With process reuse: how long a workload may wait for a free worker before the zygote is
+#: asked for one more. Above the ~20 ms that no-op tries queue behind a busy 2-CPU pool, so
+#: short tries do not grow the pool; long tries are joined by a worker each after this.
+GROW_AFTER_S = 0.03
 
 
 @attrs.define
@@ -109,6 +113,9 @@ class LocalExecutor:
         self.reuse_processes = reuse_processes
         self.reuse_max_rss_mb = reuse_max_rss_mb
         self._work: socket.socket | None = None
+        #: (when sent, seq) of the workloads on the work socket no worker has started, oldest
+        #: first, until each starts or has waited GROW_AFTER_S (a worker is asked for then).
+        self._unstarted: deque[tuple[float, int]] = deque()
         self.hostname = socket.gethostname()
         self._conn: Channel | None = None
         self._results: socket.socket | None = None
@@ -140,7 +147,9 @@ class LocalExecutor:
             passed.append(workers)
         argv += [str(s.fileno()) for s in passed]
         if self.reuse_processes:
-            argv += [str(self.capacity), str(self.reuse_processes), str(self.reuse_max_rss_mb)]
+            least = min(self.capacity, _usable_cpus())
+            argv += [str(n) for n in (least, self.capacity, self.reuse_processes)]
+            argv.append(str(self.reuse_max_rss_mb))
         self._process = subprocess.Popen(
             argv, pass_fds=[s.fileno() for s in passed], stdin=subprocess.DEVNULL, env=env
         )
@@ -185,7 +194,7 @@ class LocalExecutor:
                 conn.send(LoadDag(version, self._payloads[version].payload))
                 self._sent_versions.add(version)
             self._seq += 1
-            data = pickle.dumps(workload, pickle.HIGHEST_PROTOCOL)
+            data = encode_workload(workload)
             if self._work is not None and len(data) + WORK.size <= WORK_MESSAGE_MAX:
                 try:
                     self._work.send(WORK.pack(self._seq, version) + data)
@@ -193,6 +202,7 @@ class LocalExecutor:
                     self._waiting.appendleft(workload)
                     break
                 self._in_flight[self._seq] = _Flight(workload)
+                self._unstarted.append((time.monotonic(), self._seq))
                 continue
             self._in_flight[self._seq] = _Flight(workload)
             batch.append((self._seq, version, workload.execution_timeout_s, data))
@@ -220,9 +230,11 @@ class LocalExecutor:
             selector = self._selector
             assert selector is not None
             if self._work is not None:
-                timeout = self._kill_overdue(timeout)
+                timeout = min(self._kill_overdue(timeout), self._until_grow())
             if selector.select(timeout):
                 self._collect(events)
+            if self._unstarted:  # after reading, so the tries that started are known
+                self._grow_pool()
             events.extend(self._send_waiting())
         except (EOFError, OSError):
             events.extend(self._lost_worker())
@@ -305,6 +317,28 @@ class LocalExecutor:
             else:
                 timeout = min(timeout, max(flight.deadline - now, 0.0))
         return timeout
+
+    def _until_grow(self) -> float:
+        """Seconds until the oldest workload not started has waited GROW_AFTER_S (or 1 h)."""
+        if not self._unstarted:
+            return 3600.0
+        return max(self._unstarted[0][0] + GROW_AFTER_S - time.monotonic(), 0.0)
+
+    def _grow_pool(self) -> None:
+        """Ask the zygote for a worker for each workload that waited GROW_AFTER_S unstarted."""
+        wanted = 0
+        due = time.monotonic() - GROW_AFTER_S
+        unstarted = self._unstarted
+        while unstarted:
+            sent, seq = unstarted[0]
+            flight = self._in_flight.get(seq)
+            if flight is not None and not flight.started:
+                if sent > due:
+                    break
+                wanted += 1
+            unstarted.popleft()
+        if wanted:
+            self._connection().send(AddWorkers(wanted))
 
     def _on_forked(self, seq: int, pid: int, at: float, events: list[Event]) -> None:
         flight = self._in_flight.get(seq)
@@ -402,6 +436,7 @@ class LocalExecutor:
             lost.append(_failed(flight.workload, "the worker process died; the try was lost"))
         self._in_flight.clear()
         self._by_pid.clear()
+        self._unstarted.clear()
         if self._selector is not None:
             self._selector.close()
             self._selector = None
@@ -419,6 +454,13 @@ class LocalExecutor:
         if self._process is not None:
             self._process.wait()
         return lost
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, where the platform has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _kill_group(pid: int) -> None:

@@ -8,6 +8,8 @@ costs ~0.3 ms to create, a noticeable share of a cold DAG.test().
 from __future__ import annotations
 
 import datetime as dt
+import operator
+import pickle
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -74,3 +76,26 @@ class Workload:
     #: keyword arguments (tagged JSON, the trigger's event among them).
     next_method: str | None = None
     next_kwargs: str | None = None
+
+
+#: Workload's fields after `key`, in order: what travels after the key's own values.
+_FIELDS = tuple(field.name for field in attrs.fields(Workload))[1:]
+_values = operator.attrgetter(*_FIELDS)
+
+
+def encode_workload(workload: Workload) -> bytes:
+    """A workload as the Local executor hands it to a worker: a pickled tuple of its values.
+
+    Pickling the attrs instances (the workload and its key) ran copyreg and
+    attrs' state methods: ~3.6 us more per try on each side, and 646 bytes
+    instead of 235 for a plain task's workload.
+    """
+    key = workload.key
+    values = (key.dag_id, key.run_id, key.task_id, key.map_index, *_values(workload))
+    return pickle.dumps(values, pickle.HIGHEST_PROTOCOL)
+
+
+def decode_workload(data: bytes) -> Workload:
+    """The workload `encode_workload` encoded."""
+    dag_id, run_id, task_id, map_index, *values = pickle.loads(data)
+    return Workload(TaskInstanceKey(dag_id, run_id, task_id, map_index), *values)

@@ -25,6 +25,24 @@ def test_base_context_holds_dates_in_airflow_formats() -> None:
     assert context["dag_run"].run_id == "r"
 
 
+@pytest.mark.parametrize(
+    "when",
+    [
+        dt.datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=dt.timezone.utc),
+        dt.datetime(2026, 5, 6, 7, 8, 9, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+        dt.datetime(2026, 5, 6, 7, 8, 9),
+        dt.datetime(999, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
+    ],
+)
+def test_date_keys_are_what_strftime_gives_for_any_logical_date(when: dt.datetime) -> None:
+    """ds, ds_nodash and ts_nodash are Airflow's strftime formats, with microseconds or offsets."""
+    context = base_context(DagRunInfo("d", "r", when, {}), {})
+    assert context["ds"] == when.strftime("%Y-%m-%d")
+    assert context["ds_nodash"] == when.strftime("%Y%m%d")
+    assert context["ts_nodash"] == when.strftime("%Y%m%dT%H%M%S")
+    assert context["ts"] == when.isoformat()
+
+
 def test_conf_overrides_params_and_adds_its_other_keys() -> None:
     """A run's conf replaces declared params and adds the rest, as Airflow's params do."""
     context = base_context(DagRunInfo("d", "r", DATE, {"x": 2, "extra": 3}), {"x": 1, "y": 1})

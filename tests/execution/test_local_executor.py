@@ -88,7 +88,13 @@ with DAG("ex", schedule=None, start_date=dt.datetime(2026, 1, 1)) as ex:
     for i in range(3):
         PythonOperator(task_id=f"mark_{{i}}", python_callable=marks,
                        op_kwargs={{"name": f"mark_{{i}}", "seconds": 0.2}})
+    for i in range({holds}):
+        PythonOperator(task_id=f"hold_{{i}}", python_callable=marks,
+                       op_kwargs={{"name": f"hold_{{i}}", "seconds": 1.0}})
 """
+
+#: More tries than a reusing executor starts workers for (one per CPU).
+HOLDS = len(os.sched_getaffinity(0)) + 2
 
 
 class Harness:
@@ -99,7 +105,7 @@ class Harness:
         self.marks = tmp_path / "marks"
         self.marks.mkdir()
         path = tmp_path / "ex.py"
-        path.write_text(textwrap.dedent(DAG_FILE.format(marks=str(self.marks))))
+        path.write_text(textwrap.dedent(DAG_FILE.format(marks=str(self.marks), holds=HOLDS)))
         (parsed,) = parse_file(path).dags
         self.payload = DagPayload(1, parsed.payload, serde.sign(parsed.payload, KEY))
 
@@ -400,6 +406,26 @@ def test_process_reuse_runs_several_tries_per_process(
     assert harness.log("up", 9).count("try_started") == 1
 
 
+def test_process_reuse_replaces_a_worker_past_its_memory_limit(harness: Harness) -> None:
+    """A worker whose resident memory passed reuse_max_rss_mb runs no further try."""
+    executor = LocalExecutor(1, KEY, reuse_processes=100, reuse_max_rss_mb=1)
+    executor.start()
+    try:
+        pids = []
+        for try_number in (1, 2, 3):
+            executor.submit(harness.workload("up", try_number), harness.payload)
+            events: list[Event] = []
+            while executor.running():
+                events.extend(executor.poll(5))
+            started, finished = events
+            assert isinstance(started, TryStarted) and isinstance(finished, TryFinished)
+            assert finished.result.outcome is TryOutcome.SUCCESS
+            pids.append(started.pid)
+    finally:
+        executor.shutdown(0)
+    assert len(set(pids)) == 3, pids  # any Python process is past 1 MiB
+
+
 def test_process_reuse_keeps_crash_isolation_and_timeouts(
     reusing: LocalExecutor, harness: Harness
 ) -> None:
@@ -412,6 +438,21 @@ def test_process_reuse_keeps_crash_isolation_and_timeouts(
     upstream = {("up", "return_value"): encode_xcom(1)}
     reusing.submit(harness.workload("returns", upstream_xcoms=upstream), None)
     assert run_all(reusing)["returns"].result.outcome is TryOutcome.SUCCESS
+
+
+def test_process_reuse_grows_its_pool_to_run_capacity_tries_at_once(harness: Harness) -> None:
+    """With reuse the pool starts at a worker per CPU; tries left waiting get a worker each."""
+    executor = LocalExecutor(HOLDS, KEY, reuse_processes=3)
+    executor.start()
+    try:
+        for i in range(HOLDS):
+            executor.submit(harness.workload(f"hold_{i}"), harness.payload)
+        finished = run_all(executor)
+    finally:
+        executor.shutdown(0)
+    assert all(f.result.outcome is TryOutcome.SUCCESS for f in finished.values())
+    spans = [(harness.marks / f"hold_{i}").read_text().split() for i in range(HOLDS)]
+    assert max(float(start) for start, _ in spans) < min(float(end) for _, end in spans)
 
 
 def test_process_reuse_picks_up_a_dag_version_sent_later(

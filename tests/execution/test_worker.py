@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import pickle
 import select
 import signal
 import socket
@@ -34,7 +33,7 @@ from taskkit.execution.worker import (
     encode_result,
     unpack_result_header,
 )
-from taskkit.execution.workload import Workload
+from taskkit.execution.workload import Workload, encode_workload
 from taskkit.model.assets import AssetEventSpec
 from taskkit.model.results import Deferral, SkipScope, TryOutcome, TryResult
 
@@ -66,7 +65,7 @@ class ZygoteProcess:
         self.workloads = {
             seq: harness.workload(task_id) for seq, task_id in enumerate(task_ids, start=1)
         }
-        tries = [(seq, version, None, pickle.dumps(w)) for seq, w in self.workloads.items()]
+        tries = [(seq, version, None, encode_workload(w)) for seq, w in self.workloads.items()]
         self.control.send(RunTries(tries))
 
     def until(self, done: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -253,7 +252,7 @@ def test_a_steady_stream_of_tries_leaves_no_pile_of_unreaped_children(
     """
     count = 300
     tries = [
-        (seq, 1, None, pickle.dumps(harness.workload("returns", seq)))
+        (seq, 1, None, encode_workload(harness.workload("returns", seq)))
         for seq in range(1, count + 1)
     ]
     zygote.workloads = {seq: harness.workload("returns", seq) for seq in range(1, count + 1)}
