@@ -3,6 +3,7 @@
   .venv/bin/python bench/bench_celery.py                       # Redis broker
   .venv/bin/python bench/bench_celery.py --broker amqp://guest:guest@127.0.0.1:5672//
   .venv/bin/python bench/bench_celery.py --tries-per-message 8  # celery.tries_per_message
+  .venv/bin/python bench/bench_celery.py --reuse 1000           # [local] reuse_processes
 
 Needs PostgreSQL (--url, default TASKKIT_TEST_PG_URL or postgres@127.0.0.1/test) and the
 broker. For each worker count it starts that many `taskkit celery worker` processes
@@ -45,7 +46,9 @@ with DAG("warmup") as warm:
 """
 
 
-def prepare(url: str, broker: str, width: int, tries_per_message: int | None) -> object:
+def prepare(
+    url: str, broker: str, width: int, tries_per_message: int | None, reuse: int = 0
+) -> object:
     from taskkit.config import load_settings
     from taskkit.metastore.migrate import init_db
 
@@ -63,6 +66,7 @@ def prepare(url: str, broker: str, width: int, tries_per_message: int | None) ->
         f"[database]\nsql_alchemy_conn = {url!r}\n"
         f"[celery]\nbroker_url = {broker!r}\ndefault_queue = {'bench-' + schema!r}\n"
         + ("" if tries_per_message is None else f"tries_per_message = {tries_per_message}\n")
+        + f"[local]\nreuse_processes = {reuse}\n"
     )
     settings = load_settings(environ={"TASKKIT_HOME": str(home)})
     init_db(settings.database.sql_alchemy_conn, 128)
@@ -113,11 +117,14 @@ def main() -> None:
     parser.add_argument(
         "--tries-per-message", type=int, help="celery.tries_per_message (default: the setting's)"
     )
+    parser.add_argument(
+        "--reuse", type=int, default=0, help="[local] reuse_processes on the workers (0: off)"
+    )
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     broker = "RabbitMQ" if args.broker.startswith(("amqp", "pyamqp")) else "Redis"
     for count in (int(n) for n in args.workers.split(",")):
-        settings = prepare(args.url, args.broker, args.width, args.tries_per_message)
+        settings = prepare(args.url, args.broker, args.width, args.tries_per_message, args.reuse)
         workers = start_workers(settings, count, args.concurrency)
         try:
             trigger(settings, "warmup")
@@ -134,7 +141,9 @@ def main() -> None:
             stop_workers(workers)
         print(
             f"[{broker}, PostgreSQL] {count} worker process(es) x {args.concurrency}, "
-            f"{args.tries_per_message or 1} tries per message: "
+            f"{args.tries_per_message or 1} tries per message"
+            + (f", reuse_processes={args.reuse}" if args.reuse else "")
+            + ": "
             f"fan-out of {args.width} no-op tasks in {seconds:.2f}s, "
             f"{args.width / seconds:.0f} tries/s; CPU per try: scheduler "
             f"{scheduler_cpu * 1000 / args.width:.2f} ms, workers "

@@ -130,7 +130,10 @@ class CelerySettings:
 
 @attrs.frozen
 class LocalSettings:
-    """The [local] section: opt-in process reuse for trusted, short tasks (Local executor).
+    """The [local] section: opt-in process reuse for trusted, short tasks.
+
+    It holds wherever tries run through a zygote: the Local executor's, and
+    each Celery worker's.
 
     `reuse_processes` 0 (the default) runs every try in a fresh forked
     process. N > 0 runs tries in long-lived worker processes, each replaced

@@ -127,6 +127,8 @@ def _run_worker(config: Settings, queues: list[str], loglevel: str) -> int:
         refuse=SQLITE_ACROSS_HOSTS if sqlite_path(normalize_url(url)) is not None else None,
         heartbeat_s=config.scheduler.heartbeat_sec,
         try_environment=try_environment(config),
+        reuse_processes=config.local.reuse_processes,
+        reuse_max_rss_mb=config.local.reuse_max_rss_mb,
     )
 
     def run_try(events_queue: str, sealed: str, scheduler_host: str) -> None:

@@ -85,6 +85,8 @@ class TryRunner:
         refuse: str | None = None,
         heartbeat_s: float = 2.0,
         try_environment: Mapping[str, str] | None = None,
+        reuse_processes: int = 0,
+        reuse_max_rss_mb: int = 1024,
     ) -> None:
         self.secret_key = secret_key
         self.events_url = events_url
@@ -98,8 +100,14 @@ class TryRunner:
         #: hands it to the zygote at once instead of after its poll timeout.
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
+        # The worker's tries run as the Local executor's do, `[local] reuse_processes` included.
         self.executor = LocalExecutor(
-            concurrency, secret_key, try_environment=try_environment, wakeup_fd=self._wake_read
+            concurrency,
+            secret_key,
+            reuse_processes=reuse_processes,
+            reuse_max_rss_mb=reuse_max_rss_mb,
+            try_environment=try_environment,
+            wakeup_fd=self._wake_read,
         )
         self._incoming: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._jobs: dict[_Ident, _Job] = {}

@@ -8,6 +8,7 @@ the module's tests; the fault tests start their own workers and schedulers.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -380,3 +381,30 @@ def test_bad_messages_on_the_broker_do_not_stop_scheduling(shared: Home) -> None
     assert tis["produce"].state is State.SUCCESS
     assert tis["consume"].state is State.SUCCESS
     assert shared.run_state("long", slow.run_id) is RunState.SUCCESS
+
+
+@pytest.fixture
+def reusing(tmp_path: Path) -> Iterator[Home]:
+    """A celery home on PostgreSQL and Redis whose workers reuse processes (no worker yet)."""
+    url, port = BROKERS["redis"]
+    if not _answers(port):
+        pytest.skip(f"redis is not answering on 127.0.0.1:{port}")
+    for home in _make_home(tmp_path, url):
+        with (home.path / "taskkit.toml").open("a", encoding="utf-8") as config:
+            config.write("[local]\nreuse_processes = 100\n")
+        yield home
+
+
+def test_workers_run_tries_in_reused_processes_when_configured(reusing: Home) -> None:
+    """`[local] reuse_processes` holds on Celery workers as in the Local executor: a worker
+    with one slot runs twelve tries in one long-lived process instead of twelve forks."""
+    worker = start_worker(reusing, concurrency=1)
+    try:
+        run = reusing.trigger("wide")
+        reusing.run_scheduler(core_parallelism=12)
+    finally:
+        stop_worker(worker)
+    assert reusing.run_state("wide", run.run_id) is RunState.SUCCESS
+    logs = [reusing.log_text("wide", run.run_id, f"nap_{i}", 1) for i in range(12)]
+    pids = {match.group(1) for log in logs if (match := re.search(r"pid=(\d+)", log))}
+    assert len(pids) == 1, logs[0]
