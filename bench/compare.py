@@ -46,9 +46,16 @@ def scheduler_rows(label: str, extra: list[str]) -> list[tuple[str, str, str]]:
     out = run(["bench_scheduler.py", "--length", "200", *extra])
     rate = find(r"(\d+) tasks/s", out)
     cpu = find(r"CPU per task: (scheduler [\d.]+ ms, zygote and tries [\d.]+ ms)", out)
+    running = find(r"running scheduler: .*?, (\d+ tasks/s) \(", out)
+    from_start = find(r"running scheduler: .*?from the run's start, (\d+ tasks/s)\)", out)
     hop = find(r"hop latency (median [\d.]+ ms, p90 [\d.]+ ms, p99 [\d.]+ ms)", out)
     return [
         (f"{label}: 1,000-task fan-out", f"{rate} tasks/s ({cpu} CPU per task)", at),
+        (
+            f"{label}: same, on a running scheduler",
+            f"{running} trigger to success, {from_start} from the run's start",
+            at,
+        ),
         (f"{label}: 200-task chain, hop", hop, at),
     ]
 
@@ -82,6 +89,11 @@ def main() -> None:
         at = load()
         out = run(["bench_celery.py", "--url", PG_URL, "--workers", "1"])
         rows.append(("Celery, Redis, 1 worker", find(r"(\d+ tries/s)", out), at))
+        at = load()
+        reusing = ["--tries-per-message", "8", "--reuse", "1000"]
+        out = run(["bench_celery.py", "--url", PG_URL, "--workers", "1", *reusing])
+        label = "Celery, Redis, 1 worker, 8 tries/message, reuse_processes=1000"
+        rows.append((label, find(r"(\d+ tries/s)", out), at))
 
     width = max(len(r[0]) for r in rows)
     value_width = max(len(r[1]) for r in rows)

@@ -494,6 +494,10 @@ class SequentialExecutor(LocalExecutor):
     """One try at a time, still each in its own child process: its capacity is always 1."""
 
     def __init__(
-        self, secret_key: bytes, *, try_environment: Mapping[str, str] | None = None
+        self,
+        secret_key: bytes,
+        *,
+        try_environment: Mapping[str, str] | None = None,
+        wakeup_fd: int | None = None,
     ) -> None:
-        super().__init__(1, secret_key, try_environment=try_environment)
+        super().__init__(1, secret_key, try_environment=try_environment, wakeup_fd=wakeup_fd)

@@ -17,11 +17,18 @@ if TYPE_CHECKING:
 Route = Callable[["Workload"], tuple[str, int]]
 
 
-def make_executor(settings: Settings, secret_key: bytes, route: Route) -> Executor:
-    """The executor `core.executor` names, with `core.parallelism` as its capacity."""
+def make_executor(
+    settings: Settings, secret_key: bytes, route: Route, *, wakeup_fd: int | None = None
+) -> Executor:
+    """The executor `core.executor` names, with `core.parallelism` as its capacity.
+
+    A local executor's `poll` also returns when `wakeup_fd` is readable (the caller drains it).
+    """
     parallelism = settings.core.parallelism
     if settings.core.executor == "sequential":
-        return SequentialExecutor(secret_key, try_environment=try_environment(settings))
+        return SequentialExecutor(
+            secret_key, try_environment=try_environment(settings), wakeup_fd=wakeup_fd
+        )
     if settings.core.executor == "celery":
         # Lazy: the Celery executor's modules (~90 ms) load only when it is the one chosen.
         from taskkit.execution.celery_executor import CeleryExecutor
@@ -40,4 +47,5 @@ def make_executor(settings: Settings, secret_key: bytes, route: Route) -> Execut
         reuse_processes=settings.local.reuse_processes,
         reuse_max_rss_mb=settings.local.reuse_max_rss_mb,
         try_environment=try_environment(settings),
+        wakeup_fd=wakeup_fd,
     )

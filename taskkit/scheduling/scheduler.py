@@ -56,6 +56,8 @@ from taskkit.scheduling.run_selection import RunCandidate, select_runs
 from taskkit.scheduling.selection import Candidate, Occupancy, Selection, select_tasks
 from taskkit.scheduling.signals import stop_requests
 from taskkit.scheduling.summary import RunSummary, SchedulerSummary
+from taskkit.scheduling.wakeup import MIN_INTERVAL_S as WAKE_UP_MIN_INTERVAL_S
+from taskkit.scheduling.wakeup import WakeUps
 from taskkit.states import OCCUPYING_STATES, RunState, State
 
 if TYPE_CHECKING:
@@ -127,6 +129,8 @@ class Scheduler:
         self.write_failures = 0
         #: A run finished: refresh at once, so catchup and max_active_runs move on promptly.
         self.refresh_soon = False
+        #: Where other processes on this host say a run was triggered (None: not listening).
+        self.wakeups: WakeUps | None = None
         self.store: Metastore
         self.creator: RunCreator
         self.asset_runs: AssetRunCreator
@@ -165,7 +169,12 @@ class Scheduler:
             )
             remove_secrets_from_environment()  # workers and tries inherit the environment
             self.loader = RunLoader(self.store, self.secret_key, self.settings.core.max_map_length)
-            self.executor = make_executor(self.settings, self.secret_key, self._route)
+            # A run triggered by another process on this host is looked for at once.
+            self.wakeups = WakeUps.listen(self.settings.database.sql_alchemy_conn)
+            wakeup_fd = self.wakeups.fileno() if self.wakeups is not None else None
+            self.executor = make_executor(
+                self.settings, self.secret_key, self._route, wakeup_fd=wakeup_fd
+            )
             stops = stop_requests(self._request_stop, lambda: self.stopping is not None)
             processor = processor_beside(self.settings, enabled=self._starts_processor())
             shared = shares_metastore(self.store.engine.url.get_backend_name())
@@ -195,6 +204,8 @@ class Scheduler:
                     self.triggerer.stop()
             self.summary.import_errors = len(self.store.list_import_errors())
         finally:
+            if self.wakeups is not None:
+                self.wakeups.close()
             self.store.dispose()
         self.summary.duration_s = time.monotonic() - started
         return self.summary
@@ -296,13 +307,13 @@ class Scheduler:
             self.recovered = True
         if self.exit_when_idle and not self.settings.scheduler.standalone_dag_processor:
             self._sync_dags()  # a batch run parses once, up front; else the processor parses
-        next_refresh = next_explain = next_beat = 0.0
+        next_refresh = next_explain = next_beat = refreshed = 0.0
         while self.stopping is None:
             clock = time.monotonic()
             now = self.clock()
             if clock >= next_refresh or self.refresh_soon:
                 self._refresh(now)
-                next_refresh = clock + REFRESH_INTERVAL_S
+                refreshed, next_refresh = clock, clock + REFRESH_INTERVAL_S
             if clock >= next_explain:
                 cpu = time.process_time()  # a system call: only on the rounds that explain
                 self._step(now, explain=True)
@@ -319,6 +330,8 @@ class Scheduler:
                     return
                 continue
             events = self.executor.poll(self._poll_timeout(next_refresh, now))
+            if self.wakeups is not None and self.wakeups.drain():  # a run was triggered
+                next_refresh = min(next_refresh, refreshed + WAKE_UP_MIN_INTERVAL_S)
             self._handle(events, self.clock())
 
     def _poll_timeout(self, next_refresh: float, now: dt.datetime) -> float:

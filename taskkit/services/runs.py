@@ -13,6 +13,7 @@ from taskkit import validation
 from taskkit.authoring.params import resolve_params
 from taskkit.scheduling.engine import mapped_state
 from taskkit.scheduling.timetable import Timetable
+from taskkit.scheduling.wakeup import wake_scheduler
 from taskkit.services.dag_versions import current_version, load_version
 from taskkit.states import RunState, RunType, State
 
@@ -47,7 +48,7 @@ def trigger(
     dag = load_version(config, version)
     run_conf = dict(conf or {})
     resolve_params(dag.params, run_conf, dag_id=dag_id)  # a bad value: one line, no run
-    return store.create_run(
+    run = store.create_run(
         dag_id,
         run_id or f"manual__{when.isoformat()}",
         when,
@@ -57,6 +58,8 @@ def trigger(
         conf=run_conf,
         data_interval=Timetable.of(dag).manual_interval(when),
     )
+    wake_scheduler(config.database.sql_alchemy_conn)  # else it looks within 0.5 s
+    return run
 
 
 def list_runs(
