@@ -137,6 +137,10 @@ def trigger(settings: object, dag_id: str) -> str:
         tasks=list(spec.tasks.values()),
     )
     store.dispose()
+    with contextlib.suppress(ImportError):  # as `dags trigger` does (code before it had none)
+        from taskkit.scheduling.wakeup import wake_scheduler
+
+        wake_scheduler(settings.database.sql_alchemy_conn)  # type: ignore[attr-defined]
     return run_id
 
 
