@@ -27,6 +27,7 @@ import tempfile
 import textwrap
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -281,13 +282,10 @@ def wait_for_success(settings: object, dag_id: str, run_id: str, timeout: float 
     return run
 
 
-def measure_running(settings: object, where: str, width: int) -> None:
-    """(a') the fan-out triggered on a scheduler that already runs, as a service's would be.
-
-    Start-up (imports, the zygote, parsing the folder) is left out. Trigger to success
-    includes the up to 0.5 s the scheduler takes to notice a run another process created
-    (its refresh interval); the rate is also given from the run's start, by its own stamps.
-    """
+@contextlib.contextmanager
+def running_scheduler(settings: object, warmup: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A `taskkit scheduler` (a service's: no --exit-when-idle), warmed up by one run of
+    `warmup`, stopped on leaving."""
     process = subprocess.Popen(
         [sys.executable, "-m", "taskkit", "scheduler"],
         env=scheduler_env(settings),
@@ -295,8 +293,22 @@ def measure_running(settings: object, where: str, width: int) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for_success(settings, "hundred", trigger(settings, "hundred"))  # warms it up
+        wait_for_success(settings, warmup, trigger(settings, warmup))
         time.sleep(0.5)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def measure_running(settings: object, where: str, width: int) -> None:
+    """(a') the fan-out triggered on a scheduler that already runs, as a service's would be.
+
+    Start-up (imports, the zygote, parsing the folder) is left out; the trigger wakes the
+    scheduler as `dags trigger` does. The rate is also given from the run's start, by its
+    own stamps.
+    """
+    with running_scheduler(settings, "hundred") as process:
         run_id = trigger(settings, "fan_out")
         own_before, below_before = _tree_cpu_s(process.pid)
         started = time.perf_counter()
@@ -305,9 +317,6 @@ def measure_running(settings: object, where: str, width: int) -> None:
         running = (run.ended_at - run.started_at).total_seconds()
         time.sleep(0.2)  # the last tries' processes exit and are reaped
         own_after, below_after = _tree_cpu_s(process.pid)
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
     print(
         f"[{where}] fan-out of {width} tasks on a running scheduler: {seconds:.2f}s trigger to "
         f"success, {width / seconds:.0f} tasks/s ({running:.2f}s from the run's start, "
