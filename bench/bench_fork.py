@@ -1,0 +1,96 @@
+"""Benchmark what one fork and exit cost a process holding a DAG of N tasks, as the zygote does.
+
+  .venv/bin/python bench/bench_fork.py 0 1000 100000
+
+For each N: parse a DAG file of N no-op `@task`s, unpickle its payload as the zygote does
+(with what the zygote imports loaded, then `gc.freeze()`), and time 200 fork+exit of a child
+that runs nothing (CPU of parent and children, and wall time, per fork). Each N runs in a
+fresh interpreter, so one DAG's memory does not weigh on the next.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DAG_FILE = """
+from taskkit import DAG, task
+
+@task
+def noop():
+    return None
+
+with DAG("huge", max_active_tasks=32) as huge:
+    for _ in range({n}):
+        noop()
+"""
+FORKS = 200
+
+
+def _rss_mb() -> int:
+    status = Path("/proc/self/status").read_text().splitlines()
+    return int(next(line for line in status if line.startswith("VmRSS")).split()[1]) // 1024
+
+
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def measure(n: int) -> None:
+    import taskkit.execution.worker  # noqa: F401  # what the zygote imports
+    from taskkit import serde
+
+    held = None
+    if n:
+        # Parsed in another interpreter, so only the unpickled DAG is held here, as in the
+        # zygote (the parse's leftovers would double the resident memory).
+        folder = Path(tempfile.mkdtemp(prefix="taskkit-bench-"))
+        (folder / "huge.py").write_text(DAG_FILE.format(n=n))
+        subprocess.run([sys.executable, __file__, "--parse", str(folder)], check=True)
+        held = serde.loads_dag((folder / "payload").read_bytes())
+    gc.collect()
+    gc.freeze()
+    cpu, wall = _cpu(), time.perf_counter()
+    for _ in range(FORKS):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+    cpu, wall = _cpu() - cpu, time.perf_counter() - wall
+    print(
+        f"{n:,}-task DAG held, RSS {_rss_mb()} MB: fork+exit {cpu * 1000 / FORKS:.2f} ms CPU, "
+        f"{wall * 1000 / FORKS:.2f} ms wall",
+        flush=True,
+    )
+    del held
+
+
+def parse(folder: Path) -> None:
+    """Write the payload of the DAG in `folder`/huge.py to `folder`/payload."""
+    from taskkit.scheduling.dag_processor import parse_file
+
+    (parsed,) = parse_file(folder / "huge.py").dags
+    (folder / "payload").write_bytes(parsed.payload)
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--one":
+        measure(int(sys.argv[2]))
+        return
+    if len(sys.argv) == 3 and sys.argv[1] == "--parse":
+        parse(Path(sys.argv[2]))
+        return
+    for n in sys.argv[1:] or ["0", "1000", "100000"]:
+        subprocess.run([sys.executable, __file__, "--one", n], check=True)
+
+
+if __name__ == "__main__":
+    main()
