@@ -151,7 +151,9 @@ class Zygote:
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         os.set_blocking(self.wake_r, False)
-        signal.set_wakeup_fd(self.wake_w)
+        # A full pipe already means "wake up": under a long stream of work the loop may not
+        # drain it for 65,536 exits, and CPython would print a traceback for each one more.
+        signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         # The scheduler decides when to stop (and the zygote exits when it goes away): a
         # Ctrl-C or a SIGTERM sent to the whole process group must not lose running tries.

