@@ -8,8 +8,10 @@ tasks per second; (b) a 200-task chain: the latency from one task's end to the
 next task's start, as recorded by the tasks themselves; (d) the scheduler's
 peak RSS while it holds a 10,000-task run (--rss); (f) with --scale, issue 13's scale
 goal: a 100,000-task fan-out run and 1,000 runs of 100 tasks, each beside a 1,000-task run
-measured the same way, with peak RSS and CPU per task. core.parallelism is 32 and the fan-out
-DAGs set max_active_tasks=32, so the default per-DAG limit of 16 does not cap them.
+measured the same way, with peak RSS and CPU per task; (g) with --peak-after S, only the
+scheduler's peak RSS over the first S seconds of the --huge fan-out. core.parallelism is 32
+and the fan-out DAGs set max_active_tasks=32, so the default per-DAG limit of 16 does not
+cap them.
 """
 
 from __future__ import annotations
@@ -368,6 +370,34 @@ def measure_rss(url: str | None, where: str) -> None:
     )
 
 
+def measure_peak(url: str | None, where: str, huge: int, seconds: float) -> None:
+    """(g) the scheduler's peak RSS over the first `seconds` of a `huge`-task fan-out run
+    (its first decisions are the peak), without waiting for the run to end."""
+    settings, _ = prepare(url, 1, 1, huge)
+    trigger(settings, "huge")
+    folder = str(settings.core.dags_folder)  # type: ignore[attr-defined]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "taskkit", "scheduler", "--dags-folder", folder],
+        env=scheduler_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    peak_kb = 0
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            peak_kb = int(next(x for x in status.splitlines() if x.startswith("VmHWM:")).split()[1])
+            time.sleep(0.5)
+    finally:
+        process.kill()
+        process.wait()
+    print(
+        f"[{where}] {huge:,}-task fan-out, first {seconds:.0f} s: scheduler peak RSS "
+        f"{peak_kb / 1024:.0f} MB"
+    )
+
+
 def measure_scale(url: str | None, where: str, huge: int, runs: int) -> None:
     """(f) a `huge`-task fan-out run and `runs` runs of 100 tasks, each beside 1,000 tasks."""
 
@@ -405,10 +435,18 @@ def main() -> None:
     )
     parser.add_argument("--huge", type=int, default=100_000, help="tasks of the --scale fan-out")
     parser.add_argument("--runs", type=int, default=1000, help="100-task runs of --scale")
+    parser.add_argument(
+        "--peak-after",
+        type=float,
+        metavar="SECONDS",
+        help="only the scheduler's peak RSS over the first SECONDS of the --huge fan-out",
+    )
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     where = "PostgreSQL" if args.url else "SQLite"
-    if args.scale:
+    if args.peak_after:
+        measure_peak(args.url, where, args.huge, args.peak_after)
+    elif args.scale:
         measure_scale(args.url, where, args.huge, args.runs)
     elif args.rss:
         measure_rss(args.url, where)
