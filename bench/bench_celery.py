@@ -21,17 +21,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import structlog
 from bench_scheduler import (  # same directory: run as a script
+    fresh_pg_schema,
     run_scheduler,
     running_scheduler,
     trigger,
     wait_for_success,
 )
-from sqlalchemy import create_engine, text
 
 DAG_FILE = """
 from taskkit import DAG, task
@@ -60,12 +59,7 @@ def prepare(
     home = Path(tempfile.mkdtemp(prefix="taskkit-bench-celery-"))
     (home / "dags").mkdir()
     (home / "dags" / "bench_dags.py").write_text(DAG_FILE.format(width=width - 1))
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    engine.dispose()
-    url = f"{url}?options=-csearch_path%3D{schema}"
+    schema, url = fresh_pg_schema(url)
     (home / "taskkit.toml").write_text(
         f"[core]\nexecutor = 'celery'\nparallelism = 32\n"
         f"[database]\nsql_alchemy_conn = {url!r}\n"

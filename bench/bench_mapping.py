@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import structlog
+from bench_scheduler import fresh_pg_schema  # same directory: run as a script
 
 from taskkit import DAG, task
 
@@ -105,14 +106,7 @@ def _settings(url: str | None, count: int) -> object:
         "scheduler.parsing_timeout": 300.0,
     }
     if url:
-        from sqlalchemy import create_engine, text
-
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        engine.dispose()
-        overrides["database.sql_alchemy_conn"] = f"{url}?options=-csearch_path%3D{schema}"
+        _, overrides["database.sql_alchemy_conn"] = fresh_pg_schema(url)
     settings = load_settings(overrides, environ={"TASKKIT_HOME": str(home)})
     (reset_db if url else init_db)(settings.database.sql_alchemy_conn, 128)
     return settings

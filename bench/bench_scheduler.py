@@ -83,6 +83,19 @@ with DAG("huge", max_active_tasks=32) as huge:
 PARSING_TIMEOUT_S = 600.0
 
 
+def fresh_pg_schema(url: str) -> tuple[str, str]:
+    """A new PostgreSQL schema for one benchmark run: its name, and `url` with it as the
+    search path (each run starts from an empty metastore; nothing else is touched)."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    engine.dispose()
+    return schema, f"{url}?options=-csearch_path%3D{schema}"
+
+
 def prepare(
     url: str | None, width: int, length: int, huge: int, reuse: int = 0
 ) -> tuple[object, Path]:
@@ -104,14 +117,7 @@ def prepare(
         "scheduler.parsing_timeout": PARSING_TIMEOUT_S,
     }
     if url:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        from sqlalchemy import create_engine, text
-
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        engine.dispose()
-        url = f"{url}?options=-csearch_path%3D{schema}"
+        _, url = fresh_pg_schema(url)
         overrides["database.sql_alchemy_conn"] = url
     settings = load_settings(overrides, environ={"TASKKIT_HOME": str(home)})
     (reset_db if url else init_db)(settings.database.sql_alchemy_conn, 128)

@@ -18,6 +18,8 @@ import tempfile
 import time
 import uuid
 
+from bench_scheduler import fresh_pg_schema  # same directory: run as a script
+
 from taskkit.metastore import Metastore, TIChange
 from taskkit.metastore.migrate import init_db, reset_db
 from taskkit.model.keys import TaskInstanceKey
@@ -91,15 +93,8 @@ def main() -> None:
     parser.add_argument("--url", help="a PostgreSQL URL; SQLite in a temp dir by default")
     args = parser.parse_args()
     url = args.url or f"sqlite:///{tempfile.mkdtemp(prefix='taskkit-bench-')}/taskkit.db"
-    if args.url:  # a schema of its own, as bench_scheduler.py does
-        from sqlalchemy import create_engine, text
-
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        engine = create_engine(args.url)
-        with engine.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        engine.dispose()
-        url = f"{args.url}?options=-csearch_path%3D{schema}"
+    if args.url:
+        _, url = fresh_pg_schema(args.url)
     (reset_db if args.url else init_db)(url, 128)
     where = "PostgreSQL" if args.url else "SQLite"
     for batch in (4, 30):
