@@ -151,6 +151,19 @@ def run_all(executor: LocalExecutor, timeout: float = 20.0) -> dict[str, TryFini
     return {e.key.task_id: e for e in events if isinstance(e, TryFinished)}
 
 
+def run_one(
+    executor: LocalExecutor, workload: Workload, harness: Harness
+) -> tuple[TryStarted, TryFinished]:
+    """Run one try alone: the two events it reports, the start first."""
+    executor.submit(workload, harness.payload)
+    events: list[Event] = []
+    while executor.running():
+        events.extend(executor.poll(5))
+    started, finished = events
+    assert isinstance(started, TryStarted) and isinstance(finished, TryFinished)
+    return started, finished
+
+
 def pid_alive(pid: int) -> bool:
     """Whether process `pid` exists and is not a zombie."""
     try:
@@ -164,13 +177,8 @@ def test_success_reports_value_and_pushed_xcoms(executor: LocalExecutor, harness
     """A try that returns reports success, its value, its pushed XComs and a TryStarted first."""
     upstream = {("up", "return_value"): encode_xcom("hi")}
     workload = harness.workload("returns", 2, upstream_xcoms=upstream)
-    executor.submit(workload, harness.payload)
-    events: list[Event] = []
-    while executor.running():
-        events.extend(executor.poll(5))
-    started, finished = events
-    assert isinstance(started, TryStarted) and started.try_number == 2 and started.pid > 0
-    assert isinstance(finished, TryFinished)
+    started, finished = run_one(executor, workload, harness)
+    assert started.try_number == 2 and started.pid > 0
     assert finished.result.outcome is TryOutcome.SUCCESS
     pushed = {name: decode_xcom(value) for name, value in finished.result.xcoms.items()}
     assert pushed == {"return_value": {"upstream": "hi", "try": 2}, "extra": [1, 2]}
@@ -392,12 +400,7 @@ def test_process_reuse_runs_several_tries_per_process(
     """With reuse_processes = 3, a worker process runs up to three tries, then is replaced."""
     pids: list[int] = []
     for try_number in range(1, 10):
-        reusing.submit(harness.workload("up", try_number), harness.payload)
-        events: list[Event] = []
-        while reusing.running():
-            events.extend(reusing.poll(5))
-        started, finished = events
-        assert isinstance(started, TryStarted) and isinstance(finished, TryFinished)
+        started, finished = run_one(reusing, harness.workload("up", try_number), harness)
         assert finished.result.outcome is TryOutcome.SUCCESS
         assert decode_xcom(finished.result.xcoms["return_value"]) == 7
         pids.append(started.pid)
@@ -413,12 +416,7 @@ def test_process_reuse_replaces_a_worker_past_its_memory_limit(harness: Harness)
     try:
         pids = []
         for try_number in (1, 2, 3):
-            executor.submit(harness.workload("up", try_number), harness.payload)
-            events: list[Event] = []
-            while executor.running():
-                events.extend(executor.poll(5))
-            started, finished = events
-            assert isinstance(started, TryStarted) and isinstance(finished, TryFinished)
+            started, finished = run_one(executor, harness.workload("up", try_number), harness)
             assert finished.result.outcome is TryOutcome.SUCCESS
             pids.append(started.pid)
     finally:
