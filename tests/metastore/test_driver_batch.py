@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import Engine, text
 
 from taskkit.metastore import Metastore, RunRecord
 from taskkit.metastore.driver_batch import DriverBatch
@@ -33,28 +34,32 @@ def key_of(task_id: str) -> dict[str, object]:
     return {"k_dag_id": "etl", "k_run_id": "run1", "k_task_id": task_id, "k_map_index": -1}
 
 
+@pytest.fixture
+def engine(db_url: str, metastore: Metastore) -> Iterator[Engine]:
+    """An engine of its own on the test's (initialised) metastore."""
+    engine = create_engine_for(db_url)
+    yield engine
+    engine.dispose()
+
+
 def test_a_row_written_on_the_driver_is_stored_as_sqlalchemy_stores_it(
-    db_url: str, metastore: Metastore, make_run: MakeRun
+    engine: Engine, metastore: Metastore, make_run: MakeRun
 ) -> None:
     """Task a goes through SQLAlchemy, task b through a DriverBatch: the stored values match."""
     make_run()
     now = dt.datetime(2026, 3, 1, 8, 0, 0, 123456, tzinfo=dt.timezone.utc)
     statement = _conditional_update(frozenset({State.NONE}), COLUMNS)
-    engine = create_engine_for(db_url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(statement, {**key_of("a"), **VALUES, "updated_at": now})
-            batch = DriverBatch.compile(statement, connection.dialect)
-            shared = {"updated_at": batch.process("updated_at", now)}
-            row = batch.row({**key_of("b"), **VALUES}, shared)
-            assert batch.execute(connection, [row]) == [1]
-        with engine.connect() as connection:
-            a, b = (
-                connection.exec_driver_sql(f"{STORED} WHERE task_id = '{task_id}'").one()
-                for task_id in ("a", "b")
-            )
-    finally:
-        engine.dispose()
+    with engine.begin() as connection:
+        connection.execute(statement, {**key_of("a"), **VALUES, "updated_at": now})
+        batch = DriverBatch.compile(statement, connection.dialect)
+        shared = {"updated_at": batch.process("updated_at", now)}
+        row = batch.row({**key_of("b"), **VALUES}, shared)
+        assert batch.execute(connection, [row]) == [1]
+    with engine.connect() as connection:
+        a, b = (
+            connection.exec_driver_sql(f"{STORED} WHERE task_id = '{task_id}'").one()
+            for task_id in ("a", "b")
+        )
     assert a == b
     (ti_a, ti_b) = metastore.list_task_instances("etl", "run1")
     assert ti_b.queued_at == VALUES["queued_at"] and ti_b.started_at == VALUES["started_at"]
@@ -62,22 +67,16 @@ def test_a_row_written_on_the_driver_is_stored_as_sqlalchemy_stores_it(
 
 
 def test_each_row_says_whether_its_state_was_the_expected_one(
-    db_url: str, metastore: Metastore, make_run: MakeRun
+    engine: Engine, metastore: Metastore, make_run: MakeRun
 ) -> None:
     """Each row's count says whether it matched its expected state."""
     make_run()
-    engine = create_engine_for(db_url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                text("UPDATE task_instance SET state = 'skipped' WHERE task_id = 'a'")
-            )
-            statement = _conditional_update(frozenset({State.NONE}), ("state",))
-            batch = DriverBatch.compile(statement, connection.dialect)
-            shared = {"updated_at": batch.process("updated_at", dt.datetime.now(dt.timezone.utc))}
-            rows = [batch.row({**key_of(t), "state": State.QUEUED}, shared) for t in ("a", "b")]
-            assert batch.execute(connection, rows) == [0, 1]
-    finally:
-        engine.dispose()
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE task_instance SET state = 'skipped' WHERE task_id = 'a'"))
+        statement = _conditional_update(frozenset({State.NONE}), ("state",))
+        batch = DriverBatch.compile(statement, connection.dialect)
+        shared = {"updated_at": batch.process("updated_at", dt.datetime.now(dt.timezone.utc))}
+        rows = [batch.row({**key_of(t), "state": State.QUEUED}, shared) for t in ("a", "b")]
+        assert batch.execute(connection, rows) == [0, 1]
     states = {ti.task_id: ti.state for ti in metastore.list_task_instances("etl", "run1")}
     assert states == {"a": State.SKIPPED, "b": State.QUEUED}
