@@ -19,6 +19,7 @@ from taskkit.authoring.arguments import (
 )
 from taskkit.authoring.dependencies import DependencyMixin
 from taskkit.authoring.params import ParamsDict
+from taskkit.authoring.shared_state import compact_state, share_defaults
 from taskkit.errors import (
     AssetDefinitionError,
     DagAssignmentError,
@@ -461,6 +462,10 @@ class BaseOperator(DependencyMixin):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.dag.dag_id}.{self.task_id}>"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The attributes that differ from the class's: unpickled, the rest stay shared."""
+        return compact_state(self)
+
     # -- validation ----------------------------------------------------------
 
     def _assets(self, name: str, value: object) -> list[Asset | AssetAlias | AssetRef]:
@@ -552,3 +557,20 @@ class BaseOperator(DependencyMixin):
 
     def _as_optional_delta(self, name: str, value: Any) -> dt.timedelta | None:
         return None if value is None else self._as_delta(name, value)
+
+
+share_defaults(
+    BaseOperator,
+    values={
+        **{name: value for name, value in TASK_DEFAULTS.items() if name not in _CALLBACKS},
+        "is_setup": False,
+        "is_teardown": False,
+        "on_failure_fail_dagrun": False,
+    },
+    fresh={
+        **dict.fromkeys(("inlets", "outlets", *_CALLBACKS), list),
+        "upstream_task_ids": set,
+        "downstream_task_ids": set,
+        "params": ParamsDict,
+    },
+)

@@ -18,6 +18,7 @@ from taskkit.authoring.dependencies import DependencyMixin
 from taskkit.authoring.operators import PythonOperator, signature_of
 from taskkit.authoring.params import DagParam, holds_dag_param
 from taskkit.authoring.sensor import BaseSensorOperator, PokeReturnValue
+from taskkit.authoring.shared_state import share_defaults
 from taskkit.errors import DagAssignmentError
 
 if TYPE_CHECKING:
@@ -132,6 +133,9 @@ class DecoratedPythonOperator(PythonOperator):
             resolve_xcom_args(self.op_args, xcom, params),
             resolve_xcom_args(self.op_kwargs, xcom, params),
         )
+
+
+share_defaults(DecoratedPythonOperator, values={"has_xcom_args": False}, fresh={})
 
 
 class _DecoratedBranchOperator(BranchMixin, DecoratedPythonOperator):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from taskkit.authoring.asset_events import drain_metadata
 from taskkit.authoring.baseoperator import BaseOperator
 from taskkit.authoring.params import DagParam
+from taskkit.authoring.shared_state import share_defaults
 from taskkit.errors import InvalidTaskParameterError, TaskSkipped
 
 if TYPE_CHECKING:
@@ -80,11 +81,15 @@ def context_parameters(function: Callable[..., Any]) -> tuple[frozenset[str], bo
     """Which context keys `function` asks for by name, and whether it takes **kwargs."""
     signature = signature_of(function)
     if signature is None:
-        return frozenset(), False
+        return _NO_NAMES, False
     parameters = signature.parameters.values()
-    names = frozenset(p.name for p in parameters if p.name in CONTEXT_KEYS)
+    names = frozenset(p.name for p in parameters if p.name in CONTEXT_KEYS) or _NO_NAMES
     takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
     return names, takes_kwargs
+
+
+#: One empty set for every callable asking for no context key (CPython makes one per call).
+_NO_NAMES: frozenset[str] = frozenset()
 
 
 class PythonOperator(BaseOperator):
@@ -138,6 +143,13 @@ class PythonOperator(BaseOperator):
         if "outlet_events" in context:  # a generator function may `yield Metadata(...)`
             return drain_metadata(value, context["outlet_events"])
         return value
+
+
+share_defaults(
+    PythonOperator,
+    values={"templates_dict": None, "_context_names": _NO_NAMES, "_takes_kwargs": False},
+    fresh={"op_args": list, "op_kwargs": dict},
+)
 
 
 class BashOperator(BaseOperator):
