@@ -84,10 +84,10 @@ class Occupancy:
         self, dag_id: str, task_id: str, pool: str, pool_slots: int, run_id: str = ""
     ) -> None:
         self.total -= 1
-        self.per_dag[dag_id] -= 1
-        self.per_task[dag_id, task_id] -= 1
-        self.per_pool[pool] -= pool_slots
-        self.per_run_task[dag_id, run_id, task_id] -= 1
+        _take(self.per_dag, dag_id, 1)
+        _take(self.per_task, (dag_id, task_id), 1)
+        _take(self.per_pool, pool, pool_slots)
+        _take(self.per_run_task, (dag_id, run_id, task_id), 1)
 
     def defer(self, pool: str, pool_slots: int) -> None:
         """A task instance of `pool` is deferred (it left `add`'s counts when its try ended)."""
@@ -111,6 +111,17 @@ class Occupancy:
             _copy(self.per_run_task),
             self.deferred_per_pool,  # selection never changes it: shared, not copied
         )
+
+
+def _take(counts: Counter[K], key: K, n: int) -> None:
+    """Subtract `n` from `counts[key]`, dropping the key at zero: the counters keep only what
+    is held now, so the copy each selection round makes stays small however many tasks ran
+    (a 100,000-task run left 100,000 zero entries per counter to copy)."""
+    left = counts[key] - n
+    if left:
+        counts[key] = left
+    else:
+        del counts[key]
 
 
 def _copy(counts: Counter[K]) -> Counter[K]:

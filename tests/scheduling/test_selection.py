@@ -73,6 +73,22 @@ def test_parallelism_caps_the_number_of_active_tries() -> None:
     assert {w.kind for w in selection.waits.values()} == {WaitKind.PARALLELISM}
 
 
+def test_occupancy_forgets_tries_that_ended() -> None:
+    """After 1,000 tries came and went, the counts a selection round copies hold only the one
+    still running: a 100,000-task run does not make every later round copy 100,000 zeros."""
+    occupancy = Occupancy()
+    for i in range(1000):
+        occupancy.add("big", f"t{i}", "p", 1, run_id="r")
+        occupancy.remove("big", f"t{i}", "p", 1, run_id="r")
+    occupancy.add("big", "last", "p", 2, run_id="r")
+    copy = occupancy.copy()
+    assert (copy.total, dict(copy.per_dag), dict(copy.per_pool)) == (1, {"big": 1}, {"p": 2})
+    assert dict(copy.per_task) == {("big", "last"): 1}
+    assert dict(copy.per_run_task) == {("big", "r", "last"): 1}
+    selection = select_tasks([cand("a")], pools={"p": 3}, parallelism=9, occupancy=occupancy)
+    assert started(selection) == ["a"]
+
+
 def test_explain_false_omits_parallelism_waits() -> None:
     """A large backlog held back only by parallelism is not explained when explain=False."""
     selection = select_tasks(
