@@ -46,6 +46,8 @@ log = structlog.get_logger(__name__)
 _DROPPED = object()
 #: How long a reader waits on the socket for the next message of a batch already started.
 _SOCKET_POLL_S = 0.001
+#: The longest a Redis reader blocks at once (under its socket's 30-s timeout).
+LONGEST_REDIS_BLOCK_S = 10.0
 #: Most events one `receive` returns (the scheduler commits them in one transaction).
 BATCH = 2000
 
@@ -144,7 +146,8 @@ class RedisEventChannel:
             return
 
     def receive(self, timeout: float, limit: int = BATCH) -> list[object]:
-        """Events waiting now, oldest first (blocking up to `timeout`, at most 10 s, for one)."""
+        """Events waiting now, oldest first (blocking up to `timeout`, at most
+        LONGEST_REDIS_BLOCK_S, for one)."""
         try:
             raw = self._take_raw(timeout, limit)
         except self._lost() as exc:
@@ -165,7 +168,7 @@ class RedisEventChannel:
         first = client.blmove(
             self.queue_name,
             self.unacked_name,
-            min(timeout, 10.0),  # type: ignore[arg-type]  # Redis takes fractions of a second
+            min(timeout, LONGEST_REDIS_BLOCK_S),  # type: ignore[arg-type]  # Redis takes fractions of a second
             src="RIGHT",
             dest="RIGHT",
         )

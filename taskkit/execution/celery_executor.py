@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import select
 import socket
 import time
 import uuid
@@ -54,6 +55,10 @@ _Ident = tuple["TaskInstanceKey", int]
 #: reconnection whether the broker restarted empty (and messages were lost).
 _MARK = "taskkit:broker-mark:"
 
+#: With a wake-up fd, a wait for events blocks in the broker this long at a time, then looks
+#: at the fd: the broker's blocking read cannot also watch it.
+WAKE_UP_SLICE_S = 0.05
+
 
 @attrs.define
 class _Flight:
@@ -82,8 +87,11 @@ class CeleryExecutor:
         metastore_url: str,
         route: Route,
         heartbeat_timeout_s: float,
+        wakeup_fd: int | None = None,
     ) -> None:
         self.capacity = capacity
+        #: Readable when a run was triggered on this host (the scheduler drains it).
+        self.wakeup_fd = wakeup_fd
         self.config = config
         self.secret_key = secret_key
         self.route = route
@@ -188,7 +196,7 @@ class CeleryExecutor:
         try:
             for channel in self._inherited:  # a dead scheduler's adopted tries report here
                 received.extend(channel.receive(0))
-            fresh = self._channel.receive(timeout if not received else 0)
+            fresh = self._wait(timeout if not received else 0)
             drained = len(fresh) < BATCH
             received.extend(fresh)
         except ConnectionError as exc:
@@ -204,6 +212,17 @@ class CeleryExecutor:
         if self._inherited and all(f.workload is not None for f in self._in_flight.values()):
             self._drop_inherited()
         return events
+
+    def _wait(self, timeout: float) -> list[object]:
+        """Events from the channel, blocking up to `timeout` for the first, or until woken."""
+        if self.wakeup_fd is None or timeout <= WAKE_UP_SLICE_S:
+            return self._channel.receive(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            fresh = self._channel.receive(max(min(left, WAKE_UP_SLICE_S), 0))
+            if fresh or left <= WAKE_UP_SLICE_S or select.select([self.wakeup_fd], [], [], 0)[0]:
+                return fresh
 
     def _drop_inherited(self) -> None:
         """Every adopted try has finished: delete the dead schedulers' channels (and marks)."""

@@ -22,7 +22,8 @@ def make_executor(
 ) -> Executor:
     """The executor `core.executor` names, with `core.parallelism` as its capacity.
 
-    A local executor's `poll` also returns when `wakeup_fd` is readable (the caller drains it).
+    `poll` also returns when `wakeup_fd` is readable (the caller drains it): at once for the
+    local executors, within `WAKE_UP_SLICE_S` for Celery's.
     """
     parallelism = settings.core.parallelism
     if settings.core.executor == "sequential":
@@ -40,6 +41,7 @@ def make_executor(
             metastore_url=settings.database.sql_alchemy_conn,
             route=route,
             heartbeat_timeout_s=settings.scheduler.task_heartbeat_timeout,
+            wakeup_fd=wakeup_fd,
         )
     return LocalExecutor(
         parallelism,

@@ -383,6 +383,36 @@ def test_bad_messages_on_the_broker_do_not_stop_scheduling(shared: Home) -> None
     assert shared.run_state("long", slow.run_id) is RunState.SUCCESS
 
 
+def test_a_triggered_run_wakes_a_celery_scheduler(
+    shared: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With refreshes an hour apart, a run triggered on this host is still picked up: the
+    Celery executor's wait for events looks at the scheduler's wake-up socket between reads.
+    (A Redis reader's blocking read is capped: here above the test's wait.)"""
+    from taskkit.execution import celery_channel
+    from taskkit.scheduling import scheduler as scheduler_module
+    from taskkit.scheduling.scheduler import Scheduler
+    from taskkit.scheduling.wakeup import wake_scheduler
+    from taskkit.services import runs
+
+    monkeypatch.setattr(scheduler_module, "REFRESH_INTERVAL_S", 3600.0)
+    monkeypatch.setattr(celery_channel, "LONGEST_REDIS_BLOCK_S", 25.0)
+    scheduler = Scheduler(shared.settings(), exit_when_idle=False)
+    thread = threading.Thread(target=scheduler.run)
+    thread.start()
+    try:
+        first = runs.trigger(shared.store, shared.settings(), "seed", run_id="woken-first")
+        wait_for(lambda: shared.run_state("seed", first.run_id) is RunState.SUCCESS, timeout=60)
+        # Long after its first refresh: only the wake-up can make it look again.
+        second = runs.trigger(shared.store, shared.settings(), "seed", run_id="woken-second")
+        wait_for(lambda: shared.run_state("seed", second.run_id) is RunState.SUCCESS, timeout=20)
+    finally:
+        scheduler._request_stop("SIGTERM")
+        wake_scheduler(shared.db_url)  # out of its hour-long wait, to see the stop
+        thread.join(60)
+    assert not thread.is_alive()
+
+
 @pytest.fixture
 def reusing(tmp_path: Path) -> Iterator[Home]:
     """A celery home on PostgreSQL and Redis whose workers reuse processes (no worker yet)."""
