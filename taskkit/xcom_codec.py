@@ -3,13 +3,13 @@
 Split from taskkit.serde so that storing or reading a JSON value (nearly every
 XCom) never imports cloudpickle: a try's first return value, or a cold
 DAG.test(), would pay ~10 ms for it. cloudpickle loads only to pickle a value,
-and hashlib/hmac (OpenSSL, ~2 ms) only to sign or check one.
+pickle (~2 ms) only to pickle or load one, and hashlib/hmac (OpenSSL, ~2 ms)
+only to sign or check one.
 """
 
 from __future__ import annotations
 
 import enum
-import pickle
 
 from taskkit import tagged_json
 from taskkit.errors import XComEncodeError, XComIntegrityError
@@ -45,7 +45,9 @@ def encode_xcom(
         if not allow_pickle:
             raise XComEncodeError(exc.type_name, exc.path, pickling=False) from None
         unsupported = exc
-    import cloudpickle  # lazy: see the module's note
+    import pickle  # lazy, as cloudpickle: see the module's note
+
+    import cloudpickle
 
     try:
         pickled = bytes(cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
@@ -114,6 +116,8 @@ def decode_xcom(data: bytes, encoding: str, *, key: bytes | None) -> object:
         if key is None:
             raise XComIntegrityError("A pickled XCom value cannot be loaded without the key.")
         data, kind = verify_xcom(data, kind, key)
+    import pickle  # lazy: see the module's note
+
     return pickle.loads(data)
 
 

@@ -64,7 +64,7 @@ def test_importing_taskkit_loads_no_heavy_dependencies() -> None:
 def test_testing_an_unscheduled_dag_loads_no_schedule_or_value_libraries() -> None:
     """A first DAG.test() of a DAG without a schedule or exotic XComs stays cheap to start:
     no croniter/dateutil (cron schedules only), no decimal or uuid (such XComs only), no
-    cloudpickle (pickled XComs only)."""
+    cloudpickle or pickle (pickled XComs only)."""
     code = (
         "import sys, datetime as dt\n"
         "from taskkit import DAG, task\n"
@@ -74,7 +74,8 @@ def test_testing_an_unscheduled_dag_loads_no_schedule_or_value_libraries() -> No
         "with DAG('cold', start_date=dt.datetime(2026, 1, 1)) as dag:\n"
         "    hello()\n"
         "assert dag.test().state == 'success'\n"
-        "heavy = ('croniter', 'dateutil', 'decimal', 'uuid', 'cloudpickle', 'sqlalchemy')\n"
+        "heavy = ('croniter', 'dateutil', 'decimal', 'uuid', 'cloudpickle', 'pickle',\n"
+        "         'sqlalchemy')\n"
         "print(','.join(m for m in heavy if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
