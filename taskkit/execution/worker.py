@@ -256,7 +256,7 @@ class Zygote:
             return
         self._discard_spare()  # it was forked without this version
         try:
-            self.dags[version] = serde.loads_dag(payload)
+            self.dags[version] = hold_dag(payload)
         except Exception as exc:  # a payload that unpickles here fails its tries, not us
             problem = f"{type(exc).__name__}: {exc}"
             self.broken[version] = f"the DAG version could not be loaded: {problem}"
@@ -598,6 +598,20 @@ def encode_result(result: TryResult) -> bytes:
     """
     values = (time.time(), result.outcome.value, *_result_values(result))
     return pickle.dumps(values, pickle.HIGHEST_PROTOCOL)
+
+
+def hold_dag(payload: bytes) -> Any:
+    """Unpickle a DAG version to fork tries from, without its cached spec.
+
+    fork copies the page tables of all the zygote holds, so each try pays for
+    every byte of it; the spec is ~0.25 KB per task and no try reads it (only
+    an operator's `priority_weight_total` does, and rebuilds it then).
+    """
+    dag = serde.loads_dag(payload)
+    forget_spec = getattr(dag, "invalidate", None)
+    if callable(forget_spec):
+        forget_spec()
+    return dag
 
 
 def decode_result(payload: bytes, workload: Workload) -> TryFinished:

@@ -83,6 +83,8 @@ with DAG("ex", schedule=None, start_date=dt.datetime(2026, 1, 1)) as ex:
     PythonOperator(task_id="deaf", python_callable=deaf)
     PythonOperator(task_id="chatty", python_callable=chatty)
     PythonOperator(task_id="big", python_callable=lambda ti: len(ti.xcom_pull("up")) * "x")
+    PythonOperator(task_id="weighs", python_callable=lambda task: task.priority_weight_total,
+                   priority_weight=5) >> PythonOperator(task_id="light", python_callable=int)
     BashOperator(task_id="bash_hangs",
                  bash_command="sleep 30 & echo $! > {marks}/grandchild; wait")
     for i in range(3):
@@ -162,6 +164,14 @@ def run_one(
     started, finished = events
     assert isinstance(started, TryStarted) and isinstance(finished, TryFinished)
     return started, finished
+
+
+def test_a_try_reads_its_priority_weight_total(executor: LocalExecutor, harness: Harness) -> None:
+    """The zygote holds DAGs without their cached spec (every fork copies what it holds);
+    a task that reads its priority_weight_total still gets the DAG's figure (5 + 1 below)."""
+    _, finished = run_one(executor, harness.workload("weighs"), harness)
+    assert finished.result.outcome is TryOutcome.SUCCESS, finished.result.error
+    assert decode_xcom(finished.result.xcoms["return_value"]) == 6
 
 
 def pid_alive(pid: int) -> bool:
