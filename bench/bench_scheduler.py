@@ -313,15 +313,13 @@ def measure_running(settings: object, where: str, width: int) -> None:
     """(a') the fan-out triggered on a scheduler that already runs, as a service's would be.
 
     Start-up (imports, the zygote, parsing the folder) is left out; the trigger wakes the
-    scheduler as `dags trigger` does. The rate is also given from the run's start, by its
-    own stamps.
+    scheduler as `dags trigger` does. Both rates come from the run's own stamps: from its
+    creation (the trigger's commit) and from its start, to its success.
     """
     with running_scheduler(settings, "hundred") as process:
-        run_id = trigger(settings, "fan_out")
         own_before, below_before = _tree_cpu_s(process.pid)
-        started = time.perf_counter()
-        run = wait_for_success(settings, "fan_out", run_id)
-        seconds = time.perf_counter() - started
+        run = wait_for_success(settings, "fan_out", trigger(settings, "fan_out"))
+        seconds = (run.ended_at - run.created_at).total_seconds()
         running = (run.ended_at - run.started_at).total_seconds()
         time.sleep(0.2)  # the last tries' processes exit and are reaped
         own_after, below_after = _tree_cpu_s(process.pid)
