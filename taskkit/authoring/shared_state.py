@@ -11,6 +11,7 @@ that the class hands out fresh, one per operator, on first read.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -57,8 +58,9 @@ def share_defaults(
 
 
 #: Per class, the class-level value of each shared attribute (resolved once along the MRO,
-#: so a subclass's own class attribute of the same name is the one compared with).
-_CLASS_VALUES: dict[type, dict[str, object]] = {}
+#: so a subclass's own class attribute of the same name is the one compared with). Weak: a
+#: DAG file's own operator classes come and go with the DAG versions a process loads.
+_CLASS_VALUES: weakref.WeakKeyDictionary[type, dict[str, object]] = weakref.WeakKeyDictionary()
 
 
 def _class_values(cls: type) -> dict[str, object]:

@@ -67,6 +67,7 @@ import attrs
 
 # Imported here, in the zygote, so no forked try pays for importing them again.
 from taskkit import serde
+from taskkit.authoring.dag import DAG
 from taskkit.authoring.masking import MaskingFilter
 from taskkit.authoring.secrets import install_source
 from taskkit.execution.base import (
@@ -604,13 +605,12 @@ def hold_dag(payload: bytes) -> Any:
     """Unpickle a DAG version to fork tries from, without its cached spec.
 
     fork copies the page tables of all the zygote holds, so each try pays for
-    every byte of it; the spec is ~0.25 KB per task and no try reads it (only
+    every byte of it; the spec is ~0.4 KB per task and no try reads it (only
     an operator's `priority_weight_total` does, and rebuilds it then).
     """
     dag = serde.loads_dag(payload)
-    forget_spec = getattr(dag, "invalidate", None)
-    if callable(forget_spec):
-        forget_spec()
+    if isinstance(dag, DAG):
+        dag.invalidate()
     return dag
 
 
