@@ -19,17 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-DAG_FILE = """
-from taskkit import DAG, task
-
-@task
-def noop():
-    return None
-
-with DAG("huge", max_active_tasks=32) as huge:
-    for _ in range({n}):
-        noop()
-"""
 FORKS = 200
 
 
@@ -52,8 +41,7 @@ def measure(n: int) -> None:
         # Parsed in another interpreter, so only the unpickled DAG is held here, as in the
         # zygote (the parse's leftovers would double the resident memory).
         folder = Path(tempfile.mkdtemp(prefix="taskkit-bench-"))
-        (folder / "huge.py").write_text(DAG_FILE.format(n=n))
-        subprocess.run([sys.executable, __file__, "--parse", str(folder)], check=True)
+        subprocess.run([sys.executable, __file__, "--parse", str(folder), str(n)], check=True)
         held = hold_dag((folder / "payload").read_bytes())  # as the zygote holds it
     gc.collect()
     gc.freeze()
@@ -72,10 +60,14 @@ def measure(n: int) -> None:
     del held
 
 
-def parse(folder: Path) -> None:
-    """Write the payload of the DAG in `folder`/huge.py to `folder`/payload."""
+def parse(folder: Path, n: int) -> None:
+    """Write bench_scheduler's n-task fan-out to `folder`/huge.py, its payload to `folder`/payload
+    (here, not in the measuring process, which must hold nothing but what the zygote holds)."""
+    from bench_scheduler import HUGE_DAG_FILE  # same directory: run as a script
+
     from taskkit.scheduling.dag_processor import parse_file
 
+    (folder / "huge.py").write_text(HUGE_DAG_FILE.format(huge=n))
     (parsed,) = parse_file(folder / "huge.py").dags
     (folder / "payload").write_bytes(parsed.payload)
 
@@ -84,8 +76,8 @@ def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--one":
         measure(int(sys.argv[2]))
         return
-    if len(sys.argv) == 3 and sys.argv[1] == "--parse":
-        parse(Path(sys.argv[2]))
+    if len(sys.argv) == 4 and sys.argv[1] == "--parse":
+        parse(Path(sys.argv[2]), int(sys.argv[3]))
         return
     for n in sys.argv[1:] or ["0", "1000", "100000"]:
         subprocess.run([sys.executable, __file__, "--one", n], check=True)
