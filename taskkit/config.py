@@ -139,10 +139,13 @@ class LocalSettings:
     process. N > 0 runs tries in long-lived worker processes, each replaced
     after a crash, after N tries, or once its memory passes
     `reuse_max_rss_mb`; see docs/performance.md for what that gives up.
+    Workers the pool grew by for a burst exit after `reuse_idle_timeout`
+    seconds without a try, so an idle pool shrinks back to its starting size.
     """
 
     reuse_processes: int = 0
     reuse_max_rss_mb: int = 1024
+    reuse_idle_timeout: float = 60.0
 
 
 @attrs.frozen
@@ -422,6 +425,7 @@ _SPECS: dict[str, _Spec] = {
     "celery.tries_per_message": _Spec(_positive_int, lambda home: 1),
     "local.reuse_processes": _Spec(_non_negative_int, lambda home: 0),
     "local.reuse_max_rss_mb": _Spec(_positive_int, lambda home: 1024),
+    "local.reuse_idle_timeout": _Spec(_positive_float, lambda home: 60.0),
 }
 
 #: Settings that make another one moot when they are set: (moot, by).

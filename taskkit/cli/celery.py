@@ -129,6 +129,7 @@ def _run_worker(config: Settings, queues: list[str], loglevel: str) -> int:
         try_environment=try_environment(config),
         reuse_processes=config.local.reuse_processes,
         reuse_max_rss_mb=config.local.reuse_max_rss_mb,
+        reuse_idle_timeout=config.local.reuse_idle_timeout,
     )
 
     def run_try(events_queue: str, sealed: str, scheduler_host: str) -> None:

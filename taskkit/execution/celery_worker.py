@@ -87,6 +87,7 @@ class TryRunner:
         try_environment: Mapping[str, str] | None = None,
         reuse_processes: int = 0,
         reuse_max_rss_mb: int = 1024,
+        reuse_idle_timeout: float = 60.0,
     ) -> None:
         self.secret_key = secret_key
         self.events_url = events_url
@@ -106,6 +107,7 @@ class TryRunner:
             secret_key,
             reuse_processes=reuse_processes,
             reuse_max_rss_mb=reuse_max_rss_mb,
+            reuse_idle_timeout=reuse_idle_timeout,
             try_environment=try_environment,
             wakeup_fd=self._wake_read,
         )

@@ -98,6 +98,7 @@ class LocalExecutor:
         *,
         reuse_processes: int = 0,
         reuse_max_rss_mb: int = 1024,
+        reuse_idle_timeout: float = 60.0,
         try_environment: Mapping[str, str] | None = None,
         wakeup_fd: int | None = None,
     ) -> None:
@@ -112,6 +113,7 @@ class LocalExecutor:
         self.secret_key = secret_key
         self.reuse_processes = reuse_processes
         self.reuse_max_rss_mb = reuse_max_rss_mb
+        self.reuse_idle_timeout = reuse_idle_timeout
         self._work: socket.socket | None = None
         #: (when sent, seq) of the workloads on the work socket no worker has started, oldest
         #: first, until each starts or has waited GROW_AFTER_S (a worker is asked for then).
@@ -149,7 +151,7 @@ class LocalExecutor:
         if self.reuse_processes:
             least = min(self.capacity, _usable_cpus())
             argv += [str(n) for n in (least, self.capacity, self.reuse_processes)]
-            argv.append(str(self.reuse_max_rss_mb))
+            argv += [str(self.reuse_max_rss_mb), repr(self.reuse_idle_timeout)]
         self._process = subprocess.Popen(
             argv, pass_fds=[s.fileno() for s in passed], stdin=subprocess.DEVNULL, env=env
         )

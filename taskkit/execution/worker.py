@@ -118,6 +118,7 @@ class Zygote:
         pool_size: tuple[int, int] = (0, 0),
         reuse: int = 0,
         max_rss_mb: int = 0,
+        idle_timeout_s: float = 60.0,
     ) -> None:
         self.conn = conn
         self.result_fd = result_fd
@@ -128,6 +129,8 @@ class Zygote:
         self.owed = 0
         self.reuse = reuse
         self.max_rss_pages = max_rss_mb * 1024 * 1024 // os.sysconf("SC_PAGE_SIZE")
+        #: How long a worker forked past pool_min waits for a try before it exits.
+        self.idle_timeout_s = idle_timeout_s
         self.pool: set[int] = set()
         self.dags: dict[int, Any] = {}
         self.broken: dict[int, str] = {}  # version -> why it could not be loaded
@@ -395,30 +398,34 @@ class Zygote:
     def _fill_pool(self) -> None:
         """Fork reusable workers up to the least number, plus those owed, once a DAG is loaded.
 
-        Workers that exit are replaced only up to the least number: a pool grown
-        for a burst of long tries shrinks back as its workers reach their limits.
+        Workers that exit are replaced only up to the least number, and those
+        forked past it exit once idle for idle_timeout_s: a pool grown for a
+        burst of long tries shrinks back when the burst is over.
         """
         while self.dags and not self.draining and len(self.pool) < self.pool_max:
-            if len(self.pool) >= self.pool_min and not self.owed:
+            extra = len(self.pool) >= self.pool_min
+            if extra and not self.owed:
                 return
+            idle_timeout = self.idle_timeout_s if extra else None
             try:
-                pid = self._fork(self._pool_worker)
+                pid = self._fork(lambda idle=idle_timeout: self._pool_worker(idle))
             except OSError:
                 return  # try again on the next pass
             self.pool.add(pid)
-            if len(self.pool) > self.pool_min:
-                self.owed = max(self.owed - 1, 0)
+            # Any new worker takes a waiting workload, the first ones too: owing them on
+            # would fork workers nothing waits for, each time one exits.
+            self.owed = max(self.owed - 1, 0)
 
     # -- inside a forked child -------------------------------------------------------
 
-    def _pool_worker(self) -> None:
-        """A reusable worker: take workloads from the work socket until done or too big."""
+    def _pool_worker(self, idle_timeout: float | None) -> None:
+        """A reusable worker: take workloads from the work socket until done, too big or idle."""
         assert self.work_fd is not None
         self._detach()
         pid = os.getpid()
         for _ in range(self.reuse):
-            message = os.read(self.work_fd, WORK_MESSAGE_MAX)
-            if not message:  # the executor closed the work socket: shutting down
+            message = self._next_work(idle_timeout)
+            if not message:  # the executor closed the work socket, or nothing came in time
                 os._exit(0)
             seq, version = WORK.unpack_from(message)
             started = time.time()
@@ -430,6 +437,27 @@ class Zygote:
             if self.max_rss_pages and _resident_pages() > self.max_rss_pages:
                 break
         os._exit(0)
+
+    def _next_work(self, idle_timeout: float | None) -> bytes:
+        """The next workload message from the work socket; b"" if none came in idle_timeout."""
+        assert self.work_fd is not None
+        if idle_timeout is None:
+            return os.read(self.work_fd, WORK_MESSAGE_MAX)
+        # Imported here, by the workers a burst added: the zygote does without it (forks copy
+        # what it holds). The workers share the socket's open file, so it stays blocking for
+        # them all; MSG_DONTWAIT makes this read return if another worker took the message.
+        import socket
+
+        work = socket.socket(fileno=self.work_fd)
+        try:
+            while select.select([self.work_fd], [], [], idle_timeout)[0]:
+                try:
+                    return work.recv(WORK_MESSAGE_MAX, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    continue  # another worker took it first: wait again
+            return b""
+        finally:
+            work.detach()  # the descriptor stays open for the next call
 
     def _spare_child(self, work_r: int, work_w: int) -> None:
         os.close(work_w)
@@ -681,19 +709,21 @@ def describe_exit(status: int) -> str:
 
 
 def main(argv: list[str]) -> None:
-    """Entry point: `python -m taskkit.execution.worker CONTROL RESULTS [WORK MIN MAX REUSE MB]`.
+    """Entry point: `python -m taskkit.execution.worker CONTROL RESULTS [WORK MIN MAX REUSE MB S]`.
 
     CONTROL is this process's end of a socketpair with the executor; RESULTS
     the children's end of the SOCK_SEQPACKET pair results go back on; with
     process reuse, WORK the workers' end of the pair workloads come on, MIN
     how many workers to keep, MAX how many there may be, REUSE how many
-    tries each runs, MB its memory limit. No descriptor is passed on to
-    programs the tries exec.
+    tries each runs, MB its memory limit, S the seconds after which an idle
+    worker past MIN exits. No descriptor is passed on to programs the
+    tries exec.
     """
     control, result_fd = int(argv[1]), int(argv[2])
     work_fd, least, most, reuse, max_mb = (
-        (int(a) for a in argv[3:8]) if len(argv) >= 8 else (-1, 0, 0, 0, 0)
+        (int(a) for a in argv[3:8]) if len(argv) >= 9 else (-1, 0, 0, 0, 0)
     )
+    idle_timeout_s = float(argv[8]) if len(argv) >= 9 else 60.0
     for fd in (control, result_fd, work_fd):
         if fd >= 0:
             os.set_inheritable(fd, False)
@@ -717,6 +747,7 @@ def main(argv: list[str]) -> None:
         pool_size=(least, most),
         reuse=reuse,
         max_rss_mb=max_mb,
+        idle_timeout_s=idle_timeout_s,
     ).serve()
 
 

@@ -48,6 +48,7 @@ def make_executor(
         secret_key,
         reuse_processes=settings.local.reuse_processes,
         reuse_max_rss_mb=settings.local.reuse_max_rss_mb,
+        reuse_idle_timeout=settings.local.reuse_idle_timeout,
         try_environment=try_environment(settings),
         wakeup_fd=wakeup_fd,
     )

@@ -463,6 +463,52 @@ def test_process_reuse_grows_its_pool_to_run_capacity_tries_at_once(harness: Har
     assert max(float(start) for start, _ in spans) < min(float(end) for _, end in spans)
 
 
+def _live_children(pid: int) -> set[int]:
+    """The process ids of `pid`'s children that have not exited."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        state, parent = stat.rsplit(")", 1)[1].split()[:2]
+        if int(parent) == pid and state != "Z":
+            found.add(int(entry.name))
+    return found
+
+
+def test_process_reuse_pool_shrinks_back_once_idle(harness: Harness) -> None:
+    """Workers a burst added exit after reuse_idle_timeout without a try; the first ones stay."""
+    idle = 1.0
+    executor = LocalExecutor(HOLDS, KEY, reuse_processes=100, reuse_idle_timeout=idle)
+    executor.start()
+    try:
+        assert executor._process is not None
+        zygote = executor._process.pid
+        for i in range(HOLDS):
+            executor.submit(harness.workload(f"hold_{i}"), harness.payload)
+        events: list[Event] = []
+        while sum(isinstance(e, TryStarted) for e in events) < HOLDS:
+            events.extend(executor.poll(0.1))
+        assert len(_live_children(zygote)) == HOLDS  # one worker per running try
+        assert all(f.result.outcome is TryOutcome.SUCCESS for f in run_all(executor).values())
+        least = len(os.sched_getaffinity(0))
+        deadline = time.monotonic() + 20
+        while len(_live_children(zygote)) > least:
+            assert time.monotonic() < deadline, "the workers the burst added did not exit"
+            executor.poll(0.1)
+        kept = _live_children(zygote)
+        time.sleep(2 * idle)
+        assert _live_children(zygote) == kept  # the pool's first workers wait on
+        started, finished = run_one(executor, harness.workload("up"), harness)
+        assert finished.result.outcome is TryOutcome.SUCCESS
+        assert started.pid in kept
+    finally:
+        executor.shutdown(0)
+
+
 def test_process_reuse_picks_up_a_dag_version_sent_later(
     reusing: LocalExecutor, harness: Harness
 ) -> None:
