@@ -31,6 +31,7 @@ from taskkit.execution.base import (
     TryStarted,
     ZygoteReport,
 )
+from taskkit.execution.gathering import gather_wait
 from taskkit.execution.tasklog import bound_keys, finish_log, finished_line, open_log
 from taskkit.execution.worker import (
     LAST,
@@ -235,6 +236,8 @@ class LocalExecutor:
                 timeout = min(self._kill_overdue(timeout), self._until_grow())
             if selector.select(timeout):
                 self._collect(events)
+                if not self.reuse_processes:
+                    self._gather(events)
             if self._unstarted:  # after reading, so the tries that started are known
                 self._grow_pool()
             events.extend(self._send_waiting())
@@ -243,6 +246,22 @@ class LocalExecutor:
             self.start()
             events.extend(self._send_waiting())
         return events
+
+    def _gather(self, events: list[Event]) -> None:
+        """Add the events that follow within the gathering window (execution/gathering.py).
+
+        Only with a fresh process per try, where the tries bound throughput and the
+        scheduler's wait costs nothing. Reused workers finish tries faster than the
+        scheduler decides, so there its waiting cut throughput by ~7%.
+        """
+        selector = self._selector
+        assert selector is not None
+        started = time.monotonic()
+        while wait := gather_wait(len(events), self.running(), time.monotonic() - started):
+            if not selector.select(wait):
+                return
+            self._collect(events)
+            events.extend(self._send_waiting())  # slots the finished tries freed
 
     def _collect(self, events: list[Event]) -> None:
         """Read everything the children and the zygote have sent, into events."""
