@@ -258,9 +258,12 @@ class LocalExecutor:
         assert selector is not None
         started = time.monotonic()
         while wait := gather_wait(len(events), self.running(), time.monotonic() - started):
-            if not selector.select(wait):
+            ready = selector.select(wait)
+            if not ready:
                 return
             self._collect(events)
+            if any(key.fd == self.wakeup_fd for key, _ in ready):
+                return  # the owner has news (new work, a triggered run): it acts on them now
             events.extend(self._send_waiting())  # slots the finished tries freed
 
     def _collect(self, events: list[Event]) -> None:
