@@ -720,10 +720,10 @@ def main(argv: list[str]) -> None:
     tries exec.
     """
     control, result_fd = int(argv[1]), int(argv[2])
-    work_fd, least, most, reuse, max_mb = (
-        (int(a) for a in argv[3:8]) if len(argv) >= 9 else (-1, 0, 0, 0, 0)
-    )
-    idle_timeout_s = float(argv[8]) if len(argv) >= 9 else 60.0
+    work_fd, least, most, reuse, max_mb, idle_timeout_s = -1, 0, 0, 0, 0, 60.0
+    if len(argv) >= 9:  # with process reuse
+        work_fd, least, most, reuse, max_mb = (int(a) for a in argv[3:8])
+        idle_timeout_s = float(argv[8])
     for fd in (control, result_fd, work_fd):
         if fd >= 0:
             os.set_inheritable(fd, False)
