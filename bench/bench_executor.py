@@ -18,6 +18,7 @@ import gc
 import importlib.util
 import os
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -36,12 +37,13 @@ with DAG("bench_executor") as dag:
 """
 
 
-def fork_floor(n: int = 1000) -> str:
+def fork_floor(n: int = 1000, fork: Any = os.fork) -> str:
     """fork, os._exit(0) in the child, waitpid: the rate, and CPU and faults per fork.
 
     The heap is frozen and the collector off, as in the zygote. The child runs
-    no line of its own: what it costs is fork's own work plus CPython's
-    at-fork hooks (threading's and logging's, once they are imported).
+    no line of its own: what it costs is fork's own work plus, with os.fork,
+    CPython's at-fork hooks (threading's and logging's, once they are imported),
+    which the zygote's Forker leaves out while it has one thread.
     """
     gc.freeze()
     gc.disable()
@@ -51,7 +53,7 @@ def fork_floor(n: int = 1000) -> str:
     )
     started = time.perf_counter()
     for _ in range(n):
-        pid = os.fork()
+        pid = fork()
         if pid == 0:
             os._exit(0)
         os.waitpid(pid, 0)
@@ -170,6 +172,13 @@ def main() -> None:
         for module in ("taskkit.execution.worker", "taskkit.serde"):  # what the zygote holds
             importlib.import_module(module)
         print(f"fork+exit+waitpid, zygote's imports ({rss():.0f} MB): {fork_floor()}")
+        from taskkit.execution.forking import Forker
+
+        interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in the zygote
+        forker = Forker.watch()
+        how = "the zygote's Forker" if forker.lean else "os.fork (one thread?)"
+        print(f"fork+exit+waitpid, zygote's imports, {how}: {fork_floor(fork=forker.fork)}")
+        signal.signal(signal.SIGINT, interrupt)
     got = executor_rate(args.tries)
     print(
         f"LocalExecutor alone, no-op tries, 16 at a time: {got.rate:.0f} tries/s; CPU per try: "

@@ -33,6 +33,7 @@ import ctypes
 import datetime as dt
 import itertools
 import os
+import random
 import signal
 import socket
 import time
@@ -82,6 +83,7 @@ with DAG("ex", schedule=None, start_date=dt.datetime(2026, 1, 1)) as ex:
     PythonOperator(task_id="sleeps", python_callable=lambda: time.sleep(30))
     PythonOperator(task_id="deaf", python_callable=deaf)
     PythonOperator(task_id="chatty", python_callable=chatty)
+    PythonOperator(task_id="draws", python_callable=lambda: random.random())
     PythonOperator(task_id="big", python_callable=lambda ti: len(ti.xcom_pull("up")) * "x")
     PythonOperator(task_id="weighs", python_callable=lambda task: task.priority_weight_total,
                    priority_weight=5) >> PythonOperator(task_id="light", python_callable=int)

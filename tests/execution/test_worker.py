@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import select
@@ -35,7 +36,9 @@ from taskkit.execution.worker import (
 )
 from taskkit.execution.workload import Workload, encode_workload
 from taskkit.model.assets import AssetEventSpec
+from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import Deferral, SkipScope, TryOutcome, TryResult
+from taskkit.scheduling.dag_processor import parse_file
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +46,8 @@ pytestmark = pytest.mark.slow
 class ZygoteProcess:
     """`python -m taskkit.execution.worker` with both of its sockets, and what it reported."""
 
-    def __init__(self) -> None:
+    def __init__(self, output: int | None = None) -> None:
+        """`output`: where its stdout and stderr go (both to one place); inherited if None."""
         ours, theirs = socket.socketpair()
         self.results, children = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         passed = [theirs, children]
@@ -51,6 +55,8 @@ class ZygoteProcess:
             [sys.executable, "-m", "taskkit.execution.worker", *(str(s.fileno()) for s in passed)],
             pass_fds=[s.fileno() for s in passed],
             stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=None if output is None else subprocess.STDOUT,
         )
         for end in passed:
             end.close()
@@ -131,6 +137,78 @@ def test_each_try_runs_in_its_own_child_and_sends_its_result(
     pids = set(zygote.forked.values())
     assert len(pids) == 2 and zygote.process.pid not in pids
     assert "no such table" in harness.log("raises")  # the child wrote its own log
+
+
+def test_each_try_draws_its_own_random_numbers(zygote: ZygoteProcess, harness: Harness) -> None:
+    """A DAG using random: its import registered a reseed that every child still runs.
+
+    The zygote forks around os.fork() (execution/forking.py), which runs such
+    hooks itself: without them, every try would draw the zygote's numbers.
+    """
+    zygote.run(harness, "draws", "draws", "draws")
+    results = [zygote.result()[1].result for _ in range(3)]
+    assert all(r.outcome is TryOutcome.SUCCESS for r in results)
+    assert len({r.xcoms["return_value"].data for r in results}) == 3
+
+
+def test_its_warm_up_tries_leave_no_trace(harness: Harness) -> None:
+    """The no-op tries the zygote runs in itself at start send no result and print nothing."""
+    zygote = ZygoteProcess(output=subprocess.PIPE)
+    try:
+        zygote.control.send(LoadDag(1, harness.payload.payload))
+        zygote.run(harness, "returns")
+        assert zygote.result()[0] == 1  # the first message on the results socket is the try's
+        zygote.control.send(Shutdown(5.0))
+        output, _ = zygote.process.communicate(timeout=10)
+        assert output == b""
+        with contextlib.suppress(BlockingIOError):  # nothing there: still open, or closed
+            assert zygote.results.recv(1 << 20, socket.MSG_DONTWAIT) == b""
+        assert sorted(p.name for p in (harness.tmp_path / "logs").iterdir()) == ["returns"]
+    finally:
+        zygote.close()
+
+
+def test_a_dag_whose_import_starts_a_thread_is_forked_the_safe_way_and_said_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a second thread in the zygote it forks through os.fork(), tells why, and runs on."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "starts_a_thread.py").write_text(
+        "import threading\n"
+        "from taskkit import BaseOperator\n"
+        "threading.Thread(target=threading.Event().wait, daemon=True).start()\n"
+        "class Answers(BaseOperator):\n"
+        "    def execute(self, context):\n"
+        "        return 42\n"
+    )
+    (tmp_path / "threads.py").write_text(  # the zygote imports the operator's module to load it
+        "import datetime as dt\n"
+        "from starts_a_thread import Answers\n"
+        "from taskkit import DAG\n"
+        "with DAG('threads', start_date=dt.datetime(2026, 1, 1)):\n"
+        "    Answers(task_id='asks')\n"
+    )
+    monkeypatch.syspath_prepend(str(lib))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(lib), *sys.path]))
+    (parsed,) = parse_file(tmp_path / "threads.py").dags
+    zygote = ZygoteProcess(output=subprocess.PIPE)
+    try:
+        zygote.control.send(LoadDag(1, parsed.payload))
+        key = TaskInstanceKey("threads", "run1", "asks")
+        when = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+        log = str(tmp_path / "logs" / "asks.log")
+        zygote.workloads = {1: Workload(key, 1, 1, 1, when, {}, "manual", log)}
+        zygote.control.send(RunTries([(1, 1, None, encode_workload(zygote.workloads[1]))]))
+        result = zygote.result()[1].result
+        assert result.outcome is TryOutcome.SUCCESS, result.error
+        assert result.xcoms["return_value"].data == b"42"
+        zygote.control.send(Shutdown(5.0))
+        output, _ = zygote.process.communicate(timeout=10)
+        assert b"forking each try through os.fork() from now on" in output
+        assert b"2 threads run in it" in output
+    finally:
+        zygote.close()
 
 
 def test_a_child_that_dies_is_reported_with_how_it_died(
