@@ -112,12 +112,12 @@ class Forker:
         if self.before:
             _run_hooks(reversed(self.before))  # CPython runs these last-registered first
         pid = int(self.libc_fork())
-        if pid < 0:
-            number = ctypes.get_errno()
-            raise OSError(number, os.strerror(number))
-        hooks = self.after_in_child if pid == 0 else self.after_in_parent
+        hooks = self.after_in_child if pid == 0 else self.after_in_parent  # also on failure
         if hooks:
             _run_hooks(hooks)
+        if pid < 0:
+            number = ctypes.get_errno()  # ctypes kept the call's errno
+            raise OSError(number, os.strerror(number))
         return pid
 
 
@@ -128,7 +128,7 @@ def _why_not_lean() -> str | None:
     if threads > 1:
         return f"{threads} threads run in it (something it imported started them)"
     if handlers := python_signal_handlers():
-        names = ", ".join(signal.Signals(signum).name for signum in handlers)
+        names = ", ".join(_signal_name(signum) for signum in handlers)
         return f"Python code handles {names} in it (something it imported set that)"
     return None
 
@@ -137,9 +137,9 @@ def wake_only(signum: int, frame: object) -> None:
     """A handler that does nothing: installed so that a signal writes signal.set_wakeup_fd's."""
 
 
-def python_signal_handlers() -> list[signal.Signals]:
+def python_signal_handlers() -> list[int]:
     """The signals whose handler is Python code, other than `wake_only`."""
-    found = []
+    found: list[int] = []
     for signum in signal.valid_signals():
         try:
             handler = signal.getsignal(signum)
@@ -148,6 +148,13 @@ def python_signal_handlers() -> list[signal.Signals]:
         if callable(handler) and handler is not wake_only:
             found.append(signum)
     return found
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:  # a real-time signal past SIGRTMIN has no name of its own
+        return f"signal {signum}"
 
 
 def thread_count() -> int:

@@ -6,6 +6,7 @@ itself has other threads (pytest-xdist's), where the Forker uses os.fork().
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import textwrap
@@ -157,11 +158,16 @@ def test_a_python_signal_handler_means_os_fork() -> None:
         forker.recount()
         lean_with_wake_only = forker.lean
         signal.signal(signal.SIGUSR1, lambda *_: None)
+        signal.signal(signal.SIGRTMIN + 2, lambda *_: None)
         forker.recount()
         print(lean_with_wake_only, forker.lean, child_says(forker, lambda: 1))
+        print(forker.why_not_lean)
         """
     )
-    assert got == "True False 1"
+    lean, why = got.splitlines()
+    assert lean == "True False 1"
+    rt = int(signal.SIGRTMIN) + 2
+    assert why == f"Python code handles SIGUSR1, signal {rt} in it (something it imported set that)"
 
 
 def test_without_watching_it_is_os_fork() -> None:
