@@ -33,7 +33,8 @@ from taskkit.execution.base import (
 )
 from taskkit.execution.gathering import gather_wait
 from taskkit.execution.tasklog import bound_keys, finish_log, finished_line, open_log
-from taskkit.execution.worker import (
+from taskkit.execution.workload import Workload, encode_workload
+from taskkit.execution.zygote_wire import (
     LAST,
     REQUEUE,
     RESULT_CHUNK,
@@ -46,7 +47,6 @@ from taskkit.execution.worker import (
     describe_exit,
     unpack_result_header,
 )
-from taskkit.execution.workload import Workload, encode_workload
 from taskkit.model.results import TryOutcome, TryResult
 
 if TYPE_CHECKING:

@@ -22,8 +22,9 @@ that child. Work is split so that each process does only what it alone can:
 Messages on the control socket (pickled attrs classes from execution/base.py):
   executor -> zygote: LoadDag | RunTries | Shutdown
   zygote -> executor: ZygoteReport (what was forked, what exited, what was refused)
-On the result socket (SOCK_SEQPACKET) each child sends its pickled
-TryFinished (with its pid and start time) as `_HEADER` + chunk messages.
+On the result socket (SOCK_SEQPACKET) each child sends its encoded result
+(with its pid and start time) as `RESULT_HEADER` + chunk messages. The
+formats of all three sockets are in zygote_wire.py.
 
 A try past its execution_timeout first fails inside its own process (the
 alarm runtime.run_try sets), so what it pushed before is kept, as in
@@ -53,20 +54,15 @@ import gc
 import heapq
 import importlib
 import logging
-import operator
 import os
-import pickle
 import select
 import selectors
 import signal
-import struct
 import sys
 import time
 import traceback
 from collections.abc import Callable
 from typing import Any
-
-import attrs
 
 # Imported here, in the zygote, so no forked try pays for importing them again.
 from taskkit import serde
@@ -79,7 +75,6 @@ from taskkit.execution.base import (
     LoadDag,
     RunTries,
     Shutdown,
-    TryFinished,
     ZygoteReport,
 )
 from taskkit.execution.forking import Forker, wake_only
@@ -94,22 +89,26 @@ from taskkit.execution.tasklog import (
 )
 from taskkit.execution.workload import Workload, decode_workload, encode_workload
 from taskkit.execution.xcom_reads import metastore_lookup
+from taskkit.execution.zygote_wire import (
+    LAST,
+    MORE,
+    REQUEUE,
+    RESULT_CHUNK,
+    RESULT_HEADER,
+    STARTED,
+    TIMEOUT_GRACE_S,
+    WORK,
+    WORK_MESSAGE_MAX,
+    Channel,
+    encode_result,
+    read_all,
+    write_all,
+)
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import TryOutcome, TryResult
 from taskkit.services.secrets_source import MetastoreSecrets
 
-#: seq (u64), kind (u8: one of the kinds below), pid (u32), start time (f64).
-_HEADER = struct.Struct("<QBId")
-MORE, LAST, STARTED, REQUEUE = 0, 1, 2, 3  # a chunk, the last chunk, or a pool worker's note
-#: A workload for a spare or a pool worker: seq (u64), DAG version (u64), the pickled workload.
-WORK = struct.Struct("<QQ")
-#: The largest such message; bigger workloads go the fresh-process way.
-WORK_MESSAGE_MAX = 64 * 1024
-#: Result messages are cut into chunks that fit any SOCK_SEQPACKET send buffer.
-RESULT_CHUNK = 32 * 1024
 _PR_SET_PDEATHSIG = 1
-#: How long past execution_timeout a try may take to fail by itself before it is killed.
-TIMEOUT_GRACE_S = 5.0
 
 
 #: The DAG version the zygote's warm-up tries use (real versions are positive).
@@ -381,7 +380,7 @@ class Zygote:
         pid, work_w = self.spare
         self.spare = None
         try:
-            _write_all(work_w, WORK.pack(seq, version) + data)
+            write_all(work_w, WORK.pack(seq, version) + data)
         except OSError:  # the spare died while waiting; fork a fresh child instead
             os.close(work_w)
             _kill_group(pid)
@@ -505,9 +504,9 @@ class Zygote:
             seq, version = WORK.unpack_from(message)
             started = time.time()
             if version not in self.dags:  # loaded after this worker was forked
-                os.write(self.result_fd, _HEADER.pack(seq, REQUEUE, pid, started))
+                os.write(self.result_fd, RESULT_HEADER.pack(seq, REQUEUE, pid, started))
                 os._exit(0)
-            os.write(self.result_fd, _HEADER.pack(seq, STARTED, pid, started))
+            os.write(self.result_fd, RESULT_HEADER.pack(seq, STARTED, pid, started))
             self._run(seq, version, decode_workload(message[WORK.size :]), started)
             if self.max_rss_pages and _resident_pages() > self.max_rss_pages:
                 break
@@ -537,7 +536,7 @@ class Zygote:
     def _spare_child(self, work_r: int, work_w: int) -> None:
         os.close(work_w)
         self._detach()
-        message = _read_all(work_r)
+        message = read_all(work_r)
         os.close(work_r)
         if not message:  # the zygote discarded this spare
             os._exit(0)
@@ -610,62 +609,8 @@ class Zygote:
         last = max(len(payload) - 1, 0) // RESULT_CHUNK
         for index in range(last + 1):
             chunk = payload[index * RESULT_CHUNK : (index + 1) * RESULT_CHUNK]
-            header = _HEADER.pack(seq, LAST if index == last else MORE, pid, started)
+            header = RESULT_HEADER.pack(seq, LAST if index == last else MORE, pid, started)
             os.write(self.result_fd, header + chunk)  # one datagram; never split
-
-
-class Channel:
-    """Length-prefixed pickles over one end of a stream socketpair, either way.
-
-    multiprocessing's Connection would do, but importing it pulls tempfile,
-    shutil, bz2, lzma and random into the zygote: shared libraries and heap
-    that every fork() copies and every child tears down again.
-    """
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self._buffer = bytearray()
-
-    def fileno(self) -> int:
-        return self.fd
-
-    def send(self, message: object) -> None:
-        data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
-        _write_all(self.fd, _LENGTH.pack(len(data)) + data)
-
-    def recv(self) -> Any:
-        """The next message, waiting for it; EOFError once the other end is closed."""
-        while (message := self._take()) is None:
-            chunk = os.read(self.fd, 256 * 1024)
-            if not chunk:
-                raise EOFError("the other end of the channel was closed")
-            self._buffer += chunk
-        return pickle.loads(message)
-
-    def poll(self, timeout: float) -> bool:
-        """Whether a message (or end of file) can be read within `timeout` seconds."""
-        if len(self._buffer) >= _LENGTH.size:
-            (size,) = _LENGTH.unpack_from(self._buffer)
-            if len(self._buffer) >= _LENGTH.size + size:
-                return True
-        return bool(select.select([self.fd], [], [], timeout)[0])
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-    def _take(self) -> bytes | None:
-        if len(self._buffer) < _LENGTH.size:
-            return None
-        (size,) = _LENGTH.unpack_from(self._buffer)
-        end = _LENGTH.size + size
-        if len(self._buffer) < end:
-            return None
-        message = bytes(self._buffer[_LENGTH.size : end])
-        del self._buffer[:end]
-        return message
-
-
-_LENGTH = struct.Struct("!Q")
 
 
 #: signal.signal minus its enum conversions, which cost a child ~40 page faults (turning
@@ -687,23 +632,6 @@ def _prctl() -> Any:
         return None
 
 
-#: TryResult's fields after `outcome`: a result travels as a tuple of their values.
-_RESULT_FIELDS = tuple(field.name for field in attrs.fields(TryResult))[1:]
-_result_values = operator.attrgetter(*_RESULT_FIELDS)
-
-
-def encode_result(result: TryResult) -> bytes:
-    """What a try sends back: when it ended, its outcome's value and its result's other fields.
-
-    A tuple of plain values, not the attrs instances: pickling those ran
-    attrs' __getstate__ and copyreg in the child, and every page of the
-    zygote's that a child writes to is copied: ~100 more page faults
-    (~0.4 ms) per try.
-    """
-    values = (time.time(), result.outcome.value, *_result_values(result))
-    return pickle.dumps(values, pickle.HIGHEST_PROTOCOL)
-
-
 def hold_dag(payload: bytes) -> Any:
     """Unpickle a DAG version to fork tries from, without its cached spec.
 
@@ -717,23 +645,6 @@ def hold_dag(payload: bytes) -> Any:
     return dag
 
 
-def decode_result(payload: bytes, workload: Workload) -> TryFinished:
-    """The TryFinished event of `workload` from what its try sent (`encode_result`).
-
-    Raises whatever a malformed payload raises (the caller fails the try).
-    """
-    at, outcome, *values = pickle.loads(payload)
-    result = TryResult(TryOutcome(outcome), **dict(zip(_RESULT_FIELDS, values, strict=True)))
-    when = dt.datetime.fromtimestamp(at, dt.timezone.utc)
-    return TryFinished(workload.key, workload.try_number, result, at=when)
-
-
-def unpack_result_header(message: bytes) -> tuple[int, int, int, float, bytes]:
-    """(seq, kind, pid, started_at, chunk) of one result message."""
-    seq, kind, pid, started = _HEADER.unpack_from(message)
-    return seq, kind, pid, started, message[_HEADER.size :]
-
-
 def _resident_pages() -> int:
     """This process's resident pages; os-level calls, as a file object cost ~5 us a try more."""
     fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
@@ -741,19 +652,6 @@ def _resident_pages() -> int:
         return int(os.read(fd, 256).split()[1])
     finally:
         os.close(fd)
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def _drain(fd: int) -> None:
@@ -773,14 +671,6 @@ def _kill_group(pid: int) -> None:
             raise
         with contextlib.suppress(ProcessLookupError):  # it had not made its own group yet
             os.kill(pid, signal.SIGKILL)
-
-
-def describe_exit(status: int) -> str:
-    """How a process ended, from its wait status, in words."""
-    if os.WIFSIGNALED(status):
-        signum = os.WTERMSIG(status)
-        return f"was killed by signal {signal.Signals(signum).name}"
-    return f"exited with code {os.waitstatus_to_exitcode(status)}"
 
 
 def main(argv: list[str]) -> None:

@@ -26,7 +26,8 @@ from taskkit.execution.base import (
     ZygoteReport,
 )
 from taskkit.execution.runtime import encode_xcom
-from taskkit.execution.worker import (
+from taskkit.execution.workload import Workload, encode_workload
+from taskkit.execution.zygote_wire import (
     LAST,
     Channel,
     decode_result,
@@ -34,7 +35,6 @@ from taskkit.execution.worker import (
     encode_result,
     unpack_result_header,
 )
-from taskkit.execution.workload import Workload, encode_workload
 from taskkit.model.assets import AssetEventSpec
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import Deferral, SkipScope, TryOutcome, TryResult
