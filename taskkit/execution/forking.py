@@ -6,8 +6,8 @@ its table of threads and their locks, logging's re-creates every handler's
 lock. They are there for locks another thread may have held when the
 process forked. In a process with one thread none can be held, and the work
 only costs: it writes to ~200 pages the child shares with the zygote, each
-of which the kernel then copies (bench/bench_executor.py: 245 against 42
-page faults, 0.75 against 0.32 ms of CPU for a child that runs nothing).
+of which the kernel then copies (bench/bench_executor.py, a child that runs
+nothing: 253 against 57 page faults, 0.95 against 0.41 ms of CPU).
 
 So while the zygote has one thread and no Python signal handler (`recount`),
 `Forker.fork` calls libc's fork() itself (through ctypes, holding the GIL)
