@@ -34,8 +34,9 @@ import attrs
 Hook = Callable[[], object]
 
 #: CPython versions whose after-fork work was read and found to be no-ops for a process
-#: of one thread (docs/performance.md). Not 3.13: there a thread that ended without being
-#: joined still looks alive to the fork, and only os.fork() sets that right.
+#: of one thread (docs/performance.md). Not 3.13: there a thread that ended but was never
+#: joined keeps a handle only os.fork()'s clean-up marks done, and the child's own threads
+#: could then fail to join.
 _CHECKED_VERSIONS = ((3, 10), (3, 11), (3, 12))
 
 
@@ -68,8 +69,11 @@ class Forker:
             after_in_child: Hook | None = None,
             after_in_parent: Hook | None = None,
         ) -> None:
-            given = {"before": before, "after_in_child": after_in_child}
-            given["after_in_parent"] = after_in_parent
+            given = {
+                "before": before,
+                "after_in_child": after_in_child,
+                "after_in_parent": after_in_parent,
+            }
             register(**{name: hook for name, hook in given.items() if hook is not None})
             forker.record(**given)  # after os's own checks passed; os.fork() still runs them
 

@@ -218,7 +218,7 @@ class Zygote:
         (a warm-up counter, then the specialised instructions), and a first
         call may fill a cache or import something. In a child each such write
         copies a page it shares with the zygote, for every try anew; run here
-        before the heap is frozen, the children find it done: ~70 fewer page
+        before the heap is frozen, the children find it done: ~60 fewer page
         faults and ~0.2 ms less CPU per try (docs/performance.md). The tries
         write their logs and results to /dev/null.
         """
