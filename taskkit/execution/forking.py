@@ -50,11 +50,14 @@ class Forker:
     after_in_child: list[Hook] = attrs.Factory(list)
     #: libc's fork, or None where os.fork() is always used.
     libc_fork: Any = None
-    #: Whether `fork` goes around os.fork(): libc's is there, one thread runs and no Python
-    #: signal handler is set (`recount`).
-    lean: bool = False
-    #: What keeps it from that, where only this process's state does: a thread or a handler.
+    #: What keeps `fork` from going around os.fork() where only this process's state does
+    #: (a thread, a handler), as `recount` last found it.
     why_not_lean: str | None = None
+
+    @property
+    def lean(self) -> bool:
+        """Whether `fork` goes around os.fork(): libc's is there, one thread runs, no handler."""
+        return self.libc_fork is not None and self.why_not_lean is None
 
     @classmethod
     def watch(cls) -> Forker:
@@ -107,7 +110,6 @@ class Forker:
         which does nothing, is the exception.
         """
         self.why_not_lean = None if self.libc_fork is None else _why_not_lean()
-        self.lean = self.libc_fork is not None and self.why_not_lean is None
 
     def fork(self) -> int:
         """Fork: 0 in the child, its pid in the parent; raises OSError as os.fork() does."""

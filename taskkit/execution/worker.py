@@ -231,7 +231,7 @@ class Zygote:
             rehearsal()
         sys.stdout.flush()
         sys.stderr.flush()
-        saved = os.dup(1), os.dup(2), self.result_fd
+        stdout, stderr, result_fd = os.dup(1), os.dup(2), self.result_fd
         self.result_fd = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
         self.dags[_REHEARSAL] = dag
         key = TaskInstanceKey(dag.dag_id, "rehearsal", "rehearsal")
@@ -246,10 +246,10 @@ class Zygote:
         finally:
             del self.dags[_REHEARSAL]
             os.close(self.result_fd)
-            for fd in (1, 2):
-                os.dup2(saved[fd - 1], fd)
-                os.close(saved[fd - 1])
-            self.result_fd = saved[2]
+            for fd, saved in ((1, stdout), (2, stderr)):
+                os.dup2(saved, fd)
+                os.close(saved)
+            self.result_fd = result_fd
         if failed is not None:
             print(f"taskkit zygote: its warm-up try failed: {failed!r}", file=sys.stderr)
 
