@@ -7,17 +7,23 @@ Engines are not fork-safe: create them after forking (or call
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from taskkit.errors import ConfigError, MetastoreError
 
 #: Execution option that makes a SQLite transaction start with BEGIN IMMEDIATE.
 WRITE_OPTION = "taskkit_write"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: A pooled PostgreSQL connection that sat unused longer than this is pinged before use.
+PING_AFTER_IDLE_S = 1.0
+_IDLE_SINCE = "taskkit_idle_since"
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -86,11 +92,14 @@ def create_engine_for(url: str | URL) -> Engine:
 
     SQLite: WAL, busy_timeout 30 s, foreign keys on, synchronous NORMAL, and
     BEGIN IMMEDIATE for connections with the `taskkit_write` execution option.
-    PostgreSQL: psycopg 3 with pre-ping, so a restarted server costs no errors.
+    PostgreSQL: psycopg 3, pinging a connection that sat idle in the pool
+    (`_ping_when_idle`), so a restarted server costs no errors.
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed)
+        _ping_when_idle(engine)
+        return engine
     path = sqlite_path(parsed)
     if path is not None:
         _prepare_sqlite_file(path)
@@ -98,3 +107,33 @@ def create_engine_for(url: str | URL) -> Engine:
     event.listen(engine, "connect", _on_sqlite_connect)
     event.listen(engine, "begin", _on_sqlite_begin)
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only if it sat idle longer than PING_AFTER_IDLE_S.
+
+    SQLAlchemy's `pool_pre_ping` pings at every checkout: a round trip to the
+    server before each of the scheduler's transactions, ~0.25 ms of every
+    write on its hot path (docs/performance.md). A server restart or a
+    dropped connection shows on connections that waited in the pool, which
+    are still pinged and replaced; one that fails within a second of its
+    last use fails its statement, which the scheduler retries like any
+    failed write.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _idle(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE_S:
+            return  # new, or in use a moment ago
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                raise DisconnectionError(str(exc)) from exc  # the pool tries another connection
+            raise
