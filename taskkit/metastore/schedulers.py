@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import attrs
 from sqlalchemy import (
@@ -34,14 +35,14 @@ from sqlalchemy import (
 
 from taskkit.metastore.records import RunRecord
 from taskkit.metastore.runs import ACTIVE_RUN_STATES
-from taskkit.metastore.tables import DagRunRow, SchedulerRow, TaskInstanceRow
-from taskkit.metastore.units import UnitOfWork, rowcount
+from taskkit.metastore.tables import DagRunRow, SchedulerRow, TaskInstanceRow, as_aware_utc
+from taskkit.metastore.units import UnitOfWork, rowcount, scalar_with_begin
 from taskkit.states import OCCUPYING_STATES, RunState, SchedulerState, State
 
 _RUN_COLUMNS = tuple(DagRunRow.__table__.c)
 #: The advisory-lock class of the queueing critical section ("tq"); per schema, like the lease.
 _QUEUE_LOCK_CLASS = 0x7471
-_TRY_QUEUE_LOCK = text("SELECT pg_try_advisory_xact_lock(:cls, hashtext(current_schema()))")
+_TRY_QUEUE_LOCK = "SELECT pg_try_advisory_xact_lock(%(cls)s, hashtext(current_schema()))"
 #: Each scheduler holds this lock (per schema, per scheduler id) for as long as it lives: the
 #: server frees it the moment the process dies, so a killed scheduler is known dead at once.
 _PRESENCE_KEY = "hashtext(current_schema() || '.scheduler')"
@@ -111,70 +112,79 @@ def _unowned() -> ColumnElement[bool]:
     return or_(DagRunRow.scheduler_id.is_(None), DagRunRow.scheduler_id.not_in(alive))
 
 
+def _states(states: Iterable[State]) -> str:
+    return ", ".join(f"'{state.value}'" for state in sorted(states))
+
+
+#: The critical section's reads, in the driver's own SQL: psycopg sends them together.
+_OCCUPANTS = (
+    "SELECT dag_id, run_id, task_id, pool, count(*), coalesce(sum(pool_slots), 0)"
+    f" FROM task_instance WHERE state IN ({_states(OCCUPYING_STATES)})"
+    " GROUP BY dag_id, run_id, task_id, pool"
+)
+_DEFERRED_SLOTS = (
+    "SELECT pool, sum(pool_slots) FROM task_instance"
+    f" WHERE state = '{State.DEFERRED.value}' GROUP BY pool"
+)
+_SCHEDULED_ELSEWHERE = (
+    "SELECT ti.dag_id, ti.run_id, ti.task_id, ti.map_index, run.dag_version_id,"
+    " run.logical_date, run.id FROM task_instance AS ti JOIN dag_run AS run"
+    " ON run.id = ti.dag_run_id"
+    f" WHERE ti.state = '{State.SCHEDULED.value}' AND ti.priority_weight >= %(min_priority)s"
+    " AND run.scheduler_id IS NOT NULL AND run.scheduler_id != %(me)s"
+    " ORDER BY ti.priority_weight DESC LIMIT %(limit)s"
+)
+
+
+@attrs.frozen
+class GlobalCounts:
+    """What every scheduler holds and has waiting, read at once inside the critical section."""
+
+    #: Every queued or running try, grouped by run and task, across all schedulers.
+    occupants: list[Occupant]
+    #: Pool slots of every deferred task instance, per pool (some pools count them).
+    deferred_slots: dict[str, int]
+    #: Other schedulers' scheduled task instances that could outrank ours, best first.
+    scheduled_elsewhere: list[ScheduledElsewhere]
+
+
 class CriticalSection:
     """The queueing lock's transaction: global counts read while nobody else can queue."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def occupants(self) -> list[Occupant]:
-        """Every queued or running try, grouped by run and task, across all schedulers."""
-        ti = TaskInstanceRow
-        query = (
-            select(
-                ti.dag_id,
-                ti.run_id,
-                ti.task_id,
-                ti.pool,
-                func.count(),
-                func.coalesce(func.sum(ti.pool_slots), 0),
-            )
-            .where(ti.state.in_(OCCUPYING_STATES))
-            .group_by(ti.dag_id, ti.run_id, ti.task_id, ti.pool)
-        )
-        return [Occupant(*row) for row in self._connection.execute(query)]
+    def counts(self, me: int, *, min_priority: int | None, limit: int) -> GlobalCounts:
+        """Every scheduler's occupants and deferred slots, and what may outrank our tries.
 
-    def deferred_slots(self) -> dict[str, int]:
-        """Pool slots of every deferred task instance, per pool (some pools count them)."""
-        ti = TaskInstanceRow
-        query = (
-            select(ti.pool, func.sum(ti.pool_slots))
-            .where(ti.state == State.DEFERRED)
-            .group_by(ti.pool)
-        )
-        return {pool: int(slots) for pool, slots in self._connection.execute(query)}
-
-    def scheduled_elsewhere(
-        self, me: int, *, min_priority: int, limit: int
-    ) -> list[ScheduledElsewhere]:
-        """Other schedulers' scheduled task instances that could outrank ours, best first.
-
-        Only those of at least `min_priority` (none below can come before any of
-        ours) and at most `limit` of them (selection cannot start more than
-        parallelism allows anyway).
+        Those are other schedulers' scheduled task instances of at least
+        `min_priority` (none below can come before any of ours; None: we have
+        none, so nothing is read), at most `limit` of them (selection cannot
+        start more than parallelism allows anyway). The three reads go to the
+        server in one round trip, where SQLAlchemy would wait for each.
         """
-        ti, run = TaskInstanceRow, DagRunRow
-        query = (
-            select(
-                ti.dag_id,
-                ti.run_id,
-                ti.task_id,
-                ti.map_index,
-                run.dag_version_id,
-                run.logical_date,
-                run.id,
+        driver: Any = self._connection.connection.driver_connection  # psycopg's
+        with driver.cursor() as held, driver.cursor() as deferred, driver.cursor() as waiting:
+            with driver.pipeline():
+                held.execute(_OCCUPANTS)
+                deferred.execute(_DEFERRED_SLOTS)
+                if min_priority is not None:
+                    parameters = {"me": me, "min_priority": min_priority, "limit": limit}
+                    waiting.execute(_SCHEDULED_ELSEWHERE, parameters)
+            elsewhere = []
+            if min_priority is not None:
+                elsewhere = [
+                    ScheduledElsewhere(dag, run, task, index, version, as_aware_utc(date), pk)
+                    for dag, run, task, index, version, date, pk in waiting.fetchall()
+                ]
+            return GlobalCounts(
+                occupants=[
+                    Occupant(dag_id, run_id, task_id, pool, int(tries), int(slots))
+                    for dag_id, run_id, task_id, pool, tries, slots in held.fetchall()
+                ],
+                deferred_slots={pool: int(slots) for pool, slots in deferred.fetchall()},
+                scheduled_elsewhere=elsewhere,
             )
-            .join(run, run.id == ti.dag_run_id)
-            .where(
-                ti.state == State.SCHEDULED,
-                ti.priority_weight >= min_priority,
-                run.scheduler_id.is_not(None),
-                run.scheduler_id != me,
-            )
-            .order_by(ti.priority_weight.desc())
-            .limit(limit)
-        )
-        return [ScheduledElsewhere(*row) for row in self._connection.execute(query)]
 
     def running_runs(self) -> list[RunRecord]:
         """Every running run, whoever owns it (max_active_runs counts them all)."""
@@ -380,7 +390,7 @@ class SchedulerMethods(UnitOfWork):
         # Not fenced: the fence locks our scheduler row, and the writes made inside the
         # section (fenced, on other connections) would wait for it forever.
         with self._engine.connect() as connection, connection.begin():
-            got = connection.execute(_TRY_QUEUE_LOCK, {"cls": _QUEUE_LOCK_CLASS}).scalar()
+            got = scalar_with_begin(connection, _TRY_QUEUE_LOCK, {"cls": _QUEUE_LOCK_CLASS})
             yield CriticalSection(connection) if got else None
 
 

@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from taskkit.config import Settings
     from taskkit.execution.base import Executor
     from taskkit.metastore.records import RunRecord
-    from taskkit.metastore.schedulers import CriticalSection, Reaped
+    from taskkit.metastore.schedulers import Reaped, ScheduledElsewhere
 
 log = structlog.get_logger(__name__)
 
@@ -487,13 +487,18 @@ class Scheduler:
             if section is None:
                 return  # another scheduler is queueing: our turn comes next loop, never wait
             own = self._own_candidates()
+            counts = section.counts(
+                self.ha.id,
+                min_priority=min((c.priority for c in own), default=None),
+                limit=self.settings.core.parallelism,
+            )
             selection = select_across(
                 own,
-                self._candidates_elsewhere(section, own),
+                self._candidates_elsewhere(counts.scheduled_elsewhere),
                 pools=self.pools,
                 parallelism=self.settings.core.parallelism,
                 capacity_left=self.executor.capacity - self.book.occupancy.total,
-                occupancy=global_occupancy(section.occupants(), section.deferred_slots()),
+                occupancy=global_occupancy(counts.occupants, counts.deferred_slots),
                 explain=explain,
                 include_deferred=self.pools_with_deferred,
             )
@@ -523,18 +528,10 @@ class Scheduler:
             candidates = [c for c in candidates if c.key.dag_id not in self.dags.paused]
         return candidates
 
-    def _candidates_elsewhere(
-        self, section: CriticalSection, own: list[Candidate]
-    ) -> list[Candidate]:
+    def _candidates_elsewhere(self, scheduled: list[ScheduledElsewhere]) -> list[Candidate]:
         """Other schedulers' scheduled task instances that may outrank ours, as candidates."""
-        if not own or self.ha is None:
-            return []
         found = []
-        for other in section.scheduled_elsewhere(
-            self.ha.id,
-            min_priority=min(c.priority for c in own),
-            limit=self.settings.core.parallelism,
-        ):
+        for other in scheduled:
             if other.dag_id in self.dags.paused:
                 continue
             try:

@@ -130,9 +130,11 @@ def test_the_queueing_section_is_held_by_one_scheduler_at_a_time(
     try:
         with metastore.queueing_section() as mine:
             assert mine is not None
-            [occupant] = mine.occupants()
+            counts = mine.counts(1, min_priority=None, limit=10)
+            [occupant] = counts.occupants
             assert (occupant.task_id, occupant.tries, occupant.slots) == ("a", 1, 1)
-            assert mine.deferred_slots() == {"default_pool": 1}
+            assert counts.deferred_slots == {"default_pool": 1}
+            assert counts.scheduled_elsewhere == []  # we have nothing it could outrank
             with other.queueing_section() as theirs:
                 assert theirs is None
         with other.queueing_section() as theirs:
@@ -165,10 +167,13 @@ def test_the_section_lists_other_schedulers_scheduled_tries_best_first(
         metastore.transition_task_instances(scheduled)
         with metastore.queueing_section() as section:
             assert section is not None
-            found = section.scheduled_elsewhere(me, min_priority=0, limit=10)
+            found = section.counts(me, min_priority=0, limit=10).scheduled_elsewhere
             assert [(f.run_id, f.task_id) for f in found] == [("run2", "a"), ("run2", "b")]
-            high = section.scheduled_elsewhere(me, min_priority=5, limit=10)
+            assert found[0].logical_date.tzinfo == dt.timezone.utc
+            high = section.counts(me, min_priority=5, limit=10).scheduled_elsewhere
             assert [(f.run_id, f.task_id) for f in high] == [("run2", "a")]
+            first = section.counts(me, min_priority=0, limit=1).scheduled_elsewhere
+            assert [(f.run_id, f.task_id) for f in first] == [("run2", "a")]
 
 
 def test_a_dead_schedulers_runs_are_inherited_with_their_tries_for_an_adopting_executor(
