@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import heapq
 import math
 import os
 import socket
@@ -95,9 +96,12 @@ def select_across(
     ones. Of ours, at most `capacity_left` start (this executor's free slots);
     the rest stay scheduled for the next turn.
     """
-    mine = {candidate.key for candidate in own}
+    theirs = {candidate.key for candidate in others}
+    # Ours come in priority order and theirs are at most parallelism: a merge read only
+    # as far as selection goes, not a sort (and a set) of every candidate we have.
+    ordered = heapq.merge(own, sorted(others, key=priority_key), key=priority_key)
     selection = select_tasks(
-        sorted([*own, *others], key=priority_key),
+        ordered if others else own,
         pools=pools,
         parallelism=parallelism,
         occupancy=occupancy,
@@ -106,9 +110,9 @@ def select_across(
         include_deferred=include_deferred,
     )
     return Selection(
-        start=[c for c in selection.start if c.key in mine][: max(capacity_left, 0)],
-        reject=[(c, reason) for c, reason in selection.reject if c.key in mine],
-        waits={key: wait for key, wait in selection.waits.items() if key in mine},
+        start=[c for c in selection.start if c.key not in theirs][: max(capacity_left, 0)],
+        reject=[(c, reason) for c, reason in selection.reject if c.key not in theirs],
+        waits={key: wait for key, wait in selection.waits.items() if key not in theirs},
     )
 
 

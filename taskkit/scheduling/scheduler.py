@@ -489,7 +489,7 @@ class Scheduler:
             own = self._own_candidates()
             counts = section.counts(
                 self.ha.id,
-                min_priority=min((c.priority for c in own), default=None),
+                min_priority=own[-1].priority if own else None,  # own is best first
                 limit=self.settings.core.parallelism,
             )
             selection = select_across(

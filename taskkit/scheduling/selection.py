@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping
 from typing import TypeVar
 
 import attrs
@@ -178,7 +178,8 @@ def select_tasks(
     """Choose which candidates start now, following the module's rules.
 
     `occupancy` is not modified. With `presorted`, candidates are taken to be
-    in `priority_key` order already (the in-process runner keeps them so).
+    in `priority_key` order already (the in-process runner keeps them so), and
+    are read only as far as the round goes.
     With `explain=False` no wait reasons are built at all (the decisions are
     the same), which keeps a large backlog cheap for the hot path.
     `include_deferred` names the pools whose deferred instances hold their slots.
@@ -187,11 +188,7 @@ def select_tasks(
     have candidates left: a 100,000-task DAG would otherwise be walked whole
     each time one of its slots frees.
     """
-    ordered: Sequence[Candidate] = (
-        candidates
-        if presorted and isinstance(candidates, Sequence)
-        else sorted(candidates, key=priority_key)
-    )
+    ordered = iter(candidates if presorted else sorted(candidates, key=priority_key))
     used = occupancy.copy()
     start: list[Candidate] = []
     reject: list[tuple[Candidate, str]] = []
@@ -200,14 +197,15 @@ def select_tasks(
     #: DAGs at max_active_tasks, with the one reason each of their other candidates waits.
     saturated: dict[str, Wait] = {}
     dags_left = _DagsLeft(None if explain else per_dag, saturated)
-    for index, candidate in enumerate(ordered):
+    for candidate in ordered:
         if not dags_left.visit(candidate.key.dag_id):
             break  # only saturated DAGs' candidates remain: each would be skipped
         if used.total >= parallelism:
             if explain:
                 message = f"parallelism reached: {used.total} of {parallelism} task slots in use"
                 wait = Wait(WaitKind.PARALLELISM, message)
-                for waiting in ordered[index:]:
+                waits[candidate.key] = wait
+                for waiting in ordered:  # the rest
                     waits[waiting.key] = wait
             break
         dag_wait = saturated.get(candidate.key.dag_id)

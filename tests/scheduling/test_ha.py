@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from taskkit.metastore.schedulers import Occupant
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.scheduling.ha import (
@@ -113,6 +115,33 @@ def test_ours_start_in_the_slots_the_higher_ones_leave_and_within_our_executors_
         include_deferred=frozenset(),
     )
     assert [c.key.task_id for c in selection.start] == ["t0", "t1"]
+
+
+def test_a_long_backlog_of_ours_is_read_only_as_far_as_the_round_goes() -> None:
+    """Ours come best first and are merged with theirs by priority, not all sorted again:
+    a 1,000-try backlog costs a round what it starts, whoever else waits."""
+    seen: list[str] = []
+
+    class Watched(list[Candidate]):
+        def __iter__(self) -> Iterator[Candidate]:
+            for candidate in super().__iter__():
+                seen.append(candidate.key.task_id)
+                yield candidate
+
+    ours = Watched(_ti("mine", f"t{n:04d}", 5 if n < 500 else 1) for n in range(1000))
+    selection = select_across(
+        ours,
+        [_ti("other", "mid", 3), _ti("other", "top", 9)],
+        pools={"p": 128},
+        parallelism=4,
+        capacity_left=8,
+        occupancy=Occupancy(),
+        explain=False,
+        include_deferred=frozenset(),
+    )
+    # "top" outranks ours and keeps its slot for its owner; three of ours fill the rest.
+    assert [c.key.task_id for c in selection.start] == ["t0000", "t0001", "t0002"]
+    assert len(seen) < 10
 
 
 def test_parallelism_is_global() -> None:
