@@ -25,6 +25,7 @@ from pathlib import Path
 
 import structlog
 from bench_scheduler import (  # same directory: run as a script
+    drop_made_schemas,
     fresh_pg_schema,
     run_scheduler,
     running_scheduler,
@@ -158,6 +159,7 @@ def main() -> None:
             f"{args.width / from_start:.0f} tries/s from the run's start",
             flush=True,
         )
+    drop_made_schemas()
 
 
 def process_cpu(pid: int) -> float:

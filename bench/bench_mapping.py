@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import structlog
-from bench_scheduler import fresh_pg_schema  # same directory: run as a script
+from bench_scheduler import drop_made_schemas, fresh_pg_schema  # same directory: a script
 
 from taskkit import DAG, task
 
@@ -172,6 +172,7 @@ def main() -> None:
     if args.only != "dag-test":
         bench_scheduler(args.url, args.count)
     sys.stdout.flush()
+    drop_made_schemas()
     os._exit(0)
 
 
