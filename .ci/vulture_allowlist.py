@@ -88,3 +88,5 @@ _.execute_complete  # the deferrable sensors' and TriggerDagRunOperator's resume
 
 # Several schedulers.
 _idle_limit  # a SQLAlchemy "do_connect" listener on a fenced store's engine
+_idle  # a SQLAlchemy "checkin" listener on a PostgreSQL engine (engine._ping_when_idle)
+_ping  # a SQLAlchemy "checkout" listener on a PostgreSQL engine (engine._ping_when_idle)

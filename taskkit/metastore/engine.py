@@ -123,11 +123,11 @@ def _ping_when_idle(engine: Engine) -> None:
     dialect = engine.dialect
 
     @event.listens_for(engine, "checkin")
-    def _idle(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    def _idle(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
         record.info[_IDLE_SINCE] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _ping(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+    def _ping(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
         idle_since = record.info.get(_IDLE_SINCE)
         if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE_S:
             return  # new, or in use a moment ago
