@@ -21,7 +21,8 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Processor = Callable[[Any], Any]
-#: Up to this many rows, SQLite runs a statement per row so that each row's count is known.
+#: Up to this many rows, a statement per row: on SQLite so that each row's count is known, on
+#: PostgreSQL so that they ride in the caller's pipeline without a round trip of their own.
 EXACT_ROWS = 8
 
 
@@ -74,12 +75,32 @@ class DriverBatch:
             return tuple(ready[name] for name in self.order)
         return ready
 
-    def execute(self, connection: Connection, rows: Sequence[Any]) -> list[int] | None:
+    def send(self, connection: Connection, rows: Sequence[Any]) -> Callable[[], list[int] | None]:
         """Run the statement for each of `rows` in the connection's transaction.
 
-        Returns how many table rows each matched, or None when the driver tells only the
-        total and it is short of one per row (some lost a race; the caller finds which).
+        The call it returns tells how many table rows each matched, or None
+        when the driver tells only the total and it is short of one per row
+        (some lost a race; the caller finds which). On PostgreSQL a few rows
+        go as a statement each: inside a psycopg pipeline (units.py's
+        `_fenced_pipeline`) they wait to go with the rest of it, with no round
+        trip of their own, and their counts are known once it ends.
         """
+        if connection.dialect.name == "postgresql" and len(rows) <= EXACT_ROWS:
+            cursors = [connection.connection.cursor() for _ in rows]
+            for cursor, row in zip(cursors, rows, strict=True):
+                cursor.execute(self.sql, row)
+
+            def counted() -> list[int]:
+                counts = [cursor.rowcount for cursor in cursors]
+                for cursor in cursors:
+                    cursor.close()
+                return counts
+
+            return counted
+        counts = self._execute(connection, rows)
+        return lambda: counts
+
+    def _execute(self, connection: Connection, rows: Sequence[Any]) -> list[int] | None:
         cursor: Any = connection.connection.cursor()  # psycopg's, or sqlite3's
         try:
             if connection.dialect.name == "postgresql":

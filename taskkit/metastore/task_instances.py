@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -272,6 +272,7 @@ class TaskInstanceMethods(UnitOfWork):
             return batch.row(named, shared)
 
         applied = [True] * len(changes)
+        sent: list[tuple[list[int], Callable[[], list[int] | None]]] = []
         with self._write_core(fence=False) as connection:
             with self._fenced_pipeline(connection):
                 for (expected, columns), group in groups.items():
@@ -281,19 +282,22 @@ class TaskInstanceMethods(UnitOfWork):
                     # parameters (and the driver's copy of them) at once.
                     for start in range(0, len(group), _ROWS_PER_STATEMENT):
                         indexes = group[start : start + _ROWS_PER_STATEMENT]
-                        counts = batch.execute(connection, [row(batch, i, shared) for i in indexes])
-                        if counts is not None:
-                            for i, count in zip(indexes, counts, strict=True):
-                                applied[i] = count == 1
-                            continue
-                        # A large SQLite batch of which some lost a race: ours are the rows stamped
-                        # with our `now` (exact unless another writer's `now` was the same
-                        # microsecond: rare in a large batch, and SQLite has one scheduler).
-                        for i in indexes:
-                            stamp = connection.execute(
-                                select(_TI.updated_at).where(_key_matches(changes[i].key))
-                            ).scalar()
-                            applied[i] = stamp == now
+                        rows = [row(batch, i, shared) for i in indexes]
+                        sent.append((indexes, batch.send(connection, rows)))
+            for indexes, counted in sent:
+                counts = counted()
+                if counts is not None:
+                    for i, count in zip(indexes, counts, strict=True):
+                        applied[i] = count == 1
+                    continue
+                # A large SQLite batch of which some lost a race: ours are the rows stamped
+                # with our `now` (exact unless another writer's `now` was the same
+                # microsecond: rare in a large batch, and SQLite has one scheduler).
+                for i in indexes:
+                    stamp = connection.execute(
+                        select(_TI.updated_at).where(_key_matches(changes[i].key))
+                    ).scalar()
+                    applied[i] = stamp == now
             won = {c.key for c, ok in zip(changes, applied, strict=True) if ok}
             for key in cleared:
                 if key in won:

@@ -54,7 +54,7 @@ def test_a_row_written_on_the_driver_is_stored_as_sqlalchemy_stores_it(
         batch = DriverBatch.compile(statement, connection.dialect)
         shared = {"updated_at": batch.process("updated_at", now)}
         row = batch.row({**key_of("b"), **VALUES}, shared)
-        assert batch.execute(connection, [row]) == [1]
+        assert batch.send(connection, [row])() == [1]
     with engine.connect() as connection:
         a, b = (
             connection.exec_driver_sql(f"{STORED} WHERE task_id = '{task_id}'").one()
@@ -77,6 +77,6 @@ def test_each_row_says_whether_its_state_was_the_expected_one(
         batch = DriverBatch.compile(statement, connection.dialect)
         shared = {"updated_at": batch.process("updated_at", dt.datetime.now(dt.timezone.utc))}
         rows = [batch.row({**key_of(t), "state": State.QUEUED}, shared) for t in ("a", "b")]
-        assert batch.execute(connection, rows) == [0, 1]
+        assert batch.send(connection, rows)() == [0, 1]
     states = {ti.task_id: ti.state for ti in metastore.list_task_instances("etl", "run1")}
     assert states == {"a": State.SKIPPED, "b": State.QUEUED}

@@ -102,6 +102,37 @@ def test_a_scheduler_declared_dead_can_write_nothing(
         fenced.dispose()
 
 
+def test_a_live_schedulers_fenced_writes_tell_which_changes_applied(
+    metastore: Metastore, make_run: MakeRun
+) -> None:
+    """The fence goes with the changes (on PostgreSQL in one round trip): each change of a
+    small and of a large batch, of two shapes, still says whether it applied, and the
+    scheduler's heartbeat is stamped."""
+    make_run(tasks=[TaskSpec(f"t{i:02d}") for i in range(20)])
+    keys = [TaskInstanceKey("etl", "run1", f"t{i:02d}") for i in range(20)]
+    metastore.transition_task_instances(
+        [TIChange(keys[i], State.NONE, state=State.SKIPPED) for i in (1, 15)]
+    )
+    fenced = _other(metastore)
+    try:
+        with fenced.registered_scheduler("a", 1) as me:
+            fenced.fence_writes(me, 10.0)
+            [before] = [s for s in metastore.list_schedulers() if s.id == me]
+            applied = fenced.transition_task_instances(
+                [TIChange(k, State.NONE, state=State.QUEUED, try_number=1) for k in keys[:3]]
+                + [TIChange(k, State.NONE, state=State.SCHEDULED) for k in keys[3:]]
+            )
+            [after] = [s for s in metastore.list_schedulers() if s.id == me]
+    finally:
+        fenced.dispose()
+    assert [i for i, ok in enumerate(applied) if not ok] == [1, 15]
+    states = [ti.state for ti in metastore.list_task_instances("etl", "run1")]
+    assert states[:3] == [State.QUEUED, State.SKIPPED, State.QUEUED]
+    assert states[15] is State.SKIPPED
+    assert set(states[3:15] + states[16:]) == {State.SCHEDULED}
+    assert after.heartbeat_at > before.heartbeat_at
+
+
 def test_a_scheduler_whose_process_is_gone_is_declared_dead_at_once(
     metastore: Metastore, db_url: str
 ) -> None:
