@@ -389,9 +389,11 @@ class SchedulerMethods(UnitOfWork):
         """
         # Not fenced: the fence locks our scheduler row, and the writes made inside the
         # section (fenced, on other connections) would wait for it forever.
-        with self._engine.connect() as connection, connection.begin():
-            got = scalar_with_begin(connection, _TRY_QUEUE_LOCK, {"cls": _QUEUE_LOCK_CLASS})
-            yield CriticalSection(connection) if got else None
+        with self._engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT")  # BEGIN goes with the lock
+            with connection.begin():
+                got = scalar_with_begin(connection, _TRY_QUEUE_LOCK, {"cls": _QUEUE_LOCK_CLASS})
+                yield CriticalSection(connection) if got else None
 
 
 def _reset_occupying(connection: Connection, runs: object, now: dt.datetime) -> int:

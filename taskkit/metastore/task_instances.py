@@ -273,7 +273,7 @@ class TaskInstanceMethods(UnitOfWork):
 
         applied = [True] * len(changes)
         sent: list[tuple[list[int], Callable[[], list[int] | None]]] = []
-        with self._write_core(fence=False) as connection:
+        with self._write_core(pipelined=True) as connection:
             with self._fenced_pipeline(connection):
                 for (expected, columns), group in groups.items():
                     batch = _driver_update(connection.dialect, expected, columns)

@@ -57,41 +57,49 @@ class UnitOfWork:
                 yield session
 
     @contextlib.contextmanager
-    def _write_core(self, *, fence: bool = True) -> Iterator[Connection]:
+    def _write_core(self, *, pipelined: bool = False) -> Iterator[Connection]:
         """A write transaction on a bare Core connection, for the scheduler's hot path.
 
         Same locking as `_write`, without the ORM session's bookkeeping. With
-        `fence=False` the body fences itself: its first block is
-        `_fenced_pipeline`, which sends the fence along with its statements.
+        `pipelined` the body's first block is `_fenced_pipeline`, which begins
+        the transaction and fences it along with its own statements.
         """
         with self._engine.connect() as connection:
-            connection.execution_options(**{WRITE_OPTION: True})
+            options: dict[str, Any] = {WRITE_OPTION: True}
+            if pipelined and connection.dialect.name == "postgresql":
+                # psycopg would send a BEGIN of its own and wait for it: the pipeline sends one.
+                options["isolation_level"] = "AUTOCOMMIT"
+            connection.execution_options(**options)
             with connection.begin():
-                if fence:
+                if not pipelined:
                     self._check_fence(connection)
                 yield connection
 
     @contextlib.contextmanager
     def _fenced_pipeline(self, connection: Connection) -> Iterator[None]:
-        """The fence, then the block's statements, sent to the database together.
+        """BEGIN and the fence, then the block's statements, sent to the database together.
 
         Each round trip to PostgreSQL costs a scheduler's hot write ~0.25 ms,
-        and psycopg sends a transaction's BEGIN and the fence in one each. In
-        pipeline mode it holds them back until the block's first batch
-        flushes them with its own rows: one round trip where there were three
-        (docs/performance.md). The fence's count is read as the block ends, so
-        a fenced scheduler's changes roll back before anything else runs or
-        commits. On PostgreSQL the block may run only `DriverBatch` statements:
-        SQLAlchemy reads a result at once, which a pipeline defers. Elsewhere
-        the fence simply comes first.
+        and psycopg waits for each statement, and for its own BEGIN even in a
+        pipeline. Here the connection is left in autocommit mode
+        (`_write_core(pipelined=True)`), and the pipeline sends BEGIN, the
+        fence and the block's statements, then waits once: one round trip
+        where there were four (docs/performance.md). The fence's count is read
+        as the block ends, so a fenced scheduler's changes roll back before
+        anything else runs or commits. On PostgreSQL the block may run only
+        `DriverBatch` statements: SQLAlchemy reads a result at once, which a
+        pipeline defers. Elsewhere the fence simply comes first.
         """
         if connection.dialect.name != "postgresql":
             self._check_fence(connection)
             yield
             return
         driver: Any = connection.connection.driver_connection  # psycopg's
+        if not driver.autocommit:  # psycopg would begin a transaction of its own
+            raise RuntimeError("_fenced_pipeline needs a _write_core(pipelined=True) connection")
         with driver.cursor() as fence:
             with driver.pipeline():
+                fence.execute("BEGIN")
                 if self._fence_id is not None:
                     fence.execute(_FENCE_SQL, {"now": self._now(), "me": self._fence_id})
                 yield
@@ -133,12 +141,18 @@ class UnitOfWork:
 def scalar_with_begin(connection: Connection, sql: str, params: dict[str, Any]) -> Any:
     """The first value a transaction's first statement returns, sent along with its BEGIN.
 
-    psycopg sends BEGIN in a round trip of its own; in pipeline mode it holds
-    it back for the statement. `sql` is in the driver's own style (`%(name)s`).
+    psycopg sends BEGIN in a round trip of its own, in a pipeline too. On a
+    connection left in autocommit mode (`isolation_level="AUTOCOMMIT"`, then
+    `begin()`) this sends BEGIN and the statement together; the transaction
+    is the server's from there, and the connection's commit or rollback ends
+    it. `sql` is in the driver's own style (`%(name)s`).
     """
     driver: Any = connection.connection.driver_connection  # psycopg's
+    if not driver.autocommit:  # psycopg would begin a transaction of its own
+        raise RuntimeError("scalar_with_begin needs a connection in autocommit mode")
     with driver.cursor() as cursor:
         with driver.pipeline():
+            cursor.execute("BEGIN")
             cursor.execute(sql, params)
         return cursor.fetchone()[0]
 
