@@ -36,7 +36,7 @@ from sqlalchemy import (
 from taskkit.metastore.records import RunRecord
 from taskkit.metastore.runs import ACTIVE_RUN_STATES
 from taskkit.metastore.tables import DagRunRow, SchedulerRow, TaskInstanceRow, as_aware_utc
-from taskkit.metastore.units import UnitOfWork, rowcount, scalar_with_begin
+from taskkit.metastore.units import UnitOfWork, driver_errors, rowcount, scalar_with_begin
 from taskkit.states import OCCUPYING_STATES, RunState, SchedulerState, State
 
 _RUN_COLUMNS = tuple(DagRunRow.__table__.c)
@@ -164,7 +164,12 @@ class CriticalSection:
         server in one round trip, where SQLAlchemy would wait for each.
         """
         driver: Any = self._connection.connection.driver_connection  # psycopg's
-        with driver.cursor() as held, driver.cursor() as deferred, driver.cursor() as waiting:
+        with (
+            driver_errors(self._connection),
+            driver.cursor() as held,
+            driver.cursor() as deferred,
+            driver.cursor() as waiting,
+        ):
             with driver.pipeline():
                 held.execute(_OCCUPANTS)
                 deferred.execute(_DEFERRED_SLOTS)

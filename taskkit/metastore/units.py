@@ -15,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, CursorResult, Engine, Result, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from taskkit.errors import SchedulerFencedError
@@ -92,12 +93,13 @@ class UnitOfWork:
         """
         if connection.dialect.name != "postgresql":
             self._check_fence(connection)
-            yield
+            with driver_errors(connection):
+                yield
             return
         driver: Any = connection.connection.driver_connection  # psycopg's
         if not driver.autocommit:  # psycopg would begin a transaction of its own
             raise RuntimeError("_fenced_pipeline needs a _write_core(pipelined=True) connection")
-        with driver.cursor() as fence:
+        with driver_errors(connection), driver.cursor() as fence:
             with driver.pipeline():
                 fence.execute("BEGIN")
                 if self._fence_id is not None:
@@ -150,11 +152,27 @@ def scalar_with_begin(connection: Connection, sql: str, params: dict[str, Any]) 
     driver: Any = connection.connection.driver_connection  # psycopg's
     if not driver.autocommit:  # psycopg would begin a transaction of its own
         raise RuntimeError("scalar_with_begin needs a connection in autocommit mode")
-    with driver.cursor() as cursor:
+    with driver_errors(connection), driver.cursor() as cursor:
         with driver.pipeline():
             cursor.execute("BEGIN")
             cursor.execute(sql, params)
         return cursor.fetchone()[0]
+
+
+@contextlib.contextmanager
+def driver_errors(connection: Connection) -> Iterator[None]:
+    """The driver's errors in the block raised as SQLAlchemy raises its own.
+
+    Statements run straight on the driver (pipelines, `DriverBatch`) would
+    otherwise raise psycopg's or sqlite3's exceptions. The scheduler retries
+    a write that failed with SQLAlchemy's OperationalError (a server restart,
+    a full disk); any other exception would end it with a traceback.
+    """
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except dbapi_error as exc:
+        raise DBAPIError.instance(None, None, exc, dbapi_error, dialect=connection.dialect) from exc
 
 
 def rowcount(result: Result[Any]) -> int:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from databases import POSTGRES_ONLY
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from taskkit.errors import MetastoreError, MetastoreNotInitializedError
-from taskkit.metastore import Metastore, init_db
+from taskkit.metastore import Metastore, RunRecord, TIChange, init_db
 from taskkit.metastore import engine as engine_module
 from taskkit.metastore.tables import SCHEMA_REVISION
+from taskkit.metastore.units import driver_errors
+from taskkit.model.keys import TaskInstanceKey
+from taskkit.states import State
+
+MakeRun = Callable[..., RunRecord]
 
 
 def test_opening_an_empty_database_says_to_run_db_init(db_url: str) -> None:
@@ -97,3 +104,34 @@ def test_a_connection_in_use_a_moment_ago_goes_to_work_without_a_ping(
     monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 0.0)
     metastore.get_pool_slots()
     assert len(pings) == 1
+
+
+@POSTGRES_ONLY
+def test_a_connection_dropped_a_moment_ago_fails_one_write_as_the_scheduler_retries_it(
+    metastore: Metastore, db_url: str, make_run: MakeRun
+) -> None:
+    """Not pinged, it fails its write with SQLAlchemy's OperationalError (which the scheduler
+    retries with a backoff), never a driver's own exception; the next write goes through."""
+    make_run()
+    with metastore.engine.connect() as connection:
+        backend = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+    admin = create_engine(db_url)
+    with admin.begin() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+    admin.dispose()
+    change = TIChange(TaskInstanceKey("etl", "run1", "a"), State.NONE, state=State.SCHEDULED)
+    with pytest.raises(OperationalError):
+        metastore.transition_task_instances([change])
+    assert metastore.transition_task_instances([change]) == [True]
+
+
+def test_a_statement_run_straight_on_the_driver_fails_with_sqlalchemys_error(
+    metastore: Metastore,
+) -> None:
+    """The scheduler's pipelines and batches bypass SQLAlchemy; their errors still come as
+    SQLAlchemy's own, which is what the scheduler's retry of a failed write catches."""
+    with metastore.engine.connect() as connection:
+        cursor = connection.connection.cursor()
+        with pytest.raises(DBAPIError) as info, driver_errors(connection):
+            cursor.execute("SELECT * FROM no_such_table")
+        assert "no_such_table" in str(info.value.orig)
