@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 import attrs
 from sqlalchemy import (
@@ -36,7 +35,13 @@ from sqlalchemy import (
 from taskkit.metastore.records import RunRecord
 from taskkit.metastore.runs import ACTIVE_RUN_STATES
 from taskkit.metastore.tables import DagRunRow, SchedulerRow, TaskInstanceRow, as_aware_utc
-from taskkit.metastore.units import UnitOfWork, driver_errors, rowcount, scalar_with_begin
+from taskkit.metastore.units import (
+    UnitOfWork,
+    driver_errors,
+    psycopg_of,
+    rowcount,
+    scalar_with_begin,
+)
 from taskkit.states import OCCUPYING_STATES, RunState, SchedulerState, State
 
 _RUN_COLUMNS = tuple(DagRunRow.__table__.c)
@@ -163,7 +168,7 @@ class CriticalSection:
         start more than parallelism allows anyway). The three reads go to the
         server in one round trip, where SQLAlchemy would wait for each.
         """
-        driver: Any = self._connection.connection.driver_connection  # psycopg's
+        driver = psycopg_of(self._connection)
         with (
             driver_errors(self._connection),
             driver.cursor() as held,

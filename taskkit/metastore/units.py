@@ -83,7 +83,7 @@ class UnitOfWork:
         Each round trip to PostgreSQL costs a scheduler's hot write ~0.25 ms,
         and psycopg waits for each statement, and for its own BEGIN even in a
         pipeline. Here the connection is left in autocommit mode
-        (`_write_core(pipelined=True)`), and the pipeline sends BEGIN, the
+        (`_write_core(pipelined=True)`), and `_begun_pipeline` sends BEGIN, the
         fence and the block's statements, then waits once: one round trip
         where there were four (docs/performance.md). The fence's count is read
         as the block ends, so a fenced scheduler's changes roll back before
@@ -96,12 +96,8 @@ class UnitOfWork:
             with driver_errors(connection):
                 yield
             return
-        driver: Any = connection.connection.driver_connection  # psycopg's
-        if not driver.autocommit:  # psycopg would begin a transaction of its own
-            raise RuntimeError("_fenced_pipeline needs a _write_core(pipelined=True) connection")
-        with driver_errors(connection), driver.cursor() as fence:
-            with driver.pipeline():
-                fence.execute("BEGIN")
+        with driver_errors(connection), psycopg_of(connection).cursor() as fence:
+            with _begun_pipeline(connection, fence):
                 if self._fence_id is not None:
                     fence.execute(_FENCE_SQL, {"now": self._now(), "me": self._fence_id})
                 yield
@@ -143,20 +139,35 @@ class UnitOfWork:
 def scalar_with_begin(connection: Connection, sql: str, params: dict[str, Any]) -> Any:
     """The first value a transaction's first statement returns, sent along with its BEGIN.
 
-    psycopg sends BEGIN in a round trip of its own, in a pipeline too. On a
-    connection left in autocommit mode (`isolation_level="AUTOCOMMIT"`, then
-    `begin()`) this sends BEGIN and the statement together; the transaction
-    is the server's from there, and the connection's commit or rollback ends
-    it. `sql` is in the driver's own style (`%(name)s`).
+    See `_begun_pipeline`; `sql` is in the driver's own style (`%(name)s`).
     """
-    driver: Any = connection.connection.driver_connection  # psycopg's
-    if not driver.autocommit:  # psycopg would begin a transaction of its own
-        raise RuntimeError("scalar_with_begin needs a connection in autocommit mode")
-    with driver_errors(connection), driver.cursor() as cursor:
-        with driver.pipeline():
-            cursor.execute("BEGIN")
+    with driver_errors(connection), psycopg_of(connection).cursor() as cursor:
+        with _begun_pipeline(connection, cursor):
             cursor.execute(sql, params)
         return cursor.fetchone()[0]
+
+
+@contextlib.contextmanager
+def _begun_pipeline(connection: Connection, cursor: Any) -> Iterator[None]:
+    """A BEGIN on `cursor`, then the block's statements, sent to PostgreSQL together.
+
+    psycopg sends BEGIN in a round trip of its own, in a pipeline too. The
+    connection must be left in autocommit mode (`isolation_level="AUTOCOMMIT"`,
+    then `begin()`) so that psycopg begins nothing itself; the transaction is
+    the server's from this BEGIN, and the connection's commit or rollback ends
+    it. The statements' results can be read once the block has ended.
+    """
+    driver = psycopg_of(connection)
+    if not driver.autocommit:  # psycopg would begin a transaction of its own
+        raise RuntimeError("a begun pipeline needs a connection in autocommit mode")
+    with driver.pipeline():
+        cursor.execute("BEGIN")
+        yield
+
+
+def psycopg_of(connection: Connection) -> Any:
+    """The psycopg connection under a SQLAlchemy one: pipelines are psycopg's own."""
+    return connection.connection.driver_connection
 
 
 @contextlib.contextmanager

@@ -99,9 +99,11 @@ def select_across(
     theirs = {candidate.key for candidate in others}
     # Ours come in priority order and theirs are at most parallelism: a merge read only
     # as far as selection goes, not a sort (and a set) of every candidate we have.
-    ordered = heapq.merge(own, sorted(others, key=priority_key), key=priority_key)
+    ordered = (
+        heapq.merge(own, sorted(others, key=priority_key), key=priority_key) if others else own
+    )
     selection = select_tasks(
-        ordered if others else own,
+        ordered,
         pools=pools,
         parallelism=parallelism,
         occupancy=occupancy,
