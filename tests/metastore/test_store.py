@@ -75,17 +75,23 @@ def _count_pings(store: Metastore, monkeypatch: pytest.MonkeyPatch) -> list[Any]
     return pings
 
 
+def _drop_pooled_connection(metastore: Metastore, db_url: str) -> int:
+    """Have the server end the store's pooled connection (as a restart would); its backend."""
+    with metastore.engine.connect() as connection:
+        backend = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    admin = create_engine(db_url)
+    with admin.begin() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+    admin.dispose()
+    return int(backend)
+
+
 @POSTGRES_ONLY
 def test_a_connection_the_server_dropped_while_it_was_idle_is_replaced_without_an_error(
     metastore: Metastore, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A pooled connection the server ended (a restart, a killed backend) costs no error."""
-    with metastore.engine.connect() as connection:
-        backend = connection.execute(text("SELECT pg_backend_pid()")).scalar()
-    admin = create_engine(db_url)
-    with admin.begin() as connection:
-        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
-    admin.dispose()
+    backend = _drop_pooled_connection(metastore, db_url)
     monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 0.0)  # it has been idle long enough
     assert metastore.get_pool_slots() == {"default_pool": 128}
     with metastore.engine.connect() as connection:
@@ -113,12 +119,7 @@ def test_a_connection_dropped_a_moment_ago_fails_one_write_as_the_scheduler_retr
     """Not pinged, it fails its write with SQLAlchemy's OperationalError (which the scheduler
     retries with a backoff), never a driver's own exception; the next write goes through."""
     make_run()
-    with metastore.engine.connect() as connection:
-        backend = connection.execute(text("SELECT pg_backend_pid()")).scalar()
-    admin = create_engine(db_url)
-    with admin.begin() as connection:
-        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
-    admin.dispose()
+    _drop_pooled_connection(metastore, db_url)
     change = TIChange(TaskInstanceKey("etl", "run1", "a"), State.NONE, state=State.SCHEDULED)
     with pytest.raises(OperationalError):
         metastore.transition_task_instances([change])
