@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from taskkit import xcom_codec
 from taskkit.authoring.context import (
     DagRunInfo,
     TaskInstanceInfo,
@@ -30,7 +29,6 @@ from taskkit.authoring.context import (
     try_context,
 )
 from taskkit.authoring.decorators import find_xcom_args, resolve_xcom_args
-from taskkit.authoring.mapping import MappedOperator
 from taskkit.authoring.masking import masked_output, redact
 from taskkit.authoring.templating import render, renderer_for
 from taskkit.errors import (
@@ -42,7 +40,6 @@ from taskkit.errors import (
     TaskDeferred,
     TaskTimeoutError,
 )
-from taskkit.execution.deferral import deferral_of, resume_kwargs
 from taskkit.execution.rendered import rendered_fields
 from taskkit.execution.workload import EncodedXCom
 from taskkit.model.results import EncodedXComSequence, TryOutcome, TryResult
@@ -165,6 +162,8 @@ def encode_xcom(value: Any, *, allow_pickle: bool = False) -> EncodedXCom:
     Raises XComEncodeError naming the type and core.enable_xcom_pickling. A try
     holds no secret key: the scheduler signs a pickle before storing it.
     """
+    from taskkit import xcom_codec  # lazy: a run whose tasks push nothing need not load it
+
     data, encoding = xcom_codec.encode_xcom(value, allow_pickle=allow_pickle, key=None)
     length = len(value) if isinstance(value, (list, tuple, dict)) else None
     return EncodedXCom(data, encoding.value, length)
@@ -175,6 +174,8 @@ def decode_xcom(encoded: EncodedXCom) -> Any:
 
     Only ever called in a try (or DAG.test()), never in the scheduler.
     """
+    from taskkit import xcom_codec  # lazy: see encode_xcom
+
     return xcom_codec.decode_xcom(encoded.data, encoded.encoding, key=None)
 
 
@@ -331,6 +332,9 @@ def unmap_operator(operator: BaseOperator, xcom: TryXCom, map_index: int) -> Any
     the task with the group's arguments (MappedArguments) in its template
     fields resolved for this map index (a `@task` resolves its own arguments).
     """
+    # Lazy: a DAG with a mapped task loaded it to build that task; others never need it.
+    from taskkit.authoring.mapping import MappedOperator
+
     try:
         if isinstance(operator, MappedOperator):
             return operator.unmap(xcom, map_index)
@@ -431,6 +435,9 @@ def execute_try(
             if resume is None:
                 value = task.execute(context)
             else:
+                # Lazy, as deferral_of below: only a deferring task needs tagged JSON.
+                from taskkit.execution.deferral import resume_kwargs
+
                 value = task.resume_execution(resume[0], resume_kwargs(resume[1]), context)
     except AirflowSkipException as skip:
         return TryResult(
@@ -447,6 +454,8 @@ def execute_try(
             rendered_fields=shown,
         ), None
     except TaskDeferred as deferred:
+        from taskkit.execution.deferral import deferral_of  # lazy: see resume_kwargs above
+
         try:
             deferral = deferral_of(deferred, _utcnow())
         except TypeError as exc:

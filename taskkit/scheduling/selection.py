@@ -121,7 +121,7 @@ def _take(counts: Counter[K], key: K, n: int) -> None:
     if left:
         counts[key] = left
     else:
-        del counts[key]
+        counts.pop(key, None)  # as Counter's del, minus its Python-level __delitem__
 
 
 def _copy(counts: Counter[K]) -> Counter[K]:
