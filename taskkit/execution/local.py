@@ -38,6 +38,8 @@ from taskkit.execution.zygote_wire import (
     LAST,
     REQUEUE,
     RESULT_CHUNK,
+    SPARE,
+    SPARE_MESSAGE_MAX,
     STARTED,
     TIMEOUT_GRACE_S,
     WORK,
@@ -69,7 +71,9 @@ class _Flight:
     pid: int | None = None
     started: bool = False
     chunks: list[bytes] = attrs.Factory(list)
-    deadline: float | None = None  #: for tries on reused workers, which the zygote does not time
+    #: For tries a spare or a reused worker runs, which the zygote does not time (it does not
+    #: know which try such a process runs).
+    deadline: float | None = None
     timed_out: bool = False
 
 
@@ -116,6 +120,13 @@ class LocalExecutor:
         self.reuse_max_rss_mb = reuse_max_rss_mb
         self.reuse_idle_timeout = reuse_idle_timeout
         self._work: socket.socket | None = None
+        #: Where the zygote announces its spares; and those announced and not used yet, as
+        #: (pid, the write end of the pipe it waits on), oldest first.
+        self._spare_channel: socket.socket | None = None
+        self._spares: deque[tuple[int, int]] = deque()
+        #: Tries a spare or a worker handed back (REQUEUE), or whose spare died before it
+        #: started them: they go to the zygote, which forks a child for each or says why not.
+        self._handed_back: set[tuple[TaskInstanceKey, int]] = set()
         #: (when sent, seq) of the workloads on the work socket no worker has started, oldest
         #: first, until each starts or has waited GROW_AFTER_S (a worker is asked for then).
         self._unstarted: deque[tuple[float, int]] = deque()
@@ -140,10 +151,12 @@ class LocalExecutor:
     def start(self) -> None:
         ours, theirs = socket.socketpair()
         results, children = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._spare_channel, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._spare_channel.setblocking(False)
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SECRET_ENV_PREFIX)}
         env.update(self.try_environment)
         argv = [sys.executable, "-m", "taskkit.execution.worker"]
-        passed = [theirs, children]
+        passed = [theirs, children, zygote_end]
         if self.reuse_processes:
             self._work, workers = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             self._work.setblocking(False)
@@ -181,6 +194,8 @@ class LocalExecutor:
         if not self._waiting or len(self._in_flight) >= self.capacity:
             return []
         conn = self._connection()
+        if not self.reuse_processes:
+            self._read_spares()
         batch: list[tuple[int, int, float | None, bytes]] = []
         failed: list[Event] = []
         while self._waiting and len(self._in_flight) < self.capacity:
@@ -198,9 +213,14 @@ class LocalExecutor:
                 self._sent_versions.add(version)
             self._seq += 1
             data = encode_workload(workload)
-            if self._work is not None and len(data) + WORK.size <= WORK_MESSAGE_MAX:
+            message = WORK.pack(self._seq, version) + data
+            # A try handed back goes to the zygote: to a fresh child, or refused with a reason.
+            direct = not (self._handed_back and self._take_handed_back(workload))
+            if direct and self._hand_to_spare(workload, message):
+                continue
+            if direct and self._work is not None and len(message) <= WORK_MESSAGE_MAX:
                 try:
-                    self._work.send(WORK.pack(self._seq, version) + data)
+                    self._work.send(message)
                 except BlockingIOError:  # the workers are behind: the rest waits here
                     self._waiting.appendleft(workload)
                     break
@@ -212,6 +232,51 @@ class LocalExecutor:
         if batch:
             conn.send(RunTries(batch))
         return failed
+
+    def _take_handed_back(self, workload: Workload) -> bool:
+        """Whether this workload was handed back (and so goes to the zygote this time)."""
+        ident = (workload.key, workload.try_number)
+        if ident not in self._handed_back:
+            return False
+        self._handed_back.discard(ident)
+        return True
+
+    def _hand_to_spare(self, workload: Workload, message: bytes) -> bool:
+        """Write the workload to a spare's pipe, if one is waiting and it fits; False if not."""
+        if len(message) > SPARE_MESSAGE_MAX:
+            return False
+        while self._spares:
+            pid, pipe = self._spares.popleft()
+            try:
+                os.write(pipe, message)
+            except OSError:  # it died waiting (BrokenPipeError): the zygote reports its exit
+                continue
+            finally:
+                os.close(pipe)  # the spare reads to end of file
+            self._in_flight[self._seq] = _Flight(workload)
+            self._by_pid[pid] = self._seq
+            return True
+        return False
+
+    def _read_spares(self) -> None:
+        """Take the spares the zygote announced: each one's pid and the pipe it waits on."""
+        channel = self._spare_channel
+        while channel is not None:
+            try:
+                data, fds, _, _ = socket.recv_fds(channel, SPARE.size, 1, socket.MSG_CMSG_CLOEXEC)
+            except BlockingIOError:
+                return
+            if not data:
+                raise EOFError("the spare socket was closed")
+            (pid,) = SPARE.unpack(data)
+            self._spares.extend((pid, fd) for fd in fds)
+
+    def _drop_spares(self) -> None:
+        """Close the pipes of the spares not used: each reads end of file and exits."""
+        with contextlib.suppress(OSError, EOFError):  # a zygote gone has taken them along
+            self._read_spares()
+        while self._spares:
+            os.close(self._spares.popleft()[1])
 
     def _verify(self, version: int) -> str | None:
         if version in self._verified:
@@ -232,8 +297,9 @@ class LocalExecutor:
                 timeout = 0
             selector = self._selector
             assert selector is not None
+            timeout = self._kill_overdue(timeout)
             if self._work is not None:
-                timeout = min(self._kill_overdue(timeout), self._until_grow())
+                timeout = min(timeout, self._until_grow())
             if selector.select(timeout):
                 self._collect(events)
                 if not self.reuse_processes:
@@ -309,8 +375,9 @@ class LocalExecutor:
                 if timeout is not None:  # its own alarm fails it first, keeping its XComs
                     flight.deadline = time.monotonic() + timeout + TIMEOUT_GRACE_S
                 continue
-            if kind == REQUEUE:  # a worker forked before this DAG version was loaded
+            if kind == REQUEUE:  # forked before this DAG version was loaded (or it failed to)
                 del self._in_flight[seq]
+                self._handed_back.add((flight.workload.key, flight.workload.try_number))
                 self._waiting.appendleft(flight.workload)
                 continue
             flight.chunks.append(chunk)
@@ -324,12 +391,17 @@ class LocalExecutor:
                 finished = _failed(flight.workload, reason)
             if not flight.started:  # its zygote's report is still on the way
                 self._on_forked(seq, pid, started, events)
+            deadline = flight.deadline
+            if deadline is not None and time.monotonic() >= deadline - TIMEOUT_GRACE_S:
+                # It ran out of time: what it started in the background dies with it, as the
+                # zygote sees to for the tries it forked (a reused worker goes too, replaced).
+                _kill_group(pid)
             del self._in_flight[seq]
             self._by_pid.pop(pid, None)
             events.append(finished)
 
     def _kill_overdue(self, timeout: float) -> float:
-        """Kill tries on reused workers past their execution_timeout; the time to the next."""
+        """Kill tries of spares and reused workers past execution_timeout; the time to the next."""
         now = time.monotonic()
         for flight in self._in_flight.values():
             if flight.deadline is None or flight.timed_out:
@@ -382,8 +454,16 @@ class LocalExecutor:
         seq = self._by_pid.pop(pid, None)
         flight = self._in_flight.pop(seq, None) if seq is not None else None
         if flight is None:
-            return  # it reported its result already
+            return  # it reported its result already, or it was a spare nothing was sent to
         workload = flight.workload
+        ident = (workload.key, workload.try_number)
+        if not flight.started and ident not in self._cancelled:
+            # A spare that died before it reported STARTED (results are read before exits)
+            # never began the try: it goes to the zygote, as if it had just come.
+            self._handed_back.add(ident)
+            self._waiting.appendleft(workload)
+            return
+        self._cancelled.discard(ident)
         if timed_out or flight.timed_out:
             reason = f"execution_timeout of {workload.execution_timeout_s:g}s exceeded; killed"
         else:
@@ -422,6 +502,7 @@ class LocalExecutor:
             self._conn.send(Shutdown(grace))
         except OSError:
             return self._lost_worker()
+        self._drop_spares()
         if self._work is not None:  # idle reusable workers read end of file and exit
             self._work.close()
             self._work = None
@@ -461,6 +542,11 @@ class LocalExecutor:
         self._in_flight.clear()
         self._by_pid.clear()
         self._unstarted.clear()
+        self._handed_back.clear()
+        self._drop_spares()
+        if self._spare_channel is not None:
+            self._spare_channel.close()
+            self._spare_channel = None
         if self._selector is not None:
             self._selector.close()
             self._selector = None

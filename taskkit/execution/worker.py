@@ -19,6 +19,18 @@ that child. Work is split so that each process does only what it alone can:
   alone), points stdout and stderr at it, runs the try and sends its result
   on one socket shared by all children, straight to the executor.
 
+When idle, the zygote forks the next tries' processes ahead: `SPARES`
+spares, each waiting on a pipe of its own. The zygote hands the pipe's
+write end to the executor (its pid and the descriptor, on the spare
+socket) and closes its own copy, so the executor writes the spare its
+workload itself: a chain's next task starts without waiting for the zygote
+to wake up and pass it on. The spare reads it to end of file, tells the
+zygote it was taken (its pid on a pipe, so the zygote forks another),
+reports STARTED and runs the try like any child. The executor knows which
+process has which workload, so a spare that dies before it reported
+STARTED ran nothing of the try, which goes to the zygote again. Workloads
+beyond the spares come in RunTries and get a child forked each.
+
 Messages on the control socket (pickled attrs classes from execution/base.py):
   executor -> zygote: LoadDag | RunTries | Shutdown
   zygote -> executor: ZygoteReport (what was forked, what exited, what was refused)
@@ -28,8 +40,10 @@ formats of all three sockets are in zygote_wire.py.
 
 A try past its execution_timeout first fails inside its own process (the
 alarm runtime.run_try sets), so what it pushed before is kept, as in
-DAG.test() and Airflow; the zygote kills it only if it is still there
-TIMEOUT_GRACE_S later (a task stuck where signals cannot reach it).
+DAG.test() and Airflow; it is killed only if it is still there
+TIMEOUT_GRACE_S later (a task stuck where signals cannot reach it): by the
+zygote, or for a try that a spare or a reused worker runs, by the executor,
+which alone knows which try such a process runs.
 
 With process reuse (`[local] reuse_processes = N`, opt-in) the zygote also
 keeps a pool of long-lived workers that take workloads straight from the
@@ -46,6 +60,7 @@ zygote replaces workers that exit only up to the starting size.
 
 from __future__ import annotations
 
+import _socket  # not socket: that module's enums would weigh on every fork
 import contextlib
 import ctypes
 import datetime as dt
@@ -61,6 +76,7 @@ import signal
 import sys
 import time
 import traceback
+from array import array
 from collections.abc import Callable
 from typing import Any
 
@@ -95,6 +111,7 @@ from taskkit.execution.zygote_wire import (
     REQUEUE,
     RESULT_CHUNK,
     RESULT_HEADER,
+    SPARE,
     STARTED,
     TIMEOUT_GRACE_S,
     WORK,
@@ -102,7 +119,6 @@ from taskkit.execution.zygote_wire import (
     Channel,
     encode_result,
     read_all,
-    write_all,
 )
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import TryOutcome, TryResult
@@ -110,6 +126,11 @@ from taskkit.services.secrets_source import MetastoreSecrets
 
 _PR_SET_PDEATHSIG = 1
 
+
+#: Spares kept forked ahead. With one, a chain's next workload often came before the spare
+#: forked to replace the one its task took was ready (about a third of hops in a 300-task
+#: chain), and then waited for a fork; two keep one ready (docs/performance.md).
+SPARES = 2
 
 #: The DAG version the zygote's warm-up tries use (real versions are positive).
 _REHEARSAL = -1
@@ -125,6 +146,7 @@ class Zygote:
         conn: Channel,
         result_fd: int,
         *,
+        spare_fd: int | None = None,
         work_fd: int | None = None,
         pool_size: tuple[int, int] = (0, 0),
         reuse: int = 0,
@@ -139,6 +161,9 @@ class Zygote:
         self.rehearse = rehearse
         self.result_fd = result_fd
         self.work_fd = work_fd
+        #: The socket spares are announced to the executor on (SCM_RIGHTS), once serving.
+        self.spare_fd = spare_fd
+        self.spare_channel: _socket.socket | None = None
         #: Reusable workers kept at least, and forked at most (when asked: AddWorkers).
         self.pool_min, self.pool_max = pool_size if work_fd is not None else (0, 0)
         #: Workers the executor asked for and not forked yet (a failed fork is tried again).
@@ -147,6 +172,8 @@ class Zygote:
         self.max_rss_pages = max_rss_mb * 1024 * 1024 // os.sysconf("SC_PAGE_SIZE")
         #: How long a worker forked past pool_min waits for a try before it exits.
         self.idle_timeout_s = idle_timeout_s
+        #: Reusable workers and spares (see `spares`): children that take their workloads
+        #: from the executor directly, whose exits the executor matches to tries by pid.
         self.pool: set[int] = set()
         self.dags: dict[int, Any] = {}
         self.broken: dict[int, str] = {}  # version -> why it could not be loaded
@@ -161,7 +188,11 @@ class Zygote:
         self.selector = selectors.DefaultSelector()
         self.draining = False
         self.kill_at: float | None = None
-        self.spare: tuple[int, int] | None = None  # (pid, work pipe's write end)
+        #: The pids of the spares not taken yet: children forked ahead, each waiting on a pipe
+        #: the executor writes one workload to (without process reuse only).
+        self.spares: set[int] = set()
+        #: A spare writes its pid here once it took its workload: fork another one then.
+        self.taken_r = self.taken_w = -1
         self.pid = os.getpid()
         self.wake_r = self.wake_w = -1
         self.inherited: tuple[int, ...] = ()
@@ -180,10 +211,22 @@ class Zygote:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         self._recount()  # with Python's SIGINT handler gone
+        self.taken_r, self.taken_w = os.pipe()
+        os.set_blocking(self.taken_r, False)
+        if self.spare_fd is not None:
+            self.spare_channel = _socket.socket(fileno=self.spare_fd)
         self.selector.register(self.conn.fileno(), selectors.EVENT_READ, "conn")
         self.selector.register(self.wake_r, selectors.EVENT_READ, "wake")
+        self.selector.register(self.taken_r, selectors.EVENT_READ, "taken")
         #: What a child closes first: known here, as calling fileno() costs each child faults.
-        self.inherited = (self.conn.fileno(), self.wake_r, self.wake_w, self.selector.fileno())
+        self.inherited = (
+            self.conn.fileno(),
+            self.wake_r,
+            self.wake_w,
+            self.selector.fileno(),
+            self.taken_r,
+            *((self.spare_fd,) if self.spare_fd is not None else ()),
+        )
         if self.rehearse:
             self._rehearse()
         # What the children inherit is frozen out of the collector's sight, and the
@@ -195,7 +238,11 @@ class Zygote:
             self._fill_pool()
             timeout = self._timeout()
             want_spare = (
-                self.spare is None and bool(self.dags) and not self.draining and not self.pool_max
+                len(self.spares) < SPARES
+                and self.spare_channel is not None
+                and bool(self.dags)
+                and not self.draining
+                and not self.pool_max
             )
             if want_spare:
                 # Fork the next try's process only when nothing else is waiting, so the
@@ -205,11 +252,13 @@ class Zygote:
             for key, _ in ready:
                 if key.data == "conn":
                     self._receive()
+                elif key.data == "taken":
+                    self._spare_taken()
                 else:
                     _drain(self.wake_r)
             self._tend_children()
             if not ready and want_spare:
-                self.spare = self._fork_spare()
+                self._fork_spare()
 
     def _rehearse(self) -> None:
         """Run a few tries of a no-op task here, once, so that children start from warm code.
@@ -287,20 +336,15 @@ class Zygote:
             self.owed = min(self.owed + message.count, self.pool_max - len(self.pool))
             self._fill_pool()
         elif isinstance(message, RunTries):
-            tries = message.tries
-            if self.spare is not None and tries:  # it reads its workload as it came
-                self._start(*tries[0])
-                tries = tries[1:]
-            # The others' workloads are decoded here, all before the first fork, rather than
-            # in each child: there unpickling wrote to ~40 pages shared with the zygote.
-            decoded = [(*entry, decode_workload(entry[3])) for entry in tries]
+            # Workloads are decoded here, all before the first fork, rather than in each
+            # child: there unpickling wrote to ~40 pages shared with the zygote.
+            decoded = [(*entry, decode_workload(entry[3])) for entry in message.tries]
             gc.freeze()  # what this batch allocated stays shared too
             for entry in decoded:
                 self._start(*entry)
         elif isinstance(message, LoadDag):
             self._load(message.version, message.payload)
-        else:
-            self._discard_spare()
+        else:  # idle spares read end of file once the executor closes their pipes
             self.draining = True
             self.kill_at = time.monotonic() + message.grace_s
 
@@ -322,7 +366,6 @@ class Zygote:
 
     def _gone(self) -> None:
         """The scheduler is gone: nobody will record results, so stop now, quietly."""
-        self._discard_spare()
         for pid in [*self.children, *self.pool]:
             _kill_group(pid)
         os._exit(0)
@@ -331,7 +374,8 @@ class Zygote:
         """Unpickle a DAG version the executor has verified (the zygote holds no key)."""
         if version in self.dags or version in self.broken:
             return
-        self._discard_spare()  # it was forked without this version
+        # The spares waiting now were forked without this version: they hand its workloads
+        # back (REQUEUE), and the spares forked after them have it.
         try:
             self.dags[version] = hold_dag(payload)
         except Exception as exc:  # a payload that unpickles here fails its tries, not us
@@ -357,14 +401,12 @@ class Zygote:
         if self.draining:
             self.refused.append((seq, "the executor is shutting down"))
             return
-        pid = self._hand_to_spare(seq, version, data)
-        if pid is None:
-            decoded = workload or decode_workload(data)  # None: it was the spare's
-            try:
-                pid = self._fork(lambda: self._child(seq, version, decoded))
-            except OSError as exc:
-                self.refused.append((seq, f"could not fork the try's process: {exc}"))
-                return
+        decoded = workload or decode_workload(data)
+        try:
+            pid = self._fork(lambda: self._child(seq, version, decoded))
+        except OSError as exc:
+            self.refused.append((seq, f"could not fork the try's process: {exc}"))
+            return
         now = time.monotonic()
         timeout_at = now + timeout if timeout is not None else None
         self.children[pid] = (seq, timeout_at)
@@ -374,25 +416,13 @@ class Zygote:
             heapq.heappush(self.deadlines, (timeout_at + TIMEOUT_GRACE_S, pid))
         self.forked.append((seq, pid, time.time()))
 
-    def _hand_to_spare(self, seq: int, version: int, data: bytes) -> int | None:
-        if self.spare is None:
-            return None
-        pid, work_w = self.spare
-        self.spare = None
-        try:
-            write_all(work_w, WORK.pack(seq, version) + data)
-        except OSError:  # the spare died while waiting; fork a fresh child instead
-            os.close(work_w)
-            _kill_group(pid)
-            return None
-        os.close(work_w)
-        return pid
-
-    def _fork_spare(self) -> tuple[int, int] | None:
-        """Fork a child that sets itself up and then waits for its workload.
+    def _fork_spare(self) -> None:
+        """Fork a child that sets itself up and waits for the workload the executor writes it.
 
         Forking ahead takes fork()'s cost off the path from "the scheduler
-        queued a try" to "the try runs", which is what a chain of tasks waits on.
+        queued a try" to "the try runs", which is what a chain of tasks waits
+        on; and as the executor writes the spare its workload itself, the hop
+        does not wait for this process to wake up and pass it on.
         """
         work_r, work_w = os.pipe()
         try:
@@ -400,9 +430,29 @@ class Zygote:
         except OSError:
             os.close(work_r)
             os.close(work_w)
-            return None
+            return  # tries are forked when they come, and the next idle pass tries again
         os.close(work_r)
-        return pid, work_w
+        self.spares.add(pid)
+        self.pool.add(pid)
+        channel = self.spare_channel
+        assert channel is not None
+        try:
+            channel.sendmsg(
+                [SPARE.pack(pid)],
+                [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array("i", (work_w,)))],
+            )
+        except OSError:  # the executor is gone
+            self._gone()
+        finally:
+            os.close(work_w)  # the executor holds the only write end: the spare sees its close
+
+    def _spare_taken(self) -> None:
+        """Read the pids of spares that took their workload; the next pass forks another."""
+        try:
+            taken = os.read(self.taken_r, 4096)
+        except BlockingIOError:
+            return
+        self.spares.difference_update(array("i", taken))
 
     def _fork(self, body: Any) -> int:
         sys.stdout.flush()
@@ -418,12 +468,6 @@ class Zygote:
         with contextlib.suppress(OSError):  # also here, so a kill never races the child's call
             os.setpgid(pid, pid)
         return pid
-
-    def _discard_spare(self) -> None:
-        if self.spare is not None:
-            (pid, work_w), self.spare = self.spare, None
-            os.close(work_w)  # it reads end of file and exits; reaped like any child
-            _kill_group(pid)
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
@@ -454,11 +498,12 @@ class Zygote:
                 return
             if pid in self.pool:
                 self.pool.discard(pid)
+                self.spares.discard(pid)  # it died waiting, or before it said it took one
                 self.exited.append((pid, status, False))
                 continue
             entry = self.children.pop(pid, None)
             if entry is None:
-                continue  # a discarded spare
+                continue
             timeout_at = entry[1]
             timed_out = pid in self.timed_out
             self.timed_out.discard(pid)
@@ -501,16 +546,22 @@ class Zygote:
             message = self._next_work(idle_timeout)
             if not message:  # the executor closed the work socket, or nothing came in time
                 os._exit(0)
-            seq, version = WORK.unpack_from(message)
-            started = time.time()
-            if version not in self.dags:  # loaded after this worker was forked
-                os.write(self.result_fd, RESULT_HEADER.pack(seq, REQUEUE, pid, started))
+            if not self._take(message, pid):
                 os._exit(0)
-            os.write(self.result_fd, RESULT_HEADER.pack(seq, STARTED, pid, started))
-            self._run(seq, version, decode_workload(message[WORK.size :]), started)
             if self.max_rss_pages and _resident_pages() > self.max_rss_pages:
                 break
         os._exit(0)
+
+    def _take(self, message: bytes, pid: int) -> bool:
+        """Run a workload the executor sent this process; False if handed back (REQUEUE)."""
+        seq, version = WORK.unpack_from(message)
+        started = time.time()
+        if version not in self.dags:  # loaded after this process was forked
+            os.write(self.result_fd, RESULT_HEADER.pack(seq, REQUEUE, pid, started))
+            return False
+        os.write(self.result_fd, RESULT_HEADER.pack(seq, STARTED, pid, started))
+        self._run(seq, version, decode_workload(message[WORK.size :]), started)
+        return True
 
     def _next_work(self, idle_timeout: float | None) -> bytes:
         """The next workload message from the work socket; b"" if none came in idle_timeout."""
@@ -535,13 +586,14 @@ class Zygote:
 
     def _spare_child(self, work_r: int, work_w: int) -> None:
         os.close(work_w)
-        self._detach()
+        self._detach(keep_taken=True)
         message = read_all(work_r)
         os.close(work_r)
-        if not message:  # the zygote discarded this spare
-            os._exit(0)
-        seq, version = WORK.unpack_from(message)
-        self._run(seq, version, decode_workload(message[WORK.size :]))
+        pid = os.getpid()
+        os.write(self.taken_w, array("i", (pid,)).tobytes())
+        os.close(self.taken_w)
+        if message:  # else the executor closed the pipe unused: it is shutting down
+            self._take(message, pid)
         os._exit(0)
 
     def _child(self, seq: int, version: int, workload: Workload) -> None:
@@ -549,7 +601,7 @@ class Zygote:
         self._run(seq, version, workload)
         os._exit(0)
 
-    def _detach(self) -> None:
+    def _detach(self, *, keep_taken: bool = False) -> None:
         """Become a try's process: own process group, dies with the zygote, no zygote fds."""
         os.setpgid(0, 0)  # its own process group, so a timeout kills what it started too
         if self.prctl is not None:
@@ -564,8 +616,8 @@ class Zygote:
             _set_signal(signum, _SIG_DFL)
         for fd in self.inherited:
             os.close(fd)
-        if self.spare is not None:
-            os.close(self.spare[1])
+        if not keep_taken and self.taken_w >= 0:
+            os.close(self.taken_w)
         gc.enable()
 
     def _run(
@@ -674,24 +726,28 @@ def _kill_group(pid: int) -> None:
 
 
 def main(argv: list[str]) -> None:
-    """Entry point: `python -m taskkit.execution.worker CONTROL RESULTS [WORK MIN MAX REUSE MB S]`.
+    """Entry point: `python -m taskkit.execution.worker CONTROL RESULTS [SPARES [WORK ...]]`.
 
     CONTROL is this process's end of a socketpair with the executor; RESULTS
-    the children's end of the SOCK_SEQPACKET pair results go back on; with
-    process reuse, WORK the workers' end of the pair workloads come on, MIN
-    how many workers to keep, MAX how many there may be, REUSE how many
+    the children's end of the SOCK_SEQPACKET pair results go back on; SPARES
+    this process's end of the SOCK_SEQPACKET pair spares are announced on
+    (-1 or absent: no spares); with process reuse, `WORK MIN MAX N MB S`:
+    WORK the children's end of the SOCK_SEQPACKET pair workloads come on,
+    MIN how many workers to keep, MAX how many there may be, N how many
     tries each runs, MB its memory limit, S the seconds after which an idle
-    worker past MIN exits. No descriptor is passed on to programs the
-    tries exec.
+    worker past MIN exits. No descriptor is passed on to programs the tries
+    exec.
     """
     # First: the DAGs this process loads may register at-fork hooks that the Forker must run.
     forker = Forker.watch()
     control, result_fd = int(argv[1]), int(argv[2])
-    work_fd, least, most, reuse, max_mb, idle_timeout_s = -1, 0, 0, 0, 0, 60.0
-    if len(argv) >= 9:  # with process reuse
-        work_fd, least, most, reuse, max_mb = (int(a) for a in argv[3:8])
-        idle_timeout_s = float(argv[8])
-    for fd in (control, result_fd, work_fd):
+    spare_fd, work_fd, least, most, reuse, max_mb, idle_timeout_s = -1, -1, 0, 0, 0, 0, 60.0
+    if len(argv) >= 4:
+        spare_fd = int(argv[3])
+    if len(argv) >= 10:  # with process reuse
+        work_fd, least, most, reuse, max_mb = (int(a) for a in argv[4:9])
+        idle_timeout_s = float(argv[9])
+    for fd in (control, result_fd, spare_fd, work_fd):
         if fd >= 0:
             os.set_inheritable(fd, False)
     # Configured once here; each child's stderr is its log, so its records land there.
@@ -706,11 +762,11 @@ def main(argv: list[str]) -> None:
     # Tries read variables and connections from the metastore, opened lazily by the try
     # that first needs one (see services/secrets_source.py for the one-writer rule).
     install_source(MetastoreSecrets())
-    work = work_fd if work_fd >= 0 else None
     Zygote(
         Channel(control),
         result_fd,
-        work_fd=work,
+        spare_fd=spare_fd if spare_fd >= 0 else None,
+        work_fd=work_fd if work_fd >= 0 else None,
         pool_size=(least, most),
         reuse=reuse,
         max_rss_mb=max_mb,

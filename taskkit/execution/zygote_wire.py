@@ -5,8 +5,11 @@
 - The result socket (children -> executor, SOCK_SEQPACKET): one datagram per
   message, `RESULT_HEADER` then a chunk of the try's encoded result
   (`encode_result`), or a pool worker's STARTED / REQUEUE note.
-- The work socket (executor -> pool workers) and a spare's pipe: `WORK` then
-  the encoded workload.
+- The work socket (executor -> pool workers, SOCK_SEQPACKET): one datagram
+  per workload, `WORK` then the encoded workload; a spare's pipe: the same,
+  once, then end of file.
+- The spare socket (zygote -> executor, SOCK_SEQPACKET): `SPARE` with the
+  spare's pipe as SCM_RIGHTS.
 
 Kept apart from the zygote (worker.py) so that the executor's side reads as
 what it is: a user of this protocol, not of the zygote's loop.
@@ -32,11 +35,16 @@ from taskkit.model.results import TryOutcome, TryResult
 
 #: seq (u64), kind (u8: one of the kinds below), pid (u32), start time (f64).
 RESULT_HEADER = struct.Struct("<QBId")
-MORE, LAST, STARTED, REQUEUE = 0, 1, 2, 3  # a chunk, the last chunk, or a pool worker's note
+MORE, LAST, STARTED, REQUEUE = 0, 1, 2, 3  # a chunk, the last chunk, or a worker's note
 #: A workload for a spare or a pool worker: seq (u64), DAG version (u64), the pickled workload.
 WORK = struct.Struct("<QQ")
 #: The largest such message; bigger workloads go the fresh-process way.
 WORK_MESSAGE_MAX = 64 * 1024
+#: On the spare socket (zygote -> executor): a spare's pid (u32), with the write end of the
+#: pipe it waits on as SCM_RIGHTS. The executor writes one `WORK` message there and closes it;
+#: at most PIPE_BUF bytes, which an empty pipe takes whole at once (larger go in RunTries).
+SPARE = struct.Struct("<I")
+SPARE_MESSAGE_MAX = select.PIPE_BUF
 #: Result messages are cut into chunks that fit any SOCK_SEQPACKET send buffer.
 RESULT_CHUNK = 32 * 1024
 

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -534,3 +535,108 @@ def test_large_results_and_workloads_travel_whole(
     result = run_all(executor)["big"].result
     assert result.outcome is TryOutcome.SUCCESS, result.error
     assert decode_xcom(result.xcoms["return_value"]) == "x" * 300_000
+
+
+def _spares_ready(executor: LocalExecutor, harness: Harness) -> set[int]:
+    """Run one try, then wait until the zygote has forked its spares: their process ids."""
+    started, finished = run_one(executor, harness.workload("up"), harness)
+    assert finished.result.outcome is TryOutcome.SUCCESS
+    assert executor._process is not None
+    zygote = executor._process.pid
+    deadline = time.monotonic() + 10
+    while len(spares := _live_children(zygote) - {started.pid}) < 2:
+        assert time.monotonic() < deadline, "the zygote forked no spares"
+        time.sleep(0.01)
+    return spares
+
+
+def test_a_try_starts_in_a_spare_forked_before_it_was_submitted(
+    executor: LocalExecutor, harness: Harness
+) -> None:
+    """The next try runs in a process forked ahead of it, fresh, and the zygote forks another."""
+    spares = _spares_ready(executor, harness)
+    upstream = {("up", "return_value"): encode_xcom(7)}
+    started, finished = run_one(
+        executor, harness.workload("returns", upstream_xcoms=upstream), harness
+    )
+    assert started.pid in spares
+    assert finished.result.outcome is TryOutcome.SUCCESS
+    assert decode_xcom(finished.result.xcoms["return_value"]) == {"upstream": 7, "try": 1}
+    second, _ = run_one(executor, harness.workload("draws"), harness)
+    assert second.pid != started.pid  # each try in a process of its own
+
+
+def test_tries_in_spares_keep_crash_isolation_and_timeouts(
+    executor: LocalExecutor, harness: Harness
+) -> None:
+    """A spare's try that overruns is failed and killed with what it started; a crash fails it."""
+    spares = _spares_ready(executor, harness)
+    executor.submit(harness.workload("bash_hangs", execution_timeout_s=0.5), harness.payload)
+    executor.submit(harness.workload("deaf", execution_timeout_s=0.2), harness.payload)
+    events: list[Event] = []
+    deadline = time.monotonic() + 30
+    while executor.running():
+        assert time.monotonic() < deadline, "tries did not finish"
+        events.extend(executor.poll(0.2))
+    assert {e.pid for e in events if isinstance(e, TryStarted)} == spares
+    finished = {e.key.task_id: e.result for e in events if isinstance(e, TryFinished)}
+    assert "execution_timeout" in (finished["bash_hangs"].error or "")
+    assert "execution_timeout of 0.2s exceeded; killed" in (finished["deaf"].error or "")
+    grandchild = int((harness.marks / "grandchild").read_text())
+    deadline = time.monotonic() + 5
+    while pid_alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(grandchild), "the background `sleep 30` outlived the timed-out try"
+    spares = _spares_ready(executor, harness)
+    started, finished_segfault = run_one(executor, harness.workload("segfaults"), harness)
+    assert started.pid in spares
+    assert "killed by signal SIGSEGV" in (finished_segfault.result.error or "")
+
+
+def test_a_dag_version_the_spares_lack_runs_in_a_fresh_process(
+    executor: LocalExecutor, harness: Harness
+) -> None:
+    """Spares forked before a DAG version came hand its tries back; the zygote forks for them."""
+    spares = _spares_ready(executor, harness)
+    second = DagPayload(2, harness.payload.payload, harness.payload.signature)
+    for number in (2, 3):  # as many as there are spares, so each one hands one back
+        executor.submit(harness.workload("up", number, dag_version_id=2), second)
+        events: list[Event] = []
+        while executor.running():
+            events.extend(executor.poll(5))
+        started, finished = events
+        assert isinstance(started, TryStarted) and isinstance(finished, TryFinished)
+        assert finished.result.outcome is TryOutcome.SUCCESS, finished.result.error
+        assert started.pid not in spares
+
+
+def test_a_spare_killed_while_waiting_is_replaced(
+    executor: LocalExecutor, harness: Harness
+) -> None:
+    """A spare that dies before any try came to it loses nothing: the tries still run."""
+    for pid in _spares_ready(executor, harness):
+        os.kill(pid, signal.SIGKILL)
+    for task_id in ("mark_0", "mark_1", "mark_2"):
+        executor.submit(harness.workload(task_id), harness.payload)
+    finished = run_all(executor)
+    assert {t: f.result.outcome for t, f in finished.items()} == {
+        f"mark_{i}": TryOutcome.SUCCESS for i in range(3)
+    }
+
+
+def test_shutdown_ends_the_waiting_spares(executor: LocalExecutor, harness: Harness) -> None:
+    """Spares waiting for work exit with the zygote when the executor shuts down."""
+    spares = _spares_ready(executor, harness)
+    assert executor._process is not None
+    zygote = executor._process
+    # Tries still running would have 60 s to end; with none running, the zygote ends as soon
+    # as its spares do, long before (were they left waiting, it would kill them at 60 s).
+    ending = threading.Thread(target=executor.shutdown, args=(60,))
+    ending.start()
+    ending.join(30)
+    assert not ending.is_alive(), "shutdown waited for the idle spares"
+    assert zygote.poll() is not None
+    deadline = time.monotonic() + 5
+    while any(pid_alive(pid) for pid in spares) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(pid_alive(pid) for pid in spares)
