@@ -640,3 +640,22 @@ def test_shutdown_ends_the_waiting_spares(executor: LocalExecutor, harness: Harn
     while any(pid_alive(pid) for pid in spares) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(pid_alive(pid) for pid in spares)
+
+
+@pytest.mark.parametrize("fixture", ["executor", "reusing"])
+def test_a_dag_version_that_fails_to_load_fails_its_tries_with_the_reason(
+    harness: Harness, request: pytest.FixtureRequest, fixture: str
+) -> None:
+    """Spares and reused workers hand its tries back; the zygote then fails them, saying why."""
+    executor: LocalExecutor = request.getfixturevalue(fixture)
+    if fixture == "executor":
+        _spares_ready(executor, harness)
+    else:
+        assert run_one(executor, harness.workload("up"), harness)[1].result.error is None
+    unloadable = b"\x80\x04cno_such_module_here\nThing\n."  # a pickle naming a missing module
+    broken = DagPayload(3, unloadable, serde.sign(unloadable, KEY))
+    executor.submit(harness.workload("up", 2, dag_version_id=3), broken)
+    result = run_all(executor)["up"].result
+    assert result.outcome is TryOutcome.FAILED
+    assert "could not be loaded" in (result.error or "")
+    assert "no_such_module_here" in (result.error or "")
