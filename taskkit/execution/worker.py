@@ -15,9 +15,10 @@ that child. Work is split so that each process does only what it alone can:
   through `forking.Forker` (no CPython after-fork work while it has one
   thread), and runs a few no-op tries in itself at start (`_rehearse`), so
   the children find the code they run already warm;
-- the child opens its own log (a log that cannot be opened fails that try
-  alone), points stdout and stderr at it, runs the try and sends its result
-  on one socket shared by all children, straight to the executor.
+- the child (try_process.py) opens its own log (a log that cannot be opened
+  fails that try alone), points stdout and stderr at it, runs the try and
+  sends its result on one socket shared by all children, straight to the
+  executor.
 
 When idle, the zygote forks the next tries' processes ahead: `SPARES`
 spares, each waiting on a pipe of its own. The zygote hands the pipe's
@@ -62,22 +63,18 @@ from __future__ import annotations
 
 import _socket  # not socket: that module's enums would weigh on every fork
 import contextlib
-import ctypes
 import datetime as dt
 import errno
 import gc
 import heapq
-import importlib
 import logging
 import os
-import select
 import selectors
 import signal
 import sys
 import time
 import traceback
 from array import array
-from collections.abc import Callable
 from typing import Any
 
 # Imported here, in the zygote, so no forked try pays for importing them again.
@@ -94,38 +91,15 @@ from taskkit.execution.base import (
     ZygoteReport,
 )
 from taskkit.execution.forking import Forker, wake_only
-from taskkit.execution.runtime import run_try
-from taskkit.execution.tasklog import (
-    bound_keys,
-    event_line,
-    finish_log,
-    finished_line,
-    open_log,
-    write_event,
-)
+from taskkit.execution.try_process import TryProcess, libc_prctl
 from taskkit.execution.workload import Workload, decode_workload, encode_workload
-from taskkit.execution.xcom_reads import metastore_lookup
 from taskkit.execution.zygote_wire import (
-    LAST,
-    MORE,
-    REQUEUE,
-    RESULT_CHUNK,
-    RESULT_HEADER,
     SPARE,
-    STARTED,
     TIMEOUT_GRACE_S,
-    WORK,
-    WORK_MESSAGE_MAX,
     Channel,
-    encode_result,
-    read_all,
 )
 from taskkit.model.keys import TaskInstanceKey
-from taskkit.model.results import TryOutcome, TryResult
 from taskkit.services.secrets_source import MetastoreSecrets
-
-_PR_SET_PDEATHSIG = 1
-
 
 #: Spares kept forked ahead. With one, a chain's next workload often came before the spare
 #: forked to replace the one its task took was ready (about a third of hops in a 300-task
@@ -159,7 +133,6 @@ class Zygote:
         #: How children are forked: os.fork() unless `main` set up a watching Forker.
         self.forker = forker or Forker()
         self.rehearse = rehearse
-        self.result_fd = result_fd
         self.work_fd = work_fd
         #: The socket spares are announced to the executor on (SCM_RIGHTS), once serving.
         self.spare_fd = spare_fd
@@ -168,14 +141,22 @@ class Zygote:
         self.pool_min, self.pool_max = pool_size if work_fd is not None else (0, 0)
         #: Workers the executor asked for and not forked yet (a failed fork is tried again).
         self.owed = 0
-        self.reuse = reuse
-        self.max_rss_pages = max_rss_mb * 1024 * 1024 // os.sysconf("SC_PAGE_SIZE")
         #: How long a worker forked past pool_min waits for a try before it exits.
         self.idle_timeout_s = idle_timeout_s
         #: Reusable workers and spares (see `spares`): children that take their workloads
         #: from the executor directly, whose exits the executor matches to tries by pid.
         self.pool: set[int] = set()
         self.dags: dict[int, Any] = {}
+        #: What each child does, with what it needs of this process.
+        self.tries = TryProcess(
+            self.dags,
+            result_fd,
+            os.getpid(),
+            libc_prctl(),
+            work_fd=work_fd,
+            reuse=reuse,
+            max_rss_pages=max_rss_mb * 1024 * 1024 // os.sysconf("SC_PAGE_SIZE"),
+        )
         self.broken: dict[int, str] = {}  # version -> why it could not be loaded
         #: pid -> (seq, when its execution_timeout ends or None) of every child not yet reaped.
         self.children: dict[int, tuple[int, float | None]] = {}
@@ -193,10 +174,7 @@ class Zygote:
         self.spares: set[int] = set()
         #: A spare writes its pid here once it took its workload: fork another one then.
         self.taken_r = self.taken_w = -1
-        self.pid = os.getpid()
         self.wake_r = self.wake_w = -1
-        self.inherited: tuple[int, ...] = ()
-        self.prctl = _prctl()
 
     def serve(self) -> None:
         self.wake_r, self.wake_w = os.pipe()
@@ -218,8 +196,8 @@ class Zygote:
         self.selector.register(self.conn.fileno(), selectors.EVENT_READ, "conn")
         self.selector.register(self.wake_r, selectors.EVENT_READ, "wake")
         self.selector.register(self.taken_r, selectors.EVENT_READ, "taken")
-        #: What a child closes first: known here, as calling fileno() costs each child faults.
-        self.inherited = (
+        self.tries.taken_w = self.taken_w
+        self.tries.inherited = (
             self.conn.fileno(),
             self.wake_r,
             self.wake_w,
@@ -280,8 +258,8 @@ class Zygote:
             rehearsal()
         sys.stdout.flush()
         sys.stderr.flush()
-        stdout, stderr, result_fd = os.dup(1), os.dup(2), self.result_fd
-        self.result_fd = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+        stdout, stderr, result_fd = os.dup(1), os.dup(2), self.tries.result_fd
+        self.tries.result_fd = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
         self.dags[_REHEARSAL] = dag
         key = TaskInstanceKey(dag.dag_id, "rehearsal", "rehearsal")
         now = dt.datetime.now(dt.timezone.utc)
@@ -289,16 +267,16 @@ class Zygote:
         try:
             for number in range(1, _REHEARSALS + 1):
                 workload = Workload(key, number, number, _REHEARSAL, now, {}, "manual", os.devnull)
-                self._run(0, _REHEARSAL, decode_workload(encode_workload(workload)))
+                self.tries.run(0, _REHEARSAL, decode_workload(encode_workload(workload)))
         except Exception as exc:  # only slower children follow; real tries will say what fails
             failed = exc
         finally:
             del self.dags[_REHEARSAL]
-            os.close(self.result_fd)
+            os.close(self.tries.result_fd)
             for fd, saved in ((1, stdout), (2, stderr)):
                 os.dup2(saved, fd)
                 os.close(saved)
-            self.result_fd = result_fd
+            self.tries.result_fd = result_fd
         if failed is not None:
             print(f"taskkit zygote: its warm-up try failed: {failed!r}", file=sys.stderr)
 
@@ -403,7 +381,7 @@ class Zygote:
             return
         decoded = workload or decode_workload(data)
         try:
-            pid = self._fork(lambda: self._child(seq, version, decoded))
+            pid = self._fork(lambda: self.tries.child(seq, version, decoded))
         except OSError as exc:
             self.refused.append((seq, f"could not fork the try's process: {exc}"))
             return
@@ -426,7 +404,7 @@ class Zygote:
         """
         work_r, work_w = os.pipe()
         try:
-            pid = self._fork(lambda: self._spare_child(work_r, work_w))
+            pid = self._fork(lambda: self.tries.spare(work_r, work_w))
         except OSError:
             os.close(work_r)
             os.close(work_w)
@@ -527,161 +505,13 @@ class Zygote:
                 return
             idle_timeout = self.idle_timeout_s if extra else None
             try:
-                pid = self._fork(lambda idle=idle_timeout: self._pool_worker(idle))
+                pid = self._fork(lambda idle=idle_timeout: self.tries.pool_worker(idle))
             except OSError:
                 return  # try again on the next pass
             self.pool.add(pid)
             # Any new worker takes a waiting workload, the first ones too: owing them on
             # would fork workers nothing waits for, each time one exits.
             self.owed = max(self.owed - 1, 0)
-
-    # -- inside a forked child -------------------------------------------------------
-
-    def _pool_worker(self, idle_timeout: float | None) -> None:
-        """A reusable worker: take workloads from the work socket until done, too big or idle."""
-        assert self.work_fd is not None
-        self._detach()
-        pid = os.getpid()
-        for _ in range(self.reuse):
-            message = self._next_work(idle_timeout)
-            if not message:  # the executor closed the work socket, or nothing came in time
-                os._exit(0)
-            if not self._take(message, pid):
-                os._exit(0)
-            if self.max_rss_pages and _resident_pages() > self.max_rss_pages:
-                break
-        os._exit(0)
-
-    def _take(self, message: bytes, pid: int) -> bool:
-        """Run a workload the executor sent this process; False if handed back (REQUEUE)."""
-        seq, version = WORK.unpack_from(message)
-        started = time.time()
-        if version not in self.dags:  # loaded after this process was forked
-            os.write(self.result_fd, RESULT_HEADER.pack(seq, REQUEUE, pid, started))
-            return False
-        os.write(self.result_fd, RESULT_HEADER.pack(seq, STARTED, pid, started))
-        self._run(seq, version, decode_workload(message[WORK.size :]), started)
-        return True
-
-    def _next_work(self, idle_timeout: float | None) -> bytes:
-        """The next workload message from the work socket; b"" if none came in idle_timeout."""
-        assert self.work_fd is not None
-        if idle_timeout is None:
-            return os.read(self.work_fd, WORK_MESSAGE_MAX)
-        # Imported here, by the workers a burst added: the zygote does without it (forks copy
-        # what it holds). The workers share the socket's open file, so it stays blocking for
-        # them all; MSG_DONTWAIT makes this read return if another worker took the message.
-        import socket
-
-        work = socket.socket(fileno=self.work_fd)
-        try:
-            while select.select([self.work_fd], [], [], idle_timeout)[0]:
-                try:
-                    return work.recv(WORK_MESSAGE_MAX, socket.MSG_DONTWAIT)
-                except BlockingIOError:
-                    continue  # another worker took it first: wait again
-            return b""
-        finally:
-            work.detach()  # the descriptor stays open for the next call
-
-    def _spare_child(self, work_r: int, work_w: int) -> None:
-        os.close(work_w)
-        self._detach(keep_taken=True)
-        message = read_all(work_r)
-        os.close(work_r)
-        pid = os.getpid()
-        os.write(self.taken_w, array("i", (pid,)).tobytes())
-        os.close(self.taken_w)
-        if message:  # else the executor closed the pipe unused: it is shutting down
-            self._take(message, pid)
-        os._exit(0)
-
-    def _child(self, seq: int, version: int, workload: Workload) -> None:
-        self._detach()
-        self._run(seq, version, workload)
-        os._exit(0)
-
-    def _detach(self, *, keep_taken: bool = False) -> None:
-        """Become a try's process: own process group, dies with the zygote, no zygote fds."""
-        os.setpgid(0, 0)  # its own process group, so a timeout kills what it started too
-        if self.prctl is not None:
-            # Have the kernel SIGKILL this child when the zygote dies, even by SIGKILL: it
-            # leads its own group, so a kill sent to the zygote's group would miss it, and
-            # an unobserved try could run twice once the scheduler retries it.
-            self.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != self.pid:  # the zygote died before the call above
-            os._exit(1)
-        signal.set_wakeup_fd(-1)
-        for signum in _RESET_SIGNALS:
-            _set_signal(signum, _SIG_DFL)
-        for fd in self.inherited:
-            os.close(fd)
-        if not keep_taken and self.taken_w >= 0:
-            os.close(self.taken_w)
-        gc.enable()
-
-    def _run(
-        self, seq: int, version: int, workload: Workload, started: float | None = None
-    ) -> None:
-        """Open the log, run the try, write its last log line and send its result."""
-        started = started or time.time()
-        key = workload.key
-        bound = bound_keys(
-            key.dag_id, key.run_id, key.task_id, workload.try_number, map_index=key.map_index
-        )
-        try:
-            log_fd = open_log(workload.log_path)
-        except OSError as exc:
-            reason = f"cannot open the try's log file {workload.log_path!r}: {exc.strerror or exc}"
-            failed = TryResult(TryOutcome.FAILED, error=reason)
-            self._send_bytes(seq, started, encode_result(failed))
-            return
-        os.dup2(log_fd, 1)
-        os.dup2(log_fd, 2)
-        os.close(log_fd)
-        write_event(1, event_line(bound, "info", "try_started", pid=os.getpid(), hostname=HOST))
-        result = run_try(self.dags[version], workload, lookup=metastore_lookup(workload.key))
-        try:
-            payload = encode_result(result)
-        except Exception as exc:
-            result = TryResult(
-                TryOutcome.FAILED,
-                error=f"the try's result cannot be sent back: {type(exc).__name__}: {exc}",
-                duration_s=result.duration_s,
-            )
-            payload = encode_result(result)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        line = finished_line(bound, result.outcome.value, result.duration_s, result.error)
-        finish_log(1, bound, workload.max_log_bytes, line)
-        self._send_bytes(seq, started, payload)
-
-    def _send_bytes(self, seq: int, started: float, payload: bytes) -> None:
-        pid = os.getpid()
-        last = max(len(payload) - 1, 0) // RESULT_CHUNK
-        for index in range(last + 1):
-            chunk = payload[index * RESULT_CHUNK : (index + 1) * RESULT_CHUNK]
-            header = RESULT_HEADER.pack(seq, LAST if index == last else MORE, pid, started)
-            os.write(self.result_fd, header + chunk)  # one datagram; never split
-
-
-#: signal.signal minus its enum conversions, which cost a child ~40 page faults (turning
-#: the zygote's Python SIGCHLD handler into a `Handlers` member raises and catches an error).
-_set_signal: Callable[[int, int], object] = importlib.import_module("_signal").signal
-_RESET_SIGNALS = (int(signal.SIGCHLD), int(signal.SIGINT), int(signal.SIGTERM))
-_SIG_DFL = int(signal.SIG_DFL)
-
-HOST = os.uname().nodename  # socket.gethostname() without importing socket here
-
-
-def _prctl() -> Any:
-    """libc's prctl, looked up once here rather than in every child (Linux only)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
 
 
 def hold_dag(payload: bytes) -> Any:
@@ -695,15 +525,6 @@ def hold_dag(payload: bytes) -> Any:
     if isinstance(dag, DAG):
         dag.invalidate()
     return dag
-
-
-def _resident_pages() -> int:
-    """This process's resident pages; os-level calls, as a file object cost ~5 us a try more."""
-    fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        return int(os.read(fd, 256).split()[1])
-    finally:
-        os.close(fd)
 
 
 def _drain(fd: int) -> None:
