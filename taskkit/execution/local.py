@@ -124,9 +124,13 @@ class LocalExecutor:
         #: (pid, the write end of the pipe it waits on), oldest first.
         self._spare_channel: socket.socket | None = None
         self._spares: deque[tuple[int, int]] = deque()
-        #: Tries a spare or a worker handed back (REQUEUE), or whose spare died before it
-        #: started them: they go to the zygote, which forks a child for each or says why not.
-        self._handed_back: set[tuple[TaskInstanceKey, int]] = set()
+        #: Tries handed back, and how often: by a spare or a reused worker forked before their
+        #: DAG version was loaded (REQUEUE), or by a spare that died before it started them.
+        #: The zygote forks a child for such a try, or says why it cannot: at once for a
+        #: spare's (the other spare may lack the version too), and the second time for a
+        #: worker's (workers forked since have the version; but one the zygote failed to load
+        #: would go round the workers for ever).
+        self._handed_back: dict[tuple[TaskInstanceKey, int], int] = {}
         #: (when sent, seq) of the workloads on the work socket no worker has started, oldest
         #: first, until each starts or has waited GROW_AFTER_S (a worker is asked for then).
         self._unstarted: deque[tuple[float, int]] = deque()
@@ -214,8 +218,7 @@ class LocalExecutor:
             self._seq += 1
             data = encode_workload(workload)
             message = WORK.pack(self._seq, version) + data
-            # A try handed back goes to the zygote: to a fresh child, or refused with a reason.
-            direct = not (self._handed_back and self._take_handed_back(workload))
+            direct = not (self._handed_back and self._to_zygote(workload))
             if direct and self._hand_to_spare(workload, message):
                 continue
             if direct and self._work is not None and len(message) <= WORK_MESSAGE_MAX:
@@ -233,13 +236,20 @@ class LocalExecutor:
             conn.send(RunTries(batch))
         return failed
 
-    def _take_handed_back(self, workload: Workload) -> bool:
-        """Whether this workload was handed back (and so goes to the zygote this time)."""
+    def _to_zygote(self, workload: Workload) -> bool:
+        """Whether a try handed back goes to the zygote this time (see `_handed_back`)."""
         ident = (workload.key, workload.try_number)
-        if ident not in self._handed_back:
+        times = self._handed_back.get(ident, 0)
+        if times < (2 if self.reuse_processes else 1):
             return False
-        self._handed_back.discard(ident)
+        del self._handed_back[ident]
         return True
+
+    def _hand_back(self, workload: Workload) -> None:
+        """A try comes back unstarted: it goes first in line again."""
+        ident = (workload.key, workload.try_number)
+        self._handed_back[ident] = self._handed_back.get(ident, 0) + 1
+        self._waiting.appendleft(workload)
 
     def _hand_to_spare(self, workload: Workload, message: bytes) -> bool:
         """Write the workload to a spare's pipe, if one is waiting and it fits; False if not."""
@@ -377,28 +387,34 @@ class LocalExecutor:
                 continue
             if kind == REQUEUE:  # forked before this DAG version was loaded (or it failed to)
                 del self._in_flight[seq]
-                self._handed_back.add((flight.workload.key, flight.workload.try_number))
-                self._waiting.appendleft(flight.workload)
+                self._hand_back(flight.workload)
                 continue
             flight.chunks.append(chunk)
-            if kind != LAST:  # MORE: the rest follows
-                continue
-            payload, flight.chunks = b"".join(flight.chunks), []
-            try:
-                finished = decode_result(payload, flight.workload)
-            except Exception as exc:
-                reason = f"could not read the try's result: {type(exc).__name__}: {exc}"
-                finished = _failed(flight.workload, reason)
-            if not flight.started:  # its zygote's report is still on the way
-                self._on_forked(seq, pid, started, events)
-            deadline = flight.deadline
-            if deadline is not None and time.monotonic() >= deadline - TIMEOUT_GRACE_S:
-                # It ran out of time: what it started in the background dies with it, as the
-                # zygote sees to for the tries it forked (a reused worker goes too, replaced).
-                _kill_group(pid)
-            del self._in_flight[seq]
-            self._by_pid.pop(pid, None)
-            events.append(finished)
+            if kind == LAST:  # else MORE: the rest follows
+                self._on_result(seq, flight, pid, started, events)
+
+    def _on_result(
+        self, seq: int, flight: _Flight, pid: int, started: float, events: list[Event]
+    ) -> None:
+        """A try's whole result came: it is finished."""
+        payload, flight.chunks = b"".join(flight.chunks), []
+        try:
+            finished = decode_result(payload, flight.workload)
+        except Exception as exc:
+            reason = f"could not read the try's result: {type(exc).__name__}: {exc}"
+            finished = _failed(flight.workload, reason)
+        if not flight.started:  # its zygote's report is still on the way
+            self._on_forked(seq, pid, started, events)
+        deadline = flight.deadline
+        if deadline is not None and time.monotonic() >= deadline - TIMEOUT_GRACE_S:
+            # It ran out of time: what it started in the background dies with it, as the
+            # zygote sees to for the tries it forked (a reused worker goes too, replaced).
+            _kill_group(pid)
+        del self._in_flight[seq]
+        self._by_pid.pop(pid, None)
+        if self._handed_back:  # a worker ran it the second time round
+            self._handed_back.pop((flight.workload.key, flight.workload.try_number), None)
+        events.append(finished)
 
     def _kill_overdue(self, timeout: float) -> float:
         """Kill tries of spares and reused workers past execution_timeout; the time to the next."""
@@ -460,8 +476,7 @@ class LocalExecutor:
         if not flight.started and ident not in self._cancelled:
             # A spare that died before it reported STARTED (results are read before exits)
             # never began the try: it goes to the zygote, as if it had just come.
-            self._handed_back.add(ident)
-            self._waiting.appendleft(workload)
+            self._hand_back(workload)
             return
         self._cancelled.discard(ident)
         if timed_out or flight.timed_out:
