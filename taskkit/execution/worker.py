@@ -37,7 +37,8 @@ Messages on the control socket (pickled attrs classes from execution/base.py):
   zygote -> executor: ZygoteReport (what was forked, what exited, what was refused)
 On the result socket (SOCK_SEQPACKET) each child sends its encoded result
 (with its pid and start time) as `RESULT_HEADER` + chunk messages. The
-formats of all three sockets are in zygote_wire.py.
+formats of these, of the spare socket and of the work socket are in
+zygote_wire.py.
 
 A try past its execution_timeout first fails inside its own process (the
 alarm runtime.run_try sets), so what it pushed before is kept, as in
