@@ -544,9 +544,11 @@ def _spares_ready(executor: LocalExecutor, harness: Harness) -> set[int]:
     assert executor._process is not None
     zygote = executor._process.pid
     deadline = time.monotonic() + 10
-    while len(spares := _live_children(zygote) - {started.pid}) < 2:
+    while len(spares := _live_children(zygote) - {started.pid}) < 2 or len(executor._spares) < 2:
         assert time.monotonic() < deadline, "the zygote forked no spares"
         time.sleep(0.01)
+        executor._read_spares()  # the executor hears of them as it sends its next tries
+    assert {pid for pid, _ in executor._spares} == spares
     return spares
 
 
@@ -622,6 +624,31 @@ def test_a_spare_killed_while_waiting_is_replaced(
     assert {t: f.result.outcome for t, f in finished.items()} == {
         f"mark_{i}": TryOutcome.SUCCESS for i in range(3)
     }
+
+
+def test_a_spare_killed_with_its_workload_unstarted_loses_nothing(
+    executor: LocalExecutor, harness: Harness
+) -> None:
+    """A spare killed after its workload was written, before it began, ran none of it: the
+    try runs once, in another process, and succeeds."""
+    spares = _spares_ready(executor, harness)
+    for pid in spares:
+        os.kill(pid, signal.SIGSTOP)  # they wait for their workloads, and cannot take them
+    for task_id in ("mark_0", "mark_1"):
+        executor.submit(harness.workload(task_id), harness.payload)
+    executor.poll(0)  # both workloads written to the stopped spares' pipes
+    for pid in spares:
+        os.kill(pid, signal.SIGKILL)
+    events: list[Event] = []
+    deadline = time.monotonic() + 20
+    while executor.running():
+        assert time.monotonic() < deadline, "tries did not finish"
+        events.extend(executor.poll(0.2))
+    started = [e for e in events if isinstance(e, TryStarted)]
+    finished = {e.key.task_id: e.result.outcome for e in events if isinstance(e, TryFinished)}
+    assert finished == {"mark_0": TryOutcome.SUCCESS, "mark_1": TryOutcome.SUCCESS}
+    assert len(started) == 2 and not {e.pid for e in started} & spares
+    assert sorted(p.name for p in harness.marks.iterdir()) == ["mark_0", "mark_1"]
 
 
 def test_shutdown_ends_the_waiting_spares(executor: LocalExecutor, harness: Harness) -> None:
