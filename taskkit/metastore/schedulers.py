@@ -37,10 +37,10 @@ from taskkit.metastore.runs import ACTIVE_RUN_STATES
 from taskkit.metastore.tables import DagRunRow, SchedulerRow, TaskInstanceRow, as_aware_utc
 from taskkit.metastore.units import (
     UnitOfWork,
+    begun_pipeline,
     driver_errors,
     psycopg_of,
     rowcount,
-    scalar_with_begin,
 )
 from taskkit.states import OCCUPYING_STATES, RunState, SchedulerState, State
 
@@ -153,53 +153,85 @@ class GlobalCounts:
     scheduled_elsewhere: list[ScheduledElsewhere]
 
 
+@attrs.frozen
+class CountsWanted:
+    """What the critical section reads as it is entered (`GlobalCounts`), and for whom."""
+
+    me: int
+    #: Our lowest candidate's priority: none of theirs below can come first. None: we have
+    #: no candidates, and nothing of theirs is read.
+    min_priority: int | None
+    #: At most this many of theirs (selection cannot start more than parallelism allows).
+    limit: int
+
+
 class CriticalSection:
     """The queueing lock's transaction: global counts read while nobody else can queue."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, counts: GlobalCounts | None) -> None:
         self._connection = connection
+        self._counts = counts
 
-    def counts(self, me: int, *, min_priority: int | None, limit: int) -> GlobalCounts:
-        """Every scheduler's occupants and deferred slots, and what may outrank our tries.
-
-        Those are other schedulers' scheduled task instances of at least
-        `min_priority` (none below can come before any of ours; None: we have
-        none, so nothing is read), at most `limit` of them (selection cannot
-        start more than parallelism allows anyway). The three reads go to the
-        server in one round trip, where SQLAlchemy would wait for each.
-        """
-        driver = psycopg_of(self._connection)
-        with (
-            driver_errors(self._connection),
-            driver.cursor() as held,
-            driver.cursor() as deferred,
-            driver.cursor() as waiting,
-        ):
-            with driver.pipeline():
-                held.execute(_OCCUPANTS)
-                deferred.execute(_DEFERRED_SLOTS)
-                if min_priority is not None:
-                    parameters = {"me": me, "min_priority": min_priority, "limit": limit}
-                    waiting.execute(_SCHEDULED_ELSEWHERE, parameters)
-            elsewhere = []
-            if min_priority is not None:
-                elsewhere = [
-                    ScheduledElsewhere(dag, run, task, index, version, as_aware_utc(date), pk)
-                    for dag, run, task, index, version, date, pk in waiting.fetchall()
-                ]
-            return GlobalCounts(
-                occupants=[
-                    Occupant(dag_id, run_id, task_id, pool, int(tries), int(slots))
-                    for dag_id, run_id, task_id, pool, tries, slots in held.fetchall()
-                ],
-                deferred_slots={pool: int(slots) for pool, slots in deferred.fetchall()},
-                scheduled_elsewhere=elsewhere,
-            )
+    @property
+    def counts(self) -> GlobalCounts:
+        """Every scheduler's occupants and deferred slots, and what may outrank our tries."""
+        if self._counts is None:
+            raise RuntimeError("the critical section was entered without CountsWanted")
+        return self._counts
 
     def running_runs(self) -> list[RunRecord]:
         """Every running run, whoever owns it (max_active_runs counts them all)."""
         query = select(*_RUN_COLUMNS).where(DagRunRow.state == RunState.RUNNING)
         return [RunRecord(**row._asdict()) for row in self._connection.execute(query)]
+
+
+def _lock_and_count(
+    connection: Connection, wanted: CountsWanted | None
+) -> tuple[bool, GlobalCounts | None]:
+    """Try the queueing lock and, if `wanted`, read the counts: one round trip with BEGIN.
+
+    The reads run after the lock on the server, so they see all that the last
+    holder committed before it let go; they are thrown away if the lock was
+    not free. SQLAlchemy would wait for each statement, and psycopg for its BEGIN.
+    """
+    driver = psycopg_of(connection)
+    with (
+        driver_errors(connection),
+        driver.cursor() as lock,
+        driver.cursor() as held,
+        driver.cursor() as deferred,
+        driver.cursor() as waiting,
+    ):
+        with begun_pipeline(connection, lock):
+            lock.execute(_TRY_QUEUE_LOCK, {"cls": _QUEUE_LOCK_CLASS})
+            if wanted is not None:
+                held.execute(_OCCUPANTS)
+                deferred.execute(_DEFERRED_SLOTS)
+                if wanted.min_priority is not None:
+                    parameters = {
+                        "me": wanted.me,
+                        "min_priority": wanted.min_priority,
+                        "limit": wanted.limit,
+                    }
+                    waiting.execute(_SCHEDULED_ELSEWHERE, parameters)
+        if not lock.fetchone()[0]:
+            return False, None
+        if wanted is None:
+            return True, None
+        elsewhere = []
+        if wanted.min_priority is not None:
+            elsewhere = [
+                ScheduledElsewhere(dag, run, task, index, version, as_aware_utc(date), pk)
+                for dag, run, task, index, version, date, pk in waiting.fetchall()
+            ]
+        return True, GlobalCounts(
+            occupants=[
+                Occupant(dag_id, run_id, task_id, pool, int(tries), int(slots))
+                for dag_id, run_id, task_id, pool, tries, slots in held.fetchall()
+            ],
+            deferred_slots={pool: int(slots) for pool, slots in deferred.fetchall()},
+            scheduled_elsewhere=elsewhere,
+        )
 
 
 class SchedulerMethods(UnitOfWork):
@@ -390,20 +422,23 @@ class SchedulerMethods(UnitOfWork):
         return records
 
     @contextlib.contextmanager
-    def queueing_section(self) -> Iterator[CriticalSection | None]:
+    def queueing_section(
+        self, wanted: CountsWanted | None = None
+    ) -> Iterator[CriticalSection | None]:
         """The queueing critical section, or None at once if another scheduler is in it.
 
         The lock is transaction-scoped: it is released when the block ends
         (commit) or when the server ends a session paused in it. Its holder
-        must commit what it queues before leaving the block.
+        must commit what it queues before leaving the block. With `wanted`,
+        the section's `counts` come in the round trip that takes the lock.
         """
         # Not fenced: the fence locks our scheduler row, and the writes made inside the
         # section (fenced, on other connections) would wait for it forever.
         with self._engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT")  # BEGIN goes with the lock
             with connection.begin():
-                got = scalar_with_begin(connection, _TRY_QUEUE_LOCK, {"cls": _QUEUE_LOCK_CLASS})
-                yield CriticalSection(connection) if got else None
+                got, counts = _lock_and_count(connection, wanted)
+                yield CriticalSection(connection, counts) if got else None
 
 
 def _reset_occupying(connection: Connection, runs: object, now: dt.datetime) -> int:

@@ -83,7 +83,7 @@ class UnitOfWork:
         Each round trip to PostgreSQL costs a scheduler's hot write ~0.25 ms,
         and psycopg waits for each statement, and for its own BEGIN even in a
         pipeline. Here the connection is left in autocommit mode
-        (`_write_core(pipelined=True)`), and `_begun_pipeline` sends BEGIN, the
+        (`_write_core(pipelined=True)`), and `begun_pipeline` sends BEGIN, the
         fence and the block's statements, then waits once: one round trip
         where there were four (docs/performance.md). The fence's count is read
         as the block ends, so a fenced scheduler's changes roll back before
@@ -97,7 +97,7 @@ class UnitOfWork:
                 yield
             return
         with driver_errors(connection), psycopg_of(connection).cursor() as fence:
-            with _begun_pipeline(connection, fence):
+            with begun_pipeline(connection, fence):
                 if self._fence_id is not None:
                     fence.execute(_FENCE_SQL, {"now": self._now(), "me": self._fence_id})
                 yield
@@ -136,19 +136,8 @@ class UnitOfWork:
         return dt.datetime.now(dt.timezone.utc)
 
 
-def scalar_with_begin(connection: Connection, sql: str, params: dict[str, Any]) -> Any:
-    """The first value a transaction's first statement returns, sent along with its BEGIN.
-
-    See `_begun_pipeline`; `sql` is in the driver's own style (`%(name)s`).
-    """
-    with driver_errors(connection), psycopg_of(connection).cursor() as cursor:
-        with _begun_pipeline(connection, cursor):
-            cursor.execute(sql, params)
-        return cursor.fetchone()[0]
-
-
 @contextlib.contextmanager
-def _begun_pipeline(connection: Connection, cursor: Any) -> Iterator[None]:
+def begun_pipeline(connection: Connection, cursor: Any) -> Iterator[None]:
     """A BEGIN on `cursor`, then the block's statements, sent to PostgreSQL together.
 
     psycopg sends BEGIN in a round trip of its own, in a pipeline too. The

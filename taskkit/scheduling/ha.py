@@ -34,7 +34,7 @@ from taskkit.scheduling.selection import (
 if TYPE_CHECKING:
     from taskkit.config import Settings
     from taskkit.metastore.records import RunRecord
-    from taskkit.metastore.schedulers import CriticalSection, Occupant, Reaped
+    from taskkit.metastore.schedulers import CountsWanted, CriticalSection, Occupant, Reaped
     from taskkit.metastore.store import Metastore
 
 log = structlog.get_logger(__name__)
@@ -177,9 +177,9 @@ class Member:
         self.store.heartbeat_scheduler()
 
     @contextlib.contextmanager
-    def section(self) -> Iterator[CriticalSection | None]:
+    def section(self, wanted: CountsWanted | None = None) -> Iterator[CriticalSection | None]:
         """The queueing critical section, or None if another scheduler holds it (skip a turn)."""
-        with self.store.queueing_section() as section:
+        with self.store.queueing_section(wanted) as section:
             self.missed_turn = section is None
             yield section
 

@@ -34,6 +34,7 @@ from taskkit.metastore.records import (
     RenderedFieldsWrite,
     TIChange,
 )
+from taskkit.metastore.schedulers import CountsWanted
 from taskkit.metastore.store import Metastore
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.results import TryOutcome
@@ -483,15 +484,14 @@ class Scheduler:
             self._select_under(now, self.book.occupancy, parallelism, explain=explain)
             return
         self._commit()  # so the metastore's counts include what we already queued
-        with self.ha.section() as section:
+        own = self._own_candidates()
+        # Own is best first: its last is the floor for what of theirs is read.
+        floor = own[-1].priority if own else None
+        wanted = CountsWanted(self.ha.id, floor, self.settings.core.parallelism)
+        with self.ha.section(wanted) as section:
             if section is None:
                 return  # another scheduler is queueing: our turn comes next loop, never wait
-            own = self._own_candidates()
-            counts = section.counts(
-                self.ha.id,
-                min_priority=own[-1].priority if own else None,  # own is best first
-                limit=self.settings.core.parallelism,
-            )
+            counts = section.counts
             selection = select_across(
                 own,
                 self._candidates_elsewhere(counts.scheduled_elsewhere),

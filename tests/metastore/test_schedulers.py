@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from taskkit.errors import SchedulerFencedError
 from taskkit.metastore import Metastore, RunRecord, TIChange
+from taskkit.metastore.schedulers import CountsWanted
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.task import TaskSpec
 from taskkit.states import SchedulerState, State
@@ -159,17 +160,19 @@ def test_the_queueing_section_is_held_by_one_scheduler_at_a_time(
     )
     other = _other(metastore)
     try:
-        with metastore.queueing_section() as mine:
+        with metastore.queueing_section(CountsWanted(1, None, 10)) as mine:
             assert mine is not None
-            counts = mine.counts(1, min_priority=None, limit=10)
+            counts = mine.counts
             [occupant] = counts.occupants
             assert (occupant.task_id, occupant.tries, occupant.slots) == ("a", 1, 1)
             assert counts.deferred_slots == {"default_pool": 1}
             assert counts.scheduled_elsewhere == []  # we have nothing it could outrank
-            with other.queueing_section() as theirs:
+            with other.queueing_section(CountsWanted(2, 0, 10)) as theirs:
                 assert theirs is None
         with other.queueing_section() as theirs:
             assert theirs is not None
+            with pytest.raises(RuntimeError, match="without CountsWanted"):
+                theirs.counts
     finally:
         other.dispose()
 
@@ -196,15 +199,17 @@ def test_the_section_lists_other_schedulers_scheduled_tries_best_first(
             for task in ("a", "b")
         ]
         metastore.transition_task_instances(scheduled)
-        with metastore.queueing_section() as section:
-            assert section is not None
-            found = section.counts(me, min_priority=0, limit=10).scheduled_elsewhere
-            assert [(f.run_id, f.task_id) for f in found] == [("run2", "a"), ("run2", "b")]
-            assert found[0].logical_date.tzinfo == dt.timezone.utc
-            high = section.counts(me, min_priority=5, limit=10).scheduled_elsewhere
-            assert [(f.run_id, f.task_id) for f in high] == [("run2", "a")]
-            first = section.counts(me, min_priority=0, limit=1).scheduled_elsewhere
-            assert [(f.run_id, f.task_id) for f in first] == [("run2", "a")]
+
+        def elsewhere(min_priority: int, limit: int) -> list[tuple[str, str]]:
+            with metastore.queueing_section(CountsWanted(me, min_priority, limit)) as section:
+                assert section is not None
+                found = section.counts.scheduled_elsewhere
+                assert all(f.logical_date.tzinfo == dt.timezone.utc for f in found)
+                return [(f.run_id, f.task_id) for f in found]
+
+        assert elsewhere(0, 10) == [("run2", "a"), ("run2", "b")]
+        assert elsewhere(5, 10) == [("run2", "a")]
+        assert elsewhere(0, 1) == [("run2", "a")]
 
 
 def test_a_dead_schedulers_runs_are_inherited_with_their_tries_for_an_adopting_executor(
