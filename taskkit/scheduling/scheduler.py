@@ -76,6 +76,10 @@ EXPLAIN_INTERVAL_S = 1.0
 #: ... or less often with a large backlog: a round that explains (each waiting task is one
 #: reason; 100,000 of them cost ~0.1 s) takes at most this share of the scheduler's CPU.
 EXPLAIN_CPU_SHARE = 0.05
+#: How long a try's start may wait to be written as `running`, unless other changes are
+#: written first: a short try's finish then carries it (one transaction, not two), and
+#: starts that come alone share a write. Before it, the try reads as queued.
+START_HOLD_S = 0.02
 #: How long running tries may finish after SIGINT/SIGTERM before they are killed.
 SHUTDOWN_GRACE_S = 30.0
 #: Waits between attempts when the metastore cannot be written; then the scheduler gives up.
@@ -108,7 +112,9 @@ class Scheduler:
         self.summary = SchedulerSummary()
         self.dag_callbacks = DagCallbackRunner(self.logs_folder)
         self.book = RunBook()
+        #: Starts not written yet, and since when the oldest waits (see START_HOLD_S).
         self.pending_starts: dict[TaskInstanceKey, TryStarted] = {}
+        self.starts_held_at = 0.0
         self.pools: dict[str, int] = {}
         #: Pools whose deferred task instances hold their slots.
         self.pools_with_deferred: frozenset[str] = frozenset()
@@ -260,6 +266,7 @@ class Scheduler:
         if self.fenced:  # the others adopted our runs: write nothing
             return
         self._handle(events, self.clock())
+        self._write_starts(due_only=False)
         try:
             self._commit()
             self._finish_runs()  # runs whose last tries ended during the grace period
@@ -339,6 +346,8 @@ class Scheduler:
         if self.to_submit or self.pending or self.refresh_soon:
             return 0.0
         timeout = max(next_refresh - time.monotonic(), 0.0)
+        if self.pending_starts:
+            timeout = min(timeout, max(self._starts_due() - time.monotonic(), 0.0))
         due = self.book.next_timer()
         if due is not None:
             timeout = min(timeout, max((due - now).total_seconds(), 0.0))
@@ -638,11 +647,18 @@ class Scheduler:
             if isinstance(event, TryStarted):
                 key = event.key
                 if run.engine.start(key.task_id, event.try_number, key.map_index) is not None:
+                    if not self.pending_starts:
+                        self.starts_held_at = time.monotonic()
                     self.pending_starts[event.key] = event
             elif isinstance(event, TryFinished):
                 self._record_finished(run, event, now)
-        # Starts whose try has not also finished in this batch become running now;
-        # the others were folded into their finishing change (one write, not two).
+
+    def _write_starts(self, *, due_only: bool) -> None:
+        """Held starts become running: with other changes, or once held START_HOLD_S."""
+        if not self.pending_starts:
+            return
+        if due_only and not self.pending and time.monotonic() < self._starts_due():
+            return
         for started in self.pending_starts.values():
             self.pending.changes.append(
                 TIChange(
@@ -656,6 +672,10 @@ class Scheduler:
                 )
             )
         self.pending_starts.clear()
+
+    def _starts_due(self) -> float:
+        """When the oldest held start must be written (monotonic clock)."""
+        return self.starts_held_at + START_HOLD_S
 
     def _record_finished(self, run: ActiveRun, event: TryFinished, now: dt.datetime) -> None:
         key = event.key
@@ -705,6 +725,7 @@ class Scheduler:
 
     def _commit(self) -> None:
         """Write every pending change in one transaction, then submit what was queued."""
+        self._write_starts(due_only=True)
         if self.pending:
             lost, asset_writes = self.pending.write(self.store)
             if asset_writes and self.asset_runs.notify(e.uri for e in asset_writes):

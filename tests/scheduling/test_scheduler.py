@@ -491,6 +491,41 @@ def test_wait_reason_is_written_for_a_task_waiting_on_its_pool(home: Home) -> No
     assert tis["short"].wait_reason is None
 
 
+def test_a_start_is_written_with_a_short_tries_end_and_alone_for_a_long_one(home: Home) -> None:
+    """A short try's start rides with its finish, its details kept; a long try reads as
+    running, with its process, while it runs."""
+    home.write_dag(
+        "lengths",
+        """
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+        def lengths():
+            quick = PythonOperator(task_id="quick", python_callable=sleeper,
+                                   op_kwargs={"seconds": 0})
+            quick >> PythonOperator(task_id="long", python_callable=sleeper,
+                                    op_kwargs={"seconds": 2.0})
+
+        lengths()
+        """,
+    )
+    home.sync()
+    run = home.trigger("lengths")
+    thread = threading.Thread(target=home.run_scheduler, daemon=True)
+    thread.start()
+    try:
+        long = wait_for(
+            lambda: (ti := home.tis("lengths", run.run_id)["long"]).state is State.RUNNING and ti
+        )
+        assert long.pid is not None and long.hostname and long.started_at is not None
+        quick = home.tis("lengths", run.run_id)["quick"]
+        assert quick.state is State.SUCCESS
+        assert quick.started_at is not None and quick.ended_at is not None
+        assert quick.started_at <= quick.ended_at and quick.hostname
+    finally:
+        thread.join(30)
+    assert not thread.is_alive()
+    assert home.tis("lengths", run.run_id)["long"].state is State.SUCCESS
+
+
 def test_runs_keep_their_dag_version_when_the_file_changes(home: Home) -> None:
     """A run created before its DAG file was edited or deleted finishes on its own version."""
     body = """
