@@ -78,7 +78,8 @@ EXPLAIN_INTERVAL_S = 1.0
 EXPLAIN_CPU_SHARE = 0.05
 #: How long a try's start may wait to be written as `running`, unless other changes are
 #: written first: a short try's finish then carries it (one transaction, not two), and
-#: starts that come alone share a write. Before it, the try reads as queued.
+#: starts that come alone share a write. Before it, the try reads as queued. Not with an
+#: executor that adopts tries (see `_write_starts`).
 START_HOLD_S = 0.02
 #: How long running tries may finish after SIGINT/SIGTERM before they are killed.
 SHUTDOWN_GRACE_S = 30.0
@@ -657,7 +658,11 @@ class Scheduler:
         """Held starts become running: with other changes, or once held START_HOLD_S."""
         if not self.pending_starts:
             return
-        if due_only and not self.pending and time.monotonic() < self._starts_due():
+        # Only where tries die with this scheduler: an executor that adopts tries (Celery)
+        # acknowledges an event once its poll is done, and a start acknowledged but never
+        # written would be lost with us, and the try sent again (docs/distributed.md).
+        hold = due_only and not self.executor.adopts_tries
+        if hold and not self.pending and time.monotonic() < self._starts_due():
             return
         for started in self.pending_starts.values():
             self.pending.changes.append(
