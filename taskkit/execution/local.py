@@ -412,8 +412,6 @@ class LocalExecutor:
             _kill_group(pid)
         del self._in_flight[seq]
         self._by_pid.pop(pid, None)
-        if self._handed_back:  # a worker ran it the second time round
-            self._handed_back.pop((flight.workload.key, flight.workload.try_number), None)
         events.append(finished)
 
     def _kill_overdue(self, timeout: float) -> float:
@@ -460,6 +458,8 @@ class LocalExecutor:
         flight.started = True
         self._by_pid[pid] = seq
         workload = flight.workload
+        if self._handed_back:  # it was handed back before, and now runs
+            self._handed_back.pop((workload.key, workload.try_number), None)
         if (workload.key, workload.try_number) in self._cancelled:
             self._cancelled.discard((workload.key, workload.try_number))
             _kill_group(pid)
