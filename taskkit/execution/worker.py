@@ -135,9 +135,8 @@ class Zygote:
         self.forker = forker or Forker()
         self.rehearse = rehearse
         self.work_fd = work_fd
-        #: The socket spares are announced to the executor on (SCM_RIGHTS), once serving.
-        self.spare_fd = spare_fd
-        self.spare_channel: _socket.socket | None = None
+        #: The socket spares are announced to the executor on (SCM_RIGHTS).
+        self.spare_channel = _socket.socket(fileno=spare_fd) if spare_fd is not None else None
         #: Reusable workers kept at least, and forked at most (when asked: AddWorkers).
         self.pool_min, self.pool_max = pool_size if work_fd is not None else (0, 0)
         #: Workers the executor asked for and not forked yet (a failed fork is tried again).
@@ -173,8 +172,9 @@ class Zygote:
         #: The pids of the spares not taken yet: children forked ahead, each waiting on a pipe
         #: the executor writes one workload to (without process reuse only).
         self.spares: set[int] = set()
-        #: A spare writes its pid here once it took its workload: fork another one then.
-        self.taken_r = self.taken_w = -1
+        #: A spare writes its pid here (`tries.taken_w`) once it took its workload: fork
+        #: another one then.
+        self.taken_r = -1
         self.wake_r = self.wake_w = -1
 
     def serve(self) -> None:
@@ -190,21 +190,18 @@ class Zygote:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         self._recount()  # with Python's SIGINT handler gone
-        self.taken_r, self.taken_w = os.pipe()
+        self.taken_r, self.tries.taken_w = os.pipe()
         os.set_blocking(self.taken_r, False)
-        if self.spare_fd is not None:
-            self.spare_channel = _socket.socket(fileno=self.spare_fd)
         self.selector.register(self.conn.fileno(), selectors.EVENT_READ, "conn")
         self.selector.register(self.wake_r, selectors.EVENT_READ, "wake")
         self.selector.register(self.taken_r, selectors.EVENT_READ, "taken")
-        self.tries.taken_w = self.taken_w
         self.tries.inherited = (
             self.conn.fileno(),
             self.wake_r,
             self.wake_w,
             self.selector.fileno(),
             self.taken_r,
-            *((self.spare_fd,) if self.spare_fd is not None else ()),
+            *((self.spare_channel.fileno(),) if self.spare_channel is not None else ()),
         )
         if self.rehearse:
             self._rehearse()
