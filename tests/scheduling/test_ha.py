@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from watched import Watched
 
 from taskkit.metastore.schedulers import Occupant
 from taskkit.model.keys import TaskInstanceKey
@@ -121,14 +121,7 @@ def test_a_long_backlog_of_ours_is_read_only_as_far_as_the_round_goes() -> None:
     """Ours come best first and are merged with theirs by priority, not all sorted again:
     a 1,000-try backlog costs a round what it starts, whoever else waits."""
     seen: list[str] = []
-
-    class Watched(list[Candidate]):
-        def __iter__(self) -> Iterator[Candidate]:
-            for candidate in super().__iter__():
-                seen.append(candidate.key.task_id)
-                yield candidate
-
-    ours = Watched(_ti("mine", f"t{n:04d}", 5 if n < 500 else 1) for n in range(1000))
+    ours = Watched((_ti("mine", f"t{n:04d}", 5 if n < 500 else 1) for n in range(1000)), seen)
     selection = select_across(
         ours,
         [_ti("other", "mid", 3), _ti("other", "top", 9)],

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 
 import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from watched import Watched
 
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.scheduling.selection import (
@@ -377,15 +377,8 @@ def test_counting_candidates_per_dag_changes_no_decision(s: dict[str, object], e
 def test_a_saturated_dag_is_not_walked_to_its_end() -> None:
     """Once the only DAG with candidates left is at its limit, the round stops looking."""
     seen: list[str] = []
-
-    class Watched(list[Candidate]):
-        def __iter__(self) -> Iterator[Candidate]:
-            for c in super().__iter__():
-                seen.append(c.key.task_id)
-                yield c
-
     selection = select_tasks(
-        Watched(cand(f"t{i:03d}", 1, "p", dag="big", dag_limit=2) for i in range(100)),
+        Watched((cand(f"t{i:03d}", 1, "p", dag="big", dag_limit=2) for i in range(100)), seen),
         pools={"p": 128},
         parallelism=32,
         occupancy=Occupancy(),
