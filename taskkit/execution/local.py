@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import os
 import selectors
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import termios
 import time
+from array import array
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 
@@ -61,6 +65,9 @@ _UTC = dt.timezone.utc
 #: asked for one more. Above the ~20 ms that no-op tries queue behind a busy 2-CPU pool, so
 #: short tries do not grow the pool; long tries are joined by a worker each after this.
 GROW_AFTER_S = 0.03
+#: After a reused worker exited, how soon to look again for what it may have taken, if another
+#: worker held the lock (it holds it for a few microseconds).
+FIND_TAKEN_RETRY_S = 0.001
 
 
 @attrs.define
@@ -120,6 +127,15 @@ class LocalExecutor:
         self.reuse_max_rss_mb = reuse_max_rss_mb
         self.reuse_idle_timeout = reuse_idle_timeout
         self._work: socket.socket | None = None
+        #: With process reuse: the workers' end of the work socket, never read here: what is
+        #: queued there tells which workloads were taken (`_find_taken`); and the lock the
+        #: workers hold from taking a workload until they reported it.
+        self._work_queue: socket.socket | None = None
+        self._work_lock: IO[bytes] | None = None
+        #: (seq, size) of the workloads sent on the work socket, in order, from the oldest not
+        #: known to be reported; and whether a process died since `_find_taken` last looked.
+        self._on_work_socket: deque[tuple[int, int]] = deque()
+        self._find_taken_due = False
         #: Where the zygote announces its spares; and those announced and not used yet, as
         #: (pid, the write end of the pipe it waits on), oldest first.
         self._spare_channel: socket.socket | None = None
@@ -160,11 +176,13 @@ class LocalExecutor:
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SECRET_ENV_PREFIX)}
         env.update(self.try_environment)
         argv = [sys.executable, "-m", "taskkit.execution.worker"]
-        passed = [theirs, children, zygote_end]
+        passed: list[socket.socket | IO[bytes]] = [theirs, children, zygote_end]
         if self.reuse_processes:
             self._work, workers = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             self._work.setblocking(False)
-            passed.append(workers)
+            self._work_queue = workers.dup()
+            self._work_lock = tempfile.TemporaryFile()  # noqa: SIM115 (closed in _lost_worker)
+            passed += [workers, self._work_lock]
         argv += [str(s.fileno()) for s in passed]
         if self.reuse_processes:
             least = min(self.capacity, _usable_cpus())
@@ -174,7 +192,8 @@ class LocalExecutor:
             argv, pass_fds=[s.fileno() for s in passed], stdin=subprocess.DEVNULL, env=env
         )
         for end in passed:
-            end.close()
+            if end is not self._work_lock:
+                end.close()
         results.setblocking(False)
         self._conn = Channel(ours.detach())
         self._results = results
@@ -229,6 +248,8 @@ class LocalExecutor:
                     break
                 self._in_flight[self._seq] = _Flight(workload)
                 self._unstarted.append((time.monotonic(), self._seq))
+                self._on_work_socket.append((self._seq, len(message)))
+                self._forget_reported()
                 continue
             self._in_flight[self._seq] = _Flight(workload)
             batch.append((self._seq, version, workload.execution_timeout_s, data))
@@ -310,10 +331,14 @@ class LocalExecutor:
             timeout = self._kill_overdue(timeout)
             if self._work is not None:
                 timeout = min(timeout, self._until_grow())
+            if self._find_taken_due:  # a worker holds the lock: look again soon
+                timeout = min(timeout, FIND_TAKEN_RETRY_S)
             if selector.select(timeout):
                 self._collect(events)
                 if not self.reuse_processes:
                     self._gather(events)
+            if self._find_taken_due:
+                self._find_taken(events)
             if self._unstarted:  # after reading, so the tries that started are known
                 self._grow_pool()
             events.extend(self._send_waiting())
@@ -428,6 +453,43 @@ class LocalExecutor:
                 timeout = min(timeout, max(flight.deadline - now, 0.0))
         return timeout
 
+    def _find_taken(self, events: list[Event]) -> None:
+        """Hand back the workloads a process took off the work socket and died before reporting.
+
+        Workers hold the work lock from taking a workload until they reported
+        it (`TryProcess._take_next`). With the lock held here, every workload
+        gone from the socket was reported, and the report is read below, or it
+        went with a process that died: such a try would stay queued here for
+        good, so it goes first in line again. While a worker holds the lock,
+        the next poll looks again.
+        """
+        lock, queue = self._work_lock, self._work_queue
+        assert lock is not None and queue is not None
+        try:
+            fcntl.lockf(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # a worker is between taking a workload and reporting it
+            return
+        try:
+            self._read_results(events)
+            unread = _queued_bytes(queue)
+        finally:
+            fcntl.lockf(lock.fileno(), fcntl.LOCK_UN)
+        self._find_taken_due = False
+        # What is still queued is the last workloads sent, whole; every one before was taken.
+        on_socket = self._on_work_socket
+        taken = len(on_socket)
+        while taken and unread > 0:
+            taken -= 1
+            unread -= on_socket[taken][1]
+        if unread:
+            return  # not a whole number of workloads: leave them be rather than guess
+        for _ in range(taken):
+            seq, _ = on_socket.popleft()
+            flight = self._in_flight.get(seq)
+            if flight is not None and not flight.started:
+                del self._in_flight[seq]
+                self._hand_back(flight.workload)
+
     def _until_grow(self) -> float:
         """Seconds until the oldest workload not started has waited GROW_AFTER_S (or 1 h)."""
         if not self._unstarted:
@@ -450,6 +512,15 @@ class LocalExecutor:
         if wanted:
             self._connection().send(AddWorkers(wanted))
 
+    def _forget_reported(self) -> None:
+        """Drop the oldest entries of `_on_work_socket` whose workloads were reported."""
+        on_socket, in_flight = self._on_work_socket, self._in_flight
+        while on_socket:
+            flight = in_flight.get(on_socket[0][0])
+            if flight is not None and not flight.started:
+                return
+            on_socket.popleft()
+
     def _on_forked(self, seq: int, pid: int, at: float, events: list[Event]) -> None:
         flight = self._in_flight.get(seq)
         if flight is None or flight.started:
@@ -467,6 +538,8 @@ class LocalExecutor:
         events.append(TryStarted(workload.key, workload.try_number, pid, self.hostname, started_at))
 
     def _on_exited(self, pid: int, status: int, timed_out: bool, events: list[Event]) -> None:
+        if self._work is not None:  # it may have died holding a workload it took
+            self._find_taken_due = True
         seq = self._by_pid.pop(pid, None)
         flight = self._in_flight.pop(seq, None) if seq is not None else None
         if flight is None:
@@ -557,6 +630,8 @@ class LocalExecutor:
         self._in_flight.clear()
         self._by_pid.clear()
         self._unstarted.clear()
+        self._on_work_socket.clear()
+        self._find_taken_due = False
         self._handed_back.clear()
         self._drop_spares()
         if self._spare_channel is not None:
@@ -568,9 +643,10 @@ class LocalExecutor:
         if self._results is not None:
             self._results.close()
             self._results = None
-        if self._work is not None:
-            self._work.close()
-            self._work = None
+        for closable in (self._work, self._work_queue, self._work_lock):
+            if closable is not None:
+                closable.close()
+        self._work = self._work_queue = self._work_lock = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -586,6 +662,13 @@ def _usable_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def _queued_bytes(sock: socket.socket) -> int:
+    """Bytes queued to be read on a SOCK_SEQPACKET socket: all its messages' (Linux's SIOCINQ)."""
+    count = array("i", [0])
+    fcntl.ioctl(sock.fileno(), termios.FIONREAD, count, True)
+    return count[0]
 
 
 def _kill_group(pid: int) -> None:

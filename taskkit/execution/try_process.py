@@ -17,7 +17,9 @@ until it writes to them, so it stays lean: each page it writes is copied
 
 from __future__ import annotations
 
+import _socket
 import ctypes
+import fcntl
 import gc
 import importlib
 import os
@@ -79,6 +81,9 @@ class TryProcess:
     inherited: tuple[int, ...] = ()
     #: Where a spare writes its pid once it has its workload (the zygote forks another).
     taken_w: int = -1
+    #: With process reuse: the lock a worker holds from taking a workload off the work socket
+    #: until it reported it (`_take_next`).
+    work_lock: int = -1
 
     def child(self, seq: int, version: int, workload: Workload) -> None:
         """A child forked for one try, its workload decoded already."""
@@ -96,53 +101,71 @@ class TryProcess:
         os.write(self.taken_w, array("i", (pid,)).tobytes())
         os.close(self.taken_w)
         if message:  # else the executor closed the pipe unused: it is shutting down
-            self._take(message, pid)
+            started = self._report(message, pid)
+            if started is not None:
+                self._run_message(message, started)
         os._exit(0)
 
     def pool_worker(self, idle_timeout: float | None) -> None:
         """A reusable worker: take workloads from the work socket until done, too big or idle."""
-        assert self.work_fd is not None
         self._detach()
         pid = os.getpid()
         for _ in range(self.reuse):
-            message = self._next_work(idle_timeout)
-            if not message:  # the executor closed the work socket, or nothing came in time
+            taken = self._take_next(idle_timeout, pid)
+            if taken is None:
                 os._exit(0)
-            if not self._take(message, pid):
-                os._exit(0)
+            self._run_message(*taken)
             if self.max_rss_pages and _resident_pages() > self.max_rss_pages:
                 break
         os._exit(0)
 
-    def _take(self, message: bytes, pid: int) -> bool:
-        """Run a workload the executor sent this process; False if handed back (REQUEUE)."""
+    def _report(self, message: bytes, pid: int) -> float | None:
+        """Report a workload this process took: STARTED, and when; or REQUEUE, and None, if
+        its DAG version was loaded after this process was forked."""
         seq, version = WORK.unpack_from(message)
         started = time.time()
-        if version not in self.dags:  # loaded after this process was forked
-            os.write(self.result_fd, RESULT_HEADER.pack(seq, REQUEUE, pid, started))
-            return False
-        os.write(self.result_fd, RESULT_HEADER.pack(seq, STARTED, pid, started))
+        kind = STARTED if version in self.dags else REQUEUE
+        os.write(self.result_fd, RESULT_HEADER.pack(seq, kind, pid, started))
+        return started if kind == STARTED else None
+
+    def _run_message(self, message: bytes, started: float) -> None:
+        """Run the try of a workload message this process took and reported STARTED."""
+        seq, version = WORK.unpack_from(message)
         self.run(seq, version, decode_workload(message[WORK.size :]), started)
-        return True
 
-    def _next_work(self, idle_timeout: float | None) -> bytes:
-        """The next workload message from the work socket; b"" if none came in idle_timeout."""
+    def _take_next(self, idle_timeout: float | None, pid: int) -> tuple[bytes, float] | None:
+        """The next workload from the work socket, reported; None if idle, closed or handed back.
+
+        From taking a workload off the socket until it is reported, this
+        process holds the work lock: the executor, holding it after a worker
+        died, knows that every workload gone from the socket was reported or
+        went with a dead process (`LocalExecutor._find_taken`). So a worker
+        killed in between loses no try.
+        """
         assert self.work_fd is not None
-        if idle_timeout is None:
-            return os.read(self.work_fd, WORK_MESSAGE_MAX)
-        # Imported here, by the workers a burst added: the zygote does without it (forks copy
-        # what it holds). The workers share the socket's open file, so it stays blocking for
-        # them all; MSG_DONTWAIT makes this read return if another worker took the message.
-        import socket
-
-        work = socket.socket(fileno=self.work_fd)
+        # The workers share the socket's open file, so it stays blocking for them all;
+        # MSG_DONTWAIT makes the read return if another worker took the message first.
+        work = _socket.socket(fileno=self.work_fd)
         try:
-            while select.select([self.work_fd], [], [], idle_timeout)[0]:
+            while True:
+                if idle_timeout is not None:
+                    if not select.select([self.work_fd], [], [], idle_timeout)[0]:
+                        return None
+                elif not work.recv(1, _socket.MSG_PEEK):
+                    # A blocking peek (unlike select) wakes one waiting worker per workload.
+                    return None  # the executor closed the work socket
+                fcntl.lockf(self.work_lock, fcntl.LOCK_EX)
                 try:
-                    return work.recv(WORK_MESSAGE_MAX, socket.MSG_DONTWAIT)
-                except BlockingIOError:
-                    continue  # another worker took it first: wait again
-            return b""
+                    try:
+                        message = work.recv(WORK_MESSAGE_MAX, _socket.MSG_DONTWAIT)
+                    except BlockingIOError:
+                        continue  # another worker took it first: wait again
+                    if not message:  # the executor closed the work socket
+                        return None
+                    started = self._report(message, pid)
+                    return None if started is None else (message, started)
+                finally:
+                    fcntl.lockf(self.work_lock, fcntl.LOCK_UN)
         finally:
             work.detach()  # the descriptor stays open for the next call
 

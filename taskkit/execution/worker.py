@@ -50,7 +50,9 @@ which alone knows which try such a process runs.
 With process reuse (`[local] reuse_processes = N`, opt-in) the zygote also
 keeps a pool of long-lived workers that take workloads straight from the
 executor on a shared work socket (`WORK` header + pickled workload), report
-STARTED, run the try, report the result, and wait for the next one; each
+STARTED (holding a lock while they take one until then, so that the executor
+can tell a workload a dying worker took: LocalExecutor._find_taken), run the
+try, report the result, and wait for the next one; each
 exits after N tries, or when its memory passes the limit, and a crash ends
 it like any child. The pool starts at one worker per CPU: short tries keep
 that few busy, and each worker more costs a fork, its first tries' page
@@ -123,6 +125,7 @@ class Zygote:
         *,
         spare_fd: int | None = None,
         work_fd: int | None = None,
+        work_lock: int = -1,
         pool_size: tuple[int, int] = (0, 0),
         reuse: int = 0,
         max_rss_mb: int = 0,
@@ -154,6 +157,7 @@ class Zygote:
             os.getpid(),
             libc_prctl(),
             work_fd=work_fd,
+            work_lock=work_lock,
             reuse=reuse,
             max_rss_pages=max_rss_mb * 1024 * 1024 // os.sysconf("SC_PAGE_SIZE"),
         )
@@ -545,28 +549,29 @@ def _kill_group(pid: int) -> None:
 
 
 def main(argv: list[str]) -> None:
-    """Entry point: `python -m taskkit.execution.worker CONTROL RESULTS [SPARES [WORK ...]]`.
+    """Entry point: `python -m taskkit.execution.worker CONTROL RESULTS [SPARES [WORK LOCK ...]]`.
 
     CONTROL is this process's end of a socketpair with the executor; RESULTS
     the children's end of the SOCK_SEQPACKET pair results go back on; SPARES
     this process's end of the SOCK_SEQPACKET pair spares are announced on
-    (-1 or absent: no spares); with process reuse, `WORK MIN MAX N MB S`:
+    (-1 or absent: no spares); with process reuse, `WORK LOCK MIN MAX N MB S`:
     WORK the children's end of the SOCK_SEQPACKET pair workloads come on,
-    MIN how many workers to keep, MAX how many there may be, N how many
-    tries each runs, MB its memory limit, S the seconds after which an idle
-    worker past MIN exits. No descriptor is passed on to programs the tries
-    exec.
+    LOCK a file the workers lock while they take a workload, MIN how many
+    workers to keep, MAX how many there may be, N how many tries each runs,
+    MB its memory limit, S the seconds after which an idle worker past MIN
+    exits. No descriptor is passed on to programs the tries exec.
     """
     # First: the DAGs this process loads may register at-fork hooks that the Forker must run.
     forker = Forker.watch()
     control, result_fd = int(argv[1]), int(argv[2])
-    spare_fd, work_fd, least, most, reuse, max_mb, idle_timeout_s = -1, -1, 0, 0, 0, 0, 60.0
+    spare_fd, work_fd, work_lock, least, most, reuse, max_mb = -1, -1, -1, 0, 0, 0, 0
+    idle_timeout_s = 60.0
     if len(argv) >= 4:
         spare_fd = int(argv[3])
-    if len(argv) >= 10:  # with process reuse
-        work_fd, least, most, reuse, max_mb = (int(a) for a in argv[4:9])
-        idle_timeout_s = float(argv[9])
-    for fd in (control, result_fd, spare_fd, work_fd):
+    if len(argv) >= 11:  # with process reuse
+        work_fd, work_lock, least, most, reuse, max_mb = (int(a) for a in argv[4:10])
+        idle_timeout_s = float(argv[10])
+    for fd in (control, result_fd, spare_fd, work_fd, work_lock):
         if fd >= 0:
             os.set_inheritable(fd, False)
     # Configured once here; each child's stderr is its log, so its records land there.
@@ -586,6 +591,7 @@ def main(argv: list[str]) -> None:
         result_fd,
         spare_fd=spare_fd if spare_fd >= 0 else None,
         work_fd=work_fd if work_fd >= 0 else None,
+        work_lock=work_lock,
         pool_size=(least, most),
         reuse=reuse,
         max_rss_mb=max_mb,

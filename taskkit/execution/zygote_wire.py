@@ -6,7 +6,8 @@
   message, `RESULT_HEADER` then a chunk of the try's encoded result
   (`encode_result`), or a pool worker's STARTED / REQUEUE note.
 - The work socket (executor -> pool workers, SOCK_SEQPACKET): one datagram
-  per workload, `WORK` then the encoded workload; a spare's pipe: the same,
+  per workload, `WORK` then the encoded workload, taken by a worker holding
+  the work lock until it reported it; a spare's pipe: the same,
   once, then end of file.
 - The spare socket (zygote -> executor, SOCK_SEQPACKET): `SPARE` with the
   spare's pipe as SCM_RIGHTS.

@@ -512,6 +512,43 @@ def test_process_reuse_pool_shrinks_back_once_idle(harness: Harness) -> None:
         executor.shutdown(0)
 
 
+def test_a_reused_worker_killed_holding_an_unreported_workload_loses_nothing(
+    reusing: LocalExecutor, harness: Harness
+) -> None:
+    """A workload taken off the work socket by a process that died before it reported it runs
+    once, in a worker, and succeeds: it does not stay queued for good."""
+    run_one(reusing, harness.workload("up"), harness)
+    assert reusing._process is not None and reusing._work_queue is not None
+    zygote = reusing._process.pid
+    least = min(2, len(os.sched_getaffinity(0)))  # a worker per CPU, at most capacity
+    deadline = time.monotonic() + 10
+    while len(workers := _live_children(zygote)) < least:
+        assert time.monotonic() < deadline, "the pool did not start"
+        time.sleep(0.01)
+    for pid in workers:
+        os.kill(pid, signal.SIGSTOP)  # none of them can take the workload
+    reusing.submit(harness.workload("mark_0"), harness.payload)
+    reusing.poll(0)  # on the work socket
+    # This process plays the worker that takes it and dies before its report: the workload
+    # leaves the socket unreported, and a worker's death follows.
+    taken = reusing._work_queue.recv(64 * 1024)
+    assert taken
+    victim, *others = workers
+    os.kill(victim, signal.SIGKILL)
+    for pid in others:
+        os.kill(pid, signal.SIGCONT)
+    events: list[Event] = []
+    deadline = time.monotonic() + 20
+    while reusing.running():
+        assert time.monotonic() < deadline, "the workload taken and not reported was lost"
+        events.extend(reusing.poll(0.2))
+    started = [e for e in events if isinstance(e, TryStarted)]
+    finished = {e.key.task_id: e.result.outcome for e in events if isinstance(e, TryFinished)}
+    assert finished == {"mark_0": TryOutcome.SUCCESS}
+    assert len(started) == 1 and started[0].pid != victim
+    assert [p.name for p in harness.marks.iterdir()] == ["mark_0"]
+
+
 def test_process_reuse_picks_up_a_dag_version_sent_later(
     reusing: LocalExecutor, harness: Harness
 ) -> None:
