@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from processes import alive
 from tasklogs import format_log
 
 from taskkit import serde
@@ -177,15 +178,6 @@ def test_a_try_reads_its_priority_weight_total(executor: LocalExecutor, harness:
     assert decode_xcom(finished.result.xcoms["return_value"]) == 6
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether process `pid` exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def test_success_reports_value_and_pushed_xcoms(executor: LocalExecutor, harness: Harness) -> None:
     """A try that returns reports success, its value, its pushed XComs and a TryStarted first."""
     upstream = {("up", "return_value"): encode_xcom("hi")}
@@ -226,9 +218,9 @@ def test_timeout_kills_the_whole_process_group(executor: LocalExecutor, harness:
         assert "execution_timeout" in (finished[task_id].result.error or "")
     grandchild = int((harness.marks / "grandchild").read_text())
     deadline = time.monotonic() + 5
-    while pid_alive(grandchild) and time.monotonic() < deadline:
+    while alive(grandchild) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not pid_alive(grandchild), "the background `sleep 30` outlived the timed-out try"
+    assert not alive(grandchild), "the background `sleep 30` outlived the timed-out try"
 
 
 def test_a_try_deaf_to_its_timeout_is_killed_after_a_grace(
@@ -264,9 +256,9 @@ def test_dead_zygote_loses_in_flight_tries_and_is_replaced(
     assert finished["sleeps"].result.outcome is TryOutcome.FAILED
     assert "worker process died" in (finished["sleeps"].result.error or "")
     deadline = time.monotonic() + 5
-    while pid_alive(started[0].pid) and time.monotonic() < deadline:
+    while alive(started[0].pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not pid_alive(started[0].pid), "the orphaned try kept running"
+    assert not alive(started[0].pid), "the orphaned try kept running"
     executor.submit(harness.workload("returns", 2), harness.payload)
     assert run_all(executor)["returns"].result.outcome is TryOutcome.SUCCESS
 
@@ -342,9 +334,9 @@ def test_zygote_exits_quietly_when_the_scheduler_is_gone(
     assert "Traceback" not in capfd.readouterr().err
     for event in started:  # the sleeping try did not outlive its zygote
         deadline = time.monotonic() + 5
-        while pid_alive(event.pid) and time.monotonic() < deadline:
+        while alive(event.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not pid_alive(event.pid)
+        assert not alive(event.pid)
     if how == "stopped_reading":
         conn.close()
     executor._conn = None
@@ -623,9 +615,9 @@ def test_tries_in_spares_keep_crash_isolation_and_timeouts(
     assert "execution_timeout of 0.2s exceeded; killed" in (finished["deaf"].error or "")
     grandchild = int((harness.marks / "grandchild").read_text())
     deadline = time.monotonic() + 5
-    while pid_alive(grandchild) and time.monotonic() < deadline:
+    while alive(grandchild) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not pid_alive(grandchild), "the background `sleep 30` outlived the timed-out try"
+    assert not alive(grandchild), "the background `sleep 30` outlived the timed-out try"
     spares = _spares_ready(executor, harness)
     started, finished_segfault = run_one(executor, harness.workload("segfaults"), harness)
     assert started.pid in spares
@@ -701,9 +693,9 @@ def test_shutdown_ends_the_waiting_spares(executor: LocalExecutor, harness: Harn
     assert not ending.is_alive(), "shutdown waited for the idle spares"
     assert zygote.poll() is not None
     deadline = time.monotonic() + 5
-    while any(pid_alive(pid) for pid in spares) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in spares) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(pid_alive(pid) for pid in spares)
+    assert not any(alive(pid) for pid in spares)
 
 
 @pytest.mark.parametrize("fixture", ["executor", "reusing"])

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from processes import alive
 from test_local_executor import Harness
 
 from taskkit.execution.base import (
@@ -101,14 +102,6 @@ class ZygoteProcess:
             self.process.kill()
         self.process.wait(timeout=10)
         self.results.close()
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @pytest.fixture

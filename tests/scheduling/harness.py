@@ -264,14 +264,6 @@ def _stat(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
 
 
-def alive(pid: int) -> bool:
-    """Whether process `pid` exists and is not a zombie."""
-    try:
-        return _stat(pid)[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def parent_of(pid: int) -> int:
     return int(_stat(pid)[1])
 

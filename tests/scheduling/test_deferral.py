@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import Home, alive, start_scheduler, stop, wait_for
+from harness import Home, start_scheduler, stop, wait_for
+from processes import alive
 
 from taskkit.metastore import RunRecord
 from taskkit.services.task_instances import explain

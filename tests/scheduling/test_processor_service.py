@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from harness import Home, alive, stop, wait_for
+from harness import Home, stop, wait_for
+from processes import alive
 
 from taskkit.states import RunState
 

@@ -7,7 +7,8 @@ import signal
 import threading
 
 import pytest
-from harness import Home, alive, parent_of, start_scheduler, stop, wait_for
+from harness import Home, parent_of, start_scheduler, stop, wait_for
+from processes import alive
 
 from taskkit.states import RunState, State
 
