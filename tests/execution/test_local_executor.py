@@ -147,13 +147,21 @@ def executor() -> Iterator[LocalExecutor]:
     executor.shutdown(0)
 
 
-def run_all(executor: LocalExecutor, timeout: float = 20.0) -> dict[str, TryFinished]:
-    """Poll until nothing is in flight; the TryFinished of each task."""
+def poll_until_done(
+    executor: LocalExecutor, timeout: float = 20.0, failure: str = "tries did not finish"
+) -> list[Event]:
+    """Poll until nothing is in flight; every event reported meanwhile."""
     events: list[Event] = []
     deadline = time.monotonic() + timeout
     while executor.running():
-        assert time.monotonic() < deadline, "tries did not finish"
+        assert time.monotonic() < deadline, failure
         events.extend(executor.poll(0.2))
+    return events
+
+
+def run_all(executor: LocalExecutor, timeout: float = 20.0) -> dict[str, TryFinished]:
+    """Poll until nothing is in flight; the TryFinished of each task."""
+    events = poll_until_done(executor, timeout)
     return {e.key.task_id: e for e in events if isinstance(e, TryFinished)}
 
 
@@ -529,11 +537,7 @@ def test_a_reused_worker_killed_holding_an_unreported_workload_loses_nothing(
     os.kill(victim, signal.SIGKILL)
     for pid in others:
         os.kill(pid, signal.SIGCONT)
-    events: list[Event] = []
-    deadline = time.monotonic() + 20
-    while reusing.running():
-        assert time.monotonic() < deadline, "the workload taken and not reported was lost"
-        events.extend(reusing.poll(0.2))
+    events = poll_until_done(reusing, failure="the workload taken and not reported was lost")
     started = [e for e in events if isinstance(e, TryStarted)]
     finished = {e.key.task_id: e.result.outcome for e in events if isinstance(e, TryFinished)}
     assert finished == {"mark_0": TryOutcome.SUCCESS}
@@ -604,11 +608,7 @@ def test_tries_in_spares_keep_crash_isolation_and_timeouts(
     spares = _spares_ready(executor, harness)
     executor.submit(harness.workload("bash_hangs", execution_timeout_s=0.5), harness.payload)
     executor.submit(harness.workload("deaf", execution_timeout_s=0.2), harness.payload)
-    events: list[Event] = []
-    deadline = time.monotonic() + 30
-    while executor.running():
-        assert time.monotonic() < deadline, "tries did not finish"
-        events.extend(executor.poll(0.2))
+    events = poll_until_done(executor, 30)
     assert {e.pid for e in events if isinstance(e, TryStarted)} == spares
     finished = {e.key.task_id: e.result for e in events if isinstance(e, TryFinished)}
     assert "execution_timeout" in (finished["bash_hangs"].error or "")
@@ -668,11 +668,7 @@ def test_a_spare_killed_with_its_workload_unstarted_loses_nothing(
     executor.poll(0)  # both workloads written to the stopped spares' pipes
     for pid in spares:
         os.kill(pid, signal.SIGKILL)
-    events: list[Event] = []
-    deadline = time.monotonic() + 20
-    while executor.running():
-        assert time.monotonic() < deadline, "tries did not finish"
-        events.extend(executor.poll(0.2))
+    events = poll_until_done(executor)
     started = [e for e in events if isinstance(e, TryStarted)]
     finished = {e.key.task_id: e.result.outcome for e in events if isinstance(e, TryFinished)}
     assert finished == {"mark_0": TryOutcome.SUCCESS, "mark_1": TryOutcome.SUCCESS}
