@@ -10,7 +10,7 @@ from taskkit.cli import context
 @click.command("dag-processor")
 @click.option(
     "--dags-folder",
-    type=click.Path(file_okay=False),
+    type=click.Path(exists=True, file_okay=False),
     help="Override core.dags_folder.",
 )
 @click.option(
