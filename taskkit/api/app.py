@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import swagger_ui_bundle
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -30,6 +30,7 @@ from taskkit.api import (
     routes_variables,
 )
 from taskkit.api.state import ApiState
+from taskkit.api.strict_query import known_query_parameters
 from taskkit.api.tokens import TokenSigner
 from taskkit.config import Settings
 from taskkit.metastore import Metastore
@@ -67,15 +68,14 @@ def create_app(
         routes_misc.router,
         routes_dags.router,
         routes_runs.router,
-        routes_runs.ui_router,
         routes_tasks.router,
         routes_pools.router,
         routes_variables.router,
         routes_assets.router,
         routes_connections.router,
-        live.router,
-        pages.router,
     ):
+        app.include_router(router, dependencies=[Depends(known_query_parameters)])
+    for router in (routes_runs.ui_router, live.router, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount(

@@ -1,0 +1,45 @@
+"""Refusing query parameters an endpoint does not take, instead of ignoring them.
+
+FastAPI ignores unknown query parameters. For a list endpoint that is a
+silent wrong answer: `?sate=failed` (or Airflow's `?order_by=`, which
+taskkit does not have) returns every run as if the filter had applied.
+Every `/api/v2` and `/auth` route depends on `known_query_parameters`, so such
+a request is a 400 that names the parameter and what the endpoint takes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import Request
+from fastapi.routing import APIRoute
+
+from taskkit.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from fastapi.dependencies.models import Dependant
+
+
+def _declared(dependant: Dependant) -> set[str]:
+    """The query parameters `dependant` declares, its dependencies' included (a few µs)."""
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _declared(sub)
+    return names
+
+
+def known_query_parameters(request: Request) -> None:
+    """Raise InvalidInputError (400) for a query parameter the matched route does not take."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    taken = _declared(route.dependant)
+    unknown = sorted({name for name in request.query_params if name not in taken})
+    if unknown:
+        names = ", ".join(repr(name) for name in unknown)
+        what = "parameter" if len(unknown) == 1 else "parameters"
+        takes = ", ".join(sorted(taken)) if taken else "no query parameters"
+        raise InvalidInputError(
+            f"Unknown query {what} {names} for {request.method} {route.path}: it takes "
+            f"{takes}. Fix the request (see /docs for its schema) and send it again."
+        )
