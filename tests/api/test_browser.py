@@ -397,6 +397,15 @@ def test_the_health_page(ui: dict[str, Any]) -> None:
 
 
 def test_screenshots_are_saved(ui: dict[str, Any]) -> None:
-    """The tests leave their screenshots under their temp dir as artifacts."""
-    folder: Path = ui["shots"].folder
-    assert (folder / "login.png").stat().st_size > 0
+    """The tests leave their screenshots under their temp dir as artifacts.
+
+    Self-contained: under xdist this module's other tests may run in another worker.
+    """
+    page = ui["chromium"].new_page()
+    page.goto(ui["base"] + "/login")
+    path: Path = ui["shots"].take(page, "login-page")
+    page.close()
+    assert path.parent == ui["shots"].folder
+    assert path.read_bytes().startswith(b"\x89PNG")
+    if ui["shots"].copy_to is not None:
+        assert (ui["shots"].copy_to / path.name).read_bytes() == path.read_bytes()
