@@ -55,6 +55,20 @@ def test_config_list_shows_values_and_sources(
     assert "core.dags_folder" in bare_cli.ok("config", "list")
 
 
+def test_config_get_value_prints_one_setting_as_airflow_does(
+    bare_cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`config get-value SECTION KEY` prints the effective value alone, for scripts; a secret
+    stays hidden and a misspelt name gets a suggestion."""
+    monkeypatch.setenv("TASKKIT__CORE__PARALLELISM", "7")
+    assert bare_cli.ok("config", "get-value", "core", "parallelism") == "7\n"
+    assert bare_cli.ok("config", "get-value", "core", "executor") == "local\n"
+    monkeypatch.setenv("TASKKIT__CORE__SECRET_KEY", "k" * 40)
+    assert bare_cli.ok("config", "get-value", "core", "secret_key") == "<hidden>\n"
+    error = bare_cli.fails("config", "get-value", "core", "paralelism", code=2)
+    assert "No setting 'core.paralelism'. Did you mean 'core.parallelism'?" in error
+
+
 def test_a_bad_setting_is_one_line(bare_cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bad environment value fails any command with one line naming the setting."""
     monkeypatch.setenv("TASKKIT__CORE__PARALLELISM", "lots")

@@ -74,6 +74,7 @@ COMMANDS: list[tuple[str, list[str]]] = [
     ("executor-bogus", ["scheduler", "--executor", "bogus"]),
     ("num-runs-zero", ["dag-processor", "-n", "0"]),
     ("output-xml", ["dags", "list", "-o", "xml"]),
+    ("config-get-unknown", ["config", "get-value", "core", "nope"]),
     ("unknown-command", ["frobnicate"]),
 ]
 
