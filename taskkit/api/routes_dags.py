@@ -11,8 +11,11 @@ from taskkit.api.schemas import (
     DAGResponse,
     ImportErrorCollectionResponse,
     ImportErrorResponse,
+    TaskCollectionResponse,
+    TaskResponse,
 )
 from taskkit.api.state import ApiState, api_state
+from taskkit.errors import TaskNotFoundError
 from taskkit.services import dags as service
 
 router = APIRouter(prefix="/api/v2", tags=["DAG"])
@@ -49,6 +52,25 @@ def get_dag(dag_id: str, state: ApiState = Depends(api_state)) -> DAGResponse:
 def patch_dag(dag_id: str, body: DAGPatchBody, state: ApiState = Depends(api_state)) -> DAGResponse:
     """Pause or unpause a DAG."""
     return DAGResponse.of(service.set_paused(state.store, dag_id, body.is_paused))
+
+
+@router.get("/dags/{dag_id}/tasks", dependencies=[auth.viewer], tags=["Task"])
+def list_tasks(dag_id: str, state: ApiState = Depends(api_state)) -> TaskCollectionResponse:
+    """The tasks of the DAG's current version, by task id."""
+    dag = state.versions.current(dag_id)
+    tasks = [TaskResponse.of(dag.spec.tasks[t], dag.task_dict[t]) for t in sorted(dag.spec.tasks)]
+    return TaskCollectionResponse(tasks=tasks, total_entries=len(tasks))
+
+
+@router.get("/dags/{dag_id}/tasks/{task_id}", dependencies=[auth.viewer], tags=["Task"])
+def get_task(dag_id: str, task_id: str, state: ApiState = Depends(api_state)) -> TaskResponse:
+    """One task of the DAG's current version."""
+    dag = state.versions.current(dag_id)
+    if task_id not in dag.spec.tasks:
+        raise TaskNotFoundError(
+            f"DAG {dag_id!r} has no task {task_id!r}; GET /api/v2/dags/{dag_id}/tasks lists them."
+        )
+    return TaskResponse.of(dag.spec.tasks[task_id], dag.task_dict[task_id])
 
 
 @router.get("/importErrors", dependencies=[auth.viewer], tags=["ImportError"])

@@ -1,6 +1,8 @@
-"""Health (no login), tokens, and users (admins only)."""
+"""Health and version (no login), tokens, and users (admins only)."""
 
 from __future__ import annotations
+
+from importlib.metadata import version as package_version
 
 from fastapi import APIRouter, Depends, Request, Response
 
@@ -13,6 +15,7 @@ from taskkit.api.schemas import (
     UserBody,
     UserCollectionResponse,
     UserResponse,
+    VersionInfo,
 )
 from taskkit.api.state import ApiState, api_state
 from taskkit.api.tokens import ACCESS_TTL
@@ -40,6 +43,12 @@ def health(api: ApiState = Depends(api_state)) -> HealthResponse:
         executor=found.executor,
         celery_workers=list(found.celery_workers),
     )
+
+
+@router.get("/api/v2/version", tags=["Version"])
+def version() -> VersionInfo:
+    """taskkit's version; needs no login, as in Airflow."""
+    return VersionInfo(version=package_version("taskkit"))
 
 
 @router.post("/auth/token", tags=["Auth"], status_code=201)

@@ -7,7 +7,7 @@ service record by its `of` classmethod, so the mapping lives in one place.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +15,10 @@ from taskkit.metastore import DagRecord, ImportErrorRecord, RunRecord, TaskInsta
 from taskkit.services.dags import DagSummary
 from taskkit.services.pools import PoolView
 from taskkit.services.users import User
+
+if TYPE_CHECKING:
+    from taskkit.authoring.baseoperator import BaseOperator
+    from taskkit.model.task import TaskSpec
 
 
 class _Strict(BaseModel):
@@ -318,6 +322,81 @@ class PoolPatchBody(_Strict):
     include_deferred: bool | None = None
 
 
+def _time_delta(delta: dt.timedelta | None) -> dict[str, Any] | None:
+    """A duration as Airflow's API writes one."""
+    if delta is None:
+        return None
+    return {
+        "__type": "TimeDelta",
+        "days": delta.days,
+        "seconds": delta.seconds,
+        "microseconds": delta.microseconds,
+    }
+
+
+class TaskResponse(BaseModel):
+    """A task of a DAG's current version (GET /api/v2/dags/{dag_id}/tasks/{task_id})."""
+
+    task_id: str
+    operator_name: str
+    owner: str
+    trigger_rule: str
+    depends_on_past: bool
+    wait_for_downstream: bool
+    retries: int
+    retry_delay: dict[str, Any] | None
+    retry_exponential_backoff: bool
+    execution_timeout: dict[str, Any] | None
+    queue: str
+    pool: str
+    pool_slots: int
+    priority_weight: int
+    weight_rule: str
+    #: taskkit's own: the weight the scheduler orders by, after weight_rule.
+    priority_weight_total: int
+    max_active_tis_per_dag: int | None
+    is_mapped: bool
+    template_fields: list[str]
+    doc_md: str | None
+    upstream_task_ids: list[str]
+    downstream_task_ids: list[str]
+
+    @classmethod
+    def of(cls, spec: TaskSpec, operator: BaseOperator) -> TaskResponse:
+        """From the task's stored spec and its operator in the loaded DAG."""
+        return cls(
+            task_id=spec.task_id,
+            operator_name=type(operator).__name__,
+            owner=spec.owner,
+            trigger_rule=spec.trigger_rule.value,
+            depends_on_past=spec.depends_on_past,
+            wait_for_downstream=spec.wait_for_downstream,
+            retries=spec.retries,
+            retry_delay=_time_delta(spec.retry_delay),
+            retry_exponential_backoff=spec.retry_exponential_backoff,
+            execution_timeout=_time_delta(spec.execution_timeout),
+            queue=spec.queue,
+            pool=spec.pool,
+            pool_slots=spec.pool_slots,
+            priority_weight=spec.priority_weight,
+            weight_rule=spec.weight_rule.value,
+            priority_weight_total=spec.priority_weight_total,
+            max_active_tis_per_dag=spec.max_active_tis_per_dag,
+            is_mapped=spec.map_spec is not None,
+            template_fields=list(operator.template_fields),
+            doc_md=getattr(operator, "doc_md", None),
+            upstream_task_ids=sorted(spec.upstream),
+            downstream_task_ids=sorted(spec.downstream),
+        )
+
+
+class TaskCollectionResponse(BaseModel):
+    """GET /api/v2/dags/{dag_id}/tasks: every task, by task id."""
+
+    tasks: list[TaskResponse]
+    total_entries: int
+
+
 class ImportErrorResponse(BaseModel):
     """A DAG file that failed to import."""
 
@@ -363,6 +442,13 @@ class HealthResponse(BaseModel):
     executor: str
     #: Each Celery worker's last heartbeat and status (online, stopping, stopped or lost).
     celery_workers: list[dict[str, Any]] = []
+
+
+class VersionInfo(BaseModel):
+    """GET /api/v2/version."""
+
+    version: str
+    git_version: str | None = None
 
 
 class TokenBody(_Strict):

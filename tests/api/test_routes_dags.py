@@ -75,3 +75,41 @@ def test_import_errors_name_the_file_and_line(api: ApiHome) -> None:
     assert error["filename"].endswith("broken.py")
     assert error["line"] == 3
     assert "bad config" in error["stack_trace"]
+
+
+def test_a_dags_tasks_in_airflows_shape(api_sqlite: ApiHome) -> None:
+    """GET .../tasks lists the current version's tasks by id, with pool, weights and edges;
+    .../tasks/{task_id} gives one, and an unknown task is a 404 naming where to look."""
+    api = api_sqlite
+    body = api.get("/api/v2/dags/etl/tasks").json()
+    assert body["total_entries"] == 3
+    assert [t["task_id"] for t in body["tasks"]] == ["extract", "load", "notify"]
+    extract = api.get("/api/v2/dags/etl/tasks/extract").json()
+    assert extract == body["tasks"][0]
+    assert (extract["pool"], extract["pool_slots"], extract["priority_weight"]) == ("db", 1, 7)
+    assert extract["weight_rule"] == "downstream"
+    assert extract["priority_weight_total"] == 9  # its own 7, and load's and notify's 1 each
+    assert extract["downstream_task_ids"] == ["load"]
+    assert extract["retry_delay"] == {
+        "__type": "TimeDelta",
+        "days": 0,
+        "seconds": 300,
+        "microseconds": 0,
+    }
+    notify = body["tasks"][2]
+    assert notify["operator_name"] == "BashOperator"
+    assert "bash_command" in notify["template_fields"]
+    assert notify["upstream_task_ids"] == ["load"]
+    missing = api.get("/api/v2/dags/etl/tasks/nope")
+    assert missing.status_code == 404
+    assert "GET /api/v2/dags/etl/tasks lists them" in missing.json()["detail"]
+    assert api.get("/api/v2/dags/nope/tasks").status_code == 404
+
+
+def test_the_version_needs_no_login(api_sqlite: ApiHome) -> None:
+    """GET /api/v2/version answers without a login, as Airflow's does."""
+    from importlib.metadata import version
+
+    got = api_sqlite.client.get("/api/v2/version")
+    assert got.status_code == 200
+    assert got.json() == {"version": version("taskkit"), "git_version": None}
