@@ -45,7 +45,7 @@ def list_runs(
     state: list[str] = Query([]),
     api: ApiState = Depends(api_state),
 ) -> DAGRunCollectionResponse:
-    """The DAG's runs, newest first."""
+    """The DAG's runs, newest first; every DAG's for dag_id `~`, as in Airflow."""
     runs, total = service.list_runs(api.store, dag_id, Page(limit, offset), _run_states(state))
     return DAGRunCollectionResponse(
         dag_runs=[DAGRunResponse.of(r) for r in runs], total_entries=total

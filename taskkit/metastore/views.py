@@ -47,14 +47,14 @@ class ViewMethods(UnitOfWork):
 
     def page_runs(
         self,
-        dag_id: str,
+        dag_id: str | None,
         *,
         limit: int,
         offset: int = 0,
         states: Collection[RunState] = (),
     ) -> tuple[list[RunRecord], int]:
-        """One page of a DAG's runs, newest first, and how many there are in all."""
-        where = [DagRunRow.dag_id == dag_id]
+        """One page of a DAG's runs (every DAG's for None), newest first, and how many in all."""
+        where = [] if dag_id is None else [DagRunRow.dag_id == dag_id]
         if states:
             where.append(DagRunRow.state.in_(list(states)))
         query = (
@@ -65,7 +65,8 @@ class ViewMethods(UnitOfWork):
             .offset(offset)
         )
         with self._read() as session:
-            total = session.execute(select(func.count()).where(*where)).scalar_one()
+            count = select(func.count()).select_from(DagRunRow).where(*where)
+            total = session.execute(count).scalar_one()
             return [RunRecord(**r._asdict()) for r in session.execute(query)], int(total)
 
     def recent_runs(self, dag_ids: Collection[str], per_dag: int) -> dict[str, list[RunRecord]]:

@@ -62,12 +62,19 @@ def trigger(
     return run
 
 
+#: The DAG id that stands for every DAG in a list of runs, as in Airflow's API (`/dags/~/dagRuns`).
+EVERY_DAG = "~"
+
+
 def list_runs(
     store: Metastore, dag_id: str, page: Page, states: tuple[RunState, ...] = ()
 ) -> tuple[list[RunRecord], int]:
-    """One page of the DAG's runs (newest first) and the total; DagNotFoundError if unknown."""
-    store.get_dag(dag_id)
-    return store.page_runs(dag_id, limit=page.limit, offset=page.offset, states=states)
+    """One page of the DAG's runs (every DAG's for EVERY_DAG), newest first, and the total;
+    DagNotFoundError for an unknown DAG."""
+    wanted = None if dag_id == EVERY_DAG else dag_id
+    if wanted is not None:
+        store.get_dag(wanted)
+    return store.page_runs(wanted, limit=page.limit, offset=page.offset, states=states)
 
 
 #: One letter per task state in the grid's cells; "-" where a run lacks the task.

@@ -85,6 +85,32 @@ def test_runs_are_listed_newest_first_with_a_total(api: ApiHome) -> None:
     assert bad.status_code == 400
 
 
+def test_tilde_lists_every_dags_runs_as_in_airflow(api: ApiHome) -> None:
+    """GET /dags/~/dagRuns pages the runs of every DAG together, newest first, with a total."""
+    trigger(api, dag_run_id="e1", logical_date="2026-03-01T00:00:00Z")
+    trigger(api, dag_run_id="e3", logical_date="2026-03-03T00:00:00Z")
+    other = api.client.post(
+        "/api/v2/dags/other/dagRuns",
+        json={"dag_run_id": "o2", "logical_date": "2026-03-02T00:00:00Z"},
+        headers=api.token("op"),
+    )
+    assert other.status_code == 200, other.text
+    body = api.get("/api/v2/dags/~/dagRuns").json()
+    assert body["total_entries"] == 3
+    assert [(r["dag_id"], r["dag_run_id"]) for r in body["dag_runs"]] == [
+        ("etl", "e3"),
+        ("other", "o2"),
+        ("etl", "e1"),
+    ]
+    page = api.get("/api/v2/dags/~/dagRuns", params={"limit": 1, "offset": 1}).json()
+    assert (page["total_entries"], page["dag_runs"][0]["dag_run_id"]) == (3, "o2")
+    assert api.get("/api/v2/dags/~/dagRuns", params={"state": "success"}).json() == {
+        "dag_runs": [],
+        "total_entries": 0,
+    }
+    assert api.get("/api/v2/dags/nope/dagRuns").status_code == 404
+
+
 def test_the_grid_gives_runs_by_tasks(api: ApiHome) -> None:
     """The grid's data has the tasks in graph order and one cell per run, oldest run first."""
     for day in (1, 2):
