@@ -43,7 +43,7 @@ _.model_config
 _.access_token, _.token_type, _.expires_in, _.codes, _.content, _.dag_runs, _.xcom_entries
 _.import_error_id, _.stack_trace, _.latest_heartbeat, _.metadatabase, _.queued_when
 _.timetable_summary, _.next_dagrun_logical_date, _.next_dagrun_run_after
-_.last_run_id, _.last_run_state
+_.last_run_id, _.last_run_state, _.git_version, _.operator_name, _.is_mapped
 _.__call__  # @task itself (its last overload)
 
 # Shown in the dag-processor's log line (str(report)).
