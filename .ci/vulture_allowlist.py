@@ -65,11 +65,6 @@ _.on_apply
 _.shrink
 _.isolation_level
 
-# TODO(issue 15): only tests call these. engine.py is being changed on the mapping branch and
-# the timetables work just landed, so whether each gains a caller or goes is decided after.
-_.instance_states
-_.due_run
-
 # Variables, connections and secrets (Airflow's names, called from users' DAG files).
 _.get_uri  # Connection.get_uri()
 utcnow  # taskkit.timezone, as airflow.utils.timezone

@@ -157,10 +157,6 @@ class RunEngine:
         """Each task's state (a mapped task's overall state), in topological order."""
         return {task_id: self.state_of(task_id) for task_id in self.spec.tasks}
 
-    def instance_states(self) -> dict[TIKey, State]:
-        """The state of every task instance."""
-        return {key: ti.state for key, ti in self.tis.items()}
-
     def map_indexes(self, task_id: str) -> range:
         """The map indexes of a task's instances: range(-1, 0) unless it was expanded."""
         progress = self.expanded.get(task_id)

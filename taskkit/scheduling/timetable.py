@@ -168,11 +168,6 @@ class Timetable:
         end = self.point_after(begin)
         return PlannedRun(begin, end, end)
 
-    def due_run(self, last_logical_date: dt.datetime | None, now: dt.datetime) -> PlannedRun | None:
-        """The next run if it may be created at `now` (its interval has ended), else None."""
-        planned = self.next_run(last_logical_date, now)
-        return planned if planned is not None and planned.run_after <= as_utc(now) else None
-
     def _latest_ended_start(self, now: dt.datetime, first: dt.datetime) -> dt.datetime | None:
         """The start of the latest interval that ended by `now` (within end_date), if any."""
         limit = now

@@ -306,7 +306,7 @@ def test_one_failed_instance_fails_the_downstream_at_once() -> None:
     assert targets(engine.decide()) == {"after": State.UPSTREAM_FAILED}
     _run_instance(engine, "m", 1)
     assert engine.decide() == []
-    assert engine.instance_states() == {
+    assert {key: ti.state for key, ti in engine.tis.items()} == {
         ("m", 0): State.FAILED,
         ("m", 1): State.SUCCESS,
         ("after", -1): State.UPSTREAM_FAILED,
@@ -455,4 +455,4 @@ def test_a_cleared_mapped_task_follows_its_source_new_length() -> None:
     _pushed(grown, "src", EncodedXCom(b"[1,2,3,4]", "json", length=4))
     grown.decide()
     assert grown.take_additions() == [("m", range(3, 4))]
-    assert grown.instance_states()["m", 3] is State.SCHEDULED
+    assert grown.tis["m", 3].state is State.SCHEDULED

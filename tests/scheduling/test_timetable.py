@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from croniter import croniter
+from timetables import due_run
 
 from taskkit.errors import ScheduleError
 from taskkit.scheduling import timetable
@@ -151,8 +152,8 @@ def test_first_run_covers_the_first_whole_interval_and_waits_for_its_end() -> No
     table = Timetable("@daily", utc(2026, 1, 1, 6), catchup=True)
     expected = PlannedRun(utc(2026, 1, 2), utc(2026, 1, 3), utc(2026, 1, 3))
     assert table.next_run(None, utc(2026, 1, 2, 12)) == expected
-    assert table.due_run(None, utc(2026, 1, 2, 23, 59)) is None
-    assert table.due_run(None, utc(2026, 1, 3)) == expected
+    assert due_run(table, None, utc(2026, 1, 2, 23, 59)) is None
+    assert due_run(table, None, utc(2026, 1, 3)) == expected
     assert expected.run_id == "scheduled__2026-01-02T00:00:00+00:00"
 
 
@@ -160,7 +161,7 @@ def test_catchup_walks_every_interval_oldest_first() -> None:
     """With catchup each call gives the interval right after the last one, oldest first."""
     table = Timetable("@daily", utc(2026, 1, 1), catchup=True)
     now, last, seen = utc(2026, 1, 5, 12), None, []
-    while (run := table.due_run(last, now)) is not None:
+    while (run := due_run(table, last, now)) is not None:
         seen.append(run.logical_date.day)
         last = run.logical_date
     assert seen == [1, 2, 3, 4]
@@ -170,34 +171,36 @@ def test_without_catchup_only_the_latest_ended_interval_runs() -> None:
     """Without catchup a DAG behind by days gets only the latest interval that has ended."""
     table = Timetable("@daily", utc(2026, 1, 1), catchup=False)
     now = utc(2026, 1, 5, 12)
-    assert table.due_run(None, now) == PlannedRun(utc(2026, 1, 4), utc(2026, 1, 5), utc(2026, 1, 5))
-    assert table.due_run(utc(2026, 1, 1), now).logical_date == utc(2026, 1, 4)  # type: ignore[union-attr]
-    assert table.due_run(utc(2026, 1, 4), now) is None
+    assert due_run(table, None, now) == PlannedRun(
+        utc(2026, 1, 4), utc(2026, 1, 5), utc(2026, 1, 5)
+    )
+    assert due_run(table, utc(2026, 1, 1), now).logical_date == utc(2026, 1, 4)  # type: ignore[union-attr]
+    assert due_run(table, utc(2026, 1, 4), now) is None
     assert table.next_run(utc(2026, 1, 4), now).run_after == utc(2026, 1, 6)  # type: ignore[union-attr]
 
 
 def test_without_catchup_a_hundred_years_behind_is_cheap() -> None:
     """Skipping to the latest interval does not walk the skipped ones (hourly, decades behind)."""
     table = Timetable("@hourly", utc(1970, 1, 1))
-    run = table.due_run(None, utc(2070, 1, 1, 0, 30))
+    run = due_run(table, None, utc(2070, 1, 1, 0, 30))
     assert run is not None and run.logical_date == utc(2069, 12, 31, 23)
 
 
 def test_end_date_stops_new_runs() -> None:
     """No run starts after end_date; without catchup the last one is the latest before it."""
     table = Timetable("@daily", utc(2026, 1, 1), utc(2026, 1, 3), catchup=True)
-    assert table.due_run(utc(2026, 1, 2), utc(2027, 1, 1)).logical_date == utc(2026, 1, 3)  # type: ignore[union-attr]
-    assert table.due_run(utc(2026, 1, 3), utc(2027, 1, 1)) is None
+    assert due_run(table, utc(2026, 1, 2), utc(2027, 1, 1)).logical_date == utc(2026, 1, 3)  # type: ignore[union-attr]
+    assert due_run(table, utc(2026, 1, 3), utc(2027, 1, 1)) is None
     no_catchup = Timetable("@daily", utc(2026, 1, 1), utc(2026, 1, 3))
-    assert no_catchup.due_run(None, utc(2027, 1, 1)).logical_date == utc(2026, 1, 3)  # type: ignore[union-attr]
-    assert no_catchup.due_run(utc(2026, 1, 3), utc(2027, 1, 1)) is None
+    assert due_run(no_catchup, None, utc(2027, 1, 1)).logical_date == utc(2026, 1, 3)  # type: ignore[union-attr]
+    assert due_run(no_catchup, utc(2026, 1, 3), utc(2027, 1, 1)) is None
 
 
 def test_once_runs_once_at_start_date() -> None:
     """@once makes one run at start_date, once start_date has passed."""
     table = Timetable("@once", utc(2026, 1, 1, 9))
-    assert table.due_run(None, utc(2026, 1, 1, 8)) is None
-    run = table.due_run(None, utc(2026, 1, 1, 9))
+    assert due_run(table, None, utc(2026, 1, 1, 8)) is None
+    run = due_run(table, None, utc(2026, 1, 1, 9))
     assert run == PlannedRun(utc(2026, 1, 1, 9), utc(2026, 1, 1, 9), utc(2026, 1, 1, 9))
     assert table.next_run(run.logical_date, utc(2030, 1, 1)) is None
 
