@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "get_current_context": "taskkit.authoring.context",
     # dependencies, groups and labels
     "chain": "taskkit.authoring.dependencies",
+    "chain_linear": "taskkit.authoring.dependencies",
     "cross_downstream": "taskkit.authoring.dependencies",
     "TaskGroup": "taskkit.authoring.taskgroup",
     "task_group": "taskkit.authoring.taskgroup",
@@ -179,6 +180,7 @@ __all__ = [
     "__version__",
     "asset",
     "chain",
+    "chain_linear",
     "cross_downstream",
     "dag",
     "get_current_context",
@@ -203,7 +205,7 @@ if TYPE_CHECKING:
     from taskkit.authoring.context import get_current_context
     from taskkit.authoring.dag import DAG, dag
     from taskkit.authoring.decorators import XComArg, setup, task, teardown
-    from taskkit.authoring.dependencies import chain, cross_downstream
+    from taskkit.authoring.dependencies import chain, chain_linear, cross_downstream
     from taskkit.authoring.edges import EdgeModifier, Label
     from taskkit.authoring.isolated_python import ExternalPythonOperator, PythonVirtualenvOperator
     from taskkit.authoring.masking import mask_secret

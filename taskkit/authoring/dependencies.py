@@ -130,6 +130,22 @@ def chain(*elements: Any) -> None:
             _link(left, right)
 
 
+def chain_linear(*elements: Any) -> None:
+    """Make every task of each element upstream of every task of the next, as Airflow's does.
+
+    `chain_linear(a, [b, c], [d, e], f)`: a >> b, c; each of b, c >> each of d, e; d, e >> f.
+    Unlike chain(), adjacent lists are linked every pair with every pair, so they may differ
+    in length.
+    """
+    if len(elements) < 2:
+        raise ValueError(
+            f"chain_linear() got {len(elements)} element(s), so it set no dependency: pass two "
+            "or more tasks or lists (did you forget to unpack a list with `*`?)."
+        )
+    for left, right in pairwise(elements):
+        _link(left, right)
+
+
 def cross_downstream(from_tasks: Sequence[Any], to_tasks: Sequence[Any] | Any) -> None:
     """Make every task in `from_tasks` upstream of every task in `to_tasks`."""
     for task in from_tasks:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from taskkit import DAG, EmptyOperator, chain, cross_downstream, task
+from taskkit import DAG, EmptyOperator, chain, chain_linear, cross_downstream, task
 
 
 def _ops(dag_id: str, names: str) -> tuple[DAG, list[EmptyOperator]]:
@@ -61,6 +61,24 @@ def test_chain_pairs_adjacent_lists_elementwise() -> None:
     chain([a, b], [c, d])
     assert a.downstream_task_ids == {"c"}
     assert b.downstream_task_ids == {"d"}
+
+
+def test_chain_linear_links_each_element_to_all_of_the_next() -> None:
+    """chain_linear(a, [b, c], [d, e, f], g) links every pair of adjacent elements, lists of
+    different lengths included, where chain() would pair them or refuse."""
+    _, (a, b, c, d, e, f, g) = _ops("linear", "abcdefg")
+    chain_linear(a, [b, c], [d, e, f], g)
+    assert a.downstream_task_ids == {"b", "c"}
+    assert b.downstream_task_ids == c.downstream_task_ids == {"d", "e", "f"}
+    assert g.upstream_task_ids == {"d", "e", "f"}
+    assert a.upstream_task_ids == set()
+
+
+def test_chain_linear_with_one_element_says_it_set_nothing() -> None:
+    """chain_linear([a, b, c]) (a list not unpacked) is an error, as in Airflow, not a no-op."""
+    _, (a, b, c) = _ops("linear_one", "abc")
+    with pytest.raises(ValueError, match="forget to unpack a list with `\\*`"):
+        chain_linear([a, b, c])
 
 
 def test_cross_downstream_links_every_pair() -> None:
