@@ -32,12 +32,27 @@ class Variable:
     """Read, write and delete variables; every method is a classmethod, as in Airflow."""
 
     @classmethod
-    def get(cls, key: str, default: Any = _NOTSET, deserialize_json: bool = False) -> Any:
+    def get(
+        cls,
+        key: str,
+        default: Any = _NOTSET,
+        deserialize_json: bool = False,
+        *,
+        default_var: Any = _NOTSET,
+    ) -> Any:
         """The variable's value (decoded from JSON with `deserialize_json`).
 
         A missing variable returns `default`, or without one raises
-        VariableNotFoundError (a KeyError naming the key).
+        VariableNotFoundError (a KeyError naming the key). `default_var` is
+        Airflow 2's name for `default`, so DAG files written for it run unchanged.
         """
+        if default_var is not _NOTSET:
+            if default is not _NOTSET:
+                raise TypeError(
+                    f"Variable.get({key!r}) got both default and default_var (Airflow 2's "
+                    "name for it); pass one."
+                )
+            default = default_var
         raw = os.environ.get(ENV_PREFIX + key.upper())
         if raw is None:
             source = current_source()

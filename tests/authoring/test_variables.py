@@ -49,6 +49,17 @@ def test_default_is_returned_for_a_missing_variable() -> None:
     assert Variable.get("nowhere", default={"a": 1}, deserialize_json=True) == {"a": 1}
 
 
+def test_airflow_2s_default_var_works_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Variable.get(key, default_var=...), Airflow 2's spelling, is the same as default=;
+    giving both is one clear error."""
+    assert Variable.get("nowhere", default_var="fallback") == "fallback"
+    assert Variable.get("nowhere", default_var=None) is None
+    monkeypatch.setenv("TASKKIT_VAR_LIMITS", '{"rows": 3}')
+    assert Variable.get("limits", default_var={}, deserialize_json=True) == {"rows": 3}
+    with pytest.raises(TypeError, match="both default and default_var"):
+        Variable.get("nowhere", "a", default_var="b")
+
+
 def test_the_environment_wins_over_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
     """TASKKIT_VAR_<KEY> is read before the run's variables, as AIRFLOW_VAR_ in Airflow."""
     monkeypatch.setenv("TASKKIT_VAR_REGION", "eu-west")
