@@ -18,6 +18,7 @@ from taskkit.authoring.arguments import (
     is_airflow_only_task_arg,
 )
 from taskkit.authoring.dependencies import DependencyMixin
+from taskkit.authoring.logging_mixin import LoggingMixin
 from taskkit.authoring.params import ParamsDict
 from taskkit.authoring.shared_state import compact_state, share_defaults
 from taskkit.errors import (
@@ -66,7 +67,7 @@ _CALLBACKS = (
 _DOCS = ("doc", "doc_md", "doc_rst", "doc_json", "doc_yaml")
 
 
-class BaseOperator(DependencyMixin):
+class BaseOperator(DependencyMixin, LoggingMixin):
     """A task in a DAG. Subclasses implement `execute(context)`.
 
     Every parameter left unset is taken from the operator's own

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 import attrs
 
 from taskkit.authoring import masking
+from taskkit.authoring.logging_mixin import LoggingMixin
 from taskkit.authoring.secrets import current_source
 from taskkit.errors import ConnectionNotFoundError, ConnectionSpecError
 
@@ -195,7 +196,7 @@ class Connection:
         return fields
 
 
-class BaseHook:
+class BaseHook(LoggingMixin):
     """The base of hooks; taskkit ships none, but `get_connection` works as in Airflow."""
 
     @classmethod

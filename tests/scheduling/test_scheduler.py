@@ -456,6 +456,30 @@ def test_megabytes_of_output_are_logged(home: Home) -> None:
     assert lines[0].startswith("line 000000 ") and lines[-1].startswith("line 039999 ")
 
 
+def test_self_log_of_a_custom_operator_is_in_the_try_log(home: Home) -> None:
+    """`self.log.info(...)` in an operator ported from Airflow lands in its try's log file."""
+    home.write_dag(
+        "selflog",
+        """
+        from taskkit import BaseOperator
+
+        class Loud(BaseOperator):
+            def execute(self, context):
+                self.log.info("rows loaded: %d", 42)
+
+        with DAG("selflog", schedule=None, start_date=dt.datetime(2026, 1, 1)):
+            Loud(task_id="loud")
+        """,
+    )
+    home.sync()
+    run = home.trigger("selflog")
+
+    home.run_scheduler()
+
+    assert home.tis("selflog", run.run_id)["loud"].state is State.SUCCESS
+    assert "Loud: rows loaded: 42" in home.log_text("selflog", run.run_id, "loud", 1)
+
+
 def test_wait_reason_is_written_for_a_task_waiting_on_its_pool(home: Home) -> None:
     """While a long task holds a one-slot pool, the waiting task's wait_reason says so."""
     home.write_dag(
