@@ -27,6 +27,7 @@ ABSOLUTE  # WeightRule("absolute"), chosen by its value
 _.virtualenv  # @task.virtualenv
 _.external_python  # @task.external_python
 _.sensor  # @task.sensor
+_.bash  # @task.bash
 MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY, SATURDAY, SUNDAY  # WeekDay members
 
 # Jinja2 templates in taskkit/api/templates read these attributes.

@@ -15,10 +15,11 @@ from taskkit.authoring import registry
 from taskkit.authoring.baseoperator import NOTSET
 from taskkit.authoring.branching import BranchMixin, ShortCircuitMixin
 from taskkit.authoring.dependencies import DependencyMixin
-from taskkit.authoring.operators import PythonOperator, signature_of
+from taskkit.authoring.operators import PythonOperator, run_bash, signature_of
 from taskkit.authoring.params import DagParam, holds_dag_param
 from taskkit.authoring.sensor import BaseSensorOperator, PokeReturnValue
 from taskkit.authoring.shared_state import share_defaults
+from taskkit.authoring.templating import render
 from taskkit.errors import DagAssignmentError
 
 if TYPE_CHECKING:
@@ -163,6 +164,43 @@ class _DecoratedSensorOperator(BaseSensorOperator, DecoratedPythonOperator):
     def poke(self, context: Context) -> bool | PokeReturnValue:
         value = DecoratedPythonOperator.execute(self, context)
         return value if isinstance(value, PokeReturnValue) else PokeReturnValue(bool(value))
+
+
+class _DecoratedBashOperator(DecoratedPythonOperator):
+    """What `@task.bash` creates: the function returns a bash command, which is rendered as
+    a template and run as BashOperator runs one (its last line of output is the value)."""
+
+    template_fields: ClassVar[tuple[str, ...]] = ("templates_dict", "env", "cwd")
+
+    def __init__(
+        self,
+        *,
+        env: Mapping[str, str] | None = None,
+        append_env: bool = False,
+        cwd: str | None = None,
+        skip_on_exit_code: int | None = 99,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.env = dict(env) if env is not None else None
+        self.append_env = append_env
+        self.cwd = cwd
+        self.skip_on_exit_code = skip_on_exit_code
+
+    def execute(self, context: Context) -> str | None:
+        command = super().execute(context)
+        if not isinstance(command, str) or not command.strip():
+            raise TypeError(
+                f"@task.bash task {self.task_id!r} returned {command!r}: its function must "
+                "return the bash command to run, a non-empty string."
+            )
+        return run_bash(
+            str(render(command, context, self)),
+            env=self.env,
+            append_env=self.append_env,
+            cwd=self.cwd,
+            skip_on_exit_code=self.skip_on_exit_code,
+        )
 
 
 class TaskRole(enum.Enum):
@@ -337,6 +375,21 @@ class _TaskDecorator:
         Takes the sensor arguments too: `@task.sensor(poke_interval=30, mode="reschedule")`.
         """
         return _decorator(_DecoratedSensorOperator, python_callable, task_kwargs)
+
+    @overload
+    def bash(self, python_callable: Callable[..., Any], /) -> TaskFunction: ...
+    @overload
+    def bash(
+        self, python_callable: None = None, /, **task_kwargs: Any
+    ) -> Callable[[Callable[..., Any]], TaskFunction]: ...
+    def bash(
+        self, python_callable: Callable[..., Any] | None = None, /, **task_kwargs: Any
+    ) -> TaskFunction | Callable[[Callable[..., Any]], TaskFunction]:
+        """A task whose function returns a bash command to run (rendered as a template first).
+
+        Takes BashOperator's `env`, `append_env`, `cwd` and `skip_on_exit_code`.
+        """
+        return _decorator(_DecoratedBashOperator, python_callable, task_kwargs)
 
     @overload
     def virtualenv(self, python_callable: Callable[..., Any], /) -> TaskFunction: ...

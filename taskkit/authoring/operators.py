@@ -188,37 +188,55 @@ class BashOperator(BaseOperator):
         self.skip_on_exit_code = skip_on_exit_code
 
     def execute(self, context: Context) -> str | None:
-        env = None
-        if self.env is not None:
-            env = {**os.environ, **self.env} if self.append_env else dict(self.env)
-        process = subprocess.Popen(
-            # Rendered by now: a DagParam has become the run's value, which may not be a str.
-            ["bash", "-c", str(self.bash_command)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=env,
+        # Rendered by now: a DagParam has become the run's value, which may not be a str.
+        return run_bash(
+            str(self.bash_command),
+            env=self.env,
+            append_env=self.append_env,
             cwd=self.cwd,
-            text=True,
-            errors="replace",
+            skip_on_exit_code=self.skip_on_exit_code,
         )
-        last_line = None
-        assert process.stdout is not None
-        try:
-            for line in process.stdout:
-                sys.stdout.write(line)
-                last_line = line.rstrip("\n")
-            code = process.wait()
-        finally:
-            # A timeout or interrupt lands here mid-read: never leave bash running behind us.
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            process.stdout.close()
-        if self.skip_on_exit_code is not None and code == self.skip_on_exit_code:
-            raise TaskSkipped(f"bash exited with {code} (skip_on_exit_code)")
-        if code != 0:
-            raise RuntimeError(f"bash command failed with exit code {code}")
-        return last_line
+
+
+def run_bash(
+    command: str,
+    *,
+    env: Mapping[str, str] | None,
+    append_env: bool,
+    cwd: str | None,
+    skip_on_exit_code: int | None,
+) -> str | None:
+    """Run `command` with bash as BashOperator and `@task.bash` do: stream its output into
+    the try's log and return the last line; skip on `skip_on_exit_code`, fail on others."""
+    if env is not None:
+        env = {**os.environ, **env} if append_env else dict(env)
+    process = subprocess.Popen(
+        ["bash", "-c", command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=cwd,
+        text=True,
+        errors="replace",
+    )
+    last_line = None
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            sys.stdout.write(line)
+            last_line = line.rstrip("\n")
+        code = process.wait()
+    finally:
+        # A timeout or interrupt lands here mid-read: never leave bash running behind us.
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+    if skip_on_exit_code is not None and code == skip_on_exit_code:
+        raise TaskSkipped(f"bash exited with {code} (skip_on_exit_code)")
+    if code != 0:
+        raise RuntimeError(f"bash command failed with exit code {code}")
+    return last_line
 
 
 class EmptyOperator(BaseOperator):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from taskkit import DAG, EmptyOperator, XComArg, dag, task
 
 
@@ -93,3 +95,42 @@ def test_the_decorated_function_keeps_its_name_and_doc() -> None:
     assert documented.__name__ == "documented"
     assert documented.__doc__ == "Docs."
     assert produce.__name__ == "produce"
+
+
+def test_task_bash_runs_the_returned_command_rendered() -> None:
+    """@task.bash: the function gets upstream values, returns a command; the command is
+    rendered as a template and run, and its last line of output is the task's value."""
+
+    @task
+    def rows() -> int:
+        return 3
+
+    @task.bash(env={"GREETING": "hi"}, append_env=True)
+    def report(count: int) -> str:
+        return f'echo "$GREETING {count} rows on {{{{ ds }}}}"'
+
+    @task.bash
+    def skipper() -> str:
+        return "exit 99"
+
+    with DAG("bash_deco") as d:
+        report(rows())
+        skipper()
+    result = d.test(logical_date=dt.datetime(2026, 3, 1))
+    assert result.xcom("report") == "hi 3 rows on 2026-03-01"
+    assert "hi 3 rows on 2026-03-01" in result.logs("report")
+    assert result.task_states["skipper"] == "skipped"
+
+
+def test_task_bash_returning_no_command_fails_the_try_saying_why() -> None:
+    """A @task.bash function that returns None (forgot `return`) fails, naming the fix."""
+
+    @task.bash
+    def forgot() -> None:
+        print("echo hi")
+
+    with DAG("bash_none") as d:
+        forgot()
+    result = d.test()
+    assert result.state == "failed"
+    assert "must return the bash command to run, a non-empty string" in result.logs("forgot")
