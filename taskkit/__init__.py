@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "EmptyOperator": "taskkit.authoring.operators",
     "PythonOperator": "taskkit.authoring.operators",
     "get_current_context": "taskkit.authoring.context",
+    "Context": "taskkit.authoring.context",
     # dependencies, groups and labels
     "chain": "taskkit.authoring.dependencies",
     "chain_linear": "taskkit.authoring.dependencies",
@@ -51,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "ExternalPythonOperator": "taskkit.authoring.isolated_python",
     "setup": "taskkit.authoring.decorators",
     "teardown": "taskkit.authoring.decorators",
+    "AirflowException": "taskkit.errors",
     "AirflowFailException": "taskkit.errors",
     "AirflowSkipException": "taskkit.errors",
     # waiting
@@ -104,6 +106,8 @@ _EXPORTS: dict[str, str] = {
     # states and rules
     "RunState": "taskkit.states",
     "State": "taskkit.states",
+    "DagRunState": "taskkit.states",
+    "TaskInstanceState": "taskkit.states",
     "TriggerRule": "taskkit.states",
     "WeightRule": "taskkit.states",
 }
@@ -111,6 +115,7 @@ _EXPORTS: dict[str, str] = {
 #: Kept literal for linters and IDEs; a test checks it matches _EXPORTS.
 __all__ = [
     "DAG",
+    "AirflowException",
     "AirflowFailException",
     "AirflowRescheduleException",
     "AirflowSensorTimeout",
@@ -132,8 +137,10 @@ __all__ = [
     "BranchDayOfWeekOperator",
     "BranchPythonOperator",
     "Connection",
+    "Context",
     "CronDataIntervalTimetable",
     "CronTriggerTimetable",
+    "DagRunState",
     "DagStateTrigger",
     "DateTimeSensor",
     "DateTimeTrigger",
@@ -166,6 +173,7 @@ __all__ = [
     "TaskDeferralTimeout",
     "TaskDeferred",
     "TaskGroup",
+    "TaskInstanceState",
     "TimeDeltaSensor",
     "TimeDeltaTrigger",
     "TimeSensor",
@@ -202,7 +210,7 @@ if TYPE_CHECKING:
         ShortCircuitOperator,
     )
     from taskkit.authoring.connections import BaseHook, Connection
-    from taskkit.authoring.context import get_current_context
+    from taskkit.authoring.context import Context, get_current_context
     from taskkit.authoring.dag import DAG, dag
     from taskkit.authoring.decorators import XComArg, setup, task, teardown
     from taskkit.authoring.dependencies import chain, chain_linear, cross_downstream
@@ -222,6 +230,7 @@ if TYPE_CHECKING:
     from taskkit.authoring.weekday import WeekDay
     from taskkit.crossdag.trigger_dagrun import TriggerDagRunOperator
     from taskkit.errors import (
+        AirflowException,
         AirflowFailException,
         AirflowRescheduleException,
         AirflowSensorTimeout,
@@ -257,7 +266,14 @@ if TYPE_CHECKING:
         TimeDeltaSensor,
         TimeSensor,
     )
-    from taskkit.states import RunState, State, TriggerRule, WeightRule
+    from taskkit.states import (
+        DagRunState,
+        RunState,
+        State,
+        TaskInstanceState,
+        TriggerRule,
+        WeightRule,
+    )
     from taskkit.triggers.base import BaseTrigger, TriggerEvent
     from taskkit.triggers.external_task import DagStateTrigger, WorkflowTrigger
     from taskkit.triggers.file import FileTrigger

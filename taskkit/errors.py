@@ -71,7 +71,13 @@ class DuplicateDagIdError(DagDefinitionError):
         self.other_file = other_file
 
 
-class AirflowSkipException(TaskkitError):
+class AirflowException(TaskkitError):
+    """Airflow's base exception, for DAG files that raise or catch it: raised in a task, it
+    fails the try like any error (retries apply). The Airflow exceptions below derive from
+    it, as in Airflow, so `except AirflowException` catches them too."""
+
+
+class AirflowSkipException(AirflowException):
     """Raise inside a task to end the try as skipped (BashOperator: exit code 99)."""
 
 
@@ -87,15 +93,15 @@ class IsolatedPythonError(TaskkitError, RuntimeError):
     """A virtualenv or external-Python task could not run, or its callable failed there."""
 
 
-class AirflowFailException(TaskkitError):
+class AirflowFailException(AirflowException):
     """Raise inside a task to fail it at once, without using its remaining retries."""
 
 
-class AirflowSensorTimeout(TaskkitError):
+class AirflowSensorTimeout(AirflowException):
     """A sensor waited longer than its `timeout`: its task fails without retrying."""
 
 
-class AirflowRescheduleException(TaskkitError):
+class AirflowRescheduleException(AirflowException):
     """Raised by a reschedule-mode sensor: end this try's poke and poke again at `reschedule_date`.
 
     The task instance gives back its worker, parallelism and pool slots

@@ -104,6 +104,11 @@ class RunState(_StrEnum):
 
 FINISHED_RUN_STATES = frozenset({RunState.SUCCESS, RunState.FAILED})
 
+#: Airflow's names for the two enums (`airflow.utils.state`), for DAG files that use them,
+#: e.g. `ExternalTaskSensor(allowed_states=[TaskInstanceState.SUCCESS])`.
+TaskInstanceState = State
+DagRunState = RunState
+
 
 class RunType(_StrEnum):
     """Why a DAG run exists."""
