@@ -43,10 +43,15 @@ def list_runs(
     limit: int = Query(100, ge=1, le=MAX_PAGE),
     offset: int = Query(0, ge=0),
     state: list[str] = Query([]),
+    order_by: str | None = Query(
+        None, description="A field to sort by, e.g. `-start_date` (descending); newest first."
+    ),
     api: ApiState = Depends(api_state),
 ) -> DAGRunCollectionResponse:
-    """The DAG's runs, newest first; every DAG's for dag_id `~`, as in Airflow."""
-    runs, total = service.list_runs(api.store, dag_id, Page(limit, offset), _run_states(state))
+    """The DAG's runs, newest first unless `order_by`; every DAG's for dag_id `~`, as in Airflow."""
+    runs, total = service.list_runs(
+        api.store, dag_id, Page(limit, offset), _run_states(state), service.run_order(order_by)
+    )
     return DAGRunCollectionResponse(
         dag_runs=[DAGRunResponse.of(r) for r in runs], total_entries=total
     )

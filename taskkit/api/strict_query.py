@@ -1,8 +1,9 @@
 """Refusing query parameters an endpoint does not take, instead of ignoring them.
 
 FastAPI ignores unknown query parameters. For a list endpoint that is a
-silent wrong answer: `?sate=failed` (or Airflow's `?order_by=`, which
-taskkit does not have) returns every run as if the filter had applied.
+silent wrong answer: `?sate=failed` (or an Airflow filter taskkit does
+not have, such as the DAG list's `?owners=`) returns every item as if the
+filter had applied.
 Every `/api/v2` and `/auth` route depends on `known_query_parameters`, so such
 a request is a 400 that names the parameter and what the endpoint takes.
 """

@@ -93,6 +93,34 @@ class SavedVersion:
     created: bool
 
 
+class RunColumn(enum.Enum):
+    """A dag_run column a list of runs may be ordered by (its value is the column's name)."""
+
+    ID = "id"
+    DAG_ID = "dag_id"
+    RUN_ID = "run_id"
+    LOGICAL_DATE = "logical_date"
+    RUN_TYPE = "run_type"
+    STATE = "state"
+    CREATED_AT = "created_at"
+    STARTED_AT = "started_at"
+    ENDED_AT = "ended_at"
+    DATA_INTERVAL_START = "data_interval_start"
+    DATA_INTERVAL_END = "data_interval_end"
+
+
+@attrs.frozen
+class RunOrder:
+    """How a page of runs is ordered: by `column`, then by id in the same direction."""
+
+    column: RunColumn
+    descending: bool = False
+
+
+#: Newest first: the order lists of runs have unless asked for another.
+NEWEST_RUNS_FIRST = RunOrder(RunColumn.LOGICAL_DATE, descending=True)
+
+
 @attrs.frozen
 class RunRecord:
     """One DAG run."""

@@ -13,7 +13,7 @@ from typing import cast
 import attrs
 from sqlalchemy import String, case, func, select, type_coerce
 
-from taskkit.metastore.records import RunRecord, TaskInstanceRecord
+from taskkit.metastore.records import NEWEST_RUNS_FIRST, RunOrder, RunRecord, TaskInstanceRecord
 from taskkit.metastore.tables import DagRunRow, PoolRow, TaskInstanceRow, as_aware_utc
 from taskkit.metastore.units import UnitOfWork
 from taskkit.states import RunState, State
@@ -52,15 +52,17 @@ class ViewMethods(UnitOfWork):
         limit: int,
         offset: int = 0,
         states: Collection[RunState] = (),
+        order: RunOrder = NEWEST_RUNS_FIRST,
     ) -> tuple[list[RunRecord], int]:
-        """One page of a DAG's runs (every DAG's for None), newest first, and how many in all."""
+        """One page of a DAG's runs (every DAG's for None) in `order`, and how many in all."""
         where = [] if dag_id is None else [DagRunRow.dag_id == dag_id]
         if states:
             where.append(DagRunRow.state.in_(list(states)))
+        columns = (DagRunRow.__table__.c[order.column.value], DagRunRow.id)
         query = (
             select(*_RUN_COLUMNS)
             .where(*where)
-            .order_by(DagRunRow.logical_date.desc(), DagRunRow.id.desc())
+            .order_by(*(c.desc() if order.descending else c.asc() for c in columns))
             .limit(limit)
             .offset(offset)
         )

@@ -11,6 +11,8 @@ import attrs
 
 from taskkit import validation
 from taskkit.authoring.params import resolve_params
+from taskkit.errors import InvalidInputError
+from taskkit.metastore.records import NEWEST_RUNS_FIRST, RunColumn, RunOrder
 from taskkit.scheduling.engine import mapped_state
 from taskkit.scheduling.timetable import Timetable
 from taskkit.scheduling.wakeup import wake_scheduler
@@ -65,16 +67,52 @@ def trigger(
 #: The DAG id that stands for every DAG in a list of runs, as in Airflow's API (`/dags/~/dagRuns`).
 EVERY_DAG = "~"
 
+#: Airflow's `order_by` names for a list of runs, and the column each sorts by.
+RUN_ORDER_FIELDS: Mapping[str, RunColumn] = {
+    "id": RunColumn.ID,
+    "dag_id": RunColumn.DAG_ID,
+    "dag_run_id": RunColumn.RUN_ID,
+    "run_id": RunColumn.RUN_ID,
+    "logical_date": RunColumn.LOGICAL_DATE,
+    "run_type": RunColumn.RUN_TYPE,
+    "state": RunColumn.STATE,
+    "queued_at": RunColumn.CREATED_AT,
+    "start_date": RunColumn.STARTED_AT,
+    "end_date": RunColumn.ENDED_AT,
+    "data_interval_start": RunColumn.DATA_INTERVAL_START,
+    "data_interval_end": RunColumn.DATA_INTERVAL_END,
+}
+
+
+def run_order(order_by: str | None) -> RunOrder:
+    """The order Airflow's `order_by` asks for (`-` first: descending); newest first for None.
+
+    Raises InvalidInputError, listing the names, for one it does not know.
+    """
+    if order_by is None:
+        return NEWEST_RUNS_FIRST
+    column = RUN_ORDER_FIELDS.get(order_by.removeprefix("-"))
+    if column is None:
+        raise InvalidInputError(
+            f"Cannot order runs by {order_by!r}: use one of {', '.join(RUN_ORDER_FIELDS)}, "
+            "with a leading '-' for descending (e.g. order_by=-start_date)."
+        )
+    return RunOrder(column, descending=order_by.startswith("-"))
+
 
 def list_runs(
-    store: Metastore, dag_id: str, page: Page, states: tuple[RunState, ...] = ()
+    store: Metastore,
+    dag_id: str,
+    page: Page,
+    states: tuple[RunState, ...] = (),
+    order: RunOrder = NEWEST_RUNS_FIRST,
 ) -> tuple[list[RunRecord], int]:
-    """One page of the DAG's runs (every DAG's for EVERY_DAG), newest first, and the total;
+    """One page of the DAG's runs (every DAG's for EVERY_DAG) in `order`, and the total;
     DagNotFoundError for an unknown DAG."""
     wanted = None if dag_id == EVERY_DAG else dag_id
     if wanted is not None:
         store.get_dag(wanted)
-    return store.page_runs(wanted, limit=page.limit, offset=page.offset, states=states)
+    return store.page_runs(wanted, limit=page.limit, offset=page.offset, states=states, order=order)
 
 
 #: One letter per task state in the grid's cells; "-" where a run lacks the task.

@@ -85,6 +85,28 @@ def test_runs_are_listed_newest_first_with_a_total(api: ApiHome) -> None:
     assert bad.status_code == 400
 
 
+def test_order_by_sorts_runs_as_airflow_names_it(api: ApiHome) -> None:
+    """`order_by=logical_date` is oldest first, a leading '-' reverses, Airflow's field names
+    are taken (dag_run_id), and an unknown field is a 400 listing the ones there are."""
+    for run_id, day in (("b", 2), ("c", 1), ("a", 3)):
+        trigger(api, dag_run_id=run_id, logical_date=f"2026-03-0{day}T00:00:00Z")
+
+    def order(by: str) -> list[str]:
+        got = api.get("/api/v2/dags/etl/dagRuns", params={"order_by": by})
+        assert got.status_code == 200, got.text
+        return [r["dag_run_id"] for r in got.json()["dag_runs"]]
+
+    assert order("logical_date") == ["c", "b", "a"]
+    assert order("-logical_date") == ["a", "b", "c"]
+    assert order("dag_run_id") == ["a", "b", "c"]
+    assert order("-queued_at") == ["a", "c", "b"]  # the last triggered first
+    paged = api.get("/api/v2/dags/~/dagRuns", params={"order_by": "-dag_run_id", "limit": 1})
+    assert [r["dag_run_id"] for r in paged.json()["dag_runs"]] == ["c"]
+    bad = api.get("/api/v2/dags/etl/dagRuns", params={"order_by": "-duration"})
+    assert bad.status_code == 400
+    assert "Cannot order runs by '-duration': use one of id, dag_id" in bad.json()["detail"]
+
+
 def test_tilde_lists_every_dags_runs_as_in_airflow(api: ApiHome) -> None:
     """GET /dags/~/dagRuns pages the runs of every DAG together, newest first, with a total."""
     trigger(api, dag_run_id="e1", logical_date="2026-03-01T00:00:00Z")

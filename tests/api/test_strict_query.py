@@ -16,13 +16,14 @@ def test_a_misspelt_filter_is_refused_not_ignored(api_sqlite: ApiHome) -> None:
     detail = got.json()["detail"]
     assert "Unknown query parameter 'sate'" in detail
     assert "GET /api/v2/dags/{dag_id}/dagRuns" in detail
-    assert "it takes limit, offset, state." in detail
+    assert "it takes limit, offset, order_by, state." in detail
     assert api.get("/api/v2/dags/etl/dagRuns?state=failed&limit=5").json()["dag_runs"] == []
     assert len(api.get("/api/v2/dags/etl/dagRuns?state=queued").json()["dag_runs"]) == 1
 
 
 def test_airflow_parameters_taskkit_lacks_are_named_too(api_sqlite: ApiHome) -> None:
-    """Airflow's `order_by` is not taken here: the request says so instead of not sorting."""
+    """Airflow's DAG-list `order_by` and `owners` are not taken here: the request says so
+    instead of not sorting or filtering."""
     got = api_sqlite.get("/api/v2/dags?order_by=-dag_id&owners=data&paused=true")
     assert got.status_code == 400, got.text
     assert (
