@@ -58,11 +58,12 @@ class ViewMethods(UnitOfWork):
         where = [] if dag_id is None else [DagRunRow.dag_id == dag_id]
         if states:
             where.append(DagRunRow.state.in_(list(states)))
-        columns = (DagRunRow.__table__.c[order.column.value], DagRunRow.id)
+        column = DagRunRow.__table__.c[order.column.value]
+        by = [column.desc(), DagRunRow.id.desc()] if order.descending else [column, DagRunRow.id]
         query = (
             select(*_RUN_COLUMNS)
             .where(*where)
-            .order_by(*(c.desc() if order.descending else c.asc() for c in columns))
+            .order_by(by[0].nulls_last(), by[1])  # runs not started yet last, on either database
             .limit(limit)
             .offset(offset)
         )

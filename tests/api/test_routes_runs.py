@@ -100,6 +100,8 @@ def test_order_by_sorts_runs_as_airflow_names_it(api: ApiHome) -> None:
     assert order("-logical_date") == ["a", "b", "c"]
     assert order("dag_run_id") == ["a", "b", "c"]
     assert order("-queued_at") == ["a", "c", "b"]  # the last triggered first
+    # None has started: ties are broken by id (the trigger order), in the same direction.
+    assert (order("start_date"), order("-start_date")) == (["b", "c", "a"], ["a", "c", "b"])
     paged = api.get("/api/v2/dags/~/dagRuns", params={"order_by": "-dag_run_id", "limit": 1})
     assert [r["dag_run_id"] for r in paged.json()["dag_runs"]] == ["c"]
     bad = api.get("/api/v2/dags/etl/dagRuns", params={"order_by": "-duration"})
