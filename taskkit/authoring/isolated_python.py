@@ -15,7 +15,6 @@ import ast
 import importlib
 import inspect
 import os
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from taskkit.authoring.decorators import DecoratedPythonOperator
-from taskkit.authoring.operators import PythonOperator
+from taskkit.authoring.operators import PythonOperator, run_streaming
 from taskkit.authoring.venv_cache import VenvRecipe, default_cache_root, ensure_venv, find_python
 from taskkit.errors import IsolatedPythonError, TaskSkipped
 
@@ -186,26 +185,8 @@ class IsolatedPythonMixin:
         env = {**(os.environ if self.inherit_env else {}), **self.env_vars}
         files = ("in.bin", "out.bin", "string_args.txt")
         command = [python, str(work / "script.py"), *(str(work / f) for f in files)]
-        process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=work,
-            text=True,
-            errors="replace",
-        )
-        assert process.stdout is not None
-        try:
-            for line in process.stdout:
-                sys.stdout.write(line)
-            return process.wait()
-        finally:
-            # A timeout or interrupt lands here mid-read: never leave the child behind us.
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            process.stdout.close()
+        code, _ = run_streaming(command, env=env, cwd=work)
+        return code
 
 
 class PythonVirtualenvOperator(IsolatedPythonMixin, PythonOperator):

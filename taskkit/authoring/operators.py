@@ -210,8 +210,22 @@ def run_bash(
     the try's log and return the last line; skip on `skip_on_exit_code`, fail on others."""
     if env is not None:
         env = {**os.environ, **env} if append_env else dict(env)
+    code, last_line = run_streaming(["bash", "-c", command], env=env, cwd=cwd)
+    if skip_on_exit_code is not None and code == skip_on_exit_code:
+        raise TaskSkipped(f"bash exited with {code} (skip_on_exit_code)")
+    if code != 0:
+        raise RuntimeError(f"bash command failed with exit code {code}")
+    return last_line
+
+
+def run_streaming(
+    command: Sequence[str], *, env: Mapping[str, str] | None, cwd: str | os.PathLike[str] | None
+) -> tuple[int, str | None]:
+    """Run `command`, writing its output (stderr included) into the try's log line by line;
+    return its exit code and last line. A timeout or interrupt mid-read kills it: a try never
+    leaves its child running behind it."""
     process = subprocess.Popen(
-        ["bash", "-c", command],
+        command,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,
@@ -225,18 +239,12 @@ def run_bash(
         for line in process.stdout:
             sys.stdout.write(line)
             last_line = line.rstrip("\n")
-        code = process.wait()
+        return process.wait(), last_line
     finally:
-        # A timeout or interrupt lands here mid-read: never leave bash running behind us.
         if process.poll() is None:
             process.kill()
             process.wait()
         process.stdout.close()
-    if skip_on_exit_code is not None and code == skip_on_exit_code:
-        raise TaskSkipped(f"bash exited with {code} (skip_on_exit_code)")
-    if code != 0:
-        raise RuntimeError(f"bash command failed with exit code {code}")
-    return last_line
 
 
 class EmptyOperator(BaseOperator):
