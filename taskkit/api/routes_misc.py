@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.metadata import version as package_version
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -48,7 +49,13 @@ def health(api: ApiState = Depends(api_state)) -> HealthResponse:
 @router.get("/api/v2/version", tags=["Version"])
 def version() -> VersionInfo:
     """taskkit's version; needs no login, as in Airflow."""
-    return VersionInfo(version=package_version("taskkit"))
+    return VersionInfo(version=_installed_version())
+
+
+@cache
+def _installed_version() -> str:
+    """The installed package's version, read from its metadata once, not on every request."""
+    return package_version("taskkit")
 
 
 @router.post("/auth/token", tags=["Auth"], status_code=201)
