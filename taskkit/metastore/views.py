@@ -59,11 +59,14 @@ class ViewMethods(UnitOfWork):
         if states:
             where.append(DagRunRow.state.in_(list(states)))
         column = DagRunRow.__table__.c[order.column.value]
-        by = [column.desc(), DagRunRow.id.desc()] if order.descending else [column, DagRunRow.id]
+        if order.descending:
+            first, tie = column.desc(), DagRunRow.id.desc()
+        else:
+            first, tie = column.asc(), DagRunRow.id.asc()
         query = (
             select(*_RUN_COLUMNS)
             .where(*where)
-            .order_by(by[0].nulls_last(), by[1])  # runs not started yet last, on either database
+            .order_by(first.nulls_last(), tie)  # runs not started yet last, on either database
             .limit(limit)
             .offset(offset)
         )
