@@ -93,8 +93,14 @@ class TriggerDagRunOperator(BaseOperator):
         self.poke_interval = self._as_delta("poke_interval", poke_interval).total_seconds()
         self.allowed_states = self._run_states("allowed_states", allowed_states, RunState.SUCCESS)
         self.failed_states = self._run_states("failed_states", failed_states, RunState.FAILED)
-        if set(self.allowed_states) & set(self.failed_states):
-            raise self._fail("a state is in both allowed_states and failed_states; list it once.")
+        both = [s for s in self.allowed_states if s in self.failed_states]
+        if both:
+            # Airflow accepts this (its own example DAGs do it) and checks failed_states first.
+            self.dag.warnings.append(
+                f"DAG {self.dag.dag_id!r}, task {self.task_id!r}: {', '.join(both)} is in both "
+                "allowed_states and failed_states; failed_states wins, as in Airflow, so a "
+                "triggered run ending so fails this task. Remove it from one of them."
+            )
         self.skip_when_already_exists = skip_when_already_exists
         self.fail_when_dag_is_paused = self._check_bool(
             "fail_when_dag_is_paused", fail_when_dag_is_paused

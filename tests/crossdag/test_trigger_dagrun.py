@@ -23,7 +23,6 @@ START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
     [
         ({"trigger_dag_id": ""}, "trigger_dag_id must be a DAG id"),
         ({"allowed_states": ["done"]}, "'done' is not a run state"),
-        ({"failed_states": ["success"]}, "in both allowed_states and failed_states"),
         ({"logical_date": 20260101}, "logical_date must be a datetime"),
         ({"reset_dag_run": "yes"}, "reset_dag_run must be True or False"),
         ({"poke_interval": -1}, "poke_interval must not be negative"),
@@ -38,6 +37,19 @@ def test_bad_arguments_fail_where_the_dag_is_defined(
         TriggerDagRunOperator(task_id="t", **given)
     assert str(err.value).startswith("DAG 'd', task 't': ")
     assert message in str(err.value)
+
+
+def test_a_state_both_allowed_and_failed_fails_the_task_as_in_airflow_with_a_warning() -> None:
+    """Airflow's own example DAG allows "failed" and keeps the default failed_states: it loads,
+    failed_states wins when the run ends, and the DAG says so."""
+    with DAG("d", schedule=None, start_date=START) as dag:
+        task = TriggerDagRunOperator(
+            task_id="t", trigger_dag_id="other", allowed_states=["success", "failed"]
+        )
+    assert task.failed_states == ["failed"]
+    (warning,) = dag.warnings
+    assert warning.startswith("DAG 'd', task 't': failed is in both allowed_states and")
+    assert "failed_states wins" in warning
 
 
 def test_templated_fields_are_airflows() -> None:
