@@ -86,3 +86,6 @@ _.execute_complete  # the deferrable sensors' and TriggerDagRunOperator's resume
 _idle_limit  # a SQLAlchemy "do_connect" listener on a fenced store's engine
 _idle  # a SQLAlchemy "checkin" listener on a PostgreSQL engine (engine._ping_when_idle)
 _ping  # a SQLAlchemy "checkout" listener on a PostgreSQL engine (engine._ping_when_idle)
+
+# Airflow's operator API, called from users' DAG files.
+_.render_template  # context["task"].render_template(...), as Airflow's tutorial calls it

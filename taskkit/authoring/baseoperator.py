@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from taskkit import validation
-from taskkit.authoring import registry
+from taskkit.authoring import registry, setup_scope
 from taskkit.authoring.arguments import (
     TASK_DEFAULTS,
     airflow_only_reason,
@@ -21,6 +21,7 @@ from taskkit.authoring.dependencies import DependencyMixin
 from taskkit.authoring.logging_mixin import LoggingMixin
 from taskkit.authoring.params import ParamsDict
 from taskkit.authoring.shared_state import compact_state, share_defaults
+from taskkit.authoring.templating import render
 from taskkit.errors import (
     AssetDefinitionError,
     DagAssignmentError,
@@ -89,6 +90,9 @@ class BaseOperator(DependencyMixin, LoggingMixin):
     #: A template field value ending in one of these names a template file, found in the
     #: DAG file's folder or the DAG's template_searchpath.
     template_ext: ClassVar[tuple[str, ...]] = ()
+    #: The template fields that hold another task's output (an XComArg, e.g. `task.output`),
+    #: found when the DAG is validated (`link_template_outputs`); a try fills them in.
+    output_fields: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -362,6 +366,11 @@ class BaseOperator(DependencyMixin, LoggingMixin):
             raise TaskDeferralError(error)
         return getattr(self, next_method)(context, **kwargs)
 
+    def render_template(self, content: Any, context: Context) -> Any:
+        """`content` rendered as this task's template fields are (strings inside lists and
+        dicts too; a value ending in one of its `template_ext` is a template file)."""
+        return render(content, context, self)
+
     # -- setup and teardown ----------------------------------------------------
 
     def as_setup(self) -> BaseOperator:
@@ -393,10 +402,43 @@ class BaseOperator(DependencyMixin, LoggingMixin):
         self.dag.invalidate()
         return self
 
+    def __enter__(self) -> BaseOperator:
+        """`with teardown_task:` (or a setup task): the tasks created inside run between the
+        scope's setups and teardowns (setup_scope.py)."""
+        setup_scope.enter(self)
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        setup_scope.leave(self, failed=exc_type is not None)
+
     # -- graph -------------------------------------------------------------
 
     def as_operators(self) -> list[BaseOperator]:
         return [self]
+
+    def link_template_outputs(self) -> None:
+        """Make the tasks whose outputs (XComArgs) sit in template fields upstream of this one.
+
+        As in Airflow, `BashOperator(bash_command=make_command())` runs after
+        `make_command` and gets its value. Done when the DAG is validated, since
+        subclasses set their fields after BaseOperator's `__init__`. A task of a
+        mapped group gets the group's arguments its own way (mapped_group.py).
+        """
+        if self.task_group.closest_mapped() is not None:
+            return
+        # Lazy: decorators builds on this module (its PythonOperator is a BaseOperator).
+        from taskkit.authoring.decorators import find_xcom_args
+
+        fields = []
+        for field in self.template_fields:
+            outputs = find_xcom_args(getattr(self, field, None))
+            if outputs:
+                fields.append(field)
+            for output in outputs:
+                for source in output.as_operators():
+                    source.add_edge_to(self)
+        if fields:
+            self.output_fields = tuple(fields)
 
     def add_edge_to(self, other: BaseOperator) -> None:
         """Make `other` run after this task (both must be in the same DAG)."""

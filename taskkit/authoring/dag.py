@@ -290,6 +290,11 @@ class DAG:
     def spec(self) -> DagSpec:
         """The validated, frozen DagSpec (priority totals computed once per change)."""
         if self._spec is None:
+            for task in self.task_dict.values():
+                for field in task.template_fields:  # most hold None or a string: skipped here
+                    if not isinstance(getattr(task, field, None), (str, type(None))):
+                        task.link_template_outputs()
+                        break
             self._spec = self._build_spec()
         return self._spec
 

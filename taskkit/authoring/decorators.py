@@ -8,14 +8,14 @@ from __future__ import annotations
 import enum
 import functools
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from taskkit.authoring import registry
 from taskkit.authoring.baseoperator import NOTSET
 from taskkit.authoring.branching import BranchMixin, ShortCircuitMixin
 from taskkit.authoring.dependencies import DependencyMixin
-from taskkit.authoring.operators import PythonOperator, run_bash, signature_of
+from taskkit.authoring.operators import PythonOperator, checked_processor, run_bash, signature_of
 from taskkit.authoring.params import DagParam, holds_dag_param
 from taskkit.authoring.sensor import BaseSensorOperator, PokeReturnValue
 from taskkit.authoring.shared_state import share_defaults
@@ -53,6 +53,22 @@ class XComArg(DependencyMixin):
         """Make the task behind this value a teardown task (see BaseOperator.as_teardown)."""
         self.operator.as_teardown(setups=setups, on_failure_fail_dagrun=on_failure_fail_dagrun)
         return self
+
+    def __enter__(self) -> XComArg:
+        """`with teardown_fn(setup_fn()):`: see BaseOperator.__enter__."""
+        self.operator.__enter__()
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.operator.__exit__(exc_type, exc, tb)
+
+    def __iter__(self) -> Iterator[Any]:
+        # Without this, `__getitem__` would make iterating (`dict(arg)`, `list(arg)`) loop
+        # forever, asking for keys 0, 1, 2...
+        raise TypeError(
+            f"{self!r} is a task's future output and cannot be iterated where the DAG is "
+            "written; pass it whole to a task, or map over it with .expand()."
+        )
 
     def __getitem__(self, key: str) -> XComArg:
         """The value the task pushed under `key` (`multiple_outputs` pushes one per dict key)."""
@@ -179,6 +195,7 @@ class _DecoratedBashOperator(DecoratedPythonOperator):
         append_env: bool = False,
         cwd: str | None = None,
         skip_on_exit_code: int | None = 99,
+        output_processor: Callable[[str], Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -186,21 +203,25 @@ class _DecoratedBashOperator(DecoratedPythonOperator):
         self.append_env = append_env
         self.cwd = cwd
         self.skip_on_exit_code = skip_on_exit_code
+        self.output_processor = checked_processor(self, output_processor)
 
-    def execute(self, context: Context) -> str | None:
+    def execute(self, context: Context) -> Any:
         command = super().execute(context)
         if not isinstance(command, str) or not command.strip():
             raise TypeError(
                 f"@task.bash task {self.task_id!r} returned {command!r}: its function must "
                 "return the bash command to run, a non-empty string."
             )
-        return run_bash(
+        output = run_bash(
             str(render(command, context, self)),
             env=self.env,
             append_env=self.append_env,
             cwd=self.cwd,
             skip_on_exit_code=self.skip_on_exit_code,
         )
+        if self.output_processor is None:
+            return output
+        return self.output_processor(output or "")  # as BashOperator does
 
 
 class TaskRole(enum.Enum):
@@ -387,7 +408,8 @@ class _TaskDecorator:
     ) -> TaskFunction | Callable[[Callable[..., Any]], TaskFunction]:
         """A task whose function returns a bash command to run (rendered as a template first).
 
-        Takes BashOperator's `env`, `append_env`, `cwd` and `skip_on_exit_code`.
+        Takes BashOperator's `env`, `append_env`, `cwd`, `skip_on_exit_code` and
+        `output_processor`.
         """
         return _decorator(_DecoratedBashOperator, python_callable, task_kwargs)
 

@@ -7,6 +7,7 @@ import inspect
 import os
 import subprocess
 import sys
+import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -18,6 +19,7 @@ from taskkit.errors import InvalidTaskParameterError, TaskSkipped
 
 if TYPE_CHECKING:
     from taskkit.authoring.context import Context
+    from taskkit.authoring.decorators import XComArg
 
 #: Context keys a callable receives when it names them as parameters.
 CONTEXT_KEYS = frozenset(
@@ -98,7 +100,8 @@ class PythonOperator(BaseOperator):
     Context values (`ti`, `params`, `logical_date`…) are passed to the
     callable when it names them as parameters, or all of them when it takes
     `**kwargs`. `templates_dict` is rendered and handed over as the context
-    value `templates_dict`, as in Airflow.
+    value `templates_dict`, as in Airflow; with `templates_exts` (say
+    `[".sql"]`), a value ending in one of them is a template file, read and rendered.
     """
 
     template_fields: ClassVar[tuple[str, ...]] = ("templates_dict", "op_args", "op_kwargs")
@@ -110,9 +113,19 @@ class PythonOperator(BaseOperator):
         op_args: Sequence[Any] | None = None,
         op_kwargs: Mapping[str, Any] | None = None,
         templates_dict: Mapping[str, Any] | None = None,
+        templates_exts: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if templates_exts:
+            if isinstance(templates_exts, str) or not all(
+                isinstance(e, str) and e for e in templates_exts
+            ):
+                raise InvalidTaskParameterError(
+                    f"DAG {self.dag.dag_id!r}, task {self.task_id!r}: templates_exts must be a "
+                    f'list of file extensions (e.g. [".sql"]), got {templates_exts!r}.'
+                )
+            self.template_ext = tuple(templates_exts)  # type: ignore[misc]
         if not callable(python_callable):
             raise InvalidTaskParameterError(
                 f"DAG {self.dag.dag_id!r}, task {self.task_id!r}: python_callable must be "
@@ -140,9 +153,18 @@ class PythonOperator(BaseOperator):
         elif self._context_names:
             kwargs = {**{n: context[n] for n in self._context_names}, **kwargs}
         value = self.python_callable(*args, **kwargs)
+        if isinstance(value, types.CoroutineType):  # an `async def` callable, as Airflow 3.1+
+            value = _run_coroutine(value)
         if "outlet_events" in context:  # a generator function may `yield Metadata(...)`
             return drain_metadata(value, context["outlet_events"])
         return value
+
+
+def _run_coroutine(coroutine: types.CoroutineType[Any, Any, Any]) -> Any:
+    """Run an `async def` task's coroutine to its end in a new event loop."""
+    import asyncio  # lazy: ~10 ms of imports, for the tasks that are coroutines only
+
+    return asyncio.run(coroutine)
 
 
 share_defaults(
@@ -157,6 +179,9 @@ class BashOperator(BaseOperator):
 
     A non-zero exit fails the try; exit code 99 (`skip_on_exit_code`) skips it,
     as in Airflow. Output is streamed into the try's log line by line.
+    `output_processor` turns that last line into the value pushed (e.g.
+    `json.loads`, with `multiple_outputs=True` to push each key). The
+    command may be another task's output (`bash_command=make_command()`).
     """
 
     template_fields: ClassVar[tuple[str, ...]] = ("bash_command", "env", "cwd")
@@ -166,36 +191,59 @@ class BashOperator(BaseOperator):
     def __init__(
         self,
         *,
-        bash_command: str | DagParam,
+        bash_command: str | DagParam | XComArg,
         env: Mapping[str, str] | None = None,
         append_env: bool = False,
         cwd: str | None = None,
         skip_on_exit_code: int | None = 99,
+        output_processor: Callable[[str], Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not isinstance(bash_command, DagParam) and (
+        # Lazy: decorators builds on this module.
+        from taskkit.authoring import decorators
+
+        if not isinstance(bash_command, (DagParam, decorators.XComArg)) and (
             not isinstance(bash_command, str) or not bash_command.strip()
         ):
             raise InvalidTaskParameterError(
                 f"DAG {self.dag.dag_id!r}, task {self.task_id!r}: bash_command must be a "
-                "non-empty string (or a @dag function's parameter)."
+                "non-empty string (or a @dag function's parameter, or a task's output)."
             )
         self.bash_command = bash_command
         self.env = dict(env) if env is not None else None
         self.append_env = append_env
         self.cwd = cwd
         self.skip_on_exit_code = skip_on_exit_code
+        self.output_processor = checked_processor(self, output_processor)
 
-    def execute(self, context: Context) -> str | None:
-        # Rendered by now: a DagParam has become the run's value, which may not be a str.
-        return run_bash(
+    def execute(self, context: Context) -> Any:
+        # Rendered by now: a DagParam or a task's output has become its value, maybe not a str.
+        output = run_bash(
             str(self.bash_command),
             env=self.env,
             append_env=self.append_env,
             cwd=self.cwd,
             skip_on_exit_code=self.skip_on_exit_code,
         )
+        if self.output_processor is None:
+            return output
+        return self.output_processor(output or "")  # as in Airflow: "" when nothing was printed
+
+
+share_defaults(BashOperator, values={"output_processor": None}, fresh={})
+
+
+def checked_processor(
+    task: BaseOperator, processor: Callable[[str], Any] | None
+) -> Callable[[str], Any] | None:
+    """An `output_processor`, checked where the DAG is written."""
+    if processor is not None and not callable(processor):
+        raise InvalidTaskParameterError(
+            f"DAG {task.dag.dag_id!r}, task {task.task_id!r}: output_processor must be "
+            f"callable (e.g. json.loads), got {processor!r}."
+        )
+    return processor
 
 
 def run_bash(

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
+from pathlib import Path
 
-from taskkit import DAG, BashOperator, EmptyOperator, PythonOperator
+import pytest
+
+from taskkit import DAG, BashOperator, EmptyOperator, PythonOperator, get_current_context, task
+from taskkit.authoring.decorators import XComArg
+from taskkit.errors import InvalidTaskParameterError
 from taskkit.states import State
 
 DATE = dt.datetime(2026, 3, 4, tzinfo=dt.timezone.utc)
@@ -106,3 +113,105 @@ def test_bash_operator_past_its_timeout_fails_and_stops_the_command() -> None:
     result = d.test()
     assert result.task_states["slow"] == State.FAILED
     assert "TaskTimeoutError" in result.logs("slow")
+
+
+def test_a_tasks_output_in_a_template_field_is_its_upstream_and_its_value() -> None:
+    """As in Airflow, a classic operator's templated argument may be another task's output:
+    the edge is added and the try gets the value (rendered further if it is a template)."""
+
+    @task(multiple_outputs=True)
+    def plan() -> dict[str, str]:
+        return {"command": "echo {{ ds }} made", "who": "world"}
+
+    with DAG("outputs") as d:
+        planned = plan()
+        run = BashOperator(task_id="run", bash_command=planned["command"])
+        greet = PythonOperator(
+            task_id="greet",
+            python_callable=lambda who: f"hello {who}",
+            op_kwargs={"who": planned["who"]},
+        )
+    assert run.upstream_task_ids == {"plan"} and greet.upstream_task_ids == {"plan"}
+    result = d.test(logical_date=DATE)
+    assert result.xcom("run") == "2026-03-04 made"
+    assert result.xcom("greet") == "hello world"
+    assert isinstance(run.bash_command, XComArg)  # the DAG's task itself keeps the output
+
+
+def test_bash_output_processor_turns_the_last_line_into_the_value() -> None:
+    """`output_processor=json.loads` with `multiple_outputs` pushes each key (Airflow 3)."""
+    with DAG("bash_json") as d:
+        BashOperator(
+            task_id="count",
+            bash_command='echo working; echo \'{"files": 3, "folder": "in"}\'',
+            output_processor=json.loads,
+            multiple_outputs=True,
+        )
+
+        @task.bash(output_processor=lambda line: line.upper())
+        def shout() -> str:
+            return "echo quiet"
+
+        shout()
+    result = d.test()
+    assert result.xcom("count") == {"files": 3, "folder": "in"}
+    assert result.xcom("count", key="files") == 3
+    assert result.xcom("shout") == "QUIET"
+
+
+def test_a_bad_output_processor_fails_where_the_dag_is_defined() -> None:
+    with DAG("bash_bad"), pytest.raises(InvalidTaskParameterError) as err:
+        BashOperator(task_id="b", bash_command="true", output_processor="json")
+    assert str(err.value).startswith("DAG 'bash_bad', task 'b': output_processor must be callable")
+
+
+def test_templates_exts_reads_matching_values_as_template_files(tmp_path: Path) -> None:
+    """`templates_exts=[".sql"]`: a templated value ending in .sql is a file, read and rendered."""
+    (tmp_path / "query.sql").write_text("select * from t where day = '{{ ds }}'")
+
+    def show(templates_dict: dict[str, str], sql: str) -> list[str]:
+        return [templates_dict["query"], sql]
+
+    with DAG("files", template_searchpath=str(tmp_path)) as d:
+        PythonOperator(
+            task_id="classic",
+            python_callable=show,
+            templates_dict={"query": "query.sql"},
+            op_kwargs={"sql": "query.sql"},
+            templates_exts=[".sql"],
+        )
+        PythonOperator(task_id="plain", python_callable=lambda: "query.sql")
+    expected = "select * from t where day = '2026-03-04'"
+    result = d.test(logical_date=DATE)
+    assert result.xcom("classic") == [expected, expected]
+    assert result.xcom("plain") == "query.sql"  # no templates_exts: a value like any other
+    with DAG("files_bad"), pytest.raises(InvalidTaskParameterError, match="templates_exts"):
+        PythonOperator(task_id="p", python_callable=print, templates_exts=".sql")
+
+
+def test_an_async_callable_is_awaited() -> None:
+    """An `async def` task function runs to its end (Airflow 3.1+); its value is the XCom."""
+
+    async def fetch(n: int) -> int:
+        await asyncio.sleep(0)
+        return n * 2
+
+    with DAG("async_py") as d:
+        PythonOperator(task_id="classic", python_callable=fetch, op_args=[2])
+        task(fetch).override(task_id="decorated")(5)
+    result = d.test()
+    assert (result.xcom("classic"), result.xcom("decorated")) == (4, 10)
+
+
+def test_render_template_renders_as_the_tasks_fields_are() -> None:
+    """`context["task"].render_template(...)`, as Airflow's tutorial calls it."""
+
+    @task
+    def show() -> object:
+        context = get_current_context()
+        return context["task"].render_template(["{{ dag.dag_id }}", {"d": "{{ ds }}"}, 3], context)
+
+    with DAG("render_tpl") as d:
+        show()
+    result = d.test(logical_date=DATE)
+    assert result.xcom("show") == ["render_tpl", {"d": "2026-03-04"}, 3]

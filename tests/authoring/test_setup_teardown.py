@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from taskkit import DAG, EmptyOperator, PythonOperator, dag, setup, task, teardown
+import pytest
+
+from taskkit import DAG, EmptyOperator, PythonOperator, dag, setup, task, task_group, teardown
+from taskkit.errors import DagDefinitionError
 from taskkit.states import RunState, State, TriggerRule
 
 
@@ -66,3 +69,58 @@ def test_setup_and_teardown_decorators() -> None:
         "drop": State.UPSTREAM_FAILED,
     }
     assert d.get_task("make").is_setup and d.get_task("drop").on_failure_fail_dagrun
+
+
+def test_the_tasks_made_inside_with_a_teardown_run_between_its_setups_and_it() -> None:
+    """Airflow's `with delete(create()):`; a nested scope (here a task group's) runs inside
+    the outer one, and a failed work task still gets its teardown."""
+
+    @setup
+    def create() -> str:
+        return "cluster"
+
+    @teardown
+    def delete(cluster: str) -> None: ...
+
+    @task
+    def work(n: int) -> int:
+        if n == 2:
+            raise RuntimeError("work failed")
+        return n
+
+    @task_group
+    def inner() -> None:
+        with EmptyOperator(task_id="inner_delete").as_teardown(
+            setups=EmptyOperator(task_id="inner_create")
+        ):
+            work.override(task_id="inner_work")(3)
+
+    with DAG("scoped") as d:
+        with delete(create()):
+            work(1) >> work(2)
+            inner()
+        after = EmptyOperator(task_id="after")
+    assert d.get_task("work").upstream_task_ids == {"create"}
+    assert d.get_task("inner.inner_create").upstream_task_ids == {"create"}
+    assert d.get_task("inner.inner_work").upstream_task_ids == {"inner.inner_create"}
+    assert d.get_task("delete").upstream_task_ids == {"create", "work__1", "inner.inner_delete"}
+    assert not after.upstream_task_ids  # made after the block: not in the scope
+    result = d.test()
+    assert result.task_states["work__1"] is State.FAILED
+    assert result.task_states["delete"] is State.SUCCESS
+    assert result.order.index("inner.inner_delete") < result.order.index("delete")
+    assert result.state is RunState.FAILED
+
+
+def test_with_on_a_setup_wires_its_teardowns_and_on_a_work_task_is_an_error() -> None:
+    """`with create >> delete:` is a scope too (`>>` gives the teardown); a plain task is not."""
+    with DAG("scoped_setup") as d:
+        create = EmptyOperator(task_id="create").as_setup()
+        delete = EmptyOperator(task_id="delete").as_teardown(setups=create)
+        with create:
+            EmptyOperator(task_id="work")
+    assert d.get_task("work").upstream_task_ids == {"create"}
+    assert delete.upstream_task_ids == {"create", "work"}
+    with DAG("plain"), pytest.raises(DagDefinitionError) as err, EmptyOperator(task_id="plain"):
+        pass
+    assert str(err.value).startswith("DAG 'plain': `with` on task 'plain' needs a setup or")

@@ -24,6 +24,10 @@ def write(name, params=None, ds=None):
     (OUT / name).write_text(json.dumps({"params": params, "ds": ds}))
     return name
 
+@task
+def command():
+    return f"echo from {{{{ ti.task_id }}}} > {OUT}/from_output"
+
 @task_group
 def middle():
     write.override(task_id="inner")("inner")
@@ -34,6 +38,7 @@ with DAG("ported", params={"n": Param(1, type="integer", minimum=1)},
         first = write.override(task_id="first", params={"who": "task"})("first")
     script = BashOperator(task_id="script", bash_command="script.sh")
     prep >> Label("then") >> middle() >> script
+    BashOperator(task_id="from_output", bash_command=command())
 """
 
 
@@ -53,7 +58,8 @@ def _taskkit(home: Path, *args: str) -> str:
 
 @pytest.mark.slow
 def test_a_ported_dag_runs_through_the_scheduler(tmp_path: Path) -> None:
-    """A file with a group, a @task_group, a label, a Param and a .sh template runs end to end."""
+    """A file with a group, a @task_group, a label, a Param, a .sh template and a task's output
+    as a BashOperator's command runs end to end."""
     home = tmp_path / "home"
     (home / "dags").mkdir(parents=True)
     (home / "out").mkdir()
@@ -82,8 +88,16 @@ def test_a_ported_dag_runs_through_the_scheduler(tmp_path: Path) -> None:
         row["task_id"]: row["state"]
         for row in json.loads(_taskkit(home, "tasks", "states", "ported", run_id, "-o", "json"))
     }
-    assert states == {"prep.first": "success", "middle.inner": "success", "script": "success"}
+    assert states == {
+        "prep.first": "success",
+        "middle.inner": "success",
+        "script": "success",
+        "command": "success",
+        "from_output": "success",
+    }
     first = json.loads((out / "first").read_text())
     assert first == {"params": {"n": 5, "who": "task"}, "ds": "2026-02-03"}
     assert json.loads((out / "inner").read_text())["params"] == {"n": 5}
     assert (out / "script").read_text() == "n=5 ported__script__20260203\n"
+    # Another task's output as a classic operator's command: upstream, then rendered.
+    assert (out / "from_output").read_text() == "from from_output\n"
