@@ -114,7 +114,26 @@ class OutletEventAccessor:
         self.added.append((asset, dict(extra or {})))
 
 
-class OutletEventAccessors:
+class _ByNameOrUri:
+    """Airflow's shorthands for `accessors[Asset.ref(...)]` and `accessors[AssetAlias(...)]`."""
+
+    def __getitem__(self, key: Any) -> Any:
+        raise NotImplementedError
+
+    def for_asset(self, *, name: str | None = None, uri: str | None = None) -> Any:
+        """The entry of the asset with this name, URI, or both (`{{ inlet_events.for_asset(
+        uri='s3://out/1.txt')[-1].extra }}`)."""
+        if name is not None and uri is not None:
+            return self[Asset(name=name, uri=uri)]
+        if name is None and uri is None:
+            raise AssetDefinitionError("for_asset() takes name=, uri= or both.")
+        return self[Asset.ref(name=name) if name is not None else Asset.ref(uri=uri)]
+
+    def for_asset_alias(self, *, name: str) -> Any:
+        return self[AssetAlias(name)]
+
+
+class OutletEventAccessors(_ByNameOrUri):
     """`context["outlet_events"]`: `outlet_events[asset].extra["rows"] = 10`."""
 
     def __init__(
@@ -148,7 +167,7 @@ class OutletEventAccessors:
         return tuple(found)
 
 
-class InletEventAccessors:
+class InletEventAccessors(_ByNameOrUri):
     """`context["inlet_events"]`: `inlet_events[asset]` lists its recorded events, oldest first.
 
     Read from the metastore when first asked for (the try reads, never
@@ -163,9 +182,14 @@ class InletEventAccessors:
         self._runs = RunLookup()
         self._resolve = resolve
 
-    def __getitem__(self, key: Asset | AssetRef) -> list[AssetEvent]:
-        if isinstance(key, AssetRef) and self._resolve is not None:
-            key = self._resolve(key)
+    def __getitem__(self, key: Asset | AssetAlias | AssetRef) -> list[AssetEvent]:
+        if isinstance(key, AssetRef):
+            key = self._own(key) or (self._resolve(key) if self._resolve is not None else key)
+        if isinstance(key, AssetAlias):
+            raise KeyError(
+                f"inlet_events[{key!r}]: reading events through an asset alias is not "
+                "supported yet; list the assets it resolves to in the task's inlets and read those."
+            )
         if not isinstance(key, Asset) or key.uri not in self._inlets:
             raise KeyError(f"inlet_events[{key!r}]: only the task's inlets can be read")
         if key.uri not in self._read:
@@ -173,6 +197,13 @@ class InletEventAccessors:
             found = source.asset_events(key.uri) if source is not None else []
             self._read[key.uri] = [attrs.evolve(e, lookup=self._runs) for e in found]
         return self._read[key.uri]
+
+    def _own(self, ref: AssetRef) -> Asset | None:
+        """The inlet a reference names, found without the metastore (DAG.test() has none)."""
+        for inlet in self._inlets.values():
+            if ref == Asset.ref(name=inlet.name) or ref == Asset.ref(uri=inlet.uri):
+                return inlet
+        return None
 
 
 class TriggeringAssetEvents(Mapping[Asset, list[AssetEvent]]):

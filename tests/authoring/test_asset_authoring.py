@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -214,3 +215,23 @@ def test_watchers_are_accepted_with_a_warning_that_they_do_not_run() -> None:
     assert "'s3://lake/incoming' has watchers (AssetWatcher), which taskkit does not run" in warning
     with pytest.raises(DagDefinitionError, match="watchers must be AssetWatcher"):
         Asset("s3://lake/x", watchers=["queue"])  # type: ignore[list-item]
+
+
+def test_inlet_events_by_name_or_uri_and_a_clear_error_for_an_alias() -> None:
+    """`for_asset(name=/uri=)` finds the task's own inlet even in DAG.test() (no metastore);
+    reading through an alias, not built yet, says what to do instead."""
+    orders = Asset("s3://lake/orders", name="orders")
+
+    @task(inlets=[orders, AssetAlias("daily")])
+    def read(inlet_events: Any) -> list[int]:
+        found = [
+            len(inlet_events.for_asset(name="orders")),
+            len(inlet_events.for_asset(uri="s3://lake/orders")),
+        ]
+        with pytest.raises(KeyError, match="through an asset alias is not supported yet"):
+            inlet_events.for_asset_alias(name="daily")
+        return found
+
+    with DAG("inlets_by_name", schedule=None, start_date=dt.datetime(2026, 1, 1)) as d:
+        read()
+    assert d.test().xcom("read") == [0, 0]

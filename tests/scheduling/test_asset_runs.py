@@ -37,6 +37,11 @@ def latest_rows(inlet_events):
 
 with DAG("inspect", schedule=None, start_date=dt.datetime(2026, 1, 1)):
     PythonOperator(task_id="read", python_callable=latest_rows, inlets=[ORDERS])
+    BashOperator(
+        task_id="templated",
+        inlets=[ORDERS],
+        bash_command="echo {{ inlet_events.for_asset(uri='s3://lake/orders')[-1].extra.rows }}",
+    )
 
 with DAG("make_nothing", schedule=None, start_date=dt.datetime(2026, 1, 1)):
     PythonOperator(task_id="fail", python_callable=lambda: 1 / 0, outlets=[ORDERS])
@@ -150,7 +155,8 @@ def test_event_records_its_source_task_and_extra(home: Home) -> None:
 
 
 def test_a_task_reads_its_inlets_events(home: Home) -> None:
-    """inlet_events[asset] lists the asset's recorded events, oldest first, with their extra."""
+    """inlet_events[asset] lists the asset's recorded events, oldest first, with their extra;
+    `inlet_events.for_asset(uri=...)` in a template, as in Airflow's example DAG."""
     _setup(home)
     home.trigger("make_orders")
     home.trigger("make_orders")
@@ -160,6 +166,9 @@ def test_a_task_reads_its_inlets_events(home: Home) -> None:
     stored = home.xcom("inspect", run.run_id, "read")
     assert stored is not None
     assert xcom_codec.decode_xcom(stored.value, stored.encoding, key=home.key) == [10, 10]
+    templated = home.xcom("inspect", run.run_id, "templated")
+    assert templated is not None
+    assert xcom_codec.decode_xcom(templated.value, templated.encoding, key=home.key) == "10"
 
 
 ALIASED = """
