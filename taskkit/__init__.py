@@ -50,6 +50,8 @@ _EXPORTS: dict[str, str] = {
     "WeekDay": "taskkit.authoring.weekday",
     "PythonVirtualenvOperator": "taskkit.authoring.isolated_python",
     "ExternalPythonOperator": "taskkit.authoring.isolated_python",
+    "BranchPythonVirtualenvOperator": "taskkit.authoring.isolated_python",
+    "BranchExternalPythonOperator": "taskkit.authoring.isolated_python",
     "setup": "taskkit.authoring.decorators",
     "teardown": "taskkit.authoring.decorators",
     "AirflowException": "taskkit.errors",
@@ -135,7 +137,9 @@ __all__ = [
     "BashSensor",
     "BranchDateTimeOperator",
     "BranchDayOfWeekOperator",
+    "BranchExternalPythonOperator",
     "BranchPythonOperator",
+    "BranchPythonVirtualenvOperator",
     "Connection",
     "Context",
     "CronDataIntervalTimetable",
@@ -215,7 +219,12 @@ if TYPE_CHECKING:
     from taskkit.authoring.decorators import XComArg, setup, task, teardown
     from taskkit.authoring.dependencies import chain, chain_linear, cross_downstream
     from taskkit.authoring.edges import EdgeModifier, Label
-    from taskkit.authoring.isolated_python import ExternalPythonOperator, PythonVirtualenvOperator
+    from taskkit.authoring.isolated_python import (
+        BranchExternalPythonOperator,
+        BranchPythonVirtualenvOperator,
+        ExternalPythonOperator,
+        PythonVirtualenvOperator,
+    )
     from taskkit.authoring.masking import mask_secret
     from taskkit.authoring.operators import BashOperator, EmptyOperator, PythonOperator
     from taskkit.authoring.params import Param, ParamsDict

@@ -437,6 +437,24 @@ class _TaskDecorator:
 
         return _decorator(DecoratedExternalPythonOperator, python_callable, task_kwargs)
 
+    def branch_virtualenv(
+        self, python_callable: Callable[..., Any] | None = None, /, **task_kwargs: Any
+    ) -> TaskFunction | Callable[[Callable[..., Any]], TaskFunction]:
+        """`@task.virtualenv` whose function returns the task id(s) to follow, or None."""
+        # isolated_python imports this module, so it is imported when first used.
+        from taskkit.authoring.isolated_python import DecoratedBranchVirtualenvOperator
+
+        return _decorator(DecoratedBranchVirtualenvOperator, python_callable, task_kwargs)
+
+    def branch_external_python(
+        self, python_callable: Callable[..., Any] | None = None, /, **task_kwargs: Any
+    ) -> TaskFunction | Callable[[Callable[..., Any]], TaskFunction]:
+        """`@task.external_python` whose function returns the task id(s) to follow, or None."""
+        # isolated_python imports this module, so it is imported when first used.
+        from taskkit.authoring.isolated_python import DecoratedBranchExternalPythonOperator
+
+        return _decorator(DecoratedBranchExternalPythonOperator, python_callable, task_kwargs)
+
 
 task = _TaskDecorator()
 

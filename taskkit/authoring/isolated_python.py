@@ -23,6 +23,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from taskkit.authoring.branching import BranchMixin
 from taskkit.authoring.decorators import DecoratedPythonOperator
 from taskkit.authoring.operators import PythonOperator, run_streaming
 from taskkit.authoring.venv_cache import VenvRecipe, default_cache_root, ensure_venv, find_python
@@ -291,3 +292,31 @@ class DecoratedVirtualenvOperator(PythonVirtualenvOperator, DecoratedPythonOpera
 
 class DecoratedExternalPythonOperator(ExternalPythonOperator, DecoratedPythonOperator):
     """What `@task.external_python` creates; its arguments may hold upstream XComArgs."""
+
+
+class BranchPythonVirtualenvOperator(BranchMixin, PythonVirtualenvOperator):
+    """PythonVirtualenvOperator whose callable returns the task id(s) to follow, or None."""
+
+    def execute(self, context: Context) -> Any:
+        return self.do_branch(context, super().execute(context))
+
+
+class BranchExternalPythonOperator(BranchMixin, ExternalPythonOperator):
+    """ExternalPythonOperator whose callable returns the task id(s) to follow, or None."""
+
+    def execute(self, context: Context) -> Any:
+        return self.do_branch(context, super().execute(context))
+
+
+class DecoratedBranchVirtualenvOperator(BranchMixin, DecoratedVirtualenvOperator):
+    """What `@task.branch_virtualenv` creates."""
+
+    def execute(self, context: Context) -> Any:
+        return self.do_branch(context, super().execute(context))
+
+
+class DecoratedBranchExternalPythonOperator(BranchMixin, DecoratedExternalPythonOperator):
+    """What `@task.branch_external_python` creates."""
+
+    def execute(self, context: Context) -> Any:
+        return self.do_branch(context, super().execute(context))

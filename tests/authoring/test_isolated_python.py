@@ -12,7 +12,16 @@ from typing import Any
 import attrs
 import pytest
 
-from taskkit import DAG, ExternalPythonOperator, PythonVirtualenvOperator, dag, task
+from taskkit import (
+    DAG,
+    BranchExternalPythonOperator,
+    BranchPythonVirtualenvOperator,
+    EmptyOperator,
+    ExternalPythonOperator,
+    PythonVirtualenvOperator,
+    dag,
+    task,
+)
 from taskkit.authoring.venv_cache import VenvRecipe, pip_conf
 from taskkit.errors import DagDefinitionError
 from taskkit.states import State
@@ -290,3 +299,39 @@ def test_index_urls_are_part_of_the_venv_key() -> None:
     assert plain.key != attrs.evolve(plain, index_urls=("https://pypi.org/simple",)).key
     assert pip_conf([]) == "[global]\nno-index = true\n"
     assert pip_conf(["a", "b", "c"]) == "[global]\nindex-url = a\nextra-index-url = b c\n"
+
+
+def test_branching_in_another_python_follows_the_choice_made_there(home: Path) -> None:
+    """BranchExternalPythonOperator, @task.branch_external_python, @task.branch_virtualenv and
+    BranchPythonVirtualenvOperator: the callable runs elsewhere, its choice is followed here."""
+
+    def pick(ds: str | None = None) -> str:
+        return "left" if ds == "2026-01-03" else "right"
+
+    def follow_nothing() -> None:
+        return None
+
+    with DAG("branch_elsewhere", start_date=LOGICAL) as d:
+        classic = BranchExternalPythonOperator(
+            task_id="classic", python=SYSTEM_PYTHON, python_callable=pick
+        )
+
+        @task.branch_external_python(python=SYSTEM_PYTHON)
+        def decorated(n: int) -> list[str]:
+            return ["left_2"] if n > 0 else []
+
+        @task.branch_virtualenv
+        def in_venv() -> str:
+            return "right_3"
+
+        venv = BranchPythonVirtualenvOperator(task_id="venv", python_callable=follow_nothing)
+        ends = {n: EmptyOperator(task_id=n) for n in ("left", "right", "left_2", "right_2")}
+        classic >> [ends["left"], ends["right"]]
+        decorated(1) >> [ends["left_2"], ends["right_2"]]
+        in_venv() >> [EmptyOperator(task_id="left_3"), EmptyOperator(task_id="right_3")]
+        venv >> EmptyOperator(task_id="after_venv")
+    states = d.test(logical_date=LOGICAL).task_states
+    assert states["left"] is State.SUCCESS and states["right"] is State.SKIPPED
+    assert states["left_2"] is State.SUCCESS and states["right_2"] is State.SKIPPED
+    assert states["left_3"] is State.SKIPPED and states["right_3"] is State.SUCCESS
+    assert states["after_venv"] is State.SKIPPED  # None: follow nothing
