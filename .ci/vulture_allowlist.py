@@ -26,6 +26,8 @@ _.task_states_of  # DagRunResult.task_states_of (docs/architecture.md)
 ABSOLUTE  # WeightRule("absolute"), chosen by its value
 _.virtualenv  # @task.virtualenv
 _.external_python  # @task.external_python
+_.branch_virtualenv  # @task.branch_virtualenv
+_.branch_external_python  # @task.branch_external_python
 _.sensor  # @task.sensor
 _.bash  # @task.bash
 MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY, SATURDAY, SUNDAY  # WeekDay members
