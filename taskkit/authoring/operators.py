@@ -57,6 +57,21 @@ CONTEXT_KEYS = frozenset(
 )
 
 
+#: Context values of Airflow 3 that taskkit does not provide: a callable naming one gets its
+#: parameter's default, and its DAG a warning saying so.
+AIRFLOW_ONLY_CONTEXT_KEYS = frozenset(
+    {
+        "task_state_store",
+        "asset_state_store",
+        "partition_key",
+        "partition_date",
+        "expanded_ti_count",
+        "task_reschedule_count",
+        "test_mode",
+    }
+)
+
+
 def signature_of(function: Callable[..., Any]) -> inspect.Signature | None:
     """`inspect.signature(function)`, or None for a callable it cannot read; cached.
 
@@ -141,6 +156,24 @@ class PythonOperator(BaseOperator):
             )
         self.templates_dict = dict(templates_dict) if templates_dict is not None else None
         self._context_names, self._takes_kwargs = context_parameters(python_callable)
+        self._warn_of_missing_context(python_callable)
+
+    def _warn_of_missing_context(self, function: Callable[..., Any]) -> None:
+        """A DAG warning for each Airflow-only context value `function` asks for by name."""
+        signature = signature_of(function)
+        if signature is None:
+            return
+        for name in signature.parameters:
+            if name not in AIRFLOW_ONLY_CONTEXT_KEYS:
+                continue
+            warning = (
+                f"DAG {self.dag.dag_id!r}: context value {name!r} (asked for by task "
+                f"{self.task_id!r}) is an Airflow 3 value taskkit does not provide; the "
+                "function gets its parameter's default."
+            )
+            key = f"DAG {self.dag.dag_id!r}: context value {name!r} "
+            if not any(w.startswith(key) for w in self.dag.warnings):
+                self.dag.warnings.append(warning)
 
     def execute(self, context: Context) -> Any:
         return self.call(context, self.op_args, self.op_kwargs)

@@ -215,3 +215,20 @@ def test_render_template_renders_as_the_tasks_fields_are() -> None:
         show()
     result = d.test(logical_date=DATE)
     assert result.xcom("show") == ["render_tpl", {"d": "2026-03-04"}, 3]
+
+
+def test_an_airflow_only_context_value_asked_for_is_a_dag_warning() -> None:
+    """Airflow 3.3's `asset_state_store` is not provided: the DAG says so, once, instead of
+    the function silently getting None."""
+
+    def load(asset_state_store: object = None, ds: str | None = None) -> bool:
+        return asset_state_store is None and ds is not None
+
+    with DAG("state_store") as d:
+        PythonOperator(task_id="load", python_callable=load)
+        task(load).override(task_id="again")()
+    assert d.warnings == [
+        "DAG 'state_store': context value 'asset_state_store' (asked for by task 'load') is an "
+        "Airflow 3 value taskkit does not provide; the function gets its parameter's default."
+    ]
+    assert d.test().xcom("load") is True
