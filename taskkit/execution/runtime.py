@@ -254,11 +254,11 @@ def _run_try(
         map_index=key.map_index,
         first_reschedule_date=workload.first_poke_at,
     )
-    if key.map_index >= 0 or operator.output_fields:
-        prepared = _this_instance(operator, xcom, key.map_index)
-        if isinstance(prepared, TryResult):
-            return prepared
-        operator = prepared
+    if key.map_index >= 0:
+        unmapped = unmap_operator(operator, xcom, key.map_index)
+        if isinstance(unmapped, TryResult):
+            return unmapped
+        operator = unmapped
     try:
         context = try_context(base, ti, operator)
     except AssetRefNotFoundError as exc:  # before the task runs, as Airflow checks its assets
@@ -339,7 +339,7 @@ def unmap_operator(operator: BaseOperator, xcom: TryXCom, map_index: int) -> Any
         if isinstance(operator, MappedOperator):
             return operator.unmap(xcom, map_index)
         if operator.task_group.closest_mapped() is not None:
-            return _with_outputs(operator, xcom, operator.template_fields)
+            return _resolve_group_arguments(operator, xcom)
     except Exception as exc:
         traceback.print_exc()
         return TryResult(TryOutcome.FAILED, error=f"{type(exc).__name__}: {exc}", retryable=False)
@@ -351,24 +351,11 @@ def unmap_operator(operator: BaseOperator, xcom: TryXCom, map_index: int) -> Any
     )
 
 
-def _this_instance(operator: BaseOperator, xcom: TryXCom, map_index: int) -> Any:
-    """The operator this try runs, with upstream outputs in its fields; or a failed
-    TryResult saying why there is none."""
-    if map_index >= 0:
-        return unmap_operator(operator, xcom, map_index)
-    try:
-        return _with_outputs(operator, xcom, operator.output_fields)
-    except Exception as exc:
-        traceback.print_exc()
-        return TryResult(TryOutcome.FAILED, error=f"{type(exc).__name__}: {exc}")
-
-
-def _with_outputs(operator: BaseOperator, xcom: TryXCom, fields: tuple[str, ...]) -> BaseOperator:
-    """The operator with task outputs (XComArgs, a mapped group's arguments) in `fields`
-    replaced by their values here; a copy, so the original stays reusable."""
+def _resolve_group_arguments(operator: BaseOperator, xcom: TryXCom) -> BaseOperator:
+    """The operator with task outputs in its template fields replaced by their values here."""
     resolved = {
         field: resolve_xcom_args(getattr(operator, field), xcom)
-        for field in fields
+        for field in operator.template_fields
         if find_xcom_args(getattr(operator, field))
     }
     if not resolved:
@@ -504,11 +491,17 @@ def execute_try(
 
 
 def render_fields(operator: BaseOperator, context: Context) -> BaseOperator:
-    """The operator with its template fields rendered; a copy, so the original stays reusable."""
+    """The operator with its template fields rendered; a copy, so the original stays reusable.
+
+    Another task's output in a field (`output_fields`) becomes its value after the
+    rest is rendered: as in Airflow, the value is used as it was pushed, not as a template.
+    """
     rendered: dict[str, Any] = {}
     for field in operator.template_fields:
         value = getattr(operator, field)
         new = render(value, context)
+        if field in operator.output_fields:
+            new = resolve_xcom_args(new, context["ti"].xcom)
         if new is not value:
             rendered[field] = new
     if not rendered:

@@ -117,24 +117,25 @@ def test_bash_operator_past_its_timeout_fails_and_stops_the_command() -> None:
 
 def test_a_tasks_output_in_a_template_field_is_its_upstream_and_its_value() -> None:
     """As in Airflow, a classic operator's templated argument may be another task's output:
-    the edge is added and the try gets the value (rendered further if it is a template)."""
+    the edge is added and the try gets the value, used as pushed (not rendered as a template),
+    while the field's own templates still render."""
 
     @task(multiple_outputs=True)
     def plan() -> dict[str, str]:
-        return {"command": "echo {{ ds }} made", "who": "world"}
+        return {"command": "echo '{{ ds }}' made", "who": "world"}
 
     with DAG("outputs") as d:
         planned = plan()
         run = BashOperator(task_id="run", bash_command=planned["command"])
         greet = PythonOperator(
             task_id="greet",
-            python_callable=lambda who: f"hello {who}",
-            op_kwargs={"who": planned["who"]},
+            python_callable=lambda who, day: f"hello {who} on {day}",
+            op_kwargs={"who": planned["who"], "day": "{{ ds }}"},
         )
     assert run.upstream_task_ids == {"plan"} and greet.upstream_task_ids == {"plan"}
     result = d.test(logical_date=DATE)
-    assert result.xcom("run") == "2026-03-04 made"
-    assert result.xcom("greet") == "hello world"
+    assert result.xcom("run") == "{{ ds }} made"
+    assert result.xcom("greet") == "hello world on 2026-03-04"
     assert isinstance(run.bash_command, XComArg)  # the DAG's task itself keeps the output
 
 
