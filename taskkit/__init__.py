@@ -96,6 +96,10 @@ _EXPORTS: dict[str, str] = {
     "AssetAny": "taskkit.model.assets",
     "AssetOrTimeSchedule": "taskkit.model.assets",
     "AssetWatcher": "taskkit.model.assets",
+    "Dataset": "taskkit.model.assets",
+    "DatasetAlias": "taskkit.model.assets",
+    "DatasetAll": "taskkit.model.assets",
+    "DatasetAny": "taskkit.model.assets",
     "Metadata": "taskkit.model.assets",
     "asset": "taskkit.authoring.asset_decorator",
     # timetables (schedule objects)
@@ -146,6 +150,10 @@ __all__ = [
     "CronTriggerTimetable",
     "DagRunState",
     "DagStateTrigger",
+    "Dataset",
+    "DatasetAlias",
+    "DatasetAll",
+    "DatasetAny",
     "DateTimeSensor",
     "DateTimeTrigger",
     "DayOfWeekSensor",
@@ -256,6 +264,10 @@ if TYPE_CHECKING:
         AssetAny,
         AssetOrTimeSchedule,
         AssetWatcher,
+        Dataset,
+        DatasetAlias,
+        DatasetAll,
+        DatasetAny,
         Metadata,
     )
     from taskkit.model.timetables import (

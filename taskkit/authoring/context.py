@@ -133,6 +133,7 @@ def base_context(run: DagRunInfo, params: Mapping[str, Any]) -> Context:
     validated here: `resolve_params` does that when the run is triggered.
     """
     logical_date = run.logical_date
+    triggering = TriggeringAssetEvents.from_conf(run.conf.get(TRIGGERING_ASSET_EVENTS))
     ts = logical_date.isoformat()
     if logical_date.year >= 1000:  # cut from ts: three strftime calls took ~5 us of each try
         ds, ts_nodash = ts[:10], ts[:19].replace("-", "").replace(":", "")
@@ -160,9 +161,8 @@ def base_context(run: DagRunInfo, params: Mapping[str, Any]) -> Context:
         "var": VAR,  # {{ var.value.key }}, {{ var.json.key }}: read when rendered
         "conn": CONN,  # {{ conn.my_id.host }}
         # An asset-triggered run's events, by asset URI (the run creator puts them in its conf).
-        "triggering_asset_events": TriggeringAssetEvents.from_conf(
-            run.conf.get(TRIGGERING_ASSET_EVENTS)
-        ),
+        "triggering_asset_events": triggering,
+        "triggering_dataset_events": triggering,  # Airflow 2's name
     }
 
 

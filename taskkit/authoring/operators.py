@@ -53,6 +53,7 @@ CONTEXT_KEYS = frozenset(
         "outlet_events",
         "inlet_events",
         "triggering_asset_events",
+        "triggering_dataset_events",
     }
 )
 

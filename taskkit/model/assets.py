@@ -465,3 +465,11 @@ class AssetEventSpec:
     extra: Mapping[str, Any] = attrs.field(factory=dict)
     #: The alias through which the event was added, if any.
     alias: str | None = None
+
+
+#: Airflow 2's names (`airflow.datasets`), which Airflow 3 renamed: DAG files written for
+#: Airflow 2 keep working with only their imports changed.
+Dataset = Asset
+DatasetAlias = AssetAlias
+DatasetAll = AssetAll
+DatasetAny = AssetAny

@@ -69,6 +69,17 @@ yearly_or_orders = AssetOrTimeSchedule(
 )
 with DAG("timed_or", schedule=yearly_or_orders, start_date=dt.datetime(2026, 1, 1)):
     PythonOperator(task_id="read", python_callable=seen)
+
+# Airflow 2's names, as a file written for it has them once its imports are changed.
+from taskkit import Dataset
+
+
+def seen_v2(triggering_dataset_events):
+    return [a.uri for a in triggering_dataset_events]
+
+
+with DAG("airflow2", schedule=[Dataset("s3://lake/orders")], start_date=dt.datetime(2026, 1, 1)):
+    PythonOperator(task_id="read", python_callable=seen_v2)
 """
 
 
@@ -85,7 +96,8 @@ def _setup(home: Home) -> None:
 
 
 def test_an_and_schedule_runs_once_every_asset_has_a_new_event(any_home: Home) -> None:
-    """[a, b] waits for both; a | b runs on each; the run sees the events that triggered it."""
+    """[a, b] waits for both; a | b runs on each; the run sees the events that triggered it,
+    also under Airflow 2's names (`Dataset`, `triggering_dataset_events`)."""
     home = any_home
     _setup(home)
     home.trigger("make_orders")
@@ -98,6 +110,12 @@ def test_an_and_schedule_runs_once_every_asset_has_a_new_event(any_home: Home) -
     assert stored is not None  # the task saw the events by asset, with their extra
     seen = xcom_codec.decode_xcom(stored.value, stored.encoding, key=home.key)
     assert seen == {"s3://lake/orders": [{"rows": 10}]}
+    (airflow2,) = _asset_runs(home, "airflow2")
+    stored = home.xcom("airflow2", airflow2.run_id, "read")
+    assert stored is not None
+    assert xcom_codec.decode_xcom(stored.value, stored.encoding, key=home.key) == [
+        "s3://lake/orders"
+    ]
 
     home.trigger("make_users")
     home.run_scheduler()
