@@ -1,4 +1,4 @@
-"""/api/v2/dags and /api/v2/importErrors."""
+"""/api/v2/dags, /api/v2/dagStats and /api/v2/importErrors."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from taskkit.api.schemas import (
     DAGCollectionResponse,
     DAGPatchBody,
     DAGResponse,
+    DagStatsCollectionResponse,
     ImportErrorCollectionResponse,
     ImportErrorResponse,
     TaskCollectionResponse,
@@ -40,6 +41,15 @@ def list_dags(
     return DAGCollectionResponse(
         dags=[DAGResponse.of_summary(s) for s in found.dags], total_entries=found.total_entries
     )
+
+
+@router.get("/dagStats", dependencies=[auth.viewer], tags=["DagStats"])
+def dag_stats(
+    dag_ids: list[str] | None = Query(None, description="Only these DAGs (repeat the key)."),
+    state: ApiState = Depends(api_state),
+) -> DagStatsCollectionResponse:
+    """Each DAG's number of runs in each run state (DAGs without runs are left out)."""
+    return DagStatsCollectionResponse.of(state.store.run_state_counts(dag_ids))
 
 
 @router.get("/dags/{dag_id}", dependencies=[auth.viewer])

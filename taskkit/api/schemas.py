@@ -15,8 +15,11 @@ from taskkit.metastore import DagRecord, ImportErrorRecord, RunRecord, TaskInsta
 from taskkit.services.dags import DagSummary
 from taskkit.services.pools import PoolView
 from taskkit.services.users import User
+from taskkit.states import RunState
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from taskkit.authoring.baseoperator import BaseOperator
     from taskkit.model.task import TaskSpec
 
@@ -72,6 +75,42 @@ class DAGCollectionResponse(BaseModel):
 
     dags: list[DAGResponse]
     total_entries: int
+
+
+class DagStatsStateResponse(BaseModel):
+    """One run state's count in a DAG's stats."""
+
+    state: str
+    count: int
+
+
+class DagStatsResponse(BaseModel):
+    """One DAG's run counts, one per run state (zeros included), as Airflow lists them."""
+
+    dag_id: str
+    dag_display_name: str
+    stats: list[DagStatsStateResponse]
+
+
+class DagStatsCollectionResponse(BaseModel):
+    """GET /api/v2/dagStats."""
+
+    dags: list[DagStatsResponse]
+    total_entries: int
+
+    @classmethod
+    def of(cls, counts: Mapping[str, Mapping[RunState, int]]) -> DagStatsCollectionResponse:
+        dags = [
+            DagStatsResponse(
+                dag_id=dag_id,
+                dag_display_name=dag_id,  # taskkit's metastore keeps no display name
+                stats=[
+                    DagStatsStateResponse(state=s.value, count=found.get(s, 0)) for s in RunState
+                ],
+            )
+            for dag_id, found in counts.items()
+        ]
+        return cls(dags=dags, total_entries=len(dags))
 
 
 class DAGPatchBody(_Strict):

@@ -166,6 +166,24 @@ class RunMethods(UnitOfWork):
         with self._read() as session:
             return {dag_id: as_aware_utc(latest) for dag_id, latest in session.execute(query).all()}
 
+    def run_state_counts(
+        self, dag_ids: Collection[str] | None = None
+    ) -> dict[str, dict[RunState, int]]:
+        """How many runs each DAG (of `dag_ids`, else every one with runs) has in each state,
+        by dag_id; in one grouped query."""
+        query = (
+            select(DagRunRow.dag_id, DagRunRow.state, func.count())
+            .group_by(DagRunRow.dag_id, DagRunRow.state)
+            .order_by(DagRunRow.dag_id)
+        )
+        if dag_ids is not None:
+            query = query.where(DagRunRow.dag_id.in_(list(dag_ids)))
+        counts: dict[str, dict[RunState, int]] = {}
+        with self._read() as session:
+            for dag_id, state, count in session.execute(query):
+                counts.setdefault(dag_id, {})[state] = count
+        return counts
+
     def find_interval_runs(
         self, dag_id: str, logical_dates: Collection[dt.datetime]
     ) -> dict[dt.datetime, RunRecord]:

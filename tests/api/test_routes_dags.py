@@ -5,6 +5,7 @@ from __future__ import annotations
 from api_harness import ApiHome
 
 from taskkit.services.dags import sync_folder
+from taskkit.states import RunState
 
 
 def test_the_dag_list_has_airflows_shape_and_total(api: ApiHome) -> None:
@@ -113,3 +114,25 @@ def test_the_version_needs_no_login(api_sqlite: ApiHome) -> None:
     got = api_sqlite.client.get("/api/v2/version")
     assert got.status_code == 200
     assert got.json() == {"version": version("taskkit"), "git_version": None}
+
+
+def test_dag_stats_count_each_dags_runs_by_state(api: ApiHome) -> None:
+    """GET /api/v2/dagStats: every run state per DAG, zeros included, as Airflow's; dag_ids
+    narrows it, and a DAG without runs is left out."""
+    op = api.token("op")
+    for run_id in ("a", "b", "c"):
+        api.client.post("/api/v2/dags/etl/dagRuns", json={"dag_run_id": run_id}, headers=op)
+    api.store.set_run_state("etl", "c", RunState.FAILED)  # as the scheduler ends a run
+    api.client.post("/api/v2/dags/other/dagRuns", json={"dag_run_id": "x"}, headers=op)
+    body = api.get("/api/v2/dagStats").json()
+    assert body["total_entries"] == 2
+    etl = body["dags"][0]
+    assert (etl["dag_id"], etl["dag_display_name"]) == ("etl", "etl")
+    assert {s["state"]: s["count"] for s in etl["stats"]} == {
+        "queued": 2,
+        "running": 0,
+        "success": 0,
+        "failed": 1,
+    }
+    only = api.get("/api/v2/dagStats", params={"dag_ids": ["other", "nope"]}).json()
+    assert [d["dag_id"] for d in only["dags"]] == ["other"]
