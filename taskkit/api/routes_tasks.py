@@ -18,10 +18,12 @@ from taskkit.api.schemas import (
     XComResponse,
 )
 from taskkit.api.state import ApiState, api_state
+from taskkit.errors import InvalidInputError
 from taskkit.metastore import TaskInstanceRecord
 from taskkit.services import logs
 from taskkit.services import task_instances as service
-from taskkit.services.dags import MAX_PAGE
+from taskkit.services.dags import MAX_PAGE, Page
+from taskkit.states import State
 
 router = APIRouter(prefix="/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}", tags=["TaskInstance"])
 
@@ -32,14 +34,26 @@ def list_task_instances(
     dag_run_id: str,
     limit: int = Query(MAX_PAGE, ge=1, le=MAX_PAGE),
     offset: int = Query(0, ge=0),
+    state: list[str] = Query([], description="Only these states (repeat the key)."),
+    pool: list[str] = Query([], description="Only these pools (repeat the key)."),
     api: ApiState = Depends(api_state),
 ) -> TaskInstanceCollectionResponse:
-    """The run's task instances by task_id, with each one's wait reason."""
-    found = service.list_task_instances(api.store, dag_id, dag_run_id)
-    page = found[offset : offset + limit]
-    return TaskInstanceCollectionResponse(
-        task_instances=[TaskInstanceResponse.of(t) for t in page], total_entries=len(found)
+    """The run's task instances by task_id, with each one's wait reason; `~` for the DAG or
+    the run lists every one's, as in Airflow (`/dags/~/dagRuns/~/taskInstances?state=queued`)."""
+    found, total = service.page_task_instances(
+        api.store, dag_id, dag_run_id, Page(limit, offset), states=_states(state), pools=pool
     )
+    return TaskInstanceCollectionResponse(
+        task_instances=[TaskInstanceResponse.of(t) for t in found], total_entries=total
+    )
+
+
+def _states(values: list[str]) -> tuple[State, ...]:
+    try:
+        return tuple(State(v) for v in values)
+    except ValueError:
+        names = ", ".join(s.value for s in State)
+        raise InvalidInputError(f"Unknown task instance state in {values}; use {names}.") from None
 
 
 @router.get("/taskInstances/{task_id}", dependencies=[auth.viewer])

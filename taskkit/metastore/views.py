@@ -75,6 +75,41 @@ class ViewMethods(UnitOfWork):
             total = session.execute(count).scalar_one()
             return [RunRecord(**r._asdict()) for r in session.execute(query)], int(total)
 
+    def page_task_instances(
+        self,
+        dag_id: str | None,
+        run_id: str | None,
+        *,
+        limit: int,
+        offset: int = 0,
+        states: Collection[State] = (),
+        pools: Collection[str] = (),
+    ) -> tuple[list[TaskInstanceRecord], int]:
+        """One page of task instances, by DAG, run, task and map index, and how many in all:
+        of one run, or (None) of every run and of every DAG; filtered by states and pools."""
+        where = []
+        if dag_id is not None:
+            where.append(_TI.dag_id == dag_id)
+        if run_id is not None:
+            where.append(_TI.run_id == run_id)
+        if states:
+            where.append(_TI.state.in_(list(states)))
+        if pools:
+            where.append(_TI.pool.in_(list(pools)))
+        query = (
+            select(*TaskInstanceRow.__table__.c)
+            .where(*where)
+            .order_by(_TI.dag_id, _TI.run_id, _TI.task_id, _TI.map_index)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._read() as session:
+            total = session.execute(
+                select(func.count()).select_from(_TI).where(*where)
+            ).scalar_one()
+            found = [TaskInstanceRecord(**r._asdict()) for r in session.execute(query)]
+        return found, int(total)
+
     def recent_runs(self, dag_ids: Collection[str], per_dag: int) -> dict[str, list[RunRecord]]:
         """Each DAG's newest `per_dag` runs (newest first), for the DAG list's strips."""
         if not dag_ids:

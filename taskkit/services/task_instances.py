@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from taskkit.errors import InvalidInputError, TaskNotFoundError
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from taskkit.metastore import DagRecord, Metastore, RunRecord, TaskInstanceRecord
     from taskkit.model.dag import DagSpec
     from taskkit.services.dag_versions import DagVersions
+    from taskkit.services.dags import Page
 
 
 def list_task_instances(store: Metastore, dag_id: str, run_id: str) -> list[TaskInstanceRecord]:
@@ -26,6 +27,35 @@ def list_task_instances(store: Metastore, dag_id: str, run_id: str) -> list[Task
     store.get_dag(dag_id)
     store.get_run(dag_id, run_id)
     return store.list_task_instances(dag_id, run_id)
+
+
+#: A DAG id or run id meaning "every one", as in Airflow's REST API.
+EVERY = "~"
+
+
+def page_task_instances(
+    store: Metastore,
+    dag_id: str,
+    run_id: str,
+    page: Page,
+    *,
+    states: Collection[State] = (),
+    pools: Collection[str] = (),
+) -> tuple[list[TaskInstanceRecord], int]:
+    """One page of a run's task instances and the total; `~` for the DAG or the run means
+    every one. DagNotFoundError or RunNotFoundError for a named one that is unknown."""
+    if dag_id != EVERY:
+        store.get_dag(dag_id)
+        if run_id != EVERY:
+            store.get_run(dag_id, run_id)
+    return store.page_task_instances(
+        None if dag_id == EVERY else dag_id,
+        None if run_id == EVERY else run_id,
+        limit=page.limit,
+        offset=page.offset,
+        states=states,
+        pools=pools,
+    )
 
 
 def get_task_instance(

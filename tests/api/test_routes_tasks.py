@@ -70,6 +70,45 @@ def test_the_wait_reason_is_served_as_the_scheduler_stored_it(api: ApiHome) -> N
     assert got["wait_reason"] == note
 
 
+def test_tilde_lists_every_runs_and_every_dags_task_instances_filtered(api: ApiHome) -> None:
+    """`~` for the DAG or the run, as in Airflow, paged on the server; `state` and `pool`
+    narrow any listing, and an unknown state is a 400 naming the valid ones."""
+    from taskkit.metastore import TIChange
+    from taskkit.states import State
+
+    op = api.token("op")
+    for dag_id, run_id in (("etl", "r1"), ("etl", "r2"), ("other", "r1")):
+        api.client.post(f"/api/v2/dags/{dag_id}/dagRuns", json={"dag_run_id": run_id}, headers=op)
+    (extract,) = [t for t in api.store.list_task_instances("etl", "r2") if t.task_id == "extract"]
+    api.store.transition_task_instances(
+        [TIChange(extract.key, expected=State.NONE, state=State.SCHEDULED)]
+    )
+
+    def listed(url: str, **params: object) -> tuple[list[tuple[str, str, str]], int]:
+        got = api.get(f"/api/v2/dags/{url}/taskInstances", params=params)
+        assert got.status_code == 200, got.text
+        body = got.json()
+        rows = [(t["dag_id"], t["dag_run_id"], t["task_id"]) for t in body["task_instances"]]
+        return rows, body["total_entries"]
+
+    everything, total = listed("~/dagRuns/~")
+    assert total == 7 and everything[:2] == [("etl", "r1", "extract"), ("etl", "r1", "load")]
+    assert everything[-1] == ("other", "r1", "only")
+    assert listed("etl/dagRuns/~", limit=2, offset=3) == (
+        [("etl", "r2", "extract"), ("etl", "r2", "load")],
+        6,
+    )
+    assert listed("~/dagRuns/r1", pool="default_pool")[1] == 3  # load, notify, only
+    assert listed("~/dagRuns/~", state="scheduled", pool="db") == (
+        [("etl", "r2", "extract")],
+        1,
+    )
+    assert listed("etl/dagRuns/r1", state=["none", "scheduled"])[1] == 3
+    bad = api.get("/api/v2/dags/~/dagRuns/~/taskInstances", params={"state": "waiting"})
+    assert bad.status_code == 400 and "use none, scheduled" in bad.json()["detail"]
+    assert api.get("/api/v2/dags/nope/dagRuns/~/taskInstances").status_code == 404
+
+
 RETRIED_DAG = """
 import datetime as dt
 from taskkit import BashOperator, DAG
