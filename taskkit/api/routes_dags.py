@@ -29,14 +29,18 @@ def list_dags(
     dag_id_pattern: str | None = Query(None, description="A substring of the DAG id."),
     tags: list[str] = Query([], description="Only DAGs with every one of these tags."),
     paused: bool | None = None,
+    order_by: str | None = Query(
+        None, description="A field to sort by, e.g. `-next_dagrun` (descending); dag_id first."
+    ),
     state: ApiState = Depends(api_state),
 ) -> DAGCollectionResponse:
-    """Active DAGs by id, filtered and paged on the server."""
+    """Active DAGs by id (or `order_by`), filtered and paged on the server."""
     found = service.list_dags(
         state.store,
         service.DagFilter(dag_id_pattern, tuple(tags), paused),
         service.Page(limit, offset),
         recent=1,
+        order=service.DagOrder.parse(order_by),
     )
     return DAGCollectionResponse(
         dags=[DAGResponse.of_summary(s) for s in found.dags], total_entries=found.total_entries

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,50 @@ class DagFilter:
         return all(tag in dag.tags for tag in self.tags)
 
 
+#: Airflow's `order_by` names for the DAG list, and the column of the DAG each sorts by.
+DAG_ORDER_FIELDS: Mapping[str, Callable[[DagRecord], object]] = {
+    "dag_id": operator.attrgetter("dag_id"),
+    "dag_display_name": operator.attrgetter("dag_id"),  # the metastore keeps no display name
+    "next_dagrun": operator.attrgetter("next_run"),
+    "next_dagrun_logical_date": operator.attrgetter("next_run"),
+    "next_dagrun_run_after": operator.attrgetter("next_run_after"),
+    "is_paused": operator.attrgetter("is_paused"),
+    "fileloc": operator.attrgetter("fileloc"),
+}
+
+
+@attrs.frozen
+class DagOrder:
+    """How the DAG list is sorted: by one of DAG_ORDER_FIELDS, ties by dag_id."""
+
+    field: str = "dag_id"
+    descending: bool = False
+
+    @classmethod
+    def parse(cls, order_by: str | None) -> DagOrder:
+        """Airflow's `order_by` (`-` first: descending); by dag_id for None.
+
+        Raises InvalidInputError, listing the names, for one it does not know.
+        """
+        if order_by is None:
+            return cls()
+        field = order_by.removeprefix("-")
+        if field not in DAG_ORDER_FIELDS:
+            raise InvalidInputError(
+                f"Cannot order DAGs by {order_by!r}: use one of {', '.join(DAG_ORDER_FIELDS)}, "
+                "with a leading '-' for descending (e.g. order_by=-next_dagrun)."
+            )
+        return cls(field, descending=order_by.startswith("-"))
+
+    def sorted(self, dags: list[DagRecord]) -> list[DagRecord]:
+        """`dags` in this order; those without a value (no next run) last either way."""
+        value = DAG_ORDER_FIELDS[self.field]
+        known = [d for d in dags if value(d) is not None]
+        unknown = [d for d in dags if value(d) is None]
+        known.sort(key=lambda d: (value(d), d.dag_id), reverse=self.descending)
+        return known + sorted(unknown, key=lambda d: d.dag_id, reverse=self.descending)
+
+
 @attrs.frozen
 class DagSummary:
     """A DAG in the list: its record and its newest runs (newest first)."""
@@ -81,10 +126,12 @@ def list_dags(
     page: Page = Page(),
     *,
     recent: int = RECENT_RUNS,
+    order: DagOrder = DagOrder(),
 ) -> DagList:
-    """Active DAGs by id, filtered then paged, each with its `recent` newest runs."""
+    """Active DAGs in `order` (by id unless asked), filtered then paged, each with its
+    `recent` newest runs."""
     every = store.list_dags()
-    kept = [d for d in every if where.keeps(d)]
+    kept = order.sorted([d for d in every if where.keeps(d)])
     chosen = kept[page.offset : page.offset + page.limit]
     runs = store.recent_runs([d.dag_id for d in chosen], recent) if recent else {}
     tags = sorted({tag for d in every for tag in d.tags})

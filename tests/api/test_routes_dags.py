@@ -136,3 +136,26 @@ def test_dag_stats_count_each_dags_runs_by_state(api: ApiHome) -> None:
     }
     only = api.get("/api/v2/dagStats", params={"dag_ids": ["other", "nope"]}).json()
     assert [d["dag_id"] for d in only["dags"]] == ["other"]
+
+
+def test_the_dag_list_orders_by_airflows_fields(api: ApiHome) -> None:
+    """order_by with Airflow's names, `-` for descending; DAGs with no next run sort last
+    either way; an unknown field is a 400 listing the known ones."""
+    api.write_dag(
+        "daily.py",
+        "import datetime as dt\nfrom taskkit import DAG\n"
+        'DAG("daily", schedule="@daily", start_date=dt.datetime(2026, 1, 1))\n',
+    )
+    sync_folder(api.store, api.config)
+
+    def ids(order_by: str) -> list[str]:
+        got = api.get("/api/v2/dags", params={"order_by": order_by})
+        assert got.status_code == 200, got.text
+        return [d["dag_id"] for d in got.json()["dags"]]
+
+    assert ids("-dag_id") == ["other", "etl", "daily"]
+    assert ids("next_dagrun") == ["daily", "etl", "other"]
+    assert ids("-next_dagrun") == ["daily", "other", "etl"]
+    bad = api.get("/api/v2/dags", params={"order_by": "-owners"})
+    assert bad.status_code == 400
+    assert "Cannot order DAGs by '-owners': use one of dag_id," in bad.json()["detail"]
