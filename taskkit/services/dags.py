@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 #: How many recent runs the DAG list shows per DAG.
 RECENT_RUNS = 10
 MAX_PAGE = 1000
+#: A DAG id or run id meaning "every one", as in Airflow's REST API (`/dags/~/dagRuns`).
+EVERY = "~"
 
 
 @attrs.frozen

@@ -17,6 +17,7 @@ from taskkit.scheduling.engine import mapped_state
 from taskkit.scheduling.timetable import Timetable
 from taskkit.scheduling.wakeup import wake_scheduler
 from taskkit.services.dag_versions import current_version, load_version
+from taskkit.services.dags import EVERY
 from taskkit.states import RunState, RunType, State
 
 if TYPE_CHECKING:
@@ -64,9 +65,6 @@ def trigger(
     return run
 
 
-#: The DAG id that stands for every DAG in a list of runs, as in Airflow's API (`/dags/~/dagRuns`).
-EVERY_DAG = "~"
-
 #: Airflow's `order_by` names for a list of runs, and the column each sorts by.
 RUN_ORDER_FIELDS: Mapping[str, RunColumn] = {
     "id": RunColumn.ID,
@@ -107,9 +105,9 @@ def list_runs(
     states: tuple[RunState, ...] = (),
     order: RunOrder = NEWEST_RUNS_FIRST,
 ) -> tuple[list[RunRecord], int]:
-    """One page of the DAG's runs (every DAG's for EVERY_DAG) in `order`, and the total;
+    """One page of the DAG's runs (every DAG's for EVERY) in `order`, and the total;
     DagNotFoundError for an unknown DAG."""
-    wanted = None if dag_id == EVERY_DAG else dag_id
+    wanted = None if dag_id == EVERY else dag_id
     if wanted is not None:
         store.get_dag(wanted)
     return store.page_runs(wanted, limit=page.limit, offset=page.offset, states=states, order=order)

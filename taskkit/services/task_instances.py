@@ -12,6 +12,7 @@ from taskkit.errors import InvalidInputError, TaskNotFoundError
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.scheduling.rerun import select_tasks, tries_of
 from taskkit.scheduling.transitions import reschedule_reason
+from taskkit.services.dags import EVERY
 from taskkit.services.marker_clearing import RunToClear, plan_from_run
 from taskkit.states import FINISHED_STATES, RunState, State
 
@@ -27,10 +28,6 @@ def list_task_instances(store: Metastore, dag_id: str, run_id: str) -> list[Task
     store.get_dag(dag_id)
     store.get_run(dag_id, run_id)
     return store.list_task_instances(dag_id, run_id)
-
-
-#: A DAG id or run id meaning "every one", as in Airflow's REST API.
-EVERY = "~"
 
 
 def page_task_instances(
