@@ -233,3 +233,15 @@ def test_an_airflow_only_context_value_asked_for_is_a_dag_warning() -> None:
         "Airflow 3 value taskkit does not provide; the function gets its parameter's default."
     ]
     assert d.test().xcom("load") is True
+
+
+def test_iterating_a_tasks_output_where_the_dag_is_written_is_a_clear_error() -> None:
+    """`op_kwargs=t.output["k"]` (a value where a dict belongs) once looped forever through
+    XComArg.__getitem__; it is one TypeError saying what to do."""
+
+    @task
+    def plan() -> dict[str, str]:
+        return {"who": "world"}
+
+    with DAG("iterated"), pytest.raises(TypeError, match="cannot be iterated where the DAG"):
+        PythonOperator(task_id="greet", python_callable=print, op_kwargs=plan()["who"])
