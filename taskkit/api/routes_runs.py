@@ -18,6 +18,7 @@ from taskkit.api.schemas import (
     TriggerDAGRunPostBody,
 )
 from taskkit.api.state import ApiState, api_state
+from taskkit.api.strict_query import enum_values
 from taskkit.errors import InvalidInputError
 from taskkit.services import runs as service
 from taskkit.services import task_instances as tis
@@ -27,14 +28,6 @@ from taskkit.states import RunState
 router = APIRouter(prefix="/api/v2", tags=["DagRun"])
 #: JSON the UI's pages read (Airflow 3 keeps these under /ui too).
 ui_router = APIRouter(prefix="/ui", tags=["UI"])
-
-
-def _run_states(values: list[str]) -> tuple[RunState, ...]:
-    try:
-        return tuple(RunState(v) for v in values)
-    except ValueError:
-        names = ", ".join(s.value for s in RunState)
-        raise InvalidInputError(f"Unknown run state in {values}; use {names}.") from None
 
 
 @router.get("/dags/{dag_id}/dagRuns", dependencies=[auth.viewer])
@@ -50,7 +43,11 @@ def list_runs(
 ) -> DAGRunCollectionResponse:
     """The DAG's runs, newest first unless `order_by`; every DAG's for dag_id `~`, as in Airflow."""
     runs, total = service.list_runs(
-        api.store, dag_id, Page(limit, offset), _run_states(state), service.run_order(order_by)
+        api.store,
+        dag_id,
+        Page(limit, offset),
+        enum_values(RunState, state, "run state"),
+        service.run_order(order_by),
     )
     return DAGRunCollectionResponse(
         dag_runs=[DAGRunResponse.of(r) for r in runs], total_entries=total

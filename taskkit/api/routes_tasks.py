@@ -18,7 +18,7 @@ from taskkit.api.schemas import (
     XComResponse,
 )
 from taskkit.api.state import ApiState, api_state
-from taskkit.errors import InvalidInputError
+from taskkit.api.strict_query import enum_values
 from taskkit.metastore import TaskInstanceRecord
 from taskkit.services import logs
 from taskkit.services import task_instances as service
@@ -41,19 +41,16 @@ def list_task_instances(
     """The run's task instances by task_id, with each one's wait reason; `~` for the DAG or
     the run lists every one's, as in Airflow (`/dags/~/dagRuns/~/taskInstances?state=queued`)."""
     found, total = service.page_task_instances(
-        api.store, dag_id, dag_run_id, Page(limit, offset), states=_states(state), pools=pool
+        api.store,
+        dag_id,
+        dag_run_id,
+        Page(limit, offset),
+        states=enum_values(State, state, "task instance state"),
+        pools=pool,
     )
     return TaskInstanceCollectionResponse(
         task_instances=[TaskInstanceResponse.of(t) for t in found], total_entries=total
     )
-
-
-def _states(values: list[str]) -> tuple[State, ...]:
-    try:
-        return tuple(State(v) for v in values)
-    except ValueError:
-        names = ", ".join(s.value for s in State)
-        raise InvalidInputError(f"Unknown task instance state in {values}; use {names}.") from None
 
 
 @router.get("/taskInstances/{task_id}", dependencies=[auth.viewer])

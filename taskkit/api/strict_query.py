@@ -6,11 +6,13 @@ not have, such as the DAG list's `?owners=`) returns every item as if the
 filter had applied.
 Every `/api/v2` and `/auth` route depends on `known_query_parameters`, so such
 a request is a 400 that names the parameter and what the endpoint takes.
+`enum_values` does the same for a value: a misspelt `?state=` is a 400 too.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import enum
+from typing import TYPE_CHECKING, TypeVar
 
 from fastapi import Request
 from fastapi.routing import APIRoute
@@ -19,6 +21,18 @@ from taskkit.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from fastapi.dependencies.models import Dependant
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def enum_values(kind: type[E], values: list[str], noun: str) -> tuple[E, ...]:
+    """`values` (a repeated query parameter) as members of `kind`; InvalidInputError (a 400)
+    naming the valid values for one that is not."""
+    try:
+        return tuple(kind(v) for v in values)
+    except ValueError:
+        names = ", ".join(str(member.value) for member in kind)
+        raise InvalidInputError(f"Unknown {noun} in {values}; use {names}.") from None
 
 
 def _declared(dependant: Dependant) -> set[str]:
