@@ -293,9 +293,13 @@ class BaseOperator(DependencyMixin, LoggingMixin):
                 f"is an Airflow setting taskkit does not implement "
                 f"({airflow_only_reason(name)}); it is ignored."
             )
-            key = f"DAG {self.dag.dag_id!r}: argument {name!r} "
-            if not any(w.startswith(key) for w in self.dag.warnings):
-                self.dag.warnings.append(warning)
+            self._warn_once(f"DAG {self.dag.dag_id!r}: argument {name!r} ", warning)
+
+    def _warn_once(self, key: str, warning: str) -> None:
+        """Put `warning` on the DAG unless a warning starting with `key` is there already
+        (the first task to trip over an Airflow-only setting names it for all)."""
+        if not any(w.startswith(key) for w in self.dag.warnings):
+            self.dag.warnings.append(warning)
 
     # -- mapping -----------------------------------------------------------
 

@@ -172,9 +172,7 @@ class PythonOperator(BaseOperator):
                 f"{self.task_id!r}) is an Airflow 3 value taskkit does not provide; the "
                 "function gets its parameter's default."
             )
-            key = f"DAG {self.dag.dag_id!r}: context value {name!r} "
-            if not any(w.startswith(key) for w in self.dag.warnings):
-                self.dag.warnings.append(warning)
+            self._warn_once(f"DAG {self.dag.dag_id!r}: context value {name!r} ", warning)
 
     def execute(self, context: Context) -> Any:
         return self.call(context, self.op_args, self.op_kwargs)
