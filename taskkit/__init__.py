@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "BaseOperator": "taskkit.authoring.baseoperator",
     "BashOperator": "taskkit.authoring.operators",
     "EmptyOperator": "taskkit.authoring.operators",
+    "DummyOperator": "taskkit.authoring.operators",
     "PythonOperator": "taskkit.authoring.operators",
     "get_current_context": "taskkit.authoring.context",
     "Context": "taskkit.authoring.context",
@@ -89,6 +90,8 @@ _EXPORTS: dict[str, str] = {
     "BaseHook": "taskkit.authoring.connections",
     "mask_secret": "taskkit.authoring.masking",
     "timezone": "taskkit.timezone",  # a module, as Airflow's `airflow.utils.timezone`
+    "days_ago": "taskkit.timezone",
+    "macros": "taskkit.authoring.macros",  # a module, as Airflow's `airflow.macros`
     # assets (data-aware scheduling)
     "Asset": "taskkit.model.assets",
     "AssetAlias": "taskkit.model.assets",
@@ -159,6 +162,7 @@ __all__ = [
     "DayOfWeekSensor",
     "DeltaDataIntervalTimetable",
     "DeltaTriggerTimetable",
+    "DummyOperator",
     "EdgeModifier",
     "EmptyOperator",
     "EventsTimetable",
@@ -203,7 +207,9 @@ __all__ = [
     "chain_linear",
     "cross_downstream",
     "dag",
+    "days_ago",
     "get_current_context",
+    "macros",
     "mask_secret",
     "setup",
     "task",
@@ -214,6 +220,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from taskkit import timezone
+    from taskkit.authoring import macros
     from taskkit.authoring.asset_decorator import asset
     from taskkit.authoring.baseoperator import BaseOperator
     from taskkit.authoring.branching import (
@@ -234,7 +241,12 @@ if TYPE_CHECKING:
         PythonVirtualenvOperator,
     )
     from taskkit.authoring.masking import mask_secret
-    from taskkit.authoring.operators import BashOperator, EmptyOperator, PythonOperator
+    from taskkit.authoring.operators import (
+        BashOperator,
+        DummyOperator,
+        EmptyOperator,
+        PythonOperator,
+    )
     from taskkit.authoring.params import Param, ParamsDict
     from taskkit.authoring.sensor import BaseSensorOperator, PokeReturnValue, PythonSensor
     from taskkit.authoring.taskgroup import TaskGroup, task_group
@@ -295,10 +307,15 @@ if TYPE_CHECKING:
         TriggerRule,
         WeightRule,
     )
+    from taskkit.timezone import days_ago
     from taskkit.triggers.base import BaseTrigger, TriggerEvent
     from taskkit.triggers.external_task import DagStateTrigger, WorkflowTrigger
     from taskkit.triggers.file import FileTrigger
     from taskkit.triggers.temporal import DateTimeTrigger, TimeDeltaTrigger
+
+
+#: Exported names that are modules rather than names defined in one, as in Airflow.
+_MODULES = frozenset({"timezone", "macros"})
 
 
 def __getattr__(name: str) -> Any:
@@ -306,8 +323,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'taskkit' has no attribute {name!r}")
     imported = importlib.import_module(module)
-    # A name that is a module of its own (timezone) is that module.
-    value = imported if module == f"taskkit.{name}" else getattr(imported, name)
+    value = imported if name in _MODULES else getattr(imported, name)
     globals()[name] = value  # later lookups skip this function
     return value
 

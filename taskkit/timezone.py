@@ -18,6 +18,19 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(utc)
 
 
+def days_ago(
+    n: int, hour: int = 0, minute: int = 0, second: int = 0, microsecond: int = 0
+) -> dt.datetime:
+    """Today at `hour:minute:second` UTC, `n` days back: Airflow 2's `airflow.utils.dates.days_ago`.
+
+    Airflow 3 removed it (a start date that moves each day confuses
+    catchup); it is kept so Airflow 2 DAG files port with only their
+    imports changed. Prefer a fixed `start_date`.
+    """
+    today = utcnow().replace(hour=hour, minute=minute, second=second, microsecond=microsecond)
+    return today - dt.timedelta(days=n)
+
+
 def datetime(*args: int, **kwargs: object) -> dt.datetime:
     """`datetime.datetime(...)`, in UTC unless `tzinfo=` says otherwise."""
     kwargs.setdefault("tzinfo", utc)

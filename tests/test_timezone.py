@@ -26,6 +26,14 @@ def test_utcnow_and_datetime_are_aware_utc() -> None:
     assert here.utcoffset() == dt.timedelta(hours=1)
 
 
+def test_days_ago_is_a_utc_midnight_n_days_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow 2's days_ago(n): today's UTC midnight (or the given time) minus n days."""
+    monkeypatch.setattr(timezone, "utcnow", lambda: dt.datetime(2026, 3, 1, 17, 5, 9, 7, UTC))
+    assert timezone.days_ago(1) == dt.datetime(2026, 2, 28, tzinfo=UTC)
+    assert timezone.days_ago(0, hour=6, minute=30) == dt.datetime(2026, 3, 1, 6, 30, tzinfo=UTC)
+    assert timezone.days_ago(-1) == dt.datetime(2026, 3, 2, tzinfo=UTC)
+
+
 def test_parse_reads_iso_strings_as_aware_datetimes() -> None:
     """Z and offsets are kept; a string without one is read in the given zone, default UTC."""
     assert timezone.parse("2026-03-01T06:00:00Z") == dt.datetime(2026, 3, 1, 6, tzinfo=UTC)

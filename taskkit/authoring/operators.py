@@ -332,3 +332,7 @@ class EmptyOperator(BaseOperator):
 
     def execute(self, context: Context) -> None:
         return None
+
+
+#: Airflow 2's name for EmptyOperator (removed in Airflow 3), so such DAG files port unchanged.
+DummyOperator = EmptyOperator
