@@ -93,3 +93,10 @@ _ping  # a SQLAlchemy "checkout" listener on a PostgreSQL engine (engine._ping_w
 _.render_template  # context["task"].render_template(...), as Airflow's tutorial calls it
 _.for_asset  # inlet_events.for_asset(uri=...), outlet_events.for_asset(name=...) in tasks' code
 _.for_asset_alias  # the same for an AssetAlias
+
+# Airflow's `conf` (airflow.configuration), called from users' DAG files.
+_.has_option
+_.getboolean
+_.getint
+_.getfloat
+_.getsection

@@ -58,6 +58,7 @@ _EXPORTS: dict[str, str] = {
     "AirflowException": "taskkit.errors",
     "AirflowFailException": "taskkit.errors",
     "AirflowSkipException": "taskkit.errors",
+    "AirflowConfigException": "taskkit.errors",
     # waiting
     "BaseSensorOperator": "taskkit.authoring.sensor",
     "PokeReturnValue": "taskkit.authoring.sensor",
@@ -91,6 +92,7 @@ _EXPORTS: dict[str, str] = {
     "mask_secret": "taskkit.authoring.masking",
     "timezone": "taskkit.timezone",  # a module, as Airflow's `airflow.utils.timezone`
     "days_ago": "taskkit.timezone",
+    "conf": "taskkit.configuration",  # Airflow's `airflow.configuration.conf`
     "macros": "taskkit.authoring.macros",  # a module, as Airflow's `airflow.macros`
     # assets (data-aware scheduling)
     "Asset": "taskkit.model.assets",
@@ -124,6 +126,7 @@ _EXPORTS: dict[str, str] = {
 #: Kept literal for linters and IDEs; a test checks it matches _EXPORTS.
 __all__ = [
     "DAG",
+    "AirflowConfigException",
     "AirflowException",
     "AirflowFailException",
     "AirflowRescheduleException",
@@ -205,6 +208,7 @@ __all__ = [
     "asset",
     "chain",
     "chain_linear",
+    "conf",
     "cross_downstream",
     "dag",
     "days_ago",
@@ -257,8 +261,10 @@ if TYPE_CHECKING:
     )
     from taskkit.authoring.variables import Variable
     from taskkit.authoring.weekday import WeekDay
+    from taskkit.configuration import conf
     from taskkit.crossdag.trigger_dagrun import TriggerDagRunOperator
     from taskkit.errors import (
+        AirflowConfigException,
         AirflowException,
         AirflowFailException,
         AirflowRescheduleException,

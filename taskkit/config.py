@@ -182,7 +182,7 @@ class Settings:
         moot = {name: by for name, by in _OVERRIDDEN_BY if self.get(by) is not None}
         for name, spec in _SPECS.items():
             value = self.get(name)
-            shown = "<hidden>" if spec.secret and value is not None else _show(value)
+            shown = "<hidden>" if spec.secret and value is not None else shown_value(value)
             source = self.source_of(name)
             if name in moot:
                 source += f" (not used: {moot[name]} is set and overrides it)"
@@ -190,7 +190,8 @@ class Settings:
         return rows
 
 
-def _show(value: object) -> str:
+def shown_value(value: object) -> str:
+    """A setting's value as `config list` prints it: "" for unset, "true"/"false" for bools."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -427,6 +428,17 @@ _SPECS: dict[str, _Spec] = {
     "local.reuse_max_rss_mb": _Spec(_positive_int, lambda home: 1024),
     "local.reuse_idle_timeout": _Spec(_positive_float, lambda home: 60.0),
 }
+
+
+def setting_names() -> tuple[str, ...]:
+    """Every setting's dotted name ("core.parallelism"), in `config list`'s order."""
+    return tuple(_SPECS)
+
+
+def setting_is_secret(name: str) -> bool:
+    """Whether the setting `name` is a secret, never shown or handed to DAG code."""
+    return _SPECS[name].secret
+
 
 #: Settings that make another one moot when they are set: (moot, by).
 _OVERRIDDEN_BY = (("celery.worker_concurrency", "celery.worker_autoscale"),)

@@ -97,6 +97,10 @@ class AirflowFailException(AirflowException):
     """Raise inside a task to fail it at once, without using its remaining retries."""
 
 
+class AirflowConfigException(AirflowException):
+    """`conf.get` of a setting taskkit does not have, or one that cannot be converted."""
+
+
 class AirflowSensorTimeout(AirflowException):
     """A sensor waited longer than its `timeout`: its task fails without retrying."""
 
