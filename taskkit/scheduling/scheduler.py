@@ -627,9 +627,7 @@ class Scheduler:
         for key, message in reasons.items():
             if self.book.wait_reasons.get(key) != message:
                 self.book.wait_reasons[key] = message
-                self.pending.changes.append(
-                    TIChange(key, expected=State.SCHEDULED, wait_reason=message)
-                )
+                self.pending.add(TIChange(key, expected=State.SCHEDULED, wait_reason=message))
                 log.debug(
                     "task_waiting",
                     dag_id=key.dag_id,
@@ -665,7 +663,7 @@ class Scheduler:
         if hold and not self.pending and time.monotonic() < self._starts_due():
             return
         for started in self.pending_starts.values():
-            self.pending.changes.append(
+            self.pending.add(
                 TIChange(
                     started.key,
                     expected=State.QUEUED,
