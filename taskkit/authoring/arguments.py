@@ -14,7 +14,7 @@ import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from taskkit.errors import UnknownDefaultArgError
+from taskkit.errors import DagDefinitionError, UnknownDefaultArgError
 from taskkit.model.task import DEFAULT_POOL
 from taskkit.states import TriggerRule, WeightRule
 
@@ -110,6 +110,61 @@ AIRFLOW_ONLY_DAG_ARGS: Mapping[str, str] = {
     "is_paused_upon_creation": "use `taskkit dags pause` after the first parse",
     "jinja_environment_kwargs": "not implemented",
 }
+
+
+#: Airflow 2 task arguments that Airflow 3 renamed or dropped: the name taskkit takes, or
+#: None for one that changes nothing (Airflow 2 hands a callable the context values it
+#: names without being asked; `provide_context=True` was Airflow 1's switch for that).
+AIRFLOW_2_TASK_ARGS: Mapping[str, str | None] = {
+    "task_concurrency": "max_active_tis_per_dag",
+    "provide_context": None,
+}
+
+#: Airflow 2 DAG arguments that Airflow 3 renamed: the name taskkit takes.
+AIRFLOW_2_DAG_ARGS: Mapping[str, str | None] = {
+    "schedule_interval": "schedule",
+    "timetable": "schedule",
+    "concurrency": "max_active_tasks",
+}
+
+
+def take_airflow_2_names(
+    owner: str,
+    renames: Mapping[str, str | None],
+    arguments: dict[str, Any],
+    given: Iterable[str],
+) -> dict[str, Any]:
+    """Remove Airflow 2's names from `arguments`; return their values under taskkit's names.
+
+    So an Airflow 2 DAG file ports with its imports changed only. `given`
+    are taskkit's names the caller was passed: one setting passed under two
+    names (`schedule` and `schedule_interval`) is a DagDefinitionError.
+    """
+    passed = {name: name for name in given}  # taskkit's name -> the name it was passed as
+    taken: dict[str, Any] = {}
+    for old, new in renames.items():
+        if old not in arguments:
+            continue
+        value = arguments.pop(old)
+        if new is None:
+            continue
+        if new in passed:
+            raise DagDefinitionError(
+                f"{owner}: {old!r} is Airflow 2's name for {new!r}, and {passed[new]!r} is "
+                f"given too; keep one ({new!r}, as Airflow 3 names it)."
+            )
+        passed[new] = old
+        taken[new] = value
+    return taken
+
+
+def renamed_default_args(dag_id: str, default_args: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A copy of `default_args` with Airflow 2's task argument names as taskkit's."""
+    args = dict(default_args or {})
+    if any(name in args for name in AIRFLOW_2_TASK_ARGS):
+        owner = f"DAG {dag_id!r}: default_args"
+        args.update(take_airflow_2_names(owner, AIRFLOW_2_TASK_ARGS, args, list(args)))
+    return args
 
 
 def is_airflow_only_task_arg(name: str) -> bool:

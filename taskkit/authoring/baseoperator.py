@@ -11,11 +11,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from taskkit import validation
 from taskkit.authoring import registry, setup_scope
 from taskkit.authoring.arguments import (
+    AIRFLOW_2_TASK_ARGS,
     TASK_DEFAULTS,
     airflow_only_reason,
     check_default_args,
     did_you_mean,
     is_airflow_only_task_arg,
+    renamed_default_args,
+    take_airflow_2_names,
 )
 from taskkit.authoring.dependencies import DependencyMixin
 from taskkit.authoring.logging_mixin import LoggingMixin
@@ -157,6 +160,14 @@ class BaseOperator(DependencyMixin, LoggingMixin):
         #: The TaskGroup this task belongs to (the DAG's root group at top level).
         self.task_group: TaskGroup = group if group is not None else dag.task_group
         self.task_id = self.task_group.child_id(task_id)
+        if airflow_only:
+            renamed = take_airflow_2_names(
+                f"DAG {dag.dag_id!r}, task {self.task_id!r}",
+                AIRFLOW_2_TASK_ARGS,
+                airflow_only,
+                [] if max_active_tis_per_dag is NOTSET else ["max_active_tis_per_dag"],
+            )
+            max_active_tis_per_dag = renamed.get("max_active_tis_per_dag", max_active_tis_per_dag)
         self._accept_airflow_only(airflow_only)
         #: The assets this task reads (shown to it as `inlets` / `inlet_events`).
         self.inlets: list[Asset | AssetAlias | AssetRef] = self._assets("inlets", inlets)
@@ -196,6 +207,7 @@ class BaseOperator(DependencyMixin, LoggingMixin):
             "render_template_as_native_obj": render_template_as_native_obj,
         }
         if default_args:
+            default_args = renamed_default_args(dag.dag_id, default_args)
             dag.warnings.extend(
                 w for w in check_default_args(dag.dag_id, default_args) if w not in dag.warnings
             )

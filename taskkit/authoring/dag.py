@@ -10,7 +10,14 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from taskkit.authoring import registry
-from taskkit.authoring.arguments import AIRFLOW_ONLY_DAG_ARGS, check_default_args, did_you_mean
+from taskkit.authoring.arguments import (
+    AIRFLOW_2_DAG_ARGS,
+    AIRFLOW_ONLY_DAG_ARGS,
+    check_default_args,
+    did_you_mean,
+    renamed_default_args,
+    take_airflow_2_names,
+)
 from taskkit.authoring.params import NO_DEFAULT, DagParam, ParamsDict
 from taskkit.authoring.schedules import validate_schedule, watcher_warnings
 from taskkit.authoring.taskgroup import TaskGroup
@@ -81,9 +88,19 @@ class DAG:
                 f"DAG id {dag_id!r} is not valid: use letters, digits, '_', '-' or '.'."
             )
         self.dag_id = dag_id
+        if airflow_only:
+            passed = (("schedule", schedule), ("max_active_tasks", max_active_tasks))
+            renamed = take_airflow_2_names(
+                f"DAG {dag_id!r}",
+                AIRFLOW_2_DAG_ARGS,
+                airflow_only,
+                [name for name, value in passed if value is not None],
+            )
+            schedule = renamed.get("schedule", schedule)
+            max_active_tasks = renamed.get("max_active_tasks", max_active_tasks)
         #: Airflow settings this DAG uses that taskkit ignores; shown beside import errors.
         self.warnings: list[str] = self._airflow_only_warnings(airflow_only)
-        self.default_args: dict[str, Any] = dict(default_args or {})
+        self.default_args: dict[str, Any] = renamed_default_args(dag_id, default_args)
         self.warnings.extend(check_default_args(dag_id, self.default_args))
         # As in Airflow, default_args may carry the DAG's dates.
         start_date = plain_datetime(start_date or self.default_args.get("start_date"))

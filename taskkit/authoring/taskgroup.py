@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, overload
 
 from taskkit.authoring import registry
-from taskkit.authoring.arguments import check_default_args
+from taskkit.authoring.arguments import check_default_args, renamed_default_args
 from taskkit.authoring.dependencies import DependencyMixin
 from taskkit.errors import DagAssignmentError, DagDefinitionError
 
@@ -78,7 +78,7 @@ class TaskGroup(DependencyMixin):
         self.ui_fgcolor = ui_fgcolor
         self.group_display_name = group_display_name
         self.children: dict[str, BaseOperator | TaskGroup] = {}
-        own_defaults = dict(default_args or {})
+        own_defaults = renamed_default_args(dag.dag_id, default_args)
         dag.warnings.extend(
             w for w in check_default_args(dag.dag_id, own_defaults) if w not in dag.warnings
         )

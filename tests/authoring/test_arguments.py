@@ -182,6 +182,53 @@ def test_airflow_only_dag_arguments_warn() -> None:
     assert "'access_control' is an Airflow setting" in d.warnings[0]
 
 
+def test_airflow_2_argument_names_apply_as_airflow_3_names() -> None:
+    """schedule_interval, timetable, concurrency (DAG), task_concurrency and provide_context
+    (tasks, default_args, a TaskGroup's default_args) are Airflow 2's names of what Airflow 3
+    calls schedule, max_active_tasks and max_active_tis_per_dag, or of nothing: an Airflow 2
+    file ports with its imports changed only, and nothing is left to warn about."""
+    from taskkit import CronTriggerTimetable, PythonOperator, TaskGroup
+
+    with DAG(
+        "airflow2_args",
+        schedule_interval="@hourly",
+        concurrency=3,
+        start_date=dt.datetime(2026, 1, 1),
+        default_args={"task_concurrency": 2, "provide_context": True},
+    ) as d:
+        inherits = EmptyOperator(task_id="inherits")
+        own = PythonOperator(
+            task_id="own", python_callable=lambda ds: ds, provide_context=True, task_concurrency=1
+        )
+        with TaskGroup("group", default_args={"task_concurrency": 4}):
+            grouped = EmptyOperator(task_id="grouped")
+    assert (d.schedule, d.max_active_tasks, d.warnings) == ("@hourly", 3, [])
+    assert [t.max_active_tis_per_dag for t in (inherits, own, grouped)] == [2, 1, 4]
+    when = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+    assert d.test(logical_date=when).xcom("own") == "2026-03-01"
+    timetable = CronTriggerTimetable("0 6 * * *", timezone="UTC")
+    assert DAG("airflow2_timetable", timetable=timetable).schedule is timetable
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"schedule": "@daily", "schedule_interval": "@hourly"}, "'schedule' is given too"),
+        ({"schedule_interval": "@daily", "timetable": "@hourly"}, "'schedule_interval' is given"),
+        ({"max_active_tasks": 2, "concurrency": 3}, "'concurrency' is Airflow 2's name"),
+        ({"default_args": {"task_concurrency": 1, "max_active_tis_per_dag": 2}}, "default_args"),
+    ],
+)
+def test_one_setting_under_both_airflow_names_is_one_clear_error(
+    kwargs: dict[str, object], message: str
+) -> None:
+    """Given under Airflow 2's and Airflow 3's names at once, a setting is refused, naming both."""
+    with pytest.raises(DagDefinitionError, match=message):
+        DAG("both_names", **kwargs)  # type: ignore[arg-type]
+    with DAG("task_both_names"), pytest.raises(DagDefinitionError, match="'task_concurrency'"):
+        EmptyOperator(task_id="t", task_concurrency=1, max_active_tis_per_dag=2)
+
+
 def test_a_dag_functions_docstring_is_its_doc_md() -> None:
     """As in Airflow, `@dag` takes doc_md from the function's docstring unless given."""
 

@@ -66,18 +66,22 @@ def week_later(ds):
     return macros.ds_add(ds, 7)
 
 
-with DAG("airflow2_names", start_date=days_ago(2), schedule=None) as dag:
+with DAG("airflow2_names", start_date=days_ago(2), schedule_interval=None) as dag:
     start = DummyOperator(task_id="start")
     later = PythonOperator(
-        task_id="later", python_callable=week_later, op_kwargs={"ds": "{{ ds }}"}
+        task_id="later",
+        python_callable=week_later,
+        op_kwargs={"ds": "{{ ds }}"},
+        provide_context=True,
     )
     start >> later
 """
 
 
 def test_an_airflow_2_file_with_dummy_operator_days_ago_and_macros_ports_by_its_imports() -> None:
-    """DummyOperator, days_ago and `from airflow import macros` (Airflow 2 names that Airflow 3
-    removed or moved) work with only the imports changed, as docs/airflow.md's guide says."""
+    """DummyOperator, days_ago, `from airflow import macros`, schedule_interval and
+    provide_context (Airflow 2 names that Airflow 3 removed or moved) work with only the
+    imports changed, as docs/airflow.md's guide says."""
     import datetime as dt
     import re
 
