@@ -146,6 +146,7 @@ def base_context(run: DagRunInfo, params: Mapping[str, Any]) -> Context:
         "logical_date": logical_date,
         "ds": ds,
         "ds_nodash": ds_nodash,
+        **airflow_2_dates(run),
         "ts": ts,
         "ts_nodash": ts_nodash,
         "ts_nodash_with_tz": ts.replace("-", "").replace(":", ""),
@@ -164,6 +165,40 @@ def base_context(run: DagRunInfo, params: Mapping[str, Any]) -> Context:
         "triggering_asset_events": triggering,
         "triggering_dataset_events": triggering,  # Airflow 2's name
     }
+
+
+def airflow_2_dates(run: DagRunInfo) -> dict[str, Any]:
+    """Airflow 2's date values, which Airflow 3 removed, so Airflow 2 templates port as they are.
+
+    `execution_date` is the logical date. `next_execution_date` is what Airflow
+    2.2+ gives: a manual run's own logical date, else the start of the next
+    scheduled interval, which is this run's data_interval_end. `tomorrow_ds` and
+    `yesterday_ds` are a day after and before `ds`. The `prev_` values need the
+    schedule's previous point; they are not provided.
+    """
+    logical_date = run.logical_date
+    manual = run.run_type == "manual" or run.data_interval_end is None
+    following = logical_date if manual else run.data_interval_end
+    assert following is not None
+    day = dt.timedelta(days=1)
+    next_ds, tomorrow, yesterday = (
+        _ds(d) for d in (following, logical_date + day, logical_date - day)
+    )
+    return {
+        "execution_date": logical_date,
+        "next_execution_date": following,
+        "next_ds": next_ds,
+        "next_ds_nodash": next_ds.replace("-", ""),
+        "tomorrow_ds": tomorrow,
+        "tomorrow_ds_nodash": tomorrow.replace("-", ""),
+        "yesterday_ds": yesterday,
+        "yesterday_ds_nodash": yesterday.replace("-", ""),
+    }
+
+
+def _ds(moment: dt.datetime) -> str:
+    """YYYY-MM-DD as Airflow's strftime writes it (strftime does not pad a year < 1000)."""
+    return moment.isoformat()[:10] if moment.year >= 1000 else moment.strftime("%Y-%m-%d")
 
 
 def try_context(base: Context, ti: TaskInstanceInfo, task: Any) -> Context:

@@ -52,6 +52,14 @@ SERIALIZABLE_CONTEXT_KEYS = frozenset(
         "conf",
         "templates_dict",
         "try_number",
+        "execution_date",
+        "next_execution_date",
+        "next_ds",
+        "next_ds_nodash",
+        "tomorrow_ds",
+        "tomorrow_ds_nodash",
+        "yesterday_ds",
+        "yesterday_ds_nodash",
     }
 )
 SERIALIZERS = ("pickle", "cloudpickle", "dill")

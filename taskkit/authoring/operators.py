@@ -54,14 +54,27 @@ CONTEXT_KEYS = frozenset(
         "inlet_events",
         "triggering_asset_events",
         "triggering_dataset_events",
+        # Airflow 2's dates (authoring/context.airflow_2_dates)
+        "execution_date",
+        "next_execution_date",
+        "next_ds",
+        "next_ds_nodash",
+        "tomorrow_ds",
+        "tomorrow_ds_nodash",
+        "yesterday_ds",
+        "yesterday_ds_nodash",
     }
 )
 
 
-#: Context values of Airflow 3 that taskkit does not provide: a callable naming one gets its
-#: parameter's default, and its DAG a warning saying so.
+#: Context values of Airflow that taskkit does not provide (Airflow 3's, and Airflow 2's
+#: `prev_` dates): a callable naming one gets its parameter's default, and its DAG a warning.
 AIRFLOW_ONLY_CONTEXT_KEYS = frozenset(
     {
+        "prev_ds",
+        "prev_ds_nodash",
+        "prev_execution_date",
+        "prev_execution_date_success",
         "task_state_store",
         "asset_state_store",
         "partition_key",
@@ -169,7 +182,7 @@ class PythonOperator(BaseOperator):
                 continue
             warning = (
                 f"DAG {self.dag.dag_id!r}: context value {name!r} (asked for by task "
-                f"{self.task_id!r}) is an Airflow 3 value taskkit does not provide; the "
+                f"{self.task_id!r}) is an Airflow value taskkit does not provide; the "
                 "function gets its parameter's default."
             )
             self._warn_once(f"DAG {self.dag.dag_id!r}: context value {name!r} ", warning)

@@ -43,6 +43,43 @@ def test_date_keys_are_what_strftime_gives_for_any_logical_date(when: dt.datetim
     assert context["ts"] == when.isoformat()
 
 
+def test_airflow_2_dates_are_there_for_airflow_2_templates() -> None:
+    """execution_date, next_execution_date, next_ds, tomorrow_ds and yesterday_ds (and their
+    _nodash forms), as Airflow 2.2+ gave them: the next date of a scheduled run is the start
+    of its next interval (its data_interval_end), of a manual run its own logical date."""
+    end = DATE + dt.timedelta(days=1)
+    scheduled = base_context(DagRunInfo("d", "r", DATE, {}, "scheduled", DATE, end), {})
+    assert scheduled["execution_date"] is DATE
+    assert (scheduled["next_execution_date"], scheduled["next_ds"]) == (end, "2026-05-07")
+    assert (scheduled["tomorrow_ds"], scheduled["yesterday_ds"]) == ("2026-05-07", "2026-05-05")
+    assert (scheduled["next_ds_nodash"], scheduled["yesterday_ds_nodash"]) == (
+        "20260507",
+        "20260505",
+    )
+    manual = base_context(DagRunInfo("d", "r", DATE, {}, "manual", DATE, end), {})
+    assert (manual["next_execution_date"], manual["next_ds"]) == (DATE, "2026-05-06")
+    old = base_context(DagRunInfo("d", "r", dt.datetime(999, 1, 2, tzinfo=dt.timezone.utc), {}), {})
+    assert (old["ds"], old["tomorrow_ds"]) == ("999-01-02", "999-01-03")  # as strftime pads
+
+
+def test_an_airflow_2_template_and_callable_get_those_dates_under_dag_test() -> None:
+    """`{{ execution_date }}` and friends render, a callable naming them gets them, and one
+    naming a `prev_` date (not provided) gets its default and a DAG warning."""
+    from taskkit import PythonOperator
+
+    def dates(execution_date: dt.datetime, yesterday_ds: str, prev_ds: str | None = None) -> str:
+        return f"{execution_date:%Y-%m-%d} {yesterday_ds} {prev_ds}"
+
+    with DAG("airflow2_dates", start_date=dt.datetime(2026, 1, 1)) as d:
+        BashOperator(task_id="echo", bash_command="echo {{ execution_date }} {{ tomorrow_ds }}")
+        PythonOperator(task_id="dates", python_callable=dates)
+    assert any("'prev_ds'" in w for w in d.warnings)
+    result = d.test(logical_date=DATE)
+    assert result.state == "success"
+    assert result.xcom("echo") == f"{DATE.isoformat()} 2026-05-07"
+    assert result.xcom("dates") == "2026-05-06 2026-05-05 None"
+
+
 def test_conf_overrides_params_and_adds_its_other_keys() -> None:
     """A run's conf replaces declared params and adds the rest, as Airflow's params do."""
     context = base_context(DagRunInfo("d", "r", DATE, {"x": 2, "extra": 3}), {"x": 1, "y": 1})

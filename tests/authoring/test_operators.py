@@ -230,7 +230,7 @@ def test_an_airflow_only_context_value_asked_for_is_a_dag_warning() -> None:
         task(load).override(task_id="again")()
     assert d.warnings == [
         "DAG 'state_store': context value 'asset_state_store' (asked for by task 'load') is an "
-        "Airflow 3 value taskkit does not provide; the function gets its parameter's default."
+        "Airflow value taskkit does not provide; the function gets its parameter's default."
     ]
     assert d.test().xcom("load") is True
 
