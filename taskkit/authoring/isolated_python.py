@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskkit.authoring.branching import BranchMixin
 from taskkit.authoring.decorators import DecoratedPythonOperator
-from taskkit.authoring.operators import PythonOperator, run_streaming
+from taskkit.authoring.operators import AIRFLOW_2_DATE_KEYS, PythonOperator, run_streaming
 from taskkit.authoring.venv_cache import VenvRecipe, default_cache_root, ensure_venv, find_python
 from taskkit.errors import IsolatedPythonError, TaskSkipped
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from taskkit.authoring.context import Context
 
 #: Context values that are plain data, so they can cross into the other interpreter.
-SERIALIZABLE_CONTEXT_KEYS = frozenset(
+SERIALIZABLE_CONTEXT_KEYS = AIRFLOW_2_DATE_KEYS | frozenset(
     {
         "ds",
         "ds_nodash",
@@ -52,14 +52,6 @@ SERIALIZABLE_CONTEXT_KEYS = frozenset(
         "conf",
         "templates_dict",
         "try_number",
-        "execution_date",
-        "next_execution_date",
-        "next_ds",
-        "next_ds_nodash",
-        "tomorrow_ds",
-        "tomorrow_ds_nodash",
-        "yesterday_ds",
-        "yesterday_ds_nodash",
     }
 )
 SERIALIZERS = ("pickle", "cloudpickle", "dill")

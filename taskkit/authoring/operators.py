@@ -21,8 +21,22 @@ if TYPE_CHECKING:
     from taskkit.authoring.context import Context
     from taskkit.authoring.decorators import XComArg
 
+#: Airflow 2's dates, which Airflow 3 removed (authoring/context.airflow_2_dates).
+AIRFLOW_2_DATE_KEYS = frozenset(
+    {
+        "execution_date",
+        "next_execution_date",
+        "next_ds",
+        "next_ds_nodash",
+        "tomorrow_ds",
+        "tomorrow_ds_nodash",
+        "yesterday_ds",
+        "yesterday_ds_nodash",
+    }
+)
+
 #: Context keys a callable receives when it names them as parameters.
-CONTEXT_KEYS = frozenset(
+CONTEXT_KEYS = AIRFLOW_2_DATE_KEYS | frozenset(
     {
         "ti",
         "task_instance",
@@ -54,15 +68,6 @@ CONTEXT_KEYS = frozenset(
         "inlet_events",
         "triggering_asset_events",
         "triggering_dataset_events",
-        # Airflow 2's dates (authoring/context.airflow_2_dates)
-        "execution_date",
-        "next_execution_date",
-        "next_ds",
-        "next_ds_nodash",
-        "tomorrow_ds",
-        "tomorrow_ds_nodash",
-        "yesterday_ds",
-        "yesterday_ds_nodash",
     }
 )
 
