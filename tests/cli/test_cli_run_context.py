@@ -118,7 +118,8 @@ def test_parameters_and_previous_success_through_the_scheduler(cli_any_db: Cli) 
         for r in (first, second, fourth)
     }
     assert rendered[first.run_id] == "None"
-    assert rendered[second.run_id] == str(first.data_interval_start)
-    assert rendered[fourth.run_id] == str(second.data_interval_start)
+    # Printed by a template as Airflow prints a datetime: ISO 8601 with its "T".
+    assert rendered[second.run_id] == _iso(first.data_interval_start)
+    assert rendered[fourth.run_id] == _iso(second.data_interval_start)
     # A DAG callback's context has them too.
     assert (cli_any_db.dags / f"{second.run_id}.cb").read_text() == str(first.started_at)
