@@ -29,6 +29,8 @@ _EXPORTS: dict[str, str] = {
     "PythonOperator": "taskkit.authoring.operators",
     "get_current_context": "taskkit.authoring.context",
     "Context": "taskkit.authoring.context",
+    "TaskInstance": "taskkit.authoring.context",
+    "DagRun": "taskkit.authoring.context",
     # dependencies, groups and labels
     "chain": "taskkit.authoring.dependencies",
     "chain_linear": "taskkit.authoring.dependencies",
@@ -154,6 +156,7 @@ __all__ = [
     "Context",
     "CronDataIntervalTimetable",
     "CronTriggerTimetable",
+    "DagRun",
     "DagRunState",
     "DagStateTrigger",
     "Dataset",
@@ -192,6 +195,7 @@ __all__ = [
     "TaskDeferralTimeout",
     "TaskDeferred",
     "TaskGroup",
+    "TaskInstance",
     "TaskInstanceState",
     "TimeDeltaSensor",
     "TimeDeltaTrigger",
@@ -233,7 +237,7 @@ if TYPE_CHECKING:
         ShortCircuitOperator,
     )
     from taskkit.authoring.connections import BaseHook, Connection
-    from taskkit.authoring.context import Context, get_current_context
+    from taskkit.authoring.context import Context, DagRun, TaskInstance, get_current_context
     from taskkit.authoring.dag import DAG, dag
     from taskkit.authoring.decorators import XComArg, setup, task, teardown
     from taskkit.authoring.dependencies import chain, chain_linear, cross_downstream

@@ -125,6 +125,13 @@ class TaskInstanceInfo:
         self.xcom.push(self.task_id, key, value)
 
 
+#: Airflow's names of the classes of `context["ti"]` and `context["dag_run"]`, for the type
+#: hints of ported callbacks and tasks (`ti: TaskInstance = context["ti"]`). They are not
+#: Airflow's database models: `DagRun.find(...)` and the like do not exist here.
+TaskInstance = TaskInstanceInfo
+DagRun = DagRunInfo
+
+
 def base_context(run: DagRunInfo, params: Mapping[str, Any]) -> Context:
     """The part of the context shared by every try of a run (built once per run).
 

@@ -80,6 +80,19 @@ def test_an_airflow_2_template_and_callable_get_those_dates_under_dag_test() -> 
     assert result.xcom("dates") == "2026-05-06 2026-05-05 None"
 
 
+def test_task_instance_and_dag_run_are_the_classes_of_ti_and_dag_run() -> None:
+    """`from airflow.models import TaskInstance, DagRun` ports by its import: they are the
+    classes of a try's `ti` and `dag_run`, for type hints and isinstance checks."""
+    from taskkit import DagRun, PythonOperator, TaskInstance
+
+    def check(ti: TaskInstance, dag_run: DagRun) -> bool:
+        return isinstance(ti, TaskInstance) and isinstance(dag_run, DagRun)
+
+    with DAG("models_names", start_date=dt.datetime(2026, 1, 1)) as d:
+        PythonOperator(task_id="check", python_callable=check)
+    assert d.test().xcom("check") is True
+
+
 def test_conf_overrides_params_and_adds_its_other_keys() -> None:
     """A run's conf replaces declared params and adds the rest, as Airflow's params do."""
     context = base_context(DagRunInfo("d", "r", DATE, {"x": 2, "extra": 3}), {"x": 1, "y": 1})
