@@ -1,4 +1,5 @@
-"""Shared fixtures: an empty database on SQLite and on PostgreSQL, and an initialised metastore.
+"""Shared fixtures: an empty database on SQLite and on PostgreSQL, an initialised metastore,
+and a run in it (`make_run`).
 
 PostgreSQL comes from TASKKIT_TEST_PG_URL; each test gets its own schema
 (through the URL's `options=-csearch_path=...`), so tests never see each
@@ -7,14 +8,20 @@ other and can run in parallel under pytest-xdist.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from databases import DATABASES, pg_schema
 
-from taskkit.metastore import Metastore, init_db
+from taskkit.metastore import Metastore, RunRecord, init_db
+from taskkit.model.task import TaskSpec
+from taskkit.states import RunType
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+MakeRun = Callable[..., RunRecord]
 
 
 @pytest.fixture
@@ -39,6 +46,32 @@ def metastore(db_url: str) -> Iterator[Metastore]:
     store = Metastore.open(db_url)
     yield store
     store.dispose()
+
+
+@pytest.fixture
+def make_run(metastore: Metastore) -> MakeRun:
+    """Create a manual run of DAG `dag_id` with the given task specs (default: tasks a, b)."""
+
+    def make(
+        run_id: str = "run1",
+        tasks: list[TaskSpec] | None = None,
+        *,
+        dag_id: str = "etl",
+        logical_date: dt.datetime = T0,
+        run_type: RunType = RunType.MANUAL,
+    ) -> RunRecord:
+        saved = metastore.save_dag_version(dag_id, f"/dags/{dag_id}.py", b"payload", "h1", "s1")
+        specs = tasks if tasks is not None else [TaskSpec("a"), TaskSpec("b")]
+        return metastore.create_run(
+            dag_id,
+            run_id,
+            logical_date,
+            run_type=run_type,
+            dag_version_id=saved.version_id,
+            tasks=specs,
+        )
+
+    return make
 
 
 # -- CI guard: PostgreSQL, Celery and browser tests must run, not skip ---------------------

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from taskkit.metastore import Metastore, TIChange
 from taskkit.model.keys import TaskInstanceKey
 from taskkit.model.task import TaskSpec
 from taskkit.scheduling.instances import Transition
 from taskkit.scheduling.pending_writes import PendingWrites
-from taskkit.states import RunType, State
+from taskkit.states import State
 
 KEY = TaskInstanceKey("etl", "run1", "a")
 SECRET = b"k" * 32
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
-
-
-def _run(metastore: Metastore) -> None:
-    saved = metastore.save_dag_version("etl", "/dags/etl.py", b"payload", "h1", "s1")
-    metastore.create_run(
-        "etl",
-        "run1",
-        NOW,
-        run_type=RunType.MANUAL,
-        dag_version_id=saved.version_id,
-        tasks=[TaskSpec("a")],
-    )
 
 
 def _decided_and_queued(pending: PendingWrites) -> None:
@@ -36,11 +25,13 @@ def _decided_and_queued(pending: PendingWrites) -> None:
     pending.record(KEY, queued, SECRET, queued_at=NOW, wait_reason=None)  # as Scheduler._queue
 
 
-def test_a_task_scheduled_and_queued_in_one_round_is_one_change(metastore: Metastore) -> None:
+def test_a_task_scheduled_and_queued_in_one_round_is_one_change(
+    metastore: Metastore, make_run: Callable[..., object]
+) -> None:
     """The three changes fold into one, conditioned on the first's expected state, with the
     later columns winning (the queueing clears the wait reason): the row ends queued, as
     after the three UPDATEs in turn."""
-    _run(metastore)
+    make_run(tasks=[TaskSpec("a")])
     pending = PendingWrites()
     _decided_and_queued(pending)
     (change,) = pending.changes
@@ -52,10 +43,12 @@ def test_a_task_scheduled_and_queued_in_one_round_is_one_change(metastore: Metas
     assert (ti.state, ti.try_number, ti.queued_at, ti.wait_reason) == (State.QUEUED, 1, NOW, None)
 
 
-def test_a_folded_change_is_lost_with_the_one_it_continues(metastore: Metastore) -> None:
+def test_a_folded_change_is_lost_with_the_one_it_continues(
+    metastore: Metastore, make_run: Callable[..., object]
+) -> None:
     """When someone else moved the row, the whole folded change is lost and nothing of it
     applies (the scheduler reloads the run), rather than the queueing applying alone."""
-    _run(metastore)
+    make_run(tasks=[TaskSpec("a")])
     metastore.transition_task_instances([TIChange(KEY, State.NONE, state=State.SCHEDULED)])
     pending = PendingWrites()
     _decided_and_queued(pending)
@@ -65,10 +58,12 @@ def test_a_folded_change_is_lost_with_the_one_it_continues(metastore: Metastore)
     assert (ti.state, ti.try_number, ti.wait_reason) == (State.SCHEDULED, 0, None)
 
 
-def test_an_unsent_try_stays_scheduled(metastore: Metastore) -> None:
+def test_an_unsent_try_stays_scheduled(
+    metastore: Metastore, make_run: Callable[..., object]
+) -> None:
     """A try queued but never handed to the executor (the scheduler stopping) is written as
     scheduled: the queueing folded into its change comes out again."""
-    _run(metastore)
+    make_run(tasks=[TaskSpec("a")])
     pending = PendingWrites()
     _decided_and_queued(pending)
     pending.drop_unsent({KEY})
