@@ -148,16 +148,21 @@ class DagRunResult:
             raise TaskNotFoundError(f"DAG {self.dag_id!r} has no task {task_id!r}.")
 
 
-def _manual_interval(dag: DAG, logical_date: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    """The run's data interval, as Airflow's DAG.test() infers it for a manual run."""
+def _run_dates(
+    dag: DAG, logical_date: dt.datetime
+) -> tuple[dt.datetime, dt.datetime, dt.datetime | None]:
+    """The run's data interval, as Airflow's DAG.test() infers it for a manual run, and the
+    schedule point before its logical date (Airflow 2's DAG.test() gave that as
+    `prev_execution_date`, its run not being marked as triggered by hand)."""
     if dag.schedule is None:  # as Timetable.manual_interval: [logical_date, logical_date] in UTC
         when = logical_date.astimezone(dt.timezone.utc)
-        return when, when
+        return when, when, None
     # Lazy: the timetable rules cost ~5 ms of imports that an unscheduled DAG's first test
     # need not pay (goal: a cold DAG.test() near its warm cost).
     from taskkit.scheduling.timetable import Timetable
 
-    return Timetable.of(dag).manual_interval(logical_date)
+    timetable = Timetable.of(dag)
+    return (*timetable.manual_interval(logical_date), timetable.previous_point(logical_date))
 
 
 def run_dag_test(
@@ -210,9 +215,16 @@ class _TestRun:
         self.run_id = f"test__{logical_date.isoformat()}"
         self.conf = dict(conf or {})
         resolve_params(dag.params, self.conf, dag_id=dag.dag_id)  # as a trigger would
-        start, end = _manual_interval(dag, logical_date)
+        start, end, previous_point = _run_dates(dag, logical_date)
         self.run_info = DagRunInfo(
-            dag.dag_id, self.run_id, logical_date, self.conf, "test", start, end
+            dag.dag_id,
+            self.run_id,
+            logical_date,
+            self.conf,
+            "test",
+            start,
+            end,
+            previous_point=previous_point,
         )
         self.base = base_context(self.run_info, dag.params)  # shared by every try, built once
         self.output = _Output()

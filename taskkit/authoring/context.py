@@ -61,6 +61,11 @@ class DagRunInfo:
     prev_data_interval_end_success: dt.datetime | None = None
     prev_start_date_success: dt.datetime | None = None
     prev_end_date_success: dt.datetime | None = None
+    #: That run's logical date (Airflow 2's `prev_execution_date_success`).
+    prev_logical_date_success: dt.datetime | None = None
+    #: The schedule point before this run's logical date, for a run not triggered by hand
+    #: whose schedule has data intervals (Airflow 2's `prev_execution_date`); else None.
+    previous_point: dt.datetime | None = None
 
 
 @attrs.define
@@ -177,25 +182,33 @@ def base_context(run: DagRunInfo, params: Mapping[str, Any]) -> Context:
 def airflow_2_dates(run: DagRunInfo) -> dict[str, Any]:
     """Airflow 2's date values, which Airflow 3 removed, so Airflow 2 templates port as they are.
 
-    `execution_date` is the logical date. `next_execution_date` is what Airflow
-    2.2+ gives: a manual run's own logical date, else the start of the next
-    scheduled interval, which is this run's data_interval_end. `tomorrow_ds` and
-    `yesterday_ds` are a day after and before `ds`. The `prev_` values need the
-    schedule's previous point; they are not provided.
+    `execution_date` is the logical date. `next_execution_date` and
+    `prev_execution_date` are what Airflow 2.2+ gives: a manual run's own
+    logical date; else the start of the next scheduled interval, which is this
+    run's data_interval_end, and the schedule point before the logical date
+    (None for a schedule without data intervals). `prev_execution_date_success`
+    is the logical date of the latest successful run before this one.
+    `tomorrow_ds` and `yesterday_ds` are a day after and before `ds`.
     """
     logical_date = run.logical_date
     manual = run.run_type == "manual" or run.data_interval_end is None
     following = logical_date if manual else run.data_interval_end
+    preceding = logical_date if manual else run.previous_point
     assert following is not None
     day = dt.timedelta(days=1)
     next_ds, tomorrow, yesterday = (
         _ds(d) for d in (following, logical_date + day, logical_date - day)
     )
+    prev_ds = None if preceding is None else _ds(preceding)
     return {
         "execution_date": logical_date,
         "next_execution_date": following,
         "next_ds": next_ds,
         "next_ds_nodash": next_ds.replace("-", ""),
+        "prev_execution_date": preceding,
+        "prev_ds": prev_ds,
+        "prev_ds_nodash": None if prev_ds is None else prev_ds.replace("-", ""),
+        "prev_execution_date_success": run.prev_logical_date_success,
         "tomorrow_ds": tomorrow,
         "tomorrow_ds_nodash": tomorrow.replace("-", ""),
         "yesterday_ds": yesterday,

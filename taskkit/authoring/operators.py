@@ -32,6 +32,10 @@ AIRFLOW_2_DATE_KEYS = frozenset(
         "tomorrow_ds_nodash",
         "yesterday_ds",
         "yesterday_ds_nodash",
+        "prev_execution_date",
+        "prev_ds",
+        "prev_ds_nodash",
+        "prev_execution_date_success",
     }
 )
 
@@ -72,14 +76,10 @@ CONTEXT_KEYS = AIRFLOW_2_DATE_KEYS | frozenset(
 )
 
 
-#: Context values of Airflow that taskkit does not provide (Airflow 3's, and Airflow 2's
-#: `prev_` dates): a callable naming one gets its parameter's default, and its DAG a warning.
+#: Context values of Airflow that taskkit does not provide: a callable naming one gets its
+#: parameter's default, and its DAG a warning.
 AIRFLOW_ONLY_CONTEXT_KEYS = frozenset(
     {
-        "prev_ds",
-        "prev_ds_nodash",
-        "prev_execution_date",
-        "prev_execution_date_success",
         "task_state_store",
         "asset_state_store",
         "partition_key",

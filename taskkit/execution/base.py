@@ -47,6 +47,8 @@ class PreviousSuccess:
     data_interval_end: dt.datetime | None = None
     start_date: dt.datetime | None = None
     end_date: dt.datetime | None = None
+    #: Its logical date: Airflow 2's `prev_execution_date_success`.
+    logical_date: dt.datetime | None = None
 
 
 @attrs.frozen

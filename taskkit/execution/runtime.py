@@ -189,6 +189,7 @@ def run_info(workload: Workload) -> DagRunInfo:
         workload.run_type,
         workload.data_interval_start,
         workload.data_interval_end,
+        previous_point=workload.previous_point,
     )
     previous = workload.previous_success
     if previous is None:
@@ -199,6 +200,7 @@ def run_info(workload: Workload) -> DagRunInfo:
         prev_data_interval_end_success=previous.data_interval_end,
         prev_start_date_success=previous.start_date,
         prev_end_date_success=previous.end_date,
+        prev_logical_date_success=previous.logical_date,
     )
 
 

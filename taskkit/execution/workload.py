@@ -76,6 +76,8 @@ class Workload:
     #: keyword arguments (tagged JSON, the trigger's event among them).
     next_method: str | None = None
     next_kwargs: str | None = None
+    #: The schedule point before the run's logical date (ActiveRun.previous_point).
+    previous_point: dt.datetime | None = None
 
 
 #: Workload's fields after `key`, in order: what travels after the key's own values.

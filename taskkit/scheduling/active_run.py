@@ -54,6 +54,9 @@ class ActiveRun:
     engine: RunEngine
     #: The run before this one (dag_id, run_id), when its tasks depend on the past.
     previous: tuple[str, str] | None = None
+    #: The schedule point before this run's logical date, unless it was triggered by hand:
+    #: Airflow 2's `prev_execution_date` (Timetable.previous_point).
+    previous_point: dt.datetime | None = None
 
     @property
     def spec(self) -> DagSpec:
@@ -111,6 +114,7 @@ class ActiveRun:
             next_method=ti.next_method,
             next_kwargs=ti.next_kwargs,
             previous_success=previous_success,
+            previous_point=self.previous_point,
         )
 
     def run_info(self, previous: PreviousSuccess) -> DagRunInfo:
@@ -127,4 +131,6 @@ class ActiveRun:
             prev_data_interval_end_success=previous.data_interval_end,
             prev_start_date_success=previous.start_date,
             prev_end_date_success=previous.end_date,
+            prev_logical_date_success=previous.logical_date,
+            previous_point=self.previous_point,
         )

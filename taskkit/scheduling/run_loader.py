@@ -11,7 +11,8 @@ from taskkit.execution.workload import EncodedXCom
 from taskkit.model.dag import DagSpec
 from taskkit.scheduling.active_run import ActiveRun
 from taskkit.scheduling.engine import RunEngine, TaskInstance, XComMap, mapped_state
-from taskkit.states import RunState, State
+from taskkit.scheduling.timetable import Timetable
+from taskkit.states import RunState, RunType, State
 
 if TYPE_CHECKING:
     from taskkit.metastore.records import DagVersionRecord, RunRecord
@@ -104,6 +105,7 @@ class RunLoader:
             xcoms,
             max_map_length=self.max_map_length,
         )
+        spec = engine.spec
         return ActiveRun(
             id=record.id,
             dag_id=record.dag_id,
@@ -115,6 +117,11 @@ class RunLoader:
             data_interval_start=record.data_interval_start,
             data_interval_end=record.data_interval_end,
             engine=engine,
+            previous_point=(
+                None
+                if record.run_type == RunType.MANUAL
+                else Timetable.of(spec).previous_point(record.logical_date)
+            ),
         )
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, State]:
@@ -147,6 +154,7 @@ class RunLoader:
                     data_interval_end=record.data_interval_end or record.logical_date,
                     start_date=record.started_at,
                     end_date=record.ended_at,
+                    logical_date=record.logical_date,
                 )
             )
         return self._previous_successes[ident]

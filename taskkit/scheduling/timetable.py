@@ -34,7 +34,13 @@ import attrs
 from taskkit.errors import ScheduleError
 from taskkit.model.assets import AssetOrTimeSchedule, BaseAsset
 from taskkit.model.schedules import PRESETS
-from taskkit.model.timetables import TIMETABLES, AnyTimetable, Schedule
+from taskkit.model.timetables import (
+    TIMETABLES,
+    AnyTimetable,
+    CronDataIntervalTimetable,
+    DeltaDataIntervalTimetable,
+    Schedule,
+)
 from taskkit.scheduling.cron import TICK, UTC, as_utc, cron_after, cron_before
 from taskkit.scheduling.planned_run import PlannedRun
 from taskkit.scheduling.timetable_rules import Window, manual_interval, next_planned
@@ -250,6 +256,27 @@ class Timetable:
             return when, when
         end = self._cron_step(when + TICK, forward=False)
         return self._cron_step(end, forward=False), end
+
+    def previous_point(self, logical_date: dt.datetime) -> dt.datetime | None:
+        """The schedule point before a run's `logical_date`: Airflow 2's `prev_execution_date`.
+
+        As Airflow 2's `DAG.previous_schedule`: only schedules of data intervals
+        have one (cron strings and presets, timedeltas, CronDataIntervalTimetable,
+        DeltaDataIntervalTimetable): a cron's last point strictly before the date,
+        or the date less the delta. None for the others (no schedule, "@once",
+        the trigger and events timetables).
+        """
+        when = as_utc(logical_date)
+        schedule = self.schedule
+        if isinstance(schedule, CronDataIntervalTimetable):
+            return cron_before(schedule.expression, schedule.timezone, when)
+        if isinstance(schedule, DeltaDataIntervalTimetable):
+            return as_utc(when - schedule.delta)
+        if isinstance(schedule, dt.timedelta):
+            return when - schedule
+        if self._cron is None:  # None, "@once", a timetable object
+            return None
+        return self._cron_step(when, forward=False)
 
     def following(self, logical_date: dt.datetime) -> PlannedRun | None:
         """The scheduled run after the one at `logical_date`, whatever the start/end dates.

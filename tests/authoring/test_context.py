@@ -44,40 +44,79 @@ def test_date_keys_are_what_strftime_gives_for_any_logical_date(when: dt.datetim
 
 
 def test_airflow_2_dates_are_there_for_airflow_2_templates() -> None:
-    """execution_date, next_execution_date, next_ds, tomorrow_ds and yesterday_ds (and their
-    _nodash forms), as Airflow 2.2+ gave them: the next date of a scheduled run is the start
-    of its next interval (its data_interval_end), of a manual run its own logical date."""
-    end = DATE + dt.timedelta(days=1)
-    scheduled = base_context(DagRunInfo("d", "r", DATE, {}, "scheduled", DATE, end), {})
+    """execution_date, next_ and prev_execution_date, next_ds, prev_ds, tomorrow_ds and
+    yesterday_ds (and their _nodash forms), as Airflow 2.2+ gave them: a scheduled run's
+    next date is the start of its next interval (its data_interval_end) and its previous
+    one the schedule point before it; a manual run's are both its own logical date."""
+    end, before = DATE + dt.timedelta(days=1), DATE - dt.timedelta(days=3)
+    earlier = DATE - dt.timedelta(days=9)
+    scheduled = base_context(
+        DagRunInfo(
+            "d",
+            "r",
+            DATE,
+            {},
+            "scheduled",
+            DATE,
+            end,
+            prev_logical_date_success=earlier,
+            previous_point=before,
+        ),
+        {},
+    )
     assert scheduled["execution_date"] is DATE
     assert (scheduled["next_execution_date"], scheduled["next_ds"]) == (end, "2026-05-07")
+    assert (scheduled["prev_execution_date"], scheduled["prev_ds"]) == (before, "2026-05-03")
+    assert scheduled["prev_execution_date_success"] is earlier
     assert (scheduled["tomorrow_ds"], scheduled["yesterday_ds"]) == ("2026-05-07", "2026-05-05")
-    assert (scheduled["next_ds_nodash"], scheduled["yesterday_ds_nodash"]) == (
-        "20260507",
-        "20260505",
-    )
+    assert (
+        scheduled["next_ds_nodash"],
+        scheduled["prev_ds_nodash"],
+        scheduled["yesterday_ds_nodash"],
+    ) == ("20260507", "20260503", "20260505")
     manual = base_context(DagRunInfo("d", "r", DATE, {}, "manual", DATE, end), {})
     assert (manual["next_execution_date"], manual["next_ds"]) == (DATE, "2026-05-06")
+    assert (manual["prev_execution_date"], manual["prev_ds"]) == (DATE, "2026-05-06")
+    assert manual["prev_execution_date_success"] is None
+    # A schedule without data intervals has no previous point.
+    trigger = base_context(DagRunInfo("d", "r", DATE, {}, "scheduled", DATE, DATE), {})
+    assert (trigger["prev_execution_date"], trigger["prev_ds"], trigger["prev_ds_nodash"]) == (
+        None,
+        None,
+        None,
+    )
     old = base_context(DagRunInfo("d", "r", dt.datetime(999, 1, 2, tzinfo=dt.timezone.utc), {}), {})
     assert (old["ds"], old["tomorrow_ds"]) == ("999-01-02", "999-01-03")  # as strftime pads
 
 
-def test_an_airflow_2_template_and_callable_get_those_dates_under_dag_test() -> None:
-    """`{{ execution_date }}` and friends render, a callable naming them gets them, and one
-    naming a `prev_` date (not provided) gets its default and a DAG warning."""
+@pytest.mark.parametrize(
+    ("schedule", "prev_ds"),
+    [(None, "None"), ("0 8 * * 1,5", "2026-05-04"), (dt.timedelta(hours=30), "2026-05-05")],
+)
+def test_an_airflow_2_template_and_callable_get_those_dates_under_dag_test(
+    schedule: str | dt.timedelta | None, prev_ds: str
+) -> None:
+    """`{{ execution_date }}` and friends render and a callable naming them gets them. As
+    in Airflow 2's `dag.test()`, `prev_ds` is the schedule point before the logical date
+    (none without a schedule), and there is no previous success."""
     from taskkit import PythonOperator
 
-    def dates(execution_date: dt.datetime, yesterday_ds: str, prev_ds: str | None = None) -> str:
-        return f"{execution_date:%Y-%m-%d} {yesterday_ds} {prev_ds}"
+    def dates(
+        execution_date: dt.datetime,
+        yesterday_ds: str,
+        prev_ds: str | None = "default",
+        prev_execution_date_success: dt.datetime | None = DATE,
+    ) -> str:
+        return f"{execution_date:%Y-%m-%d} {yesterday_ds} {prev_ds} {prev_execution_date_success}"
 
-    with DAG("airflow2_dates", start_date=dt.datetime(2026, 1, 1)) as d:
+    with DAG("airflow2_dates", start_date=dt.datetime(2026, 1, 1), schedule=schedule) as d:
         BashOperator(task_id="echo", bash_command="echo {{ execution_date }} {{ tomorrow_ds }}")
         PythonOperator(task_id="dates", python_callable=dates)
-    assert any("'prev_ds'" in w for w in d.warnings)
+    assert d.warnings == []
     result = d.test(logical_date=DATE)
     assert result.state == "success"
     assert result.xcom("echo") == f"{DATE.isoformat()} 2026-05-07"
-    assert result.xcom("dates") == "2026-05-06 2026-05-05 None"
+    assert result.xcom("dates") == f"2026-05-06 2026-05-05 {prev_ds} None"
 
 
 def test_task_instance_and_dag_run_are_the_classes_of_ti_and_dag_run() -> None:

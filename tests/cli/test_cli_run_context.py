@@ -1,4 +1,4 @@
-"""Through the scheduler: `@dag` parameters take `--conf` values, `prev_*_success` is filled."""
+"""Through the scheduler: `@dag` parameters take `--conf` values, the `prev_` dates are filled."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from taskkit import BashOperator, Param, dag, task
 OUT = Path(__file__).parent
 
 def on_success(context):
-    (OUT / f"{context['run_id']}.cb").write_text(str(context["prev_start_date_success"]))
+    (OUT / f"{context['run_id']}.cb").write_text(
+        f"{context['prev_start_date_success']}|{context['prev_execution_date_success']}")
 
 @dag(schedule="@daily", start_date=dt.datetime(2026, 1, 1), end_date=dt.datetime(2026, 1, 2),
      catchup=True, max_active_runs=1, params={"fail": Param(False, type="boolean")},
@@ -41,6 +42,11 @@ def ctx(fail=False, label="default"):
         task_id="templated",
         bash_command="echo '{{ prev_data_interval_start_success }}' > "
         + f"'{OUT}/{{{{ run_id }}}}.txt'",
+    )
+    record(fail, label) >> BashOperator(
+        task_id="airflow_2_dates",
+        bash_command="echo '{{ prev_ds }} {{ prev_ds_nodash }} {{ prev_execution_date }} "
+        + "{{ prev_execution_date_success }}' > " + f"'{OUT}/{{{{ run_id }}}}.a2'",
     )
 
 ctx()
@@ -121,5 +127,20 @@ def test_parameters_and_previous_success_through_the_scheduler(cli_any_db: Cli) 
     # Printed by a template as Airflow prints a datetime: ISO 8601 with its "T".
     assert rendered[second.run_id] == _iso(first.data_interval_start)
     assert rendered[fourth.run_id] == _iso(second.data_interval_start)
+    # Airflow 2's: a scheduled run's previous schedule point and the previous success's
+    # logical date; a run triggered by hand gets its own logical date as the former.
+    airflow_2 = {
+        r.run_id: (cli_any_db.dags / f"{r.run_id}.a2").read_text().strip()
+        for r in (first, second, fourth)
+    }
+    assert airflow_2[first.run_id] == "2025-12-31 20251231 2025-12-31T00:00:00+00:00 None"
+    assert airflow_2[second.run_id] == (
+        f"2026-01-01 20260101 2026-01-01T00:00:00+00:00 {_iso(first.logical_date)}"
+    )
+    assert airflow_2[fourth.run_id] == (
+        f"2026-04-01 20260401 2026-04-01T00:00:00+00:00 {_iso(second.logical_date)}"
+    )
     # A DAG callback's context has them too.
-    assert (cli_any_db.dags / f"{second.run_id}.cb").read_text() == str(first.started_at)
+    assert (cli_any_db.dags / f"{second.run_id}.cb").read_text() == (
+        f"{first.started_at}|{first.logical_date}"
+    )

@@ -116,13 +116,16 @@ def test_a_raising_or_hanging_callback_is_logged_and_changes_nothing() -> None:
 
 
 def test_a_workloads_previous_success_fills_the_prev_success_context_values() -> None:
-    """run_try gives a try the previous successful run's interval and dates from its workload;
-    DAG.test() has no previous run, so there they are None."""
+    """run_try gives a try the previous successful run's interval, dates and logical date, and
+    the schedule's previous point, from its workload; DAG.test() has no previous run, so
+    there they are None."""
     names = (
         "prev_data_interval_start_success",
         "prev_data_interval_end_success",
         "prev_start_date_success",
         "prev_end_date_success",
+        "prev_execution_date_success",
+        "prev_execution_date",
     )
     with DAG("prev") as d:
         PythonOperator(
@@ -130,7 +133,9 @@ def test_a_workloads_previous_success_fills_the_prev_success_context_values() ->
             python_callable=lambda **context: [str(context[name]) for name in names],
         )
     day = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
-    previous = PreviousSuccess(day, day + dt.timedelta(days=1), day, day + dt.timedelta(hours=1))
+    previous = PreviousSuccess(
+        day, day + dt.timedelta(days=1), day, day + dt.timedelta(hours=1), logical_date=day
+    )
     workload = Workload(
         key=TaskInstanceKey("prev", "r", "t"),
         try_number=1,
@@ -138,9 +143,12 @@ def test_a_workloads_previous_success_fills_the_prev_success_context_values() ->
         dag_version_id=0,
         logical_date=day + dt.timedelta(days=2),
         conf={},
-        run_type="manual",
+        run_type="scheduled",
         log_path="",
+        data_interval_start=day + dt.timedelta(days=2),
+        data_interval_end=day + dt.timedelta(days=3),
         previous_success=previous,
+        previous_point=day + dt.timedelta(days=1),
     )
     value = decode_xcom(run_try(d, workload).xcoms["return_value"])
     assert value == [
@@ -148,5 +156,7 @@ def test_a_workloads_previous_success_fills_the_prev_success_context_values() ->
         str(day + dt.timedelta(days=1)),
         str(day),
         str(day + dt.timedelta(hours=1)),
+        str(day),
+        str(day + dt.timedelta(days=1)),
     ]
-    assert d.test().xcom("t") == ["None"] * 4
+    assert d.test().xcom("t") == ["None"] * 6

@@ -34,10 +34,11 @@ def test_a_workload_with_every_field_set_travels_whole() -> None:
         data_interval_end=WHEN + dt.timedelta(days=1),
         max_log_bytes=1024,
         enable_xcom_pickling=True,
-        previous_success=PreviousSuccess(WHEN, WHEN, WHEN, WHEN),
+        previous_success=PreviousSuccess(WHEN, WHEN, WHEN, WHEN, WHEN),
         first_poke_at=WHEN,
         next_method="execute_complete",
         next_kwargs='{"event": 1}',
+        previous_point=WHEN - dt.timedelta(days=1),
     )
     assert all(getattr(workload, f.name) != f.default for f in attrs.fields(Workload))
     decoded = decode_workload(encode_workload(workload))

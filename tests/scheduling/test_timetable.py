@@ -211,6 +211,31 @@ def test_no_schedule_or_no_start_date_never_runs() -> None:
     assert Timetable("@daily", None).next_run(None, utc(2030, 1, 1)) is None
 
 
+def test_previous_point_is_airflow_2s_prev_execution_date() -> None:
+    """Only schedules of data intervals have a point before a run: a cron's last point
+    strictly before its logical date (on the start_date's wall clock), a delta before it."""
+    from taskkit import (
+        CronDataIntervalTimetable,
+        CronTriggerTimetable,
+        DeltaDataIntervalTimetable,
+    )
+
+    monday = utc(2026, 5, 4, 8)
+    weekdays = Timetable("0 8 * * 1-5", utc(2026, 1, 1))
+    assert weekdays.previous_point(monday) == utc(2026, 5, 1, 8)  # the Friday before
+    assert weekdays.previous_point(monday + H) == monday  # off a point: the last one
+    assert Timetable("@daily", dt.datetime(2026, 1, 1, tzinfo=AMS)).previous_point(
+        utc(2026, 5, 4, 22)
+    ) == utc(2026, 5, 3, 22)  # Amsterdam's midnight, in summer time
+    assert Timetable(D, utc(2026, 1, 1)).previous_point(monday) == monday - D
+    table = CronDataIntervalTimetable("0 8 * * 1-5", timezone="UTC")
+    assert Timetable(table, utc(2026, 1, 1)).previous_point(monday) == utc(2026, 5, 1, 8)
+    delta = DeltaDataIntervalTimetable(dt.timedelta(hours=6))
+    assert Timetable(delta, utc(2026, 1, 1)).previous_point(monday) == monday - 6 * H
+    for schedule in (None, "@once", CronTriggerTimetable("@daily", timezone="UTC")):
+        assert Timetable(schedule, utc(2026, 1, 1)).previous_point(monday) is None
+
+
 def test_runs_between_is_inclusive_and_clipped_to_start_and_end(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
