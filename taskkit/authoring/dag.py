@@ -32,6 +32,7 @@ from taskkit.errors import (
 )
 from taskkit.model.dag import DagSpec
 from taskkit.model.graph import find_cycle, priority_weight_totals, topological_order
+from taskkit.model.schedules import CONTINUOUS
 from taskkit.model.timetables import Schedule
 
 if TYPE_CHECKING:
@@ -111,6 +112,8 @@ class DAG:
         self.end_date = end_date
         self.catchup = catchup
         self.max_active_runs = _positive_or_none(dag_id, "max_active_runs", max_active_runs)
+        if self.schedule == CONTINUOUS:
+            self.max_active_runs = _continuous_max_active_runs(dag_id, self.max_active_runs)
         self.max_active_tasks = _positive_or_none(dag_id, "max_active_tasks", max_active_tasks)
         self.params: ParamsDict = self._build_params(params)
         self.tags = _string_list(dag_id, "tags", tags or ())
@@ -425,6 +428,16 @@ def _positive_or_none(dag_id: str, name: str, value: int | None) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise DagDefinitionError(f"DAG {dag_id!r}: {name} must be an int >= 1, got {value!r}.")
     return value
+
+
+def _continuous_max_active_runs(dag_id: str, value: int | None) -> int:
+    """A "@continuous" DAG runs one run at a time: max_active_runs is 1, unset or not."""
+    if value is not None and value > 1:
+        raise DagDefinitionError(
+            f"DAG {dag_id!r}: schedule='@continuous' runs one run at a time, so it needs "
+            f"max_active_runs=1 (got {value}); set max_active_runs=1 or leave it out."
+        )
+    return 1
 
 
 def _optional_str(dag_id: str, name: str, value: Any) -> str | None:

@@ -166,6 +166,33 @@ class RunMethods(UnitOfWork):
         with self._read() as session:
             return {dag_id: as_aware_utc(latest) for dag_id, latest in session.execute(query).all()}
 
+    def latest_scheduled_run(self, dag_id: str) -> RunRecord | None:
+        """The DAG's scheduled run with the latest logical date, if any."""
+        query = (
+            select(*_RUN_COLUMNS)
+            .where(DagRunRow.dag_id == dag_id, DagRunRow.run_type == RunType.SCHEDULED)
+            .order_by(DagRunRow.logical_date.desc(), DagRunRow.id.desc())
+            .limit(1)
+        )
+        with self._read() as session:
+            row = session.execute(query).first()
+        return None if row is None else RunRecord(**row._asdict())
+
+    def has_active_runs(self, dag_id: str) -> bool:
+        """Whether the DAG has a queued or running run that is not a backfill's: what a
+        "@continuous" DAG waits for before its next run, as Airflow counts them."""
+        query = (
+            select(DagRunRow.id)
+            .where(
+                DagRunRow.dag_id == dag_id,
+                DagRunRow.state.in_(ACTIVE_RUN_STATES),
+                DagRunRow.run_type != RunType.BACKFILL,
+            )
+            .limit(1)
+        )
+        with self._read() as session:
+            return session.execute(query).first() is not None
+
     def run_state_counts(
         self, dag_ids: Collection[str] | None = None
     ) -> dict[str, dict[RunState, int]]:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-#: Airflow's presets and the cron expressions they stand for ("@once" has none).
+#: "As often as possible, one run at a time" (Airflow's ContinuousTimetable).
+CONTINUOUS = "@continuous"
+
+#: Airflow's presets and the cron expressions they stand for ("@once" and "@continuous" have
+#: none).
 PRESETS: dict[str, str | None] = {
     "@once": None,
+    CONTINUOUS: None,
     "@hourly": "0 * * * *",
     "@daily": "0 0 * * *",
     "@weekly": "0 0 * * 0",

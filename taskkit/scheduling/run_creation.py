@@ -18,6 +18,7 @@ import attrs
 import structlog
 
 from taskkit.errors import DagVersionUnloadableError, DuplicateRunError
+from taskkit.model.schedules import CONTINUOUS
 from taskkit.scheduling.timetable import PlannedRun, Timetable
 from taskkit.states import RunType
 
@@ -124,6 +125,8 @@ class RunCreator:
         up to date.
         """
         plan = self._plan(dag, version_id, spec, now)
+        if plan.timetable.schedule == CONTINUOUS:
+            return self._create_continuous(dag.dag_id, version_id, spec, plan, now)
         created = 0
         while created < min(room, MAX_RUNS_PER_REFRESH):
             due = plan.next
@@ -135,6 +138,37 @@ class RunCreator:
             plan.next = plan.timetable.next_run(plan.last, now)
         self._publish(dag.dag_id, plan.next)
         self._wake_for_next(dag.dag_id)  # if still due (no room left): the next refresh
+        return created
+
+    def _create_continuous(
+        self, dag_id: str, version_id: int, spec: DagSpec, plan: _Plan, now: dt.datetime
+    ) -> int:
+        """A "@continuous" DAG's next run, once it has no active run (Airflow's rule: one at
+        a time, backfills aside), covering from its last scheduled run's interval end to now.
+
+        Both are read from the metastore each time, so several schedulers agree: two
+        that create it at once make the same run, and the second finds it exists. Until
+        end_date the DAG stays due, so each refresh looks again.
+        """
+        created = 0
+        if not self.store.has_active_runs(dag_id):
+            last = self.store.latest_scheduled_run(dag_id)
+            due = (
+                plan.timetable.next_run(None, now)
+                if last is None
+                else plan.timetable.next_run(
+                    last.logical_date, now, last_end=last.data_interval_end
+                )
+            )
+            plan.next = due
+            if due is not None and due.run_after <= now:
+                created = int(self._create(dag_id, version_id, spec, due))
+                plan.last = due.logical_date
+                plan.next = plan.timetable.next_run(
+                    due.logical_date, now, last_end=due.data_interval_end
+                )
+        self._publish(dag_id, plan.next)
+        self._wake_for_next(dag_id)
         return created
 
     def _wake_for_next(self, dag_id: str) -> None:

@@ -33,7 +33,7 @@ import attrs
 
 from taskkit.errors import ScheduleError
 from taskkit.model.assets import AssetOrTimeSchedule, BaseAsset
-from taskkit.model.schedules import PRESETS
+from taskkit.model.schedules import CONTINUOUS, PRESETS
 from taskkit.model.timetables import (
     TIMETABLES,
     AnyTimetable,
@@ -145,7 +145,11 @@ class Timetable:
     # -- runs --------------------------------------------------------------------------
 
     def next_run(
-        self, last_logical_date: dt.datetime | None, now: dt.datetime
+        self,
+        last_logical_date: dt.datetime | None,
+        now: dt.datetime,
+        *,
+        last_end: dt.datetime | None = None,
     ) -> PlannedRun | None:
         """The next scheduled run to create after `last_logical_date`, due yet or not.
 
@@ -154,8 +158,11 @@ class Timetable:
         start_date when there is none), so history fills one interval at a time,
         oldest first. Without catchup, intervals that ended before the latest
         ended one are skipped: a DAG unpaused after a week runs once, not 7 times.
-        A timetable object follows its own rules (timetable_rules).
+        A timetable object follows its own rules (timetable_rules). "@continuous"
+        needs the last run's data interval end, `last_end` (`_continuous_run`).
         """
+        if self.schedule == CONTINUOUS:
+            return self._continuous_run(last_logical_date, last_end, now)
         if self.table is not None:
             return next_planned(self.table, self.window, last_logical_date, now)
         first = self.first_point()
@@ -173,6 +180,27 @@ class Timetable:
             return None
         end = self.point_after(begin)
         return PlannedRun(begin, end, end)
+
+    def _continuous_run(
+        self, last_logical_date: dt.datetime | None, last_end: dt.datetime | None, now: dt.datetime
+    ) -> PlannedRun | None:
+        """ "@continuous", as Airflow's ContinuousTimetable: the next run covers from the last
+        run's interval end to now and is due at once (the first: from start_date, or now
+        without one). That only one runs at a time is the run creator's part."""
+        now = as_utc(now)
+        start_date = now if self.start_date is None else self._start()
+        if last_logical_date is None:
+            start, end = start_date, max(start_date, now)
+        else:
+            previous_start = as_utc(last_logical_date)
+            previous_end = previous_start if last_end is None else as_utc(last_end)
+            if previous_end > now:  # a start_date in the future: Airflow's rule, kept
+                start, end = start_date, start_date + (previous_end - previous_start)
+            else:
+                start, end = previous_end, now
+        if self.end_date is not None and end > as_utc(self.end_date):
+            return None
+        return PlannedRun(start, end, end)
 
     def _latest_ended_start(self, now: dt.datetime, first: dt.datetime) -> dt.datetime | None:
         """The start of the latest interval that ended by `now` (within end_date), if any."""
@@ -196,6 +224,11 @@ class Timetable:
         """
         if self.table is not None:
             return self._table_runs_between(self.table, earliest, latest)
+        if self.schedule == CONTINUOUS:
+            raise ScheduleError(
+                "a '@continuous' DAG has no intervals to backfill (each run covers the time "
+                "since the last one); use `taskkit dags trigger` for a run of your own."
+            )
         first = self.first_point()
         if self.schedule is None or first is None:
             raise ScheduleError(
@@ -282,12 +315,12 @@ class Timetable:
         """The scheduled run after the one at `logical_date`, whatever the start/end dates.
 
         For LatestOnlyOperator: None when the schedule has no run after it
-        (no schedule, "@once", the last event).
+        (no schedule, "@once", "@continuous", the last event).
         """
         if self.table is not None:
             window = Window(None, None, catchup=True)
             return next_planned(self.table, window, logical_date, logical_date)
-        if self.schedule is None or self.schedule == "@once":
+        if self.schedule is None or self.schedule in {"@once", CONTINUOUS}:
             return None
         start = as_utc(logical_date).astimezone(self.zone)
         anchored = attrs.evolve(self, start_date=start, end_date=None, catchup=True)

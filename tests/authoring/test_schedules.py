@@ -40,10 +40,27 @@ def test_bad_schedules_fail_at_definition_time(kwargs: dict[str, object], messag
     assert "DAG 'bad'" in str(caught.value)
 
 
+def test_a_continuous_dag_runs_one_run_at_a_time() -> None:
+    """ "@continuous" sets max_active_runs to 1 and refuses more, naming the fix (Airflow
+    refuses any max_active_runs above 1 too, its default 16 included)."""
+    assert DAG("always", schedule="@continuous", start_date=START).max_active_runs == 1
+    assert DAG("always", schedule="@continuous", max_active_runs=1).max_active_runs == 1
+    with pytest.raises(DagDefinitionError, match=r"needs max_active_runs=1 \(got 3\)"):
+        DAG("always", schedule="@continuous", start_date=START, max_active_runs=3)
+
+
 def test_good_schedules_are_kept_as_given() -> None:
     """Presets, cron strings, timedeltas, None and aware start dates in any zone are accepted."""
     zone = ZoneInfo("Asia/Kolkata")
-    for schedule in [None, "@once", "@hourly", "@yearly", "30 2 * * 1-5", dt.timedelta(minutes=5)]:
+    for schedule in [
+        None,
+        "@once",
+        "@continuous",
+        "@hourly",
+        "@yearly",
+        "30 2 * * 1-5",
+        dt.timedelta(minutes=5),
+    ]:
         dag = DAG("good", schedule=schedule, start_date=START.replace(tzinfo=zone))
         assert dag.schedule == schedule
     end = START.replace(tzinfo=zone) + dt.timedelta(days=1)

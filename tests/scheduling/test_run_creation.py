@@ -6,10 +6,11 @@ import datetime as dt
 from collections import Counter
 
 from taskkit import DAG, EmptyOperator
-from taskkit.metastore import Metastore
+from taskkit.metastore import Metastore, RunRecord
 from taskkit.model.dag import DagSpec
 from taskkit.scheduling.dag_flags import DagFlagBook
 from taskkit.scheduling.run_creation import RunCreator
+from taskkit.states import RunState, RunType
 
 T0 = dt.datetime(2026, 3, 1, 10, 30, tzinfo=dt.timezone.utc)
 
@@ -96,3 +97,44 @@ def test_a_dag_unpaused_before_its_next_run_still_gets_that_run(metastore: Metas
     assert len(metastore.list_active_runs()) == 2
     refresh(T0 + dt.timedelta(minutes=91))  # 12:01: the next one comes on time
     assert len(metastore.list_active_runs()) == 3
+
+
+def test_a_continuous_dag_gets_its_next_run_once_it_has_no_active_one(metastore: Metastore) -> None:
+    """ "@continuous": a run, then none while it (or a manual run) is queued or running, a
+    backfill aside; then the next, from the last one's interval end to now."""
+    with DAG("always", schedule="@continuous", start_date=T0 - dt.timedelta(hours=1)) as d:
+        EmptyOperator(task_id="noop")
+    assert d.max_active_runs == 1
+    version = metastore.save_dag_version("always", "/dags/a.py", b"p", "h", "sig")
+    creator, book = RunCreator(metastore), DagFlagBook()
+
+    def refresh(now: dt.datetime) -> list[RunRecord]:
+        creator.create_due_runs(
+            book.flags,
+            book.refresh(metastore, now),
+            waiting=Counter(),
+            spec_of=lambda _: d.spec,
+            default_max_active_runs=16,
+            now=now,
+        )
+        return sorted(metastore.list_runs("always"), key=lambda r: r.logical_date)
+
+    (first,) = refresh(T0)
+    assert (first.run_type, first.logical_date) == (RunType.SCHEDULED, T0 - dt.timedelta(hours=1))
+    assert first.data_interval_end == T0
+    assert len(refresh(T0 + dt.timedelta(seconds=1))) == 1  # the first is still queued
+    metastore.set_run_state("always", first.run_id, RunState.SUCCESS)
+    for run_type in (RunType.MANUAL, RunType.BACKFILL):
+        metastore.create_run(
+            "always",
+            run_type.value,
+            T0 - dt.timedelta(days=1),
+            run_type=run_type,
+            dag_version_id=version.version_id,
+            tasks=list(d.spec.tasks.values()),
+        )
+    assert len(refresh(T0 + dt.timedelta(seconds=2))) == 3  # waits for the manual run
+    metastore.set_run_state("always", "manual", RunState.SUCCESS)
+    later = T0 + dt.timedelta(seconds=3)
+    *_, second = [r for r in refresh(later) if r.run_type is RunType.SCHEDULED]
+    assert (second.logical_date, second.data_interval_end) == (T0, later)  # backfill aside

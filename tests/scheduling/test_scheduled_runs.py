@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import signal
 from typing import Any
@@ -38,6 +39,43 @@ def _most_runs_at_once(runs: list[RunRecord]) -> int:
         if r.started_at is not None and r.ended_at is not None
     ]
     return max_overlap(spans)
+
+
+def test_a_continuous_dag_runs_one_run_after_another_until_its_end_date(home: Home) -> None:
+    """ "@continuous": one run at a time, the next as soon as the last ends, each covering the
+    time since the last one's interval ended (the first from start_date), until end_date."""
+    start = _hours_ago(2)
+    end = dt.datetime.now(UTC) + dt.timedelta(seconds=3)
+    home.write_dag(
+        "always",
+        f"""
+        @dag(schedule="@continuous", start_date={_lit(start)}, end_date={_lit(end)})
+        def always():
+            @task
+            def record(data_interval_start=None, ti=None):
+                began = time.time()
+                time.sleep(0.2)
+                note(ti, began, dis=data_interval_start.isoformat())
+
+            record()
+
+        always()
+        """,
+    )
+    home.sync()
+    home.run_scheduler()  # exits once end_date has passed and the last run is done
+    assert dt.datetime.now(UTC) > end
+    runs = sorted(home.store.list_runs("always"), key=lambda r: r.logical_date)
+    assert len(runs) >= 2
+    assert all(r.run_type is RunType.SCHEDULED and r.state is RunState.SUCCESS for r in runs)
+    assert runs[0].logical_date == start
+    for before, after in itertools.pairwise(runs):
+        assert after.logical_date == before.data_interval_end  # contiguous intervals
+        assert before.ended_at is not None and after.started_at is not None
+        assert after.started_at >= before.ended_at  # one at a time
+    assert all(r.data_interval_end is not None and r.data_interval_end <= end for r in runs)
+    seen = {line["run"]: line["dis"] for line in _lines(home)}
+    assert seen == {r.run_id: r.logical_date.isoformat() for r in runs}
 
 
 def test_catchup_creates_every_missed_interval_with_its_context(home: Home) -> None:

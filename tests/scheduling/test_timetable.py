@@ -211,6 +211,31 @@ def test_no_schedule_or_no_start_date_never_runs() -> None:
     assert Timetable("@daily", None).next_run(None, utc(2030, 1, 1)) is None
 
 
+def test_continuous_runs_cover_the_time_since_the_last_run_and_are_due_at_once() -> None:
+    """ "@continuous" as Airflow's ContinuousTimetable: the first run from start_date to now,
+    each next one from the last one's interval end to now; none past end_date; no backfill."""
+    now = utc(2026, 5, 4, 8, 30)
+    table = Timetable("@continuous", utc(2026, 5, 1), end_date=utc(2026, 5, 5))
+    assert table.next_run(None, now) == PlannedRun(utc(2026, 5, 1), now, now)
+    last_end = utc(2026, 5, 4, 8, 29)
+    assert table.next_run(utc(2026, 5, 4, 8), now, last_end=last_end) == PlannedRun(
+        last_end, now, now
+    )
+    assert table.next_run(utc(2026, 5, 4, 8), utc(2026, 5, 5, 0, 1), last_end=last_end) is None
+    # A start_date ahead: the first run waits for it.
+    ahead = Timetable("@continuous", utc(2026, 6, 1))
+    assert ahead.next_run(None, now) == PlannedRun(
+        utc(2026, 6, 1), utc(2026, 6, 1), utc(2026, 6, 1)
+    )
+    # No start_date: from now (Airflow 3 needs none here).
+    assert Timetable("@continuous", None).next_run(None, now) == PlannedRun(now, now, now)
+    with pytest.raises(ScheduleError, match="no intervals to backfill"):
+        table.runs_between(utc(2026, 5, 1), utc(2026, 5, 2))
+    assert table.manual_interval(now) == (now, now)
+    assert table.following(utc(2026, 5, 4)) is None  # LatestOnlyOperator proceeds
+    assert table.previous_point(utc(2026, 5, 4)) is None
+
+
 def test_previous_point_is_airflow_2s_prev_execution_date() -> None:
     """Only schedules of data intervals have a point before a run: a cron's last point
     strictly before its logical date (on the start_date's wall clock), a delta before it."""
