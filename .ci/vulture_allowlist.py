@@ -100,3 +100,6 @@ _.getboolean
 _.getint
 _.getfloat
 _.getsection
+
+# RetryDecision.retry(delay, reason): what a RetryPolicy of a user's own returns.
+_.retry

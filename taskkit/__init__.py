@@ -55,6 +55,11 @@ _EXPORTS: dict[str, str] = {
     "ExternalPythonOperator": "taskkit.authoring.isolated_python",
     "BranchPythonVirtualenvOperator": "taskkit.authoring.isolated_python",
     "BranchExternalPythonOperator": "taskkit.authoring.isolated_python",
+    "RetryPolicy": "taskkit.authoring.retry_policy",
+    "ExceptionRetryPolicy": "taskkit.authoring.retry_policy",
+    "RetryRule": "taskkit.authoring.retry_policy",
+    "RetryAction": "taskkit.authoring.retry_policy",
+    "RetryDecision": "taskkit.authoring.retry_policy",
     "setup": "taskkit.authoring.decorators",
     "teardown": "taskkit.authoring.decorators",
     "AirflowException": "taskkit.errors",
@@ -172,6 +177,7 @@ __all__ = [
     "EdgeModifier",
     "EmptyOperator",
     "EventsTimetable",
+    "ExceptionRetryPolicy",
     "ExternalPythonOperator",
     "ExternalTaskMarker",
     "ExternalTaskSensor",
@@ -188,6 +194,10 @@ __all__ = [
     "PythonOperator",
     "PythonSensor",
     "PythonVirtualenvOperator",
+    "RetryAction",
+    "RetryDecision",
+    "RetryPolicy",
+    "RetryRule",
     "RunState",
     "ShortCircuitOperator",
     "State",
@@ -256,6 +266,13 @@ if TYPE_CHECKING:
         PythonOperator,
     )
     from taskkit.authoring.params import Param, ParamsDict
+    from taskkit.authoring.retry_policy import (
+        ExceptionRetryPolicy,
+        RetryAction,
+        RetryDecision,
+        RetryPolicy,
+        RetryRule,
+    )
     from taskkit.authoring.sensor import BaseSensorOperator, PokeReturnValue, PythonSensor
     from taskkit.authoring.taskgroup import TaskGroup, task_group
     from taskkit.authoring.time_branching import (

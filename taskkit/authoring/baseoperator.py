@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from taskkit.authoring.dag import DAG
     from taskkit.authoring.decorators import XComArg
     from taskkit.authoring.mapping import OperatorPartial
+    from taskkit.authoring.retry_policy import RetryPolicy
     from taskkit.authoring.taskgroup import TaskGroup
 
 #: A task callback: called with the try's context.
@@ -107,6 +108,7 @@ class BaseOperator(DependencyMixin, LoggingMixin):
         retry_delay: dt.timedelta | float = NOTSET,
         retry_exponential_backoff: bool = NOTSET,
         max_retry_delay: dt.timedelta | float | None = NOTSET,
+        retry_policy: RetryPolicy | None = NOTSET,
         pool: str = NOTSET,
         pool_slots: int = NOTSET,
         priority_weight: int = NOTSET,
@@ -179,6 +181,7 @@ class BaseOperator(DependencyMixin, LoggingMixin):
             "retry_delay": retry_delay,
             "retry_exponential_backoff": retry_exponential_backoff,
             "max_retry_delay": max_retry_delay,
+            "retry_policy": retry_policy,
             "pool": pool,
             "pool_slots": pool_slots,
             "priority_weight": priority_weight,
@@ -290,6 +293,27 @@ class BaseOperator(DependencyMixin, LoggingMixin):
         )
         for name in _CALLBACKS:
             setattr(self, name, self._callbacks(name, values[name]))
+        self.retry_policy: RetryPolicy | None = self._check_retry_policy(values["retry_policy"])
+
+    def _check_retry_policy(self, policy: Any) -> RetryPolicy | None:
+        """A policy with an `evaluate` method, or None; a rule's exception path that imports
+        nothing here leaves a DAG warning (it never matches where it does not import)."""
+        if policy is None:
+            return None
+        if not callable(getattr(policy, "evaluate", None)):
+            raise self._fail(
+                f"retry_policy must be a RetryPolicy (ExceptionRetryPolicy(rules=[...]), or a "
+                f"subclass with evaluate()); got {policy!r}."
+            )
+        unresolved = getattr(policy, "unresolved", None)
+        for path in unresolved() if callable(unresolved) else ():
+            self._warn_once(
+                f"DAG {self.dag.dag_id!r}: retry_policy exception {path!r} ",
+                f"DAG {self.dag.dag_id!r}: retry_policy exception {path!r} (task "
+                f"{self.task_id!r}) cannot be imported here, and its rule matches nothing where "
+                "that import fails; check the spelling, or install its package where tasks run.",
+            )
+        return policy  # type: ignore[no-any-return]
 
     def _accept_airflow_only(self, arguments: Mapping[str, Any]) -> None:
         """Airflow-only arguments become a DAG warning; anything else is a mistake."""

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from taskkit.authoring.baseoperator import BaseOperator
     from taskkit.authoring.context import Context
     from taskkit.authoring.dag import DAG
+    from taskkit.authoring.retry_policy import RetryPolicy
     from taskkit.execution.workload import Workload
 
 
@@ -480,16 +481,57 @@ def execute_try(
             raise
         traceback.print_exc()
         context["exception"] = exc  # what failure and retry callbacks read, as in Airflow
+        # As in Airflow, a sensor's timeout fails the task without using its retries, and
+        # neither it nor AirflowFailException asks the retry policy.
+        retryable, retry_delay = True, None
+        if isinstance(exc, (AirflowFailException, AirflowSensorTimeout)):
+            retryable = False
+        elif (policy := getattr(operator, "retry_policy", None)) is not None:
+            retryable, retry_delay = _ask_retry_policy(policy, exc, context)
         return TryResult(
             TryOutcome.FAILED,
             error=f"{type(exc).__name__}: {exc}",
             duration_s=time.perf_counter() - started,
-            # As in Airflow, a sensor's timeout fails the task without using its retries.
-            retryable=not isinstance(exc, (AirflowFailException, AirflowSensorTimeout)),
+            retryable=retryable,
             rendered_fields=shown,
+            retry_delay=retry_delay,
         ), None
     duration = time.perf_counter() - started
     return TryResult(TryOutcome.SUCCESS, duration_s=duration, rendered_fields=shown), value
+
+
+def _ask_retry_policy(
+    policy: RetryPolicy, exc: BaseException, context: Context
+) -> tuple[bool, dt.timedelta | None]:
+    """(retryable, the policy's delay) for a failed try, as its task's retry policy decides.
+
+    A policy that raises or returns no RetryDecision leaves the task's own retry
+    rules in charge, as in Airflow; the try's log says why.
+    """
+    # Lazy: only a task with a retry policy fails through here.
+    from taskkit.authoring.retry_policy import RetryAction, RetryDecision
+
+    ti = context["ti"]
+    try:
+        # Airflow's max_tries counts the retries alone.
+        decision = policy.evaluate(
+            exception=exc, try_number=ti.try_number, max_tries=ti.max_tries - 1, context=context
+        )
+    except Exception:
+        traceback.print_exc()
+        print("Retry policy failed; the task's own retry rules apply.")
+        return True, None
+    if not isinstance(decision, RetryDecision):
+        print(
+            f"Retry policy returned {decision!r}, not a RetryDecision; "
+            "the task's own retry rules apply."
+        )
+        return True, None
+    if decision.reason:
+        print(f"Retry policy: {decision.action.value} ({decision.reason})")
+    if decision.action is RetryAction.FAIL:
+        return False, None
+    return True, decision.retry_delay if decision.action is RetryAction.RETRY else None
 
 
 def render_fields(operator: BaseOperator, context: Context) -> BaseOperator:

@@ -102,3 +102,6 @@ class TryResult:
     rendered_map_index: str | None = None
     #: SUCCESS only: the asset events of the task's outlets, for the scheduler to record.
     asset_events: tuple[AssetEventSpec, ...] = ()
+    #: FAILED and retryable only: the wait before the next try that the task's retry
+    #: policy chose, used as it is (no backoff, no max_retry_delay), as in Airflow.
+    retry_delay: dt.timedelta | None = None

@@ -488,7 +488,9 @@ class RunEngine:
         elif outcome is TryOutcome.FAILED and not result.retryable:
             decided = after_try(spec, spec.max_tries, outcome, now)
         else:
-            decided = after_try(spec, try_number, outcome, now, retry_delay)
+            decided = after_try(
+                spec, try_number, outcome, now, retry_delay, policy_delay=result.retry_delay
+            )
         if decided.state is not State.UP_FOR_RESCHEDULE:
             ti.first_poke_at = None
         ti.next_method = deferral.next_method if deferral else None

@@ -50,15 +50,25 @@ def after_try(
     outcome: TryOutcome,
     now: dt.datetime,
     retry_delay: dt.timedelta | None = None,
+    *,
+    policy_delay: dt.timedelta | None = None,
 ) -> TryTransition:
-    """The state a task instance moves to once try number `try_number` ended."""
+    """The state a task instance moves to once try number `try_number` ended.
+
+    `retry_delay` replaces the task's own (backoff and max_retry_delay still
+    apply: DAG.test()'s); `policy_delay`, a retry policy's choice, is the
+    wait itself, as Airflow uses it.
+    """
     if outcome is TryOutcome.SUCCESS:
         return TryTransition(State.SUCCESS)
     if outcome is TryOutcome.SKIPPED:
         return TryTransition(State.SKIPPED)
     if try_number < task.max_tries:
         try:
-            at = now + retry_delay_for(task, try_number, retry_delay)
+            if policy_delay is not None and retry_delay is None:
+                at = now + policy_delay
+            else:
+                at = now + retry_delay_for(task, try_number, retry_delay)
         except OverflowError:
             at = dt.datetime.max.replace(tzinfo=now.tzinfo)
         return TryTransition(State.UP_FOR_RETRY, next_retry_at=at)

@@ -318,6 +318,54 @@ def test_retries_until_success(any_home: Home) -> None:
     assert (summary.tries, summary.failed_tries) == (3, 2)
 
 
+def test_a_retry_policy_decides_in_the_try_and_the_scheduler_follows(any_home: Home) -> None:
+    """The policy runs in the try's process: a FAIL uses none of the task's retries, and a
+    RETRY's delay replaces the task's retry_delay (0 here) for the next try."""
+    any_home.write_dag(
+        "policed",
+        """
+        from taskkit import ExceptionRetryPolicy, RetryAction, RetryRule
+
+        POLICY = ExceptionRetryPolicy(rules=[
+            RetryRule(exception=ConnectionError, retry_delay=dt.timedelta(seconds=1.5),
+                      reason="the service is restarting"),
+            RetryRule(exception="builtins.PermissionError", action=RetryAction.FAIL),
+        ])
+
+        @dag(schedule=None, start_date=dt.datetime(2026, 1, 1),
+             default_args={"retries": 3, "retry_delay": dt.timedelta(0), "retry_policy": POLICY})
+        def policed():
+            @task
+            def flaky(ti=None):
+                note(ti, time.time())
+                if ti.try_number == 1:
+                    raise ConnectionError("refused")
+
+            @task
+            def denied(ti=None):
+                note(ti, time.time())
+                raise PermissionError("no access")
+
+            flaky()
+            denied()
+
+        policed()
+        """,
+    )
+    any_home.sync()
+    run = any_home.trigger("policed")
+    any_home.run_scheduler()
+    tis = any_home.tis("policed", run.run_id)
+    assert (tis["flaky"].state, tis["flaky"].try_number) == (State.SUCCESS, 2)
+    assert (tis["denied"].state, tis["denied"].try_number) == (State.FAILED, 1)
+    first, second = sorted(
+        (t for t in any_home.tries("policed") if t.task == "flaky"), key=lambda t: t.try_number
+    )
+    assert second.start - first.end >= 1.5  # the policy's delay, not the task's 0
+    log = any_home.log_text("policed", run.run_id, "flaky", 1)
+    assert "Retry policy: retry (the service is restarting)" in log
+
+
 def test_impossible_pool_requests_fail_at_once(home: Home) -> None:
     """A task in a missing pool or needing more slots than its pool has fails with the reason."""
     home.write_dag(

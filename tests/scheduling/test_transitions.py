@@ -44,6 +44,22 @@ def test_an_override_replaces_the_tasks_delay() -> None:
     assert transition.next_retry_at == NOW
 
 
+def test_a_retry_policys_delay_is_the_wait_itself() -> None:
+    """As in Airflow: no backoff and no max_retry_delay on it; DAG.test()'s override still
+    wins, and it never adds a try past the task's retries."""
+    task = TaskSpec(
+        "t", retries=3, retry_delay=MIN, retry_exponential_backoff=True, max_retry_delay=2 * MIN
+    )
+    hour = dt.timedelta(hours=1)
+    assert after_try(task, 3, TryOutcome.FAILED, NOW, policy_delay=hour).next_retry_at == (
+        NOW + hour
+    )
+    zero = dt.timedelta(0)
+    overridden = after_try(task, 1, TryOutcome.FAILED, NOW, zero, policy_delay=hour)
+    assert overridden.next_retry_at == NOW
+    assert after_try(task, 4, TryOutcome.FAILED, NOW, policy_delay=hour).state is State.FAILED
+
+
 @pytest.mark.parametrize(("try_number", "minutes"), [(1, 1), (2, 2), (3, 4), (4, 8)])
 def test_exponential_backoff_doubles_the_delay_each_try(try_number: int, minutes: int) -> None:
     """With retry_exponential_backoff the delay is retry_delay * 2**(try_number - 1)."""
