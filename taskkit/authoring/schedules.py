@@ -7,7 +7,7 @@ from typing import Any
 
 from taskkit.errors import AssetDefinitionError, ScheduleError
 from taskkit.model.assets import AssetOrTimeSchedule, BaseAsset, as_condition, asset_condition
-from taskkit.model.schedules import PRESETS
+from taskkit.model.schedules import CONTINUOUS, PRESETS
 from taskkit.model.timetables import (
     TIMETABLES,
     DeltaDataIntervalTimetable,
@@ -90,6 +90,12 @@ def _asset_schedule(
 ) -> Schedule:
     """An asset condition (a list means all of them), or assets-or-time with a valid timetable."""
     if isinstance(schedule, AssetOrTimeSchedule):
+        if schedule.timetable == CONTINUOUS:
+            raise ScheduleError(
+                f"DAG {dag_id!r}: AssetOrTimeSchedule cannot run '@continuous' (that already "
+                "runs whenever the last run ended); use schedule='@continuous' alone, or a "
+                "timetable."
+            )
         timetable = validate_schedule(dag_id, schedule.timetable, start_date, end_date)
         return AssetOrTimeSchedule(timetable=timetable, assets=schedule.assets)
     try:

@@ -105,7 +105,6 @@ class RunLoader:
             xcoms,
             max_map_length=self.max_map_length,
         )
-        spec = engine.spec
         return ActiveRun(
             id=record.id,
             dag_id=record.dag_id,
@@ -120,7 +119,7 @@ class RunLoader:
             previous_point=(
                 None
                 if record.run_type == RunType.MANUAL
-                else Timetable.of(spec).previous_point(record.logical_date)
+                else Timetable.of(engine.spec).previous_point(record.logical_date)
             ),
         )
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from taskkit import DAG
+from taskkit import DAG, Asset, AssetOrTimeSchedule
 from taskkit.errors import DagDefinitionError, ScheduleError
 
 START = dt.datetime(2026, 1, 1)
@@ -47,6 +47,9 @@ def test_a_continuous_dag_runs_one_run_at_a_time() -> None:
     assert DAG("always", schedule="@continuous", max_active_runs=1).max_active_runs == 1
     with pytest.raises(DagDefinitionError, match=r"needs max_active_runs=1 \(got 3\)"):
         DAG("always", schedule="@continuous", start_date=START, max_active_runs=3)
+    wrapped = AssetOrTimeSchedule(timetable="@continuous", assets=Asset("s3://bucket/orders"))
+    with pytest.raises(ScheduleError, match="AssetOrTimeSchedule cannot run '@continuous'"):
+        DAG("always", schedule=wrapped, start_date=START)
 
 
 def test_good_schedules_are_kept_as_given() -> None:
