@@ -100,10 +100,23 @@ def _encode(value: object, path: str, depth: int) -> object:
         items = [_encode(x, f"{path}{{}}", depth + 1) for x in value]
         items.sort(key=lambda item: json.dumps(item, sort_keys=True))  # same value, same bytes
         return _tagged("set" if type(value) is set else "frozenset", items)
-    encoder = _SCALARS.get(type(value)) or _SCALARS_BY_NAME.get(_type_name(value))
+    encoder = (
+        _SCALARS.get(type(value))
+        or _SCALARS_BY_NAME.get(_type_name(value))
+        or _subclass_scalar(value)
+    )
     if encoder is not None:
         return _tagged(encoder[0], encoder[1](value))
     return _encode_object(value, path, depth)
+
+
+def _subclass_scalar(value: object) -> tuple[str, Callable[[Any], object]] | None:
+    """The encoder of the standard type a subclass extends (pendulum's DateTime, Date, Time
+    and Duration, which Airflow DAGs return): it is read back as that plain type."""
+    for base in (dt.datetime, dt.date, dt.time, dt.timedelta):  # datetime is a date: first
+        if isinstance(value, base):
+            return _SCALARS[base]
+    return None
 
 
 def _encode_dict(value: dict[object, object], path: str, depth: int) -> object:

@@ -226,7 +226,9 @@ class _TestRun:
             end,
             previous_point=previous_point,
         )
-        self.base = base_context(self.run_info, dag.params)  # shared by every try, built once
+        self.base = base_context(
+            self.run_info, dag.params, pendulum_dates=getattr(dag, "pendulum_dates", False)
+        )  # shared by every try, built once
         self.output = _Output()
         self.pools = {DEFAULT_POOL: DEFAULT_POOL_SLOTS, **(pools or {})}
         self.parallelism = parallelism or DEFAULT_PARALLELISM

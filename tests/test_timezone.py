@@ -87,3 +87,18 @@ def test_a_dag_keeps_plain_datetimes_of_subclassed_dates() -> None:
     assert dag.start_date == start
     assert dag.start_date.tzinfo is AMSTERDAM
     assert type(dag.end_date) is dt.datetime
+
+
+def test_pendulums_own_zones_become_plain_ones_too() -> None:
+    """pendulum's Timezone and FixedTimezone are pendulum classes: the DAG keeps a ZoneInfo of
+    the same name, or a fixed offset, so its pickle never needs pendulum."""
+    import pickle
+
+    import pendulum
+
+    named = DAG("named", start_date=pendulum.datetime(2026, 7, 1, tz="Europe/Paris"))
+    fixed = DAG("fixed", start_date=pendulum.datetime(2026, 7, 1, tz=pendulum.fixed_timezone(3600)))
+    assert named.start_date == pendulum.datetime(2026, 7, 1, tz="Europe/Paris")
+    assert named.start_date.tzinfo == ZoneInfo("Europe/Paris")
+    assert fixed.start_date.tzinfo == dt.timezone(dt.timedelta(hours=1))
+    assert b"pendulum" not in pickle.dumps((named.start_date, fixed.start_date))

@@ -11,6 +11,7 @@ import threading
 import uuid
 
 import attrs
+import pendulum
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -130,6 +131,23 @@ def test_a_plain_value_is_readable_json() -> None:
     """Plain data is stored as ordinary JSON, readable by any tool."""
     data, _ = xcom_codec.encode_xcom({"rows": 3, "names": ["a"]}, allow_pickle=False, key=None)
     assert data == b'{"rows": 3, "names": ["a"]}'
+
+
+def test_pendulums_dates_are_stored_as_the_plain_values_they_extend() -> None:
+    """A task that returns pendulum's DateTime, Date or Duration (as Airflow DAGs do) pushes
+    JSON, read back as datetime, date and timedelta, equal to what it pushed."""
+    pushed = {
+        "at": pendulum.datetime(2026, 7, 1, 9, tz="Europe/Paris"),
+        "utc": pendulum.instance(dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)),
+        "day": pendulum.date(2026, 1, 2),
+        "took": pendulum.duration(hours=2),
+    }
+    data, encoding = xcom_codec.encode_xcom(pushed, allow_pickle=False, key=None)
+    assert encoding is XComEncoding.JSON
+    pulled = xcom_codec.decode_xcom(data, encoding, key=None)
+    assert pulled == pushed
+    assert [type(v) for v in pulled.values()] == [dt.datetime, dt.datetime, dt.date, dt.timedelta]
+    assert pulled["at"].tzinfo.key == "Europe/Paris"  # the zone by name, not an offset
 
 
 def test_unsupported_value_fails_naming_the_type_and_the_setting() -> None:

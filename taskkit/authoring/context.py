@@ -137,13 +137,19 @@ TaskInstance = TaskInstanceInfo
 DagRun = DagRunInfo
 
 
-def base_context(run: DagRunInfo, params: Mapping[str, Any]) -> Context:
+def base_context(
+    run: DagRunInfo, params: Mapping[str, Any], *, pendulum_dates: bool = False
+) -> Context:
     """The part of the context shared by every try of a run (built once per run).
 
     `params` are the DAG's; the run's conf overrides them and adds its other
     keys, as Airflow's `dag_run_conf_overrides_params` does. Values are not
     validated here: `resolve_params` does that when the run is triggered.
+    With `pendulum_dates` (DAG.pendulum_dates) the run's datetimes become
+    pendulum DateTimes in UTC, as Airflow's context has them.
     """
+    if pendulum_dates:
+        run = _with_pendulum_dates(run)
     logical_date = run.logical_date
     triggering = TriggeringAssetEvents.from_conf(run.conf.get(TRIGGERING_ASSET_EVENTS))
     ts = logical_date.isoformat()
@@ -177,6 +183,19 @@ def base_context(run: DagRunInfo, params: Mapping[str, Any]) -> Context:
         "triggering_asset_events": triggering,
         "triggering_dataset_events": triggering,  # Airflow 2's name
     }
+
+
+def _with_pendulum_dates(run: DagRunInfo) -> DagRunInfo:
+    """The run with its datetimes as pendulum DateTimes in UTC (Airflow's coerce_datetime)."""
+    # Lazy: only a DAG whose file imported pendulum asks, so this import costs nothing.
+    import pendulum
+
+    dates: dict[str, Any] = {
+        field.name: pendulum.instance(value).in_timezone("UTC")
+        for field in attrs.fields(DagRunInfo)
+        if isinstance(value := getattr(run, field.name), dt.datetime)
+    }
+    return attrs.evolve(run, **dates)
 
 
 def airflow_2_dates(run: DagRunInfo) -> dict[str, Any]:

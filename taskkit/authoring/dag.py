@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import inspect
 import sys
+import zoneinfo
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -104,7 +105,12 @@ class DAG:
         self.default_args: dict[str, Any] = renamed_default_args(dag_id, default_args)
         self.warnings.extend(check_default_args(dag_id, self.default_args))
         # As in Airflow, default_args may carry the DAG's dates.
-        start_date = plain_datetime(start_date or self.default_args.get("start_date"))
+        start_date = start_date or self.default_args.get("start_date")
+        #: True when start_date is a pendulum DateTime (as Airflow's examples write it): then
+        #: the context's datetimes are pendulum DateTimes too, as in Airflow, so ported code
+        #: that calls `.add()`, `.format()` or `.in_timezone()` on them works.
+        self.pendulum_dates = type(start_date).__module__.partition(".")[0] == "pendulum"
+        start_date = plain_datetime(start_date)
         end_date = plain_datetime(end_date or self.default_args.get("end_date"))
         self.schedule = validate_schedule(dag_id, schedule, start_date, end_date)
         self.warnings.extend(watcher_warnings(dag_id, self.schedule))
@@ -402,7 +408,8 @@ class DAG:
 
 
 def plain_datetime(value: Any) -> Any:
-    """A datetime subclass (pendulum's DateTime) as a plain datetime with the same time zone.
+    """A datetime subclass (pendulum's DateTime) as a plain datetime in the same time zone,
+    the zone a plain one too (a ZoneInfo of the same name, or a fixed offset).
 
     The DAG's dates travel to the DAG processor's parent and the scheduler,
     which must be able to unpickle them without the subclass's module.
@@ -416,10 +423,19 @@ def plain_datetime(value: Any) -> Any:
             value.minute,
             value.second,
             value.microsecond,
-            tzinfo=value.tzinfo,
+            tzinfo=_plain_zone(value.tzinfo),
             fold=value.fold,
         )
     return value
+
+
+def _plain_zone(zone: dt.tzinfo | None) -> dt.tzinfo | None:
+    if zone is None or type(zone) in {dt.timezone, zoneinfo.ZoneInfo}:
+        return zone
+    if isinstance(zone, zoneinfo.ZoneInfo):  # pendulum's Timezone
+        return zoneinfo.ZoneInfo(zone.key)
+    offset = zone.utcoffset(None)  # pendulum's FixedTimezone
+    return zone if offset is None else dt.timezone(offset)
 
 
 def _positive_or_none(dag_id: str, name: str, value: int | None) -> int | None:

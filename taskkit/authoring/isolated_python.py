@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from taskkit.authoring.branching import BranchMixin
+from taskkit.authoring.dag import plain_datetime
 from taskkit.authoring.decorators import DecoratedPythonOperator
 from taskkit.authoring.operators import AIRFLOW_2_DATE_KEYS, PythonOperator, run_streaming
 from taskkit.authoring.venv_cache import VenvRecipe, default_cache_root, ensure_venv, find_python
@@ -141,7 +142,8 @@ class IsolatedPythonMixin:
         """Run the callable in the other Python with these arguments; return what it returned."""
         context["templates_dict"] = getattr(self, "templates_dict", None)
         names = SERIALIZABLE_CONTEXT_KEYS if self._takes_kwargs else self._context_names
-        passed = {n: context[n] for n in names if n in context}
+        # Plain datetimes: the other Python need not have pendulum (DAG.pendulum_dates).
+        passed = {n: plain_datetime(context[n]) for n in names if n in context}
         python = self.python_path()
         with tempfile.TemporaryDirectory(prefix="taskkit-python-") as folder:
             work = Path(folder)

@@ -153,17 +153,9 @@ def _environment(
         loader=jinja2.FileSystemLoader(searchpath or []),
         autoescape=False,
         cache_size=_CACHE_SIZE,
-        # Native rendering keeps the objects themselves.
-        finalize=None if native else _printed,
     )
     environment.filters.update(FILTERS)
     return environment
-
-
-def _printed(value: Any) -> Any:
-    """A value as `{{ ... }}` prints it: a datetime as ISO 8601 with its "T", as Airflow's
-    templates print their pendulum datetimes (`{{ logical_date }}` is one shell word)."""
-    return value.isoformat() if isinstance(value, dt.datetime) else value
 
 
 def _ds(value: dt.datetime) -> str:

@@ -68,7 +68,12 @@ def call_dag_callbacks(dag: DAG, run: DagRunInfo, *, success: bool, reason: str)
     The context is the run's (dag_run, params, logical_date, ...) plus
     `reason` ("success" or "task_failure"), as Airflow passes it.
     """
-    context = {**base_context(run, dag.params), "dag": dag, "reason": reason}
+    pendulum_dates = getattr(dag, "pendulum_dates", False)
+    context = {
+        **base_context(run, dag.params, pendulum_dates=pendulum_dates),
+        "dag": dag,
+        "reason": reason,
+    }
     callbacks = dag.on_success_callback if success else dag.on_failure_callback
     name = "on_success_callback" if success else "on_failure_callback"
     for callback in callbacks:

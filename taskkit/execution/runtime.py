@@ -245,7 +245,9 @@ def _run_try(
     key = workload.key
     operator: BaseOperator = dag.task_dict[key.task_id]
     if base is None:
-        base = base_context(run_info(workload), dag.params)
+        base = base_context(
+            run_info(workload), dag.params, pendulum_dates=getattr(dag, "pendulum_dates", False)
+        )
     xcom = TryXCom(key.task_id, workload.upstream_xcoms, key.map_index, lookup, dag)
     ti = TaskInstanceInfo(
         key.dag_id,

@@ -115,8 +115,41 @@ def test_an_airflow_2_template_and_callable_get_those_dates_under_dag_test(
     assert d.warnings == []
     result = d.test(logical_date=DATE)
     assert result.state == "success"
-    assert result.xcom("echo") == f"{DATE.isoformat()} 2026-05-07"
+    assert result.xcom("echo") == f"{DATE} 2026-05-07"
     assert result.xcom("dates") == f"2026-05-06 2026-05-05 {prev_ds} None"
+
+
+def test_a_dag_dated_with_pendulum_gets_pendulum_dates_in_its_context() -> None:
+    """As in Airflow, whose context dates are pendulum DateTimes in UTC: ported code and
+    templates may call pendulum's methods. A DAG dated with datetime keeps datetimes; both
+    print alike (pendulum 3's str(), with a space, as Airflow 3 renders them)."""
+    import pendulum
+
+    from taskkit import PythonOperator
+
+    def shifted(logical_date: dt.datetime, prev_execution_date: dt.datetime) -> list[str]:
+        assert isinstance(logical_date, pendulum.DateTime)
+        assert isinstance(prev_execution_date, pendulum.DateTime)
+        return [logical_date.add(days=1).to_date_string(), str(logical_date)]
+
+    with DAG("dated", schedule="@daily", start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as d:
+        PythonOperator(task_id="shifted", python_callable=shifted)
+        BashOperator(
+            task_id="echo",
+            bash_command="echo {{ logical_date.in_timezone('Asia/Tokyo').format('HH:mm') }}",
+        )
+    assert d.pendulum_dates and type(d.start_date) is dt.datetime  # the DAG's own stay plain
+    result = d.test(logical_date=DATE)
+    assert result.xcom("shifted") == ["2026-05-07", "2026-05-06 07:08:09+00:00"]
+    assert result.xcom("echo") == "16:08"
+
+    def plain(logical_date: dt.datetime) -> str:
+        return type(logical_date).__name__
+
+    with DAG("plain", start_date=dt.datetime(2026, 1, 1)) as p:
+        PythonOperator(task_id="plain", python_callable=plain)
+    assert not p.pendulum_dates
+    assert p.test(logical_date=DATE).xcom("plain") == "datetime"
 
 
 def test_task_instance_and_dag_run_are_the_classes_of_ti_and_dag_run() -> None:

@@ -124,21 +124,21 @@ def test_parameters_and_previous_success_through_the_scheduler(cli_any_db: Cli) 
         for r in (first, second, fourth)
     }
     assert rendered[first.run_id] == "None"
-    # Printed by a template as Airflow prints a datetime: ISO 8601 with its "T".
-    assert rendered[second.run_id] == _iso(first.data_interval_start)
-    assert rendered[fourth.run_id] == _iso(second.data_interval_start)
+    # Printed by a template as Airflow 3 prints a datetime (pendulum 3's str(): a space).
+    assert rendered[second.run_id] == str(first.data_interval_start)
+    assert rendered[fourth.run_id] == str(second.data_interval_start)
     # Airflow 2's: a scheduled run's previous schedule point and the previous success's
     # logical date; a run triggered by hand gets its own logical date as the former.
     airflow_2 = {
         r.run_id: (cli_any_db.dags / f"{r.run_id}.a2").read_text().strip()
         for r in (first, second, fourth)
     }
-    assert airflow_2[first.run_id] == "2025-12-31 20251231 2025-12-31T00:00:00+00:00 None"
+    assert airflow_2[first.run_id] == "2025-12-31 20251231 2025-12-31 00:00:00+00:00 None"
     assert airflow_2[second.run_id] == (
-        f"2026-01-01 20260101 2026-01-01T00:00:00+00:00 {_iso(first.logical_date)}"
+        f"2026-01-01 20260101 2026-01-01 00:00:00+00:00 {first.logical_date}"
     )
     assert airflow_2[fourth.run_id] == (
-        f"2026-04-01 20260401 2026-04-01T00:00:00+00:00 {_iso(second.logical_date)}"
+        f"2026-04-01 20260401 2026-04-01 00:00:00+00:00 {second.logical_date}"
     )
     # A DAG callback's context has them too.
     assert (cli_any_db.dags / f"{second.run_id}.cb").read_text() == (

@@ -8,6 +8,7 @@ import threading
 import pytest
 from harness import Home, Try, max_overlap, wait_for
 
+from taskkit import xcom_codec
 from taskkit.states import RunState, State
 
 pytestmark = pytest.mark.slow
@@ -316,6 +317,39 @@ def test_retries_until_success(any_home: Home) -> None:
     assert logs == ["1.log", "2.log", "3.log"]
     assert "RuntimeError: attempt 2 failed" in any_home.log_text("flaky", run.run_id, "shaky", 2)
     assert (summary.tries, summary.failed_tries) == (3, 2)
+
+
+def test_a_dag_dated_with_pendulum_gets_pendulum_dates_in_its_tries(home: Home) -> None:
+    """In a try's own process too: pendulum's methods work on the context's dates, in code
+    and templates, and a pendulum DateTime returned is stored as a plain datetime."""
+    home.write_dag(
+        "dated",
+        """
+        import pendulum
+
+        @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"))
+        def dated():
+            @task
+            def tomorrow(logical_date=None):
+                return logical_date.add(days=1)
+
+            tomorrow() >> BashOperator(
+                task_id="echo", bash_command="echo year={{ logical_date.format('YYYY') }}"
+            )
+
+        dated()
+        """,
+    )
+    home.sync()
+    run = home.trigger("dated")
+    home.run_scheduler()
+    assert home.run_state("dated", run.run_id) is RunState.SUCCESS
+    stored = home.xcom("dated", run.run_id, "tomorrow")
+    assert stored is not None
+    value = xcom_codec.decode_xcom(stored.value, stored.encoding, key=home.key)
+    assert type(value) is dt.datetime
+    assert value == run.logical_date + dt.timedelta(days=1)
+    assert f"year={run.logical_date.year}" in home.log_text("dated", run.run_id, "echo", 1)
 
 
 def test_a_retry_policy_decides_in_the_try_and_the_scheduler_follows(any_home: Home) -> None:
