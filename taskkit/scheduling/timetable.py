@@ -184,9 +184,9 @@ class Timetable:
     def _continuous_run(
         self, last_logical_date: dt.datetime | None, last_end: dt.datetime | None, now: dt.datetime
     ) -> PlannedRun | None:
-        """ "@continuous", as Airflow's ContinuousTimetable: the next run covers from the last
-        run's interval end to now and is due at once (the first: from start_date, or now
-        without one). That only one runs at a time is the run creator's part."""
+        """The next run of "@continuous" (Airflow's ContinuousTimetable): it covers from the
+        last run's interval end to now and is due at once (the first: from start_date, or
+        now without one). That only one runs at a time is the run creator's part."""
         now = as_utc(now)
         start_date = now if self.start_date is None else self._start()
         if last_logical_date is None:
