@@ -146,7 +146,7 @@ def base_context(
     keys, as Airflow's `dag_run_conf_overrides_params` does. Values are not
     validated here: `resolve_params` does that when the run is triggered.
     With `pendulum_dates` (DAG.pendulum_dates) the run's datetimes become
-    pendulum DateTimes in UTC, as Airflow's context has them.
+    pendulum DateTimes, as Airflow's context has them.
     """
     if pendulum_dates:
         run = _with_pendulum_dates(run)
@@ -186,12 +186,13 @@ def base_context(
 
 
 def _with_pendulum_dates(run: DagRunInfo) -> DagRunInfo:
-    """The run with its datetimes as pendulum DateTimes in UTC (Airflow's coerce_datetime)."""
+    """The run with its datetimes as pendulum DateTimes in the same zones (UTC, as the
+    metastore keeps them): Airflow's coerce_datetime."""
     # Lazy: only a DAG whose file imported pendulum asks, so this import costs nothing.
     import pendulum
 
     dates: dict[str, Any] = {
-        field.name: pendulum.instance(value).in_timezone("UTC")
+        field.name: pendulum.instance(value)
         for field in attrs.fields(DagRunInfo)
         if isinstance(value := getattr(run, field.name), dt.datetime)
     }
