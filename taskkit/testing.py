@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from taskkit.authoring.context import DagRunInfo, base_context
+from taskkit.authoring.context import DagRunInfo, dag_base_context
 from taskkit.authoring.masking import MaskingFilter
 from taskkit.authoring.params import resolve_params
 from taskkit.authoring.secrets import MemorySecrets, current_source, use_source
@@ -226,9 +226,7 @@ class _TestRun:
             end,
             previous_point=previous_point,
         )
-        self.base = base_context(
-            self.run_info, dag.params, pendulum_dates=getattr(dag, "pendulum_dates", False)
-        )  # shared by every try, built once
+        self.base = dag_base_context(self.run_info, dag)  # shared by every try, built once
         self.output = _Output()
         self.pools = {DEFAULT_POOL: DEFAULT_POOL_SLOTS, **(pools or {})}
         self.parallelism = parallelism or DEFAULT_PARALLELISM

@@ -6,7 +6,7 @@ import contextvars
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -24,6 +24,9 @@ from taskkit.authoring.variables import VAR
 from taskkit.errors import TaskkitError
 from taskkit.model.assets import TRIGGERING_ASSET_EVENTS
 from taskkit.model.results import SkipScope
+
+if TYPE_CHECKING:
+    from taskkit.authoring.dag import DAG
 
 #: The mapping passed to execute() and templates, and returned by get_current_context().
 Context = dict[str, Any]
@@ -183,6 +186,12 @@ def base_context(
         "triggering_asset_events": triggering,
         "triggering_dataset_events": triggering,  # Airflow 2's name
     }
+
+
+def dag_base_context(run: DagRunInfo, dag: DAG) -> Context:
+    """base_context for a run of `dag`: its params, and pendulum dates if it dates with
+    pendulum (a DAG pickled before `pendulum_dates` existed keeps plain ones)."""
+    return base_context(run, dag.params, pendulum_dates=getattr(dag, "pendulum_dates", False))
 
 
 def _with_pendulum_dates(run: DagRunInfo) -> DagRunInfo:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from taskkit.authoring.context import DagRunInfo, base_context
+from taskkit.authoring.context import DagRunInfo, dag_base_context
 
 if TYPE_CHECKING:
     from taskkit.authoring.dag import DAG
@@ -68,12 +68,7 @@ def call_dag_callbacks(dag: DAG, run: DagRunInfo, *, success: bool, reason: str)
     The context is the run's (dag_run, params, logical_date, ...) plus
     `reason` ("success" or "task_failure"), as Airflow passes it.
     """
-    pendulum_dates = getattr(dag, "pendulum_dates", False)
-    context = {
-        **base_context(run, dag.params, pendulum_dates=pendulum_dates),
-        "dag": dag,
-        "reason": reason,
-    }
+    context = {**dag_base_context(run, dag), "dag": dag, "reason": reason}
     callbacks = dag.on_success_callback if success else dag.on_failure_callback
     name = "on_success_callback" if success else "on_failure_callback"
     for callback in callbacks:

@@ -25,7 +25,7 @@ from taskkit.authoring.context import (
     DagRunInfo,
     TaskInstanceInfo,
     active_context,
-    base_context,
+    dag_base_context,
     try_context,
 )
 from taskkit.authoring.decorators import find_xcom_args, resolve_xcom_args
@@ -245,9 +245,7 @@ def _run_try(
     key = workload.key
     operator: BaseOperator = dag.task_dict[key.task_id]
     if base is None:
-        base = base_context(
-            run_info(workload), dag.params, pendulum_dates=getattr(dag, "pendulum_dates", False)
-        )
+        base = dag_base_context(run_info(workload), dag)
     xcom = TryXCom(key.task_id, workload.upstream_xcoms, key.map_index, lookup, dag)
     ti = TaskInstanceInfo(
         key.dag_id,

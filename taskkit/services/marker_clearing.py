@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from taskkit.authoring.context import DagRunInfo, base_context
+from taskkit.authoring.context import DagRunInfo, dag_base_context
 from taskkit.authoring.templating import render
 from taskkit.errors import InvalidInputError
 from taskkit.scheduling.rerun import descendants
@@ -92,7 +92,7 @@ def _follow(
             "goes deeper than its recursion_depth: too many DAGs in a chain, or a cycle. "
             "Raise recursion_depth on the first marker, or clear the runs one by one."
         )
-    context = base_context(
+    context = dag_base_context(
         DagRunInfo(
             run.dag_id,
             run.run_id,
@@ -102,7 +102,7 @@ def _follow(
             run.data_interval_start,
             run.data_interval_end,
         ),
-        dag.params,
+        dag,
     )
     external_dag_id = str(render(marker.external_dag_id, context, marker))
     external_task_id = str(render(marker.external_task_id, context, marker))
