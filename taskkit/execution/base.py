@@ -50,6 +50,16 @@ class PreviousSuccess:
     #: Its logical date: Airflow 2's `prev_execution_date_success`.
     logical_date: dt.datetime | None = None
 
+    def run_info_fields(self) -> dict[str, dt.datetime | None]:
+        """These values under DagRunInfo's names (its `prev_*_success` fields)."""
+        return {
+            "prev_data_interval_start_success": self.data_interval_start,
+            "prev_data_interval_end_success": self.data_interval_end,
+            "prev_start_date_success": self.start_date,
+            "prev_end_date_success": self.end_date,
+            "prev_logical_date_success": self.logical_date,
+        }
+
 
 @attrs.frozen
 class DagPayload:

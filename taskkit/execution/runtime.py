@@ -182,7 +182,8 @@ def decode_xcom(encoded: EncodedXCom) -> Any:
 
 def run_info(workload: Workload) -> DagRunInfo:
     """What a try may know about its run, from its workload."""
-    info = DagRunInfo(
+    previous = workload.previous_success
+    return DagRunInfo(
         workload.key.dag_id,
         workload.key.run_id,
         workload.logical_date,
@@ -191,17 +192,7 @@ def run_info(workload: Workload) -> DagRunInfo:
         workload.data_interval_start,
         workload.data_interval_end,
         previous_point=workload.previous_point,
-    )
-    previous = workload.previous_success
-    if previous is None:
-        return info
-    return attrs.evolve(
-        info,
-        prev_data_interval_start_success=previous.data_interval_start,
-        prev_data_interval_end_success=previous.data_interval_end,
-        prev_start_date_success=previous.start_date,
-        prev_end_date_success=previous.end_date,
-        prev_logical_date_success=previous.logical_date,
+        **(previous.run_info_fields() if previous is not None else {}),
     )
 
 

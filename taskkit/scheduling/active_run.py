@@ -127,10 +127,6 @@ class ActiveRun:
             self.run_type,
             self.data_interval_start,
             self.data_interval_end,
-            prev_data_interval_start_success=previous.data_interval_start,
-            prev_data_interval_end_success=previous.data_interval_end,
-            prev_start_date_success=previous.start_date,
-            prev_end_date_success=previous.end_date,
-            prev_logical_date_success=previous.logical_date,
             previous_point=self.previous_point,
+            **previous.run_info_fields(),
         )
